@@ -1,0 +1,130 @@
+import { Agent, errors as undiciErrors, request } from 'undici';
+import type { Dispatcher } from 'undici';
+import { GatewayError } from '../core/errors.ts';
+import type { Timeouts } from './types.ts';
+
+/**
+ * Upstream HTTP: pooled keep-alive connections through undici, with connect, first-byte and total timeouts,
+ * and transport failures turned into GatewayErrors (`timeout` or `provider_unavailable`, both retryable).
+ * Bodies stay streams; callers decide whether to buffer.
+ */
+
+const agents = new Map<number, Agent>();
+
+/** One pooled agent per connect timeout (undici sets connect timeouts per dispatcher, not per request). */
+function agentFor(connectMs: number): Agent {
+  let agent = agents.get(connectMs);
+  if (!agent) {
+    agent = new Agent({
+      connect: { timeout: connectMs },
+      keepAliveTimeout: 30_000,
+      keepAliveMaxTimeout: 600_000,
+      connections: 256,
+      pipelining: 1,
+    });
+    agents.set(connectMs, agent);
+  }
+  return agent;
+}
+
+export async function closeUpstreamAgents(): Promise<void> {
+  const all = [...agents.values()];
+  agents.clear();
+  await Promise.allSettled(all.map((a) => a.close()));
+}
+
+export interface UpstreamRequest {
+  url: string;
+  method?: 'POST' | 'GET';
+  headers: Record<string, string>;
+  body?: string | Uint8Array;
+  timeouts: Timeouts;
+  /** The caller's cancellation (client gone). */
+  signal: AbortSignal;
+  /** What to call the upstream in error messages (provider id). */
+  label: string;
+}
+
+export interface UpstreamResponse {
+  status: number;
+  headers: Record<string, string | string[] | undefined>;
+  body: Dispatcher.ResponseData['body'];
+}
+
+export async function upstreamFetch(req: UpstreamRequest): Promise<UpstreamResponse> {
+  const totalSignal = AbortSignal.timeout(req.timeouts.totalMs);
+  const signal = AbortSignal.any([req.signal, totalSignal]);
+  try {
+    const res = await request(req.url, {
+      dispatcher: agentFor(req.timeouts.connectMs),
+      method: req.method ?? 'POST',
+      headers: req.headers,
+      body: req.body ?? null,
+      signal,
+      headersTimeout: req.timeouts.firstByteMs,
+      // Between body chunks; the total timeout bounds the whole attempt.
+      bodyTimeout: req.timeouts.totalMs,
+    });
+    return { status: res.statusCode, headers: res.headers, body: res.body };
+  } catch (err) {
+    throw transportError(err, req.label, signal, totalSignal);
+  }
+}
+
+/** Maps undici/socket failures to GatewayErrors. Messages never include URLs (they may carry keys). */
+export function transportError(err: unknown, label: string, signal?: AbortSignal, totalSignal?: AbortSignal): GatewayError {
+  if (err instanceof GatewayError) return err;
+  if (totalSignal?.aborted) {
+    return new GatewayError('timeout', `Upstream ${label} did not finish in time`, { cause: err });
+  }
+  if (signal?.aborted) {
+    // The client went away; nobody will read this error, but it must not count against the provider.
+    return new GatewayError('timeout', 'Request cancelled', { cause: err, failover: false });
+  }
+  if (err instanceof undiciErrors.ConnectTimeoutError) {
+    return new GatewayError('timeout', `Upstream ${label} did not accept the connection in time`, { cause: err });
+  }
+  if (err instanceof undiciErrors.HeadersTimeoutError || err instanceof undiciErrors.BodyTimeoutError) {
+    return new GatewayError('timeout', `Upstream ${label} did not answer in time`, { cause: err });
+  }
+  return new GatewayError('provider_unavailable', `Upstream ${label} could not be reached`, { cause: err });
+}
+
+/** Reads a whole (small) body, bounded, translating stream failures. */
+export async function readBody(
+  body: UpstreamResponse['body'],
+  label: string,
+  limitBytes = 32 * 1024 * 1024,
+): Promise<Uint8Array> {
+  const chunks: Buffer[] = [];
+  let size = 0;
+  try {
+    for await (const chunk of body) {
+      size += (chunk as Buffer).length;
+      if (size > limitBytes) {
+        body.destroy();
+        throw new GatewayError('provider_unavailable', `Upstream ${label} sent an oversized body`);
+      }
+      chunks.push(chunk as Buffer);
+    }
+  } catch (err) {
+    throw transportError(err, label);
+  }
+  return chunks.length === 1 ? chunks[0]! : Buffer.concat(chunks);
+}
+
+/** Discards a body so the connection returns to the pool. */
+export function discardBody(body: UpstreamResponse['body']): void {
+  body.resume();
+  body.on('error', () => {});
+}
+
+export function retryAfterSeconds(headers: UpstreamResponse['headers']): number | undefined {
+  const value = headers['retry-after'];
+  const raw = Array.isArray(value) ? value[0] : value;
+  if (!raw) return undefined;
+  const seconds = Number(raw);
+  if (Number.isFinite(seconds)) return Math.max(0, seconds);
+  const date = Date.parse(raw);
+  return Number.isNaN(date) ? undefined : Math.max(0, Math.round((date - Date.now()) / 1000));
+}

@@ -1,0 +1,56 @@
+import { createParser, type EventSourceMessage } from 'eventsource-parser';
+import { GatewayError } from '../core/errors.ts';
+import { transportError } from './http.ts';
+
+/**
+ * Server-sent events from an upstream body (an async iterable of bytes), one message at a time, parsed by
+ * eventsource-parser. A transport failure mid-stream becomes a retryable GatewayError; a stream that ends
+ * without a terminal marker is the caller's to judge (protocols differ on what "complete" means).
+ */
+export interface SSEMessage {
+  event: string | undefined;
+  data: string;
+}
+
+export async function* readSSE(body: AsyncIterable<Uint8Array | string>, label: string): AsyncGenerator<SSEMessage> {
+  const queue: EventSourceMessage[] = [];
+  let malformed: string | undefined;
+  const parser = createParser({
+    onEvent: (message) => {
+      queue.push(message);
+    },
+    onError: (error) => {
+      malformed = error.message;
+    },
+  });
+  const decoder = new TextDecoder();
+  try {
+    for await (const chunk of body) {
+      parser.feed(typeof chunk === 'string' ? chunk : decoder.decode(chunk, { stream: true }));
+      if (malformed) throw new GatewayError('provider_unavailable', `Upstream ${label} sent a malformed event stream`);
+      while (queue.length > 0) {
+        const message = queue.shift()!;
+        yield { event: message.event, data: message.data };
+      }
+    }
+  } catch (err) {
+    throw transportError(err, label);
+  }
+  // A final event without its blank line is still delivered by flushing the parser with one.
+  parser.feed('\n\n');
+  for (const message of queue) yield { event: message.event, data: message.data };
+}
+
+/** Parses one event payload as a JSON object, or throws a retryable provider error. */
+export function parseEventJSON(data: string, label: string): Record<string, unknown> {
+  let value: unknown;
+  try {
+    value = JSON.parse(data);
+  } catch {
+    throw new GatewayError('provider_unavailable', `Upstream ${label} sent an event that is not JSON`);
+  }
+  if (value === null || typeof value !== 'object' || Array.isArray(value)) {
+    throw new GatewayError('provider_unavailable', `Upstream ${label} sent an event that is not a JSON object`);
+  }
+  return value as Record<string, unknown>;
+}

@@ -1,0 +1,153 @@
+import type { ChatRequest, ChatResponse, InboundProtocol, StreamEvent, Usage } from '../core/ir.ts';
+
+/**
+ * The provider adapter interface. One adapter per wire protocol (openai-compatible, anthropic, gemini,
+ * bedrock, plus the in-process demo); each lives in its own folder under src/providers/ and translates the
+ * internal representation (src/core/ir.ts) to its wire format and back. Adapters are stateless: keys,
+ * health and failover belong to the gateway.
+ */
+
+/** The OpenAI-compatible family: one adapter, one quirk table row per kind. */
+export const OPENAI_COMPATIBLE_KINDS = [
+  'openai',
+  'azure',
+  'xai',
+  'groq',
+  'cerebras',
+  'deepseek',
+  'mistral',
+  'together',
+  'openrouter',
+  'ollama',
+  'vllm',
+  'llamacpp',
+  'openai-compatible',
+] as const;
+export type OpenAICompatibleKind = (typeof OPENAI_COMPATIBLE_KINDS)[number];
+
+export const NATIVE_KINDS = ['anthropic', 'gemini', 'bedrock'] as const;
+export type NativeKind = (typeof NATIVE_KINDS)[number];
+
+export type ProviderKind = OpenAICompatibleKind | NativeKind | 'demo';
+
+/** A provider credential. `id` is a stable, non-secret label used in logs, metrics and usage records. */
+export interface ProviderKey {
+  id: string;
+  secret: string;
+  /** Bedrock: the secret is the access key id; these complete the AWS credentials. */
+  secretAccessKey?: string;
+  sessionToken?: string;
+}
+
+/** A configured provider instance (there may be several of one kind, e.g. two Azure resources). */
+export interface ProviderSpec {
+  /** Operator-chosen id, unique: `openai`, `azure-eu`, `local-ollama`. */
+  id: string;
+  kind: ProviderKind;
+  /** Base URL without a trailing slash, e.g. `https://api.openai.com/v1`. */
+  baseUrl: string;
+  keys: ProviderKey[];
+  /** Kind-specific settings: Azure `apiVersion`, Bedrock `region`, extra headers... */
+  options: Record<string, string>;
+  timeouts: Timeouts;
+}
+
+export interface Timeouts {
+  /** TCP/TLS connect. */
+  connectMs: number;
+  /** Until the response headers (and for streams, the first event) arrive. */
+  firstByteMs: number;
+  /** Whole attempt, body included. */
+  totalMs: number;
+}
+
+/** A model as the catalog knows it (see src/billing/catalog.ts). */
+export interface CatalogModel {
+  /** Catalog id, `provider/upstream-name`, e.g. `openai/gpt-4o-mini`. */
+  id: string;
+  /** Bare model name without the provider prefix, e.g. `gpt-4o-mini`; several providers may share it. */
+  name: string;
+  provider: string;
+  /** The model name sent upstream (Azure: the deployment name; Bedrock: the model id or inference profile). */
+  upstreamName: string;
+  /** USD per million tokens. */
+  price: ModelPrice;
+  contextWindow: number;
+  maxOutputTokens: number;
+  capabilities: ModelCapabilities;
+  /** Higher is better; comparable across the catalog (roughly an arena-style score, 0..100). */
+  qualityRank: number;
+  /** Tiers this model may serve; empty means the preset rules decide. */
+  tiers: Array<'utility' | 'fast' | 'deep'>;
+}
+
+export interface ModelPrice {
+  input: number;
+  cachedInput: number;
+  cacheWrite: number;
+  output: number;
+}
+
+export interface ModelCapabilities {
+  tools: boolean;
+  vision: boolean;
+  jsonSchema: boolean;
+  streaming: boolean;
+  reasoning: boolean;
+}
+
+export interface UpstreamTarget {
+  provider: ProviderSpec;
+  model: CatalogModel;
+  key: ProviderKey;
+}
+
+export interface CallContext {
+  requestId: string;
+  /** Aborted when the client goes away or the attempt's total time is up. */
+  signal: AbortSignal;
+}
+
+/** A frame of a same-protocol stream, forwarded as bytes unless the gateway must touch it. */
+export interface PassthroughFrame {
+  /** SSE `event:` name, for protocols that use it (Anthropic). */
+  event?: string;
+  /** The SSE `data:` payload, exactly as received. */
+  data: string;
+  /** The parsed payload (adapters parse every frame to meter it and catch in-band errors). */
+  json: Record<string, unknown>;
+  /** Cumulative usage, when this frame reports it. */
+  usage?: Usage;
+}
+
+export interface PassthroughResponse {
+  /** The upstream body, exactly as received. */
+  body: Uint8Array;
+  /** Its parsed form (already needed for metering); do not re-serialise it unless you must change it. */
+  json: Record<string, unknown>;
+  usage: Usage;
+  /** The model the upstream says answered. */
+  model: string;
+}
+
+/** Same-protocol fast path: the caller's body goes upstream with minimal edits and comes back as bytes. */
+export interface PassthroughAdapter {
+  readonly protocol: InboundProtocol;
+  complete(request: ChatRequest, target: UpstreamTarget, ctx: CallContext): Promise<PassthroughResponse>;
+  /** Resolves once the upstream accepted the request (2xx headers); the iterator throws GatewayError. */
+  stream(request: ChatRequest, target: UpstreamTarget, ctx: CallContext): Promise<AsyncIterable<PassthroughFrame>>;
+}
+
+export interface ProviderAdapter {
+  /** Wire protocol name: `openai-compatible`, `anthropic`, `gemini`, `bedrock`, `demo`. */
+  readonly wire: string;
+  /** Non-streaming call. Throws GatewayError (mapped through the provider's error table). */
+  complete(request: ChatRequest, target: UpstreamTarget, ctx: CallContext): Promise<ChatResponse>;
+  /**
+   * Streaming call. Resolves once the upstream accepted the request (2xx headers); the iterator yields IR
+   * events and throws GatewayError on upstream failure, malformed frames or a stream cut short.
+   */
+  stream(request: ChatRequest, target: UpstreamTarget, ctx: CallContext): Promise<AsyncIterable<StreamEvent>>;
+  /** Present when the adapter can forward the caller's own protocol unchanged. */
+  passthrough?: PassthroughAdapter;
+}

@@ -1,0 +1,17 @@
+/** Capability tiers and presets: the words a caller uses instead of a model name. */
+
+export const TIERS = ['utility', 'fast', 'deep'] as const;
+export type Tier = (typeof TIERS)[number];
+
+export const PRESETS = ['cheapest', 'balanced', 'quality'] as const;
+export type Preset = (typeof PRESETS)[number];
+
+export const DEFAULT_PRESET: Preset = 'balanced';
+
+export function isTier(value: string): value is Tier {
+  return value === 'utility' || value === 'fast' || value === 'deep';
+}
+
+export function isPreset(value: string): value is Preset {
+  return value === 'cheapest' || value === 'balanced' || value === 'quality';
+}
