@@ -27,6 +27,8 @@ export interface GatewayErrorOptions {
   upstreamStatus?: number;
   /** Seconds the provider asked us to wait (Retry-After). */
   retryAfter?: number;
+  /** HTTP status other than the code's own, where HTTP has a more precise one (413, 415). */
+  status?: number;
   /** Whether failover may try the next candidate. Defaults to the code's retryable flag. */
   failover?: boolean;
   /** The provider key should be taken out of rotation (401/403 from upstream). */
@@ -48,7 +50,7 @@ export class GatewayError extends Error {
     super(message, options.cause === undefined ? undefined : { cause: options.cause });
     this.name = 'GatewayError';
     this.code = code;
-    this.status = ERROR_CODES[code].status;
+    this.status = options.status ?? ERROR_CODES[code].status;
     this.retryable = ERROR_CODES[code].retryable;
     this.param = options.param ?? null;
     this.upstreamStatus = options.upstreamStatus;

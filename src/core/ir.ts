@@ -132,7 +132,12 @@ export interface ChatRequest {
   /** The client asked for the usage chunk (`stream_options.include_usage`); upstream is always asked. */
   includeUsage: boolean;
   /** The caller's original request, for same-protocol pass-through. Never mutated. */
-  inbound: { protocol: InboundProtocol; body: Record<string, unknown> };
+  inbound: {
+    protocol: InboundProtocol;
+    body: Record<string, unknown>;
+    /** Protocol headers a pass-through must forward (Anthropic: `anthropic-beta`), lower-case names. */
+    headers?: Record<string, string>;
+  };
 }
 
 // ---------- response ----------

@@ -62,8 +62,8 @@ export async function upstreamFetch(req: UpstreamRequest): Promise<UpstreamRespo
       body: req.body ?? null,
       signal,
       headersTimeout: req.timeouts.firstByteMs,
-      // Between body chunks; the total timeout bounds the whole attempt.
-      bodyTimeout: req.timeouts.totalMs,
+      // Longest silence between body chunks (a stalled stream); the total timeout bounds the whole attempt.
+      bodyTimeout: req.timeouts.firstByteMs,
     });
     return { status: res.statusCode, headers: res.headers, body: res.body };
   } catch (err) {
@@ -74,6 +74,8 @@ export async function upstreamFetch(req: UpstreamRequest): Promise<UpstreamRespo
 /** Maps undici/socket failures to GatewayErrors. Messages never include URLs (they may carry keys). */
 export function transportError(err: unknown, label: string, signal?: AbortSignal, totalSignal?: AbortSignal): GatewayError {
   if (err instanceof GatewayError) return err;
+  // The gateway aborts an attempt with the GatewayError that explains why (its routing deadline).
+  if (signal?.aborted && signal.reason instanceof GatewayError) return signal.reason;
   if (totalSignal?.aborted) {
     return new GatewayError('timeout', `Upstream ${label} did not finish in time`, { cause: err });
   }

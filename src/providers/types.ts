@@ -86,6 +86,11 @@ export interface ModelPrice {
   cachedInput: number;
   cacheWrite: number;
   output: number;
+  /**
+   * Long-context pricing: when the prompt (inputTokens) exceeds `aboveInputTokens`, every token of the
+   * request is charged at that tier's rates (Anthropic's and Gemini's >200k rule). Ascending.
+   */
+  tiers?: Array<{ aboveInputTokens: number; input: number; cachedInput: number; cacheWrite: number; output: number }>;
 }
 
 export interface ModelCapabilities {
@@ -150,4 +155,9 @@ export interface ProviderAdapter {
   stream(request: ChatRequest, target: UpstreamTarget, ctx: CallContext): Promise<AsyncIterable<StreamEvent>>;
   /** Present when the adapter can forward the caller's own protocol unchanged. */
   passthrough?: PassthroughAdapter;
+  /**
+   * Why this provider cannot serve this request although the model's capabilities allow it (a feature the
+   * provider lacks, such as logprobs or n > 1), or undefined. Such a candidate is skipped, never called.
+   */
+  unsupportedReason?(request: ChatRequest, target: UpstreamTarget): string | undefined;
 }

@@ -1,0 +1,113 @@
+#!/usr/bin/env node
+import { parseArgs } from 'node:util';
+import { ConfigError, loadConfig } from '../config/load.ts';
+import { createRuntime } from '../server/runtime.ts';
+
+/**
+ * `modro start [--config modro.yaml] [--port N]`: starts the gateway (SQLite in ./data by default) and prints
+ * how to call it. SIGTERM/SIGINT drain in-flight requests and flush usage records before exiting.
+ */
+const HELP = `Usage: modro <command> [options]
+
+Commands:
+  start            Start the gateway (default)
+  check-config     Validate the configuration and print the catalog
+  help             Show this help
+
+Options:
+  -c, --config PATH   YAML configuration file (default: $MODRO_CONFIG, else ./modro.yaml if present)
+  -p, --port N        Port to listen on (overrides server.port)
+`;
+
+async function main(): Promise<number> {
+  const { values, positionals } = parseArgs({
+    allowPositionals: true,
+    options: {
+      config: { type: 'string', short: 'c' },
+      port: { type: 'string', short: 'p' },
+      help: { type: 'boolean', short: 'h' },
+    },
+  });
+  const command = positionals[0] ?? 'start';
+  if (values.help || command === 'help') {
+    process.stdout.write(HELP);
+    return 0;
+  }
+  const { existsSync } = await import('node:fs');
+  const path = values.config ?? process.env['MODRO_CONFIG'] ?? (existsSync('modro.yaml') ? 'modro.yaml' : undefined);
+  const env = { ...process.env };
+  if (values.port) env['MODRO__SERVER__PORT'] = values.port;
+  let config: ReturnType<typeof loadConfig>;
+  try {
+    config = loadConfig(path, env);
+  } catch (err) {
+    if (err instanceof ConfigError) {
+      process.stderr.write(`${err.message}\n`);
+      return 2;
+    }
+    throw err;
+  }
+  if (command === 'check-config') {
+    const { buildCatalog } = await import('../billing/catalog.ts');
+    const catalog = buildCatalog(config, env);
+    for (const w of catalog.warnings) process.stdout.write(`warning: ${w}\n`);
+    for (const m of catalog.models) {
+      process.stdout.write(`${m.id}\trank ${m.qualityRank}\t$${m.price.input}/$${m.price.output} per Mtok\tctx ${m.contextWindow}\n`);
+    }
+    return 0;
+  }
+  if (command !== 'start') {
+    process.stderr.write(`Unknown command '${command}'.\n\n${HELP}`);
+    return 2;
+  }
+  const runtime = await createRuntime({ config, env });
+  const url = await runtime.listen();
+  const key = runtime.generatedApiKey;
+  const providers = [...runtime.catalog.providers.keys()].join(', ');
+  process.stdout.write(
+    [
+      '',
+      `Modro is listening on ${url}`,
+      `  OpenAI base URL: ${url}/v1`,
+      `  Providers: ${providers || 'none'}${runtime.catalog.providers.has('demo') ? ' (built-in demo: set OPENAI_API_KEY or another provider key for real models)' : ''}`,
+      key
+        ? `  API key (generated for this run; set MODRO_API_KEY or auth.keys to keep one): ${key}`
+        : '  API key: the one in your configuration (auth.keys) or MODRO_API_KEY',
+      '',
+      'Try it:',
+      `  curl ${url}/v1/chat/completions -H "Authorization: Bearer ${key ?? '$MODRO_API_KEY'}" \\`,
+      `    -H 'Content-Type: application/json' -d '{"model":"auto","messages":[{"role":"user","content":"Hello"}]}'`,
+      '',
+      'Or with the OpenAI SDK:',
+      `  const client = new OpenAI({ baseURL: '${url}/v1', apiKey: '${key ?? process.env['MODRO_API_KEY'] ?? '<your key>'}' });`,
+      `  await client.chat.completions.create({ model: 'fast', messages: [{ role: 'user', content: 'Hello' }] });`,
+      '',
+    ].join('\n'),
+  );
+  let stopping = false;
+  const stop = (signal: string) => {
+    if (stopping) return;
+    stopping = true;
+    runtime.logger.info({ signal }, 'signal received');
+    runtime
+      .shutdown()
+      .then(() => process.exit(0))
+      .catch((err) => {
+        runtime.logger.error({ err }, 'shutdown failed');
+        process.exit(1);
+      });
+  };
+  process.on('SIGTERM', () => stop('SIGTERM'));
+  process.on('SIGINT', () => stop('SIGINT'));
+  return -1;
+}
+
+main().then(
+  (code) => {
+    if (code >= 0) process.exit(code);
+  },
+  (err) => {
+    process.stderr.write(`modro: ${err instanceof Error ? err.message : String(err)}\n`);
+    process.exit(1);
+  },
+);

@@ -1,0 +1,164 @@
+import { z } from 'zod';
+import { NATIVE_KINDS, OPENAI_COMPATIBLE_KINDS } from '../providers/types.ts';
+import { PRESETS, TIERS } from '../router/tiers.ts';
+
+/**
+ * The configuration file's schema: one YAML file, every key optional, defaults that make an empty file a
+ * working gateway. docs/configuration.md documents each key; keep them in step.
+ * Secrets are strings that may be references: `env:NAME` or `file:/path` (resolved in load.ts).
+ */
+
+const positiveInt = z.int().positive();
+const tierList = z.array(z.string().min(1));
+
+const priceSchema = z.strictObject({
+  input: z.number().min(0),
+  cachedInput: z.number().min(0).optional(),
+  cacheWrite: z.number().min(0).optional(),
+  output: z.number().min(0),
+});
+
+const capabilitiesSchema = z.strictObject({
+  tools: z.boolean().optional(),
+  vision: z.boolean().optional(),
+  jsonSchema: z.boolean().optional(),
+  streaming: z.boolean().optional(),
+  reasoning: z.boolean().optional(),
+});
+
+const modelSchema = z.strictObject({
+  name: z.string().min(1),
+  upstreamName: z.string().min(1).optional(),
+  price: priceSchema.optional(),
+  contextWindow: positiveInt.optional(),
+  maxOutputTokens: positiveInt.optional(),
+  capabilities: capabilitiesSchema.optional(),
+  qualityRank: z.number().min(0).max(100).optional(),
+  tiers: z.array(z.enum(TIERS)).optional(),
+});
+
+const keySchema = z.union([
+  z.string().min(1),
+  z.strictObject({
+    id: z.string().min(1).optional(),
+    key: z.string().min(1),
+    secretAccessKey: z.string().min(1).optional(),
+    sessionToken: z.string().min(1).optional(),
+  }),
+]);
+
+const timeoutsSchema = z.strictObject({
+  connectMs: positiveInt.default(5_000),
+  firstByteMs: positiveInt.default(60_000),
+  totalMs: positiveInt.default(600_000),
+});
+
+const providerSchema = z.strictObject({
+  id: z
+    .string()
+    .regex(/^[a-z0-9][a-z0-9_-]*$/, 'must be lowercase letters, digits, - or _')
+    .optional(),
+  kind: z.enum([...OPENAI_COMPATIBLE_KINDS, ...NATIVE_KINDS, 'demo']),
+  baseUrl: z.url().optional(),
+  keys: z.array(keySchema).default([]),
+  options: z.record(z.string(), z.union([z.string(), z.number(), z.boolean()])).default({}),
+  timeouts: timeoutsSchema.prefault({}),
+  /** Models this provider serves. Replaces the built-in list unless `includeKnownModels` is true. */
+  models: z.array(modelSchema).optional(),
+  includeKnownModels: z.boolean().optional(),
+});
+
+const pinSchema = z.strictObject({
+  utility: tierList.optional(),
+  fast: tierList.optional(),
+  deep: tierList.optional(),
+});
+
+export const configSchema = z.strictObject({
+  server: z
+    .strictObject({
+      host: z.string().default('127.0.0.1'),
+      port: z.int().min(0).max(65_535).default(8787),
+      /** Largest accepted request body; bigger ones get invalid_request (413). */
+      bodyLimitBytes: positiveInt.default(10 * 1024 * 1024),
+      /** Public base URL for links the gateway hands out; default http://host:port. */
+      publicUrl: z.url().optional(),
+      /** SIGTERM: how long in-flight requests and streams may take to finish. */
+      shutdownGraceMs: positiveInt.default(30_000),
+    })
+    .prefault({}),
+  storage: z
+    .discriminatedUnion('kind', [
+      z.strictObject({ kind: z.literal('sqlite'), path: z.string().default('./data/modro.db') }),
+      z.strictObject({ kind: z.literal('postgres'), url: z.string().min(1), schema: z.string().optional() }),
+    ])
+    .default({ kind: 'sqlite', path: './data/modro.db' }),
+  auth: z
+    .strictObject({
+      /** Gateway API keys (one default tenant until tenancy lands). Empty: a key is generated per run. */
+      keys: z.array(z.strictObject({ id: z.string().min(1).optional(), key: z.string().min(8) })).default([]),
+    })
+    .prefault({}),
+  routing: z
+    .strictObject({
+      defaultPreset: z.enum(PRESETS).default('balanced'),
+      /** Chooser for `auto`: `learned` when its weights are available, else `rules`. */
+      autoChooser: z.enum(['learned', 'rules']).default('learned'),
+      /** Quality-rank floors of the fast and deep tiers (utility is everything below fast). */
+      tierFloors: z
+        .strictObject({ fast: z.number().min(0).max(100).default(60), deep: z.number().min(0).max(100).default(80) })
+        .prefault({}),
+      maxAttempts: positiveInt.max(10).default(4),
+      /** Bound on the whole failover sequence (until the first byte for streams). */
+      maxTotalMs: positiveInt.default(120_000),
+      /** Operator-pinned candidate lists per preset and tier (catalog ids or model names). */
+      pin: z
+        .strictObject({
+          cheapest: pinSchema.optional(),
+          balanced: pinSchema.optional(),
+          quality: pinSchema.optional(),
+        })
+        .default({}),
+    })
+    .prefault({}),
+  providers: z.array(providerSchema).default([]),
+  catalog: z
+    .strictObject({
+      /** Per catalog id (`provider/model`): replace any model field. */
+      overrides: z.record(z.string(), modelSchema.partial()).default({}),
+      exclude: z.array(z.string()).default([]),
+    })
+    .prefault({}),
+  demo: z
+    .strictObject({
+      /** `auto`: the demo provider is on only when no real provider is configured. */
+      enabled: z.union([z.boolean(), z.literal('auto')]).default('auto'),
+      chunkDelayMs: z.int().min(0).default(0),
+    })
+    .prefault({}),
+  usage: z
+    .strictObject({
+      batchSize: positiveInt.default(500),
+      flushIntervalMs: positiveInt.default(1_000),
+      retentionDays: positiveInt.default(90),
+    })
+    .prefault({}),
+  health: z
+    .strictObject({
+      /** Consecutive failures that open a provider key's circuit. */
+      failureThreshold: positiveInt.default(5),
+      /** How long an open circuit waits before one half-open probe. */
+      cooldownMs: positiveInt.default(30_000),
+      /** A key rejected with 401/403 rests this long before it is tried again. */
+      rejectedKeyRetryMs: positiveInt.default(15 * 60_000),
+    })
+    .prefault({}),
+  logging: z
+    .strictObject({ level: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info') })
+    .prefault({}),
+});
+
+export type ConfigInput = z.input<typeof configSchema>;
+export type Config = z.output<typeof configSchema>;
+export type ProviderConfig = Config['providers'][number];
+export type ModelConfig = z.output<typeof modelSchema>;

@@ -1,0 +1,76 @@
+import type { ChatRequest, StreamEvent, Usage } from '../core/ir.ts';
+import type { PassthroughFrame } from '../providers/types.ts';
+import { countPromptTokens, countTextTokens } from '../router/tokens.ts';
+
+/**
+ * Follows a stream to meter it: the provider's own usage when it sends one (the last report wins), else,
+ * for a stream cut short, an estimate from what was actually delivered (tokenized) and the prompt. Error
+ * text is never counted.
+ */
+export class StreamMeter {
+  private usage: Usage | undefined;
+  private delivered: string[] = [];
+
+  observeEvent(event: StreamEvent): void {
+    switch (event.type) {
+      case 'usage':
+        this.usage = event.usage;
+        break;
+      case 'text':
+      case 'reasoning':
+      case 'refusal':
+        this.delivered.push(event.delta);
+        break;
+      case 'tool-call':
+        if (event.name) this.delivered.push(event.name);
+        this.delivered.push(event.argumentsDelta);
+        break;
+      default:
+        break;
+    }
+  }
+
+  observeFrame(frame: PassthroughFrame): void {
+    if (frame.usage) this.usage = frame.usage;
+    // Only kept for the cut-stream estimate; cheap field reads, no re-serialisation.
+    const choices = frame.json['choices'];
+    if (Array.isArray(choices)) {
+      for (const choice of choices) {
+        const delta = (choice as Record<string, unknown> | null)?.['delta'] as Record<string, unknown> | undefined;
+        if (!delta) continue;
+        if (typeof delta['content'] === 'string') this.delivered.push(delta['content']);
+        const calls = delta['tool_calls'];
+        if (Array.isArray(calls)) {
+          for (const call of calls) {
+            const fn = (call as Record<string, unknown>)['function'] as Record<string, unknown> | undefined;
+            if (typeof fn?.['arguments'] === 'string') this.delivered.push(fn['arguments']);
+          }
+        }
+      }
+      return;
+    }
+    const delta = frame.json['delta'] as Record<string, unknown> | undefined;
+    if (delta) {
+      for (const field of ['text', 'partial_json', 'thinking']) {
+        if (typeof delta[field] === 'string') this.delivered.push(delta[field] as string);
+      }
+    }
+  }
+
+  /** Whether the provider reported usage itself. */
+  get reported(): boolean {
+    return this.usage !== undefined;
+  }
+
+  async final(request: ChatRequest): Promise<Usage> {
+    if (this.usage) return this.usage;
+    const outputTokens = await countTextTokens(this.delivered.join(''));
+    return {
+      inputTokens: await countPromptTokens(request),
+      cachedInputTokens: 0,
+      cacheWriteTokens: 0,
+      outputTokens,
+      reasoningTokens: 0,
+    };
+  }
+}

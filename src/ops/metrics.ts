@@ -1,0 +1,86 @@
+import { Counter, Gauge, Histogram, Registry } from 'prom-client';
+import type { CircuitState } from '../gateway/health.ts';
+
+/**
+ * Prometheus metrics, one registry per gateway instance (tests run several in one process).
+ * Label sets are small and bounded: tier, provider, model, code, status class.
+ */
+export class Metrics {
+  readonly registry = new Registry();
+  readonly requests: Counter<'protocol' | 'tier' | 'provider' | 'model' | 'status' | 'code'>;
+  readonly latency: Histogram<'protocol' | 'stream'>;
+  readonly ttfb: Histogram<'provider'>;
+  readonly upstreamErrors: Counter<'provider' | 'code'>;
+  readonly failovers: Counter<'from_provider'>;
+  readonly circuit: Gauge<'provider' | 'key' | 'state'>;
+  readonly tokens: Counter<'provider' | 'model' | 'kind'>;
+  readonly costNanoUsd: Counter<'provider' | 'model'>;
+  readonly inFlight: Gauge;
+  readonly usageQueue: Gauge;
+
+  constructor() {
+    const registers = [this.registry];
+    this.requests = new Counter({
+      name: 'modro_requests_total',
+      help: 'Requests answered, by outcome',
+      labelNames: ['protocol', 'tier', 'provider', 'model', 'status', 'code'],
+      registers,
+    });
+    this.latency = new Histogram({
+      name: 'modro_request_duration_seconds',
+      help: 'Time from request to last byte',
+      labelNames: ['protocol', 'stream'],
+      buckets: [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 120],
+      registers,
+    });
+    this.ttfb = new Histogram({
+      name: 'modro_upstream_first_byte_seconds',
+      help: 'Time from request to the first upstream byte (streams: first event)',
+      labelNames: ['provider'],
+      buckets: [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30],
+      registers,
+    });
+    this.upstreamErrors = new Counter({
+      name: 'modro_upstream_errors_total',
+      help: 'Failed upstream attempts by normalized error code',
+      labelNames: ['provider', 'code'],
+      registers,
+    });
+    this.failovers = new Counter({
+      name: 'modro_failovers_total',
+      help: 'Attempts that moved on to another key or candidate',
+      labelNames: ['from_provider'],
+      registers,
+    });
+    this.circuit = new Gauge({
+      name: 'modro_circuit_state',
+      help: '1 for the current state of each provider key circuit (closed, open, half-open, rejected)',
+      labelNames: ['provider', 'key', 'state'],
+      registers,
+    });
+    this.tokens = new Counter({
+      name: 'modro_tokens_total',
+      help: 'Tokens metered, by kind (input, cached_input, cache_write, output, reasoning)',
+      labelNames: ['provider', 'model', 'kind'],
+      registers,
+    });
+    this.costNanoUsd = new Counter({
+      name: 'modro_cost_nano_usd_total',
+      help: 'Metered cost in nano-dollars',
+      labelNames: ['provider', 'model'],
+      registers,
+    });
+    this.inFlight = new Gauge({ name: 'modro_in_flight_requests', help: 'Requests being served', registers });
+    this.usageQueue = new Gauge({
+      name: 'modro_usage_queue_length',
+      help: 'Usage records waiting for the batched write',
+      registers,
+    });
+  }
+
+  setCircuit(provider: string, key: string, state: CircuitState): void {
+    for (const s of ['closed', 'open', 'half-open', 'rejected'] as const) {
+      this.circuit.set({ provider, key, state: s }, s === state ? 1 : 0);
+    }
+  }
+}

@@ -1,0 +1,241 @@
+import { GatewayError } from '../../core/errors.ts';
+import type { ChatRequest, ChatResponse, StreamEvent } from '../../core/ir.ts';
+import { discardBody, readBody, retryAfterSeconds, type UpstreamResponse, upstreamFetch } from '../http.ts';
+import { parseEventJSON, readSSE } from '../sse.ts';
+import type {
+  CallContext,
+  PassthroughFrame,
+  PassthroughResponse,
+  ProviderAdapter,
+  UpstreamTarget,
+} from '../types.ts';
+import { convertToOpenAIRequest } from './convert-to-openai-request.ts';
+import { mapOpenAIError } from './map-openai-error.ts';
+import { parseOpenAIChunk, parseOpenAIResponse, usageOf } from './parse-openai-response.ts';
+import { type OpenAIQuirks, QUIRKS, unsupportedFeatureUsed } from './quirks.ts';
+
+/**
+ * One adapter for the whole OpenAI-compatible family; what differs per provider is in quirks.ts.
+ * OpenAI-format callers take `passthrough`: their own body goes upstream with the model swapped and the
+ * family's quirks applied, and the answer comes back as the upstream's bytes.
+ */
+
+type Json = Record<string, unknown>;
+
+export function quirksFor(target: UpstreamTarget): OpenAIQuirks {
+  const quirks = QUIRKS[target.provider.kind as keyof typeof QUIRKS];
+  if (!quirks) throw new GatewayError('internal_error', `Provider kind ${target.provider.kind} is not OpenAI-compatible`);
+  return quirks;
+}
+
+function endpoint(target: UpstreamTarget, quirks: OpenAIQuirks): { url: string; headers: Record<string, string> } {
+  const base = target.provider.baseUrl || quirks.defaultBaseUrl;
+  const headers: Record<string, string> = { 'content-type': 'application/json', accept: 'application/json' };
+  if (quirks.auth === 'api-key') headers['api-key'] = target.key.secret;
+  else if (target.key.secret !== '') headers['authorization'] = `Bearer ${target.key.secret}`;
+  const extra = target.provider.options['headers'];
+  if (extra) Object.assign(headers, JSON.parse(extra) as Record<string, string>);
+  if (quirks.url === 'azure-deployment') {
+    const apiVersion = target.provider.options['apiVersion'] ?? '2024-10-21';
+    const deployment = encodeURIComponent(target.model.upstreamName);
+    return {
+      url: `${base}/openai/deployments/${deployment}/chat/completions?api-version=${encodeURIComponent(apiVersion)}`,
+      headers,
+    };
+  }
+  return { url: `${base}/chat/completions`, headers };
+}
+
+/** Applies the provider's quirks to an OpenAI body in place (the body is always our own copy). */
+export function applyQuirks(body: Json, quirks: OpenAIQuirks, upstreamModel: string): void {
+  body['model'] = upstreamModel;
+  for (const name of quirks.dropped) delete body[name];
+  for (const [from, to] of Object.entries(quirks.renamed)) {
+    if (from in body) {
+      body[to] = body[from];
+      delete body[from];
+    }
+  }
+  if (body['stream'] === true) {
+    if (quirks.streamOptions) {
+      // Usage is always requested upstream so every stream is metered; the client sees it only if it asked.
+      const options = body['stream_options'];
+      body['stream_options'] = { ...(options && typeof options === 'object' ? options : {}), include_usage: true };
+    } else {
+      delete body['stream_options'];
+    }
+  } else {
+    delete body['stream_options'];
+  }
+  if (quirks.reasoningModelPattern?.test(upstreamModel)) {
+    if (body['max_tokens'] != null && body['max_completion_tokens'] == null) {
+      body['max_completion_tokens'] = body['max_tokens'];
+    }
+    delete body['max_tokens'];
+    for (const name of ['temperature', 'top_p', 'presence_penalty', 'frequency_penalty', 'logprobs', 'top_logprobs', 'logit_bias']) {
+      delete body[name];
+    }
+  }
+  if (quirks.dropsMessageName && Array.isArray(body['messages'])) {
+    body['messages'] = (body['messages'] as Json[]).map((message) => {
+      if (message && typeof message === 'object' && 'name' in message) {
+        const { name: _name, ...rest } = message;
+        return rest;
+      }
+      return message;
+    });
+  }
+}
+
+function requestBody(request: ChatRequest, target: UpstreamTarget, passthrough: boolean): string {
+  const quirks = quirksFor(target);
+  const body: Json = passthrough
+    ? { ...request.inbound.body }
+    : convertToOpenAIRequest(request, target.model.upstreamName);
+  applyQuirks(body, quirks, target.model.upstreamName);
+  return JSON.stringify(body);
+}
+
+async function send(request: ChatRequest, target: UpstreamTarget, ctx: CallContext, passthrough: boolean) {
+  const quirks = quirksFor(target);
+  const { url, headers } = endpoint(target, quirks);
+  if (request.stream) headers['accept'] = 'text/event-stream';
+  const res = await upstreamFetch({
+    url,
+    headers,
+    body: requestBody(request, target, passthrough),
+    timeouts: target.provider.timeouts,
+    signal: ctx.signal,
+    label: target.provider.id,
+  });
+  if (res.status < 200 || res.status >= 300) throw await errorFrom(res, target.provider.id);
+  return res;
+}
+
+async function errorFrom(res: UpstreamResponse, label: string): Promise<GatewayError> {
+  let body: unknown;
+  try {
+    const bytes = await readBody(res.body, label, 1024 * 1024);
+    body = JSON.parse(Buffer.from(bytes).toString('utf8'));
+  } catch {
+    discardBody(res.body);
+  }
+  return mapOpenAIError({ status: res.status, body, retryAfter: retryAfterSeconds(res.headers), label });
+}
+
+async function readJSON(res: UpstreamResponse, label: string): Promise<{ bytes: Uint8Array; json: Json }> {
+  const bytes = await readBody(res.body, label);
+  let json: unknown;
+  try {
+    json = JSON.parse(Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength).toString('utf8'));
+  } catch {
+    throw new GatewayError('provider_unavailable', `Upstream ${label} returned a body that is not JSON`);
+  }
+  if (json === null || typeof json !== 'object' || Array.isArray(json)) {
+    throw new GatewayError('provider_unavailable', `Upstream ${label} returned a body that is not a JSON object`);
+  }
+  const error = (json as Json)['error'];
+  if (error && !(json as Json)['choices']) {
+    // Some servers answer 200 with an error envelope.
+    throw mapOpenAIError({ status: 500, body: json, label });
+  }
+  return { bytes, json: json as Json };
+}
+
+/**
+ * The upstream's SSE frames as parsed JSON objects. Ends cleanly only on `[DONE]` or, for servers that omit
+ * it, after every choice finished; a stream cut before that is an error, never a silent short answer.
+ */
+async function* frames(res: UpstreamResponse, label: string): AsyncGenerator<{ data: string; json: Json }> {
+  let finished = false;
+  for await (const message of readSSE(res.body, label)) {
+    if (message.data === '[DONE]') return;
+    if (message.data === '') continue;
+    const json = parseEventJSON(message.data, label);
+    if (json['error'] && !json['choices']) throw mapOpenAIError({ status: 500, body: json, label });
+    const choices = json['choices'];
+    if (Array.isArray(choices) && choices.some((c) => c && (c as Json)['finish_reason'] != null)) finished = true;
+    yield { data: message.data, json };
+  }
+  if (!finished) throw new GatewayError('provider_unavailable', `Upstream ${label} ended the stream before finishing`);
+}
+
+async function complete(request: ChatRequest, target: UpstreamTarget, ctx: CallContext): Promise<ChatResponse> {
+  const res = await send(request, target, ctx, false);
+  const { json } = await readJSON(res, target.provider.id);
+  return parseOpenAIResponse(json, target.provider.id);
+}
+
+async function stream(
+  request: ChatRequest,
+  target: UpstreamTarget,
+  ctx: CallContext,
+): Promise<AsyncIterable<StreamEvent>> {
+  const res = await send(request, target, ctx, false);
+  const label = target.provider.id;
+  return (async function* () {
+    let started = false;
+    const out: StreamEvent[] = [];
+    for await (const frame of frames(res, label)) {
+      if (!started) {
+        started = true;
+        yield {
+          type: 'start',
+          id: typeof frame.json['id'] === 'string' ? frame.json['id'] : '',
+          model: typeof frame.json['model'] === 'string' ? frame.json['model'] : target.model.upstreamName,
+          created: typeof frame.json['created'] === 'number' ? frame.json['created'] : Math.floor(Date.now() / 1000),
+        };
+      }
+      out.length = 0;
+      parseOpenAIChunk(frame.json, out);
+      yield* out;
+    }
+  })();
+}
+
+async function passthroughComplete(
+  request: ChatRequest,
+  target: UpstreamTarget,
+  ctx: CallContext,
+): Promise<PassthroughResponse> {
+  const res = await send(request, target, ctx, true);
+  const { bytes, json } = await readJSON(res, target.provider.id);
+  if (!Array.isArray(json['choices'])) {
+    throw new GatewayError('provider_unavailable', `Upstream ${target.provider.id} returned a response without choices`);
+  }
+  return {
+    body: bytes,
+    json,
+    usage: usageOf(json) ?? { inputTokens: 0, cachedInputTokens: 0, cacheWriteTokens: 0, outputTokens: 0, reasoningTokens: 0 },
+    model: typeof json['model'] === 'string' ? json['model'] : target.model.upstreamName,
+  };
+}
+
+async function passthroughStream(
+  request: ChatRequest,
+  target: UpstreamTarget,
+  ctx: CallContext,
+): Promise<AsyncIterable<PassthroughFrame>> {
+  const res = await send(request, target, ctx, true);
+  const label = target.provider.id;
+  return (async function* () {
+    for await (const frame of frames(res, label)) {
+      const usage = usageOf(frame.json);
+      yield usage ? { data: frame.data, json: frame.json, usage } : { data: frame.data, json: frame.json };
+    }
+  })();
+}
+
+/** Why this provider cannot serve the request (a feature it lacks), or undefined. */
+export function openAIUnsupportedReason(request: ChatRequest, target: UpstreamTarget): string | undefined {
+  const feature = unsupportedFeatureUsed(quirksFor(target), request);
+  return feature ? `${target.provider.kind} does not support ${feature}` : undefined;
+}
+
+export const openAICompatibleAdapter: ProviderAdapter = {
+  wire: 'openai-compatible',
+  complete,
+  stream,
+  unsupportedReason: openAIUnsupportedReason,
+  passthrough: { protocol: 'openai-chat', complete: passthroughComplete, stream: passthroughStream },
+};

@@ -1,0 +1,226 @@
+import type { Catalog } from '../billing/catalog.ts';
+import { resolveModelRef } from '../billing/catalog.ts';
+import { GatewayError } from '../core/errors.ts';
+import type { ChatRequest } from '../core/ir.ts';
+import type { CatalogModel, ProviderAdapter, ProviderSpec } from '../providers/types.ts';
+import type { CandidateTable } from './presets.ts';
+import type { TierChooser } from './tier-chooser.ts';
+import { isPreset, isTier, type Preset, TIERS, type Tier } from './tiers.ts';
+import { countPromptTokens, promptTokenUpperBound } from './tokens.ts';
+
+/**
+ * Routing: the requested `model` (auto, a tier, `tier:preset`, or a catalog model) → an ordered list of
+ * candidates that can all serve this request. Capability filtering happens here, so a request is never sent
+ * to a model that lacks tools, vision, json_schema or the context window it needs.
+ */
+
+/** What a caller's policy may say about routing (tenancy fills it; the default is empty). */
+export interface RoutingPolicy {
+  preset?: Preset;
+  /** Per-tier model choices that replace the preset's first choice. */
+  tierModels?: Partial<Record<Tier, string>>;
+  /** Concrete models the caller may name; undefined means any catalog model. */
+  allowedModels?: string[];
+  /** Only these providers may serve the caller (bring-your-own-key). */
+  providers?: string[];
+}
+
+export interface RouteDecision {
+  requestedModel: string;
+  tier: Tier | null;
+  preset: Preset | null;
+  score: number | null;
+  chooser: string | null;
+  candidates: CatalogModel[];
+}
+
+export interface RouterDeps {
+  catalog: Catalog;
+  table: CandidateTable;
+  chooser: TierChooser;
+  defaultPreset: Preset;
+  adapterFor(provider: ProviderSpec): ProviderAdapter;
+}
+
+interface ParsedModel {
+  kind: 'auto' | 'tier' | 'model';
+  tier?: Tier;
+  preset?: Preset;
+  ref?: string;
+}
+
+export function parseModelField(model: string): ParsedModel {
+  const colon = model.lastIndexOf(':');
+  const head = colon > 0 ? model.slice(0, colon) : model;
+  const tail = colon > 0 ? model.slice(colon + 1) : undefined;
+  if (head === 'auto' || isTier(head)) {
+    if (tail !== undefined && !isPreset(tail)) {
+      throw new GatewayError(
+        'invalid_request',
+        `Unknown preset '${tail}' in model '${model}'; use cheapest, balanced or quality`,
+        { param: 'model' },
+      );
+    }
+    const parsed: ParsedModel = head === 'auto' ? { kind: 'auto' } : { kind: 'tier', tier: head as Tier };
+    if (tail !== undefined) parsed.preset = tail as Preset;
+    return parsed;
+  }
+  return { kind: 'model', ref: model };
+}
+
+interface Needs {
+  tools: boolean;
+  vision: boolean;
+  jsonSchema: boolean;
+  streaming: boolean;
+  maxTokens: number;
+}
+
+function needsOf(request: ChatRequest): Needs {
+  let vision = false;
+  for (const message of request.messages) {
+    for (const part of message.content) if (part.type === 'image') vision = true;
+  }
+  return {
+    tools: (request.tools?.length ?? 0) > 0,
+    vision,
+    jsonSchema: request.responseFormat?.type === 'json_schema',
+    streaming: request.stream,
+    maxTokens: request.maxTokens ?? 0,
+  };
+}
+
+function lacking(model: CatalogModel, needs: Needs): string | undefined {
+  if (needs.tools && !model.capabilities.tools) return 'tools';
+  if (needs.vision && !model.capabilities.vision) return 'images (vision)';
+  if (needs.jsonSchema && !model.capabilities.jsonSchema) return 'json_schema output';
+  if (needs.streaming && !model.capabilities.streaming) return 'streaming';
+  if (needs.maxTokens > model.maxOutputTokens) return `max_tokens ${needs.maxTokens}`;
+  return undefined;
+}
+
+export class Router {
+  private readonly deps: RouterDeps;
+
+  constructor(deps: RouterDeps) {
+    this.deps = deps;
+  }
+
+  get catalog(): Catalog {
+    return this.deps.catalog;
+  }
+
+  async route(request: ChatRequest, policy: RoutingPolicy = {}): Promise<RouteDecision> {
+    const parsed = parseModelField(request.model);
+    const preset = parsed.preset ?? policy.preset ?? this.deps.defaultPreset;
+    const decision: RouteDecision = {
+      requestedModel: request.model,
+      tier: null,
+      preset: null,
+      score: null,
+      chooser: null,
+      candidates: [],
+    };
+    if (parsed.kind === 'model') {
+      const ref = parsed.ref!;
+      let models = resolveModelRef(this.deps.catalog, ref);
+      if (policy.providers) models = models.filter((m) => policy.providers!.includes(m.provider));
+      const allowed =
+        !policy.allowedModels || policy.allowedModels.includes(ref) || models.some((m) => policy.allowedModels!.includes(m.id));
+      if (models.length === 0 || !allowed) {
+        throw new GatewayError(
+          'not_found',
+          `The model '${ref}' does not exist or you do not have access to it. GET /v1/models lists the models you can use.`,
+          { param: 'model' },
+        );
+      }
+      decision.candidates = await this.filter(request, models, ref);
+      return decision;
+    }
+    decision.preset = preset;
+    let tiers: Tier[];
+    if (parsed.kind === 'auto') {
+      const choice = this.deps.chooser.choose(request, preset);
+      decision.score = choice.score;
+      decision.chooser = choice.chooser;
+      // If the chosen tier has nobody able to serve the request (vision, tools...), go up, then down.
+      const at = TIERS.indexOf(choice.tier);
+      tiers = [choice.tier, ...TIERS.slice(at + 1), ...TIERS.slice(0, at).reverse()];
+    } else {
+      tiers = [parsed.tier!];
+    }
+    let lastError: GatewayError | undefined;
+    for (const tier of tiers) {
+      try {
+        decision.tier = tier;
+        decision.candidates = await this.filter(request, this.listFor(preset, tier, policy), `tier '${tier}'`);
+        return decision;
+      } catch (err) {
+        if (!(err instanceof GatewayError)) throw err;
+        lastError = err;
+      }
+    }
+    decision.tier = tiers[0]!;
+    throw lastError!;
+  }
+
+  /** The candidate list for a tier under a preset, with the caller's own choices first. */
+  listFor(preset: Preset, tier: Tier, policy: RoutingPolicy): CatalogModel[] {
+    let list = this.deps.table[preset][tier];
+    const own = policy.tierModels?.[tier];
+    if (own) {
+      const chosen = resolveModelRef(this.deps.catalog, own);
+      list = [...chosen, ...list.filter((m) => !chosen.includes(m))];
+    }
+    if (policy.providers) list = list.filter((m) => policy.providers!.includes(m.provider));
+    return list;
+  }
+
+  private async filter(request: ChatRequest, models: CatalogModel[], what: string): Promise<CatalogModel[]> {
+    const needs = needsOf(request);
+    const reasons: string[] = [];
+    let capable: CatalogModel[] = [];
+    for (const model of models) {
+      const provider = this.deps.catalog.providers.get(model.provider);
+      if (!provider) continue;
+      const missing = lacking(model, needs);
+      if (missing) {
+        reasons.push(missing);
+        continue;
+      }
+      const unsupported = this.deps.adapterFor(provider).unsupportedReason?.(request, {
+        provider,
+        model,
+        key: provider.keys[0]!,
+      });
+      if (unsupported) {
+        reasons.push(unsupported);
+        continue;
+      }
+      capable.push(model);
+    }
+    if (capable.length === 0) {
+      const reason = reasons.length > 0 ? `: no candidate supports ${[...new Set(reasons)].join(', ')}` : '';
+      throw new GatewayError('invalid_request', `No model for ${what} can serve this request${reason}`, {
+        param: 'model',
+      });
+    }
+    // Context windows: the byte bound settles most requests without loading the tokenizer.
+    const smallest = Math.min(...capable.map((m) => m.contextWindow));
+    const bound = promptTokenUpperBound(request) + needs.maxTokens;
+    if (bound > smallest) {
+      const tokens = (await countPromptTokens(request)) + needs.maxTokens;
+      const fitting = capable.filter((m) => tokens <= m.contextWindow);
+      if (fitting.length === 0) {
+        const largest = Math.max(...capable.map((m) => m.contextWindow));
+        throw new GatewayError(
+          'context_length_exceeded',
+          `This request needs about ${tokens} tokens (prompt plus max_tokens); the largest context window for ${what} is ${largest}`,
+          { param: 'messages' },
+        );
+      }
+      capable = fitting;
+    }
+    return capable;
+  }
+}

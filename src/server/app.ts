@@ -1,0 +1,65 @@
+import Fastify from 'fastify';
+import { GatewayError, openAIErrorBody } from '../core/errors.ts';
+import { toClientError } from './errors.ts';
+import { registerChatCompletions, sendEarlyError } from './routes/chat-completions.ts';
+import { registerModels } from './routes/models.ts';
+import { registerOps } from './routes/ops.ts';
+import { beginRequest } from './routes/request-context.ts';
+import type { Runtime } from './runtime.ts';
+
+/**
+ * The HTTP layer: Fastify with a tiny surface. Routes are registered explicitly; each is thin and calls
+ * plain functions. Fastify's request logging is off (one JSON log line per failure is enough on the hot
+ * path); errors of every kind leave in OpenAI's envelope with one of the 12 codes.
+ */
+export function buildApp(runtime: Runtime) {
+  const app = Fastify({
+    logger: false,
+    bodyLimit: runtime.config.server.bodyLimitBytes,
+    return503OnClosing: false,
+    keepAliveTimeout: 65_000,
+    requestTimeout: 0,
+  });
+
+  // JSON.parse is faster than Fastify's prototype-poisoning-safe parser, and safe here: request bodies are
+  // only read, or copied with object spread (own properties), never merged into prototypes.
+  app.removeContentTypeParser('application/json');
+  app.addContentTypeParser('application/json', { parseAs: 'buffer' }, (_req, body, done) => {
+    if ((body as Buffer).length === 0) {
+      done(new GatewayError('invalid_request', 'Request body is empty; send a JSON object'), undefined);
+      return;
+    }
+    try {
+      done(null, JSON.parse((body as Buffer).toString('utf8')));
+    } catch {
+      done(new GatewayError('invalid_request', 'Request body is not valid JSON'), undefined);
+    }
+  });
+
+  app.addHook('onRequest', async (_req, reply) => {
+    if (runtime.draining) {
+      const error = new GatewayError('provider_unavailable', 'The gateway is shutting down; retry on another instance');
+      return reply.code(error.status).header('connection', 'close').send(openAIErrorBody(error));
+    }
+  });
+
+  app.setErrorHandler((err, req, reply) => {
+    const error = toClientError(err);
+    if (error.code === 'internal_error') runtime.logger.error({ err, url: req.url }, 'unhandled error');
+    if (req.method === 'POST' && req.url.startsWith('/v1/')) {
+      // Rejected before the route ran (unparsable or oversized body): still one usage record.
+      return sendEarlyError(runtime.gateway, beginRequest(req, reply), req, reply, error);
+    }
+    return reply.code(error.status).send(openAIErrorBody(error));
+  });
+
+  app.setNotFoundHandler((req, reply) => {
+    const error = new GatewayError('not_found', `No route for ${req.method} ${req.url.split('?')[0]}`);
+    return reply.code(404).send(openAIErrorBody(error));
+  });
+
+  registerChatCompletions(app, runtime.gateway, runtime.auth);
+  registerModels(app, runtime.router, runtime.auth, Date.now());
+  registerOps(app, runtime);
+  return app;
+}

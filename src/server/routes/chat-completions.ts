@@ -1,0 +1,256 @@
+import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
+import { nanoToUsd } from '../../billing/cost.ts';
+import { type GatewayError, openAIErrorBody } from '../../core/errors.ts';
+import type { ChatRequest, Usage } from '../../core/ir.ts';
+import {
+  attemptsOf,
+  type Gateway,
+  type OpenStream,
+  type Outcome,
+  type RequestContext,
+  targetOf,
+} from '../../gateway/gateway.ts';
+import { StreamMeter } from '../../gateway/meter.ts';
+import { parseOpenAIRequest } from '../../protocols/openai-chat/parse-openai-request.ts';
+import { renderOpenAIResponse } from '../../protocols/openai-chat/render-openai-response.ts';
+import { OpenAIStreamRenderer } from '../../protocols/openai-chat/render-openai-stream.ts';
+import type { Authenticator } from '../../tenancy/auth.ts';
+import { toClientError } from '../errors.ts';
+import { routingHeaders } from '../headers.ts';
+import { SSEWriter } from '../sse.ts';
+import { beginRequest, type RequestStart } from './request-context.ts';
+
+/**
+ * POST /v1/chat/completions: OpenAI's format in and out. The route only parses, calls the gateway and
+ * renders; everything else is in src/gateway.
+ */
+export function registerChatCompletions(app: FastifyInstance, gateway: Gateway, auth: Authenticator): void {
+  app.post('/v1/chat/completions', async (req, reply) => {
+    const start = beginRequest(req, reply);
+    let ctx: RequestContext;
+    try {
+      const caller = await auth.authenticate(req.headers);
+      const request = parseOpenAIRequest(req.body);
+      ctx = { ...start, caller, request };
+    } catch (err) {
+      return sendEarlyError(gateway, start, req, reply, toClientError(err));
+    }
+    if (ctx.request.stream) return streamCompletion(gateway, ctx, reply);
+    return completeOnce(gateway, ctx, reply);
+  });
+}
+
+/** An error before routing (auth, validation): still answered in the envelope and recorded. */
+export function sendEarlyError(
+  gateway: Gateway,
+  start: RequestStart,
+  req: FastifyRequest,
+  reply: FastifyReply,
+  error: GatewayError,
+) {
+  const body = req.body as Record<string, unknown> | undefined;
+  const request: ChatRequest = {
+    model: typeof body?.['model'] === 'string' ? (body['model'] as string).slice(0, 256) : '',
+    messages: [],
+    stream: body?.['stream'] === true,
+    includeUsage: false,
+    inbound: { protocol: start.protocol, body: {} },
+  };
+  gateway.record(
+    { ...start, caller: { tenantId: '-', keyId: null, policy: {} }, request },
+    { attempts: 0, costNano: 0, status: error.status, errorCode: error.code, ttfbMs: null },
+  );
+  return reply.code(error.status).headers({ 'x-request-id': start.requestId }).send(openAIErrorBody(error));
+}
+
+async function completeOnce(gateway: Gateway, ctx: RequestContext, reply: FastifyReply) {
+  try {
+    const done = await gateway.complete(ctx);
+    const usage = done.response.usage;
+    const costNano = gateway.cost(usage, done.target.model);
+    const headers = routingHeaders(ctx.requestId, done.decision, done.target, done.attempts, costNano);
+    headers['content-type'] = 'application/json';
+    const payload =
+      done.mode === 'passthrough'
+        ? Buffer.from(done.response.body.buffer, done.response.body.byteOffset, done.response.body.byteLength)
+        : JSON.stringify(renderOpenAIResponse(done.response));
+    gateway.record(ctx, {
+      decision: done.decision,
+      target: done.target,
+      attempts: done.attempts,
+      usage,
+      costNano,
+      status: 200,
+      errorCode: null,
+      ttfbMs: done.ttfbMs,
+    });
+    return reply.code(200).headers(headers).send(payload);
+  } catch (err) {
+    return sendRoutedError(gateway, ctx, reply, err);
+  }
+}
+
+function sendRoutedError(gateway: Gateway, ctx: RequestContext, reply: FastifyReply, err: unknown) {
+  const error = toClientError(err);
+  if (error.code === 'internal_error') gateway.deps.logger.error({ err, requestId: ctx.requestId }, 'request failed');
+  const attempts = attemptsOf(err);
+  const target = targetOf(err);
+  gateway.record(ctx, {
+    target,
+    attempts,
+    costNano: 0,
+    status: ctx.signal.aborted ? 499 : error.status,
+    errorCode: ctx.signal.aborted ? null : error.code,
+    ttfbMs: null,
+  });
+  const headers = routingHeaders(ctx.requestId, undefined, undefined, attempts);
+  if (error.retryAfter !== undefined) headers['retry-after'] = String(Math.ceil(error.retryAfter));
+  return reply.code(error.status).headers(headers).send(openAIErrorBody(error));
+}
+
+async function streamCompletion(gateway: Gateway, ctx: RequestContext, reply: FastifyReply) {
+  let open: OpenStream;
+  try {
+    open = await gateway.openStream(ctx);
+  } catch (err) {
+    return sendRoutedError(gateway, ctx, reply, err);
+  }
+  reply.hijack();
+  const res = reply.raw;
+  res.writeHead(200, {
+    ...routingHeaders(ctx.requestId, open.decision, open.target, open.attempts),
+    'content-type': 'text/event-stream; charset=utf-8',
+    'cache-control': 'no-cache',
+    connection: 'keep-alive',
+    'x-accel-buffering': 'no',
+  });
+  const sse = new SSEWriter(res);
+  const meter = new StreamMeter();
+  const outcome: Outcome = {
+    decision: open.decision,
+    target: open.target,
+    attempts: open.attempts,
+    costNano: 0,
+    status: 200,
+    errorCode: null,
+    ttfbMs: open.ttfbMs,
+  };
+  let usageChunk: Record<string, unknown> | undefined;
+  const renderer =
+    open.mode === 'ir'
+      ? new OpenAIStreamRenderer({
+          id: `chatcmpl-${ctx.requestId}`,
+          model: open.target.model.upstreamName,
+          created: Math.floor(ctx.at / 1000),
+        })
+      : undefined;
+  try {
+    if (open.mode === 'passthrough') {
+      usageChunk = await relayPassthrough(open, sse, meter);
+    } else {
+      await relayIR(open, sse, meter, renderer!);
+    }
+  } catch (err) {
+    const error = toClientError(err);
+    if (sse.clientGone) {
+      outcome.status = 499;
+    } else {
+      // Past the first byte there is no failover: the client gets an error event, never a clean close.
+      outcome.errorCode = error.code;
+      await sse.data(JSON.stringify(openAIErrorBody(error)));
+    }
+  }
+  const usage = await meter.final(ctx.request);
+  outcome.usage = usage;
+  outcome.costNano = gateway.cost(usage, open.target.model);
+  if (sse.clientGone && outcome.status === 200) outcome.status = 499;
+  if (outcome.errorCode === null && outcome.status === 200) {
+    if (ctx.request.includeUsage) {
+      const chunk = renderer
+        ? renderer.usageChunk(usage, nanoToUsd(outcome.costNano))
+        : passthroughUsageChunk(usageChunk ?? (open.first as { json: Record<string, unknown> }).json, usage, outcome.costNano);
+      await sse.data(JSON.stringify(chunk));
+    }
+    await sse.write('data: [DONE]\n\n');
+  }
+  sse.end();
+  gateway.record(ctx, outcome);
+}
+
+/**
+ * Same-protocol stream: upstream frames go out as received. Usage is requested upstream for every stream
+ * but reaches the client only if it asked, in one final chunk carrying our cost; a frame that mixes content
+ * and usage (some providers do) loses the usage field, the one frame we re-serialise.
+ */
+async function relayPassthrough(
+  open: Extract<OpenStream, { mode: 'passthrough' }>,
+  sse: SSEWriter,
+  meter: StreamMeter,
+): Promise<Record<string, unknown> | undefined> {
+  let usageChunk: Record<string, unknown> | undefined;
+  let frame = open.first;
+  for (;;) {
+    meter.observeFrame(frame);
+    if (frame.usage) {
+      usageChunk = frame.json;
+      const choices = frame.json['choices'];
+      if (Array.isArray(choices) && choices.length > 0) {
+        const { usage: _usage, x_groq: _groq, ...content } = frame.json;
+        await sse.data(JSON.stringify(content));
+      }
+    } else {
+      await sse.data(frame.data);
+    }
+    if (sse.clientGone) {
+      void open.rest.return?.();
+      return usageChunk;
+    }
+    const next = await open.rest.next();
+    if (next.done) return usageChunk;
+    frame = next.value;
+  }
+}
+
+async function relayIR(
+  open: Extract<OpenStream, { mode: 'ir' }>,
+  sse: SSEWriter,
+  meter: StreamMeter,
+  renderer: OpenAIStreamRenderer,
+): Promise<void> {
+  let event = open.first;
+  for (;;) {
+    meter.observeEvent(event);
+    const chunk = renderer.render(event);
+    if (chunk) await sse.data(JSON.stringify(chunk));
+    if (sse.clientGone) {
+      void open.rest.return?.();
+      return;
+    }
+    const next = await open.rest.next();
+    if (next.done) break;
+    event = next.value;
+  }
+}
+
+/** The usage chunk for a same-protocol stream: the upstream's own usage object plus our cost. */
+function passthroughUsageChunk(source: Record<string, unknown>, usage: Usage, costNano: number): Record<string, unknown> {
+  const upstreamUsage = (source['usage'] ?? (source['x_groq'] as Record<string, unknown> | undefined)?.['usage']) as
+    | Record<string, unknown>
+    | undefined;
+  return {
+    id: source['id'],
+    object: 'chat.completion.chunk',
+    created: source['created'],
+    model: source['model'],
+    ...(source['system_fingerprint'] ? { system_fingerprint: source['system_fingerprint'] } : {}),
+    choices: [],
+    usage: {
+      ...(upstreamUsage ?? {
+        prompt_tokens: usage.inputTokens,
+        completion_tokens: usage.outputTokens,
+        total_tokens: usage.inputTokens + usage.outputTokens,
+      }),
+      cost: nanoToUsd(costNano),
+    },
+  };
+}

@@ -1,0 +1,36 @@
+import type { FastifyInstance } from 'fastify';
+import { openAIErrorBody } from '../../core/errors.ts';
+import type { Router } from '../../router/router.ts';
+import { PRESETS, TIERS } from '../../router/tiers.ts';
+import type { Authenticator } from '../../tenancy/auth.ts';
+import { toClientError } from '../errors.ts';
+
+/**
+ * GET /v1/models in OpenAI's list format: `auto`, the three tiers (and their preset variants), then the
+ * catalog models the caller may name, as `provider/model` ids.
+ * @see https://platform.openai.com/docs/api-reference/models/list
+ */
+export function registerModels(app: FastifyInstance, router: Router, auth: Authenticator, startedAt: number): void {
+  app.get('/v1/models', async (req, reply) => {
+    let caller: Awaited<ReturnType<Authenticator['authenticate']>>;
+    try {
+      caller = await auth.authenticate(req.headers);
+    } catch (err) {
+      const error = toClientError(err);
+      return reply.code(error.status).send(openAIErrorBody(error));
+    }
+    const created = Math.floor(startedAt / 1000);
+    const data: Array<{ id: string; object: 'model'; created: number; owned_by: string }> = [];
+    for (const name of ['auto', ...TIERS]) {
+      data.push({ id: name, object: 'model', created, owned_by: 'modro' });
+      for (const preset of PRESETS) data.push({ id: `${name}:${preset}`, object: 'model', created, owned_by: 'modro' });
+    }
+    const { allowedModels, providers } = caller.policy;
+    for (const model of router.catalog.models) {
+      if (providers && !providers.includes(model.provider)) continue;
+      if (allowedModels && !allowedModels.includes(model.id) && !allowedModels.includes(model.name)) continue;
+      data.push({ id: model.id, object: 'model', created, owned_by: model.provider });
+    }
+    return reply.send({ object: 'list', data });
+  });
+}

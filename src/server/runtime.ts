@@ -1,0 +1,151 @@
+import { randomBytes } from 'node:crypto';
+import { dirname, join, resolve } from 'node:path';
+import type { pino } from 'pino';
+import { buildCatalog, type Catalog } from '../billing/catalog.ts';
+import type { Config } from '../config/schema.ts';
+import { Gateway } from '../gateway/gateway.ts';
+import { ProviderHealth } from '../gateway/health.ts';
+import { createLogger, type Logger } from '../ops/logger.ts';
+import { Metrics } from '../ops/metrics.ts';
+import { closeUpstreamAgents } from '../providers/http.ts';
+import { adapterFor } from '../providers/registry.ts';
+import { buildCandidateTable } from '../router/presets.ts';
+import { Router } from '../router/router.ts';
+import { createTierChooser } from '../router/choose-tier-chooser.ts';
+import { openStore, type Store } from '../store/db.ts';
+import { UsageWriter } from '../store/usage-writer.ts';
+import { type Authenticator, ConfigKeyAuthenticator } from '../tenancy/auth.ts';
+import { buildApp } from './app.ts';
+
+/**
+ * The composition root: configuration in, a running gateway out. Everything is built once here and passed
+ * down explicitly; nothing below reads globals or the environment.
+ */
+export interface RuntimeOptions {
+  config: Config;
+  env?: NodeJS.ProcessEnv;
+  /** Where logs go (tests pass a sink). */
+  logDestination?: pino.DestinationStream;
+}
+
+export interface Runtime {
+  config: Config;
+  catalog: Catalog;
+  router: Router;
+  health: ProviderHealth;
+  metrics: Metrics;
+  logger: Logger;
+  gateway: Gateway;
+  store: Store;
+  usage: UsageWriter;
+  auth: Authenticator;
+  /** Set when no API key was configured: generated for this run only, never stored. */
+  generatedApiKey: string | undefined;
+  app: ReturnType<typeof buildApp>;
+  draining: boolean;
+  refreshGauges(): void;
+  /** Starts listening; returns the base URL (http://host:port). */
+  listen(): Promise<string>;
+  /** Stops accepting, lets in-flight requests and streams finish (bounded), flushes usage, closes. */
+  shutdown(): Promise<void>;
+}
+
+export async function createRuntime(options: RuntimeOptions): Promise<Runtime> {
+  const { config } = options;
+  const env = options.env ?? process.env;
+  const logger = createLogger(config.logging.level, options.logDestination);
+  const metrics = new Metrics();
+  const catalog = buildCatalog(config, env);
+  for (const warning of catalog.warnings) logger.warn(warning);
+
+  const health = new ProviderHealth(config.health);
+  health.onChange = (snapshot) => {
+    metrics.setCircuit(snapshot.provider, snapshot.keyId, snapshot.state);
+    const log = snapshot.state === 'closed' ? logger.info.bind(logger) : logger.warn.bind(logger);
+    log({ provider: snapshot.provider, key: snapshot.keyId, state: snapshot.state, lastError: snapshot.lastError }, 'provider key circuit changed');
+  };
+  for (const s of health.snapshot(catalog.providers.values())) metrics.setCircuit(s.provider, s.keyId, s.state);
+
+  const router = new Router({
+    catalog,
+    table: buildCandidateTable(catalog, config.routing),
+    chooser: createTierChooser(config.routing.autoChooser, logger),
+    defaultPreset: config.routing.defaultPreset,
+    adapterFor,
+  });
+
+  const store = await openStore(
+    config.storage.kind === 'sqlite'
+      ? { kind: 'sqlite', path: resolve(config.storage.path) }
+      : { kind: 'postgres', url: config.storage.url, ...(config.storage.schema ? { schema: config.storage.schema } : {}) },
+  );
+  const dataDir = config.storage.kind === 'sqlite' ? dirname(resolve(config.storage.path)) : resolve('data');
+  const usage = new UsageWriter({
+    db: store.db,
+    spillPath: join(dataDir, 'usage-spill.jsonl'),
+    batchSize: config.usage.batchSize,
+    flushIntervalMs: config.usage.flushIntervalMs,
+    retentionMs: config.usage.retentionDays * 86_400_000,
+    onError: (err, during) => logger.error({ err, during }, 'usage writer problem (records are kept and retried)'),
+  });
+  const imported = await usage.start();
+  if (imported.imported > 0) logger.info({ imported: imported.imported }, 'usage records recovered from the spill file');
+
+  let generatedApiKey: string | undefined;
+  let keys = config.auth.keys;
+  if (keys.length === 0) {
+    generatedApiKey = env['MODRO_API_KEY'] || `mdr-dev-${randomBytes(18).toString('base64url')}`;
+    keys = [{ id: 'dev', key: generatedApiKey }];
+    if (env['MODRO_API_KEY']) generatedApiKey = undefined;
+  }
+  const auth = new ConfigKeyAuthenticator(keys);
+  const gateway = new Gateway({ config, router, health, adapterFor, metrics, logger, usage });
+
+  const runtime: Runtime = {
+    config,
+    catalog,
+    router,
+    health,
+    metrics,
+    logger,
+    gateway,
+    store,
+    usage,
+    auth,
+    generatedApiKey,
+    app: undefined as unknown as ReturnType<typeof buildApp>,
+    draining: false,
+    refreshGauges() {
+      metrics.usageQueue.set(usage.counters.queued);
+    },
+    async listen() {
+      await runtime.app.listen({ host: config.server.host, port: config.server.port });
+      const address = runtime.app.server.address();
+      const port = typeof address === 'object' && address ? address.port : config.server.port;
+      const host = config.server.host.includes(':') ? `[${config.server.host}]` : config.server.host;
+      return `http://${host === '0.0.0.0' ? '127.0.0.1' : host}:${port}`;
+    },
+    async shutdown() {
+      if (runtime.draining) return;
+      runtime.draining = true;
+      logger.info('shutting down: draining in-flight requests');
+      const server = runtime.app.server;
+      const force = setTimeout(() => {
+        logger.warn({ graceMs: config.server.shutdownGraceMs }, 'grace period over: closing remaining connections');
+        server.closeAllConnections();
+      }, config.server.shutdownGraceMs);
+      force.unref();
+      try {
+        await runtime.app.close();
+      } finally {
+        clearTimeout(force);
+      }
+      await usage.close();
+      await store.close();
+      await closeUpstreamAgents();
+      logger.info({ written: usage.counters.written, spilled: usage.counters.spilled }, 'stopped');
+    },
+  };
+  runtime.app = buildApp(runtime);
+  return runtime;
+}

@@ -1,0 +1,42 @@
+import { once } from 'node:events';
+import type { ServerResponse } from 'node:http';
+
+/**
+ * Writes server-sent events to a client with backpressure: when the socket's buffer is full we wait for
+ * `drain` (or the client going away) instead of buffering an unbounded stream in memory.
+ */
+export class SSEWriter {
+  private readonly res: ServerResponse;
+  private closed = false;
+
+  constructor(res: ServerResponse) {
+    this.res = res;
+    res.once('close', () => {
+      this.closed = true;
+    });
+  }
+
+  get clientGone(): boolean {
+    return this.closed || this.res.destroyed;
+  }
+
+  /** Writes raw SSE text; resolves when the socket can take more. */
+  async write(text: string): Promise<void> {
+    if (this.clientGone) return;
+    if (!this.res.write(text)) {
+      await Promise.race([once(this.res, 'drain'), once(this.res, 'close')]);
+    }
+  }
+
+  data(payload: string): Promise<void> {
+    return this.write(`data: ${payload}\n\n`);
+  }
+
+  event(name: string, payload: string): Promise<void> {
+    return this.write(`event: ${name}\ndata: ${payload}\n\n`);
+  }
+
+  end(): void {
+    if (!this.res.writableEnded) this.res.end();
+  }
+}

@@ -1,0 +1,54 @@
+import { createHash } from 'node:crypto';
+import { GatewayError } from '../core/errors.ts';
+import type { Caller } from '../gateway/gateway.ts';
+
+/**
+ * The auth seam: request headers → the caller (tenant, key, routing policy). This first version knows the
+ * keys listed in the configuration, all belonging to one default tenant; tenancy replaces it with managed
+ * keys and bring-your-own-key behind the same interface. Lookups are in memory: a hash map, no I/O.
+ */
+export interface Authenticator {
+  authenticate(headers: Readonly<Record<string, string | string[] | undefined>>): Caller | Promise<Caller>;
+}
+
+export const DEFAULT_TENANT = 'default';
+
+export function sha256Hex(value: string): string {
+  return createHash('sha256').update(value).digest('hex');
+}
+
+/** The bearer token from `Authorization: Bearer ...`, or Anthropic-style `x-api-key`. */
+export function bearerToken(headers: Readonly<Record<string, string | string[] | undefined>>): string | undefined {
+  const auth = headers['authorization'];
+  const value = Array.isArray(auth) ? auth[0] : auth;
+  if (value) {
+    const match = /^Bearer\s+(.+)$/i.exec(value.trim());
+    return match ? match[1]!.trim() : undefined;
+  }
+  const apiKey = headers['x-api-key'];
+  const raw = Array.isArray(apiKey) ? apiKey[0] : apiKey;
+  return raw?.trim() || undefined;
+}
+
+export class ConfigKeyAuthenticator implements Authenticator {
+  private readonly byHash = new Map<string, Caller>();
+
+  constructor(keys: ReadonlyArray<{ id?: string | undefined; key: string }>) {
+    keys.forEach((entry, i) => {
+      this.byHash.set(sha256Hex(entry.key), { tenantId: DEFAULT_TENANT, keyId: entry.id ?? `key-${i + 1}`, policy: {} });
+    });
+  }
+
+  authenticate(headers: Readonly<Record<string, string | string[] | undefined>>): Caller {
+    const token = bearerToken(headers);
+    if (!token) {
+      throw new GatewayError(
+        'authentication_failed',
+        'Missing API key: send it as "Authorization: Bearer <key>"',
+      );
+    }
+    const caller = this.byHash.get(sha256Hex(token));
+    if (!caller) throw new GatewayError('authentication_failed', 'Invalid API key');
+    return caller;
+  }
+}
