@@ -98,7 +98,11 @@ function modelsOf(provider: ProviderConfig, spec: ProviderSpec, config: Config, 
     seen.add(name);
     const id = `${spec.id}/${name}`;
     const override = config.catalog.overrides[id];
-    const base = mergeModel(knownByName.get(name), configured.find((m) => m.name === name), name);
+    const base = mergeModel(
+      knownByName.get(name),
+      configured.find((m) => m.name === name),
+      name,
+    );
     const merged = {
       ...base,
       ...Object.fromEntries(Object.entries(override ?? {}).filter(([, v]) => v !== undefined)),

@@ -14,7 +14,10 @@ export function costNanoUsd(usage: Usage, price: ModelPrice): number {
   const uncached = usage.inputTokens - cached - written;
   // Rates are USD per million tokens: USD/1e6 per token = 1000 nano-USD per token per unit of rate.
   const nano =
-    (uncached * rates.input + cached * rates.cachedInput + written * rates.cacheWrite + usage.outputTokens * rates.output) *
+    (uncached * rates.input +
+      cached * rates.cachedInput +
+      written * rates.cacheWrite +
+      usage.outputTokens * rates.output) *
     1000;
   return Math.round(nano);
 }

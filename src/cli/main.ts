@@ -52,7 +52,9 @@ async function main(): Promise<number> {
     const catalog = buildCatalog(config, env);
     for (const w of catalog.warnings) process.stdout.write(`warning: ${w}\n`);
     for (const m of catalog.models) {
-      process.stdout.write(`${m.id}\trank ${m.qualityRank}\t$${m.price.input}/$${m.price.output} per Mtok\tctx ${m.contextWindow}\n`);
+      process.stdout.write(
+        `${m.id}\trank ${m.qualityRank}\t$${m.price.input}/$${m.price.output} per Mtok\tctx ${m.contextWindow}\n`,
+      );
     }
     return 0;
   }

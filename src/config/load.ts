@@ -84,7 +84,11 @@ function resolveSecrets(config: Config, env: NodeJS.ProcessEnv): void {
 
 export function parseConfig(raw: unknown, env: NodeJS.ProcessEnv = process.env, source = 'configuration'): Config {
   const input: Record<string, unknown> =
-    raw === null || raw === undefined ? {} : typeof raw === 'object' && !Array.isArray(raw) ? { ...(raw as object) } : {};
+    raw === null || raw === undefined
+      ? {}
+      : typeof raw === 'object' && !Array.isArray(raw)
+        ? { ...(raw as object) }
+        : {};
   if (raw !== null && raw !== undefined && (typeof raw !== 'object' || Array.isArray(raw))) {
     throw new ConfigError(`Invalid configuration in ${source}: the top level must be a mapping`);
   }

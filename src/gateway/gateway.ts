@@ -106,7 +106,10 @@ export class Gateway {
     return this.withFailover(ctx, decision, async (target, adapter, signal) => {
       const call = { requestId: ctx.requestId, signal };
       if (adapter.passthrough?.protocol === inbound) {
-        return { mode: 'passthrough' as const, response: await adapter.passthrough.complete(ctx.request, target, call) };
+        return {
+          mode: 'passthrough' as const,
+          response: await adapter.passthrough.complete(ctx.request, target, call),
+        };
       }
       return { mode: 'ir' as const, response: await adapter.complete(ctx.request, target, call) };
     }) as Promise<Completion>;
@@ -163,7 +166,10 @@ export class Gateway {
         const adapter = this.deps.adapterFor(provider);
         const timer = new AbortController();
         const timeout = setTimeout(
-          () => timer.abort(new GatewayError('timeout', `No answer within the routing deadline (${config.routing.maxTotalMs} ms)`)),
+          () =>
+            timer.abort(
+              new GatewayError('timeout', `No answer within the routing deadline (${config.routing.maxTotalMs} ms)`),
+            ),
           remaining,
         );
         try {
@@ -187,7 +193,13 @@ export class Gateway {
           if (!error.failover) throw Object.assign(this.forClient(ctx.caller, error, decision, attempts), { target });
           metrics.failovers.inc({ from_provider: provider.id });
           logger.warn(
-            { requestId: ctx.requestId, provider: provider.id, key: key.id, code: error.code, status: error.upstreamStatus },
+            {
+              requestId: ctx.requestId,
+              provider: provider.id,
+              key: key.id,
+              code: error.code,
+              status: error.upstreamStatus,
+            },
             'upstream attempt failed, failing over',
           );
           // Another key of the same provider can help only when the key itself was the problem.
@@ -224,9 +236,13 @@ export class Gateway {
   private forClient(caller: Caller, error: GatewayError, decision: RouteDecision, attempts: number): GatewayError {
     let out = error;
     if (error.keyRejected && !caller.ownKey) {
-      out = new GatewayError('provider_unavailable', `No provider could serve ${describe(decision)}: ${error.message}`, {
-        cause: error,
-      });
+      out = new GatewayError(
+        'provider_unavailable',
+        `No provider could serve ${describe(decision)}: ${error.message}`,
+        {
+          cause: error,
+        },
+      );
     } else if (error.failover && attempts > 1) {
       out = new GatewayError(error.code, `All ${attempts} attempts failed; last: ${error.message}`, {
         param: error.param,
@@ -254,13 +270,19 @@ export class Gateway {
         status: String(outcome.status),
         code: outcome.errorCode ?? '',
       });
-      metrics.latency.observe({ protocol: ctx.request.inbound.protocol, stream: String(ctx.request.stream) }, latencyMs / 1000);
+      metrics.latency.observe(
+        { protocol: ctx.request.inbound.protocol, stream: String(ctx.request.stream) },
+        latencyMs / 1000,
+      );
       if (model && outcome.usage) {
         metrics.tokens.inc({ provider, model: model.id, kind: 'input' }, usage.inputTokens);
         metrics.tokens.inc({ provider, model: model.id, kind: 'output' }, usage.outputTokens);
-        if (usage.cachedInputTokens) metrics.tokens.inc({ provider, model: model.id, kind: 'cached_input' }, usage.cachedInputTokens);
-        if (usage.cacheWriteTokens) metrics.tokens.inc({ provider, model: model.id, kind: 'cache_write' }, usage.cacheWriteTokens);
-        if (usage.reasoningTokens) metrics.tokens.inc({ provider, model: model.id, kind: 'reasoning' }, usage.reasoningTokens);
+        if (usage.cachedInputTokens)
+          metrics.tokens.inc({ provider, model: model.id, kind: 'cached_input' }, usage.cachedInputTokens);
+        if (usage.cacheWriteTokens)
+          metrics.tokens.inc({ provider, model: model.id, kind: 'cache_write' }, usage.cacheWriteTokens);
+        if (usage.reasoningTokens)
+          metrics.tokens.inc({ provider, model: model.id, kind: 'reasoning' }, usage.reasoningTokens);
         metrics.costNanoUsd.inc({ provider, model: model.id }, outcome.costNano);
       }
       this.deps.usage.enqueue({

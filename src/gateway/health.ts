@@ -56,7 +56,15 @@ export class ProviderHealth {
     const id = `${provider}\u0000${keyId}`;
     let state = this.states.get(id);
     if (!state) {
-      state = { provider, keyId, state: 'closed', consecutiveFailures: 0, retryAt: 0, probing: false, lastError: undefined };
+      state = {
+        provider,
+        keyId,
+        state: 'closed',
+        consecutiveFailures: 0,
+        retryAt: 0,
+        probing: false,
+        lastError: undefined,
+      };
       this.states.set(id, state);
     }
     return state;
@@ -115,7 +123,11 @@ export class ProviderHealth {
     state.consecutiveFailures++;
     state.lastError = error.code;
     const wait = Math.max(this.options.cooldownMs, (error.retryAfter ?? 0) * 1000);
-    if (state.state === 'half-open' || state.state === 'rejected' || state.consecutiveFailures >= this.options.failureThreshold) {
+    if (
+      state.state === 'half-open' ||
+      state.state === 'rejected' ||
+      state.consecutiveFailures >= this.options.failureThreshold
+    ) {
       state.retryAt = this.now() + wait;
       this.transition(state, 'open');
     } else if (error.code === 'rate_limited' && error.retryAfter) {
@@ -130,13 +142,30 @@ export class ProviderHealth {
     this.stateOf(provider, keyId).probing = false;
   }
 
+  /** Forgets every key's history: all circuits closed (operators' "reset circuits"; tests). */
+  reset(): void {
+    for (const state of this.states.values()) {
+      state.consecutiveFailures = 0;
+      state.probing = false;
+      state.retryAt = 0;
+      state.lastError = undefined;
+      this.transition(state, 'closed');
+    }
+  }
+
   snapshot(providers: Iterable<ProviderSpec>): KeyHealthSnapshot[] {
     const out: KeyHealthSnapshot[] = [];
     for (const provider of providers) {
       for (const key of provider.keys) {
         const s = this.stateOf(provider.id, key.id);
         const state = s.state === 'open' && this.now() >= s.retryAt ? 'half-open' : s.state;
-        out.push({ provider: s.provider, keyId: s.keyId, state, consecutiveFailures: s.consecutiveFailures, lastError: s.lastError });
+        out.push({
+          provider: s.provider,
+          keyId: s.keyId,
+          state,
+          consecutiveFailures: s.consecutiveFailures,
+          lastError: s.lastError,
+        });
       }
     }
     return out;

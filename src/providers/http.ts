@@ -1,5 +1,5 @@
-import { Agent, errors as undiciErrors, request } from 'undici';
 import type { Dispatcher } from 'undici';
+import { Agent, request, errors as undiciErrors } from 'undici';
 import { GatewayError } from '../core/errors.ts';
 import type { Timeouts } from './types.ts';
 
@@ -72,7 +72,12 @@ export async function upstreamFetch(req: UpstreamRequest): Promise<UpstreamRespo
 }
 
 /** Maps undici/socket failures to GatewayErrors. Messages never include URLs (they may carry keys). */
-export function transportError(err: unknown, label: string, signal?: AbortSignal, totalSignal?: AbortSignal): GatewayError {
+export function transportError(
+  err: unknown,
+  label: string,
+  signal?: AbortSignal,
+  totalSignal?: AbortSignal,
+): GatewayError {
   if (err instanceof GatewayError) return err;
   // The gateway aborts an attempt with the GatewayError that explains why (its routing deadline).
   if (signal?.aborted && signal.reason instanceof GatewayError) return signal.reason;

@@ -47,7 +47,9 @@ export function deriveList(models: CatalogModel[], preset: Preset, tier: Tier, f
     case 'balanced':
       return inTier.sort(byValue);
     case 'cheapest': {
-      const pool = models.filter((m) => inTier.includes(m) || (m.qualityRank >= floor - CHEAPEST_SLACK && m.qualityRank < floor));
+      const pool = models.filter(
+        (m) => inTier.includes(m) || (m.qualityRank >= floor - CHEAPEST_SLACK && m.qualityRank < floor),
+      );
       return pool.sort(byPrice);
     }
     case 'quality': {
@@ -70,7 +72,8 @@ export function buildCandidateTable(catalog: Catalog, routing: Config['routing']
     }
     for (const tier of TIERS) {
       if (table[preset][tier].length > 0) continue;
-      const order: Tier[] = tier === 'utility' ? ['fast', 'deep'] : tier === 'fast' ? ['deep', 'utility'] : ['fast', 'utility'];
+      const order: Tier[] =
+        tier === 'utility' ? ['fast', 'deep'] : tier === 'fast' ? ['deep', 'utility'] : ['fast', 'utility'];
       for (const other of order) {
         const borrowed = deriveList(catalog.models, preset, other, routing.tierFloors);
         if (borrowed.length > 0) {

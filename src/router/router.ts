@@ -126,7 +126,9 @@ export class Router {
       let models = resolveModelRef(this.deps.catalog, ref);
       if (policy.providers) models = models.filter((m) => policy.providers!.includes(m.provider));
       const allowed =
-        !policy.allowedModels || policy.allowedModels.includes(ref) || models.some((m) => policy.allowedModels!.includes(m.id));
+        !policy.allowedModels ||
+        policy.allowedModels.includes(ref) ||
+        models.some((m) => policy.allowedModels!.includes(m.id));
       if (models.length === 0 || !allowed) {
         throw new GatewayError(
           'not_found',

@@ -23,7 +23,7 @@ export function buildApp(runtime: Runtime) {
 
   // JSON.parse is faster than Fastify's prototype-poisoning-safe parser, and safe here: request bodies are
   // only read, or copied with object spread (own properties), never merged into prototypes.
-  app.removeContentTypeParser('application/json');
+  app.removeAllContentTypeParsers();
   app.addContentTypeParser('application/json', { parseAs: 'buffer' }, (_req, body, done) => {
     if ((body as Buffer).length === 0) {
       done(new GatewayError('invalid_request', 'Request body is empty; send a JSON object'), undefined);

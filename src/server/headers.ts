@@ -1,6 +1,6 @@
 import { formatUsd } from '../billing/cost.ts';
-import type { RouteDecision } from '../router/router.ts';
 import type { UpstreamTarget } from '../providers/types.ts';
+import type { RouteDecision } from '../router/router.ts';
 
 /** The `X-Model-Router-*` headers: what ran, why, and what it cost. */
 export function routingHeaders(

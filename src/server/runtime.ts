@@ -9,9 +9,9 @@ import { createLogger, type Logger } from '../ops/logger.ts';
 import { Metrics } from '../ops/metrics.ts';
 import { closeUpstreamAgents } from '../providers/http.ts';
 import { adapterFor } from '../providers/registry.ts';
+import { createTierChooser } from '../router/choose-tier-chooser.ts';
 import { buildCandidateTable } from '../router/presets.ts';
 import { Router } from '../router/router.ts';
-import { createTierChooser } from '../router/choose-tier-chooser.ts';
 import { openStore, type Store } from '../store/db.ts';
 import { UsageWriter } from '../store/usage-writer.ts';
 import { type Authenticator, ConfigKeyAuthenticator } from '../tenancy/auth.ts';
@@ -62,7 +62,10 @@ export async function createRuntime(options: RuntimeOptions): Promise<Runtime> {
   health.onChange = (snapshot) => {
     metrics.setCircuit(snapshot.provider, snapshot.keyId, snapshot.state);
     const log = snapshot.state === 'closed' ? logger.info.bind(logger) : logger.warn.bind(logger);
-    log({ provider: snapshot.provider, key: snapshot.keyId, state: snapshot.state, lastError: snapshot.lastError }, 'provider key circuit changed');
+    log(
+      { provider: snapshot.provider, key: snapshot.keyId, state: snapshot.state, lastError: snapshot.lastError },
+      'provider key circuit changed',
+    );
   };
   for (const s of health.snapshot(catalog.providers.values())) metrics.setCircuit(s.provider, s.keyId, s.state);
 
@@ -77,7 +80,11 @@ export async function createRuntime(options: RuntimeOptions): Promise<Runtime> {
   const store = await openStore(
     config.storage.kind === 'sqlite'
       ? { kind: 'sqlite', path: resolve(config.storage.path) }
-      : { kind: 'postgres', url: config.storage.url, ...(config.storage.schema ? { schema: config.storage.schema } : {}) },
+      : {
+          kind: 'postgres',
+          url: config.storage.url,
+          ...(config.storage.schema ? { schema: config.storage.schema } : {}),
+        },
   );
   const dataDir = config.storage.kind === 'sqlite' ? dirname(resolve(config.storage.path)) : resolve('data');
   const usage = new UsageWriter({
@@ -89,7 +96,8 @@ export async function createRuntime(options: RuntimeOptions): Promise<Runtime> {
     onError: (err, during) => logger.error({ err, during }, 'usage writer problem (records are kept and retried)'),
   });
   const imported = await usage.start();
-  if (imported.imported > 0) logger.info({ imported: imported.imported }, 'usage records recovered from the spill file');
+  if (imported.imported > 0)
+    logger.info({ imported: imported.imported }, 'usage records recovered from the spill file');
 
   let generatedApiKey: string | undefined;
   let keys = config.auth.keys;
@@ -135,10 +143,14 @@ export async function createRuntime(options: RuntimeOptions): Promise<Runtime> {
         server.closeAllConnections();
       }, config.server.shutdownGraceMs);
       force.unref();
+      // Keep-alive connections that finish their last response while draining would otherwise hold the
+      // server open until their idle timeout.
+      const sweep = setInterval(() => server.closeIdleConnections(), 100);
       try {
         await runtime.app.close();
       } finally {
         clearTimeout(force);
+        clearInterval(sweep);
       }
       await usage.close();
       await store.close();

@@ -35,17 +35,18 @@ export class ConfigKeyAuthenticator implements Authenticator {
 
   constructor(keys: ReadonlyArray<{ id?: string | undefined; key: string }>) {
     keys.forEach((entry, i) => {
-      this.byHash.set(sha256Hex(entry.key), { tenantId: DEFAULT_TENANT, keyId: entry.id ?? `key-${i + 1}`, policy: {} });
+      this.byHash.set(sha256Hex(entry.key), {
+        tenantId: DEFAULT_TENANT,
+        keyId: entry.id ?? `key-${i + 1}`,
+        policy: {},
+      });
     });
   }
 
   authenticate(headers: Readonly<Record<string, string | string[] | undefined>>): Caller {
     const token = bearerToken(headers);
     if (!token) {
-      throw new GatewayError(
-        'authentication_failed',
-        'Missing API key: send it as "Authorization: Bearer <key>"',
-      );
+      throw new GatewayError('authentication_failed', 'Missing API key: send it as "Authorization: Bearer <key>"');
     }
     const caller = this.byHash.get(sha256Hex(token));
     if (!caller) throw new GatewayError('authentication_failed', 'Invalid API key');

@@ -78,7 +78,11 @@ export function convertImageUrl(url: string, detail?: string): ImagePart {
     const comma = url.indexOf(',');
     const header = url.slice(5, comma);
     if (comma > 0 && header.endsWith(';base64')) {
-      part.source = { kind: 'base64', mediaType: header.slice(0, -7) || 'application/octet-stream', data: url.slice(comma + 1) };
+      part.source = {
+        kind: 'base64',
+        mediaType: header.slice(0, -7) || 'application/octet-stream',
+        data: url.slice(comma + 1),
+      };
     }
   }
   if (detail !== undefined) part.detail = detail;

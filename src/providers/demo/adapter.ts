@@ -70,7 +70,9 @@ function answer(request: ChatRequest, target: UpstreamTarget, choice: number): D
       request.tools.some((tool) => lastUserText(request).toLowerCase().includes(tool.name.toLowerCase())));
   if (wantsTool && request.tools) {
     const named = request.toolChoice?.type === 'tool' ? request.toolChoice.name : undefined;
-    const mentioned = request.tools.filter((tool) => lastUserText(request).toLowerCase().includes(tool.name.toLowerCase()));
+    const mentioned = request.tools.filter((tool) =>
+      lastUserText(request).toLowerCase().includes(tool.name.toLowerCase()),
+    );
     const chosen = named
       ? request.tools.filter((tool) => tool.name === named)
       : mentioned.length > 0

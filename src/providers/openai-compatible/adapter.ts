@@ -2,13 +2,7 @@ import { GatewayError } from '../../core/errors.ts';
 import type { ChatRequest, ChatResponse, StreamEvent } from '../../core/ir.ts';
 import { discardBody, readBody, retryAfterSeconds, type UpstreamResponse, upstreamFetch } from '../http.ts';
 import { parseEventJSON, readSSE } from '../sse.ts';
-import type {
-  CallContext,
-  PassthroughFrame,
-  PassthroughResponse,
-  ProviderAdapter,
-  UpstreamTarget,
-} from '../types.ts';
+import type { CallContext, PassthroughFrame, PassthroughResponse, ProviderAdapter, UpstreamTarget } from '../types.ts';
 import { convertToOpenAIRequest } from './convert-to-openai-request.ts';
 import { mapOpenAIError } from './map-openai-error.ts';
 import { parseOpenAIChunk, parseOpenAIResponse, usageOf } from './parse-openai-response.ts';
@@ -24,7 +18,8 @@ type Json = Record<string, unknown>;
 
 export function quirksFor(target: UpstreamTarget): OpenAIQuirks {
   const quirks = QUIRKS[target.provider.kind as keyof typeof QUIRKS];
-  if (!quirks) throw new GatewayError('internal_error', `Provider kind ${target.provider.kind} is not OpenAI-compatible`);
+  if (!quirks)
+    throw new GatewayError('internal_error', `Provider kind ${target.provider.kind} is not OpenAI-compatible`);
   return quirks;
 }
 
@@ -72,7 +67,15 @@ export function applyQuirks(body: Json, quirks: OpenAIQuirks, upstreamModel: str
       body['max_completion_tokens'] = body['max_tokens'];
     }
     delete body['max_tokens'];
-    for (const name of ['temperature', 'top_p', 'presence_penalty', 'frequency_penalty', 'logprobs', 'top_logprobs', 'logit_bias']) {
+    for (const name of [
+      'temperature',
+      'top_p',
+      'presence_penalty',
+      'frequency_penalty',
+      'logprobs',
+      'top_logprobs',
+      'logit_bias',
+    ]) {
       delete body[name];
     }
   }
@@ -201,12 +204,21 @@ async function passthroughComplete(
   const res = await send(request, target, ctx, true);
   const { bytes, json } = await readJSON(res, target.provider.id);
   if (!Array.isArray(json['choices'])) {
-    throw new GatewayError('provider_unavailable', `Upstream ${target.provider.id} returned a response without choices`);
+    throw new GatewayError(
+      'provider_unavailable',
+      `Upstream ${target.provider.id} returned a response without choices`,
+    );
   }
   return {
     body: bytes,
     json,
-    usage: usageOf(json) ?? { inputTokens: 0, cachedInputTokens: 0, cacheWriteTokens: 0, outputTokens: 0, reasoningTokens: 0 },
+    usage: usageOf(json) ?? {
+      inputTokens: 0,
+      cachedInputTokens: 0,
+      cacheWriteTokens: 0,
+      outputTokens: 0,
+      reasoningTokens: 0,
+    },
     model: typeof json['model'] === 'string' ? json['model'] : target.model.upstreamName,
   };
 }

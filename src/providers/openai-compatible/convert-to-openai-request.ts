@@ -66,7 +66,8 @@ function convertParts(parts: ContentPart[]): string | Record<string, unknown>[] 
   if (parts.every((part) => part.type === 'text')) return parts.map((part) => part.text).join('');
   return parts.map((part) => {
     if (part.type === 'text') return { type: 'text', text: part.text };
-    const url = part.source.kind === 'url' ? part.source.url : `data:${part.source.mediaType};base64,${part.source.data}`;
+    const url =
+      part.source.kind === 'url' ? part.source.url : `data:${part.source.mediaType};base64,${part.source.data}`;
     return { type: 'image_url', image_url: part.detail ? { url, detail: part.detail } : { url } };
   });
 }

@@ -42,7 +42,11 @@ export function parseOpenAIResponse(body: Json, label: string): ChatResponse {
         const call = asObject(rawCall);
         const fn = asObject(call?.['function']);
         if (!call || !fn) continue;
-        toolCalls.push({ id: str(call['id']) ?? '', name: str(fn['name']) ?? '', arguments: str(fn['arguments']) ?? '' });
+        toolCalls.push({
+          id: str(call['id']) ?? '',
+          name: str(fn['name']) ?? '',
+          arguments: str(fn['arguments']) ?? '',
+        });
       }
       const reasoning = str(message['reasoning_content']) ?? str(message['reasoning']);
       const result: Choice = {

@@ -168,7 +168,11 @@ async function streamCompletion(gateway: Gateway, ctx: RequestContext, reply: Fa
     if (ctx.request.includeUsage) {
       const chunk = renderer
         ? renderer.usageChunk(usage, nanoToUsd(outcome.costNano))
-        : passthroughUsageChunk(usageChunk ?? (open.first as { json: Record<string, unknown> }).json, usage, outcome.costNano);
+        : passthroughUsageChunk(
+            usageChunk ?? (open.first as { json: Record<string, unknown> }).json,
+            usage,
+            outcome.costNano,
+          );
       await sse.data(JSON.stringify(chunk));
     }
     await sse.write('data: [DONE]\n\n');
@@ -233,7 +237,11 @@ async function relayIR(
 }
 
 /** The usage chunk for a same-protocol stream: the upstream's own usage object plus our cost. */
-function passthroughUsageChunk(source: Record<string, unknown>, usage: Usage, costNano: number): Record<string, unknown> {
+function passthroughUsageChunk(
+  source: Record<string, unknown>,
+  usage: Usage,
+  costNano: number,
+): Record<string, unknown> {
   const upstreamUsage = (source['usage'] ?? (source['x_groq'] as Record<string, unknown> | undefined)?.['usage']) as
     | Record<string, unknown>
     | undefined;

@@ -1,0 +1,99 @@
+import assert from 'node:assert/strict';
+import { describe, test } from 'node:test';
+import { buildCatalog } from '../../src/billing/catalog.ts';
+import { costNanoUsd, formatUsd } from '../../src/billing/cost.ts';
+import { libraryPrice } from '../../src/billing/prices.ts';
+import { parseConfig } from '../../src/config/load.ts';
+
+const usage = (input: number, cached: number, write: number, output: number, reasoning = 0) => ({
+  inputTokens: input,
+  cachedInputTokens: cached,
+  cacheWriteTokens: write,
+  outputTokens: output,
+  reasoningTokens: reasoning,
+});
+
+describe('cost', () => {
+  const price = { input: 3, cachedInput: 0.3, cacheWrite: 3.75, output: 15 };
+
+  test('each token class at its own rate, in integer nano-dollars', () => {
+    // 1000 uncached*3 + 2000 cached*0.3 + 500 written*3.75 + 400 out*15 = 3000+600+1875+6000 = 11475 (USD per 1e6) → 11475000 nano
+    assert.equal(costNanoUsd(usage(3500, 2000, 500, 400), price), 11_475_000);
+  });
+
+  test('reasoning tokens are output and priced once', () => {
+    assert.equal(costNanoUsd(usage(0, 0, 0, 100, 80), price), 1_500_000);
+  });
+
+  test('long-context tiers reprice the whole request', () => {
+    const tiered = {
+      ...price,
+      tiers: [{ aboveInputTokens: 200_000, input: 6, cachedInput: 0.6, cacheWrite: 7.5, output: 22.5 }],
+    };
+    assert.equal(costNanoUsd(usage(200_000, 0, 0, 0), tiered), 600_000_000);
+    assert.equal(costNanoUsd(usage(200_001, 0, 0, 0), tiered), 1_200_006_000);
+  });
+
+  test('USD formatting is exact fixed point', () => {
+    assert.equal(formatUsd(17_300), '0.000017300');
+    assert.equal(formatUsd(1_234_567_891), '1.234567891');
+    assert.equal(formatUsd(0), '0.000000000');
+  });
+
+  test('sums of many requests stay exact', () => {
+    let total = 0;
+    for (let i = 0; i < 100_000; i++)
+      total += costNanoUsd(usage(7, 0, 0, 3), { input: 0.15, cachedInput: 0.075, cacheWrite: 0.15, output: 0.6 });
+    assert.equal(total, 100_000 * Math.round(7 * 150 + 3 * 600));
+  });
+});
+
+describe('catalog', () => {
+  test('prices come from the price library', () => {
+    const p = libraryPrice('openai', 'gpt-4o-mini');
+    assert.ok(p);
+    assert.ok(p.input > 0 && p.output > p.input && p.cachedInput < p.input);
+    const sonnet = libraryPrice('anthropic', 'claude-sonnet-4-5');
+    assert.ok(sonnet?.tiers?.length, 'long-context tier known');
+    assert.ok(sonnet.cacheWrite > sonnet.input);
+  });
+
+  test('no configuration: the demo provider with one model per tier', () => {
+    const catalog = buildCatalog(parseConfig({}, {}), {});
+    assert.deepEqual([...catalog.providers.keys()], ['demo']);
+    assert.deepEqual(
+      catalog.models.map((m) => m.id),
+      ['demo/demo-utility', 'demo/demo-fast', 'demo/demo-deep'],
+    );
+  });
+
+  test('an environment key adds that provider with priced built-in models, and the demo steps aside', () => {
+    const catalog = buildCatalog(parseConfig({}, {}), { OPENAI_API_KEY: 'sk-a,sk-b' });
+    assert.deepEqual([...catalog.providers.keys()], ['openai']);
+    assert.equal(catalog.providers.get('openai')!.keys.length, 2);
+    assert.ok(catalog.byId.get('openai/gpt-4o-mini'));
+    assert.ok(catalog.models.every((m) => m.price.input > 0));
+  });
+
+  test('overrides and exclusions apply; a model with no known price is left out with a warning', () => {
+    const config = parseConfig(
+      {
+        providers: [
+          {
+            id: 'oa',
+            kind: 'openai',
+            keys: ['k'],
+            models: [{ name: 'gpt-4o-mini' }, { name: 'gpt-4o' }, { name: 'made-up-model' }],
+          },
+        ],
+        catalog: { overrides: { 'oa/gpt-4o-mini': { qualityRank: 99 } }, exclude: ['oa/gpt-4o'] },
+      },
+      {},
+    );
+    const catalog = buildCatalog(config, {});
+    assert.equal(catalog.byId.get('oa/gpt-4o-mini')!.qualityRank, 99);
+    assert.equal(catalog.byId.get('oa/gpt-4o'), undefined);
+    assert.equal(catalog.byId.get('oa/made-up-model'), undefined);
+    assert.ok(catalog.warnings.some((w) => w.includes('oa/made-up-model')));
+  });
+});

@@ -1,0 +1,74 @@
+import assert from 'node:assert/strict';
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { describe, test } from 'node:test';
+import { ConfigError, loadConfig, parseConfig } from '../../src/config/load.ts';
+
+describe('configuration', () => {
+  test('an empty file is a working configuration with documented defaults', () => {
+    const config = parseConfig({}, {});
+    assert.equal(config.server.port, 8787);
+    assert.equal(config.storage.kind, 'sqlite');
+    assert.equal(config.routing.defaultPreset, 'balanced');
+  });
+
+  test('errors name the bad key and why', () => {
+    assert.throws(
+      () => parseConfig({ server: { port: 'eighty' } }, {}),
+      (e: Error) => {
+        assert.ok(e instanceof ConfigError);
+        assert.match(e.message, /server\.port/);
+        return true;
+      },
+    );
+    assert.throws(() => parseConfig({ routing: { defaultPreset: 'fastest' } }, {}), /routing\.defaultPreset/);
+    assert.throws(() => parseConfig({ providers: [{ kind: 'nope' }] }, {}), /providers\[0\]\.kind/);
+    assert.throws(() => parseConfig({ sever: {} }, {}), /sever|Unrecognized key/);
+    assert.throws(
+      () =>
+        parseConfig(
+          {
+            providers: [
+              { kind: 'openai', keys: ['a'] },
+              { kind: 'openai', keys: ['b'] },
+            ],
+          },
+          {},
+        ),
+      /providers\[1\]\.id: 'openai' is used twice/,
+    );
+  });
+
+  test('secrets by reference: env: and file:', () => {
+    const dir = mkdtempSync(join(tmpdir(), 'modro-cfg-'));
+    writeFileSync(join(dir, 'key'), 'sk-from-file\n');
+    const config = parseConfig(
+      { providers: [{ kind: 'openai', keys: ['env:MY_KEY', `file:${join(dir, 'key')}`] }] },
+      { MY_KEY: 'sk-from-env' },
+    );
+    assert.deepEqual(config.providers[0]!.keys, ['sk-from-env', 'sk-from-file']);
+    assert.throws(
+      () => parseConfig({ providers: [{ kind: 'openai', keys: ['env:MISSING_KEY'] }] }, {}),
+      /providers\[0\]\.keys\[0\]: environment variable MISSING_KEY is not set/,
+    );
+  });
+
+  test('environment overrides: MODRO__SECTION__KEY', () => {
+    const config = parseConfig(
+      { server: { port: 1 } },
+      { MODRO__SERVER__PORT: '9999', MODRO__ROUTING__MAX_ATTEMPTS: '2' },
+    );
+    assert.equal(config.server.port, 9999);
+    assert.equal(config.routing.maxAttempts, 2);
+  });
+
+  test('YAML files load, and unreadable or invalid files say so', () => {
+    const dir = mkdtempSync(join(tmpdir(), 'modro-cfg-'));
+    writeFileSync(join(dir, 'ok.yaml'), 'server:\n  port: 1234\nrouting:\n  defaultPreset: quality\n');
+    assert.equal(loadConfig(join(dir, 'ok.yaml'), {}).routing.defaultPreset, 'quality');
+    writeFileSync(join(dir, 'bad.yaml'), 'server: [unclosed\n');
+    assert.throws(() => loadConfig(join(dir, 'bad.yaml'), {}), /not valid YAML/);
+    assert.throws(() => loadConfig(join(dir, 'missing.yaml'), {}), /Cannot read configuration file/);
+  });
+});
