@@ -6,6 +6,7 @@ import OpenAI from 'openai';
 import { parseConfig } from '../../src/config/load.ts';
 import type { ConfigInput } from '../../src/config/schema.ts';
 import { createRuntime, type Runtime } from '../../src/server/runtime.ts';
+import { MOCK_API_KEY } from '../mocks/openai-compatible.ts';
 
 /**
  * Starts a real gateway on 127.0.0.1 (port 0) with a temp SQLite file, collecting its JSON logs, and an
@@ -67,6 +68,8 @@ export async function startGateway(input: ConfigInput = {}, env: NodeJS.ProcessE
   };
 }
 
+type ProviderInput = NonNullable<ConfigInput['providers']>[number];
+
 /** A provider entry for the config, pointing at a mock OpenAI-compatible server. */
 export function mockProvider(
   id: string,
@@ -77,13 +80,13 @@ export function mockProvider(
     price?: { input: number; output: number };
     tiers?: Array<'utility' | 'fast' | 'deep'>;
   }>,
-  extra: Record<string, unknown> = {},
-) {
+  extra: Partial<ProviderInput> = {},
+): ProviderInput {
   return {
     id,
     kind: 'openai',
     baseUrl,
-    keys: ['sk-mock-0123456789abcdefghijklmnopqrstuvwxyz'],
+    keys: [MOCK_API_KEY],
     timeouts: { connectMs: 2_000, firstByteMs: 3_000, totalMs: 10_000 },
     models: models.map((m) => ({
       contextWindow: 128_000,

@@ -16,7 +16,7 @@ export interface RequestStart {
  * before the response is complete (so upstream calls stop too).
  */
 export function beginRequest(
-  req: FastifyRequest,
+  _req: FastifyRequest,
   reply: FastifyReply,
   protocol: InboundProtocol = 'openai-chat',
 ): RequestStart {

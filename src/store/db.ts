@@ -1,0 +1,129 @@
+import { mkdirSync } from 'node:fs';
+import { dirname } from 'node:path';
+import { Kysely, PostgresDialect, sql } from 'kysely';
+import pg from 'pg';
+import type { SqlDialect } from './migrations/column-types.ts';
+import { migrateToLatest } from './migrations/index.ts';
+import type { Database } from './schema.ts';
+import { createSqliteDialect } from './sqlite-dialect.ts';
+
+export type { SqlDialect } from './migrations/column-types.ts';
+export type { Database } from './schema.ts';
+
+export type StoreConfig =
+  | { kind: 'sqlite'; path: string }
+  | {
+      kind: 'postgres';
+      url: string;
+      /** Tables live in this schema (created if missing); lets tests, or several gateways, share a database. */
+      schema?: string;
+      /** Pool size; default 10. */
+      maxConnections?: number;
+    };
+
+export interface Store {
+  readonly db: Kysely<Database>;
+  readonly dialect: SqlDialect;
+  /** Closes the database; every later query fails. */
+  close(): Promise<void>;
+}
+
+/**
+ * Opens the database, creating the SQLite file's folder or the PostgreSQL schema, and runs pending migrations.
+ * Open one Store per SQLite file per process: node:sqlite is synchronous, so a second connection waiting for
+ * the first one's write lock would block the very event loop the first needs to commit.
+ */
+export async function openStore(config: StoreConfig): Promise<Store> {
+  const { db, dialect, schema } = config.kind === 'sqlite' ? openSqlite(config.path) : await openPostgres(config);
+  try {
+    await migrateToLatest(db, dialect, schema);
+  } catch (err) {
+    await db.destroy();
+    throw err;
+  }
+  let closing: Promise<void> | undefined;
+  return {
+    db,
+    dialect,
+    close: () => {
+      closing ??= db.destroy();
+      return closing;
+    },
+  };
+}
+
+function openSqlite(path: string): { db: Kysely<Database>; dialect: SqlDialect; schema?: string } {
+  if (path !== ':memory:') mkdirSync(dirname(path), { recursive: true });
+  return { db: new Kysely<Database>({ dialect: createSqliteDialect(path) }), dialect: 'sqlite' };
+}
+
+async function openPostgres(config: {
+  url: string;
+  schema?: string;
+  maxConnections?: number;
+}): Promise<{ db: Kysely<Database>; dialect: SqlDialect; schema: string }> {
+  if (config.schema !== undefined) {
+    // Plain identifiers only: the name also travels in the connection's startup options.
+    if (!/^[A-Za-z_][A-Za-z0-9_]{0,62}$/.test(config.schema)) {
+      throw new Error(`Invalid PostgreSQL schema name ${JSON.stringify(config.schema)}: use letters, digits and _`);
+    }
+    await createSchemaIfMissing(config.url, config.schema);
+  }
+  const pool = new pg.Pool({
+    connectionString: config.url,
+    max: config.maxConnections ?? 10,
+    // Without it a connect to an unanswering host waits forever, and so would close() flushing usage.
+    connectionTimeoutMillis: 10_000,
+    types: { getTypeParser: pgTypeParser },
+    // Every pooled connection resolves unqualified table names in the configured schema.
+    ...(config.schema !== undefined ? { options: `-c search_path=${quoteIdent(config.schema)}` } : {}),
+  });
+  // An idle client that loses its server emits 'error' on the pool; without a listener that kills the process.
+  pool.on('error', () => {});
+  const db = new Kysely<Database>({ dialect: new PostgresDialect({ pool }) });
+  try {
+    const schema = config.schema ?? (await sql<{ s: string }>`select current_schema() as s`.execute(db)).rows[0]?.s;
+    if (!schema) throw new Error('PostgreSQL has no current schema (check search_path)');
+    return { db, dialect: 'postgres', schema };
+  } catch (err) {
+    await db.destroy();
+    throw err;
+  }
+}
+
+/** Uses a throwaway connection because the pool's connections expect the schema to exist already. */
+async function createSchemaIfMissing(url: string, schema: string): Promise<void> {
+  const client = new pg.Client({ connectionString: url });
+  client.on('error', () => {});
+  await client.connect();
+  try {
+    await client.query(`create schema if not exists ${quoteIdent(schema)}`);
+  } catch (err) {
+    // Two processes creating it at once: the loser gets a unique violation although the schema now exists.
+    const exists = await client.query('select 1 from pg_namespace where nspname = $1', [schema]);
+    if (exists.rowCount === 0) throw err;
+  } finally {
+    await client.end();
+  }
+}
+
+const INT8_OID = 20;
+
+/**
+ * BIGINT (counts, sums, nano-dollars, ms timestamps) as a JS number, like SQLite returns it. pg returns
+ * strings by default because int8 can exceed 2^53; values that do stay BigInt here, never a rounded number,
+ * and readers check with toSafeInt().
+ */
+function pgTypeParser(oid: number, format?: 'text' | 'binary'): (value: string) => unknown {
+  if (oid === INT8_OID) {
+    return (value: string) => {
+      const n = Number(value);
+      return Number.isSafeInteger(n) ? n : BigInt(value);
+    };
+  }
+  return pg.types.getTypeParser(oid, format ?? 'text');
+}
+
+export function quoteIdent(name: string): string {
+  return `"${name.replaceAll('"', '""')}"`;
+}

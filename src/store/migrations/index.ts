@@ -1,0 +1,70 @@
+import type { Kysely } from 'kysely';
+import { type Migration, type MigrationProvider, Migrator } from 'kysely/migration';
+import * as m0001 from './0001-usage.ts';
+import type { SqlDialect } from './column-types.ts';
+
+/**
+ * Every migration, imported statically: no folder scanning, so it works from any working directory and
+ * in a bundle. To add one: create `NNNN-name.ts` exporting `up(db, dialect)` (and `down`), append it here
+ * with the next number, and type its tables in ../schema.ts. Never edit a migration that has shipped.
+ */
+interface MigrationModule {
+  // biome-ignore lint/suspicious/noExplicitAny: migrations work on the schema as it was, not today's types.
+  up(db: Kysely<any>, dialect: SqlDialect): Promise<void>;
+  // biome-ignore lint/suspicious/noExplicitAny: see up.
+  down?(db: Kysely<any>, dialect: SqlDialect): Promise<void>;
+}
+
+const MIGRATIONS: Readonly<Record<string, MigrationModule>> = {
+  '0001_usage': m0001,
+};
+
+export class StaticMigrationProvider implements MigrationProvider {
+  readonly #dialect: SqlDialect;
+
+  constructor(dialect: SqlDialect) {
+    this.#dialect = dialect;
+  }
+
+  async getMigrations(): Promise<Record<string, Migration>> {
+    const dialect = this.#dialect;
+    const out: Record<string, Migration> = {};
+    for (const [name, mod] of Object.entries(MIGRATIONS)) {
+      const { down } = mod;
+      out[name] = {
+        up: (db) => mod.up(db, dialect),
+        ...(down ? { down: (db) => down(db, dialect) } : {}),
+      };
+    }
+    return out;
+  }
+}
+
+export function migrationNames(): string[] {
+  return Object.keys(MIGRATIONS).sort();
+}
+
+/**
+ * Brings the database to the latest migration. On PostgreSQL, `schema` must name the schema the tables
+ * live in: Kysely looks for its own bookkeeping tables in every schema unless told which one, and would
+ * find another schema's. Kysely takes a lock (an advisory lock on PostgreSQL), so two processes starting
+ * together do not both migrate.
+ */
+// biome-ignore lint/suspicious/noExplicitAny: the migrator works on untyped tables.
+export async function migrateToLatest(db: Kysely<any>, dialect: SqlDialect, schema?: string): Promise<string[]> {
+  const migrator = new Migrator({
+    db,
+    provider: new StaticMigrationProvider(dialect),
+    ...(dialect === 'postgres' ? { migrationTableSchema: schema ?? 'public' } : {}),
+  });
+  const { error, results } = await migrator.migrateToLatest();
+  if (error !== undefined) {
+    const failed = results?.find((r) => r.status === 'Error')?.migrationName;
+    throw new Error(`Database migration ${failed ?? ''} failed: ${errorMessage(error)}`, { cause: error });
+  }
+  return (results ?? []).filter((r) => r.status === 'Success').map((r) => r.migrationName);
+}
+
+function errorMessage(err: unknown): string {
+  return err instanceof Error ? err.message : String(err);
+}

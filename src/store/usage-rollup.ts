@@ -1,0 +1,100 @@
+import { type Insertable, type Kysely, sql, type UpdateObject } from 'kysely';
+import { LATENCY_BUCKET_COLUMNS, latencyBucketIndex } from './latency-buckets.ts';
+import {
+  type Database,
+  USAGE_HOURLY_KEY_COLUMNS,
+  USAGE_HOURLY_SUM_COLUMNS,
+  type UsageHourlyKey,
+  type UsageHourlyTable,
+} from './schema.ts';
+import type { DimIds, UsageRecord } from './usage.ts';
+import { yieldToEventLoop } from './yield.ts';
+
+export const HOUR_MS = 3_600_000;
+
+/** Bounded like the raw inserts (see usage.ts); ~32 parameters a row stay below both databases' limits. */
+const ROWS_PER_STATEMENT = 200;
+
+type HourlyRow = Insertable<UsageHourlyTable> & UsageHourlyTable;
+
+/**
+ * Adds records to the hourly rollups. Records are summed per key in memory first (one statement may not
+ * update the same row twice on PostgreSQL), then upserted in key order, so concurrent writers (several
+ * gateway processes on one PostgreSQL) lock rollup rows in the same order and cannot deadlock.
+ */
+export async function upsertHourlyRollups(
+  trx: Kysely<Database>,
+  records: readonly UsageRecord[],
+  ids: DimIds,
+): Promise<void> {
+  const rows = aggregateHourly(records, ids);
+  if (rows.length === 0) return;
+  const addColumns = [...USAGE_HOURLY_SUM_COLUMNS, ...LATENCY_BUCKET_COLUMNS];
+  const increments = Object.fromEntries(
+    addColumns.map((c) => [c, sql`${sql.ref(`usage_hourly.${c}`)} + ${sql.ref(`excluded.${c}`)}`]),
+  ) as UpdateObject<Database, 'usage_hourly'>;
+  for (let i = 0; i < rows.length; i += ROWS_PER_STATEMENT) {
+    await yieldToEventLoop();
+    await trx
+      .insertInto('usage_hourly')
+      .values(rows.slice(i, i + ROWS_PER_STATEMENT))
+      .onConflict((oc) => oc.columns([...USAGE_HOURLY_KEY_COLUMNS]).doUpdateSet(increments))
+      .execute();
+  }
+}
+
+export function aggregateHourly(records: readonly UsageRecord[], ids: DimIds): HourlyRow[] {
+  const byKey = new Map<string, HourlyRow>();
+  for (const r of records) {
+    const key: UsageHourlyKey = {
+      hour_start: Math.floor(r.at / HOUR_MS) * HOUR_MS,
+      tenant_id: idOrZero(ids, r.tenantId),
+      model_id: idOrZero(ids, r.modelId),
+      provider_id: idOrZero(ids, r.providerId),
+      tier_id: idOrZero(ids, r.tier),
+      status_class: Math.floor(r.status / 100),
+      error_code_id: idOrZero(ids, r.errorCode),
+    };
+    const k = USAGE_HOURLY_KEY_COLUMNS.map((c) => key[c]).join(':');
+    let row = byKey.get(k);
+    if (!row) {
+      row = { ...key, ...emptySums() };
+      byKey.set(k, row);
+    }
+    row.requests += 1;
+    row.attempts += r.attempts;
+    row.input_tokens += r.inputTokens;
+    row.cached_input_tokens += r.cachedInputTokens;
+    row.cache_write_tokens += r.cacheWriteTokens;
+    row.output_tokens += r.outputTokens;
+    row.reasoning_tokens += r.reasoningTokens;
+    row.cost_nano_usd += r.costNanoUsd;
+    row.latency_ms_sum += r.latencyMs;
+    if (r.ttfbMs !== null) {
+      row.ttfb_ms_sum += r.ttfbMs;
+      row.ttfb_count += 1;
+    }
+    const bucket = LATENCY_BUCKET_COLUMNS[latencyBucketIndex(r.latencyMs)];
+    if (bucket !== undefined) row[bucket] += 1;
+  }
+  return [...byKey.values()].sort(compareKeys);
+}
+
+function idOrZero(ids: DimIds, value: string | null): number {
+  if (value === null) return 0;
+  const id = ids.get(value);
+  if (id === undefined) throw new Error('usage: a string was not interned');
+  return id;
+}
+
+function emptySums(): Omit<UsageHourlyTable, keyof UsageHourlyKey> {
+  const sums = Object.fromEntries([...USAGE_HOURLY_SUM_COLUMNS, ...LATENCY_BUCKET_COLUMNS].map((c) => [c, 0]));
+  return sums as Omit<UsageHourlyTable, keyof UsageHourlyKey>;
+}
+
+function compareKeys(a: UsageHourlyKey, b: UsageHourlyKey): number {
+  for (const c of USAGE_HOURLY_KEY_COLUMNS) {
+    if (a[c] !== b[c]) return a[c] - b[c];
+  }
+  return 0;
+}
