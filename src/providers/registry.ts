@@ -1,5 +1,6 @@
 import { GatewayError } from '../core/errors.ts';
 import { demoAdapter } from './demo/adapter.ts';
+import { geminiAdapter } from './gemini/index.ts';
 import { openAICompatibleAdapter } from './openai-compatible/adapter.ts';
 import { OPENAI_COMPATIBLE_KINDS, type ProviderAdapter, type ProviderKind, type ProviderSpec } from './types.ts';
 
@@ -7,6 +8,7 @@ import { OPENAI_COMPATIBLE_KINDS, type ProviderAdapter, type ProviderKind, type 
 const adapters = new Map<ProviderKind, ProviderAdapter>();
 for (const kind of OPENAI_COMPATIBLE_KINDS) adapters.set(kind, openAICompatibleAdapter);
 adapters.set('demo', demoAdapter);
+adapters.set('gemini', geminiAdapter);
 
 export function registerAdapter(kind: ProviderKind, adapter: ProviderAdapter): void {
   adapters.set(kind, adapter);

@@ -1,0 +1,124 @@
+import { GatewayError } from '../../core/errors.ts';
+import type { ChatRequest, ChatResponse, StreamEvent } from '../../core/ir.ts';
+import { discardBody, readBody, retryAfterSeconds, type UpstreamResponse, upstreamFetch } from '../http.ts';
+import { parseEventJSON, readSSE } from '../sse.ts';
+import type { CallContext, ProviderAdapter, UpstreamTarget } from '../types.ts';
+import { convertGeminiResponse } from './convert-gemini-response.ts';
+import { convertToGeminiRequest } from './convert-to-gemini-request.ts';
+import type { GeminiErrorBody, GeminiResponse } from './gemini-api-types.ts';
+import { geminiEndpoint } from './gemini-endpoint.ts';
+import { geminiModelFamily } from './gemini-model-family.ts';
+import { GeminiStreamTranslator } from './gemini-stream-translator.ts';
+import { mapGeminiError } from './map-gemini-error.ts';
+
+/**
+ * The Google Gemini API adapter (wire `gemini`): IR → generateContent / streamGenerateContent and back.
+ * No pass-through: no inbound protocol speaks Gemini. See docs/providers/gemini.md.
+ */
+
+async function send(request: ChatRequest, target: UpstreamTarget, ctx: CallContext, stream: boolean) {
+  const { url, headers } = geminiEndpoint(target, stream);
+  const body = JSON.stringify(convertToGeminiRequest(request, target.model));
+  const res = await upstreamFetch({
+    url,
+    headers,
+    body,
+    timeouts: target.provider.timeouts,
+    signal: ctx.signal,
+    label: target.provider.id,
+  });
+  if (res.status < 200 || res.status >= 300) throw await errorFrom(res, target);
+  return res;
+}
+
+async function errorFrom(res: UpstreamResponse, target: UpstreamTarget): Promise<GatewayError> {
+  let body: unknown;
+  try {
+    const bytes = await readBody(res.body, target.provider.id, 1024 * 1024);
+    body = JSON.parse(Buffer.from(bytes).toString('utf8'));
+  } catch {
+    discardBody(res.body);
+  }
+  return mapGeminiError({
+    status: res.status,
+    body,
+    retryAfter: retryAfterSeconds(res.headers),
+    label: target.provider.id,
+    secret: target.key.secret,
+  });
+}
+
+/** An error envelope inside a 200 body or a stream event, mapped by its own status code. */
+function inBandError(json: Record<string, unknown>, target: UpstreamTarget): GatewayError | undefined {
+  const error = (json as GeminiErrorBody).error;
+  if (!error || typeof error !== 'object' || 'candidates' in json) return undefined;
+  const status = typeof error.code === 'number' ? error.code : 500;
+  return mapGeminiError({ status, body: json, label: target.provider.id, secret: target.key.secret });
+}
+
+async function complete(request: ChatRequest, target: UpstreamTarget, ctx: CallContext): Promise<ChatResponse> {
+  const label = target.provider.id;
+  const res = await send(request, target, ctx, false);
+  const bytes = await readBody(res.body, label);
+  let json: unknown;
+  try {
+    json = JSON.parse(Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength).toString('utf8'));
+  } catch {
+    throw new GatewayError('provider_unavailable', `Upstream ${label} returned a body that is not JSON`);
+  }
+  if (json === null || typeof json !== 'object' || Array.isArray(json)) {
+    throw new GatewayError('provider_unavailable', `Upstream ${label} returned a body that is not a JSON object`);
+  }
+  const error = inBandError(json as Record<string, unknown>, target);
+  if (error) throw error;
+  return convertGeminiResponse(json as GeminiResponse, {
+    label,
+    upstreamModel: target.model.upstreamName,
+    fallbackId: ctx.requestId,
+  });
+}
+
+async function stream(
+  request: ChatRequest,
+  target: UpstreamTarget,
+  ctx: CallContext,
+): Promise<AsyncIterable<StreamEvent>> {
+  const res = await send(request, target, ctx, true);
+  const label = target.provider.id;
+  const translator = new GeminiStreamTranslator({
+    label,
+    upstreamModel: target.model.upstreamName,
+    fallbackId: ctx.requestId,
+  });
+  return (async function* () {
+    for await (const message of readSSE(res.body, label)) {
+      if (message.data.trim() === '') continue;
+      const json = parseEventJSON(message.data, label);
+      const error = inBandError(json, target);
+      if (error) throw error;
+      yield* translator.push(json as GeminiResponse);
+    }
+    yield* translator.end(true);
+  })();
+}
+
+/**
+ * Requests this adapter would have to answer differently from the caller's expectation, so the gateway
+ * tries another candidate instead: OpenAI logprobs (not translated), and on Gemini 2.x structured output
+ * combined with tools (those models reject JSON mode with function calling).
+ */
+export function geminiUnsupportedReason(request: ChatRequest, target: UpstreamTarget): string | undefined {
+  if (request.logprobs || request.topLogprobs !== undefined) return 'gemini does not support logprobs';
+  const jsonOutput = request.responseFormat !== undefined && request.responseFormat.type !== 'text';
+  if (jsonOutput && (request.tools?.length ?? 0) > 0 && !geminiModelFamily(target.model.upstreamName).modern) {
+    return 'gemini 2.x does not support structured output together with tools';
+  }
+  return undefined;
+}
+
+export const geminiAdapter: ProviderAdapter = {
+  wire: 'gemini',
+  complete,
+  stream,
+  unsupportedReason: geminiUnsupportedReason,
+};
