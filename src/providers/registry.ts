@@ -1,4 +1,5 @@
 import { GatewayError } from '../core/errors.ts';
+import { bedrockAdapter } from './bedrock/adapter.ts';
 import { demoAdapter } from './demo/adapter.ts';
 import { geminiAdapter } from './gemini/index.ts';
 import { openAICompatibleAdapter } from './openai-compatible/adapter.ts';
@@ -9,6 +10,7 @@ const adapters = new Map<ProviderKind, ProviderAdapter>();
 for (const kind of OPENAI_COMPATIBLE_KINDS) adapters.set(kind, openAICompatibleAdapter);
 adapters.set('demo', demoAdapter);
 adapters.set('gemini', geminiAdapter);
+adapters.set('bedrock', bedrockAdapter);
 
 export function registerAdapter(kind: ProviderKind, adapter: ProviderAdapter): void {
   adapters.set(kind, adapter);
