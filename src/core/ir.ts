@@ -131,7 +131,7 @@ export interface ChatRequest {
   inbound: {
     protocol: InboundProtocol;
     body: Record<string, unknown>;
-    /** Protocol headers a pass-through must forward (Anthropic: `anthropic-beta`), lower-case names. */
+    /** Headers a pass-through forwards (Anthropic: `anthropic-beta`, `anthropic-version`); lower-case names. */
     headers?: Record<string, string>;
   };
 }

@@ -1,4 +1,5 @@
 import { GatewayError } from '../core/errors.ts';
+import { anthropicAdapter } from './anthropic/index.ts';
 import { bedrockAdapter } from './bedrock/adapter.ts';
 import { demoAdapter } from './demo/adapter.ts';
 import { geminiAdapter } from './gemini/index.ts';
@@ -11,6 +12,7 @@ for (const kind of OPENAI_COMPATIBLE_KINDS) adapters.set(kind, openAICompatibleA
 adapters.set('demo', demoAdapter);
 adapters.set('gemini', geminiAdapter);
 adapters.set('bedrock', bedrockAdapter);
+adapters.set('anthropic', anthropicAdapter);
 
 export function registerAdapter(kind: ProviderKind, adapter: ProviderAdapter): void {
   adapters.set(kind, adapter);

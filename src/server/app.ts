@@ -1,10 +1,12 @@
 import Fastify from 'fastify';
 import { GatewayError, openAIErrorBody } from '../core/errors.ts';
+import { renderAnthropicError } from '../protocols/anthropic-messages/index.ts';
 import { toClientError } from './errors.ts';
 import { registerChatCompletions, sendEarlyError } from './routes/chat-completions.ts';
+import { registerMessages } from './routes/messages.ts';
 import { registerModels } from './routes/models.ts';
 import { registerOps } from './routes/ops.ts';
-import { beginRequest } from './routes/request-context.ts';
+import { beginRequest, recordEarlyError } from './routes/request-context.ts';
 import type { Runtime } from './runtime.ts';
 
 /**
@@ -46,8 +48,14 @@ export function buildApp(runtime: Runtime) {
   app.setErrorHandler((err, req, reply) => {
     const error = toClientError(err);
     if (error.code === 'internal_error') runtime.logger.error({ err, url: req.url }, 'unhandled error');
-    if (req.method === 'POST' && req.url.startsWith('/v1/')) {
+    if (req.method === 'POST' && req.url.startsWith('/v1/messages')) {
       // Rejected before the route ran (unparsable or oversized body): still one usage record.
+      const start = beginRequest(req, reply, 'anthropic-messages');
+      recordEarlyError(runtime.gateway, start, undefined, error);
+      const rendered = renderAnthropicError(error, start.requestId);
+      return reply.code(rendered.status).headers(rendered.headers).send(rendered.body);
+    }
+    if (req.method === 'POST' && req.url.startsWith('/v1/')) {
       return sendEarlyError(runtime.gateway, beginRequest(req, reply), req, reply, error);
     }
     return reply.code(error.status).send(openAIErrorBody(error));
@@ -59,6 +67,7 @@ export function buildApp(runtime: Runtime) {
   });
 
   registerChatCompletions(app, runtime.gateway, runtime.auth);
+  registerMessages(app, runtime.gateway, runtime.auth);
   registerModels(app, runtime.router, runtime.auth, Date.now());
   registerOps(app, runtime);
   return app;

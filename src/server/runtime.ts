@@ -14,7 +14,8 @@ import { buildCandidateTable } from '../router/presets.ts';
 import { Router } from '../router/router.ts';
 import { openStore, type Store } from '../store/db.ts';
 import { UsageWriter } from '../store/usage-writer.ts';
-import { type Authenticator, ConfigKeyAuthenticator } from '../tenancy/auth.ts';
+import type { Authenticator } from '../tenancy/auth.ts';
+import { createTenancy, type Tenancy } from '../tenancy/tenancy.ts';
 import { buildApp } from './app.ts';
 
 /**
@@ -39,6 +40,7 @@ export interface Runtime {
   store: Store;
   usage: UsageWriter;
   auth: Authenticator;
+  tenancy: Tenancy;
   /** Set when no API key was configured: generated for this run only, never stored. */
   generatedApiKey: string | undefined;
   app: ReturnType<typeof buildApp>;
@@ -106,7 +108,8 @@ export async function createRuntime(options: RuntimeOptions): Promise<Runtime> {
     keys = [{ id: 'dev', key: generatedApiKey }];
     if (env['MODRO_API_KEY']) generatedApiKey = undefined;
   }
-  const auth = new ConfigKeyAuthenticator(keys);
+  const tenancy = await createTenancy({ config, store, catalog, logger, dataDir, configKeys: keys });
+  const auth = tenancy.auth;
   const gateway = new Gateway({ config, router, health, adapterFor, metrics, logger, usage });
 
   const runtime: Runtime = {
@@ -120,6 +123,7 @@ export async function createRuntime(options: RuntimeOptions): Promise<Runtime> {
     store,
     usage,
     auth,
+    tenancy,
     generatedApiKey,
     app: undefined as unknown as ReturnType<typeof buildApp>,
     draining: false,
@@ -131,7 +135,9 @@ export async function createRuntime(options: RuntimeOptions): Promise<Runtime> {
       const address = runtime.app.server.address();
       const port = typeof address === 'object' && address ? address.port : config.server.port;
       const host = config.server.host.includes(':') ? `[${config.server.host}]` : config.server.host;
-      return `http://${host === '0.0.0.0' ? '127.0.0.1' : host}:${port}`;
+      const url = `http://${host === '0.0.0.0' ? '127.0.0.1' : host}:${port}`;
+      tenancy.setBaseUrl(url);
+      return url;
     },
     async shutdown() {
       if (runtime.draining) return;
@@ -153,6 +159,7 @@ export async function createRuntime(options: RuntimeOptions): Promise<Runtime> {
         clearInterval(sweep);
       }
       await usage.close();
+      await tenancy.close();
       await store.close();
       await closeUpstreamAgents();
       logger.info({ written: usage.counters.written, spilled: usage.counters.spilled }, 'stopped');

@@ -17,7 +17,8 @@ export function renderOpenAIResponse(response: ChatResponse): Record<string, unk
     usage: toOpenAIUsage(response.usage),
   };
   if (response.systemFingerprint !== undefined) body['system_fingerprint'] = response.systemFingerprint;
-  if (response.serviceTier !== undefined) body['service_tier'] = response.serviceTier;
+  const tier = openAIServiceTier(response.serviceTier);
+  if (tier) body['service_tier'] = tier;
   return body;
 }
 
@@ -42,4 +43,12 @@ function renderChoice(choice: Choice): Record<string, unknown> {
     logprobs: choice.logprobs ?? null,
     finish_reason: toOpenAIFinishReason(choice.finishReason),
   };
+}
+
+/** Other providers' service tiers in OpenAI's vocabulary (Anthropic's `standard` is OpenAI's `default`). */
+const OPENAI_SERVICE_TIERS = new Set(['auto', 'default', 'flex', 'scale', 'priority']);
+function openAIServiceTier(tier: string | undefined): string | undefined {
+  if (tier === undefined) return undefined;
+  if (tier === 'standard') return 'default';
+  return OPENAI_SERVICE_TIERS.has(tier) ? tier : undefined;
 }

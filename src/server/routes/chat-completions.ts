@@ -1,7 +1,7 @@
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { nanoToUsd } from '../../billing/cost.ts';
 import { type GatewayError, openAIErrorBody } from '../../core/errors.ts';
-import type { ChatRequest, Usage } from '../../core/ir.ts';
+import type { Usage } from '../../core/ir.ts';
 import {
   attemptsOf,
   type Gateway,
@@ -14,11 +14,11 @@ import { StreamMeter } from '../../gateway/meter.ts';
 import { parseOpenAIRequest } from '../../protocols/openai-chat/parse-openai-request.ts';
 import { renderOpenAIResponse } from '../../protocols/openai-chat/render-openai-response.ts';
 import { OpenAIStreamRenderer } from '../../protocols/openai-chat/render-openai-stream.ts';
-import type { Authenticator } from '../../tenancy/auth.ts';
+import { type Authenticator, successHeaders } from '../../tenancy/auth.ts';
 import { toClientError } from '../errors.ts';
 import { routingHeaders } from '../headers.ts';
 import { SSEWriter } from '../sse.ts';
-import { beginRequest, type RequestStart } from './request-context.ts';
+import { beginRequest, type RequestStart, recordEarlyError } from './request-context.ts';
 
 /**
  * POST /v1/chat/completions: OpenAI's format in and out. The route only parses, calls the gateway and
@@ -35,8 +35,8 @@ export function registerChatCompletions(app: FastifyInstance, gateway: Gateway, 
     } catch (err) {
       return sendEarlyError(gateway, start, req, reply, toClientError(err));
     }
-    if (ctx.request.stream) return streamCompletion(gateway, ctx, reply);
-    return completeOnce(gateway, ctx, reply);
+    if (ctx.request.stream) return streamCompletion(gateway, ctx, reply, auth);
+    return completeOnce(gateway, ctx, reply, auth);
   });
 }
 
@@ -48,28 +48,18 @@ export function sendEarlyError(
   reply: FastifyReply,
   error: GatewayError,
 ) {
-  const body = req.body as Record<string, unknown> | undefined;
-  const request: ChatRequest = {
-    model: typeof body?.['model'] === 'string' ? (body['model'] as string).slice(0, 256) : '',
-    messages: [],
-    stream: body?.['stream'] === true,
-    includeUsage: false,
-    inbound: { protocol: start.protocol, body: {} },
-  };
-  gateway.record(
-    { ...start, caller: { tenantId: '-', keyId: null, policy: {} }, request },
-    { attempts: 0, costNano: 0, status: error.status, errorCode: error.code, ttfbMs: null },
-  );
+  recordEarlyError(gateway, start, req.body, error);
   return reply.code(error.status).headers({ 'x-request-id': start.requestId }).send(openAIErrorBody(error));
 }
 
-async function completeOnce(gateway: Gateway, ctx: RequestContext, reply: FastifyReply) {
+async function completeOnce(gateway: Gateway, ctx: RequestContext, reply: FastifyReply, auth: Authenticator) {
   try {
     const done = await gateway.complete(ctx);
     const usage = done.response.usage;
     const costNano = gateway.cost(usage, done.target.model);
     const headers = routingHeaders(ctx.requestId, done.decision, done.target, done.attempts, costNano);
     headers['content-type'] = 'application/json';
+    Object.assign(headers, successHeaders(auth, ctx.caller));
     const payload =
       done.mode === 'passthrough'
         ? Buffer.from(done.response.body.buffer, done.response.body.byteOffset, done.response.body.byteLength)
@@ -108,7 +98,7 @@ function sendRoutedError(gateway: Gateway, ctx: RequestContext, reply: FastifyRe
   return reply.code(error.status).headers(headers).send(openAIErrorBody(error));
 }
 
-async function streamCompletion(gateway: Gateway, ctx: RequestContext, reply: FastifyReply) {
+async function streamCompletion(gateway: Gateway, ctx: RequestContext, reply: FastifyReply, auth: Authenticator) {
   let open: OpenStream;
   try {
     open = await gateway.openStream(ctx);
@@ -119,6 +109,7 @@ async function streamCompletion(gateway: Gateway, ctx: RequestContext, reply: Fa
   const res = reply.raw;
   res.writeHead(200, {
     ...routingHeaders(ctx.requestId, open.decision, open.target, open.attempts),
+    ...successHeaders(auth, ctx.caller),
     'content-type': 'text/event-stream; charset=utf-8',
     'cache-control': 'no-cache',
     connection: 'keep-alive',

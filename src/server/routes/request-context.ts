@@ -1,6 +1,8 @@
 import { randomUUID } from 'node:crypto';
 import type { FastifyReply, FastifyRequest } from 'fastify';
-import type { InboundProtocol } from '../../core/ir.ts';
+import type { GatewayError } from '../../core/errors.ts';
+import type { ChatRequest, InboundProtocol } from '../../core/ir.ts';
+import type { Gateway } from '../../gateway/gateway.ts';
 
 /** The parts of a request context known before authentication and parsing. */
 export interface RequestStart {
@@ -32,4 +34,20 @@ export function beginRequest(
     signal: controller.signal,
     protocol,
   };
+}
+
+/** Records a request refused before routing (auth, validation, unparsable body): every request leaves a record. */
+export function recordEarlyError(gateway: Gateway, start: RequestStart, rawBody: unknown, error: GatewayError): void {
+  const body = rawBody !== null && typeof rawBody === 'object' ? (rawBody as Record<string, unknown>) : undefined;
+  const request: ChatRequest = {
+    model: typeof body?.['model'] === 'string' ? (body['model'] as string).slice(0, 256) : '',
+    messages: [],
+    stream: body?.['stream'] === true,
+    includeUsage: false,
+    inbound: { protocol: start.protocol, body: {} },
+  };
+  gateway.record(
+    { ...start, caller: { tenantId: '-', keyId: null, policy: {} }, request },
+    { attempts: 0, costNano: 0, status: error.status, errorCode: error.code, ttfbMs: null },
+  );
 }

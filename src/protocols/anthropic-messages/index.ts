@@ -1,0 +1,17 @@
+export { anthropicOnlyFeatures } from './anthropic-only-features.ts';
+export { withCost } from './convert-usage.ts';
+export { approximateInputTokens, type CountTokensResponse, parseCountTokensRequest } from './count-tokens.ts';
+export { type AnthropicInboundHeaders, parseAnthropicRequest } from './parse-anthropic-request.ts';
+export {
+  type AnthropicErrorResponse,
+  anthropicErrorBody,
+  renderAnthropicError,
+  renderAnthropicStreamError,
+} from './render-anthropic-error.ts';
+export { renderAnthropicResponse } from './render-anthropic-response.ts';
+export {
+  type AnthropicSSEFrame,
+  AnthropicStreamRenderer,
+  formatAnthropicSSE,
+  PING_FRAME,
+} from './render-anthropic-stream.ts';

@@ -1,0 +1,254 @@
+import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
+import { nanoToUsd } from '../../billing/cost.ts';
+import { GatewayError } from '../../core/errors.ts';
+import {
+  attemptsOf,
+  type Caller,
+  type Gateway,
+  type OpenStream,
+  type Outcome,
+  type RequestContext,
+  targetOf,
+} from '../../gateway/gateway.ts';
+import { StreamMeter } from '../../gateway/meter.ts';
+import {
+  AnthropicStreamRenderer,
+  anthropicOnlyFeatures,
+  approximateInputTokens,
+  formatAnthropicSSE,
+  parseAnthropicRequest,
+  parseCountTokensRequest,
+  renderAnthropicError,
+  renderAnthropicResponse,
+  renderAnthropicStreamError,
+} from '../../protocols/anthropic-messages/index.ts';
+import { countAnthropicTokens } from '../../providers/anthropic/index.ts';
+import type { Authenticator } from '../../tenancy/auth.ts';
+import { toClientError } from '../errors.ts';
+import { routingHeaders } from '../headers.ts';
+import { SSEWriter } from '../sse.ts';
+import { beginRequest, type RequestStart, recordEarlyError } from './request-context.ts';
+
+/**
+ * POST /v1/messages and /v1/messages/count_tokens: Anthropic's format in and out, over the same pipeline as
+ * the OpenAI endpoint (tiers, presets, auto, failover, headers, usage records), with errors in Anthropic's
+ * envelope. Anthropic upstreams take the pass-through path; others go through the IR.
+ */
+export function registerMessages(app: FastifyInstance, gateway: Gateway, auth: Authenticator): void {
+  app.post('/v1/messages', async (req, reply) => {
+    const start = beginRequest(req, reply, 'anthropic-messages');
+    let ctx: RequestContext;
+    try {
+      const caller = await auth.authenticate(req.headers);
+      const request = parseAnthropicRequest(req.body, anthropicHeaders(req));
+      ctx = { ...start, caller: restrictToAnthropic(gateway, caller, req.body), request };
+    } catch (err) {
+      return sendAnthropicEarlyError(gateway, start, req, reply, toClientError(err));
+    }
+    if (ctx.request.stream) return streamMessage(gateway, ctx, reply);
+    return completeMessage(gateway, ctx, reply);
+  });
+
+  app.post('/v1/messages/count_tokens', async (req, reply) => {
+    const start = beginRequest(req, reply, 'anthropic-messages');
+    try {
+      const caller = await auth.authenticate(req.headers);
+      const request = parseCountTokensRequest(req.body, anthropicHeaders(req));
+      const decision = await gateway.deps.router.route(request, restrictToAnthropic(gateway, caller, req.body).policy);
+      const first = decision.candidates[0]!;
+      const provider = gateway.deps.router.catalog.providers.get(first.provider)!;
+      if (provider.kind === 'anthropic' && !caller.ownKey) {
+        const key = gateway.deps.health.pickKey(provider);
+        if (key) {
+          const tokens = await countAnthropicTokens(
+            req.body as Record<string, unknown>,
+            { provider, model: first, key },
+            {
+              requestId: start.requestId,
+              signal: start.signal,
+            },
+          );
+          return reply.headers({ 'request-id': start.requestId }).send({ input_tokens: tokens });
+        }
+      }
+      return reply.headers({ 'request-id': start.requestId }).send(await approximateInputTokens(request));
+    } catch (err) {
+      const error = toClientError(err);
+      const rendered = renderAnthropicError(error, start.requestId);
+      return reply.code(rendered.status).headers(rendered.headers).send(rendered.body);
+    }
+  });
+}
+
+/** The protocol headers a pass-through forwards (beta flags, API version). */
+function anthropicHeaders(req: FastifyRequest) {
+  return { 'anthropic-beta': req.headers['anthropic-beta'], 'anthropic-version': req.headers['anthropic-version'] };
+}
+
+/**
+ * A request using what only Anthropic serves (server tools, MCP, documents...) may go only to Anthropic
+ * providers: translating it elsewhere would silently drop parts of it.
+ */
+function restrictToAnthropic(gateway: Gateway, caller: Caller, body: unknown): Caller {
+  const features = anthropicOnlyFeatures(body as Record<string, unknown>);
+  if (features.length === 0) return caller;
+  const anthropic = [...gateway.deps.router.catalog.providers.values()]
+    .filter((p) => p.kind === 'anthropic')
+    .map((p) => p.id);
+  const allowed = caller.policy.providers ? caller.policy.providers.filter((id) => anthropic.includes(id)) : anthropic;
+  if (allowed.length === 0) {
+    throw new GatewayError(
+      'invalid_request',
+      `This request uses ${features.join(', ')}, which only an Anthropic provider can serve, and none is configured`,
+    );
+  }
+  return { ...caller, policy: { ...caller.policy, providers: allowed } };
+}
+
+function sendAnthropicEarlyError(
+  gateway: Gateway,
+  start: RequestStart,
+  req: FastifyRequest,
+  reply: FastifyReply,
+  error: GatewayError,
+) {
+  recordEarlyError(gateway, start, req.body, error);
+  const rendered = renderAnthropicError(error, start.requestId);
+  return reply
+    .code(rendered.status)
+    .headers({ ...rendered.headers, 'x-request-id': start.requestId })
+    .send(rendered.body);
+}
+
+function sendRoutedError(gateway: Gateway, ctx: RequestContext, reply: FastifyReply, err: unknown) {
+  const error = toClientError(err);
+  if (error.code === 'internal_error') gateway.deps.logger.error({ err, requestId: ctx.requestId }, 'request failed');
+  const attempts = attemptsOf(err);
+  gateway.record(ctx, {
+    target: targetOf(err),
+    attempts,
+    costNano: 0,
+    status: ctx.signal.aborted ? 499 : error.status,
+    errorCode: ctx.signal.aborted ? null : error.code,
+    ttfbMs: null,
+  });
+  const rendered = renderAnthropicError(error, ctx.requestId);
+  return reply
+    .code(rendered.status)
+    .headers({ ...routingHeaders(ctx.requestId, undefined, undefined, attempts), ...rendered.headers })
+    .send(rendered.body);
+}
+
+async function completeMessage(gateway: Gateway, ctx: RequestContext, reply: FastifyReply) {
+  try {
+    const done = await gateway.complete(ctx);
+    const usage = done.response.usage;
+    const costNano = gateway.cost(usage, done.target.model);
+    const headers = routingHeaders(ctx.requestId, done.decision, done.target, done.attempts, costNano);
+    headers['content-type'] = 'application/json';
+    headers['request-id'] = ctx.requestId;
+    const payload =
+      done.mode === 'passthrough'
+        ? Buffer.from(done.response.body.buffer, done.response.body.byteOffset, done.response.body.byteLength)
+        : JSON.stringify(renderAnthropicResponse(done.response, done.target.model.upstreamName));
+    gateway.record(ctx, {
+      decision: done.decision,
+      target: done.target,
+      attempts: done.attempts,
+      usage,
+      costNano,
+      status: 200,
+      errorCode: null,
+      ttfbMs: done.ttfbMs,
+    });
+    return reply.code(200).headers(headers).send(payload);
+  } catch (err) {
+    return sendRoutedError(gateway, ctx, reply, err);
+  }
+}
+
+async function streamMessage(gateway: Gateway, ctx: RequestContext, reply: FastifyReply) {
+  let open: OpenStream;
+  try {
+    open = await gateway.openStream(ctx);
+  } catch (err) {
+    return sendRoutedError(gateway, ctx, reply, err);
+  }
+  reply.hijack();
+  const res = reply.raw;
+  res.writeHead(200, {
+    ...routingHeaders(ctx.requestId, open.decision, open.target, open.attempts),
+    'request-id': ctx.requestId,
+    'content-type': 'text/event-stream; charset=utf-8',
+    'cache-control': 'no-cache',
+    connection: 'keep-alive',
+    'x-accel-buffering': 'no',
+  });
+  const sse = new SSEWriter(res);
+  const meter = new StreamMeter();
+  const outcome: Outcome = {
+    decision: open.decision,
+    target: open.target,
+    attempts: open.attempts,
+    costNano: 0,
+    status: 200,
+    errorCode: null,
+    ttfbMs: open.ttfbMs,
+  };
+  const renderer =
+    open.mode === 'ir'
+      ? new AnthropicStreamRenderer({ id: ctx.requestId, model: open.target.model.upstreamName })
+      : undefined;
+  try {
+    if (open.mode === 'passthrough') {
+      let frame = open.first;
+      for (;;) {
+        meter.observeFrame(frame);
+        if (frame.event === 'message_delta' && frame.usage) {
+          // The one frame re-serialised: the final cumulative usage gets our cost.
+          const usage = frame.json['usage'] as Record<string, unknown>;
+          const cost = nanoToUsd(gateway.cost(frame.usage, open.target.model));
+          await sse.event('message_delta', JSON.stringify({ ...frame.json, usage: { ...usage, cost } }));
+        } else {
+          await sse.event(frame.event ?? 'message', frame.data);
+        }
+        if (sse.clientGone) break;
+        const next = await open.rest.next();
+        if (next.done) break;
+        frame = next.value;
+      }
+    } else {
+      let event = open.first;
+      for (;;) {
+        meter.observeEvent(event);
+        for (const frame of renderer!.render(event)) await sse.write(formatAnthropicSSE(frame));
+        if (sse.clientGone) break;
+        const next = await open.rest.next();
+        if (next.done) break;
+        event = next.value;
+      }
+    }
+  } catch (err) {
+    const error = toClientError(err);
+    if (sse.clientGone) outcome.status = 499;
+    else {
+      outcome.errorCode = error.code;
+      await sse.write(formatAnthropicSSE(renderAnthropicStreamError(error, ctx.requestId)));
+    }
+  }
+  if (sse.clientGone) {
+    outcome.status = 499;
+    if (open.mode === 'passthrough') void open.rest.return?.();
+    else void open.rest.return?.();
+  }
+  const usage = await meter.final(ctx.request);
+  outcome.usage = usage;
+  outcome.costNano = gateway.cost(usage, open.target.model);
+  if (renderer && outcome.errorCode === null && outcome.status === 200) {
+    for (const frame of renderer.finish({ usage, cost: nanoToUsd(outcome.costNano) })) {
+      await sse.write(formatAnthropicSSE(frame));
+    }
+  }
+  sse.end();
+  gateway.record(ctx, outcome);
+}
