@@ -62,14 +62,20 @@ export class StreamMeter {
     return this.usage !== undefined;
   }
 
-  async final(request: ChatRequest): Promise<Usage> {
-    if (this.usage) return this.usage;
-    const outputTokens = await countTextTokens(this.delivered.join(''));
+  /**
+   * The usage to meter. A stream that completed reports its own; one cut short may have reported only its
+   * start (Anthropic's message_start carries the prompt but almost no output), so its output is at least
+   * what was delivered.
+   */
+  async final(request: ChatRequest, completed = true): Promise<Usage> {
+    if (this.usage && completed) return this.usage;
+    const delivered = await countTextTokens(this.delivered.join(''));
+    if (this.usage) return { ...this.usage, outputTokens: Math.max(this.usage.outputTokens, delivered) };
     return {
       inputTokens: await countPromptTokens(request),
       cachedInputTokens: 0,
       cacheWriteTokens: 0,
-      outputTokens,
+      outputTokens: delivered,
       reasoningTokens: 0,
     };
   }

@@ -151,10 +151,10 @@ async function streamCompletion(gateway: Gateway, ctx: RequestContext, reply: Fa
       await sse.data(JSON.stringify(openAIErrorBody(error)));
     }
   }
-  const usage = await meter.final(ctx.request);
+  if (sse.clientGone) outcome.status = 499;
+  const usage = await meter.final(ctx.request, outcome.errorCode === null && outcome.status === 200);
   outcome.usage = usage;
   outcome.costNano = gateway.cost(usage, open.target.model);
-  if (sse.clientGone && outcome.status === 200) outcome.status = 499;
   if (outcome.errorCode === null && outcome.status === 200) {
     if (ctx.request.includeUsage) {
       const chunk = renderer

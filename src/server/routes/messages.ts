@@ -238,10 +238,9 @@ async function streamMessage(gateway: Gateway, ctx: RequestContext, reply: Fasti
   }
   if (sse.clientGone) {
     outcome.status = 499;
-    if (open.mode === 'passthrough') void open.rest.return?.();
-    else void open.rest.return?.();
+    void open.rest.return?.();
   }
-  const usage = await meter.final(ctx.request);
+  const usage = await meter.final(ctx.request, outcome.errorCode === null && outcome.status === 200);
   outcome.usage = usage;
   outcome.costNano = gateway.cost(usage, open.target.model);
   if (renderer && outcome.errorCode === null && outcome.status === 200) {
