@@ -74,6 +74,44 @@ const pinSchema = z.strictObject({
   deep: tierList.optional(),
 });
 
+/** Tenants, managed keys, bring-your-own-key, dashboards (docs/tenancy.md). */
+const tenancySchema = z.strictObject({
+  /** Server secret for BYOK tenant ids and signed links (`env:`/`file:`); default: generated into the data folder. */
+  secret: z.string().min(1).optional(),
+  managedKeys: z.strictObject({ enabled: z.boolean().default(true) }).prefault({}),
+  /** Off by default: anyone who can reach the gateway could otherwise use it with their own provider key. */
+  byok: z.strictObject({ enabled: z.boolean().default(false) }).prefault({}),
+  dashboard: z
+    .strictObject({
+      /** How long a signed dashboard link stays valid. */
+      linkTtlMs: positiveInt.default(86_400_000),
+      /** A tenant's signed link is cached and re-signed after this long (never per request). */
+      linkRefreshMs: positiveInt.default(600_000),
+    })
+    .prefault({}),
+  cookies: z
+    .strictObject({
+      /** `auto`: Secure when server.publicUrl is https or the request came over TLS. */
+      secure: z.union([z.boolean(), z.literal('auto')]).default('auto'),
+      /** SameSite of the client dashboard cookie (the admin cookie is always Strict). */
+      sameSite: z.enum(['lax', 'strict']).default('lax'),
+      sessionTtlMs: positiveInt.default(12 * 3_600_000),
+    })
+    .prefault({}),
+  admin: z
+    .strictObject({
+      username: z
+        .string()
+        .regex(/^[A-Za-z0-9][A-Za-z0-9_.@-]{0,63}$/)
+        .default('admin'),
+      /** `env:`/`file:`; when unset and no admin exists, one is generated at first start (see docs/tenancy.md). */
+      password: z.string().min(1).optional(),
+    })
+    .prefault({}),
+  /** How often each node checks the database's settings version (cache invalidation). */
+  cache: z.strictObject({ pollMs: positiveInt.default(1_000) }).prefault({}),
+});
+
 export const configSchema = z.strictObject({
   server: z
     .strictObject({
@@ -104,6 +142,18 @@ export const configSchema = z.strictObject({
       defaultPreset: z.enum(PRESETS).default('balanced'),
       /** Chooser for `auto`: `learned` when its weights are available, else `rules`. */
       autoChooser: z.enum(['learned', 'rules']).default('learned'),
+      /**
+       * Target share of `auto` requests sent to the deep tier (balanced preset); thresholds are recalibrated
+       * from the router scores in the usage records. Off when absent.
+       */
+      calibration: z
+        .strictObject({
+          deepShare: z.number().min(0).max(1),
+          intervalMs: positiveInt.default(3_600_000),
+          sampleSize: positiveInt.default(5_000),
+          minSample: positiveInt.default(200),
+        })
+        .optional(),
       /** Quality-rank floors of the fast and deep tiers (utility is everything below fast). */
       tierFloors: z
         .strictObject({ fast: z.number().min(0).max(100).default(60), deep: z.number().min(0).max(100).default(80) })
@@ -156,6 +206,7 @@ export const configSchema = z.strictObject({
   logging: z
     .strictObject({ level: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info') })
     .prefault({}),
+  tenancy: tenancySchema.prefault({}),
 });
 
 export type ConfigInput = z.input<typeof configSchema>;

@@ -1,11 +1,22 @@
 import type { Logger } from '../ops/logger.ts';
+import { createLearnedTierChooser, type PresetThresholds } from './auto/index.ts';
 import { ruleTierChooser } from './rule-chooser.ts';
 import type { TierChooser } from './tier-chooser.ts';
 
-/** The `auto` chooser the configuration asks for; `rules` when the learned one is unavailable. */
-export function createTierChooser(kind: 'learned' | 'rules', logger: Logger): TierChooser {
-  if (kind === 'learned') {
-    logger.debug('learned tier chooser not available in this build; using rules');
+/**
+ * The `auto` chooser the configuration asks for. `learned` loads the shipped weights once; if they cannot
+ * be loaded the transparent rules take over (and say so in the log), so `auto` always answers.
+ */
+export function createTierChooser(
+  kind: 'learned' | 'rules',
+  logger: Logger,
+  thresholds?: Partial<PresetThresholds>,
+): TierChooser {
+  if (kind === 'rules') return ruleTierChooser;
+  try {
+    return createLearnedTierChooser(thresholds ? { thresholds } : {});
+  } catch (err) {
+    logger.error({ err }, 'learned tier chooser unavailable; using the rules chooser');
+    return ruleTierChooser;
   }
-  return ruleTierChooser;
 }

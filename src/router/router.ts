@@ -110,6 +110,15 @@ export class Router {
     return this.deps.catalog;
   }
 
+  get chooser(): TierChooser {
+    return this.deps.chooser;
+  }
+
+  /** Swaps the `auto` chooser (recalibrated thresholds); the next request uses it. */
+  setChooser(chooser: TierChooser): void {
+    this.deps.chooser = chooser;
+  }
+
   async route(request: ChatRequest, policy: RoutingPolicy = {}): Promise<RouteDecision> {
     const parsed = parseModelField(request.model);
     const preset = parsed.preset ?? policy.preset ?? this.deps.defaultPreset;

@@ -9,6 +9,7 @@ import { createLogger, type Logger } from '../ops/logger.ts';
 import { Metrics } from '../ops/metrics.ts';
 import { closeUpstreamAgents } from '../providers/http.ts';
 import { adapterFor } from '../providers/registry.ts';
+import { calibrateFromUsage } from '../router/calibration.ts';
 import { createTierChooser } from '../router/choose-tier-chooser.ts';
 import { buildCandidateTable } from '../router/presets.ts';
 import { Router } from '../router/router.ts';
@@ -98,6 +99,19 @@ export async function createRuntime(options: RuntimeOptions): Promise<Runtime> {
     onError: (err, during) => logger.error({ err, during }, 'usage writer problem (records are kept and retried)'),
   });
   const imported = await usage.start();
+  const calibration = config.routing.calibration;
+  const recalibrate = async () => {
+    if (!calibration || config.routing.autoChooser !== 'learned') return;
+    try {
+      const thresholds = await calibrateFromUsage(store.db, calibration, logger);
+      if (thresholds) router.setChooser(createTierChooser('learned', logger, thresholds));
+    } catch (err) {
+      logger.error({ err }, 'auto calibration failed; keeping the current thresholds');
+    }
+  };
+  await recalibrate();
+  const calibrationTimer = calibration ? setInterval(recalibrate, calibration.intervalMs) : undefined;
+  calibrationTimer?.unref();
   if (imported.imported > 0)
     logger.info({ imported: imported.imported }, 'usage records recovered from the spill file');
 

@@ -1,0 +1,150 @@
+/**
+ * Cost of the learned `auto` tier chooser per prompt: `choose()` on whole ChatRequests (reading the last
+ * user turn, extracting features, scoring, picking the tier), timed call by call, at prompt lengths of about
+ * 100, 1k, 4k and 8k tokens (counted with gpt-tokenizer). Run standalone: `node bench/router-bench.ts`.
+ */
+import { countTokens } from 'gpt-tokenizer';
+import type { ChatRequest } from '../src/core/ir.ts';
+import { createLearnedTierChooser } from '../src/router/auto/chooser.ts';
+import { seededRandom } from '../src/router/auto/offline/numeric.ts';
+
+export interface RouterBenchRow {
+  lengthTokens: number;
+  p50us: number;
+  p99us: number;
+}
+
+const WORDS = (
+  'the of and to in is that for it as with was on be by this are from at or an which have not but what all ' +
+  'were when we there can more if will one about how up out them then she many some so these would other into ' +
+  'has her two like him see time could no make than first been its who now people my made over did down only ' +
+  'way find use may water long little very after words called just where most know get through back much go ' +
+  'good new write our used me man too any day same right look think also around another came come work three ' +
+  'function return const value error request model router latency tokens explain compare prove derive solve ' +
+  'integral matrix probability theorem algorithm database query schema migrate deploy container kubernetes'
+).split(' ');
+
+const EXTRAS = ['12', '3.5', '2024', '=', '+', '(x + 1)', '`code`', '{', '}', ';', '?', '.', ',', '\n', '%', '$'];
+
+/** Deterministic pseudo-English with some numbers, maths and code signs, of about `tokens` tokens. */
+export function syntheticPrompt(tokens: number, seed: number): string {
+  const random = seededRandom(seed);
+  const piece = (): string =>
+    random() < 0.85 ? WORDS[Math.floor(random() * WORDS.length)]! : EXTRAS[Math.floor(random() * EXTRAS.length)]!;
+  let text = '';
+  let estimate = 0;
+  // Grow by words until the tokenizer agrees the target is reached (checked in chunks to stay cheap).
+  while (estimate < tokens) {
+    const parts: string[] = [];
+    const chunk = Math.max(8, Math.ceil((tokens - estimate) * 0.9));
+    for (let i = 0; i < chunk; i++) parts.push(piece());
+    text = text.length === 0 ? parts.join(' ') : `${text} ${parts.join(' ')}`;
+    estimate = countTokens(text);
+  }
+  return text;
+}
+
+function requestFor(text: string): ChatRequest {
+  return {
+    model: 'auto',
+    messages: [
+      { role: 'system', content: [{ type: 'text', text: 'You are a helpful assistant.' }] },
+      { role: 'user', content: [{ type: 'text', text }] },
+    ],
+    stream: false,
+    includeUsage: false,
+    inbound: { protocol: 'openai-chat', body: {} },
+  };
+}
+
+function percentile(sortedUs: Float64Array, q: number): number {
+  const index = Math.min(sortedUs.length - 1, Math.max(0, Math.ceil(q * sortedUs.length) - 1));
+  return sortedUs[index]!;
+}
+
+export interface RouterBenchOptions {
+  lengths?: readonly number[];
+  /** Timed calls per round (after warm-up). */
+  iterations?: number;
+  /**
+   * Rounds per length; the reported p50 and p99 are the medians over rounds, so that one burst of work
+   * from another process on a shared machine does not decide the figure alone.
+   */
+  rounds?: number;
+}
+
+function median(values: number[]): number {
+  const sorted = [...values].sort((a, b) => a - b);
+  return sorted[Math.floor(sorted.length / 2)]!;
+}
+
+/** Times `run` call by call; returns per-round p50 and p99 in microseconds. */
+function timeRounds(run: (i: number) => number, iterations: number, rounds: number): { p50: number[]; p99: number[] } {
+  const p50: number[] = [];
+  const p99: number[] = [];
+  const timings = new Float64Array(iterations);
+  let sink = 0;
+  for (let r = 0; r < rounds; r++) {
+    for (let i = 0; i < iterations; i++) {
+      // performance.now() allocates nothing (hrtime.bigint() would add garbage to what is measured).
+      const start = performance.now();
+      sink += run(i);
+      timings[i] = (performance.now() - start) * 1000;
+    }
+    timings.sort();
+    p50.push(percentile(timings, 0.5));
+    p99.push(percentile(timings, 0.99));
+  }
+  if (Number.isNaN(sink)) throw new Error('router produced NaN');
+  return { p50, p99 };
+}
+
+export async function benchRouter(options: RouterBenchOptions = {}): Promise<RouterBenchRow[]> {
+  const lengths = options.lengths ?? [100, 1000, 4000, 8000];
+  const iterations = options.iterations ?? 2000;
+  const rounds = options.rounds ?? 5;
+  const chooser = createLearnedTierChooser();
+  const rows: RouterBenchRow[] = [];
+  for (const length of lengths) {
+    // Several distinct prompts per length, so that nothing benefits from seeing one text over and over.
+    const requests = Array.from({ length: 16 }, (_, k) => requestFor(syntheticPrompt(length, length * 31 + k)));
+    for (let i = 0; i < 2000; i++) chooser.choose(requests[i % requests.length]!, 'balanced');
+    const t = timeRounds((i) => chooser.choose(requests[i & 15]!, 'balanced').score, iterations, rounds);
+    rows.push({
+      lengthTokens: length,
+      p50us: Number(median(t.p50).toFixed(2)),
+      p99us: Number(median(t.p99).toFixed(2)),
+    });
+    // Let timers and I/O run between lengths when called from a larger benchmark.
+    await new Promise((resolve) => setImmediate(resolve));
+  }
+  return rows;
+}
+
+/**
+ * The machine's own timing noise: p50/p99 of a 20 µs busy wait measured the same way. When its p99 is far
+ * above 20 µs, other processes are competing for the CPU and the router's p99 is inflated as much.
+ */
+export function timerJitter(iterations = 2000, rounds = 5): { p50us: number; p99us: number } {
+  const busy = (): number => {
+    const start = performance.now();
+    let spins = 0;
+    while ((performance.now() - start) * 1000 < 20) spins++;
+    return spins;
+  };
+  const t = timeRounds(busy, iterations, rounds);
+  return { p50us: Number(median(t.p50).toFixed(2)), p99us: Number(median(t.p99).toFixed(2)) };
+}
+
+if (import.meta.main) {
+  const rows = await benchRouter();
+  const jitter = timerJitter();
+  console.log('learned tier router: choose() per prompt (median of 5 rounds of 2000 calls)');
+  console.log('tokens    p50 (µs)   p99 (µs)');
+  for (const r of rows) {
+    console.log(
+      `${String(r.lengthTokens).padStart(6)}  ${r.p50us.toFixed(2).padStart(9)}  ${r.p99us.toFixed(2).padStart(9)}`,
+    );
+  }
+  console.log(`machine noise: a 20 µs busy wait measures p50 ${jitter.p50us} µs, p99 ${jitter.p99us} µs`);
+}

@@ -1,0 +1,83 @@
+import { readFileSync } from 'node:fs';
+import { DENSE_SIZE, FEATURE_VERSION } from './features.ts';
+import type { LinearRouterModel } from './model.ts';
+import type { PresetThresholds, TierShares } from './thresholds.ts';
+
+/**
+ * The versioned weights asset (`weights-v1.json`): everything the router needs at run time, produced by
+ * `npm run train:router`. Hashed weights are stored as little-endian int16 with one scale (base64), which
+ * keeps the file small and its loss far below the weights' own noise. No timestamps: the same data and
+ * options give the same bytes.
+ */
+
+export const ASSET_FORMAT = 'modro-tier-router';
+
+export interface RouterAsset {
+  format: typeof ASSET_FORMAT;
+  /** Chooser name reported in headers and usage records, e.g. `learned-v1`. */
+  name: string;
+  featureVersion: number;
+  hashBits: number;
+  bias: number;
+  dense: number[];
+  sparse: { encoding: 'int16le-base64'; scale: number; data: string };
+  /** Monotone map from raw output to score: the weighted empirical CDF of the reference prompts. */
+  calibration: { raw: number[]; score: number[] };
+  presetShares: Record<string, TierShares>;
+  thresholds: PresetThresholds;
+  training: Record<string, unknown>;
+}
+
+export const DEFAULT_ASSET_URL = new URL('./weights-v1.json', import.meta.url);
+
+export function encodeSparse(weights: Float32Array): RouterAsset['sparse'] {
+  let max = 0;
+  for (let i = 0; i < weights.length; i++) max = Math.max(max, Math.abs(weights[i]!));
+  const scale = max > 0 ? max / 32767 : 1;
+  const bytes = Buffer.alloc(weights.length * 2);
+  for (let i = 0; i < weights.length; i++) bytes.writeInt16LE(Math.round(weights[i]! / scale), i * 2);
+  return { encoding: 'int16le-base64', scale, data: bytes.toString('base64') };
+}
+
+export function decodeSparse(sparse: RouterAsset['sparse'], hashBits: number): Float32Array {
+  if (sparse.encoding !== 'int16le-base64') throw new Error(`unknown sparse encoding ${sparse.encoding}`);
+  const bytes = Buffer.from(sparse.data, 'base64');
+  const size = 1 << hashBits;
+  if (bytes.length !== size * 2) throw new Error(`sparse weights: expected ${size * 2} bytes, got ${bytes.length}`);
+  const out = new Float32Array(size);
+  for (let i = 0; i < size; i++) out[i] = bytes.readInt16LE(i * 2) * sparse.scale;
+  return out;
+}
+
+/** Checks an asset's shape and turns it into the in-memory model. */
+export function modelFromAsset(asset: RouterAsset): LinearRouterModel {
+  if (asset.format !== ASSET_FORMAT) throw new Error(`not a router asset: format ${String(asset.format)}`);
+  if (asset.featureVersion !== FEATURE_VERSION) {
+    throw new Error(`router asset built for features v${asset.featureVersion}, this code extracts v${FEATURE_VERSION}`);
+  }
+  if (asset.dense.length !== DENSE_SIZE) throw new Error(`router asset: ${asset.dense.length} dense weights`);
+  if (asset.calibration.raw.length !== asset.calibration.score.length) throw new Error('router asset: calibration');
+  return {
+    hashBits: asset.hashBits,
+    bias: asset.bias,
+    dense: Float64Array.from(asset.dense),
+    sparse: decodeSparse(asset.sparse, asset.hashBits),
+    knotsRaw: Float64Array.from(asset.calibration.raw),
+    knotsScore: Float64Array.from(asset.calibration.score),
+  };
+}
+
+export function readRouterAsset(path: string | URL = DEFAULT_ASSET_URL): RouterAsset {
+  return JSON.parse(readFileSync(path, 'utf8')) as RouterAsset;
+}
+
+let cached: { asset: RouterAsset; model: LinearRouterModel } | undefined;
+
+/** The shipped asset and its model, read and decoded once per process. */
+export function defaultRouterModel(): { asset: RouterAsset; model: LinearRouterModel } {
+  if (!cached) {
+    const asset = readRouterAsset();
+    cached = { asset, model: modelFromAsset(asset) };
+  }
+  return cached;
+}

@@ -1,0 +1,80 @@
+import {
+  createFeatureBuffer,
+  DENSE_SIZE,
+  extractFeatures,
+  type FeatureBuffer,
+  type PromptContext,
+} from './features.ts';
+
+/**
+ * The learned router's model: a logistic regression over hashed sparse and dense features, whose output is
+ * then mapped through a monotone calibration curve to a score in [0, 1].
+ *
+ * The regression was trained on soft labels y = (1 + gain) / 2, where gain in [-1, 1] is how much better the
+ * strong model's answer was than the weak model's (RouteLLM pairs), so sigmoid(raw) estimates the expected
+ * gain of the strong tier: the quantity a router should rank by. Ranking is all that routing needs, so the
+ * score shipped in headers is the rank of `raw` among the reference prompts (their empirical CDF, with the
+ * three benchmarks weighted equally): score 0.8 means "needs the strong tier more than 80% of the
+ * reference prompts". Thresholds therefore read as shares of the reference traffic.
+ */
+export interface LinearRouterModel {
+  readonly hashBits: number;
+  readonly bias: number;
+  readonly dense: Float64Array;
+  readonly sparse: Float32Array;
+  /** Calibration knots: `raw` ascending, `score` non-decreasing in [0, 1]. */
+  readonly knotsRaw: Float64Array;
+  readonly knotsScore: Float64Array;
+}
+
+export function rawScore(model: LinearRouterModel, features: FeatureBuffer): number {
+  let z = model.bias;
+  const dense = features.dense;
+  const w = model.dense;
+  for (let i = 0; i < DENSE_SIZE; i++) z += w[i]! * dense[i]!;
+  const sparse = model.sparse;
+  const index = features.index;
+  const value = features.value;
+  const n = features.count;
+  for (let i = 0; i < n; i++) z += sparse[index[i]!]! * value[i]!;
+  return z;
+}
+
+/** Piecewise-linear map of a raw value through the calibration knots; clamps outside them. */
+export function calibrate(knotsRaw: Float64Array, knotsScore: Float64Array, raw: number): number {
+  const n = knotsRaw.length;
+  if (n === 0) return 1 / (1 + Math.exp(-raw));
+  if (raw <= knotsRaw[0]!) return knotsScore[0]!;
+  if (raw >= knotsRaw[n - 1]!) return knotsScore[n - 1]!;
+  let lo = 0;
+  let hi = n - 1;
+  while (hi - lo > 1) {
+    const mid = (lo + hi) >> 1;
+    if (knotsRaw[mid]! <= raw) lo = mid;
+    else hi = mid;
+  }
+  const x0 = knotsRaw[lo]!;
+  const x1 = knotsRaw[hi]!;
+  const y0 = knotsScore[lo]!;
+  return x1 > x0 ? y0 + ((knotsScore[hi]! - y0) * (raw - x0)) / (x1 - x0) : y0;
+}
+
+/** A scorer bound to one model and one reusable feature buffer: synchronous, allocation-free per call. */
+export interface PromptScorer {
+  /** Score in [0, 1] of a prompt text in its context. */
+  score(text: string, context: PromptContext): number;
+  /** The uncalibrated linear output, for training and diagnostics. */
+  raw(text: string, context: PromptContext): number;
+}
+
+export function createScorer(model: LinearRouterModel): PromptScorer {
+  const buffer = createFeatureBuffer(model.hashBits);
+  const raw = (text: string, context: PromptContext): number => {
+    extractFeatures(text, context, buffer);
+    return rawScore(model, buffer);
+  };
+  return {
+    raw,
+    score: (text, context) => calibrate(model.knotsRaw, model.knotsScore, raw(text, context)),
+  };
+}

@@ -1,0 +1,98 @@
+import assert from 'node:assert/strict';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { describe, test } from 'node:test';
+import { createLogger } from '../../src/ops/logger.ts';
+import { calibrateFromUsage, thresholdsForTarget } from '../../src/router/calibration.ts';
+import { openStore } from '../../src/store/db.ts';
+import { type UsageRecord, writeUsageBatch } from '../../src/store/usage.ts';
+import { findUsageRecord } from '../../src/store/usage-queries.ts';
+import { startGateway } from '../helpers/gateway.ts';
+
+const silent = createLogger('silent');
+
+function share(scores: number[], threshold: number) {
+  return scores.filter((s) => s >= threshold).length / scores.length;
+}
+
+describe('auto calibration from usage records', () => {
+  test('thresholds hit the target deep share, and presets keep their order', () => {
+    const scores = Array.from({ length: 1000 }, (_, i) => ((i * 7919) % 1000) / 1000);
+    const t = thresholdsForTarget(scores, 0.3);
+    assert.ok(Math.abs(share(scores, t.balanced.deep) - 0.3) < 0.01);
+    assert.ok(Math.abs(share(scores, t.cheapest.deep) - 0.12) < 0.01);
+    assert.ok(Math.abs(share(scores, t.quality.deep) - 0.6) < 0.01);
+    assert.ok(t.cheapest.deep > t.balanced.deep && t.balanced.deep > t.quality.deep);
+  });
+
+  test('reads the newest router scores from the store; too little traffic keeps the defaults', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'modro-cal-'));
+    const store = await openStore({ kind: 'sqlite', path: join(dir, 'x.db') });
+    try {
+      const base: Omit<UsageRecord, 'requestId' | 'at' | 'routerScore'> = {
+        tenantId: 't',
+        keyId: null,
+        protocol: 'openai-chat',
+        requestedModel: 'auto',
+        tier: 'fast',
+        preset: 'balanced',
+        chooser: 'learned-v1',
+        modelId: 'm',
+        providerId: 'p',
+        providerKeyId: null,
+        attempts: 1,
+        stream: false,
+        inputTokens: 1,
+        cachedInputTokens: 0,
+        cacheWriteTokens: 0,
+        outputTokens: 1,
+        reasoningTokens: 0,
+        costNanoUsd: 1,
+        latencyMs: 1,
+        ttfbMs: 1,
+        status: 200,
+        errorCode: null,
+      };
+      const records = Array.from({ length: 400 }, (_, i) => ({
+        ...base,
+        requestId: `r${i}`,
+        at: 1_000 + i,
+        routerScore: i / 400,
+      }));
+      await writeUsageBatch(store.db, records.slice(0, 100));
+      assert.equal(
+        await calibrateFromUsage(store.db, { deepShare: 0.2, sampleSize: 1000, minSample: 200 }, silent),
+        undefined,
+      );
+      await writeUsageBatch(store.db, records.slice(100));
+      const t = await calibrateFromUsage(store.db, { deepShare: 0.2, sampleSize: 1000, minSample: 200 }, silent);
+      assert.ok(t);
+      assert.ok(Math.abs(t.balanced.deep - 0.8) < 0.01, `deep threshold ${t.balanced.deep}`);
+      // sampleSize takes the newest records only.
+      const newest = await calibrateFromUsage(store.db, { deepShare: 0.5, sampleSize: 200, minSample: 200 }, silent);
+      assert.ok(newest && newest.balanced.deep > 0.7, 'only the newest half (scores 0.5..1) was sampled');
+    } finally {
+      await store.close();
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
+  test('the gateway routes `auto` with the learned chooser and records its score', async () => {
+    const gw = await startGateway({});
+    try {
+      const { response } = await gw.client.chat.completions
+        .create({ model: 'auto', messages: [{ role: 'user', content: 'What is the capital of France?' }] })
+        .withResponse();
+      const score = response.headers.get('x-model-router-score');
+      assert.match(score ?? '', /^0\.\d{4}$|^1\.0000$/);
+      await gw.runtime.usage.flush();
+      const record = await findUsageRecord(gw.runtime.store.db, response.headers.get('x-request-id')!);
+      assert.equal(record?.chooser, 'learned-v1');
+      assert.equal(record?.routerScore?.toFixed(4), score);
+      assert.equal(record?.tier, response.headers.get('x-model-router-tier'));
+    } finally {
+      await gw.close();
+    }
+  });
+});

@@ -1,0 +1,124 @@
+import assert from 'node:assert/strict';
+import { describe, it } from 'node:test';
+import {
+  DEFAULT_ASSET_URL,
+  decodeSparse,
+  defaultRouterModel,
+  encodeSparse,
+  modelFromAsset,
+  readRouterAsset,
+} from '../../src/router/auto/asset.ts';
+import { createLearnedTierChooser } from '../../src/router/auto/chooser.ts';
+import { DENSE_SIZE, FEATURE_VERSION } from '../../src/router/auto/features.ts';
+import { PRESET_SHARES } from '../../src/router/auto/thresholds.ts';
+import { PRESETS, type Tier } from '../../src/router/tiers.ts';
+import { chat, SAMPLE_PROMPTS } from './helpers.ts';
+
+const RANK: Record<Tier, number> = { utility: 0, fast: 1, deep: 2 };
+
+describe('shipped weights asset', () => {
+  it('loads, matches this code, and stays small', async () => {
+    const asset = readRouterAsset();
+    assert.equal(asset.format, 'modro-tier-router');
+    assert.equal(asset.name, 'learned-v1');
+    assert.equal(asset.featureVersion, FEATURE_VERSION);
+    assert.equal(asset.dense.length, DENSE_SIZE);
+    const { statSync } = await import('node:fs');
+    assert.ok(statSync(DEFAULT_ASSET_URL).size < 2 * 1024 * 1024);
+    const model = modelFromAsset(asset);
+    assert.equal(model.sparse.length, 1 << asset.hashBits);
+    assert.ok(model.sparse.some((w) => w !== 0));
+    for (let i = 1; i < model.knotsRaw.length; i++) {
+      assert.ok(model.knotsRaw[i]! > model.knotsRaw[i - 1]!);
+      assert.ok(model.knotsScore[i]! >= model.knotsScore[i - 1]!);
+    }
+    assert.deepEqual(Object.keys(asset.thresholds).sort(), [...PRESETS].sort());
+  });
+
+  it('is decoded once per process', () => {
+    assert.equal(defaultRouterModel().model, defaultRouterModel().model);
+  });
+
+  it('rejects an asset built for other features', () => {
+    const asset = readRouterAsset();
+    assert.throws(() => modelFromAsset({ ...asset, featureVersion: FEATURE_VERSION + 1 }), /features v/);
+    assert.throws(() => modelFromAsset({ ...asset, dense: asset.dense.slice(1) }), /dense/);
+  });
+
+  it('round-trips hashed weights through int16 within one quantisation step', () => {
+    const weights = Float32Array.from({ length: 1 << 8 }, (_, i) => Math.sin(i) * (i % 7));
+    const encoded = encodeSparse(weights);
+    const decoded = decodeSparse(encoded, 8);
+    for (let i = 0; i < weights.length; i++) assert.ok(Math.abs(decoded[i]! - weights[i]!) <= encoded.scale);
+  });
+});
+
+describe('learned tier chooser', () => {
+  const chooser = createLearnedTierChooser();
+
+  it('is named after the asset and reports its name in decisions', () => {
+    assert.equal(chooser.name, 'learned-v1');
+    assert.equal(chooser.choose(chat('hi'), 'balanced').chooser, 'learned-v1');
+  });
+
+  it('gives every prompt a finite score in [0, 1], the same each time', () => {
+    const requests = [
+      ...SAMPLE_PROMPTS.map((text) => chat(text)),
+      chat('what is in this picture?', {}, []),
+      {
+        ...chat('x'),
+        messages: [{ role: 'system' as const, content: [{ type: 'text' as const, text: 'Only a system prompt' }] }],
+      },
+      { ...chat('x'), messages: [] },
+      chat('use the tool', { tools: [{ name: 't', parameters: {} }] }),
+      chat('🙂 ünïcödé テキスト '.repeat(500)),
+    ];
+    for (const request of requests) {
+      const a = chooser.choose(request, 'balanced');
+      const b = chooser.choose(request, 'balanced');
+      assert.ok(Number.isFinite(a.score) && a.score >= 0 && a.score <= 1, `score ${a.score}`);
+      assert.deepEqual(a, b);
+    }
+  });
+
+  it('moves prompts up a tier, never down, from cheapest to balanced to quality', () => {
+    const counts = { cheapest: [0, 0, 0], balanced: [0, 0, 0], quality: [0, 0, 0] };
+    for (const text of SAMPLE_PROMPTS) {
+      const request = chat(text);
+      const tiers = PRESETS.map((preset) => chooser.choose(request, preset).tier);
+      tiers.forEach((tier, k) => {
+        counts[PRESETS[k]!][RANK[tier]]!++;
+      });
+      const [cheapest, balanced, quality] = tiers.map((t) => RANK[t]);
+      assert.ok(cheapest! <= balanced! && balanced! <= quality!, `${text.slice(0, 30)}: ${tiers.join(' ')}`);
+    }
+    assert.ok(counts.cheapest[2]! <= counts.balanced[2]! && counts.balanced[2]! <= counts.quality[2]!);
+    assert.ok(counts.cheapest[0]! >= counts.balanced[0]! && counts.balanced[0]! >= counts.quality[0]!);
+  });
+
+  it('uses the documented preset shares as default thresholds', () => {
+    for (const preset of PRESETS) {
+      assert.equal(chooser.thresholds[preset].utility, PRESET_SHARES[preset].utilityShare);
+      assert.equal(chooser.thresholds[preset].deep, 1 - PRESET_SHARES[preset].deepShare);
+    }
+  });
+
+  it('applies thresholds given by the operator', () => {
+    const everythingDeep = createLearnedTierChooser({ thresholds: { balanced: { utility: 0, deep: 0 } } });
+    const nothingDeep = createLearnedTierChooser({ thresholds: { balanced: { utility: 0, deep: 2 } } });
+    for (const text of SAMPLE_PROMPTS) {
+      assert.equal(everythingDeep.choose(chat(text), 'balanced').tier, 'deep');
+      assert.equal(nothingDeep.choose(chat(text), 'balanced').tier, 'fast');
+      // Other presets keep the shipped defaults.
+      assert.deepEqual(everythingDeep.thresholds.quality, chooser.thresholds.quality);
+    }
+    assert.throws(() => createLearnedTierChooser({ thresholds: { quality: { utility: 0.9, deep: 0.1 } } }), /above/);
+  });
+
+  it('scores a multi-step word problem above a greeting', () => {
+    const problem =
+      'Tom has 12 marbles. He gives 5 to Ann and then buys 3 times as many as he has left. How many marbles ' +
+      'does Tom have now?';
+    assert.ok(chooser.score(chat(problem)) > chooser.score(chat('Hello, how are you?')));
+  });
+});
