@@ -16,7 +16,9 @@ elif ! command -v node >/dev/null 2>&1 || [ "$(node_major node)" -lt 22 ]; then
 fi
 # Install the project's dependencies when they are missing or older than the lock file.
 if [ ! -f "$MODRO_ROOT/node_modules/.package-lock.json" ] || [ "$MODRO_ROOT/package-lock.json" -nt "$MODRO_ROOT/node_modules/.package-lock.json" ]; then
-  echo "modro: installing dependencies (npm ci)" >&2
-  (cd "$MODRO_ROOT" && npm ci --silent --no-audit --no-fund >&2)
+  # `npm install` honours package-lock.json's versions. Not `npm ci`: npm 11 leaves other platforms' optional
+  # packages (Biome's binaries) out of the lock file and then `npm ci` refuses that same lock file.
+  echo "modro: installing dependencies (npm install, from package-lock.json)" >&2
+  (cd "$MODRO_ROOT" && npm install --no-audit --no-fund --loglevel=error >&2)
 fi
 if [ "$#" -gt 0 ] && [ "${BASH_SOURCE[0]}" = "$0" ]; then exec "$@"; fi
