@@ -160,7 +160,9 @@ export function buildCatalog(config: Config, env: NodeJS.ProcessEnv = process.en
   for (const provider of configured) {
     if (provider.kind === 'demo' && config.demo.enabled === false) continue;
     const spec = toSpec(provider);
-    if (spec.keys.length === 0) {
+    // With bring-your-own-key on, a provider listed without keys stays: it serves only callers who bring
+    // their own key for it (tenancy keeps everyone else off it).
+    if (spec.keys.length === 0 && !config.tenancy.byok.enabled) {
       warnings.push(`Provider ${spec.id} has no keys and was left out`);
       continue;
     }

@@ -2,6 +2,7 @@
 import { parseArgs } from 'node:util';
 import { ConfigError, loadConfig } from '../config/load.ts';
 import { createRuntime } from '../server/runtime.ts';
+import { runTenancyCommand, TENANCY_HELP } from './tenancy-commands.ts';
 
 /**
  * `modro start [--config modro.yaml] [--port N]`: starts the gateway (SQLite in ./data by default) and prints
@@ -12,14 +13,18 @@ const HELP = `Usage: modro <command> [options]
 Commands:
   start            Start the gateway (default)
   check-config     Validate the configuration and print the catalog
+  tenants, keys, admin   Manage tenants, API keys and admin users (see below)
   help             Show this help
 
 Options:
   -c, --config PATH   YAML configuration file (default: $MODRO_CONFIG, else ./modro.yaml if present)
   -p, --port N        Port to listen on (overrides server.port)
-`;
+
+${TENANCY_HELP}`;
 
 async function main(): Promise<number> {
+  const group = process.argv[2];
+  if (group === 'tenants' || group === 'keys' || group === 'admin') return runTenancyCommand(process.argv.slice(2));
   const { values, positionals } = parseArgs({
     allowPositionals: true,
     options: {
@@ -83,6 +88,11 @@ async function main(): Promise<number> {
       'Or with the OpenAI SDK:',
       `  const client = new OpenAI({ baseURL: '${url}/v1', apiKey: '${key ?? process.env['MODRO_API_KEY'] ?? '<your key>'}' });`,
       `  await client.chat.completions.create({ model: 'fast', messages: [{ role: 'user', content: 'Hello' }] });`,
+      '',
+      'Dashboards:',
+      '  Every successful response carries X-Client-Dashboard-Url, a signed link to the caller’s own dashboard.',
+      `  Admin: ${url}/admin (user ${config.tenancy.admin.username}${runtime.tenancy.adminPasswordFile ? `; password generated into ${runtime.tenancy.adminPasswordFile}` : ''})`,
+      '  Manage tenants and keys: ./modro tenants create acme && ./modro keys create --tenant acme',
       '',
     ].join('\n'),
   );

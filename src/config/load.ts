@@ -80,6 +80,10 @@ function resolveSecrets(config: Config, env: NodeJS.ProcessEnv): void {
   if (config.storage.kind === 'postgres') {
     config.storage.url = resolveSecret(config.storage.url, 'storage.url', env);
   }
+  if (config.tenancy.secret) config.tenancy.secret = resolveSecret(config.tenancy.secret, 'tenancy.secret', env);
+  if (config.tenancy.admin.password) {
+    config.tenancy.admin.password = resolveSecret(config.tenancy.admin.password, 'tenancy.admin.password', env);
+  }
 }
 
 export function parseConfig(raw: unknown, env: NodeJS.ProcessEnv = process.env, source = 'configuration'): Config {

@@ -174,23 +174,27 @@ export class Gateway {
         );
         try {
           const result = await attempt(target, adapter, AbortSignal.any([ctx.signal, timer.signal]));
-          health.onSuccess(provider.id, key.id);
+          // Callers' own keys are theirs: only operator keys have circuits (and the map stays bounded).
+          if (!ctx.caller.ownKey) health.onSuccess(provider.id, key.id);
           const ttfbMs = performance.now() - ctx.startedAt;
           metrics.ttfb.observe({ provider: provider.id }, ttfbMs / 1000);
           return { ...result, decision, target, attempts, ttfbMs };
         } catch (err) {
           const error = toGatewayError(err);
           if (ctx.signal.aborted) {
-            health.release(provider.id, key.id);
+            if (!ctx.caller.ownKey) health.release(provider.id, key.id);
             throw new GatewayError('timeout', 'The client closed the request', { failover: false, cause: err });
           }
           lastError = error;
-          health.onFailure(provider.id, key.id, error);
+          if (!ctx.caller.ownKey) health.onFailure(provider.id, key.id, error);
           metrics.upstreamErrors.inc({ provider: provider.id, code: error.code });
           if (error.code === 'internal_error') {
             logger.error({ err, requestId: ctx.requestId, provider: provider.id }, 'provider adapter failed');
           }
-          if (!error.failover) throw Object.assign(this.forClient(ctx.caller, error, decision, attempts), { target });
+          // A caller's own key rejected is final: every remaining candidate would use the same key.
+          if (!error.failover || (error.keyRejected && ctx.caller.ownKey)) {
+            throw Object.assign(this.forClient(ctx.caller, error, decision, attempts), { target });
+          }
           metrics.failovers.inc({ from_provider: provider.id });
           logger.warn(
             {

@@ -1,5 +1,6 @@
 import Fastify from 'fastify';
 import { GatewayError, openAIErrorBody } from '../core/errors.ts';
+import { registerDashboard } from '../dashboard/register.ts';
 import { renderAnthropicError } from '../protocols/anthropic-messages/index.ts';
 import { toClientError } from './errors.ts';
 import { registerChatCompletions, sendEarlyError } from './routes/chat-completions.ts';
@@ -70,5 +71,6 @@ export function buildApp(runtime: Runtime) {
   registerMessages(app, runtime.gateway, runtime.auth);
   registerModels(app, runtime.router, runtime.auth, Date.now());
   registerOps(app, runtime);
+  registerDashboard(app, runtime);
   return app;
 }

@@ -1,5 +1,6 @@
 import type { Generated } from 'kysely';
 import type { LatencyBucketColumn } from './latency-buckets.ts';
+import type { AdminUserTable, ApiKeyTable, SessionTable, TenancySettingsTable, TenantTable } from './tenancy-tables.ts';
 
 /**
  * The type of every table, as Kysely sees it. Add a table here in the same change as its migration.
@@ -12,6 +13,11 @@ export interface Database {
   usage_dim: UsageDimTable;
   usage_record: UsageRecordTable;
   usage_hourly: UsageHourlyTable;
+  tenant: TenantTable;
+  api_key: ApiKeyTable;
+  admin_user: AdminUserTable;
+  dashboard_session: SessionTable;
+  tenancy_settings: TenancySettingsTable;
 }
 
 /**

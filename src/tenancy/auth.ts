@@ -9,6 +9,11 @@ import type { Caller } from '../gateway/gateway.ts';
  */
 export interface Authenticator {
   authenticate(headers: Readonly<Record<string, string | string[] | undefined>>): Caller | Promise<Caller>;
+  /**
+   * A request of this caller succeeded: returns headers to add to the response (the signed dashboard link)
+   * and records a first use (a bring-your-own-key tenant is created only now). Never waits, never throws.
+   */
+  onSuccess?(caller: Caller): Record<string, string>;
 }
 
 export const DEFAULT_TENANT = 'default';
@@ -51,5 +56,14 @@ export class ConfigKeyAuthenticator implements Authenticator {
     const caller = this.byHash.get(sha256Hex(token));
     if (!caller) throw new GatewayError('authentication_failed', 'Invalid API key');
     return caller;
+  }
+}
+
+/** Headers for a successful response of this caller (the dashboard link); never throws. */
+export function successHeaders(auth: Authenticator, caller: Caller): Record<string, string> {
+  try {
+    return auth.onSuccess?.(caller) ?? {};
+  } catch {
+    return {};
   }
 }

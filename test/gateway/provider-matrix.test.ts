@@ -69,7 +69,7 @@ async function upstreams(): Promise<Upstream[]> {
         keys: [MOCK_API_KEY],
         models: model('gpt-4o-mini'),
       },
-      stopOf: () => (openai.requests.at(-1)?.body as Record<string, unknown>)['stop'],
+      stopOf: () => (openai.requests.at(-1)?.body as Record<string, unknown> | undefined)?.['stop'],
       close: () => openai.close(),
     },
     {

@@ -11,7 +11,16 @@ forEachDatabase('store migrations', (suite) => {
       .filter((t) => config.kind === 'sqlite' || t.schema === config.schema)
       .map((t) => t.name)
       .sort();
-    assert.deepEqual(tables, ['usage_dim', 'usage_hourly', 'usage_record']);
+    assert.deepEqual(tables, [
+      'admin_user',
+      'api_key',
+      'dashboard_session',
+      'tenancy_settings',
+      'tenant',
+      'usage_dim',
+      'usage_hourly',
+      'usage_record',
+    ]);
     const applied = await sql<{ name: string }>`select name from kysely_migration order by name`.execute(store.db);
     assert.deepEqual(
       applied.rows.map((r) => r.name),

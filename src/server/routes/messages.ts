@@ -23,7 +23,7 @@ import {
   renderAnthropicStreamError,
 } from '../../protocols/anthropic-messages/index.ts';
 import { countAnthropicTokens } from '../../providers/anthropic/index.ts';
-import type { Authenticator } from '../../tenancy/auth.ts';
+import { type Authenticator, successHeaders } from '../../tenancy/auth.ts';
 import { toClientError } from '../errors.ts';
 import { routingHeaders } from '../headers.ts';
 import { SSEWriter } from '../sse.ts';
@@ -45,8 +45,8 @@ export function registerMessages(app: FastifyInstance, gateway: Gateway, auth: A
     } catch (err) {
       return sendAnthropicEarlyError(gateway, start, req, reply, toClientError(err));
     }
-    if (ctx.request.stream) return streamMessage(gateway, ctx, reply);
-    return completeMessage(gateway, ctx, reply);
+    if (ctx.request.stream) return streamMessage(gateway, auth, ctx, reply);
+    return completeMessage(gateway, auth, ctx, reply);
   });
 
   app.post('/v1/messages/count_tokens', async (req, reply) => {
@@ -139,7 +139,7 @@ function sendRoutedError(gateway: Gateway, ctx: RequestContext, reply: FastifyRe
     .send(rendered.body);
 }
 
-async function completeMessage(gateway: Gateway, ctx: RequestContext, reply: FastifyReply) {
+async function completeMessage(gateway: Gateway, auth: Authenticator, ctx: RequestContext, reply: FastifyReply) {
   try {
     const done = await gateway.complete(ctx);
     const usage = done.response.usage;
@@ -147,6 +147,7 @@ async function completeMessage(gateway: Gateway, ctx: RequestContext, reply: Fas
     const headers = routingHeaders(ctx.requestId, done.decision, done.target, done.attempts, costNano);
     headers['content-type'] = 'application/json';
     headers['request-id'] = ctx.requestId;
+    Object.assign(headers, successHeaders(auth, ctx.caller));
     const payload =
       done.mode === 'passthrough'
         ? Buffer.from(done.response.body.buffer, done.response.body.byteOffset, done.response.body.byteLength)
@@ -167,7 +168,7 @@ async function completeMessage(gateway: Gateway, ctx: RequestContext, reply: Fas
   }
 }
 
-async function streamMessage(gateway: Gateway, ctx: RequestContext, reply: FastifyReply) {
+async function streamMessage(gateway: Gateway, auth: Authenticator, ctx: RequestContext, reply: FastifyReply) {
   let open: OpenStream;
   try {
     open = await gateway.openStream(ctx);
@@ -178,6 +179,7 @@ async function streamMessage(gateway: Gateway, ctx: RequestContext, reply: Fasti
   const res = reply.raw;
   res.writeHead(200, {
     ...routingHeaders(ctx.requestId, open.decision, open.target, open.attempts),
+    ...successHeaders(auth, ctx.caller),
     'request-id': ctx.requestId,
     'content-type': 'text/event-stream; charset=utf-8',
     'cache-control': 'no-cache',

@@ -1,6 +1,7 @@
 import type { Kysely } from 'kysely';
 import { type Migration, type MigrationProvider, Migrator } from 'kysely/migration';
 import * as m0001 from './0001-usage.ts';
+import * as m0002 from './0002-tenancy.ts';
 import type { SqlDialect } from './column-types.ts';
 
 /**
@@ -17,6 +18,7 @@ interface MigrationModule {
 
 const MIGRATIONS: Readonly<Record<string, MigrationModule>> = {
   '0001_usage': m0001,
+  '0002_tenancy': m0002,
 };
 
 export class StaticMigrationProvider implements MigrationProvider {

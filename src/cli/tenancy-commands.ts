@@ -1,0 +1,265 @@
+import { existsSync, readFileSync } from 'node:fs';
+import { dirname, resolve } from 'node:path';
+import { parseArgs } from 'node:util';
+import { buildCatalog } from '../billing/catalog.ts';
+import { ConfigError, loadConfig } from '../config/load.ts';
+import type { Config } from '../config/schema.ts';
+import { GatewayError } from '../core/errors.ts';
+import { openStore, type Store } from '../store/db.ts';
+import {
+  type AdminOps,
+  createKey,
+  createTenant,
+  linesToList,
+  revokeKey,
+  revokeLinks,
+  updateTenantSettings,
+} from '../tenancy/admin-operations.ts';
+import { AdminUsers } from '../tenancy/admin-users.ts';
+import { DashboardLinks } from '../tenancy/dashboard-links.ts';
+import { generatePassword } from '../tenancy/passwords.ts';
+import { TenancyRepository } from '../tenancy/repository.ts';
+import { loadServerSecret } from '../tenancy/secret.ts';
+import type { ApiKeyRecord, Tenant } from '../tenancy/tenant.ts';
+
+/**
+ * `modro keys|tenants|admin ...`: management from the shell, straight against the configured database.
+ * Every write bumps the settings version, so a running gateway on the same database applies it within its
+ * poll interval (tenancy.cache.pollMs) without a restart.
+ */
+export const TENANCY_HELP = `Tenancy commands (same --config as start):
+  tenants list [--json]
+  tenants create <id> [--name NAME] [--preset cheapest|balanced|quality]
+  tenants set <id> [--preset P|default] [--utility MODEL] [--fast MODEL] [--deep MODEL]
+                   [--allowed a,b,... | --allowed ""] [--name NAME]     ("" resets a tier to the preset)
+  tenants revoke-links <id>     Every dashboard link issued so far stops working
+  tenants link <id>             Print a signed dashboard link (base: server.publicUrl or --base URL)
+  keys create --tenant <id> [--name NAME] [--expires-days N] [--json]   The key is printed once
+  keys list [--tenant <id>] [--json]
+  keys revoke <key-id>
+  admin create-user <username> [--password-stdin]   Without --password-stdin a password is generated
+  admin set-password <username> [--password-stdin]
+`;
+
+interface Out {
+  write(text: string): void;
+}
+
+export async function runTenancyCommand(
+  argv: string[],
+  env: NodeJS.ProcessEnv = process.env,
+  out: Out = process.stdout,
+  err: Out = process.stderr,
+): Promise<number> {
+  let parsed: ReturnType<typeof parse>;
+  try {
+    parsed = parse(argv);
+  } catch (e) {
+    err.write(`${(e as Error).message}\n\n${TENANCY_HELP}`);
+    return 2;
+  }
+  const { values, positionals } = parsed;
+  const [group, action, target] = positionals;
+  if (values.help || !action) {
+    out.write(TENANCY_HELP);
+    return values.help ? 0 : 2;
+  }
+  const path = values.config ?? env['MODRO_CONFIG'] ?? (existsSync('modro.yaml') ? 'modro.yaml' : undefined);
+  let config: Config;
+  try {
+    config = loadConfig(path, env);
+  } catch (e) {
+    if (e instanceof ConfigError) {
+      err.write(`${e.message}\n`);
+      return 2;
+    }
+    throw e;
+  }
+  const store = await openStore(
+    config.storage.kind === 'sqlite'
+      ? { kind: 'sqlite', path: resolve(config.storage.path) }
+      : {
+          kind: 'postgres',
+          url: config.storage.url,
+          ...(config.storage.schema ? { schema: config.storage.schema } : {}),
+        },
+  );
+  try {
+    const ops: AdminOps = { repo: new TenancyRepository(store.db), catalog: buildCatalog(config, env) };
+    return await dispatch({ group, action, target, values, config, store, ops, out, err, argvEnv: env });
+  } catch (e) {
+    if (e instanceof GatewayError) {
+      err.write(`modro: ${e.message}\n`);
+      return 1;
+    }
+    throw e;
+  } finally {
+    await store.close();
+  }
+}
+
+function parse(argv: string[]) {
+  return parseArgs({
+    args: argv,
+    allowPositionals: true,
+    options: {
+      config: { type: 'string', short: 'c' },
+      help: { type: 'boolean', short: 'h' },
+      json: { type: 'boolean' },
+      name: { type: 'string' },
+      preset: { type: 'string' },
+      utility: { type: 'string' },
+      fast: { type: 'string' },
+      deep: { type: 'string' },
+      allowed: { type: 'string' },
+      tenant: { type: 'string' },
+      'expires-days': { type: 'string' },
+      'password-stdin': { type: 'boolean' },
+      base: { type: 'string' },
+    },
+  });
+}
+
+interface Context {
+  group: string | undefined;
+  action: string;
+  target: string | undefined;
+  values: ReturnType<typeof parse>['values'];
+  config: Config;
+  store: Store;
+  ops: AdminOps;
+  out: Out;
+  err: Out;
+  argvEnv: NodeJS.ProcessEnv;
+}
+
+async function dispatch(c: Context): Promise<number> {
+  const { ops, values, out } = c;
+  const need = (what: string): string => {
+    if (!c.target) throw new GatewayError('invalid_request', `${c.group} ${c.action} needs ${what}`);
+    return c.target;
+  };
+  switch (`${c.group} ${c.action}`) {
+    case 'tenants list': {
+      const tenants = await ops.repo.listTenants({ limit: 10_000 });
+      out.write(values.json ? `${JSON.stringify(tenants, null, 2)}\n` : formatTenants(tenants));
+      return 0;
+    }
+    case 'tenants create': {
+      const tenant = await createTenant(ops, { id: need('an id'), name: values.name, preset: values.preset });
+      out.write(values.json ? `${JSON.stringify(tenant)}\n` : `Created tenant ${tenant.id} (${tenant.name}).\n`);
+      return 0;
+    }
+    case 'tenants set': {
+      const id = need('a tenant id');
+      const tierModels: Record<string, string> = {};
+      for (const tier of ['utility', 'fast', 'deep'] as const)
+        if (values[tier] !== undefined) tierModels[tier] = values[tier];
+      const tenant = await updateTenantSettings(ops, id, {
+        ...(values.name !== undefined ? { name: values.name } : {}),
+        ...(values.preset !== undefined ? { preset: values.preset } : {}),
+        ...(Object.keys(tierModels).length > 0 ? { tierModels } : {}),
+        ...(values.allowed !== undefined ? { allowedModels: linesToList(values.allowed) } : {}),
+      });
+      out.write(values.json ? `${JSON.stringify(tenant)}\n` : formatTenants([tenant]));
+      return 0;
+    }
+    case 'tenants revoke-links': {
+      await revokeLinks(ops, need('a tenant id'));
+      out.write('Every dashboard link issued so far for this tenant is now refused.\n');
+      return 0;
+    }
+    case 'tenants link': {
+      const id = need('a tenant id');
+      if (!(await ops.repo.getTenant(id))) throw new GatewayError('not_found', `No tenant '${id}'`);
+      const settings = c.config.tenancy;
+      const links = new DashboardLinks({
+        key: loadServerSecret(settings.secret, dataDirOf(c.config)).keys.dashboardLink,
+        ttlMs: settings.dashboard.linkTtlMs,
+        refreshMs: settings.dashboard.linkRefreshMs,
+      });
+      links.setBaseUrl(
+        values.base ?? c.config.server.publicUrl ?? `http://${c.config.server.host}:${c.config.server.port}`,
+      );
+      out.write(`${links.issue(id)}\n`);
+      return 0;
+    }
+    case 'keys create': {
+      const { record, key } = await createKey(ops, {
+        tenantId: values.tenant,
+        name: values.name,
+        expiresInDays: values['expires-days'],
+      });
+      if (values.json) {
+        out.write(`${JSON.stringify({ ...record, key })}\n`);
+      } else {
+        out.write(
+          `Created key ${record.id} for tenant ${record.tenantId}${record.expiresAt ? `, expires ${new Date(record.expiresAt).toISOString()}` : ''}.\n`,
+        );
+        out.write(`Store it now; it is not shown again:\n\n  ${key}\n\n`);
+      }
+      return 0;
+    }
+    case 'keys list': {
+      const keys = await ops.repo.listKeys(values.tenant ? { tenantId: values.tenant } : {});
+      out.write(values.json ? `${JSON.stringify(keys, null, 2)}\n` : formatKeys(keys));
+      return 0;
+    }
+    case 'keys revoke': {
+      const key = await revokeKey(ops, need('a key id'));
+      out.write(`Revoked ${key.id} (${key.prefix}…) of tenant ${key.tenantId}.\n`);
+      return 0;
+    }
+    case 'admin create-user':
+    case 'admin set-password': {
+      const username = need('a username');
+      const given = values['password-stdin'] ? readFileSync(0, 'utf8').replace(/\r?\n$/, '') : undefined;
+      const password = given ?? generatePassword();
+      const what = await new AdminUsers(c.store.db).upsert(username, password, {
+        replace: c.action === 'set-password',
+      });
+      out.write(`Admin user ${username} ${what}.\n`);
+      if (given === undefined) out.write(`Password (shown once): ${password}\n`);
+      return 0;
+    }
+    default:
+      c.err.write(`Unknown command '${c.group} ${c.action}'.\n\n${TENANCY_HELP}`);
+      return 2;
+  }
+}
+
+function dataDirOf(config: Config): string {
+  return config.storage.kind === 'sqlite' ? dirname(resolve(config.storage.path)) : resolve('data');
+}
+
+function formatTenants(tenants: Tenant[]): string {
+  const rows = tenants.map((t) =>
+    [
+      t.id,
+      t.byokProvider ? `byok:${t.byokProvider}` : 'managed',
+      t.preset ?? 'default',
+      (['utility', 'fast', 'deep'] as const)
+        .filter((tier) => t.tierModels[tier])
+        .map((tier) => `${tier}=${t.tierModels[tier]}`)
+        .join(',') || '-',
+      t.name,
+    ].join('\t'),
+  );
+  return `${['ID', 'KIND', 'PRESET', 'TIER MODELS', 'NAME'].join('\t')}\n${rows.join('\n')}\n`;
+}
+
+function formatKeys(keys: ApiKeyRecord[]): string {
+  const now = Date.now();
+  const rows = keys.map((k) =>
+    [
+      k.id,
+      k.tenantId,
+      `${k.prefix}…`,
+      k.revokedAt !== null ? 'revoked' : k.expiresAt !== null && k.expiresAt <= now ? 'expired' : 'active',
+      new Date(k.createdAt).toISOString(),
+      k.lastUsedAt === null ? '-' : new Date(k.lastUsedAt).toISOString(),
+      k.name,
+    ].join('\t'),
+  );
+  return `${['ID', 'TENANT', 'PREFIX', 'STATUS', 'CREATED', 'LAST USED', 'NAME'].join('\t')}\n${rows.join('\n')}\n`;
+}

@@ -1,0 +1,209 @@
+import type { CatalogModel } from '../../providers/types.ts';
+import { PRESETS, TIERS, type Tier } from '../../router/tiers.ts';
+import type { ApiKeyRecord, Tenant } from '../../tenancy/tenant.ts';
+import type { UsageView } from '../analytics.ts';
+import { compact, dateTime, percent, usd } from '../format.ts';
+import { html, type SafeHtml } from '../html.ts';
+import { page } from '../layout.ts';
+import { kpi, spendChart } from '../widgets.ts';
+import { adminNav } from './nav.ts';
+
+interface Frame {
+  csrf: string;
+  notice?: { tone: 'good' | 'bad'; text: string } | undefined;
+}
+
+function notice(frame: Frame): SafeHtml | '' {
+  return frame.notice ? html`<div class="notice ${frame.notice.tone}" role="status">${frame.notice.text}</div>` : '';
+}
+
+const csrfField = (csrf: string) => html`<input type="hidden" name="_csrf" value="${csrf}">`;
+
+export function keyStatus(key: ApiKeyRecord, now = Date.now()): SafeHtml {
+  if (key.revokedAt !== null) return html`<span class="badge bad">revoked</span>`;
+  if (key.expiresAt !== null && key.expiresAt <= now) return html`<span class="badge warn">expired</span>`;
+  return html`<span class="badge good">active</span>`;
+}
+
+export function keysTable(keys: ApiKeyRecord[], csrf: string, showTenant: boolean): SafeHtml {
+  if (keys.length === 0) return html`<p class="empty-row">No keys yet.</p>`;
+  return html`<div class="table-wrap"><table>
+  <thead><tr><th>Key</th>${showTenant ? html`<th>Tenant</th>` : ''}<th>Status</th><th>Created</th><th>Expires</th><th>Last used</th><th></th></tr></thead>
+  <tbody>${keys.map(
+    (k) => html`<tr>
+    <td><div class="name">${k.name}</div><div class="sub mono">${k.prefix}… · ${k.id}</div></td>
+    ${showTenant ? html`<td><a href="/admin/tenants/${encodeURIComponent(k.tenantId)}">${k.tenantId}</a></td>` : ''}
+    <td>${keyStatus(k)}</td>
+    <td class="mono">${dateTime(k.createdAt)}</td>
+    <td class="mono">${k.expiresAt === null ? 'never' : dateTime(k.expiresAt)}</td>
+    <td class="mono">${k.lastUsedAt === null ? '—' : dateTime(k.lastUsedAt)}</td>
+    <td class="num">${
+      k.revokedAt === null
+        ? html`<form method="post" action="/admin/keys/${encodeURIComponent(k.id)}/revoke">${csrfField(csrf)}<button class="button danger small" type="submit">Revoke</button></form>`
+        : ''
+    }</td></tr>`,
+  )}</tbody></table></div>`;
+}
+
+export function tenantsPage(input: Frame & { tenants: Tenant[]; defaultPreset: string }): SafeHtml {
+  return page({
+    title: 'Tenants',
+    scope: 'Admin',
+    nav: adminNav('tenants'),
+    signOut: { action: '/admin/logout', csrf: input.csrf },
+    body: html`
+<div class="page-head"><div><h1>Tenants</h1><p>Operator-made tenants hold managed keys; own-key tenants appear on their first successful call.</p></div></div>
+${notice(input)}
+<section class="card">
+  <div class="card-head"><h2>New tenant</h2></div>
+  <form class="row" method="post" action="/admin/tenants">
+    ${csrfField(input.csrf)}
+    <div class="field"><label for="id">Id</label><input id="id" name="id" type="text" placeholder="acme" pattern="[a-z0-9][a-z0-9_\\-]{0,62}" required></div>
+    <div class="field"><label for="name">Name</label><input id="name" name="name" type="text" placeholder="Acme Inc."></div>
+    <div class="field"><label for="preset">Preset</label><select id="preset" name="preset"><option value="">Default (${input.defaultPreset})</option>${PRESETS.map((p) => html`<option value="${p}">${p}</option>`)}</select></div>
+    <button class="button" type="submit">Create tenant</button>
+  </form>
+</section>
+<section class="card">
+  <div class="card-head"><h2>All tenants</h2><span class="hint">${input.tenants.length} shown, newest first</span></div>
+  <div class="table-wrap"><table>
+    <thead><tr><th>Tenant</th><th>Kind</th><th>Preset</th><th>Tier models</th><th>Created</th></tr></thead>
+    <tbody>${input.tenants.map(
+      (t) => html`<tr>
+      <td><div class="name"><a href="/admin/tenants/${encodeURIComponent(t.id)}">${t.name}</a></div><div class="sub mono">${t.id}</div></td>
+      <td>${t.byokProvider ? html`<span class="badge accent">own ${t.byokProvider} key</span>` : html`<span class="badge">managed</span>`}</td>
+      <td>${t.preset ?? html`<span class="muted">default</span>`}</td>
+      <td class="sub">${
+        TIERS.filter((tier) => t.tierModels[tier])
+          .map((tier) => `${tier}: ${t.tierModels[tier]}`)
+          .join(' · ') || '—'
+      }</td>
+      <td class="mono">${dateTime(t.createdAt)}</td></tr>`,
+    )}</tbody>
+  </table></div>
+</section>`,
+  });
+}
+
+export interface TenantDetailInput extends Frame {
+  tenant: Tenant;
+  keys: ApiKeyRecord[];
+  view: UsageView;
+  models: CatalogModel[];
+  current: Record<Tier, CatalogModel | undefined>;
+  defaultPreset: string;
+}
+
+export function tenantDetailPage(input: TenantDetailInput): SafeHtml {
+  const { tenant, view } = input;
+  const t = view.totals;
+  const base = `/admin/tenants/${encodeURIComponent(tenant.id)}`;
+  return page({
+    title: tenant.name,
+    scope: 'Admin',
+    nav: adminNav('tenants'),
+    signOut: { action: '/admin/logout', csrf: input.csrf },
+    body: html`
+<div class="page-head"><div><h1>${tenant.name}</h1><p class="mono">${tenant.id}${tenant.byokProvider ? ` · own ${tenant.byokProvider} key` : ''}</p></div></div>
+${notice(input)}
+<div class="grid kpis">
+  ${kpi('Requests (30 days)', compact(t.requests), t.requests > 0 ? `${percent(t.errors, t.requests)} failed` : 'none yet')}
+  ${kpi('Tokens', compact(t.inputTokens + t.outputTokens))}
+  ${kpi('Spend', usd(t.costNanoUsd))}
+</div>
+<section class="card"><div class="card-head"><h2>Spend, last 30 days</h2></div>${spendChart(view)}</section>
+<section class="card">
+  <div class="card-head"><h2>Routing policy</h2><span class="hint">applies to the tenant's next request</span></div>
+  <form class="stack" method="post" action="${base}/settings">
+    ${csrfField(input.csrf)}
+    <div class="row">
+      <div class="field"><label for="name">Name</label><input id="name" name="name" type="text" value="${tenant.name}"></div>
+      <div class="field"><label for="preset">Preset</label><select id="preset" name="preset">
+        <option value="default"${tenant.preset === null ? html` selected` : ''}>Default (${input.defaultPreset})</option>
+        ${PRESETS.map((p) => html`<option value="${p}"${tenant.preset === p ? html` selected` : ''}>${p}</option>`)}
+      </select></div>
+    </div>
+    <div class="tiers">${TIERS.map(
+      (tier) => html`<div class="field"><label for="t-${tier}">${tier}</label>
+      <select id="t-${tier}" name="${tier}"><option value="">Preset's choice</option>${input.models.map(
+        (m) => html`<option value="${m.id}"${tenant.tierModels[tier] === m.id ? html` selected` : ''}>${m.id}</option>`,
+      )}</select><span class="now">Now: <strong>${input.current[tier]?.id ?? 'none'}</strong></span></div>`,
+    )}</div>
+    <div class="field"><label for="allowed">Models callable by name</label>
+      <span class="help">One catalog id or model name per line; empty allows every model.</span>
+      <textarea id="allowed" name="allowedModels">${(tenant.allowedModels ?? []).join('\n')}</textarea></div>
+    <div class="actions"><button class="button" type="submit">Save policy</button></div>
+  </form>
+</section>
+${
+  tenant.byokProvider
+    ? ''
+    : html`<section class="card">
+  <div class="card-head"><h2>API keys</h2><span class="hint">shown once at creation, stored as a hash</span></div>
+  <form class="row" method="post" action="${base}/keys">
+    ${csrfField(input.csrf)}
+    <div class="field"><label for="key-name">Name</label><input id="key-name" name="name" type="text" placeholder="production"></div>
+    <div class="field"><label for="expires">Expires in days</label><input id="expires" name="expiresInDays" type="number" min="1" placeholder="never"></div>
+    <button class="button" type="submit">Create key</button>
+  </form>
+  ${keysTable(input.keys, input.csrf, false)}
+</section>`
+}
+<section class="card danger-zone">
+  <h2>Dashboard access</h2>
+  <p>Issue a signed link to this tenant's dashboard, or revoke every link issued so far (open sessions end too).</p>
+  <div class="actions">
+    <form method="post" action="${base}/link">${csrfField(input.csrf)}<button class="button secondary" type="submit">Issue dashboard link</button></form>
+    <form method="post" action="${base}/revoke-links">${csrfField(input.csrf)}<button class="button danger" type="submit">Revoke all dashboard links</button></form>
+  </div>
+</section>`,
+  });
+}
+
+export function keysPage(input: Frame & { keys: ApiKeyRecord[]; tenants: Tenant[] }): SafeHtml {
+  return page({
+    title: 'API keys',
+    scope: 'Admin',
+    nav: adminNav('keys'),
+    signOut: { action: '/admin/logout', csrf: input.csrf },
+    body: html`
+<div class="page-head"><div><h1>API keys</h1><p>Managed keys use the operator's provider credentials.</p></div></div>
+${notice(input)}
+<section class="card">
+  <div class="card-head"><h2>New key</h2></div>
+  <form class="row" method="post" action="/admin/keys">
+    ${csrfField(input.csrf)}
+    <div class="field"><label for="tenant">Tenant</label><select id="tenant" name="tenantId" required>${input.tenants.map(
+      (t) => html`<option value="${t.id}">${t.name} (${t.id})</option>`,
+    )}</select></div>
+    <div class="field"><label for="key-name">Name</label><input id="key-name" name="name" type="text" placeholder="production"></div>
+    <div class="field"><label for="expires">Expires in days</label><input id="expires" name="expiresInDays" type="number" min="1" placeholder="never"></div>
+    <button class="button" type="submit">Create key</button>
+  </form>
+</section>
+<section class="card"><div class="card-head"><h2>All keys</h2></div>${keysTable(input.keys, input.csrf, true)}</section>`,
+  });
+}
+
+/** Shown exactly once, right after creation: the key itself (or a fresh dashboard link). */
+export function secretPage(input: {
+  csrf: string;
+  title: string;
+  intro: string;
+  secret: string;
+  back: string;
+}): SafeHtml {
+  return page({
+    title: input.title,
+    scope: 'Admin',
+    nav: adminNav('keys'),
+    signOut: { action: '/admin/logout', csrf: input.csrf },
+    width: 'narrow',
+    body: html`<section class="card">
+  <h1>${input.title}</h1>
+  <p class="muted">${input.intro}</p>
+  <code class="secret" id="secret">${input.secret}</code>
+  <a class="button secondary" href="${input.back}">Done</a>
+</section>`,
+  });
+}

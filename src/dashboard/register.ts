@@ -1,0 +1,53 @@
+import { readFileSync } from 'node:fs';
+import type { FastifyInstance } from 'fastify';
+import { GatewayError } from '../core/errors.ts';
+import { toClientError } from '../server/errors.ts';
+import type { Runtime } from '../server/runtime.ts';
+import { registerAdminApi } from './admin/api.ts';
+import { registerAdminRoutes } from './admin/routes.ts';
+import { registerClientRoutes } from './client/routes.ts';
+import { parseForm, SECURITY_HEADERS } from './http.ts';
+import { messagePage } from './layout.ts';
+import { sendHtml } from './respond.ts';
+
+const CSS = readFileSync(new URL('./assets/modro.css', import.meta.url), 'utf8');
+
+/**
+ * The dashboards: `/client` (a tenant's own pages, reached through a signed link), `/admin` (operator
+ * analytics and management, separate login) and `/admin/api` (the same management as JSON). Registered in
+ * their own Fastify scope, so the form parser and the HTML error pages never touch `/v1`.
+ */
+export function registerDashboard(app: FastifyInstance, runtime: Runtime): void {
+  app.get('/assets/modro.css', async (_req, reply) =>
+    reply
+      .type('text/css; charset=utf-8')
+      .header('cache-control', 'public, max-age=3600')
+      .header('x-content-type-options', 'nosniff')
+      .send(CSS),
+  );
+
+  app.register(async (scope) => {
+    scope.addContentTypeParser(
+      'application/x-www-form-urlencoded',
+      { parseAs: 'string', bodyLimit: 64 * 1024 },
+      (_req, body, done) => done(null, parseForm(body as string)),
+    );
+    scope.addHook('onSend', async (_req, reply, payload) => {
+      for (const [name, value] of Object.entries(SECURITY_HEADERS)) reply.header(name, value);
+      return payload;
+    });
+    scope.setErrorHandler((err, req, reply) => {
+      const error = err instanceof GatewayError ? err : toClientError(err);
+      if (error.code === 'internal_error') runtime.logger.error({ err, url: req.url }, 'dashboard error');
+      if (req.url.startsWith('/admin/api/')) {
+        return reply
+          .code(error.status)
+          .send({ error: { code: error.code, message: error.message, param: error.param } });
+      }
+      return sendHtml(reply, error.status, messagePage('Something went wrong', error.message, 'error'));
+    });
+    registerClientRoutes(scope, runtime);
+    registerAdminRoutes(scope, runtime);
+    registerAdminApi(scope, runtime);
+  });
+}

@@ -1,0 +1,150 @@
+import type { Catalog } from '../billing/catalog.ts';
+import { GatewayError } from '../core/errors.ts';
+import type { Caller } from '../gateway/gateway.ts';
+import type { Logger } from '../ops/logger.ts';
+import type { RoutingPolicy } from '../router/router.ts';
+import { type Authenticator, bearerToken, sha256Hex } from './auth.ts';
+import { detectProviderHint, PROVIDER_HEADER, providerForHint } from './byok-detect.ts';
+import { byokHmac, byokTenantId } from './byok-identity.ts';
+import { DASHBOARD_HEADER, type DashboardLinks } from './dashboard-links.ts';
+import type { TenantDirectory } from './directory.ts';
+import type { LastUsed } from './last-used.ts';
+import { looksLikeManagedKey } from './managed-keys.ts';
+import type { TenancyRepository } from './repository.ts';
+import { DEFAULT_TENANT_ID } from './tenant.ts';
+
+type Headers = Readonly<Record<string, string | string[] | undefined>>;
+
+export interface TenancyAuthenticatorOptions {
+  directory: TenantDirectory;
+  repo: TenancyRepository;
+  links: DashboardLinks;
+  lastUsed: LastUsed;
+  catalog: Catalog;
+  logger: Logger;
+  byokKey: Buffer;
+  /** Gateway keys from the configuration (auth.keys / MODRO_API_KEY): the default tenant's. */
+  configKeys: ReadonlyArray<{ id?: string | undefined; key: string }>;
+  managedKeys: boolean;
+  byok: boolean;
+  /** Policy for callers whose tenant the directory does not hold yet (a first BYOK call). */
+  fallbackPolicy: RoutingPolicy;
+  now?: () => number;
+}
+
+interface PendingByok {
+  hmac: string;
+  providerKind: string;
+}
+
+/**
+ * Who is calling, from memory only (one SHA-256 or HMAC and two Map reads per request):
+ *
+ * 1. a gateway key from the configuration → the default tenant;
+ * 2. a managed key (`mdro_…`) → its tenant, unless revoked (absent from the cache) or expired;
+ * 3. with bring-your-own-key on, a provider key (byok-detect.ts) → the tenant named by its HMAC, routed only
+ *    to that provider with the caller's own key; the tenant row is written after the first success;
+ * 4. anything else → authentication_failed.
+ */
+export class TenancyAuthenticator implements Authenticator {
+  readonly #o: TenancyAuthenticatorOptions;
+  readonly #configKeys = new Map<string, string>();
+  readonly #now: () => number;
+  /** Callers on a first BYOK request, until it succeeds; weak so failed requests leave nothing behind. */
+  readonly #pending = new WeakMap<Caller, PendingByok>();
+  readonly #provisioning = new Set<string>();
+
+  constructor(options: TenancyAuthenticatorOptions) {
+    this.#o = options;
+    this.#now = options.now ?? Date.now;
+    options.configKeys.forEach((entry, i) => {
+      this.#configKeys.set(sha256Hex(entry.key), entry.id ?? `key-${i + 1}`);
+    });
+  }
+
+  authenticate(headers: Headers): Caller {
+    const token = bearerToken(headers);
+    if (!token) {
+      throw new GatewayError('authentication_failed', 'Missing API key: send it as "Authorization: Bearer <key>"');
+    }
+    const hash = sha256Hex(token);
+    const configKeyId = this.#configKeys.get(hash);
+    if (configKeyId !== undefined) {
+      return { tenantId: DEFAULT_TENANT_ID, keyId: configKeyId, policy: this.#policyOf(DEFAULT_TENANT_ID) };
+    }
+    if (looksLikeManagedKey(token)) {
+      const entry = this.#o.managedKeys ? this.#o.directory.key(hash) : undefined;
+      if (!entry) throw new GatewayError('authentication_failed', 'Invalid API key');
+      const now = this.#now();
+      if (entry.expiresAt !== null && now >= entry.expiresAt) {
+        throw new GatewayError('authentication_failed', 'This API key has expired');
+      }
+      this.#o.lastUsed.mark(entry.id, now);
+      return { tenantId: entry.tenantId, keyId: entry.id, policy: this.#policyOf(entry.tenantId) };
+    }
+    if (this.#o.byok) {
+      const caller = this.#byokCaller(token, headers);
+      if (caller) return caller;
+    }
+    throw new GatewayError('authentication_failed', 'Invalid API key');
+  }
+
+  onSuccess(caller: Caller): Record<string, string> {
+    const pending = this.#pending.get(caller);
+    if (pending) {
+      this.#pending.delete(caller);
+      this.#provision(caller.tenantId, pending);
+    }
+    const validAfter = this.#o.directory.tenant(caller.tenantId)?.tenant.linksValidAfter ?? 0;
+    return { [DASHBOARD_HEADER]: this.#o.links.urlFor(caller.tenantId, validAfter) };
+  }
+
+  #policyOf(tenantId: string): RoutingPolicy {
+    return this.#o.directory.tenant(tenantId)?.policy ?? this.#o.fallbackPolicy;
+  }
+
+  #byokCaller(token: string, headers: Headers): Caller | undefined {
+    const header = headers[PROVIDER_HEADER];
+    const hint = detectProviderHint(token, Array.isArray(header) ? header[0] : header);
+    if (!hint) return undefined;
+    const provider = providerForHint(hint, this.#o.catalog.providers);
+    if (!provider) {
+      throw new GatewayError(
+        'authentication_failed',
+        `This gateway does not accept ${hint} keys: no ${hint} provider is configured for bring-your-own-key`,
+      );
+    }
+    const hmac = byokHmac(this.#o.byokKey, provider.kind, token);
+    const tenantId = byokTenantId(hmac);
+    const entry = this.#o.directory.tenant(tenantId);
+    const base = entry?.policy ?? this.#o.fallbackPolicy;
+    const policy =
+      base.providers?.length === 1 && base.providers[0] === provider.id ? base : { ...base, providers: [provider.id] };
+    const caller: Caller = {
+      tenantId,
+      keyId: null,
+      policy,
+      // A constant key id: health and metrics labels must not grow with every caller's key.
+      ownKey: { provider: provider.id, key: { id: 'byok', secret: token } },
+    };
+    if (!entry) this.#pending.set(caller, { hmac, providerKind: provider.kind });
+    return caller;
+  }
+
+  /** The first success of a new BYOK key: write its tenant in the background (the response does not wait). */
+  #provision(tenantId: string, pending: PendingByok): void {
+    if (this.#provisioning.has(tenantId)) return;
+    this.#provisioning.add(tenantId);
+    this.#o.repo
+      .ensureByokTenant(tenantId, pending.hmac, pending.providerKind)
+      .then(async (created) => {
+        if (created)
+          this.#o.logger.info({ tenant: tenantId, provider: pending.providerKind }, 'new bring-your-own-key tenant');
+        await this.#o.directory.afterWrite();
+      })
+      .catch((err: unknown) =>
+        this.#o.logger.error({ err, tenant: tenantId }, 'creating a bring-your-own-key tenant failed'),
+      )
+      .finally(() => this.#provisioning.delete(tenantId));
+  }
+}

@@ -1,0 +1,361 @@
+import { type Kysely, sql, type Transaction } from 'kysely';
+import { GatewayError } from '../core/errors.ts';
+import type { Preset, Tier } from '../router/tiers.ts';
+import type { Database } from '../store/schema.ts';
+import { generateManagedKey, type NewManagedKey } from './managed-keys.ts';
+import { type ApiKeyRecord, keyFromRow, type Tenant, tenantFromRow } from './tenant.ts';
+
+/**
+ * Tenancy storage: tenants, managed keys and the settings version. Every write that changes what the
+ * request path sees (a tenant's policy, a key, link revocation) bumps `tenancy_settings.version` in the same
+ * transaction, which is how every node's cache learns it must reload (directory.ts). Nothing here runs on
+ * the request path.
+ */
+
+export interface ActiveKeyRow {
+  id: string;
+  tenantId: string;
+  hash: string;
+  expiresAt: number | null;
+}
+
+export interface TenancySnapshotRows {
+  version: number;
+  tenants: Tenant[];
+  /** Keys not revoked (expired ones included: the request path says "expired" instead of "invalid"). */
+  keys: ActiveKeyRow[];
+}
+
+export interface NewTenant {
+  id: string;
+  name?: string | undefined;
+  preset?: Preset | null | undefined;
+  tierModels?: Partial<Record<Tier, string | null>> | undefined;
+  allowedModels?: string[] | null | undefined;
+}
+
+export interface PolicyPatch {
+  name?: string;
+  /** null resets to the operator default. */
+  preset?: Preset | null;
+  /** A tier set to null goes back to the preset's own choice. */
+  tierModels?: Partial<Record<Tier, string | null>>;
+  allowedModels?: string[] | null;
+}
+
+export class TenancyRepository {
+  readonly db: Kysely<Database>;
+  readonly #now: () => number;
+
+  constructor(db: Kysely<Database>, now: () => number = Date.now) {
+    this.db = db;
+    this.#now = now;
+  }
+
+  async settingsVersion(): Promise<number> {
+    const row = await this.db
+      .selectFrom('tenancy_settings')
+      .select('version')
+      .where('id', '=', 1)
+      .executeTakeFirstOrThrow();
+    return Number(row.version);
+  }
+
+  /** Everything the request path needs, read in one transaction so version and rows agree. */
+  async loadSnapshot(): Promise<TenancySnapshotRows> {
+    return this.db.transaction().execute(async (trx) => {
+      const version = await trx
+        .selectFrom('tenancy_settings')
+        .select('version')
+        .where('id', '=', 1)
+        .executeTakeFirstOrThrow();
+      const tenants = await trx.selectFrom('tenant').selectAll().execute();
+      const keys = await trx
+        .selectFrom('api_key')
+        .select(['id', 'tenant_id', 'hash', 'expires_at'])
+        .where('revoked_at', 'is', null)
+        .execute();
+      return {
+        version: Number(version.version),
+        tenants: tenants.map(tenantFromRow),
+        keys: keys.map((k) => ({
+          id: k.id,
+          tenantId: k.tenant_id,
+          hash: k.hash,
+          expiresAt: k.expires_at === null ? null : Number(k.expires_at),
+        })),
+      };
+    });
+  }
+
+  async getTenant(id: string): Promise<Tenant | undefined> {
+    const row = await this.db.selectFrom('tenant').selectAll().where('id', '=', id).executeTakeFirst();
+    return row ? tenantFromRow(row) : undefined;
+  }
+
+  /** Newest first. `kind` separates operator-made tenants from bring-your-own-key ones. */
+  async listTenants(options: { limit?: number; kind?: 'managed' | 'byok' } = {}): Promise<Tenant[]> {
+    let query = this.db.selectFrom('tenant').selectAll();
+    if (options.kind === 'managed') query = query.where('byok_provider', 'is', null);
+    if (options.kind === 'byok') query = query.where('byok_provider', 'is not', null);
+    const rows = await query
+      .orderBy('created_at', 'desc')
+      .orderBy('id')
+      .limit(options.limit ?? 500)
+      .execute();
+    return rows.map(tenantFromRow);
+  }
+
+  async countTenants(): Promise<{ managed: number; byok: number }> {
+    const rows = await this.db
+      .selectFrom('tenant')
+      .select([
+        sql<number>`case when byok_provider is null then 0 else 1 end`.as('byok'),
+        (eb) => eb.fn.countAll<number>().as('n'),
+      ])
+      .groupBy(sql`case when byok_provider is null then 0 else 1 end`)
+      .execute();
+    const out = { managed: 0, byok: 0 };
+    for (const row of rows) out[Number(row.byok) === 1 ? 'byok' : 'managed'] = Number(row.n);
+    return out;
+  }
+
+  /** Throws invalid_request if the id is taken. */
+  async createTenant(input: NewTenant): Promise<Tenant> {
+    const now = this.#now();
+    const inserted = await this.#write(async (trx) => {
+      const result = await trx
+        .insertInto('tenant')
+        .values({
+          id: input.id,
+          name: input.name?.trim() || input.id,
+          preset: input.preset ?? null,
+          utility_model: input.tierModels?.utility ?? null,
+          fast_model: input.tierModels?.fast ?? null,
+          deep_model: input.tierModels?.deep ?? null,
+          allowed_models: input.allowedModels ? JSON.stringify(input.allowedModels) : null,
+          byok_provider: null,
+          key_hmac: null,
+          links_valid_after: 0,
+          created_at: now,
+          updated_at: now,
+        })
+        .onConflict((oc) => oc.column('id').doNothing())
+        .returning('id')
+        .execute();
+      return result.length > 0;
+    });
+    if (!inserted) throw new GatewayError('invalid_request', `A tenant with the id '${input.id}' already exists`);
+    return (await this.getTenant(input.id))!;
+  }
+
+  /** Creates the tenant if missing; returns whether it did (concurrent creators are fine). */
+  async ensureTenant(id: string, name: string): Promise<boolean> {
+    const now = this.#now();
+    return this.#write(
+      async (trx) => {
+        const result = await trx
+          .insertInto('tenant')
+          .values({ id, name, links_valid_after: 0, created_at: now, updated_at: now })
+          .onConflict((oc) => oc.column('id').doNothing())
+          .returning('id')
+          .execute();
+        return result.length > 0;
+      },
+      (created) => created,
+    );
+  }
+
+  /**
+   * A bring-your-own-key tenant, on the key's first successful use: only the HMAC is stored. Idempotent:
+   * two nodes (or two concurrent first requests) creating it race harmlessly.
+   */
+  async ensureByokTenant(id: string, keyHmac: string, provider: string): Promise<boolean> {
+    const now = this.#now();
+    return this.#write(
+      async (trx) => {
+        const result = await trx
+          .insertInto('tenant')
+          .values({
+            id,
+            name: `${provider} key ${id.slice(5, 13)}`,
+            byok_provider: provider,
+            key_hmac: keyHmac,
+            links_valid_after: 0,
+            created_at: now,
+            updated_at: now,
+          })
+          .onConflict((oc) => oc.doNothing())
+          .returning('id')
+          .execute();
+        return result.length > 0;
+      },
+      (created) => created,
+    );
+  }
+
+  /** Applies a policy change; throws not_found for an unknown tenant. Validation is the caller's (policy.ts). */
+  async updateTenant(id: string, patch: PolicyPatch): Promise<Tenant> {
+    const values: Record<string, unknown> = { updated_at: this.#now() };
+    if (patch.name !== undefined) values['name'] = patch.name.trim() || id;
+    if (patch.preset !== undefined) values['preset'] = patch.preset;
+    if (patch.tierModels) {
+      for (const [tier, model] of Object.entries(patch.tierModels)) {
+        if (model !== undefined) values[`${tier}_model`] = model;
+      }
+    }
+    if (patch.allowedModels !== undefined) {
+      values['allowed_models'] = patch.allowedModels === null ? null : JSON.stringify(patch.allowedModels);
+    }
+    const changed = await this.#write(async (trx) => {
+      const result = await trx.updateTable('tenant').set(values).where('id', '=', id).executeTakeFirst();
+      return Number(result.numUpdatedRows) > 0;
+    });
+    if (!changed) throw new GatewayError('not_found', `No tenant '${id}'`);
+    return (await this.getTenant(id))!;
+  }
+
+  /** Every dashboard link issued so far, and every open client session of the tenant, stop working. */
+  async revokeDashboardLinks(id: string): Promise<number> {
+    const at = this.#now();
+    const changed = await this.#write(async (trx) => {
+      const result = await trx
+        .updateTable('tenant')
+        .set({ links_valid_after: at, updated_at: at })
+        .where('id', '=', id)
+        .executeTakeFirst();
+      await trx.deleteFrom('dashboard_session').where('kind', '=', 'client').where('tenant_id', '=', id).execute();
+      return Number(result.numUpdatedRows) > 0;
+    });
+    if (!changed) throw new GatewayError('not_found', `No tenant '${id}'`);
+    return at;
+  }
+
+  /** A new managed key; the returned `key` is the only time it exists outside the caller's hands. */
+  async createKey(input: {
+    tenantId: string;
+    name?: string | undefined;
+    expiresAt?: number | null | undefined;
+  }): Promise<{ record: ApiKeyRecord; key: string }> {
+    const fresh: NewManagedKey = generateManagedKey();
+    const now = this.#now();
+    await this.#write(async (trx) => {
+      const tenant = await trx.selectFrom('tenant').select('id').where('id', '=', input.tenantId).executeTakeFirst();
+      if (!tenant) throw new GatewayError('not_found', `No tenant '${input.tenantId}'`);
+      await trx
+        .insertInto('api_key')
+        .values({
+          id: fresh.id,
+          tenant_id: input.tenantId,
+          name: input.name?.trim() || 'key',
+          prefix: fresh.prefix,
+          hash: fresh.hash,
+          created_at: now,
+          revoked_at: null,
+          expires_at: input.expiresAt ?? null,
+          last_used_at: null,
+          limits: null,
+        })
+        .execute();
+      return true;
+    });
+    return { record: (await this.getKey(fresh.id))!, key: fresh.key };
+  }
+
+  async getKey(id: string): Promise<ApiKeyRecord | undefined> {
+    const row = await this.db
+      .selectFrom('api_key')
+      .select(['id', 'tenant_id', 'name', 'prefix', 'created_at', 'revoked_at', 'expires_at', 'last_used_at', 'limits'])
+      .where('id', '=', id)
+      .executeTakeFirst();
+    return row ? keyFromRow(row) : undefined;
+  }
+
+  async listKeys(options: { tenantId?: string; limit?: number } = {}): Promise<ApiKeyRecord[]> {
+    let query = this.db
+      .selectFrom('api_key')
+      .select([
+        'id',
+        'tenant_id',
+        'name',
+        'prefix',
+        'created_at',
+        'revoked_at',
+        'expires_at',
+        'last_used_at',
+        'limits',
+      ]);
+    if (options.tenantId !== undefined) query = query.where('tenant_id', '=', options.tenantId);
+    const rows = await query
+      .orderBy('created_at', 'desc')
+      .orderBy('id')
+      .limit(options.limit ?? 1000)
+      .execute();
+    return rows.map(keyFromRow);
+  }
+
+  /** Revokes a key (idempotent); throws not_found for an unknown id. */
+  async revokeKey(id: string): Promise<ApiKeyRecord> {
+    const now = this.#now();
+    const found = await this.#write(async (trx) => {
+      const row = await trx.selectFrom('api_key').select(['id', 'revoked_at']).where('id', '=', id).executeTakeFirst();
+      if (!row) return false;
+      if (row.revoked_at === null)
+        await trx.updateTable('api_key').set({ revoked_at: now }).where('id', '=', id).execute();
+      return true;
+    });
+    if (!found) throw new GatewayError('not_found', `No key '${id}'`);
+    return (await this.getKey(id))!;
+  }
+
+  /** Changes a key's expiry (null: never). */
+  async setKeyExpiry(id: string, expiresAt: number | null): Promise<void> {
+    const found = await this.#write(async (trx) => {
+      const result = await trx
+        .updateTable('api_key')
+        .set({ expires_at: expiresAt })
+        .where('id', '=', id)
+        .executeTakeFirst();
+      return Number(result.numUpdatedRows) > 0;
+    });
+    if (!found) throw new GatewayError('not_found', `No key '${id}'`);
+  }
+
+  /**
+   * Last-used times collected in memory (last-used.ts), written in one short transaction. Does not bump
+   * the settings version: nothing on the request path depends on it.
+   */
+  async touchKeys(lastUsed: ReadonlyMap<string, number>): Promise<void> {
+    if (lastUsed.size === 0) return;
+    await this.db.transaction().execute(async (trx) => {
+      for (const [id, at] of [...lastUsed].sort(([a], [b]) => (a < b ? -1 : 1))) {
+        await trx
+          .updateTable('api_key')
+          .set({ last_used_at: at })
+          .where('id', '=', id)
+          .where((eb) => eb.or([eb('last_used_at', 'is', null), eb('last_used_at', '<', at)]))
+          .execute();
+      }
+    });
+  }
+
+  /**
+   * Runs a settings write and bumps the version in the same transaction, when `changed(result)` says the
+   * write changed anything (by default: when the work returned a truthy value).
+   */
+  async #write<T>(work: (trx: Transaction<Database>) => Promise<T>, changed: (result: T) => boolean = Boolean) {
+    return this.db.transaction().execute(async (trx) => {
+      const result = await work(trx);
+      if (changed(result)) await bumpVersion(trx);
+      return result;
+    });
+  }
+}
+
+export async function bumpVersion(trx: Kysely<Database>): Promise<void> {
+  await trx
+    .updateTable('tenancy_settings')
+    .set((eb) => ({ version: eb('version', '+', 1) }))
+    .where('id', '=', 1)
+    .execute();
+}

@@ -1,0 +1,97 @@
+import type { Selectable } from 'kysely';
+import { isPreset, type Preset, TIERS, type Tier } from '../router/tiers.ts';
+import type { ApiKeyTable, TenantTable } from '../store/tenancy-tables.ts';
+
+/** A tenant as the rest of the code sees it (rows are converted at the repository's edge). */
+export interface Tenant {
+  id: string;
+  name: string;
+  /** null: the operator's routing.defaultPreset. */
+  preset: Preset | null;
+  tierModels: Partial<Record<Tier, string>>;
+  /** Catalog ids or names the tenant may call by name; null: any. */
+  allowedModels: string[] | null;
+  /** Set for bring-your-own-key tenants. */
+  byokProvider: string | null;
+  linksValidAfter: number;
+  createdAt: number;
+  updatedAt: number;
+}
+
+/**
+ * Reserved for later issues (stored, not yet enforced): quotas, rate limits, IP and model allowlists.
+ * Kept as one JSON column so adding a limit needs no migration.
+ */
+export interface KeyLimits {
+  rpm?: number;
+  tpm?: number;
+  monthlyBudgetUsd?: number;
+  ipAllowlist?: string[];
+  models?: string[];
+}
+
+export interface ApiKeyRecord {
+  id: string;
+  tenantId: string;
+  name: string;
+  prefix: string;
+  createdAt: number;
+  revokedAt: number | null;
+  expiresAt: number | null;
+  lastUsedAt: number | null;
+  limits: KeyLimits | null;
+}
+
+export const DEFAULT_TENANT_ID = 'default';
+
+/** Operator-chosen tenant ids: lowercase slugs; `byok_` is reserved for derived ids. */
+const TENANT_ID = /^[a-z0-9][a-z0-9_-]{0,62}$/;
+
+export function tenantIdProblem(id: string): string | undefined {
+  if (!TENANT_ID.test(id)) return 'use 1-63 lowercase letters, digits, - or _, starting with a letter or digit';
+  if (id.startsWith('byok_')) return "the prefix 'byok_' is reserved for bring-your-own-key tenants";
+  return undefined;
+}
+
+export function tenantFromRow(row: Selectable<TenantTable>): Tenant {
+  const tierModels: Partial<Record<Tier, string>> = {};
+  for (const tier of TIERS) {
+    const value = row[`${tier}_model`];
+    if (value) tierModels[tier] = value;
+  }
+  return {
+    id: row.id,
+    name: row.name,
+    preset: row.preset && isPreset(row.preset) ? row.preset : null,
+    tierModels,
+    allowedModels: parseJsonArray(row.allowed_models),
+    byokProvider: row.byok_provider,
+    linksValidAfter: Number(row.links_valid_after),
+    createdAt: Number(row.created_at),
+    updatedAt: Number(row.updated_at),
+  };
+}
+
+export function keyFromRow(row: Omit<Selectable<ApiKeyTable>, 'hash'>): ApiKeyRecord {
+  return {
+    id: row.id,
+    tenantId: row.tenant_id,
+    name: row.name,
+    prefix: row.prefix,
+    createdAt: Number(row.created_at),
+    revokedAt: nullableNumber(row.revoked_at),
+    expiresAt: nullableNumber(row.expires_at),
+    lastUsedAt: nullableNumber(row.last_used_at),
+    limits: row.limits ? (JSON.parse(row.limits) as KeyLimits) : null,
+  };
+}
+
+function nullableNumber(v: number | null): number | null {
+  return v === null ? null : Number(v);
+}
+
+function parseJsonArray(text: string | null): string[] | null {
+  if (text === null) return null;
+  const value: unknown = JSON.parse(text);
+  return Array.isArray(value) ? value.filter((v): v is string => typeof v === 'string') : null;
+}
