@@ -164,22 +164,27 @@ export class Gateway {
         const target: UpstreamTarget = { provider, model, key };
         lastTarget = target;
         const adapter = this.deps.adapterFor(provider);
-        const timer = new AbortController();
+        // The attempt's own signal: the client's cancellation, or the routing deadline (cleared once the
+        // attempt succeeded; a stream then runs on under its provider's own timeouts).
+        const abort = new AbortController();
+        const onClientAbort = () => abort.abort(ctx.signal.reason);
+        ctx.signal.addEventListener('abort', onClientAbort, { once: true });
         const timeout = setTimeout(
           () =>
-            timer.abort(
+            abort.abort(
               new GatewayError('timeout', `No answer within the routing deadline (${config.routing.maxTotalMs} ms)`),
             ),
           remaining,
         );
         try {
-          const result = await attempt(target, adapter, AbortSignal.any([ctx.signal, timer.signal]));
+          const result = await attempt(target, adapter, abort.signal);
           // Callers' own keys are theirs: only operator keys have circuits (and the map stays bounded).
           if (!ctx.caller.ownKey) health.onSuccess(provider.id, key.id);
           const ttfbMs = performance.now() - ctx.startedAt;
           metrics.ttfb.observe({ provider: provider.id }, ttfbMs / 1000);
           return { ...result, decision, target, attempts, ttfbMs };
         } catch (err) {
+          ctx.signal.removeEventListener('abort', onClientAbort);
           const error = toGatewayError(err);
           if (ctx.signal.aborted) {
             if (!ctx.caller.ownKey) health.release(provider.id, key.id);

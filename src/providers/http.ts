@@ -52,38 +52,45 @@ export interface UpstreamResponse {
 }
 
 export async function upstreamFetch(req: UpstreamRequest): Promise<UpstreamResponse> {
-  const totalSignal = AbortSignal.timeout(req.timeouts.totalMs);
-  const signal = AbortSignal.any([req.signal, totalSignal]);
+  // One controller per call, a plain timer for the total time, and a listener for the caller's
+  // cancellation, all released when the body closes. (AbortSignal.timeout would keep its timer, signal and
+  // weak references alive for the whole totalMs after every call: a heap that grows with traffic.)
+  const controller = new AbortController();
+  const timer = setTimeout(
+    () => controller.abort(new GatewayError('timeout', `Upstream ${req.label} did not finish in time`)),
+    req.timeouts.totalMs,
+  );
+  const onCallerAbort = () => controller.abort(req.signal.reason);
+  if (req.signal.aborted) onCallerAbort();
+  else req.signal.addEventListener('abort', onCallerAbort, { once: true });
+  const release = () => {
+    clearTimeout(timer);
+    req.signal.removeEventListener('abort', onCallerAbort);
+  };
   try {
     const res = await request(req.url, {
       dispatcher: agentFor(req.timeouts.connectMs),
       method: req.method ?? 'POST',
       headers: req.headers,
       body: req.body ?? null,
-      signal,
+      signal: controller.signal,
       headersTimeout: req.timeouts.firstByteMs,
-      // Longest silence between body chunks (a stalled stream); the total timeout bounds the whole attempt.
+      // Longest silence between body chunks (a stalled stream); the total timer bounds the whole call.
       bodyTimeout: req.timeouts.firstByteMs,
     });
+    res.body.once('close', release);
     return { status: res.statusCode, headers: res.headers, body: res.body };
   } catch (err) {
-    throw transportError(err, req.label, signal, totalSignal);
+    release();
+    throw transportError(err, req.label, controller.signal);
   }
 }
 
 /** Maps undici/socket failures to GatewayErrors. Messages never include URLs (they may carry keys). */
-export function transportError(
-  err: unknown,
-  label: string,
-  signal?: AbortSignal,
-  totalSignal?: AbortSignal,
-): GatewayError {
+export function transportError(err: unknown, label: string, signal?: AbortSignal): GatewayError {
   if (err instanceof GatewayError) return err;
-  // The gateway aborts an attempt with the GatewayError that explains why (its routing deadline).
+  // Aborts carry the GatewayError that explains them (the total timer, the gateway's routing deadline).
   if (signal?.aborted && signal.reason instanceof GatewayError) return signal.reason;
-  if (totalSignal?.aborted) {
-    return new GatewayError('timeout', `Upstream ${label} did not finish in time`, { cause: err });
-  }
   if (signal?.aborted) {
     // The client went away; nobody will read this error, but it must not count against the provider.
     return new GatewayError('timeout', 'Request cancelled', { cause: err, failover: false });

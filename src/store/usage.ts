@@ -1,5 +1,5 @@
 import { randomUUID } from 'node:crypto';
-import type { Insertable, Kysely, Selectable } from 'kysely';
+import { CompiledQuery, type Insertable, type Kysely, type Selectable } from 'kysely';
 import type { InboundProtocol } from '../core/ir.ts';
 import { internStrings, resolveDimIds } from './interning.ts';
 import type { Database, UsageRecordTable } from './schema.ts';
@@ -71,16 +71,16 @@ export async function writeUsageBatch(
   const inserted: UsageRecord[] = [];
   await db.transaction().execute(async (trx) => {
     inserted.length = 0;
-    for (let i = 0; i < clean.length; i += ROWS_PER_STATEMENT) {
+    const numbered = placeholderStyle(db) === 'numbered';
+    for (const [start, size] of chunksOf(clean.length)) {
       await yieldToEventLoop();
-      const chunk = clean.slice(i, i + ROWS_PER_STATEMENT);
-      const stored = await trx
-        .insertInto('usage_record')
-        .values(chunk.map((r) => toRow(r, ids)))
-        .onConflict((oc) => oc.column('request_id').doNothing())
-        .returning('request_id')
-        .execute();
-      const storedIds = new Set(stored.map((s) => s.request_id));
+      const chunk = clean.slice(start, start + size);
+      const params: unknown[] = [];
+      for (const r of chunk) pushRowValues(params, r, ids);
+      const stored = await trx.executeQuery<{ request_id: string }>(
+        CompiledQuery.raw(insertSql(size, numbered), params),
+      );
+      const storedIds = new Set(stored.rows.map((s) => s.request_id));
       for (const r of chunk) if (storedIds.has(r.requestId)) inserted.push(r);
     }
     await upsertHourlyRollups(trx, inserted, ids);
@@ -189,6 +189,94 @@ export function dimId(ids: DimIds, value: string): number {
 
 function optDimId(ids: DimIds, value: string | null): number | null {
   return value === null ? null : dimId(ids, value);
+}
+
+/**
+ * The raw-row insert is the one write on the gateway's hot data path (thousands of rows a second), so it
+ * skips the query builder: the SQL text for a chunk size is built once and cached (and SQLite's prepared
+ * statement with it), and values go in as one flat parameter list. Chunk sizes are powers of two up to
+ * ROWS_PER_STATEMENT, so only a handful of statement shapes ever exist.
+ */
+const USAGE_COLUMNS = [
+  'request_id',
+  'at',
+  'tenant_id',
+  'key_id',
+  'protocol_id',
+  'requested_model_id',
+  'tier_id',
+  'preset_id',
+  'router_score',
+  'chooser_id',
+  'model_id',
+  'provider_id',
+  'provider_key_id',
+  'attempts',
+  'stream',
+  'input_tokens',
+  'cached_input_tokens',
+  'cache_write_tokens',
+  'output_tokens',
+  'reasoning_tokens',
+  'cost_nano_usd',
+  'latency_ms',
+  'ttfb_ms',
+  'status',
+  'error_code_id',
+] as const satisfies readonly (keyof UsageRecordTable)[];
+
+const insertSqlCache = new Map<string, string>();
+
+function insertSql(rows: number, numbered: boolean): string {
+  const cacheKey = `${rows}:${numbered}`;
+  let text = insertSqlCache.get(cacheKey);
+  if (!text) {
+    const width = USAGE_COLUMNS.length;
+    const tuples: string[] = [];
+    for (let r = 0; r < rows; r++) {
+      const marks: string[] = [];
+      for (let c = 1; c <= width; c++) marks.push(numbered ? `$${r * width + c}` : '?');
+      tuples.push(`(${marks.join(', ')})`);
+    }
+    text = `insert into "usage_record" (${USAGE_COLUMNS.map((c) => `"${c}"`).join(', ')}) values ${tuples.join(', ')} on conflict ("request_id") do nothing returning "request_id"`;
+    insertSqlCache.set(cacheKey, text);
+  }
+  return text;
+}
+
+/** [start, size] chunks: full ROWS_PER_STATEMENT chunks, then the rest in descending powers of two. */
+function chunksOf(total: number): Array<[number, number]> {
+  const out: Array<[number, number]> = [];
+  let start = 0;
+  while (total - start >= ROWS_PER_STATEMENT) {
+    out.push([start, ROWS_PER_STATEMENT]);
+    start += ROWS_PER_STATEMENT;
+  }
+  for (let size = 128; size >= 1; size >>= 1) {
+    if (total - start >= size) {
+      out.push([start, size]);
+      start += size;
+    }
+  }
+  return out;
+}
+
+const placeholderStyles = new WeakMap<Kysely<Database>, 'numbered' | 'question'>();
+
+/** PostgreSQL numbers its parameters ($1), SQLite takes `?`: read off a compiled query once per database. */
+function placeholderStyle(db: Kysely<Database>): 'numbered' | 'question' {
+  let style = placeholderStyles.get(db);
+  if (!style) {
+    const probe = db.selectFrom('usage_record').select('id').where('id', '=', 0).compile().sql;
+    style = probe.includes('$1') ? 'numbered' : 'question';
+    placeholderStyles.set(db, style);
+  }
+  return style;
+}
+
+function pushRowValues(out: unknown[], r: UsageRecord, ids: DimIds): void {
+  const row = toRow(r, ids) as Record<string, unknown>;
+  for (const column of USAGE_COLUMNS) out.push(row[column] ?? null);
 }
 
 function toRow(r: UsageRecord, ids: DimIds): Insertable<UsageRecordTable> {

@@ -17,6 +17,7 @@ import { OpenAIStreamRenderer } from '../../protocols/openai-chat/render-openai-
 import { type Authenticator, successHeaders } from '../../tenancy/auth.ts';
 import { toClientError } from '../errors.ts';
 import { routingHeaders } from '../headers.ts';
+import { sendRaw } from '../respond.ts';
 import { SSEWriter } from '../sse.ts';
 import { beginRequest, type RequestStart, recordEarlyError } from './request-context.ts';
 
@@ -74,7 +75,7 @@ async function completeOnce(gateway: Gateway, ctx: RequestContext, reply: Fastif
       errorCode: null,
       ttfbMs: done.ttfbMs,
     });
-    return reply.code(200).headers(headers).send(payload);
+    return sendRaw(reply, 200, headers, payload);
   } catch (err) {
     return sendRoutedError(gateway, ctx, reply, err);
   }

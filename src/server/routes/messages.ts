@@ -26,6 +26,7 @@ import { countAnthropicTokens } from '../../providers/anthropic/index.ts';
 import { type Authenticator, successHeaders } from '../../tenancy/auth.ts';
 import { toClientError } from '../errors.ts';
 import { routingHeaders } from '../headers.ts';
+import { sendRaw } from '../respond.ts';
 import { SSEWriter } from '../sse.ts';
 import { beginRequest, type RequestStart, recordEarlyError } from './request-context.ts';
 
@@ -162,7 +163,7 @@ async function completeMessage(gateway: Gateway, auth: Authenticator, ctx: Reque
       errorCode: null,
       ttfbMs: done.ttfbMs,
     });
-    return reply.code(200).headers(headers).send(payload);
+    return sendRaw(reply, 200, headers, payload);
   } catch (err) {
     return sendRoutedError(gateway, ctx, reply, err);
   }

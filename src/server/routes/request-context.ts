@@ -1,4 +1,4 @@
-import { randomUUID } from 'node:crypto';
+import { randomBytes } from 'node:crypto';
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import type { GatewayError } from '../../core/errors.ts';
 import type { ChatRequest, InboundProtocol } from '../../core/ir.ts';
@@ -28,7 +28,7 @@ export function beginRequest(
     if (!res.writableFinished) controller.abort(new Error('client closed the connection'));
   });
   return {
-    requestId: `req_${randomUUID().replaceAll('-', '')}`,
+    requestId: newRequestId(),
     at: Date.now(),
     startedAt: performance.now(),
     signal: controller.signal,
@@ -50,4 +50,21 @@ export function recordEarlyError(gateway: Gateway, start: RequestStart, rawBody:
     { ...start, caller: { tenantId: '-', keyId: null, policy: {} }, request },
     { attempts: 0, costNano: 0, status: error.status, errorCode: error.code, ttfbMs: null },
   );
+}
+
+/**
+ * `req_` + 12 hex digits of the millisecond clock + 20 random hex digits (80 bits): unique, and ordered by
+ * time, so the usage table's unique index on it grows at its end instead of at random places (cheaper
+ * inserts, better locality), like UUIDv7. Random bytes are drawn in blocks to keep this off the hot path.
+ */
+let pool = Buffer.alloc(0);
+let offset = 0;
+export function newRequestId(): string {
+  if (offset + 10 > pool.length) {
+    pool = randomBytes(10 * 256);
+    offset = 0;
+  }
+  const random = pool.toString('hex', offset, offset + 10);
+  offset += 10;
+  return `req_${Date.now().toString(16).padStart(12, '0')}${random}`;
 }

@@ -59,7 +59,13 @@ export async function migrateToLatest(db: Kysely<any>, dialect: SqlDialect, sche
     provider: new StaticMigrationProvider(dialect),
     ...(dialect === 'postgres' ? { migrationTableSchema: schema ?? 'public' } : {}),
   });
-  const { error, results } = await migrator.migrateToLatest();
+  let { error, results } = await migrator.migrateToLatest();
+  // Kysely's existence check reads the catalog of every schema; a schema dropped by someone else at that
+  // moment (other gateways' or tests' schemas in a shared database) fails it with 3F000. Nothing of ours
+  // changed, so trying again is safe.
+  for (let retry = 0; retry < 3 && error !== undefined && (error as { code?: string }).code === '3F000'; retry++) {
+    ({ error, results } = await migrator.migrateToLatest());
+  }
   if (error !== undefined) {
     const failed = results?.find((r) => r.status === 'Error')?.migrationName;
     throw new Error(`Database migration ${failed ?? ''} failed: ${errorMessage(error)}`, { cause: error });
