@@ -80,6 +80,19 @@ export interface Outcome {
   ttfbMs: number | null;
 }
 
+/** The outcome of a served request before metering: what ran, and how it got there. */
+export function servedOutcome(served: Served): Outcome {
+  return {
+    decision: served.decision,
+    target: served.target,
+    attempts: served.attempts,
+    costNano: 0,
+    status: 200,
+    errorCode: null,
+    ttfbMs: served.ttfbMs,
+  };
+}
+
 export interface GatewayDeps {
   config: Config;
   router: Router;

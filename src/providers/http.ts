@@ -142,3 +142,24 @@ export function retryAfterSeconds(headers: UpstreamResponse['headers']): number 
   const date = Date.parse(raw);
   return Number.isNaN(date) ? undefined : Math.max(0, Math.round((date - Date.now()) / 1000));
 }
+
+/**
+ * A whole upstream body parsed as a JSON object: `bytes` as received (for pass-through) and `json`. Anything
+ * else (a proxy's HTML page, a truncated body) is a retryable provider_unavailable.
+ */
+export async function readJSONObject(
+  body: UpstreamResponse['body'],
+  label: string,
+): Promise<{ bytes: Uint8Array; json: Record<string, unknown> }> {
+  const bytes = await readBody(body, label);
+  let json: unknown;
+  try {
+    json = JSON.parse(Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength).toString('utf8'));
+  } catch {
+    throw new GatewayError('provider_unavailable', `Upstream ${label} returned a body that is not JSON`);
+  }
+  if (json === null || typeof json !== 'object' || Array.isArray(json)) {
+    throw new GatewayError('provider_unavailable', `Upstream ${label} returned a body that is not a JSON object`);
+  }
+  return { bytes, json: json as Record<string, unknown> };
+}

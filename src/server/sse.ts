@@ -1,5 +1,6 @@
 import { once } from 'node:events';
 import type { ServerResponse } from 'node:http';
+import type { FastifyReply } from 'fastify';
 
 /**
  * Writes server-sent events to a client with backpressure: when the socket's buffer is full we wait for
@@ -39,4 +40,17 @@ export class SSEWriter {
   end(): void {
     if (!this.res.writableEnded) this.res.end();
   }
+}
+
+/** Takes the response over from Fastify and starts an event stream with these headers. */
+export function openSSE(reply: FastifyReply, headers: Record<string, string>): SSEWriter {
+  reply.hijack();
+  reply.raw.writeHead(200, {
+    ...headers,
+    'content-type': 'text/event-stream; charset=utf-8',
+    'cache-control': 'no-cache',
+    connection: 'keep-alive',
+    'x-accel-buffering': 'no',
+  });
+  return new SSEWriter(reply.raw);
 }

@@ -1,6 +1,13 @@
-import { GatewayError } from '../../core/errors.ts';
+import type { GatewayError } from '../../core/errors.ts';
 import type { ChatRequest } from '../../core/ir.ts';
-import { discardBody, readBody, retryAfterSeconds, type UpstreamResponse, upstreamFetch } from '../http.ts';
+import {
+  discardBody,
+  readBody,
+  readJSONObject,
+  retryAfterSeconds,
+  type UpstreamResponse,
+  upstreamFetch,
+} from '../http.ts';
 import type { CallContext, UpstreamTarget } from '../types.ts';
 import { anthropicHeaders, anthropicUrl } from './anthropic-endpoint.ts';
 import { mapAnthropicError } from './map-anthropic-error.ts';
@@ -52,20 +59,11 @@ export async function readAnthropicJSON(
   target: UpstreamTarget,
 ): Promise<{ bytes: Uint8Array; json: Json }> {
   const label = target.provider.id;
-  const bytes = await readBody(res.body, label);
-  let json: unknown;
-  try {
-    json = JSON.parse(Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength).toString('utf8'));
-  } catch {
-    throw new GatewayError('provider_unavailable', `Upstream ${label} returned a body that is not JSON`);
-  }
-  if (json === null || typeof json !== 'object' || Array.isArray(json)) {
-    throw new GatewayError('provider_unavailable', `Upstream ${label} returned a body that is not a JSON object`);
-  }
-  if ((json as Json)['type'] === 'error') {
+  const { bytes, json } = await readJSONObject(res.body, label);
+  if (json['type'] === 'error') {
     throw mapAnthropicError({ status: 500, body: json, label, secret: target.key.secret });
   }
-  return { bytes, json: json as Json };
+  return { bytes, json };
 }
 
 /** Lets the connection go back to the pool after a complete stream, or drops it after an incomplete one. */

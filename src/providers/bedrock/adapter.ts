@@ -1,6 +1,13 @@
-import { GatewayError } from '../../core/errors.ts';
+import type { GatewayError } from '../../core/errors.ts';
 import type { ChatRequest, ChatResponse, StreamEvent } from '../../core/ir.ts';
-import { discardBody, readBody, retryAfterSeconds, type UpstreamResponse, upstreamFetch } from '../http.ts';
+import {
+  discardBody,
+  readBody,
+  readJSONObject,
+  retryAfterSeconds,
+  type UpstreamResponse,
+  upstreamFetch,
+} from '../http.ts';
 import type { CallContext, ProviderAdapter, UpstreamTarget } from '../types.ts';
 import type { BedrockConverseResponse } from './bedrock-api-types.ts';
 import { bedrockRegion, converseUrl } from './bedrock-endpoint.ts';
@@ -106,20 +113,8 @@ export const bedrockAdapter: ProviderAdapter = {
   async complete(request: ChatRequest, target: UpstreamTarget, ctx: CallContext): Promise<ChatResponse> {
     const requestPlan = await plan(request, target, ctx);
     const res = await send(requestPlan, target, ctx, false);
-    const bytes = await readBody(res.body, label(target));
-    let json: unknown;
-    try {
-      json = JSON.parse(Buffer.from(bytes).toString('utf8'));
-    } catch {
-      throw new GatewayError('provider_unavailable', `Upstream ${label(target)} returned a body that is not JSON`);
-    }
-    if (json === null || typeof json !== 'object' || Array.isArray(json)) {
-      throw new GatewayError(
-        'provider_unavailable',
-        `Upstream ${label(target)} returned a body that is not a JSON object`,
-      );
-    }
-    return convertBedrockResponse(json as BedrockConverseResponse, {
+    const { json } = await readJSONObject(res.body, label(target));
+    return convertBedrockResponse(json as unknown as BedrockConverseResponse, {
       id: responseId(res, ctx),
       model: target.model.upstreamName,
       created: Math.floor(Date.now() / 1000),

@@ -1,6 +1,13 @@
-import { GatewayError } from '../../core/errors.ts';
+import type { GatewayError } from '../../core/errors.ts';
 import type { ChatRequest, ChatResponse, StreamEvent } from '../../core/ir.ts';
-import { discardBody, readBody, retryAfterSeconds, type UpstreamResponse, upstreamFetch } from '../http.ts';
+import {
+  discardBody,
+  readBody,
+  readJSONObject,
+  retryAfterSeconds,
+  type UpstreamResponse,
+  upstreamFetch,
+} from '../http.ts';
 import { parseEventJSON, readSSE } from '../sse.ts';
 import type { CallContext, ProviderAdapter, UpstreamTarget } from '../types.ts';
 import { convertGeminiResponse } from './convert-gemini-response.ts';
@@ -59,17 +66,8 @@ function inBandError(json: Record<string, unknown>, target: UpstreamTarget): Gat
 async function complete(request: ChatRequest, target: UpstreamTarget, ctx: CallContext): Promise<ChatResponse> {
   const label = target.provider.id;
   const res = await send(request, target, ctx, false);
-  const bytes = await readBody(res.body, label);
-  let json: unknown;
-  try {
-    json = JSON.parse(Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength).toString('utf8'));
-  } catch {
-    throw new GatewayError('provider_unavailable', `Upstream ${label} returned a body that is not JSON`);
-  }
-  if (json === null || typeof json !== 'object' || Array.isArray(json)) {
-    throw new GatewayError('provider_unavailable', `Upstream ${label} returned a body that is not a JSON object`);
-  }
-  const error = inBandError(json as Record<string, unknown>, target);
+  const { json } = await readJSONObject(res.body, label);
+  const error = inBandError(json, target);
   if (error) throw error;
   return convertGeminiResponse(json as GeminiResponse, {
     label,

@@ -1,6 +1,13 @@
 import { GatewayError } from '../../core/errors.ts';
 import type { ChatRequest, ChatResponse, StreamEvent } from '../../core/ir.ts';
-import { discardBody, readBody, retryAfterSeconds, type UpstreamResponse, upstreamFetch } from '../http.ts';
+import {
+  discardBody,
+  readBody,
+  readJSONObject,
+  retryAfterSeconds,
+  type UpstreamResponse,
+  upstreamFetch,
+} from '../http.ts';
 import { parseEventJSON, readSSE } from '../sse.ts';
 import type { CallContext, PassthroughFrame, PassthroughResponse, ProviderAdapter, UpstreamTarget } from '../types.ts';
 import { convertToOpenAIRequest } from './convert-to-openai-request.ts';
@@ -127,22 +134,12 @@ async function errorFrom(res: UpstreamResponse, label: string): Promise<GatewayE
 }
 
 async function readJSON(res: UpstreamResponse, label: string): Promise<{ bytes: Uint8Array; json: Json }> {
-  const bytes = await readBody(res.body, label);
-  let json: unknown;
-  try {
-    json = JSON.parse(Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength).toString('utf8'));
-  } catch {
-    throw new GatewayError('provider_unavailable', `Upstream ${label} returned a body that is not JSON`);
-  }
-  if (json === null || typeof json !== 'object' || Array.isArray(json)) {
-    throw new GatewayError('provider_unavailable', `Upstream ${label} returned a body that is not a JSON object`);
-  }
-  const error = (json as Json)['error'];
-  if (error && !(json as Json)['choices']) {
+  const { bytes, json } = await readJSONObject(res.body, label);
+  if (json['error'] && !json['choices']) {
     // Some servers answer 200 with an error envelope.
     throw mapOpenAIError({ status: 500, body: json, label });
   }
-  return { bytes, json: json as Json };
+  return { bytes, json };
 }
 
 /**

@@ -6,8 +6,8 @@ import {
   type Caller,
   type Gateway,
   type OpenStream,
-  type Outcome,
   type RequestContext,
+  servedOutcome,
   targetOf,
 } from '../../gateway/gateway.ts';
 import { StreamMeter } from '../../gateway/meter.ts';
@@ -27,7 +27,7 @@ import { type Authenticator, successHeaders } from '../../tenancy/auth.ts';
 import { toClientError } from '../errors.ts';
 import { routingHeaders } from '../headers.ts';
 import { sendRaw } from '../respond.ts';
-import { SSEWriter } from '../sse.ts';
+import { openSSE, type SSEWriter } from '../sse.ts';
 import { beginRequest, type RequestStart, recordEarlyError } from './request-context.ts';
 
 /**
@@ -176,28 +176,13 @@ async function streamMessage(gateway: Gateway, auth: Authenticator, ctx: Request
   } catch (err) {
     return sendRoutedError(gateway, ctx, reply, err);
   }
-  reply.hijack();
-  const res = reply.raw;
-  res.writeHead(200, {
+  const sse = openSSE(reply, {
     ...routingHeaders(ctx.requestId, open.decision, open.target, open.attempts),
     ...successHeaders(auth, ctx.caller),
     'request-id': ctx.requestId,
-    'content-type': 'text/event-stream; charset=utf-8',
-    'cache-control': 'no-cache',
-    connection: 'keep-alive',
-    'x-accel-buffering': 'no',
   });
-  const sse = new SSEWriter(res);
   const meter = new StreamMeter();
-  const outcome: Outcome = {
-    decision: open.decision,
-    target: open.target,
-    attempts: open.attempts,
-    costNano: 0,
-    status: 200,
-    errorCode: null,
-    ttfbMs: open.ttfbMs,
-  };
+  const outcome = servedOutcome(open);
   const renderer =
     open.mode === 'ir'
       ? new AnthropicStreamRenderer({ id: ctx.requestId, model: open.target.model.upstreamName })
