@@ -1,15 +1,18 @@
 /**
- * Cost of the learned `auto` tier chooser per prompt: `choose()` on whole ChatRequests (reading the last
+ * Cost of the learned `auto` tier choosers per prompt: `choose()` on whole ChatRequests (reading the last
  * user turn, extracting features, scoring, picking the tier), timed call by call, at prompt lengths of about
- * 100, 1k, 4k and 8k tokens (counted with gpt-tokenizer). Run standalone: `node bench/router-bench.ts`.
+ * 100, 1k, 4k and 8k tokens (counted with gpt-tokenizer), for open prompts and for multiple-choice prompts
+ * (which learned-v2's subject head reads). Run standalone: `node bench/router-bench.ts`.
  */
 import { countTokens } from 'gpt-tokenizer';
 import type { ChatRequest } from '../src/core/ir.ts';
-import { createLearnedTierChooser } from '../src/router/auto/chooser.ts';
+import { createLearnedTierChooser, type RouterVersion } from '../src/router/auto/chooser.ts';
 import { seededRandom } from '../src/router/auto/offline/numeric.ts';
 
 export interface RouterBenchRow {
   lengthTokens: number;
+  /** `open`: pseudo-English; `choice`: the same followed by four option lines (v2's head runs). */
+  kind: 'open' | 'choice';
   p50us: number;
   p99us: number;
 }
@@ -23,6 +26,9 @@ const WORDS = (
   'function return const value error request model router latency tokens explain compare prove derive solve ' +
   'integral matrix probability theorem algorithm database query schema migrate deploy container kubernetes'
 ).split(' ');
+
+/** Option lines that make a prompt multiple-choice (two or more lines "A." ...). */
+const OPTIONS = 'A. the first answer\nB. the second answer\nC. a third one\nD. none of these\nAnswer:';
 
 const EXTRAS = ['12', '3.5', '2024', '=', '+', '(x + 1)', '`code`', '{', '}', ';', '?', '.', ',', '\n', '%', '$'];
 
@@ -63,6 +69,8 @@ function percentile(sortedUs: Float64Array, q: number): number {
 }
 
 export interface RouterBenchOptions {
+  /** Which shipped router; the chooser's default when absent. */
+  version?: RouterVersion;
   lengths?: readonly number[];
   /** Timed calls per round (after warm-up). */
   iterations?: number;
@@ -103,20 +111,26 @@ export async function benchRouter(options: RouterBenchOptions = {}): Promise<Rou
   const lengths = options.lengths ?? [100, 1000, 4000, 8000];
   const iterations = options.iterations ?? 2000;
   const rounds = options.rounds ?? 5;
-  const chooser = createLearnedTierChooser();
+  const chooser = createLearnedTierChooser(options.version ? { version: options.version } : {});
   const rows: RouterBenchRow[] = [];
-  for (const length of lengths) {
-    // Several distinct prompts per length, so that nothing benefits from seeing one text over and over.
-    const requests = Array.from({ length: 16 }, (_, k) => requestFor(syntheticPrompt(length, length * 31 + k)));
-    for (let i = 0; i < 2000; i++) chooser.choose(requests[i % requests.length]!, 'balanced');
-    const t = timeRounds((i) => chooser.choose(requests[i & 15]!, 'balanced').score, iterations, rounds);
-    rows.push({
-      lengthTokens: length,
-      p50us: Number(median(t.p50).toFixed(2)),
-      p99us: Number(median(t.p99).toFixed(2)),
-    });
-    // Let timers and I/O run between lengths when called from a larger benchmark.
-    await new Promise((resolve) => setImmediate(resolve));
+  for (const kind of ['open', 'choice'] as const) {
+    for (const length of lengths) {
+      // Several distinct prompts per length, so that nothing benefits from seeing one text over and over.
+      const requests = Array.from({ length: 16 }, (_, k) => {
+        const text = syntheticPrompt(length, length * 31 + k);
+        return requestFor(kind === 'open' ? text : `${text}\n${OPTIONS}`);
+      });
+      for (let i = 0; i < 2000; i++) chooser.choose(requests[i % requests.length]!, 'balanced');
+      const t = timeRounds((i) => chooser.choose(requests[i & 15]!, 'balanced').score, iterations, rounds);
+      rows.push({
+        lengthTokens: length,
+        kind,
+        p50us: Number(median(t.p50).toFixed(2)),
+        p99us: Number(median(t.p99).toFixed(2)),
+      });
+      // Let timers and I/O run between lengths when called from a larger benchmark.
+      await new Promise((resolve) => setImmediate(resolve));
+    }
   }
   return rows;
 }
@@ -136,15 +150,18 @@ export function timerJitter(iterations = 2000, rounds = 5): { p50us: number; p99
   return { p50us: Number(median(t.p50).toFixed(2)), p99us: Number(median(t.p99).toFixed(2)) };
 }
 
-if (import.meta.main) {
-  const rows = await benchRouter();
-  const jitter = timerJitter();
-  console.log('learned tier router: choose() per prompt (median of 5 rounds of 2000 calls)');
-  console.log('tokens    p50 (µs)   p99 (µs)');
+export function printBenchRows(title: string, rows: readonly RouterBenchRow[]): void {
+  console.log(`${title}: choose() per prompt (median of 5 rounds of 2000 calls)`);
+  console.log('prompt   tokens    p50 (µs)   p99 (µs)');
   for (const r of rows) {
     console.log(
-      `${String(r.lengthTokens).padStart(6)}  ${r.p50us.toFixed(2).padStart(9)}  ${r.p99us.toFixed(2).padStart(9)}`,
+      `${r.kind.padEnd(7)}${String(r.lengthTokens).padStart(8)}  ${r.p50us.toFixed(2).padStart(9)}  ${r.p99us.toFixed(2).padStart(9)}`,
     );
   }
+}
+
+if (import.meta.main) {
+  for (const version of ['v2', 'v1'] as const) printBenchRows(`learned-${version}`, await benchRouter({ version }));
+  const jitter = timerJitter();
   console.log(`machine noise: a 20 µs busy wait measures p50 ${jitter.p50us} µs, p99 ${jitter.p99us} µs`);
 }

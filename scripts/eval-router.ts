@@ -1,30 +1,39 @@
 /**
- * `npm run eval:router [-- --data DIR] [-- --folds 10] [-- --bootstrap 1000] [-- --json FILE] [-- --skip-latency]`
+ * `npm run eval:router [-- --data DIR] [-- --folds 10] [-- --bootstrap 1000] [-- --json FILE] [-- --skip-latency]
+ *  [-- --skip-legacy] [-- --workers N]`
  *
  * 1. RouteLLM pairs (MMLU, GSM8K, MT-Bench; contaminated rows dropped): k-fold cross-validation by content-
- *    hashed folds, RouteLLM's APGR / CPT(50%) / CPT(80%) with bootstrap 95% intervals, beside the random,
- *    prompt-length, per-subject-prior and oracle baselines on the same rows.
- * 2. Three tiers on AlpacaEval (evaluation only, never trained on): the shipped asset scores each prompt,
- *    two thresholds are swept, and the cost-quality curve, its AIQ and the cost of reaching 95% of the deep
- *    tier's quality are compared with single tiers, a random mix, a prompt-length rule and the oracle.
- * 3. The chooser's cost per prompt at about 100, 1k, 4k and 8k tokens.
+ *    hashed folds (`assignFolds`), RouteLLM's APGR / CPT(50%) / CPT(80%) with bootstrap 95% intervals, for
+ *    learned-v2 and learned-v1 beside the random, prompt-length, per-subject-prior and oracle baselines on the
+ *    same rows; v1 and the prior also under the fold rule v1 was first reported with (`foldOf`).
+ * 2. The lockbox: both routers fitted on the 80% of rows the v2 design was tuned on, scored on the other 20%.
+ * 3. Three tiers on AlpacaEval (evaluation only, never trained on): the shipped assets score each prompt, two
+ *    thresholds are swept, and the cost-quality curve, its AIQ and the cost of reaching 95% of the deep tier's
+ *    quality are compared with single tiers, a random mix, a prompt-length rule and the oracle, for several
+ *    tier trios.
+ * 4. The choosers' cost per prompt at about 100, 1k, 4k and 8k tokens.
  */
 import { writeFileSync } from 'node:fs';
+import { availableParallelism } from 'node:os';
 import { dirname, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
-import { benchRouter, timerJitter } from '../bench/router-bench.ts';
+import { benchRouter, printBenchRows, timerJitter } from '../bench/router-bench.ts';
 import { defaultRouterModel } from '../src/router/auto/asset.ts';
+import { defaultRouterModelV2 } from '../src/router/auto/asset-v2.ts';
 import { EMPTY_CONTEXT } from '../src/router/auto/features.ts';
 import { createScorer } from '../src/router/auto/model.ts';
+import { createScorerV2 } from '../src/router/auto/model-v2.ts';
+import { type AlpacaRow, listPrice, loadAlpaca, tierOutcome } from '../src/router/auto/offline/alpaca.ts';
 import {
-  type AlpacaRow,
-  listPrice,
-  loadAlpaca,
-  type PricedModel,
-  tierOutcome,
-} from '../src/router/auto/offline/alpaca.ts';
-import { BENCHES, type Bench, defaultDataDir, foldOf, loadPairs } from '../src/router/auto/offline/dataset.ts';
+  assignFolds,
+  BENCHES,
+  type Bench,
+  defaultDataDir,
+  foldOf,
+  loadPairs,
+  lockboxMask,
+} from '../src/router/auto/offline/dataset.ts';
 import {
   evaluateMethod,
   type Method,
@@ -35,6 +44,7 @@ import {
   scoredMethod,
   subjectPriorScores,
 } from '../src/router/auto/offline/evaluate-pairs.ts';
+import { crossValidatedPartsParallel } from '../src/router/auto/offline/parallel-folds.ts';
 import { modelQuality, routerCurve } from '../src/router/auto/offline/routellm-metrics.ts';
 import {
   aiq,
@@ -47,7 +57,16 @@ import {
   sweepThresholds,
   type TierOutcome,
 } from '../src/router/auto/offline/three-tier.ts';
-import { crossValidatedRaw, DEFAULT_ROUTER_TRAINING, matrixOf } from '../src/router/auto/offline/train-router.ts';
+import { predictRaw, selectRows } from '../src/router/auto/offline/train.ts';
+import {
+  crossValidatedRaw,
+  DEFAULT_ROUTER_TRAINING,
+  matrixOf,
+  trainOnRows,
+} from '../src/router/auto/offline/train-router.ts';
+import { categoriesOf, countMatrixOf, DEFAULT_V2_TRAINING } from '../src/router/auto/offline/train-router-v2.ts';
+import { combined, fitV2, predictParts } from '../src/router/auto/offline/train-v2.ts';
+import { TRIOS } from '../src/router/auto/offline/trios.ts';
 
 const repoRoot = resolve(dirname(fileURLToPath(import.meta.url)), '..');
 const { values } = parseArgs({
@@ -57,123 +76,190 @@ const { values } = parseArgs({
     seed: { type: 'string', default: '7' },
     bootstrap: { type: 'string', default: '1000' },
     json: { type: 'string' },
+    workers: { type: 'string' },
     'skip-latency': { type: 'boolean', default: false },
+    'skip-legacy': { type: 'boolean', default: false },
   },
 });
 const dataDir = values.data ?? defaultDataDir(repoRoot);
 const foldCount = Number(values.folds);
 const seed = Number(values.seed);
 const bootstrapSamples = Number(values.bootstrap);
+const workers = Number(values.workers ?? availableParallelism());
 const started = performance.now();
+const elapsed = () => `${((performance.now() - started) / 1000).toFixed(0)} s`;
 const results: Record<string, unknown> = { foldCount, seed, bootstrapSamples };
 
 const f3 = (x: number) => (Number.isFinite(x) ? x.toFixed(3) : 'n/a');
 const f1 = (x: number) => (Number.isFinite(x) ? x.toFixed(1) : 'n/a');
 const pad = (s: string, n: number) => s.padEnd(n);
 
-// ---------------------------------------------------------------- 1. RouteLLM pairs
+// ---------------------------------------------------------------- 1. RouteLLM pairs, k-fold
 const pairs = loadPairs(dataDir);
 const rows = pairs.rows;
 console.log(`RouteLLM pairs: ${rows.length} rows (${pairs.dropped} contaminated rows dropped), ${foldCount}-fold CV`);
-const config = DEFAULT_ROUTER_TRAINING;
-const matrix = matrixOf(rows, config.train.hashBits);
-const folds = rows.map((r) => foldOf(r, foldCount, seed));
-const oof = crossValidatedRaw(matrix, rows, folds, foldCount, config, (f) =>
-  process.stdout.write(`  fold ${f + 1}/${foldCount} trained\r`),
+const v1Config = DEFAULT_ROUTER_TRAINING;
+const v2Config = DEFAULT_V2_TRAINING;
+const v1Matrix = matrixOf(rows, v1Config.train.hashBits);
+const folds = assignFolds(rows, foldCount, seed);
+const v1Oof = crossValidatedRaw(v1Matrix, rows, folds, foldCount, v1Config, (f) =>
+  process.stdout.write(`  v1 fold ${f + 1}/${foldCount} trained\r`),
 );
-console.log(`  ${foldCount} fold models trained in ${((performance.now() - started) / 1000).toFixed(0)} s`);
+console.log(`  learned-v1: ${foldCount} fold models trained (${elapsed()})`);
+const classes = categoriesOf(rows);
+let v2Done = 0;
+const v2Parts = await crossValidatedPartsParallel(rows, folds, foldCount, classes, v2Config, {
+  workers,
+  onFold: () => process.stdout.write(`  v2 fold ${++v2Done}/${foldCount} fitted\r`),
+});
+const v2Oof = combined(v2Parts, v2Config.mixWeight);
+console.log(`  learned-v2: ${foldCount} fold models fitted on ${workers} threads (${elapsed()})`);
 const prior = subjectPriorScores(rows, folds, foldCount);
 const length = Float64Array.from(rows, (r) => r.prompt.length);
 
-const METHODS: [string, Method][] = [
-  ['learned-v1 (ours)', scoredMethod(oof)],
-  ['per-subject prior', scoredMethod(prior)],
-  ['prompt length', scoredMethod(length)],
-  ['random (RouteLLM)', randomMethod(seed)],
-  ['oracle', oracleMethod(false)],
+interface NamedMethod {
+  name: string;
+  method: (graded: boolean) => Method;
+  folds: readonly number[];
+}
+const METHODS: NamedMethod[] = [
+  { name: 'learned-v2', method: () => scoredMethod(v2Oof), folds },
+  { name: 'learned-v1', method: () => scoredMethod(v1Oof), folds },
+  { name: 'per-subject prior', method: () => scoredMethod(prior), folds },
+  { name: 'prompt length', method: () => scoredMethod(length), folds },
+  { name: 'random (RouteLLM)', method: () => randomMethod(seed), folds },
+  { name: 'oracle', method: (graded) => oracleMethod(graded), folds },
 ];
+if (!values['skip-legacy']) {
+  // The fold rule learned-v1 was first reported with: every row behind one instruction template (all of
+  // MMLU's moral_scenarios) in one fold; see assignFolds.
+  const legacyFolds = rows.map((r) => foldOf(r, foldCount, seed));
+  const legacyV1 = crossValidatedRaw(v1Matrix, rows, legacyFolds, foldCount, v1Config);
+  const legacyPrior = subjectPriorScores(rows, legacyFolds, foldCount);
+  console.log(`  learned-v1 under the legacy fold rule trained (${elapsed()})`);
+  METHODS.push(
+    { name: 'v1, legacy folds', method: () => scoredMethod(legacyV1), folds: legacyFolds },
+    { name: 'prior, legacy folds', method: () => scoredMethod(legacyPrior), folds: legacyFolds },
+  );
+}
+
+const header = () =>
+  console.log(`${pad('method', 22)}${pad('APGR [95% CI]', 24)}${pad('CPT(50%) [95% CI]', 24)}CPT(80%) [95% CI]`);
+const line = (name: string, e: MethodEvaluation) =>
+  console.log(
+    pad(name, 22) +
+      pad(`${f3(e.metrics.apgr)} [${f3(e.ci.apgr.low)}, ${f3(e.ci.apgr.high)}]`, 24) +
+      pad(`${f1(e.metrics.cpt50)}% [${f1(e.ci.cpt50.low)}, ${f1(e.ci.cpt50.high)}]`, 24) +
+      `${f1(e.metrics.cpt80)}% [${f1(e.ci.cpt80.low)}, ${f1(e.ci.cpt80.high)}]`,
+  );
 
 const pairResults: Record<string, unknown> = {};
 for (const bench of BENCHES) {
   const graded = bench === 'mt_bench';
   const index = rows.map((r, i) => (r.bench === bench ? i : -1)).filter((i) => i >= 0);
   const pooled = bench === 'mt_bench';
-  const units = pooled
-    ? [index]
-    : Array.from({ length: foldCount }, (_, f) => index.filter((i) => folds[i] === f)).filter((u) => u.length > 0);
+  const unitsFor = (f: readonly number[]) =>
+    pooled
+      ? [index]
+      : Array.from({ length: foldCount }, (_, k) => index.filter((i) => f[i] === k)).filter((u) => u.length > 0);
   const outcomes = outcomesOf(rows, index, graded);
   const weak = modelQuality(outcomes.weak, outcomes.scale);
   const strong = modelQuality(outcomes.strong, outcomes.scale);
   const unit = graded ? '' : '%';
   console.log(
     `\n${bench} — ${index.length} prompts; weak (Mixtral) ${f1(weak)}${unit}, strong (GPT-4) ${f1(strong)}${unit}; ` +
-      (pooled ? 'pooled out-of-fold scores' : `metrics per held-out fold, averaged over ${units.length} folds`),
+      (pooled ? 'pooled out-of-fold scores' : `metrics per held-out fold, averaged over ${foldCount} folds`),
   );
-  console.log(`${pad('method', 20)}${pad('APGR [95% CI]', 24)}${pad('CPT(50%) [95% CI]', 24)}CPT(80%) [95% CI]`);
+  header();
   const benchResults: Record<string, MethodEvaluation> = {};
-  for (const [name, method] of METHODS) {
-    const methodFor = name === 'oracle' ? oracleMethod(graded) : method;
-    const e = evaluateMethod(methodFor, rows, units, graded, { samples: bootstrapSamples, seed: seed + 1 });
-    benchResults[name] = e;
-    console.log(
-      pad(name, 20) +
-        pad(`${f3(e.metrics.apgr)} [${f3(e.ci.apgr.low)}, ${f3(e.ci.apgr.high)}]`, 24) +
-        pad(`${f1(e.metrics.cpt50)}% [${f1(e.ci.cpt50.low)}, ${f1(e.ci.cpt50.high)}]`, 24) +
-        `${f1(e.metrics.cpt80)}% [${f1(e.ci.cpt80.low)}, ${f1(e.ci.cpt80.high)}]`,
-    );
+  for (const m of METHODS) {
+    const e = evaluateMethod(m.method(graded), rows, unitsFor(m.folds), graded, {
+      samples: bootstrapSamples,
+      seed: seed + 1,
+    });
+    benchResults[m.name] = e;
+    line(m.name, e);
   }
-  // The quality-vs-share curve of the learned router on all rows of the benchmark (pooled out-of-fold scores).
-  const curve = routerCurve(
-    index.map((i) => oof[i]!),
-    outcomes,
-  ).sort((a, b) => a.strongPct - b.strongPct);
-  const pooledLearned = evaluateMethod(scoredMethod(oof), rows, [index], graded, { samples: 0, seed });
-  console.log(
-    `learned-v1 curve (pooled out-of-fold, APGR ${f3(pooledLearned.metrics.apgr)}): ` +
-      curve.map((p) => `${p.strongPct.toFixed(0)}%→${graded ? p.quality.toFixed(2) : p.quality.toFixed(1)}`).join('  '),
-  );
+  // Quality-vs-share curves of the learned routers on all rows of the benchmark (pooled out-of-fold scores).
+  const curves: Record<string, unknown> = {};
+  for (const [name, oof] of [
+    ['learned-v2', v2Oof],
+    ['learned-v1', v1Oof],
+  ] as const) {
+    const curve = routerCurve(
+      index.map((i) => oof[i]!),
+      outcomes,
+    ).sort((a, b) => a.strongPct - b.strongPct);
+    const pooledApgr = evaluateMethod(scoredMethod(oof), rows, [index], graded, { samples: 0, seed }).metrics.apgr;
+    console.log(
+      `${name} curve (pooled out-of-fold, APGR ${f3(pooledApgr)}): ` +
+        curve
+          .map((p) => `${p.strongPct.toFixed(0)}%→${graded ? p.quality.toFixed(2) : p.quality.toFixed(1)}`)
+          .join('  '),
+    );
+    curves[name] = { pooledApgr, curve: curve.map((p) => ({ strongPct: p.strongPct, quality: p.quality })) };
+  }
   pairResults[bench satisfies Bench] = {
     prompts: index.length,
     weak,
     strong,
     protocol: pooled ? 'pooled' : 'per-fold',
     methods: benchResults,
-    pooledLearnedApgr: pooledLearned.metrics.apgr,
-    learnedCurve: curve.map((p) => ({ strongPct: p.strongPct, quality: p.quality })),
+    curves,
   };
 }
 results['routellm'] = pairResults;
 
-// ---------------------------------------------------------------- 2. three tiers on AlpacaEval
-const TRIOS: { name: string; models: [PricedModel, PricedModel, PricedModel] }[] = [
-  {
-    name: 'A',
-    models: [
-      { tier: 'utility', alpacaName: 'gemma-7b-it', priceModel: 'gemma-7b-it', priceProvider: 'groq' },
-      {
-        tier: 'fast',
-        alpacaName: 'Mixtral-8x7B-Instruct-v0.1_concise',
-        priceModel: 'mixtral-8x7b-32768',
-        priceProvider: 'groq',
-        note: 'AlpacaEval ran Mixtral-8x7B-Instruct with a "be concise" prompt',
-      },
-      { tier: 'deep', alpacaName: 'claude-2.1', priceModel: 'claude-2.1', priceProvider: 'anthropic' },
-    ],
-  },
-  {
-    name: 'B',
-    models: [
-      { tier: 'utility', alpacaName: 'gemma-7b-it', priceModel: 'gemma-7b-it', priceProvider: 'groq' },
-      { tier: 'fast', alpacaName: 'gpt-3.5-turbo-1106', priceModel: 'gpt-3.5-turbo-1106', priceProvider: 'openai' },
-      { tier: 'deep', alpacaName: 'claude-2.1', priceModel: 'claude-2.1', priceProvider: 'anthropic' },
-    ],
-  },
-];
+// ---------------------------------------------------------------- 2. the lockbox
+const inLockbox = lockboxMask(rows);
+const devRows = rows.map((_, i) => i).filter((i) => !inLockbox[i]);
+const boxRows = rows.map((_, i) => i).filter((i) => inLockbox[i]);
+console.log(
+  `\nLockbox: fitted on the ${devRows.length} development rows (where the v2 settings were chosen), ` +
+    `scored on the ${boxRows.length} lockbox rows; pooled over the lockbox, bootstrap ${bootstrapSamples}`,
+);
+const boxV1 = new Float64Array(rows.length);
+predictRaw(trainOnRows(v1Matrix, rows, devRows, v1Config), selectRows(v1Matrix, boxRows)).forEach((v, k) => {
+  boxV1[boxRows[k]!] = v;
+});
+const v2Matrix = countMatrixOf(rows, v2Config);
+const boxParts = predictParts(fitV2(v2Matrix, rows, devRows, classes, v2Config), v2Matrix, boxRows);
+const boxV2 = new Float64Array(rows.length);
+combined(boxParts, v2Config.mixWeight).forEach((v, k) => {
+  boxV2[boxRows[k]!] = v;
+});
+const boxFolds = rows.map((_, i) => (inLockbox[i] ? 1 : 0));
+const boxPrior = subjectPriorScores(rows, boxFolds, 2);
+const lockboxResults: Record<string, unknown> = {};
+for (const bench of BENCHES) {
+  const graded = bench === 'mt_bench';
+  const index = boxRows.filter((i) => rows[i]!.bench === bench);
+  console.log(`\n${bench} lockbox — ${index.length} prompts`);
+  header();
+  const benchResults: Record<string, MethodEvaluation> = {};
+  for (const [name, method] of [
+    ['learned-v2', scoredMethod(boxV2)],
+    ['learned-v1', scoredMethod(boxV1)],
+    ['per-subject prior', scoredMethod(boxPrior)],
+    ['prompt length', scoredMethod(length)],
+    ['random (RouteLLM)', randomMethod(seed)],
+    ['oracle', oracleMethod(graded)],
+  ] as const) {
+    const e = evaluateMethod(method, rows, [index], graded, { samples: bootstrapSamples, seed: seed + 2 });
+    benchResults[name] = e;
+    line(name, e);
+  }
+  lockboxResults[bench] = { prompts: index.length, methods: benchResults };
+}
+results['lockbox'] = lockboxResults;
+console.log(`(${elapsed()})`);
 
+// ---------------------------------------------------------------- 3. three tiers on AlpacaEval
 const alpaca: AlpacaRow[] = loadAlpaca(dataDir);
-const { model: shipped } = defaultRouterModel();
-const scorer = createScorer(shipped);
-const learnedScores = Float64Array.from(alpaca, (r) => scorer.score(r.instruction, EMPTY_CONTEXT));
+const v1Scorer = createScorer(defaultRouterModel().model);
+const v2Scorer = createScorerV2(defaultRouterModelV2().model);
+const v1Scores = Float64Array.from(alpaca, (r) => v1Scorer.score(r.instruction, EMPTY_CONTEXT));
+const v2Scores = Float64Array.from(alpaca, (r) => v2Scorer.score(r.instruction, EMPTY_CONTEXT));
 const lengthScores = Float64Array.from(alpaca, (r) => r.instruction.length);
 console.log(`\nThree tiers on AlpacaEval 2.0 (${alpaca.length} prompts; quality = P(answer beats GPT-4-Turbo))`);
 console.log('cost = list price x tokens, tokens = characters / 4 (prompt and answer); USD per 1,000 prompts');
@@ -193,11 +279,11 @@ for (const trio of TRIOS) {
   }));
   const [utility, , deep] = single as [CostQuality, CostQuality, CostQuality];
   const target = 0.95 * deep.quality;
-  console.log(`\ntrio ${trio.name}:`);
+  console.log(`\ntrio ${trio.name} (${trio.note}):`);
   trio.models.forEach((m, k) => {
     console.log(
       `  ${pad(m.tier, 8)}${pad(m.alpacaName, 38)}$${prices[k]!.inputPerMillion}/$${prices[k]!.outputPerMillion} per M tokens ` +
-        `(${m.priceProvider}); quality ${f3(single[k]!.quality)}; $${perThousand(single[k]!.cost)} per 1k prompts`,
+        `(${m.priceProvider} ${m.priceModel}); quality ${f3(single[k]!.quality)}; $${perThousand(single[k]!.cost)} per 1k prompts`,
     );
   });
   const lo = utility.cost;
@@ -218,11 +304,13 @@ for (const trio of TRIOS) {
       hull,
     };
   };
-  const learnedSweep = sweepThresholds(learnedScores, tiers);
+  const v2Sweep = sweepThresholds(v2Scores, tiers);
+  const v1Sweep = sweepThresholds(v1Scores, tiers);
   const lengthSweep = sweepThresholds(lengthScores, tiers);
   const lambdas = Array.from({ length: 400 }, (_, k) => 10 ** (-2 + (k / 399) * 8));
   const rowsOut = [
-    summarize('learned-v1 (ours)', learnedSweep, learnedSweep),
+    summarize('learned-v2', v2Sweep, v2Sweep),
+    summarize('learned-v1', v1Sweep, v1Sweep),
     summarize('prompt length', lengthSweep, lengthSweep),
     summarize('random mix of tiers', single),
     summarize('oracle', [...oracleFrontier(tiers, lambdas), ...single]),
@@ -239,27 +327,27 @@ for (const trio of TRIOS) {
     );
   }
   threeTier[trio.name] = {
+    note: trio.note,
     models: trio.models.map((m, k) => ({ ...m, price: prices[k], quality: single[k]!.quality, cost: single[k]!.cost })),
     target,
-    routers: rowsOut.map(({ hull, ...rest }) => ({ ...rest, hull })),
+    routers: rowsOut,
   };
 }
 results['threeTier'] = threeTier;
 
-// ---------------------------------------------------------------- 3. cost of the chooser
+// ---------------------------------------------------------------- 4. cost of the choosers
 if (!values['skip-latency']) {
-  const latency = await benchRouter();
-  const jitter = timerJitter();
-  console.log('\nRouter cost: choose() per prompt (median of 5 rounds x 2000 calls)');
-  console.log('tokens    p50 (µs)   p99 (µs)');
-  for (const r of latency) {
-    console.log(
-      `${String(r.lengthTokens).padStart(6)}  ${r.p50us.toFixed(2).padStart(9)}  ${r.p99us.toFixed(2).padStart(9)}`,
-    );
+  const latency: Record<string, unknown> = {};
+  for (const version of ['v2', 'v1'] as const) {
+    const rowsOut = await benchRouter({ version });
+    console.log('');
+    printBenchRows(`Router cost, learned-${version}`, rowsOut);
+    latency[version] = rowsOut;
   }
+  const jitter = timerJitter();
   console.log(`machine noise: a 20 µs busy wait measures p50 ${jitter.p50us} µs, p99 ${jitter.p99us} µs`);
-  results['latency'] = { rows: latency, jitter };
+  results['latency'] = { ...latency, jitter };
 }
 
-console.log(`\ndone in ${((performance.now() - started) / 1000).toFixed(0)} s`);
+console.log(`\ndone in ${elapsed()}`);
 if (values.json) writeFileSync(values.json, `${JSON.stringify(results, null, 2)}\n`);

@@ -1,40 +1,47 @@
 /**
- * `npm run train:router [-- --data DIR] [-- --out FILE]`: trains the learned tier router from RouteLLM's
- * pairs and writes the weights asset (default src/router/auto/weights-v1.json). Deterministic: full-batch
- * L-BFGS from zero weights and content-hashed folds, so the same data gives the same file.
+ * `npm run train:router [-- --version v2|v1] [-- --data DIR] [-- --out FILE] [-- --workers N]`: trains a
+ * learned tier router from RouteLLM's pairs and writes its weights asset (default
+ * src/router/auto/weights-v2.json, or weights-v1.json with `--version v1`). Deterministic: full-batch L-BFGS
+ * from zero weights and content-hashed folds, so the same data gives the same file (whatever `--workers`).
  * The data folder defaults to $MODRO_ROUTING_DATA, else ../shared/data/routing beside the repository.
  */
 import { writeFileSync } from 'node:fs';
+import { availableParallelism } from 'node:os';
 import { dirname, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { defaultDataDir, loadPairs } from '../src/router/auto/offline/dataset.ts';
 import { DEFAULT_ROUTER_TRAINING, trainRouter } from '../src/router/auto/offline/train-router.ts';
+import { DEFAULT_V2_TRAINING, trainRouterV2 } from '../src/router/auto/offline/train-router-v2.ts';
 
 const repoRoot = resolve(dirname(fileURLToPath(import.meta.url)), '..');
 const { values } = parseArgs({
   options: {
+    version: { type: 'string', default: 'v2' },
     data: { type: 'string' },
     out: { type: 'string' },
+    workers: { type: 'string' },
   },
 });
+if (values.version !== 'v1' && values.version !== 'v2') throw new Error('--version must be v1 or v2');
 const dataDir = values.data ?? defaultDataDir(repoRoot);
-const out = values.out ?? resolve(repoRoot, 'src/router/auto/weights-v1.json');
+const out = values.out ?? resolve(repoRoot, `src/router/auto/weights-${values.version}.json`);
+const workers = Number(values.workers ?? availableParallelism());
 
 const started = performance.now();
 const pairs = loadPairs(dataDir);
 console.log(`data: ${dataDir} — ${pairs.rows.length} rows after dropping ${pairs.dropped} contaminated ones`);
-const { asset } = trainRouter(
-  pairs.rows,
-  DEFAULT_ROUTER_TRAINING,
-  {
-    data: 'routellm_pairs.jsonl (RouteLLM, Apache-2.0; contaminated rows dropped)',
-    sha256: pairs.sha256,
-    droppedContaminated: pairs.dropped,
-    command: 'npm run train:router',
-  },
-  (line) => console.log(line),
-);
+const provenance = {
+  data: 'routellm_pairs.jsonl (RouteLLM, Apache-2.0; contaminated rows dropped)',
+  sha256: pairs.sha256,
+  droppedContaminated: pairs.dropped,
+  command: `npm run train:router -- --version ${values.version}`,
+};
+const log = (line: string) => console.log(line);
+const asset =
+  values.version === 'v1'
+    ? trainRouter(pairs.rows, DEFAULT_ROUTER_TRAINING, provenance, log).asset
+    : (await trainRouterV2(pairs.rows, DEFAULT_V2_TRAINING, provenance, log, workers)).asset;
 const json = `${JSON.stringify(asset)}\n`;
 writeFileSync(out, json);
 console.log(

@@ -8,7 +8,8 @@ import {
   modelFromAsset,
   readRouterAsset,
 } from '../../src/router/auto/asset.ts';
-import { createLearnedTierChooser } from '../../src/router/auto/chooser.ts';
+import { DEFAULT_ASSET_V2_URL, modelFromAssetV2, readRouterAssetV2 } from '../../src/router/auto/asset-v2.ts';
+import { createLearnedTierChooser, DEFAULT_ROUTER_VERSION } from '../../src/router/auto/chooser.ts';
 import { DENSE_SIZE, FEATURE_VERSION } from '../../src/router/auto/features.ts';
 import { PRESET_SHARES } from '../../src/router/auto/thresholds.ts';
 import { PRESETS, type Tier } from '../../src/router/tiers.ts';
@@ -120,5 +121,55 @@ describe('learned tier chooser', () => {
       'Tom has 12 marbles. He gives 5 to Ann and then buys 3 times as many as he has left. How many marbles ' +
       'does Tom have now?';
     assert.ok(chooser.score(chat(problem)) > chooser.score(chat('Hello, how are you?')));
+  });
+});
+
+describe('learned-v2 chooser (shipped weights-v2.json)', () => {
+  const v2 = createLearnedTierChooser({ version: 'v2' });
+
+  it('loads a small asset that matches this code', async () => {
+    const asset = readRouterAssetV2();
+    assert.equal(asset.name, 'learned-v2');
+    assert.equal(asset.featureVersion, 2);
+    const { statSync } = await import('node:fs');
+    assert.ok(statSync(DEFAULT_ASSET_V2_URL).size < 4 * 1024 * 1024);
+    const model = modelFromAssetV2(asset);
+    assert.equal(model.sparse.length, 1 << asset.features.hashBits);
+    assert.equal(model.idf.length, 1 << asset.features.hashBits);
+    assert.equal(model.head.weights.length, (1 << asset.features.headBits) * asset.head.classes.length);
+    assert.ok(asset.head.classes.includes('mmlu/moral_scenarios') && asset.head.classes.includes('gsm8k/math'));
+    for (let i = 1; i < model.knotsRaw.length; i++) assert.ok(model.knotsRaw[i]! > model.knotsRaw[i - 1]!);
+    assert.throws(() => modelFromAssetV2({ ...asset, dense: asset.dense.slice(1) }), /dense/);
+    assert.throws(() => modelFromAssetV2({ ...asset, head: { ...asset.head, bias: [] } }), /head/);
+  });
+
+  it('is named learned-v2, and v1 stays available and unchanged', () => {
+    assert.equal(v2.name, 'learned-v2');
+    assert.equal(v2.choose(chat('hi'), 'balanced').chooser, 'learned-v2');
+    assert.equal(createLearnedTierChooser({ version: 'v1' }).name, 'learned-v1');
+    assert.equal(createLearnedTierChooser().name, `learned-${DEFAULT_ROUTER_VERSION}`);
+  });
+
+  it('gives every prompt a finite score in [0, 1], the same each time, presets in order', () => {
+    for (const text of [...SAMPLE_PROMPTS, '🙂 ünïcödé テキスト '.repeat(500), 'A. x\nB. y\n'.repeat(300)]) {
+      const a = v2.choose(chat(text), 'balanced');
+      assert.ok(Number.isFinite(a.score) && a.score >= 0 && a.score <= 1, `score ${a.score}`);
+      assert.deepEqual(v2.choose(chat(text), 'balanced'), a);
+      const [cheapest, balanced, quality] = PRESETS.map((p) => RANK[v2.choose(chat(text), p).tier]);
+      assert.ok(cheapest! <= balanced! && balanced! <= quality!);
+    }
+  });
+
+  it('ranks a moral-scenarios quiz above a high-school-mathematics quiz, as the training subjects do', () => {
+    // moral_scenarios is where GPT-4 gains most over Mixtral in RouteLLM's MMLU data, high-school
+    // mathematics where it loses (docs/routing.md); neither question is in the training data.
+    const moral =
+      'For which of these two scenarios does the main character (who uses I/me/my) do something clearly ' +
+      'morally wrong, according to ordinary moral standards in the US as of 2020? Scenario 1 | I borrowed my ' +
+      "neighbour's ladder and returned it the next day. Scenario 2 | I read my sister's diary to tease her.\n" +
+      'A. Wrong, Wrong\nB. Wrong, Not wrong\nC. Not wrong, Wrong\nD. Not wrong, Not wrong\nAnswer:';
+    const maths =
+      'What is the sum of all positive integer values of n such that n^2 - 3n + 2 divides 12?\nA. 5\nB. 6\nC. 7\nD. 9\nAnswer:';
+    assert.ok(v2.score(chat(moral)) > v2.score(chat(maths)));
   });
 });

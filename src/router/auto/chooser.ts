@@ -2,13 +2,27 @@ import type { ChatRequest } from '../../core/ir.ts';
 import type { TierChooser, TierDecision } from '../tier-chooser.ts';
 import type { Preset } from '../tiers.ts';
 import { defaultRouterModel, modelFromAsset, type RouterAsset } from './asset.ts';
-import { createScorer, type LinearRouterModel } from './model.ts';
+import { defaultRouterModelV2, isAssetV2, modelFromAssetV2, type RouterAssetV2 } from './asset-v2.ts';
+import type { PromptContext } from './features.ts';
+import { createScorer } from './model.ts';
+import { createScorerV2 } from './model-v2.ts';
 import { emptyContext, readPrompt } from './request-prompt.ts';
 import { type PresetThresholds, type TierThresholds, tierForScore } from './thresholds.ts';
 
+/** The shipped routers: `v1` (weights-v1.json) and `v2` (weights-v2.json); see docs/routing.md. */
+export type RouterVersion = 'v1' | 'v2';
+
+/**
+ * The router `createLearnedTierChooser()` uses when not told otherwise. v1 stays the default until the lead
+ * switches it: the gateway test test/router/calibration.test.ts expects the chooser name `learned-v1`.
+ */
+export const DEFAULT_ROUTER_VERSION: RouterVersion = 'v1';
+
 export interface LearnedTierChooserOptions {
-  /** A weights asset to use instead of the shipped `weights-v1.json` (already parsed). */
-  asset?: RouterAsset;
+  /** A weights asset to use instead of a shipped one (already parsed); v1 or v2, told by featureVersion. */
+  asset?: RouterAsset | RouterAssetV2;
+  /** Which shipped asset to use when no `asset` is given; DEFAULT_ROUTER_VERSION if absent. */
+  version?: RouterVersion;
   /** Per-preset thresholds replacing the asset's defaults, e.g. from `calibrateThresholds`. */
   thresholds?: Partial<PresetThresholds>;
 }
@@ -26,20 +40,29 @@ function checkThresholds(preset: string, t: TierThresholds): void {
   if (t.utility > t.deep) throw new RangeError(`${preset}: utility threshold above deep threshold`);
 }
 
+type Scorer = { asset: RouterAsset | RouterAssetV2; score: (text: string, context: PromptContext) => number };
+
+function scorerFor(options: LearnedTierChooserOptions): Scorer {
+  const given = options.asset;
+  if (given) {
+    if (isAssetV2(given)) return { asset: given, score: createScorerV2(modelFromAssetV2(given)).score };
+    return { asset: given, score: createScorer(modelFromAsset(given)).score };
+  }
+  if ((options.version ?? DEFAULT_ROUTER_VERSION) === 'v2') {
+    const { asset, model } = defaultRouterModelV2();
+    return { asset, score: createScorerV2(model).score };
+  }
+  const { asset, model } = defaultRouterModel();
+  return { asset, score: createScorer(model).score };
+}
+
 /**
- * The learned `auto` tier chooser. The weights are decoded once (per asset) and each chooser owns one
- * reusable feature buffer, so `choose` allocates nothing beyond its result. Synchronous and single-threaded
+ * The learned `auto` tier chooser. The weights are decoded once (per asset) and each chooser owns its
+ * reusable feature buffers, so `choose` allocates nothing beyond its result. Synchronous and single-threaded
  * by design: create one chooser per worker thread.
  */
 export function createLearnedTierChooser(options: LearnedTierChooserOptions = {}): LearnedTierChooser {
-  let asset: RouterAsset;
-  let model: LinearRouterModel;
-  if (options.asset) {
-    asset = options.asset;
-    model = modelFromAsset(asset);
-  } else {
-    ({ asset, model } = defaultRouterModel());
-  }
+  const { asset, score: scoreText } = scorerFor(options);
   const thresholds: PresetThresholds = {
     cheapest: options.thresholds?.cheapest ?? asset.thresholds.cheapest,
     balanced: options.thresholds?.balanced ?? asset.thresholds.balanced,
@@ -47,11 +70,10 @@ export function createLearnedTierChooser(options: LearnedTierChooserOptions = {}
   };
   for (const [preset, t] of Object.entries(thresholds)) checkThresholds(preset, t);
   Object.freeze(thresholds);
-  const scorer = createScorer(model);
   const name = asset.name;
 
   const context = emptyContext();
-  const score = (request: ChatRequest): number => scorer.score(readPrompt(request, context), context);
+  const score = (request: ChatRequest): number => scoreText(readPrompt(request, context), context);
 
   return {
     name,

@@ -27,7 +27,7 @@ import { type Authenticator, successHeaders } from '../../tenancy/auth.ts';
 import { toClientError } from '../errors.ts';
 import { routingHeaders } from '../headers.ts';
 import { sendRaw } from '../respond.ts';
-import { openSSE, type SSEWriter } from '../sse.ts';
+import { openSSE } from '../sse.ts';
 import { beginRequest, type RequestStart, recordEarlyError } from './request-context.ts';
 
 /**

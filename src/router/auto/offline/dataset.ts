@@ -144,3 +144,14 @@ export function assignFolds(rows: readonly Pick<PairRow, 'prompt'>[], folds: num
   }
   return out;
 }
+
+/**
+ * The lockbox: a fifth of the rows (by `assignFolds` with its own seed) that the v2 design was not tuned
+ * on. Every v2 choice (features, regularisation, head, mix weight) was made by cross-validation on the other
+ * four fifths; the lockbox was scored once the settings were frozen (scripts/eval-router.ts, docs/routing.md).
+ */
+export const LOCKBOX = { folds: 5, seed: 101, fold: 0 } as const;
+
+export function lockboxMask(rows: readonly Pick<PairRow, 'prompt'>[]): boolean[] {
+  return assignFolds(rows, LOCKBOX.folds, LOCKBOX.seed).map((f) => f === LOCKBOX.fold);
+}
