@@ -126,10 +126,17 @@ export const configSchema = z.strictObject({
     })
     .prefault({}),
   storage: z
-    .discriminatedUnion('kind', [
-      z.strictObject({ kind: z.literal('sqlite'), path: z.string().default('./data/modro.db') }),
-      z.strictObject({ kind: z.literal('postgres'), url: z.string().min(1), schema: z.string().optional() }),
-    ])
+    .preprocess(
+      // `kind` may be left out for the default store (e.g. MODRO__STORAGE__PATH=/var/lib/modro/modro.db).
+      (value) =>
+        value && typeof value === 'object' && !Array.isArray(value) && !('kind' in value)
+          ? { kind: 'sqlite', ...value }
+          : value,
+      z.discriminatedUnion('kind', [
+        z.strictObject({ kind: z.literal('sqlite'), path: z.string().default('./data/modro.db') }),
+        z.strictObject({ kind: z.literal('postgres'), url: z.string().min(1), schema: z.string().optional() }),
+      ]),
+    )
     .default({ kind: 'sqlite', path: './data/modro.db' }),
   auth: z
     .strictObject({

@@ -72,3 +72,8 @@ describe('configuration', () => {
     assert.throws(() => loadConfig(join(dir, 'missing.yaml'), {}), /Cannot read configuration file/);
   });
 });
+
+test('the storage path alone (from the environment) keeps the SQLite default', () => {
+  const config = parseConfig({}, { MODRO__STORAGE__PATH: '/tmp/x/modro.db' });
+  assert.deepEqual(config.storage, { kind: 'sqlite', path: '/tmp/x/modro.db' });
+});
