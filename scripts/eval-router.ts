@@ -64,7 +64,12 @@ import {
   matrixOf,
   trainOnRows,
 } from '../src/router/auto/offline/train-router.ts';
-import { categoriesOf, countMatrixOf, DEFAULT_V2_TRAINING } from '../src/router/auto/offline/train-router-v2.ts';
+import {
+  categoriesOf,
+  countMatrixOf,
+  DEFAULT_V2_TRAINING,
+  routedRaw,
+} from '../src/router/auto/offline/train-router-v2.ts';
 import { combined, fitV2, predictParts } from '../src/router/auto/offline/train-v2.ts';
 import { TRIOS } from '../src/router/auto/offline/trios.ts';
 
@@ -106,13 +111,16 @@ const v1Oof = crossValidatedRaw(v1Matrix, rows, folds, foldCount, v1Config, (f) 
   process.stdout.write(`  v1 fold ${f + 1}/${foldCount} trained\r`),
 );
 console.log(`  learned-v1: ${foldCount} fold models trained (${elapsed()})`);
-const classes = categoriesOf(rows);
+const classes = categoriesOf(rows, v2Config.features);
 let v2Done = 0;
 const v2Parts = await crossValidatedPartsParallel(rows, folds, foldCount, classes, v2Config, {
   workers,
   onFold: () => process.stdout.write(`  v2 fold ${++v2Done}/${foldCount} fitted\r`),
 });
-const v2Oof = combined(v2Parts, v2Config.mixWeight);
+// learned-v2 reads quizzes with its tf-idf model and head, open prompts with a v1-style model trained like v1
+// (same settings, so v1's out-of-fold outputs are that model's).
+const v2QuizModelOof = combined(v2Parts, v2Config.mixWeight);
+const v2Oof = routedRaw(rows, v2QuizModelOof, v1Oof);
 console.log(`  learned-v2: ${foldCount} fold models fitted on ${workers} threads (${elapsed()})`);
 const prior = subjectPriorScores(rows, folds, foldCount);
 const length = Float64Array.from(rows, (r) => r.prompt.length);
@@ -125,6 +133,7 @@ interface NamedMethod {
 const METHODS: NamedMethod[] = [
   { name: 'learned-v2', method: () => scoredMethod(v2Oof), folds },
   { name: 'learned-v1', method: () => scoredMethod(v1Oof), folds },
+  { name: 'v2 tf-idf on all', method: () => scoredMethod(v2QuizModelOof), folds },
   { name: 'per-subject prior', method: () => scoredMethod(prior), folds },
   { name: 'prompt length', method: () => scoredMethod(length), folds },
   { name: 'random (RouteLLM)', method: () => randomMethod(seed), folds },
@@ -224,10 +233,11 @@ predictRaw(trainOnRows(v1Matrix, rows, devRows, v1Config), selectRows(v1Matrix, 
 });
 const v2Matrix = countMatrixOf(rows, v2Config);
 const boxParts = predictParts(fitV2(v2Matrix, rows, devRows, classes, v2Config), v2Matrix, boxRows);
-const boxV2 = new Float64Array(rows.length);
+const boxQuiz = new Float64Array(rows.length);
 combined(boxParts, v2Config.mixWeight).forEach((v, k) => {
-  boxV2[boxRows[k]!] = v;
+  boxQuiz[boxRows[k]!] = v;
 });
+const boxV2 = routedRaw(rows, boxQuiz, boxV1);
 const boxFolds = rows.map((_, i) => (inLockbox[i] ? 1 : 0));
 const boxPrior = subjectPriorScores(rows, boxFolds, 2);
 const lockboxResults: Record<string, unknown> = {};
@@ -240,6 +250,7 @@ for (const bench of BENCHES) {
   for (const [name, method] of [
     ['learned-v2', scoredMethod(boxV2)],
     ['learned-v1', scoredMethod(boxV1)],
+    ['v2 tf-idf on all', scoredMethod(boxQuiz)],
     ['per-subject prior', scoredMethod(boxPrior)],
     ['prompt length', scoredMethod(length)],
     ['random (RouteLLM)', randomMethod(seed)],

@@ -135,9 +135,12 @@ describe('learned-v2 chooser (shipped weights-v2.json)', () => {
     assert.ok(statSync(DEFAULT_ASSET_V2_URL).size < 4 * 1024 * 1024);
     const model = modelFromAssetV2(asset);
     assert.equal(model.sparse.length, 1 << asset.features.hashBits);
-    assert.equal(model.idf.length, 1 << asset.features.hashBits);
+    assert.equal(model.idf.levels.length, 1 << asset.features.hashBits);
     assert.equal(model.head.weights.length, (1 << asset.features.headBits) * asset.head.classes.length);
-    assert.ok(asset.head.classes.includes('mmlu/moral_scenarios') && asset.head.classes.includes('gsm8k/math'));
+    // The head's classes are the 57 MMLU subjects: it reads multiple-choice prompts only.
+    assert.equal(asset.head.classes.length, 57);
+    assert.ok(asset.head.classes.every((c) => c.startsWith('mmlu/')));
+    assert.equal(model.open.sparse.length, 1 << asset.open.hashBits);
     for (let i = 1; i < model.knotsRaw.length; i++) assert.ok(model.knotsRaw[i]! > model.knotsRaw[i - 1]!);
     assert.throws(() => modelFromAssetV2({ ...asset, dense: asset.dense.slice(1) }), /dense/);
     assert.throws(() => modelFromAssetV2({ ...asset, head: { ...asset.head, bias: [] } }), /head/);

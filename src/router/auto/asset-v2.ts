@@ -1,0 +1,143 @@
+import { readFileSync } from 'node:fs';
+import { ASSET_FORMAT, decodeSparse, type RouterAsset } from './asset.ts';
+import { DENSE_SIZE } from './features.ts';
+import { FEATURE_VERSION_V2, type FeatureSpecV2, type IdfLevels } from './features-v2.ts';
+import type { RouterModelV2 } from './model-v2.ts';
+import type { PresetThresholds, TierShares } from './thresholds.ts';
+
+/**
+ * The v2 weights asset (`weights-v2.json`), produced by `npm run train:router`. Same format name as v1, told
+ * apart by `featureVersion`. The open-prompt model is stored as v1 stores its weights; text-model weights as int16 (one scale), idf as one byte per bucket (the
+ * trainer uses the same rounded values), the subject head as int8 with one scale per category. No
+ * timestamps: the same data and options give the same bytes.
+ */
+export interface RouterAssetV2 {
+  format: typeof ASSET_FORMAT;
+  name: string;
+  featureVersion: typeof FEATURE_VERSION_V2;
+  /** The model for open prompts (v1's features and encoding). */
+  open: { hashBits: number; bias: number; dense: number[]; sparse: RouterAsset['sparse'] };
+  features: FeatureSpecV2;
+  bias: number;
+  dense: number[];
+  sparse: RouterAsset['sparse'];
+  idf: { encoding: 'uint8-base64'; max: number; levels: number; data: string };
+  head: {
+    /** Category labels, for diagnostics: "mmlu/anatomy", "gsm8k/math", ... */
+    classes: string[];
+    encoding: 'int8-base64';
+    /** One scale per category. */
+    scales: number[];
+    data: string;
+    bias: number[];
+    gains: number[];
+  };
+  mixWeight: number;
+  calibration: { raw: number[]; score: number[] };
+  presetShares: Record<string, TierShares>;
+  thresholds: PresetThresholds;
+  training: Record<string, unknown>;
+}
+
+export const DEFAULT_ASSET_V2_URL = new URL('./weights-v2.json', import.meta.url);
+
+const round9 = (x: number) => Number(x.toPrecision(9));
+
+/** Head weights laid out [bucket * classes + c], as int8 with a scale per category. */
+export function encodeHead(weights: Float32Array, classes: number): { scales: number[]; data: string } {
+  const buckets = weights.length / classes;
+  const scales: number[] = [];
+  for (let c = 0; c < classes; c++) {
+    let max = 0;
+    for (let b = 0; b < buckets; b++) max = Math.max(max, Math.abs(weights[b * classes + c]!));
+    scales.push(max > 0 ? round9(max / 127) : 1);
+  }
+  const bytes = Buffer.alloc(weights.length);
+  for (let i = 0; i < weights.length; i++) bytes.writeInt8(Math.round(weights[i]! / scales[i % classes]!), i);
+  return { scales, data: bytes.toString('base64') };
+}
+
+/** The head's int8 weights as stored ([bucket * classes + c]); multiply by `scales[c]` for their value. */
+export function decodeHead(head: RouterAssetV2['head'], headBits: number): Int8Array {
+  if (head.encoding !== 'int8-base64') throw new Error(`unknown head encoding ${head.encoding}`);
+  const classes = head.classes.length;
+  const bytes = Buffer.from(head.data, 'base64');
+  if (bytes.length !== (1 << headBits) * classes) throw new Error(`head weights: ${bytes.length} bytes`);
+  return new Int8Array(bytes.buffer.slice(bytes.byteOffset, bytes.byteOffset + bytes.length));
+}
+
+export function encodeIdf(levels: Uint8Array, max: number, steps: number): RouterAssetV2['idf'] {
+  return { encoding: 'uint8-base64', max, levels: steps, data: Buffer.from(levels).toString('base64') };
+}
+
+/** Levels per bucket, and the float32 value of each level: what the trainer weighed with (matrix-v2.ts). */
+export function decodeIdf(idf: RouterAssetV2['idf'], hashBits: number): IdfLevels {
+  if (idf.encoding !== 'uint8-base64') throw new Error(`unknown idf encoding ${idf.encoding}`);
+  const bytes = Buffer.from(idf.data, 'base64');
+  if (bytes.length !== 1 << hashBits) throw new Error(`idf: expected ${1 << hashBits} bytes, got ${bytes.length}`);
+  const value = new Float64Array(256);
+  for (let level = 0; level < 256; level++) value[level] = Math.fround((level / idf.levels) * idf.max);
+  return { levels: new Uint8Array(bytes), value };
+}
+
+export function isAssetV2(asset: { featureVersion: number }): asset is RouterAssetV2 {
+  return asset.featureVersion === FEATURE_VERSION_V2;
+}
+
+export function modelFromAssetV2(asset: RouterAssetV2): RouterModelV2 {
+  if (asset.format !== ASSET_FORMAT) throw new Error(`not a router asset: format ${String(asset.format)}`);
+  if (asset.featureVersion !== FEATURE_VERSION_V2) {
+    throw new Error(`router asset built for features v${asset.featureVersion}, expected v${FEATURE_VERSION_V2}`);
+  }
+  if (asset.dense.length !== DENSE_SIZE || asset.open.dense.length !== DENSE_SIZE) {
+    throw new Error(`router asset: ${asset.dense.length} and ${asset.open.dense.length} dense weights`);
+  }
+  if (asset.calibration.raw.length !== asset.calibration.score.length) throw new Error('router asset: calibration');
+  const classes = asset.head.classes.length;
+  if (
+    asset.head.bias.length !== classes ||
+    asset.head.gains.length !== classes ||
+    asset.head.scales.length !== classes
+  ) {
+    throw new Error('router asset: head');
+  }
+  const spec = asset.features;
+  return {
+    open: {
+      hashBits: asset.open.hashBits,
+      bias: asset.open.bias,
+      dense: Float64Array.from(asset.open.dense),
+      sparse: decodeSparse(asset.open.sparse, asset.open.hashBits),
+    },
+    spec: { ...spec },
+    idf: decodeIdf(asset.idf, spec.hashBits),
+    bias: asset.bias,
+    dense: Float64Array.from(asset.dense),
+    sparse: decodeSparse(asset.sparse, spec.hashBits),
+    head: {
+      classes,
+      weights: decodeHead(asset.head, spec.headBits),
+      scales: Float64Array.from(asset.head.scales),
+      bias: Float64Array.from(asset.head.bias),
+      gains: Float64Array.from(asset.head.gains),
+    },
+    mixWeight: asset.mixWeight,
+    knotsRaw: Float64Array.from(asset.calibration.raw),
+    knotsScore: Float64Array.from(asset.calibration.score),
+  };
+}
+
+export function readRouterAssetV2(path: string | URL = DEFAULT_ASSET_V2_URL): RouterAssetV2 {
+  return JSON.parse(readFileSync(path, 'utf8')) as RouterAssetV2;
+}
+
+let cached: { asset: RouterAssetV2; model: RouterModelV2 } | undefined;
+
+/** The shipped v2 asset and its model, read and decoded once per process. */
+export function defaultRouterModelV2(): { asset: RouterAssetV2; model: RouterModelV2 } {
+  if (!cached) {
+    const asset = readRouterAssetV2();
+    cached = { asset, model: modelFromAssetV2(asset) };
+  }
+  return cached;
+}

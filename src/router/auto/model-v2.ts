@@ -1,0 +1,170 @@
+import {
+  createFeatureBuffer,
+  DENSE_SIZE,
+  extractFeatures,
+  HEAD_CHARS,
+  type PromptContext,
+  TAIL_CHARS,
+} from './features.ts';
+import {
+  createFeatureBufferV2,
+  extractFeaturesV2,
+  type FeatureBufferV2,
+  type FeatureSpecV2,
+  type IdfLevels,
+} from './features-v2.ts';
+import { calibrate, type LinearRouterModel, rawScore } from './model.ts';
+import { countOptionLines } from './token-scan.ts';
+
+/**
+ * The v2 router's model (`learned-v2`). Open prompts (everything but multiple-choice quizzes, so all chat
+ * traffic) are read by a v1-style model (hashed ±1/sqrt(n) n-grams, features.ts, retrained in the same
+ * run): in cross-validation it beat the tf-idf model on GSM8K and MT-Bench. Multiple-choice prompts (two or
+ * more option lines) are read by two parts over one tf-idf feature vector (features-v2.ts), added in logit
+ * space.
+ *   - Text model: a logistic regression on soft labels (1 + gain) / 2, as v1 (model.ts), so sigmoid(text)
+ *     estimates the expected gain of the strong model on this prompt.
+ *   - Subject head: a softmax over the training data's categories (57 MMLU subjects, GSM8K, 8 MT-Bench
+ *     categories) from the prompt's words; mix = sum over categories of P(category) x how far the
+ *     category's mean gain lies from its benchmark's mean gain (in logit units). The head learns from
+ *     category labels, which are far less noisy than per-prompt gains; the benchmark-level offset is left
+ *     to the text model, so the head only moves prompts within their kind. The head reads multiple-choice
+ *     prompts only: the categories' gains were measured on MMLU's quizzes (where GPT-4 loses on high-school
+ *     mathematics, for one), and carrying them over to open questions made MT-Bench worse in
+ *     cross-validation. On other prompts (all chat traffic) it is skipped, which also saves its cost.
+ * raw = text + mixWeight x mix; the score is raw mapped through the calibration knots (the empirical CDF
+ * of out-of-fold raws on the reference prompts), as in v1.
+ */
+export interface RouterModelV2 {
+  /** The model for open prompts: v1's features and form, its own weights. */
+  readonly open: Pick<LinearRouterModel, 'hashBits' | 'bias' | 'dense' | 'sparse'>;
+  readonly spec: FeatureSpecV2;
+  readonly idf: IdfLevels;
+  readonly bias: number;
+  readonly dense: Float64Array;
+  readonly sparse: Float32Array;
+  readonly head: {
+    readonly classes: number;
+    /** weights[bucket * classes + c] x scales[c]: int8 in memory (a quarter of float32's cache footprint). */
+    readonly weights: Int8Array;
+    readonly scales: Float64Array;
+    readonly bias: Float64Array;
+    /** Each category's shrunk mean gain minus its benchmark's mean gain, both as logit((1 + gain) / 2). */
+    readonly gains: Float64Array;
+  };
+  readonly mixWeight: number;
+  readonly knotsRaw: Float64Array;
+  readonly knotsScore: Float64Array;
+}
+
+/** The head's mix (P-weighted category offsets) for entries [from, to) of (index, value); `z` is a scratch array of `classes` numbers. */
+export function mixOf(
+  head: {
+    readonly classes: number;
+    readonly weights: ArrayLike<number>;
+    /** Per-category factor of the weights (int8 storage); all 1 when absent. */
+    readonly scales?: ArrayLike<number>;
+    readonly bias: ArrayLike<number>;
+  },
+  gains: ArrayLike<number>,
+  index: ArrayLike<number>,
+  value: ArrayLike<number>,
+  from: number,
+  to: number,
+  z: Float64Array,
+): number {
+  const C = head.classes;
+  const w = head.weights;
+  z.fill(0, 0, C);
+  for (let k = from; k < to; k++) {
+    const base = index[k]! * C;
+    const v = value[k]!;
+    for (let c = 0; c < C; c++) z[c] = z[c]! + w[base + c]! * v;
+  }
+  const scales = head.scales;
+  for (let c = 0; c < C; c++) z[c] = head.bias[c]! + (scales ? scales[c]! : 1) * z[c]!;
+  let max = Number.NEGATIVE_INFINITY;
+  for (let c = 0; c < C; c++) if (z[c]! > max) max = z[c]!;
+  let sum = 0;
+  let mix = 0;
+  for (let c = 0; c < C; c++) {
+    const e = Math.exp(z[c]! - max);
+    sum += e;
+    mix += e * gains[c]!;
+  }
+  return mix / sum;
+}
+
+/** logit((1 + gain) / 2), clamped away from ±1 so that a category with gain ±1 stays finite. */
+export function gainLogit(gain: number): number {
+  const p = Math.min(0.995, Math.max(0.005, (1 + gain) / 2));
+  return Math.log(p / (1 - p));
+}
+
+export function combineParts(text: number, mix: number, mixWeight: number): number {
+  return text + mixWeight * mix;
+}
+
+/** Text-model output on a weighed buffer. */
+export function textRaw(model: Pick<RouterModelV2, 'bias' | 'dense' | 'sparse'>, buffer: FeatureBufferV2): number {
+  let z = model.bias;
+  const dense = buffer.dense;
+  const w = model.dense;
+  for (let i = 0; i < DENSE_SIZE; i++) z += w[i]! * dense[i]!;
+  const sparse = model.sparse;
+  const index = buffer.index;
+  const value = buffer.value;
+  const n = buffer.count;
+  for (let i = 0; i < n; i++) z += sparse[index[i]!]! * value[i]!;
+  return z;
+}
+
+/** Two or more option lines in the part of the text the router reads: the quiz path. */
+export function isMultipleChoice(text: string): boolean {
+  const length = text.length;
+  if (length <= HEAD_CHARS + TAIL_CHARS) return countOptionLines(text, 0, length) >= 2;
+  return countOptionLines(text, 0, HEAD_CHARS) + countOptionLines(text, length - TAIL_CHARS, length) >= 2;
+}
+
+export interface PromptScorerV2 {
+  score(text: string, context: PromptContext): number;
+  raw(text: string, context: PromptContext): number;
+}
+
+/** A scorer bound to one model, with its own buffers: synchronous, allocation-free per call. */
+export function createScorerV2(model: RouterModelV2): PromptScorerV2 {
+  const buffer = createFeatureBufferV2(model.spec);
+  const C = model.head.classes;
+  const z = new Float64Array(C);
+  // Head entries are gathered here so that the head's loop reads two dense arrays.
+  const headIndex = new Int32Array(buffer.index.length);
+  const headValue = new Float64Array(buffer.index.length);
+  const open: LinearRouterModel = {
+    ...model.open,
+    knotsRaw: new Float64Array(0),
+    knotsScore: new Float64Array(0),
+  };
+  const openBuffer = createFeatureBuffer(open.hashBits);
+  const raw = (text: string, context: PromptContext): number => {
+    if (!isMultipleChoice(text)) {
+      extractFeatures(text, context, openBuffer);
+      return rawScore(open, openBuffer);
+    }
+    extractFeaturesV2(text, context, buffer, model.idf);
+    if (!buffer.choice) return textRaw(model, buffer);
+    let n = 0;
+    for (let k = 0; k < buffer.count; k++) {
+      const h = buffer.head[k]!;
+      if (h < 0) continue;
+      headIndex[n] = h;
+      headValue[n] = buffer.value[k]!;
+      n++;
+    }
+    const mix = mixOf(model.head, model.head.gains, headIndex, headValue, 0, n, z);
+    return combineParts(textRaw(model, buffer), mix, model.mixWeight);
+  };
+  return {
+    raw,
+    score: (text, context) => calibrate(model.knotsRaw, model.knotsScore, raw(text, context)),
+  };
+}
