@@ -176,3 +176,47 @@ describe('SIGTERM drains and loses nothing', () => {
     }
   });
 });
+
+describe('metering a cut stream from a native provider', () => {
+  test('Anthropic upstream cut after a few deltas: output metered on what was delivered, not on message_start', async () => {
+    const { startMockAnthropic } = await import('../mocks/anthropic.ts');
+    const anthropic = await startMockAnthropic();
+    const gw = await startGateway({
+      providers: [
+        {
+          id: 'anthropic',
+          kind: 'anthropic',
+          baseUrl: anthropic.url,
+          keys: [anthropic.apiKey],
+          models: [{ name: 'claude-haiku-4-5', qualityRank: 70, price: { input: 1, output: 5 } }],
+        },
+      ],
+    });
+    try {
+      anthropic.faults.push({ kind: 'reset-mid-stream', afterEvents: 6 });
+      const res = await gw.post('/v1/chat/completions', {
+        model: 'fast',
+        stream: true,
+        messages: [{ role: 'user', content: 'Write a long answer about the sea, with many sentences.' }],
+      });
+      const events = await readSSEData(res);
+      const delivered = events
+        .slice(0, -1)
+        .map((data) => JSON.parse(data) as { choices: Array<{ delta: { content?: string } }> })
+        .map((chunk) => chunk.choices[0]?.delta.content ?? '')
+        .join('');
+      assert.ok(delivered.length > 0, 'some text reached the client');
+      assert.match(events.at(-1)!, /"error"/);
+      await gw.runtime.usage.flush();
+      const record = await findUsageRecord(gw.runtime.store.db, res.headers.get('x-request-id')!);
+      assert.equal(record?.errorCode, 'provider_unavailable');
+      const { countTokens } = await import('gpt-tokenizer');
+      assert.ok(record!.outputTokens >= countTokens(delivered), `${record!.outputTokens} output tokens metered`);
+      assert.ok(record!.inputTokens > 0);
+      assert.equal(record!.costNanoUsd, Math.round((record!.inputTokens * 1 + record!.outputTokens * 5) * 1000));
+    } finally {
+      await gw.close();
+      await anthropic.close();
+    }
+  });
+});
