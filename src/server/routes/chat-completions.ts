@@ -2,14 +2,7 @@ import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { nanoToUsd } from '../../billing/cost.ts';
 import { type GatewayError, openAIErrorBody } from '../../core/errors.ts';
 import type { Usage } from '../../core/ir.ts';
-import {
-  attemptsOf,
-  type Gateway,
-  type OpenStream,
-  type RequestContext,
-  servedOutcome,
-  targetOf,
-} from '../../gateway/gateway.ts';
+import { type Gateway, type OpenStream, type RequestContext, servedOutcome } from '../../gateway/gateway.ts';
 import { StreamMeter } from '../../gateway/meter.ts';
 import { parseOpenAIRequest } from '../../protocols/openai-chat/parse-openai-request.ts';
 import { renderOpenAIResponse } from '../../protocols/openai-chat/render-openai-response.ts';
@@ -19,7 +12,14 @@ import { toClientError } from '../errors.ts';
 import { routingHeaders } from '../headers.ts';
 import { sendRaw } from '../respond.ts';
 import { openSSE, type SSEWriter } from '../sse.ts';
-import { beginRequest, type RequestStart, recordEarlyError } from './request-context.ts';
+import {
+  beginRequest,
+  passthroughBytes,
+  type RequestStart,
+  recordCompletion,
+  recordEarlyError,
+  recordRoutedFailure,
+} from './request-context.ts';
 
 /**
  * POST /v1/chat/completions: OpenAI's format in and out. The route only parses, calls the gateway and
@@ -56,25 +56,14 @@ export function sendEarlyError(
 async function completeOnce(gateway: Gateway, ctx: RequestContext, reply: FastifyReply, auth: Authenticator) {
   try {
     const done = await gateway.complete(ctx);
-    const usage = done.response.usage;
-    const costNano = gateway.cost(usage, done.target.model);
+    const costNano = recordCompletion(gateway, ctx, done);
     const headers = routingHeaders(ctx.requestId, done.decision, done.target, done.attempts, costNano);
     headers['content-type'] = 'application/json';
     Object.assign(headers, successHeaders(auth, ctx.caller));
     const payload =
       done.mode === 'passthrough'
-        ? Buffer.from(done.response.body.buffer, done.response.body.byteOffset, done.response.body.byteLength)
+        ? passthroughBytes(done.response.body)
         : JSON.stringify(renderOpenAIResponse(done.response));
-    gateway.record(ctx, {
-      decision: done.decision,
-      target: done.target,
-      attempts: done.attempts,
-      usage,
-      costNano,
-      status: 200,
-      errorCode: null,
-      ttfbMs: done.ttfbMs,
-    });
     return sendRaw(reply, 200, headers, payload);
   } catch (err) {
     return sendRoutedError(gateway, ctx, reply, err);
@@ -82,18 +71,7 @@ async function completeOnce(gateway: Gateway, ctx: RequestContext, reply: Fastif
 }
 
 function sendRoutedError(gateway: Gateway, ctx: RequestContext, reply: FastifyReply, err: unknown) {
-  const error = toClientError(err);
-  if (error.code === 'internal_error') gateway.deps.logger.error({ err, requestId: ctx.requestId }, 'request failed');
-  const attempts = attemptsOf(err);
-  const target = targetOf(err);
-  gateway.record(ctx, {
-    target,
-    attempts,
-    costNano: 0,
-    status: ctx.signal.aborted ? 499 : error.status,
-    errorCode: ctx.signal.aborted ? null : error.code,
-    ttfbMs: null,
-  });
+  const { error, attempts } = recordRoutedFailure(gateway, ctx, err);
   const headers = routingHeaders(ctx.requestId, undefined, undefined, attempts);
   if (error.retryAfter !== undefined) headers['retry-after'] = String(Math.ceil(error.retryAfter));
   return reply.code(error.status).headers(headers).send(openAIErrorBody(error));

@@ -2,13 +2,11 @@ import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { nanoToUsd } from '../../billing/cost.ts';
 import { GatewayError } from '../../core/errors.ts';
 import {
-  attemptsOf,
   type Caller,
   type Gateway,
   type OpenStream,
   type RequestContext,
   servedOutcome,
-  targetOf,
 } from '../../gateway/gateway.ts';
 import { StreamMeter } from '../../gateway/meter.ts';
 import {
@@ -28,7 +26,14 @@ import { toClientError } from '../errors.ts';
 import { routingHeaders } from '../headers.ts';
 import { sendRaw } from '../respond.ts';
 import { openSSE } from '../sse.ts';
-import { beginRequest, type RequestStart, recordEarlyError } from './request-context.ts';
+import {
+  beginRequest,
+  passthroughBytes,
+  type RequestStart,
+  recordCompletion,
+  recordEarlyError,
+  recordRoutedFailure,
+} from './request-context.ts';
 
 /**
  * POST /v1/messages and /v1/messages/count_tokens: Anthropic's format in and out, over the same pipeline as
@@ -122,17 +127,7 @@ function sendAnthropicEarlyError(
 }
 
 function sendRoutedError(gateway: Gateway, ctx: RequestContext, reply: FastifyReply, err: unknown) {
-  const error = toClientError(err);
-  if (error.code === 'internal_error') gateway.deps.logger.error({ err, requestId: ctx.requestId }, 'request failed');
-  const attempts = attemptsOf(err);
-  gateway.record(ctx, {
-    target: targetOf(err),
-    attempts,
-    costNano: 0,
-    status: ctx.signal.aborted ? 499 : error.status,
-    errorCode: ctx.signal.aborted ? null : error.code,
-    ttfbMs: null,
-  });
+  const { error, attempts } = recordRoutedFailure(gateway, ctx, err);
   const rendered = renderAnthropicError(error, ctx.requestId);
   return reply
     .code(rendered.status)
@@ -143,26 +138,15 @@ function sendRoutedError(gateway: Gateway, ctx: RequestContext, reply: FastifyRe
 async function completeMessage(gateway: Gateway, auth: Authenticator, ctx: RequestContext, reply: FastifyReply) {
   try {
     const done = await gateway.complete(ctx);
-    const usage = done.response.usage;
-    const costNano = gateway.cost(usage, done.target.model);
+    const costNano = recordCompletion(gateway, ctx, done);
     const headers = routingHeaders(ctx.requestId, done.decision, done.target, done.attempts, costNano);
     headers['content-type'] = 'application/json';
     headers['request-id'] = ctx.requestId;
     Object.assign(headers, successHeaders(auth, ctx.caller));
     const payload =
       done.mode === 'passthrough'
-        ? Buffer.from(done.response.body.buffer, done.response.body.byteOffset, done.response.body.byteLength)
+        ? passthroughBytes(done.response.body)
         : JSON.stringify(renderAnthropicResponse(done.response, done.target.model.upstreamName));
-    gateway.record(ctx, {
-      decision: done.decision,
-      target: done.target,
-      attempts: done.attempts,
-      usage,
-      costNano,
-      status: 200,
-      errorCode: null,
-      ttfbMs: done.ttfbMs,
-    });
     return sendRaw(reply, 200, headers, payload);
   } catch (err) {
     return sendRoutedError(gateway, ctx, reply, err);

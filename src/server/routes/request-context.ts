@@ -2,7 +2,15 @@ import { randomBytes } from 'node:crypto';
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import type { GatewayError } from '../../core/errors.ts';
 import type { ChatRequest, InboundProtocol } from '../../core/ir.ts';
-import type { Gateway } from '../../gateway/gateway.ts';
+import {
+  attemptsOf,
+  type Completion,
+  type Gateway,
+  type RequestContext,
+  servedOutcome,
+  targetOf,
+} from '../../gateway/gateway.ts';
+import { toClientError } from '../errors.ts';
 
 /** The parts of a request context known before authentication and parsing. */
 export interface RequestStart {
@@ -67,4 +75,36 @@ export function newRequestId(): string {
   const random = pool.toString('hex', offset, offset + 10);
   offset += 10;
   return `req_${Date.now().toString(16).padStart(12, '0')}${random}`;
+}
+
+/** Records a request that failed once routing had begun, and returns what its client is told. */
+export function recordRoutedFailure(
+  gateway: Gateway,
+  ctx: RequestContext,
+  err: unknown,
+): { error: GatewayError; attempts: number } {
+  const error = toClientError(err);
+  if (error.code === 'internal_error') gateway.deps.logger.error({ err, requestId: ctx.requestId }, 'request failed');
+  const attempts = attemptsOf(err);
+  gateway.record(ctx, {
+    target: targetOf(err),
+    attempts,
+    costNano: 0,
+    status: ctx.signal.aborted ? 499 : error.status,
+    errorCode: ctx.signal.aborted ? null : error.code,
+    ttfbMs: null,
+  });
+  return { error, attempts };
+}
+
+/** Records a completed non-streaming request; returns its cost (nano-dollars) for the headers. */
+export function recordCompletion(gateway: Gateway, ctx: RequestContext, done: Completion): number {
+  const costNano = gateway.cost(done.response.usage, done.target.model);
+  gateway.record(ctx, { ...servedOutcome(done), usage: done.response.usage, costNano });
+  return costNano;
+}
+
+/** A pass-through body as a Buffer view (no copy). */
+export function passthroughBytes(body: Uint8Array): Buffer {
+  return Buffer.from(body.buffer, body.byteOffset, body.byteLength);
 }
