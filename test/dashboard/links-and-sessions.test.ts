@@ -38,6 +38,26 @@ describe('dashboard links and sessions', () => {
     assert.equal(failed.status, 400);
     assert.equal(failed.headers.get('x-client-dashboard-url'), null, 'not on errors');
     await failed.text();
+    const auth = { authorization: `Bearer ${TEST_API_KEY}` };
+    const models = await fetch(`${gw.url}/v1/models`, { headers: auth });
+    assert.equal(models.headers.get('x-client-dashboard-url'), first, 'on /v1/models too');
+    await models.text();
+    const messages = await fetch(`${gw.url}/v1/messages`, {
+      method: 'POST',
+      headers: { ...auth, 'content-type': 'application/json', 'anthropic-version': '2023-06-01' },
+      body: JSON.stringify({ model: 'fast', max_tokens: 20, messages: [{ role: 'user', content: 'hi' }] }),
+    });
+    assert.equal(messages.status, 200);
+    assert.equal(messages.headers.get('x-client-dashboard-url'), first, 'on /v1/messages too');
+    await messages.text();
+    const counted = await fetch(`${gw.url}/v1/messages/count_tokens`, {
+      method: 'POST',
+      headers: { ...auth, 'content-type': 'application/json' },
+      body: JSON.stringify({ model: 'fast', messages: [{ role: 'user', content: 'hi' }] }),
+    });
+    assert.equal(counted.status, 200);
+    assert.equal(counted.headers.get('x-client-dashboard-url'), first, 'on count_tokens too');
+    await counted.text();
   });
 
   test('opening the link sets an HttpOnly, SameSite session cookie scoped to /client and redirects to /client', async () => {

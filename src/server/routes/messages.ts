@@ -74,10 +74,14 @@ export function registerMessages(app: FastifyInstance, gateway: Gateway, auth: A
               signal: start.signal,
             },
           );
-          return reply.headers({ 'request-id': start.requestId }).send({ input_tokens: tokens });
+          return reply
+            .headers({ 'request-id': start.requestId, ...successHeaders(auth, caller) })
+            .send({ input_tokens: tokens });
         }
       }
-      return reply.headers({ 'request-id': start.requestId }).send(await approximateInputTokens(request));
+      return reply
+        .headers({ 'request-id': start.requestId, ...successHeaders(auth, caller) })
+        .send(await approximateInputTokens(request));
     } catch (err) {
       const error = toClientError(err);
       const rendered = renderAnthropicError(error, start.requestId);

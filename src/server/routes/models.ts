@@ -2,7 +2,7 @@ import type { FastifyInstance } from 'fastify';
 import { openAIErrorBody } from '../../core/errors.ts';
 import type { Router } from '../../router/router.ts';
 import { PRESETS, TIERS } from '../../router/tiers.ts';
-import type { Authenticator } from '../../tenancy/auth.ts';
+import { type Authenticator, successHeaders } from '../../tenancy/auth.ts';
 import { toClientError } from '../errors.ts';
 
 /**
@@ -31,6 +31,6 @@ export function registerModels(app: FastifyInstance, router: Router, auth: Authe
       if (allowedModels && !allowedModels.includes(model.id) && !allowedModels.includes(model.name)) continue;
       data.push({ id: model.id, object: 'model', created, owned_by: model.provider });
     }
-    return reply.send({ object: 'list', data });
+    return reply.headers(successHeaders(auth, caller)).send({ object: 'list', data });
   });
 }
