@@ -193,6 +193,53 @@ describe('bad input', () => {
     assert.equal(health.status, 200);
   });
 
+  test('property: random bodies on /v1/messages get 2xx or an Anthropic-format 4xx, never a 5xx', async () => {
+    const block = fc.oneof(
+      fc.record({ type: fc.constant('text'), text: fc.string() }),
+      fc.record({
+        type: fc.constantFrom('image', 'tool_use', 'tool_result', 'document', 'nope'),
+        source: fc.anything(),
+      }),
+    );
+    const body = fc.oneof(
+      fc.anything(),
+      fc.record(
+        {
+          model: fc.oneof(fc.constantFrom('auto', 'fast', 'deep:quality'), fc.string()),
+          max_tokens: fc.oneof(fc.integer({ min: -5, max: 100 }), fc.string()),
+          system: fc.oneof(fc.string(), fc.array(block, { maxLength: 2 }), fc.anything()),
+          messages: fc.oneof(
+            fc.array(
+              fc.record({
+                role: fc.oneof(fc.constantFrom('user', 'assistant'), fc.string()),
+                content: fc.oneof(fc.string(), fc.array(block, { maxLength: 3 })),
+              }),
+              { maxLength: 3 },
+            ),
+            fc.anything(),
+          ),
+          stream: fc.oneof(fc.boolean(), fc.anything()),
+          tools: fc.anything(),
+        },
+        { requiredKeys: [] },
+      ),
+    );
+    await fc.assert(
+      fc.asyncProperty(body, async (value) => {
+        const text = JSON.stringify(value) ?? 'null';
+        const res = await gw.post('/v1/messages', text, { 'anthropic-version': '2023-06-01' });
+        const raw = await res.text();
+        assert.ok(res.status < 500, `status ${res.status} for ${text.slice(0, 200)}: ${raw.slice(0, 200)}`);
+        if (res.status >= 400) {
+          const parsed = JSON.parse(raw) as { type: string; error: { type: string; message: string } };
+          assert.equal(parsed.type, 'error');
+          assert.equal(typeof parsed.error.type, 'string');
+        }
+      }),
+      { numRuns: 200, seed: 1122 },
+    );
+  });
+
   test('random bytes as a body never crash the server', async () => {
     await fc.assert(
       fc.asyncProperty(fc.uint8Array({ maxLength: 512 }), async (bytes) => {
