@@ -220,3 +220,43 @@ describe('metering a cut stream from a native provider', () => {
     }
   });
 });
+
+describe('metering an upstream that reports no usage', () => {
+  test('a completion without usage is metered by tokenizing the prompt and the answer', async () => {
+    const mock = await startMockOpenAI();
+    const gw = await startGateway({
+      providers: [
+        mockProvider('up', mock.url, [{ name: 'gpt-4o-mini', qualityRank: 70, price: { input: 1, output: 2 } }]),
+      ],
+    });
+    try {
+      const answer = 'A local server answered this without counting tokens.';
+      mock.faults.push({
+        kind: 'status',
+        status: 200,
+        body: {
+          id: 'chatcmpl-local',
+          object: 'chat.completion',
+          created: 1_700_000_000,
+          model: 'gpt-4o-mini',
+          choices: [{ index: 0, message: { role: 'assistant', content: answer }, finish_reason: 'stop' }],
+        },
+      });
+      const res = await gw.post('/v1/chat/completions', {
+        model: 'fast',
+        messages: [{ role: 'user', content: 'hello there' }],
+      });
+      assert.equal(res.status, 200);
+      const cost = Number(res.headers.get('x-model-router-cost'));
+      assert.ok(cost > 0, 'metered although upstream reported no usage');
+      await gw.runtime.usage.flush();
+      const record = await findUsageRecord(gw.runtime.store.db, res.headers.get('x-request-id')!);
+      const { countTokens } = await import('gpt-tokenizer');
+      assert.equal(record?.outputTokens, countTokens(answer));
+      assert.ok(record!.inputTokens >= countTokens('hello there'));
+    } finally {
+      await gw.close();
+      await mock.close();
+    }
+  });
+});

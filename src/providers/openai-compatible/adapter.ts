@@ -1,5 +1,6 @@
 import { GatewayError } from '../../core/errors.ts';
 import type { ChatRequest, ChatResponse, StreamEvent } from '../../core/ir.ts';
+import { countPromptTokens, countTextTokens } from '../../router/tokens.ts';
 import {
   discardBody,
   readBody,
@@ -163,7 +164,25 @@ async function* frames(res: UpstreamResponse, label: string): AsyncGenerator<{ d
 async function complete(request: ChatRequest, target: UpstreamTarget, ctx: CallContext): Promise<ChatResponse> {
   const res = await send(request, target, ctx, false);
   const { json } = await readJSON(res, target.provider.id);
-  return parseOpenAIResponse(json, target.provider.id);
+  const response = parseOpenAIResponse(json, target.provider.id);
+  if (!usageOf(json)) response.usage = await estimateUsage(request, response);
+  return response;
+}
+
+/** Usage for a response that reported none: the prompt and the generated text, tokenized. */
+async function estimateUsage(request: ChatRequest, response: ChatResponse) {
+  let text = '';
+  for (const choice of response.choices) {
+    text += choice.message.content ?? '';
+    for (const call of choice.message.toolCalls ?? []) text += call.name + call.arguments;
+  }
+  return {
+    inputTokens: await countPromptTokens(request),
+    cachedInputTokens: 0,
+    cacheWriteTokens: 0,
+    outputTokens: await countTextTokens(text),
+    reasoningTokens: 0,
+  };
 }
 
 async function stream(
@@ -209,13 +228,8 @@ async function passthroughComplete(
   return {
     body: bytes,
     json,
-    usage: usageOf(json) ?? {
-      inputTokens: 0,
-      cachedInputTokens: 0,
-      cacheWriteTokens: 0,
-      outputTokens: 0,
-      reasoningTokens: 0,
-    },
+    // A server that leaves usage out (some local ones) is still metered: tokenized from what it sent.
+    usage: usageOf(json) ?? (await estimateUsage(request, parseOpenAIResponse(json, target.provider.id))),
     model: typeof json['model'] === 'string' ? json['model'] : target.model.upstreamName,
   };
 }
