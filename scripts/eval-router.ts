@@ -4,9 +4,9 @@
  *
  * 1. RouteLLM pairs (MMLU, GSM8K, MT-Bench; contaminated rows dropped): k-fold cross-validation by content-
  *    hashed folds (`assignFolds`), RouteLLM's APGR / CPT(50%) / CPT(80%) with bootstrap 95% intervals, for
- *    learned-v2 and learned-v1 beside the random, prompt-length, per-subject-prior and oracle baselines on the
+ *    learned-v3, learned-v2 and learned-v1 beside the random, prompt-length, per-subject-prior and oracle baselines on the
  *    same rows; v1 and the prior also under the fold rule v1 was first reported with (`foldOf`).
- * 2. The lockbox: both routers fitted on the 80% of rows the v2 design was tuned on, scored on the other 20%.
+ * 2. The lockbox: the routers fitted on the 80% of rows the v2 and v3 designs were tuned on, scored on the other 20%.
  * 3. Three tiers on AlpacaEval (evaluation only, never trained on): the shipped assets score each prompt, two
  *    thresholds are swept, and the cost-quality curve, its AIQ and the cost of reaching 95% of the deep tier's
  *    quality are compared with single tiers, a random mix, a prompt-length rule and the oracle, for several
@@ -20,7 +20,7 @@ import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { benchRouter, printBenchRows, timerJitter } from '../bench/router-bench.ts';
 import { defaultRouterModel } from '../src/router/auto/asset.ts';
-import { defaultRouterModelV2 } from '../src/router/auto/asset-v2.ts';
+import { defaultRouterModelV2, defaultRouterModelV3 } from '../src/router/auto/asset-v2.ts';
 import { EMPTY_CONTEXT } from '../src/router/auto/features.ts';
 import { createScorer } from '../src/router/auto/model.ts';
 import { createScorerV2 } from '../src/router/auto/model-v2.ts';
@@ -71,6 +71,13 @@ import {
   routedRaw,
 } from '../src/router/auto/offline/train-router-v2.ts';
 import { combined, fitV2, predictParts } from '../src/router/auto/offline/train-v2.ts';
+import {
+  crossValidatedOffsets,
+  DEFAULT_WORD_PROBLEM,
+  fitWordProblemHead,
+  wordProblemFeatures,
+  wordProblemOffsets,
+} from '../src/router/auto/offline/train-word-problem.ts';
 import { TRIOS } from '../src/router/auto/offline/trios.ts';
 
 const repoRoot = resolve(dirname(fileURLToPath(import.meta.url)), '..');
@@ -122,6 +129,14 @@ const v2Parts = await crossValidatedPartsParallel(rows, folds, foldCount, classe
 const v2QuizModelOof = combined(v2Parts, v2Config.mixWeight);
 const v2Oof = routedRaw(rows, v2QuizModelOof, v1Oof);
 console.log(`  learned-v2: ${foldCount} fold models fitted on ${workers} threads (${elapsed()})`);
+// learned-v3 is learned-v2 plus the word-problem head on open prompts (fitted per fold on GSM8K rows only).
+const wpFeatures = wordProblemFeatures(rows);
+const wpOffsets = crossValidatedOffsets(rows, wpFeatures, folds, foldCount, DEFAULT_WORD_PROBLEM);
+const v3Oof = routedRaw(
+  rows,
+  v2QuizModelOof,
+  v1Oof.map((v, i) => v + wpOffsets[i]!),
+);
 const prior = subjectPriorScores(rows, folds, foldCount);
 const length = Float64Array.from(rows, (r) => r.prompt.length);
 
@@ -131,6 +146,7 @@ interface NamedMethod {
   folds: readonly number[];
 }
 const METHODS: NamedMethod[] = [
+  { name: 'learned-v3', method: () => scoredMethod(v3Oof), folds },
   { name: 'learned-v2', method: () => scoredMethod(v2Oof), folds },
   { name: 'learned-v1', method: () => scoredMethod(v1Oof), folds },
   { name: 'v2 tf-idf on all', method: () => scoredMethod(v2QuizModelOof), folds },
@@ -192,6 +208,7 @@ for (const bench of BENCHES) {
   // Quality-vs-share curves of the learned routers on all rows of the benchmark (pooled out-of-fold scores).
   const curves: Record<string, unknown> = {};
   for (const [name, oof] of [
+    ['learned-v3', v3Oof],
     ['learned-v2', v2Oof],
     ['learned-v1', v1Oof],
   ] as const) {
@@ -238,6 +255,16 @@ combined(boxParts, v2Config.mixWeight).forEach((v, k) => {
   boxQuiz[boxRows[k]!] = v;
 });
 const boxV2 = routedRaw(rows, boxQuiz, boxV1);
+const boxHead = fitWordProblemHead(rows, wpFeatures, devRows, DEFAULT_WORD_PROBLEM);
+const boxOffsets = new Float64Array(rows.length);
+wordProblemOffsets(boxHead, wpFeatures, boxRows).forEach((v, k) => {
+  boxOffsets[boxRows[k]!] = v;
+});
+const boxV3 = routedRaw(
+  rows,
+  boxQuiz,
+  boxV1.map((v, i) => v + boxOffsets[i]!),
+);
 const boxFolds = rows.map((_, i) => (inLockbox[i] ? 1 : 0));
 const boxPrior = subjectPriorScores(rows, boxFolds, 2);
 const lockboxResults: Record<string, unknown> = {};
@@ -248,6 +275,7 @@ for (const bench of BENCHES) {
   header();
   const benchResults: Record<string, MethodEvaluation> = {};
   for (const [name, method] of [
+    ['learned-v3', scoredMethod(boxV3)],
     ['learned-v2', scoredMethod(boxV2)],
     ['learned-v1', scoredMethod(boxV1)],
     ['v2 tf-idf on all', scoredMethod(boxQuiz)],
@@ -269,8 +297,10 @@ console.log(`(${elapsed()})`);
 const alpaca: AlpacaRow[] = loadAlpaca(dataDir);
 const v1Scorer = createScorer(defaultRouterModel().model);
 const v2Scorer = createScorerV2(defaultRouterModelV2().model);
+const v3Scorer = createScorerV2(defaultRouterModelV3().model);
 const v1Scores = Float64Array.from(alpaca, (r) => v1Scorer.score(r.instruction, EMPTY_CONTEXT));
 const v2Scores = Float64Array.from(alpaca, (r) => v2Scorer.score(r.instruction, EMPTY_CONTEXT));
+const v3Scores = Float64Array.from(alpaca, (r) => v3Scorer.score(r.instruction, EMPTY_CONTEXT));
 const lengthScores = Float64Array.from(alpaca, (r) => r.instruction.length);
 console.log(`\nThree tiers on AlpacaEval 2.0 (${alpaca.length} prompts; quality = P(answer beats GPT-4-Turbo))`);
 console.log('cost = list price x tokens, tokens = characters / 4 (prompt and answer); USD per 1,000 prompts');
@@ -315,11 +345,13 @@ for (const trio of TRIOS) {
       hull,
     };
   };
+  const v3Sweep = sweepThresholds(v3Scores, tiers);
   const v2Sweep = sweepThresholds(v2Scores, tiers);
   const v1Sweep = sweepThresholds(v1Scores, tiers);
   const lengthSweep = sweepThresholds(lengthScores, tiers);
   const lambdas = Array.from({ length: 400 }, (_, k) => 10 ** (-2 + (k / 399) * 8));
   const rowsOut = [
+    summarize('learned-v3', v3Sweep, v3Sweep),
     summarize('learned-v2', v2Sweep, v2Sweep),
     summarize('learned-v1', v1Sweep, v1Sweep),
     summarize('prompt length', lengthSweep, lengthSweep),
@@ -349,7 +381,7 @@ results['threeTier'] = threeTier;
 // ---------------------------------------------------------------- 4. cost of the choosers
 if (!values['skip-latency']) {
   const latency: Record<string, unknown> = {};
-  for (const version of ['v2', 'v1'] as const) {
+  for (const version of ['v3', 'v2', 'v1'] as const) {
     const rowsOut = await benchRouter({ version });
     console.log('');
     printBenchRows(`Router cost, learned-${version}`, rowsOut);

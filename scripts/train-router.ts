@@ -1,7 +1,7 @@
 /**
- * `npm run train:router [-- --version v2|v1] [-- --data DIR] [-- --out FILE] [-- --workers N]`: trains a
+ * `npm run train:router [-- --version v3|v2|v1] [-- --data DIR] [-- --out FILE] [-- --workers N]`: trains a
  * learned tier router from RouteLLM's pairs and writes its weights asset (default
- * src/router/auto/weights-v2.json, or weights-v1.json with `--version v1`). Deterministic: full-batch L-BFGS
+ * src/router/auto/weights-v3.json, or weights-v2.json / weights-v1.json with `--version v2` / `v1`). Deterministic: full-batch L-BFGS
  * from zero weights and content-hashed folds, so the same data gives the same file (whatever `--workers`).
  * The data folder defaults to $MODRO_ROUTING_DATA, else ../shared/data/routing beside the repository.
  */
@@ -13,17 +13,20 @@ import { parseArgs } from 'node:util';
 import { defaultDataDir, loadPairs } from '../src/router/auto/offline/dataset.ts';
 import { DEFAULT_ROUTER_TRAINING, trainRouter } from '../src/router/auto/offline/train-router.ts';
 import { DEFAULT_V2_TRAINING, trainRouterV2 } from '../src/router/auto/offline/train-router-v2.ts';
+import { DEFAULT_WORD_PROBLEM } from '../src/router/auto/offline/train-word-problem.ts';
 
 const repoRoot = resolve(dirname(fileURLToPath(import.meta.url)), '..');
 const { values } = parseArgs({
   options: {
-    version: { type: 'string', default: 'v2' },
+    version: { type: 'string', default: 'v3' },
     data: { type: 'string' },
     out: { type: 'string' },
     workers: { type: 'string' },
   },
 });
-if (values.version !== 'v1' && values.version !== 'v2') throw new Error('--version must be v1 or v2');
+if (values.version !== 'v1' && values.version !== 'v2' && values.version !== 'v3') {
+  throw new Error('--version must be v1, v2 or v3');
+}
 const dataDir = values.data ?? defaultDataDir(repoRoot);
 const out = values.out ?? resolve(repoRoot, `src/router/auto/weights-${values.version}.json`);
 const workers = Number(values.workers ?? availableParallelism());
@@ -41,7 +44,16 @@ const log = (line: string) => console.log(line);
 const asset =
   values.version === 'v1'
     ? trainRouter(pairs.rows, DEFAULT_ROUTER_TRAINING, provenance, log).asset
-    : (await trainRouterV2(pairs.rows, DEFAULT_V2_TRAINING, provenance, log, workers)).asset;
+    : (
+        await trainRouterV2(
+          pairs.rows,
+          DEFAULT_V2_TRAINING,
+          provenance,
+          log,
+          workers,
+          values.version === 'v3' ? DEFAULT_WORD_PROBLEM : undefined,
+        )
+      ).asset;
 const json = `${JSON.stringify(asset)}\n`;
 writeFileSync(out, json);
 console.log(

@@ -8,10 +8,21 @@ import {
   modelFromAsset,
   readRouterAsset,
 } from '../../src/router/auto/asset.ts';
-import { DEFAULT_ASSET_V2_URL, modelFromAssetV2, readRouterAssetV2 } from '../../src/router/auto/asset-v2.ts';
+import {
+  DEFAULT_ASSET_V2_URL,
+  DEFAULT_ASSET_V3_URL,
+  modelFromAssetV2,
+  readRouterAssetV2,
+} from '../../src/router/auto/asset-v2.ts';
 import { createLearnedTierChooser, DEFAULT_ROUTER_VERSION } from '../../src/router/auto/chooser.ts';
-import { DENSE_SIZE, FEATURE_VERSION } from '../../src/router/auto/features.ts';
+import { DENSE_SIZE, EMPTY_CONTEXT, FEATURE_VERSION } from '../../src/router/auto/features.ts';
+import { createScorerV2 } from '../../src/router/auto/model-v2.ts';
 import { PRESET_SHARES } from '../../src/router/auto/thresholds.ts';
+import {
+  createWordProblemScratch,
+  readWordProblem,
+  WORD_PROBLEM_FEATURES,
+} from '../../src/router/auto/word-problem.ts';
 import { PRESETS, type Tier } from '../../src/router/tiers.ts';
 import { chat, SAMPLE_PROMPTS } from './helpers.ts';
 
@@ -174,5 +185,43 @@ describe('learned-v2 chooser (shipped weights-v2.json)', () => {
     const maths =
       'What is the sum of all positive integer values of n such that n^2 - 3n + 2 divides 12?\nA. 5\nB. 6\nC. 7\nD. 9\nAnswer:';
     assert.ok(v2.score(chat(moral)) > v2.score(chat(maths)));
+  });
+});
+
+describe('learned-v3 chooser (shipped weights-v3.json)', () => {
+  const v3 = createLearnedTierChooser({ version: 'v3' });
+  const v2 = createLearnedTierChooser({ version: 'v2' });
+  const problem =
+    'A baker makes 48 muffins. She sells half of them in the morning and a third of the remaining ones in the ' +
+    'afternoon, then bakes 12 more. How many muffins does she have at the end of the day?';
+
+  it("loads v2's quiz and open models plus a word-problem head", () => {
+    const asset = readRouterAssetV2(DEFAULT_ASSET_V3_URL);
+    assert.equal(asset.name, 'learned-v3');
+    assert.deepEqual(asset.wordProblem?.features, [...WORD_PROBLEM_FEATURES]);
+    const v2Asset = readRouterAssetV2();
+    assert.deepEqual(asset.sparse, v2Asset.sparse);
+    assert.deepEqual(asset.head, v2Asset.head);
+    assert.deepEqual(asset.open, v2Asset.open);
+    assert.equal(v3.name, 'learned-v3');
+    assert.equal(v3.choose(chat('hi'), 'balanced').chooser, 'learned-v3');
+  });
+
+  it('reads quizzes and chat as v2 does (same raw output) and word problems with its head', () => {
+    const raw3 = createScorerV2(modelFromAssetV2(readRouterAssetV2(DEFAULT_ASSET_V3_URL))).raw;
+    const raw2 = createScorerV2(modelFromAssetV2(readRouterAssetV2())).raw;
+    const scratch = createWordProblemScratch();
+    let problems = 0;
+    for (const text of SAMPLE_PROMPTS) {
+      if (readWordProblem(text, scratch)) {
+        problems++;
+        assert.notEqual(raw3(text, EMPTY_CONTEXT), raw2(text, EMPTY_CONTEXT), text.slice(0, 40));
+      } else assert.equal(raw3(text, EMPTY_CONTEXT), raw2(text, EMPTY_CONTEXT), text.slice(0, 40));
+    }
+    assert.ok(problems >= 1 && problems < SAMPLE_PROMPTS.length - 4, `${problems} word problems`);
+    assert.notEqual(raw3(problem, EMPTY_CONTEXT), raw2(problem, EMPTY_CONTEXT));
+    const s = v3.score(chat(problem));
+    assert.ok(Number.isFinite(s) && s >= 0 && s <= 1);
+    assert.notEqual(s, v2.score(chat(problem)));
   });
 });

@@ -91,6 +91,29 @@ describe('v2 features', () => {
     }
   });
 
+  it('merges exactly one entry per bucket, even when a prompt fills much of the merge table', () => {
+    // Short distinct words at 2^18 buckets: thousands of entries, long probe chains in the merge table.
+    const random = seededRandom(5);
+    const letters = 'abcdefghijklmnopqrstuvwxyz';
+    const word = () => Array.from({ length: 2 }, () => letters[Math.floor(random() * 26)]).join('');
+    const text = Array.from({ length: 700 }, word).join(' ');
+    const buffer = createFeatureBufferV2({ ...SPEC, hashBits: 18 });
+    for (const t of [text, `${text}\nA. x\nB. y`, text]) {
+      extractFeaturesV2(t, EMPTY_CONTEXT, buffer);
+      const seen = new Map<number, number>();
+      for (const e of entries(buffer)) {
+        assert.equal(seen.has(e.index), false, `bucket ${e.index} twice`);
+        seen.set(e.index, e.value);
+      }
+      // Every token was counted once (no choice copy in SPEC): counts add up to the tokens scanned.
+      assert.equal(
+        [...seen.values()].reduce((a, b) => a + b, 0),
+        buffer.scan.count,
+      );
+      assert.ok(buffer.count > 1000, `${buffer.count} entries`);
+    }
+  });
+
   it('keeps merging right across many prompts (generation wrap of the bucket table)', () => {
     const buffer = createFeatureBufferV2(SPEC);
     extractFeaturesV2('alpha beta alpha', EMPTY_CONTEXT, buffer);

@@ -4,6 +4,7 @@ import { DENSE_SIZE } from './features.ts';
 import { FEATURE_VERSION_V2, type FeatureSpecV2, type IdfLevels } from './features-v2.ts';
 import type { RouterModelV2 } from './model-v2.ts';
 import type { PresetThresholds, TierShares } from './thresholds.ts';
+import { WORD_PROBLEM_FEATURES, WORD_PROBLEM_SIZE } from './word-problem.ts';
 
 /**
  * The v2 weights asset (`weights-v2.json`), produced by `npm run train:router`. Same format name as v1, told
@@ -33,6 +34,8 @@ export interface RouterAssetV2 {
     gains: number[];
   };
   mixWeight: number;
+  /** learned-v3 only: the word-problem head (model-v2.ts, word-problem.ts). */
+  wordProblem?: { features: string[]; weights: number[]; bias: number; center: number; weight: number };
   calibration: { raw: number[]; score: number[] };
   presetShares: Record<string, TierShares>;
   thresholds: PresetThresholds;
@@ -40,6 +43,8 @@ export interface RouterAssetV2 {
 }
 
 export const DEFAULT_ASSET_V2_URL = new URL('./weights-v2.json', import.meta.url);
+/** learned-v3: the v2 asset format plus a word-problem head. */
+export const DEFAULT_ASSET_V3_URL = new URL('./weights-v3.json', import.meta.url);
 
 const round9 = (x: number) => Number(x.toPrecision(9));
 
@@ -101,6 +106,10 @@ export function modelFromAssetV2(asset: RouterAssetV2): RouterModelV2 {
   ) {
     throw new Error('router asset: head');
   }
+  const wp = asset.wordProblem;
+  if (wp && (wp.weights.length !== WORD_PROBLEM_SIZE || wp.features.join() !== WORD_PROBLEM_FEATURES.join())) {
+    throw new Error('router asset: word-problem head built for other features');
+  }
   const spec = asset.features;
   return {
     open: {
@@ -122,6 +131,16 @@ export function modelFromAssetV2(asset: RouterAssetV2): RouterModelV2 {
       gains: Float64Array.from(asset.head.gains),
     },
     mixWeight: asset.mixWeight,
+    ...(wp
+      ? {
+          wordProblem: {
+            weights: Float64Array.from(wp.weights),
+            bias: wp.bias,
+            center: wp.center,
+            weight: wp.weight,
+          },
+        }
+      : {}),
     knotsRaw: Float64Array.from(asset.calibration.raw),
     knotsScore: Float64Array.from(asset.calibration.score),
   };
@@ -131,13 +150,24 @@ export function readRouterAssetV2(path: string | URL = DEFAULT_ASSET_V2_URL): Ro
   return JSON.parse(readFileSync(path, 'utf8')) as RouterAssetV2;
 }
 
-let cached: { asset: RouterAssetV2; model: RouterModelV2 } | undefined;
+const cached = new Map<string, { asset: RouterAssetV2; model: RouterModelV2 }>();
 
 /** The shipped v2 asset and its model, read and decoded once per process. */
 export function defaultRouterModelV2(): { asset: RouterAssetV2; model: RouterModelV2 } {
-  if (!cached) {
-    const asset = readRouterAssetV2();
-    cached = { asset, model: modelFromAssetV2(asset) };
+  return shipped(DEFAULT_ASSET_V2_URL);
+}
+
+/** The shipped v3 asset (learned-v3) and its model, read and decoded once per process. */
+export function defaultRouterModelV3(): { asset: RouterAssetV2; model: RouterModelV2 } {
+  return shipped(DEFAULT_ASSET_V3_URL);
+}
+
+function shipped(url: URL): { asset: RouterAssetV2; model: RouterModelV2 } {
+  let entry = cached.get(url.href);
+  if (!entry) {
+    const asset = readRouterAssetV2(url);
+    entry = { asset, model: modelFromAssetV2(asset) };
+    cached.set(url.href, entry);
   }
-  return cached;
+  return entry;
 }

@@ -2,15 +2,21 @@ import type { ChatRequest } from '../../core/ir.ts';
 import type { TierChooser, TierDecision } from '../tier-chooser.ts';
 import type { Preset } from '../tiers.ts';
 import { defaultRouterModel, modelFromAsset, type RouterAsset } from './asset.ts';
-import { defaultRouterModelV2, isAssetV2, modelFromAssetV2, type RouterAssetV2 } from './asset-v2.ts';
+import {
+  defaultRouterModelV2,
+  defaultRouterModelV3,
+  isAssetV2,
+  modelFromAssetV2,
+  type RouterAssetV2,
+} from './asset-v2.ts';
 import type { PromptContext } from './features.ts';
 import { createScorer } from './model.ts';
 import { createScorerV2 } from './model-v2.ts';
 import { emptyContext, readPrompt } from './request-prompt.ts';
 import { type PresetThresholds, type TierThresholds, tierForScore } from './thresholds.ts';
 
-/** The shipped routers: `v1` (weights-v1.json) and `v2` (weights-v2.json); see docs/routing.md. */
-export type RouterVersion = 'v1' | 'v2';
+/** The shipped routers: `v1`, `v2` and `v3` (weights-v1/v2/v3.json); see docs/routing.md. */
+export type RouterVersion = 'v1' | 'v2' | 'v3';
 
 /**
  * The router `createLearnedTierChooser()` uses when not told otherwise. v1 stays the default until the lead
@@ -48,8 +54,9 @@ function scorerFor(options: LearnedTierChooserOptions): Scorer {
     if (isAssetV2(given)) return { asset: given, score: createScorerV2(modelFromAssetV2(given)).score };
     return { asset: given, score: createScorer(modelFromAsset(given)).score };
   }
-  if ((options.version ?? DEFAULT_ROUTER_VERSION) === 'v2') {
-    const { asset, model } = defaultRouterModelV2();
+  const version = options.version ?? DEFAULT_ROUTER_VERSION;
+  if (version === 'v2' || version === 'v3') {
+    const { asset, model } = version === 'v2' ? defaultRouterModelV2() : defaultRouterModelV3();
     return { asset, score: createScorerV2(model).score };
   }
   const { asset, model } = defaultRouterModel();

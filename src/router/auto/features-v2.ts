@@ -51,8 +51,11 @@ export interface FeatureBufferV2 {
   dense: Float64Array;
   scan: TokenScan;
   /**
-   * Per bucket: generation x 2^14 + entry slot, so that merging repeats costs one lookup per token and the
-   * table is reset by bumping the generation (one 4-byte table: half the cache footprint of two).
+   * Merge table: open addressing on the bucket, each cell holding generation x 2^14 + entry slot, so that
+   * merging repeats costs a probe or two per token and the table is reset by bumping the generation. It
+   * has 2^MERGE_BITS cells (64 KiB) whatever the model's table size, where a table indexed by bucket (1 MiB
+   * at 2^18 buckets) made every token a likely cache miss. Entries come out in the same order with the same
+   * counts as with that table, so no score changes.
    */
   slot: Uint32Array;
   generation: number;
@@ -62,12 +65,23 @@ const SLOT_BITS = 14;
 const SLOT_MASK = (1 << SLOT_BITS) - 1;
 /** Generations wrap here so that generation x 2^14 stays below 2^31. */
 const GENERATIONS = 1 << 17;
+/** Cells of the merge table: more than the most entries a prompt can open (2 per token, see capacity). */
+const MERGE_BITS = 14;
+const MERGE_MASK = (1 << MERGE_BITS) - 1;
+
+/** 1 + ln(count) for the counts a prompt can reach (tf weights without a log per entry; same values). */
+const TF = new Float64Array(4096);
+for (let c = 1; c < TF.length; c++) TF[c] = 1 + Math.log(c);
+function tf(count: number): number {
+  return count < 4096 && Number.isInteger(count) ? TF[count]! : 1 + Math.log(count);
+}
 
 export function createFeatureBufferV2(spec: FeatureSpecV2): FeatureBufferV2 {
   const maxChars = HEAD_CHARS + TAIL_CHARS;
   const scan = createTokenScan(maxChars);
   // Every token may add its own entry and a multiple-choice copy.
   const capacity = 2 * scan.hash.length;
+  if (capacity > 1 << MERGE_BITS || capacity > SLOT_MASK + 1) throw new Error('feature buffer: merge table too small');
   return {
     spec,
     index: new Int32Array(capacity),
@@ -77,21 +91,28 @@ export function createFeatureBufferV2(spec: FeatureSpecV2): FeatureBufferV2 {
     choice: false,
     dense: new Float64Array(DENSE_SIZE),
     scan,
-    slot: new Uint32Array(1 << spec.hashBits),
+    slot: new Uint32Array(1 << MERGE_BITS),
     generation: 0,
   };
 }
 
 /** Adds one token; returns 1 when it opened a new entry, 0 when it was merged into one. */
 function addToken(out: FeatureBufferV2, bucket: number, head: number): number {
-  const packed = out.slot[bucket]!;
-  if (packed >>> SLOT_BITS === out.generation) {
+  const table = out.slot;
+  const generation = out.generation;
+  let cell = Math.imul(bucket, 0x9e3779b1) >>> (32 - MERGE_BITS);
+  for (;;) {
+    const packed = table[cell]!;
+    if (packed >>> SLOT_BITS !== generation) break;
     const k = packed & SLOT_MASK;
-    out.value[k] = out.value[k]! + 1;
-    return 0;
+    if (out.index[k] === bucket) {
+      out.value[k] = out.value[k]! + 1;
+      return 0;
+    }
+    cell = (cell + 1) & MERGE_MASK;
   }
   const k = out.count++;
-  out.slot[bucket] = out.generation * (SLOT_MASK + 1) + k;
+  table[cell] = generation * (SLOT_MASK + 1) + k;
   out.index[k] = bucket;
   out.value[k] = 1;
   out.head[k] = head;
@@ -111,7 +132,7 @@ export function weighEntries(
 ): void {
   let norm = 0;
   for (let k = from; k < to; k++) {
-    const v = (1 + Math.log(value[k]!)) * idf[index[k]!]!;
+    const v = tf(value[k]!) * idf[index[k]!]!;
     value[k] = v;
     norm += v * v;
   }
@@ -143,7 +164,7 @@ export function weighEntriesByLevel(
   const levelValue = idf.value;
   let norm = 0;
   for (let k = from; k < to; k++) {
-    const v = (1 + Math.log(value[k]!)) * levelValue[levels[index[k]!]!]!;
+    const v = tf(value[k]!) * levelValue[levels[index[k]!]!]!;
     value[k] = v;
     norm += v * v;
   }

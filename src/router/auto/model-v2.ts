@@ -15,6 +15,7 @@ import {
 } from './features-v2.ts';
 import { calibrate, type LinearRouterModel, rawScore } from './model.ts';
 import { countOptionLines } from './token-scan.ts';
+import { createWordProblemScratch, readWordProblem, WORD_PROBLEM_SIZE } from './word-problem.ts';
 
 /**
  * The v2 router's model (`learned-v2`). Open prompts (everything but multiple-choice quizzes, so all chat
@@ -34,6 +35,11 @@ import { countOptionLines } from './token-scan.ts';
  *     cross-validation. On other prompts (all chat traffic) it is skipped, which also saves its cost.
  * raw = text + mixWeight x mix; the score is raw mapped through the calibration knots (the empirical CDF
  * of out-of-fold raws on the reference prompts), as in v1.
+ *
+ * learned-v3 is this model plus a word-problem head (`wordProblem`): on open prompts that read as maths word
+ * problems (word-problem.ts), raw = open + weight x (head - center), where head is a logistic regression
+ * on the problem's dense counts, fitted on GSM8K rows only, and center its mean there, so that the head
+ * only reorders word problems among themselves (the open model keeps their level).
  */
 export interface RouterModelV2 {
   /** The model for open prompts: v1's features and form, its own weights. */
@@ -53,8 +59,27 @@ export interface RouterModelV2 {
     readonly gains: Float64Array;
   };
   readonly mixWeight: number;
+  /** learned-v3's word-problem head; absent in learned-v2. */
+  readonly wordProblem?: WordProblemHead;
   readonly knotsRaw: Float64Array;
   readonly knotsScore: Float64Array;
+}
+
+/** A logistic regression over WORD_PROBLEM_FEATURES (raw feature values, standardisation folded in). */
+export interface WordProblemHead {
+  readonly weights: Float64Array;
+  readonly bias: number;
+  /** Mean head output on the training word problems, subtracted so that the head only reorders them. */
+  readonly center: number;
+  /** Weight of the centred head in the raw output (the open model's weight is 1). */
+  readonly weight: number;
+}
+
+/** The centred, weighted head output on one feature vector: what v3 adds to the open model's raw. */
+export function wordProblemOffset(head: WordProblemHead, features: ArrayLike<number>): number {
+  let z = head.bias;
+  for (let i = 0; i < WORD_PROBLEM_SIZE; i++) z += head.weights[i]! * features[i]!;
+  return head.weight * (z - head.center);
 }
 
 /** The head's mix (P-weighted category offsets) for entries [from, to) of (index, value); `z` is a scratch array of `classes` numbers. */
@@ -145,10 +170,14 @@ export function createScorerV2(model: RouterModelV2): PromptScorerV2 {
     knotsScore: new Float64Array(0),
   };
   const openBuffer = createFeatureBuffer(open.hashBits);
+  const wordProblem = model.wordProblem;
+  const scratch = createWordProblemScratch();
   const raw = (text: string, context: PromptContext): number => {
     if (!isMultipleChoice(text)) {
       extractFeatures(text, context, openBuffer);
-      return rawScore(open, openBuffer);
+      const base = rawScore(open, openBuffer);
+      if (wordProblem && readWordProblem(text, scratch)) return base + wordProblemOffset(wordProblem, scratch.features);
+      return base;
     }
     extractFeaturesV2(text, context, buffer, model.idf);
     if (!buffer.choice) return textRaw(model, buffer);

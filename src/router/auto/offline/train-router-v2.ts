@@ -4,6 +4,7 @@ import { EMPTY_CONTEXT } from '../features.ts';
 import { createFeatureBufferV2, extractFeaturesV2, FEATURE_VERSION_V2, type FeatureSpecV2 } from '../features-v2.ts';
 import { isMultipleChoice } from '../model-v2.ts';
 import { PRESET_SHARES, thresholdsFromShares } from '../thresholds.ts';
+import { WORD_PROBLEM_FEATURES } from '../word-problem.ts';
 import { assignFolds, type PairRow } from './dataset.ts';
 import { buildCountMatrix, type CountMatrix, IDF_LEVELS, IDF_MAX } from './matrix-v2.ts';
 import { crossValidatedPartsParallel } from './parallel-folds.ts';
@@ -16,6 +17,12 @@ import {
   trainOnRows,
 } from './train-router.ts';
 import { categoryOf, combined, crossValidatedParts, fitV2, type V2TrainingConfig } from './train-v2.ts';
+import {
+  crossValidatedOffsets,
+  fitWordProblemHead,
+  type WordProblemOptions,
+  wordProblemFeatures,
+} from './train-word-problem.ts';
 
 /**
  * From RouteLLM pairs to the v2 weights asset: cross-validated raw outputs give the calibration curve, then
@@ -81,8 +88,9 @@ export interface TrainedRouterV2 {
 const round9 = (x: number) => Number(x.toPrecision(9));
 
 /**
- * Trains the v2 asset. `workers` > 1 fits the calibration folds in worker threads (same result, less wall
- * time); 1 keeps everything in this thread (tests).
+ * Trains the v2 asset, or with `wordProblem` the v3 asset (v2 plus the word-problem head, whose out-of-fold
+ * offsets enter the calibration curve). `workers` > 1 fits the calibration folds in worker threads (same
+ * result, less wall time); 1 keeps everything in this thread (tests).
  */
 export async function trainRouterV2(
   rows: readonly PairRow[],
@@ -90,6 +98,7 @@ export async function trainRouterV2(
   provenance: Record<string, unknown> = {},
   log: (line: string) => void = () => {},
   workers = 1,
+  wordProblem?: WordProblemOptions,
 ): Promise<TrainedRouterV2> {
   const matrix = countMatrixOf(rows, config);
   const classes = categoriesOf(rows, config.features);
@@ -102,8 +111,14 @@ export async function trainRouterV2(
   const openConfig = openTrainingConfig(config);
   const openMatrix = matrixOf(rows, config.open.hashBits);
   const openRaw = crossValidatedRaw(openMatrix, rows, folds, config.calibrationFolds, openConfig);
-  const calibrationRaw = routedRaw(rows, combined(parts, config.mixWeight), openRaw);
   const all = rows.map((_, i) => i);
+  const wpFeatures = wordProblem ? wordProblemFeatures(rows) : undefined;
+  if (wpFeatures && wordProblem) {
+    const offsets = crossValidatedOffsets(rows, wpFeatures, folds, config.calibrationFolds, wordProblem);
+    for (let i = 0; i < rows.length; i++) openRaw[i] = openRaw[i]! + offsets[i]!;
+  }
+  const calibrationRaw = routedRaw(rows, combined(parts, config.mixWeight), openRaw);
+  const wpHead = wpFeatures && wordProblem ? fitWordProblemHead(rows, wpFeatures, all, wordProblem) : undefined;
   const open = trainOnRows(openMatrix, rows, all, openConfig);
   const fitted = fitV2(matrix, rows, all, classes, config);
   log(
@@ -113,7 +128,7 @@ export async function trainRouterV2(
   const head = encodeHead(fitted.head.weights, classes.length);
   const asset: RouterAssetV2 = {
     format: ASSET_FORMAT,
-    name: 'learned-v2',
+    name: wpHead ? 'learned-v3' : 'learned-v2',
     featureVersion: FEATURE_VERSION_V2,
     open: {
       hashBits: config.open.hashBits,
@@ -135,6 +150,17 @@ export async function trainRouterV2(
       gains: Array.from(fitted.classGains, round9),
     },
     mixWeight: config.mixWeight,
+    ...(wpHead
+      ? {
+          wordProblem: {
+            features: [...WORD_PROBLEM_FEATURES],
+            weights: Array.from(wpHead.weights),
+            bias: wpHead.bias,
+            center: wpHead.center,
+            weight: wpHead.weight,
+          },
+        }
+      : {}),
     calibration: calibrationKnots(
       calibrationRaw,
       rows.map((r) => r.bench),
@@ -145,6 +171,7 @@ export async function trainRouterV2(
       ...provenance,
       rows: rows.length,
       config,
+      ...(wordProblem ? { wordProblem } : {}),
       label: 'text: soft label (1 + gain) / 2; head: category of the row; gain = strong - weak in [-1, 1]',
     },
   };
