@@ -1,5 +1,6 @@
 import { CompiledQuery, type Insertable, type Kysely } from 'kysely';
 import { LATENCY_BUCKET_COLUMNS, latencyBucketIndex } from './latency-buckets.ts';
+import { multiRowInsertSql, placeholderStyle } from './raw-insert.ts';
 import {
   type Database,
   USAGE_HOURLY_KEY_COLUMNS,
@@ -29,47 +30,22 @@ export async function upsertHourlyRollups(
 ): Promise<void> {
   const rows = aggregateHourly(records, ids);
   if (rows.length === 0) return;
-  const numbered = trx
-    .selectFrom('usage_hourly')
-    .select('requests')
-    .where('requests', '=', 0)
-    .compile()
-    .sql.includes('$1');
+  const style = placeholderStyle(trx);
   for (let i = 0; i < rows.length; i += ROWS_PER_STATEMENT) {
     await yieldToEventLoop();
     const chunk = rows.slice(i, i + ROWS_PER_STATEMENT);
     const params: unknown[] = [];
     for (const row of chunk) for (const column of ROLLUP_COLUMNS) params.push(row[column]);
-    await trx.executeQuery(CompiledQuery.raw(upsertSql(chunk.length, numbered), params));
+    await trx.executeQuery(
+      CompiledQuery.raw(multiRowInsertSql('usage_hourly', ROLLUP_COLUMNS, chunk.length, style, UPSERT_SUFFIX), params),
+    );
   }
 }
 
-/**
- * The upsert runs on every batch, so like the raw-row insert (usage.ts) it is built once per row count as
- * plain SQL rather than through the query builder: same statement, a fraction of the CPU.
- */
+/** The upsert runs on every batch: plain cached SQL like the raw-row insert (see raw-insert.ts). */
 const ROLLUP_COLUMNS = [...USAGE_HOURLY_KEY_COLUMNS, ...USAGE_HOURLY_SUM_COLUMNS, ...LATENCY_BUCKET_COLUMNS] as const;
 const ADDED_COLUMNS = [...USAGE_HOURLY_SUM_COLUMNS, ...LATENCY_BUCKET_COLUMNS];
-const upsertSqlCache = new Map<string, string>();
-
-function upsertSql(rows: number, numbered: boolean): string {
-  const cacheKey = `${rows}:${numbered}`;
-  let text = upsertSqlCache.get(cacheKey);
-  if (!text) {
-    const width = ROLLUP_COLUMNS.length;
-    const tuples: string[] = [];
-    for (let r = 0; r < rows; r++) {
-      const marks: string[] = [];
-      for (let c = 1; c <= width; c++) marks.push(numbered ? `$${r * width + c}` : '?');
-      tuples.push(`(${marks.join(', ')})`);
-    }
-    const keys = USAGE_HOURLY_KEY_COLUMNS.map((c) => `"${c}"`).join(', ');
-    const updates = ADDED_COLUMNS.map((c) => `"${c}" = "usage_hourly"."${c}" + "excluded"."${c}"`).join(', ');
-    text = `insert into "usage_hourly" (${ROLLUP_COLUMNS.map((c) => `"${c}"`).join(', ')}) values ${tuples.join(', ')} on conflict (${keys}) do update set ${updates}`;
-    upsertSqlCache.set(cacheKey, text);
-  }
-  return text;
-}
+const UPSERT_SUFFIX = `on conflict (${USAGE_HOURLY_KEY_COLUMNS.map((c) => `"${c}"`).join(', ')}) do update set ${ADDED_COLUMNS.map((c) => `"${c}" = "usage_hourly"."${c}" + "excluded"."${c}"`).join(', ')}`;
 
 export function aggregateHourly(records: readonly UsageRecord[], ids: DimIds): HourlyRow[] {
   const byKey = new Map<string, HourlyRow>();

@@ -2,6 +2,7 @@ import { randomUUID } from 'node:crypto';
 import { CompiledQuery, type Insertable, type Kysely, type Selectable } from 'kysely';
 import type { InboundProtocol } from '../core/ir.ts';
 import { internStrings, resolveDimIds } from './interning.ts';
+import { multiRowInsertSql, placeholderStyle } from './raw-insert.ts';
 import type { Database, UsageRecordTable } from './schema.ts';
 import { upsertHourlyRollups } from './usage-rollup.ts';
 import { yieldToEventLoop } from './yield.ts';
@@ -71,14 +72,14 @@ export async function writeUsageBatch(
   const inserted: UsageRecord[] = [];
   await db.transaction().execute(async (trx) => {
     inserted.length = 0;
-    const numbered = placeholderStyle(db) === 'numbered';
+    const style = placeholderStyle(db);
     for (const [start, size] of chunksOf(clean.length)) {
       await yieldToEventLoop();
       const chunk = clean.slice(start, start + size);
       const params: unknown[] = [];
       for (const r of chunk) pushRowValues(params, r, ids);
       const stored = await trx.executeQuery<{ request_id: string }>(
-        CompiledQuery.raw(insertSql(size, numbered), params),
+        CompiledQuery.raw(multiRowInsertSql('usage_record', USAGE_COLUMNS, size, style, INSERT_SUFFIX), params),
       );
       const storedIds = new Set(stored.rows.map((s) => s.request_id));
       for (const r of chunk) if (storedIds.has(r.requestId)) inserted.push(r);
@@ -225,24 +226,7 @@ const USAGE_COLUMNS = [
   'error_code_id',
 ] as const satisfies readonly (keyof UsageRecordTable)[];
 
-const insertSqlCache = new Map<string, string>();
-
-function insertSql(rows: number, numbered: boolean): string {
-  const cacheKey = `${rows}:${numbered}`;
-  let text = insertSqlCache.get(cacheKey);
-  if (!text) {
-    const width = USAGE_COLUMNS.length;
-    const tuples: string[] = [];
-    for (let r = 0; r < rows; r++) {
-      const marks: string[] = [];
-      for (let c = 1; c <= width; c++) marks.push(numbered ? `$${r * width + c}` : '?');
-      tuples.push(`(${marks.join(', ')})`);
-    }
-    text = `insert into "usage_record" (${USAGE_COLUMNS.map((c) => `"${c}"`).join(', ')}) values ${tuples.join(', ')} on conflict ("request_id") do nothing returning "request_id"`;
-    insertSqlCache.set(cacheKey, text);
-  }
-  return text;
-}
+const INSERT_SUFFIX = 'on conflict ("request_id") do nothing returning "request_id"';
 
 /** [start, size] chunks: full ROWS_PER_STATEMENT chunks, then the rest in descending powers of two. */
 function chunksOf(total: number): Array<[number, number]> {
@@ -259,19 +243,6 @@ function chunksOf(total: number): Array<[number, number]> {
     }
   }
   return out;
-}
-
-const placeholderStyles = new WeakMap<Kysely<Database>, 'numbered' | 'question'>();
-
-/** PostgreSQL numbers its parameters ($1), SQLite takes `?`: read off a compiled query once per database. */
-function placeholderStyle(db: Kysely<Database>): 'numbered' | 'question' {
-  let style = placeholderStyles.get(db);
-  if (!style) {
-    const probe = db.selectFrom('usage_record').select('id').where('id', '=', 0).compile().sql;
-    style = probe.includes('$1') ? 'numbered' : 'question';
-    placeholderStyles.set(db, style);
-  }
-  return style;
 }
 
 function pushRowValues(out: unknown[], r: UsageRecord, ids: DimIds): void {
