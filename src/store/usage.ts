@@ -194,9 +194,9 @@ function optDimId(ids: DimIds, value: string | null): number | null {
 
 /**
  * The raw-row insert is the one write on the gateway's hot data path (thousands of rows a second), so it
- * skips the query builder: the SQL text for a chunk size is built once and cached (and SQLite's prepared
- * statement with it), and values go in as one flat parameter list. Chunk sizes are powers of two up to
- * ROWS_PER_STATEMENT, so only a handful of statement shapes ever exist.
+ * skips the query builder (raw-insert.ts): one cached statement text per chunk size, values as one flat
+ * parameter list. Chunks are ROWS_PER_STATEMENT rows, then descending powers of two, so only a handful of
+ * statement shapes ever exist.
  */
 const USAGE_COLUMNS = [
   'request_id',
