@@ -18,7 +18,15 @@ import { fileURLToPath, pathToFileURL } from 'node:url';
 import { parseArgs } from 'node:util';
 import { request } from 'undici';
 import { MOCK_API_KEY } from '../test/mocks/openai-compatible.ts';
-import { type Child, killAllChildrenNow, spawnGateway, spawnIpcChild, stopChild } from './lib/children.ts';
+import {
+  buildIfStale,
+  type Child,
+  killAllChildrenNow,
+  launcherNodeFlags,
+  spawnGateway,
+  spawnIpcChild,
+  stopChild,
+} from './lib/children.ts';
 import { BENCH_GATEWAY_KEY, writeGatewayConfig } from './lib/gateway-config.ts';
 import { type LoadTarget, openPool, runLoad } from './lib/load.ts';
 import { measure, type ProcessName, type TargetName } from './lib/measure.ts';
@@ -86,8 +94,12 @@ async function main(): Promise<number> {
     mock = await spawnIpcChild(join(here, 'mock-upstream.ts'));
     floor = await spawnIpcChild(join(here, 'floor-proxy.ts'), { BENCH_UPSTREAM: mock.origin });
     const configPath = writeGatewayConfig(dir, mock.origin, MOCK_API_KEY);
-    const nodeArgs = gatewayNodeArgs(args['gateway-node-args']);
-    gateway = await spawnGateway(join(root, 'src/cli/main.ts'), configPath, dir, nodeArgs, args['gateway-output']);
+    // As `./modro start` runs it: compiled into dist/ (built here when out of date) with the launcher's Node flags.
+    buildIfStale();
+    const extraNodeArgs = gatewayNodeArgs(args['gateway-node-args']);
+    const nodeArgs = [...launcherNodeFlags(), ...extraNodeArgs];
+    log(`Gateway: node ${nodeArgs.join(' ')} dist/cli/main.js start (as ./modro start runs it)`);
+    gateway = await spawnGateway(join(root, 'dist/cli/main.js'), configPath, dir, nodeArgs, args['gateway-output']);
 
     const targets: Record<TargetName, LoadTarget> = {
       direct: { origin: mock.origin, authorization: `Bearer ${MOCK_API_KEY}` },
@@ -143,7 +155,9 @@ async function main(): Promise<number> {
     log('Gateway minus floor, median of per-round differences:');
     log(extraDifferences(all, PLAN.levels, PLAN.streamLevels));
     log();
-    log(`Targets${nodeArgs.length ? ` (NOT VALID: the gateway ran with ${nodeArgs.join(' ')})` : ''}:`);
+    log(
+      `Targets${extraNodeArgs.length ? ` (NOT VALID: the gateway ran with extra flags ${extraNodeArgs.join(' ')})` : ''}:`,
+    );
     const verdictList = verdicts(all, PLAN.levels, PLAN.streamLevels, peaks.gateway);
     log(verdictLines(verdictList));
     log();

@@ -1,5 +1,25 @@
-import { type ChildProcess, spawn } from 'node:child_process';
-import { createWriteStream } from 'node:fs';
+import { type ChildProcess, spawn, spawnSync } from 'node:child_process';
+import { createWriteStream, readFileSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
+
+const root = fileURLToPath(new URL('../../', import.meta.url));
+
+/** The Node flags `./modro start` runs the gateway with: MODRO_NODE_FLAGS if set, else scripts/gateway-node-flags. */
+export function launcherNodeFlags(): string[] {
+  const text =
+    process.env['MODRO_NODE_FLAGS'] ??
+    readFileSync(`${root}scripts/gateway-node-flags`, 'utf8')
+      .split('\n')
+      .filter((line) => !line.trim().startsWith('#'))
+      .join(' ');
+  return text.split(/\s+/).filter(Boolean);
+}
+
+/** `./modro start` compiles src/ into dist/ when it is out of date; the bench does the same first. */
+export function buildIfStale(): void {
+  const result = spawnSync(process.execPath, [`${root}scripts/build.ts`, '--if-stale'], { stdio: 'inherit' });
+  if (result.status !== 0) throw new Error('building dist/ failed');
+}
 
 /**
  * The processes under test, each spawned with this Node binary so CPU and memory can be read per process.
@@ -38,7 +58,7 @@ export interface GatewayChild extends Child {
   logLines: string[];
 }
 
-/** The gateway as a user starts it: `node src/cli/main.ts start --config <file>`. */
+/** The gateway as `./modro start --config <file>` starts it: `node <launcher flags> dist/cli/main.js start --config <file>`. */
 export function spawnGateway(
   cliPath: string,
   configPath: string,
