@@ -86,8 +86,124 @@ export async function upstreamFetch(req: UpstreamRequest): Promise<UpstreamRespo
   }
 }
 
+/** A whole upstream response, read into memory (non-streaming calls). */
+export interface UpstreamWholeResponse {
+  status: number;
+  headers: Record<string, string | string[] | undefined>;
+  bytes: Uint8Array;
+}
+
+/** origin and path of each upstream URL, parsed once (a provider has a handful). */
+const parsedUrls = new Map<string, { origin: string; path: string }>();
+function originAndPath(url: string): { origin: string; path: string } {
+  let parsed = parsedUrls.get(url);
+  if (!parsed) {
+    const u = new URL(url);
+    parsed = { origin: u.origin, path: `${u.pathname}${u.search}` };
+    if (parsedUrls.size < 10_000) parsedUrls.set(url, parsed);
+  }
+  return parsed;
+}
+
+/**
+ * A non-streaming upstream call: the same pool, timeouts, cancellation and error mapping as upstreamFetch,
+ * with the body collected straight from undici's dispatcher into one buffer. Why not `request()` and
+ * readBody: its Readable body, async iterator, end-of-stream and abort plumbing cost allocations and a few
+ * microseconds per call on the hot path (docs/benchmarks.md); a whole JSON body needs none of them.
+ */
+export function upstreamFetchWhole(
+  req: UpstreamRequest,
+  limitBytes = 32 * 1024 * 1024,
+): Promise<UpstreamWholeResponse> {
+  return new Promise((resolve, reject) => {
+    const { origin, path } = originAndPath(req.url);
+    let controller: Dispatcher.DispatchController | undefined;
+    let abortReason: Error | undefined;
+    let settled = false;
+    let status = 0;
+    let headers: UpstreamWholeResponse['headers'] = {};
+    const chunks: Buffer[] = [];
+    let size = 0;
+    const finish = (err: unknown, bytes?: Uint8Array) => {
+      if (settled) return;
+      settled = true;
+      clearTimeout(timer);
+      req.signal.removeEventListener('abort', onCallerAbort);
+      if (err === undefined) resolve({ status, headers, bytes: bytes! });
+      else
+        reject(
+          err instanceof GatewayError
+            ? err
+            : transportError(err, req.label, abortReason ? { aborted: true, reason: abortReason } : undefined),
+        );
+    };
+    const abort = (reason: Error) => {
+      if (settled) return;
+      abortReason = reason;
+      controller?.abort(reason);
+      finish(reason instanceof GatewayError ? reason : transportError(reason, req.label, { aborted: true, reason }));
+    };
+    const timer = setTimeout(
+      () => abort(new GatewayError('timeout', `Upstream ${req.label} did not finish in time`)),
+      req.timeouts.totalMs,
+    );
+    const onCallerAbort = () =>
+      abort(new GatewayError('timeout', 'Request cancelled', { cause: req.signal.reason, failover: false }));
+    if (req.signal.aborted) {
+      onCallerAbort();
+      return;
+    }
+    req.signal.addEventListener('abort', onCallerAbort, { once: true });
+    try {
+      agentFor(req.timeouts.connectMs).dispatch(
+        {
+          origin,
+          path,
+          method: req.method ?? 'POST',
+          headers: req.headers,
+          body: req.body ?? null,
+          headersTimeout: req.timeouts.firstByteMs,
+          bodyTimeout: req.timeouts.firstByteMs,
+        },
+        {
+          onRequestStart(c) {
+            controller = c;
+            if (abortReason) c.abort(abortReason);
+          },
+          onResponseStart(_c, statusCode, responseHeaders) {
+            status = statusCode;
+            headers = responseHeaders;
+          },
+          onResponseData(c, chunk) {
+            size += chunk.length;
+            if (size > limitBytes) {
+              const error = new GatewayError('provider_unavailable', `Upstream ${req.label} sent an oversized body`);
+              c.abort(error);
+              finish(error);
+              return;
+            }
+            chunks.push(chunk);
+          },
+          onResponseEnd() {
+            finish(undefined, chunks.length === 1 ? chunks[0]! : Buffer.concat(chunks, size));
+          },
+          onResponseError(_c, err) {
+            finish(err);
+          },
+        },
+      );
+    } catch (err) {
+      finish(err);
+    }
+  });
+}
+
 /** Maps undici/socket failures to GatewayErrors. Messages never include URLs (they may carry keys). */
-export function transportError(err: unknown, label: string, signal?: AbortSignal): GatewayError {
+export function transportError(
+  err: unknown,
+  label: string,
+  signal?: Pick<AbortSignal, 'aborted' | 'reason'>,
+): GatewayError {
   if (err instanceof GatewayError) return err;
   // Aborts carry the GatewayError that explains them (the total timer, the gateway's routing deadline).
   if (signal?.aborted && signal.reason instanceof GatewayError) return signal.reason;
@@ -151,7 +267,14 @@ export async function readJSONObject(
   body: UpstreamResponse['body'],
   label: string,
 ): Promise<{ bytes: Uint8Array; json: Record<string, unknown> }> {
-  const bytes = await readBody(body, label);
+  return parseJSONObject(await readBody(body, label), label);
+}
+
+/** A whole body parsed as a JSON object, or a retryable provider_unavailable (see readJSONObject). */
+export function parseJSONObject(
+  bytes: Uint8Array,
+  label: string,
+): { bytes: Uint8Array; json: Record<string, unknown> } {
   let json: unknown;
   try {
     json = JSON.parse(Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength).toString('utf8'));

@@ -3,11 +3,12 @@ import type { ChatRequest, ChatResponse, StreamEvent } from '../../core/ir.ts';
 import { countPromptTokens, countTextTokens } from '../../router/tokens.ts';
 import {
   discardBody,
+  parseJSONObject,
   readBody,
-  readJSONObject,
   retryAfterSeconds,
   type UpstreamResponse,
   upstreamFetch,
+  upstreamFetchWhole,
 } from '../http.ts';
 import { parseEventJSON, readSSE } from '../sse.ts';
 import type { CallContext, PassthroughFrame, PassthroughResponse, ProviderAdapter, UpstreamTarget } from '../types.ts';
@@ -123,6 +124,41 @@ async function send(request: ChatRequest, target: UpstreamTarget, ctx: CallConte
   return res;
 }
 
+/** A non-streaming call: the whole body in one buffer (upstreamFetchWhole), errors mapped as for streams. */
+async function sendWhole(
+  request: ChatRequest,
+  target: UpstreamTarget,
+  ctx: CallContext,
+  passthrough: boolean,
+): Promise<{ bytes: Uint8Array; json: Json }> {
+  const quirks = quirksFor(target);
+  const { url, headers } = endpoint(target, quirks);
+  const label = target.provider.id;
+  const res = await upstreamFetchWhole({
+    url,
+    headers,
+    body: requestBody(request, target, passthrough),
+    timeouts: target.provider.timeouts,
+    signal: ctx.signal,
+    label,
+  });
+  if (res.status < 200 || res.status >= 300) {
+    let body: unknown;
+    try {
+      body = JSON.parse(Buffer.from(res.bytes.buffer, res.bytes.byteOffset, res.bytes.byteLength).toString('utf8'));
+    } catch {
+      // Not JSON (a proxy's HTML page): mapped on the status alone.
+    }
+    throw mapOpenAIError({ status: res.status, body, retryAfter: retryAfterSeconds(res.headers), label });
+  }
+  const { bytes, json } = parseJSONObject(res.bytes, label);
+  if (json['error'] && !json['choices']) {
+    // Some servers answer 200 with an error envelope.
+    throw mapOpenAIError({ status: 500, body: json, label });
+  }
+  return { bytes, json };
+}
+
 async function errorFrom(res: UpstreamResponse, label: string): Promise<GatewayError> {
   let body: unknown;
   try {
@@ -132,15 +168,6 @@ async function errorFrom(res: UpstreamResponse, label: string): Promise<GatewayE
     discardBody(res.body);
   }
   return mapOpenAIError({ status: res.status, body, retryAfter: retryAfterSeconds(res.headers), label });
-}
-
-async function readJSON(res: UpstreamResponse, label: string): Promise<{ bytes: Uint8Array; json: Json }> {
-  const { bytes, json } = await readJSONObject(res.body, label);
-  if (json['error'] && !json['choices']) {
-    // Some servers answer 200 with an error envelope.
-    throw mapOpenAIError({ status: 500, body: json, label });
-  }
-  return { bytes, json };
 }
 
 /**
@@ -162,8 +189,7 @@ async function* frames(res: UpstreamResponse, label: string): AsyncGenerator<{ d
 }
 
 async function complete(request: ChatRequest, target: UpstreamTarget, ctx: CallContext): Promise<ChatResponse> {
-  const res = await send(request, target, ctx, false);
-  const { json } = await readJSON(res, target.provider.id);
+  const { json } = await sendWhole(request, target, ctx, false);
   const response = parseOpenAIResponse(json, target.provider.id);
   if (!usageOf(json)) response.usage = await estimateUsage(request, response);
   return response;
@@ -217,8 +243,7 @@ async function passthroughComplete(
   target: UpstreamTarget,
   ctx: CallContext,
 ): Promise<PassthroughResponse> {
-  const res = await send(request, target, ctx, true);
-  const { bytes, json } = await readJSON(res, target.provider.id);
+  const { bytes, json } = await sendWhole(request, target, ctx, true);
   if (!Array.isArray(json['choices'])) {
     throw new GatewayError(
       'provider_unavailable',
