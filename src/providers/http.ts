@@ -243,6 +243,25 @@ export async function readBody(
   return chunks.length === 1 ? chunks[0]! : Buffer.concat(chunks);
 }
 
+/** An error body as JSON when it is JSON, else undefined (the error is then mapped on its status alone). */
+export function errorBodyJSON(bytes: Uint8Array): unknown {
+  try {
+    return JSON.parse(Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength).toString('utf8'));
+  } catch {
+    return undefined;
+  }
+}
+
+/** Reads a streamed error response's body (at most 1 MB) as errorBodyJSON does; never throws. */
+export async function readErrorBody(body: UpstreamResponse['body'], label: string): Promise<unknown> {
+  try {
+    return errorBodyJSON(await readBody(body, label, 1024 * 1024));
+  } catch {
+    discardBody(body);
+    return undefined;
+  }
+}
+
 /** Discards a body so the connection returns to the pool. */
 export function discardBody(body: UpstreamResponse['body']): void {
   body.resume();
@@ -263,14 +282,6 @@ export function retryAfterSeconds(headers: UpstreamResponse['headers']): number 
  * A whole upstream body parsed as a JSON object: `bytes` as received (for pass-through) and `json`. Anything
  * else (a proxy's HTML page, a truncated body) is a retryable provider_unavailable.
  */
-export async function readJSONObject(
-  body: UpstreamResponse['body'],
-  label: string,
-): Promise<{ bytes: Uint8Array; json: Record<string, unknown> }> {
-  return parseJSONObject(await readBody(body, label), label);
-}
-
-/** A whole body parsed as a JSON object, or a retryable provider_unavailable (see readJSONObject). */
 export function parseJSONObject(
   bytes: Uint8Array,
   label: string,

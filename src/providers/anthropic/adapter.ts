@@ -2,7 +2,7 @@ import type { ChatRequest, ChatResponse, StreamEvent } from '../../core/ir.ts';
 import { parseEventJSON, readSSE } from '../sse.ts';
 import type { CallContext, ProviderAdapter, UpstreamTarget } from '../types.ts';
 import { anthropicVersion } from './anthropic-endpoint.ts';
-import { postAnthropic, readAnthropicJSON, releaseBody } from './anthropic-http.ts';
+import { postAnthropic, postAnthropicJSON, releaseBody } from './anthropic-http.ts';
 import { convertToAnthropicRequest } from './convert-to-anthropic-request.ts';
 import { parseAnthropicResponse } from './parse-anthropic-response.ts';
 import { anthropicPassthrough } from './passthrough.ts';
@@ -16,8 +16,7 @@ import { AnthropicStreamTranslator } from './translate-anthropic-stream.ts';
 
 async function complete(request: ChatRequest, target: UpstreamTarget, ctx: CallContext): Promise<ChatResponse> {
   const plan = convertToAnthropicRequest(request, target.model, { apiVersion: anthropicVersion(target) });
-  const res = await postAnthropic(target, ctx, '/messages', { ...plan.body });
-  const { json } = await readAnthropicJSON(res, target);
+  const { json } = await postAnthropicJSON(target, ctx, '/messages', { ...plan.body });
   return parseAnthropicResponse(
     json,
     target.provider.id,

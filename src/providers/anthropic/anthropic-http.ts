@@ -2,68 +2,89 @@ import type { GatewayError } from '../../core/errors.ts';
 import type { ChatRequest } from '../../core/ir.ts';
 import {
   discardBody,
-  readBody,
-  readJSONObject,
+  errorBodyJSON,
+  parseJSONObject,
+  readErrorBody,
   retryAfterSeconds,
   type UpstreamResponse,
   upstreamFetch,
+  upstreamFetchWhole,
 } from '../http.ts';
 import type { CallContext, UpstreamTarget } from '../types.ts';
 import { anthropicHeaders, anthropicUrl } from './anthropic-endpoint.ts';
 import { mapAnthropicError } from './map-anthropic-error.ts';
 
-/** One POST to Anthropic; resolves on 2xx, throws the mapped GatewayError otherwise. */
+/** POSTs to Anthropic: postAnthropic for streams, postAnthropicJSON for whole JSON answers. */
 
 type Json = Record<string, unknown>;
 
-export async function postAnthropic(
-  target: UpstreamTarget,
-  ctx: CallContext,
-  path: '/messages' | '/messages/count_tokens',
-  body: Json,
-  options: { stream?: boolean; passthroughOf?: ChatRequest } = {},
-): Promise<UpstreamResponse> {
-  const res = await upstreamFetch({
+interface PostOptions {
+  stream?: boolean;
+  passthroughOf?: ChatRequest;
+}
+
+function call(target: UpstreamTarget, ctx: CallContext, path: AnthropicPath, body: Json, options: PostOptions) {
+  return {
     url: anthropicUrl(target, path),
     headers: anthropicHeaders(target, options),
     body: JSON.stringify(body),
     timeouts: target.provider.timeouts,
     signal: ctx.signal,
     label: target.provider.id,
-  });
-  if (res.status < 200 || res.status >= 300) throw await anthropicErrorFrom(res, target);
+  };
+}
+
+type AnthropicPath = '/messages' | '/messages/count_tokens';
+
+/** A streaming POST; resolves on 2xx with the body still a stream, throws the mapped GatewayError otherwise. */
+export async function postAnthropic(
+  target: UpstreamTarget,
+  ctx: CallContext,
+  path: AnthropicPath,
+  body: Json,
+  options: PostOptions = {},
+): Promise<UpstreamResponse> {
+  const res = await upstreamFetch(call(target, ctx, path, body, options));
+  if (res.status < 200 || res.status >= 300) {
+    throw errorOf(res.status, res.headers, await readErrorBody(res.body, target.provider.id), target);
+  }
   return res;
 }
 
-export async function anthropicErrorFrom(res: UpstreamResponse, target: UpstreamTarget): Promise<GatewayError> {
-  const label = target.provider.id;
-  let body: unknown;
-  try {
-    const bytes = await readBody(res.body, label, 1024 * 1024);
-    body = JSON.parse(Buffer.from(bytes).toString('utf8'));
-  } catch {
-    discardBody(res.body);
-  }
-  return mapAnthropicError({
-    status: res.status,
-    body,
-    retryAfter: retryAfterSeconds(res.headers),
-    label,
-    secret: target.key.secret,
-  });
-}
-
-/** Reads a whole JSON body; a 200 carrying Anthropic's error envelope is treated as that error. */
-export async function readAnthropicJSON(
-  res: UpstreamResponse,
+/**
+ * A non-streaming POST read whole (upstreamFetchWhole): the body as received and parsed. A 200 carrying
+ * Anthropic's error envelope is treated as that error.
+ */
+export async function postAnthropicJSON(
   target: UpstreamTarget,
+  ctx: CallContext,
+  path: AnthropicPath,
+  body: Json,
+  options: PostOptions = {},
 ): Promise<{ bytes: Uint8Array; json: Json }> {
+  const res = await upstreamFetchWhole(call(target, ctx, path, body, options));
+  if (res.status < 200 || res.status >= 300) throw errorOf(res.status, res.headers, errorBodyJSON(res.bytes), target);
   const label = target.provider.id;
-  const { bytes, json } = await readJSONObject(res.body, label);
+  const { bytes, json } = parseJSONObject(res.bytes, label);
   if (json['type'] === 'error') {
     throw mapAnthropicError({ status: 500, body: json, label, secret: target.key.secret });
   }
   return { bytes, json };
+}
+
+function errorOf(
+  status: number,
+  headers: UpstreamResponse['headers'],
+  body: unknown,
+  target: UpstreamTarget,
+): GatewayError {
+  return mapAnthropicError({
+    status,
+    body,
+    retryAfter: retryAfterSeconds(headers),
+    label: target.provider.id,
+    secret: target.key.secret,
+  });
 }
 
 /** Lets the connection go back to the pool after a complete stream, or drops it after an incomplete one. */

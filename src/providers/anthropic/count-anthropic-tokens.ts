@@ -1,6 +1,6 @@
 import { GatewayError } from '../../core/errors.ts';
 import type { CallContext, UpstreamTarget } from '../types.ts';
-import { postAnthropic, readAnthropicJSON } from './anthropic-http.ts';
+import { postAnthropicJSON } from './anthropic-http.ts';
 
 /**
  * Anthropic's own token count for a Messages request body (`POST /v1/messages/count_tokens`): exact, free,
@@ -29,8 +29,7 @@ export async function countAnthropicTokens(
 ): Promise<number> {
   const counted: Record<string, unknown> = { model: target.model.upstreamName };
   for (const field of COUNTED_FIELDS) if (body[field] !== undefined) counted[field] = body[field];
-  const res = await postAnthropic(target, ctx, '/messages/count_tokens', counted);
-  const { json } = await readAnthropicJSON(res, target);
+  const { json } = await postAnthropicJSON(target, ctx, '/messages/count_tokens', counted);
   const tokens = json['input_tokens'];
   if (typeof tokens !== 'number') {
     throw new GatewayError(

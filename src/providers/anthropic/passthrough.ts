@@ -8,7 +8,7 @@ import type {
   PassthroughResponse,
   UpstreamTarget,
 } from '../types.ts';
-import { postAnthropic, readAnthropicJSON, releaseBody } from './anthropic-http.ts';
+import { postAnthropic, postAnthropicJSON, releaseBody } from './anthropic-http.ts';
 import { DEFAULT_MAX_TOKENS } from './convert-anthropic-thinking.ts';
 import { type AnthropicUsageCounters, convertAnthropicUsage, mergeAnthropicUsage } from './convert-anthropic-usage.ts';
 import { mapAnthropicError, statusOfAnthropicErrorType } from './map-anthropic-error.ts';
@@ -37,10 +37,9 @@ export function passthroughBody(request: ChatRequest, target: UpstreamTarget, st
 }
 
 async function complete(request: ChatRequest, target: UpstreamTarget, ctx: CallContext): Promise<PassthroughResponse> {
-  const res = await postAnthropic(target, ctx, '/messages', passthroughBody(request, target, false), {
+  const { bytes, json } = await postAnthropicJSON(target, ctx, '/messages', passthroughBody(request, target, false), {
     passthroughOf: request,
   });
-  const { bytes, json } = await readAnthropicJSON(res, target);
   if (json['type'] !== 'message') {
     throw new GatewayError(
       'provider_unavailable',

@@ -1,12 +1,13 @@
 import type { GatewayError } from '../../core/errors.ts';
 import type { ChatRequest, ChatResponse, StreamEvent } from '../../core/ir.ts';
 import {
-  discardBody,
-  readBody,
-  readJSONObject,
+  errorBodyJSON,
+  parseJSONObject,
+  readErrorBody,
   retryAfterSeconds,
   type UpstreamResponse,
   upstreamFetch,
+  upstreamFetchWhole,
 } from '../http.ts';
 import type { CallContext, ProviderAdapter, UpstreamTarget } from '../types.ts';
 import type { BedrockConverseResponse } from './bedrock-api-types.ts';
@@ -47,7 +48,8 @@ async function plan(request: ChatRequest, target: UpstreamTarget, ctx: CallConte
   });
 }
 
-async function send(plan: BedrockRequestPlan, target: UpstreamTarget, ctx: CallContext, stream: boolean) {
+/** The signed call, ready for upstreamFetch (streams) or upstreamFetchWhole. */
+async function call(plan: BedrockRequestPlan, target: UpstreamTarget, ctx: CallContext, stream: boolean) {
   const url = converseUrl(target.provider, target.model.upstreamName, stream);
   const body = Buffer.from(JSON.stringify(plan.body), 'utf8');
   const headers = await authorizeBedrockRequest({
@@ -60,45 +62,48 @@ async function send(plan: BedrockRequestPlan, target: UpstreamTarget, ctx: CallC
     key: target.key,
     region: bedrockRegion(target.provider),
   });
-  const res = await upstreamFetch({
-    url,
-    headers,
-    body,
-    timeouts: target.provider.timeouts,
-    signal: ctx.signal,
-    label: label(target),
-  });
-  if (res.status < 200 || res.status >= 300) throw await errorFrom(res, label(target));
+  return { url, headers, body, timeouts: target.provider.timeouts, signal: ctx.signal, label: label(target) };
+}
+
+/** A streaming call; resolves on 2xx with the body still a stream. */
+async function send(plan: BedrockRequestPlan, target: UpstreamTarget, ctx: CallContext) {
+  const res = await upstreamFetch(await call(plan, target, ctx, true));
+  if (res.status < 200 || res.status >= 300) {
+    throw errorOf(res.status, res.headers, await readErrorBody(res.body, label(target)), label(target));
+  }
   return res;
 }
 
-function header(res: UpstreamResponse, name: string): string | undefined {
-  const value = res.headers[name];
+/** A non-streaming call: the whole body at once (upstreamFetchWhole). */
+async function sendWhole(plan: BedrockRequestPlan, target: UpstreamTarget, ctx: CallContext) {
+  const res = await upstreamFetchWhole(await call(plan, target, ctx, false));
+  if (res.status < 200 || res.status >= 300) {
+    throw errorOf(res.status, res.headers, errorBodyJSON(res.bytes), label(target));
+  }
+  return { headers: res.headers, ...parseJSONObject(res.bytes, label(target)) };
+}
+
+function header(headers: UpstreamResponse['headers'], name: string): string | undefined {
+  const value = headers[name];
   return Array.isArray(value) ? value[0] : value;
 }
 
-async function errorFrom(res: UpstreamResponse, label: string): Promise<GatewayError> {
-  let body: Record<string, unknown> = {};
-  try {
-    const bytes = await readBody(res.body, label, 1024 * 1024);
-    const parsed: unknown = JSON.parse(Buffer.from(bytes).toString('utf8'));
-    if (parsed && typeof parsed === 'object' && !Array.isArray(parsed)) body = parsed as Record<string, unknown>;
-  } catch {
-    discardBody(res.body);
-  }
+function errorOf(status: number, headers: UpstreamResponse['headers'], parsed: unknown, label: string): GatewayError {
+  const body: Record<string, unknown> =
+    parsed && typeof parsed === 'object' && !Array.isArray(parsed) ? (parsed as Record<string, unknown>) : {};
   const errorType =
-    header(res, 'x-amzn-errortype') ?? (typeof body['__type'] === 'string' ? body['__type'] : undefined);
+    header(headers, 'x-amzn-errortype') ?? (typeof body['__type'] === 'string' ? body['__type'] : undefined);
   return mapBedrockError({
     errorType,
-    status: res.status,
+    status,
     message: body['message'] ?? body['Message'],
     label,
-    retryAfter: retryAfterSeconds(res.headers),
+    retryAfter: retryAfterSeconds(headers),
   });
 }
 
-function responseId(res: UpstreamResponse, ctx: CallContext): string {
-  return header(res, 'x-amzn-requestid') ?? ctx.requestId;
+function responseId(headers: UpstreamResponse['headers'], ctx: CallContext): string {
+  return header(headers, 'x-amzn-requestid') ?? ctx.requestId;
 }
 
 export const bedrockAdapter: ProviderAdapter = {
@@ -112,10 +117,9 @@ export const bedrockAdapter: ProviderAdapter = {
 
   async complete(request: ChatRequest, target: UpstreamTarget, ctx: CallContext): Promise<ChatResponse> {
     const requestPlan = await plan(request, target, ctx);
-    const res = await send(requestPlan, target, ctx, false);
-    const { json } = await readJSONObject(res.body, label(target));
+    const { headers, json } = await sendWhole(requestPlan, target, ctx);
     return convertBedrockResponse(json as unknown as BedrockConverseResponse, {
-      id: responseId(res, ctx),
+      id: responseId(headers, ctx),
       model: target.model.upstreamName,
       created: Math.floor(Date.now() / 1000),
       label: label(target),
@@ -125,9 +129,9 @@ export const bedrockAdapter: ProviderAdapter = {
 
   async stream(request: ChatRequest, target: UpstreamTarget, ctx: CallContext): Promise<AsyncIterable<StreamEvent>> {
     const requestPlan = await plan(request, target, ctx);
-    const res = await send(requestPlan, target, ctx, true);
+    const res = await send(requestPlan, target, ctx);
     return convertBedrockStream(decodeEventStream(res.body, label(target)), {
-      id: responseId(res, ctx),
+      id: responseId(res.headers, ctx),
       model: target.model.upstreamName,
       created: Math.floor(Date.now() / 1000),
       label: label(target),

@@ -1,12 +1,13 @@
 import type { GatewayError } from '../../core/errors.ts';
 import type { ChatRequest, ChatResponse, StreamEvent } from '../../core/ir.ts';
 import {
-  discardBody,
-  readBody,
-  readJSONObject,
+  errorBodyJSON,
+  parseJSONObject,
+  readErrorBody,
   retryAfterSeconds,
   type UpstreamResponse,
   upstreamFetch,
+  upstreamFetchWhole,
 } from '../http.ts';
 import { parseEventJSON, readSSE } from '../sse.ts';
 import type { CallContext, ProviderAdapter, UpstreamTarget } from '../types.ts';
@@ -23,33 +24,44 @@ import { mapGeminiError } from './map-gemini-error.ts';
  * No pass-through: no inbound protocol speaks Gemini. See docs/providers/gemini.md.
  */
 
-async function send(request: ChatRequest, target: UpstreamTarget, ctx: CallContext, stream: boolean) {
+function call(request: ChatRequest, target: UpstreamTarget, ctx: CallContext, stream: boolean) {
   const { url, headers } = geminiEndpoint(target, stream);
-  const body = JSON.stringify(convertToGeminiRequest(request, target.model));
-  const res = await upstreamFetch({
+  return {
     url,
     headers,
-    body,
+    body: JSON.stringify(convertToGeminiRequest(request, target.model)),
     timeouts: target.provider.timeouts,
     signal: ctx.signal,
     label: target.provider.id,
-  });
-  if (res.status < 200 || res.status >= 300) throw await errorFrom(res, target);
+  };
+}
+
+/** A streaming call; resolves on 2xx with the body still a stream. */
+async function send(request: ChatRequest, target: UpstreamTarget, ctx: CallContext, stream: boolean) {
+  const res = await upstreamFetch(call(request, target, ctx, stream));
+  if (res.status < 200 || res.status >= 300) {
+    throw errorOf(res.status, res.headers, await readErrorBody(res.body, target.provider.id), target);
+  }
   return res;
 }
 
-async function errorFrom(res: UpstreamResponse, target: UpstreamTarget): Promise<GatewayError> {
-  let body: unknown;
-  try {
-    const bytes = await readBody(res.body, target.provider.id, 1024 * 1024);
-    body = JSON.parse(Buffer.from(bytes).toString('utf8'));
-  } catch {
-    discardBody(res.body);
-  }
+/** A non-streaming call: the whole body at once (upstreamFetchWhole). */
+async function sendWhole(request: ChatRequest, target: UpstreamTarget, ctx: CallContext) {
+  const res = await upstreamFetchWhole(call(request, target, ctx, false));
+  if (res.status < 200 || res.status >= 300) throw errorOf(res.status, res.headers, errorBodyJSON(res.bytes), target);
+  return parseJSONObject(res.bytes, target.provider.id);
+}
+
+function errorOf(
+  status: number,
+  headers: UpstreamResponse['headers'],
+  body: unknown,
+  target: UpstreamTarget,
+): GatewayError {
   return mapGeminiError({
-    status: res.status,
+    status,
     body,
-    retryAfter: retryAfterSeconds(res.headers),
+    retryAfter: retryAfterSeconds(headers),
     label: target.provider.id,
     secret: target.key.secret,
   });
@@ -65,8 +77,7 @@ function inBandError(json: Record<string, unknown>, target: UpstreamTarget): Gat
 
 async function complete(request: ChatRequest, target: UpstreamTarget, ctx: CallContext): Promise<ChatResponse> {
   const label = target.provider.id;
-  const res = await send(request, target, ctx, false);
-  const { json } = await readJSONObject(res.body, label);
+  const { json } = await sendWhole(request, target, ctx);
   const error = inBandError(json, target);
   if (error) throw error;
   return convertGeminiResponse(json as GeminiResponse, {

@@ -2,9 +2,9 @@ import { GatewayError } from '../../core/errors.ts';
 import type { ChatRequest, ChatResponse, StreamEvent } from '../../core/ir.ts';
 import { countPromptTokens, countTextTokens } from '../../router/tokens.ts';
 import {
-  discardBody,
+  errorBodyJSON,
   parseJSONObject,
-  readBody,
+  readErrorBody,
   retryAfterSeconds,
   type UpstreamResponse,
   upstreamFetch,
@@ -143,12 +143,7 @@ async function sendWhole(
     label,
   });
   if (res.status < 200 || res.status >= 300) {
-    let body: unknown;
-    try {
-      body = JSON.parse(Buffer.from(res.bytes.buffer, res.bytes.byteOffset, res.bytes.byteLength).toString('utf8'));
-    } catch {
-      // Not JSON (a proxy's HTML page): mapped on the status alone.
-    }
+    const body = errorBodyJSON(res.bytes);
     throw mapOpenAIError({ status: res.status, body, retryAfter: retryAfterSeconds(res.headers), label });
   }
   const { bytes, json } = parseJSONObject(res.bytes, label);
@@ -160,13 +155,7 @@ async function sendWhole(
 }
 
 async function errorFrom(res: UpstreamResponse, label: string): Promise<GatewayError> {
-  let body: unknown;
-  try {
-    const bytes = await readBody(res.body, label, 1024 * 1024);
-    body = JSON.parse(Buffer.from(bytes).toString('utf8'));
-  } catch {
-    discardBody(res.body);
-  }
+  const body = await readErrorBody(res.body, label);
   return mapOpenAIError({ status: res.status, body, retryAfter: retryAfterSeconds(res.headers), label });
 }
 

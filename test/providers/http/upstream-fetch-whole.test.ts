@@ -183,8 +183,8 @@ describe('upstreamFetchWhole', () => {
   test('many calls at once share the pool and each gets its own body', async () => {
     handler = (req, res) => res.end(JSON.stringify({ path: req.url }));
     const results = await Promise.all(Array.from({ length: 200 }, (_, i) => call(`/n/${i}`)));
-    results.forEach((res, i) =>
-      assert.equal(Buffer.from(res.bytes).toString('utf8'), JSON.stringify({ path: `/n/${i}` })),
-    );
+    for (const [i, res] of results.entries()) {
+      assert.equal(Buffer.from(res.bytes).toString('utf8'), JSON.stringify({ path: `/n/${i}` }));
+    }
   });
 });
