@@ -118,7 +118,7 @@ export function upstreamFetchWhole(
   return new Promise((resolve, reject) => {
     const { origin, path } = originAndPath(req.url);
     let controller: Dispatcher.DispatchController | undefined;
-    let abortReason: Error | undefined;
+    let abortReason: GatewayError | undefined;
     let settled = false;
     let status = 0;
     let headers: UpstreamWholeResponse['headers'] = {};
@@ -130,25 +130,26 @@ export function upstreamFetchWhole(
       clearTimeout(timer);
       req.signal.removeEventListener('abort', onCallerAbort);
       if (err === undefined) resolve({ status, headers, bytes: bytes! });
-      else
-        reject(
-          err instanceof GatewayError
-            ? err
-            : transportError(err, req.label, abortReason ? { aborted: true, reason: abortReason } : undefined),
-        );
+      else reject(transportError(err, req.label));
     };
-    const abort = (reason: Error) => {
-      if (settled) return;
+    // Settles at once; the connection is dropped as soon as undici hands us its controller.
+    const abort = (reason: GatewayError) => {
       abortReason = reason;
       controller?.abort(reason);
-      finish(reason instanceof GatewayError ? reason : transportError(reason, req.label, { aborted: true, reason }));
+      finish(reason);
     };
     const timer = setTimeout(
       () => abort(new GatewayError('timeout', `Upstream ${req.label} did not finish in time`)),
       req.timeouts.totalMs,
     );
+    // As in upstreamFetch: a GatewayError reason (the gateway's routing deadline) is the answer; anything else
+    // is the client going away, which must not count against the provider.
     const onCallerAbort = () =>
-      abort(new GatewayError('timeout', 'Request cancelled', { cause: req.signal.reason, failover: false }));
+      abort(
+        req.signal.reason instanceof GatewayError
+          ? req.signal.reason
+          : new GatewayError('timeout', 'Request cancelled', { cause: req.signal.reason, failover: false }),
+      );
     if (req.signal.aborted) {
       onCallerAbort();
       return;
@@ -199,11 +200,7 @@ export function upstreamFetchWhole(
 }
 
 /** Maps undici/socket failures to GatewayErrors. Messages never include URLs (they may carry keys). */
-export function transportError(
-  err: unknown,
-  label: string,
-  signal?: Pick<AbortSignal, 'aborted' | 'reason'>,
-): GatewayError {
+export function transportError(err: unknown, label: string, signal?: AbortSignal): GatewayError {
   if (err instanceof GatewayError) return err;
   // Aborts carry the GatewayError that explains them (the total timer, the gateway's routing deadline).
   if (signal?.aborted && signal.reason instanceof GatewayError) return signal.reason;

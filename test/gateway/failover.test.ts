@@ -1,7 +1,10 @@
 import assert from 'node:assert/strict';
+import { createServer } from 'node:http';
+import type { AddressInfo } from 'node:net';
 import { after, afterEach, before, describe, test } from 'node:test';
+import { setTimeout as sleep } from 'node:timers/promises';
 import { APIError } from 'openai';
-import { mockProvider, readSSEData, startGateway, type TestGateway } from '../helpers/gateway.ts';
+import { mockProvider, readSSEData, startGateway, TEST_API_KEY, type TestGateway } from '../helpers/gateway.ts';
 import { MOCK_API_KEY, type MockOpenAI, startMockOpenAI } from '../mocks/openai-compatible.ts';
 
 /**
@@ -196,6 +199,60 @@ describe('failover', () => {
     assert.equal(used.size, 1);
     for (const line of gw.logs) {
       assert.ok(!line.includes(MOCK_API_KEY) && !line.includes(SECOND_KEY), 'a provider key reached the logs');
+    }
+  });
+});
+
+describe('a client that goes away mid-call', () => {
+  test('cancels the upstream call, is recorded as 499, and does not count against the provider', async () => {
+    const seen: string[] = [];
+    const upstream = createServer((req, res) => {
+      seen.push('request');
+      req.resume();
+      res.on('close', () => {
+        if (!res.writableFinished) seen.push('closed before an answer');
+      });
+      // Never answers: only the gateway can end this call.
+    });
+    await new Promise<void>((resolve) => upstream.listen(0, '127.0.0.1', resolve));
+    const origin = `http://127.0.0.1:${(upstream.address() as AddressInfo).port}`;
+    const gw = await startGateway({
+      providers: [
+        mockProvider('slow', `${origin}/v1`, [{ name: 'gpt-4o-mini', qualityRank: 70 }], {
+          timeouts: { connectMs: 1_000, firstByteMs: 30_000, totalMs: 30_000 },
+        }),
+      ],
+    });
+    try {
+      const controller = new AbortController();
+      const cancelled = fetch(`${gw.url}/v1/chat/completions`, {
+        method: 'POST',
+        signal: controller.signal,
+        headers: { authorization: `Bearer ${TEST_API_KEY}`, 'content-type': 'application/json' },
+        body: JSON.stringify({ model: 'fast', messages: [{ role: 'user', content: 'goodbye' }] }),
+      }).catch((err: Error) => err.name);
+      while (!seen.includes('request')) await sleep(20);
+      controller.abort();
+      assert.equal(await cancelled, 'AbortError');
+      for (let i = 0; i < 100 && !seen.includes('closed before an answer'); i++) await sleep(20);
+      assert.ok(seen.includes('closed before an answer'), `upstream saw: ${seen.join(', ')}`);
+      let rows: Array<{ status: number; error_code_id: number | null }> = [];
+      for (let i = 0; i < 100 && rows.length === 0; i++) {
+        await sleep(20);
+        rows = await gw.runtime.store.db
+          .selectFrom('usage_record')
+          .select(['status', 'error_code_id'])
+          .where('status', '=', 499)
+          .execute();
+      }
+      assert.deepEqual(rows, [{ status: 499, error_code_id: null }]);
+      const [slowKey] = gw.runtime.health.snapshot(gw.runtime.catalog.providers.values());
+      assert.equal(slowKey?.consecutiveFailures, 0);
+      assert.equal(slowKey?.state, 'closed');
+    } finally {
+      upstream.closeAllConnections();
+      upstream.close();
+      await gw.close();
     }
   });
 });

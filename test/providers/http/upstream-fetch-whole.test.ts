@@ -128,6 +128,19 @@ describe('upstreamFetchWhole', () => {
     assert.ok(closedRequests.includes('/cancelled'));
   });
 
+  test('a routing deadline (a GatewayError as the abort reason) is passed on as that error', async () => {
+    handler = (_req, res) => {
+      const timer = setTimeout(() => res.end('{}'), 2_000);
+      res.on('close', () => clearTimeout(timer));
+    };
+    const controller = new AbortController();
+    const deadline = new GatewayError('timeout', 'No answer within the routing deadline (100 ms)');
+    const pending = call('/deadline', { signal: controller.signal });
+    await sleep(100);
+    controller.abort(deadline);
+    assert.equal(await rejection(pending), deadline);
+  });
+
   test('an already-aborted signal never reaches the upstream', async () => {
     let reached = false;
     handler = (_req, res) => {
