@@ -6,7 +6,7 @@
  * Why a build for start but not for tests: docs/decisions/0015-compiled-start-and-heap-flags.md.
  */
 import { spawnSync } from 'node:child_process';
-import { cpSync, existsSync, mkdirSync, readdirSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { cpSync, existsSync, mkdirSync, readdirSync, renameSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { dirname, join, relative, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
@@ -46,24 +46,30 @@ function isStale(): boolean {
 if (args['if-stale'] && !isStale()) process.exit(0);
 
 const started = performance.now();
-rmSync(out, { recursive: true, force: true });
+// Built beside the target and moved into place at the end: a failed build leaves the previous one intact,
+// and a gateway starting meanwhile never sees a half-written folder.
+const staging = `${out}.building-${process.pid}`;
+rmSync(staging, { recursive: true, force: true });
 const tsc = join(root, 'node_modules', 'typescript', 'bin', 'tsc');
-const result = spawnSync(process.execPath, [tsc, '-p', join(root, 'tsconfig.build.json'), '--outDir', out], {
+const result = spawnSync(process.execPath, [tsc, '-p', join(root, 'tsconfig.build.json'), '--outDir', staging], {
   stdio: 'inherit',
 });
 if (result.status !== 0) {
+  rmSync(staging, { recursive: true, force: true });
   process.stderr.write(`modro: build failed (tsc exit ${result.status ?? result.signal})\n`);
   process.exit(1);
 }
 let assets = 0;
 for (const path of files(src)) {
   if (path.endsWith('.ts') || path.startsWith(EXCLUDED)) continue;
-  const target = join(out, relative(src, path));
+  const target = join(staging, relative(src, path));
   mkdirSync(dirname(target), { recursive: true });
   cpSync(path, target);
   assets++;
 }
-writeFileSync(stamp, `${new Date().toISOString()}\n`);
+writeFileSync(join(staging, '.built'), `${new Date().toISOString()}\n`);
+rmSync(out, { recursive: true, force: true });
+renameSync(staging, out);
 process.stderr.write(
   `modro: built ${relative(root, out) || out} (${assets} assets) in ${((performance.now() - started) / 1000).toFixed(1)} s\n`,
 );
