@@ -1,7 +1,6 @@
 import { mkdirSync } from 'node:fs';
 import { dirname } from 'node:path';
 import { Kysely, PostgresDialect, sql } from 'kysely';
-import pg from 'pg';
 import type { SqlDialect } from './migrations/column-types.ts';
 import { migrateToLatest } from './migrations/index.ts';
 import type { Database } from './schema.ts';
@@ -62,19 +61,21 @@ async function openPostgres(config: {
   schema?: string;
   maxConnections?: number;
 }): Promise<{ db: Kysely<Database>; dialect: SqlDialect; schema: string }> {
+  // Loaded only when configured: a SQLite gateway never holds the driver in memory.
+  const { default: pg } = await import('pg');
   if (config.schema !== undefined) {
     // Plain identifiers only: the name also travels in the connection's startup options.
     if (!/^[A-Za-z_][A-Za-z0-9_]{0,62}$/.test(config.schema)) {
       throw new Error(`Invalid PostgreSQL schema name ${JSON.stringify(config.schema)}: use letters, digits and _`);
     }
-    await createSchemaIfMissing(config.url, config.schema);
+    await createSchemaIfMissing(pg, config.url, config.schema);
   }
   const pool = new pg.Pool({
     connectionString: config.url,
     max: config.maxConnections ?? 10,
     // Without it a connect to an unanswering host waits forever, and so would close() flushing usage.
     connectionTimeoutMillis: 10_000,
-    types: { getTypeParser: pgTypeParser },
+    types: { getTypeParser: (oid: number, format?: 'text' | 'binary') => pgTypeParser(pg, oid, format) },
     // Every pooled connection resolves unqualified table names in the configured schema.
     ...(config.schema !== undefined ? { options: `-c search_path=${quoteIdent(config.schema)}` } : {}),
   });
@@ -92,7 +93,7 @@ async function openPostgres(config: {
 }
 
 /** Uses a throwaway connection because the pool's connections expect the schema to exist already. */
-async function createSchemaIfMissing(url: string, schema: string): Promise<void> {
+async function createSchemaIfMissing(pg: PgModule, url: string, schema: string): Promise<void> {
   const client = new pg.Client({ connectionString: url });
   client.on('error', () => {});
   await client.connect();
@@ -107,6 +108,8 @@ async function createSchemaIfMissing(url: string, schema: string): Promise<void>
   }
 }
 
+type PgModule = typeof import('pg').default;
+
 const INT8_OID = 20;
 
 /**
@@ -114,7 +117,7 @@ const INT8_OID = 20;
  * strings by default because int8 can exceed 2^53; values that do stay BigInt here, never a rounded number,
  * and readers check with toSafeInt().
  */
-function pgTypeParser(oid: number, format?: 'text' | 'binary'): (value: string) => unknown {
+function pgTypeParser(pg: PgModule, oid: number, format?: 'text' | 'binary'): (value: string) => unknown {
   if (oid === INT8_OID) {
     return (value: string) => {
       const n = Number(value);

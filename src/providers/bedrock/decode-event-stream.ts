@@ -1,5 +1,4 @@
-import { EventStreamCodec, type MessageHeaders } from '@smithy/eventstream-codec';
-import { fromUtf8, toUtf8 } from '@smithy/util-utf8';
+import type { EventStreamCodec, MessageHeaders } from '@smithy/eventstream-codec';
 import { GatewayError } from '../../core/errors.ts';
 import { transportError } from '../http.ts';
 
@@ -39,6 +38,11 @@ export async function* decodeEventStream(
   body: AsyncIterable<Uint8Array>,
   label: string,
 ): AsyncGenerator<EventStreamMessage> {
+  // Loaded on the first Bedrock stream: a gateway without Bedrock never holds the codec in memory.
+  const [{ EventStreamCodec }, { fromUtf8, toUtf8 }] = await Promise.all([
+    import('@smithy/eventstream-codec'),
+    import('@smithy/util-utf8'),
+  ]);
   const codec = new EventStreamCodec(toUtf8, fromUtf8);
   let chunks: Buffer[] = [];
   let buffered = 0;

@@ -1,5 +1,3 @@
-import { Hash } from '@smithy/hash-node';
-import { SignatureV4 } from '@smithy/signature-v4';
 import type { ProviderKey } from '../types.ts';
 
 /**
@@ -12,9 +10,6 @@ import type { ProviderKey } from '../types.ts';
  */
 
 export const BEDROCK_SIGNING_SERVICE = 'bedrock';
-
-/** SHA-256 (and its HMAC) from Node's crypto, the way the SDK's Node runtime builds it. */
-export const Sha256 = Hash.bind(null, 'sha256');
 
 export interface SignInput {
   url: string;
@@ -33,6 +28,8 @@ export async function authorizeBedrockRequest(input: SignInput): Promise<Record<
   if (!key.secretAccessKey) {
     return { ...input.headers, authorization: `Bearer ${key.secret}` };
   }
+  // The AWS signer is loaded on the first signed call: a gateway without Bedrock never holds it in memory.
+  const [{ Hash }, { SignatureV4 }] = await Promise.all([import('@smithy/hash-node'), import('@smithy/signature-v4')]);
   const url = new URL(input.url);
   const signer = new SignatureV4({
     service: BEDROCK_SIGNING_SERVICE,
@@ -42,7 +39,8 @@ export async function authorizeBedrockRequest(input: SignInput): Promise<Record<
       secretAccessKey: key.secretAccessKey,
       ...(key.sessionToken ? { sessionToken: key.sessionToken } : {}),
     },
-    sha256: Sha256,
+    // SHA-256 (and its HMAC) from Node's crypto, the way the SDK's Node runtime builds it.
+    sha256: Hash.bind(null, 'sha256'),
   });
   const query: Record<string, string> = {};
   for (const [name, value] of url.searchParams) query[name] = value;
