@@ -259,6 +259,21 @@ export async function readErrorBody(body: UpstreamResponse['body'], label: strin
   }
 }
 
+/**
+ * Lets go of a streamed body its reader stopped reading: drained after a complete answer (the rest is at
+ * most a terminator, and the connection goes back to the pool), destroyed after an incomplete one.
+ */
+export function releaseBody(body: UpstreamResponse['body'], complete: boolean): void {
+  if (body.readableEnded || body.destroyed) return;
+  if (complete) {
+    discardBody(body);
+    return;
+  }
+  // undici reports the abort as an error on the body; nobody reads it any more.
+  body.on('error', () => {});
+  body.destroy();
+}
+
 /** Discards a body so the connection returns to the pool. */
 export function discardBody(body: UpstreamResponse['body']): void {
   body.resume();

@@ -1,3 +1,4 @@
+import type { Readable } from 'node:stream';
 import { createParser, type EventSourceMessage } from 'eventsource-parser';
 import { GatewayError } from '../core/errors.ts';
 import { transportError } from './http.ts';
@@ -6,6 +7,11 @@ import { transportError } from './http.ts';
  * Server-sent events from an upstream body (an async iterable of bytes), one message at a time, parsed by
  * eventsource-parser. A transport failure mid-stream becomes a retryable GatewayError; a stream that ends
  * without a terminal marker is the caller's to judge (protocols differ on what "complete" means).
+ *
+ * Stopping early does not destroy a Node stream body: the caller releases it with releaseBody (http.ts),
+ * draining it after a terminal event (`[DONE]`, `message_stop`) so the connection goes back to the pool, or
+ * destroying it after an incomplete one. (Node's default, destroying on return, costs an AbortError with a
+ * stack trace per stream and can cost the connection.)
  */
 export interface SSEMessage {
   event: string | undefined;
@@ -25,7 +31,8 @@ export async function* readSSE(body: AsyncIterable<Uint8Array | string>, label: 
   });
   const decoder = new TextDecoder();
   try {
-    for await (const chunk of body) {
+    const chunks = isReadable(body) ? body.iterator({ destroyOnReturn: false }) : body;
+    for await (const chunk of chunks) {
       parser.feed(typeof chunk === 'string' ? chunk : decoder.decode(chunk, { stream: true }));
       if (malformed) throw new GatewayError('provider_unavailable', `Upstream ${label} sent a malformed event stream`);
       while (queue.length > 0) {
@@ -39,6 +46,10 @@ export async function* readSSE(body: AsyncIterable<Uint8Array | string>, label: 
   // A final event without its blank line is still delivered by flushing the parser with one.
   parser.feed('\n\n');
   for (const message of queue) yield { event: message.event, data: message.data };
+}
+
+function isReadable(body: AsyncIterable<Uint8Array | string>): body is Readable {
+  return typeof (body as Partial<Readable>).iterator === 'function';
 }
 
 /** Parses one event payload as a JSON object, or throws a retryable provider error. */

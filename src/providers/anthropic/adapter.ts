@@ -1,8 +1,9 @@
 import type { ChatRequest, ChatResponse, StreamEvent } from '../../core/ir.ts';
+import { releaseBody } from '../http.ts';
 import { parseEventJSON, readSSE } from '../sse.ts';
 import type { CallContext, ProviderAdapter, UpstreamTarget } from '../types.ts';
 import { anthropicVersion } from './anthropic-endpoint.ts';
-import { postAnthropic, postAnthropicJSON, releaseBody } from './anthropic-http.ts';
+import { postAnthropic, postAnthropicJSON } from './anthropic-http.ts';
 import { convertToAnthropicRequest } from './convert-to-anthropic-request.ts';
 import { parseAnthropicResponse } from './parse-anthropic-response.ts';
 import { anthropicPassthrough } from './passthrough.ts';
@@ -46,7 +47,7 @@ async function stream(
       }
       translator.end();
     } finally {
-      releaseBody(res, translator.complete);
+      releaseBody(res.body, translator.complete);
     }
   })();
 }

@@ -1,7 +1,6 @@
 import type { GatewayError } from '../../core/errors.ts';
 import type { ChatRequest } from '../../core/ir.ts';
 import {
-  discardBody,
   errorBodyJSON,
   parseJSONObject,
   readErrorBody,
@@ -85,10 +84,4 @@ function errorOf(
     label: target.provider.id,
     secret: target.key.secret,
   });
-}
-
-/** Lets the connection go back to the pool after a complete stream, or drops it after an incomplete one. */
-export function releaseBody(res: UpstreamResponse, complete: boolean): void {
-  if (complete) discardBody(res.body);
-  else if (!res.body.destroyed) res.body.destroy();
 }

@@ -1,5 +1,6 @@
 import { GatewayError } from '../../core/errors.ts';
 import type { ChatRequest } from '../../core/ir.ts';
+import { releaseBody } from '../http.ts';
 import { parseEventJSON, readSSE } from '../sse.ts';
 import type {
   CallContext,
@@ -8,7 +9,7 @@ import type {
   PassthroughResponse,
   UpstreamTarget,
 } from '../types.ts';
-import { postAnthropic, postAnthropicJSON, releaseBody } from './anthropic-http.ts';
+import { postAnthropic, postAnthropicJSON } from './anthropic-http.ts';
 import { DEFAULT_MAX_TOKENS } from './convert-anthropic-thinking.ts';
 import { type AnthropicUsageCounters, convertAnthropicUsage, mergeAnthropicUsage } from './convert-anthropic-usage.ts';
 import { mapAnthropicError, statusOfAnthropicErrorType } from './map-anthropic-error.ts';
@@ -101,7 +102,7 @@ async function stream(
       }
       throw new GatewayError('provider_unavailable', `Upstream ${label} ended the stream before message_stop`);
     } finally {
-      releaseBody(res, complete);
+      releaseBody(res.body, complete);
     }
   })();
 }

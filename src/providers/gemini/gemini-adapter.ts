@@ -4,6 +4,7 @@ import {
   errorBodyJSON,
   parseJSONObject,
   readErrorBody,
+  releaseBody,
   retryAfterSeconds,
   type UpstreamResponse,
   upstreamFetch,
@@ -100,12 +101,19 @@ async function stream(
     fallbackId: ctx.requestId,
   });
   return (async function* () {
-    for await (const message of readSSE(res.body, label)) {
-      if (message.data.trim() === '') continue;
-      const json = parseEventJSON(message.data, label);
-      const error = inBandError(json, target);
-      if (error) throw error;
-      yield* translator.push(json as GeminiResponse);
+    let ended = false;
+    try {
+      for await (const message of readSSE(res.body, label)) {
+        if (message.data.trim() === '') continue;
+        const json = parseEventJSON(message.data, label);
+        const error = inBandError(json, target);
+        if (error) throw error;
+        yield* translator.push(json as GeminiResponse);
+      }
+      ended = true;
+    } finally {
+      // Gemini's stream ends with the body; stopping before that (an error, the client gone) drops the connection.
+      releaseBody(res.body, ended);
     }
     yield* translator.end(true);
   })();

@@ -5,6 +5,7 @@ import {
   errorBodyJSON,
   parseJSONObject,
   readErrorBody,
+  releaseBody,
   retryAfterSeconds,
   type UpstreamResponse,
   upstreamFetch,
@@ -165,14 +166,23 @@ async function errorFrom(res: UpstreamResponse, label: string): Promise<GatewayE
  */
 async function* frames(res: UpstreamResponse, label: string): AsyncGenerator<{ data: string; json: Json }> {
   let finished = false;
-  for await (const message of readSSE(res.body, label)) {
-    if (message.data === '[DONE]') return;
-    if (message.data === '') continue;
-    const json = parseEventJSON(message.data, label);
-    if (json['error'] && !json['choices']) throw mapOpenAIError({ status: 500, body: json, label });
-    const choices = json['choices'];
-    if (Array.isArray(choices) && choices.some((c) => c && (c as Json)['finish_reason'] != null)) finished = true;
-    yield { data: message.data, json };
+  let done = false;
+  try {
+    for await (const message of readSSE(res.body, label)) {
+      if (message.data === '[DONE]') {
+        done = true;
+        return;
+      }
+      if (message.data === '') continue;
+      const json = parseEventJSON(message.data, label);
+      if (json['error'] && !json['choices']) throw mapOpenAIError({ status: 500, body: json, label });
+      const choices = json['choices'];
+      if (Array.isArray(choices) && choices.some((c) => c && (c as Json)['finish_reason'] != null)) finished = true;
+      yield { data: message.data, json };
+    }
+    done = finished;
+  } finally {
+    releaseBody(res.body, done);
   }
   if (!finished) throw new GatewayError('provider_unavailable', `Upstream ${label} ended the stream before finishing`);
 }
