@@ -241,7 +241,7 @@ export async function readBody(
 }
 
 /** An error body as JSON when it is JSON, else undefined (the error is then mapped on its status alone). */
-export function errorBodyJSON(bytes: Uint8Array): unknown {
+function errorBodyJSON(bytes: Uint8Array): unknown {
   try {
     return JSON.parse(Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength).toString('utf8'));
   } catch {
@@ -250,7 +250,7 @@ export function errorBodyJSON(bytes: Uint8Array): unknown {
 }
 
 /** Reads a streamed error response's body (at most 1 MB) as errorBodyJSON does; never throws. */
-export async function readErrorBody(body: UpstreamResponse['body'], label: string): Promise<unknown> {
+async function readErrorBody(body: UpstreamResponse['body'], label: string): Promise<unknown> {
   try {
     return errorBodyJSON(await readBody(body, label, 1024 * 1024));
   } catch {
@@ -308,4 +308,30 @@ export function parseJSONObject(
     throw new GatewayError('provider_unavailable', `Upstream ${label} returned a body that is not a JSON object`);
   }
   return { bytes, json: json as Record<string, unknown> };
+}
+
+/**
+ * What a provider's error table makes of a non-2xx answer: its status, headers (Retry-After, AWS error
+ * types) and body, parsed when it is JSON, else undefined.
+ */
+export type UpstreamErrorMapper = (status: number, headers: UpstreamResponse['headers'], body: unknown) => GatewayError;
+
+/** A streaming call: resolves on 2xx with the body still a stream; any other answer is read (≤ 1 MB) and mapped. */
+export async function upstreamStream(req: UpstreamRequest, mapError: UpstreamErrorMapper): Promise<UpstreamResponse> {
+  const res = await upstreamFetch(req);
+  if (res.status >= 200 && res.status < 300) return res;
+  throw mapError(res.status, res.headers, await readErrorBody(res.body, req.label));
+}
+
+/**
+ * A non-streaming call answered with a JSON object (upstreamFetchWhole): a 2xx body as received and parsed,
+ * any other answer mapped by the provider's table.
+ */
+export async function upstreamJSON(
+  req: UpstreamRequest,
+  mapError: UpstreamErrorMapper,
+): Promise<{ headers: UpstreamWholeResponse['headers']; bytes: Uint8Array; json: Record<string, unknown> }> {
+  const res = await upstreamFetchWhole(req);
+  if (res.status < 200 || res.status >= 300) throw mapError(res.status, res.headers, errorBodyJSON(res.bytes));
+  return { headers: res.headers, ...parseJSONObject(res.bytes, req.label) };
 }

@@ -1,13 +1,10 @@
-import type { GatewayError } from '../../core/errors.ts';
 import type { ChatRequest } from '../../core/ir.ts';
 import {
-  errorBodyJSON,
-  parseJSONObject,
-  readErrorBody,
   retryAfterSeconds,
+  type UpstreamErrorMapper,
   type UpstreamResponse,
-  upstreamFetch,
-  upstreamFetchWhole,
+  upstreamJSON,
+  upstreamStream,
 } from '../http.ts';
 import type { CallContext, UpstreamTarget } from '../types.ts';
 import { anthropicHeaders, anthropicUrl } from './anthropic-endpoint.ts';
@@ -43,17 +40,10 @@ export async function postAnthropic(
   body: Json,
   options: PostOptions = {},
 ): Promise<UpstreamResponse> {
-  const res = await upstreamFetch(call(target, ctx, path, body, options));
-  if (res.status < 200 || res.status >= 300) {
-    throw errorOf(res.status, res.headers, await readErrorBody(res.body, target.provider.id), target);
-  }
-  return res;
+  return upstreamStream(call(target, ctx, path, body, options), errorMapper(target));
 }
 
-/**
- * A non-streaming POST read whole (upstreamFetchWhole): the body as received and parsed. A 200 carrying
- * Anthropic's error envelope is treated as that error.
- */
+/** A non-streaming POST read whole; a 200 carrying Anthropic's error envelope is treated as that error. */
 export async function postAnthropicJSON(
   target: UpstreamTarget,
   ctx: CallContext,
@@ -61,27 +51,22 @@ export async function postAnthropicJSON(
   body: Json,
   options: PostOptions = {},
 ): Promise<{ bytes: Uint8Array; json: Json }> {
-  const res = await upstreamFetchWhole(call(target, ctx, path, body, options));
-  if (res.status < 200 || res.status >= 300) throw errorOf(res.status, res.headers, errorBodyJSON(res.bytes), target);
   const label = target.provider.id;
-  const { bytes, json } = parseJSONObject(res.bytes, label);
+  const { bytes, json } = await upstreamJSON(call(target, ctx, path, body, options), errorMapper(target));
   if (json['type'] === 'error') {
     throw mapAnthropicError({ status: 500, body: json, label, secret: target.key.secret });
   }
   return { bytes, json };
 }
 
-function errorOf(
-  status: number,
-  headers: UpstreamResponse['headers'],
-  body: unknown,
-  target: UpstreamTarget,
-): GatewayError {
-  return mapAnthropicError({
-    status,
-    body,
-    retryAfter: retryAfterSeconds(headers),
-    label: target.provider.id,
-    secret: target.key.secret,
-  });
+/** Anthropic's error table for a non-2xx answer. */
+function errorMapper(target: UpstreamTarget): UpstreamErrorMapper {
+  return (status, headers, body) =>
+    mapAnthropicError({
+      status,
+      body,
+      retryAfter: retryAfterSeconds(headers),
+      label: target.provider.id,
+      secret: target.key.secret,
+    });
 }

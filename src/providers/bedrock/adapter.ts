@@ -1,13 +1,10 @@
-import type { GatewayError } from '../../core/errors.ts';
 import type { ChatRequest, ChatResponse, StreamEvent } from '../../core/ir.ts';
 import {
-  errorBodyJSON,
-  parseJSONObject,
-  readErrorBody,
   retryAfterSeconds,
+  type UpstreamErrorMapper,
   type UpstreamResponse,
-  upstreamFetch,
-  upstreamFetchWhole,
+  upstreamJSON,
+  upstreamStream,
 } from '../http.ts';
 import type { CallContext, ProviderAdapter, UpstreamTarget } from '../types.ts';
 import type { BedrockConverseResponse } from './bedrock-api-types.ts';
@@ -48,7 +45,7 @@ async function plan(request: ChatRequest, target: UpstreamTarget, ctx: CallConte
   });
 }
 
-/** The signed call, ready for upstreamFetch (streams) or upstreamFetchWhole. */
+/** The signed call, ready for upstreamStream or upstreamJSON. */
 async function call(plan: BedrockRequestPlan, target: UpstreamTarget, ctx: CallContext, stream: boolean) {
   const url = converseUrl(target.provider, target.model.upstreamName, stream);
   const body = Buffer.from(JSON.stringify(plan.body), 'utf8');
@@ -67,20 +64,12 @@ async function call(plan: BedrockRequestPlan, target: UpstreamTarget, ctx: CallC
 
 /** A streaming call; resolves on 2xx with the body still a stream. */
 async function send(plan: BedrockRequestPlan, target: UpstreamTarget, ctx: CallContext) {
-  const res = await upstreamFetch(await call(plan, target, ctx, true));
-  if (res.status < 200 || res.status >= 300) {
-    throw errorOf(res.status, res.headers, await readErrorBody(res.body, label(target)), label(target));
-  }
-  return res;
+  return upstreamStream(await call(plan, target, ctx, true), errorMapper(label(target)));
 }
 
-/** A non-streaming call: the whole body at once (upstreamFetchWhole). */
+/** A non-streaming call, read whole. */
 async function sendWhole(plan: BedrockRequestPlan, target: UpstreamTarget, ctx: CallContext) {
-  const res = await upstreamFetchWhole(await call(plan, target, ctx, false));
-  if (res.status < 200 || res.status >= 300) {
-    throw errorOf(res.status, res.headers, errorBodyJSON(res.bytes), label(target));
-  }
-  return { headers: res.headers, ...parseJSONObject(res.bytes, label(target)) };
+  return upstreamJSON(await call(plan, target, ctx, false), errorMapper(label(target)));
 }
 
 function header(headers: UpstreamResponse['headers'], name: string): string | undefined {
@@ -88,19 +77,22 @@ function header(headers: UpstreamResponse['headers'], name: string): string | un
   return Array.isArray(value) ? value[0] : value;
 }
 
-function errorOf(status: number, headers: UpstreamResponse['headers'], parsed: unknown, label: string): GatewayError {
-  const body: Record<string, unknown> =
-    parsed && typeof parsed === 'object' && !Array.isArray(parsed) ? (parsed as Record<string, unknown>) : {};
-  const errorType =
-    header(headers, 'x-amzn-errortype') ?? (typeof body['__type'] === 'string' ? body['__type'] : undefined);
-  return mapBedrockError({
-    errorType,
-    status,
-    message: body['message'] ?? body['Message'],
-    label,
-    retryAfter: retryAfterSeconds(headers),
-  });
-}
+/** Bedrock's error table for a non-2xx answer (the AWS error type comes in a header or the body). */
+const errorMapper =
+  (label: string): UpstreamErrorMapper =>
+  (status, headers, parsed) => {
+    const body: Record<string, unknown> =
+      parsed && typeof parsed === 'object' && !Array.isArray(parsed) ? (parsed as Record<string, unknown>) : {};
+    const errorType =
+      header(headers, 'x-amzn-errortype') ?? (typeof body['__type'] === 'string' ? body['__type'] : undefined);
+    return mapBedrockError({
+      errorType,
+      status,
+      message: body['message'] ?? body['Message'],
+      label,
+      retryAfter: retryAfterSeconds(headers),
+    });
+  };
 
 function responseId(headers: UpstreamResponse['headers'], ctx: CallContext): string {
   return header(headers, 'x-amzn-requestid') ?? ctx.requestId;

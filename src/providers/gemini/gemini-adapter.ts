@@ -1,15 +1,6 @@
 import type { GatewayError } from '../../core/errors.ts';
 import type { ChatRequest, ChatResponse, StreamEvent } from '../../core/ir.ts';
-import {
-  errorBodyJSON,
-  parseJSONObject,
-  readErrorBody,
-  releaseBody,
-  retryAfterSeconds,
-  type UpstreamResponse,
-  upstreamFetch,
-  upstreamFetchWhole,
-} from '../http.ts';
+import { releaseBody, retryAfterSeconds, type UpstreamErrorMapper, upstreamJSON, upstreamStream } from '../http.ts';
 import { parseEventJSON, readSSE } from '../sse.ts';
 import type { CallContext, ProviderAdapter, UpstreamTarget } from '../types.ts';
 import { convertGeminiResponse } from './convert-gemini-response.ts';
@@ -37,35 +28,26 @@ function call(request: ChatRequest, target: UpstreamTarget, ctx: CallContext, st
   };
 }
 
+/** Gemini's error table for a non-2xx answer. */
+function errorMapper(target: UpstreamTarget): UpstreamErrorMapper {
+  return (status, headers, body) =>
+    mapGeminiError({
+      status,
+      body,
+      retryAfter: retryAfterSeconds(headers),
+      label: target.provider.id,
+      secret: target.key.secret,
+    });
+}
+
 /** A streaming call; resolves on 2xx with the body still a stream. */
-async function send(request: ChatRequest, target: UpstreamTarget, ctx: CallContext, stream: boolean) {
-  const res = await upstreamFetch(call(request, target, ctx, stream));
-  if (res.status < 200 || res.status >= 300) {
-    throw errorOf(res.status, res.headers, await readErrorBody(res.body, target.provider.id), target);
-  }
-  return res;
+function send(request: ChatRequest, target: UpstreamTarget, ctx: CallContext, stream: boolean) {
+  return upstreamStream(call(request, target, ctx, stream), errorMapper(target));
 }
 
-/** A non-streaming call: the whole body at once (upstreamFetchWhole). */
-async function sendWhole(request: ChatRequest, target: UpstreamTarget, ctx: CallContext) {
-  const res = await upstreamFetchWhole(call(request, target, ctx, false));
-  if (res.status < 200 || res.status >= 300) throw errorOf(res.status, res.headers, errorBodyJSON(res.bytes), target);
-  return parseJSONObject(res.bytes, target.provider.id);
-}
-
-function errorOf(
-  status: number,
-  headers: UpstreamResponse['headers'],
-  body: unknown,
-  target: UpstreamTarget,
-): GatewayError {
-  return mapGeminiError({
-    status,
-    body,
-    retryAfter: retryAfterSeconds(headers),
-    label: target.provider.id,
-    secret: target.key.secret,
-  });
+/** A non-streaming call, read whole. */
+function sendWhole(request: ChatRequest, target: UpstreamTarget, ctx: CallContext) {
+  return upstreamJSON(call(request, target, ctx, false), errorMapper(target));
 }
 
 /** An error envelope inside a 200 body or a stream event, mapped by its own status code. */

@@ -2,14 +2,12 @@ import { GatewayError } from '../../core/errors.ts';
 import type { ChatRequest, ChatResponse, StreamEvent } from '../../core/ir.ts';
 import { countPromptTokens, countTextTokens } from '../../router/tokens.ts';
 import {
-  errorBodyJSON,
-  parseJSONObject,
-  readErrorBody,
   releaseBody,
   retryAfterSeconds,
+  type UpstreamErrorMapper,
   type UpstreamResponse,
-  upstreamFetch,
-  upstreamFetchWhole,
+  upstreamJSON,
+  upstreamStream,
 } from '../http.ts';
 import { parseEventJSON, readSSE } from '../sse.ts';
 import type { CallContext, PassthroughFrame, PassthroughResponse, ProviderAdapter, UpstreamTarget } from '../types.ts';
@@ -109,55 +107,41 @@ function requestBody(request: ChatRequest, target: UpstreamTarget, passthrough: 
   return JSON.stringify(body);
 }
 
-async function send(request: ChatRequest, target: UpstreamTarget, ctx: CallContext, passthrough: boolean) {
+function call(request: ChatRequest, target: UpstreamTarget, ctx: CallContext, passthrough: boolean) {
   const quirks = quirksFor(target);
   const { url, headers } = endpoint(target, quirks);
   if (request.stream) headers['accept'] = 'text/event-stream';
-  const res = await upstreamFetch({
+  return {
     url,
     headers,
     body: requestBody(request, target, passthrough),
     timeouts: target.provider.timeouts,
     signal: ctx.signal,
     label: target.provider.id,
-  });
-  if (res.status < 200 || res.status >= 300) throw await errorFrom(res, target.provider.id);
-  return res;
+  };
 }
 
-/** A non-streaming call: the whole body in one buffer (upstreamFetchWhole), errors mapped as for streams. */
+/** The provider's error table for a non-2xx answer. */
+function errorMapper(label: string): UpstreamErrorMapper {
+  return (status, headers, body) => mapOpenAIError({ status, body, retryAfter: retryAfterSeconds(headers), label });
+}
+
+/** A streaming call; resolves on 2xx with the body still a stream. */
+function send(request: ChatRequest, target: UpstreamTarget, ctx: CallContext, passthrough: boolean) {
+  return upstreamStream(call(request, target, ctx, passthrough), errorMapper(target.provider.id));
+}
+
+/** A non-streaming call, read whole; a 200 carrying an error envelope (some servers do) is that error. */
 async function sendWhole(
   request: ChatRequest,
   target: UpstreamTarget,
   ctx: CallContext,
   passthrough: boolean,
 ): Promise<{ bytes: Uint8Array; json: Json }> {
-  const quirks = quirksFor(target);
-  const { url, headers } = endpoint(target, quirks);
   const label = target.provider.id;
-  const res = await upstreamFetchWhole({
-    url,
-    headers,
-    body: requestBody(request, target, passthrough),
-    timeouts: target.provider.timeouts,
-    signal: ctx.signal,
-    label,
-  });
-  if (res.status < 200 || res.status >= 300) {
-    const body = errorBodyJSON(res.bytes);
-    throw mapOpenAIError({ status: res.status, body, retryAfter: retryAfterSeconds(res.headers), label });
-  }
-  const { bytes, json } = parseJSONObject(res.bytes, label);
-  if (json['error'] && !json['choices']) {
-    // Some servers answer 200 with an error envelope.
-    throw mapOpenAIError({ status: 500, body: json, label });
-  }
+  const { bytes, json } = await upstreamJSON(call(request, target, ctx, passthrough), errorMapper(label));
+  if (json['error'] && !json['choices']) throw mapOpenAIError({ status: 500, body: json, label });
   return { bytes, json };
-}
-
-async function errorFrom(res: UpstreamResponse, label: string): Promise<GatewayError> {
-  const body = await readErrorBody(res.body, label);
-  return mapOpenAIError({ status: res.status, body, retryAfter: retryAfterSeconds(res.headers), label });
 }
 
 /**
