@@ -30,7 +30,7 @@ import {
 import { BENCH_GATEWAY_KEY, writeGatewayConfig } from './lib/gateway-config.ts';
 import { type LoadTarget, openPool, runLoad } from './lib/load.ts';
 import { measure, type ProcessName, type TargetName } from './lib/measure.ts';
-import { cpuResolutionMs, cpuSeconds, memory, resetPeak } from './lib/proc.ts';
+import { cpuResolutionMs, cpuSeconds, machineTicks, memory, resetPeak, stealShare } from './lib/proc.ts';
 import {
   extraDifferences,
   nonStreamingTable,
@@ -44,6 +44,8 @@ import { NON_STREAMING_BODY, STREAMING_BODY } from './lib/request-bodies.ts';
 
 const here = dirname(fileURLToPath(import.meta.url));
 const root = resolve(here, '..');
+/** Hypervisor steal above this share of the machine's CPU time marks a run whose figures are unreliable. */
+const STEAL_WARN = 0.02;
 
 const { values: args } = parseArgs({
   options: {
@@ -114,6 +116,7 @@ async function main(): Promise<number> {
     };
 
     printHeader(PLAN);
+    const ticksAtStart = machineTicks();
     await printIdleCpu(pids);
     gatewayRequests += await sanityCheck(targets);
     gatewayRequests += await initialWarmup(targets);
@@ -138,6 +141,7 @@ async function main(): Promise<number> {
 
     const metricsTotal = await scrapeRequestsTotal(gateway.origin);
     const endMemory = memory(gateway.pid);
+    const steal = stealShare(ticksAtStart, machineTicks());
 
     log();
     log(`Non-streaming, median of ${PLAN.rounds} round(s) of ${PLAN.durationMs} ms per target and level:`);
@@ -151,6 +155,16 @@ async function main(): Promise<number> {
         `gateway ${peaks.gateway.toFixed(1)} MB, floor ${peaks.floor.toFixed(1)} MB; ` +
         `gateway at the end: RSS ${endMemory.rssMB.toFixed(1)} MB, lifetime peak ${endMemory.peakMB.toFixed(1)} MB`,
     );
+    if (steal !== undefined) {
+      // On a shared virtual machine the host can take the CPUs away mid-run: every process slows, unevenly,
+      // and latency and per-request CPU then move far more than any change to the gateway would.
+      log(
+        `Hypervisor steal during the measurements: ${(steal * 100).toFixed(1)}% of the machine's CPU time` +
+          (steal > STEAL_WARN
+            ? ` (above ${STEAL_WARN * 100}%: the host was busy; compare this run's figures with care)`
+            : ''),
+      );
+    }
     log();
     log('Gateway minus floor, median of per-round differences:');
     log(extraDifferences(all, PLAN.levels, PLAN.streamLevels));

@@ -47,3 +47,27 @@ export function resetPeak(pid: number): boolean {
     return false;
   }
 }
+
+/** The machine's CPU time in clock ticks, all CPUs, from the first line of /proc/stat; undefined off Linux. */
+export interface MachineTicks {
+  total: number;
+  /** Time the hypervisor ran something else while this virtual machine wanted the CPU. */
+  steal: number;
+}
+
+export function machineTicks(): MachineTicks | undefined {
+  try {
+    const fields = readFileSync('/proc/stat', 'utf8').split('\n', 1)[0]!.trim().split(/\s+/).slice(1).map(Number);
+    // user nice system idle iowait irq softirq steal [guest guest_nice, already counted in user and nice]
+    const total = fields.slice(0, 8).reduce((sum, value) => sum + value, 0);
+    return { total, steal: fields[7] ?? 0 };
+  } catch {
+    return undefined;
+  }
+}
+
+/** Steal between two readings, as a share of the machine's CPU time then (0..1). */
+export function stealShare(from: MachineTicks | undefined, to: MachineTicks | undefined): number | undefined {
+  if (!from || !to || to.total <= from.total) return undefined;
+  return (to.steal - from.steal) / (to.total - from.total);
+}
