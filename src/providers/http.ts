@@ -316,6 +316,25 @@ export function parseJSONObject(
  */
 export type UpstreamErrorMapper = (status: number, headers: UpstreamResponse['headers'], body: unknown) => GatewayError;
 
+/** What an error table that reads only the answer needs: status, parsed body, Retry-After, provider id, key. */
+export interface ErrorTableInput {
+  status: number;
+  body: unknown;
+  retryAfter?: number | undefined;
+  label: string;
+  /** The key used, for tables that scrub it from upstream messages (others ignore it). */
+  secret: string;
+}
+
+/** The mapper of a provider whose table reads status, body and Retry-After (OpenAI family, Anthropic, Gemini). */
+export function errorTableMapper(
+  table: (input: ErrorTableInput) => GatewayError,
+  label: string,
+  secret: string,
+): UpstreamErrorMapper {
+  return (status, headers, body) => table({ status, body, retryAfter: retryAfterSeconds(headers), label, secret });
+}
+
 /** A streaming call: resolves on 2xx with the body still a stream; any other answer is read (≤ 1 MB) and mapped. */
 export async function upstreamStream(req: UpstreamRequest, mapError: UpstreamErrorMapper): Promise<UpstreamResponse> {
   const res = await upstreamFetch(req);

@@ -1,11 +1,5 @@
 import type { ChatRequest } from '../../core/ir.ts';
-import {
-  retryAfterSeconds,
-  type UpstreamErrorMapper,
-  type UpstreamResponse,
-  upstreamJSON,
-  upstreamStream,
-} from '../http.ts';
+import { errorTableMapper, type UpstreamResponse, upstreamJSON, upstreamStream } from '../http.ts';
 import type { CallContext, UpstreamTarget } from '../types.ts';
 import { anthropicHeaders, anthropicUrl } from './anthropic-endpoint.ts';
 import { mapAnthropicError } from './map-anthropic-error.ts';
@@ -40,7 +34,10 @@ export async function postAnthropic(
   body: Json,
   options: PostOptions = {},
 ): Promise<UpstreamResponse> {
-  return upstreamStream(call(target, ctx, path, body, options), errorMapper(target));
+  return upstreamStream(
+    call(target, ctx, path, body, options),
+    errorTableMapper(mapAnthropicError, target.provider.id, target.key.secret),
+  );
 }
 
 /** A non-streaming POST read whole; a 200 carrying Anthropic's error envelope is treated as that error. */
@@ -52,21 +49,10 @@ export async function postAnthropicJSON(
   options: PostOptions = {},
 ): Promise<{ bytes: Uint8Array; json: Json }> {
   const label = target.provider.id;
-  const { bytes, json } = await upstreamJSON(call(target, ctx, path, body, options), errorMapper(target));
+  const mapError = errorTableMapper(mapAnthropicError, label, target.key.secret);
+  const { bytes, json } = await upstreamJSON(call(target, ctx, path, body, options), mapError);
   if (json['type'] === 'error') {
     throw mapAnthropicError({ status: 500, body: json, label, secret: target.key.secret });
   }
   return { bytes, json };
-}
-
-/** Anthropic's error table for a non-2xx answer. */
-function errorMapper(target: UpstreamTarget): UpstreamErrorMapper {
-  return (status, headers, body) =>
-    mapAnthropicError({
-      status,
-      body,
-      retryAfter: retryAfterSeconds(headers),
-      label: target.provider.id,
-      secret: target.key.secret,
-    });
 }

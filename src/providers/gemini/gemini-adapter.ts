@@ -1,6 +1,6 @@
 import type { GatewayError } from '../../core/errors.ts';
 import type { ChatRequest, ChatResponse, StreamEvent } from '../../core/ir.ts';
-import { releaseBody, retryAfterSeconds, type UpstreamErrorMapper, upstreamJSON, upstreamStream } from '../http.ts';
+import { errorTableMapper, releaseBody, upstreamJSON, upstreamStream } from '../http.ts';
 import { parseEventJSON, readSSE } from '../sse.ts';
 import type { CallContext, ProviderAdapter, UpstreamTarget } from '../types.ts';
 import { convertGeminiResponse } from './convert-gemini-response.ts';
@@ -28,26 +28,20 @@ function call(request: ChatRequest, target: UpstreamTarget, ctx: CallContext, st
   };
 }
 
-/** Gemini's error table for a non-2xx answer. */
-function errorMapper(target: UpstreamTarget): UpstreamErrorMapper {
-  return (status, headers, body) =>
-    mapGeminiError({
-      status,
-      body,
-      retryAfter: retryAfterSeconds(headers),
-      label: target.provider.id,
-      secret: target.key.secret,
-    });
-}
-
 /** A streaming call; resolves on 2xx with the body still a stream. */
 function send(request: ChatRequest, target: UpstreamTarget, ctx: CallContext, stream: boolean) {
-  return upstreamStream(call(request, target, ctx, stream), errorMapper(target));
+  return upstreamStream(
+    call(request, target, ctx, stream),
+    errorTableMapper(mapGeminiError, target.provider.id, target.key.secret),
+  );
 }
 
 /** A non-streaming call, read whole. */
 function sendWhole(request: ChatRequest, target: UpstreamTarget, ctx: CallContext) {
-  return upstreamJSON(call(request, target, ctx, false), errorMapper(target));
+  return upstreamJSON(
+    call(request, target, ctx, false),
+    errorTableMapper(mapGeminiError, target.provider.id, target.key.secret),
+  );
 }
 
 /** An error envelope inside a 200 body or a stream event, mapped by its own status code. */

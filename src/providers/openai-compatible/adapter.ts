@@ -1,14 +1,7 @@
 import { GatewayError } from '../../core/errors.ts';
 import type { ChatRequest, ChatResponse, StreamEvent } from '../../core/ir.ts';
 import { countPromptTokens, countTextTokens } from '../../router/tokens.ts';
-import {
-  releaseBody,
-  retryAfterSeconds,
-  type UpstreamErrorMapper,
-  type UpstreamResponse,
-  upstreamJSON,
-  upstreamStream,
-} from '../http.ts';
+import { errorTableMapper, releaseBody, type UpstreamResponse, upstreamJSON, upstreamStream } from '../http.ts';
 import { parseEventJSON, readSSE } from '../sse.ts';
 import type { CallContext, PassthroughFrame, PassthroughResponse, ProviderAdapter, UpstreamTarget } from '../types.ts';
 import { convertToOpenAIRequest } from './convert-to-openai-request.ts';
@@ -121,14 +114,12 @@ function call(request: ChatRequest, target: UpstreamTarget, ctx: CallContext, pa
   };
 }
 
-/** The provider's error table for a non-2xx answer. */
-function errorMapper(label: string): UpstreamErrorMapper {
-  return (status, headers, body) => mapOpenAIError({ status, body, retryAfter: retryAfterSeconds(headers), label });
-}
-
 /** A streaming call; resolves on 2xx with the body still a stream. */
 function send(request: ChatRequest, target: UpstreamTarget, ctx: CallContext, passthrough: boolean) {
-  return upstreamStream(call(request, target, ctx, passthrough), errorMapper(target.provider.id));
+  return upstreamStream(
+    call(request, target, ctx, passthrough),
+    errorTableMapper(mapOpenAIError, target.provider.id, target.key.secret),
+  );
 }
 
 /** A non-streaming call, read whole; a 200 carrying an error envelope (some servers do) is that error. */
@@ -139,7 +130,10 @@ async function sendWhole(
   passthrough: boolean,
 ): Promise<{ bytes: Uint8Array; json: Json }> {
   const label = target.provider.id;
-  const { bytes, json } = await upstreamJSON(call(request, target, ctx, passthrough), errorMapper(label));
+  const { bytes, json } = await upstreamJSON(
+    call(request, target, ctx, passthrough),
+    errorTableMapper(mapOpenAIError, label, target.key.secret),
+  );
   if (json['error'] && !json['choices']) throw mapOpenAIError({ status: 500, body: json, label });
   return { bytes, json };
 }
