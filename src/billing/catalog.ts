@@ -9,7 +9,7 @@ import type {
   ProviderSpec,
 } from '../providers/types.ts';
 import { DEMO_MODELS, KNOWN_MODELS, type KnownModel } from './known-models.ts';
-import { libraryContextWindow, libraryPrice } from './prices.ts';
+import { libraryContextWindow, libraryPrice, withPriceLibrary } from './prices.ts';
 
 /**
  * The priced catalog: every (provider, model) pair the gateway may route to, with prices, limits,
@@ -142,6 +142,11 @@ export function blendedPrice(model: CatalogModel): number {
 }
 
 export function buildCatalog(config: Config, env: NodeJS.ProcessEnv = process.env): Catalog {
+  // One load of the price library for all of this build's lookups, unloaded when it is done (prices.ts).
+  return withPriceLibrary(() => assembleCatalog(config, env));
+}
+
+function assembleCatalog(config: Config, env: NodeJS.ProcessEnv): Catalog {
   const warnings: string[] = [];
   const configured = [...config.providers, ...providersFromEnv(env, config.providers)];
   const real = configured.filter((p) => p.kind !== 'demo');

@@ -1,7 +1,6 @@
-import type { Dispatcher } from 'undici';
-import { Agent, request, errors as undiciErrors } from 'undici';
 import { GatewayError } from '../core/errors.ts';
 import type { Timeouts } from './types.ts';
+import { Agent, type Dispatcher, request, errors as undiciErrors } from './undici-core.ts';
 
 /**
  * Upstream HTTP: pooled keep-alive connections through undici, with connect, first-byte and total timeouts,

@@ -1,8 +1,8 @@
 import { lookup as dnsLookup, type LookupAddress, type LookupOptions } from 'node:dns';
 import { BlockList, isIP } from 'node:net';
-import { Agent, request } from 'undici';
 import { GatewayError } from '../../core/errors.ts';
 import type { ImageSource, Message } from '../../core/ir.ts';
+import { Agent, request } from '../undici-core.ts';
 import type { BedrockImageBlock, BedrockImageFormat } from './bedrock-api-types.ts';
 
 /**
