@@ -86,6 +86,7 @@ describe('the compiled gateway (scripts/build.ts, as ./modro start runs it)', ()
     const flags = launcherNodeFlags();
     assert.ok(flags.includes('--max-semi-space-size=16'), flags.join(' '));
     assert.ok(flags.includes('--no-concurrent-recompilation'), flags.join(' '));
+    assert.ok(flags.includes('--liftoff-only'), flags.join(' '));
     const proc = spawn(
       process.execPath,
       [...flags, join(out, 'cli/main.js'), 'start', '--config', join(dir, 'modro.yaml')],
