@@ -1,4 +1,4 @@
-import { createRequire } from 'node:module';
+import { transientModule } from '../core/transient-module.ts';
 import type { ModelPrice, ProviderKind } from '../providers/types.ts';
 import { PRICE_PROVIDER_IDS } from './known-models.ts';
 
@@ -7,51 +7,24 @@ import { PRICE_PROVIDER_IDS } from './known-models.ts';
  * The library's per-million rates, including long-context tiers, become a plain ModelPrice; metering then
  * needs only multiplications (cost.ts).
  *
- * The library is a 480 KB bundle of every provider's price data. Imported as a module it would stay in the
- * heap for the life of the process (~3 MB of V8 heap, and V8 sizes the old generation from what is live:
- * ADR 0015), though nothing needs it after the catalog is built. So its CommonJS build is loaded with
- * `require` for the duration of `withPriceLibrary` and then dropped from the module cache, which lets the
- * garbage collector take it (a test checks that it does).
+ * The library (a 480 KB bundle of every provider's prices, ~3 MB of V8 heap once loaded) is needed only
+ * while the catalog is built: it is loaded on the first lookup and dropped afterwards (transient-module.ts).
  */
+const priceLibrary = transientModule<typeof import('@pydantic/genai-prices')>('@pydantic/genai-prices');
 
-type PriceLibrary = typeof import('@pydantic/genai-prices');
-type CalcPrice = PriceLibrary['calcPrice'];
-
-let loaded: PriceLibrary | undefined;
-let holders = 0;
-
-function priceLibrary(): PriceLibrary {
-  // A fresh `require` each time: the module that loads another keeps it in its `children`, so the one
-  // doing the loading must be as short-lived as the library.
-  loaded ??= createRequire(import.meta.url)('@pydantic/genai-prices') as PriceLibrary;
-  return loaded;
-}
-
-function unloadPriceLibrary(): void {
-  if (!loaded) return;
-  loaded = undefined;
-  const require = createRequire(import.meta.url);
-  delete require.cache[require.resolve('@pydantic/genai-prices')];
-}
-
-/** Runs `fn` with the price library loaded once for all its lookups, and unloads the library afterwards. */
+/** Runs `fn` with one load of the price library for all its lookups, unloaded afterwards. */
 export function withPriceLibrary<T>(fn: () => T): T {
-  holders++;
-  try {
-    return fn();
-  } finally {
-    holders--;
-    if (holders === 0) unloadPriceLibrary();
-  }
-}
-
-function calcPrice(...args: Parameters<CalcPrice>): ReturnType<CalcPrice> {
-  return withPriceLibrary(() => priceLibrary().calcPrice(...args));
+  return priceLibrary.scope(fn);
 }
 
 /** Whether the library is in memory now (for tests). */
 export function priceLibraryLoaded(): boolean {
-  return loaded !== undefined;
+  return priceLibrary.loaded();
+}
+
+type CalcPrice = typeof import('@pydantic/genai-prices')['calcPrice'];
+function calcPrice(...args: Parameters<CalcPrice>): ReturnType<CalcPrice> {
+  return priceLibrary.use((library) => library.calcPrice(...args));
 }
 
 type LibraryRate = number | { base: number; tiers: Array<{ start: number; price: number }> } | undefined;
