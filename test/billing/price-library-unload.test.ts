@@ -1,10 +1,10 @@
 import assert from 'node:assert/strict';
-import { execFileSync } from 'node:child_process';
 import { describe, test } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import { buildCatalog } from '../../src/billing/catalog.ts';
 import { libraryPrice, priceLibraryLoaded, withPriceLibrary } from '../../src/billing/prices.ts';
 import { parseConfig } from '../../src/config/load.ts';
+import { collectedInChild } from '../helpers/collected.ts';
 
 const pricesModule = fileURLToPath(new URL('../../src/billing/prices.ts', import.meta.url));
 
@@ -28,24 +28,14 @@ describe('price library lifetime', () => {
   test('once unloaded, the garbage collector takes the library', () => {
     // In a child with --expose-gc: a weak reference to the library's exports, taken while it is loaded,
     // is empty after a full collection.
-    const script = `
+    const collected = collectedInChild(`
       import { createRequire } from 'node:module';
       const { withPriceLibrary, libraryPrice } = await import(${JSON.stringify(pricesModule)});
       let ref;
       withPriceLibrary(() => {
         libraryPrice('openai', 'gpt-4o');
         ref = new WeakRef(createRequire(import.meta.url)('@pydantic/genai-prices'));
-      });
-      await new Promise((resolve) => setTimeout(resolve, 10));
-      globalThis.gc();
-      await new Promise((resolve) => setTimeout(resolve, 10));
-      globalThis.gc();
-      console.log(ref.deref() === undefined ? 'collected' : 'alive');
-    `;
-    const out = execFileSync(process.execPath, ['--expose-gc', '--input-type=module', '-e', script], {
-      cwd: fileURLToPath(new URL('../..', import.meta.url)),
-      encoding: 'utf8',
-    });
-    assert.equal(out.trim(), 'collected');
+      });`);
+    assert.equal(collected, true);
   });
 });
