@@ -4,35 +4,38 @@ import { transientModule } from '../core/transient-module.ts';
 import { formatParamPath } from '../core/validation.ts';
 import { type Config, configSchema } from './schema.ts';
 
+/** The YAML parser is needed only while the configuration is read (transient-module.ts: ~0.9 MB of heap). */
+const yaml = transientModule<typeof import('yaml')>('yaml');
+const parseYaml = (text: string): unknown => yaml.use((module) => module.parse(text));
+
 /**
  * Loads the configuration: YAML file (optional) → environment overrides → schema validation → secret
  * references resolved. Every failure names the key and why, e.g.
  * `providers[0].keys[1]: environment variable OPENAI_KEY_2 is not set`.
  */
-/** The YAML parser is needed only while the configuration is read (transient-module.ts: ~0.9 MB of heap). */
-const yaml = transientModule<typeof import('yaml')>('yaml');
-const parseYaml = (text: string): unknown => yaml.use((module) => module.parse(text));
-
 export class ConfigError extends Error {
   override name = 'ConfigError';
 }
 
 /** `MODRO__SERVER__PORT=9000` sets server.port; values are read as YAML scalars (numbers, booleans, lists). */
 export function applyEnvOverrides(raw: Record<string, unknown>, env: NodeJS.ProcessEnv): void {
-  for (const [name, value] of Object.entries(env)) {
-    if (!name.startsWith('MODRO__') || value === undefined) continue;
-    const path = name
-      .slice('MODRO__'.length)
-      .split('__')
-      .map((segment) => segment.toLowerCase().replace(/_([a-z])/g, (_, c: string) => c.toUpperCase()));
-    let node: Record<string, unknown> = raw;
-    for (const segment of path.slice(0, -1)) {
-      const next = node[segment];
-      if (next === null || typeof next !== 'object' || Array.isArray(next)) node[segment] = {};
-      node = node[segment] as Record<string, unknown>;
+  // One load of the YAML parser for all the overrides.
+  yaml.scope(() => {
+    for (const [name, value] of Object.entries(env)) {
+      if (!name.startsWith('MODRO__') || value === undefined) continue;
+      const path = name
+        .slice('MODRO__'.length)
+        .split('__')
+        .map((segment) => segment.toLowerCase().replace(/_([a-z])/g, (_, c: string) => c.toUpperCase()));
+      let node: Record<string, unknown> = raw;
+      for (const segment of path.slice(0, -1)) {
+        const next = node[segment];
+        if (next === null || typeof next !== 'object' || Array.isArray(next)) node[segment] = {};
+        node = node[segment] as Record<string, unknown>;
+      }
+      node[path[path.length - 1]!] = parseYaml(value);
     }
-    node[path[path.length - 1]!] = parseYaml(value);
-  }
+  });
 }
 
 function formatIssues(error: z.ZodError, source: string): string {
