@@ -1,5 +1,7 @@
 import assert from 'node:assert/strict';
+import { createHash } from 'node:crypto';
 import { describe, it } from 'node:test';
+import { syntheticPrompt } from '../../bench/router-bench.ts';
 import {
   createFeatureBuffer,
   DENSE_NAMES,
@@ -143,5 +145,33 @@ describe('feature extraction', () => {
       },
     ];
     assert.equal(promptOf(request).text, 'first\nsecond');
+  });
+
+  it('gives the very features the shipped weights were trained on (a digest over a fixed corpus)', () => {
+    // Taken with the scan the shipped weights were trained with: any change to the scan (a faster loop, say)
+    // must leave every bit as it is, or the weights no longer mean what they were trained to mean.
+    const texts: string[] = [...SAMPLE_PROMPTS];
+    for (const tokens of [10, 100, 700, 3000])
+      for (let k = 0; k < 4; k++) texts.push(syntheticPrompt(tokens, tokens * 7 + k));
+    texts.push(
+      '',
+      'a',
+      'Z',
+      'ünïcødé wörds ÀÉÎ 中文 text',
+      'A. one\nB) two\nC. three\nAnswer:',
+      'x=3.5+2.25; y=10.0.1 end.',
+      '```ts\nconst a = {b: [1, 2]};\n```',
+      `${'abc'.repeat(900)} tail?`,
+      'word\tword\r\nnext line... done!',
+    );
+    const buffer = createFeatureBuffer(18);
+    const digest = createHash('sha256');
+    for (const text of texts) {
+      extractFeatures(text, { priorTurns: 1, systemChars: 20, toolCount: 0, imageCount: 0, jsonOutput: false }, buffer);
+      digest.update(Buffer.from(buffer.index.buffer, 0, buffer.count * 4));
+      digest.update(Buffer.from(buffer.value.buffer, 0, buffer.count * 8));
+      digest.update(Buffer.from(buffer.dense.buffer));
+    }
+    assert.equal(digest.digest('hex'), '5e05ba2f33553d31f5b66666d8b5f15c7b7edf4b8492de7a59b15719e9aba5cc');
   });
 });
