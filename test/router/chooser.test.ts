@@ -15,7 +15,7 @@ import {
   readRouterAssetV2,
 } from '../../src/router/auto/asset-v2.ts';
 import { createLearnedTierChooser, DEFAULT_ROUTER_VERSION } from '../../src/router/auto/chooser.ts';
-import { DENSE_SIZE, EMPTY_CONTEXT, FEATURE_VERSION } from '../../src/router/auto/features.ts';
+import { DENSE_SIZE, EMPTY_CONTEXT, FEATURE_VERSION, READ_CHARS } from '../../src/router/auto/features.ts';
 import { createScorerV2 } from '../../src/router/auto/model-v2.ts';
 import { PRESET_SHARES } from '../../src/router/auto/thresholds.ts';
 import {
@@ -55,6 +55,20 @@ describe('shipped weights asset', () => {
     const asset = readRouterAsset();
     assert.throws(() => modelFromAsset({ ...asset, featureVersion: FEATURE_VERSION + 1 }), /features v/);
     assert.throws(() => modelFromAsset({ ...asset, dense: asset.dense.slice(1) }), /dense/);
+  });
+
+  it('records the window it was trained on, and an asset trained on another window is refused', () => {
+    const v1 = readRouterAsset();
+    assert.equal(v1.readChars, READ_CHARS);
+    const { readChars: _, ...legacy } = v1;
+    // Assets from before the window was halved carry no readChars: they were trained on 2,048 characters.
+    assert.throws(() => modelFromAsset(legacy), /2048-character window/);
+    assert.throws(() => modelFromAsset({ ...v1, readChars: READ_CHARS * 2 }), /window/);
+    for (const url of [DEFAULT_ASSET_V2_URL, DEFAULT_ASSET_V3_URL]) {
+      const asset = readRouterAssetV2(url);
+      assert.equal(asset.readChars, READ_CHARS);
+      assert.throws(() => modelFromAssetV2({ ...asset, readChars: undefined }), /2048-character window/);
+    }
   });
 
   it('round-trips hashed weights through int16 within one quantisation step', () => {

@@ -92,7 +92,7 @@ describe('v2 features', () => {
   });
 
   it('merges exactly one entry per bucket, even when a prompt fills much of the merge table', () => {
-    // Short distinct words at 2^18 buckets: thousands of entries, long probe chains in the merge table.
+    // Short distinct words at 2^18 buckets: hundreds of entries, probe chains in the merge table.
     const random = seededRandom(5);
     const letters = 'abcdefghijklmnopqrstuvwxyz';
     const word = () => Array.from({ length: 2 }, () => letters[Math.floor(random() * 26)]).join('');
@@ -110,7 +110,8 @@ describe('v2 features', () => {
         [...seen.values()].reduce((a, b) => a + b, 0),
         buffer.scan.count,
       );
-      assert.ok(buffer.count > 1000, `${buffer.count} entries`);
+      // The 1,024 characters read hold ~340 two-letter words: ~680 word and bigram entries.
+      assert.ok(buffer.count > 600, `${buffer.count} entries`);
     }
   });
 

@@ -149,7 +149,8 @@ describe('feature extraction', () => {
 
   it('gives the very features the shipped weights were trained on (a digest over a fixed corpus)', () => {
     // Taken with the scan the shipped weights were trained with: any change to the scan (a faster loop, say)
-    // must leave every bit as it is, or the weights no longer mean what they were trained to mean.
+    // must leave every bit as it is, or the weights no longer mean what they were trained to mean. It changes
+    // only together with retrained assets (last: the window halved to 1,024 characters, fifth routing round).
     const texts: string[] = [...SAMPLE_PROMPTS];
     for (const tokens of [10, 100, 700, 3000])
       for (let k = 0; k < 4; k++) texts.push(syntheticPrompt(tokens, tokens * 7 + k));
@@ -172,6 +173,6 @@ describe('feature extraction', () => {
       digest.update(Buffer.from(buffer.value.buffer, 0, buffer.count * 8));
       digest.update(Buffer.from(buffer.dense.buffer));
     }
-    assert.equal(digest.digest('hex'), '5e05ba2f33553d31f5b66666d8b5f15c7b7edf4b8492de7a59b15719e9aba5cc');
+    assert.equal(digest.digest('hex'), '758289905fdfcee278f0ee0378025c0f3d98810a95220b489816b3e1a2b5a1a1');
   });
 });

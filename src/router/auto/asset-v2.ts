@@ -1,6 +1,6 @@
 import { readFileSync } from 'node:fs';
 import { ASSET_FORMAT, decodeSparse, type RouterAsset } from './asset.ts';
-import { DENSE_SIZE } from './features.ts';
+import { checkReadChars, DENSE_SIZE } from './features.ts';
 import { FEATURE_VERSION_V2, type FeatureSpecV2, type IdfLevels } from './features-v2.ts';
 import type { RouterModelV2 } from './model-v2.ts';
 import type { PresetThresholds, TierShares } from './thresholds.ts';
@@ -16,6 +16,8 @@ export interface RouterAssetV2 {
   format: typeof ASSET_FORMAT;
   name: string;
   featureVersion: typeof FEATURE_VERSION_V2;
+  /** Characters read of a long prompt (features.ts READ_CHARS); absent in assets trained on the 2,048 window. */
+  readChars?: number;
   /** The model for open prompts (v1's features and encoding). */
   open: { hashBits: number; bias: number; dense: number[]; sparse: RouterAsset['sparse'] };
   features: FeatureSpecV2;
@@ -94,6 +96,7 @@ export function modelFromAssetV2(asset: RouterAssetV2): RouterModelV2 {
   if (asset.featureVersion !== FEATURE_VERSION_V2) {
     throw new Error(`router asset built for features v${asset.featureVersion}, expected v${FEATURE_VERSION_V2}`);
   }
+  checkReadChars(asset.readChars);
   if (asset.dense.length !== DENSE_SIZE || asset.open.dense.length !== DENSE_SIZE) {
     throw new Error(`router asset: ${asset.dense.length} and ${asset.open.dense.length} dense weights`);
   }

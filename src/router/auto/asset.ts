@@ -1,5 +1,5 @@
 import { readFileSync } from 'node:fs';
-import { DENSE_SIZE, FEATURE_VERSION } from './features.ts';
+import { checkReadChars, DENSE_SIZE, FEATURE_VERSION } from './features.ts';
 import type { LinearRouterModel } from './model.ts';
 import type { PresetThresholds, TierShares } from './thresholds.ts';
 
@@ -17,6 +17,8 @@ export interface RouterAsset {
   /** Chooser name reported in headers and usage records, e.g. `learned-v1`. */
   name: string;
   featureVersion: number;
+  /** Characters read of a long prompt (features.ts READ_CHARS); absent in assets trained on the 2,048 window. */
+  readChars?: number;
   hashBits: number;
   bias: number;
   dense: number[];
@@ -55,6 +57,7 @@ export function modelFromAsset(asset: RouterAsset): LinearRouterModel {
   if (asset.featureVersion !== FEATURE_VERSION) {
     throw new Error(`router asset built for features v${asset.featureVersion}, this code extracts v${FEATURE_VERSION}`);
   }
+  checkReadChars(asset.readChars);
   if (asset.dense.length !== DENSE_SIZE) throw new Error(`router asset: ${asset.dense.length} dense weights`);
   if (asset.calibration.raw.length !== asset.calibration.score.length) throw new Error('router asset: calibration');
   return {

@@ -3,7 +3,7 @@ import { hashString, mix32 } from './hash.ts';
 import { createTokenScan, KIND_WORD, resetScan, type ScanStats, scanTokens, type TokenScan } from './token-scan.ts';
 
 /**
- * Features of the v2 router (`learned-v2`). The text is read as in v1 (the first and last 1,024 characters,
+ * Features of the v2 router (`learned-v2`). The text is read as in v1 (the first and last 512 characters,
  * see features.ts) and tokenised the same way, but the sparse vector is a tf-idf vector:
  *   - repeated tokens are merged per hash bucket; an entry weighs (1 + ln count) x idf(bucket), and the
  *     vector is scaled to unit length (v1 gave every token ±1/sqrt(n), so frequent function words weighed

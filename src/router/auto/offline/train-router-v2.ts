@@ -1,6 +1,6 @@
 import { ASSET_FORMAT, encodeSparse } from '../asset.ts';
 import { encodeHead, encodeIdf, type RouterAssetV2 } from '../asset-v2.ts';
-import { EMPTY_CONTEXT } from '../features.ts';
+import { EMPTY_CONTEXT, READ_CHARS } from '../features.ts';
 import { createFeatureBufferV2, extractFeaturesV2, FEATURE_VERSION_V2, type FeatureSpecV2 } from '../features-v2.ts';
 import { isMultipleChoice } from '../model-v2.ts';
 import { PRESET_SHARES, thresholdsFromShares } from '../thresholds.ts';
@@ -130,6 +130,7 @@ export async function trainRouterV2(
     format: ASSET_FORMAT,
     name: wpHead ? 'learned-v3' : 'learned-v2',
     featureVersion: FEATURE_VERSION_V2,
+    readChars: READ_CHARS,
     open: {
       hashBits: config.open.hashBits,
       bias: round9(open.bias),

@@ -1,5 +1,5 @@
 import { ASSET_FORMAT, encodeSparse, type RouterAsset } from '../asset.ts';
-import { FEATURE_VERSION } from '../features.ts';
+import { FEATURE_VERSION, READ_CHARS } from '../features.ts';
 import { PRESET_SHARES, thresholdsFromShares } from '../thresholds.ts';
 import { type Bench, foldOf, type PairRow } from './dataset.ts';
 import { buildMatrix, type FeatureMatrix, predictRaw, selectRows, type TrainOptions, trainLogistic } from './train.ts';
@@ -131,6 +131,7 @@ export function trainRouter(
     format: ASSET_FORMAT,
     name: 'learned-v1',
     featureVersion: FEATURE_VERSION,
+    readChars: READ_CHARS,
     hashBits: config.train.hashBits,
     bias: Number(weights.bias.toPrecision(9)),
     dense: Array.from(weights.dense, (w) => Number(w.toPrecision(9))),
