@@ -16,7 +16,16 @@ import {
 } from '../../src/router/auto/asset-v2.ts';
 import { createLearnedTierChooser, DEFAULT_ROUTER_VERSION } from '../../src/router/auto/chooser.ts';
 import { DENSE_SIZE, EMPTY_CONTEXT, FEATURE_VERSION, READ_CHARS } from '../../src/router/auto/features.ts';
-import { createScorerV2 } from '../../src/router/auto/model-v2.ts';
+import { createFeatureBufferV2, extractFeaturesV2 } from '../../src/router/auto/features-v2.ts';
+import {
+  combineParts,
+  createScorerV2,
+  isMultipleChoice,
+  mixOf,
+  type RouterModelV2,
+  textRaw,
+} from '../../src/router/auto/model-v2.ts';
+import { seededRandom } from '../../src/router/auto/offline/numeric.ts';
 import { PRESET_SHARES } from '../../src/router/auto/thresholds.ts';
 import {
   createWordProblemScratch,
@@ -202,6 +211,41 @@ describe('learned-v2 chooser (shipped weights-v2.json)', () => {
   });
 });
 
+/** The quiz path composed from the reference functions the trainer shares (features-v2.ts, model-v2.ts). */
+function referenceQuizRaw(model: RouterModelV2, text: string): number {
+  const buffer = createFeatureBufferV2(model.spec);
+  extractFeaturesV2(text, EMPTY_CONTEXT, buffer, model.idf);
+  const textPart = textRaw(model, buffer);
+  if (!buffer.choice) return textPart;
+  const index: number[] = [];
+  const value: number[] = [];
+  for (let k = 0; k < buffer.count; k++) {
+    if (buffer.head[k]! < 0) continue;
+    index.push(buffer.head[k]!);
+    value.push(buffer.value[k]!);
+  }
+  const z = new Float64Array(model.head.classes);
+  return combineParts(textPart, mixOf(model.head, model.head.gains, index, value, 0, index.length, z), model.mixWeight);
+}
+
+/** Quizzes of every length: subject words, numbers, symbols, repeats, non-ASCII, option lines. */
+function syntheticQuizzes(count: number, seed: number): string[] {
+  const random = seededRandom(seed);
+  const words = (
+    'which of the following best describes mitochondria enzyme velocity momentum statute tort plaintiff ' +
+    'sonnet stanza integral derivative matrix eigenvalue gdp inflation tariff neuron synapse café naïve ' +
+    'scenario wrong morally 12 3.5 1,000 x^2 = + ( ) ; ? . , the a of in is'
+  ).split(' ');
+  return Array.from({ length: count }, () => {
+    const length = Math.floor(random() ** 2 * 900) + 3;
+    const stem = Array.from({ length }, () => words[Math.floor(random() * words.length)]!).join(' ');
+    const options = ['A', 'B', 'C', 'D'].map(
+      (l) => `${l}${random() < 0.5 ? '.' : ')'} ${words[Math.floor(random() * words.length)]}`,
+    );
+    return `${stem}?\n${options.join('\n')}\nAnswer:`;
+  });
+}
+
 describe('learned-v3 chooser (shipped weights-v3.json)', () => {
   const v3 = createLearnedTierChooser({ version: 'v3' });
   const v2 = createLearnedTierChooser({ version: 'v2' });
@@ -219,6 +263,18 @@ describe('learned-v3 chooser (shipped weights-v3.json)', () => {
     assert.deepEqual(asset.open, v2Asset.open);
     assert.equal(v3.name, 'learned-v3');
     assert.equal(v3.choose(chat('hi'), 'balanced').chooser, 'learned-v3');
+  });
+
+  it('scores quizzes exactly as the reference functions compose them (fused quiz path)', () => {
+    const model = modelFromAssetV2(readRouterAssetV2(DEFAULT_ASSET_V3_URL));
+    const raw = createScorerV2(model).raw;
+    const quizzes = [...SAMPLE_PROMPTS, ...syntheticQuizzes(300, 17)].filter(isMultipleChoice);
+    assert.ok(quizzes.length > 300);
+    assert.ok(quizzes.some((q) => q.length > 4000));
+    // Twice over: the scorer reuses its buffers, so a second pass checks that nothing leaks between calls.
+    for (let pass = 0; pass < 2; pass++)
+      for (const quiz of quizzes)
+        assert.equal(raw(quiz, EMPTY_CONTEXT), referenceQuizRaw(model, quiz), quiz.slice(0, 60));
   });
 
   it('reads quizzes and chat as v2 does (same raw output) and word problems with its head', () => {

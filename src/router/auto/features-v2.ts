@@ -72,7 +72,7 @@ const MERGE_MASK = (1 << MERGE_BITS) - 1;
 /** 1 + ln(count) for the counts a prompt can reach (tf weights without a log per entry; same values). */
 const TF = new Float64Array(4096);
 for (let c = 1; c < TF.length; c++) TF[c] = 1 + Math.log(c);
-function tf(count: number): number {
+export function tf(count: number): number {
   return count < 4096 && Number.isInteger(count) ? TF[count]! : 1 + Math.log(count);
 }
 

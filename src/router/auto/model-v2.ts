@@ -12,6 +12,7 @@ import {
   type FeatureBufferV2,
   type FeatureSpecV2,
   type IdfLevels,
+  tf,
 } from './features-v2.ts';
 import { calibrate, type LinearRouterModel, rawScore } from './model.ts';
 import { countOptionLines } from './token-scan.ts';
@@ -156,7 +157,15 @@ export interface PromptScorerV2 {
   raw(text: string, context: PromptContext): number;
 }
 
-/** A scorer bound to one model, with its own buffers: synchronous, allocation-free per call. */
+/**
+ * A scorer bound to one model, with its own buffers: synchronous, allocation-free per call.
+ *
+ * The quiz path computes exactly what `weighEntriesByLevel`, `textRaw` and `mixOf` compute on the buffer
+ * (the same floating-point operations in the same order; test/router/chooser.test.ts checks that the
+ * results are equal), but reads each bucket's text weight and idf from one interleaved table, one cache line
+ * per entry instead of two, and does one pass fewer over the entries: 11% fewer instructions and 28% fewer
+ * L1 misses per 1k-token quiz (valgrind, docs/routing.md).
+ */
 export function createScorerV2(model: RouterModelV2): PromptScorerV2 {
   const buffer = createFeatureBufferV2(model.spec);
   const C = model.head.classes;
@@ -164,6 +173,16 @@ export function createScorerV2(model: RouterModelV2): PromptScorerV2 {
   // Head entries are gathered here so that the head's loop reads two dense arrays.
   const headIndex = new Int32Array(buffer.index.length);
   const headValue = new Float64Array(buffer.index.length);
+  const weightOf = new Float64Array(buffer.index.length);
+  // textIdf[2b] = text weight of bucket b, textIdf[2b + 1] = its idf; both are float32 values, so the
+  // Float32Array holds them exactly.
+  const textIdf = new Float32Array(2 * model.sparse.length);
+  for (let b = 0; b < model.sparse.length; b++) {
+    const idf = model.idf.value[model.idf.levels[b]!]!;
+    if (Math.fround(idf) !== idf) throw new Error('idf levels must be float32 values');
+    textIdf[2 * b] = model.sparse[b]!;
+    textIdf[2 * b + 1] = idf;
+  }
   const open: LinearRouterModel = {
     ...model.open,
     knotsRaw: new Float64Array(0),
@@ -172,6 +191,40 @@ export function createScorerV2(model: RouterModelV2): PromptScorerV2 {
   const openBuffer = createFeatureBuffer(open.hashBits);
   const wordProblem = model.wordProblem;
   const scratch = createWordProblemScratch();
+  const quizRaw = (text: string, context: PromptContext): number => {
+    extractFeaturesV2(text, context, buffer);
+    const n = buffer.count;
+    const index = buffer.index;
+    const value = buffer.value;
+    const heads = buffer.head;
+    let norm = 0;
+    for (let k = 0; k < n; k++) {
+      const at = index[k]! << 1;
+      const v = tf(value[k]!) * textIdf[at + 1]!;
+      value[k] = v;
+      weightOf[k] = textIdf[at]!;
+      norm += v * v;
+    }
+    let z0 = model.bias;
+    const dense = buffer.dense;
+    const denseWeights = model.dense;
+    for (let i = 0; i < DENSE_SIZE; i++) z0 += denseWeights[i]! * dense[i]!;
+    const scale = norm > 0 ? 1 / Math.sqrt(norm) : 1;
+    let m = 0;
+    for (let k = 0; k < n; k++) {
+      const v = norm > 0 ? value[k]! * scale : value[k]!;
+      value[k] = v;
+      z0 += weightOf[k]! * v;
+      const h = heads[k]!;
+      if (h >= 0) {
+        headIndex[m] = h;
+        headValue[m] = v;
+        m++;
+      }
+    }
+    if (!buffer.choice) return z0;
+    return combineParts(z0, mixOf(model.head, model.head.gains, headIndex, headValue, 0, m, z), model.mixWeight);
+  };
   const raw = (text: string, context: PromptContext): number => {
     if (!isMultipleChoice(text)) {
       extractFeatures(text, context, openBuffer);
@@ -179,18 +232,7 @@ export function createScorerV2(model: RouterModelV2): PromptScorerV2 {
       if (wordProblem && readWordProblem(text, scratch)) return base + wordProblemOffset(wordProblem, scratch.features);
       return base;
     }
-    extractFeaturesV2(text, context, buffer, model.idf);
-    if (!buffer.choice) return textRaw(model, buffer);
-    let n = 0;
-    for (let k = 0; k < buffer.count; k++) {
-      const h = buffer.head[k]!;
-      if (h < 0) continue;
-      headIndex[n] = h;
-      headValue[n] = buffer.value[k]!;
-      n++;
-    }
-    const mix = mixOf(model.head, model.head.gains, headIndex, headValue, 0, n, z);
-    return combineParts(textRaw(model, buffer), mix, model.mixWeight);
+    return quizRaw(text, context);
   };
   return {
     raw,
