@@ -161,7 +161,7 @@ export function printBenchRows(title: string, rows: readonly RouterBenchRow[]): 
 }
 
 if (import.meta.main) {
-  for (const version of ['v3', 'v2', 'v1'] as const)
+  for (const version of ['v4', 'v3', 'v2', 'v1'] as const)
     printBenchRows(`learned-${version}`, await benchRouter({ version }));
   const jitter = timerJitter();
   console.log(`machine noise: a 20 µs busy wait measures p50 ${jitter.p50us} µs, p99 ${jitter.p99us} µs`);

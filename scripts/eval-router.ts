@@ -4,7 +4,7 @@
  *
  * 1. RouteLLM pairs (MMLU, GSM8K, MT-Bench; contaminated rows dropped): k-fold cross-validation by content-
  *    hashed folds (`assignFolds`), RouteLLM's APGR / CPT(50%) / CPT(80%) with bootstrap 95% intervals, for
- *    learned-v3, learned-v2 and learned-v1 beside the random, prompt-length, per-subject-prior and oracle baselines on the
+ *    learned-v4, learned-v3, learned-v2 and learned-v1 beside the random, prompt-length, per-subject-prior and oracle baselines on the
  *    same rows; v1 and the prior also under the fold rule v1 was first reported with (`foldOf`).
  * 2. The lockbox: the routers fitted on the 80% of rows the v2 and v3 designs were tuned on, scored on the other 20%.
  * 3. Three tiers on AlpacaEval (evaluation only, never trained on): the shipped assets score each prompt, two
@@ -19,7 +19,7 @@ import { dirname, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { benchRouter, printBenchRows, timerJitter } from '../bench/router-bench.ts';
-import { defaultRouterModel } from '../src/router/auto/asset.ts';
+import { DEFAULT_ASSET_V4_URL, defaultRouterModel } from '../src/router/auto/asset.ts';
 import { defaultRouterModelV2, defaultRouterModelV3 } from '../src/router/auto/asset-v2.ts';
 import { EMPTY_CONTEXT } from '../src/router/auto/features.ts';
 import { createScorer } from '../src/router/auto/model.ts';
@@ -137,6 +137,8 @@ const v3Oof = routedRaw(
   v2QuizModelOof,
   v1Oof.map((v, i) => v + wpOffsets[i]!),
 );
+// learned-v4 is learned-v1 plus the same word-problem head (its open path is v3's, its quizzes v1's).
+const v4Oof = v1Oof.map((v, i) => v + wpOffsets[i]!);
 const prior = subjectPriorScores(rows, folds, foldCount);
 const length = Float64Array.from(rows, (r) => r.prompt.length);
 
@@ -146,6 +148,7 @@ interface NamedMethod {
   folds: readonly number[];
 }
 const METHODS: NamedMethod[] = [
+  { name: 'learned-v4', method: () => scoredMethod(v4Oof), folds },
   { name: 'learned-v3', method: () => scoredMethod(v3Oof), folds },
   { name: 'learned-v2', method: () => scoredMethod(v2Oof), folds },
   { name: 'learned-v1', method: () => scoredMethod(v1Oof), folds },
@@ -208,6 +211,7 @@ for (const bench of BENCHES) {
   // Quality-vs-share curves of the learned routers on all rows of the benchmark (pooled out-of-fold scores).
   const curves: Record<string, unknown> = {};
   for (const [name, oof] of [
+    ['learned-v4', v4Oof],
     ['learned-v3', v3Oof],
     ['learned-v2', v2Oof],
     ['learned-v1', v1Oof],
@@ -265,6 +269,7 @@ const boxV3 = routedRaw(
   boxQuiz,
   boxV1.map((v, i) => v + boxOffsets[i]!),
 );
+const boxV4 = boxV1.map((v, i) => v + boxOffsets[i]!);
 const boxFolds = rows.map((_, i) => (inLockbox[i] ? 1 : 0));
 const boxPrior = subjectPriorScores(rows, boxFolds, 2);
 const lockboxResults: Record<string, unknown> = {};
@@ -275,6 +280,7 @@ for (const bench of BENCHES) {
   header();
   const benchResults: Record<string, MethodEvaluation> = {};
   for (const [name, method] of [
+    ['learned-v4', scoredMethod(boxV4)],
     ['learned-v3', scoredMethod(boxV3)],
     ['learned-v2', scoredMethod(boxV2)],
     ['learned-v1', scoredMethod(boxV1)],
@@ -298,9 +304,11 @@ const alpaca: AlpacaRow[] = loadAlpaca(dataDir);
 const v1Scorer = createScorer(defaultRouterModel().model);
 const v2Scorer = createScorerV2(defaultRouterModelV2().model);
 const v3Scorer = createScorerV2(defaultRouterModelV3().model);
+const v4Scorer = createScorer(defaultRouterModel(DEFAULT_ASSET_V4_URL).model);
 const v1Scores = Float64Array.from(alpaca, (r) => v1Scorer.score(r.instruction, EMPTY_CONTEXT));
 const v2Scores = Float64Array.from(alpaca, (r) => v2Scorer.score(r.instruction, EMPTY_CONTEXT));
 const v3Scores = Float64Array.from(alpaca, (r) => v3Scorer.score(r.instruction, EMPTY_CONTEXT));
+const v4Scores = Float64Array.from(alpaca, (r) => v4Scorer.score(r.instruction, EMPTY_CONTEXT));
 const lengthScores = Float64Array.from(alpaca, (r) => r.instruction.length);
 console.log(`\nThree tiers on AlpacaEval 2.0 (${alpaca.length} prompts; quality = P(answer beats GPT-4-Turbo))`);
 console.log('cost = list price x tokens, tokens = characters / 4 (prompt and answer); USD per 1,000 prompts');
@@ -345,12 +353,14 @@ for (const trio of TRIOS) {
       hull,
     };
   };
+  const v4Sweep = sweepThresholds(v4Scores, tiers);
   const v3Sweep = sweepThresholds(v3Scores, tiers);
   const v2Sweep = sweepThresholds(v2Scores, tiers);
   const v1Sweep = sweepThresholds(v1Scores, tiers);
   const lengthSweep = sweepThresholds(lengthScores, tiers);
   const lambdas = Array.from({ length: 400 }, (_, k) => 10 ** (-2 + (k / 399) * 8));
   const rowsOut = [
+    summarize('learned-v4', v4Sweep, v4Sweep),
     summarize('learned-v3', v3Sweep, v3Sweep),
     summarize('learned-v2', v2Sweep, v2Sweep),
     summarize('learned-v1', v1Sweep, v1Sweep),
@@ -381,7 +391,7 @@ results['threeTier'] = threeTier;
 // ---------------------------------------------------------------- 4. cost of the choosers
 if (!values['skip-latency']) {
   const latency: Record<string, unknown> = {};
-  for (const version of ['v3', 'v2', 'v1'] as const) {
+  for (const version of ['v4', 'v3', 'v2', 'v1'] as const) {
     const rowsOut = await benchRouter({ version });
     console.log('');
     printBenchRows(`Router cost, learned-${version}`, rowsOut);

@@ -1,7 +1,7 @@
 /**
- * `npm run train:router [-- --version v3|v2|v1] [-- --data DIR] [-- --out FILE] [-- --workers N]`: trains a
+ * `npm run train:router [-- --version v4|v3|v2|v1] [-- --data DIR] [-- --out FILE] [-- --workers N]`: trains a
  * learned tier router from RouteLLM's pairs and writes its weights asset (default
- * src/router/auto/weights-v3.json, or weights-v2.json / weights-v1.json with `--version v2` / `v1`). Deterministic: full-batch L-BFGS
+ * src/router/auto/weights-v3.json, or weights-v4.json / weights-v2.json / weights-v1.json with `--version v4` / `v2` / `v1`). Deterministic: full-batch L-BFGS
  * from zero weights and content-hashed folds, so the same data gives the same file (whatever `--workers`).
  * The data folder defaults to $MODRO_ROUTING_DATA, else ../shared/data/routing beside the repository.
  */
@@ -24,9 +24,7 @@ const { values } = parseArgs({
     workers: { type: 'string' },
   },
 });
-if (values.version !== 'v1' && values.version !== 'v2' && values.version !== 'v3') {
-  throw new Error('--version must be v1, v2 or v3');
-}
+if (!['v1', 'v2', 'v3', 'v4'].includes(values.version)) throw new Error('--version must be v1, v2, v3 or v4');
 const dataDir = values.data ?? defaultDataDir(repoRoot);
 const out = values.out ?? resolve(repoRoot, `src/router/auto/weights-${values.version}.json`);
 const workers = Number(values.workers ?? availableParallelism());
@@ -42,8 +40,14 @@ const provenance = {
 };
 const log = (line: string) => console.log(line);
 const asset =
-  values.version === 'v1'
-    ? trainRouter(pairs.rows, DEFAULT_ROUTER_TRAINING, provenance, log).asset
+  values.version === 'v1' || values.version === 'v4'
+    ? trainRouter(
+        pairs.rows,
+        DEFAULT_ROUTER_TRAINING,
+        provenance,
+        log,
+        values.version === 'v4' ? DEFAULT_WORD_PROBLEM : undefined,
+      ).asset
     : (
         await trainRouterV2(
           pairs.rows,

@@ -37,7 +37,7 @@ describe('auto calibration from usage records', () => {
         requestedModel: 'auto',
         tier: 'fast',
         preset: 'balanced',
-        chooser: 'learned-v1',
+        chooser: 'learned-v4',
         modelId: 'm',
         providerId: 'p',
         providerKeyId: null,
@@ -88,7 +88,7 @@ describe('auto calibration from usage records', () => {
       assert.match(score ?? '', /^0\.\d{4}$|^1\.0000$/);
       await gw.runtime.usage.flush();
       const record = await findUsageRecord(gw.runtime.store.db, response.headers.get('x-request-id')!);
-      assert.equal(record?.chooser, 'learned-v1');
+      assert.equal(record?.chooser, 'learned-v4');
       assert.equal(record?.routerScore?.toFixed(4), score);
       assert.equal(record?.tier, response.headers.get('x-model-router-tier'));
     } finally {

@@ -2,6 +2,7 @@ import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import {
   DEFAULT_ASSET_URL,
+  DEFAULT_ASSET_V4_URL,
   decodeSparse,
   defaultRouterModel,
   encodeSparse,
@@ -17,6 +18,7 @@ import {
 import { createLearnedTierChooser, DEFAULT_ROUTER_VERSION } from '../../src/router/auto/chooser.ts';
 import { DENSE_SIZE, EMPTY_CONTEXT, FEATURE_VERSION, READ_CHARS } from '../../src/router/auto/features.ts';
 import { createFeatureBufferV2, extractFeaturesV2 } from '../../src/router/auto/features-v2.ts';
+import { createScorer } from '../../src/router/auto/model.ts';
 import {
   combineParts,
   createScorerV2,
@@ -31,6 +33,7 @@ import {
   createWordProblemScratch,
   readWordProblem,
   WORD_PROBLEM_FEATURES,
+  wordProblemOffset,
 } from '../../src/router/auto/word-problem.ts';
 import { PRESETS, type Tier } from '../../src/router/tiers.ts';
 import { chat, SAMPLE_PROMPTS } from './helpers.ts';
@@ -92,8 +95,8 @@ describe('learned tier chooser', () => {
   const chooser = createLearnedTierChooser();
 
   it('is named after the asset and reports its name in decisions', () => {
-    assert.equal(chooser.name, 'learned-v1');
-    assert.equal(chooser.choose(chat('hi'), 'balanced').chooser, 'learned-v1');
+    assert.equal(chooser.name, 'learned-v4');
+    assert.equal(chooser.choose(chat('hi'), 'balanced').chooser, 'learned-v4');
   });
 
   it('gives every prompt a finite score in [0, 1], the same each time', () => {
@@ -293,5 +296,51 @@ describe('learned-v3 chooser (shipped weights-v3.json)', () => {
     const s = v3.score(chat(problem));
     assert.ok(Number.isFinite(s) && s >= 0 && s <= 1);
     assert.notEqual(s, v2.score(chat(problem)));
+  });
+});
+
+describe('learned-v4 chooser (shipped weights-v4.json, the gateway default)', () => {
+  const asset = readRouterAsset(DEFAULT_ASSET_V4_URL);
+  const v1Asset = readRouterAsset();
+  const v3Asset = readRouterAssetV2(DEFAULT_ASSET_V3_URL);
+
+  it("is learned-v1's model plus learned-v3's word-problem head, with its own calibration curve", () => {
+    assert.equal(asset.name, 'learned-v4');
+    assert.equal(DEFAULT_ROUTER_VERSION, 'v4');
+    assert.equal(createLearnedTierChooser().name, 'learned-v4');
+    assert.equal(asset.readChars, READ_CHARS);
+    assert.deepEqual(
+      { sparse: asset.sparse, bias: asset.bias, dense: asset.dense, hashBits: asset.hashBits },
+      { sparse: v1Asset.sparse, bias: v1Asset.bias, dense: v1Asset.dense, hashBits: v1Asset.hashBits },
+    );
+    assert.deepEqual(asset.wordProblem, v3Asset.wordProblem);
+    assert.notDeepEqual(asset.calibration, v1Asset.calibration);
+  });
+
+  it("gives v1's raw output on quizzes and chat, and v1's plus v3's offset on word problems", () => {
+    const v4 = createScorer(modelFromAsset(asset)).raw;
+    const v1 = createScorer(modelFromAsset(v1Asset)).raw;
+    const head = modelFromAssetV2(v3Asset).wordProblem!;
+    const scratch = createWordProblemScratch();
+    let problems = 0;
+    for (const text of [...SAMPLE_PROMPTS, ...syntheticQuizzes(50, 3)]) {
+      if (readWordProblem(text, scratch)) {
+        problems++;
+        assert.equal(v4(text, EMPTY_CONTEXT), v1(text, EMPTY_CONTEXT) + wordProblemOffset(head, scratch.features));
+      } else assert.equal(v4(text, EMPTY_CONTEXT), v1(text, EMPTY_CONTEXT), text.slice(0, 40));
+    }
+    assert.ok(problems >= 1, `${problems} word problems`);
+  });
+
+  it('refuses a word-problem head built for other features', () => {
+    const wp = asset.wordProblem!;
+    assert.throws(
+      () => modelFromAsset({ ...asset, wordProblem: { ...wp, features: wp.features.slice(1) } }),
+      /word-problem/,
+    );
+    assert.throws(
+      () => modelFromAsset({ ...asset, wordProblem: { ...wp, weights: wp.weights.slice(1) } }),
+      /word-problem/,
+    );
   });
 });

@@ -8,6 +8,7 @@ import { foldOf, type PairRow, parsePairs } from '../../src/router/auto/offline/
 import { seededRandom } from '../../src/router/auto/offline/numeric.ts';
 import { buildMatrix, predictRaw, trainLogistic } from '../../src/router/auto/offline/train.ts';
 import { type RouterTrainingConfig, trainRouter } from '../../src/router/auto/offline/train-router.ts';
+import { DEFAULT_WORD_PROBLEM } from '../../src/router/auto/offline/train-word-problem.ts';
 import { chat } from './helpers.ts';
 
 /**
@@ -83,6 +84,42 @@ describe('router trainer', () => {
     const decision = chooser.choose(chat('evaluate the integral of a new function?'), 'balanced');
     assert.ok(decision.score >= 0 && decision.score <= 1);
     assert.equal(decision.chooser, 'learned-v1');
+  });
+
+  it("trains learned-v4: v1's weights byte for byte plus a word-problem head and its own calibration", () => {
+    const random = seededRandom(21);
+    const problems: PairRow[] = Array.from({ length: 120 }, (_, i) => {
+      // More quantities and decimals: the weak model fails more often, as in GSM8K.
+      const hard = random() < 0.5;
+      const prompt = hard
+        ? `A shop sells ${i + 3}.5 kg of rice at $${i + 2}.25 per kg, then twice as much flour at $${i}.75. What is the total cost?`
+        : `Tom has ${i + 2} apples and buys ${i + 1} more. How many apples does he have?`;
+      const weak = hard ? (random() < 0.3 ? 1 : 0) : 1;
+      return { bench: 'gsm8k', id: `wp/${i}`, prompt, category: 'gsm8k', weak, strong: 1, gain: 1 - weak };
+    });
+    const rows = [...syntheticRows(300, 5), ...problems];
+    const v1 = trainRouter(rows, SMALL).asset;
+    const v4 = trainRouter(rows, SMALL, {}, () => {}, DEFAULT_WORD_PROBLEM).asset;
+    assert.equal(v4.name, 'learned-v4');
+    assert.deepEqual({ ...v4.sparse, b: v4.bias, d: v4.dense }, { ...v1.sparse, b: v1.bias, d: v1.dense });
+    assert.equal(v1.wordProblem, undefined);
+    assert.ok(v4.wordProblem?.weights.some((w) => w !== 0));
+    assert.notDeepEqual(v4.calibration, v1.calibration);
+    const a = createScorer(modelFromAsset(v1));
+    const b = createScorer(modelFromAsset(v4));
+    const hardProblem =
+      'A farm sells 12.5 kg of plums at $3.25 per kg, then twice as much at $1.75. What is the total cost?';
+    const easyProblem = 'Ann has 4 pears and buys 3 more. How many pears does she have?';
+    assert.notEqual(b.raw(hardProblem, EMPTY_CONTEXT), a.raw(hardProblem, EMPTY_CONTEXT));
+    assert.ok(
+      b.raw(hardProblem, EMPTY_CONTEXT) - b.raw(easyProblem, EMPTY_CONTEXT) >
+        a.raw(hardProblem, EMPTY_CONTEXT) - a.raw(easyProblem, EMPTY_CONTEXT),
+    );
+    assert.equal(
+      b.raw('prove the theorem about a new object?', EMPTY_CONTEXT),
+      a.raw('prove the theorem about a new object?', EMPTY_CONTEXT),
+    );
+    assert.equal(createLearnedTierChooser({ asset: v4 }).choose(chat(hardProblem), 'balanced').chooser, 'learned-v4');
   });
 
   it('is reproducible: the same rows give the same asset, byte for byte', () => {

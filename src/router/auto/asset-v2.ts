@@ -4,7 +4,7 @@ import { checkReadChars, DENSE_SIZE } from './features.ts';
 import { FEATURE_VERSION_V2, type FeatureSpecV2, type IdfLevels } from './features-v2.ts';
 import type { RouterModelV2 } from './model-v2.ts';
 import type { PresetThresholds, TierShares } from './thresholds.ts';
-import { WORD_PROBLEM_FEATURES, WORD_PROBLEM_SIZE } from './word-problem.ts';
+import { type WordProblemHeadAsset, wordProblemHeadFromAsset } from './word-problem.ts';
 
 /**
  * The v2 weights asset (`weights-v2.json`), produced by `npm run train:router`. Same format name as v1, told
@@ -37,7 +37,7 @@ export interface RouterAssetV2 {
   };
   mixWeight: number;
   /** learned-v3 only: the word-problem head (model-v2.ts, word-problem.ts). */
-  wordProblem?: { features: string[]; weights: number[]; bias: number; center: number; weight: number };
+  wordProblem?: WordProblemHeadAsset;
   calibration: { raw: number[]; score: number[] };
   presetShares: Record<string, TierShares>;
   thresholds: PresetThresholds;
@@ -109,10 +109,6 @@ export function modelFromAssetV2(asset: RouterAssetV2): RouterModelV2 {
   ) {
     throw new Error('router asset: head');
   }
-  const wp = asset.wordProblem;
-  if (wp && (wp.weights.length !== WORD_PROBLEM_SIZE || wp.features.join() !== WORD_PROBLEM_FEATURES.join())) {
-    throw new Error('router asset: word-problem head built for other features');
-  }
   const spec = asset.features;
   return {
     open: {
@@ -134,16 +130,7 @@ export function modelFromAssetV2(asset: RouterAssetV2): RouterModelV2 {
       gains: Float64Array.from(asset.head.gains),
     },
     mixWeight: asset.mixWeight,
-    ...(wp
-      ? {
-          wordProblem: {
-            weights: Float64Array.from(wp.weights),
-            bias: wp.bias,
-            center: wp.center,
-            weight: wp.weight,
-          },
-        }
-      : {}),
+    ...(asset.wordProblem ? { wordProblem: wordProblemHeadFromAsset(asset.wordProblem) } : {}),
     knotsRaw: Float64Array.from(asset.calibration.raw),
     knotsScore: Float64Array.from(asset.calibration.score),
   };

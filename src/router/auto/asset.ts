@@ -2,9 +2,10 @@ import { readFileSync } from 'node:fs';
 import { checkReadChars, DENSE_SIZE, FEATURE_VERSION } from './features.ts';
 import type { LinearRouterModel } from './model.ts';
 import type { PresetThresholds, TierShares } from './thresholds.ts';
+import { type WordProblemHeadAsset, wordProblemHeadFromAsset } from './word-problem.ts';
 
 /**
- * The versioned weights asset (`weights-v1.json`): everything the router needs at run time, produced by
+ * The versioned weights asset of learned-v1 and learned-v4 (`weights-v1.json`, `weights-v4.json`): everything the router needs at run time, produced by
  * `npm run train:router`. Hashed weights are stored as little-endian int16 with one scale (base64), which
  * keeps the file small and its loss far below the weights' own noise. No timestamps: the same data and
  * options give the same bytes.
@@ -23,6 +24,11 @@ export interface RouterAsset {
   bias: number;
   dense: number[];
   sparse: { encoding: 'int16le-base64'; scale: number; data: string };
+  /**
+   * learned-v4 only: learned-v3's word-problem head, added to the raw output of prompts that read as maths
+   * word problems (word-problem.ts). Absent in learned-v1.
+   */
+  wordProblem?: WordProblemHeadAsset;
   /** Monotone map from raw output to score: the weighted empirical CDF of the reference prompts. */
   calibration: { raw: number[]; score: number[] };
   presetShares: Record<string, TierShares>;
@@ -31,6 +37,8 @@ export interface RouterAsset {
 }
 
 export const DEFAULT_ASSET_URL = new URL('./weights-v1.json', import.meta.url);
+/** learned-v4: learned-v1's model plus learned-v3's word-problem head, with its own calibration curve. */
+export const DEFAULT_ASSET_V4_URL = new URL('./weights-v4.json', import.meta.url);
 
 export function encodeSparse(weights: Float32Array): RouterAsset['sparse'] {
   let max = 0;
@@ -65,6 +73,7 @@ export function modelFromAsset(asset: RouterAsset): LinearRouterModel {
     bias: asset.bias,
     dense: Float64Array.from(asset.dense),
     sparse: decodeSparse(asset.sparse, asset.hashBits),
+    ...(asset.wordProblem ? { wordProblem: wordProblemHeadFromAsset(asset.wordProblem) } : {}),
     knotsRaw: Float64Array.from(asset.calibration.raw),
     knotsScore: Float64Array.from(asset.calibration.score),
   };
@@ -74,13 +83,15 @@ export function readRouterAsset(path: string | URL = DEFAULT_ASSET_URL): RouterA
   return JSON.parse(readFileSync(path, 'utf8')) as RouterAsset;
 }
 
-let cached: { asset: RouterAsset; model: LinearRouterModel } | undefined;
+const cached = new Map<string, { asset: RouterAsset; model: LinearRouterModel }>();
 
-/** The shipped asset and its model, read and decoded once per process. */
-export function defaultRouterModel(): { asset: RouterAsset; model: LinearRouterModel } {
-  if (!cached) {
-    const asset = readRouterAsset();
-    cached = { asset, model: modelFromAsset(asset) };
+/** A shipped asset (learned-v1 by default, or `DEFAULT_ASSET_V4_URL`) and its model, read and decoded once per process. */
+export function defaultRouterModel(url: URL = DEFAULT_ASSET_URL): { asset: RouterAsset; model: LinearRouterModel } {
+  let entry = cached.get(url.href);
+  if (!entry) {
+    const asset = readRouterAsset(url);
+    entry = { asset, model: modelFromAsset(asset) };
+    cached.set(url.href, entry);
   }
-  return cached;
+  return entry;
 }

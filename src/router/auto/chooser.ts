@@ -1,7 +1,7 @@
 import type { ChatRequest } from '../../core/ir.ts';
 import type { TierChooser, TierDecision } from '../tier-chooser.ts';
 import type { Preset } from '../tiers.ts';
-import { defaultRouterModel, modelFromAsset, type RouterAsset } from './asset.ts';
+import { DEFAULT_ASSET_V4_URL, defaultRouterModel, modelFromAsset, type RouterAsset } from './asset.ts';
 import {
   defaultRouterModelV2,
   defaultRouterModelV3,
@@ -15,17 +15,18 @@ import { createScorerV2 } from './model-v2.ts';
 import { emptyContext, readPrompt } from './request-prompt.ts';
 import { type PresetThresholds, type TierThresholds, tierForScore } from './thresholds.ts';
 
-/** The shipped routers: `v1`, `v2` and `v3` (weights-v1/v2/v3.json); see docs/routing.md. */
-export type RouterVersion = 'v1' | 'v2' | 'v3';
+/** The shipped routers: `v1` to `v4` (weights-v1…v4.json); see docs/routing.md. */
+export type RouterVersion = 'v1' | 'v2' | 'v3' | 'v4';
 
 /**
- * The router `createLearnedTierChooser()` uses when not told otherwise. v1 stays the default until the lead
- * switches it: the gateway test test/router/calibration.test.ts expects the chooser name `learned-v1`.
+ * The router `createLearnedTierChooser()` uses when not told otherwise: learned-v4, learned-v1's model
+ * plus learned-v3's word-problem head, at learned-v1's cost (docs/routing.md, "Which one the gateway uses").
+ * test/router/calibration.test.ts expects its name in the gateway's usage records.
  */
-export const DEFAULT_ROUTER_VERSION: RouterVersion = 'v1';
+export const DEFAULT_ROUTER_VERSION: RouterVersion = 'v4';
 
 export interface LearnedTierChooserOptions {
-  /** A weights asset to use instead of a shipped one (already parsed); v1 or v2, told by featureVersion. */
+  /** A weights asset to use instead of a shipped one (already parsed); v1/v4 or v2/v3, told by featureVersion. */
   asset?: RouterAsset | RouterAssetV2;
   /** Which shipped asset to use when no `asset` is given; DEFAULT_ROUTER_VERSION if absent. */
   version?: RouterVersion;
@@ -59,7 +60,7 @@ function scorerFor(options: LearnedTierChooserOptions): Scorer {
     const { asset, model } = version === 'v2' ? defaultRouterModelV2() : defaultRouterModelV3();
     return { asset, score: createScorerV2(model).score };
   }
-  const { asset, model } = defaultRouterModel();
+  const { asset, model } = version === 'v4' ? defaultRouterModel(DEFAULT_ASSET_V4_URL) : defaultRouterModel();
   return { asset, score: createScorer(model).score };
 }
 

@@ -16,7 +16,9 @@ import {
 } from './features-v2.ts';
 import { calibrate, type LinearRouterModel, rawScore } from './model.ts';
 import { countOptionLines } from './token-scan.ts';
-import { createWordProblemScratch, readWordProblem, WORD_PROBLEM_SIZE } from './word-problem.ts';
+import { createWordProblemScratch, readWordProblem, type WordProblemHead, wordProblemOffset } from './word-problem.ts';
+
+export { type WordProblemHead, wordProblemOffset } from './word-problem.ts';
 
 /**
  * The v2 router's model (`learned-v2`). Open prompts (everything but multiple-choice quizzes, so all chat
@@ -64,23 +66,6 @@ export interface RouterModelV2 {
   readonly wordProblem?: WordProblemHead;
   readonly knotsRaw: Float64Array;
   readonly knotsScore: Float64Array;
-}
-
-/** A logistic regression over WORD_PROBLEM_FEATURES (raw feature values, standardisation folded in). */
-export interface WordProblemHead {
-  readonly weights: Float64Array;
-  readonly bias: number;
-  /** Mean head output on the training word problems, subtracted so that the head only reorders them. */
-  readonly center: number;
-  /** Weight of the centred head in the raw output (the open model's weight is 1). */
-  readonly weight: number;
-}
-
-/** The centred, weighted head output on one feature vector: what v3 adds to the open model's raw. */
-export function wordProblemOffset(head: WordProblemHead, features: ArrayLike<number>): number {
-  let z = head.bias;
-  for (let i = 0; i < WORD_PROBLEM_SIZE; i++) z += head.weights[i]! * features[i]!;
-  return head.weight * (z - head.center);
 }
 
 /** The head's mix (P-weighted category offsets) for entries [from, to) of (index, value); `z` is a scratch array of `classes` numbers. */

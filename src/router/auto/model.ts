@@ -5,6 +5,7 @@ import {
   type FeatureBuffer,
   type PromptContext,
 } from './features.ts';
+import { createWordProblemScratch, readWordProblem, type WordProblemHead, wordProblemOffset } from './word-problem.ts';
 
 /**
  * The learned router's model: a logistic regression over hashed sparse and dense features, whose output is
@@ -22,6 +23,11 @@ export interface LinearRouterModel {
   readonly bias: number;
   readonly dense: Float64Array;
   readonly sparse: Float32Array;
+  /**
+   * learned-v4's word-problem head (learned-v3's, word-problem.ts): on prompts that read as maths word
+   * problems, raw = linear output + head offset. Absent in learned-v1.
+   */
+  readonly wordProblem?: WordProblemHead;
   /** Calibration knots: `raw` ascending, `score` non-decreasing in [0, 1]. */
   readonly knotsRaw: Float64Array;
   readonly knotsScore: Float64Array;
@@ -69,9 +75,13 @@ export interface PromptScorer {
 
 export function createScorer(model: LinearRouterModel): PromptScorer {
   const buffer = createFeatureBuffer(model.hashBits);
+  const wordProblem = model.wordProblem;
+  const scratch = createWordProblemScratch();
   const raw = (text: string, context: PromptContext): number => {
     extractFeatures(text, context, buffer);
-    return rawScore(model, buffer);
+    const linear = rawScore(model, buffer);
+    if (wordProblem && readWordProblem(text, scratch)) return linear + wordProblemOffset(wordProblem, scratch.features);
+    return linear;
   };
   return {
     raw,

@@ -2,7 +2,7 @@ import { FNV_OFFSET, fnvStep, hashString, mix32 } from './hash.ts';
 
 /**
  * Maths word problems (GSM8K-style): a cheap detector and the dense features of the v3 router's word-problem
- * head (model-v3.ts). One pass over the text, no allocation: words are hashed (FNV-1a on lower-cased
+ * head (model-v2.ts, and model.ts for learned-v4). One pass over the text, no allocation: words are hashed (FNV-1a on lower-cased
  * letters) and looked up in a small table of cue words; numbers are parsed in place.
  *
  * Why a head of its own: on open maths word problems the weak model's losses depend on how the problem is
@@ -365,4 +365,54 @@ export function readWordProblem(text: string, scratch: WordProblemScratch): bool
   f[F_HOW_MANY] = lastHowMany;
   f[F_HOW_MUCH] = lastHowMuch;
   return true;
+}
+
+/** A logistic regression over WORD_PROBLEM_FEATURES (raw feature values, standardisation folded in). */
+export interface WordProblemHead {
+  readonly weights: Float64Array;
+  readonly bias: number;
+  /** Mean head output on the training word problems, subtracted so that the head only reorders them. */
+  readonly center: number;
+  /** Weight of the centred head in the raw output (the open model's weight is 1). */
+  readonly weight: number;
+}
+
+/** The head as stored in a weights asset (learned-v3's and learned-v4's `wordProblem`). */
+export interface WordProblemHeadAsset {
+  features: string[];
+  weights: number[];
+  bias: number;
+  center: number;
+  weight: number;
+}
+
+/** The centred, weighted head output on one feature vector: what v3 and v4 add to the open model's raw. */
+export function wordProblemOffset(head: WordProblemHead, features: ArrayLike<number>): number {
+  let z = head.bias;
+  for (let i = 0; i < WORD_PROBLEM_SIZE; i++) z += head.weights[i]! * features[i]!;
+  return head.weight * (z - head.center);
+}
+
+/** Checks a stored head against this code's feature list and decodes it. */
+export function wordProblemHeadFromAsset(stored: WordProblemHeadAsset): WordProblemHead {
+  if (stored.weights.length !== WORD_PROBLEM_SIZE || stored.features.join() !== WORD_PROBLEM_FEATURES.join()) {
+    throw new Error('router asset: word-problem head built for other features');
+  }
+  return {
+    weights: Float64Array.from(stored.weights),
+    bias: stored.bias,
+    center: stored.center,
+    weight: stored.weight,
+  };
+}
+
+/** The head as an asset stores it. */
+export function wordProblemHeadToAsset(head: WordProblemHead): WordProblemHeadAsset {
+  return {
+    features: [...WORD_PROBLEM_FEATURES],
+    weights: Array.from(head.weights),
+    bias: head.bias,
+    center: head.center,
+    weight: head.weight,
+  };
 }

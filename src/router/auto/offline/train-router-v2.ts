@@ -4,7 +4,7 @@ import { EMPTY_CONTEXT, READ_CHARS } from '../features.ts';
 import { createFeatureBufferV2, extractFeaturesV2, FEATURE_VERSION_V2, type FeatureSpecV2 } from '../features-v2.ts';
 import { isMultipleChoice } from '../model-v2.ts';
 import { PRESET_SHARES, thresholdsFromShares } from '../thresholds.ts';
-import { WORD_PROBLEM_FEATURES } from '../word-problem.ts';
+import { wordProblemHeadToAsset } from '../word-problem.ts';
 import { assignFolds, type PairRow } from './dataset.ts';
 import { buildCountMatrix, type CountMatrix, IDF_LEVELS, IDF_MAX } from './matrix-v2.ts';
 import { crossValidatedPartsParallel } from './parallel-folds.ts';
@@ -151,17 +151,7 @@ export async function trainRouterV2(
       gains: Array.from(fitted.classGains, round9),
     },
     mixWeight: config.mixWeight,
-    ...(wpHead
-      ? {
-          wordProblem: {
-            features: [...WORD_PROBLEM_FEATURES],
-            weights: Array.from(wpHead.weights),
-            bias: wpHead.bias,
-            center: wpHead.center,
-            weight: wpHead.weight,
-          },
-        }
-      : {}),
+    ...(wpHead ? { wordProblem: wordProblemHeadToAsset(wpHead) } : {}),
     calibration: calibrationKnots(
       calibrationRaw,
       rows.map((r) => r.bench),

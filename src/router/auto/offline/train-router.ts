@@ -1,8 +1,15 @@
 import { ASSET_FORMAT, encodeSparse, type RouterAsset } from '../asset.ts';
 import { FEATURE_VERSION, READ_CHARS } from '../features.ts';
 import { PRESET_SHARES, thresholdsFromShares } from '../thresholds.ts';
+import { wordProblemHeadToAsset } from '../word-problem.ts';
 import { type Bench, foldOf, type PairRow } from './dataset.ts';
 import { buildMatrix, type FeatureMatrix, predictRaw, selectRows, type TrainOptions, trainLogistic } from './train.ts';
+import {
+  crossValidatedOffsets,
+  fitWordProblemHead,
+  type WordProblemOptions,
+  wordProblemFeatures,
+} from './train-word-problem.ts';
 
 /**
  * From RouteLLM pairs to a weights asset: cross-validated raw outputs give the calibration curve (how raw
@@ -113,11 +120,17 @@ export interface TrainedRouter {
   calibrationRaw: Float64Array;
 }
 
+/**
+ * Trains learned-v1, or with `wordProblem` learned-v4: the same linear model (its weights come out byte for
+ * byte as v1's) plus learned-v3's word-problem head, whose out-of-fold offsets on the same calibration folds
+ * enter v4's own calibration curve.
+ */
 export function trainRouter(
   rows: readonly PairRow[],
   config: RouterTrainingConfig = DEFAULT_ROUTER_TRAINING,
   provenance: Record<string, unknown> = {},
   log: (line: string) => void = () => {},
+  wordProblem?: WordProblemOptions,
 ): TrainedRouter {
   const matrix = matrixOf(rows, config.train.hashBits);
   const folds = rows.map((r) => foldOf(r, config.calibrationFolds, config.seed));
@@ -125,17 +138,24 @@ export function trainRouter(
     log(`calibration fold ${f + 1}/${config.calibrationFolds} trained`),
   );
   const all = rows.map((_, i) => i);
+  const wpFeatures = wordProblem ? wordProblemFeatures(rows) : undefined;
+  if (wpFeatures && wordProblem) {
+    const offsets = crossValidatedOffsets(rows, wpFeatures, folds, config.calibrationFolds, wordProblem);
+    for (let i = 0; i < rows.length; i++) calibrationRaw[i] = calibrationRaw[i]! + offsets[i]!;
+  }
+  const wpHead = wpFeatures && wordProblem ? fitWordProblemHead(rows, wpFeatures, all, wordProblem) : undefined;
   const weights = trainOnRows(matrix, rows, all, config);
   log(`final model: ${weights.iterations} L-BFGS iterations, loss ${weights.loss.toFixed(6)}`);
   const asset: RouterAsset = {
     format: ASSET_FORMAT,
-    name: 'learned-v1',
+    name: wpHead ? 'learned-v4' : 'learned-v1',
     featureVersion: FEATURE_VERSION,
     readChars: READ_CHARS,
     hashBits: config.train.hashBits,
     bias: Number(weights.bias.toPrecision(9)),
     dense: Array.from(weights.dense, (w) => Number(w.toPrecision(9))),
     sparse: encodeSparse(weights.sparse),
+    ...(wpHead ? { wordProblem: wordProblemHeadToAsset(wpHead) } : {}),
     calibration: calibrationKnots(
       calibrationRaw,
       rows.map((r) => r.bench),
@@ -146,6 +166,7 @@ export function trainRouter(
       ...provenance,
       rows: rows.length,
       config,
+      ...(wordProblem ? { wordProblem } : {}),
       label: 'soft label (1 + gain) / 2, gain = strong - weak rescaled to [-1, 1]',
     },
   };
