@@ -4,8 +4,8 @@
  *
  * 1. RouteLLM pairs (MMLU, GSM8K, MT-Bench; contaminated rows dropped): k-fold cross-validation by content-
  *    hashed folds (`assignFolds`), RouteLLM's APGR / CPT(50%) / CPT(80%) with bootstrap 95% intervals, for
- *    learned-v4, learned-v3, learned-v2 and learned-v1 beside the random, prompt-length, per-subject-prior and oracle baselines on the
- *    same rows; v1 and the prior also under the fold rule v1 was first reported with (`foldOf`).
+ *    learned-v4, learned-v3, learned-v2 and learned-v1 beside the random, prompt-length, per-subject-prior and
+ *    oracle baselines on the same rows; v1 and the prior also under the fold rule v1 was first reported with (`foldOf`).
  * 2. The lockbox: the routers fitted on the 80% of rows the v2 and v3 designs were tuned on, scored on the other 20%.
  * 3. Three tiers on AlpacaEval (evaluation only, never trained on): the shipped assets score each prompt, two
  *    thresholds are swept, and the cost-quality curve, its AIQ and the cost of reaching 95% of the deep tier's

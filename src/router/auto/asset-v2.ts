@@ -1,5 +1,5 @@
 import { readFileSync } from 'node:fs';
-import { ASSET_FORMAT, decodeSparse, type RouterAsset } from './asset.ts';
+import { ASSET_FORMAT, decodeSparse, oncePerUrl, type RouterAsset } from './asset.ts';
 import { checkReadChars, DENSE_SIZE } from './features.ts';
 import { FEATURE_VERSION_V2, type FeatureSpecV2, type IdfLevels } from './features-v2.ts';
 import type { RouterModelV2 } from './model-v2.ts';
@@ -140,7 +140,10 @@ export function readRouterAssetV2(path: string | URL = DEFAULT_ASSET_V2_URL): Ro
   return JSON.parse(readFileSync(path, 'utf8')) as RouterAssetV2;
 }
 
-const cached = new Map<string, { asset: RouterAssetV2; model: RouterModelV2 }>();
+const shipped = oncePerUrl((url) => {
+  const asset = readRouterAssetV2(url);
+  return { asset, model: modelFromAssetV2(asset) };
+});
 
 /** The shipped v2 asset and its model, read and decoded once per process. */
 export function defaultRouterModelV2(): { asset: RouterAssetV2; model: RouterModelV2 } {
@@ -150,14 +153,4 @@ export function defaultRouterModelV2(): { asset: RouterAssetV2; model: RouterMod
 /** The shipped v3 asset (learned-v3) and its model, read and decoded once per process. */
 export function defaultRouterModelV3(): { asset: RouterAssetV2; model: RouterModelV2 } {
   return shipped(DEFAULT_ASSET_V3_URL);
-}
-
-function shipped(url: URL): { asset: RouterAssetV2; model: RouterModelV2 } {
-  let entry = cached.get(url.href);
-  if (!entry) {
-    const asset = readRouterAssetV2(url);
-    entry = { asset, model: modelFromAssetV2(asset) };
-    cached.set(url.href, entry);
-  }
-  return entry;
 }

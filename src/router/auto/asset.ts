@@ -5,10 +5,10 @@ import type { PresetThresholds, TierShares } from './thresholds.ts';
 import { type WordProblemHeadAsset, wordProblemHeadFromAsset } from './word-problem.ts';
 
 /**
- * The versioned weights asset of learned-v1 and learned-v4 (`weights-v1.json`, `weights-v4.json`): everything the router needs at run time, produced by
- * `npm run train:router`. Hashed weights are stored as little-endian int16 with one scale (base64), which
- * keeps the file small and its loss far below the weights' own noise. No timestamps: the same data and
- * options give the same bytes.
+ * The versioned weights asset of learned-v1 and learned-v4 (`weights-v1.json`, `weights-v4.json`): everything
+ * the router needs at run time, produced by `npm run train:router`. Hashed weights are stored as little-endian
+ * int16 with one scale (base64), which keeps the file small and its loss far below the weights' own noise. No
+ * timestamps: the same data and options give the same bytes.
  */
 
 export const ASSET_FORMAT = 'modro-tier-router';
@@ -83,15 +83,25 @@ export function readRouterAsset(path: string | URL = DEFAULT_ASSET_URL): RouterA
   return JSON.parse(readFileSync(path, 'utf8')) as RouterAsset;
 }
 
-const cached = new Map<string, { asset: RouterAsset; model: LinearRouterModel }>();
+/** `load` memoised per URL: shipped assets are read and decoded once per process. */
+export function oncePerUrl<T>(load: (url: URL) => T): (url: URL) => T {
+  const cache = new Map<string, T>();
+  return (url) => {
+    let value = cache.get(url.href);
+    if (value === undefined) {
+      value = load(url);
+      cache.set(url.href, value);
+    }
+    return value;
+  };
+}
 
-/** A shipped asset (learned-v1 by default, or `DEFAULT_ASSET_V4_URL`) and its model, read and decoded once per process. */
+const shipped = oncePerUrl((url) => {
+  const asset = readRouterAsset(url);
+  return { asset, model: modelFromAsset(asset) };
+});
+
+/** A shipped asset (learned-v1 by default, or DEFAULT_ASSET_V4_URL) and its model, decoded once per process. */
 export function defaultRouterModel(url: URL = DEFAULT_ASSET_URL): { asset: RouterAsset; model: LinearRouterModel } {
-  let entry = cached.get(url.href);
-  if (!entry) {
-    const asset = readRouterAsset(url);
-    entry = { asset, model: modelFromAsset(asset) };
-    cached.set(url.href, entry);
-  }
-  return entry;
+  return shipped(url);
 }

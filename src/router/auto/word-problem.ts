@@ -1,9 +1,9 @@
 import { FNV_OFFSET, fnvStep, hashString, mix32 } from './hash.ts';
 
 /**
- * Maths word problems (GSM8K-style): a cheap detector and the dense features of the v3 router's word-problem
- * head (model-v2.ts, and model.ts for learned-v4). One pass over the text, no allocation: words are hashed (FNV-1a on lower-cased
- * letters) and looked up in a small table of cue words; numbers are parsed in place.
+ * Maths word problems (GSM8K-style): a cheap detector and the dense features of the word-problem head of
+ * learned-v3 (model-v2.ts) and learned-v4 (model.ts). One pass over the text, no allocation: words are hashed
+ * (FNV-1a on lower-cased letters) and looked up in a small table of cue words; numbers are parsed in place.
  *
  * Why a head of its own: on open maths word problems the weak model's losses depend on how the problem is
  * built (how many quantities, decimals, money, multiplicative words such as "twice" or "half", how long it
