@@ -18,8 +18,6 @@ import { calibrate, type LinearRouterModel, rawScore } from './model.ts';
 import { countOptionLines } from './token-scan.ts';
 import { createWordProblemScratch, readWordProblem, type WordProblemHead, wordProblemOffset } from './word-problem.ts';
 
-export { type WordProblemHead, wordProblemOffset } from './word-problem.ts';
-
 /**
  * The v2 router's model (`learned-v2`). Open prompts (everything but multiple-choice quizzes, so all chat
  * traffic) are read by a v1-style model (hashed ±1/sqrt(n) n-grams, features.ts, retrained in the same

@@ -1,5 +1,4 @@
-import type { WordProblemHead } from '../model-v2.ts';
-import { createWordProblemScratch, readWordProblem, WORD_PROBLEM_SIZE } from '../word-problem.ts';
+import { createWordProblemScratch, readWordProblem, WORD_PROBLEM_SIZE, type WordProblemHead } from '../word-problem.ts';
 import type { PairRow } from './dataset.ts';
 import { minimizeLbfgs } from './lbfgs.ts';
 
