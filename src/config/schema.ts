@@ -150,6 +150,11 @@ export const configSchema = z.strictObject({
       /** Chooser for `auto`: `learned` when its weights are available, else `rules`. */
       autoChooser: z.enum(['learned', 'rules']).default('learned'),
       /**
+       * Which shipped learned router `learned` uses: v4 (default: v1's model plus v3's word-problem head, at
+       * v1's cost), v3 (best on multiple-choice quizzes, costs more per quiz), v2 or v1. docs/routing.md.
+       */
+      learnedVersion: z.enum(['v1', 'v2', 'v3', 'v4']).default('v4'),
+      /**
        * Target share of `auto` requests sent to the deep tier (balanced preset); thresholds are recalibrated
        * from the router scores in the usage records. Off when absent.
        */

@@ -32,15 +32,17 @@ export function thresholdsForTarget(scores: ArrayLike<number>, deepShare: number
   return out;
 }
 
-/** The newest router scores of learned `auto` decisions in the usage records. */
-export async function recentRouterScores(db: Kysely<Database>, limit: number): Promise<number[]> {
-  const rows = await db
-    .selectFrom('usage_record')
-    .select('router_score')
-    .where('router_score', 'is not', null)
-    .orderBy('at', 'desc')
-    .limit(limit)
-    .execute();
+/**
+ * The newest router scores of learned `auto` decisions in the usage records; with `chooser`, only that
+ * chooser's (its name, e.g. `learned-v4`): after the operator switches routers, the old one's scores would
+ * calibrate the new one's thresholds on a slightly different scale.
+ */
+export async function recentRouterScores(db: Kysely<Database>, limit: number, chooser?: string): Promise<number[]> {
+  let query = db.selectFrom('usage_record').select('router_score').where('router_score', 'is not', null);
+  if (chooser !== undefined) {
+    query = query.where('chooser_id', 'in', db.selectFrom('usage_dim').select('id').where('value', '=', chooser));
+  }
+  const rows = await query.orderBy('at', 'desc').limit(limit).execute();
   return rows.map((row) => row.router_score as number);
 }
 
@@ -49,8 +51,9 @@ export async function calibrateFromUsage(
   db: Kysely<Database>,
   target: CalibrationTarget,
   logger: Logger,
+  chooser?: string,
 ): Promise<PresetThresholds | undefined> {
-  const scores = await recentRouterScores(db, target.sampleSize);
+  const scores = await recentRouterScores(db, target.sampleSize, chooser);
   if (scores.length < target.minSample) {
     logger.info({ scores: scores.length, needed: target.minSample }, 'auto calibration: not enough traffic yet');
     return undefined;

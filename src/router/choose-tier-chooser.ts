@@ -1,5 +1,5 @@
 import type { Logger } from '../ops/logger.ts';
-import { createLearnedTierChooser, type PresetThresholds } from './auto/index.ts';
+import { createLearnedTierChooser, type PresetThresholds, type RouterVersion } from './auto/index.ts';
 import { ruleTierChooser } from './rule-chooser.ts';
 import type { TierChooser } from './tier-chooser.ts';
 
@@ -11,10 +11,11 @@ export function createTierChooser(
   kind: 'learned' | 'rules',
   logger: Logger,
   thresholds?: Partial<PresetThresholds>,
+  version?: RouterVersion,
 ): TierChooser {
   if (kind === 'rules') return ruleTierChooser;
   try {
-    return createLearnedTierChooser(thresholds ? { thresholds } : {});
+    return createLearnedTierChooser({ ...(thresholds ? { thresholds } : {}), ...(version ? { version } : {}) });
   } catch (err) {
     logger.error({ err }, 'learned tier chooser unavailable; using the rules chooser');
     return ruleTierChooser;

@@ -75,7 +75,7 @@ export async function createRuntime(options: RuntimeOptions): Promise<Runtime> {
   const router = new Router({
     catalog,
     table: buildCandidateTable(catalog, config.routing),
-    chooser: createTierChooser(config.routing.autoChooser, logger),
+    chooser: createTierChooser(config.routing.autoChooser, logger, undefined, config.routing.learnedVersion),
     defaultPreset: config.routing.defaultPreset,
     adapterFor,
   });
@@ -103,8 +103,10 @@ export async function createRuntime(options: RuntimeOptions): Promise<Runtime> {
   const recalibrate = async () => {
     if (!calibration || config.routing.autoChooser !== 'learned') return;
     try {
-      const thresholds = await calibrateFromUsage(store.db, calibration, logger);
-      if (thresholds) router.setChooser(createTierChooser('learned', logger, thresholds));
+      const chooser = `learned-${config.routing.learnedVersion}`;
+      const thresholds = await calibrateFromUsage(store.db, calibration, logger, chooser);
+      if (thresholds)
+        router.setChooser(createTierChooser('learned', logger, thresholds, config.routing.learnedVersion));
     } catch (err) {
       logger.error({ err }, 'auto calibration failed; keeping the current thresholds');
     }

@@ -78,6 +78,70 @@ describe('auto calibration from usage records', () => {
     }
   });
 
+  test("with a chooser named, only that chooser's scores calibrate (an operator switched routers)", async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'modro-cal-'));
+    const store = await openStore({ kind: 'sqlite', path: join(dir, 'x.db') });
+    try {
+      const record = (i: number, chooser: string, routerScore: number): UsageRecord => ({
+        requestId: `r${i}`,
+        at: 1_000 + i,
+        tenantId: 't',
+        keyId: null,
+        protocol: 'openai-chat',
+        requestedModel: 'auto',
+        tier: 'fast',
+        preset: 'balanced',
+        chooser,
+        routerScore,
+        modelId: 'm',
+        providerId: 'p',
+        providerKeyId: null,
+        attempts: 1,
+        stream: false,
+        inputTokens: 1,
+        cachedInputTokens: 0,
+        cacheWriteTokens: 0,
+        outputTokens: 1,
+        reasoningTokens: 0,
+        costNanoUsd: 1,
+        latencyMs: 1,
+        ttfbMs: 1,
+        status: 200,
+        errorCode: null,
+      });
+      // Older records of learned-v4 with scores 0.5..1, newer ones of learned-v1 with scores 0..0.5.
+      await writeUsageBatch(store.db, [
+        ...Array.from({ length: 300 }, (_, i) => record(i, 'learned-v4', 0.5 + i / 600)),
+        ...Array.from({ length: 300 }, (_, i) => record(300 + i, 'learned-v1', i / 600)),
+      ]);
+      const target = { deepShare: 0.2, sampleSize: 300, minSample: 200 };
+      const mixed = await calibrateFromUsage(store.db, target, silent);
+      assert.ok(mixed && mixed.balanced.deep < 0.5, 'the newest 300 records are learned-v1 ones');
+      const own = await calibrateFromUsage(store.db, target, silent, 'learned-v4');
+      assert.ok(own && Math.abs(own.balanced.deep - 0.9) < 0.01, `deep threshold ${own?.balanced.deep}`);
+      assert.equal(await calibrateFromUsage(store.db, target, silent, 'learned-v3'), undefined);
+    } finally {
+      await store.close();
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
+  test('the operator can pick another shipped learned router (routing.learnedVersion)', async () => {
+    const gw = await startGateway({ routing: { learnedVersion: 'v3' } });
+    try {
+      const quiz = 'Which of the following is a prime number?\nA. 21\nB. 27\nC. 29\nD. 33\nAnswer:';
+      const { response } = await gw.client.chat.completions
+        .create({ model: 'auto', messages: [{ role: 'user', content: quiz }] })
+        .withResponse();
+      await gw.runtime.usage.flush();
+      const record = await findUsageRecord(gw.runtime.store.db, response.headers.get('x-request-id')!);
+      assert.equal(record?.chooser, 'learned-v3');
+      assert.equal(record?.routerScore?.toFixed(4), response.headers.get('x-model-router-score'));
+    } finally {
+      await gw.close();
+    }
+  });
+
   test('the gateway routes `auto` with the learned chooser and records its score', async () => {
     const gw = await startGateway({});
     try {
