@@ -12,6 +12,37 @@ import { startGateway } from '../helpers/gateway.ts';
 
 const silent = createLogger('silent');
 
+/** A usage record of an `auto` request number `i`, decided by `chooser` with `routerScore`. */
+function scoredRecord(i: number, chooser: string, routerScore: number): UsageRecord {
+  return {
+    requestId: `r${i}`,
+    at: 1_000 + i,
+    tenantId: 't',
+    keyId: null,
+    protocol: 'openai-chat',
+    requestedModel: 'auto',
+    tier: 'fast',
+    preset: 'balanced',
+    chooser,
+    routerScore,
+    modelId: 'm',
+    providerId: 'p',
+    providerKeyId: null,
+    attempts: 1,
+    stream: false,
+    inputTokens: 1,
+    cachedInputTokens: 0,
+    cacheWriteTokens: 0,
+    outputTokens: 1,
+    reasoningTokens: 0,
+    costNanoUsd: 1,
+    latencyMs: 1,
+    ttfbMs: 1,
+    status: 200,
+    errorCode: null,
+  };
+}
+
 function share(scores: number[], threshold: number) {
   return scores.filter((s) => s >= threshold).length / scores.length;
 }
@@ -30,36 +61,7 @@ describe('auto calibration from usage records', () => {
     const dir = mkdtempSync(join(tmpdir(), 'modro-cal-'));
     const store = await openStore({ kind: 'sqlite', path: join(dir, 'x.db') });
     try {
-      const base: Omit<UsageRecord, 'requestId' | 'at' | 'routerScore'> = {
-        tenantId: 't',
-        keyId: null,
-        protocol: 'openai-chat',
-        requestedModel: 'auto',
-        tier: 'fast',
-        preset: 'balanced',
-        chooser: 'learned-v4',
-        modelId: 'm',
-        providerId: 'p',
-        providerKeyId: null,
-        attempts: 1,
-        stream: false,
-        inputTokens: 1,
-        cachedInputTokens: 0,
-        cacheWriteTokens: 0,
-        outputTokens: 1,
-        reasoningTokens: 0,
-        costNanoUsd: 1,
-        latencyMs: 1,
-        ttfbMs: 1,
-        status: 200,
-        errorCode: null,
-      };
-      const records = Array.from({ length: 400 }, (_, i) => ({
-        ...base,
-        requestId: `r${i}`,
-        at: 1_000 + i,
-        routerScore: i / 400,
-      }));
+      const records = Array.from({ length: 400 }, (_, i) => scoredRecord(i, 'learned-v4', i / 400));
       await writeUsageBatch(store.db, records.slice(0, 100));
       assert.equal(
         await calibrateFromUsage(store.db, { deepShare: 0.2, sampleSize: 1000, minSample: 200 }, silent),
@@ -82,37 +84,10 @@ describe('auto calibration from usage records', () => {
     const dir = mkdtempSync(join(tmpdir(), 'modro-cal-'));
     const store = await openStore({ kind: 'sqlite', path: join(dir, 'x.db') });
     try {
-      const record = (i: number, chooser: string, routerScore: number): UsageRecord => ({
-        requestId: `r${i}`,
-        at: 1_000 + i,
-        tenantId: 't',
-        keyId: null,
-        protocol: 'openai-chat',
-        requestedModel: 'auto',
-        tier: 'fast',
-        preset: 'balanced',
-        chooser,
-        routerScore,
-        modelId: 'm',
-        providerId: 'p',
-        providerKeyId: null,
-        attempts: 1,
-        stream: false,
-        inputTokens: 1,
-        cachedInputTokens: 0,
-        cacheWriteTokens: 0,
-        outputTokens: 1,
-        reasoningTokens: 0,
-        costNanoUsd: 1,
-        latencyMs: 1,
-        ttfbMs: 1,
-        status: 200,
-        errorCode: null,
-      });
       // Older records of learned-v4 with scores 0.5..1, newer ones of learned-v1 with scores 0..0.5.
       await writeUsageBatch(store.db, [
-        ...Array.from({ length: 300 }, (_, i) => record(i, 'learned-v4', 0.5 + i / 600)),
-        ...Array.from({ length: 300 }, (_, i) => record(300 + i, 'learned-v1', i / 600)),
+        ...Array.from({ length: 300 }, (_, i) => scoredRecord(i, 'learned-v4', 0.5 + i / 600)),
+        ...Array.from({ length: 300 }, (_, i) => scoredRecord(300 + i, 'learned-v1', i / 600)),
       ]);
       const target = { deepShare: 0.2, sampleSize: 300, minSample: 200 };
       const mixed = await calibrateFromUsage(store.db, target, silent);
