@@ -10,6 +10,8 @@ import { createLearnedTierChooser, type RouterVersion } from '../src/router/auto
 import { seededRandom } from '../src/router/auto/offline/numeric.ts';
 
 export interface RouterBenchRow {
+  /** The chooser measured (its name in headers and usage records, e.g. `learned-v4`). */
+  chooser: string;
   lengthTokens: number;
   /** `open`: pseudo-English; `choice`: the same followed by four option lines (v2's head runs). */
   kind: 'open' | 'choice';
@@ -123,6 +125,7 @@ export async function benchRouter(options: RouterBenchOptions = {}): Promise<Rou
       for (let i = 0; i < 2000; i++) chooser.choose(requests[i % requests.length]!, 'balanced');
       const t = timeRounds((i) => chooser.choose(requests[i & 15]!, 'balanced').score, iterations, rounds);
       rows.push({
+        chooser: chooser.name,
         lengthTokens: length,
         kind,
         p50us: Number(median(t.p50).toFixed(2)),
