@@ -139,14 +139,17 @@ export async function benchRouter(options: RouterBenchOptions = {}): Promise<Rou
 }
 
 /**
- * The machine's own timing noise: p50/p99 of a 20 µs busy wait measured the same way. When its p99 is far
- * above 20 µs, other processes are competing for the CPU and the router's p99 is inflated as much.
+ * The machine's own timing noise: p50/p99 of a busy wait of `waitUs` (20 µs unless told) measured the same
+ * way. When its p99 is far above the wait, other processes or the hypervisor interrupt the CPU and the
+ * router's p99 is inflated as much. The longer the wait, the likelier a call is to be hit: on a host that
+ * interrupts 1–2% of 30 µs windows, any 30 µs of work reads a p99 far above 30 µs, so compare the router's
+ * p99 with a wait as long as its p50.
  */
-export function timerJitter(iterations = 2000, rounds = 5): { p50us: number; p99us: number } {
+export function timerJitter(iterations = 2000, rounds = 5, waitUs = 20): { p50us: number; p99us: number } {
   const busy = (): number => {
     const start = performance.now();
     let spins = 0;
-    while ((performance.now() - start) * 1000 < 20) spins++;
+    while ((performance.now() - start) * 1000 < waitUs) spins++;
     return spins;
   };
   const t = timeRounds(busy, iterations, rounds);
@@ -166,6 +169,8 @@ export function printBenchRows(title: string, rows: readonly RouterBenchRow[]): 
 if (import.meta.main) {
   for (const version of ['v4', 'v3', 'v2', 'v1'] as const)
     printBenchRows(`learned-${version}`, await benchRouter({ version }));
-  const jitter = timerJitter();
-  console.log(`machine noise: a 20 µs busy wait measures p50 ${jitter.p50us} µs, p99 ${jitter.p99us} µs`);
+  for (const waitUs of [20, 30, 40]) {
+    const jitter = timerJitter(2000, 5, waitUs);
+    console.log(`machine noise: a ${waitUs} µs busy wait measures p50 ${jitter.p50us} µs, p99 ${jitter.p99us} µs`);
+  }
 }
