@@ -1,8 +1,9 @@
 /**
  * `npm run train:router [-- --version v4|v3|v2|v1] [-- --data DIR] [-- --out FILE] [-- --workers N]`: trains a
- * learned tier router from RouteLLM's pairs and writes its weights asset (default
- * src/router/auto/weights-v3.json, or weights-v4.json / weights-v2.json / weights-v1.json with `--version v4` / `v2` / `v1`). Deterministic: full-batch L-BFGS
- * from zero weights and content-hashed folds, so the same data gives the same file (whatever `--workers`).
+ * learned tier router from RouteLLM's pairs and writes its weights asset (default src/router/auto/weights-v3.json,
+ * or weights-v4.json / -v2.json / -v1.json with `--version v4` / `v2` / `v1`). Deterministic: full-batch
+ * L-BFGS from zero weights and content-hashed folds, so the same data gives the same file (whatever
+ * `--workers`).
  * The data folder defaults to $MODRO_ROUTING_DATA, else ../shared/data/routing beside the repository.
  */
 import { writeFileSync } from 'node:fs';

@@ -25,8 +25,8 @@ import {
   isMultipleChoice,
   mixOf,
   type RouterModelV2,
-  textRaw,
 } from '../../src/router/auto/model-v2.ts';
+import { idfFromLevels } from '../../src/router/auto/offline/matrix-v2.ts';
 import { seededRandom } from '../../src/router/auto/offline/numeric.ts';
 import { PRESET_SHARES } from '../../src/router/auto/thresholds.ts';
 import {
@@ -214,11 +214,16 @@ describe('learned-v2 chooser (shipped weights-v2.json)', () => {
   });
 });
 
-/** The quiz path composed from the reference functions the trainer shares (features-v2.ts, model-v2.ts). */
+/**
+ * The quiz path as the trainer computes it: its idf table (idfFromLevels) and weighing (weighEntries, through
+ * extractFeaturesV2), the text model's linear sum, and the head's mix (mixOf, which train-head.ts shares).
+ */
 function referenceQuizRaw(model: RouterModelV2, text: string): number {
   const buffer = createFeatureBufferV2(model.spec);
-  extractFeaturesV2(text, EMPTY_CONTEXT, buffer, model.idf);
-  const textPart = textRaw(model, buffer);
+  extractFeaturesV2(text, EMPTY_CONTEXT, buffer, idfFromLevels(model.idf.levels));
+  let textPart = model.bias;
+  for (let i = 0; i < DENSE_SIZE; i++) textPart += model.dense[i]! * buffer.dense[i]!;
+  for (let k = 0; k < buffer.count; k++) textPart += model.sparse[buffer.index[k]!]! * buffer.value[k]!;
   if (!buffer.choice) return textPart;
   const index: number[] = [];
   const value: number[] = [];

@@ -120,8 +120,9 @@ function addToken(out: FeatureBufferV2, bucket: number, head: number): number {
 }
 
 /**
- * Turns the counts of entries [from, to) into unit-length tf-idf weights. Shared by the router and the
- * trainer (which keeps counts and weighs them with the idf of its training rows), so both see one formula.
+ * Turns the counts of entries [from, to) into unit-length tf-idf weights: the trainer's formula (it keeps
+ * counts and weighs them with the idf of its training rows). The router's quiz path (model-v2.ts) performs
+ * the same operations in its own fused pass; a test checks the two give equal numbers.
  */
 export function weighEntries(
   index: ArrayLike<number>,
@@ -143,35 +144,12 @@ export function weighEntries(
 }
 
 /**
- * idf as the router keeps it: one byte per bucket and the value of each of the 256 levels (a quarter of the
- * cache footprint of a float per bucket). `value[level]` must equal the float32 the trainer used for that
- * level, so that both compute the same weights.
+ * idf as an asset stores it: one byte per bucket and the value of each of the 256 levels. `value[level]`
+ * must equal the float32 the trainer used for that level, so that the router computes the same weights.
  */
 export interface IdfLevels {
   levels: Uint8Array;
   value: Float64Array;
-}
-
-/** `weighEntries` with idf read through levels; the same arithmetic. */
-export function weighEntriesByLevel(
-  index: ArrayLike<number>,
-  value: Float64Array,
-  from: number,
-  to: number,
-  idf: IdfLevels,
-): void {
-  const levels = idf.levels;
-  const levelValue = idf.value;
-  let norm = 0;
-  for (let k = from; k < to; k++) {
-    const v = tf(value[k]!) * levelValue[levels[index[k]!]!]!;
-    value[k] = v;
-    norm += v * v;
-  }
-  if (norm > 0) {
-    const scale = 1 / Math.sqrt(norm);
-    for (let k = from; k < to; k++) value[k] = value[k]! * scale;
-  }
 }
 
 const D_LOG_CHARS = 0;
@@ -230,7 +208,7 @@ export function extractFeaturesV2(
   text: string,
   context: PromptContext,
   out: FeatureBufferV2,
-  idf?: ArrayLike<number> | IdfLevels,
+  idf?: ArrayLike<number>,
 ): void {
   const spec = out.spec;
   const scan = out.scan;
@@ -266,9 +244,6 @@ export function extractFeaturesV2(
     else addToken(out, h & mask, -1);
     if (choice) addToken(out, mix32(h ^ CHOICE_SALT) & mask, -1);
   }
-  if (idf) {
-    if ('levels' in idf) weighEntriesByLevel(out.index, out.value, 0, out.count, idf);
-    else weighEntries(out.index, out.value, 0, out.count, idf);
-  }
+  if (idf) weighEntries(out.index, out.value, 0, out.count, idf);
   fillDense(scan.stats, length, read, context, out.dense);
 }

@@ -1,22 +1,8 @@
-import {
-  createFeatureBuffer,
-  DENSE_SIZE,
-  extractFeatures,
-  HEAD_CHARS,
-  type PromptContext,
-  TAIL_CHARS,
-} from './features.ts';
-import {
-  createFeatureBufferV2,
-  extractFeaturesV2,
-  type FeatureBufferV2,
-  type FeatureSpecV2,
-  type IdfLevels,
-  tf,
-} from './features-v2.ts';
-import { calibrate, type LinearRouterModel, rawScore } from './model.ts';
+import { DENSE_SIZE, HEAD_CHARS, type PromptContext, TAIL_CHARS } from './features.ts';
+import { createFeatureBufferV2, extractFeaturesV2, type FeatureSpecV2, type IdfLevels, tf } from './features-v2.ts';
+import { calibrate, createScorer, type LinearRouterModel } from './model.ts';
 import { countOptionLines } from './token-scan.ts';
-import { createWordProblemScratch, readWordProblem, type WordProblemHead, wordProblemOffset } from './word-problem.ts';
+import type { WordProblemHead } from './word-problem.ts';
 
 /**
  * The v2 router's model (`learned-v2`). Open prompts (everything but multiple-choice quizzes, so all chat
@@ -114,20 +100,6 @@ export function combineParts(text: number, mix: number, mixWeight: number): numb
   return text + mixWeight * mix;
 }
 
-/** Text-model output on a weighed buffer. */
-export function textRaw(model: Pick<RouterModelV2, 'bias' | 'dense' | 'sparse'>, buffer: FeatureBufferV2): number {
-  let z = model.bias;
-  const dense = buffer.dense;
-  const w = model.dense;
-  for (let i = 0; i < DENSE_SIZE; i++) z += w[i]! * dense[i]!;
-  const sparse = model.sparse;
-  const index = buffer.index;
-  const value = buffer.value;
-  const n = buffer.count;
-  for (let i = 0; i < n; i++) z += sparse[index[i]!]! * value[i]!;
-  return z;
-}
-
 /** Two or more option lines in the part of the text the router reads: the quiz path. */
 export function isMultipleChoice(text: string): boolean {
   const length = text.length;
@@ -141,13 +113,13 @@ export interface PromptScorerV2 {
 }
 
 /**
- * A scorer bound to one model, with its own buffers: synchronous, allocation-free per call.
+ * A scorer bound to one model, with its own buffers: synchronous, allocation-free per call. Open prompts go
+ * to the open model (model.ts's scorer, with the word-problem head when the model has one).
  *
- * The quiz path computes exactly what `weighEntriesByLevel`, `textRaw` and `mixOf` compute on the buffer
- * (the same floating-point operations in the same order; test/router/chooser.test.ts checks that the
- * results are equal), but reads each bucket's text weight and idf from one interleaved table, one cache line
- * per entry instead of two, and does one pass fewer over the entries: 11% fewer instructions and 28% fewer
- * L1 misses per 1k-token quiz (valgrind, docs/routing.md).
+ * The quiz path performs the operations of the trainer's `weighEntries`, then the text model's dot product,
+ * then `mixOf`, in the same order (test/router/chooser.test.ts checks equal results), in one pass over the
+ * entries, reading each bucket's text weight and idf from one interleaved table (one cache line per entry
+ * instead of two): about 10% faster per 1k-token quiz (docs/routing.md).
  */
 export function createScorerV2(model: RouterModelV2): PromptScorerV2 {
   const buffer = createFeatureBufferV2(model.spec);
@@ -166,14 +138,12 @@ export function createScorerV2(model: RouterModelV2): PromptScorerV2 {
     textIdf[2 * b] = model.sparse[b]!;
     textIdf[2 * b + 1] = idf;
   }
-  const open: LinearRouterModel = {
+  const open = createScorer({
     ...model.open,
+    ...(model.wordProblem ? { wordProblem: model.wordProblem } : {}),
     knotsRaw: new Float64Array(0),
     knotsScore: new Float64Array(0),
-  };
-  const openBuffer = createFeatureBuffer(open.hashBits);
-  const wordProblem = model.wordProblem;
-  const scratch = createWordProblemScratch();
+  });
   const quizRaw = (text: string, context: PromptContext): number => {
     extractFeaturesV2(text, context, buffer);
     const n = buffer.count;
@@ -192,11 +162,11 @@ export function createScorerV2(model: RouterModelV2): PromptScorerV2 {
     const dense = buffer.dense;
     const denseWeights = model.dense;
     for (let i = 0; i < DENSE_SIZE; i++) z0 += denseWeights[i]! * dense[i]!;
+    // With norm 0 the values stay as they are (x 1 is exact), as in weighEntries.
     const scale = norm > 0 ? 1 / Math.sqrt(norm) : 1;
     let m = 0;
     for (let k = 0; k < n; k++) {
-      const v = norm > 0 ? value[k]! * scale : value[k]!;
-      value[k] = v;
+      const v = value[k]! * scale;
       z0 += weightOf[k]! * v;
       const h = heads[k]!;
       if (h >= 0) {
@@ -208,15 +178,8 @@ export function createScorerV2(model: RouterModelV2): PromptScorerV2 {
     if (!buffer.choice) return z0;
     return combineParts(z0, mixOf(model.head, model.head.gains, headIndex, headValue, 0, m, z), model.mixWeight);
   };
-  const raw = (text: string, context: PromptContext): number => {
-    if (!isMultipleChoice(text)) {
-      extractFeatures(text, context, openBuffer);
-      const base = rawScore(open, openBuffer);
-      if (wordProblem && readWordProblem(text, scratch)) return base + wordProblemOffset(wordProblem, scratch.features);
-      return base;
-    }
-    return quizRaw(text, context);
-  };
+  const raw = (text: string, context: PromptContext): number =>
+    isMultipleChoice(text) ? quizRaw(text, context) : open.raw(text, context);
   return {
     raw,
     score: (text, context) => calibrate(model.knotsRaw, model.knotsScore, raw(text, context)),
