@@ -10,12 +10,11 @@ import type { TierChooser } from './tier-chooser.ts';
 export function createTierChooser(
   kind: 'learned' | 'rules',
   logger: Logger,
-  thresholds?: Partial<PresetThresholds>,
-  version?: RouterVersion,
+  learned: { version?: RouterVersion; thresholds?: Partial<PresetThresholds> } = {},
 ): TierChooser {
   if (kind === 'rules') return ruleTierChooser;
   try {
-    return createLearnedTierChooser({ ...(thresholds ? { thresholds } : {}), ...(version ? { version } : {}) });
+    return createLearnedTierChooser(learned);
   } catch (err) {
     logger.error({ err }, 'learned tier chooser unavailable; using the rules chooser');
     return ruleTierChooser;

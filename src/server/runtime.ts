@@ -13,6 +13,7 @@ import { calibrateFromUsage } from '../router/calibration.ts';
 import { createTierChooser } from '../router/choose-tier-chooser.ts';
 import { buildCandidateTable } from '../router/presets.ts';
 import { Router } from '../router/router.ts';
+import { ruleTierChooser } from '../router/rule-chooser.ts';
 import { openStore, type Store } from '../store/db.ts';
 import { UsageWriter } from '../store/usage-writer.ts';
 import type { Authenticator } from '../tenancy/auth.ts';
@@ -72,10 +73,12 @@ export async function createRuntime(options: RuntimeOptions): Promise<Runtime> {
   };
   for (const s of health.snapshot(catalog.providers.values())) metrics.setCircuit(s.provider, s.keyId, s.state);
 
+  const learned = { version: config.routing.learnedVersion };
+  const chooser = createTierChooser(config.routing.autoChooser, logger, learned);
   const router = new Router({
     catalog,
     table: buildCandidateTable(catalog, config.routing),
-    chooser: createTierChooser(config.routing.autoChooser, logger, undefined, config.routing.learnedVersion),
+    chooser,
     defaultPreset: config.routing.defaultPreset,
     adapterFor,
   });
@@ -101,12 +104,12 @@ export async function createRuntime(options: RuntimeOptions): Promise<Runtime> {
   const imported = await usage.start();
   const calibration = config.routing.calibration;
   const recalibrate = async () => {
-    if (!calibration || config.routing.autoChooser !== 'learned') return;
+    // Only a learned chooser is calibrated, on its own scores (the rules chooser is the fallback when the
+    // weights cannot be loaded).
+    if (!calibration || chooser === ruleTierChooser) return;
     try {
-      const chooser = `learned-${config.routing.learnedVersion}`;
-      const thresholds = await calibrateFromUsage(store.db, calibration, logger, chooser);
-      if (thresholds)
-        router.setChooser(createTierChooser('learned', logger, thresholds, config.routing.learnedVersion));
+      const thresholds = await calibrateFromUsage(store.db, calibration, logger, chooser.name);
+      if (thresholds) router.setChooser(createTierChooser('learned', logger, { ...learned, thresholds }));
     } catch (err) {
       logger.error({ err }, 'auto calibration failed; keeping the current thresholds');
     }

@@ -101,6 +101,30 @@ describe('auto calibration from usage records', () => {
     }
   });
 
+  test("the gateway calibrates its chooser at start from that chooser's own usage records", async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'modro-cal-'));
+    const path = join(dir, 'modro.db');
+    const seed = await openStore({ kind: 'sqlite', path });
+    // learned-v4's scores 0.5..1 (older), another router's 0..0.5 (newer).
+    await writeUsageBatch(seed.db, [
+      ...Array.from({ length: 300 }, (_, i) => scoredRecord(i, 'learned-v4', 0.5 + i / 600)),
+      ...Array.from({ length: 300 }, (_, i) => scoredRecord(300 + i, 'learned-v1', i / 600)),
+    ]);
+    await seed.close();
+    const gw = await startGateway({
+      storage: { kind: 'sqlite', path },
+      routing: { calibration: { deepShare: 0.2, sampleSize: 300, minSample: 200 } },
+    });
+    try {
+      const chooser = gw.runtime.router.chooser as { name: string; thresholds?: { balanced: { deep: number } } };
+      assert.equal(chooser.name, 'learned-v4');
+      assert.ok(chooser.thresholds && Math.abs(chooser.thresholds.balanced.deep - 0.9) < 0.01);
+    } finally {
+      await gw.close();
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
   test('the operator can pick another shipped learned router (routing.learnedVersion)', async () => {
     const gw = await startGateway({ routing: { learnedVersion: 'v3' } });
     try {
