@@ -273,7 +273,7 @@ describe('learned-v3 chooser (shipped weights-v3.json)', () => {
     assert.equal(v3.choose(chat('hi'), 'balanced').chooser, 'learned-v3');
   });
 
-  it('scores quizzes exactly as the reference functions the trainer shares compose them (fused quiz path)', () => {
+  it('scores quizzes exactly as the trainer computes them (fused quiz path)', () => {
     const model = modelFromAssetV2(readRouterAssetV2(DEFAULT_ASSET_V3_URL));
     const raw = createScorerV2(model).raw;
     const quizzes = [...SAMPLE_PROMPTS, ...syntheticQuizzes(300, 17)].filter(isMultipleChoice);
