@@ -167,7 +167,7 @@ export function printBenchRows(title: string, rows: readonly RouterBenchRow[]): 
 }
 
 if (import.meta.main) {
-  for (const version of ['v4', 'v3', 'v2', 'v1'] as const)
+  for (const version of ['v5', 'v4', 'v3', 'v2', 'v1'] as const)
     printBenchRows(`learned-${version}`, await benchRouter({ version }));
   for (const waitUs of [20, 30, 40]) {
     const jitter = timerJitter(2000, 5, waitUs);

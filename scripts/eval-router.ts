@@ -4,7 +4,7 @@
  *
  * 1. RouteLLM pairs (MMLU, GSM8K, MT-Bench; contaminated rows dropped): k-fold cross-validation by content-
  *    hashed folds (`assignFolds`), RouteLLM's APGR / CPT(50%) / CPT(80%) with bootstrap 95% intervals, for
- *    learned-v4, learned-v3, learned-v2 and learned-v1 beside the random, prompt-length, per-subject-prior and
+ *    learned-v5, learned-v4, learned-v3, learned-v2 and learned-v1 beside the random, prompt-length, per-subject-prior and
  *    oracle baselines on the same rows; v1 and the prior also under the fold rule v1 was first reported with (`foldOf`).
  * 2. The lockbox: the routers fitted on the 80% of rows the v2 and v3 designs were tuned on, scored on the other 20%.
  * 3. Three tiers on AlpacaEval (evaluation only, never trained on): the shipped assets score each prompt, two
@@ -19,7 +19,7 @@ import { dirname, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { benchRouter, printBenchRows, timerJitter } from '../bench/router-bench.ts';
-import { DEFAULT_ASSET_V4_URL, defaultRouterModel } from '../src/router/auto/asset.ts';
+import { DEFAULT_ASSET_V4_URL, DEFAULT_ASSET_V5_URL, defaultRouterModel } from '../src/router/auto/asset.ts';
 import { defaultRouterModelV2, defaultRouterModelV3 } from '../src/router/auto/asset-v2.ts';
 import { EMPTY_CONTEXT } from '../src/router/auto/features.ts';
 import { createScorer } from '../src/router/auto/model.ts';
@@ -70,6 +70,13 @@ import {
   DEFAULT_V2_TRAINING,
   routedRaw,
 } from '../src/router/auto/offline/train-router-v2.ts';
+import {
+  crossValidatedSubjectOffsets,
+  DEFAULT_SUBJECT_HEAD,
+  fitSubjectHead,
+  subjectHeadData,
+  subjectHeadOffsets,
+} from '../src/router/auto/offline/train-subject-head.ts';
 import { combined, fitV2, predictParts } from '../src/router/auto/offline/train-v2.ts';
 import {
   crossValidatedOffsets,
@@ -79,6 +86,7 @@ import {
   wordProblemOffsets,
 } from '../src/router/auto/offline/train-word-problem.ts';
 import { TRIOS } from '../src/router/auto/offline/trios.ts';
+import { subjectHeadFromAsset } from '../src/router/auto/subject-head.ts';
 
 const repoRoot = resolve(dirname(fileURLToPath(import.meta.url)), '..');
 const { values } = parseArgs({
@@ -139,6 +147,13 @@ const v3Oof = routedRaw(
 );
 // learned-v4 is learned-v1 plus the same word-problem head (its open path is v3's, its quizzes v1's).
 const v4Oof = v1Oof.map((v, i) => v + wpOffsets[i]!);
+// learned-v5 is learned-v4 plus the subject head on quizzes (fitted per fold, int8 as shipped).
+const subjectData = subjectHeadData(rows, DEFAULT_SUBJECT_HEAD);
+const subjectOffsets = crossValidatedSubjectOffsets(rows, subjectData, folds, foldCount, DEFAULT_SUBJECT_HEAD, (f) =>
+  process.stdout.write(`  v5 subject head fold ${f + 1}/${foldCount} trained\r`),
+);
+const v5Oof = v4Oof.map((v, i) => v + subjectOffsets[i]!);
+console.log(`  learned-v5: ${foldCount} subject heads trained (${elapsed()})`);
 const prior = subjectPriorScores(rows, folds, foldCount);
 const length = Float64Array.from(rows, (r) => r.prompt.length);
 
@@ -148,6 +163,7 @@ interface NamedMethod {
   folds: readonly number[];
 }
 const METHODS: NamedMethod[] = [
+  { name: 'learned-v5', method: () => scoredMethod(v5Oof), folds },
   { name: 'learned-v4', method: () => scoredMethod(v4Oof), folds },
   { name: 'learned-v3', method: () => scoredMethod(v3Oof), folds },
   { name: 'learned-v2', method: () => scoredMethod(v2Oof), folds },
@@ -211,6 +227,7 @@ for (const bench of BENCHES) {
   // Quality-vs-share curves of the learned routers on all rows of the benchmark (pooled out-of-fold scores).
   const curves: Record<string, unknown> = {};
   for (const [name, oof] of [
+    ['learned-v5', v5Oof],
     ['learned-v4', v4Oof],
     ['learned-v3', v3Oof],
     ['learned-v2', v2Oof],
@@ -270,6 +287,15 @@ const boxV3 = routedRaw(
   boxV1.map((v, i) => v + boxOffsets[i]!),
 );
 const boxV4 = boxV1.map((v, i) => v + boxOffsets[i]!);
+const boxSubject = new Float64Array(rows.length);
+subjectHeadOffsets(
+  subjectHeadFromAsset(fitSubjectHead(rows, subjectData, devRows, DEFAULT_SUBJECT_HEAD)),
+  subjectData,
+  boxRows,
+).forEach((v, k) => {
+  boxSubject[boxRows[k]!] = v;
+});
+const boxV5 = boxV4.map((v, i) => v + boxSubject[i]!);
 const boxFolds = rows.map((_, i) => (inLockbox[i] ? 1 : 0));
 const boxPrior = subjectPriorScores(rows, boxFolds, 2);
 const lockboxResults: Record<string, unknown> = {};
@@ -280,6 +306,7 @@ for (const bench of BENCHES) {
   header();
   const benchResults: Record<string, MethodEvaluation> = {};
   for (const [name, method] of [
+    ['learned-v5', scoredMethod(boxV5)],
     ['learned-v4', scoredMethod(boxV4)],
     ['learned-v3', scoredMethod(boxV3)],
     ['learned-v2', scoredMethod(boxV2)],
@@ -305,10 +332,12 @@ const v1Scorer = createScorer(defaultRouterModel().model);
 const v2Scorer = createScorerV2(defaultRouterModelV2().model);
 const v3Scorer = createScorerV2(defaultRouterModelV3().model);
 const v4Scorer = createScorer(defaultRouterModel(DEFAULT_ASSET_V4_URL).model);
+const v5Scorer = createScorer(defaultRouterModel(DEFAULT_ASSET_V5_URL).model);
 const v1Scores = Float64Array.from(alpaca, (r) => v1Scorer.score(r.instruction, EMPTY_CONTEXT));
 const v2Scores = Float64Array.from(alpaca, (r) => v2Scorer.score(r.instruction, EMPTY_CONTEXT));
 const v3Scores = Float64Array.from(alpaca, (r) => v3Scorer.score(r.instruction, EMPTY_CONTEXT));
 const v4Scores = Float64Array.from(alpaca, (r) => v4Scorer.score(r.instruction, EMPTY_CONTEXT));
+const v5Scores = Float64Array.from(alpaca, (r) => v5Scorer.score(r.instruction, EMPTY_CONTEXT));
 const lengthScores = Float64Array.from(alpaca, (r) => r.instruction.length);
 console.log(`\nThree tiers on AlpacaEval 2.0 (${alpaca.length} prompts; quality = P(answer beats GPT-4-Turbo))`);
 console.log('cost = list price x tokens, tokens = characters / 4 (prompt and answer); USD per 1,000 prompts');
@@ -353,6 +382,7 @@ for (const trio of TRIOS) {
       hull,
     };
   };
+  const v5Sweep = sweepThresholds(v5Scores, tiers);
   const v4Sweep = sweepThresholds(v4Scores, tiers);
   const v3Sweep = sweepThresholds(v3Scores, tiers);
   const v2Sweep = sweepThresholds(v2Scores, tiers);
@@ -360,6 +390,7 @@ for (const trio of TRIOS) {
   const lengthSweep = sweepThresholds(lengthScores, tiers);
   const lambdas = Array.from({ length: 400 }, (_, k) => 10 ** (-2 + (k / 399) * 8));
   const rowsOut = [
+    summarize('learned-v5', v5Sweep, v5Sweep),
     summarize('learned-v4', v4Sweep, v4Sweep),
     summarize('learned-v3', v3Sweep, v3Sweep),
     summarize('learned-v2', v2Sweep, v2Sweep),
@@ -391,7 +422,7 @@ results['threeTier'] = threeTier;
 // ---------------------------------------------------------------- 4. cost of the choosers
 if (!values['skip-latency']) {
   const latency: Record<string, unknown> = {};
-  for (const version of ['v4', 'v3', 'v2', 'v1'] as const) {
+  for (const version of ['v5', 'v4', 'v3', 'v2', 'v1'] as const) {
     const rowsOut = await benchRouter({ version });
     console.log('');
     printBenchRows(`Router cost, learned-${version}`, rowsOut);

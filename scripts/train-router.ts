@@ -1,7 +1,7 @@
 /**
- * `npm run train:router [-- --version v4|v3|v2|v1] [-- --data DIR] [-- --out FILE] [-- --workers N]`: trains a
+ * `npm run train:router [-- --version v5|v4|v3|v2|v1] [-- --data DIR] [-- --out FILE] [-- --workers N]`: trains a
  * learned tier router from RouteLLM's pairs and writes its weights asset (default src/router/auto/weights-v3.json,
- * or weights-v4.json / -v2.json / -v1.json with `--version v4` / `v2` / `v1`). Deterministic: full-batch
+ * or weights-v5.json / -v4.json / -v2.json / -v1.json with `--version v5` / `v4` / `v2` / `v1`). Deterministic: full-batch
  * L-BFGS from zero weights and content-hashed folds, so the same data gives the same file (whatever
  * `--workers`).
  * The data folder defaults to $MODRO_ROUTING_DATA, else ../shared/data/routing beside the repository.
@@ -14,6 +14,7 @@ import { parseArgs } from 'node:util';
 import { defaultDataDir, loadPairs } from '../src/router/auto/offline/dataset.ts';
 import { DEFAULT_ROUTER_TRAINING, trainRouter } from '../src/router/auto/offline/train-router.ts';
 import { DEFAULT_V2_TRAINING, trainRouterV2 } from '../src/router/auto/offline/train-router-v2.ts';
+import { DEFAULT_SUBJECT_HEAD } from '../src/router/auto/offline/train-subject-head.ts';
 import { DEFAULT_WORD_PROBLEM } from '../src/router/auto/offline/train-word-problem.ts';
 
 const repoRoot = resolve(dirname(fileURLToPath(import.meta.url)), '..');
@@ -25,7 +26,7 @@ const { values } = parseArgs({
     workers: { type: 'string' },
   },
 });
-if (!['v1', 'v2', 'v3', 'v4'].includes(values.version)) throw new Error('--version must be v1, v2, v3 or v4');
+if (!['v1', 'v2', 'v3', 'v4', 'v5'].includes(values.version)) throw new Error('--version must be v1, v2, v3, v4 or v5');
 const dataDir = values.data ?? defaultDataDir(repoRoot);
 const out = values.out ?? resolve(repoRoot, `src/router/auto/weights-${values.version}.json`);
 const workers = Number(values.workers ?? availableParallelism());
@@ -41,13 +42,14 @@ const provenance = {
 };
 const log = (line: string) => console.log(line);
 const asset =
-  values.version === 'v1' || values.version === 'v4'
+  values.version === 'v1' || values.version === 'v4' || values.version === 'v5'
     ? trainRouter(
         pairs.rows,
         DEFAULT_ROUTER_TRAINING,
         provenance,
         log,
-        values.version === 'v4' ? DEFAULT_WORD_PROBLEM : undefined,
+        values.version === 'v1' ? undefined : DEFAULT_WORD_PROBLEM,
+        values.version === 'v5' ? DEFAULT_SUBJECT_HEAD : undefined,
       ).asset
     : (
         await trainRouterV2(

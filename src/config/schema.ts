@@ -150,10 +150,10 @@ export const configSchema = z.strictObject({
       /** Chooser for `auto`: `learned` when its weights are available, else `rules`. */
       autoChooser: z.enum(['learned', 'rules']).default('learned'),
       /**
-       * Which shipped learned router `learned` uses: v4 (default: v1's model plus v3's word-problem head, at
-       * v1's cost), v3 (best on multiple-choice quizzes, costs more per quiz), v2 or v1. docs/routing.md.
+       * Which shipped learned router `learned` uses: v5 (default: v4 plus a subject head on quizzes, v3's
+       * figures at about v1's cost), v4 (v1's model plus v3's word-problem head), v3, v2 or v1. docs/routing.md.
        */
-      learnedVersion: z.enum(['v1', 'v2', 'v3', 'v4']).default('v4'),
+      learnedVersion: z.enum(['v1', 'v2', 'v3', 'v4', 'v5']).default('v5'),
       /**
        * Target share of `auto` requests sent to the deep tier (balanced preset); thresholds are recalibrated
        * from the router scores in the usage records. Off when absent.

@@ -11,7 +11,8 @@ describe('configuration', () => {
     assert.equal(config.server.port, 8787);
     assert.equal(config.storage.kind, 'sqlite');
     assert.equal(config.routing.defaultPreset, 'balanced');
-    assert.equal(config.routing.learnedVersion, 'v4');
+    assert.equal(config.routing.learnedVersion, 'v5');
+    assert.equal(parseConfig({ routing: { learnedVersion: 'v4' } }, {}).routing.learnedVersion, 'v4');
   });
 
   test('errors name the bad key and why', () => {
@@ -24,7 +25,7 @@ describe('configuration', () => {
       },
     );
     assert.throws(() => parseConfig({ routing: { defaultPreset: 'fastest' } }, {}), /routing\.defaultPreset/);
-    assert.throws(() => parseConfig({ routing: { learnedVersion: 'v5' } }, {}), /routing\.learnedVersion/);
+    assert.throws(() => parseConfig({ routing: { learnedVersion: 'v6' } }, {}), /routing\.learnedVersion/);
     assert.throws(() => parseConfig({ providers: [{ kind: 'nope' }] }, {}), /providers\[0\]\.kind/);
     assert.throws(() => parseConfig({ sever: {} }, {}), /sever|Unrecognized key/);
     assert.throws(

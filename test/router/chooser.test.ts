@@ -3,6 +3,7 @@ import { describe, it } from 'node:test';
 import {
   DEFAULT_ASSET_URL,
   DEFAULT_ASSET_V4_URL,
+  DEFAULT_ASSET_V5_URL,
   decodeSparse,
   defaultRouterModel,
   encodeSparse,
@@ -16,7 +17,14 @@ import {
   readRouterAssetV2,
 } from '../../src/router/auto/asset-v2.ts';
 import { createLearnedTierChooser, DEFAULT_ROUTER_VERSION } from '../../src/router/auto/chooser.ts';
-import { DENSE_SIZE, EMPTY_CONTEXT, FEATURE_VERSION, READ_CHARS } from '../../src/router/auto/features.ts';
+import {
+  createFeatureBuffer,
+  DENSE_SIZE,
+  EMPTY_CONTEXT,
+  extractFeatures,
+  FEATURE_VERSION,
+  READ_CHARS,
+} from '../../src/router/auto/features.ts';
 import { createFeatureBufferV2, extractFeaturesV2 } from '../../src/router/auto/features-v2.ts';
 import { createScorer } from '../../src/router/auto/model.ts';
 import {
@@ -28,6 +36,12 @@ import {
 } from '../../src/router/auto/model-v2.ts';
 import { idfFromLevels } from '../../src/router/auto/offline/matrix-v2.ts';
 import { seededRandom } from '../../src/router/auto/offline/numeric.ts';
+import {
+  createSubjectHeadScratch,
+  subjectHeadFromAsset,
+  subjectHeadInputs,
+  subjectHeadOffset,
+} from '../../src/router/auto/subject-head.ts';
 import { PRESET_SHARES } from '../../src/router/auto/thresholds.ts';
 import {
   createWordProblemScratch,
@@ -95,8 +109,8 @@ describe('learned tier chooser', () => {
   const chooser = createLearnedTierChooser();
 
   it('is named after the asset and reports its name in decisions', () => {
-    assert.equal(chooser.name, 'learned-v4');
-    assert.equal(chooser.choose(chat('hi'), 'balanced').chooser, 'learned-v4');
+    assert.equal(chooser.name, 'learned-v5');
+    assert.equal(chooser.choose(chat('hi'), 'balanced').chooser, 'learned-v5');
   });
 
   it('gives every prompt a finite score in [0, 1], the same each time', () => {
@@ -304,15 +318,14 @@ describe('learned-v3 chooser (shipped weights-v3.json)', () => {
   });
 });
 
-describe('learned-v4 chooser (shipped weights-v4.json, the gateway default)', () => {
+describe('learned-v4 chooser (shipped weights-v4.json)', () => {
   const asset = readRouterAsset(DEFAULT_ASSET_V4_URL);
   const v1Asset = readRouterAsset();
   const v3Asset = readRouterAssetV2(DEFAULT_ASSET_V3_URL);
 
   it("is learned-v1's model plus learned-v3's word-problem head, with its own calibration curve", () => {
     assert.equal(asset.name, 'learned-v4');
-    assert.equal(DEFAULT_ROUTER_VERSION, 'v4');
-    assert.equal(createLearnedTierChooser().name, 'learned-v4');
+    assert.equal(createLearnedTierChooser({ version: 'v4' }).name, 'learned-v4');
     assert.equal(asset.readChars, READ_CHARS);
     assert.deepEqual(
       { sparse: asset.sparse, bias: asset.bias, dense: asset.dense, hashBits: asset.hashBits },
@@ -346,6 +359,72 @@ describe('learned-v4 chooser (shipped weights-v4.json, the gateway default)', ()
     assert.throws(
       () => modelFromAsset({ ...asset, wordProblem: { ...wp, weights: wp.weights.slice(1) } }),
       /word-problem/,
+    );
+  });
+});
+
+describe('learned-v5 chooser (shipped weights-v5.json, the gateway default)', () => {
+  const asset = readRouterAsset(DEFAULT_ASSET_V5_URL);
+  const v4Asset = readRouterAsset(DEFAULT_ASSET_V4_URL);
+
+  it("is learned-v4's model byte for byte plus a subject head over MMLU's 57 subjects", () => {
+    assert.equal(asset.name, 'learned-v5');
+    assert.equal(DEFAULT_ROUTER_VERSION, 'v5');
+    assert.equal(createLearnedTierChooser().name, 'learned-v5');
+    assert.equal(createLearnedTierChooser({ version: 'v5' }).name, 'learned-v5');
+    assert.equal(asset.readChars, READ_CHARS);
+    assert.deepEqual(
+      { s: asset.sparse, b: asset.bias, d: asset.dense, h: asset.hashBits, wp: asset.wordProblem },
+      { s: v4Asset.sparse, b: v4Asset.bias, d: v4Asset.dense, h: v4Asset.hashBits, wp: v4Asset.wordProblem },
+    );
+    const head = asset.subjectHead!;
+    assert.equal(head.classes.length, 57);
+    assert.ok(head.classes.every((c) => c.startsWith('mmlu/')));
+    assert.equal(head.words, 64);
+    assert.notDeepEqual(asset.calibration, v4Asset.calibration);
+  });
+
+  it("gives v4's raw output on open prompts and v4's plus the head's offset on quizzes", () => {
+    const v5 = createScorer(modelFromAsset(asset)).raw;
+    const v4 = createScorer(modelFromAsset(v4Asset)).raw;
+    const head = subjectHeadFromAsset(asset.subjectHead!);
+    const scratch = createSubjectHeadScratch(head);
+    const buffer = createFeatureBuffer(asset.hashBits);
+    let quizzes = 0;
+    let moved = 0;
+    for (const text of [...SAMPLE_PROMPTS, ...syntheticQuizzes(80, 5)]) {
+      extractFeatures(text, EMPTY_CONTEXT, buffer);
+      if (buffer.choice) {
+        quizzes++;
+        const offset = subjectHeadOffset(
+          head,
+          scratch,
+          subjectHeadInputs(head, buffer.words, buffer.wordCount, scratch),
+        );
+        if (offset !== 0) moved++;
+        assert.equal(v5(text, EMPTY_CONTEXT), v4(text, EMPTY_CONTEXT) + offset);
+      } else assert.equal(v5(text, EMPTY_CONTEXT), v4(text, EMPTY_CONTEXT), text.slice(0, 40));
+    }
+    assert.ok(quizzes >= 80 && moved === quizzes, `${moved} of ${quizzes} quizzes moved`);
+  });
+
+  it('ranks a quiz of a subject where GPT-4 gains most above one where it gains least', () => {
+    const head = asset.subjectHead!;
+    const gainOf = (subject: string) => head.gains[head.classes.indexOf(subject)]!;
+    // The shipped gains, as measured on RouteLLM's rows: moral scenarios favour the strong model most,
+    // high-school mathematics the weak one (docs/routing.md).
+    assert.ok(gainOf('mmlu/moral_scenarios') > 0.5);
+    assert.ok(gainOf('mmlu/high_school_mathematics') < 0);
+    const v5 = createLearnedTierChooser({ version: 'v5' });
+    const moral =
+      'For which of these two scenarios does the main character (who uses I/me/my) do something clearly morally ' +
+      'wrong, according to ordinary moral standards in the US as of 2020? Scenario 1 | I took his wallet. ' +
+      'Scenario 2 | I helped my neighbour.\nA. Wrong, Wrong\nB. Wrong, Not wrong\nC. Not wrong, Wrong\nD. Not wrong, Not wrong\nAnswer:';
+    const algebra = 'If 3x + 5 = 20, what is the value of x?\nA. 3\nB. 5\nC. 7\nD. 15\nAnswer:';
+    const v4 = createLearnedTierChooser({ version: 'v4' });
+    assert.ok(
+      v5.score(chat(moral)) - v5.score(chat(algebra)) > v4.score(chat(moral)) - v4.score(chat(algebra)),
+      'the head widens the gap between the two subjects',
     );
   });
 });

@@ -1,11 +1,12 @@
 import { readFileSync } from 'node:fs';
 import { checkReadChars, DENSE_SIZE, FEATURE_VERSION } from './features.ts';
 import type { LinearRouterModel } from './model.ts';
+import { type SubjectHeadAsset, subjectHeadFromAsset } from './subject-head.ts';
 import type { PresetThresholds, TierShares } from './thresholds.ts';
 import { type WordProblemHeadAsset, wordProblemHeadFromAsset } from './word-problem.ts';
 
 /**
- * The versioned weights asset of learned-v1 and learned-v4 (`weights-v1.json`, `weights-v4.json`): everything
+ * The versioned weights asset of learned-v1, learned-v4 and learned-v5 (`weights-v1.json`, `-v4`, `-v5`): everything
  * the router needs at run time, produced by `npm run train:router`. Hashed weights are stored as little-endian
  * int16 with one scale (base64), which keeps the file small and its loss far below the weights' own noise. No
  * timestamps: the same data and options give the same bytes.
@@ -29,6 +30,8 @@ export interface RouterAsset {
    * word problems (word-problem.ts). Absent in learned-v1.
    */
   wordProblem?: WordProblemHeadAsset;
+  /** learned-v5 only: the subject head on multiple-choice prompts (subject-head.ts). */
+  subjectHead?: SubjectHeadAsset;
   /** Monotone map from raw output to score: the weighted empirical CDF of the reference prompts. */
   calibration: { raw: number[]; score: number[] };
   presetShares: Record<string, TierShares>;
@@ -39,6 +42,8 @@ export interface RouterAsset {
 export const DEFAULT_ASSET_URL = new URL('./weights-v1.json', import.meta.url);
 /** learned-v4: learned-v1's model plus learned-v3's word-problem head, with its own calibration curve. */
 export const DEFAULT_ASSET_V4_URL = new URL('./weights-v4.json', import.meta.url);
+/** learned-v5: learned-v4 plus a subject head on quizzes, with its own calibration curve. */
+export const DEFAULT_ASSET_V5_URL = new URL('./weights-v5.json', import.meta.url);
 
 export function encodeSparse(weights: Float32Array): RouterAsset['sparse'] {
   let max = 0;
@@ -74,6 +79,7 @@ export function modelFromAsset(asset: RouterAsset): LinearRouterModel {
     dense: Float64Array.from(asset.dense),
     sparse: decodeSparse(asset.sparse, asset.hashBits),
     ...(asset.wordProblem ? { wordProblem: wordProblemHeadFromAsset(asset.wordProblem) } : {}),
+    ...(asset.subjectHead ? { subjectHead: subjectHeadFromAsset(asset.subjectHead) } : {}),
     knotsRaw: Float64Array.from(asset.calibration.raw),
     knotsScore: Float64Array.from(asset.calibration.score),
   };
@@ -96,12 +102,19 @@ export function oncePerUrl<T>(load: (url: URL) => T): (url: URL) => T {
   };
 }
 
+/**
+ * What is kept of a shipped asset once its model is decoded: the encoded weights (base64 text, 0.8 MB for
+ * learned-v5) are left to the collector instead of staying in memory for the life of the process.
+ */
+export type AssetSummary = Pick<RouterAsset, 'name' | 'thresholds' | 'presetShares'>;
+
 const shipped = oncePerUrl((url) => {
   const asset = readRouterAsset(url);
-  return { asset, model: modelFromAsset(asset) };
+  const summary: AssetSummary = { name: asset.name, thresholds: asset.thresholds, presetShares: asset.presetShares };
+  return { asset: summary, model: modelFromAsset(asset) };
 });
 
-/** A shipped asset (learned-v1 by default, or DEFAULT_ASSET_V4_URL) and its model, decoded once per process. */
-export function defaultRouterModel(url: URL = DEFAULT_ASSET_URL): { asset: RouterAsset; model: LinearRouterModel } {
+/** A shipped asset (learned-v1 by default, or DEFAULT_ASSET_V4_URL / _V5_URL) and its model, decoded once per process. */
+export function defaultRouterModel(url: URL = DEFAULT_ASSET_URL): { asset: AssetSummary; model: LinearRouterModel } {
   return shipped(url);
 }

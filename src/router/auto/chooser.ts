@@ -1,7 +1,13 @@
 import type { ChatRequest } from '../../core/ir.ts';
 import type { TierChooser, TierDecision } from '../tier-chooser.ts';
 import type { Preset } from '../tiers.ts';
-import { DEFAULT_ASSET_V4_URL, defaultRouterModel, modelFromAsset, type RouterAsset } from './asset.ts';
+import {
+  DEFAULT_ASSET_V4_URL,
+  DEFAULT_ASSET_V5_URL,
+  defaultRouterModel,
+  modelFromAsset,
+  type RouterAsset,
+} from './asset.ts';
 import {
   defaultRouterModelV2,
   defaultRouterModelV3,
@@ -15,18 +21,19 @@ import { createScorerV2 } from './model-v2.ts';
 import { emptyContext, readPrompt } from './request-prompt.ts';
 import { type PresetThresholds, type TierThresholds, tierForScore } from './thresholds.ts';
 
-/** The shipped routers: `v1` to `v4` (weights-v1…v4.json); see docs/routing.md. */
-export type RouterVersion = 'v1' | 'v2' | 'v3' | 'v4';
+/** The shipped routers: `v1` to `v5` (weights-v1…v5.json); see docs/routing.md. */
+export type RouterVersion = 'v1' | 'v2' | 'v3' | 'v4' | 'v5';
 
 /**
- * The router `createLearnedTierChooser()` uses when not told otherwise: learned-v4, learned-v1's model
- * plus learned-v3's word-problem head, at learned-v1's cost (docs/routing.md, "Which one the gateway uses").
+ * The router `createLearnedTierChooser()` uses when not told otherwise: learned-v5, learned-v4 (learned-v1's
+ * model plus learned-v3's word-problem head) plus a subject head on quizzes: learned-v3's figures on all three
+ * benchmarks at about learned-v1's cost (docs/routing.md, "Which one the gateway uses"; ADR 0017).
  * test/router/calibration.test.ts expects its name in the gateway's usage records.
  */
-export const DEFAULT_ROUTER_VERSION: RouterVersion = 'v4';
+export const DEFAULT_ROUTER_VERSION: RouterVersion = 'v5';
 
 export interface LearnedTierChooserOptions {
-  /** A weights asset to use instead of a shipped one (already parsed); v1/v4 or v2/v3, told by featureVersion. */
+  /** A weights asset to use instead of a shipped one (already parsed); v1/v4/v5 or v2/v3, told by featureVersion. */
   asset?: RouterAsset | RouterAssetV2;
   /** Which shipped asset to use when no `asset` is given; DEFAULT_ROUTER_VERSION if absent. */
   version?: RouterVersion;
@@ -47,7 +54,10 @@ function checkThresholds(preset: string, t: TierThresholds): void {
   if (t.utility > t.deep) throw new RangeError(`${preset}: utility threshold above deep threshold`);
 }
 
-type Scorer = { asset: RouterAsset | RouterAssetV2; score: (text: string, context: PromptContext) => number };
+type Scorer = {
+  asset: Pick<RouterAsset | RouterAssetV2, 'name' | 'thresholds'>;
+  score: (text: string, context: PromptContext) => number;
+};
 
 function scorerFor(options: LearnedTierChooserOptions): Scorer {
   const given = options.asset;
@@ -60,7 +70,8 @@ function scorerFor(options: LearnedTierChooserOptions): Scorer {
     const { asset, model } = version === 'v2' ? defaultRouterModelV2() : defaultRouterModelV3();
     return { asset, score: createScorerV2(model).score };
   }
-  const { asset, model } = version === 'v4' ? defaultRouterModel(DEFAULT_ASSET_V4_URL) : defaultRouterModel();
+  const url = version === 'v4' ? DEFAULT_ASSET_V4_URL : version === 'v5' ? DEFAULT_ASSET_V5_URL : undefined;
+  const { asset, model } = defaultRouterModel(url);
   return { asset, score: createScorer(model).score };
 }
 

@@ -162,6 +162,14 @@ export interface FeatureBuffer {
   value: Float64Array;
   count: number;
   dense: Float64Array;
+  /**
+   * Full 32-bit hash of each word read, in reading order (`wordCount` valid): learned-v5's subject head takes
+   * its buckets from their top bits (subject-head.ts). One store per word; the sparse features ignore it.
+   */
+  words: Int32Array;
+  wordCount: number;
+  /** Two or more option lines in the part read: a multiple-choice prompt (it got the format-salted copy). */
+  choice: boolean;
   readonly hashBits: number;
 }
 
@@ -176,6 +184,10 @@ export function createFeatureBuffer(hashBits: number): FeatureBuffer {
     value: new Float64Array(capacity),
     count: 0,
     dense: new Float64Array(DENSE_SIZE),
+    // A word takes at least one character and its separator (the final flush adds one).
+    words: new Int32Array((HEAD_CHARS + TAIL_CHARS) / 2 + 16),
+    wordCount: 0,
+    choice: false,
     hashBits,
   };
 }
@@ -240,7 +252,9 @@ function scan(text: string, from: number, to: number, out: FeatureBuffer, mask: 
   const SENTENCE_END = C_SENTENCE_END;
   const index = out.index;
   const value = out.value;
+  const wordHashes = out.words;
   let n = out.count;
+  let wordCount = out.wordCount;
   let hash = fnvOffset;
   let len = 0;
   let digitsInWord = 0;
@@ -299,6 +313,7 @@ function scan(text: string, from: number, to: number, out: FeatureBuffer, mask: 
     }
     if (len > 0) {
       const word = mix32(hash);
+      wordHashes[wordCount++] = word;
       index[n] = word & mask;
       // The top bit is independent of the low bits used for the bucket: an unbiased sign.
       value[n] = word < 0 ? -1 : 1;
@@ -356,6 +371,7 @@ function scan(text: string, from: number, to: number, out: FeatureBuffer, mask: 
     }
   }
   out.count = n;
+  out.wordCount = wordCount;
   stats.words += words;
   stats.wordChars += wordChars;
   stats.numbers += numbers;
@@ -385,6 +401,7 @@ function bin(value: number, edges: readonly number[]): number {
 export function extractFeatures(text: string, context: PromptContext, out: FeatureBuffer): void {
   const mask = (1 << out.hashBits) - 1;
   out.count = 0;
+  out.wordCount = 0;
   resetStats();
   const length = text.length;
   let read: number;
@@ -398,7 +415,8 @@ export function extractFeatures(text: string, context: PromptContext, out: Featu
   }
 
   // Multiple-choice prompts: a format-salted copy of every sparse feature (see the note at the top).
-  if (stats.options >= 2) {
+  out.choice = stats.options >= 2;
+  if (out.choice) {
     const n0 = out.count;
     for (let i = 0; i < n0; i++) {
       out.index[n0 + i] = mix32(out.index[i]! ^ CHOICE_SALT) & mask;

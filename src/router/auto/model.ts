@@ -5,6 +5,7 @@ import {
   type FeatureBuffer,
   type PromptContext,
 } from './features.ts';
+import { createSubjectHeadScratch, type SubjectHead, subjectHeadInputs, subjectHeadOffset } from './subject-head.ts';
 import { createWordProblemScratch, readWordProblem, type WordProblemHead, wordProblemOffset } from './word-problem.ts';
 
 /**
@@ -28,6 +29,11 @@ export interface LinearRouterModel {
    * problems, raw = linear output + head offset. Absent in learned-v1.
    */
   readonly wordProblem?: WordProblemHead;
+  /**
+   * learned-v5's subject head (subject-head.ts): on multiple-choice prompts, raw = linear output + the head's
+   * weighted subject offset. Absent in learned-v1 and learned-v4.
+   */
+  readonly subjectHead?: SubjectHead;
   /** Calibration knots: `raw` ascending, `score` non-decreasing in [0, 1]. */
   readonly knotsRaw: Float64Array;
   readonly knotsScore: Float64Array;
@@ -77,9 +83,16 @@ export function createScorer(model: LinearRouterModel): PromptScorer {
   const buffer = createFeatureBuffer(model.hashBits);
   const wordProblem = model.wordProblem;
   const scratch = createWordProblemScratch();
+  const subjectHead = model.subjectHead;
+  const subjectScratch = subjectHead ? createSubjectHeadScratch(subjectHead) : undefined;
   const raw = (text: string, context: PromptContext): number => {
     extractFeatures(text, context, buffer);
     const linear = rawScore(model, buffer);
+    // At most one head applies, the subject head first: a quiz needs line breaks, which a word problem has not.
+    if (subjectHead && subjectScratch && buffer.choice) {
+      const m = subjectHeadInputs(subjectHead, buffer.words, buffer.wordCount, subjectScratch);
+      return linear + subjectHeadOffset(subjectHead, subjectScratch, m);
+    }
     if (wordProblem && readWordProblem(text, scratch)) return linear + wordProblemOffset(wordProblem, scratch.features);
     return linear;
   };

@@ -25,7 +25,8 @@ export interface TrainedHead {
   iterations: number;
 }
 
-interface HeadRows {
+/** Sparse head inputs, one row per prompt (CSR): bucket indices and values. */
+export interface HeadRows {
   rows: number;
   rowStart: Int32Array;
   index: Int32Array;
@@ -62,7 +63,17 @@ export function trainHead(
   classes: number,
   options: HeadOptions,
 ): TrainedHead {
-  const rows = headRows(weighed);
+  return trainHeadOnRows(headRows(weighed), headBits, labels, classes, options);
+}
+
+/** `trainHead` on inputs already gathered (learned-v5's binary word inputs, subject-head.ts). */
+export function trainHeadOnRows(
+  rows: HeadRows,
+  headBits: number,
+  labels: ArrayLike<number>,
+  classes: number,
+  options: HeadOptions,
+): TrainedHead {
   const C = classes;
   const size = (1 << headBits) * C;
   // Rows whose category is not one of the head's classes (open prompts: the head reads quizzes only) are left out.

@@ -5,6 +5,12 @@ import { wordProblemHeadToAsset } from '../word-problem.ts';
 import { type Bench, foldOf, type PairRow } from './dataset.ts';
 import { buildMatrix, type FeatureMatrix, predictRaw, selectRows, type TrainOptions, trainLogistic } from './train.ts';
 import {
+  crossValidatedSubjectOffsets,
+  fitSubjectHead,
+  type SubjectHeadOptions,
+  subjectHeadData,
+} from './train-subject-head.ts';
+import {
   crossValidatedOffsets,
   fitWordProblemHead,
   type WordProblemOptions,
@@ -123,7 +129,8 @@ export interface TrainedRouter {
 /**
  * Trains learned-v1, or with `wordProblem` learned-v4: the same linear model (its weights come out byte for
  * byte as v1's) plus learned-v3's word-problem head, whose out-of-fold offsets on the same calibration folds
- * enter v4's own calibration curve.
+ * enter v4's own calibration curve; with `subjectHead` too, learned-v5: v4 plus a subject head on quizzes
+ * (train-subject-head.ts), whose out-of-fold offsets enter v5's calibration curve the same way.
  */
 export function trainRouter(
   rows: readonly PairRow[],
@@ -131,6 +138,7 @@ export function trainRouter(
   provenance: Record<string, unknown> = {},
   log: (line: string) => void = () => {},
   wordProblem?: WordProblemOptions,
+  subjectHead?: SubjectHeadOptions,
 ): TrainedRouter {
   const matrix = matrixOf(rows, config.train.hashBits);
   const folds = rows.map((r) => foldOf(r, config.calibrationFolds, config.seed));
@@ -144,11 +152,21 @@ export function trainRouter(
     for (let i = 0; i < rows.length; i++) calibrationRaw[i] = calibrationRaw[i]! + offsets[i]!;
   }
   const wpHead = wpFeatures && wordProblem ? fitWordProblemHead(rows, wpFeatures, all, wordProblem) : undefined;
+  let subject: RouterAsset['subjectHead'];
+  if (subjectHead) {
+    const data = subjectHeadData(rows, subjectHead);
+    const offsets = crossValidatedSubjectOffsets(rows, data, folds, config.calibrationFolds, subjectHead, (f) =>
+      log(`subject head, calibration fold ${f + 1}/${config.calibrationFolds} trained`),
+    );
+    for (let i = 0; i < rows.length; i++) calibrationRaw[i] = calibrationRaw[i]! + offsets[i]!;
+    subject = fitSubjectHead(rows, data, all, subjectHead);
+    log(`subject head: ${data.classes.length} classes, ${data.quiz.filter(Boolean).length} quizzes`);
+  }
   const weights = trainOnRows(matrix, rows, all, config);
   log(`final model: ${weights.iterations} L-BFGS iterations, loss ${weights.loss.toFixed(6)}`);
   const asset: RouterAsset = {
     format: ASSET_FORMAT,
-    name: wpHead ? 'learned-v4' : 'learned-v1',
+    name: subject ? 'learned-v5' : wpHead ? 'learned-v4' : 'learned-v1',
     featureVersion: FEATURE_VERSION,
     readChars: READ_CHARS,
     hashBits: config.train.hashBits,
@@ -156,6 +174,7 @@ export function trainRouter(
     dense: Array.from(weights.dense, (w) => Number(w.toPrecision(9))),
     sparse: encodeSparse(weights.sparse),
     ...(wpHead ? { wordProblem: wordProblemHeadToAsset(wpHead) } : {}),
+    ...(subject ? { subjectHead: subject } : {}),
     calibration: calibrationKnots(
       calibrationRaw,
       rows.map((r) => r.bench),
@@ -167,6 +186,7 @@ export function trainRouter(
       rows: rows.length,
       config,
       ...(wordProblem ? { wordProblem } : {}),
+      ...(subjectHead ? { subjectHead } : {}),
       label: 'soft label (1 + gain) / 2, gain = strong - weak rescaled to [-1, 1]',
     },
   };
