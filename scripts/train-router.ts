@@ -11,6 +11,7 @@ import { availableParallelism } from 'node:os';
 import { dirname, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
+import { assetFiles } from '../src/router/auto/asset.ts';
 import { defaultDataDir, loadPairs } from '../src/router/auto/offline/dataset.ts';
 import { DEFAULT_ROUTER_TRAINING, trainRouter } from '../src/router/auto/offline/train-router.ts';
 import { DEFAULT_V2_TRAINING, trainRouterV2 } from '../src/router/auto/offline/train-router-v2.ts';
@@ -41,28 +42,39 @@ const provenance = {
   command: `npm run train:router -- --version ${values.version}`,
 };
 const log = (line: string) => console.log(line);
-const asset =
+// learned-v1/v4/v5 assets: a subject head (v5) goes to its own binary file beside the JSON (asset.ts assetFiles).
+const files =
   values.version === 'v1' || values.version === 'v4' || values.version === 'v5'
-    ? trainRouter(
-        pairs.rows,
-        DEFAULT_ROUTER_TRAINING,
-        provenance,
-        log,
-        values.version === 'v1' ? undefined : DEFAULT_WORD_PROBLEM,
-        values.version === 'v5' ? DEFAULT_SUBJECT_HEAD : undefined,
-      ).asset
-    : (
-        await trainRouterV2(
+    ? assetFiles(
+        trainRouter(
           pairs.rows,
-          DEFAULT_V2_TRAINING,
+          DEFAULT_ROUTER_TRAINING,
           provenance,
           log,
-          workers,
-          values.version === 'v3' ? DEFAULT_WORD_PROBLEM : undefined,
-        )
-      ).asset;
-const json = `${JSON.stringify(asset)}\n`;
-writeFileSync(out, json);
+          values.version === 'v1' ? undefined : DEFAULT_WORD_PROBLEM,
+          values.version === 'v5' ? DEFAULT_SUBJECT_HEAD : undefined,
+        ).asset,
+        out,
+      )
+    : {
+        json: `${JSON.stringify(
+          (
+            await trainRouterV2(
+              pairs.rows,
+              DEFAULT_V2_TRAINING,
+              provenance,
+              log,
+              workers,
+              values.version === 'v3' ? DEFAULT_WORD_PROBLEM : undefined,
+            )
+          ).asset,
+        )}\n`,
+        head: undefined,
+      };
+writeFileSync(out, files.json);
+if (files.head) writeFileSync(files.head.path, files.head.bytes);
 console.log(
-  `wrote ${out} (${(json.length / 1024).toFixed(0)} KiB) in ${((performance.now() - started) / 1000).toFixed(1)} s`,
+  `wrote ${out} (${(files.json.length / 1024).toFixed(0)} KiB)` +
+    (files.head ? ` and ${files.head.path} (${(files.head.bytes.length / 1024).toFixed(0)} KiB)` : '') +
+    ` in ${((performance.now() - started) / 1000).toFixed(1)} s`,
 );

@@ -1,6 +1,9 @@
 import assert from 'node:assert/strict';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { describe, it } from 'node:test';
-import { modelFromAsset } from '../../src/router/auto/asset.ts';
+import { assetFiles, DEFAULT_ASSET_V5_URL, modelFromAsset, readRouterAsset } from '../../src/router/auto/asset.ts';
 import { decodeHead, encodeHead } from '../../src/router/auto/asset-v2.ts';
 import { createLearnedTierChooser } from '../../src/router/auto/chooser.ts';
 import { createFeatureBuffer, EMPTY_CONTEXT, extractFeatures } from '../../src/router/auto/features.ts';
@@ -278,5 +281,43 @@ describe('subject head (learned-v5)', () => {
     // Reproducible, byte for byte.
     const again = trainRouter(rows, SMALL, {}, () => {}, DEFAULT_WORD_PROBLEM, SMALL_HEAD).asset;
     assert.equal(JSON.stringify(again), JSON.stringify(v5));
+  });
+
+  it("keeps a written asset's head in a binary file beside the JSON, checked by its sha256", () => {
+    const rows = [...syntheticQuizzes(120, 8), ...openRows(60, 9)];
+    const asset = trainRouter(rows, SMALL, {}, () => {}, DEFAULT_WORD_PROBLEM, SMALL_HEAD).asset;
+    const dir = mkdtempSync(join(tmpdir(), 'modro-asset-'));
+    try {
+      const jsonPath = join(dir, 'weights-x.json');
+      const files = assetFiles(asset, jsonPath);
+      assert.equal(files.head?.path, join(dir, 'weights-x-head.bin'));
+      assert.equal(files.head?.bytes.length, (1 << SMALL_HEAD.headBits) * 2);
+      assert.equal(JSON.parse(files.json).subjectHead.data, undefined, 'no inline head weights left in the JSON');
+      writeFileSync(jsonPath, files.json);
+      writeFileSync(files.head!.path, files.head!.bytes);
+      const read = readRouterAsset(jsonPath);
+      assert.equal(read.subjectHead?.encoding, 'int8-file');
+      const fromFile = createScorer(modelFromAsset(read)).raw;
+      const inline = createScorer(modelFromAsset(asset)).raw;
+      for (const row of rows.slice(0, 30))
+        assert.equal(fromFile(row.prompt, EMPTY_CONTEXT), inline(row.prompt, EMPTY_CONTEXT));
+      // Without its file the head cannot be built; a changed file is refused.
+      const stored = JSON.parse(files.json);
+      assert.throws(() => modelFromAsset(stored), /weights-x-head\.bin not read/);
+      const bytes = readFileSync(files.head!.path);
+      bytes[0] = (bytes[0]! + 1) & 0xff;
+      writeFileSync(files.head!.path, bytes);
+      assert.throws(() => readRouterAsset(jsonPath), /sha256/);
+      // An asset without a head is written as it is.
+      assert.equal(assetFiles({ ...asset, subjectHead: undefined }, jsonPath).head, undefined);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
+  it('ships learned-v5 with its head in weights-v5-head.bin', () => {
+    const asset = readRouterAsset(DEFAULT_ASSET_V5_URL);
+    assert.equal(asset.subjectHead?.encoding, 'int8-file');
+    assert.equal(asset.subjectHead?.encoding === 'int8-file' && asset.subjectHead.file, 'weights-v5-head.bin');
   });
 });

@@ -1,4 +1,7 @@
+import { createHash } from 'node:crypto';
 import { readFileSync } from 'node:fs';
+import { basename } from 'node:path';
+import { pathToFileURL } from 'node:url';
 import { checkReadChars, DENSE_SIZE, FEATURE_VERSION } from './features.ts';
 import type { LinearRouterModel } from './model.ts';
 import { type SubjectHeadAsset, subjectHeadFromAsset } from './subject-head.ts';
@@ -85,8 +88,47 @@ export function modelFromAsset(asset: RouterAsset): LinearRouterModel {
   };
 }
 
+/**
+ * Reads a weights asset, and the binary file of its subject head when it has one (learned-v5 keeps its head's
+ * int8 weights beside the JSON; subject-head.ts), checked against the sha256 the asset records.
+ */
 export function readRouterAsset(path: string | URL = DEFAULT_ASSET_URL): RouterAsset {
-  return JSON.parse(readFileSync(path, 'utf8')) as RouterAsset;
+  const asset = JSON.parse(readFileSync(path, 'utf8')) as RouterAsset;
+  const head = asset.subjectHead;
+  if (head?.encoding === 'int8-file') {
+    const file = new URL(head.file, path instanceof URL ? path : pathToFileURL(path));
+    const bytes = readFileSync(file);
+    const sha256 = createHash('sha256').update(bytes).digest('hex');
+    if (sha256 !== head.sha256)
+      throw new Error(`router asset: ${head.file} has sha256 ${sha256}, the asset says ${head.sha256}`);
+    asset.subjectHead = { ...head, bytes };
+  }
+  return asset;
+}
+
+/**
+ * The asset as written to disk next to `jsonPath`: a subject head's inline weights go to their own binary
+ * file (`<json name>-head.bin`), which `readRouterAsset` reads back. Returns the JSON text and that file.
+ */
+export function assetFiles(
+  asset: RouterAsset,
+  jsonPath: string,
+): { json: string; head?: { path: string; bytes: Buffer } } {
+  const head = asset.subjectHead;
+  if (head?.encoding !== 'int8-base64') return { json: `${JSON.stringify(asset)}\n` };
+  const bytes = Buffer.from(head.data, 'base64');
+  const path = jsonPath.replace(/\.json$/, '') + '-head.bin';
+  const { data: _inline, encoding: _encoding, ...fields } = head;
+  const stored: RouterAsset = {
+    ...asset,
+    subjectHead: {
+      ...fields,
+      encoding: 'int8-file',
+      file: basename(path),
+      sha256: createHash('sha256').update(bytes).digest('hex'),
+    },
+  };
+  return { json: `${JSON.stringify(stored)}\n`, head: { path, bytes } };
 }
 
 /** `load` memoised per URL: shipped assets are read and decoded once per process. */

@@ -42,15 +42,31 @@ export interface SubjectHead {
   readonly weight: number;
 }
 
-/** The head as stored in a weights asset (asset.ts); weights encoded as learned-v2's (asset-v2.ts encodeHead). */
-export interface SubjectHeadAsset {
+/**
+ * The head as stored in a weights asset (asset.ts). In memory (the trainer's output) its int8 weights are
+ * inline as base64, encoded as learned-v2's (asset-v2.ts encodeHead); a shipped asset keeps them in a binary
+ * file beside its JSON (`int8-file`), read by `readRouterAsset` into `bytes`: parsing 0.6 MB of base64 out of
+ * the JSON grew the gateway's heap by about 2 MB that V8 kept (docs/benchmarks.md, eighth session).
+ */
+export type SubjectHeadAsset = SubjectHeadAssetFields &
+  (
+    | { encoding: 'int8-base64'; data: string }
+    | {
+        encoding: 'int8-file';
+        /** File name, relative to the JSON asset. */
+        file: string;
+        sha256: string;
+        /** The file's bytes, filled in by readRouterAsset; never serialised. */
+        bytes?: Uint8Array;
+      }
+  );
+
+interface SubjectHeadAssetFields {
   headBits: number;
   words: number;
   /** Class labels, for diagnostics: "mmlu/anatomy", ... */
   classes: string[];
-  encoding: 'int8-base64';
   scales: number[];
-  data: string;
   bias: number[];
   gains: number[];
   weight: number;
@@ -175,6 +191,18 @@ export function subjectHeadOffset(head: SubjectHead, scratch: SubjectHeadScratch
   return head.weight * (mix / sum);
 }
 
+/** The stored int8 weights [bucket * classes + c], checked against the head's table size. */
+function storedWeights(stored: SubjectHeadAsset): Int8Array {
+  if (stored.encoding === 'int8-base64') return decodeHead(stored, stored.headBits);
+  if (stored.encoding !== 'int8-file')
+    throw new Error(`subject head: unknown encoding ${(stored as { encoding: string }).encoding}`);
+  const bytes = stored.bytes;
+  if (!bytes) throw new Error(`subject head: weights file ${stored.file} not read (use readRouterAsset)`);
+  if (bytes.length !== (1 << stored.headBits) * stored.classes.length)
+    throw new Error(`head weights: ${bytes.length} bytes in ${stored.file}`);
+  return new Int8Array(bytes.buffer, bytes.byteOffset, bytes.length);
+}
+
 export function subjectHeadFromAsset(stored: SubjectHeadAsset): SubjectHead {
   const classes = stored.classes.length;
   if (stored.scales.length !== classes || stored.bias.length !== classes || stored.gains.length !== classes)
@@ -185,7 +213,7 @@ export function subjectHeadFromAsset(stored: SubjectHeadAsset): SubjectHead {
     headBits: stored.headBits,
     words: stored.words,
     classes,
-    packed: packHeadWeights(decodeHead(stored, stored.headBits), classes),
+    packed: packHeadWeights(storedWeights(stored), classes),
     groups: Math.ceil(classes / 3),
     scales: Float64Array.from(stored.scales),
     bias: Float64Array.from(stored.bias),
