@@ -13,11 +13,11 @@
 import { resolve } from 'node:path';
 import { hashString } from '../src/router/auto/hash.ts';
 import { assignFolds, defaultDataDir, loadPairs, lockboxMask } from '../src/router/auto/offline/dataset.ts';
-import { evaluateScores } from '../src/router/auto/offline/routellm-metrics.ts';
+import { foldAveragedApgr } from '../src/router/auto/offline/evaluate-pairs.ts';
 import { type FeatureMatrix, predictRaw, selectRows, trainLogistic } from '../src/router/auto/offline/train.ts';
-import { type HeadRows, trainHeadOnRows } from '../src/router/auto/offline/train-head.ts';
+import { trainHeadOnRows } from '../src/router/auto/offline/train-head.ts';
 import { DEFAULT_ROUTER_TRAINING, matrixOf } from '../src/router/auto/offline/train-router.ts';
-import { DEFAULT_SUBJECT_HEAD, subjectHeadData } from '../src/router/auto/offline/train-subject-head.ts';
+import { DEFAULT_SUBJECT_HEAD, headRowsOf, subjectHeadData } from '../src/router/auto/offline/train-subject-head.ts';
 
 const FOLDS = 5;
 const all = loadPairs(defaultDataDir(resolve(import.meta.dirname, '..'))).rows;
@@ -62,20 +62,6 @@ function oneHot(i: number): Float64Array {
   return p;
 }
 
-function headRowsOf(selected: readonly number[]): HeadRows {
-  const rowStart = new Int32Array(selected.length + 1);
-  selected.forEach((i, r) => {
-    rowStart[r + 1] = rowStart[r]! + data.inputs[i]!.length;
-  });
-  const index = new Int32Array(rowStart[selected.length]!);
-  const value = new Float64Array(index.length);
-  selected.forEach((i, r) => {
-    index.set(data.inputs[i]!, rowStart[r]!);
-    value.fill(1 / Math.sqrt(Math.max(1, data.inputs[i]!.length)), rowStart[r]!, rowStart[r + 1]!);
-  });
-  return { rows: selected.length, rowStart, index, value };
-}
-
 const sigmoid = (z: number) => 1 / (1 + Math.exp(-z));
 const scores = new Map<string, Float64Array>();
 const score = (name: string) => {
@@ -98,13 +84,13 @@ for (let f = 0; f < FOLDS; f++) {
 
   // Subject head probabilities for the held-out rows.
   const head = trainHeadOnRows(
-    headRowsOf(train),
+    headRowsOf(data, train),
     DEFAULT_SUBJECT_HEAD.headBits,
     train.map((i) => data.labels[i]!),
     C,
     DEFAULT_SUBJECT_HEAD,
   );
-  const held = headRowsOf(test);
+  const held = headRowsOf(data, test);
   const probs = new Map<number, Float64Array>();
   test.forEach((i, k) => {
     const z = Float64Array.from(head.bias);
@@ -189,15 +175,14 @@ for (let f = 0; f < FOLDS; f++) {
 }
 
 function mmluApgr(s: Float64Array): string {
-  let total = 0;
-  for (let f = 0; f < FOLDS; f++) {
-    const unit = rows.map((_, i) => i).filter((i) => folds[i] === f && rows[i]!.bench === 'mmlu' && data.quiz[i]);
-    total += evaluateScores(
-      unit.map((i) => s[i]!),
-      { weak: unit.map((i) => rows[i]!.weak), strong: unit.map((i) => rows[i]!.strong), scale: 100 },
-    ).apgr;
-  }
-  return (total / FOLDS).toFixed(4);
+  return foldAveragedApgr(
+    rows,
+    folds,
+    FOLDS,
+    'mmlu',
+    (i) => s[i]!,
+    (i) => data.quiz[i]!,
+  ).toFixed(4);
 }
 console.log(`MMLU APGR, development CV (${FOLDS} folds, seed 3), models fitted on MMLU rows only`);
 for (const [name, s] of scores) console.log(`${name.padEnd(34)} ${mmluApgr(s)}`);

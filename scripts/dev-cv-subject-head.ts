@@ -11,9 +11,9 @@
  */
 import { resolve } from 'node:path';
 import { mixOf } from '../src/router/auto/model-v2.ts';
-import { assignFolds, defaultDataDir, loadPairs, lockboxMask } from '../src/router/auto/offline/dataset.ts';
+import { assignFolds, defaultDataDir, loadPairs, lockboxMask, splitFold } from '../src/router/auto/offline/dataset.ts';
+import { foldAveragedApgr } from '../src/router/auto/offline/evaluate-pairs.ts';
 import { idfFromLevels, idfLevels, weighRows } from '../src/router/auto/offline/matrix-v2.ts';
-import { evaluateScores } from '../src/router/auto/offline/routellm-metrics.ts';
 import { headRows, trainHead } from '../src/router/auto/offline/train-head.ts';
 import { crossValidatedRaw, matrixOf } from '../src/router/auto/offline/train-router.ts';
 import {
@@ -55,11 +55,7 @@ const mixes = new Map<string, Float64Array>();
 for (const input of ['tfidf', 'binary'] as const) {
   for (const v of variants) mixes.set(`${input}/${v}`, new Float64Array(rows.length));
   for (let f = 0; f < FOLDS; f++) {
-    const train: number[] = [];
-    const test: number[] = [];
-    folds.forEach((x, i) => {
-      (x === f ? test : train).push(i);
-    });
+    const { train, test } = splitFold(folds, f);
     const idf = idfFromLevels(idfLevels(matrix, train));
     const inputs = (selected: number[]) => {
       const weighed = weighRows(matrix, selected, idf);
@@ -101,16 +97,7 @@ for (const input of ['tfidf', 'binary'] as const) {
 }
 
 function mmluApgr(score: (i: number) => number): string {
-  let total = 0;
-  for (let f = 0; f < FOLDS; f++) {
-    const unit = rows.map((_, i) => i).filter((i) => folds[i] === f && rows[i]!.bench === 'mmlu');
-    total += evaluateScores(unit.map(score), {
-      weak: unit.map((i) => rows[i]!.weak),
-      strong: unit.map((i) => rows[i]!.strong),
-      scale: 100,
-    }).apgr;
-  }
-  return (total / FOLDS).toFixed(4);
+  return foldAveragedApgr(rows, folds, FOLDS, 'mmlu', score).toFixed(4);
 }
 
 console.log(`MMLU APGR, development CV (${FOLDS} folds, seed 3, ${rows.length} rows)`);

@@ -13,7 +13,7 @@ import { resolve } from 'node:path';
 import { HEAD_CHARS, TAIL_CHARS } from '../src/router/auto/features.ts';
 import { isMultipleChoice, mixOf } from '../src/router/auto/model-v2.ts';
 import { assignFolds, defaultDataDir, loadPairs, lockboxMask } from '../src/router/auto/offline/dataset.ts';
-import { evaluateScores } from '../src/router/auto/offline/routellm-metrics.ts';
+import { foldAveragedApgr } from '../src/router/auto/offline/evaluate-pairs.ts';
 import { predictRaw, selectRows, trainLogistic } from '../src/router/auto/offline/train.ts';
 import { type HeadRows, trainHeadOnRows } from '../src/router/auto/offline/train-head.ts';
 import { crossValidatedRaw, matrixOf } from '../src/router/auto/offline/train-router.ts';
@@ -99,16 +99,7 @@ function headRowsOf(selected: readonly number[], lists: readonly number[][]): He
 }
 
 function mmluApgr(score: (i: number) => number): string {
-  let total = 0;
-  for (let f = 0; f < FOLDS; f++) {
-    const unit = rows.map((_, i) => i).filter((i) => folds[i] === f && rows[i]!.bench === 'mmlu');
-    total += evaluateScores(unit.map(score), {
-      weak: unit.map((i) => rows[i]!.weak),
-      strong: unit.map((i) => rows[i]!.strong),
-      scale: 100,
-    }).apgr;
-  }
-  return (total / FOLDS).toFixed(4);
+  return foldAveragedApgr(rows, folds, FOLDS, 'mmlu', score).toFixed(4);
 }
 
 const withDifficulty = process.argv.includes('--difficulty');

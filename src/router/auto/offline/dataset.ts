@@ -155,3 +155,13 @@ export const LOCKBOX = { folds: 5, seed: 101, fold: 0 } as const;
 export function lockboxMask(rows: readonly Pick<PairRow, 'prompt'>[]): boolean[] {
   return assignFolds(rows, LOCKBOX.folds, LOCKBOX.seed).map((f) => f === LOCKBOX.fold);
 }
+
+/** The rows of fold `fold` (test) and of every other fold (train), by index. */
+export function splitFold(folds: readonly number[], fold: number): { train: number[]; test: number[] } {
+  const train: number[] = [];
+  const test: number[] = [];
+  folds.forEach((x, i) => {
+    (x === fold ? test : train).push(i);
+  });
+  return { train, test };
+}

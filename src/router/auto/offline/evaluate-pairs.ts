@@ -3,6 +3,7 @@ import type { PairRow } from './dataset.ts';
 import { seededRandom } from './numeric.ts';
 import {
   type CurvePoint,
+  evaluateScores,
   modelQuality,
   oracleCurve,
   type PairedOutcomes,
@@ -124,4 +125,28 @@ export function subjectPriorScores(all: readonly PairRow[], folds: readonly numb
     });
   }
   return scores;
+}
+
+/**
+ * APGR of `score` on one benchmark's rows, per held-out fold and averaged over the folds: the measure of the
+ * development studies (scripts/dev-cv-*.ts). `keep` narrows the rows (e.g. to quizzes).
+ */
+export function foldAveragedApgr(
+  rows: readonly PairRow[],
+  folds: readonly number[],
+  foldCount: number,
+  bench: PairRow['bench'],
+  score: (i: number) => number,
+  keep: (i: number) => boolean = () => true,
+): number {
+  let total = 0;
+  for (let f = 0; f < foldCount; f++) {
+    const unit = rows.map((_, i) => i).filter((i) => folds[i] === f && rows[i]!.bench === bench && keep(i));
+    total += evaluateScores(unit.map(score), {
+      weak: unit.map((i) => rows[i]!.weak),
+      strong: unit.map((i) => rows[i]!.strong),
+      scale: bench === 'mt_bench' ? 1 : 100,
+    }).apgr;
+  }
+  return total / foldCount;
 }

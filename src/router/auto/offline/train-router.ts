@@ -2,7 +2,7 @@ import { ASSET_FORMAT, encodeSparse, type RouterAsset } from '../asset.ts';
 import { FEATURE_VERSION, READ_CHARS } from '../features.ts';
 import { PRESET_SHARES, thresholdsFromShares } from '../thresholds.ts';
 import { wordProblemHeadToAsset } from '../word-problem.ts';
-import { type Bench, foldOf, type PairRow } from './dataset.ts';
+import { type Bench, foldOf, type PairRow, splitFold } from './dataset.ts';
 import { buildMatrix, type FeatureMatrix, predictRaw, selectRows, type TrainOptions, trainLogistic } from './train.ts';
 import {
   crossValidatedSubjectOffsets,
@@ -73,11 +73,7 @@ export function crossValidatedRaw(
 ): Float64Array {
   const raw = new Float64Array(rows.length);
   for (let f = 0; f < foldCount; f++) {
-    const train: number[] = [];
-    const test: number[] = [];
-    folds.forEach((x, i) => {
-      (x === f ? test : train).push(i);
-    });
+    const { train, test } = splitFold(folds, f);
     if (test.length === 0) continue;
     const weights = trainOnRows(matrix, rows, train, config);
     const predicted = predictRaw(weights, selectRows(matrix, test));

@@ -9,6 +9,7 @@ import {
   subjectHeadOffset,
 } from '../subject-head.ts';
 import type { PairRow } from './dataset.ts';
+import { splitFold } from './dataset.ts';
 import { type HeadOptions, type HeadRows, trainHeadOnRows } from './train-head.ts';
 import { categoryOf, classGains } from './train-v2.ts';
 
@@ -78,7 +79,8 @@ export function subjectHeadData(
   return { inputs, quiz, classes, labels };
 }
 
-function headRowsOf(data: SubjectHeadData, selected: readonly number[]): HeadRows {
+/** The selected rows' head inputs as CSR rows (each entry 1/sqrt(m)), the trainer's input. */
+export function headRowsOf(data: SubjectHeadData, selected: readonly number[]): HeadRows {
   const rowStart = new Int32Array(selected.length + 1);
   selected.forEach((i, r) => {
     rowStart[r + 1] = rowStart[r]! + data.inputs[i]!.length;
@@ -151,11 +153,7 @@ export function crossValidatedSubjectOffsets(
 ): Float64Array {
   const out = new Float64Array(rows.length);
   for (let f = 0; f < foldCount; f++) {
-    const train: number[] = [];
-    const test: number[] = [];
-    folds.forEach((x, i) => {
-      (x === f ? test : train).push(i);
-    });
+    const { train, test } = splitFold(folds, f);
     if (test.length === 0) continue;
     const head = subjectHeadFromAsset(fitSubjectHead(rows, data, train, options));
     subjectHeadOffsets(head, data, test).forEach((v, k) => {

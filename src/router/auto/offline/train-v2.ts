@@ -1,6 +1,7 @@
 import type { FeatureSpecV2 } from '../features-v2.ts';
 import { combineParts, gainLogit } from '../model-v2.ts';
 import type { Bench, PairRow } from './dataset.ts';
+import { splitFold } from './dataset.ts';
 import { type CountMatrix, idfFromLevels, idfLevels, weighRows } from './matrix-v2.ts';
 import { predictRaw, type TrainedWeights, type TrainOptions, trainLogistic } from './train.ts';
 import { type HeadOptions, headMix, type TrainedHead, trainHead } from './train-head.ts';
@@ -136,11 +137,7 @@ export function crossValidatedParts(
   const text = new Float64Array(rows.length);
   const mix = new Float64Array(rows.length);
   for (let f = 0; f < foldCount; f++) {
-    const train: number[] = [];
-    const test: number[] = [];
-    folds.forEach((x, i) => {
-      (x === f ? test : train).push(i);
-    });
+    const { train, test } = splitFold(folds, f);
     if (test.length === 0) continue;
     const fitted = fitV2(matrix, rows, train, classes, config, parts);
     const predicted = predictParts(fitted, matrix, test);

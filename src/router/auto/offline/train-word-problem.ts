@@ -1,5 +1,6 @@
 import { createWordProblemScratch, readWordProblem, WORD_PROBLEM_SIZE, type WordProblemHead } from '../word-problem.ts';
 import type { PairRow } from './dataset.ts';
+import { splitFold } from './dataset.ts';
 import { minimizeLbfgs } from './lbfgs.ts';
 
 /**
@@ -120,11 +121,7 @@ export function crossValidatedOffsets(
 ): Float64Array {
   const out = new Float64Array(rows.length);
   for (let f = 0; f < foldCount; f++) {
-    const train: number[] = [];
-    const test: number[] = [];
-    folds.forEach((x, i) => {
-      (x === f ? test : train).push(i);
-    });
+    const { train, test } = splitFold(folds, f);
     if (test.length === 0) continue;
     const head = fitWordProblemHead(rows, features, train, options);
     wordProblemOffsets(head, features, test).forEach((v, k) => {
