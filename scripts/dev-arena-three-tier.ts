@@ -3,8 +3,11 @@
  * model to learned-v4's training rows move the AlpacaEval three-tier figures? The rows come from
  * lmarena/arena-hard-auto (Apache-2.0), Arena-Bench v1: 300 Chatbot Arena prompts, each answer graded 1-10 by
  * GPT-4 against a reference; strong = gpt-4-turbo, weak = Mixtral-8x7B-Instruct (RouteLLM's pair). They are
- * not in this repository: extract the three files from that repository's history into a folder first
- * (docs/routing.md, eighth round, gives the commits) and pass it: `node scripts/dev-arena-three-tier.ts DIR`.
+ * not in this repository: extract three files from that repository's history into a folder first (the
+ * commits are in docs/routing.md, eighth round): data/arena-bench-v1/question.jsonl as question.jsonl, its
+ * model_judgment/gpt-4-turbo.jsonl as strong.jsonl and model_judgment/Mixtral-8x7B-Instruct-v0.1.jsonl as
+ * weak.jsonl; then `node scripts/dev-arena-three-tier.ts DIR`. With `--cv`, it first prints the 5-fold
+ * out-of-fold APGR on the Arena-Bench and MT-Bench rows for each row weight (a choice made without AlpacaEval).
  * Not part of the product; nothing derived from it ships.
  */
 import { readFileSync } from 'node:fs';
@@ -13,18 +16,24 @@ import { modelFromAsset } from '../src/router/auto/asset.ts';
 import { EMPTY_CONTEXT } from '../src/router/auto/features.ts';
 import { createScorer } from '../src/router/auto/model.ts';
 import { listPrice, loadAlpaca, tierOutcome } from '../src/router/auto/offline/alpaca.ts';
-import { defaultDataDir, loadPairs, type PairRow } from '../src/router/auto/offline/dataset.ts';
+import { assignFolds, defaultDataDir, loadPairs, type PairRow } from '../src/router/auto/offline/dataset.ts';
+import { evaluateScores } from '../src/router/auto/offline/routellm-metrics.ts';
 import {
   costToReach,
   nonDecreasingHull,
   sweepThresholds,
   type TierOutcome,
 } from '../src/router/auto/offline/three-tier.ts';
-import { DEFAULT_ROUTER_TRAINING, trainRouter } from '../src/router/auto/offline/train-router.ts';
+import {
+  crossValidatedRaw,
+  DEFAULT_ROUTER_TRAINING,
+  matrixOf,
+  trainRouter,
+} from '../src/router/auto/offline/train-router.ts';
 import { DEFAULT_WORD_PROBLEM } from '../src/router/auto/offline/train-word-problem.ts';
 import { TRIOS } from '../src/router/auto/offline/trios.ts';
 
-const dir = process.argv[2];
+const dir = process.argv.slice(2).find((a) => !a.startsWith('--'));
 if (!dir)
   throw new Error('usage: node scripts/dev-arena-three-tier.ts DIR (with question.jsonl, strong.jsonl, weak.jsonl)');
 const jsonl = (name: string) =>
@@ -61,6 +70,31 @@ const variants: [string, PairRow[], number][] = [
   ['v4 + arena rows (weight 10, as MT-Bench)', [...rows, ...arena], 10],
   ['v4 + arena rows (MT-Bench and arena weight 30)', [...rows, ...arena], 30],
 ];
+if (process.argv.includes('--cv')) {
+  const all = [...rows, ...arena];
+  const folds = assignFolds(all, 5, 3);
+  const matrix = matrixOf(all, DEFAULT_ROUTER_TRAINING.train.hashBits);
+  const pooled = (raw: ArrayLike<number>, keep: (r: PairRow) => boolean) => {
+    const unit = all.map((_, i) => i).filter((i) => keep(all[i]!));
+    return evaluateScores(
+      unit.map((i) => raw[i]!),
+      { weak: unit.map((i) => all[i]!.weak), strong: unit.map((i) => all[i]!.strong), scale: 1 },
+    ).apgr;
+  };
+  for (const w of [10, 30, 100]) {
+    const config = {
+      ...DEFAULT_ROUTER_TRAINING,
+      benchWeights: { ...DEFAULT_ROUTER_TRAINING.benchWeights, mt_bench: w },
+    };
+    const raw = crossValidatedRaw(matrix, all, folds, 5, config);
+    const arenaApgr = pooled(raw, (r) => r.category === 'arena');
+    const mtApgr = pooled(raw, (r) => r.bench === 'mt_bench' && r.category !== 'arena');
+    console.log(
+      `row weight ${w}: out-of-fold APGR, Arena-Bench ${arenaApgr.toFixed(3)}, MT-Bench ${mtApgr.toFixed(3)} (pooled)`,
+    );
+  }
+}
+
 for (const [name, training, w] of variants) {
   const config = {
     ...DEFAULT_ROUTER_TRAINING,
