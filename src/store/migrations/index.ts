@@ -60,10 +60,10 @@ export async function migrateToLatest(db: Kysely<any>, dialect: SqlDialect, sche
     ...(dialect === 'postgres' ? { migrationTableSchema: schema ?? 'public' } : {}),
   });
   let { error, results } = await migrator.migrateToLatest();
-  // Kysely's existence check reads the catalog of every schema; a schema dropped by someone else at that
-  // moment (other gateways' or tests' schemas in a shared database) fails it with 3F000. Nothing of ours
-  // changed, so trying again is safe.
-  for (let retry = 0; retry < 3 && error !== undefined && (error as { code?: string }).code === '3F000'; retry++) {
+  // Kysely's existence check reads the catalog of every schema; a schema or table dropped by someone else at
+  // that moment (other gateways' or tests' schemas in a shared database) fails it with 3F000 or 42P01. Nothing
+  // of ours changed, so trying again is safe.
+  for (let retry = 0; retry < 3 && error !== undefined && isConcurrentDrop(error); retry++) {
     ({ error, results } = await migrator.migrateToLatest());
   }
   if (error !== undefined) {
@@ -71,6 +71,12 @@ export async function migrateToLatest(db: Kysely<any>, dialect: SqlDialect, sche
     throw new Error(`Database migration ${failed ?? ''} failed: ${errorMessage(error)}`, { cause: error });
   }
   return (results ?? []).filter((r) => r.status === 'Success').map((r) => r.migrationName);
+}
+
+/** invalid_schema_name or undefined_table: another client dropped a schema or table while the catalog was read. */
+function isConcurrentDrop(err: unknown): boolean {
+  const code = (err as { code?: string }).code;
+  return code === '3F000' || code === '42P01';
 }
 
 function errorMessage(err: unknown): string {
