@@ -123,6 +123,29 @@ export const configSchema = z.strictObject({
       publicUrl: z.url().optional(),
       /** SIGTERM: how long in-flight requests and streams may take to finish. */
       shutdownGraceMs: positiveInt.default(30_000),
+      /** Longest time to receive a whole request, headers and body (a slow body is cut with 408). */
+      requestTimeoutMs: positiveInt.default(30_000),
+      /** Longest time to receive a request's headers. */
+      headersTimeoutMs: positiveInt.default(10_000),
+    })
+    .prefault({}),
+  /** Bounds on what clients and upstreams may send (docs/security.md). */
+  limits: z
+    .strictObject({
+      /** Deepest JSON nesting accepted in a request body; deeper bodies get invalid_request (400). */
+      maxJsonDepth: positiveInt.max(1_000).default(64),
+      /** Exact token counting (context checks, count_tokens, estimates) stops here and falls back to a bound. */
+      tokenCountBudgetMs: positiveInt.default(1_000),
+      /** Request bytes that callers not yet verified by a provider (new bring-your-own keys) may have in flight. */
+      unverifiedBodyBytes: positiveInt.default(32 * 1024 * 1024),
+      /** Upstream answers: the largest single SSE event, whole streamed answer and non-streamed body. */
+      upstream: z
+        .strictObject({
+          maxEventBytes: positiveInt.default(8 * 1024 * 1024),
+          maxStreamBytes: positiveInt.default(256 * 1024 * 1024),
+          maxBodyBytes: positiveInt.default(32 * 1024 * 1024),
+        })
+        .prefault({}),
     })
     .prefault({}),
   storage: z
@@ -203,6 +226,11 @@ export const configSchema = z.strictObject({
       batchSize: positiveInt.default(500),
       flushIntervalMs: positiveInt.default(1_000),
       retentionDays: positiveInt.default(90),
+      /**
+       * The usage journal (every record appended before its response's last byte, so a killed process loses
+       * none) is synced to disk this often; a power loss can cost at most this window.
+       */
+      journalSyncMs: positiveInt.default(1_000),
     })
     .prefault({}),
   health: z
