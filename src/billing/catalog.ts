@@ -1,5 +1,6 @@
 import { providersFromEnv } from '../config/env-providers.ts';
 import type { Config, ModelConfig, ProviderConfig } from '../config/schema.ts';
+import { providerKey } from '../providers/provider-key.ts';
 import type {
   CatalogModel,
   ModelCapabilities,
@@ -37,11 +38,11 @@ const DEFAULT_CAPABILITIES: ModelCapabilities = {
 
 function providerKeys(provider: ProviderConfig, id: string): ProviderKey[] {
   return provider.keys.map((entry, i) => {
-    if (typeof entry === 'string') return { id: `${id}#${i + 1}`, secret: entry };
-    const key: ProviderKey = { id: entry.id ?? `${id}#${i + 1}`, secret: entry.key };
-    if (entry.secretAccessKey) key.secretAccessKey = entry.secretAccessKey;
-    if (entry.sessionToken) key.sessionToken = entry.sessionToken;
-    return key;
+    if (typeof entry === 'string') return providerKey(`${id}#${i + 1}`, entry);
+    return providerKey(entry.id ?? `${id}#${i + 1}`, entry.key, {
+      secretAccessKey: entry.secretAccessKey || undefined,
+      sessionToken: entry.sessionToken || undefined,
+    });
   });
 }
 
@@ -49,7 +50,7 @@ function toSpec(provider: ProviderConfig): ProviderSpec {
   const id = provider.id ?? provider.kind;
   const keys = providerKeys(provider, id);
   // Local servers and the demo provider take no key; one empty key lets them rotate like the others.
-  if (keys.length === 0 && LOCAL_KINDS.has(provider.kind)) keys.push({ id: `${id}#local`, secret: '' });
+  if (keys.length === 0 && LOCAL_KINDS.has(provider.kind)) keys.push(providerKey(`${id}#local`, ''));
   return {
     id,
     kind: provider.kind,

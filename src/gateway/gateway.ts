@@ -218,7 +218,7 @@ export class Gateway {
             {
               requestId: ctx.requestId,
               provider: provider.id,
-              key: key.id,
+              keyId: key.id,
               code: error.code,
               status: error.upstreamStatus,
             },

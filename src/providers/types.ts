@@ -30,13 +30,17 @@ export type NativeKind = (typeof NATIVE_KINDS)[number];
 
 export type ProviderKind = OpenAICompatibleKind | NativeKind | 'demo';
 
-/** A provider credential. `id` is a stable, non-secret label used in logs, metrics and usage records. */
+/**
+ * A provider credential. `id` is a stable, non-secret label used in logs, metrics and usage records. Build
+ * keys with `providerKey()` (provider-key.ts): it makes the secret parts non-enumerable, so no log line or
+ * serialised object can carry them.
+ */
 export interface ProviderKey {
-  id: string;
-  secret: string;
+  readonly id: string;
+  readonly secret: string;
   /** Bedrock: the secret is the access key id; these complete the AWS credentials. */
-  secretAccessKey?: string;
-  sessionToken?: string;
+  readonly secretAccessKey?: string;
+  readonly sessionToken?: string;
 }
 
 /** A configured provider instance (there may be several of one kind, e.g. two Azure resources). */

@@ -67,7 +67,7 @@ export async function createRuntime(options: RuntimeOptions): Promise<Runtime> {
     metrics.setCircuit(snapshot.provider, snapshot.keyId, snapshot.state);
     const log = snapshot.state === 'closed' ? logger.info.bind(logger) : logger.warn.bind(logger);
     log(
-      { provider: snapshot.provider, key: snapshot.keyId, state: snapshot.state, lastError: snapshot.lastError },
+      { provider: snapshot.provider, keyId: snapshot.keyId, state: snapshot.state, lastError: snapshot.lastError },
       'provider key circuit changed',
     );
   };

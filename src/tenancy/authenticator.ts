@@ -2,6 +2,7 @@ import type { Catalog } from '../billing/catalog.ts';
 import { GatewayError } from '../core/errors.ts';
 import type { Caller } from '../gateway/gateway.ts';
 import type { Logger } from '../ops/logger.ts';
+import { providerKey } from '../providers/provider-key.ts';
 import type { RoutingPolicy } from '../router/router.ts';
 import { type Authenticator, bearerToken, sha256Hex } from './auth.ts';
 import { detectProviderHint, PROVIDER_HEADER, providerForHint } from './byok-detect.ts';
@@ -125,7 +126,7 @@ export class TenancyAuthenticator implements Authenticator {
       keyId: null,
       policy,
       // A constant key id: health and metrics labels must not grow with every caller's key.
-      ownKey: { provider: provider.id, key: { id: 'byok', secret: token } },
+      ownKey: { provider: provider.id, key: providerKey('byok', token) },
     };
     if (!entry) this.#pending.set(caller, { hmac, providerKind: provider.kind });
     return caller;
