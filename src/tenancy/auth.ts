@@ -10,10 +10,13 @@ import type { Caller } from '../gateway/gateway.ts';
 export interface Authenticator {
   authenticate(headers: Readonly<Record<string, string | string[] | undefined>>): Caller | Promise<Caller>;
   /**
-   * A request of this caller succeeded: returns headers to add to the response (the signed dashboard link)
-   * and records a first use (a bring-your-own-key tenant is created only now). Never waits, never throws.
+   * A request of this caller succeeded. `verified`: a provider accepted the caller's credential on a real
+   * call (a completion), as opposed to an answer the gateway gave on its own (the model list, a local token
+   * count). Returns headers to add to the response (the signed dashboard link). A bring-your-own-key tenant
+   * is created, and gets a link, only after a verified success, so made-up keys create nothing. Never waits,
+   * never throws.
    */
-  onSuccess?(caller: Caller): Record<string, string>;
+  onSuccess?(caller: Caller, verified: boolean): Record<string, string>;
 }
 
 export const DEFAULT_TENANT = 'default';
@@ -60,10 +63,13 @@ export class ConfigKeyAuthenticator implements Authenticator {
   }
 }
 
-/** Headers for a successful response of this caller (the dashboard link); never throws. */
-export function successHeaders(auth: Authenticator, caller: Caller): Record<string, string> {
+/**
+ * Headers for a successful response of this caller (the dashboard link); never throws. `verified`: a
+ * provider accepted the caller's credential on this request (see Authenticator.onSuccess).
+ */
+export function successHeaders(auth: Authenticator, caller: Caller, verified: boolean): Record<string, string> {
   try {
-    return auth.onSuccess?.(caller) ?? {};
+    return auth.onSuccess?.(caller, verified) ?? {};
   } catch {
     return {};
   }

@@ -59,7 +59,7 @@ async function completeOnce(gateway: Gateway, ctx: RequestContext, reply: Fastif
     const costNano = recordCompletion(gateway, ctx, done);
     const headers = routingHeaders(ctx.requestId, done.decision, done.target, done.attempts, costNano);
     headers['content-type'] = 'application/json';
-    Object.assign(headers, successHeaders(auth, ctx.caller));
+    Object.assign(headers, successHeaders(auth, ctx.caller, true));
     const payload =
       done.mode === 'passthrough'
         ? passthroughBytes(done.response.body)
@@ -86,7 +86,7 @@ async function streamCompletion(gateway: Gateway, ctx: RequestContext, reply: Fa
   }
   const sse = openSSE(reply, {
     ...routingHeaders(ctx.requestId, open.decision, open.target, open.attempts),
-    ...successHeaders(auth, ctx.caller),
+    ...successHeaders(auth, ctx.caller, true),
   });
   const meter = new StreamMeter();
   const outcome = servedOutcome(open);

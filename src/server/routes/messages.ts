@@ -75,12 +75,12 @@ export function registerMessages(app: FastifyInstance, gateway: Gateway, auth: A
             },
           );
           return reply
-            .headers({ 'request-id': start.requestId, ...successHeaders(auth, caller) })
+            .headers({ 'request-id': start.requestId, ...successHeaders(auth, caller, false) })
             .send({ input_tokens: tokens });
         }
       }
       return reply
-        .headers({ 'request-id': start.requestId, ...successHeaders(auth, caller) })
+        .headers({ 'request-id': start.requestId, ...successHeaders(auth, caller, false) })
         .send(await approximateInputTokens(request));
     } catch (err) {
       const error = toClientError(err);
@@ -146,7 +146,7 @@ async function completeMessage(gateway: Gateway, auth: Authenticator, ctx: Reque
     const headers = routingHeaders(ctx.requestId, done.decision, done.target, done.attempts, costNano);
     headers['content-type'] = 'application/json';
     headers['request-id'] = ctx.requestId;
-    Object.assign(headers, successHeaders(auth, ctx.caller));
+    Object.assign(headers, successHeaders(auth, ctx.caller, true));
     const payload =
       done.mode === 'passthrough'
         ? passthroughBytes(done.response.body)
@@ -166,7 +166,7 @@ async function streamMessage(gateway: Gateway, auth: Authenticator, ctx: Request
   }
   const sse = openSSE(reply, {
     ...routingHeaders(ctx.requestId, open.decision, open.target, open.attempts),
-    ...successHeaders(auth, ctx.caller),
+    ...successHeaders(auth, ctx.caller, true),
     'request-id': ctx.requestId,
   });
   const meter = new StreamMeter();

@@ -31,6 +31,6 @@ export function registerModels(app: FastifyInstance, router: Router, auth: Authe
       if (allowedModels && !allowedModels.includes(model.id) && !allowedModels.includes(model.name)) continue;
       data.push({ id: model.id, object: 'model', created, owned_by: model.provider });
     }
-    return reply.headers(successHeaders(auth, caller)).send({ object: 'list', data });
+    return reply.headers(successHeaders(auth, caller, false)).send({ object: 'list', data });
   });
 }
