@@ -1,14 +1,17 @@
-import Fastify from 'fastify';
+import Fastify, { type FastifyReply, type FastifyRequest } from 'fastify';
 import { GatewayError, openAIErrorBody } from '../core/errors.ts';
 import { registerDashboard } from '../dashboard/register.ts';
 import { renderAnthropicError } from '../protocols/anthropic-messages/index.ts';
+import { BodyBudget } from './body-budget.ts';
 import { toClientError } from './errors.ts';
+import { registerJsonBodyParser } from './json-body.ts';
 import { registerChatCompletions, sendEarlyError } from './routes/chat-completions.ts';
 import { registerMessages } from './routes/messages.ts';
 import { registerModels } from './routes/models.ts';
 import { registerOps } from './routes/ops.ts';
 import { beginRequest, recordEarlyError } from './routes/request-context.ts';
 import type { Runtime } from './runtime.ts';
+import type { SSEWriter } from './sse.ts';
 
 /**
  * The HTTP layer: Fastify with a tiny surface. Routes are registered explicitly; each is thin and calls
@@ -16,44 +19,32 @@ import type { Runtime } from './runtime.ts';
  * path); errors of every kind leave in OpenAI's envelope with one of the 12 codes.
  */
 export function buildApp(runtime: Runtime) {
+  const { server, limits } = runtime.config;
   const app = Fastify({
     logger: false,
-    bodyLimit: runtime.config.server.bodyLimitBytes,
+    bodyLimit: server.bodyLimitBytes,
     return503OnClosing: false,
     keepAliveTimeout: 65_000,
-    requestTimeout: 0,
+    // A slow client cannot hold a connection (and the body bytes it sent) for longer than this; Node checks
+    // every second and answers 408.
+    requestTimeout: server.requestTimeoutMs,
+    http: {
+      headersTimeout: Math.min(server.headersTimeoutMs, server.requestTimeoutMs),
+      connectionsCheckingInterval: 1_000,
+    },
   });
+  app.decorateRequest('caller', undefined);
+  app.decorate('openStreams', new Set<SSEWriter>());
 
-  // JSON.parse is faster than Fastify's prototype-poisoning-safe parser, and safe here: request bodies are
-  // only read, or copied with object spread (own properties), never merged into prototypes.
   app.removeAllContentTypeParsers();
-  app.addContentTypeParser('application/json', { parseAs: 'buffer' }, (_req, body, done) => {
-    if ((body as Buffer).length === 0) {
-      done(new GatewayError('invalid_request', 'Request body is empty; send a JSON object'), undefined);
-      return;
-    }
-    try {
-      done(null, JSON.parse((body as Buffer).toString('utf8')));
-    } catch {
-      done(new GatewayError('invalid_request', 'Request body is not valid JSON'), undefined);
-    }
-  });
+  registerJsonBodyParser(app, { maxDepth: limits.maxJsonDepth });
 
-  // A callback hook, not an async one: it runs on every request and a promise per request shows in profiles.
-  app.addHook('onRequest', (_req, reply, done) => {
-    if (!runtime.draining) {
-      done();
-      return;
-    }
-    const error = new GatewayError('provider_unavailable', 'The gateway is shutting down; retry on another instance');
-    reply.code(error.status).header('connection', 'close').send(openAIErrorBody(error));
-  });
-
-  app.setErrorHandler((err, req, reply) => {
-    const error = toClientError(err);
-    if (error.code === 'internal_error') runtime.logger.error({ err, url: req.url }, 'unhandled error');
+  /**
+   * An error answered before a route ran (draining, an unparsable, oversized or too deep body): in the
+   * envelope of the endpoint's protocol, and, for API calls, still one usage record.
+   */
+  const sendBeforeRoute = (req: FastifyRequest, reply: FastifyReply, error: GatewayError) => {
     if (req.method === 'POST' && req.url.startsWith('/v1/messages')) {
-      // Rejected before the route ran (unparsable or oversized body): still one usage record.
       const start = beginRequest(req, reply, 'anthropic-messages');
       recordEarlyError(runtime.gateway, start, undefined, error);
       const rendered = renderAnthropicError(error, start.requestId);
@@ -63,6 +54,37 @@ export function buildApp(runtime: Runtime) {
       return sendEarlyError(runtime.gateway, beginRequest(req, reply), req, reply, error);
     }
     return reply.code(error.status).send(openAIErrorBody(error));
+  };
+
+  // Bodies of requests whose sender is known only after the body is read (the dashboards' forms and JSON)
+  // share the unverified budget; the API routes authenticate first and budget their own unverified callers.
+  const budget = new BodyBudget(limits.unverifiedBodyBytes, server.bodyLimitBytes);
+  const tooManyBodies = new GatewayError('rate_limited', 'Too many request bodies in flight; retry shortly', {
+    retryAfter: 1,
+  });
+
+  // A callback hook, not an async one: it runs on every request and a promise per request shows in profiles.
+  app.addHook('onRequest', (req, reply, done) => {
+    if (runtime.draining) {
+      const error = new GatewayError('provider_unavailable', 'The gateway is shutting down; retry on another instance');
+      reply.header('connection', 'close');
+      sendBeforeRoute(req, reply, error);
+      return;
+    }
+    if (req.routeOptions.url?.startsWith('/v1/') || budget.admit(req)) {
+      done();
+      return;
+    }
+    reply
+      .code(tooManyBodies.status)
+      .headers({ connection: 'close', 'retry-after': '1' })
+      .send(openAIErrorBody(tooManyBodies));
+  });
+
+  app.setErrorHandler((err, req, reply) => {
+    const error = toClientError(err);
+    if (error.code === 'internal_error') runtime.logger.error({ err, url: req.url }, 'unhandled error');
+    return sendBeforeRoute(req, reply, error);
   });
 
   app.setNotFoundHandler((req, reply) => {
@@ -70,9 +92,9 @@ export function buildApp(runtime: Runtime) {
     return reply.code(404).send(openAIErrorBody(error));
   });
 
-  registerChatCompletions(app, runtime.gateway, runtime.auth);
-  registerMessages(app, runtime.gateway, runtime.auth);
-  registerModels(app, runtime.router, runtime.auth, Date.now());
+  registerChatCompletions(app, runtime.gateway, runtime.auth, budget);
+  registerMessages(app, runtime.gateway, runtime.auth, budget);
+  registerModels(app, runtime.router, runtime.auth, budget, Date.now());
   registerOps(app, runtime);
   registerDashboard(app, runtime);
   return app;

@@ -1,8 +1,10 @@
 import { randomBytes } from 'node:crypto';
 import { dirname, join, resolve } from 'node:path';
+import { setTimeout as sleep } from 'node:timers/promises';
 import type { pino } from 'pino';
 import { buildCatalog, type Catalog } from '../billing/catalog.ts';
 import type { Config } from '../config/schema.ts';
+import { GatewayError } from '../core/errors.ts';
 import { Gateway } from '../gateway/gateway.ts';
 import { ProviderHealth } from '../gateway/health.ts';
 import { createLogger, type Logger } from '../ops/logger.ts';
@@ -164,8 +166,15 @@ export async function createRuntime(options: RuntimeOptions): Promise<Runtime> {
       logger.info('shutting down: draining in-flight requests');
       const server = runtime.app.server;
       const force = setTimeout(() => {
-        logger.warn({ graceMs: config.server.shutdownGraceMs }, 'grace period over: closing remaining connections');
-        server.closeAllConnections();
+        const streams = runtime.app.openStreams;
+        logger.warn(
+          { graceMs: config.server.shutdownGraceMs, streams: streams.size },
+          'grace period over: ending open streams with an error event and closing remaining connections',
+        );
+        const error = new GatewayError('provider_unavailable', 'The gateway shut down before this answer was complete');
+        for (const stream of streams) stream.interrupt(error);
+        // A moment for those last events to leave, then whatever is still open is cut.
+        setTimeout(() => server.closeAllConnections(), 250).unref();
       }, config.server.shutdownGraceMs);
       force.unref();
       // Keep-alive connections that finish their last response while draining would otherwise hold the
@@ -173,6 +182,10 @@ export async function createRuntime(options: RuntimeOptions): Promise<Runtime> {
       const sweep = setInterval(() => server.closeIdleConnections(), 100);
       try {
         await runtime.app.close();
+        // Routes whose streams were interrupted record them once the upstream call has stopped (at once:
+        // the client's abort signal fired); bounded, so a stuck upstream cannot hold the exit.
+        const deadline = Date.now() + 2_000;
+        while (runtime.app.openStreams.size > 0 && Date.now() < deadline) await sleep(10);
       } finally {
         clearTimeout(force);
         clearInterval(sweep);

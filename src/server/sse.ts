@@ -1,6 +1,7 @@
 import { once } from 'node:events';
 import type { ServerResponse } from 'node:http';
 import type { FastifyReply } from 'fastify';
+import type { GatewayError } from '../core/errors.ts';
 
 /**
  * Writes server-sent events to a client with backpressure: when the socket's buffer is full we wait for
@@ -8,17 +9,36 @@ import type { FastifyReply } from 'fastify';
  */
 export class SSEWriter {
   private readonly res: ServerResponse;
+  private readonly errorFrame: (error: GatewayError) => string;
   private closed = false;
+  #interruption: GatewayError | undefined;
 
-  constructor(res: ServerResponse) {
+  constructor(res: ServerResponse, errorFrame: (error: GatewayError) => string) {
     this.res = res;
+    this.errorFrame = errorFrame;
     res.once('close', () => {
       this.closed = true;
     });
   }
 
+  /** True once the client is gone, or the gateway interrupted the stream (then see `interruption`). */
   get clientGone(): boolean {
-    return this.closed || this.res.destroyed;
+    return this.closed || this.res.destroyed || this.#interruption !== undefined;
+  }
+
+  /** Why the gateway ended this stream itself (shutdown), if it did. */
+  get interruption(): GatewayError | undefined {
+    return this.#interruption;
+  }
+
+  /**
+   * Ends the stream now with the protocol's error event, never a bare TCP cut: the client learns the answer
+   * is incomplete. The route's relay sees clientGone, stops reading upstream and records the error.
+   */
+  interrupt(error: GatewayError): void {
+    if (this.clientGone || this.res.writableEnded) return;
+    this.#interruption = error;
+    this.res.end(this.errorFrame(error));
   }
 
   /** Writes raw SSE text; resolves when the socket can take more. */
@@ -37,13 +57,27 @@ export class SSEWriter {
     return this.write(`event: ${name}\ndata: ${payload}\n\n`);
   }
 
+  /** The route's last step with the stream (its outcome is then known); it leaves the server's openStreams. */
   end(): void {
     if (!this.res.writableEnded) this.res.end();
+    this.onEnd?.();
   }
+
+  /** Called once by end(). */
+  onEnd: (() => void) | undefined;
 }
 
-/** Takes the response over from Fastify and starts an event stream with these headers. */
-export function openSSE(reply: FastifyReply, headers: Record<string, string>): SSEWriter {
+/**
+ * Takes the response over from Fastify and starts an event stream with these headers. `errorFrame` renders
+ * the protocol's terminal error event, for a stream the gateway must end itself. The stream is listed in
+ * the server's `openStreams` until the route ends it (and has its outcome), so that shutdown can end what
+ * is left with that event and wait for the routes to record them.
+ */
+export function openSSE(
+  reply: FastifyReply,
+  headers: Record<string, string>,
+  errorFrame: (error: GatewayError) => string,
+): SSEWriter {
   reply.hijack();
   reply.raw.writeHead(200, {
     ...headers,
@@ -52,5 +86,16 @@ export function openSSE(reply: FastifyReply, headers: Record<string, string>): S
     connection: 'keep-alive',
     'x-accel-buffering': 'no',
   });
-  return new SSEWriter(reply.raw);
+  const writer = new SSEWriter(reply.raw, errorFrame);
+  const open = reply.server.openStreams;
+  open.add(writer);
+  writer.onEnd = () => open.delete(writer);
+  return writer;
+}
+
+declare module 'fastify' {
+  interface FastifyInstance {
+    /** Event streams being written (see openSSE); shutdown interrupts those still open at the end of its grace. */
+    openStreams: Set<SSEWriter>;
+  }
 }

@@ -17,6 +17,11 @@ export interface Authenticator {
    * never throws.
    */
   onSuccess?(caller: Caller, verified: boolean): Record<string, string>;
+  /**
+   * False for a caller whose credential no provider has accepted yet (a new bring-your-own key): its request
+   * body counts against the shared budget of unverified bytes. Absent or true: a known caller.
+   */
+  verified?(caller: Caller): boolean;
 }
 
 export const DEFAULT_TENANT = 'default';

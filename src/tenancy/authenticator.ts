@@ -90,14 +90,20 @@ export class TenancyAuthenticator implements Authenticator {
     throw new GatewayError('authentication_failed', 'Invalid API key');
   }
 
-  onSuccess(caller: Caller): Record<string, string> {
+  onSuccess(caller: Caller, verified: boolean): Record<string, string> {
     const pending = this.#pending.get(caller);
     if (pending) {
+      // A key no provider has accepted yet: nothing is created and no link is issued.
+      if (!verified) return {};
       this.#pending.delete(caller);
       this.#provision(caller.tenantId, pending);
     }
     const validAfter = this.#o.directory.tenant(caller.tenantId)?.tenant.linksValidAfter ?? 0;
     return { [DASHBOARD_HEADER]: this.#o.links.urlFor(caller.tenantId, validAfter) };
+  }
+
+  verified(caller: Caller): boolean {
+    return !this.#pending.has(caller);
   }
 
   #policyOf(tenantId: string): RoutingPolicy {

@@ -8,6 +8,8 @@ import { parseOpenAIRequest } from '../../protocols/openai-chat/parse-openai-req
 import { renderOpenAIResponse } from '../../protocols/openai-chat/render-openai-response.ts';
 import { OpenAIStreamRenderer } from '../../protocols/openai-chat/render-openai-stream.ts';
 import { type Authenticator, successHeaders } from '../../tenancy/auth.ts';
+import { authenticateFirst, callerOf } from '../authenticate-first.ts';
+import type { BodyBudget } from '../body-budget.ts';
 import { toClientError } from '../errors.ts';
 import { routingHeaders } from '../headers.ts';
 import { sendRaw } from '../respond.ts';
@@ -25,14 +27,21 @@ import {
  * POST /v1/chat/completions: OpenAI's format in and out. The route only parses, calls the gateway and
  * renders; everything else is in src/gateway.
  */
-export function registerChatCompletions(app: FastifyInstance, gateway: Gateway, auth: Authenticator): void {
-  app.post('/v1/chat/completions', async (req, reply) => {
+export function registerChatCompletions(
+  app: FastifyInstance,
+  gateway: Gateway,
+  auth: Authenticator,
+  budget: BodyBudget,
+): void {
+  const onRequest = authenticateFirst(auth, budget, (req, reply, error) =>
+    sendEarlyError(gateway, beginRequest(req, reply), req, reply, error),
+  );
+  app.post('/v1/chat/completions', { onRequest }, async (req, reply) => {
     const start = beginRequest(req, reply);
     let ctx: RequestContext;
     try {
-      const caller = await auth.authenticate(req.headers);
       const request = parseOpenAIRequest(req.body);
-      ctx = { ...start, caller, request };
+      ctx = { ...start, caller: callerOf(req), request };
     } catch (err) {
       return sendEarlyError(gateway, start, req, reply, toClientError(err));
     }
@@ -84,10 +93,14 @@ async function streamCompletion(gateway: Gateway, ctx: RequestContext, reply: Fa
   } catch (err) {
     return sendRoutedError(gateway, ctx, reply, err);
   }
-  const sse = openSSE(reply, {
-    ...routingHeaders(ctx.requestId, open.decision, open.target, open.attempts),
-    ...successHeaders(auth, ctx.caller, true),
-  });
+  const sse = openSSE(
+    reply,
+    {
+      ...routingHeaders(ctx.requestId, open.decision, open.target, open.attempts),
+      ...successHeaders(auth, ctx.caller, true),
+    },
+    (error) => `data: ${JSON.stringify(openAIErrorBody(error))}\n\n`,
+  );
   const meter = new StreamMeter();
   const outcome = servedOutcome(open);
   let usageChunk: Record<string, unknown> | undefined;
@@ -115,7 +128,11 @@ async function streamCompletion(gateway: Gateway, ctx: RequestContext, reply: Fa
       await sse.data(JSON.stringify(openAIErrorBody(error)));
     }
   }
-  if (sse.clientGone) outcome.status = 499;
+  if (sse.interruption) {
+    // The gateway ended the stream (shutdown): an error the client saw, not a client that left.
+    outcome.status = 200;
+    outcome.errorCode = sse.interruption.code;
+  } else if (sse.clientGone) outcome.status = 499;
   const usage = await meter.final(ctx.request, outcome.errorCode === null && outcome.status === 200);
   outcome.usage = usage;
   outcome.costNano = gateway.cost(usage, open.target.model);

@@ -22,6 +22,8 @@ import {
 } from '../../protocols/anthropic-messages/index.ts';
 import { countAnthropicTokens } from '../../providers/anthropic/index.ts';
 import { type Authenticator, successHeaders } from '../../tenancy/auth.ts';
+import { authenticateFirst, callerOf } from '../authenticate-first.ts';
+import type { BodyBudget } from '../body-budget.ts';
 import { toClientError } from '../errors.ts';
 import { routingHeaders } from '../headers.ts';
 import { sendRaw } from '../respond.ts';
@@ -40,12 +42,20 @@ import {
  * the OpenAI endpoint (tiers, presets, auto, failover, headers, usage records), with errors in Anthropic's
  * envelope. Anthropic upstreams take the pass-through path; others go through the IR.
  */
-export function registerMessages(app: FastifyInstance, gateway: Gateway, auth: Authenticator): void {
-  app.post('/v1/messages', async (req, reply) => {
+export function registerMessages(
+  app: FastifyInstance,
+  gateway: Gateway,
+  auth: Authenticator,
+  budget: BodyBudget,
+): void {
+  const onRequest = authenticateFirst(auth, budget, (req, reply, error) =>
+    sendAnthropicEarlyError(gateway, beginRequest(req, reply, 'anthropic-messages'), req, reply, error),
+  );
+  app.post('/v1/messages', { onRequest }, async (req, reply) => {
     const start = beginRequest(req, reply, 'anthropic-messages');
     let ctx: RequestContext;
     try {
-      const caller = await auth.authenticate(req.headers);
+      const caller = callerOf(req);
       const request = parseAnthropicRequest(req.body, anthropicHeaders(req));
       ctx = { ...start, caller: restrictToAnthropic(gateway, caller, req.body), request };
     } catch (err) {
@@ -55,10 +65,10 @@ export function registerMessages(app: FastifyInstance, gateway: Gateway, auth: A
     return completeMessage(gateway, auth, ctx, reply);
   });
 
-  app.post('/v1/messages/count_tokens', async (req, reply) => {
+  app.post('/v1/messages/count_tokens', { onRequest }, async (req, reply) => {
     const start = beginRequest(req, reply, 'anthropic-messages');
     try {
-      const caller = await auth.authenticate(req.headers);
+      const caller = callerOf(req);
       const request = parseCountTokensRequest(req.body, anthropicHeaders(req));
       const decision = await gateway.deps.router.route(request, restrictToAnthropic(gateway, caller, req.body).policy);
       const first = decision.candidates[0]!;
@@ -164,11 +174,15 @@ async function streamMessage(gateway: Gateway, auth: Authenticator, ctx: Request
   } catch (err) {
     return sendRoutedError(gateway, ctx, reply, err);
   }
-  const sse = openSSE(reply, {
-    ...routingHeaders(ctx.requestId, open.decision, open.target, open.attempts),
-    ...successHeaders(auth, ctx.caller, true),
-    'request-id': ctx.requestId,
-  });
+  const sse = openSSE(
+    reply,
+    {
+      ...routingHeaders(ctx.requestId, open.decision, open.target, open.attempts),
+      ...successHeaders(auth, ctx.caller, true),
+      'request-id': ctx.requestId,
+    },
+    (error) => formatAnthropicSSE(renderAnthropicStreamError(error, ctx.requestId)),
+  );
   const meter = new StreamMeter();
   const outcome = servedOutcome(open);
   const renderer =
@@ -213,7 +227,11 @@ async function streamMessage(gateway: Gateway, auth: Authenticator, ctx: Request
     }
   }
   if (sse.clientGone) {
-    outcome.status = 499;
+    if (sse.interruption) {
+      // The gateway ended the stream (shutdown): an error the client saw, not a client that left.
+      outcome.status = 200;
+      outcome.errorCode = sse.interruption.code;
+    } else outcome.status = 499;
     void open.rest.return?.();
   }
   const usage = await meter.final(ctx.request, outcome.errorCode === null && outcome.status === 200);

@@ -3,22 +3,26 @@ import { openAIErrorBody } from '../../core/errors.ts';
 import type { Router } from '../../router/router.ts';
 import { PRESETS, TIERS } from '../../router/tiers.ts';
 import { type Authenticator, successHeaders } from '../../tenancy/auth.ts';
-import { toClientError } from '../errors.ts';
+import { authenticateFirst, callerOf } from '../authenticate-first.ts';
+import type { BodyBudget } from '../body-budget.ts';
 
 /**
  * GET /v1/models in OpenAI's list format: `auto`, the three tiers (and their preset variants), then the
  * catalog models the caller may name, as `provider/model` ids.
  * @see https://platform.openai.com/docs/api-reference/models/list
  */
-export function registerModels(app: FastifyInstance, router: Router, auth: Authenticator, startedAt: number): void {
-  app.get('/v1/models', async (req, reply) => {
-    let caller: Awaited<ReturnType<Authenticator['authenticate']>>;
-    try {
-      caller = await auth.authenticate(req.headers);
-    } catch (err) {
-      const error = toClientError(err);
-      return reply.code(error.status).send(openAIErrorBody(error));
-    }
+export function registerModels(
+  app: FastifyInstance,
+  router: Router,
+  auth: Authenticator,
+  budget: BodyBudget,
+  startedAt: number,
+): void {
+  const onRequest = authenticateFirst(auth, budget, (_req, reply, error) =>
+    reply.code(error.status).send(openAIErrorBody(error)),
+  );
+  app.get('/v1/models', { onRequest }, async (req, reply) => {
+    const caller = callerOf(req);
     const created = Math.floor(startedAt / 1000);
     const data: Array<{ id: string; object: 'model'; created: number; owned_by: string }> = [];
     for (const name of ['auto', ...TIERS]) {
