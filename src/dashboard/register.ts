@@ -2,6 +2,7 @@ import { readFileSync } from 'node:fs';
 import type { FastifyInstance } from 'fastify';
 import { GatewayError } from '../core/errors.ts';
 import { toClientError } from '../server/errors.ts';
+import { registerJsonBodyParser } from '../server/json-body.ts';
 import type { Runtime } from '../server/runtime.ts';
 import { registerAdminApi } from './admin/api.ts';
 import { registerAdminRoutes } from './admin/routes.ts';
@@ -32,6 +33,9 @@ export function registerDashboard(app: FastifyInstance, runtime: Runtime): void 
       { parseAs: 'string', bodyLimit: 64 * 1024 },
       (_req, body, done) => done(null, parseForm(body as string)),
     );
+    // The admin JSON API's bodies are small; read before the session is checked, so kept to 1 MB.
+    scope.removeContentTypeParser('application/json');
+    registerJsonBodyParser(scope, { maxDepth: runtime.config.limits.maxJsonDepth, bodyLimit: 1024 * 1024 });
     scope.addHook('onSend', async (_req, reply, payload) => {
       for (const [name, value] of Object.entries(SECURITY_HEADERS)) reply.header(name, value);
       return payload;

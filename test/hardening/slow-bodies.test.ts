@@ -144,3 +144,19 @@ describe('slow and unauthenticated request bodies', () => {
     assert.doesNotMatch(answered, /^HTTP\/1\.1 429 /);
   });
 });
+
+test('the admin JSON API reads at most 1 MB before its session check', async () => {
+  const { startTenancyGateway } = await import('../tenancy/helpers.ts');
+  const gw = await startTenancyGateway();
+  try {
+    const res = await fetch(`${gw.url}/admin/api/session`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ username: 'x'.repeat(2_000_000), password: 'y' }),
+    });
+    assert.equal(res.status, 413);
+    assert.equal(((await res.json()) as { error: { code: string } }).error.code, 'invalid_request');
+  } finally {
+    await gw.close();
+  }
+});
