@@ -109,6 +109,7 @@ function call(request: ChatRequest, target: UpstreamTarget, ctx: CallContext, pa
     headers,
     body: requestBody(request, target, passthrough),
     timeouts: target.provider.timeouts,
+    limits: target.provider.limits,
     signal: ctx.signal,
     label: target.provider.id,
   };
@@ -142,11 +143,12 @@ async function sendWhole(
  * The upstream's SSE frames as parsed JSON objects. Ends cleanly only on `[DONE]` or, for servers that omit
  * it, after every choice finished; a stream cut before that is an error, never a silent short answer.
  */
-async function* frames(res: UpstreamResponse, label: string): AsyncGenerator<{ data: string; json: Json }> {
+async function* frames(res: UpstreamResponse, target: UpstreamTarget): AsyncGenerator<{ data: string; json: Json }> {
+  const label = target.provider.id;
   let finished = false;
   let done = false;
   try {
-    for await (const message of readSSE(res.body, label)) {
+    for await (const message of readSSE(res.body, label, target.provider.limits)) {
       if (message.data === '[DONE]') {
         done = true;
         return;
@@ -194,11 +196,10 @@ async function stream(
   ctx: CallContext,
 ): Promise<AsyncIterable<StreamEvent>> {
   const res = await send(request, target, ctx, false);
-  const label = target.provider.id;
   return (async function* () {
     let started = false;
     const out: StreamEvent[] = [];
-    for await (const frame of frames(res, label)) {
+    for await (const frame of frames(res, target)) {
       if (!started) {
         started = true;
         yield {
@@ -242,9 +243,8 @@ async function passthroughStream(
   ctx: CallContext,
 ): Promise<AsyncIterable<PassthroughFrame>> {
   const res = await send(request, target, ctx, true);
-  const label = target.provider.id;
   return (async function* () {
-    for await (const frame of frames(res, label)) {
+    for await (const frame of frames(res, target)) {
       const usage = usageOf(frame.json);
       yield usage ? { data: frame.data, json: frame.json, usage } : { data: frame.data, json: frame.json };
     }
