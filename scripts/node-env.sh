@@ -2,7 +2,8 @@
 # Puts a Node.js >= 22 first on PATH without touching the system: when the system node is older
 # (these machines ship Node 20), the npm package `node@24` is installed once into .tools/node24,
 # a git-ignored folder, and used from there. Source it, or run `scripts/node-env.sh CMD...`.
-set -euo pipefail
+# Strict mode only when run, not when sourced: it would stay on in the caller's shell.
+if [ "${BASH_SOURCE[0]}" = "$0" ]; then set -euo pipefail; fi
 MODRO_ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 node_major() { "$1" -p 'process.versions.node.split(".")[0]' 2>/dev/null || echo 0; }
 local_bin="$MODRO_ROOT/.tools/node24/node_modules/node/bin"

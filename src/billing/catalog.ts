@@ -8,6 +8,7 @@ import type {
   ProviderKey,
   ProviderKind,
   ProviderSpec,
+  UpstreamLimits,
 } from '../providers/types.ts';
 import { DEMO_MODELS, KNOWN_MODELS, type KnownModel } from './known-models.ts';
 import { libraryContextWindow, libraryPrice, withPriceLibrary } from './prices.ts';
@@ -46,7 +47,7 @@ function providerKeys(provider: ProviderConfig, id: string): ProviderKey[] {
   });
 }
 
-function toSpec(provider: ProviderConfig): ProviderSpec {
+function toSpec(provider: ProviderConfig, limits: UpstreamLimits): ProviderSpec {
   const id = provider.id ?? provider.kind;
   const keys = providerKeys(provider, id);
   // Local servers and the demo provider take no key; one empty key lets them rotate like the others.
@@ -58,6 +59,7 @@ function toSpec(provider: ProviderConfig): ProviderSpec {
     keys,
     options: Object.fromEntries(Object.entries(provider.options).map(([k, v]) => [k, String(v)])),
     timeouts: provider.timeouts,
+    limits: { ...limits, ...provider.limits },
   };
 }
 
@@ -165,7 +167,7 @@ function assembleCatalog(config: Config, env: NodeJS.ProcessEnv): Catalog {
   const models: CatalogModel[] = [];
   for (const provider of configured) {
     if (provider.kind === 'demo' && config.demo.enabled === false) continue;
-    const spec = toSpec(provider);
+    const spec = toSpec(provider, config.limits.upstream);
     // With bring-your-own-key on, a provider listed without keys stays: it serves only callers who bring
     // their own key for it (tenancy keeps everyone else off it).
     if (spec.keys.length === 0 && !config.tenancy.byok.enabled) {

@@ -53,6 +53,13 @@ const timeoutsSchema = z.strictObject({
   totalMs: positiveInt.default(600_000),
 });
 
+/** Caps on an upstream's answers (`limits.upstream`, and a provider's own `limits` overriding any of them). */
+const upstreamLimitFields = {
+  maxEventBytes: positiveInt,
+  maxStreamBytes: positiveInt,
+  maxBodyBytes: positiveInt,
+};
+
 const providerSchema = z.strictObject({
   id: z
     .string()
@@ -63,6 +70,8 @@ const providerSchema = z.strictObject({
   keys: z.array(keySchema).default([]),
   options: z.record(z.string(), z.union([z.string(), z.number(), z.boolean()])).default({}),
   timeouts: timeoutsSchema.prefault({}),
+  /** This provider's own caps on what it may send; unset ones come from `limits.upstream`. */
+  limits: z.strictObject(upstreamLimitFields).partial().optional(),
   /** Models this provider serves. Replaces the built-in list unless `includeKnownModels` is true. */
   models: z.array(modelSchema).optional(),
   includeKnownModels: z.boolean().optional(),
@@ -141,9 +150,9 @@ export const configSchema = z.strictObject({
       /** Upstream answers: the largest single SSE event, whole streamed answer and non-streamed body. */
       upstream: z
         .strictObject({
-          maxEventBytes: positiveInt.default(8 * 1024 * 1024),
-          maxStreamBytes: positiveInt.default(256 * 1024 * 1024),
-          maxBodyBytes: positiveInt.default(32 * 1024 * 1024),
+          maxEventBytes: upstreamLimitFields.maxEventBytes.default(8 * 1024 * 1024),
+          maxStreamBytes: upstreamLimitFields.maxStreamBytes.default(256 * 1024 * 1024),
+          maxBodyBytes: upstreamLimitFields.maxBodyBytes.default(32 * 1024 * 1024),
         })
         .prefault({}),
     })

@@ -1,5 +1,5 @@
 import { GatewayError } from '../core/errors.ts';
-import type { Timeouts } from './types.ts';
+import type { Timeouts, UpstreamLimits } from './types.ts';
 import { Agent, type Dispatcher, request, errors as undiciErrors } from './undici-core.ts';
 
 /**
@@ -38,6 +38,8 @@ export interface UpstreamRequest {
   headers: Record<string, string>;
   body?: string | Uint8Array;
   timeouts: Timeouts;
+  /** Caps on the answer: a whole body is read up to maxBodyBytes (stream readers take the others). */
+  limits: UpstreamLimits;
   /** The caller's cancellation (client gone). */
   signal: AbortSignal;
   /** What to call the upstream in error messages (provider id). */
@@ -110,10 +112,7 @@ function originAndPath(url: string): { origin: string; path: string } {
  * readBody: its Readable body, async iterator, end-of-stream and abort plumbing cost allocations and a few
  * microseconds per call on the hot path (docs/benchmarks.md); a whole JSON body needs none of them.
  */
-export function upstreamFetchWhole(
-  req: UpstreamRequest,
-  limitBytes = 32 * 1024 * 1024,
-): Promise<UpstreamWholeResponse> {
+export function upstreamFetchWhole(req: UpstreamRequest): Promise<UpstreamWholeResponse> {
   return new Promise((resolve, reject) => {
     const { origin, path } = originAndPath(req.url);
     let controller: Dispatcher.DispatchController | undefined;
@@ -176,8 +175,8 @@ export function upstreamFetchWhole(
           },
           onResponseData(c, chunk) {
             size += chunk.length;
-            if (size > limitBytes) {
-              const error = new GatewayError('provider_unavailable', `Upstream ${req.label} sent an oversized body`);
+            if (size > req.limits.maxBodyBytes) {
+              const error = overLimit(req.label, 'a body', req.limits.maxBodyBytes);
               c.abort(error);
               finish(error);
               return;
@@ -216,12 +215,16 @@ export function transportError(err: unknown, label: string, signal?: AbortSignal
   return new GatewayError('provider_unavailable', `Upstream ${label} could not be reached`, { cause: err });
 }
 
+/**
+ * An upstream answer over one of its caps (UpstreamLimits): retryable, so it fails over before the client has a
+ * byte and ends the client's stream with an error event after.
+ */
+export function overLimit(label: string, what: string, limitBytes: number): GatewayError {
+  return new GatewayError('provider_unavailable', `Upstream ${label} sent ${what} larger than ${limitBytes} bytes`);
+}
+
 /** Reads a whole (small) body, bounded, translating stream failures. */
-export async function readBody(
-  body: UpstreamResponse['body'],
-  label: string,
-  limitBytes = 32 * 1024 * 1024,
-): Promise<Uint8Array> {
+export async function readBody(body: UpstreamResponse['body'], label: string, limitBytes: number): Promise<Uint8Array> {
   const chunks: Buffer[] = [];
   let size = 0;
   try {
@@ -229,7 +232,7 @@ export async function readBody(
       size += (chunk as Buffer).length;
       if (size > limitBytes) {
         body.destroy();
-        throw new GatewayError('provider_unavailable', `Upstream ${label} sent an oversized body`);
+        throw overLimit(label, 'a body', limitBytes);
       }
       chunks.push(chunk as Buffer);
     }

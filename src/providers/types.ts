@@ -54,6 +54,7 @@ export interface ProviderSpec {
   /** Kind-specific settings: Azure `apiVersion`, Bedrock `region`, extra headers... */
   options: Record<string, string>;
   timeouts: Timeouts;
+  limits: UpstreamLimits;
 }
 
 export interface Timeouts {
@@ -63,6 +64,23 @@ export interface Timeouts {
   firstByteMs: number;
   /** Whole attempt, body included. */
   totalMs: number;
+}
+
+/**
+ * Caps on what one upstream answer may send (config `limits.upstream`, overridable per provider). Readers check
+ * them as bytes arrive, so an oversized answer is refused before it is held in memory; over a cap is a
+ * retryable provider_unavailable.
+ */
+export interface UpstreamLimits {
+  /**
+   * One SSE event (counted in decoded characters: up to 3 bytes each on the wire, at most 2 in memory) or one
+   * AWS event-stream frame (bytes).
+   */
+  maxEventBytes: number;
+  /** Every byte of one streamed answer. */
+  maxStreamBytes: number;
+  /** A whole non-streamed answer. */
+  maxBodyBytes: number;
 }
 
 /** A model as the catalog knows it (see src/billing/catalog.ts). */

@@ -50,11 +50,11 @@ export class SSEWriter {
   }
 
   data(payload: string): Promise<void> {
-    return this.write(`data: ${payload}\n\n`);
+    return this.write(`data: ${dataField(payload)}\n\n`);
   }
 
   event(name: string, payload: string): Promise<void> {
-    return this.write(`event: ${name}\ndata: ${payload}\n\n`);
+    return this.write(`event: ${name}\ndata: ${dataField(payload)}\n\n`);
   }
 
   /** The route's last step with the stream (its outcome is then known); it leaves the server's openStreams. */
@@ -66,6 +66,19 @@ export class SSEWriter {
   /** Called once by end(). */
   onEnd: (() => void) | undefined;
 }
+
+/**
+ * The value of a `data:` field. A payload with line breaks (an upstream event sent as several `data:` lines,
+ * which the parser joins with `\n`) becomes one `data:` line per line, as the SSE specification frames it, so
+ * the client rebuilds the same payload; a raw break inside one line would cut the event. Single-line payloads
+ * (every frame the gateway serialises itself) pass untouched after one scan.
+ */
+function dataField(payload: string): string {
+  return LINE_BREAK.test(payload) ? payload.replace(LINE_BREAKS, '\ndata: ') : payload;
+}
+
+const LINE_BREAK = /[\r\n]/;
+const LINE_BREAKS = /\r\n|\r|\n/g;
 
 /**
  * Takes the response over from Fastify and starts an event stream with these headers. `errorFrame` renders

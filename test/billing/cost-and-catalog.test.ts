@@ -96,4 +96,22 @@ describe('catalog', () => {
     assert.equal(catalog.byId.get('oa/made-up-model'), undefined);
     assert.ok(catalog.warnings.some((w) => w.includes('oa/made-up-model')));
   });
+
+  test('each provider carries the upstream caps: limits.upstream, with its own limits overriding any of them', () => {
+    const config = parseConfig(
+      {
+        limits: { upstream: { maxEventBytes: 1_000 } },
+        providers: [
+          { id: 'plain', kind: 'openai', keys: ['k'] },
+          { id: 'own', kind: 'openai', keys: ['k'], limits: { maxBodyBytes: 5_000 } },
+        ],
+      },
+      {},
+    );
+    const catalog = buildCatalog(config, {});
+    const defaults = { maxEventBytes: 1_000, maxStreamBytes: 256 * 1024 * 1024, maxBodyBytes: 32 * 1024 * 1024 };
+    assert.deepEqual(catalog.providers.get('plain')!.limits, defaults);
+    assert.deepEqual(catalog.providers.get('own')!.limits, { ...defaults, maxBodyBytes: 5_000 });
+    assert.throws(() => parseConfig({ providers: [{ kind: 'openai', limits: { maxEventBytes: 0 } }] }, {}));
+  });
 });

@@ -3,6 +3,7 @@ import { describe, test } from 'node:test';
 import { GatewayError } from '../../src/core/errors.ts';
 import { ProviderHealth } from '../../src/gateway/health.ts';
 import type { ProviderSpec } from '../../src/providers/types.ts';
+import { DEFAULT_UPSTREAM_LIMITS } from '../helpers/upstream-limits.ts';
 
 const provider: ProviderSpec = {
   id: 'p',
@@ -14,6 +15,7 @@ const provider: ProviderSpec = {
   ],
   options: {},
   timeouts: { connectMs: 1, firstByteMs: 1, totalMs: 1 },
+  limits: DEFAULT_UPSTREAM_LIMITS,
 };
 const down = new GatewayError('provider_unavailable', 'down');
 

@@ -4,6 +4,7 @@ import type { ProviderSpec } from '../../src/providers/types.ts';
 import { detectProviderHint, providerForHint } from '../../src/tenancy/byok-detect.ts';
 import { byokHmac, byokTenantId } from '../../src/tenancy/byok-identity.ts';
 import { deriveKeys } from '../../src/tenancy/secret.ts';
+import { DEFAULT_UPSTREAM_LIMITS } from '../helpers/upstream-limits.ts';
 
 const spec = (id: string, kind: ProviderSpec['kind']): ProviderSpec => ({
   id,
@@ -12,6 +13,7 @@ const spec = (id: string, kind: ProviderSpec['kind']): ProviderSpec => ({
   keys: [],
   options: {},
   timeouts: { connectMs: 1, firstByteMs: 1, totalMs: 1 },
+  limits: DEFAULT_UPSTREAM_LIMITS,
 });
 
 describe('bring-your-own-key detection', () => {

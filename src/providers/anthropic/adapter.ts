@@ -40,7 +40,7 @@ async function stream(
   });
   return (async function* () {
     try {
-      for await (const message of readSSE(res.body, label)) {
+      for await (const message of readSSE(res.body, label, target.provider.limits)) {
         if (message.data === '') continue;
         yield* translator.push(parseEventJSON(message.data, label), message.event);
         if (translator.complete) return;

@@ -19,6 +19,7 @@ function call(target: UpstreamTarget, ctx: CallContext, path: AnthropicPath, bod
     headers: anthropicHeaders(target, options),
     body: JSON.stringify(body),
     timeouts: target.provider.timeouts,
+    limits: target.provider.limits,
     signal: ctx.signal,
     label: target.provider.id,
   };

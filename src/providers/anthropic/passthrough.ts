@@ -69,7 +69,7 @@ async function stream(
     let usage: AnthropicUsageCounters = {};
     let complete = false;
     try {
-      for await (const message of readSSE(res.body, label)) {
+      for await (const message of readSSE(res.body, label, target.provider.limits)) {
         if (message.data === '') continue;
         const json = parseEventJSON(message.data, label);
         const type = json['type'] ?? message.event;

@@ -59,7 +59,15 @@ async function call(plan: BedrockRequestPlan, target: UpstreamTarget, ctx: CallC
     key: target.key,
     region: bedrockRegion(target.provider),
   });
-  return { url, headers, body, timeouts: target.provider.timeouts, signal: ctx.signal, label: label(target) };
+  return {
+    url,
+    headers,
+    body,
+    timeouts: target.provider.timeouts,
+    limits: target.provider.limits,
+    signal: ctx.signal,
+    label: label(target),
+  };
 }
 
 /** A streaming call; resolves on 2xx with the body still a stream. */
@@ -122,7 +130,7 @@ export const bedrockAdapter: ProviderAdapter = {
   async stream(request: ChatRequest, target: UpstreamTarget, ctx: CallContext): Promise<AsyncIterable<StreamEvent>> {
     const requestPlan = await plan(request, target, ctx);
     const res = await send(requestPlan, target, ctx);
-    return convertBedrockStream(decodeEventStream(res.body, label(target)), {
+    return convertBedrockStream(decodeEventStream(res.body, label(target), target.provider.limits), {
       id: responseId(res.headers, ctx),
       model: target.model.upstreamName,
       created: Math.floor(Date.now() / 1000),

@@ -1,13 +1,16 @@
 import type { EventStreamCodec, MessageHeaders } from '@smithy/eventstream-codec';
 import { GatewayError } from '../../core/errors.ts';
-import { transportError } from '../http.ts';
+import { overLimit, transportError } from '../http.ts';
+import type { UpstreamLimits } from '../types.ts';
 
 /**
  * AWS event-stream binary framing → messages. Each message is a 4-byte big-endian total length, a 4-byte
  * headers length, a prelude CRC, headers, payload and a message CRC; the smithy codec checks both CRCs and
  * parses the typed headers. Messages split across network chunks (or several in one chunk) are reassembled
  * here from the prelude's total length. A bad checksum, an impossible length, or a body that ends inside a
- * message is a malformed stream (retryable provider_unavailable), never silently skipped.
+ * message is a malformed stream (retryable provider_unavailable), never silently skipped. A prelude declaring
+ * more than `maxEventBytes` is refused as soon as its 4 length bytes arrive (nothing of it is buffered), and
+ * the whole stream may bring at most `maxStreamBytes`.
  * @see https://docs.aws.amazon.com/transcribe/latest/dg/streaming-setting-up.html (event stream encoding)
  * @see https://smithy.io/2.0/aws/amazon-eventstream.html
  */
@@ -19,8 +22,6 @@ export interface EventStreamMessage {
 }
 
 const PRELUDE_AND_CRCS = 16;
-/** Far above any Converse event; a larger length means the framing is lost. */
-const MAX_MESSAGE_BYTES = 16 * 1024 * 1024;
 
 function stringHeaders(headers: MessageHeaders): Record<string, string> {
   const out: Record<string, string> = {};
@@ -37,6 +38,7 @@ function malformed(label: string, cause?: unknown): GatewayError {
 export async function* decodeEventStream(
   body: AsyncIterable<Uint8Array>,
   label: string,
+  limits: Pick<UpstreamLimits, 'maxEventBytes' | 'maxStreamBytes'>,
 ): AsyncGenerator<EventStreamMessage> {
   // Loaded on the first Bedrock stream: a gateway without Bedrock never holds the codec in memory.
   const [{ EventStreamCodec }, { fromUtf8, toUtf8 }] = await Promise.all([
@@ -46,6 +48,7 @@ export async function* decodeEventStream(
   const codec = new EventStreamCodec(toUtf8, fromUtf8);
   let chunks: Buffer[] = [];
   let buffered = 0;
+  let received = 0;
   /** Total length of the message being assembled, once its prelude has arrived. */
   let needed = 0;
 
@@ -61,6 +64,8 @@ export async function* decodeEventStream(
   try {
     for await (const chunk of body) {
       if (chunk.length === 0) continue;
+      received += chunk.length;
+      if (received > limits.maxStreamBytes) throw overLimit(label, 'a stream', limits.maxStreamBytes);
       chunks.push(Buffer.isBuffer(chunk) ? chunk : Buffer.from(chunk.buffer, chunk.byteOffset, chunk.byteLength));
       buffered += chunk.length;
       while (true) {
@@ -68,7 +73,8 @@ export async function* decodeEventStream(
           if (buffered < 4) break;
           if (chunks[0]!.length < 4) chunks = [Buffer.concat(chunks, buffered)];
           needed = chunks[0]!.readUInt32BE(0);
-          if (needed < PRELUDE_AND_CRCS || needed > MAX_MESSAGE_BYTES) throw malformed(label);
+          if (needed < PRELUDE_AND_CRCS) throw malformed(label);
+          if (needed > limits.maxEventBytes) throw overLimit(label, 'an event', limits.maxEventBytes);
         }
         if (buffered < needed) break;
         const frame = take(needed);

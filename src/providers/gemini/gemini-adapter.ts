@@ -23,6 +23,7 @@ function call(request: ChatRequest, target: UpstreamTarget, ctx: CallContext, st
     headers,
     body: JSON.stringify(convertToGeminiRequest(request, target.model)),
     timeouts: target.provider.timeouts,
+    limits: target.provider.limits,
     signal: ctx.signal,
     label: target.provider.id,
   };
@@ -79,7 +80,7 @@ async function stream(
   return (async function* () {
     let ended = false;
     try {
-      for await (const message of readSSE(res.body, label)) {
+      for await (const message of readSSE(res.body, label, target.provider.limits)) {
         if (message.data.trim() === '') continue;
         const json = parseEventJSON(message.data, label);
         const error = inBandError(json, target);

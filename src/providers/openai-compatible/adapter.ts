@@ -109,6 +109,7 @@ function call(request: ChatRequest, target: UpstreamTarget, ctx: CallContext, pa
     headers,
     body: requestBody(request, target, passthrough),
     timeouts: target.provider.timeouts,
+    limits: target.provider.limits,
     signal: ctx.signal,
     label: target.provider.id,
   };
@@ -139,30 +140,38 @@ async function sendWhole(
 }
 
 /**
- * The upstream's SSE frames as parsed JSON objects. Ends cleanly only on `[DONE]` or, for servers that omit
- * it, after every choice finished; a stream cut before that is an error, never a silent short answer.
+ * The upstream's SSE frames as parsed JSON objects. Complete only when every choice index seen has its
+ * `finish_reason` (servers may omit `[DONE]`, and with n > 1 the choices finish one by one); a stream that
+ * ends before that, with `[DONE]` or not, is an error, never a silent short answer.
  */
-async function* frames(res: UpstreamResponse, label: string): AsyncGenerator<{ data: string; json: Json }> {
-  let finished = false;
-  let done = false;
+async function* frames(res: UpstreamResponse, target: UpstreamTarget): AsyncGenerator<{ data: string; json: Json }> {
+  const label = target.provider.id;
+  /** Choice index → whether it has finished. */
+  const choiceFinished = new Map<number, boolean>();
+  let ended = false;
   try {
-    for await (const message of readSSE(res.body, label)) {
-      if (message.data === '[DONE]') {
-        done = true;
-        return;
-      }
+    for await (const message of readSSE(res.body, label, target.provider.limits)) {
+      if (message.data === '[DONE]') break;
       if (message.data === '') continue;
       const json = parseEventJSON(message.data, label);
       if (json['error'] && !json['choices']) throw mapOpenAIError({ status: 500, body: json, label });
       const choices = json['choices'];
-      if (Array.isArray(choices) && choices.some((c) => c && (c as Json)['finish_reason'] != null)) finished = true;
+      if (Array.isArray(choices)) {
+        for (const choice of choices as Json[]) {
+          const index = typeof choice?.['index'] === 'number' ? choice['index'] : 0;
+          if (choice?.['finish_reason'] != null) choiceFinished.set(index, true);
+          else if (!choiceFinished.has(index)) choiceFinished.set(index, false);
+        }
+      }
       yield { data: message.data, json };
     }
-    done = finished;
+    ended = true;
   } finally {
-    releaseBody(res.body, done);
+    releaseBody(res.body, ended);
   }
-  if (!finished) throw new GatewayError('provider_unavailable', `Upstream ${label} ended the stream before finishing`);
+  if (choiceFinished.size === 0 || [...choiceFinished.values()].includes(false)) {
+    throw new GatewayError('provider_unavailable', `Upstream ${label} ended the stream before finishing`);
+  }
 }
 
 async function complete(request: ChatRequest, target: UpstreamTarget, ctx: CallContext): Promise<ChatResponse> {
@@ -194,11 +203,10 @@ async function stream(
   ctx: CallContext,
 ): Promise<AsyncIterable<StreamEvent>> {
   const res = await send(request, target, ctx, false);
-  const label = target.provider.id;
   return (async function* () {
     let started = false;
     const out: StreamEvent[] = [];
-    for await (const frame of frames(res, label)) {
+    for await (const frame of frames(res, target)) {
       if (!started) {
         started = true;
         yield {
@@ -242,9 +250,8 @@ async function passthroughStream(
   ctx: CallContext,
 ): Promise<AsyncIterable<PassthroughFrame>> {
   const res = await send(request, target, ctx, true);
-  const label = target.provider.id;
   return (async function* () {
-    for await (const frame of frames(res, label)) {
+    for await (const frame of frames(res, target)) {
       const usage = usageOf(frame.json);
       yield usage ? { data: frame.data, json: frame.json, usage } : { data: frame.data, json: frame.json };
     }

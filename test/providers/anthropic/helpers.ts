@@ -1,5 +1,6 @@
 import type { ChatRequest } from '../../../src/core/ir.ts';
 import type { CallContext, CatalogModel, UpstreamTarget } from '../../../src/providers/types.ts';
+import { DEFAULT_UPSTREAM_LIMITS } from '../../helpers/upstream-limits.ts';
 
 /** Targets, requests and contexts for the Anthropic adapter tests. */
 
@@ -28,7 +29,15 @@ export function target(
   timeouts = { connectMs: 2_000, firstByteMs: 5_000, totalMs: 10_000 },
 ): UpstreamTarget {
   return {
-    provider: { id: 'anthropic-test', kind: 'anthropic', baseUrl, keys: [{ id: 'k1', secret }], options, timeouts },
+    provider: {
+      id: 'anthropic-test',
+      kind: 'anthropic',
+      baseUrl,
+      keys: [{ id: 'k1', secret }],
+      options,
+      timeouts,
+      limits: DEFAULT_UPSTREAM_LIMITS,
+    },
     model: catalogModel(model),
     key: { id: 'k1', secret },
   };

@@ -2,15 +2,20 @@ import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { GatewayError } from '../../../src/core/errors.ts';
 import { decodeEventStream, type EventStreamMessage } from '../../../src/providers/bedrock/decode-event-stream.ts';
+import { DEFAULT_UPSTREAM_LIMITS } from '../../helpers/upstream-limits.ts';
 import { encodeEvent, encodeException } from '../../mocks/bedrock.ts';
 
 async function* chunks(parts: Uint8Array[]): AsyncGenerator<Uint8Array> {
   for (const part of parts) yield part;
 }
 
-async function decode(parts: Uint8Array[]): Promise<EventStreamMessage[]> {
+async function decode(
+  parts: AsyncIterable<Uint8Array> | Uint8Array[],
+  limits = DEFAULT_UPSTREAM_LIMITS,
+): Promise<EventStreamMessage[]> {
   const out: EventStreamMessage[] = [];
-  for await (const message of decodeEventStream(chunks(parts), 'bedrock')) out.push(message);
+  const body = Array.isArray(parts) ? chunks(parts) : parts;
+  for await (const message of decodeEventStream(body, 'bedrock', limits)) out.push(message);
   return out;
 }
 
@@ -68,12 +73,44 @@ describe('decodeEventStream', () => {
     await assert.rejects(decode([garbage]), { code: 'provider_unavailable' });
   });
 
+  it('refuses a frame declaring more than maxEventBytes as soon as its length arrives', async () => {
+    const limits = { ...DEFAULT_UPSTREAM_LIMITS, maxEventBytes: 64 * 1024 };
+    // A prelude declaring 1 MiB (well under 4 GiB, the largest a prelude can say): the decoder must refuse it
+    // without asking for, or holding, the rest.
+    const prelude = Buffer.alloc(12);
+    prelude.writeUInt32BE(1024 * 1024, 0);
+    let askedForMore = false;
+    async function* preludeThenRest(): AsyncGenerator<Uint8Array> {
+      yield frames[0]!;
+      yield prelude;
+      askedForMore = true;
+      yield Buffer.alloc(1024 * 1024 - 12);
+    }
+    await assert.rejects(decode(preludeThenRest(), limits), (err: GatewayError) => {
+      assert.equal(err.code, 'provider_unavailable');
+      assert.equal(err.retryable, true);
+      assert.match(err.message, /event larger than 65536 bytes/);
+      return true;
+    });
+    assert.equal(askedForMore, false, 'refused on the prelude alone');
+    const huge = Buffer.alloc(12);
+    huge.writeUInt32BE(0xffff_fff0, 0);
+    await assert.rejects(decode([huge]), /event larger than 8388608 bytes/);
+  });
+
+  it('refuses a stream bringing more than maxStreamBytes in all', async () => {
+    const limits = { ...DEFAULT_UPSTREAM_LIMITS, maxStreamBytes: all.length * 3 };
+    assert.equal((await decode([all, all, all], limits)).length, 9, 'up to the cap every frame is delivered');
+    await assert.rejects(decode([all, all, all, all], limits), /stream larger than/);
+  });
+
   it('rejects a body that ends inside a message', async () => {
     const cut = all.subarray(0, all.length - 3);
     const seen: EventStreamMessage[] = [];
     await assert.rejects(
       (async () => {
-        for await (const message of decodeEventStream(chunks([cut]), 'bedrock')) seen.push(message);
+        for await (const message of decodeEventStream(chunks([cut]), 'bedrock', DEFAULT_UPSTREAM_LIMITS))
+          seen.push(message);
       })(),
       (err: GatewayError) => err instanceof GatewayError && err.code === 'provider_unavailable',
     );
@@ -87,7 +124,7 @@ describe('decodeEventStream', () => {
     }
     await assert.rejects(
       (async () => {
-        for await (const _ of decodeEventStream(broken(), 'bedrock')) {
+        for await (const _ of decodeEventStream(broken(), 'bedrock', DEFAULT_UPSTREAM_LIMITS)) {
           // drain
         }
       })(),

@@ -13,6 +13,7 @@ import type { BedrockConverseResponse } from '../../../src/providers/bedrock/bed
 import { convertBedrockResponse } from '../../../src/providers/bedrock/convert-bedrock-response.ts';
 import { convertBedrockStream } from '../../../src/providers/bedrock/convert-bedrock-stream.ts';
 import { decodeEventStream } from '../../../src/providers/bedrock/decode-event-stream.ts';
+import { DEFAULT_UPSTREAM_LIMITS } from '../../helpers/upstream-limits.ts';
 import { encodeEvent, FIXTURE_DIR, readFixtureBody, readFixtureEvents, startMockBedrock } from '../../mocks/bedrock.ts';
 import { chat, collect, ctx, type FoldedStream, fold, target } from './helpers.ts';
 
@@ -31,7 +32,7 @@ async function* bytes(chunks: Uint8Array[]): AsyncGenerator<Uint8Array> {
 /** Replays a chunks fixture as binary frames, one network chunk per frame. */
 async function replay(name: string, jsonToolName?: string): Promise<{ events: StreamEvent[]; error?: unknown }> {
   const frames = readFixtureEvents(name).map(([type, payload]) => encodeEvent(type, payload));
-  const stream = convertBedrockStream(decodeEventStream(bytes(frames), 'bedrock'), {
+  const stream = convertBedrockStream(decodeEventStream(bytes(frames), 'bedrock', DEFAULT_UPSTREAM_LIMITS), {
     id: 'id-1',
     model: 'm',
     created: 1,

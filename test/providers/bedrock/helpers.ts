@@ -1,5 +1,6 @@
 import type { ChatRequest, StreamEvent, Usage } from '../../../src/core/ir.ts';
 import type { CallContext, CatalogModel, ProviderKey, UpstreamTarget } from '../../../src/providers/types.ts';
+import { DEFAULT_UPSTREAM_LIMITS } from '../../helpers/upstream-limits.ts';
 import { MOCK_BEDROCK_CREDENTIALS, MOCK_BEDROCK_REGION, type MockBedrock } from '../../mocks/bedrock.ts';
 
 export const CLAUDE = 'us.anthropic.claude-sonnet-4-20250514-v1:0';
@@ -39,6 +40,7 @@ export function target(
       keys: [options.key ?? SIGV4_KEY],
       options: { region: MOCK_BEDROCK_REGION, ...options.providerOptions },
       timeouts: { connectMs: 2_000, firstByteMs: options.firstByteMs ?? 10_000, totalMs: 30_000 },
+      limits: DEFAULT_UPSTREAM_LIMITS,
     },
     model: model(options.model),
     key: options.key ?? SIGV4_KEY,

@@ -1,5 +1,6 @@
 import type { ChatRequest, StreamEvent } from '../../../src/core/ir.ts';
 import type { CallContext, UpstreamTarget } from '../../../src/providers/types.ts';
+import { DEFAULT_UPSTREAM_LIMITS } from '../../helpers/upstream-limits.ts';
 import type { MockGemini } from '../../mocks/gemini.ts';
 
 /** A Gemini provider target pointing at the mock. */
@@ -16,6 +17,7 @@ export function geminiTarget(
       keys: [],
       options: options.providerOptions ?? {},
       timeouts: { connectMs: 2_000, firstByteMs: 5_000, totalMs: 10_000 },
+      limits: DEFAULT_UPSTREAM_LIMITS,
     },
     model: {
       id: `gemini-test/${upstreamName}`,

@@ -5,6 +5,7 @@ import { after, before, describe, test } from 'node:test';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { GatewayError } from '../../../src/core/errors.ts';
 import { upstreamFetchWhole } from '../../../src/providers/http.ts';
+import { DEFAULT_UPSTREAM_LIMITS } from '../../helpers/upstream-limits.ts';
 
 /**
  * upstreamFetchWhole, the non-streaming upstream call, against a real HTTP server on loopback: every way an
@@ -22,21 +23,19 @@ function call(
   path: string,
   options: { signal?: AbortSignal; limit?: number; totalMs?: number; firstByteMs?: number } = {},
 ) {
-  return upstreamFetchWhole(
-    {
-      url: `${origin}${path}`,
-      headers: { 'content-type': 'application/json', authorization: 'Bearer sk-secret' },
-      body: '{"hello":"world"}',
-      timeouts: {
-        ...timeouts,
-        ...(options.totalMs ? { totalMs: options.totalMs } : {}),
-        ...(options.firstByteMs ? { firstByteMs: options.firstByteMs } : {}),
-      },
-      signal: options.signal ?? new AbortController().signal,
-      label: 'mock',
+  return upstreamFetchWhole({
+    url: `${origin}${path}`,
+    headers: { 'content-type': 'application/json', authorization: 'Bearer sk-secret' },
+    body: '{"hello":"world"}',
+    timeouts: {
+      ...timeouts,
+      ...(options.totalMs ? { totalMs: options.totalMs } : {}),
+      ...(options.firstByteMs ? { firstByteMs: options.firstByteMs } : {}),
     },
-    options.limit,
-  );
+    limits: { ...DEFAULT_UPSTREAM_LIMITS, ...(options.limit ? { maxBodyBytes: options.limit } : {}) },
+    signal: options.signal ?? new AbortController().signal,
+    label: 'mock',
+  });
 }
 
 async function rejection(promise: Promise<unknown>): Promise<GatewayError> {
@@ -162,7 +161,7 @@ describe('upstreamFetchWhole', () => {
     };
     const err = await rejection(call('/big', { limit: 16 * 1024 }));
     assert.equal(err.code, 'provider_unavailable');
-    assert.match(err.message, /oversized/);
+    assert.match(err.message, /body larger than 16384 bytes/);
   });
 
   test('a connection reset mid-body and a refused connection are retryable provider_unavailable', async () => {
@@ -185,6 +184,7 @@ describe('upstreamFetchWhole', () => {
         headers: {},
         body: '{}',
         timeouts,
+        limits: DEFAULT_UPSTREAM_LIMITS,
         signal: new AbortController().signal,
         label: 'gone',
       }),
