@@ -2,6 +2,7 @@ import Fastify from 'fastify';
 import { GatewayError, openAIErrorBody } from '../core/errors.ts';
 import { registerDashboard } from '../dashboard/register.ts';
 import { renderAnthropicError } from '../protocols/anthropic-messages/index.ts';
+import { answerClientError } from './client-error.ts';
 import { toClientError } from './errors.ts';
 import { registerChatCompletions, sendEarlyError } from './routes/chat-completions.ts';
 import { registerMessages } from './routes/messages.ts';
@@ -22,6 +23,7 @@ export function buildApp(runtime: Runtime) {
     return503OnClosing: false,
     keepAliveTimeout: 65_000,
     requestTimeout: 0,
+    clientErrorHandler: answerClientError,
   });
 
   // JSON.parse is faster than Fastify's prototype-poisoning-safe parser, and safe here: request bodies are
