@@ -1,5 +1,6 @@
 import Fastify from 'fastify';
 import { GatewayError, openAIErrorBody } from '../core/errors.ts';
+import { clipped } from '../core/validation.ts';
 import { registerDashboard } from '../dashboard/register.ts';
 import { renderAnthropicError } from '../protocols/anthropic-messages/index.ts';
 import { answerClientError } from './client-error.ts';
@@ -68,7 +69,7 @@ export function buildApp(runtime: Runtime) {
   });
 
   app.setNotFoundHandler((req, reply) => {
-    const error = new GatewayError('not_found', `No route for ${req.method} ${req.url.split('?')[0]}`);
+    const error = new GatewayError('not_found', `No route for ${req.method} ${clipped(req.url.split('?')[0] ?? '')}`);
     return reply.code(404).send(openAIErrorBody(error));
   });
 
