@@ -112,7 +112,7 @@ describe('admin login throttle over HTTP', () => {
 describe('LoginThrottle', () => {
   test('a window counts attempts from its first one; a success starts both counts over', () => {
     let now = 1_000_000;
-    const throttle = new LoginThrottle({ now: () => now });
+    const throttle = new LoginThrottle(() => now);
     for (let i = 0; i < LOGIN_LIMIT; i++) assert.equal(throttle.reserve('10.0.0.1', 'root').allowed, true);
     now += 60_000;
     const refused = throttle.reserve('10.0.0.1', 'root');
@@ -125,7 +125,7 @@ describe('LoginThrottle', () => {
 
   test('memory stays bounded and rotating addresses and usernames never resets a count', () => {
     let now = 0;
-    const throttle = new LoginThrottle({ now: () => now });
+    const throttle = new LoginThrottle(() => now);
     for (let i = 0; i < LOGIN_LIMIT; i++) throttle.reserve(`10.1.0.${i}`, 'root');
     let allowed = 0;
     for (let i = 0; i < 30_000; i++) {

@@ -1,47 +1,35 @@
 import { isIPv6 } from 'node:net';
 import { USERNAME } from '../../tenancy/admin-users.ts';
 
-/**
- * Slows password guessing on the admin login (the page and the JSON API share one instance). An attempt is
- * counted the moment it arrives, before the password hash runs, so parallel attempts cannot all be
- * evaluated before the first one fails. Counted per address (an IPv6 address by its /64, which one host
- * usually holds whole) and per account (username): `limit` attempts within a fixed window of `windowMs`
- * that starts with the first one, then refusals until the window ends. A successful login starts both counts
- * over.
- *
- * Memory is bounded: each map holds at most `capacity` live keys, usernames that cannot exist share one key,
- * and when a map is full an attempt that needs a new key is refused instead of evicting one, so rotating
- * addresses or usernames can make the login wait but never resets a count. In memory, per node.
- */
-export interface LoginThrottleOptions {
-  /** Attempts per address and per account within one window. */
-  limit?: number;
-  windowMs?: number;
-  /** Keys held per map (addresses, accounts). */
-  capacity?: number;
-  now?: () => number;
-}
-
 export type LoginSlot = { allowed: true } | { allowed: false; retryAfterSeconds: number };
 
+/** Attempts per address and per account within one window. */
 export const LOGIN_LIMIT = 10;
 export const LOGIN_WINDOW_MS = 15 * 60_000;
+/** Keys held per map (addresses, accounts). */
 const CAPACITY = 10_000;
 /** The one key of every username that fails the username rules (no such account can exist). */
 const INVALID_USERNAME = '\u0000invalid';
 
+/**
+ * Slows password guessing on the admin login (the page and the JSON API share one instance). An attempt is
+ * counted the moment it arrives, before the password hash runs, so parallel attempts cannot all be
+ * evaluated before the first one fails. Counted per address (an IPv6 address by its /64, which one host
+ * usually holds whole) and per account (username): LOGIN_LIMIT attempts within a fixed window of LOGIN_WINDOW_MS
+ * that starts with the first one, then refusals until the window ends. A successful login starts both counts
+ * over.
+ *
+ * Memory is bounded: each map holds at most CAPACITY live keys, usernames that cannot exist share one key,
+ * and when a map is full an attempt that needs a new key is refused instead of evicting one, so rotating
+ * addresses or usernames can make the login wait but never resets a count. In memory, per node.
+ */
 export class LoginThrottle {
-  readonly #limit: number;
   readonly #now: () => number;
-  readonly #addresses: FixedWindows;
-  readonly #accounts: FixedWindows;
+  readonly #addresses = new FixedWindows(CAPACITY, LOGIN_WINDOW_MS);
+  readonly #accounts = new FixedWindows(CAPACITY, LOGIN_WINDOW_MS);
 
-  constructor(options: LoginThrottleOptions = {}) {
-    this.#limit = options.limit ?? LOGIN_LIMIT;
-    this.#now = options.now ?? (() => Date.now());
-    const windowMs = options.windowMs ?? LOGIN_WINDOW_MS;
-    this.#addresses = new FixedWindows(options.capacity ?? CAPACITY, windowMs);
-    this.#accounts = new FixedWindows(options.capacity ?? CAPACITY, windowMs);
+  constructor(now: () => number = () => Date.now()) {
+    this.#now = now;
   }
 
   /** Counts one attempt, synchronously, or refuses it (then nothing is counted). */
@@ -54,7 +42,7 @@ export class LoginThrottle {
     let waitUntil = 0;
     for (const [windows, key] of keys) {
       const entry = windows.current(key, now);
-      if (entry && entry.count >= this.#limit) waitUntil = Math.max(waitUntil, entry.since + windows.windowMs);
+      if (entry && entry.count >= LOGIN_LIMIT) waitUntil = Math.max(waitUntil, entry.since + windows.windowMs);
       else if (!entry && windows.full) waitUntil = Math.max(waitUntil, windows.oldestEndsAt());
     }
     if (waitUntil > 0) return { allowed: false, retryAfterSeconds: Math.max(1, Math.ceil((waitUntil - now) / 1000)) };
