@@ -1,12 +1,20 @@
 import type { z } from 'zod';
 import { GatewayError } from './errors.ts';
 
-/** Path `['messages', 0, 'content']` as OpenAI's `param` spells it: `messages[0].content`. */
+/** Client text quoted in an error message, cut at `max` characters: a message never echoes a huge input. */
+export function clipped(text: string, max = 64): string {
+  return text.length > max ? `${text.slice(0, max)}…` : text;
+}
+
+/**
+ * Path `['messages', 0, 'content']` as OpenAI's `param` spells it: `messages[0].content`. Keys can be the
+ * client's own (`logit_bias.<token>`), so each is clipped.
+ */
 export function formatParamPath(path: ReadonlyArray<PropertyKey>): string {
   let out = '';
   for (const segment of path) {
     if (typeof segment === 'number') out += `[${segment}]`;
-    else out += out === '' ? String(segment) : `.${String(segment)}`;
+    else out += out === '' ? clipped(String(segment)) : `.${clipped(String(segment))}`;
   }
   return out;
 }

@@ -5,6 +5,7 @@ import { toClientError } from '../server/errors.ts';
 import { registerJsonBodyParser } from '../server/json-body.ts';
 import type { Runtime } from '../server/runtime.ts';
 import { registerAdminApi } from './admin/api.ts';
+import { LoginThrottle } from './admin/login-throttle.ts';
 import { registerAdminRoutes } from './admin/routes.ts';
 import { registerClientRoutes } from './client/routes.ts';
 import { parseForm, SECURITY_HEADERS } from './http.ts';
@@ -16,7 +17,8 @@ const CSS = readFileSync(new URL('./assets/modro.css', import.meta.url), 'utf8')
 /**
  * The dashboards: `/client` (a tenant's own pages, reached through a signed link), `/admin` (operator
  * analytics and management, separate login) and `/admin/api` (the same management as JSON). Registered in
- * their own Fastify scope, so the form parser and the HTML error pages never touch `/v1`.
+ * their own Fastify scope, so the form parser and the HTML error pages never touch `/v1`. The admin login
+ * page and the API's sign-in share one throttle, so each address and account has one budget of attempts.
  */
 export function registerDashboard(app: FastifyInstance, runtime: Runtime): void {
   app.get('/assets/modro.css', async (_req, reply) =>
@@ -51,7 +53,8 @@ export function registerDashboard(app: FastifyInstance, runtime: Runtime): void 
       return sendHtml(reply, error.status, messagePage('Something went wrong', error.message, 'error'));
     });
     registerClientRoutes(scope, runtime);
-    registerAdminRoutes(scope, runtime);
-    registerAdminApi(scope, runtime);
+    const loginThrottle = new LoginThrottle();
+    registerAdminRoutes(scope, runtime, loginThrottle);
+    registerAdminApi(scope, runtime, loginThrottle);
   });
 }

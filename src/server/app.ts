@@ -1,8 +1,10 @@
 import Fastify, { type FastifyReply, type FastifyRequest } from 'fastify';
 import { GatewayError, openAIErrorBody } from '../core/errors.ts';
+import { clipped } from '../core/validation.ts';
 import { registerDashboard } from '../dashboard/register.ts';
 import { renderAnthropicError } from '../protocols/anthropic-messages/index.ts';
 import { BodyBudget } from './body-budget.ts';
+import { answerClientError } from './client-error.ts';
 import { toClientError } from './errors.ts';
 import { registerJsonBodyParser } from './json-body.ts';
 import { registerChatCompletions, sendEarlyError } from './routes/chat-completions.ts';
@@ -26,12 +28,15 @@ export function buildApp(runtime: Runtime) {
     return503OnClosing: false,
     keepAliveTimeout: 65_000,
     // A slow client cannot hold a connection (and the body bytes it sent) for longer than this; Node checks
-    // every second and answers 408.
+    // every second and answers 408 (in the envelope, through answerClientError). All three are given when
+    // the server is created: set later, a requestTimeout below the headers timeout is not honoured.
     requestTimeout: server.requestTimeoutMs,
     http: {
+      requestTimeout: server.requestTimeoutMs,
       headersTimeout: Math.min(server.headersTimeoutMs, server.requestTimeoutMs),
       connectionsCheckingInterval: 1_000,
     },
+    clientErrorHandler: answerClientError,
   });
   app.decorateRequest('caller', undefined);
   app.decorate('openStreams', new Set<SSEWriter>());
@@ -88,7 +93,7 @@ export function buildApp(runtime: Runtime) {
   });
 
   app.setNotFoundHandler((req, reply) => {
-    const error = new GatewayError('not_found', `No route for ${req.method} ${req.url.split('?')[0]}`);
+    const error = new GatewayError('not_found', `No route for ${req.method} ${clipped(req.url.split('?')[0] ?? '')}`);
     return reply.code(404).send(openAIErrorBody(error));
   });
 

@@ -1,4 +1,4 @@
-import { mkdirSync } from 'node:fs';
+import { closeSync, mkdirSync, openSync } from 'node:fs';
 import { dirname } from 'node:path';
 import { Kysely, PostgresDialect, sql } from 'kysely';
 import type { SqlDialect } from './migrations/column-types.ts';
@@ -52,8 +52,23 @@ export async function openStore(config: StoreConfig): Promise<Store> {
 }
 
 function openSqlite(path: string): { db: Kysely<Database>; dialect: SqlDialect; schema?: string } {
-  if (path !== ':memory:') mkdirSync(dirname(path), { recursive: true });
+  if (path !== ':memory:') createOwnerOnly(path);
   return { db: new Kysely<Database>({ dialect: createSqliteDialect(path) }), dialect: 'sqlite' };
+}
+
+/**
+ * The database holds tenants, key hashes, sessions and usage: like the secret files, only its owner may read
+ * it. A missing folder is created 0700 and a missing file 0600 before SQLite opens it (an empty file is an
+ * empty database); SQLite gives the -wal and -shm files the mode of the database file. An existing file or
+ * folder keeps the mode its operator gave it.
+ */
+function createOwnerOnly(path: string): void {
+  mkdirSync(dirname(path), { recursive: true, mode: 0o700 });
+  try {
+    closeSync(openSync(path, 'wx', 0o600));
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw err;
+  }
 }
 
 async function openPostgres(config: {

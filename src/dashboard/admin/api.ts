@@ -15,17 +15,17 @@ import { operatorProviders } from '../../tenancy/policy.ts';
 import { csrfMatches } from '../../tenancy/sessions.ts';
 import { loadUsage, rangeOf } from '../analytics.ts';
 import { sameOrigin } from '../http.ts';
-import { LoginThrottle } from './login-throttle.ts';
+import { attemptLogin } from './attempt-login.ts';
+import type { LoginThrottle } from './login-throttle.ts';
 import { type AdminContext, adminFromRequest, startAdminSession } from './session.ts';
 
 /**
  * The admin JSON API, for scripts: the same operations as the pages. Sign in with
  * `POST /admin/api/session {"username","password"}`, keep the `modro_admin` cookie, and send the returned
- * `csrfToken` as `X-CSRF-Token` on every POST, PATCH and DELETE.
+ * `csrfToken` as `X-CSRF-Token` on every POST, PATCH and DELETE. The sign-in shares the login page's throttle.
  */
-export function registerAdminApi(app: FastifyInstance, runtime: Runtime): void {
+export function registerAdminApi(app: FastifyInstance, runtime: Runtime, throttle: LoginThrottle): void {
   const { tenancy } = runtime;
-  const throttle = new LoginThrottle();
   const ops: AdminOps = { repo: tenancy.repo, catalog: runtime.catalog, directory: tenancy.directory };
 
   async function admin(req: FastifyRequest, reply: FastifyReply, mutating: boolean): Promise<AdminContext | undefined> {
@@ -53,18 +53,20 @@ export function registerAdminApi(app: FastifyInstance, runtime: Runtime): void {
   };
 
   app.post('/admin/api/session', async (req, reply) => {
-    if (throttle.blocked(req.ip)) {
-      return reply.code(429).send({ error: { code: 'rate_limited', message: 'Too many failed attempts' } });
-    }
     const input = body(req);
-    const user = await tenancy.admins.authenticate(String(input['username'] ?? ''), String(input['password'] ?? ''));
-    if (!user) {
-      throttle.failed(req.ip);
+    const [username, password] = [String(input['username'] ?? ''), String(input['password'] ?? '')];
+    const login = await attemptLogin(tenancy.admins, throttle, req.ip, username, password);
+    if (login.kind === 'throttled') {
+      return reply
+        .code(429)
+        .header('retry-after', String(login.retryAfterSeconds))
+        .send({ error: { code: 'rate_limited', message: 'Too many attempts' } });
+    }
+    if (login.kind === 'wrong') {
       return reply.code(401).send({ error: { code: 'authentication_failed', message: 'Wrong username or password' } });
     }
-    throttle.succeeded(req.ip);
-    const session = await startAdminSession(runtime, req, reply, user);
-    return { username: user.username, csrfToken: session.csrf, expiresAt: session.expiresAt };
+    const session = await startAdminSession(runtime, req, reply, login.user);
+    return { username: login.user.username, csrfToken: session.csrf, expiresAt: session.expiresAt };
   });
 
   app.delete('/admin/api/session', async (req, reply) => {

@@ -20,16 +20,19 @@ import { ADMIN_COOKIE, clearCookie, cookieSecure, formField, sameOrigin } from '
 import { messagePage } from '../layout.ts';
 import { redirect, sendHtml } from '../respond.ts';
 import { computeSavings, deepTierModel } from '../savings.ts';
+import { attemptLogin } from './attempt-login.ts';
 import { adminLoginPage } from './login-page.ts';
-import { LoginThrottle } from './login-throttle.ts';
+import type { LoginThrottle } from './login-throttle.ts';
 import { adminOverviewPage } from './overview-page.ts';
 import { ADMIN_COOKIE_PATH, type AdminContext, adminFromRequest, startAdminSession } from './session.ts';
 import { keysPage, secretPage, tenantDetailPage, tenantsPage } from './tenant-pages.ts';
 
-/** Admin pages: login, analytics across tenants, tenants, keys. Every page but the login needs an admin session. */
-export function registerAdminRoutes(app: FastifyInstance, runtime: Runtime): void {
+/**
+ * Admin pages: login, analytics across tenants, tenants, keys. Every page but the login needs an admin session.
+ * The login throttle is shared with the JSON API's sign-in.
+ */
+export function registerAdminRoutes(app: FastifyInstance, runtime: Runtime, throttle: LoginThrottle): void {
   const { tenancy } = runtime;
-  const throttle = new LoginThrottle();
   const ops: AdminOps = { repo: tenancy.repo, catalog: runtime.catalog, directory: tenancy.directory };
 
   /** GET pages: no admin session → the login page. */
@@ -54,16 +57,14 @@ export function registerAdminRoutes(app: FastifyInstance, runtime: Runtime): voi
   });
 
   app.post('/admin/login', async (req, reply) => {
-    if (throttle.blocked(req.ip)) {
-      return sendHtml(reply, 429, adminLoginPage('Too many failed attempts. Wait a few minutes and try again.'));
+    const [username, password] = [formField(req, 'username') ?? '', formField(req, 'password') ?? ''];
+    const login = await attemptLogin(tenancy.admins, throttle, req.ip, username, password);
+    if (login.kind === 'throttled') {
+      reply.header('retry-after', String(login.retryAfterSeconds));
+      return sendHtml(reply, 429, adminLoginPage('Too many attempts. Wait a few minutes and try again.'));
     }
-    const user = await tenancy.admins.authenticate(formField(req, 'username') ?? '', formField(req, 'password') ?? '');
-    if (!user) {
-      throttle.failed(req.ip);
-      return sendHtml(reply, 401, adminLoginPage('Wrong username or password.'));
-    }
-    throttle.succeeded(req.ip);
-    await startAdminSession(runtime, req, reply, user);
+    if (login.kind === 'wrong') return sendHtml(reply, 401, adminLoginPage('Wrong username or password.'));
+    await startAdminSession(runtime, req, reply, login.user);
     return redirect(reply, '/admin');
   });
 

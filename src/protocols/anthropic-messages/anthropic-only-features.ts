@@ -1,6 +1,8 @@
+import { clipped } from '../../core/validation.ts';
 import { isCustomTool } from './parse-anthropic-request.ts';
 
 type Json = Record<string, unknown>;
+const NAMED_BLOCK_TYPES = 5;
 
 /**
  * What in an Anthropic request body only Anthropic can serve: the IR leaves it out when the request is
@@ -12,6 +14,7 @@ type Json = Record<string, unknown>;
  */
 export function anthropicOnlyFeatures(raw: Record<string, unknown>): string[] {
   const features = new Set<string>();
+  const otherBlocks = new Set<string>();
   const tools = Array.isArray(raw['tools']) ? (raw['tools'] as Json[]) : [];
   if (tools.some((tool) => tool && !isCustomTool(tool))) features.add('server tools');
   for (const field of ['mcp_servers', 'container', 'context_management'] as const) {
@@ -34,9 +37,16 @@ export function anthropicOnlyFeatures(raw: Record<string, unknown>): string[] {
         typeof type === 'string' &&
         !['text', 'image', 'tool_use', 'tool_result', 'thinking', 'redacted_thinking'].includes(type)
       ) {
-        features.add(`${type} blocks`);
+        otherBlocks.add(type);
       }
     }
   }
-  return [...features];
+  return [...features, ...namedBlocks(otherBlocks)];
+}
+
+/** The client's own block types, quoted in an error message: a few, each clipped. */
+function namedBlocks(types: ReadonlySet<string>): string[] {
+  const named = [...types].slice(0, NAMED_BLOCK_TYPES).map((type) => `${clipped(type)} blocks`);
+  if (types.size > NAMED_BLOCK_TYPES) named.push(`${types.size - NAMED_BLOCK_TYPES} more block types`);
+  return named;
 }

@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { modelNameSchema } from '../model-name.ts';
 
 /**
  * The Anthropic Messages request body as this gateway validates it: the fields it translates are checked
@@ -92,10 +93,10 @@ const thinkingSchema = z.discriminatedUnion('type', [
 const jsonSchemaFormat = z.looseObject({ type: z.literal('json_schema'), schema: z.record(z.string(), z.unknown()) });
 
 export const anthropicRequestSchema = z.looseObject({
-  model: z.string().min(1),
+  model: modelNameSchema,
   messages: z.array(messageSchema).min(1),
-  // Anthropic requires it; the gateway fills a default (see the provider docs) so callers may omit it.
-  max_tokens: z.number().int().min(0).optional(),
+  // Anthropic requires it (at least 1); the gateway fills a default (see the provider docs) so callers may omit it.
+  max_tokens: z.number().int().min(1).optional(),
   system: z.union([z.string(), z.array(textBlockSchema)]).optional(),
   stop_sequences: z.array(z.string()).optional(),
   stream: z.boolean().optional(),

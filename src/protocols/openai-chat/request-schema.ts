@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { modelNameSchema } from '../model-name.ts';
 
 /**
  * The OpenAI Chat Completions request, as far as Modro interprets it. Objects are loose: fields we do not
@@ -77,7 +78,7 @@ const responseFormat = z.discriminatedUnion('type', [
 const finiteNumber = z.number().refine(Number.isFinite, 'must be a finite number');
 
 export const chatCompletionRequestSchema = z.looseObject({
-  model: z.string().min(1).max(256),
+  model: modelNameSchema,
   messages: z.array(messageSchema).min(1),
   tools: z.array(tool).optional(),
   tool_choice: toolChoice.optional(),
