@@ -1,5 +1,6 @@
 import type { Catalog } from '../billing/catalog.ts';
 import { GatewayError } from '../core/errors.ts';
+import { clipped } from '../core/validation.ts';
 import type { Caller } from '../gateway/gateway.ts';
 import type { Logger } from '../ops/logger.ts';
 import { providerKey } from '../providers/provider-key.ts';
@@ -116,9 +117,11 @@ export class TenancyAuthenticator implements Authenticator {
     if (!hint) return undefined;
     const provider = providerForHint(hint, this.#o.catalog.providers);
     if (!provider) {
+      // The hint may be the caller's own header text: quoted only shortened.
+      const kind = clipped(hint);
       throw new GatewayError(
         'authentication_failed',
-        `This gateway does not accept ${hint} keys: no ${hint} provider is configured for bring-your-own-key`,
+        `This gateway does not accept ${kind} keys: no ${kind} provider is configured for bring-your-own-key`,
       );
     }
     const hmac = byokHmac(this.#o.byokKey, provider.kind, token);
