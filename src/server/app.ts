@@ -49,13 +49,13 @@ export function buildApp(runtime: Runtime) {
     reply.code(error.status).header('connection', 'close').send(openAIErrorBody(error));
   });
 
-  app.setErrorHandler((err, req, reply) => {
+  app.setErrorHandler(async (err, req, reply) => {
     const error = toClientError(err);
     if (error.code === 'internal_error') runtime.logger.error({ err, url: req.url }, 'unhandled error');
     if (req.method === 'POST' && req.url.startsWith('/v1/messages')) {
       // Rejected before the route ran (unparsable or oversized body): still one usage record.
       const start = beginRequest(req, reply, 'anthropic-messages');
-      recordEarlyError(runtime.gateway, start, undefined, error);
+      await recordEarlyError(runtime.gateway, start, undefined, error);
       const rendered = renderAnthropicError(error, start.requestId);
       return reply.code(rendered.status).headers(rendered.headers).send(rendered.body);
     }
