@@ -2,7 +2,7 @@ import { join } from 'node:path';
 import type { Kysely } from 'kysely';
 import type { Database } from './schema.ts';
 import type { UsageRecord } from './usage.ts';
-import { writeUsageBatch } from './usage.ts';
+import { normalizeUsageRecord, writeUsageBatch } from './usage.ts';
 import {
   importLeftover,
   type JournalImportResult,
@@ -187,8 +187,9 @@ export class UsageWriter {
    */
   enqueue(record: UsageRecord): Promise<void> {
     try {
-      // A copy: the caller may reuse its object.
-      const copy = { ...record };
+      // A copy (the caller may reuse its object), normalized before it reaches the disk: strings from clients
+      // (the requested model) are bounded, so a journal line stays small whatever the request was.
+      const copy = normalizeUsageRecord(record);
       if (this.#closed) {
         this.#appendAfterClose(copy);
         return WRITTEN;

@@ -8,6 +8,7 @@ import { forEachDatabase } from '../helpers/databases.ts';
 import {
   breakTable,
   journaledRequestIds,
+  journalLines,
   makeRecord,
   randomRecords,
   rawTotals,
@@ -245,12 +246,25 @@ forEachDatabase('usage writer', (suite) => {
     );
   });
 
+  it('journals a bounded record whatever a client sent as its model name', async () => {
+    const { store } = await suite.fresh();
+    const dir = journalDir();
+    const writer = new UsageWriter({ db: store.db, journalDir: dir, flushIntervalMs: NEVER });
+    await writer.enqueue(makeRecord({ requestedModel: 'x'.repeat(1_000_000) }));
+    const [line] = journalLines(dir);
+    assert.ok(line && line.length < 2_000, `a ${line?.length}-character journal line`);
+    await writer.close();
+  });
+
   it('enqueue never throws, even for a record that cannot be copied', async () => {
     const writer = new UsageWriter({ db: suite.getStore().db, journalDir: journalDir(), flushIntervalMs: NEVER });
     const hostile = new Proxy(
       {},
       {
         ownKeys: () => {
+          throw new Error('boom');
+        },
+        get: () => {
           throw new Error('boom');
         },
       },
