@@ -1,9 +1,10 @@
 import { closeSync, fdatasyncSync, fstatSync, mkdirSync, openSync, readSync, writeSync } from 'node:fs';
-import { appendFile, type FileHandle, mkdir, open, readdir, readFile, unlink } from 'node:fs/promises';
+import { type FileHandle, mkdir, open, readdir, unlink } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { Kysely } from 'kysely';
 import type { Database } from './schema.ts';
-import { type UsageRecord, writeUsageBatch } from './usage.ts';
+import type { UsageRecord } from './usage.ts';
+import { importJournalFile, type JournalImportResult } from './usage-journal-import.ts';
 
 /**
  * The usage journal: every usage record is appended to a file in the data folder before its response's last
@@ -22,7 +23,7 @@ import { type UsageRecord, writeUsageBatch } from './usage.ts';
  * reach `segmentMaxBytes` or `segmentMaxAgeMs`. Each segment counts its records the database does not hold
  * yet; a sealed segment whose count reaches zero is synced, closed and deleted (after `syncDatabase`, so that a
  * power loss cannot take the database's copy and the journal's together). Segments left by a process that is
- * gone are imported at the next start (see `leftovers` and `importJournalFile`) and deleted: writes are
+ * gone are imported at the next start (`open` lists them, usage-journal-import.ts reads them) and deleted: writes are
  * idempotent by requestId, so a record both in the database and in a leftover segment counts once.
  */
 
@@ -54,15 +55,6 @@ export interface UsageJournalOptions {
 /** Where a record went; handed back to `release` or `offload`. */
 export interface JournalSegment {
   readonly path: string;
-}
-
-export interface JournalImportResult {
-  /** Records stored by this import. */
-  imported: number;
-  /** Records the database already held. */
-  duplicates: number;
-  /** Lines that were not records (a line cut short by a crash mid-write). */
-  malformed: number;
 }
 
 /** Where lines that could not be read back are kept, for a human to look at. */
@@ -162,8 +154,8 @@ export class UsageJournal {
 
   /**
    * Starts the background sync and returns the files earlier runs left (segments of processes that are
-   * gone, and an earlier version's spill file), oldest first: import each with `importJournalFile`, then
-   * delete it.
+   * gone, and an earlier version's spill file), oldest first: import each with `importLeftover`
+   * (usage-journal-import.ts), which deletes it.
    */
   async open(): Promise<string[]> {
     await mkdir(this.#dir, { recursive: true });
@@ -448,62 +440,6 @@ export class UsageJournal {
   }
 }
 
-/**
- * Imports one journal file (a leftover segment, an earlier version's spill file, or an offloaded segment):
- * its records go to the database in batches, parsed a batch at a time so the event loop is never held long.
- * Lines that are not records are counted and, given `malformedPath`, appended there (mode 0600) rather than
- * lost: a human may still recover them. The file itself is left for the caller to delete.
- */
-export async function importJournalFile(
-  db: Kysely<Database>,
-  path: string,
-  batchSize: number,
-  malformedPath?: string,
-): Promise<JournalImportResult> {
-  const result: JournalImportResult = { imported: 0, duplicates: 0, malformed: 0 };
-  let text: string;
-  try {
-    text = await readFile(path, 'utf8');
-  } catch (err) {
-    if ((err as NodeJS.ErrnoException).code === 'ENOENT') return result;
-    throw err;
-  }
-  const lines = text.split('\n');
-  const malformed: string[] = [];
-  for (let i = 0; i < lines.length; i += batchSize) {
-    const records: UsageRecord[] = [];
-    for (const line of lines.slice(i, i + batchSize)) {
-      if (line.trim() === '') continue;
-      const record = parseLine(line);
-      if (record) records.push(record);
-      else malformed.push(line);
-    }
-    if (records.length === 0) continue;
-    const written = await writeUsageBatch(db, records);
-    result.imported += written.inserted;
-    result.duplicates += written.duplicates;
-  }
-  result.malformed = malformed.length;
-  if (malformedPath && malformed.length > 0) {
-    await appendFile(malformedPath, `${malformed.join('\n')}\n`, { mode: 0o600 });
-  }
-  return result;
-}
-
-/** Imports a leftover file, then deletes it. */
-export async function importLeftover(
-  db: Kysely<Database>,
-  path: string,
-  batchSize: number,
-  malformedPath: string,
-): Promise<JournalImportResult> {
-  const result = await importJournalFile(db, path, batchSize, malformedPath);
-  await unlink(path).catch((err: NodeJS.ErrnoException) => {
-    if (err.code !== 'ENOENT') throw err;
-  });
-  return result;
-}
-
 /** A segment whose writer is gone: another process that no longer runs, or a journal of this one now closed. */
 function isLeftover(name: string): boolean {
   const match = SEGMENT_NAME.exec(name);
@@ -530,17 +466,5 @@ async function syncFolder(dir: string): Promise<void> {
     }
   } catch {
     // The files' contents are synced regardless; only a power loss right after a segment was created matters.
-  }
-}
-
-function parseLine(line: string): UsageRecord | undefined {
-  try {
-    const value: unknown = JSON.parse(line);
-    if (value === null || typeof value !== 'object' || Array.isArray(value)) return undefined;
-    const r = value as Partial<UsageRecord>;
-    if (typeof r.requestId !== 'string' || typeof r.tenantId !== 'string') return undefined;
-    return r as UsageRecord;
-  } catch {
-    return undefined;
   }
 }

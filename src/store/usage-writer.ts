@@ -3,13 +3,8 @@ import type { Kysely } from 'kysely';
 import type { Database } from './schema.ts';
 import type { UsageRecord } from './usage.ts';
 import { normalizeUsageRecord, writeUsageBatch } from './usage.ts';
-import {
-  importLeftover,
-  type JournalImportResult,
-  type JournalSegment,
-  MALFORMED_FILE,
-  UsageJournal,
-} from './usage-journal.ts';
+import { type JournalSegment, MALFORMED_FILE, UsageJournal } from './usage-journal.ts';
+import { importLeftover, type JournalImportResult } from './usage-journal-import.ts';
 import { pruneUsage } from './usage-prune.ts';
 
 export interface UsageWriterOptions {
