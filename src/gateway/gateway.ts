@@ -20,7 +20,8 @@ import type { ProviderHealth } from './health.ts';
 
 /**
  * The request pipeline, protocol-agnostic: route → call with failover → meter → record. HTTP routes parse
- * and render their protocol around it. Nothing here writes to a database: usage records go to a queue.
+ * and render their protocol around it. Nothing here writes to a database: usage records go to the journal
+ * and a queue (src/store/usage-writer.ts).
  */
 
 /** Who is calling, as the auth seam (tenancy) resolved it. */
@@ -41,14 +42,20 @@ export interface RequestContext {
   at: number;
   /** performance.now() at arrival, for latency. */
   startedAt: number;
-  /** Aborted when the client goes away. */
+  /** Aborted when the client goes away, or by `abort`. */
   signal: AbortSignal;
+  /** Stops the request's upstream work (the gateway ending a stream itself, at shutdown). */
+  abort(reason: unknown): void;
   caller: Caller;
   request: ChatRequest;
 }
 
 export interface UsageSink {
-  enqueue(record: UsageRecord): void;
+  /**
+   * Takes a record without synchronous I/O and never throws; the promise never rejects and resolves once a
+   * crash of the process can no longer lose the record (it is in the journal).
+   */
+  enqueue(record: UsageRecord): Promise<void>;
 }
 
 export interface Served {
@@ -275,8 +282,12 @@ export class Gateway {
     return Object.assign(out, { attempts });
   }
 
-  /** Meters and records a finished request; never throws, never waits. */
-  record(ctx: RequestContext, outcome: Outcome): void {
+  /**
+   * Meters and records a finished request. Never throws and never rejects; resolves once the record is
+   * durable against a crash of the process. Routes await it before their response's last byte, so every
+   * response a client received in full has its record.
+   */
+  record(ctx: RequestContext, outcome: Outcome): Promise<void> {
     const { metrics } = this.deps;
     const latencyMs = performance.now() - ctx.startedAt;
     const usage = outcome.usage ?? ZERO_USAGE;
@@ -307,7 +318,7 @@ export class Gateway {
           metrics.tokens.inc({ provider, model: model.id, kind: 'reasoning' }, usage.reasoningTokens);
         metrics.costNanoUsd.inc({ provider, model: model.id }, outcome.costNano);
       }
-      this.deps.usage.enqueue({
+      return this.deps.usage.enqueue({
         requestId: ctx.requestId,
         at: ctx.at,
         tenantId: ctx.caller.tenantId,
@@ -336,6 +347,7 @@ export class Gateway {
       });
     } catch (err) {
       this.deps.logger.error({ err, requestId: ctx.requestId }, 'recording usage failed');
+      return Promise.resolve();
     }
   }
 

@@ -17,6 +17,7 @@ export class Metrics {
   readonly costNanoUsd: Counter<'provider' | 'model'>;
   readonly inFlight: Gauge;
   readonly usageQueue: Gauge;
+  readonly usageJournalFailures: Counter;
 
   constructor() {
     const registers = [this.registry];
@@ -74,6 +75,11 @@ export class Metrics {
     this.usageQueue = new Gauge({
       name: 'modro_usage_queue_length',
       help: 'Usage records waiting for the batched write',
+      registers,
+    });
+    this.usageJournalFailures = new Counter({
+      name: 'modro_usage_journal_failures_total',
+      help: 'Usage records whose journal append failed (kept in memory until written; a crash before then loses them)',
       registers,
     });
   }

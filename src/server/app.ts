@@ -46,12 +46,12 @@ export function buildApp(runtime: Runtime) {
 
   /**
    * An error answered before a route ran (draining, an unparsable, oversized or too deep body): in the
-   * envelope of the endpoint's protocol, and, for API calls, still one usage record.
+   * envelope of the endpoint's protocol, and, for API calls, after its usage record is journaled.
    */
-  const sendBeforeRoute = (req: FastifyRequest, reply: FastifyReply, error: GatewayError) => {
+  const sendBeforeRoute = async (req: FastifyRequest, reply: FastifyReply, error: GatewayError) => {
     if (req.method === 'POST' && req.url.startsWith('/v1/messages')) {
       const start = beginRequest(req, reply, 'anthropic-messages');
-      recordEarlyError(runtime.gateway, start, undefined, error);
+      await recordEarlyError(runtime.gateway, start, undefined, error);
       const rendered = renderAnthropicError(error, start.requestId);
       return reply.code(rendered.status).headers(rendered.headers).send(rendered.body);
     }
@@ -73,7 +73,7 @@ export function buildApp(runtime: Runtime) {
     if (runtime.draining) {
       const error = new GatewayError('provider_unavailable', 'The gateway is shutting down; retry on another instance');
       reply.header('connection', 'close');
-      sendBeforeRoute(req, reply, error);
+      void sendBeforeRoute(req, reply, error);
       return;
     }
     if (req.routeOptions.url?.startsWith('/v1/') || budget.admit(req)) {

@@ -1,5 +1,5 @@
 import { randomBytes } from 'node:crypto';
-import { dirname, join, resolve } from 'node:path';
+import { dirname, resolve } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { pino } from 'pino';
 import { buildCatalog, type Catalog } from '../billing/catalog.ts';
@@ -17,6 +17,7 @@ import { buildCandidateTable } from '../router/presets.ts';
 import { Router } from '../router/router.ts';
 import { ruleTierChooser } from '../router/rule-chooser.ts';
 import { openStore, type Store } from '../store/db.ts';
+import { syncSqliteWal } from '../store/sqlite-wal-sync.ts';
 import { UsageWriter } from '../store/usage-writer.ts';
 import type { Authenticator } from '../tenancy/auth.ts';
 import { createTenancy, type Tenancy } from '../tenancy/tenancy.ts';
@@ -95,13 +96,18 @@ export async function createRuntime(options: RuntimeOptions): Promise<Runtime> {
         },
   );
   const dataDir = config.storage.kind === 'sqlite' ? dirname(resolve(config.storage.path)) : resolve('data');
+  const storage = config.storage;
   const usage = new UsageWriter({
     db: store.db,
-    spillPath: join(dataDir, 'usage-spill.jsonl'),
+    journalDir: dataDir,
+    journalSyncMs: config.usage.journalSyncMs,
+    // PostgreSQL's commits are synced (synchronous_commit); SQLite's are not (sqlite-dialect.ts).
+    ...(storage.kind === 'sqlite' ? { syncDatabase: () => syncSqliteWal(resolve(storage.path)) } : {}),
     batchSize: config.usage.batchSize,
     flushIntervalMs: config.usage.flushIntervalMs,
     retentionMs: config.usage.retentionDays * 86_400_000,
     onError: (err, during) => logger.error({ err, during }, 'usage writer problem (records are kept and retried)'),
+    onJournalFailure: (records) => metrics.usageJournalFailures.inc(records),
   });
   const imported = await usage.start();
   const calibration = config.routing.calibration;
@@ -120,7 +126,7 @@ export async function createRuntime(options: RuntimeOptions): Promise<Runtime> {
   const calibrationTimer = calibration ? setInterval(recalibrate, calibration.intervalMs) : undefined;
   calibrationTimer?.unref();
   if (imported.imported > 0)
-    logger.info({ imported: imported.imported }, 'usage records recovered from the spill file');
+    logger.info({ imported: imported.imported }, 'usage records recovered from the journal of an earlier run');
 
   let generatedApiKey: string | undefined;
   let keys = config.auth.keys;
@@ -173,8 +179,13 @@ export async function createRuntime(options: RuntimeOptions): Promise<Runtime> {
         );
         const error = new GatewayError('provider_unavailable', 'The gateway shut down before this answer was complete');
         for (const stream of streams) stream.interrupt(error);
-        // A moment for those last events to leave, then whatever is still open is cut.
-        setTimeout(() => server.closeAllConnections(), 250).unref();
+        // Their routes record them and send that last event; whatever is still open after that is cut.
+        void (async () => {
+          const deadline = Date.now() + 2_000;
+          while (streams.size > 0 && Date.now() < deadline) await sleep(10);
+          await sleep(50);
+          server.closeAllConnections();
+        })();
       }, config.server.shutdownGraceMs);
       force.unref();
       // Keep-alive connections that finish their last response while draining would otherwise hold the
@@ -194,7 +205,7 @@ export async function createRuntime(options: RuntimeOptions): Promise<Runtime> {
       await tenancy.close();
       await store.close();
       await closeUpstreamAgents();
-      logger.info({ written: usage.counters.written, spilled: usage.counters.spilled }, 'stopped');
+      logger.info({ written: usage.counters.written, leftInJournal: usage.counters.leftInJournal }, 'stopped');
     },
   };
   runtime.app = buildApp(runtime);

@@ -13,9 +13,16 @@ export class SSEWriter {
   private closed = false;
   #interruption: GatewayError | undefined;
 
-  constructor(res: ServerResponse, errorFrame: (error: GatewayError) => string) {
+  private readonly stopUpstream: (reason: GatewayError) => void;
+
+  constructor(
+    res: ServerResponse,
+    errorFrame: (error: GatewayError) => string,
+    stopUpstream: (reason: GatewayError) => void,
+  ) {
     this.res = res;
     this.errorFrame = errorFrame;
+    this.stopUpstream = stopUpstream;
     res.once('close', () => {
       this.closed = true;
     });
@@ -32,13 +39,14 @@ export class SSEWriter {
   }
 
   /**
-   * Ends the stream now with the protocol's error event, never a bare TCP cut: the client learns the answer
-   * is incomplete. The route's relay sees clientGone, stops reading upstream and records the error.
+   * The gateway ends this stream itself (shutdown): the upstream call is stopped, the route's relay sees
+   * clientGone, records the error, and `end()` then sends the protocol's error event as the last frame,
+   * never a bare TCP cut: the client learns the answer is incomplete, and its record exists first.
    */
   interrupt(error: GatewayError): void {
     if (this.clientGone || this.res.writableEnded) return;
     this.#interruption = error;
-    this.res.end(this.errorFrame(error));
+    this.stopUpstream(error);
   }
 
   /** Writes raw SSE text; resolves when the socket can take more. */
@@ -59,7 +67,10 @@ export class SSEWriter {
 
   /** The route's last step with the stream (its outcome is then known); it leaves the server's openStreams. */
   end(): void {
-    if (!this.res.writableEnded) this.res.end();
+    if (!this.res.writableEnded) {
+      if (this.#interruption && !this.res.destroyed) this.res.end(this.errorFrame(this.#interruption));
+      else this.res.end();
+    }
     this.onEnd?.();
   }
 
@@ -82,7 +93,8 @@ const LINE_BREAKS = /\r\n|\r|\n/g;
 
 /**
  * Takes the response over from Fastify and starts an event stream with these headers. `errorFrame` renders
- * the protocol's terminal error event, for a stream the gateway must end itself. The stream is listed in
+ * the protocol's terminal error event, for a stream the gateway must end itself (`stopUpstream` stops the
+ * request's upstream call then). The stream is listed in
  * the server's `openStreams` until the route ends it (and has its outcome), so that shutdown can end what
  * is left with that event and wait for the routes to record them.
  */
@@ -90,6 +102,7 @@ export function openSSE(
   reply: FastifyReply,
   headers: Record<string, string>,
   errorFrame: (error: GatewayError) => string,
+  stopUpstream: (reason: GatewayError) => void,
 ): SSEWriter {
   reply.hijack();
   reply.raw.writeHead(200, {
@@ -99,7 +112,7 @@ export function openSSE(
     connection: 'keep-alive',
     'x-accel-buffering': 'no',
   });
-  const writer = new SSEWriter(reply.raw, errorFrame);
+  const writer = new SSEWriter(reply.raw, errorFrame, stopUpstream);
   const open = reply.server.openStreams;
   open.add(writer);
   writer.onEnd = () => open.delete(writer);

@@ -1,3 +1,5 @@
+import { readdirSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { type Kysely, sql } from 'kysely';
 import type { Database } from '../../src/store/schema.ts';
 import type { UsageRecord } from '../../src/store/usage.ts';
@@ -138,4 +140,24 @@ export async function breakTable(db: Kysely<Database>, table: 'usage_record' | '
 
 export async function restoreTable(db: Kysely<Database>, table: 'usage_record' | 'usage_hourly'): Promise<void> {
   await sql`alter table ${sql.table(`${table}_broken`)} rename to ${sql.table(table)}`.execute(db);
+}
+
+/** The lines of the usage journal's segments in a data folder (usage-journal.ts), segment by segment. */
+export function journalLines(dir: string): string[] {
+  let names: string[];
+  try {
+    names = readdirSync(dir);
+  } catch {
+    return [];
+  }
+  return names
+    .filter((name) => name.startsWith('usage-journal-') && name.endsWith('.jsonl'))
+    .sort()
+    .flatMap((name) => readFileSync(join(dir, name), 'utf8').split('\n'))
+    .filter((line) => line !== '');
+}
+
+/** The request ids of the records in the usage journal of a data folder. */
+export function journaledRequestIds(dir: string): string[] {
+  return journalLines(dir).map((line) => (JSON.parse(line) as { requestId: string }).requestId);
 }

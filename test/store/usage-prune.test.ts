@@ -6,7 +6,7 @@ import { pruneUsage } from '../../src/store/usage-prune.ts';
 import { querySpendOverTime } from '../../src/store/usage-queries.ts';
 import { UsageWriter } from '../../src/store/usage-writer.ts';
 import { forEachDatabase } from '../helpers/databases.ts';
-import { makeRecord, rawTotals, rollupTotals, sumCost, waitFor } from './support.ts';
+import { makeRecord, rawTotals, rollupTotals, sumCost, uniqueId, waitFor } from './support.ts';
 
 const DAY = 86_400_000;
 
@@ -41,7 +41,7 @@ forEachDatabase('usage retention', (suite) => {
     ]);
     const writer = new UsageWriter({
       db: store.db,
-      spillPath: join(suite.tempDir(), 'prune-spill.jsonl'),
+      journalDir: join(suite.tempDir(), uniqueId('data')),
       retentionMs: 7 * DAY,
       pruneIntervalMs: 10,
     });

@@ -1,14 +1,14 @@
 import assert from 'node:assert/strict';
-import { existsSync, readFileSync, writeFileSync } from 'node:fs';
-import { appendFile, copyFile } from 'node:fs/promises';
+import { mkdirSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { it } from 'node:test';
 import { querySpendOverTime } from '../../src/store/usage-queries.ts';
-import { importSpill } from '../../src/store/usage-spill.ts';
 import { UsageWriter } from '../../src/store/usage-writer.ts';
 import { forEachDatabase } from '../helpers/databases.ts';
 import {
   breakTable,
+  journaledRequestIds,
+  journalLines,
   makeRecord,
   randomRecords,
   rawTotals,
@@ -23,11 +23,12 @@ import {
 const NEVER = 3_600_000;
 
 forEachDatabase('usage writer', (suite) => {
-  const spillPath = () => join(suite.tempDir(), uniqueId('data'), 'usage-spill.jsonl');
+  const journalDir = () => join(suite.tempDir(), uniqueId('data'));
 
   it('loses nothing when many async tasks enqueue concurrently: exact counts and cost', async () => {
     const { store } = await suite.fresh();
-    const writer = new UsageWriter({ db: store.db, spillPath: spillPath(), flushIntervalMs: 5, batchSize: 97 });
+    const dir = journalDir();
+    const writer = new UsageWriter({ db: store.db, journalDir: dir, flushIntervalMs: 5, batchSize: 97 });
     await writer.start();
     const all: ReturnType<typeof makeRecord>[][] = [];
     await Promise.all(
@@ -46,12 +47,55 @@ forEachDatabase('usage writer', (suite) => {
     assert.deepEqual(await rawTotals(store.db), { rows: 5000, cost: sumCost(records) });
     assert.deepEqual(await rollupTotals(store.db), { requests: 5000, cost: sumCost(records) });
     const c = writer.counters;
-    assert.deepEqual([c.queued, c.written, c.duplicates, c.spilled, c.failedFlushes], [0, 5000, 0, 0, 0]);
+    assert.deepEqual([c.queued, c.written, c.duplicates, c.leftInJournal, c.failedFlushes], [0, 5000, 0, 0, 0]);
+    assert.deepEqual(journaledRequestIds(dir), [], 'every segment is deleted once its records are stored');
+  });
+
+  it('an enqueued record is in the journal when its promise resolves', async () => {
+    const { store } = await suite.fresh();
+    const dir = journalDir();
+    const writer = new UsageWriter({ db: store.db, journalDir: dir, flushIntervalMs: NEVER });
+    await writer.start();
+    const records = randomRecords(50, 3, ['t1']);
+    await Promise.all(
+      records.map((r) => writer.enqueue(r).then(() => assert.ok(journaledRequestIds(dir).includes(r.requestId)))),
+    );
+    assert.equal(writer.counters.queued, 50);
+    await writer.close();
+    assert.deepEqual(await rawTotals(store.db), { rows: 50, cost: sumCost(records) });
+  });
+
+  it('a failed journal append still queues and writes the record, reported once per burst', async () => {
+    const { store } = await suite.fresh();
+    const parent = journalDir();
+    mkdirSync(parent, { recursive: true });
+    // A file where the data folder should be: the journal cannot create its segments.
+    writeFileSync(join(parent, 'data'), '');
+    const errors: string[] = [];
+    let failures = 0;
+    const writer = new UsageWriter({
+      db: store.db,
+      journalDir: join(parent, 'data'),
+      flushIntervalMs: NEVER,
+      onError: (_err, during) => errors.push(during),
+      onJournalFailure: (records) => {
+        failures += records;
+      },
+    });
+    const records = randomRecords(5, 4, ['t1']);
+    await Promise.all(records.map((r) => writer.enqueue(r)));
+    assert.deepEqual(errors, ['journal']);
+    assert.equal(failures, 5);
+    assert.equal(writer.counters.journalFailures, 5);
+    await writer.flush();
+    assert.deepEqual(await rawTotals(store.db), { rows: 5, cost: sumCost(records) });
+    await writer.close();
+    rmSync(join(parent, 'data'));
   });
 
   it('flushes on its timer', async () => {
     const { store } = await suite.fresh();
-    const writer = new UsageWriter({ db: store.db, spillPath: spillPath(), flushIntervalMs: 10, batchSize: 1000 });
+    const writer = new UsageWriter({ db: store.db, journalDir: journalDir(), flushIntervalMs: 10, batchSize: 1000 });
     await writer.start();
     for (let i = 0; i < 3; i++) writer.enqueue(makeRecord());
     await waitFor(() => writer.counters.written === 3, 'the timer flush');
@@ -61,7 +105,7 @@ forEachDatabase('usage writer', (suite) => {
 
   it('flushes as soon as a batch is full, without waiting for the timer', async () => {
     const { store } = await suite.fresh();
-    const writer = new UsageWriter({ db: store.db, spillPath: spillPath(), flushIntervalMs: NEVER, batchSize: 10 });
+    const writer = new UsageWriter({ db: store.db, journalDir: journalDir(), flushIntervalMs: NEVER, batchSize: 10 });
     await writer.start();
     for (let i = 0; i < 9; i++) writer.enqueue(makeRecord());
     await new Promise((resolve) => setTimeout(resolve, 20));
@@ -76,7 +120,7 @@ forEachDatabase('usage writer', (suite) => {
     const errors: string[] = [];
     const writer = new UsageWriter({
       db: store.db,
-      spillPath: spillPath(),
+      journalDir: journalDir(),
       flushIntervalMs: NEVER,
       batchSize: 50,
       onError: (_err, during) => errors.push(during),
@@ -107,7 +151,7 @@ forEachDatabase('usage writer', (suite) => {
     const errors: string[] = [];
     const writer = new UsageWriter({
       db: store.db,
-      spillPath: spillPath(),
+      journalDir: journalDir(),
       flushIntervalMs: 5,
       retryInitialMs: 5,
       retryMaxMs: 20,
@@ -125,10 +169,10 @@ forEachDatabase('usage writer', (suite) => {
     await writer.close();
   });
 
-  it('spills to the JSONL file when the database is gone at close, and the next start imports it', async () => {
+  it('leaves records in the journal when the database is gone at close, and the next start imports them', async () => {
     const database = await suite.fresh();
-    const path = spillPath();
-    const writer = new UsageWriter({ db: database.store.db, spillPath: path, flushIntervalMs: NEVER, batchSize: 100 });
+    const dir = journalDir();
+    const writer = new UsageWriter({ db: database.store.db, journalDir: dir, flushIntervalMs: NEVER, batchSize: 100 });
     await writer.start();
     const written = randomRecords(250, 11, ['t1', 't2']);
     for (const r of written) writer.enqueue(r);
@@ -137,19 +181,21 @@ forEachDatabase('usage writer', (suite) => {
     const stranded = randomRecords(1234, 12, ['t1', 't2']);
     for (const r of stranded) writer.enqueue(r);
     await writer.close();
-    assert.equal(writer.counters.spilled, 1234);
+    assert.equal(writer.counters.leftInJournal, 1234);
     assert.equal(writer.counters.queued, 0);
-    assert.equal(readFileSync(path, 'utf8').trimEnd().split('\n').length, 1234);
+    // The segment also holds records already stored: re-importing them is harmless.
+    assert.deepEqual(new Set(journaledRequestIds(dir)), new Set([...written, ...stranded].map((r) => r.requestId)));
 
-    // A request that finishes after close still reaches the file.
+    // A request that finishes after close still reaches the journal.
     const late = makeRecord({ tenantId: 't1' });
-    writer.enqueue(late);
-    assert.equal(writer.counters.spilled, 1235);
+    await writer.enqueue(late);
+    assert.equal(writer.counters.leftInJournal, 1235);
+    assert.ok(journaledRequestIds(dir).includes(late.requestId));
 
     const reopened = await database.reopen();
-    const next = new UsageWriter({ db: reopened.db, spillPath: path, flushIntervalMs: NEVER });
-    assert.deepEqual(await next.start(), { imported: 1235, duplicates: 0, malformed: 0 });
-    assert.equal(existsSync(path), false);
+    const next = new UsageWriter({ db: reopened.db, journalDir: dir, flushIntervalMs: NEVER });
+    assert.deepEqual(await next.start(), { imported: 1235, duplicates: 250, malformed: 0 });
+    assert.deepEqual(journaledRequestIds(dir), []);
     const all = [...written, ...stranded, late];
     assert.deepEqual(await rawTotals(reopened.db), { rows: 1485, cost: sumCost(all) });
     assert.deepEqual(await rollupTotals(reopened.db), { requests: 1485, cost: sumCost(all) });
@@ -157,63 +203,32 @@ forEachDatabase('usage writer', (suite) => {
     await next.close();
   });
 
-  it('re-importing a spill file counts nothing twice, and sets a cut-off line aside', async () => {
+  it('during a long outage, journaled records leave memory and are read back once the database is back', async () => {
     const { store } = await suite.fresh();
-    const path = spillPath();
-    const records = randomRecords(300, 13, ['t1']);
-    const dead = new UsageWriter({ db: store.db, spillPath: path, flushIntervalMs: NEVER });
-    await breakTable(store.db, 'usage_record');
-    for (const r of records) dead.enqueue(r);
-    await dead.close();
-    await restoreTable(store.db, 'usage_record');
-    assert.equal(dead.counters.spilled, 300);
-
-    // A crash after the import but before the file was deleted, then a crash mid-append.
-    const copy = `${path}.copy`;
-    await copyFile(path, copy);
-    assert.deepEqual(await importSpill(store.db, path), { imported: 300, duplicates: 0, malformed: 0 });
-    await copyFile(copy, path);
-    await appendFile(path, '{"requestId":"cut-');
-    const extra = makeRecord({ tenantId: 't1' });
-    const writer = new UsageWriter({ db: store.db, spillPath: path, flushIntervalMs: NEVER });
-    await breakTable(store.db, 'usage_record');
-    writer.enqueue(extra);
-    await writer.close();
-    await restoreTable(store.db, 'usage_record');
-
-    const result = await importSpill(store.db, path);
-    assert.deepEqual(result, { imported: 1, duplicates: 300, malformed: 1 });
-    assert.equal(readFileSync(`${path}.malformed`, 'utf8'), '{"requestId":"cut-\n');
-    assert.deepEqual(await rawTotals(store.db), { rows: 301, cost: sumCost([...records, extra]) });
-    assert.deepEqual(await rollupTotals(store.db), { requests: 301, cost: sumCost([...records, extra]) });
-  });
-
-  it('moves records to the spill file during a long outage and brings them back once the database is', async () => {
-    const { store } = await suite.fresh();
-    const path = spillPath();
-    const writer = new UsageWriter({ db: store.db, spillPath: path, flushIntervalMs: NEVER, maxQueued: 10 });
+    const dir = journalDir();
+    const writer = new UsageWriter({ db: store.db, journalDir: dir, flushIntervalMs: NEVER, maxQueued: 10 });
     await breakTable(store.db, 'usage_record');
     const records = randomRecords(25, 14, ['t1']);
-    for (const r of records) writer.enqueue(r);
+    await Promise.all(records.map((r) => writer.enqueue(r)));
     await assert.rejects(writer.flush());
     assert.equal(writer.counters.queued, 0);
-    assert.equal(writer.counters.spilled, 25);
-    assert.equal(readFileSync(path, 'utf8').trimEnd().split('\n').length, 25);
+    assert.equal(writer.counters.offloaded, 25);
+    assert.equal(journaledRequestIds(dir).length, 25);
 
     await restoreTable(store.db, 'usage_record');
     const more = randomRecords(5, 15, ['t1']);
     for (const r of more) writer.enqueue(r);
     await writer.flush();
-    assert.equal(existsSync(path), false);
     assert.equal(writer.counters.imported, 25);
     assert.deepEqual(await rawTotals(store.db), { rows: 30, cost: sumCost([...records, ...more]) });
+    assert.deepEqual(await rollupTotals(store.db), { requests: 30, cost: sumCost([...records, ...more]) });
     await writer.close();
+    assert.deepEqual(journaledRequestIds(dir), [], 'the read-back segment is deleted');
   });
 
   it('a restart (close, reopen) keeps every record and figure', async () => {
     const database = await suite.fresh();
-    const path = spillPath();
-    const writer = new UsageWriter({ db: database.store.db, spillPath: path, batchSize: 64 });
+    const writer = new UsageWriter({ db: database.store.db, journalDir: journalDir(), batchSize: 64 });
     await writer.start();
     const records = randomRecords(700, 16, ['t1', 't2']);
     for (const r of records) writer.enqueue(r);
@@ -231,35 +246,33 @@ forEachDatabase('usage writer', (suite) => {
     );
   });
 
-  it('enqueue never throws, even for a record that cannot be copied', () => {
-    const writer = new UsageWriter({ db: suite.getStore().db, spillPath: spillPath(), flushIntervalMs: NEVER });
+  it('journals a bounded record whatever a client sent as its model name', async () => {
+    const { store } = await suite.fresh();
+    const dir = journalDir();
+    const writer = new UsageWriter({ db: store.db, journalDir: dir, flushIntervalMs: NEVER });
+    await writer.enqueue(makeRecord({ requestedModel: 'x'.repeat(1_000_000) }));
+    const [line] = journalLines(dir);
+    assert.ok(line && line.length < 2_000, `a ${line?.length}-character journal line`);
+    await writer.close();
+  });
+
+  it('enqueue never throws, even for a record that cannot be copied', async () => {
+    const writer = new UsageWriter({ db: suite.getStore().db, journalDir: journalDir(), flushIntervalMs: NEVER });
     const hostile = new Proxy(
       {},
       {
         ownKeys: () => {
           throw new Error('boom');
         },
+        get: () => {
+          throw new Error('boom');
+        },
       },
     );
-    assert.doesNotThrow(() => writer.enqueue(hostile as never));
-  });
-
-  it('the spill file starts on a new line even if the previous append was cut off', async () => {
-    const { store } = await suite.fresh();
-    const path = spillPath();
-    const writer = new UsageWriter({ db: store.db, spillPath: path, flushIntervalMs: NEVER });
-    await breakTable(store.db, 'usage_record');
-    const first = makeRecord();
-    writer.enqueue(first);
-    await writer.close();
-    await restoreTable(store.db, 'usage_record');
-    writeFileSync(path, `${readFileSync(path, 'utf8')}{"cut`);
-    const second = new UsageWriter({ db: store.db, spillPath: path, flushIntervalMs: NEVER });
-    await breakTable(store.db, 'usage_record');
-    const next = makeRecord();
-    second.enqueue(next);
-    await second.close();
-    await restoreTable(store.db, 'usage_record');
-    assert.deepEqual(await importSpill(store.db, path), { imported: 2, duplicates: 0, malformed: 1 });
+    let durable: Promise<void> | undefined;
+    assert.doesNotThrow(() => {
+      durable = writer.enqueue(hostile as never);
+    });
+    await durable;
   });
 });

@@ -51,21 +51,21 @@ export function registerChatCompletions(
 }
 
 /** An error before routing (auth, validation): still answered in the envelope and recorded. */
-export function sendEarlyError(
+export async function sendEarlyError(
   gateway: Gateway,
   start: RequestStart,
   req: FastifyRequest,
   reply: FastifyReply,
   error: GatewayError,
 ) {
-  recordEarlyError(gateway, start, req.body, error);
+  await recordEarlyError(gateway, start, req.body, error);
   return reply.code(error.status).headers({ 'x-request-id': start.requestId }).send(openAIErrorBody(error));
 }
 
 async function completeOnce(gateway: Gateway, ctx: RequestContext, reply: FastifyReply, auth: Authenticator) {
   try {
     const done = await gateway.complete(ctx);
-    const costNano = recordCompletion(gateway, ctx, done);
+    const costNano = await recordCompletion(gateway, ctx, done);
     const headers = routingHeaders(ctx.requestId, done.decision, done.target, done.attempts, costNano);
     headers['content-type'] = 'application/json';
     Object.assign(headers, successHeaders(auth, ctx.caller, true));
@@ -79,8 +79,8 @@ async function completeOnce(gateway: Gateway, ctx: RequestContext, reply: Fastif
   }
 }
 
-function sendRoutedError(gateway: Gateway, ctx: RequestContext, reply: FastifyReply, err: unknown) {
-  const { error, attempts } = recordRoutedFailure(gateway, ctx, err);
+async function sendRoutedError(gateway: Gateway, ctx: RequestContext, reply: FastifyReply, err: unknown) {
+  const { error, attempts } = await recordRoutedFailure(gateway, ctx, err);
   const headers = routingHeaders(ctx.requestId, undefined, undefined, attempts);
   if (error.retryAfter !== undefined) headers['retry-after'] = String(Math.ceil(error.retryAfter));
   return reply.code(error.status).headers(headers).send(openAIErrorBody(error));
@@ -100,10 +100,12 @@ async function streamCompletion(gateway: Gateway, ctx: RequestContext, reply: Fa
       ...successHeaders(auth, ctx.caller, true),
     },
     (error) => `data: ${JSON.stringify(openAIErrorBody(error))}\n\n`,
+    ctx.abort,
   );
   const meter = new StreamMeter();
   const outcome = servedOutcome(open);
   let usageChunk: Record<string, unknown> | undefined;
+  let failure: GatewayError | undefined;
   const renderer =
     open.mode === 'ir'
       ? new OpenAIStreamRenderer({
@@ -125,7 +127,7 @@ async function streamCompletion(gateway: Gateway, ctx: RequestContext, reply: Fa
     } else {
       // Past the first byte there is no failover: the client gets an error event, never a clean close.
       outcome.errorCode = error.code;
-      await sse.data(JSON.stringify(openAIErrorBody(error)));
+      failure = error;
     }
   }
   if (sse.interruption) {
@@ -136,7 +138,11 @@ async function streamCompletion(gateway: Gateway, ctx: RequestContext, reply: Fa
   const usage = await meter.final(ctx.request, outcome.errorCode === null && outcome.status === 200);
   outcome.usage = usage;
   outcome.costNano = gateway.cost(usage, open.target.model);
-  if (outcome.errorCode === null && outcome.status === 200) {
+  // Durable before the final frames: a client that read the whole stream has its record.
+  await gateway.record(ctx, outcome);
+  if (failure) {
+    await sse.data(JSON.stringify(openAIErrorBody(failure)));
+  } else if (outcome.errorCode === null && outcome.status === 200) {
     if (ctx.request.includeUsage) {
       const chunk = renderer
         ? renderer.usageChunk(usage, nanoToUsd(outcome.costNano))
@@ -150,7 +156,6 @@ async function streamCompletion(gateway: Gateway, ctx: RequestContext, reply: Fa
     await sse.write('data: [DONE]\n\n');
   }
   sse.end();
-  gateway.record(ctx, outcome);
 }
 
 /**

@@ -125,14 +125,14 @@ function restrictToAnthropic(gateway: Gateway, caller: Caller, body: unknown): C
   return { ...caller, policy: { ...caller.policy, providers: allowed } };
 }
 
-function sendAnthropicEarlyError(
+async function sendAnthropicEarlyError(
   gateway: Gateway,
   start: RequestStart,
   req: FastifyRequest,
   reply: FastifyReply,
   error: GatewayError,
 ) {
-  recordEarlyError(gateway, start, req.body, error);
+  await recordEarlyError(gateway, start, req.body, error);
   const rendered = renderAnthropicError(error, start.requestId);
   return reply
     .code(rendered.status)
@@ -140,8 +140,8 @@ function sendAnthropicEarlyError(
     .send(rendered.body);
 }
 
-function sendRoutedError(gateway: Gateway, ctx: RequestContext, reply: FastifyReply, err: unknown) {
-  const { error, attempts } = recordRoutedFailure(gateway, ctx, err);
+async function sendRoutedError(gateway: Gateway, ctx: RequestContext, reply: FastifyReply, err: unknown) {
+  const { error, attempts } = await recordRoutedFailure(gateway, ctx, err);
   const rendered = renderAnthropicError(error, ctx.requestId);
   return reply
     .code(rendered.status)
@@ -152,7 +152,7 @@ function sendRoutedError(gateway: Gateway, ctx: RequestContext, reply: FastifyRe
 async function completeMessage(gateway: Gateway, auth: Authenticator, ctx: RequestContext, reply: FastifyReply) {
   try {
     const done = await gateway.complete(ctx);
-    const costNano = recordCompletion(gateway, ctx, done);
+    const costNano = await recordCompletion(gateway, ctx, done);
     const headers = routingHeaders(ctx.requestId, done.decision, done.target, done.attempts, costNano);
     headers['content-type'] = 'application/json';
     headers['request-id'] = ctx.requestId;
@@ -182,6 +182,7 @@ async function streamMessage(gateway: Gateway, auth: Authenticator, ctx: Request
       'request-id': ctx.requestId,
     },
     (error) => formatAnthropicSSE(renderAnthropicStreamError(error, ctx.requestId)),
+    ctx.abort,
   );
   const meter = new StreamMeter();
   const outcome = servedOutcome(open);
@@ -189,12 +190,17 @@ async function streamMessage(gateway: Gateway, auth: Authenticator, ctx: Request
     open.mode === 'ir'
       ? new AnthropicStreamRenderer({ id: ctx.requestId, model: open.target.model.upstreamName })
       : undefined;
+  let failure: GatewayError | undefined;
+  /** The upstream's message_stop, held back until the record is durable. */
+  let stop: string | undefined;
   try {
     if (open.mode === 'passthrough') {
       let frame = open.first;
       for (;;) {
         meter.observeFrame(frame);
-        if (frame.event === 'message_delta' && frame.usage) {
+        if (frame.event === 'message_stop') {
+          stop = frame.data;
+        } else if (frame.event === 'message_delta' && frame.usage) {
           // The one frame re-serialised: the final cumulative usage gets our cost.
           const usage = frame.json['usage'] as Record<string, unknown>;
           const cost = nanoToUsd(gateway.cost(frame.usage, open.target.model));
@@ -223,7 +229,7 @@ async function streamMessage(gateway: Gateway, auth: Authenticator, ctx: Request
     if (sse.clientGone) outcome.status = 499;
     else {
       outcome.errorCode = error.code;
-      await sse.write(formatAnthropicSSE(renderAnthropicStreamError(error, ctx.requestId)));
+      failure = error;
     }
   }
   if (sse.clientGone) {
@@ -237,11 +243,18 @@ async function streamMessage(gateway: Gateway, auth: Authenticator, ctx: Request
   const usage = await meter.final(ctx.request, outcome.errorCode === null && outcome.status === 200);
   outcome.usage = usage;
   outcome.costNano = gateway.cost(usage, open.target.model);
-  if (renderer && outcome.errorCode === null && outcome.status === 200) {
-    for (const frame of renderer.finish({ usage, cost: nanoToUsd(outcome.costNano) })) {
-      await sse.write(formatAnthropicSSE(frame));
+  // Durable before the final frames: a client that read the whole stream has its record.
+  await gateway.record(ctx, outcome);
+  if (failure) {
+    await sse.write(formatAnthropicSSE(renderAnthropicStreamError(failure, ctx.requestId)));
+  } else if (outcome.errorCode === null && outcome.status === 200) {
+    if (renderer) {
+      for (const frame of renderer.finish({ usage, cost: nanoToUsd(outcome.costNano) })) {
+        await sse.write(formatAnthropicSSE(frame));
+      }
+    } else if (stop !== undefined) {
+      await sse.event('message_stop', stop);
     }
   }
   sse.end();
-  gateway.record(ctx, outcome);
 }

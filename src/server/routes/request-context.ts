@@ -18,6 +18,8 @@ export interface RequestStart {
   at: number;
   startedAt: number;
   signal: AbortSignal;
+  /** Aborts `signal` (the gateway ending a request itself, e.g. at shutdown). */
+  abort(reason: unknown): void;
   protocol: InboundProtocol;
 }
 
@@ -40,12 +42,21 @@ export function beginRequest(
     at: Date.now(),
     startedAt: performance.now(),
     signal: controller.signal,
+    abort: (reason) => controller.abort(reason),
     protocol,
   };
 }
 
-/** Records a request refused before routing (auth, validation, unparsable body): every request leaves a record. */
-export function recordEarlyError(gateway: Gateway, start: RequestStart, rawBody: unknown, error: GatewayError): void {
+/**
+ * Records a request refused before routing (auth, validation, unparsable body): every request leaves a record.
+ * Resolves once the record is durable; await it before sending the response.
+ */
+export function recordEarlyError(
+  gateway: Gateway,
+  start: RequestStart,
+  rawBody: unknown,
+  error: GatewayError,
+): Promise<void> {
   const body = rawBody !== null && typeof rawBody === 'object' ? (rawBody as Record<string, unknown>) : undefined;
   const request: ChatRequest = {
     model: typeof body?.['model'] === 'string' ? (body['model'] as string).slice(0, 256) : '',
@@ -54,7 +65,7 @@ export function recordEarlyError(gateway: Gateway, start: RequestStart, rawBody:
     includeUsage: false,
     inbound: { protocol: start.protocol, body: {} },
   };
-  gateway.record(
+  return gateway.record(
     { ...start, caller: { tenantId: '-', keyId: null, policy: {} }, request },
     { attempts: 0, costNano: 0, status: error.status, errorCode: error.code, ttfbMs: null },
   );
@@ -77,16 +88,16 @@ export function newRequestId(): string {
   return `req_${Date.now().toString(16).padStart(12, '0')}${random}`;
 }
 
-/** Records a request that failed once routing had begun, and returns what its client is told. */
-export function recordRoutedFailure(
+/** Records a request that failed once routing had begun (durably), and returns what its client is told. */
+export async function recordRoutedFailure(
   gateway: Gateway,
   ctx: RequestContext,
   err: unknown,
-): { error: GatewayError; attempts: number } {
+): Promise<{ error: GatewayError; attempts: number }> {
   const error = toClientError(err);
   if (error.code === 'internal_error') gateway.deps.logger.error({ err, requestId: ctx.requestId }, 'request failed');
   const attempts = attemptsOf(err);
-  gateway.record(ctx, {
+  await gateway.record(ctx, {
     target: targetOf(err),
     attempts,
     costNano: 0,
@@ -97,10 +108,10 @@ export function recordRoutedFailure(
   return { error, attempts };
 }
 
-/** Records a completed non-streaming request; returns its cost (nano-dollars) for the headers. */
-export function recordCompletion(gateway: Gateway, ctx: RequestContext, done: Completion): number {
+/** Records a completed non-streaming request (durably); returns its cost (nano-dollars) for the headers. */
+export async function recordCompletion(gateway: Gateway, ctx: RequestContext, done: Completion): Promise<number> {
   const costNano = gateway.cost(done.response.usage, done.target.model);
-  gateway.record(ctx, { ...servedOutcome(done), usage: done.response.usage, costNano });
+  await gateway.record(ctx, { ...servedOutcome(done), usage: done.response.usage, costNano });
   return costNano;
 }
 
