@@ -15,6 +15,7 @@ import type {
   UpstreamTarget,
 } from '../providers/types.ts';
 import type { RouteDecision, Router, RoutingPolicy } from '../router/router.ts';
+import type { TokenCounter } from '../router/token-counter.ts';
 import type { UsageRecord } from '../store/usage.ts';
 import type { ProviderHealth } from './health.ts';
 
@@ -101,6 +102,8 @@ export interface GatewayDeps {
   metrics: Metrics;
   logger: Logger;
   usage: UsageSink;
+  /** Token counts for metering (usage estimates), within their budget. */
+  tokens: TokenCounter;
 }
 
 /** A failover attempt: one candidate with one key. Returns what the caller needs, or throws GatewayError. */
@@ -117,7 +120,7 @@ export class Gateway {
     const decision = await this.deps.router.route(ctx.request, ctx.caller.policy);
     const inbound = ctx.request.inbound.protocol;
     return this.withFailover(ctx, decision, async (target, adapter, signal) => {
-      const call = { requestId: ctx.requestId, signal };
+      const call = { requestId: ctx.requestId, signal, tokens: this.deps.tokens };
       if (adapter.passthrough?.protocol === inbound) {
         return {
           mode: 'passthrough' as const,
@@ -136,7 +139,7 @@ export class Gateway {
     const decision = await this.deps.router.route(ctx.request, ctx.caller.policy);
     const inbound = ctx.request.inbound.protocol;
     return this.withFailover(ctx, decision, async (target, adapter, signal) => {
-      const call = { requestId: ctx.requestId, signal };
+      const call = { requestId: ctx.requestId, signal, tokens: this.deps.tokens };
       if (adapter.passthrough?.protocol === inbound) {
         const iterator = (await adapter.passthrough.stream(ctx.request, target, call))[Symbol.asyncIterator]();
         const first = await firstOf(iterator, target);

@@ -88,7 +88,7 @@ async function streamCompletion(gateway: Gateway, ctx: RequestContext, reply: Fa
     ...routingHeaders(ctx.requestId, open.decision, open.target, open.attempts),
     ...successHeaders(auth, ctx.caller),
   });
-  const meter = new StreamMeter();
+  const meter = new StreamMeter(gateway.deps.tokens);
   const outcome = servedOutcome(open);
   let usageChunk: Record<string, unknown> | undefined;
   const renderer =

@@ -69,10 +69,7 @@ export function registerMessages(app: FastifyInstance, gateway: Gateway, auth: A
           const tokens = await countAnthropicTokens(
             req.body as Record<string, unknown>,
             { provider, model: first, key },
-            {
-              requestId: start.requestId,
-              signal: start.signal,
-            },
+            { requestId: start.requestId, signal: start.signal, tokens: gateway.deps.tokens },
           );
           return reply
             .headers({ 'request-id': start.requestId, ...successHeaders(auth, caller) })
@@ -81,7 +78,7 @@ export function registerMessages(app: FastifyInstance, gateway: Gateway, auth: A
       }
       return reply
         .headers({ 'request-id': start.requestId, ...successHeaders(auth, caller) })
-        .send(await approximateInputTokens(request));
+        .send(await approximateInputTokens(gateway.deps.tokens, request));
     } catch (err) {
       const error = toClientError(err);
       const rendered = renderAnthropicError(error, start.requestId);
@@ -169,7 +166,7 @@ async function streamMessage(gateway: Gateway, auth: Authenticator, ctx: Request
     ...successHeaders(auth, ctx.caller),
     'request-id': ctx.requestId,
   });
-  const meter = new StreamMeter();
+  const meter = new StreamMeter(gateway.deps.tokens);
   const outcome = servedOutcome(open);
   const renderer =
     open.mode === 'ir'

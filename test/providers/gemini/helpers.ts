@@ -1,5 +1,6 @@
 import type { ChatRequest, StreamEvent } from '../../../src/core/ir.ts';
 import type { CallContext, UpstreamTarget } from '../../../src/providers/types.ts';
+import { TokenCounter } from '../../../src/router/token-counter.ts';
 import type { MockGemini } from '../../mocks/gemini.ts';
 
 /** A Gemini provider target pointing at the mock. */
@@ -57,7 +58,11 @@ export function userText(text: string): ChatRequest['messages'][number] {
 let counter = 0;
 export function callContext(): CallContext {
   counter += 1;
-  return { requestId: `req-${counter}`, signal: new AbortController().signal };
+  return {
+    requestId: `req-${counter}`,
+    signal: new AbortController().signal,
+    tokens: new TokenCounter({ budgetMs: 1_000 }),
+  };
 }
 
 export async function collect(events: AsyncIterable<StreamEvent>): Promise<StreamEvent[]> {
