@@ -166,13 +166,17 @@ export class Gateway {
     let attempts = 0;
     let lastError: GatewayError | undefined;
     let lastTarget: UpstreamTarget | undefined;
+    let deadlinePassed = false;
     candidates: for (const model of decision.candidates) {
       const provider = this.deps.router.catalog.providers.get(model.provider);
       if (!provider) continue;
       const tried = new Set<string>();
       while (attempts < config.routing.maxAttempts) {
         const remaining = deadline - performance.now();
-        if (remaining <= 0) break candidates;
+        if (remaining <= 0) {
+          deadlinePassed = true;
+          break candidates;
+        }
         const key = this.keyFor(ctx.caller, provider, tried);
         if (!key) break;
         tried.add(key.id);
@@ -235,13 +239,17 @@ export class Gateway {
       }
     }
     if (!lastError) {
-      throw Object.assign(
-        new GatewayError(
-          'provider_unavailable',
-          `No provider is available for ${describe(decision)} right now (all circuits open); try again shortly`,
-        ),
-        { attempts, target: lastTarget },
-      );
+      // Nothing was tried: either routing (a long prompt's count) used up the deadline, or every key rests.
+      const error = deadlinePassed
+        ? new GatewayError(
+            'timeout',
+            `The routing deadline (${config.routing.maxTotalMs} ms) passed before a provider was tried for ${describe(decision)}`,
+          )
+        : new GatewayError(
+            'provider_unavailable',
+            `No provider is available for ${describe(decision)} right now (all circuits open); try again shortly`,
+          );
+      throw Object.assign(error, { attempts, target: lastTarget });
     }
     throw Object.assign(this.forClient(ctx.caller, lastError, decision, attempts), { target: lastTarget });
   }
