@@ -143,7 +143,7 @@ export const configSchema = z.strictObject({
     .strictObject({
       /** Deepest JSON nesting accepted in a request body; deeper bodies get invalid_request (400). */
       maxJsonDepth: positiveInt.max(1_000).default(64),
-      /** Exact token counting (context checks, count_tokens, estimates) stops here and falls back to a bound. */
+      /** Exact token counting (context checks, count_tokens, estimates) gives way to a bound or an estimate after this long. */
       tokenCountBudgetMs: positiveInt.default(1_000),
       /** Request bytes that callers not yet verified by a provider (new bring-your-own keys) may have in flight. */
       unverifiedBodyBytes: positiveInt.default(32 * 1024 * 1024),

@@ -15,6 +15,7 @@ import type {
   UpstreamTarget,
 } from '../providers/types.ts';
 import type { RouteDecision, Router, RoutingPolicy } from '../router/router.ts';
+import type { TokenCounter } from '../router/token-counter.ts';
 import type { UsageRecord } from '../store/usage.ts';
 import type { ProviderHealth } from './health.ts';
 
@@ -108,6 +109,8 @@ export interface GatewayDeps {
   metrics: Metrics;
   logger: Logger;
   usage: UsageSink;
+  /** Token counts for metering (usage estimates), within their budget. */
+  tokens: TokenCounter;
 }
 
 /** A failover attempt: one candidate with one key. Returns what the caller needs, or throws GatewayError. */
@@ -124,7 +127,7 @@ export class Gateway {
     const decision = await this.deps.router.route(ctx.request, ctx.caller.policy);
     const inbound = ctx.request.inbound.protocol;
     return this.withFailover(ctx, decision, async (target, adapter, signal) => {
-      const call = { requestId: ctx.requestId, signal };
+      const call = { requestId: ctx.requestId, signal, tokens: this.deps.tokens };
       if (adapter.passthrough?.protocol === inbound) {
         return {
           mode: 'passthrough' as const,
@@ -143,7 +146,7 @@ export class Gateway {
     const decision = await this.deps.router.route(ctx.request, ctx.caller.policy);
     const inbound = ctx.request.inbound.protocol;
     return this.withFailover(ctx, decision, async (target, adapter, signal) => {
-      const call = { requestId: ctx.requestId, signal };
+      const call = { requestId: ctx.requestId, signal, tokens: this.deps.tokens };
       if (adapter.passthrough?.protocol === inbound) {
         const iterator = (await adapter.passthrough.stream(ctx.request, target, call))[Symbol.asyncIterator]();
         const first = await firstOf(iterator, target);
@@ -170,13 +173,17 @@ export class Gateway {
     let attempts = 0;
     let lastError: GatewayError | undefined;
     let lastTarget: UpstreamTarget | undefined;
+    let deadlinePassed = false;
     candidates: for (const model of decision.candidates) {
       const provider = this.deps.router.catalog.providers.get(model.provider);
       if (!provider) continue;
       const tried = new Set<string>();
       while (attempts < config.routing.maxAttempts) {
         const remaining = deadline - performance.now();
-        if (remaining <= 0) break candidates;
+        if (remaining <= 0) {
+          deadlinePassed = true;
+          break candidates;
+        }
         const key = this.keyFor(ctx.caller, provider, tried);
         if (!key) break;
         tried.add(key.id);
@@ -239,13 +246,17 @@ export class Gateway {
       }
     }
     if (!lastError) {
-      throw Object.assign(
-        new GatewayError(
-          'provider_unavailable',
-          `No provider is available for ${describe(decision)} right now (all circuits open); try again shortly`,
-        ),
-        { attempts, target: lastTarget },
-      );
+      // Nothing was tried: either routing (a long prompt's count) used up the deadline, or every key rests.
+      const error = deadlinePassed
+        ? new GatewayError(
+            'timeout',
+            `The routing deadline (${config.routing.maxTotalMs} ms) passed before a provider was tried for ${describe(decision)}`,
+          )
+        : new GatewayError(
+            'provider_unavailable',
+            `No provider is available for ${describe(decision)} right now (all circuits open); try again shortly`,
+          );
+      throw Object.assign(error, { attempts, target: lastTarget });
     }
     throw Object.assign(this.forClient(ctx.caller, lastError, decision, attempts), { target: lastTarget });
   }

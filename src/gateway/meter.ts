@@ -1,15 +1,22 @@
 import type { ChatRequest, StreamEvent, Usage } from '../core/ir.ts';
 import type { PassthroughFrame } from '../providers/types.ts';
-import { countPromptTokens, countTextTokens } from '../router/tokens.ts';
+import type { TokenCounter } from '../router/token-counter.ts';
+import { promptTokens, textTokens } from '../router/tokens.ts';
 
 /**
  * Follows a stream to meter it: the provider's own usage when it sends one (the last report wins), else,
  * for a stream cut short, an estimate from what was actually delivered (tokenized) and the prompt. Error
- * text is never counted.
+ * text is never counted. Tokenizing runs off the event loop within its budget, else falls back to an
+ * estimate (router/tokens.ts).
  */
 export class StreamMeter {
+  private readonly tokens: TokenCounter;
   private usage: Usage | undefined;
   private delivered: string[] = [];
+
+  constructor(tokens: TokenCounter) {
+    this.tokens = tokens;
+  }
 
   observeEvent(event: StreamEvent): void {
     switch (event.type) {
@@ -69,10 +76,13 @@ export class StreamMeter {
    */
   async final(request: ChatRequest, completed = true): Promise<Usage> {
     if (this.usage && completed) return this.usage;
-    const delivered = await countTextTokens(this.delivered.join(''));
+    const [delivered, input] = await Promise.all([
+      textTokens(this.tokens, [this.delivered.join('')]),
+      this.usage ? 0 : promptTokens(this.tokens, request),
+    ]);
     if (this.usage) return { ...this.usage, outputTokens: Math.max(this.usage.outputTokens, delivered) };
     return {
-      inputTokens: await countPromptTokens(request),
+      inputTokens: input,
       cachedInputTokens: 0,
       cacheWriteTokens: 0,
       outputTokens: delivered,

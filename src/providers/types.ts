@@ -1,4 +1,5 @@
 import type { ChatRequest, ChatResponse, InboundProtocol, StreamEvent, Usage } from '../core/ir.ts';
+import type { TokenCounter } from '../router/token-counter.ts';
 
 /**
  * The provider adapter interface. One adapter per wire protocol (openai-compatible, anthropic, gemini,
@@ -133,6 +134,8 @@ export interface CallContext {
   requestId: string;
   /** Aborted when the client goes away or the attempt's total time is up. */
   signal: AbortSignal;
+  /** Token counts for usage an upstream did not report (router/tokens.ts), within their budget. */
+  tokens: TokenCounter;
 }
 
 /** A frame of a same-protocol stream, forwarded as bytes unless the gateway must touch it. */

@@ -6,7 +6,8 @@ import type { CatalogModel, ProviderAdapter, ProviderSpec } from '../providers/t
 import type { CandidateTable } from './presets.ts';
 import type { TierChooser } from './tier-chooser.ts';
 import { isPreset, isTier, type Preset, TIERS, type Tier } from './tiers.ts';
-import { countPromptTokens, promptTokenUpperBound } from './tokens.ts';
+import type { TokenCounter } from './token-counter.ts';
+import { exactPromptTokens, promptTokenUpperBound } from './tokens.ts';
 
 /**
  * Routing: the requested `model` (auto, a tier, `tier:preset`, or a catalog model) → an ordered list of
@@ -40,6 +41,8 @@ export interface RouterDeps {
   chooser: TierChooser;
   defaultPreset: Preset;
   adapterFor(provider: ProviderSpec): ProviderAdapter;
+  /** Exact prompt counts for the context-window check, within their budget. */
+  tokens: TokenCounter;
 }
 
 interface ParsedModel {
@@ -216,11 +219,13 @@ export class Router {
         param: 'model',
       });
     }
-    // Context windows: the byte bound settles most requests without loading the tokenizer.
+    // Context windows: the byte bound settles most requests without counting.
     const smallest = Math.min(...capable.map((m) => m.contextWindow));
     const bound = promptTokenUpperBound(request) + needs.maxTokens;
     if (bound > smallest) {
-      const tokens = (await countPromptTokens(request)) + needs.maxTokens;
+      const exact = await exactPromptTokens(this.deps.tokens, request);
+      if (exact === undefined) return fittingBound(capable, bound);
+      const tokens = exact + needs.maxTokens;
       const fitting = capable.filter((m) => tokens <= m.contextWindow);
       if (fitting.length === 0) {
         const largest = Math.max(...capable.map((m) => m.contextWindow));
@@ -234,4 +239,14 @@ export class Router {
     }
     return capable;
   }
+}
+
+/**
+ * Without an exact count (not within its budget), the models the bound proves large enough, if any; else all
+ * of them: the bound may be several times the real count, so refusing would turn away requests that fit, and
+ * a provider's own context-length error fails over to the next candidate.
+ */
+function fittingBound(capable: CatalogModel[], bound: number): CatalogModel[] {
+  const certain = capable.filter((m) => bound <= m.contextWindow);
+  return certain.length > 0 ? certain : capable;
 }

@@ -16,6 +16,7 @@ import { createTierChooser } from '../router/choose-tier-chooser.ts';
 import { buildCandidateTable } from '../router/presets.ts';
 import { Router } from '../router/router.ts';
 import { ruleTierChooser } from '../router/rule-chooser.ts';
+import { TokenCounter } from '../router/token-counter.ts';
 import { openStore, type Store } from '../store/db.ts';
 import { syncSqliteWal } from '../store/sqlite-wal-sync.ts';
 import { UsageWriter } from '../store/usage-writer.ts';
@@ -76,6 +77,10 @@ export async function createRuntime(options: RuntimeOptions): Promise<Runtime> {
   };
   for (const s of health.snapshot(catalog.providers.values())) metrics.setCircuit(s.provider, s.keyId, s.state);
 
+  const tokens = new TokenCounter({
+    budgetMs: config.limits.tokenCountBudgetMs,
+    onWorkerError: (err) => logger.error({ err }, 'token counter worker failed; counts fall back to estimates'),
+  });
   const learned = { version: config.routing.learnedVersion };
   const chooser = createTierChooser(config.routing.autoChooser, logger, learned);
   const router = new Router({
@@ -84,6 +89,7 @@ export async function createRuntime(options: RuntimeOptions): Promise<Runtime> {
     chooser,
     defaultPreset: config.routing.defaultPreset,
     adapterFor,
+    tokens,
   });
 
   const store = await openStore(
@@ -137,7 +143,7 @@ export async function createRuntime(options: RuntimeOptions): Promise<Runtime> {
   }
   const tenancy = await createTenancy({ config, store, catalog, logger, dataDir, configKeys: keys });
   const auth = tenancy.auth;
-  const gateway = new Gateway({ config, router, health, adapterFor, metrics, logger, usage });
+  const gateway = new Gateway({ config, router, health, adapterFor, metrics, logger, usage, tokens });
 
   const runtime: Runtime = {
     config,
@@ -201,6 +207,7 @@ export async function createRuntime(options: RuntimeOptions): Promise<Runtime> {
         clearTimeout(force);
         clearInterval(sweep);
       }
+      await tokens.close();
       await usage.close();
       await tenancy.close();
       await store.close();

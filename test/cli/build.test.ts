@@ -6,6 +6,7 @@ import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { fileURLToPath } from 'node:url';
+import { countTokens } from 'gpt-tokenizer';
 import { launcherNodeFlags } from '../../bench/lib/children.ts';
 
 /**
@@ -117,11 +118,17 @@ describe('the compiled gateway (scripts/build.ts, as ./modro start runs it)', ()
         messages: [{ role: 'user', content: 'Prove that there are infinitely many primes.' }],
       }),
     });
-    const body = (await res.json()) as { choices: Array<{ message: { content: string } }> };
+    const body = (await res.json()) as {
+      choices: Array<{ message: { content: string } }>;
+      usage: { completion_tokens: number };
+    };
     assert.equal(res.status, 200, JSON.stringify(body));
     assert.equal(res.headers.get('x-model-router-provider'), 'demo');
     assert.match(res.headers.get('x-model-router-score') ?? '', /^0\.\d+$|^1(\.0+)?$/);
     assert.match(body.choices[0]!.message.content, /demo/i);
+    // The demo's usage is counted by the compiled token-count worker (an estimate would differ).
+    assert.equal(body.usage.completion_tokens, countTokens(body.choices[0]!.message.content));
+    assert.doesNotMatch(output, /token counter worker failed/);
     const css = await fetch(`${url}/assets/modro.css`);
     assert.equal(css.status, 200);
     assert.ok((await css.text()).length > 100);

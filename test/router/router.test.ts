@@ -9,6 +9,7 @@ import { adapterFor } from '../../src/providers/registry.ts';
 import { buildCandidateTable } from '../../src/router/presets.ts';
 import { Router } from '../../src/router/router.ts';
 import { ruleTierChooser } from '../../src/router/rule-chooser.ts';
+import { TokenCounter } from '../../src/router/token-counter.ts';
 
 const model = (name: string, rank: number, input: number, output: number, extra: Record<string, unknown> = {}) => ({
   name,
@@ -29,6 +30,7 @@ function routerFor(input: ConfigInput) {
     chooser: ruleTierChooser,
     defaultPreset: config.routing.defaultPreset,
     adapterFor,
+    tokens: new TokenCounter({ budgetMs: config.limits.tokenCountBudgetMs }),
   });
 }
 

@@ -1,5 +1,6 @@
 import type { ChatRequest } from '../../core/ir.ts';
-import { countPromptTokens } from '../../router/tokens.ts';
+import type { TokenCounter } from '../../router/token-counter.ts';
+import { promptTokens } from '../../router/tokens.ts';
 import { type AnthropicInboundHeaders, parseAnthropicRequest } from './parse-anthropic-request.ts';
 
 /**
@@ -9,6 +10,8 @@ import { type AnthropicInboundHeaders, parseAnthropicRequest } from './parse-ant
  * text (system, messages, tool calls, tool and output schemas) tokenized with gpt-tokenizer (o200k_base),
  * plus a fixed allowance per message and per image. Claude's tokenizer differs from o200k_base, so expect
  * a deviation of roughly ±20% on prose and more on code or non-Latin text; use it for budgeting, not billing.
+ * The count runs off the event loop within `limits.tokenCountBudgetMs`; past it (a huge body, a busy
+ * counter) the answer is an estimate of four bytes a token (router/tokens.ts says why an estimate).
  * @see https://platform.claude.com/docs/en/build-with-claude/token-counting
  */
 
@@ -21,6 +24,9 @@ export function parseCountTokensRequest(raw: unknown, headers: AnthropicInboundH
   return parseAnthropicRequest(raw, headers);
 }
 
-export async function approximateInputTokens(request: ChatRequest): Promise<CountTokensResponse> {
-  return { input_tokens: await countPromptTokens(request) };
+export async function approximateInputTokens(
+  counter: TokenCounter,
+  request: ChatRequest,
+): Promise<CountTokensResponse> {
+  return { input_tokens: await promptTokens(counter, request) };
 }

@@ -1,6 +1,7 @@
 import { createHash } from 'node:crypto';
 import type { ChatRequest, ChatResponse, Choice, StreamEvent, ToolCall, Usage } from '../../core/ir.ts';
-import { countPromptTokens, countTextTokens } from '../../router/tokens.ts';
+import type { TokenCounter } from '../../router/token-counter.ts';
+import { promptTokens, textTokens } from '../../router/tokens.ts';
 import type { CallContext, ProviderAdapter, UpstreamTarget } from '../types.ts';
 
 /**
@@ -126,17 +127,21 @@ function answer(request: ChatRequest, target: UpstreamTarget, choice: number): D
   return { content: text, toolCalls: [], finish };
 }
 
-async function usageFor(request: ChatRequest, answers: DemoAnswer[]): Promise<Usage> {
-  let output = 0;
+/** Tokenized within the counter's budget, else estimated (router/tokens.ts); 3 tokens of framing a tool call. */
+async function usageFor(request: ChatRequest, answers: DemoAnswer[], tokens: TokenCounter): Promise<Usage> {
+  const texts: string[] = [];
+  let calls = 0;
   for (const a of answers) {
-    output += await countTextTokens(a.content ?? '');
-    for (const call of a.toolCalls) output += (await countTextTokens(call.name + call.arguments)) + 3;
+    texts.push(a.content ?? '');
+    for (const call of a.toolCalls) texts.push(call.name + call.arguments);
+    calls += a.toolCalls.length;
   }
+  const [inputTokens, output] = await Promise.all([promptTokens(tokens, request), textTokens(tokens, texts)]);
   return {
-    inputTokens: await countPromptTokens(request),
+    inputTokens,
     cachedInputTokens: 0,
     cacheWriteTokens: 0,
-    outputTokens: output,
+    outputTokens: output + calls * 3,
     reasoningTokens: 0,
   };
 }
@@ -156,7 +161,7 @@ function delay(ms: number, signal: AbortSignal): Promise<void> {
   });
 }
 
-async function complete(request: ChatRequest, target: UpstreamTarget, _ctx: CallContext): Promise<ChatResponse> {
+async function complete(request: ChatRequest, target: UpstreamTarget, ctx: CallContext): Promise<ChatResponse> {
   const answers = Array.from({ length: request.n ?? 1 }, (_, i) => answer(request, target, i));
   return {
     id: responseId(request, target),
@@ -167,7 +172,7 @@ async function complete(request: ChatRequest, target: UpstreamTarget, _ctx: Call
       message: a.toolCalls.length > 0 ? { content: null, toolCalls: a.toolCalls } : { content: a.content },
       finishReason: a.finish,
     })),
-    usage: await usageFor(request, answers),
+    usage: await usageFor(request, answers, ctx.tokens),
   };
 }
 
@@ -177,7 +182,7 @@ async function stream(
   ctx: CallContext,
 ): Promise<AsyncIterable<StreamEvent>> {
   const answers = Array.from({ length: request.n ?? 1 }, (_, i) => answer(request, target, i));
-  const usage = await usageFor(request, answers);
+  const usage = await usageFor(request, answers, ctx.tokens);
   const pacing = Number(target.provider.options['chunkDelayMs'] ?? 0);
   const id = responseId(request, target);
   return (async function* () {

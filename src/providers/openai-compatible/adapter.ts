@@ -1,6 +1,7 @@
 import { GatewayError } from '../../core/errors.ts';
 import type { ChatRequest, ChatResponse, StreamEvent } from '../../core/ir.ts';
-import { countPromptTokens, countTextTokens } from '../../router/tokens.ts';
+import type { TokenCounter } from '../../router/token-counter.ts';
+import { promptTokens, textTokens } from '../../router/tokens.ts';
 import { errorTableMapper, releaseBody, type UpstreamResponse, upstreamJSON, upstreamStream } from '../http.ts';
 import { parseEventJSON, readSSE } from '../sse.ts';
 import type { CallContext, PassthroughFrame, PassthroughResponse, ProviderAdapter, UpstreamTarget } from '../types.ts';
@@ -177,24 +178,22 @@ async function* frames(res: UpstreamResponse, target: UpstreamTarget): AsyncGene
 async function complete(request: ChatRequest, target: UpstreamTarget, ctx: CallContext): Promise<ChatResponse> {
   const { json } = await sendWhole(request, target, ctx, false);
   const response = parseOpenAIResponse(json, target.provider.id);
-  if (!usageOf(json)) response.usage = await estimateUsage(request, response);
+  if (!usageOf(json)) response.usage = await estimateUsage(request, response, ctx.tokens);
   return response;
 }
 
-/** Usage for a response that reported none: the prompt and the generated text, tokenized. */
-async function estimateUsage(request: ChatRequest, response: ChatResponse) {
+/**
+ * Usage for a response that reported none: the prompt and the generated text, tokenized within the budget,
+ * else estimated (router/tokens.ts).
+ */
+async function estimateUsage(request: ChatRequest, response: ChatResponse, tokens: TokenCounter) {
   let text = '';
   for (const choice of response.choices) {
     text += choice.message.content ?? '';
     for (const call of choice.message.toolCalls ?? []) text += call.name + call.arguments;
   }
-  return {
-    inputTokens: await countPromptTokens(request),
-    cachedInputTokens: 0,
-    cacheWriteTokens: 0,
-    outputTokens: await countTextTokens(text),
-    reasoningTokens: 0,
-  };
+  const [inputTokens, outputTokens] = await Promise.all([promptTokens(tokens, request), textTokens(tokens, [text])]);
+  return { inputTokens, cachedInputTokens: 0, cacheWriteTokens: 0, outputTokens, reasoningTokens: 0 };
 }
 
 async function stream(
@@ -239,7 +238,7 @@ async function passthroughComplete(
     body: bytes,
     json,
     // A server that leaves usage out (some local ones) is still metered: tokenized from what it sent.
-    usage: usageOf(json) ?? (await estimateUsage(request, parseOpenAIResponse(json, target.provider.id))),
+    usage: usageOf(json) ?? (await estimateUsage(request, parseOpenAIResponse(json, target.provider.id), ctx.tokens)),
     model: typeof json['model'] === 'string' ? json['model'] : target.model.upstreamName,
   };
 }

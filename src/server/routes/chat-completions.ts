@@ -102,7 +102,7 @@ async function streamCompletion(gateway: Gateway, ctx: RequestContext, reply: Fa
     (error) => `data: ${JSON.stringify(openAIErrorBody(error))}\n\n`,
     ctx.abort,
   );
-  const meter = new StreamMeter();
+  const meter = new StreamMeter(gateway.deps.tokens);
   const outcome = servedOutcome(open);
   let usageChunk: Record<string, unknown> | undefined;
   let failure: GatewayError | undefined;

@@ -79,10 +79,7 @@ export function registerMessages(
           const tokens = await countAnthropicTokens(
             req.body as Record<string, unknown>,
             { provider, model: first, key },
-            {
-              requestId: start.requestId,
-              signal: start.signal,
-            },
+            { requestId: start.requestId, signal: start.signal, tokens: gateway.deps.tokens },
           );
           return reply
             .headers({ 'request-id': start.requestId, ...successHeaders(auth, caller, false) })
@@ -91,7 +88,7 @@ export function registerMessages(
       }
       return reply
         .headers({ 'request-id': start.requestId, ...successHeaders(auth, caller, false) })
-        .send(await approximateInputTokens(request));
+        .send(await approximateInputTokens(gateway.deps.tokens, request));
     } catch (err) {
       const error = toClientError(err);
       const rendered = renderAnthropicError(error, start.requestId);
@@ -184,7 +181,7 @@ async function streamMessage(gateway: Gateway, auth: Authenticator, ctx: Request
     (error) => formatAnthropicSSE(renderAnthropicStreamError(error, ctx.requestId)),
     ctx.abort,
   );
-  const meter = new StreamMeter();
+  const meter = new StreamMeter(gateway.deps.tokens);
   const outcome = servedOutcome(open);
   const renderer =
     open.mode === 'ir'

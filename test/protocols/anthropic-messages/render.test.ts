@@ -15,6 +15,7 @@ import {
 import { renderAnthropicResponse } from '../../../src/protocols/anthropic-messages/render-anthropic-response.ts';
 import { convertToAnthropicRequest } from '../../../src/providers/anthropic/convert-to-anthropic-request.ts';
 import { parseAnthropicResponse } from '../../../src/providers/anthropic/parse-anthropic-response.ts';
+import { TokenCounter } from '../../../src/router/token-counter.ts';
 import { fixtureJSON } from '../../mocks/anthropic.ts';
 import { catalogModel } from '../../providers/anthropic/helpers.ts';
 
@@ -228,11 +229,15 @@ describe('renderAnthropicError', () => {
 });
 
 describe('count_tokens approximation', () => {
-  test('counts more for a longer prompt, includes system and tools', async () => {
+  test('counts more for a longer prompt, includes system and tools', async (t) => {
+    const counter = new TokenCounter({ budgetMs: 10_000 });
+    t.after(() => counter.close());
     const short = await approximateInputTokens(
+      counter,
       parseCountTokensRequest({ model: 'm', messages: [{ role: 'user', content: 'Hello there' }] }),
     );
     const long = await approximateInputTokens(
+      counter,
       parseCountTokensRequest({
         model: 'm',
         system: 'You are a careful assistant who answers in full sentences.',
