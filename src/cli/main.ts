@@ -69,6 +69,22 @@ async function main(): Promise<number> {
   }
   const runtime = await createRuntime({ config, env });
   const url = await runtime.listen();
+  // Before the banner: whoever reads it may signal at once (a supervisor, a test), and must reach shutdown.
+  let stopping = false;
+  const stop = (signal: string) => {
+    if (stopping) return;
+    stopping = true;
+    runtime.logger.info({ signal }, 'signal received');
+    runtime
+      .shutdown()
+      .then(() => process.exit(0))
+      .catch((err) => {
+        runtime.logger.error({ err }, 'shutdown failed');
+        process.exit(1);
+      });
+  };
+  process.on('SIGTERM', () => stop('SIGTERM'));
+  process.on('SIGINT', () => stop('SIGINT'));
   const key = runtime.generatedApiKey;
   const providers = [...runtime.catalog.providers.keys()].join(', ');
   process.stdout.write(
@@ -96,21 +112,6 @@ async function main(): Promise<number> {
       '',
     ].join('\n'),
   );
-  let stopping = false;
-  const stop = (signal: string) => {
-    if (stopping) return;
-    stopping = true;
-    runtime.logger.info({ signal }, 'signal received');
-    runtime
-      .shutdown()
-      .then(() => process.exit(0))
-      .catch((err) => {
-        runtime.logger.error({ err }, 'shutdown failed');
-        process.exit(1);
-      });
-  };
-  process.on('SIGTERM', () => stop('SIGTERM'));
-  process.on('SIGINT', () => stop('SIGINT'));
   return -1;
 }
 
