@@ -1,5 +1,17 @@
-import { closeSync, fdatasyncSync, fstatSync, mkdirSync, openSync, readSync, writeSync } from 'node:fs';
-import { type FileHandle, mkdir, open, readdir, unlink } from 'node:fs/promises';
+import {
+  close,
+  closeSync,
+  fdatasync,
+  fdatasyncSync,
+  fstatSync,
+  mkdirSync,
+  open,
+  openSync,
+  readSync,
+  write,
+  writeSync,
+} from 'node:fs';
+import { mkdir, open as openHandle, readdir, unlink } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { Kysely } from 'kysely';
 import type { Database } from './schema.ts';
@@ -83,7 +95,9 @@ class Segment implements JournalSegment {
   torn = false;
   /** Written since the last sync. */
   dirty = false;
-  file: Promise<FileHandle> | undefined;
+  /** The open file descriptor, once `file` has resolved (writes use it directly, without a promise). */
+  fd: number | undefined;
+  file: Promise<number> | undefined;
   closed: Promise<void> | undefined;
   deleted: Promise<void> | undefined;
 
@@ -326,28 +340,40 @@ export class UsageJournal {
     this.#idle?.();
   }
 
-  async #writeGroup(segment: Segment, group: PendingLine[]): Promise<void> {
+  /**
+   * One write of a group of lines. fs.write with a callback on the open descriptor, not FileHandle.write:
+   * on this path (once per request at low concurrency) the promise API's extra objects and ticks cost about
+   * a fifth more CPU per append (measured: 46 against 39 us per call, most of either being the thread pool's
+   * round trip).
+   */
+  #writeGroup(segment: Segment, group: PendingLine[]): Promise<void> {
     let text = segment.torn ? '\n' : '';
     for (const line of group) text += line.line;
-    try {
-      segment.file ??= this.#openFile(segment.path);
-      const file = await segment.file;
-      const bytes = Buffer.from(text, 'utf8');
-      let offset = 0;
-      while (offset < bytes.length) offset += (await file.write(bytes, offset)).bytesWritten;
-      segment.torn = false;
-      segment.dirty = true;
-      this.#failing = false;
-      settle(group, true);
-    } catch (err) {
-      segment.torn = true;
-      // Later records go to a fresh file (the disk may have recovered, or a new file may open).
-      if (this.#current === segment) this.#current = undefined;
-      segment.sealed = true;
-      this.#failed(settle(group, false), err);
-    }
-    segment.writing -= group.length;
-    this.#settle(segment);
+    return new Promise((resolve) => {
+      const done = (err: unknown) => {
+        if (err === undefined) {
+          segment.torn = false;
+          segment.dirty = true;
+          this.#failing = false;
+          settle(group, true);
+        } else {
+          segment.torn = true;
+          // Later records go to a fresh file (the disk may have recovered, or a new file may open).
+          if (this.#current === segment) this.#current = undefined;
+          segment.sealed = true;
+          this.#failed(settle(group, false), err);
+        }
+        segment.writing -= group.length;
+        this.#settle(segment);
+        resolve();
+      };
+      if (segment.fd !== undefined) {
+        writeAll(segment.fd, text, done);
+        return;
+      }
+      segment.file ??= this.#openFile(segment);
+      segment.file.then((fd) => writeAll(fd, text, done), done);
+    });
   }
 
   /** Counts failed appends, and reports the first of a burst. */
@@ -359,25 +385,27 @@ export class UsageJournal {
     }
   }
 
-  async #openFile(path: string): Promise<FileHandle> {
+  async #openFile(segment: Segment): Promise<number> {
     await mkdir(this.#dir, { recursive: true });
-    const file = await open(path, 'a', 0o600);
+    const fd = await openFile(segment.path, 'a', 0o600);
+    segment.fd = fd;
     this.#dirDirty = true;
-    return file;
+    return fd;
   }
 
   async #closeFile(segment: Segment): Promise<void> {
-    const file = await segment.file?.catch(() => undefined);
-    if (!file) return;
+    const fd = await segment.file?.catch(() => undefined);
+    if (fd === undefined) return;
     try {
       if (segment.dirty) {
         segment.dirty = false;
-        await file.datasync();
+        await syncFile(fd);
       }
     } catch (err) {
       this.#onError(err, 'sync');
     } finally {
-      await file.close().catch(() => {});
+      segment.fd = undefined;
+      await closeFile(fd).catch(() => {});
     }
   }
 
@@ -425,7 +453,7 @@ export class UsageJournal {
       if (!segment.dirty || segment.sealed || !segment.file) continue;
       segment.dirty = false;
       try {
-        await (await segment.file).datasync();
+        await syncFile(await segment.file);
         this.#syncFailing = false;
       } catch (err) {
         // A segment sealed meanwhile syncs as it closes; anything else is worth one report per burst.
@@ -458,7 +486,7 @@ function isLeftover(name: string): boolean {
 /** Makes newly created files' directory entries durable; best effort (not every platform can). */
 async function syncFolder(dir: string): Promise<void> {
   try {
-    const folder = await open(dir, 'r');
+    const folder = await openHandle(dir, 'r');
     try {
       await folder.sync();
     } finally {
@@ -467,4 +495,33 @@ async function syncFolder(dir: string): Promise<void> {
   } catch {
     // The files' contents are synced regardless; only a power loss right after a segment was created matters.
   }
+}
+
+function openFile(path: string, flags: string, mode: number): Promise<number> {
+  return new Promise((resolve, reject) => open(path, flags, mode, (err, fd) => (err ? reject(err) : resolve(fd))));
+}
+function syncFile(fd: number): Promise<void> {
+  return new Promise((resolve, reject) => fdatasync(fd, (err) => (err ? reject(err) : resolve())));
+}
+function closeFile(fd: number): Promise<void> {
+  return new Promise((resolve, reject) => close(fd, (err) => (err ? reject(err) : resolve())));
+}
+
+/** Writes all of `text` (a regular file takes it in one call; a short write is finished from its bytes). */
+function writeAll(fd: number, text: string, done: (err: unknown) => void): void {
+  write(fd, text, null, 'utf8', (err, written) => {
+    if (err) return done(err);
+    if (written === text.length) return done(undefined);
+    const bytes = Buffer.from(text, 'utf8');
+    if (written === bytes.length) return done(undefined);
+    writeRest(fd, bytes, written, done);
+  });
+}
+
+function writeRest(fd: number, bytes: Buffer, offset: number, done: (err: unknown) => void): void {
+  write(fd, bytes, offset, bytes.length - offset, null, (err, written) => {
+    if (err) return done(err);
+    if (offset + written >= bytes.length) return done(undefined);
+    writeRest(fd, bytes, offset + written, done);
+  });
 }

@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { type ChildProcess, spawn } from 'node:child_process';
-import { mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
-import { open } from 'node:fs/promises';
+import fs, { mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import { syncBuiltinESMExports } from 'node:module';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { DatabaseSync } from 'node:sqlite';
@@ -288,17 +288,16 @@ describe('every response waits for its record to be journaled', () => {
   });
 });
 
-/** Delays every FileHandle write of this process (the class is internal; its prototype is reachable from a handle). */
+/** Delays every node:fs write of this process (patched on the module and pushed to the ESM named exports). */
 async function slowFileWrites(ms: number): Promise<() => void> {
-  const probe = await open(process.execPath, 'r');
-  const proto = Object.getPrototypeOf(probe) as { write: (...args: unknown[]) => Promise<unknown> };
-  await probe.close();
-  const original = proto.write;
-  proto.write = async function (this: unknown, ...args: unknown[]) {
-    await sleep(ms);
-    return original.apply(this, args);
+  const module = fs as unknown as { write: (...args: unknown[]) => void };
+  const original = module.write;
+  module.write = (...args: unknown[]) => {
+    setTimeout(() => original.apply(fs, args), ms);
   };
+  syncBuiltinESMExports();
   return () => {
-    proto.write = original;
+    module.write = original;
+    syncBuiltinESMExports();
   };
 }
