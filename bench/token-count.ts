@@ -10,7 +10,7 @@ import { dirname, join, relative } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { countTokens } from 'gpt-tokenizer';
-import { MAX_PIECE_CHARS, tokenPieces } from '../src/router/token-pieces.ts';
+import { MAX_PIECE_CHARS, tokenPieces } from '../src/tokens/token-pieces.ts';
 
 const { values: args } = parseArgs({
   options: { max: { type: 'string' }, whole: { type: 'boolean', default: false } },

@@ -1,6 +1,6 @@
 import { z } from 'zod';
+import { PRESETS, TIERS } from '../core/tiers.ts';
 import { NATIVE_KINDS, OPENAI_COMPATIBLE_KINDS } from '../providers/types.ts';
-import { PRESETS, TIERS } from '../router/tiers.ts';
 
 /**
  * The configuration file's schema: one YAML file, every key optional, defaults that make an empty file a

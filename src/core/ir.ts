@@ -127,6 +127,12 @@ export interface ChatRequest {
   stream: boolean;
   /** The client asked for the usage chunk (`stream_options.include_usage`); upstream is always asked. */
   includeUsage: boolean;
+  /**
+   * Set by a decoder when the request uses what only some provider kinds serve (Anthropic's server tools,
+   * documents…): admission keeps it to providers of those kinds, or refuses it, instead of letting a
+   * translation silently drop parts of it.
+   */
+  requires?: { providerKinds: string[]; features: string[] };
   /** The caller's original request, for same-protocol pass-through. Never mutated. */
   inbound: {
     protocol: InboundProtocol;

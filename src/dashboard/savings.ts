@@ -1,7 +1,7 @@
 import { costNanoUsd } from '../billing/cost.ts';
+import type { Preset } from '../core/tiers.ts';
 import type { CatalogModel } from '../providers/types.ts';
 import type { Router, RoutingPolicy } from '../router/router.ts';
-import type { Preset } from '../router/tiers.ts';
 import type { UsageTotals } from '../store/usage-queries.ts';
 
 /**

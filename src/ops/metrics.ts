@@ -1,5 +1,4 @@
 import { Counter, Gauge, Histogram, Registry } from 'prom-client';
-import type { CircuitState } from '../gateway/health.ts';
 
 /**
  * Prometheus metrics, one registry per gateway instance (tests run several in one process).
@@ -84,9 +83,12 @@ export class Metrics {
     });
   }
 
-  setCircuit(provider: string, key: string, state: CircuitState): void {
-    for (const s of ['closed', 'open', 'half-open', 'rejected'] as const) {
+  setCircuit(provider: string, key: string, state: (typeof CIRCUIT_STATES)[number]): void {
+    for (const s of CIRCUIT_STATES) {
       this.circuit.set({ provider, key, state: s }, s === state ? 1 : 0);
     }
   }
 }
+
+/** The states of a provider key's circuit breaker (pipeline/health.ts), as `modro_circuit_state` reports them. */
+export const CIRCUIT_STATES = ['closed', 'open', 'half-open', 'rejected'] as const;

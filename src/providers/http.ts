@@ -8,31 +8,52 @@ import { Agent, type Dispatcher, request, errors as undiciErrors } from './undic
  * Bodies stay streams; callers decide whether to buffer.
  */
 
-const agents = new Map<number, Agent>();
+/**
+ * The upstream connection pools of one runtime (two runtimes in one process share none): one undici agent per
+ * connect timeout (undici sets connect timeouts per dispatcher, not per request), keep-alive, closed with the
+ * runtime. Adapters reach it through their call context.
+ */
+export class UpstreamPool {
+  readonly #agents = new Map<number, Agent>();
+  readonly #extra = new Map<string, Agent>();
 
-/** One pooled agent per connect timeout (undici sets connect timeouts per dispatcher, not per request). */
-function agentFor(connectMs: number): Agent {
-  let agent = agents.get(connectMs);
-  if (!agent) {
-    agent = new Agent({
-      connect: { timeout: connectMs },
-      keepAliveTimeout: 30_000,
-      keepAliveMaxTimeout: 600_000,
-      connections: 256,
-      pipelining: 1,
-    });
-    agents.set(connectMs, agent);
+  /** The pooled agent for this connect timeout. */
+  agent(connectMs: number): Agent {
+    let agent = this.#agents.get(connectMs);
+    if (!agent) {
+      agent = new Agent({
+        connect: { timeout: connectMs },
+        keepAliveTimeout: 30_000,
+        keepAliveMaxTimeout: 600_000,
+        connections: 256,
+        pipelining: 1,
+      });
+      this.#agents.set(connectMs, agent);
+    }
+    return agent;
   }
-  return agent;
-}
 
-export async function closeUpstreamAgents(): Promise<void> {
-  const all = [...agents.values()];
-  agents.clear();
-  await Promise.allSettled(all.map((a) => a.close()));
+  /** A named agent with its own options (e.g. Bedrock's guarded image fetches), made once. */
+  named(name: string, make: () => Agent): Agent {
+    let agent = this.#extra.get(name);
+    if (!agent) {
+      agent = make();
+      this.#extra.set(name, agent);
+    }
+    return agent;
+  }
+
+  async close(): Promise<void> {
+    const all = [...this.#agents.values(), ...this.#extra.values()];
+    this.#agents.clear();
+    this.#extra.clear();
+    await Promise.allSettled(all.map((agent) => agent.close()));
+  }
 }
 
 export interface UpstreamRequest {
+  /** The runtime's connection pools. */
+  pool: UpstreamPool;
   url: string;
   method?: 'POST' | 'GET';
   headers: Record<string, string>;
@@ -70,7 +91,7 @@ export async function upstreamFetch(req: UpstreamRequest): Promise<UpstreamRespo
   };
   try {
     const res = await request(req.url, {
-      dispatcher: agentFor(req.timeouts.connectMs),
+      dispatcher: req.pool.agent(req.timeouts.connectMs),
       method: req.method ?? 'POST',
       headers: req.headers,
       body: req.body ?? null,
@@ -154,7 +175,7 @@ export function upstreamFetchWhole(req: UpstreamRequest): Promise<UpstreamWholeR
     }
     req.signal.addEventListener('abort', onCallerAbort, { once: true });
     try {
-      agentFor(req.timeouts.connectMs).dispatch(
+      req.pool.agent(req.timeouts.connectMs).dispatch(
         {
           origin,
           path,

@@ -1,5 +1,6 @@
 import type { ChatRequest, ChatResponse, InboundProtocol, StreamEvent, Usage } from '../core/ir.ts';
-import type { TokenCounter } from '../router/token-counter.ts';
+import type { TokenCounter } from '../tokens/token-counter.ts';
+import type { UpstreamPool } from './http.ts';
 
 /**
  * The provider adapter interface. One adapter per wire protocol (openai-compatible, anthropic, gemini,
@@ -132,6 +133,8 @@ export interface UpstreamTarget {
 
 export interface CallContext {
   requestId: string;
+  /** The runtime's upstream connection pools. */
+  pool: UpstreamPool;
   /** Aborted when the client goes away or the attempt's total time is up. */
   signal: AbortSignal;
   /** Token counts for usage an upstream did not report (router/tokens.ts), within their budget. */
@@ -142,12 +145,22 @@ export interface CallContext {
 export interface PassthroughFrame {
   /** SSE `event:` name, for protocols that use it (Anthropic). */
   event?: string;
-  /** The SSE `data:` payload, exactly as received. */
+  /** The SSE `data:` payload to forward: as received, unless the adapter moved usage out of it (see usageOnly). */
   data: string;
   /** The parsed payload (adapters parse every frame to meter it and catch in-band errors). */
   json: Record<string, unknown>;
   /** Cumulative usage, when this frame reports it. */
   usage?: Usage;
+  /** The wire's own usage object (wherever the provider put it), for a protocol that re-renders usage. */
+  upstreamUsage?: Record<string, unknown>;
+  /**
+   * The frame only reports usage (no content): a protocol that renders its own usage frame at the end (with
+   * the gateway's cost) holds it back. When a provider mixes usage into a content frame, the adapter moves
+   * it out of `data` and sets `usage`, so what is forwarded never carries usage twice.
+   */
+  usageOnly?: boolean;
+  /** The text this frame delivered to the client (content, tool arguments, reasoning), for metering a cut stream. */
+  delivered?: string;
 }
 
 export interface PassthroughResponse {
@@ -180,6 +193,8 @@ export interface ProviderAdapter {
   stream(request: ChatRequest, target: UpstreamTarget, ctx: CallContext): Promise<AsyncIterable<StreamEvent>>;
   /** Present when the adapter can forward the caller's own protocol unchanged. */
   passthrough?: PassthroughAdapter;
+  /** The provider's own exact count of the prompt's input tokens; absent when it has none (a local count serves). */
+  countTokens?(request: ChatRequest, target: UpstreamTarget, ctx: CallContext): Promise<number>;
   /**
    * Why this provider cannot serve this request although the model's capabilities allow it (a feature the
    * provider lacks, such as logprobs or n > 1), or undefined. Such a candidate is skipped, never called.

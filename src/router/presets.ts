@@ -1,7 +1,6 @@
 import { blendedPrice, type Catalog, resolveModelRef } from '../billing/catalog.ts';
-import type { Config } from '../config/schema.ts';
+import { PRESETS, type Preset, TIERS, type Tier } from '../core/tiers.ts';
 import type { CatalogModel } from '../providers/types.ts';
-import { PRESETS, type Preset, TIERS, type Tier } from './tiers.ts';
 
 /**
  * Presets turn a tier into an ordered candidate list (first preferred, the rest fallbacks), derived by rules
@@ -59,7 +58,13 @@ export function deriveList(models: CatalogModel[], preset: Preset, tier: Tier, f
   }
 }
 
-export function buildCandidateTable(catalog: Catalog, routing: Config['routing']): CandidateTable {
+/** The routing settings the table is built from (`routing.pin`, `routing.tierFloors` of the configuration). */
+export interface CandidateSettings {
+  pin: Partial<Record<Preset, Partial<Record<Tier, string[]>>>>;
+  tierFloors: { fast: number; deep: number };
+}
+
+export function buildCandidateTable(catalog: Catalog, routing: CandidateSettings): CandidateTable {
   const table = {} as CandidateTable;
   for (const preset of PRESETS) {
     table[preset] = {} as Record<Tier, CatalogModel[]>;

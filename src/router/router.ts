@@ -2,12 +2,12 @@ import type { Catalog } from '../billing/catalog.ts';
 import { resolveModelRef } from '../billing/catalog.ts';
 import { GatewayError } from '../core/errors.ts';
 import type { ChatRequest } from '../core/ir.ts';
+import { isPreset, isTier, type Preset, TIERS, type Tier } from '../core/tiers.ts';
 import type { CatalogModel, ProviderAdapter, ProviderSpec } from '../providers/types.ts';
+import type { TokenCounter } from '../tokens/token-counter.ts';
+import { exactPromptTokens, promptTokenUpperBound } from '../tokens/tokens.ts';
 import type { CandidateTable } from './presets.ts';
 import type { TierChooser } from './tier-chooser.ts';
-import { isPreset, isTier, type Preset, TIERS, type Tier } from './tiers.ts';
-import type { TokenCounter } from './token-counter.ts';
-import { exactPromptTokens, promptTokenUpperBound } from './tokens.ts';
 
 /**
  * Routing: the requested `model` (auto, a tier, `tier:preset`, or a catalog model) → an ordered list of
@@ -20,7 +20,7 @@ export interface RoutingPolicy {
   preset?: Preset;
   /** Per-tier model choices that replace the preset's first choice. */
   tierModels?: Partial<Record<Tier, string>>;
-  /** Concrete models the caller may name; undefined means any catalog model. */
+  /** Concrete models the caller may name (checked by admission); undefined means any catalog model. */
   allowedModels?: string[];
   /** Only these providers may serve the caller (bring-your-own-key). */
   providers?: string[];
@@ -137,11 +137,8 @@ export class Router {
       const ref = parsed.ref!;
       let models = resolveModelRef(this.deps.catalog, ref);
       if (policy.providers) models = models.filter((m) => policy.providers!.includes(m.provider));
-      const allowed =
-        !policy.allowedModels ||
-        policy.allowedModels.includes(ref) ||
-        models.some((m) => policy.allowedModels!.includes(m.id));
-      if (models.length === 0 || !allowed) {
+      // Whether the caller may name this model is admission's question (pipeline/admit.ts).
+      if (models.length === 0) {
         throw new GatewayError(
           'not_found',
           `The model '${ref}' does not exist or you do not have access to it. GET /v1/models lists the models you can use.`,

@@ -1,6 +1,6 @@
 import type { ChatRequest } from '../core/ir.ts';
+import type { Preset, Tier } from '../core/tiers.ts';
 import type { TierChooser, TierDecision } from './tier-chooser.ts';
-import type { Preset, Tier } from './tiers.ts';
 
 /**
  * A transparent rule for `auto`: a few visible signals add up to a difficulty score in [0, 1].

@@ -1,5 +1,5 @@
 import type { ChatRequest } from '../core/ir.ts';
-import type { Preset, Tier } from './tiers.ts';
+import type { Preset, Tier } from '../core/tiers.ts';
 
 /**
  * Decides which tier an `auto` request needs. One score per prompt (0 = trivial, 1 = needs the strongest

@@ -2,16 +2,17 @@ import Fastify, { type FastifyReply, type FastifyRequest } from 'fastify';
 import { GatewayError, openAIErrorBody } from '../core/errors.ts';
 import { clipped } from '../core/validation.ts';
 import { registerDashboard } from '../dashboard/register.ts';
-import { renderAnthropicError } from '../protocols/anthropic-messages/index.ts';
+import { anthropicMessagesCodec } from '../protocols/anthropic-messages/codec.ts';
+import type { ProtocolCodec } from '../protocols/codec.ts';
+import { openAIChatCodec } from '../protocols/openai-chat/codec.ts';
 import { BodyBudget } from './body-budget.ts';
 import { answerClientError } from './client-error.ts';
 import { toClientError } from './errors.ts';
 import { registerJsonBodyParser } from './json-body.ts';
-import { registerChatCompletions, sendEarlyError } from './routes/chat-completions.ts';
-import { registerMessages } from './routes/messages.ts';
+import { beginRequest } from './request-start.ts';
+import { refuse, registerChatRoute, registerCountTokensRoute } from './routes/chat.ts';
 import { registerModels } from './routes/models.ts';
 import { registerOps } from './routes/ops.ts';
-import { beginRequest, recordEarlyError } from './routes/request-context.ts';
 import type { Runtime } from './runtime.ts';
 import type { SSEWriter } from './sse.ts';
 
@@ -49,14 +50,9 @@ export function buildApp(runtime: Runtime) {
    * envelope of the endpoint's protocol, and, for API calls, after its usage record is journaled.
    */
   const sendBeforeRoute = async (req: FastifyRequest, reply: FastifyReply, error: GatewayError) => {
-    if (req.method === 'POST' && req.url.startsWith('/v1/messages')) {
-      const start = beginRequest(req, reply, 'anthropic-messages');
-      await recordEarlyError(runtime.gateway, start, undefined, error);
-      const rendered = renderAnthropicError(error, start.requestId);
-      return reply.code(rendered.status).headers(rendered.headers).send(rendered.body);
-    }
     if (req.method === 'POST' && req.url.startsWith('/v1/')) {
-      return sendEarlyError(runtime.gateway, beginRequest(req, reply), req, reply, error);
+      const codec = codecOfUrl(req.url);
+      return refuse(runtime.pipeline, codec, req, reply, beginRequest(reply, codec.protocol), error);
     }
     return reply.code(error.status).send(openAIErrorBody(error));
   };
@@ -97,10 +93,17 @@ export function buildApp(runtime: Runtime) {
     return reply.code(404).send(openAIErrorBody(error));
   });
 
-  registerChatCompletions(app, runtime.gateway, runtime.auth, budget);
-  registerMessages(app, runtime.gateway, runtime.auth, budget);
-  registerModels(app, runtime.router, runtime.auth, budget, Date.now());
+  const { pipeline } = runtime;
+  registerChatRoute(app, { path: '/v1/chat/completions', codec: openAIChatCodec, pipeline, budget });
+  registerChatRoute(app, { path: '/v1/messages', codec: anthropicMessagesCodec, pipeline, budget });
+  registerCountTokensRoute(app, { path: '/v1/messages/count_tokens', codec: anthropicMessagesCodec, pipeline, budget });
+  registerModels(app, pipeline, budget, Date.now());
   registerOps(app, runtime);
   registerDashboard(app, runtime);
   return app;
+}
+
+/** The protocol of an API path, for answers given before its route ran. */
+function codecOfUrl(url: string): ProtocolCodec {
+  return url.startsWith('/v1/messages') ? anthropicMessagesCodec : openAIChatCodec;
 }

@@ -1,7 +1,7 @@
 import type { FastifyReply, FastifyRequest, onRequestHookHandler } from 'fastify';
 import { GatewayError } from '../core/errors.ts';
-import type { Caller } from '../gateway/gateway.ts';
-import type { Authenticator } from '../tenancy/auth.ts';
+import type { Caller } from '../pipeline/context.ts';
+import type { Pipeline } from '../pipeline/pipeline.ts';
 import type { BodyBudget } from './body-budget.ts';
 import { toClientError } from './errors.ts';
 
@@ -16,14 +16,14 @@ declare module 'fastify' {
 export type EarlyRejection = (req: FastifyRequest, reply: FastifyReply, error: GatewayError) => unknown;
 
 /**
- * The API routes' first hook: the caller is identified from the headers alone, before a byte of the body is
- * read, so a request without a valid credential costs a hash lookup and is answered (with `Connection:
- * close`, dropping whatever body it was sending) instead of holding memory while a slow body trickles in.
- * A caller no provider has verified yet (a new bring-your-own key) must also fit its body into the shared
- * budget of unverified bytes, or gets 429.
+ * The API routes' first hook, the pipeline's authenticate stage: the caller is identified from the headers
+ * alone, before a byte of the body is read, so a request without a valid credential costs a hash lookup and
+ * is answered (with `Connection: close`, dropping whatever body it was sending) instead of holding memory
+ * while a slow body trickles in. A caller no provider has verified yet (a new bring-your-own key) must also
+ * fit its body into the shared budget of unverified bytes, or gets 429.
  */
 export function authenticateFirst(
-  auth: Authenticator,
+  pipeline: Pipeline,
   budget: BodyBudget,
   reject: EarlyRejection,
 ): onRequestHookHandler {
@@ -34,13 +34,15 @@ export function authenticateFirst(
     };
     const admit = (caller: Caller) => {
       req.caller = caller;
-      if (auth.verified?.(caller) === false && !budget.admit(req)) {
+      if (!pipeline.verified(caller) && !budget.admit(req)) {
         reply.header('retry-after', '1');
         refuse(
           new GatewayError(
             'rate_limited',
             'Too many request bodies from unverified callers are in flight; retry shortly',
-            { retryAfter: 1 },
+            {
+              retryAfter: 1,
+            },
           ),
         );
         return;
@@ -49,7 +51,7 @@ export function authenticateFirst(
     };
     let result: Caller | Promise<Caller>;
     try {
-      result = auth.authenticate(req.headers);
+      result = pipeline.authenticate(req.headers);
     } catch (err) {
       refuse(err);
       return;

@@ -5,23 +5,24 @@ import type { pino } from 'pino';
 import { buildCatalog, type Catalog } from '../billing/catalog.ts';
 import type { Config } from '../config/schema.ts';
 import { GatewayError } from '../core/errors.ts';
-import { Gateway } from '../gateway/gateway.ts';
-import { ProviderHealth } from '../gateway/health.ts';
 import { createLogger, type Logger } from '../ops/logger.ts';
 import { Metrics } from '../ops/metrics.ts';
-import { closeUpstreamAgents } from '../providers/http.ts';
-import { adapterFor } from '../providers/registry.ts';
+import type { Authenticator } from '../pipeline/authenticate.ts';
+import { ProviderHealth } from '../pipeline/health.ts';
+import { Pipeline } from '../pipeline/pipeline.ts';
+import { UpstreamPool } from '../providers/http.ts';
+import { adapterFor as registeredAdapter } from '../providers/registry.ts';
+import type { ProviderAdapter, ProviderSpec } from '../providers/types.ts';
 import { calibrateFromUsage } from '../router/calibration.ts';
 import { createTierChooser } from '../router/choose-tier-chooser.ts';
 import { buildCandidateTable } from '../router/presets.ts';
 import { Router } from '../router/router.ts';
 import { ruleTierChooser } from '../router/rule-chooser.ts';
-import { TokenCounter } from '../router/token-counter.ts';
 import { openStore, type Store } from '../store/db.ts';
 import { syncSqliteWal } from '../store/sqlite-wal-sync.ts';
 import { UsageWriter } from '../store/usage-writer.ts';
-import type { Authenticator } from '../tenancy/auth.ts';
 import { createTenancy, type Tenancy } from '../tenancy/tenancy.ts';
+import { TokenCounter } from '../tokens/token-counter.ts';
 import { buildApp } from './app.ts';
 
 /**
@@ -33,6 +34,8 @@ export interface RuntimeOptions {
   env?: NodeJS.ProcessEnv;
   /** Where logs go (tests pass a sink). */
   logDestination?: pino.DestinationStream;
+  /** Provider kind → adapter (tests put a faulty adapter here); default: the registry's. */
+  adapterFor?: (provider: ProviderSpec) => ProviderAdapter;
 }
 
 export interface Runtime {
@@ -42,7 +45,7 @@ export interface Runtime {
   health: ProviderHealth;
   metrics: Metrics;
   logger: Logger;
-  gateway: Gateway;
+  pipeline: Pipeline;
   store: Store;
   usage: UsageWriter;
   auth: Authenticator;
@@ -59,6 +62,7 @@ export interface Runtime {
 }
 
 export async function createRuntime(options: RuntimeOptions): Promise<Runtime> {
+  const adapterFor = options.adapterFor ?? registeredAdapter;
   const { config } = options;
   const env = options.env ?? process.env;
   const logger = createLogger(config.logging.level, options.logDestination);
@@ -143,7 +147,20 @@ export async function createRuntime(options: RuntimeOptions): Promise<Runtime> {
   }
   const tenancy = await createTenancy({ config, store, catalog, logger, dataDir, configKeys: keys });
   const auth = tenancy.auth;
-  const gateway = new Gateway({ config, router, health, adapterFor, metrics, logger, usage, tokens });
+  const upstreams = new UpstreamPool();
+  const pipeline = new Pipeline({
+    config,
+    catalog,
+    router,
+    health,
+    adapterFor,
+    auth,
+    metrics,
+    logger,
+    usage,
+    tokens,
+    upstreams,
+  });
 
   const runtime: Runtime = {
     config,
@@ -152,7 +169,7 @@ export async function createRuntime(options: RuntimeOptions): Promise<Runtime> {
     health,
     metrics,
     logger,
-    gateway,
+    pipeline,
     store,
     usage,
     auth,
@@ -211,7 +228,7 @@ export async function createRuntime(options: RuntimeOptions): Promise<Runtime> {
       await usage.close();
       await tenancy.close();
       await store.close();
-      await closeUpstreamAgents();
+      await upstreams.close();
       logger.info({ written: usage.counters.written, leftInJournal: usage.counters.leftInJournal }, 'stopped');
     },
   };

@@ -1,11 +1,12 @@
 import type { Catalog } from '../billing/catalog.ts';
 import { GatewayError } from '../core/errors.ts';
 import { clipped } from '../core/validation.ts';
-import type { Caller } from '../gateway/gateway.ts';
 import type { Logger } from '../ops/logger.ts';
+import type { Authenticator } from '../pipeline/authenticate.ts';
+import type { Caller } from '../pipeline/context.ts';
 import { providerKey } from '../providers/provider-key.ts';
 import type { RoutingPolicy } from '../router/router.ts';
-import { type Authenticator, bearerToken, sha256Hex } from './auth.ts';
+import { bearerToken, sha256Hex } from './auth.ts';
 import { detectProviderHint, PROVIDER_HEADER, providerForHint } from './byok-detect.ts';
 import { byokHmac, byokTenantId } from './byok-identity.ts';
 import { DASHBOARD_HEADER, type DashboardLinks } from './dashboard-links.ts';

@@ -1,8 +1,8 @@
 import { type Catalog, resolveModelRef } from '../billing/catalog.ts';
 import { GatewayError } from '../core/errors.ts';
+import { isPreset, type Preset, TIERS, type Tier } from '../core/tiers.ts';
 import type { CatalogModel } from '../providers/types.ts';
 import type { RoutingPolicy } from '../router/router.ts';
-import { isPreset, type Preset, TIERS, type Tier } from '../router/tiers.ts';
 import { providerForHint } from './byok-detect.ts';
 import type { PolicyPatch } from './repository.ts';
 import type { Tenant } from './tenant.ts';

@@ -1,6 +1,6 @@
 import { type Kysely, sql, type Transaction } from 'kysely';
 import { GatewayError } from '../core/errors.ts';
-import type { Preset, Tier } from '../router/tiers.ts';
+import type { Preset, Tier } from '../core/tiers.ts';
 import type { Database } from '../store/schema.ts';
 import { generateManagedKey, type NewManagedKey } from './managed-keys.ts';
 import { type ApiKeyRecord, keyFromRow, type Tenant, tenantFromRow } from './tenant.ts';

@@ -1,5 +1,5 @@
 import type { Selectable } from 'kysely';
-import { isPreset, type Preset, TIERS, type Tier } from '../router/tiers.ts';
+import { isPreset, type Preset, TIERS, type Tier } from '../core/tiers.ts';
 import type { ApiKeyTable, TenantTable } from '../store/tenancy-tables.ts';
 
 /** A tenant as the rest of the code sees it (rows are converted at the repository's edge). */

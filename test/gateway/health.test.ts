@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
 import { GatewayError } from '../../src/core/errors.ts';
-import { ProviderHealth } from '../../src/gateway/health.ts';
+import { ProviderHealth } from '../../src/pipeline/health.ts';
 import type { ProviderSpec } from '../../src/providers/types.ts';
 import { DEFAULT_UPSTREAM_LIMITS } from '../helpers/upstream-limits.ts';
 

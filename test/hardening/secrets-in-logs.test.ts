@@ -3,6 +3,7 @@ import { Writable } from 'node:stream';
 import { after, before, describe, test } from 'node:test';
 import { createLogger } from '../../src/ops/logger.ts';
 import { providerKey } from '../../src/providers/provider-key.ts';
+import { adapterFor } from '../../src/providers/registry.ts';
 import type { ProviderAdapter, ProviderSpec, UpstreamTarget } from '../../src/providers/types.ts';
 import { mockProvider, TEST_API_KEY, type TestGateway } from '../helpers/gateway.ts';
 import { MOCK_API_KEY, type MockOpenAI, startMockOpenAI } from '../mocks/openai-compatible.ts';
@@ -57,15 +58,16 @@ describe('secrets never reach the logs', () => {
 
   before(async () => {
     upstream = await startMockOpenAI({ apiKeys: [MOCK_API_KEY, OWN_KEY] });
-    gw = await startTenancyGateway({
-      demo: { enabled: false },
-      tenancy: { byok: { enabled: true } },
-      providers: [mockProvider('openai', upstream.url, [{ name: 'gpt-4o-mini', qualityRank: 70 }])],
-      routing: { maxAttempts: 2 },
-    });
-    const deps = gw.runtime.gateway.deps as { adapterFor: (p: ProviderSpec) => ProviderAdapter };
-    const original = deps.adapterFor;
-    deps.adapterFor = (provider) => brokenAdapter(original(provider), () => breakage);
+    gw = await startTenancyGateway(
+      {
+        demo: { enabled: false },
+        tenancy: { byok: { enabled: true } },
+        providers: [mockProvider('openai', upstream.url, [{ name: 'gpt-4o-mini', qualityRank: 70 }])],
+        routing: { maxAttempts: 2 },
+      },
+      {},
+      { adapterFor: (provider: ProviderSpec) => brokenAdapter(adapterFor(provider), () => breakage) },
+    );
   });
   after(async () => {
     await gw.close();

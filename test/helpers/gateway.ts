@@ -5,7 +5,7 @@ import { Writable } from 'node:stream';
 import OpenAI from 'openai';
 import { parseConfig } from '../../src/config/load.ts';
 import type { ConfigInput } from '../../src/config/schema.ts';
-import { createRuntime, type Runtime } from '../../src/server/runtime.ts';
+import { createRuntime, type Runtime, type RuntimeOptions } from '../../src/server/runtime.ts';
 import { MOCK_API_KEY } from '../mocks/openai-compatible.ts';
 
 /**
@@ -26,7 +26,11 @@ export interface TestGateway {
   close(): Promise<void>;
 }
 
-export async function startGateway(input: ConfigInput = {}, env: NodeJS.ProcessEnv = {}): Promise<TestGateway> {
+export async function startGateway(
+  input: ConfigInput = {},
+  env: NodeJS.ProcessEnv = {},
+  options: Pick<RuntimeOptions, 'adapterFor'> = {},
+): Promise<TestGateway> {
   const dataDir = mkdtempSync(join(tmpdir(), 'modro-test-'));
   const raw = {
     ...input,
@@ -44,7 +48,7 @@ export async function startGateway(input: ConfigInput = {}, env: NodeJS.ProcessE
       cb();
     },
   });
-  const runtime = await createRuntime({ config, env, logDestination: sink });
+  const runtime = await createRuntime({ config, env, logDestination: sink, ...options });
   const url = await runtime.listen();
   const client = new OpenAI({ baseURL: `${url}/v1`, apiKey: TEST_API_KEY, maxRetries: 0, timeout: 30_000 });
   return {

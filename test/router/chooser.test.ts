@@ -1,5 +1,6 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
+import { PRESETS, type Tier } from '../../src/core/tiers.ts';
 import {
   DEFAULT_ASSET_URL,
   DEFAULT_ASSET_V4_URL,
@@ -49,7 +50,6 @@ import {
   WORD_PROBLEM_FEATURES,
   wordProblemOffset,
 } from '../../src/router/auto/word-problem.ts';
-import { PRESETS, type Tier } from '../../src/router/tiers.ts';
 import { chat, SAMPLE_PROMPTS } from './helpers.ts';
 
 const RANK: Record<Tier, number> = { utility: 0, fast: 1, deep: 2 };

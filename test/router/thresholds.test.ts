@@ -1,5 +1,6 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
+import type { Tier } from '../../src/core/tiers.ts';
 import { seededRandom } from '../../src/router/auto/offline/numeric.ts';
 import {
   calibrateThresholds,
@@ -8,7 +9,6 @@ import {
   thresholdsFromShares,
   tierForScore,
 } from '../../src/router/auto/thresholds.ts';
-import type { Tier } from '../../src/router/tiers.ts';
 
 const RANK: Record<Tier, number> = { utility: 0, fast: 1, deep: 2 };
 

@@ -9,7 +9,11 @@ import { startGateway, type TestGateway } from '../helpers/gateway.ts';
 export const ADMIN_USER = 'root';
 export const ADMIN_PASSWORD = 'test-admin-password-123';
 
-export async function startTenancyGateway(input: ConfigInput = {}, env: NodeJS.ProcessEnv = {}): Promise<TestGateway> {
+export async function startTenancyGateway(
+  input: ConfigInput = {},
+  env: NodeJS.ProcessEnv = {},
+  options: Parameters<typeof startGateway>[2] = {},
+): Promise<TestGateway> {
   return startGateway(
     {
       demo: { enabled: true },
@@ -20,6 +24,7 @@ export async function startTenancyGateway(input: ConfigInput = {}, env: NodeJS.P
       },
     },
     { TEST_ADMIN_PASSWORD: ADMIN_PASSWORD, ...env },
+    options,
   );
 }
 

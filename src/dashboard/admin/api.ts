@@ -1,6 +1,6 @@
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { GatewayError } from '../../core/errors.ts';
-import { PRESETS, TIERS } from '../../router/tiers.ts';
+import { PRESETS, TIERS } from '../../core/tiers.ts';
 import type { Runtime } from '../../server/runtime.ts';
 import { queryTopTenants } from '../../store/usage-queries.ts';
 import {

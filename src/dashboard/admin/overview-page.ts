@@ -1,4 +1,4 @@
-import type { KeyHealthSnapshot } from '../../gateway/health.ts';
+import type { KeyHealthSnapshot } from '../../pipeline/health.ts';
 import type { TenantTotals } from '../../store/usage-queries.ts';
 import type { UsageView } from '../analytics.ts';
 import { compact, integer, ms, percent, usd } from '../format.ts';

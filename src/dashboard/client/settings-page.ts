@@ -1,5 +1,5 @@
+import { PRESETS, type Preset, TIERS, type Tier } from '../../core/tiers.ts';
 import type { CatalogModel } from '../../providers/types.ts';
-import { PRESETS, type Preset, TIERS, type Tier } from '../../router/tiers.ts';
 import type { Tenant } from '../../tenancy/tenant.ts';
 import { html, type SafeHtml } from '../html.ts';
 import { page } from '../layout.ts';

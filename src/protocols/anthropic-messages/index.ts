@@ -1,6 +1,7 @@
 export { anthropicOnlyFeatures } from './anthropic-only-features.ts';
+export { anthropicMessagesCodec } from './codec.ts';
 export { withCost } from './convert-usage.ts';
-export { approximateInputTokens, type CountTokensResponse, parseCountTokensRequest } from './count-tokens.ts';
+export { type CountTokensResponse, encodeCountTokens } from './count-tokens.ts';
 export { type AnthropicInboundHeaders, parseAnthropicRequest } from './parse-anthropic-request.ts';
 export {
   type AnthropicErrorResponse,

@@ -5,6 +5,7 @@ import type { CallContext, ProviderAdapter, UpstreamTarget } from '../types.ts';
 import { anthropicVersion } from './anthropic-endpoint.ts';
 import { postAnthropic, postAnthropicJSON } from './anthropic-http.ts';
 import { convertToAnthropicRequest } from './convert-to-anthropic-request.ts';
+import { countAnthropicTokens } from './count-anthropic-tokens.ts';
 import { parseAnthropicResponse } from './parse-anthropic-response.ts';
 import { anthropicPassthrough } from './passthrough.ts';
 import { AnthropicStreamTranslator } from './translate-anthropic-stream.ts';
@@ -59,10 +60,20 @@ export function anthropicUnsupportedReason(request: ChatRequest): string | undef
   return undefined;
 }
 
+/** Anthropic's exact count: the caller's own body when it speaks Anthropic's format, else the translated one. */
+function countTokens(request: ChatRequest, target: UpstreamTarget, ctx: CallContext): Promise<number> {
+  const body =
+    request.inbound.protocol === 'anthropic-messages'
+      ? request.inbound.body
+      : { ...convertToAnthropicRequest(request, target.model, { apiVersion: anthropicVersion(target) }).body };
+  return countAnthropicTokens(body, target, ctx);
+}
+
 export const anthropicAdapter: ProviderAdapter = {
   wire: 'anthropic',
   complete,
   stream,
   unsupportedReason: anthropicUnsupportedReason,
   passthrough: anthropicPassthrough,
+  countTokens,
 };

@@ -21,6 +21,7 @@ function call(target: UpstreamTarget, ctx: CallContext, path: AnthropicPath, bod
     timeouts: target.provider.timeouts,
     limits: target.provider.limits,
     signal: ctx.signal,
+    pool: ctx.pool,
     label: target.provider.id,
   };
 }

@@ -84,6 +84,8 @@ async function stream(
         }
         const frame: PassthroughFrame = { data: message.data, json };
         if (message.event !== undefined) frame.event = message.event;
+        const delivered = deliveredText(json);
+        if (delivered !== undefined) frame.delivered = delivered;
         const reported =
           type === 'message_start'
             ? (json['message'] as Json | undefined)?.['usage']
@@ -105,6 +107,16 @@ async function stream(
       releaseBody(res.body, complete);
     }
   })();
+}
+
+/** The text a content_block_delta carries (text, tool input, thinking), for metering a stream cut short. */
+function deliveredText(json: Json): string | undefined {
+  const delta = json['delta'] as Json | undefined;
+  if (!delta) return undefined;
+  for (const field of ['text', 'partial_json', 'thinking'] as const) {
+    if (typeof delta[field] === 'string') return delta[field] as string;
+  }
+  return undefined;
 }
 
 export const anthropicPassthrough: PassthroughAdapter = { protocol: 'anthropic-messages', complete, stream };

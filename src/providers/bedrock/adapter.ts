@@ -36,6 +36,7 @@ function jsonSchemaMode(target: UpstreamTarget): JsonSchemaMode {
 async function plan(request: ChatRequest, target: UpstreamTarget, ctx: CallContext): Promise<BedrockRequestPlan> {
   const images = await fetchImages(request.messages, {
     signal: ctx.signal,
+    pool: ctx.pool,
     allowPrivate: target.provider.options['imageUrlAllowPrivate'] === 'true',
   });
   return convertToBedrockRequest(request, target.model, {
@@ -66,6 +67,7 @@ async function call(plan: BedrockRequestPlan, target: UpstreamTarget, ctx: CallC
     timeouts: target.provider.timeouts,
     limits: target.provider.limits,
     signal: ctx.signal,
+    pool: ctx.pool,
     label: label(target),
   };
 }

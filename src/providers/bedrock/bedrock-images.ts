@@ -2,6 +2,7 @@ import { lookup as dnsLookup, type LookupAddress, type LookupOptions } from 'nod
 import { BlockList, isIP } from 'node:net';
 import { GatewayError } from '../../core/errors.ts';
 import type { ImageSource, Message } from '../../core/ir.ts';
+import type { UpstreamPool } from '../http.ts';
 import { Agent, request } from '../undici-core.ts';
 import type { BedrockImageBlock, BedrockImageFormat } from './bedrock-api-types.ts';
 
@@ -174,20 +175,18 @@ function guardedLookup(hostname: string, options: LookupOptions, callback: Looku
   });
 }
 
-let guardedAgent: Agent | undefined;
-let openAgent: Agent | undefined;
-
-function agentFor(allowPrivate: boolean): Agent {
-  if (allowPrivate) {
-    openAgent ??= new Agent({ connect: { timeout: FETCH_TIMEOUT_MS } });
-    return openAgent;
-  }
-  guardedAgent ??= new Agent({ connect: { timeout: FETCH_TIMEOUT_MS, lookup: guardedLookup } });
-  return guardedAgent;
+function agentFor(pool: UpstreamPool, allowPrivate: boolean): Agent {
+  if (allowPrivate) return pool.named('bedrock-images', () => new Agent({ connect: { timeout: FETCH_TIMEOUT_MS } }));
+  return pool.named(
+    'bedrock-images-guarded',
+    () => new Agent({ connect: { timeout: FETCH_TIMEOUT_MS, lookup: guardedLookup } }),
+  );
 }
 
 export interface FetchImageOptions {
   signal: AbortSignal;
+  /** The runtime's connection pools (image fetches get agents of their own there). */
+  pool: UpstreamPool;
   allowPrivate?: boolean;
 }
 
@@ -206,7 +205,7 @@ export async function fetchImage(rawUrl: string, options: FetchImageOptions): Pr
     try {
       res = await request(url, {
         method: 'GET',
-        dispatcher: agentFor(options.allowPrivate ?? false),
+        dispatcher: agentFor(options.pool, options.allowPrivate ?? false),
         headers: { accept: 'image/png, image/jpeg, image/gif, image/webp' },
         signal,
         headersTimeout: FETCH_TIMEOUT_MS,

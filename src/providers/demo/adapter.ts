@@ -1,7 +1,7 @@
 import { createHash } from 'node:crypto';
 import type { ChatRequest, ChatResponse, Choice, StreamEvent, ToolCall, Usage } from '../../core/ir.ts';
-import type { TokenCounter } from '../../router/token-counter.ts';
-import { promptTokens, textTokens } from '../../router/tokens.ts';
+import type { TokenCounter } from '../../tokens/token-counter.ts';
+import { promptTokens, textTokens } from '../../tokens/tokens.ts';
 import type { CallContext, ProviderAdapter, UpstreamTarget } from '../types.ts';
 
 /**

@@ -25,6 +25,7 @@ function call(request: ChatRequest, target: UpstreamTarget, ctx: CallContext, st
     timeouts: target.provider.timeouts,
     limits: target.provider.limits,
     signal: ctx.signal,
+    pool: ctx.pool,
     label: target.provider.id,
   };
 }

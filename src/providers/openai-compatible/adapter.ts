@@ -1,7 +1,7 @@
 import { GatewayError } from '../../core/errors.ts';
 import type { ChatRequest, ChatResponse, StreamEvent } from '../../core/ir.ts';
-import type { TokenCounter } from '../../router/token-counter.ts';
-import { promptTokens, textTokens } from '../../router/tokens.ts';
+import type { TokenCounter } from '../../tokens/token-counter.ts';
+import { promptTokens, textTokens } from '../../tokens/tokens.ts';
 import { errorTableMapper, releaseBody, type UpstreamResponse, upstreamJSON, upstreamStream } from '../http.ts';
 import { parseEventJSON, readSSE } from '../sse.ts';
 import type { CallContext, PassthroughFrame, PassthroughResponse, ProviderAdapter, UpstreamTarget } from '../types.ts';
@@ -112,6 +112,7 @@ function call(request: ChatRequest, target: UpstreamTarget, ctx: CallContext, pa
     timeouts: target.provider.timeouts,
     limits: target.provider.limits,
     signal: ctx.signal,
+    pool: ctx.pool,
     label: target.provider.id,
   };
 }
@@ -250,11 +251,46 @@ async function passthroughStream(
 ): Promise<AsyncIterable<PassthroughFrame>> {
   const res = await send(request, target, ctx, true);
   return (async function* () {
-    for await (const frame of frames(res, target)) {
-      const usage = usageOf(frame.json);
-      yield usage ? { data: frame.data, json: frame.json, usage } : { data: frame.data, json: frame.json };
-    }
+    for await (const frame of frames(res, target)) yield passthroughFrame(frame.data, frame.json);
   })();
+}
+
+/**
+ * A chunk as the pass-through forwards it: what it delivered (for metering a cut stream), and its usage.
+ * A chunk that mixes content and usage (Groq's `x_groq.usage`, some servers' last content chunk) is forwarded
+ * without the usage, which the client gets once, in the gateway's own final usage chunk with the cost.
+ */
+function passthroughFrame(data: string, json: Record<string, unknown>): PassthroughFrame {
+  const frame: PassthroughFrame = { data, json };
+  const choices = json['choices'];
+  let delivered = '';
+  if (Array.isArray(choices)) {
+    for (const choice of choices) {
+      const delta = (choice as Record<string, unknown> | null)?.['delta'] as Record<string, unknown> | undefined;
+      if (!delta) continue;
+      if (typeof delta['content'] === 'string') delivered += delta['content'];
+      const calls = delta['tool_calls'];
+      if (Array.isArray(calls)) {
+        for (const call of calls) {
+          const fn = (call as Record<string, unknown>)['function'] as Record<string, unknown> | undefined;
+          if (typeof fn?.['arguments'] === 'string') delivered += fn['arguments'];
+        }
+      }
+    }
+  }
+  if (delivered !== '') frame.delivered = delivered;
+  const usage = usageOf(json);
+  if (!usage) return frame;
+  frame.usage = usage;
+  const groq = json['x_groq'] as Record<string, unknown> | undefined;
+  frame.upstreamUsage = (json['usage'] ?? groq?.['usage']) as Record<string, unknown>;
+  if (Array.isArray(choices) && choices.length > 0) {
+    const { usage: _usage, x_groq: _groq, ...content } = json;
+    frame.data = JSON.stringify(content);
+  } else {
+    frame.usageOnly = true;
+  }
+  return frame;
 }
 
 /** Why this provider cannot serve the request (a feature it lacks), or undefined. */

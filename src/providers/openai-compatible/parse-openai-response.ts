@@ -1,8 +1,8 @@
 import { GatewayError } from '../../core/errors.ts';
 import type { ChatResponse, Choice, StreamEvent, ToolCall } from '../../core/ir.ts';
 import { emptyUsage } from '../../core/ir.ts';
-import { fromOpenAIUsage } from '../../protocols/openai-chat/convert-openai-usage.ts';
-import { fromOpenAIFinishReason } from '../../protocols/openai-chat/map-finish-reason.ts';
+import { fromOpenAIUsage } from './convert-openai-usage.ts';
+import { fromOpenAIFinishReason } from './map-openai-finish-reason.ts';
 
 /**
  * OpenAI-format responses and stream chunks → IR. Tolerant of the family's variations (reasoning under

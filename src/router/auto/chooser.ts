@@ -1,6 +1,6 @@
 import type { ChatRequest } from '../../core/ir.ts';
+import type { Preset } from '../../core/tiers.ts';
 import type { TierChooser, TierDecision } from '../tier-chooser.ts';
-import type { Preset } from '../tiers.ts';
 import {
   DEFAULT_ASSET_V4_URL,
   DEFAULT_ASSET_V5_URL,

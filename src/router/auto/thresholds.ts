@@ -1,4 +1,4 @@
-import type { Preset, Tier } from '../tiers.ts';
+import type { Preset, Tier } from '../../core/tiers.ts';
 
 /**
  * Two thresholds turn one score into three tiers: `utility` below `utility`, `deep` at or above `deep`,

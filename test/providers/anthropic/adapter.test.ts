@@ -5,8 +5,8 @@ import { after, before, describe, test } from 'node:test';
 import { GatewayError } from '../../../src/core/errors.ts';
 import type { ChatRequest, StreamEvent } from '../../../src/core/ir.ts';
 import { anthropicAdapter, countAnthropicTokens, DEFAULT_MAX_TOKENS } from '../../../src/providers/anthropic/index.ts';
-import { closeUpstreamAgents } from '../../../src/providers/http.ts';
 import type { PassthroughFrame } from '../../../src/providers/types.ts';
+import { closeCallContexts } from '../../helpers/call-context.ts';
 import {
   ANTHROPIC_FIXTURES_DIR,
   fixtureEvents,
@@ -23,7 +23,7 @@ before(async () => {
 
 after(async () => {
   await mock.close();
-  await closeUpstreamAgents();
+  await closeCallContexts();
 });
 
 const weather = {

@@ -1,6 +1,6 @@
 import type { ChatRequest } from '../../../src/core/ir.ts';
 import type { CallContext, CatalogModel, UpstreamTarget } from '../../../src/providers/types.ts';
-import { TokenCounter } from '../../../src/router/token-counter.ts';
+import { TokenCounter } from '../../../src/tokens/token-counter.ts';
 import { DEFAULT_UPSTREAM_LIMITS } from '../../helpers/upstream-limits.ts';
 
 /** Targets, requests and contexts for the Anthropic adapter tests. */
@@ -44,9 +44,7 @@ export function target(
   };
 }
 
-export function ctx(signal: AbortSignal = new AbortController().signal): CallContext {
-  return { requestId: 'req-test', signal, tokens: new TokenCounter({ budgetMs: 1_000 }) };
-}
+export { callContext as ctx } from '../../helpers/call-context.ts';
 
 export function chatRequest(overrides: Partial<ChatRequest> = {}): ChatRequest {
   return {

@@ -1,6 +1,6 @@
 import type { ChatRequest, StreamEvent, Usage } from '../../../src/core/ir.ts';
 import type { CallContext, CatalogModel, ProviderKey, UpstreamTarget } from '../../../src/providers/types.ts';
-import { TokenCounter } from '../../../src/router/token-counter.ts';
+import { TokenCounter } from '../../../src/tokens/token-counter.ts';
 import { DEFAULT_UPSTREAM_LIMITS } from '../../helpers/upstream-limits.ts';
 import { MOCK_BEDROCK_CREDENTIALS, MOCK_BEDROCK_REGION, type MockBedrock } from '../../mocks/bedrock.ts';
 
@@ -59,9 +59,7 @@ export function chat(overrides: Partial<ChatRequest> = {}): ChatRequest {
   };
 }
 
-export function ctx(): CallContext {
-  return { requestId: 'req-test', signal: new AbortController().signal, tokens: new TokenCounter({ budgetMs: 1_000 }) };
-}
+export { callContext as ctx } from '../../helpers/call-context.ts';
 
 export async function collect(stream: AsyncIterable<StreamEvent>): Promise<StreamEvent[]> {
   const events: StreamEvent[] = [];

@@ -1,4 +1,5 @@
 /** SigV4 signing checked by the mock's independent re-signing, and image URL fetching with its guards. */
+
 import assert from 'node:assert/strict';
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
@@ -14,6 +15,7 @@ import {
   sniffImageFormat,
 } from '../../../src/providers/bedrock/bedrock-images.ts';
 import { authorizeBedrockRequest } from '../../../src/providers/bedrock/sign-bedrock-request.ts';
+import { testUpstreams } from '../../helpers/call-context.ts';
 import { MOCK_BEDROCK_API_KEY, MOCK_BEDROCK_REGION, type MockBedrock, startMockBedrock } from '../../mocks/bedrock.ts';
 import { CLAUDE, chat, ctx, SIGV4_KEY, target } from './helpers.ts';
 
@@ -176,7 +178,7 @@ describe('image URLs', () => {
 
   it('fetches an image (following a redirect) when private hosts are allowed, sniffing its format', async () => {
     const signal = new AbortController().signal;
-    const block = await fetchImage(`${imagesUrl}/moved`, { signal, allowPrivate: true });
+    const block = await fetchImage(`${imagesUrl}/moved`, { signal, pool: testUpstreams, allowPrivate: true });
     assert.deepEqual(block, { format: 'png', source: { bytes: PNG.toString('base64') } });
   });
 
@@ -188,7 +190,7 @@ describe('image URLs', () => {
       `http://localhost:${port}/cat.png`,
       'http://169.254.169.254/latest/meta-data',
     ]) {
-      await assert.rejects(fetchImage(url, { signal }), (err: GatewayError) => {
+      await assert.rejects(fetchImage(url, { signal, pool: testUpstreams }), (err: GatewayError) => {
         assert.equal(err.code, 'invalid_request', url);
         assert.match(err.message, /private or local/);
         return true;
@@ -203,12 +205,15 @@ describe('image URLs', () => {
       ['/huge', /larger than Bedrock accepts/],
       ['/page', /did not return a png/],
     ] as const) {
-      await assert.rejects(fetchImage(`${imagesUrl}${path}`, { signal, allowPrivate: true }), (err: GatewayError) => {
-        assert.equal(err.code, 'invalid_request');
-        assert.match(err.message, pattern);
-        assert.ok(!err.message.includes('secret123') && !err.message.includes('127.0.0.1'));
-        return true;
-      });
+      await assert.rejects(
+        fetchImage(`${imagesUrl}${path}`, { signal, pool: testUpstreams, allowPrivate: true }),
+        (err: GatewayError) => {
+          assert.equal(err.code, 'invalid_request');
+          assert.match(err.message, pattern);
+          assert.ok(!err.message.includes('secret123') && !err.message.includes('127.0.0.1'));
+          return true;
+        },
+      );
     }
   });
 

@@ -3,7 +3,7 @@ import { after, before, beforeEach, describe, it } from 'node:test';
 import { GatewayError } from '../../../src/core/errors.ts';
 import type { StreamEvent } from '../../../src/core/ir.ts';
 import { GEMINI_DEFAULT_BASE_URL, geminiAdapter } from '../../../src/providers/gemini/index.ts';
-import { closeUpstreamAgents } from '../../../src/providers/http.ts';
+import { closeCallContexts } from '../../helpers/call-context.ts';
 import { type MockGemini, startMockGemini } from '../../mocks/gemini.ts';
 import { callContext, chatRequest, collect, collectUntilError, geminiTarget, textOf, userText } from './helpers.ts';
 
@@ -17,7 +17,7 @@ before(async () => {
 beforeEach(() => mock.faults.clear());
 after(async () => {
   await mock.close();
-  await closeUpstreamAgents();
+  await closeCallContexts();
 });
 
 type Json = Record<string, unknown>;

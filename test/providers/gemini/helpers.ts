@@ -1,6 +1,6 @@
 import type { ChatRequest, StreamEvent } from '../../../src/core/ir.ts';
 import type { CallContext, UpstreamTarget } from '../../../src/providers/types.ts';
-import { TokenCounter } from '../../../src/router/token-counter.ts';
+import { TokenCounter } from '../../../src/tokens/token-counter.ts';
 import { DEFAULT_UPSTREAM_LIMITS } from '../../helpers/upstream-limits.ts';
 import type { MockGemini } from '../../mocks/gemini.ts';
 
@@ -57,15 +57,7 @@ export function userText(text: string): ChatRequest['messages'][number] {
   return { role: 'user', content: [{ type: 'text', text }] };
 }
 
-let counter = 0;
-export function callContext(): CallContext {
-  counter += 1;
-  return {
-    requestId: `req-${counter}`,
-    signal: new AbortController().signal,
-    tokens: new TokenCounter({ budgetMs: 1_000 }),
-  };
-}
+export { callContext } from '../../helpers/call-context.ts';
 
 export async function collect(events: AsyncIterable<StreamEvent>): Promise<StreamEvent[]> {
   const out: StreamEvent[] = [];

@@ -7,7 +7,7 @@ import type { GeminiResponse } from '../../../src/providers/gemini/gemini-api-ty
 import { GeminiStreamTranslator } from '../../../src/providers/gemini/gemini-stream-translator.ts';
 import { geminiAdapter } from '../../../src/providers/gemini/index.ts';
 import { decodeToolCallId } from '../../../src/providers/gemini/tool-call-ids.ts';
-import { closeUpstreamAgents } from '../../../src/providers/http.ts';
+import { closeCallContexts } from '../../helpers/call-context.ts';
 import { type MockGemini, readFixtureChunks, startMockGemini } from '../../mocks/gemini.ts';
 import { callContext, chatRequest, collect, geminiTarget, textOf, userText } from './helpers.ts';
 
@@ -236,7 +236,7 @@ describe('recorded samples replayed by the mock, end to end through the adapter'
   });
   after(async () => {
     await mock.close();
-    await closeUpstreamAgents();
+    await closeCallContexts();
   });
 
   it('streamed google-stream-tool-call-arguments over real SSE', async () => {

@@ -5,6 +5,7 @@ import { after, before, describe, test } from 'node:test';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { GatewayError } from '../../../src/core/errors.ts';
 import { upstreamFetchWhole } from '../../../src/providers/http.ts';
+import { testUpstreams } from '../../helpers/call-context.ts';
 import { DEFAULT_UPSTREAM_LIMITS } from '../../helpers/upstream-limits.ts';
 
 /**
@@ -34,6 +35,7 @@ function call(
     },
     limits: { ...DEFAULT_UPSTREAM_LIMITS, ...(options.limit ? { maxBodyBytes: options.limit } : {}) },
     signal: options.signal ?? new AbortController().signal,
+    pool: testUpstreams,
     label: 'mock',
   });
 }
@@ -186,6 +188,7 @@ describe('upstreamFetchWhole', () => {
         timeouts,
         limits: DEFAULT_UPSTREAM_LIMITS,
         signal: new AbortController().signal,
+        pool: testUpstreams,
         label: 'gone',
       }),
     );

@@ -1,4 +1,5 @@
 import type { GatewayError } from '../core/errors.ts';
+import type { CIRCUIT_STATES } from '../ops/metrics.ts';
 import type { ProviderKey, ProviderSpec } from '../providers/types.ts';
 
 /**
@@ -12,7 +13,7 @@ import type { ProviderKey, ProviderSpec } from '../providers/types.ts';
  * - rejected: the provider answered 401/403 (or "quota exhausted") for this key. It leaves rotation for
  *   `rejectedKeyRetryMs`, is logged and shown in metrics, then gets one probe like a half-open circuit.
  */
-export type CircuitState = 'closed' | 'open' | 'half-open' | 'rejected';
+export type CircuitState = (typeof CIRCUIT_STATES)[number];
 
 export interface HealthOptions {
   failureThreshold: number;

@@ -1,7 +1,7 @@
 import type { ChatRequest, StreamEvent, Usage } from '../core/ir.ts';
 import type { PassthroughFrame } from '../providers/types.ts';
-import type { TokenCounter } from '../router/token-counter.ts';
-import { promptTokens, textTokens } from '../router/tokens.ts';
+import type { TokenCounter } from '../tokens/token-counter.ts';
+import { promptTokens, textTokens } from '../tokens/tokens.ts';
 
 /**
  * Follows a stream to meter it: the provider's own usage when it sends one (the last report wins), else,
@@ -37,31 +37,10 @@ export class StreamMeter {
     }
   }
 
+  /** A pass-through frame: its usage, and what the adapter says it delivered (the meter knows no wire format). */
   observeFrame(frame: PassthroughFrame): void {
     if (frame.usage) this.usage = frame.usage;
-    // Only kept for the cut-stream estimate; cheap field reads, no re-serialisation.
-    const choices = frame.json['choices'];
-    if (Array.isArray(choices)) {
-      for (const choice of choices) {
-        const delta = (choice as Record<string, unknown> | null)?.['delta'] as Record<string, unknown> | undefined;
-        if (!delta) continue;
-        if (typeof delta['content'] === 'string') this.delivered.push(delta['content']);
-        const calls = delta['tool_calls'];
-        if (Array.isArray(calls)) {
-          for (const call of calls) {
-            const fn = (call as Record<string, unknown>)['function'] as Record<string, unknown> | undefined;
-            if (typeof fn?.['arguments'] === 'string') this.delivered.push(fn['arguments']);
-          }
-        }
-      }
-      return;
-    }
-    const delta = frame.json['delta'] as Record<string, unknown> | undefined;
-    if (delta) {
-      for (const field of ['text', 'partial_json', 'thinking']) {
-        if (typeof delta[field] === 'string') this.delivered.push(delta[field] as string);
-      }
-    }
+    if (frame.delivered !== undefined) this.delivered.push(frame.delivered);
   }
 
   /** Whether the provider reported usage itself. */

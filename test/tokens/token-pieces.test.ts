@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import { describe, test } from 'node:test';
 import fc from 'fast-check';
 import { countTokens, encode } from 'gpt-tokenizer';
-import { isCleanCut, MAX_PIECE_CHARS, tokenPieces } from '../../src/router/token-pieces.ts';
+import { isCleanCut, MAX_PIECE_CHARS, tokenPieces } from '../../src/tokens/token-pieces.ts';
 
 /** As the worker counts: special tokens are plain text. */
 const PLAIN = { disallowedSpecial: new Set<string>() };
@@ -44,7 +44,7 @@ describe('token pieces', () => {
       ...readdirSync(join(root, 'docs'))
         .filter((name) => name.endsWith('.md'))
         .map((name) => readFileSync(join(root, 'docs', name), 'utf8')),
-      ...['router/router.ts', 'router/auto/word-problem.ts', 'gateway/gateway.ts', 'config/schema.ts'].map((path) =>
+      ...['router/router.ts', 'router/auto/word-problem.ts', 'pipeline/pipeline.ts', 'config/schema.ts'].map((path) =>
         readFileSync(join(root, 'src', path), 'utf8'),
       ),
       JSON.stringify(JSON.parse(readFileSync(join(root, 'package-lock.json'), 'utf8'))),

@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
 import { describe, test } from 'node:test';
 import { countTokens } from 'gpt-tokenizer';
-import { TokenCounter } from '../../src/router/token-counter.ts';
+import { TokenCounter } from '../../src/tokens/token-counter.ts';
 
 const PLAIN = { disallowedSpecial: new Set<string>() };
 
@@ -43,7 +43,7 @@ describe('token counter (worker thread, budget)', () => {
 
   test('the worker does not keep the process alive', () => {
     const script = `
-      import { TokenCounter } from ${JSON.stringify(new URL('../../src/router/token-counter.ts', import.meta.url).href)};
+      import { TokenCounter } from ${JSON.stringify(new URL('../../src/tokens/token-counter.ts', import.meta.url).href)};
       const counter = new TokenCounter({ budgetMs: 10_000 });
       console.log(await counter.count(['counted, and never closed']));
     `;

@@ -1,0 +1,288 @@
+import type { Catalog } from '../billing/catalog.ts';
+import { costNanoUsd } from '../billing/cost.ts';
+import type { Config } from '../config/schema.ts';
+import { type GatewayError, toGatewayError } from '../core/errors.ts';
+import type { Logger } from '../ops/logger.ts';
+import type { Metrics } from '../ops/metrics.ts';
+import type { UpstreamPool } from '../providers/http.ts';
+import type { CatalogModel, ProviderAdapter, ProviderSpec } from '../providers/types.ts';
+import type { RouteDecision, Router } from '../router/router.ts';
+import type { TokenCounter } from '../tokens/token-counter.ts';
+import { promptTokens } from '../tokens/tokens.ts';
+import { admit } from './admit.ts';
+import { type Authenticator, successHeaders } from './authenticate.ts';
+import type { Caller, RequestContext, RequestStart } from './context.ts';
+import { callWithFailover, type FailoverDeps, firstOf } from './failover.ts';
+import { routingHeaders } from './headers.ts';
+import type { ProviderHealth } from './health.ts';
+import { StreamMeter } from './meter.ts';
+import type { AnswerHeaders, Counted, Failure, Handled, Outcome, Served } from './outcome.ts';
+import { Recorder, type UsageSink } from './record.ts';
+import { MeteredStream } from './stream.ts';
+
+/**
+ * The one request pipeline. Every endpoint goes through it: its HTTP route decodes the protocol into the
+ * internal request, calls `handle` (or `countTokens`), and encodes what comes back. The stages:
+ *
+ *   authenticate  the caller from the headers, before the body is read        `authenticate` (server hook)
+ *   admit         policy checks before any upstream byte                       admit.ts
+ *   route         tier / model → ordered candidates                           router/router.ts
+ *   call          candidates and keys with failover, circuit breakers         failover.ts, health.ts
+ *   meter         tokens → cost; a stream meters itself                       meter.ts, stream.ts
+ *   record        one usage record per request, durable before the last byte  record.ts
+ *
+ * Nothing here throws for a request's failure: outcomes are values (outcome.ts).
+ */
+export interface PipelineDeps {
+  config: Config;
+  catalog: Catalog;
+  router: Router;
+  health: ProviderHealth;
+  adapterFor(provider: ProviderSpec): ProviderAdapter;
+  auth: Authenticator;
+  metrics: Metrics;
+  logger: Logger;
+  usage: UsageSink;
+  /** Exact token counts within their budget (usage estimates, count_tokens). */
+  tokens: TokenCounter;
+  /** The runtime's upstream connection pools. */
+  upstreams: UpstreamPool;
+}
+
+export class Pipeline {
+  readonly #deps: PipelineDeps;
+  readonly #failover: FailoverDeps;
+  readonly #recorder: Recorder;
+
+  constructor(deps: PipelineDeps) {
+    this.#deps = deps;
+    this.#failover = {
+      routing: deps.config.routing,
+      catalog: deps.catalog,
+      health: deps.health,
+      adapterFor: deps.adapterFor,
+      metrics: deps.metrics,
+      logger: deps.logger,
+    };
+    this.#recorder = new Recorder(deps.usage, deps.metrics, deps.logger);
+  }
+
+  /** Who is calling, from the request headers alone (throws GatewayError authentication_failed). */
+  authenticate(headers: Readonly<Record<string, string | string[] | undefined>>): Caller | Promise<Caller> {
+    return this.#deps.auth.authenticate(headers);
+  }
+
+  /** False for a caller no provider has verified yet (a new bring-your-own key): its body is budgeted. */
+  verified(caller: Caller): boolean {
+    return this.#deps.auth.verified?.(caller) !== false;
+  }
+
+  /**
+   * A request refused before it could be decoded (authentication, an unreadable or invalid body, draining):
+   * recorded like any other, with what could be read of it. Resolves with its headers once the record is
+   * durable.
+   */
+  async refuse(
+    start: RequestStart,
+    error: GatewayError,
+    seen: { caller?: Caller | undefined; model?: unknown; stream?: unknown } = {},
+  ): Promise<AnswerHeaders> {
+    await this.#recorder.record({
+      start,
+      caller: seen.caller,
+      requestedModel: typeof seen.model === 'string' ? seen.model : '',
+      stream: seen.stream === true,
+      outcome: { attempts: 0, costNano: 0, status: error.status, errorCode: error.code, ttfbMs: null },
+    });
+    return errorHeaders(start.requestId, error, 0);
+  }
+
+  /** A chat request (any inbound protocol): admitted, routed, called with failover, metered and recorded. */
+  async handle(ctx: RequestContext): Promise<Handled> {
+    const routed = await this.#admitAndRoute(ctx);
+    if (!routed.ok) return this.#fail(routed.ctx, routed);
+    const { decision } = routed;
+    ctx = routed.ctx;
+    const deps = this.#deps;
+    const call = { requestId: ctx.requestId, tokens: deps.tokens, pool: deps.upstreams };
+    const inbound = ctx.request.inbound.protocol;
+    if (ctx.request.stream) {
+      const meter = new StreamMeter(deps.tokens);
+      const open = await callWithFailover(this.#failover, ctx, decision, async (target, adapter, signal) => {
+        if (adapter.passthrough?.protocol === inbound) {
+          const it = (await adapter.passthrough.stream(ctx.request, target, { ...call, signal }))[
+            Symbol.asyncIterator
+          ]();
+          return { mode: 'passthrough' as const, first: await firstOf(it, target), rest: it };
+        }
+        const it = (await adapter.stream(ctx.request, target, { ...call, signal }))[Symbol.asyncIterator]();
+        return { mode: 'ir' as const, first: await firstOf(it, target), rest: it };
+      });
+      if (!open.ok) return this.#fail(ctx, open);
+      const served = { decision: open.decision, target: open.target, attempts: open.attempts, ttfbMs: open.ttfbMs };
+      const common = { served, ctx, meter, recorder: this.#recorder };
+      const stream =
+        open.mode === 'passthrough'
+          ? new MeteredStream({
+              ...common,
+              mode: 'passthrough',
+              first: open.first,
+              rest: open.rest,
+              observe: (m, frame) => m.observeFrame(frame),
+            })
+          : new MeteredStream({
+              ...common,
+              mode: 'ir',
+              first: open.first,
+              rest: open.rest,
+              observe: (m, event) => m.observeEvent(event),
+            });
+      return { kind: 'stream', stream, headers: this.#successHeaders(ctx, served, undefined) };
+    }
+    const done = await callWithFailover(this.#failover, ctx, decision, async (target, adapter, signal) =>
+      adapter.passthrough?.protocol === inbound
+        ? {
+            mode: 'passthrough' as const,
+            response: await adapter.passthrough.complete(ctx.request, target, { ...call, signal }),
+          }
+        : { mode: 'ir' as const, response: await adapter.complete(ctx.request, target, { ...call, signal }) },
+    );
+    if (!done.ok) return this.#fail(ctx, done);
+    const served = { decision: done.decision, target: done.target, attempts: done.attempts, ttfbMs: done.ttfbMs };
+    const usage = done.response.usage;
+    const costNano = costNanoUsd(usage, done.target.model.price);
+    await this.#record(ctx, { ...served, usage, costNano, status: 200, errorCode: null });
+    const headers = this.#successHeaders(ctx, served, costNano);
+    return done.mode === 'passthrough'
+      ? { kind: 'completion', mode: 'passthrough', response: done.response, served, costNano, headers }
+      : { kind: 'completion', mode: 'ir', response: done.response, served, costNano, headers };
+  }
+
+  /**
+   * The prompt's input tokens (Anthropic's count_tokens), through the same admission and routing as a
+   * request: the provider's own exact count where the routed candidates' provider has one (with failover),
+   * else, or when every such provider fails for a passing reason, a local count. Recorded (no tokens billed).
+   */
+  async countTokens(ctx: RequestContext): Promise<Counted> {
+    const routed = await this.#admitAndRoute(ctx);
+    if (!routed.ok) return this.#fail(routed.ctx, routed);
+    ctx = routed.ctx;
+    const deps = this.#deps;
+    const counting = routed.decision.candidates.filter((model) => {
+      const provider = deps.catalog.providers.get(model.provider);
+      return provider !== undefined && deps.adapterFor(provider).countTokens !== undefined;
+    });
+    const outcome: Outcome = {
+      attempts: 0,
+      costNano: 0,
+      status: 200,
+      errorCode: null,
+      ttfbMs: null,
+      decision: routed.decision,
+    };
+    let inputTokens: number | undefined;
+    let verified = false;
+    if (counting.length > 0) {
+      const counted = await callWithFailover(
+        this.#failover,
+        ctx,
+        { ...routed.decision, candidates: counting },
+        (target, adapter, signal) =>
+          adapter.countTokens!(ctx.request, target, {
+            requestId: ctx.requestId,
+            signal,
+            tokens: deps.tokens,
+            pool: deps.upstreams,
+          }).then((tokens) => ({ tokens })),
+      );
+      outcome.attempts = counted.attempts;
+      outcome.target = counted.target;
+      if (counted.ok) {
+        inputTokens = counted.tokens;
+        verified = true;
+        outcome.ttfbMs = counted.ttfbMs;
+      } else if (!counted.error.retryable) {
+        return this.#fail(ctx, counted);
+      }
+    }
+    inputTokens ??= await promptTokens(deps.tokens, ctx.request);
+    await this.#record(ctx, outcome);
+    return {
+      kind: 'count',
+      inputTokens,
+      headers: {
+        ...routingHeaders(ctx.requestId, routed.decision, outcome.target, outcome.attempts),
+        // Only a count by the provider itself, with the caller's own key, verified that key.
+        ...successHeaders(deps.auth, ctx.caller, verified),
+      },
+    };
+  }
+
+  /** The catalog models this caller may name (its providers and allowed models), for the model list. */
+  models(caller: Caller): { models: CatalogModel[]; headers: AnswerHeaders } {
+    const { allowedModels, providers } = caller.policy;
+    const models = this.#deps.catalog.models.filter(
+      (model) =>
+        (!providers || providers.includes(model.provider)) &&
+        (!allowedModels || allowedModels.includes(model.id) || allowedModels.includes(model.name)),
+    );
+    // Listing verifies no credential: a new bring-your-own key gets no tenant and no link from it.
+    return { models, headers: successHeaders(this.#deps.auth, caller, false) };
+  }
+
+  async #admitAndRoute(
+    ctx: RequestContext,
+  ): Promise<({ ok: true; decision: RouteDecision } | ({ ok: false } & Failure)) & { ctx: RequestContext }> {
+    const admitted = admit(ctx, this.#deps.catalog);
+    if (!admitted.ok) return { ok: false, error: admitted.error, attempts: 0, ctx };
+    const admittedCtx = admitted.caller === ctx.caller ? ctx : { ...ctx, caller: admitted.caller };
+    try {
+      const decision = await this.#deps.router.route(admittedCtx.request, admittedCtx.caller.policy);
+      return { ok: true, decision, ctx: admittedCtx };
+    } catch (err) {
+      return { ok: false, error: toGatewayError(err), attempts: 0, ctx: admittedCtx };
+    }
+  }
+
+  /** A failed request: logged when it is a bug, recorded, and its error with headers. */
+  async #fail(ctx: RequestContext, failure: Failure): Promise<Extract<Handled, { kind: 'error' }>> {
+    const { error } = failure;
+    if (error.code === 'internal_error')
+      this.#deps.logger.error({ err: error, requestId: ctx.requestId }, 'request failed');
+    const gone = ctx.signal.aborted;
+    await this.#record(ctx, {
+      decision: failure.decision,
+      target: failure.target,
+      attempts: failure.attempts,
+      costNano: 0,
+      status: gone ? 499 : error.status,
+      errorCode: gone ? null : error.code,
+      ttfbMs: null,
+    });
+    return { kind: 'error', error, headers: errorHeaders(ctx.requestId, error, failure.attempts) };
+  }
+
+  #record(ctx: RequestContext, outcome: Outcome): Promise<void> {
+    return this.#recorder.record({
+      start: ctx,
+      caller: ctx.caller,
+      requestedModel: ctx.request.model,
+      stream: ctx.request.stream,
+      outcome,
+    });
+  }
+
+  /** What ran (and its cost, once known), and the caller's dashboard link: a provider accepted its credential. */
+  #successHeaders(ctx: RequestContext, served: Served, costNano: number | undefined): AnswerHeaders {
+    return {
+      ...routingHeaders(ctx.requestId, served.decision, served.target, served.attempts, costNano),
+      ...successHeaders(this.#deps.auth, ctx.caller, true),
+    };
+  }
+}
+
+function errorHeaders(requestId: string, error: GatewayError, attempts: number): AnswerHeaders {
+  const headers = routingHeaders(requestId, undefined, undefined, attempts);
+  if (error.retryAfter !== undefined) headers['retry-after'] = String(Math.ceil(error.retryAfter));
+  return headers;
+}

@@ -1,0 +1,68 @@
+import type { FastifyReply } from 'fastify';
+import type { GatewayError } from '../core/errors.ts';
+import type { RequestContext } from '../pipeline/context.ts';
+import type { Handled } from '../pipeline/outcome.ts';
+import type { ProtocolCodec } from '../protocols/codec.ts';
+import { sendRaw } from './respond.ts';
+import { openSSE } from './sse.ts';
+
+/**
+ * Writing what the pipeline returned, in the codec's protocol: an answer, an error, or a stream. The record
+ * is already durable for answers and errors; a stream is recorded by `finish` before its last frames.
+ */
+export function sendHandled(reply: FastifyReply, codec: ProtocolCodec, ctx: RequestContext, handled: Handled) {
+  switch (handled.kind) {
+    case 'error':
+      return sendError(reply, codec, handled.error, handled.headers, ctx.requestId);
+    case 'completion': {
+      const encoded = codec.encodeCompletion(handled, ctx.requestId);
+      return sendRaw(reply, 200, { ...handled.headers, ...encoded.headers }, encoded.body);
+    }
+    case 'stream':
+      return relay(reply, codec, ctx, handled);
+  }
+}
+
+export function sendError(
+  reply: FastifyReply,
+  codec: ProtocolCodec,
+  error: GatewayError,
+  headers: Record<string, string>,
+  requestId: string,
+) {
+  const encoded = codec.encodeError(error, requestId);
+  return reply
+    .code(encoded.status)
+    .headers({ ...headers, ...encoded.headers })
+    .send(encoded.body);
+}
+
+async function relay(
+  reply: FastifyReply,
+  codec: ProtocolCodec,
+  ctx: RequestContext,
+  { stream, headers }: Extract<Handled, { kind: 'stream' }>,
+): Promise<void> {
+  const sse = openSSE(
+    reply,
+    { ...headers, ...codec.answerHeaders(ctx.requestId) },
+    (error) => codec.encodeStreamError(error, ctx.requestId),
+    ctx.abort,
+  );
+  const encoder = codec.streamEncoder(stream, {
+    requestId: ctx.requestId,
+    at: ctx.at,
+    includeUsage: ctx.request.includeUsage,
+  });
+  for await (const frame of stream.frames()) {
+    const text = encoder.frame(frame);
+    if (text !== undefined) await sse.write(text);
+    if (sse.clientGone) break;
+  }
+  // Metered and recorded before the last frames: a client that read the whole stream has its record.
+  const end = await stream.finish({ clientGone: sse.clientGone, interruption: sse.interruption });
+  if (!sse.clientGone) {
+    await sse.write(end.error ? codec.encodeStreamError(end.error, ctx.requestId) : encoder.end(end));
+  }
+  sse.end();
+}
