@@ -204,7 +204,8 @@ export async function createRuntime(options: RuntimeOptions): Promise<Runtime> {
         for (const stream of streams) stream.interrupt(error);
         // Their routes record them and send that last event; whatever is still open after that is cut.
         void (async () => {
-          const deadline = Date.now() + 2_000;
+          // Metering a cut stream may count its text first (the token worker starting, then its budget).
+          const deadline = Date.now() + 5_000;
           while (streams.size > 0 && Date.now() < deadline) await sleep(10);
           await sleep(50);
           server.closeAllConnections();

@@ -1,6 +1,5 @@
 import type { ChatRequest } from '../../../src/core/ir.ts';
-import type { CallContext, CatalogModel, UpstreamTarget } from '../../../src/providers/types.ts';
-import { TokenCounter } from '../../../src/tokens/token-counter.ts';
+import type { CatalogModel, UpstreamTarget } from '../../../src/providers/types.ts';
 import { DEFAULT_UPSTREAM_LIMITS } from '../../helpers/upstream-limits.ts';
 
 /** Targets, requests and contexts for the Anthropic adapter tests. */

@@ -1,6 +1,5 @@
 import type { ChatRequest, StreamEvent, Usage } from '../../../src/core/ir.ts';
-import type { CallContext, CatalogModel, ProviderKey, UpstreamTarget } from '../../../src/providers/types.ts';
-import { TokenCounter } from '../../../src/tokens/token-counter.ts';
+import type { CatalogModel, ProviderKey, UpstreamTarget } from '../../../src/providers/types.ts';
 import { DEFAULT_UPSTREAM_LIMITS } from '../../helpers/upstream-limits.ts';
 import { MOCK_BEDROCK_CREDENTIALS, MOCK_BEDROCK_REGION, type MockBedrock } from '../../mocks/bedrock.ts';
 

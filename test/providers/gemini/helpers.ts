@@ -1,6 +1,5 @@
 import type { ChatRequest, StreamEvent } from '../../../src/core/ir.ts';
-import type { CallContext, UpstreamTarget } from '../../../src/providers/types.ts';
-import { TokenCounter } from '../../../src/tokens/token-counter.ts';
+import type { UpstreamTarget } from '../../../src/providers/types.ts';
 import { DEFAULT_UPSTREAM_LIMITS } from '../../helpers/upstream-limits.ts';
 import type { MockGemini } from '../../mocks/gemini.ts';
 
