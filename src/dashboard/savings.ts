@@ -1,5 +1,5 @@
+import type { CatalogModel } from '../billing/catalog-types.ts';
 import { costNanoUsd } from '../billing/cost.ts';
-import type { CatalogModel } from '../providers/types.ts';
 import type { Router, RoutingPolicy } from '../router/router.ts';
 import type { Preset } from '../router/tiers.ts';
 import type { UsageTotals } from '../store/usage-queries.ts';

@@ -1,6 +1,6 @@
-import { blendedPrice, type Catalog, resolveModelRef } from '../billing/catalog.ts';
+import type { CatalogModel } from '../billing/catalog-types.ts';
+import { blendedPrice, type Catalog, resolveModelRef } from '../catalog/catalog.ts';
 import type { Config } from '../config/schema.ts';
-import type { CatalogModel } from '../providers/types.ts';
 import { PRESETS, type Preset, TIERS, type Tier } from './tiers.ts';
 
 /**

@@ -1,6 +1,6 @@
-import { type Catalog, resolveModelRef } from '../billing/catalog.ts';
+import type { CatalogModel } from '../billing/catalog-types.ts';
+import { type Catalog, resolveModelRef } from '../catalog/catalog.ts';
 import { GatewayError } from '../core/errors.ts';
-import type { CatalogModel } from '../providers/types.ts';
 import type { RoutingPolicy } from '../router/router.ts';
 import { isPreset, type Preset, TIERS, type Tier } from '../router/tiers.ts';
 import { providerForHint } from './byok-detect.ts';

@@ -1,4 +1,4 @@
-import type { CatalogModel } from '../../providers/types.ts';
+import type { CatalogModel } from '../../billing/catalog-types.ts';
 import { PRESETS, TIERS, type Tier } from '../../router/tiers.ts';
 import type { ApiKeyRecord, Tenant } from '../../tenancy/tenant.ts';
 import type { UsageView } from '../analytics.ts';

@@ -1,6 +1,6 @@
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
+import type { CatalogModel } from '../../billing/catalog-types.ts';
 import { GatewayError } from '../../core/errors.ts';
-import type { CatalogModel } from '../../providers/types.ts';
 import { TIERS, type Tier } from '../../router/tiers.ts';
 import type { Runtime } from '../../server/runtime.ts';
 import { queryRecentRequests } from '../../store/usage-queries.ts';

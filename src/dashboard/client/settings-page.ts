@@ -1,4 +1,4 @@
-import type { CatalogModel } from '../../providers/types.ts';
+import type { CatalogModel } from '../../billing/catalog-types.ts';
 import { PRESETS, type Preset, TIERS, type Tier } from '../../router/tiers.ts';
 import type { Tenant } from '../../tenancy/tenant.ts';
 import { html, type SafeHtml } from '../html.ts';

@@ -1,5 +1,6 @@
+import type { CatalogModel } from '../../../src/billing/catalog-types.ts';
 import type { ChatRequest } from '../../../src/core/ir.ts';
-import type { CallContext, CatalogModel, UpstreamTarget } from '../../../src/providers/types.ts';
+import type { CallContext, UpstreamTarget } from '../../../src/providers/types.ts';
 import { TokenCounter } from '../../../src/router/token-counter.ts';
 import { DEFAULT_UPSTREAM_LIMITS } from '../../helpers/upstream-limits.ts';
 

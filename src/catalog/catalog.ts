@@ -1,0 +1,192 @@
+import type { CatalogModel, KnownModel, ModelCapabilities, ModelPrice } from '../billing/catalog-types.ts';
+import { libraryContextWindow, libraryPrice, withPriceLibrary } from '../billing/prices.ts';
+import { providersFromEnv } from '../config/env-providers.ts';
+import type { Config, ModelConfig, ProviderConfig } from '../config/schema.ts';
+import { descriptorOf } from '../providers/kinds/index.ts';
+import { providerKey } from '../providers/provider-key.ts';
+import type { ProviderKey, ProviderSpec, UpstreamLimits } from '../providers/types.ts';
+
+/**
+ * The priced catalog: every (provider, model) pair the gateway may route to, with prices, limits,
+ * capabilities and quality rank. Built once at start from the provider kinds' descriptors (src/providers/kinds/:
+ * known models, price library ids, local servers), the price library and the configuration; routing reads it,
+ * never the other way round.
+ */
+export interface Catalog {
+  providers: Map<string, ProviderSpec>;
+  models: CatalogModel[];
+  byId: Map<string, CatalogModel>;
+  /** Bare model name → every provider serving it, cheapest first. */
+  byName: Map<string, CatalogModel[]>;
+  /** Things an operator should know (a model without a price was left out, ...). */
+  warnings: string[];
+}
+
+const DEFAULT_CAPABILITIES: ModelCapabilities = {
+  tools: true,
+  vision: false,
+  jsonSchema: true,
+  streaming: true,
+  reasoning: false,
+};
+
+function providerKeys(provider: ProviderConfig, id: string): ProviderKey[] {
+  return provider.keys.map((entry, i) => {
+    if (typeof entry === 'string') return providerKey(`${id}#${i + 1}`, entry);
+    return providerKey(entry.id ?? `${id}#${i + 1}`, entry.key, {
+      secretAccessKey: entry.secretAccessKey || undefined,
+      sessionToken: entry.sessionToken || undefined,
+    });
+  });
+}
+
+function toSpec(provider: ProviderConfig, limits: UpstreamLimits): ProviderSpec {
+  const id = provider.id ?? provider.kind;
+  const keys = providerKeys(provider, id);
+  // Local servers and the demo provider take no key; one empty key lets them rotate like the others.
+  if (keys.length === 0 && descriptorOf(provider.kind).local) keys.push(providerKey(`${id}#local`, ''));
+  return {
+    id,
+    kind: provider.kind,
+    baseUrl: (provider.baseUrl ?? '').replace(/\/+$/, ''),
+    keys,
+    options: Object.fromEntries(Object.entries(provider.options).map(([k, v]) => [k, String(v)])),
+    timeouts: provider.timeouts,
+    limits: { ...limits, ...provider.limits },
+  };
+}
+
+function mergeModel(known: KnownModel | undefined, configured: ModelConfig | undefined, name: string) {
+  return {
+    name,
+    upstreamName: configured?.upstreamName ?? name,
+    contextWindow: configured?.contextWindow ?? known?.contextWindow,
+    maxOutputTokens: configured?.maxOutputTokens ?? known?.maxOutputTokens,
+    capabilities: { ...DEFAULT_CAPABILITIES, ...known?.capabilities, ...configured?.capabilities },
+    qualityRank: configured?.qualityRank ?? known?.qualityRank ?? 50,
+    tiers: configured?.tiers ?? [],
+    price: configured?.price,
+  };
+}
+
+function priceFrom(configured: ModelConfig['price']): ModelPrice | undefined {
+  if (!configured) return undefined;
+  return {
+    input: configured.input,
+    cachedInput: configured.cachedInput ?? configured.input,
+    cacheWrite: configured.cacheWrite ?? configured.input,
+    output: configured.output,
+  };
+}
+
+function modelsOf(provider: ProviderConfig, spec: ProviderSpec, config: Config, warnings: string[]): CatalogModel[] {
+  const kind = descriptorOf(spec.kind);
+  const known = kind.models;
+  const knownByName = new Map(known.map((model) => [model.name, model]));
+  const configured = provider.models ?? [];
+  const names = provider.models
+    ? [...configured.map((m) => m.name), ...(provider.includeKnownModels ? known.map((m) => m.name) : [])]
+    : known.map((m) => m.name);
+  if (names.length === 0) warnings.push(`Provider ${spec.id} has no models: list them under providers[].models`);
+  const seen = new Set<string>();
+  const out: CatalogModel[] = [];
+  for (const name of names) {
+    if (seen.has(name)) continue;
+    seen.add(name);
+    const id = `${spec.id}/${name}`;
+    const override = config.catalog.overrides[id];
+    const base = mergeModel(
+      knownByName.get(name),
+      configured.find((m) => m.name === name),
+      name,
+    );
+    const merged = {
+      ...base,
+      ...Object.fromEntries(Object.entries(override ?? {}).filter(([, v]) => v !== undefined)),
+      capabilities: { ...base.capabilities, ...override?.capabilities },
+    };
+    if (config.catalog.exclude.includes(id) || config.catalog.exclude.includes(name)) continue;
+    const price =
+      priceFrom(merged.price) ??
+      priceFrom(knownByName.get(name)?.price) ??
+      (kind.priceProvider ? libraryPrice(kind.priceProvider, merged.upstreamName) : undefined) ??
+      (kind.local ? { input: 0, cachedInput: 0, cacheWrite: 0, output: 0 } : undefined);
+    if (!price) {
+      warnings.push(`Model ${id} was left out: no price is known for it (set providers[].models[].price)`);
+      continue;
+    }
+    const contextWindow =
+      merged.contextWindow ??
+      (kind.priceProvider ? libraryContextWindow(kind.priceProvider, merged.upstreamName) : undefined) ??
+      8_192;
+    out.push({
+      id,
+      name,
+      provider: spec.id,
+      upstreamName: merged.upstreamName,
+      price,
+      contextWindow,
+      maxOutputTokens: merged.maxOutputTokens ?? Math.min(8_192, contextWindow),
+      capabilities: merged.capabilities,
+      qualityRank: merged.qualityRank,
+      tiers: merged.tiers,
+    });
+  }
+  return out;
+}
+
+/** Blended USD per million tokens (3 parts input to 1 part output), the usual single figure for a price. */
+export function blendedPrice(model: CatalogModel): number {
+  return (3 * model.price.input + model.price.output) / 4;
+}
+
+export function buildCatalog(config: Config, env: NodeJS.ProcessEnv = process.env): Catalog {
+  // One load of the price library for all of this build's lookups, unloaded when it is done (prices.ts).
+  return withPriceLibrary(() => assembleCatalog(config, env));
+}
+
+function assembleCatalog(config: Config, env: NodeJS.ProcessEnv): Catalog {
+  const warnings: string[] = [];
+  const configured = [...config.providers, ...providersFromEnv(env, config.providers)];
+  const real = configured.filter((p) => p.kind !== 'demo');
+  const demoWanted = config.demo.enabled === true || (config.demo.enabled === 'auto' && real.length === 0);
+  if (demoWanted && !configured.some((p) => p.kind === 'demo')) {
+    configured.push({
+      id: 'demo',
+      kind: 'demo',
+      keys: [],
+      options: { chunkDelayMs: config.demo.chunkDelayMs },
+      timeouts: { connectMs: 5_000, firstByteMs: 60_000, totalMs: 600_000 },
+    });
+  }
+  const providers = new Map<string, ProviderSpec>();
+  const models: CatalogModel[] = [];
+  for (const provider of configured) {
+    if (provider.kind === 'demo' && config.demo.enabled === false) continue;
+    const spec = toSpec(provider, config.limits.upstream);
+    // With bring-your-own-key on, a provider listed without keys stays: it serves only callers who bring
+    // their own key for it (tenancy keeps everyone else off it).
+    if (spec.keys.length === 0 && !config.tenancy.byok.enabled) {
+      warnings.push(`Provider ${spec.id} has no keys and was left out`);
+      continue;
+    }
+    providers.set(spec.id, spec);
+    models.push(...modelsOf(provider, spec, config, warnings));
+  }
+  const byId = new Map(models.map((model) => [model.id, model]));
+  const byName = new Map<string, CatalogModel[]>();
+  for (const model of models) {
+    const list = byName.get(model.name) ?? [];
+    list.push(model);
+    byName.set(model.name, list);
+  }
+  for (const list of byName.values()) list.sort((a, b) => blendedPrice(a) - blendedPrice(b));
+  return { providers, models, byId, byName, warnings };
+}
+
+/** Catalog ids or bare names → models (a bare name expands to every provider serving it). */
+export function resolveModelRef(catalog: Catalog, ref: string): CatalogModel[] {
+  const exact = catalog.byId.get(ref);
+  if (exact) return [exact];
+  return catalog.byName.get(ref) ?? [];
+}
