@@ -1,5 +1,5 @@
 import type { Usage } from '../core/ir.ts';
-import type { ModelPrice } from '../providers/types.ts';
+import type { ModelPrice } from './catalog-types.ts';
 
 /**
  * Cost of one request in integer nano-dollars (1e-9 USD). Each token class is charged at its own rate:

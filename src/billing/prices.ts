@@ -1,6 +1,5 @@
 import { transientModule } from '../core/transient-module.ts';
-import type { ModelPrice, ProviderKind } from '../providers/types.ts';
-import { PRICE_PROVIDER_IDS } from './known-models.ts';
+import type { ModelPrice } from './catalog-types.ts';
 
 /**
  * Catalog prices from @pydantic/genai-prices, resolved once when the catalog is built (never per request).
@@ -42,10 +41,11 @@ function rateAbove(rate: LibraryRate, threshold: number): number {
   return price;
 }
 
-/** Looks a model up in the price library; undefined when the library does not price it. */
-export function libraryPrice(kind: ProviderKind, upstreamName: string, at = new Date()): ModelPrice | undefined {
-  const providerId = PRICE_PROVIDER_IDS[kind];
-  if (!providerId) return undefined;
+/**
+ * Looks a model up in the price library under its provider id (a descriptor's `priceProvider`, e.g. `google`);
+ * undefined when the library does not price it.
+ */
+export function libraryPrice(providerId: string, upstreamName: string, at = new Date()): ModelPrice | undefined {
   let result: ReturnType<typeof calcPrice>;
   try {
     result = calcPrice({ input_tokens: 1, output_tokens: 1 }, upstreamName, { providerId, timestamp: at });
@@ -84,9 +84,7 @@ export function libraryPrice(kind: ProviderKind, upstreamName: string, at = new 
 }
 
 /** Context window as the price library knows it, when it does. */
-export function libraryContextWindow(kind: ProviderKind, upstreamName: string): number | undefined {
-  const providerId = PRICE_PROVIDER_IDS[kind];
-  if (!providerId) return undefined;
+export function libraryContextWindow(providerId: string, upstreamName: string): number | undefined {
   try {
     return calcPrice({ input_tokens: 1 }, upstreamName, { providerId })?.model.context_window;
   } catch {

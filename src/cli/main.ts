@@ -53,7 +53,7 @@ async function main(): Promise<number> {
     throw err;
   }
   if (command === 'check-config') {
-    const { buildCatalog } = await import('../billing/catalog.ts');
+    const { buildCatalog } = await import('../catalog/catalog.ts');
     const catalog = buildCatalog(config, env);
     for (const w of catalog.warnings) process.stdout.write(`warning: ${w}\n`);
     for (const m of catalog.models) {

@@ -1,6 +1,6 @@
 import { z } from 'zod';
 import { PRESETS, TIERS } from '../core/tiers.ts';
-import { NATIVE_KINDS, OPENAI_COMPATIBLE_KINDS } from '../providers/types.ts';
+import { PROVIDER_KINDS } from '../providers/kinds/index.ts';
 
 /**
  * The configuration file's schema: one YAML file, every key optional, defaults that make an empty file a
@@ -65,7 +65,7 @@ const providerSchema = z.strictObject({
     .string()
     .regex(/^[a-z0-9][a-z0-9_-]*$/, 'must be lowercase letters, digits, - or _')
     .optional(),
-  kind: z.enum([...OPENAI_COMPATIBLE_KINDS, ...NATIVE_KINDS, 'demo']),
+  kind: z.enum(PROVIDER_KINDS),
   baseUrl: z.url().optional(),
   keys: z.array(keySchema).default([]),
   options: z.record(z.string(), z.union([z.string(), z.number(), z.boolean()])).default({}),

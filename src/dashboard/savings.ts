@@ -1,6 +1,6 @@
+import type { CatalogModel } from '../billing/catalog-types.ts';
 import { costNanoUsd } from '../billing/cost.ts';
 import type { Preset } from '../core/tiers.ts';
-import type { CatalogModel } from '../providers/types.ts';
 import type { Router, RoutingPolicy } from '../router/router.ts';
 import type { UsageTotals } from '../store/usage-queries.ts';
 

@@ -1,4 +1,4 @@
-import { type Catalog, resolveModelRef } from '../billing/catalog.ts';
+import { type Catalog, resolveModelRef } from '../catalog/catalog.ts';
 import { GatewayError } from '../core/errors.ts';
 import { parseModelField } from '../router/router.ts';
 import type { Caller, RequestContext } from './context.ts';

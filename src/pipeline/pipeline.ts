@@ -1,11 +1,12 @@
-import type { Catalog } from '../billing/catalog.ts';
+import type { CatalogModel } from '../billing/catalog-types.ts';
 import { costNanoUsd } from '../billing/cost.ts';
+import type { Catalog } from '../catalog/catalog.ts';
 import type { Config } from '../config/schema.ts';
 import { type GatewayError, toGatewayError } from '../core/errors.ts';
 import type { Logger } from '../ops/logger.ts';
 import type { Metrics } from '../ops/metrics.ts';
 import type { UpstreamPool } from '../providers/http.ts';
-import type { CatalogModel, ProviderAdapter, ProviderSpec } from '../providers/types.ts';
+import type { ProviderAdapter, ProviderSpec } from '../providers/types.ts';
 import type { RouteDecision, Router } from '../router/router.ts';
 import type { TokenCounter } from '../tokens/token-counter.ts';
 import { promptTokens } from '../tokens/tokens.ts';

@@ -5,7 +5,7 @@ import type { ProviderKey } from './types.ts';
  * `sessionToken` are non-enumerable, so JSON.stringify, pino and util.inspect skip them, and an object that
  * merely holds a key (an upstream target on an error, a caller, a provider spec) can be logged without leaking
  * it. Only code that reads the property by name (an adapter building its auth header) sees the value.
- * Every key the gateway holds is made here: configured keys (billing/catalog.ts) and callers' own keys.
+ * Every key the gateway holds is made here: configured keys (catalog/catalog.ts) and callers' own keys.
  */
 export function providerKey(
   id: string,

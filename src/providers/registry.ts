@@ -3,20 +3,24 @@ import { anthropicAdapter } from './anthropic/index.ts';
 import { bedrockAdapter } from './bedrock/adapter.ts';
 import { demoAdapter } from './demo/adapter.ts';
 import { geminiAdapter } from './gemini/index.ts';
+import type { Wire } from './kinds/descriptor.ts';
+import { PROVIDER_DESCRIPTORS, type ProviderKind } from './kinds/index.ts';
 import { openAICompatibleAdapter } from './openai-compatible/adapter.ts';
-import { OPENAI_COMPATIBLE_KINDS, type ProviderAdapter, type ProviderKind, type ProviderSpec } from './types.ts';
+import type { ProviderAdapter, ProviderSpec } from './types.ts';
 
-/** Provider kind → adapter. Adapters are stateless singletons; the spec carries everything per provider. */
-const adapters = new Map<ProviderKind, ProviderAdapter>();
-for (const kind of OPENAI_COMPATIBLE_KINDS) adapters.set(kind, openAICompatibleAdapter);
-adapters.set('demo', demoAdapter);
-adapters.set('gemini', geminiAdapter);
-adapters.set('bedrock', bedrockAdapter);
-adapters.set('anthropic', anthropicAdapter);
+/**
+ * Provider kind → adapter, through the kind's wire (its descriptor). Adapters are stateless singletons; the
+ * spec carries everything per provider.
+ */
+const byWire: Record<Wire, ProviderAdapter> = {
+  'openai-compatible': openAICompatibleAdapter,
+  anthropic: anthropicAdapter,
+  gemini: geminiAdapter,
+  bedrock: bedrockAdapter,
+  demo: demoAdapter,
+};
 
-export function registerAdapter(kind: ProviderKind, adapter: ProviderAdapter): void {
-  adapters.set(kind, adapter);
-}
+const adapters = new Map<ProviderKind, ProviderAdapter>(PROVIDER_DESCRIPTORS.map((d) => [d.id, byWire[d.wire]]));
 
 export function adapterFor(provider: ProviderSpec): ProviderAdapter {
   const adapter = adapters.get(provider.kind);

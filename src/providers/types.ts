@@ -1,6 +1,8 @@
+import type { CatalogModel } from '../billing/catalog-types.ts';
 import type { ChatRequest, ChatResponse, InboundProtocol, StreamEvent, Usage } from '../core/ir.ts';
 import type { TokenCounter } from '../tokens/token-counter.ts';
 import type { UpstreamPool } from './http.ts';
+import type { ProviderKind } from './kinds/index.ts';
 
 /**
  * The provider adapter interface. One adapter per wire protocol (openai-compatible, anthropic, gemini,
@@ -8,29 +10,6 @@ import type { UpstreamPool } from './http.ts';
  * internal representation (src/core/ir.ts) to its wire format and back. Adapters are stateless: keys,
  * health and failover belong to the gateway.
  */
-
-/** The OpenAI-compatible family: one adapter, one quirk table row per kind. */
-export const OPENAI_COMPATIBLE_KINDS = [
-  'openai',
-  'azure',
-  'xai',
-  'groq',
-  'cerebras',
-  'deepseek',
-  'mistral',
-  'together',
-  'openrouter',
-  'ollama',
-  'vllm',
-  'llamacpp',
-  'openai-compatible',
-] as const;
-export type OpenAICompatibleKind = (typeof OPENAI_COMPATIBLE_KINDS)[number];
-
-export const NATIVE_KINDS = ['anthropic', 'gemini', 'bedrock'] as const;
-export type NativeKind = (typeof NATIVE_KINDS)[number];
-
-export type ProviderKind = OpenAICompatibleKind | NativeKind | 'demo';
 
 /**
  * A provider credential. `id` is a stable, non-secret label used in logs, metrics and usage records. Build
@@ -83,46 +62,6 @@ export interface UpstreamLimits {
   maxStreamBytes: number;
   /** A whole non-streamed answer. */
   maxBodyBytes: number;
-}
-
-/** A model as the catalog knows it (see src/billing/catalog.ts). */
-export interface CatalogModel {
-  /** Catalog id, `provider/upstream-name`, e.g. `openai/gpt-4o-mini`. */
-  id: string;
-  /** Bare model name without the provider prefix, e.g. `gpt-4o-mini`; several providers may share it. */
-  name: string;
-  provider: string;
-  /** The model name sent upstream (Azure: the deployment name; Bedrock: the model id or inference profile). */
-  upstreamName: string;
-  /** USD per million tokens. */
-  price: ModelPrice;
-  contextWindow: number;
-  maxOutputTokens: number;
-  capabilities: ModelCapabilities;
-  /** Higher is better; comparable across the catalog (roughly an arena-style score, 0..100). */
-  qualityRank: number;
-  /** Tiers this model may serve; empty means the preset rules decide. */
-  tiers: Array<'utility' | 'fast' | 'deep'>;
-}
-
-export interface ModelPrice {
-  input: number;
-  cachedInput: number;
-  cacheWrite: number;
-  output: number;
-  /**
-   * Long-context pricing: when the prompt (inputTokens) exceeds `aboveInputTokens`, every token of the
-   * request is charged at that tier's rates (Anthropic's and Gemini's >200k rule). Ascending.
-   */
-  tiers?: Array<{ aboveInputTokens: number; input: number; cachedInput: number; cacheWrite: number; output: number }>;
-}
-
-export interface ModelCapabilities {
-  tools: boolean;
-  vision: boolean;
-  jsonSchema: boolean;
-  streaming: boolean;
-  reasoning: boolean;
 }
 
 export interface UpstreamTarget {

@@ -1,6 +1,6 @@
-import { blendedPrice, type Catalog, resolveModelRef } from '../billing/catalog.ts';
+import type { CatalogModel } from '../billing/catalog-types.ts';
+import { blendedPrice, type Catalog, resolveModelRef } from '../catalog/catalog.ts';
 import { PRESETS, type Preset, TIERS, type Tier } from '../core/tiers.ts';
-import type { CatalogModel } from '../providers/types.ts';
 
 /**
  * Presets turn a tier into an ordered candidate list (first preferred, the rest fallbacks), derived by rules

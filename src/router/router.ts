@@ -1,9 +1,10 @@
-import type { Catalog } from '../billing/catalog.ts';
-import { resolveModelRef } from '../billing/catalog.ts';
+import type { CatalogModel } from '../billing/catalog-types.ts';
+import type { Catalog } from '../catalog/catalog.ts';
+import { resolveModelRef } from '../catalog/catalog.ts';
 import { GatewayError } from '../core/errors.ts';
 import type { ChatRequest } from '../core/ir.ts';
 import { isPreset, isTier, type Preset, TIERS, type Tier } from '../core/tiers.ts';
-import type { CatalogModel, ProviderAdapter, ProviderSpec } from '../providers/types.ts';
+import type { ProviderAdapter, ProviderSpec } from '../providers/types.ts';
 import type { TokenCounter } from '../tokens/token-counter.ts';
 import { exactPromptTokens, promptTokenUpperBound } from '../tokens/tokens.ts';
 import type { CandidateTable } from './presets.ts';

@@ -2,7 +2,7 @@ import { randomBytes } from 'node:crypto';
 import { dirname, resolve } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { pino } from 'pino';
-import { buildCatalog, type Catalog } from '../billing/catalog.ts';
+import { buildCatalog, type Catalog } from '../catalog/catalog.ts';
 import type { Config } from '../config/schema.ts';
 import { GatewayError } from '../core/errors.ts';
 import { createLogger, type Logger } from '../ops/logger.ts';

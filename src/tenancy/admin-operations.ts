@@ -1,4 +1,4 @@
-import type { Catalog } from '../billing/catalog.ts';
+import type { Catalog } from '../catalog/catalog.ts';
 import { GatewayError } from '../core/errors.ts';
 import type { TenantDirectory } from './directory.ts';
 import { operatorProviders, policyOf, type SettingsInput, validateSettings } from './policy.ts';

@@ -1,4 +1,4 @@
-import type { Catalog } from '../billing/catalog.ts';
+import type { Catalog } from '../catalog/catalog.ts';
 import { GatewayError } from '../core/errors.ts';
 import { clipped } from '../core/validation.ts';
 import type { Logger } from '../ops/logger.ts';

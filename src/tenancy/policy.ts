@@ -1,7 +1,7 @@
-import { type Catalog, resolveModelRef } from '../billing/catalog.ts';
+import type { CatalogModel } from '../billing/catalog-types.ts';
+import { type Catalog, resolveModelRef } from '../catalog/catalog.ts';
 import { GatewayError } from '../core/errors.ts';
 import { isPreset, type Preset, TIERS, type Tier } from '../core/tiers.ts';
-import type { CatalogModel } from '../providers/types.ts';
 import type { RoutingPolicy } from '../router/router.ts';
 import { providerForHint } from './byok-detect.ts';
 import type { PolicyPatch } from './repository.ts';

@@ -1,4 +1,4 @@
-import type { Catalog } from '../billing/catalog.ts';
+import type { Catalog } from '../catalog/catalog.ts';
 import type { Config } from '../config/schema.ts';
 import type { Logger } from '../ops/logger.ts';
 import type { Store } from '../store/db.ts';

@@ -1,8 +1,8 @@
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
-import { buildCatalog } from '../../src/billing/catalog.ts';
 import { costNanoUsd, formatUsd } from '../../src/billing/cost.ts';
 import { libraryPrice } from '../../src/billing/prices.ts';
+import { buildCatalog } from '../../src/catalog/catalog.ts';
 import { parseConfig } from '../../src/config/load.ts';
 
 const usage = (input: number, cached: number, write: number, output: number, reasoning = 0) => ({

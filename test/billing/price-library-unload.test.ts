@@ -1,8 +1,8 @@
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
 import { fileURLToPath } from 'node:url';
-import { buildCatalog } from '../../src/billing/catalog.ts';
 import { libraryPrice, priceLibraryLoaded, withPriceLibrary } from '../../src/billing/prices.ts';
+import { buildCatalog } from '../../src/catalog/catalog.ts';
 import { parseConfig } from '../../src/config/load.ts';
 import { collectedInChild } from '../helpers/collected.ts';
 

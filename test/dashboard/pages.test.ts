@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
+import type { CatalogModel } from '../../src/billing/catalog-types.ts';
 import { computeSavings } from '../../src/dashboard/savings.ts';
-import type { CatalogModel } from '../../src/providers/types.ts';
 import { type UsageRecord, writeUsageBatch } from '../../src/store/usage.ts';
 import type { TestGateway } from '../helpers/gateway.ts';
 import {

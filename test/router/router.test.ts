@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
-import { buildCatalog } from '../../src/billing/catalog.ts';
+import { buildCatalog } from '../../src/catalog/catalog.ts';
 import { parseConfig } from '../../src/config/load.ts';
 import type { ConfigInput } from '../../src/config/schema.ts';
 import { GatewayError } from '../../src/core/errors.ts';

@@ -1,7 +1,7 @@
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
+import type { CatalogModel } from '../../billing/catalog-types.ts';
 import { GatewayError } from '../../core/errors.ts';
 import { TIERS, type Tier } from '../../core/tiers.ts';
-import type { CatalogModel } from '../../providers/types.ts';
 import type { Runtime } from '../../server/runtime.ts';
 import { queryTopTenants } from '../../store/usage-queries.ts';
 import {

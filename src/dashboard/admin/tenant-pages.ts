@@ -1,5 +1,5 @@
+import type { CatalogModel } from '../../billing/catalog-types.ts';
 import { PRESETS, TIERS, type Tier } from '../../core/tiers.ts';
-import type { CatalogModel } from '../../providers/types.ts';
 import type { ApiKeyRecord, Tenant } from '../../tenancy/tenant.ts';
 import type { UsageView } from '../analytics.ts';
 import { compact, dateTime, percent, usd } from '../format.ts';

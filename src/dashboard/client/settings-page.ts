@@ -1,5 +1,5 @@
+import type { CatalogModel } from '../../billing/catalog-types.ts';
 import { PRESETS, type Preset, TIERS, type Tier } from '../../core/tiers.ts';
-import type { CatalogModel } from '../../providers/types.ts';
 import type { Tenant } from '../../tenancy/tenant.ts';
 import { html, type SafeHtml } from '../html.ts';
 import { page } from '../layout.ts';

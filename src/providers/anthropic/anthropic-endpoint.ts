@@ -1,12 +1,13 @@
 import type { ChatRequest } from '../../core/ir.ts';
+import { descriptorOf } from '../kinds/index.ts';
 import type { UpstreamTarget } from '../types.ts';
 
 /**
- * Where and how to call Anthropic. `baseUrl` is the API origin without `/v1` (the official SDKs' convention,
- * `https://api.anthropic.com`); a base that already ends in `/v1` is accepted too, so a URL copied from an
- * OpenAI-style config still works. The key goes in `x-api-key` (the SDKs since 2026-10-21 send it as a
- * Bearer token; the API takes both). Provider options: `anthropicVersion` and `anthropicBeta`
- * (comma-separated beta flags sent on every request).
+ * Where and how to call Anthropic. `baseUrl` is the API origin without `/v1` (the official SDKs' convention;
+ * default `https://api.anthropic.com`, kinds/anthropic.ts); a base that already ends in `/v1` is accepted too,
+ * so a URL copied from an OpenAI-style config still works. The key goes in `x-api-key` (the SDKs since
+ * 2026-10-21 send it as a Bearer token; the API takes both). Provider options: `anthropicVersion` and
+ * `anthropicBeta` (comma-separated beta flags sent on every request).
  *
  * API version: translated requests use 2023-06-01 unless configured otherwise, because it still accepts
  * `temperature`/`top_p`/`top_k` on the models that honour them, which 2026-10-21 rejects outright; the
@@ -15,7 +16,6 @@ import type { UpstreamTarget } from '../types.ts';
  * @see https://platform.claude.com/docs/en/api/overview#authentication
  * @see https://platform.claude.com/docs/en/api/versioning
  */
-export const DEFAULT_ANTHROPIC_BASE_URL = 'https://api.anthropic.com';
 export const ANTHROPIC_VERSION = '2023-06-01';
 
 /** The API version for translated requests (provider option `anthropicVersion`, default 2023-06-01). */
@@ -24,7 +24,7 @@ export function anthropicVersion(target: UpstreamTarget): string {
 }
 
 export function anthropicUrl(target: UpstreamTarget, path: '/messages' | '/messages/count_tokens'): string {
-  let base = (target.provider.baseUrl || DEFAULT_ANTHROPIC_BASE_URL).replace(/\/+$/, '');
+  let base = (target.provider.baseUrl || descriptorOf(target.provider.kind).defaultBaseUrl).replace(/\/+$/, '');
   if (base.endsWith('/v1')) base = base.slice(0, -3);
   return `${base}/v1${path}`;
 }

@@ -1,7 +1,7 @@
 import type { MessageCreateParamsBase, OutputConfig, Tool } from '@anthropic-ai/sdk/resources/messages';
+import type { CatalogModel } from '../../billing/catalog-types.ts';
 import { GatewayError } from '../../core/errors.ts';
 import type { ChatRequest } from '../../core/ir.ts';
-import type { CatalogModel } from '../types.ts';
 import { anthropicModelTraits } from './anthropic-model-traits.ts';
 import { convertAnthropicResponseFormat } from './convert-anthropic-response-format.ts';
 import { convertAnthropicThinking } from './convert-anthropic-thinking.ts';

@@ -1,4 +1,5 @@
 import { GatewayError } from '../../core/errors.ts';
+import { bedrock } from '../kinds/bedrock.ts';
 import type { ProviderSpec } from '../types.ts';
 
 /**
@@ -8,8 +9,9 @@ import type { ProviderSpec } from '../types.ts';
  * @see https://docs.aws.amazon.com/general/latest/gr/bedrock.html
  */
 
+/** The descriptor's default endpoint for a region. */
 export function defaultBedrockBaseUrl(region: string): string {
-  return `https://bedrock-runtime.${region}.amazonaws.com`;
+  return bedrock.defaultBaseUrl.replace('{region}', region);
 }
 
 const REGION_IN_HOST = /^bedrock-runtime(?:-fips)?\.([a-z0-9-]+)\.amazonaws\.com(?:\.cn)?$/;

@@ -1,5 +1,5 @@
+import type { CatalogModel } from '../../billing/catalog-types.ts';
 import type { ChatRequest, Message } from '../../core/ir.ts';
-import type { CatalogModel } from '../types.ts';
 
 /**
  * IR reasoning options → Anthropic extended thinking on Bedrock, which Converse carries in

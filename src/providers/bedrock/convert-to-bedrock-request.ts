@@ -1,5 +1,5 @@
+import type { CatalogModel } from '../../billing/catalog-types.ts';
 import type { ChatRequest } from '../../core/ir.ts';
-import type { CatalogModel } from '../types.ts';
 import type {
   BedrockConverseRequest,
   BedrockImageBlock,

@@ -1,5 +1,5 @@
+import type { CatalogModel } from '../../billing/catalog-types.ts';
 import type { ChatRequest, ReasoningOptions, ResponseFormat } from '../../core/ir.ts';
-import type { CatalogModel } from '../types.ts';
 import { convertJsonSchemaToGeminiSchema } from './convert-json-schema-to-gemini-schema.ts';
 import type { GeminiGenerationConfig, GeminiThinkingConfig, GeminiThinkingLevel } from './gemini-api-types.ts';
 import { geminiModelFamily } from './gemini-model-family.ts';

@@ -1,5 +1,5 @@
+import type { CatalogModel } from '../../billing/catalog-types.ts';
 import type { ChatRequest } from '../../core/ir.ts';
-import type { CatalogModel } from '../types.ts';
 import { convertGenerationConfig } from './convert-generation-config.ts';
 import { convertToGeminiContents } from './convert-to-gemini-contents.ts';
 import { convertTools } from './convert-tools.ts';

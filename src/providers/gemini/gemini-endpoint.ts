@@ -1,3 +1,4 @@
+import { descriptorOf } from '../kinds/index.ts';
 import type { UpstreamTarget } from '../types.ts';
 
 /**
@@ -7,21 +8,20 @@ import type { UpstreamTarget } from '../types.ts';
  * makes Google frame the stream as server-sent events instead of one growing JSON array), with the key in
  * the `x-goog-api-key` header, never in the URL (URLs end up in logs).
  *
- * Provider settings: `baseUrl` is the host root (default GEMINI_DEFAULT_BASE_URL; a base that already ends
- * in an API version is used as-is), `options.apiVersion` (default `v1beta`, the version that carries
+ * Provider settings: `baseUrl` is the host root (default in kinds/gemini.ts; a base that already ends in an
+ * API version is used as-is), `options.apiVersion` (default `v1beta`, the version that carries
  * thinking, thought signatures and responseJsonSchema), `options.headers` (JSON object of extra headers).
  * @see https://ai.google.dev/api/generate-content#method:-models.generatecontent
  * @see https://ai.google.dev/api/generate-content#method:-models.streamgeneratecontent
  */
 
-export const GEMINI_DEFAULT_BASE_URL = 'https://generativelanguage.googleapis.com';
 export const GEMINI_DEFAULT_API_VERSION = 'v1beta';
 
 export function geminiEndpoint(
   target: UpstreamTarget,
   stream: boolean,
 ): { url: string; headers: Record<string, string> } {
-  const base = (target.provider.baseUrl || GEMINI_DEFAULT_BASE_URL).replace(/\/+$/, '');
+  const base = (target.provider.baseUrl || descriptorOf(target.provider.kind).defaultBaseUrl).replace(/\/+$/, '');
   const root = /\/v\d+(alpha|beta)?\d*$/.test(base)
     ? base
     : `${base}/${target.provider.options['apiVersion'] ?? GEMINI_DEFAULT_API_VERSION}`;

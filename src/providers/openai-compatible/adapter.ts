@@ -3,30 +3,36 @@ import type { ChatRequest, ChatResponse, StreamEvent } from '../../core/ir.ts';
 import type { TokenCounter } from '../../tokens/token-counter.ts';
 import { promptTokens, textTokens } from '../../tokens/tokens.ts';
 import { errorTableMapper, releaseBody, type UpstreamResponse, upstreamJSON, upstreamStream } from '../http.ts';
+import type { ProviderDescriptor } from '../kinds/descriptor.ts';
+import { descriptorOf } from '../kinds/index.ts';
 import { parseEventJSON, readSSE } from '../sse.ts';
 import type { CallContext, PassthroughFrame, PassthroughResponse, ProviderAdapter, UpstreamTarget } from '../types.ts';
 import { convertToOpenAIRequest } from './convert-to-openai-request.ts';
 import { mapOpenAIError } from './map-openai-error.ts';
 import { parseOpenAIChunk, parseOpenAIResponse, usageOf } from './parse-openai-response.ts';
-import { type OpenAIQuirks, QUIRKS, unsupportedFeatureUsed } from './quirks.ts';
+import { type OpenAIQuirks, unsupportedFeatureUsed } from './quirks.ts';
 
 /**
- * One adapter for the whole OpenAI-compatible family; what differs per provider is in quirks.ts.
+ * One adapter for the whole OpenAI-compatible family; what differs per provider is its descriptor's quirks
+ * (src/providers/kinds/, quirks.ts).
  * OpenAI-format callers take `passthrough`: their own body goes upstream with the model swapped and the
  * family's quirks applied, and the answer comes back as the upstream's bytes.
  */
 
 type Json = Record<string, unknown>;
 
-export function quirksFor(target: UpstreamTarget): OpenAIQuirks {
-  const quirks = QUIRKS[target.provider.kind as keyof typeof QUIRKS];
-  if (!quirks)
+type FamilyMember = Extract<ProviderDescriptor, { wire: 'openai-compatible' }>;
+
+function familyMember(target: UpstreamTarget): FamilyMember {
+  const descriptor = descriptorOf(target.provider.kind);
+  if (descriptor.wire !== 'openai-compatible')
     throw new GatewayError('internal_error', `Provider kind ${target.provider.kind} is not OpenAI-compatible`);
-  return quirks;
+  return descriptor;
 }
 
-function endpoint(target: UpstreamTarget, quirks: OpenAIQuirks): { url: string; headers: Record<string, string> } {
-  const base = target.provider.baseUrl || quirks.defaultBaseUrl;
+function endpoint(target: UpstreamTarget, kind: FamilyMember): { url: string; headers: Record<string, string> } {
+  const { quirks } = kind;
+  const base = target.provider.baseUrl || kind.defaultBaseUrl;
   const headers: Record<string, string> = { 'content-type': 'application/json', accept: 'application/json' };
   if (quirks.auth === 'api-key') headers['api-key'] = target.key.secret;
   else if (target.key.secret !== '') headers['authorization'] = `Bearer ${target.key.secret}`;
@@ -92,8 +98,7 @@ export function applyQuirks(body: Json, quirks: OpenAIQuirks, upstreamModel: str
   }
 }
 
-function requestBody(request: ChatRequest, target: UpstreamTarget, passthrough: boolean): string {
-  const quirks = quirksFor(target);
+function requestBody(request: ChatRequest, target: UpstreamTarget, quirks: OpenAIQuirks, passthrough: boolean): string {
   const body: Json = passthrough
     ? { ...request.inbound.body }
     : convertToOpenAIRequest(request, target.model.upstreamName);
@@ -102,13 +107,13 @@ function requestBody(request: ChatRequest, target: UpstreamTarget, passthrough: 
 }
 
 function call(request: ChatRequest, target: UpstreamTarget, ctx: CallContext, passthrough: boolean) {
-  const quirks = quirksFor(target);
-  const { url, headers } = endpoint(target, quirks);
+  const kind = familyMember(target);
+  const { url, headers } = endpoint(target, kind);
   if (request.stream) headers['accept'] = 'text/event-stream';
   return {
     url,
     headers,
-    body: requestBody(request, target, passthrough),
+    body: requestBody(request, target, kind.quirks, passthrough),
     timeouts: target.provider.timeouts,
     limits: target.provider.limits,
     signal: ctx.signal,
@@ -295,7 +300,7 @@ function passthroughFrame(data: string, json: Record<string, unknown>): Passthro
 
 /** Why this provider cannot serve the request (a feature it lacks), or undefined. */
 export function openAIUnsupportedReason(request: ChatRequest, target: UpstreamTarget): string | undefined {
-  const feature = unsupportedFeatureUsed(quirksFor(target), request);
+  const feature = unsupportedFeatureUsed(familyMember(target).quirks, request);
   return feature ? `${target.provider.kind} does not support ${feature}` : undefined;
 }
 

@@ -1,5 +1,6 @@
+import type { CatalogModel } from '../../../src/billing/catalog-types.ts';
 import type { ChatRequest } from '../../../src/core/ir.ts';
-import type { CatalogModel, UpstreamTarget } from '../../../src/providers/types.ts';
+import type { UpstreamTarget } from '../../../src/providers/types.ts';
 import { DEFAULT_UPSTREAM_LIMITS } from '../../helpers/upstream-limits.ts';
 
 /** Targets, requests and contexts for the Anthropic adapter tests. */

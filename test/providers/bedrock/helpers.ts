@@ -1,5 +1,6 @@
+import type { CatalogModel } from '../../../src/billing/catalog-types.ts';
 import type { ChatRequest, StreamEvent, Usage } from '../../../src/core/ir.ts';
-import type { CatalogModel, ProviderKey, UpstreamTarget } from '../../../src/providers/types.ts';
+import type { ProviderKey, UpstreamTarget } from '../../../src/providers/types.ts';
 import { DEFAULT_UPSTREAM_LIMITS } from '../../helpers/upstream-limits.ts';
 import { MOCK_BEDROCK_CREDENTIALS, MOCK_BEDROCK_REGION, type MockBedrock } from '../../mocks/bedrock.ts';
 

@@ -2,7 +2,8 @@ import assert from 'node:assert/strict';
 import { after, before, beforeEach, describe, it } from 'node:test';
 import { GatewayError } from '../../../src/core/errors.ts';
 import type { StreamEvent } from '../../../src/core/ir.ts';
-import { GEMINI_DEFAULT_BASE_URL, geminiAdapter } from '../../../src/providers/gemini/index.ts';
+import { geminiAdapter } from '../../../src/providers/gemini/index.ts';
+import { gemini } from '../../../src/providers/kinds/gemini.ts';
 import { closeCallContexts } from '../../helpers/call-context.ts';
 import { type MockGemini, startMockGemini } from '../../mocks/gemini.ts';
 import { callContext, chatRequest, collect, collectUntilError, geminiTarget, textOf, userText } from './helpers.ts';
@@ -50,7 +51,7 @@ describe('gemini adapter: requests', () => {
     assert.equal(recorded.headers['x-goog-api-key'], mock.apiKey);
     assert.equal(recorded.keySource, 'header');
     assert.deepEqual(recorded.query, {});
-    assert.equal(GEMINI_DEFAULT_BASE_URL, 'https://generativelanguage.googleapis.com');
+    assert.equal(gemini.defaultBaseUrl, 'https://generativelanguage.googleapis.com');
   });
 
   it('honours options.apiVersion and a `models/` prefix in the upstream name', async () => {

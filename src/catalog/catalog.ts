@@ -1,22 +1,16 @@
+import type { CatalogModel, KnownModel, ModelCapabilities, ModelPrice } from '../billing/catalog-types.ts';
+import { libraryContextWindow, libraryPrice, withPriceLibrary } from '../billing/prices.ts';
 import { providersFromEnv } from '../config/env-providers.ts';
 import type { Config, ModelConfig, ProviderConfig } from '../config/schema.ts';
+import { descriptorOf } from '../providers/kinds/index.ts';
 import { providerKey } from '../providers/provider-key.ts';
-import type {
-  CatalogModel,
-  ModelCapabilities,
-  ModelPrice,
-  ProviderKey,
-  ProviderKind,
-  ProviderSpec,
-  UpstreamLimits,
-} from '../providers/types.ts';
-import { DEMO_MODELS, KNOWN_MODELS, type KnownModel } from './known-models.ts';
-import { libraryContextWindow, libraryPrice, withPriceLibrary } from './prices.ts';
+import type { ProviderKey, ProviderSpec, UpstreamLimits } from '../providers/types.ts';
 
 /**
  * The priced catalog: every (provider, model) pair the gateway may route to, with prices, limits,
- * capabilities and quality rank. Built once at start from the built-in model lists, the price library and
- * the configuration; routing reads it, never the other way round.
+ * capabilities and quality rank. Built once at start from the provider kinds' descriptors (src/providers/kinds/:
+ * known models, price library ids, local servers), the price library and the configuration; routing reads it,
+ * never the other way round.
  */
 export interface Catalog {
   providers: Map<string, ProviderSpec>;
@@ -28,7 +22,6 @@ export interface Catalog {
   warnings: string[];
 }
 
-const LOCAL_KINDS = new Set<ProviderKind>(['ollama', 'vllm', 'llamacpp', 'demo']);
 const DEFAULT_CAPABILITIES: ModelCapabilities = {
   tools: true,
   vision: false,
@@ -51,7 +44,7 @@ function toSpec(provider: ProviderConfig, limits: UpstreamLimits): ProviderSpec 
   const id = provider.id ?? provider.kind;
   const keys = providerKeys(provider, id);
   // Local servers and the demo provider take no key; one empty key lets them rotate like the others.
-  if (keys.length === 0 && LOCAL_KINDS.has(provider.kind)) keys.push(providerKey(`${id}#local`, ''));
+  if (keys.length === 0 && descriptorOf(provider.kind).local) keys.push(providerKey(`${id}#local`, ''));
   return {
     id,
     kind: provider.kind,
@@ -87,7 +80,8 @@ function priceFrom(configured: ModelConfig['price']): ModelPrice | undefined {
 }
 
 function modelsOf(provider: ProviderConfig, spec: ProviderSpec, config: Config, warnings: string[]): CatalogModel[] {
-  const known = spec.kind === 'demo' ? DEMO_MODELS : (KNOWN_MODELS[spec.kind] ?? []);
+  const kind = descriptorOf(spec.kind);
+  const known = kind.models;
   const knownByName = new Map(known.map((model) => [model.name, model]));
   const configured = provider.models ?? [];
   const names = provider.models
@@ -112,17 +106,19 @@ function modelsOf(provider: ProviderConfig, spec: ProviderSpec, config: Config, 
       capabilities: { ...base.capabilities, ...override?.capabilities },
     };
     if (config.catalog.exclude.includes(id) || config.catalog.exclude.includes(name)) continue;
-    const demoPrice = spec.kind === 'demo' ? DEMO_MODELS.find((m) => m.name === name)?.price : undefined;
     const price =
       priceFrom(merged.price) ??
-      (demoPrice ? priceFrom(demoPrice) : undefined) ??
-      libraryPrice(spec.kind, merged.upstreamName) ??
-      (LOCAL_KINDS.has(spec.kind) ? { input: 0, cachedInput: 0, cacheWrite: 0, output: 0 } : undefined);
+      priceFrom(knownByName.get(name)?.price) ??
+      (kind.priceProvider ? libraryPrice(kind.priceProvider, merged.upstreamName) : undefined) ??
+      (kind.local ? { input: 0, cachedInput: 0, cacheWrite: 0, output: 0 } : undefined);
     if (!price) {
       warnings.push(`Model ${id} was left out: no price is known for it (set providers[].models[].price)`);
       continue;
     }
-    const contextWindow = merged.contextWindow ?? libraryContextWindow(spec.kind, merged.upstreamName) ?? 8_192;
+    const contextWindow =
+      merged.contextWindow ??
+      (kind.priceProvider ? libraryContextWindow(kind.priceProvider, merged.upstreamName) : undefined) ??
+      8_192;
     out.push({
       id,
       name,

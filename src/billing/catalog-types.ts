@@ -1,0 +1,60 @@
+/**
+ * What the catalog says about a model: its price, limits, capabilities and rank. Billing owns these shapes
+ * (prices and cost are billing's concern); providers, the router and the pipeline read them. This file
+ * imports nothing, so every folder may depend on it without a cycle.
+ */
+
+/** A model as the catalog knows it (built by src/catalog/catalog.ts). */
+export interface CatalogModel {
+  /** Catalog id, `provider/upstream-name`, e.g. `openai/gpt-4o-mini`. */
+  id: string;
+  /** Bare model name without the provider prefix, e.g. `gpt-4o-mini`; several providers may share it. */
+  name: string;
+  provider: string;
+  /** The model name sent upstream (Azure: the deployment name; Bedrock: the model id or inference profile). */
+  upstreamName: string;
+  /** USD per million tokens. */
+  price: ModelPrice;
+  contextWindow: number;
+  maxOutputTokens: number;
+  capabilities: ModelCapabilities;
+  /** Higher is better; comparable across the catalog (roughly an arena-style score, 0..100). */
+  qualityRank: number;
+  /** Tiers this model may serve; empty means the preset rules decide. */
+  tiers: Array<'utility' | 'fast' | 'deep'>;
+}
+
+export interface ModelPrice {
+  input: number;
+  cachedInput: number;
+  cacheWrite: number;
+  output: number;
+  /**
+   * Long-context pricing: when the prompt (inputTokens) exceeds `aboveInputTokens`, every token of the
+   * request is charged at that tier's rates (Anthropic's and Gemini's >200k rule). Ascending.
+   */
+  tiers?: Array<{ aboveInputTokens: number; input: number; cachedInput: number; cacheWrite: number; output: number }>;
+}
+
+export interface ModelCapabilities {
+  tools: boolean;
+  vision: boolean;
+  jsonSchema: boolean;
+  streaming: boolean;
+  reasoning: boolean;
+}
+
+/**
+ * A model a provider kind serves before any configuration (its descriptor's `models`): what it can do and how
+ * good it is. Prices come from the price library (prices.ts) so they follow the market; `price` is only for
+ * models the library cannot know (the demo provider's), USD per million tokens, cache rates as input.
+ * `qualityRank` (0..100) is a coarse, arena-style ordering used by the presets; operators can override it.
+ */
+export interface KnownModel {
+  readonly name: string;
+  readonly contextWindow: number;
+  readonly maxOutputTokens: number;
+  readonly capabilities: ModelCapabilities;
+  readonly qualityRank: number;
+  readonly price?: { readonly input: number; readonly output: number };
+}

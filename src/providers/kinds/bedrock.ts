@@ -1,0 +1,27 @@
+import { describeKind } from './descriptor.ts';
+import { FULL, knownModel, REASONING, TEXT_TOOLS_NO_SCHEMA } from './known-model.ts';
+
+/**
+ * AWS Bedrock Converse. Credentials are two-part (access key id and secret, plus an optional session token) or
+ * a Bedrock API key, so callers cannot bring their own.
+ * @see https://docs.aws.amazon.com/general/latest/gr/bedrock.html
+ */
+export const bedrock = describeKind({
+  id: 'bedrock',
+  wire: 'bedrock',
+  defaultBaseUrl: 'https://bedrock-runtime.{region}.amazonaws.com',
+  env: {
+    keys: ['AWS_ACCESS_KEY_ID'],
+    secretAccessKey: 'AWS_SECRET_ACCESS_KEY',
+    sessionToken: 'AWS_SESSION_TOKEN',
+    options: { region: { vars: ['AWS_REGION', 'AWS_DEFAULT_REGION'], fallback: 'us-east-1' } },
+  },
+  priceProvider: 'aws',
+  models: [
+    knownModel('amazon.nova-micro-v1:0', 128_000, 10_000, TEXT_TOOLS_NO_SCHEMA, 45),
+    knownModel('amazon.nova-lite-v1:0', 300_000, 10_000, { ...FULL, jsonSchema: false }, 52),
+    knownModel('amazon.nova-pro-v1:0', 300_000, 10_000, { ...FULL, jsonSchema: false }, 64),
+    knownModel('anthropic.claude-haiku-4-5-20251001-v1:0', 200_000, 64_000, REASONING, 72),
+    knownModel('anthropic.claude-sonnet-4-5-20250929-v1:0', 200_000, 64_000, REASONING, 91),
+  ],
+});

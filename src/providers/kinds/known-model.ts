@@ -1,0 +1,26 @@
+import type { KnownModel, ModelCapabilities } from '../../billing/catalog-types.ts';
+
+/** Shorthands for the descriptors' model lists: the usual capability sets and one row per model. */
+
+export const FULL: ModelCapabilities = {
+  tools: true,
+  vision: true,
+  jsonSchema: true,
+  streaming: true,
+  reasoning: false,
+};
+export const REASONING: ModelCapabilities = { ...FULL, reasoning: true };
+export const TEXT_TOOLS: ModelCapabilities = { ...FULL, vision: false };
+export const TEXT_TOOLS_REASONING: ModelCapabilities = { ...TEXT_TOOLS, reasoning: true };
+/** Text and tools, no structured output (`json_schema`). */
+export const TEXT_TOOLS_NO_SCHEMA: ModelCapabilities = { ...TEXT_TOOLS, jsonSchema: false };
+
+export function knownModel(
+  name: string,
+  contextWindow: number,
+  maxOutputTokens: number,
+  capabilities: ModelCapabilities,
+  qualityRank: number,
+): KnownModel {
+  return { name, contextWindow, maxOutputTokens, capabilities, qualityRank };
+}
