@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Makes sure Debian's Chromium is installed for the dashboard browser tests (test/dashboard/browser.test.ts),
 # which drive it through playwright-core (no browser download). Quiet, idempotent, and it never fails the
-# run by itself: without Chromium the browser tests skip with a message (or fail when CI=true).
+# run by itself: without Chromium the browser tests skip with a message (or fail in CI: CI set to anything
+# but false/0).
 # Set MODRO_SKIP_CHROMIUM_INSTALL=1 to leave the machine alone.
 set -u
 CHROMIUM="${MODRO_CHROMIUM:-/usr/bin/chromium}"

@@ -14,10 +14,15 @@ export function redactSecrets(text: string): string {
   return out;
 }
 
-/** An upstream message made safe and short enough to show a client. */
-export function safeUpstreamMessage(text: unknown, max = 300): string | undefined {
+/**
+ * An upstream message made safe and short enough to show a client. `secret` is the key the request used: it
+ * is removed wherever it appears, whatever it looks like (the patterns above miss keys without a known
+ * prefix and under 32 characters, such as a self-hosted server's token or a prefixless provider key).
+ */
+export function safeUpstreamMessage(text: unknown, secret?: string, max = 300): string | undefined {
   if (typeof text !== 'string' || text.trim() === '') return undefined;
-  const clean = redactSecrets(text.trim());
+  const exact = secret ? text.split(secret).join('[redacted]') : text;
+  const clean = redactSecrets(exact.trim());
   return clean.length > max ? `${clean.slice(0, max)}…` : clean;
 }
 

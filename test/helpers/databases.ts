@@ -5,12 +5,13 @@ import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import pg from 'pg';
 import { openStore, type Store, type StoreConfig } from '../../src/store/db.ts';
+import { isCI } from './ci.ts';
 
 /**
  * Runs one body of storage tests against every supported database: a temp SQLite file, and PostgreSQL
  * (MODRO_TEST_POSTGRES_URL, default postgres://postgres@127.0.0.1:5432/test) in a fresh schema per suite,
- * dropped afterwards. PostgreSQL unreachable: its suite is skipped with the reason, except when CI=true,
- * where the run fails, so CI cannot go green without having tested PostgreSQL.
+ * dropped afterwards. PostgreSQL unreachable: its suite is skipped with the reason, except in CI (isCI: any
+ * non-empty CI but false/0), where the run fails, so CI cannot go green without having tested PostgreSQL.
  *
  *   forEachDatabase('usage writer', (suite) => {
  *     it('writes', async () => { const { db } = suite.getStore(); ... });
@@ -60,15 +61,15 @@ export function forEachDatabase(suiteName: string, body: (suite: DatabaseSuite) 
     describe(pgName, () => {
       body(createSuite('postgres', suiteName));
     });
-  } else if (process.env.CI === 'true') {
+  } else if (isCI()) {
     describe(pgName, () => {
-      it('PostgreSQL is reachable (required when CI=true)', () => {
+      it('PostgreSQL is reachable (required in CI)', () => {
         assert.fail(`PostgreSQL unreachable at ${redact(POSTGRES_TEST_URL)}: ${postgres.reason}`);
       });
     });
   } else {
     // A skipped test (not just a skipped suite) so the run's summary counts it.
-    const reason = `PostgreSQL unreachable at ${redact(POSTGRES_TEST_URL)} (${postgres.reason}); set MODRO_TEST_POSTGRES_URL. With CI=true this fails instead.`;
+    const reason = `PostgreSQL unreachable at ${redact(POSTGRES_TEST_URL)} (${postgres.reason}); set MODRO_TEST_POSTGRES_URL. In CI (CI set, not false/0) this fails instead.`;
     describe(pgName, () => {
       it('PostgreSQL tests', { skip: reason }, () => {});
     });

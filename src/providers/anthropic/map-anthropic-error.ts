@@ -194,9 +194,7 @@ export function mapAnthropicError(input: AnthropicErrorInput): GatewayError {
   const { status, body, label } = input;
   const row = findAnthropicErrorRow(status, body);
   const error = body !== null && typeof body === 'object' ? (body as AnthropicErrorBody).error : undefined;
-  let upstreamText = typeof error?.message === 'string' ? error.message : undefined;
-  if (upstreamText && input.secret) upstreamText = upstreamText.split(input.secret).join('[redacted]');
-  const safe = safeUpstreamMessage(upstreamText);
+  const safe = safeUpstreamMessage(error?.message, input.secret);
   const message =
     row.text === 'upstream'
       ? `Upstream ${label}: ${safe ?? `request failed with status ${status}`}`

@@ -58,7 +58,7 @@ export function mapGeminiError({ status, body, retryAfter, label, secret }: Gemi
   const error = (body && typeof body === 'object' ? (body as GeminiErrorBody).error : undefined) ?? {};
   const rpcStatus = typeof error.status === 'string' ? error.status : '';
   const rawMessage = typeof error.message === 'string' ? error.message : '';
-  const upstream = safeUpstreamMessage(secret ? rawMessage.split(secret).join('[redacted]') : rawMessage);
+  const upstream = safeUpstreamMessage(rawMessage, secret);
   const said = upstream ? `: ${upstream}` : '';
   const reasons = errorReasons(error.details);
   const options: GatewayErrorOptions = { upstreamStatus: status };

@@ -18,6 +18,8 @@ export interface UpstreamErrorInput {
   body: unknown;
   retryAfter?: number;
   label: string;
+  /** The key used, scrubbed from any message that might echo it. */
+  secret?: string | undefined;
 }
 
 function errorObject(body: unknown): { message?: unknown; type?: unknown; code?: unknown; param?: unknown } {
@@ -30,11 +32,11 @@ function errorObject(body: unknown): { message?: unknown; type?: unknown; code?:
   return {};
 }
 
-export function mapOpenAIError({ status, body, retryAfter, label }: UpstreamErrorInput): GatewayError {
+export function mapOpenAIError({ status, body, retryAfter, label, secret }: UpstreamErrorInput): GatewayError {
   const error = errorObject(body);
   const code = typeof error.code === 'string' ? error.code : '';
   const type = typeof error.type === 'string' ? error.type : '';
-  const upstream = safeUpstreamMessage(error.message);
+  const upstream = safeUpstreamMessage(error.message, secret);
   const said = upstream ? `: ${upstream}` : '';
   const options = { upstreamStatus: status };
 
