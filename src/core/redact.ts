@@ -20,8 +20,3 @@ export function safeUpstreamMessage(text: unknown, max = 300): string | undefine
   const clean = redactSecrets(text.trim());
   return clean.length > max ? `${clean.slice(0, max)}…` : clean;
 }
-
-/** Last four characters, for humans to tell keys apart; never more. */
-export function keyHint(secret: string): string {
-  return secret.length <= 8 ? '…' : `…${secret.slice(-4)}`;
-}
