@@ -2,7 +2,7 @@ import { costNanoUsd } from '../billing/cost.ts';
 import type { CatalogModel } from '../providers/types.ts';
 import type { Router, RoutingPolicy } from '../router/router.ts';
 import type { Preset } from '../router/tiers.ts';
-import type { UsageTotals } from '../store/usage-queries.ts';
+import type { UsageTotals } from '../store/usage-totals.ts';
 
 /**
  * "You would have paid X": the same tokens priced at the deep tier's first candidate for this tenant (its
