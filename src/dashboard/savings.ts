@@ -20,7 +20,11 @@ export interface Savings {
   savedNano: number;
 }
 
-export function deepTierModel(router: Router, preset: Preset, policy: RoutingPolicy): CatalogModel | undefined {
+export function deepTierModel(
+  router: Pick<Router, 'listFor'>,
+  preset: Preset,
+  policy: RoutingPolicy,
+): CatalogModel | undefined {
   return router.listFor(preset, 'deep', policy)[0];
 }
 

@@ -1,7 +1,6 @@
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { GatewayError } from '../../core/errors.ts';
 import { PRESETS, TIERS } from '../../router/tiers.ts';
-import type { Runtime } from '../../server/runtime.ts';
 import { queryTopTenants } from '../../store/usage-queries.ts';
 import {
   type AdminOps,
@@ -14,6 +13,7 @@ import {
 import { operatorProviders } from '../../tenancy/policy.ts';
 import { csrfMatches } from '../../tenancy/sessions.ts';
 import { loadUsage, rangeOf } from '../analytics.ts';
+import type { DashboardDeps } from '../deps.ts';
 import { sameOrigin } from '../http.ts';
 import { attemptLogin } from './attempt-login.ts';
 import type { LoginThrottle } from './login-throttle.ts';
@@ -24,19 +24,19 @@ import { type AdminContext, adminFromRequest, startAdminSession } from './sessio
  * `POST /admin/api/session {"username","password"}`, keep the `modro_admin` cookie, and send the returned
  * `csrfToken` as `X-CSRF-Token` on every POST, PATCH and DELETE. The sign-in shares the login page's throttle.
  */
-export function registerAdminApi(app: FastifyInstance, runtime: Runtime, throttle: LoginThrottle): void {
-  const { tenancy } = runtime;
-  const ops: AdminOps = { repo: tenancy.repo, catalog: runtime.catalog, directory: tenancy.directory };
+export function registerAdminApi(app: FastifyInstance, deps: DashboardDeps, throttle: LoginThrottle): void {
+  const { tenancy } = deps;
+  const ops: AdminOps = { repo: tenancy.repo, catalog: deps.catalog, directory: tenancy.directory };
 
   async function admin(req: FastifyRequest, reply: FastifyReply, mutating: boolean): Promise<AdminContext | undefined> {
-    const ctx = await adminFromRequest(runtime, req);
+    const ctx = await adminFromRequest(deps, req);
     if (!ctx) {
       void reply.code(401).send({ error: { code: 'authentication_failed', message: 'Admin session required' } });
       return undefined;
     }
     if (
       mutating &&
-      !(sameOrigin(req, runtime.config.server.publicUrl) && csrfMatches(ctx.session, req.headers['x-csrf-token']))
+      !(sameOrigin(req, deps.config.server.publicUrl) && csrfMatches(ctx.session, req.headers['x-csrf-token']))
     ) {
       void reply.code(403).send({ error: { code: 'permission_denied', message: 'Missing or wrong X-CSRF-Token' } });
       return undefined;
@@ -65,7 +65,7 @@ export function registerAdminApi(app: FastifyInstance, runtime: Runtime, throttl
     if (login.kind === 'wrong') {
       return reply.code(401).send({ error: { code: 'authentication_failed', message: 'Wrong username or password' } });
     }
-    const session = await startAdminSession(runtime, req, reply, login.user);
+    const session = await startAdminSession(deps, req, reply, login.user);
     return { username: login.user.username, csrfToken: session.csrf, expiresAt: session.expiresAt };
   });
 
@@ -152,16 +152,14 @@ export function registerAdminApi(app: FastifyInstance, runtime: Runtime, throttl
 
   app.get('/admin/api/presets', async (req, reply) => {
     if (!(await admin(req, reply, false))) return;
-    const operatorOnly = operatorProviders(runtime.catalog);
+    const operatorOnly = operatorProviders(deps.catalog);
     const policy = operatorOnly ? { providers: operatorOnly } : {};
     return {
-      default: runtime.config.routing.defaultPreset,
+      default: deps.config.routing.defaultPreset,
       presets: Object.fromEntries(
         PRESETS.map((preset) => [
           preset,
-          Object.fromEntries(
-            TIERS.map((tier) => [tier, runtime.router.listFor(preset, tier, policy).map((m) => m.id)]),
-          ),
+          Object.fromEntries(TIERS.map((tier) => [tier, deps.router.listFor(preset, tier, policy).map((m) => m.id)])),
         ]),
       ),
     };
@@ -173,8 +171,8 @@ export function registerAdminApi(app: FastifyInstance, runtime: Runtime, throttl
     const range = rangeOf(query['range']);
     const tenant = typeof query['tenant'] === 'string' ? query['tenant'] : undefined;
     const [view, topTenants] = await Promise.all([
-      loadUsage(runtime.store.db, range, tenant),
-      queryTopTenants(runtime.store.db, { from: range.from, to: range.to, limit: 10 }),
+      loadUsage(deps.store.db, range, tenant),
+      queryTopTenants(deps.store.db, { from: range.from, to: range.to, limit: 10 }),
     ]);
     return {
       range: { key: range.key, from: range.from, to: range.to, bucket: range.bucket },
@@ -185,7 +183,7 @@ export function registerAdminApi(app: FastifyInstance, runtime: Runtime, throttl
       byProvider: view.byProvider,
       latency: view.latency,
       topTenants,
-      health: runtime.health.snapshot(runtime.catalog.providers.values()),
+      health: deps.health.snapshot(deps.catalog.providers.values()),
     };
   });
 }

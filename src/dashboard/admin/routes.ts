@@ -2,7 +2,6 @@ import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { GatewayError } from '../../core/errors.ts';
 import type { CatalogModel } from '../../providers/types.ts';
 import { TIERS, type Tier } from '../../router/tiers.ts';
-import type { Runtime } from '../../server/runtime.ts';
 import { queryTopTenants } from '../../store/usage-queries.ts';
 import {
   type AdminOps,
@@ -16,6 +15,7 @@ import {
 import { modelsTenantMayUse, operatorProviders, policyOf } from '../../tenancy/policy.ts';
 import { csrfMatches } from '../../tenancy/sessions.ts';
 import { loadUsage, rangeOf } from '../analytics.ts';
+import type { DashboardDeps } from '../deps.ts';
 import { ADMIN_COOKIE, clearCookie, cookieSecure, formField, sameOrigin } from '../http.ts';
 import { messagePage } from '../layout.ts';
 import { redirect, sendHtml } from '../respond.ts';
@@ -31,28 +31,28 @@ import { keysPage, secretPage, tenantDetailPage, tenantsPage } from './tenant-pa
  * Admin pages: login, analytics across tenants, tenants, keys. Every page but the login needs an admin session.
  * The login throttle is shared with the JSON API's sign-in.
  */
-export function registerAdminRoutes(app: FastifyInstance, runtime: Runtime, throttle: LoginThrottle): void {
-  const { tenancy } = runtime;
-  const ops: AdminOps = { repo: tenancy.repo, catalog: runtime.catalog, directory: tenancy.directory };
+export function registerAdminRoutes(app: FastifyInstance, deps: DashboardDeps, throttle: LoginThrottle): void {
+  const { tenancy } = deps;
+  const ops: AdminOps = { repo: tenancy.repo, catalog: deps.catalog, directory: tenancy.directory };
 
   /** GET pages: no admin session → the login page. */
   async function adminPage(req: FastifyRequest, reply: FastifyReply): Promise<AdminContext | undefined> {
-    const ctx = await adminFromRequest(runtime, req);
+    const ctx = await adminFromRequest(deps, req);
     if (!ctx) void redirect(reply, '/admin/login');
     return ctx;
   }
 
   /** POST actions: an admin session, same origin and the session's CSRF token, else a plain 403. */
   async function adminAction(req: FastifyRequest, reply: FastifyReply): Promise<AdminContext | undefined> {
-    const ctx = await adminFromRequest(runtime, req);
-    if (ctx && sameOrigin(req, runtime.config.server.publicUrl) && csrfMatches(ctx.session, formField(req, '_csrf')))
+    const ctx = await adminFromRequest(deps, req);
+    if (ctx && sameOrigin(req, deps.config.server.publicUrl) && csrfMatches(ctx.session, formField(req, '_csrf')))
       return ctx;
     void sendHtml(reply, 403, messagePage('Request refused', 'Sign in again and retry from the admin pages.', 'error'));
     return undefined;
   }
 
   app.get('/admin/login', async (req, reply) => {
-    if (await adminFromRequest(runtime, req)) return redirect(reply, '/admin');
+    if (await adminFromRequest(deps, req)) return redirect(reply, '/admin');
     return sendHtml(reply, 200, adminLoginPage());
   });
 
@@ -64,7 +64,7 @@ export function registerAdminRoutes(app: FastifyInstance, runtime: Runtime, thro
       return sendHtml(reply, 429, adminLoginPage('Too many attempts. Wait a few minutes and try again.'));
     }
     if (login.kind === 'wrong') return sendHtml(reply, 401, adminLoginPage('Wrong username or password.'));
-    await startAdminSession(runtime, req, reply, login.user);
+    await startAdminSession(deps, req, reply, login.user);
     return redirect(reply, '/admin');
   });
 
@@ -76,7 +76,7 @@ export function registerAdminRoutes(app: FastifyInstance, runtime: Runtime, thro
       reply,
       ADMIN_COOKIE,
       ADMIN_COOKIE_PATH,
-      cookieSecure(tenancy.config.cookies.secure, runtime.config.server.publicUrl, req),
+      cookieSecure(tenancy.config.cookies.secure, deps.config.server.publicUrl, req),
     );
     return redirect(reply, '/admin/login');
   });
@@ -86,18 +86,14 @@ export function registerAdminRoutes(app: FastifyInstance, runtime: Runtime, thro
     if (!ctx) return;
     const range = rangeOf((req.query as Record<string, unknown>)['range']);
     const [view, topTenants, tenantCounts] = await Promise.all([
-      loadUsage(runtime.store.db, range),
-      queryTopTenants(runtime.store.db, { from: range.from, to: range.to, limit: 10 }),
+      loadUsage(deps.store.db, range),
+      queryTopTenants(deps.store.db, { from: range.from, to: range.to, limit: 10 }),
       tenancy.repo.countTenants(),
     ]);
-    const operatorOnly = operatorProviders(runtime.catalog);
+    const operatorOnly = operatorProviders(deps.catalog);
     const savings = computeSavings(
       view.totals,
-      deepTierModel(
-        runtime.router,
-        runtime.config.routing.defaultPreset,
-        operatorOnly ? { providers: operatorOnly } : {},
-      ),
+      deepTierModel(deps.router, deps.config.routing.defaultPreset, operatorOnly ? { providers: operatorOnly } : {}),
     );
     return sendHtml(
       reply,
@@ -107,7 +103,7 @@ export function registerAdminRoutes(app: FastifyInstance, runtime: Runtime, thro
         csrf: ctx.session.csrf,
         view,
         topTenants,
-        health: runtime.health.snapshot(runtime.catalog.providers.values()),
+        health: deps.health.snapshot(deps.catalog.providers.values()),
         tenantCounts,
         savings,
       }),
@@ -123,7 +119,7 @@ export function registerAdminRoutes(app: FastifyInstance, runtime: Runtime, thro
       tenantsPage({
         csrf: ctx.session.csrf,
         tenants: await tenancy.repo.listTenants({ limit: 500 }),
-        defaultPreset: runtime.config.routing.defaultPreset,
+        defaultPreset: deps.config.routing.defaultPreset,
         notice: noticeFrom(req),
       }),
     );
@@ -146,7 +142,7 @@ export function registerAdminRoutes(app: FastifyInstance, runtime: Runtime, thro
         tenantsPage({
           csrf: ctx.session.csrf,
           tenants: await tenancy.repo.listTenants({ limit: 500 }),
-          defaultPreset: runtime.config.routing.defaultPreset,
+          defaultPreset: deps.config.routing.defaultPreset,
           notice: { tone: 'bad', text: (err as Error).message },
         }),
       );
@@ -156,14 +152,14 @@ export function registerAdminRoutes(app: FastifyInstance, runtime: Runtime, thro
   async function renderTenant(ctx: AdminContext, id: string, reply: FastifyReply, status: number, notice?: Notice) {
     const tenant = await tenancy.repo.getTenant(id);
     if (!tenant) return sendHtml(reply, 404, messagePage('Not found', `No tenant '${id}'.`, 'error'));
-    const policy = policyOf(tenant, runtime.catalog, operatorProviders(runtime.catalog));
-    const preset = tenant.preset ?? runtime.config.routing.defaultPreset;
+    const policy = policyOf(tenant, deps.catalog, operatorProviders(deps.catalog));
+    const preset = tenant.preset ?? deps.config.routing.defaultPreset;
     const current = Object.fromEntries(
-      TIERS.map((tier) => [tier, runtime.router.listFor(preset, tier, policy)[0]]),
+      TIERS.map((tier) => [tier, deps.router.listFor(preset, tier, policy)[0]]),
     ) as Record<Tier, CatalogModel | undefined>;
     const [keys, view] = await Promise.all([
       tenancy.repo.listKeys({ tenantId: id }),
-      loadUsage(runtime.store.db, rangeOf('30d'), id),
+      loadUsage(deps.store.db, rangeOf('30d'), id),
     ]);
     return sendHtml(
       reply,
@@ -173,9 +169,9 @@ export function registerAdminRoutes(app: FastifyInstance, runtime: Runtime, thro
         tenant,
         keys,
         view,
-        models: modelsTenantMayUse(runtime.catalog, { ...policy, allowedModels: undefined }),
+        models: modelsTenantMayUse(deps.catalog, { ...policy, allowedModels: undefined }),
         current,
-        defaultPreset: runtime.config.routing.defaultPreset,
+        defaultPreset: deps.config.routing.defaultPreset,
         notice,
       }),
     );

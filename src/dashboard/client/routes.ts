@@ -2,13 +2,13 @@ import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { GatewayError } from '../../core/errors.ts';
 import type { CatalogModel } from '../../providers/types.ts';
 import { TIERS, type Tier } from '../../router/tiers.ts';
-import type { Runtime } from '../../server/runtime.ts';
 import { queryRecentRequests } from '../../store/usage-queries.ts';
 import { OPEN_PATH } from '../../tenancy/dashboard-links.ts';
 import { modelsTenantMayUse, operatorProviders, policyOf, validateSettings } from '../../tenancy/policy.ts';
 import { csrfMatches, type Session } from '../../tenancy/sessions.ts';
 import type { Tenant } from '../../tenancy/tenant.ts';
 import { loadUsage, rangeOf } from '../analytics.ts';
+import type { DashboardDeps } from '../deps.ts';
 import { CLIENT_COOKIE, clearCookie, cookieSecure, formField, readCookie, sameOrigin, setCookie } from '../http.ts';
 import { messagePage } from '../layout.ts';
 import { redirect, sendForbidden, sendHtml } from '../respond.ts';
@@ -28,10 +28,10 @@ interface ClientContext {
   tenant: Tenant;
 }
 
-export function registerClientRoutes(app: FastifyInstance, runtime: Runtime): void {
-  const { tenancy } = runtime;
+export function registerClientRoutes(app: FastifyInstance, deps: DashboardDeps): void {
+  const { tenancy } = deps;
   const settings = tenancy.config;
-  const secure = (req: FastifyRequest) => cookieSecure(settings.cookies.secure, runtime.config.server.publicUrl, req);
+  const secure = (req: FastifyRequest) => cookieSecure(settings.cookies.secure, deps.config.server.publicUrl, req);
 
   /** The session's tenant, or undefined after answering 403. Revoked links also end their sessions. */
   async function client(req: FastifyRequest, reply: FastifyReply): Promise<ClientContext | undefined> {
@@ -47,8 +47,7 @@ export function registerClientRoutes(app: FastifyInstance, runtime: Runtime): vo
 
   /** State-changing requests: same origin and the session's CSRF token, or a plain 403. */
   function checkCsrf(req: FastifyRequest, reply: FastifyReply, ctx: ClientContext): boolean {
-    if (sameOrigin(req, runtime.config.server.publicUrl) && csrfMatches(ctx.session, formField(req, '_csrf')))
-      return true;
+    if (sameOrigin(req, deps.config.server.publicUrl) && csrfMatches(ctx.session, formField(req, '_csrf'))) return true;
     void sendHtml(
       reply,
       403,
@@ -87,12 +86,12 @@ export function registerClientRoutes(app: FastifyInstance, runtime: Runtime): vo
     if (!ctx) return;
     const range = rangeOf((req.query as Record<string, unknown>)['range']);
     const [view, recent] = await Promise.all([
-      loadUsage(runtime.store.db, range, ctx.tenant.id),
-      queryRecentRequests(runtime.store.db, { tenantId: ctx.tenant.id, limit: 25 }),
+      loadUsage(deps.store.db, range, ctx.tenant.id),
+      queryRecentRequests(deps.store.db, { tenantId: ctx.tenant.id, limit: 25 }),
     ]);
-    const policy = policyOf(ctx.tenant, runtime.catalog, operatorProviders(runtime.catalog));
-    const preset = ctx.tenant.preset ?? runtime.config.routing.defaultPreset;
-    const savings = computeSavings(view.totals, deepTierModel(runtime.router, preset, policy));
+    const policy = policyOf(ctx.tenant, deps.catalog, operatorProviders(deps.catalog));
+    const preset = ctx.tenant.preset ?? deps.config.routing.defaultPreset;
+    const savings = computeSavings(view.totals, deepTierModel(deps.router, preset, policy));
     return sendHtml(
       reply,
       200,
@@ -113,10 +112,10 @@ export function registerClientRoutes(app: FastifyInstance, runtime: Runtime): vo
     status: number,
     notice?: { tone: 'good' | 'bad'; text: string },
   ) => {
-    const policy = policyOf(ctx.tenant, runtime.catalog, operatorProviders(runtime.catalog));
-    const preset = ctx.tenant.preset ?? runtime.config.routing.defaultPreset;
+    const policy = policyOf(ctx.tenant, deps.catalog, operatorProviders(deps.catalog));
+    const preset = ctx.tenant.preset ?? deps.config.routing.defaultPreset;
     const current = Object.fromEntries(
-      TIERS.map((tier) => [tier, runtime.router.listFor(preset, tier, policy)[0]]),
+      TIERS.map((tier) => [tier, deps.router.listFor(preset, tier, policy)[0]]),
     ) as Record<Tier, CatalogModel | undefined>;
     return sendHtml(
       reply,
@@ -124,9 +123,9 @@ export function registerClientRoutes(app: FastifyInstance, runtime: Runtime): vo
       clientSettingsPage({
         tenant: ctx.tenant,
         csrf: ctx.session.csrf,
-        defaultPreset: runtime.config.routing.defaultPreset,
+        defaultPreset: deps.config.routing.defaultPreset,
         current,
-        models: modelsTenantMayUse(runtime.catalog, policy),
+        models: modelsTenantMayUse(deps.catalog, policy),
         ...(notice ? { notice } : {}),
       }),
     );
@@ -147,9 +146,9 @@ export function registerClientRoutes(app: FastifyInstance, runtime: Runtime): vo
   app.post('/client/settings', async (req, reply) => {
     const ctx = await client(req, reply);
     if (!ctx || !checkCsrf(req, reply, ctx)) return;
-    const policy = policyOf(ctx.tenant, runtime.catalog, operatorProviders(runtime.catalog));
+    const policy = policyOf(ctx.tenant, deps.catalog, operatorProviders(deps.catalog));
     try {
-      const patch = validateSettings(runtime.catalog, policy, {
+      const patch = validateSettings(deps.catalog, policy, {
         preset: formField(req, 'preset') ?? '',
         tierModels: Object.fromEntries(TIERS.map((tier) => [tier, formField(req, tier) ?? ''])),
       });
