@@ -4,6 +4,7 @@ import type { ProviderHealth } from '../gateway/health.ts';
 import type { Logger } from '../ops/logger.ts';
 import type { Router } from '../router/router.ts';
 import type { Store } from '../store/db.ts';
+import type { AdminOps } from '../tenancy/admin-operations.ts';
 import type { Tenancy } from '../tenancy/tenancy.ts';
 
 /**
@@ -22,4 +23,9 @@ export interface DashboardDeps {
   store: Pick<Store, 'db'>;
   tenancy: Pick<Tenancy, 'repo' | 'directory' | 'links' | 'sessions' | 'admins' | 'config'>;
   logger: Pick<Logger, 'error'>;
+}
+
+/** What the management operations (shared with the CLI) need, taken from the dashboards' deps. */
+export function adminOps(deps: DashboardDeps): AdminOps {
+  return { repo: deps.tenancy.repo, catalog: deps.catalog, directory: deps.tenancy.directory };
 }

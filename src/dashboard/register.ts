@@ -3,10 +3,20 @@ import type { FastifyInstance } from 'fastify';
 import { GatewayError } from '../core/errors.ts';
 import { toClientError } from '../server/errors.ts';
 import { registerJsonBodyParser } from '../server/json-body.ts';
-import { registerAdminApi } from './admin/api.ts';
+import { registerAdminApiAnalytics } from './admin/api/analytics-routes.ts';
+import { registerAdminApiKeys } from './admin/api/key-routes.ts';
+import { registerAdminApiPresets } from './admin/api/preset-routes.ts';
+import { registerAdminApiSession } from './admin/api/session-routes.ts';
+import { registerAdminApiTenants } from './admin/api/tenant-routes.ts';
+import { registerAdminKeys } from './admin/key-routes.ts';
+import { registerAdminLogin } from './admin/login-routes.ts';
 import { LoginThrottle } from './admin/login-throttle.ts';
-import { registerAdminRoutes } from './admin/routes.ts';
-import { registerClientRoutes } from './client/routes.ts';
+import { registerAdminOverview } from './admin/overview-routes.ts';
+import { registerAdminTenantDetail } from './admin/tenant-detail-routes.ts';
+import { registerAdminTenantList } from './admin/tenant-list-routes.ts';
+import { registerClientOverview } from './client/overview-routes.ts';
+import { registerClientSession } from './client/session-routes.ts';
+import { registerClientSettings } from './client/settings-routes.ts';
 import type { DashboardDeps } from './deps.ts';
 import { parseForm, SECURITY_HEADERS } from './http.ts';
 import { messagePage } from './layout.ts';
@@ -52,9 +62,21 @@ export function registerDashboard(app: FastifyInstance, deps: DashboardDeps): vo
       }
       return sendHtml(reply, error.status, messagePage('Something went wrong', error.message, 'error'));
     });
-    registerClientRoutes(scope, deps);
+    registerClientSession(scope, deps);
+    registerClientOverview(scope, deps);
+    registerClientSettings(scope, deps);
+
     const loginThrottle = new LoginThrottle();
-    registerAdminRoutes(scope, deps, loginThrottle);
-    registerAdminApi(scope, deps, loginThrottle);
+    registerAdminLogin(scope, deps, loginThrottle);
+    registerAdminOverview(scope, deps);
+    registerAdminTenantList(scope, deps);
+    registerAdminTenantDetail(scope, deps);
+    registerAdminKeys(scope, deps);
+
+    registerAdminApiSession(scope, deps, loginThrottle);
+    registerAdminApiTenants(scope, deps);
+    registerAdminApiKeys(scope, deps);
+    registerAdminApiPresets(scope, deps);
+    registerAdminApiAnalytics(scope, deps);
   });
 }

@@ -207,3 +207,15 @@ export function secretPage(input: {
 </section>`,
   });
 }
+
+/** A key just created: shown this once, with how to use it. */
+export function newKeyPage(input: { csrf: string; key: string; back: string }): SafeHtml {
+  return secretPage({
+    csrf: input.csrf,
+    title: 'New API key',
+    intro:
+      'Copy it now: it is shown only this once and stored only as a hash. Use it as the Bearer token (OpenAI SDK apiKey).',
+    secret: input.key,
+    back: input.back,
+  });
+}
