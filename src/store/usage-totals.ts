@@ -7,17 +7,10 @@ import type { UsageRecord } from './usage.ts';
  * them, and sumTotals adds totals already read (a range from its buckets). A new counter is one line here
  * plus its column.
  */
-export interface UsageTotals {
+export interface UsageTotals extends Pick<UsageRecord, (typeof RECORD_COUNTERS)[number]> {
   requests: number;
   /** Requests answered with a 4xx or 5xx (counted from the rollups' status class, not a column of its own). */
   errors: number;
-  attempts: number;
-  inputTokens: number;
-  cachedInputTokens: number;
-  cacheWriteTokens: number;
-  outputTokens: number;
-  reasoningTokens: number;
-  costNanoUsd: number;
   latencyMsSum: number;
   /** latencyMsSum / requests; 0 when there are no requests. */
   avgLatencyMs: number;
@@ -26,6 +19,18 @@ export interface UsageTotals {
 /** A summed total, by its name in UsageTotals. */
 export type SummedTotal = Exclude<keyof UsageTotals, 'avgLatencyMs'>;
 
+/** The counters a usage record adds to its totals as they are (requests counts records, latencyMsSum adds latencyMs). */
+export const RECORD_COUNTERS = [
+  'attempts',
+  'inputTokens',
+  'cachedInputTokens',
+  'cacheWriteTokens',
+  'outputTokens',
+  'reasoningTokens',
+  'costNanoUsd',
+] as const satisfies readonly (keyof UsageRecord)[];
+
+/** Each total but errors, and the rollup column that holds it. */
 export const TOTAL_COLUMNS = {
   requests: 'requests',
   attempts: 'attempts',
@@ -37,17 +42,6 @@ export const TOTAL_COLUMNS = {
   costNanoUsd: 'cost_nano_usd',
   latencyMsSum: 'latency_ms_sum',
 } as const satisfies Record<Exclude<SummedTotal, 'errors'>, keyof UsageHourlySums>;
-
-/** The totals a usage record adds as they are (the others: requests counts it, latencyMsSum adds latencyMs). */
-export const RECORD_COUNTERS = [
-  'attempts',
-  'inputTokens',
-  'cachedInputTokens',
-  'cacheWriteTokens',
-  'outputTokens',
-  'reasoningTokens',
-  'costNanoUsd',
-] as const satisfies readonly (keyof typeof TOTAL_COLUMNS & keyof UsageRecord)[];
 
 const SUMMED: readonly SummedTotal[] = ['errors', ...(Object.keys(TOTAL_COLUMNS) as SummedTotal[])];
 

@@ -2,15 +2,16 @@ import type { FastifyInstance, FastifyReply } from 'fastify';
 import { createKey, revokeKey } from '../../tenancy/admin-operations.ts';
 import { adminOps, type DashboardDeps } from '../deps.ts';
 import { formField } from '../http.ts';
+import type { Notice } from '../layout.ts';
 import { redirect, sendHtml } from '../respond.ts';
 import { adminForForm, adminForPage } from './guards.ts';
-import { type Notice, noticeFrom, refusal } from './notices.ts';
+import { noticeFrom, refusal } from './notices.ts';
 import { keysPage, newKeyPage } from './tenant-pages.ts';
 
 /** `/admin/keys`: every managed key, the form that creates one, and revocation (also from a tenant's page). */
 export function registerAdminKeys(app: FastifyInstance, deps: DashboardDeps): void {
   const ops = adminOps(deps);
-  const render = async (reply: FastifyReply, csrf: string, status: number, notice: Notice) =>
+  const render = async (reply: FastifyReply, csrf: string, status: number, notice: Notice | undefined) =>
     sendHtml(
       reply,
       status,

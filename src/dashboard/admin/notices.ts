@@ -1,12 +1,11 @@
 import type { FastifyRequest } from 'fastify';
 import { GatewayError } from '../../core/errors.ts';
+import type { Notice } from '../layout.ts';
 
 /**
  * What an admin page says after a form: a good notice named in the query of the redirect that followed it,
  * or the refusal of a form the operations rejected (shown on the same page with the status to send).
  */
-export type Notice = { tone: 'good' | 'bad'; text: string } | undefined;
-
 const NOTICES: Record<string, string> = {
   created: 'Tenant created. Create a key for it below.',
   saved: 'Saved. The tenant’s next request uses the new policy.',
@@ -14,7 +13,7 @@ const NOTICES: Record<string, string> = {
   'links-revoked': 'All dashboard links of this tenant were revoked.',
 };
 
-export function noticeFrom(req: FastifyRequest): Notice {
+export function noticeFrom(req: FastifyRequest): Notice | undefined {
   const key = (req.query as Record<string, unknown>)['notice'];
   const text = typeof key === 'string' ? NOTICES[key] : undefined;
   return text ? { tone: 'good', text } : undefined;

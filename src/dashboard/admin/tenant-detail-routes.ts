@@ -6,11 +6,11 @@ import { modelsTenantMayUse } from '../../tenancy/policy.ts';
 import { loadUsage, rangeOf } from '../analytics.ts';
 import { adminOps, type DashboardDeps } from '../deps.ts';
 import { formField } from '../http.ts';
-import { messagePage } from '../layout.ts';
+import { messagePage, type Notice } from '../layout.ts';
 import { redirect, sendHtml } from '../respond.ts';
 import { firstModelPerTier, tenantRouting } from '../tenant-routing.ts';
 import { adminForForm, adminForPage } from './guards.ts';
-import { type Notice, noticeFrom, refusal } from './notices.ts';
+import { noticeFrom, refusal } from './notices.ts';
 import type { AdminContext } from './session.ts';
 import { newKeyPage, secretPage, tenantDetailPage } from './tenant-pages.ts';
 
@@ -21,7 +21,13 @@ export function registerAdminTenantDetail(app: FastifyInstance, deps: DashboardD
   const idOf = (req: FastifyRequest) => (req.params as { id: string }).id;
   const pageOf = (id: string) => `/admin/tenants/${encodeURIComponent(id)}`;
 
-  async function render(ctx: AdminContext, id: string, reply: FastifyReply, status: number, notice: Notice) {
+  async function render(
+    ctx: AdminContext,
+    id: string,
+    reply: FastifyReply,
+    status: number,
+    notice: Notice | undefined,
+  ) {
     const tenant = await repo.getTenant(id);
     if (!tenant) return sendHtml(reply, 404, messagePage('Not found', `No tenant '${id}'.`, 'error'));
     const { policy, preset } = tenantRouting(deps, tenant);

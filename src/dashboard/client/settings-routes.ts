@@ -4,6 +4,7 @@ import { TIERS } from '../../router/tiers.ts';
 import { modelsTenantMayUse, validateSettings } from '../../tenancy/policy.ts';
 import type { DashboardDeps } from '../deps.ts';
 import { formField } from '../http.ts';
+import type { Notice } from '../layout.ts';
 import { redirect, sendHtml } from '../respond.ts';
 import { firstModelPerTier, tenantRouting } from '../tenant-routing.ts';
 import { type ClientContext, clientForForm, clientForPage } from './session.ts';
@@ -11,12 +12,7 @@ import { clientSettingsPage } from './settings-page.ts';
 
 /** `/client/settings`: the tenant's preset and per-tier models, applied to its very next request. */
 export function registerClientSettings(app: FastifyInstance, deps: DashboardDeps): void {
-  const render = (
-    ctx: ClientContext,
-    reply: FastifyReply,
-    status: number,
-    notice?: { tone: 'good' | 'bad'; text: string },
-  ) => {
+  const render = (ctx: ClientContext, reply: FastifyReply, status: number, notice?: Notice) => {
     const { policy, preset } = tenantRouting(deps, ctx.tenant);
     return sendHtml(
       reply,
