@@ -6,7 +6,14 @@ import { after, before, describe, test } from 'node:test';
 import OpenAI from 'openai';
 import { type BrowserContext, chromium, type Locator } from 'playwright-core';
 import type { TestGateway } from '../helpers/gateway.ts';
-import { ADMIN_PASSWORD, ADMIN_USER, type AdminClient, adminClient, startTenancyGateway } from '../tenancy/helpers.ts';
+import {
+  ADMIN_PASSWORD,
+  ADMIN_USER,
+  type AdminClient,
+  adminClient,
+  createKey,
+  startTenancyGateway,
+} from '../tenancy/helpers.ts';
 
 /**
  * The "done means" walkthrough in a real headless Chromium (Debian's `chromium`, driven by playwright-core):
@@ -54,10 +61,7 @@ function browserSuite(): void {
       gw = await startTenancyGateway();
       admin = await adminClient(gw);
       await admin.json('POST', '/admin/api/tenants', { id: 'acme', name: 'Acme Inc.' });
-      const { key } = await admin.json<{ key: string }>('POST', '/admin/api/keys', {
-        tenantId: 'acme',
-        name: 'walkthrough',
-      });
+      const { key } = await createKey(admin, 'acme', { name: 'walkthrough' });
       client = new OpenAI({ baseURL: gw.baseURL, apiKey: key, maxRetries: 0 });
       profile = mkdtempSync(join(tmpdir(), 'modro-chromium-'));
       context = await chromium.launchPersistentContext(profile, {
