@@ -48,7 +48,7 @@ const ROLLUP_COLUMNS = [...USAGE_HOURLY_KEY_COLUMNS, ...USAGE_HOURLY_SUM_COLUMNS
 const ADDED_COLUMNS = [...USAGE_HOURLY_SUM_COLUMNS, ...LATENCY_BUCKET_COLUMNS];
 const UPSERT_SUFFIX = `on conflict (${USAGE_HOURLY_KEY_COLUMNS.map((c) => `"${c}"`).join(', ')}) do update set ${ADDED_COLUMNS.map((c) => `"${c}" = "usage_hourly"."${c}" + "excluded"."${c}"`).join(', ')}`;
 
-export function aggregateHourly(records: readonly UsageRecord[], ids: DimIds): HourlyRow[] {
+function aggregateHourly(records: readonly UsageRecord[], ids: DimIds): HourlyRow[] {
   const byKey = new Map<string, HourlyRow>();
   for (const r of records) {
     const key: UsageHourlyKey = {
