@@ -25,8 +25,3 @@ export function safeUpstreamMessage(text: unknown, secret?: string, max = 300): 
   const clean = redactSecrets(exact.trim());
   return clean.length > max ? `${clean.slice(0, max)}…` : clean;
 }
-
-/** Last four characters, for humans to tell keys apart; never more. */
-export function keyHint(secret: string): string {
-  return secret.length <= 8 ? '…' : `…${secret.slice(-4)}`;
-}

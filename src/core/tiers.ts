@@ -6,8 +6,6 @@ export type Tier = (typeof TIERS)[number];
 export const PRESETS = ['cheapest', 'balanced', 'quality'] as const;
 export type Preset = (typeof PRESETS)[number];
 
-export const DEFAULT_PRESET: Preset = 'balanced';
-
 export function isTier(value: string): value is Tier {
   return value === 'utility' || value === 'fast' || value === 'deep';
 }

@@ -7,9 +7,9 @@ import {
   queryLatencyPercentiles,
   querySpendOverTime,
   type SpendPoint,
-  type UsageTotals,
 } from '../store/usage-queries.ts';
 import { HOUR_MS } from '../store/usage-rollup.ts';
+import { emptyTotals, sumTotals, type UsageTotals } from '../store/usage-totals.ts';
 
 /**
  * What the dashboards show, read from the hourly rollups only (src/store/usage-queries.ts), so a page
@@ -67,38 +67,4 @@ export async function loadUsage(db: Kysely<Database>, range: Range, tenantId?: s
     series.push(byStart.get(start) ?? { start, ...emptyTotals() });
   }
   return { range, series, totals: sumTotals(points), byTier, byModel, byProvider, latency };
-}
-
-export function emptyTotals(): UsageTotals {
-  return {
-    requests: 0,
-    errors: 0,
-    attempts: 0,
-    inputTokens: 0,
-    cachedInputTokens: 0,
-    cacheWriteTokens: 0,
-    outputTokens: 0,
-    reasoningTokens: 0,
-    costNanoUsd: 0,
-    latencyMsSum: 0,
-    avgLatencyMs: 0,
-  };
-}
-
-export function sumTotals(rows: readonly UsageTotals[]): UsageTotals {
-  const out = emptyTotals();
-  for (const r of rows) {
-    out.requests += r.requests;
-    out.errors += r.errors;
-    out.attempts += r.attempts;
-    out.inputTokens += r.inputTokens;
-    out.cachedInputTokens += r.cachedInputTokens;
-    out.cacheWriteTokens += r.cacheWriteTokens;
-    out.outputTokens += r.outputTokens;
-    out.reasoningTokens += r.reasoningTokens;
-    out.costNanoUsd += r.costNanoUsd;
-    out.latencyMsSum += r.latencyMsSum;
-  }
-  out.avgLatencyMs = out.requests === 0 ? 0 : out.latencyMsSum / out.requests;
-  return out;
 }

@@ -53,6 +53,16 @@ ${input.body}
 </html>`;
 }
 
+/** The one-line outcome of a form (saved, refused and why), shown above a page's content. */
+export interface Notice {
+  tone: 'good' | 'bad';
+  text: string;
+}
+
+export function noticeBox(notice: Notice | undefined): SafeHtml | '' {
+  return notice ? html`<div class="notice ${notice.tone}" role="status">${notice.text}</div>` : '';
+}
+
 /** A plain page with a heading and a message (403, errors, one-time results). */
 export function messagePage(title: string, message: SafeHtml | string, status: 'error' | 'info' = 'info'): SafeHtml {
   return page({

@@ -1,13 +1,23 @@
 import { readFileSync } from 'node:fs';
 import type { FastifyInstance } from 'fastify';
 import { GatewayError } from '../core/errors.ts';
-import { toClientError } from '../server/errors.ts';
-import { registerJsonBodyParser } from '../server/json-body.ts';
-import type { Runtime } from '../server/runtime.ts';
-import { registerAdminApi } from './admin/api.ts';
+import { toClientError } from '../http/client-errors.ts';
+import { registerJsonBodyParser } from '../http/json-body.ts';
+import { registerAdminApiAnalytics } from './admin/api/analytics-routes.ts';
+import { registerAdminApiKeys } from './admin/api/key-routes.ts';
+import { registerAdminApiPresets } from './admin/api/preset-routes.ts';
+import { registerAdminApiSession } from './admin/api/session-routes.ts';
+import { registerAdminApiTenants } from './admin/api/tenant-routes.ts';
+import { registerAdminKeys } from './admin/key-routes.ts';
+import { registerAdminLogin } from './admin/login-routes.ts';
 import { LoginThrottle } from './admin/login-throttle.ts';
-import { registerAdminRoutes } from './admin/routes.ts';
-import { registerClientRoutes } from './client/routes.ts';
+import { registerAdminOverview } from './admin/overview-routes.ts';
+import { registerAdminTenantDetail } from './admin/tenant-detail-routes.ts';
+import { registerAdminTenantList } from './admin/tenant-list-routes.ts';
+import { registerClientOverview } from './client/overview-routes.ts';
+import { registerClientSession } from './client/session-routes.ts';
+import { registerClientSettings } from './client/settings-routes.ts';
+import type { DashboardDeps } from './deps.ts';
 import { parseForm, SECURITY_HEADERS } from './http.ts';
 import { messagePage } from './layout.ts';
 import { sendHtml } from './respond.ts';
@@ -20,7 +30,7 @@ const CSS = readFileSync(new URL('./assets/modro.css', import.meta.url), 'utf8')
  * their own Fastify scope, so the form parser and the HTML error pages never touch `/v1`. The admin login
  * page and the API's sign-in share one throttle, so each address and account has one budget of attempts.
  */
-export function registerDashboard(app: FastifyInstance, runtime: Runtime): void {
+export function registerDashboard(app: FastifyInstance, deps: DashboardDeps): void {
   app.get('/assets/modro.css', async (_req, reply) =>
     reply
       .type('text/css; charset=utf-8')
@@ -37,14 +47,14 @@ export function registerDashboard(app: FastifyInstance, runtime: Runtime): void 
     );
     // The admin JSON API's bodies are small; read before the session is checked, so kept to 1 MB.
     scope.removeContentTypeParser('application/json');
-    registerJsonBodyParser(scope, { maxDepth: runtime.config.limits.maxJsonDepth, bodyLimit: 1024 * 1024 });
+    registerJsonBodyParser(scope, { maxDepth: deps.config.limits.maxJsonDepth, bodyLimit: 1024 * 1024 });
     scope.addHook('onSend', async (_req, reply, payload) => {
       for (const [name, value] of Object.entries(SECURITY_HEADERS)) reply.header(name, value);
       return payload;
     });
     scope.setErrorHandler((err, req, reply) => {
       const error = err instanceof GatewayError ? err : toClientError(err);
-      if (error.code === 'internal_error') runtime.logger.error({ err, url: req.url }, 'dashboard error');
+      if (error.code === 'internal_error') deps.logger.error({ err, url: req.url }, 'dashboard error');
       if (req.url.startsWith('/admin/api/')) {
         return reply
           .code(error.status)
@@ -52,9 +62,21 @@ export function registerDashboard(app: FastifyInstance, runtime: Runtime): void 
       }
       return sendHtml(reply, error.status, messagePage('Something went wrong', error.message, 'error'));
     });
-    registerClientRoutes(scope, runtime);
+    registerClientSession(scope, deps);
+    registerClientOverview(scope, deps);
+    registerClientSettings(scope, deps);
+
     const loginThrottle = new LoginThrottle();
-    registerAdminRoutes(scope, runtime, loginThrottle);
-    registerAdminApi(scope, runtime, loginThrottle);
+    registerAdminLogin(scope, deps, loginThrottle);
+    registerAdminOverview(scope, deps);
+    registerAdminTenantList(scope, deps);
+    registerAdminTenantDetail(scope, deps);
+    registerAdminKeys(scope, deps);
+
+    registerAdminApiSession(scope, deps, loginThrottle);
+    registerAdminApiTenants(scope, deps);
+    registerAdminApiKeys(scope, deps);
+    registerAdminApiPresets(scope, deps);
+    registerAdminApiAnalytics(scope, deps);
   });
 }

@@ -2,7 +2,7 @@ import type { CatalogModel } from '../billing/catalog-types.ts';
 import { costNanoUsd } from '../billing/cost.ts';
 import type { Preset } from '../core/tiers.ts';
 import type { Router, RoutingPolicy } from '../router/router.ts';
-import type { UsageTotals } from '../store/usage-queries.ts';
+import type { UsageTotals } from '../store/usage-totals.ts';
 
 /**
  * "You would have paid X": the same tokens priced at the deep tier's first candidate for this tenant (its
@@ -20,7 +20,11 @@ export interface Savings {
   savedNano: number;
 }
 
-export function deepTierModel(router: Router, preset: Preset, policy: RoutingPolicy): CatalogModel | undefined {
+export function deepTierModel(
+  router: Pick<Router, 'listFor'>,
+  preset: Preset,
+  policy: RoutingPolicy,
+): CatalogModel | undefined {
   return router.listFor(preset, 'deep', policy)[0];
 }
 

@@ -1,9 +1,9 @@
 import type { FastifyReply, FastifyRequest, onRequestHookHandler } from 'fastify';
 import { GatewayError } from '../core/errors.ts';
+import { toClientError } from '../http/client-errors.ts';
 import type { Caller } from '../pipeline/context.ts';
 import type { Pipeline } from '../pipeline/pipeline.ts';
 import type { BodyBudget } from './body-budget.ts';
-import { toClientError } from './errors.ts';
 
 declare module 'fastify' {
   interface FastifyRequest {

@@ -4,6 +4,7 @@ import { estimatePercentile, LATENCY_BUCKET_COLUMNS } from './latency-buckets.ts
 import type { Database } from './schema.ts';
 import { rowsToRecords, toSafeInt, type UsageRecord } from './usage.ts';
 import { HOUR_MS } from './usage-rollup.ts';
+import { type SummedTotal, TOTAL_COLUMNS, totalsOf, type UsageTotals } from './usage-totals.ts';
 
 /**
  * What a dashboard reads. Everything but the request list reads the hourly rollups, never raw rows, so
@@ -12,22 +13,6 @@ import { HOUR_MS } from './usage-rollup.ts';
  * Time ranges are in ms and hour-aligned: an hour counts when its start lies in [floor(from to the hour), to).
  * Days are UTC days.
  */
-
-export interface UsageTotals {
-  requests: number;
-  /** Requests answered with a 4xx or 5xx. */
-  errors: number;
-  attempts: number;
-  inputTokens: number;
-  cachedInputTokens: number;
-  cacheWriteTokens: number;
-  outputTokens: number;
-  reasoningTokens: number;
-  costNanoUsd: number;
-  latencyMsSum: number;
-  /** latencyMsSum / requests; 0 when there are no requests. */
-  avgLatencyMs: number;
-}
 
 export interface TimeRange {
   from: number;
@@ -76,7 +61,7 @@ export async function queryBreakdown(
   const rows = await base
     .select([sql<number>`${sql.ref(column)}`.as('key_id'), ...totalsSelection()])
     .groupBy(column)
-    .orderBy('cost_nano_usd', 'desc')
+    .orderBy('costNanoUsd', 'desc')
     .orderBy('requests', 'desc')
     .execute();
   const names = await resolveDimIds(
@@ -100,7 +85,7 @@ export async function queryTopTenants(
   const rows = await base
     .select(['tenant_id', ...totalsSelection()])
     .groupBy('tenant_id')
-    .orderBy('cost_nano_usd', 'desc')
+    .orderBy('costNanoUsd', 'desc')
     .orderBy('requests', 'desc')
     .orderBy('tenant_id')
     .limit(options.limit ?? 10)
@@ -210,51 +195,18 @@ function sumOf(column: string): RawBuilder<number | null> {
   return sql<number | null>`cast(sum(${sql.ref(column)}) as bigint)`;
 }
 
+const TOTALS = Object.keys(TOTAL_COLUMNS) as (keyof typeof TOTAL_COLUMNS)[];
+
+/** The SUM of every total's rollup column, named like the total; errors count the requests of status 4xx and 5xx. */
 function totalsSelection() {
   return [
-    sumOf('requests').as('requests'),
     sql<number>`cast(sum(case when ${sql.ref('status_class')} >= 4 then ${sql.ref('requests')} else 0 end) as bigint)`.as(
       'errors',
     ),
-    sumOf('attempts').as('attempts'),
-    sumOf('input_tokens').as('input_tokens'),
-    sumOf('cached_input_tokens').as('cached_input_tokens'),
-    sumOf('cache_write_tokens').as('cache_write_tokens'),
-    sumOf('output_tokens').as('output_tokens'),
-    sumOf('reasoning_tokens').as('reasoning_tokens'),
-    sumOf('cost_nano_usd').as('cost_nano_usd'),
-    sumOf('latency_ms_sum').as('latency_ms_sum'),
-  ] as const;
+    ...TOTALS.map((total) => sumOf(TOTAL_COLUMNS[total]).as(total)),
+  ];
 }
 
-interface TotalsRow {
-  requests: number | null;
-  errors: number | null;
-  attempts: number | null;
-  input_tokens: number | null;
-  cached_input_tokens: number | null;
-  cache_write_tokens: number | null;
-  output_tokens: number | null;
-  reasoning_tokens: number | null;
-  cost_nano_usd: number | null;
-  latency_ms_sum: number | null;
-}
-
-function toTotals(row: TotalsRow): UsageTotals {
-  const n = (v: unknown) => (v === null ? 0 : toSafeInt(v));
-  const requests = n(row.requests);
-  const latencyMsSum = n(row.latency_ms_sum);
-  return {
-    requests,
-    errors: n(row.errors),
-    attempts: n(row.attempts),
-    inputTokens: n(row.input_tokens),
-    cachedInputTokens: n(row.cached_input_tokens),
-    cacheWriteTokens: n(row.cache_write_tokens),
-    outputTokens: n(row.output_tokens),
-    reasoningTokens: n(row.reasoning_tokens),
-    costNanoUsd: n(row.cost_nano_usd),
-    latencyMsSum,
-    avgLatencyMs: requests === 0 ? 0 : latencyMsSum / requests,
-  };
+function toTotals(row: Record<SummedTotal, unknown>): UsageTotals {
+  return totalsOf((total) => (row[total] === null ? 0 : toSafeInt(row[total])));
 }

@@ -9,6 +9,7 @@ import {
   type UsageHourlyTable,
 } from './schema.ts';
 import type { DimIds, UsageRecord } from './usage.ts';
+import { RECORD_COUNTERS, TOTAL_COLUMNS } from './usage-totals.ts';
 import { yieldToEventLoop } from './yield.ts';
 
 export const HOUR_MS = 3_600_000;
@@ -47,7 +48,7 @@ const ROLLUP_COLUMNS = [...USAGE_HOURLY_KEY_COLUMNS, ...USAGE_HOURLY_SUM_COLUMNS
 const ADDED_COLUMNS = [...USAGE_HOURLY_SUM_COLUMNS, ...LATENCY_BUCKET_COLUMNS];
 const UPSERT_SUFFIX = `on conflict (${USAGE_HOURLY_KEY_COLUMNS.map((c) => `"${c}"`).join(', ')}) do update set ${ADDED_COLUMNS.map((c) => `"${c}" = "usage_hourly"."${c}" + "excluded"."${c}"`).join(', ')}`;
 
-export function aggregateHourly(records: readonly UsageRecord[], ids: DimIds): HourlyRow[] {
+function aggregateHourly(records: readonly UsageRecord[], ids: DimIds): HourlyRow[] {
   const byKey = new Map<string, HourlyRow>();
   for (const r of records) {
     const key: UsageHourlyKey = {
@@ -66,13 +67,7 @@ export function aggregateHourly(records: readonly UsageRecord[], ids: DimIds): H
       byKey.set(k, row);
     }
     row.requests += 1;
-    row.attempts += r.attempts;
-    row.input_tokens += r.inputTokens;
-    row.cached_input_tokens += r.cachedInputTokens;
-    row.cache_write_tokens += r.cacheWriteTokens;
-    row.output_tokens += r.outputTokens;
-    row.reasoning_tokens += r.reasoningTokens;
-    row.cost_nano_usd += r.costNanoUsd;
+    for (const counter of RECORD_COUNTERS) row[TOTAL_COLUMNS[counter]] += r[counter];
     row.latency_ms_sum += r.latencyMs;
     if (r.ttfbMs !== null) {
       row.ttfb_ms_sum += r.ttfbMs;

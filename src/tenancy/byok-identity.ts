@@ -10,11 +10,10 @@ export function byokHmac(subkey: Buffer, providerKind: string, key: string): str
   return createHmac('sha256', subkey).update(`${providerKind}\n${key}`).digest('hex');
 }
 
+/** Starts every bring-your-own-key tenant id; operator-chosen ids may not (tenant.ts). */
+export const BYOK_TENANT_PREFIX = 'byok_';
+
 /** 128 bits of the HMAC: short enough for URLs and usage records, far beyond collision range. */
 export function byokTenantId(hmacHex: string): string {
-  return `byok_${hmacHex.slice(0, 32)}`;
-}
-
-export function isByokTenantId(id: string): boolean {
-  return id.startsWith('byok_');
+  return `${BYOK_TENANT_PREFIX}${hmacHex.slice(0, 32)}`;
 }

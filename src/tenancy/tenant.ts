@@ -1,6 +1,7 @@
 import type { Selectable } from 'kysely';
 import { isPreset, type Preset, TIERS, type Tier } from '../core/tiers.ts';
 import type { ApiKeyTable, TenantTable } from '../store/tenancy-tables.ts';
+import { BYOK_TENANT_PREFIX } from './byok-identity.ts';
 
 /** A tenant as the rest of the code sees it (rows are converted at the repository's edge). */
 export interface Tenant {
@@ -44,12 +45,13 @@ export interface ApiKeyRecord {
 
 export const DEFAULT_TENANT_ID = 'default';
 
-/** Operator-chosen tenant ids: lowercase slugs; `byok_` is reserved for derived ids. */
+/** Operator-chosen tenant ids: lowercase slugs; BYOK_TENANT_PREFIX is reserved for derived ids. */
 const TENANT_ID = /^[a-z0-9][a-z0-9_-]{0,62}$/;
 
 export function tenantIdProblem(id: string): string | undefined {
   if (!TENANT_ID.test(id)) return 'use 1-63 lowercase letters, digits, - or _, starting with a letter or digit';
-  if (id.startsWith('byok_')) return "the prefix 'byok_' is reserved for bring-your-own-key tenants";
+  if (id.startsWith(BYOK_TENANT_PREFIX))
+    return `the prefix '${BYOK_TENANT_PREFIX}' is reserved for bring-your-own-key tenants`;
   return undefined;
 }
 

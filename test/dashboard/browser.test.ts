@@ -7,7 +7,14 @@ import OpenAI from 'openai';
 import { type BrowserContext, chromium, type Locator } from 'playwright-core';
 import { isCI } from '../helpers/ci.ts';
 import type { TestGateway } from '../helpers/gateway.ts';
-import { ADMIN_PASSWORD, ADMIN_USER, type AdminClient, adminClient, startTenancyGateway } from '../tenancy/helpers.ts';
+import {
+  ADMIN_PASSWORD,
+  ADMIN_USER,
+  type AdminClient,
+  adminClient,
+  createKey,
+  startTenancyGateway,
+} from '../tenancy/helpers.ts';
 
 /**
  * The "done means" walkthrough in a real headless Chromium (Debian's `chromium`, driven by playwright-core):
@@ -55,10 +62,7 @@ function browserSuite(): void {
       gw = await startTenancyGateway();
       admin = await adminClient(gw);
       await admin.json('POST', '/admin/api/tenants', { id: 'acme', name: 'Acme Inc.' });
-      const { key } = await admin.json<{ key: string }>('POST', '/admin/api/keys', {
-        tenantId: 'acme',
-        name: 'walkthrough',
-      });
+      const { key } = await createKey(admin, 'acme', { name: 'walkthrough' });
       client = new OpenAI({ baseURL: gw.baseURL, apiKey: key, maxRetries: 0 });
       profile = mkdtempSync(join(tmpdir(), 'modro-chromium-'));
       context = await chromium.launchPersistentContext(profile, {

@@ -8,6 +8,7 @@ import {
   CHAT,
   callInfo,
   chat,
+  createTenantWithKey,
   csrfOf,
   getPage,
   openLink,
@@ -30,10 +31,8 @@ describe('tenant and admin isolation', () => {
   before(async () => {
     gw = await startTenancyGateway();
     admin = await adminClient(gw);
-    await admin.json('POST', '/admin/api/tenants', { id: 'acme', name: 'Acme Inc.' });
-    await admin.json('POST', '/admin/api/tenants', { id: 'globex', name: 'Globex Corp' });
-    acmeKey = (await admin.json<{ key: string }>('POST', '/admin/api/keys', { tenantId: 'acme' })).key;
-    globexKey = (await admin.json<{ key: string }>('POST', '/admin/api/keys', { tenantId: 'globex' })).key;
+    acmeKey = (await createTenantWithKey(admin, { id: 'acme', name: 'Acme Inc.' })).key;
+    globexKey = (await createTenantWithKey(admin, { id: 'globex', name: 'Globex Corp' })).key;
     // Distinctive traffic: globex asks for deep with a marker model name; acme only for utility.
     assert.equal((await callInfo(await chat(gw, globexKey, { ...CHAT, model: 'demo/demo-deep' }))).status, 200);
     const acme = await callInfo(await chat(gw, acmeKey, { ...CHAT, model: 'utility' }));

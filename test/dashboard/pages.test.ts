@@ -8,14 +8,14 @@ import {
   ADMIN_PASSWORD,
   ADMIN_USER,
   type AdminClient,
-  adminClient,
+  adminFormLogin,
   callInfo,
   chat,
   cookieFrom,
   csrfOf,
   getPage,
-  openLink,
   postForm,
+  startDashboardGateway,
   startTenancyGateway,
 } from '../tenancy/helpers.ts';
 
@@ -26,11 +26,7 @@ describe('dashboard pages', () => {
   let cookie: string;
 
   before(async () => {
-    gw = await startTenancyGateway();
-    admin = await adminClient(gw);
-    await admin.json('POST', '/admin/api/tenants', { id: 'acme', name: 'Acme Inc.' });
-    const { key } = await admin.json<{ key: string }>('POST', '/admin/api/keys', { tenantId: 'acme' });
-    cookie = (await openLink((await callInfo(await chat(gw, key))).link!)).cookie;
+    ({ gw, admin, cookie } = await startDashboardGateway());
     // Ten known requests an hour ago: demo-fast, 1,000 tokens in and 500 out each ($0.003 at $1/$4 per Mtok).
     const at = Date.now() - 3_600_000;
     await writeUsageBatch(
@@ -129,8 +125,7 @@ describe('dashboard pages', () => {
   });
 
   test('admin forms: create a tenant, create a key (shown once), revoke it', async () => {
-    const login = await postForm(gw, '/admin/login', '', { username: ADMIN_USER, password: ADMIN_PASSWORD });
-    const adminCookie = cookieFrom(login, 'modro_admin');
+    const adminCookie = await adminFormLogin(gw);
     const tenantsPage = await getPage(gw, '/admin/tenants', adminCookie);
     const csrf = csrfOf(tenantsPage.html);
     const created = await postForm(gw, '/admin/tenants', adminCookie, {

@@ -3,14 +3,13 @@ import { after, before, describe, test } from 'node:test';
 import type { TestGateway } from '../helpers/gateway.ts';
 import {
   type AdminClient,
-  adminClient,
   callInfo,
   chat,
+  clientSession,
   csrfOf,
   getPage,
-  openLink,
   postForm,
-  startTenancyGateway,
+  startDashboardGateway,
 } from '../tenancy/helpers.ts';
 
 /** /client/settings: validated, CSRF-protected, and applied to the tenant’s very next request. */
@@ -22,11 +21,7 @@ describe('client settings', () => {
   let csrf: string;
 
   before(async () => {
-    gw = await startTenancyGateway();
-    admin = await adminClient(gw);
-    await admin.json('POST', '/admin/api/tenants', { id: 'acme', name: 'Acme Inc.' });
-    key = (await admin.json<{ key: string }>('POST', '/admin/api/keys', { tenantId: 'acme' })).key;
-    cookie = (await openLink((await callInfo(await chat(gw, key))).link!)).cookie;
+    ({ gw, admin, key, cookie } = await startDashboardGateway());
     csrf = csrfOf((await getPage(gw, '/client/settings', cookie)).html);
   });
   after(() => gw.close());
@@ -92,7 +87,7 @@ describe('client settings', () => {
     }
     assert.equal((await gw.runtime.tenancy.repo.getTenant('acme'))?.preset, null, 'nothing changed');
     // Another session's token does not work either.
-    const other = (await openLink((await callInfo(await chat(gw, key))).link!)).cookie;
+    const other = await clientSession(gw, key);
     const otherCsrf = csrfOf((await getPage(gw, '/client/settings', other)).html);
     assert.notEqual(otherCsrf, csrf);
     assert.equal((await save({ _csrf: otherCsrf, preset: 'quality' })).status, 403);

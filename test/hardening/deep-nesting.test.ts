@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
-import { nestingExceeds } from '../../src/server/json-body.ts';
+import { nestingExceeds } from '../../src/http/json-body.ts';
 import { mockProvider, startGateway, type TestGateway } from '../helpers/gateway.ts';
 import { type MockOpenAI, startMockOpenAI } from '../mocks/openai-compatible.ts';
 

@@ -10,6 +10,7 @@ import {
   querySpendOverTime,
   queryTopTenants,
 } from '../../src/store/usage-queries.ts';
+import { emptyTotals, sumTotals } from '../../src/store/usage-totals.ts';
 import { forEachDatabase } from '../helpers/databases.ts';
 import { makeRecord } from './support.ts';
 
@@ -214,6 +215,59 @@ forEachDatabase('usage queries', (suite) => {
     assert.deepEqual(await queryRecentRequests(db, { tenantId: 'qa', limit: 2 }), [R.a5, R.a4]);
     assert.deepEqual(await queryRecentRequests(db, { tenantId: 'qa', limit: 2, before: D2 }), [R.a4, R.a3]);
     assert.deepEqual(await queryRecentRequests(db, { tenantId: 'qb' }), [R.b2, R.b1]);
+  });
+
+  it('every counter of the records reaches the totals; sums of totals agree with the database', async () => {
+    const day = Date.UTC(2026, 3, 1); // outside ALL: the other cases do not see these records
+    const hour = 3_600_000;
+    await writeUsageBatch(db, [
+      ok({
+        tenantId: 'qt',
+        at: day + hour,
+        attempts: 1,
+        inputTokens: 11,
+        cachedInputTokens: 3,
+        cacheWriteTokens: 5,
+        outputTokens: 7,
+        reasoningTokens: 2,
+        costNanoUsd: 1000,
+        latencyMs: 100,
+      }),
+      makeRecord({
+        tenantId: 'qt',
+        at: day + 2 * hour,
+        attempts: 3,
+        inputTokens: 20,
+        cachedInputTokens: 4,
+        cacheWriteTokens: 6,
+        outputTokens: 9,
+        reasoningTokens: 1,
+        costNanoUsd: 500,
+        latencyMs: 300,
+        status: 502,
+        errorCode: 'provider_unavailable',
+      }),
+    ]);
+    const expected = {
+      requests: 2,
+      errors: 1,
+      attempts: 4,
+      inputTokens: 31,
+      cachedInputTokens: 7,
+      cacheWriteTokens: 11,
+      outputTokens: 16,
+      reasoningTokens: 3,
+      costNanoUsd: 1500,
+      latencyMsSum: 400,
+      avgLatencyMs: 200,
+    };
+    const range = { from: day, to: day + 24 * hour, tenantId: 'qt' };
+    assert.deepEqual(await querySpendOverTime(db, { ...range, bucket: 'day' }), [{ start: day, ...expected }]);
+    const hours = await querySpendOverTime(db, { ...range, bucket: 'hour' });
+    assert.equal(hours.length, 2);
+    assert.deepEqual(sumTotals(hours), expected, 'the hours add up to the day');
+    assert.deepEqual(sumTotals([]), emptyTotals());
+    assert.deepEqual(emptyTotals(), Object.fromEntries(Object.keys(expected).map((total) => [total, 0])));
   });
 
   it('an unknown tenant or model has no figures', async () => {

@@ -97,6 +97,62 @@ export async function adminClient(gw: TestGateway): Promise<AdminClient> {
   };
 }
 
+/** A new managed key of a tenant, through the admin API (the only answer that holds the key). */
+export async function createKey(
+  admin: AdminClient,
+  tenantId: string,
+  fields: Record<string, unknown> = {},
+): Promise<{ id: string; key: string }> {
+  return admin.json<{ id: string; key: string }>('POST', '/admin/api/keys', { tenantId, ...fields });
+}
+
+/** A tenant made through the admin API, and one managed key of it. */
+export async function createTenantWithKey(
+  admin: AdminClient,
+  tenant: { id: string; name?: string },
+): Promise<{ id: string; key: string }> {
+  await admin.json('POST', '/admin/api/tenants', tenant);
+  return createKey(admin, tenant.id);
+}
+
+/** Signs in through the admin login form, as a browser does; returns the admin cookie. */
+export async function adminFormLogin(gw: TestGateway): Promise<string> {
+  const res = await postForm(gw, '/admin/login', '', { username: ADMIN_USER, password: ADMIN_PASSWORD });
+  await res.text();
+  assert.equal(res.status, 303, 'signed in');
+  return cookieFrom(res, 'modro_admin');
+}
+
+/** One call with the key, then the dashboard link of its answer opened: the client session cookie. */
+export async function clientSession(gw: TestGateway, key: string): Promise<string> {
+  const call = await callInfo(await chat(gw, key));
+  assert.ok(call.link, `no dashboard link on the answer (${call.status})`);
+  return (await openLink(call.link)).cookie;
+}
+
+export interface DashboardGateway {
+  gw: TestGateway;
+  /** Signed in through the admin JSON API. */
+  admin: AdminClient;
+  /** A managed key of tenant acme ("Acme Inc."). */
+  key: string;
+  /** A client session of acme, opened from the link of one call made with the key. */
+  cookie: string;
+}
+
+/** Where the dashboard tests start: a gateway with tenant acme, its key, an admin and a client session. */
+export async function startDashboardGateway(input: ConfigInput = {}): Promise<DashboardGateway> {
+  const gw = await startTenancyGateway(input);
+  try {
+    const admin = await adminClient(gw);
+    const { key } = await createTenantWithKey(admin, { id: 'acme', name: 'Acme Inc.' });
+    return { gw, admin, key, cookie: await clientSession(gw, key) };
+  } catch (err) {
+    await gw.close();
+    throw err;
+  }
+}
+
 /** `name=value` of a Set-Cookie header, for sending back. */
 export function cookieFrom(res: Response, name: string): string {
   const line = res.headers.getSetCookie().find((c) => c.startsWith(`${name}=`));

@@ -2,7 +2,16 @@ import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
 import type { TestGateway } from '../helpers/gateway.ts';
 import { TEST_API_KEY } from '../helpers/gateway.ts';
-import { type AdminClient, adminClient, callInfo, chat, startTenancyGateway } from './helpers.ts';
+import {
+  type AdminClient,
+  adminClient,
+  CHAT,
+  callInfo,
+  chat,
+  createKey,
+  createTenantWithKey,
+  startTenancyGateway,
+} from './helpers.ts';
 
 /**
  * Managed keys end to end through the admin JSON API and /v1: issued once, stored as a hash, routed with the
@@ -37,7 +46,7 @@ describe('managed keys and tenant policy', () => {
   });
 
   test('a managed key routes as its tenant and gets the tenant’s dashboard link', async () => {
-    const { key } = await admin.json<{ key: string }>('POST', '/admin/api/keys', { tenantId: 'acme' });
+    const { key } = await createKey(admin, 'acme');
     const call = await callInfo(await chat(gw, key));
     assert.equal(call.status, 200);
     assert.match(call.link ?? '', /\/client\/open\?link=acme\.\d+\.\d+\.[A-Za-z0-9_-]{43}$/);
@@ -51,7 +60,7 @@ describe('managed keys and tenant policy', () => {
   });
 
   test('the tenant’s preset applies to its next request (the cache is invalidated on write)', async () => {
-    const { key } = await admin.json<{ key: string }>('POST', '/admin/api/keys', { tenantId: 'acme' });
+    const { key } = await createKey(admin, 'acme');
     assert.equal((await callInfo(await chat(gw, key))).model, 'demo/demo-fast');
     await admin.json('PATCH', '/admin/api/tenants/acme', { preset: 'cheapest' });
     assert.equal((await callInfo(await chat(gw, key))).model, 'demo/demo-utility', 'cheapest fast → the cheaper model');
@@ -64,13 +73,13 @@ describe('managed keys and tenant policy', () => {
   });
 
   test('allowed models restrict what the tenant may name', async () => {
-    const { key } = await admin.json<{ key: string }>('POST', '/admin/api/keys', { tenantId: 'acme' });
+    const { key } = await createKey(admin, 'acme');
     await admin.json('PATCH', '/admin/api/tenants/acme', { allowedModels: ['demo/demo-utility'] });
-    const denied = await callInfo(await chat(gw, key, { ...body(), model: 'demo/demo-deep' }));
+    const denied = await callInfo(await chat(gw, key, { ...CHAT, model: 'demo/demo-deep' }));
     assert.equal(denied.status, 404);
-    assert.equal((await callInfo(await chat(gw, key, { ...body(), model: 'demo/demo-utility' }))).status, 200);
+    assert.equal((await callInfo(await chat(gw, key, { ...CHAT, model: 'demo/demo-utility' }))).status, 200);
     await admin.json('PATCH', '/admin/api/tenants/acme', { allowedModels: null });
-    assert.equal((await callInfo(await chat(gw, key, { ...body(), model: 'demo/demo-deep' }))).status, 200);
+    assert.equal((await callInfo(await chat(gw, key, { ...CHAT, model: 'demo/demo-deep' }))).status, 200);
   });
 
   test('invalid settings are refused with the field named', async () => {
@@ -93,7 +102,7 @@ describe('managed keys and tenant policy', () => {
   });
 
   test('revocation: the next request with the key is refused', async () => {
-    const { id, key } = await admin.json<{ id: string; key: string }>('POST', '/admin/api/keys', { tenantId: 'acme' });
+    const { id, key } = await createKey(admin, 'acme');
     assert.equal((await callInfo(await chat(gw, key))).status, 200);
     await admin.json('POST', `/admin/api/keys/${id}/revoke`);
     const refused = await callInfo(await chat(gw, key));
@@ -103,10 +112,7 @@ describe('managed keys and tenant policy', () => {
   });
 
   test('expiry: a key past its expiry is refused; a past expiry cannot be set', async () => {
-    const { id, key } = await admin.json<{ id: string; key: string }>('POST', '/admin/api/keys', {
-      tenantId: 'acme',
-      expiresInDays: 30,
-    });
+    const { id, key } = await createKey(admin, 'acme', { expiresInDays: 30 });
     assert.equal((await callInfo(await chat(gw, key))).status, 200);
     // Time passing is simulated by moving the expiry into the past (what 30 days would do).
     await gw.runtime.tenancy.repo.setKeyExpiry(id, Date.now() - 1);
@@ -123,8 +129,7 @@ describe('managed keys and tenant policy', () => {
     const off = await startTenancyGateway({ tenancy: { managedKeys: { enabled: false } } });
     try {
       const offAdmin = await adminClient(off);
-      await offAdmin.json('POST', '/admin/api/tenants', { id: 'acme' });
-      const { key } = await offAdmin.json<{ key: string }>('POST', '/admin/api/keys', { tenantId: 'acme' });
+      const { key } = await createTenantWithKey(offAdmin, { id: 'acme' });
       assert.equal((await chat(off, key)).status, 401);
       assert.equal((await chat(off, TEST_API_KEY)).status, 200, 'configured gateway keys keep working');
     } finally {
@@ -133,7 +138,7 @@ describe('managed keys and tenant policy', () => {
   });
 
   test('Anthropic-style x-api-key carries a managed key too; presets are listed for admins', async () => {
-    const { key } = await admin.json<{ key: string }>('POST', '/admin/api/keys', { tenantId: 'acme' });
+    const { key } = await createKey(admin, 'acme');
     const res = await fetch(`${gw.url}/v1/chat/completions`, {
       method: 'POST',
       headers: { 'x-api-key': key, 'content-type': 'application/json' },
@@ -150,14 +155,10 @@ describe('managed keys and tenant policy', () => {
   });
 
   test('last-used times are written in batches, not per request (and at shutdown)', async () => {
-    const { id, key } = await admin.json<{ id: string; key: string }>('POST', '/admin/api/keys', { tenantId: 'acme' });
+    const { id, key } = await createKey(admin, 'acme');
     assert.equal((await callInfo(await chat(gw, key))).status, 200);
     assert.equal((await gw.runtime.tenancy.repo.getKey(id))?.lastUsedAt, null, 'nothing written on the request path');
     await gw.runtime.tenancy.close();
     assert.ok((await gw.runtime.tenancy.repo.getKey(id))?.lastUsedAt, 'written by the batch at shutdown');
   });
 });
-
-function body() {
-  return { messages: [{ role: 'user', content: 'hi' }] };
-}

@@ -3,7 +3,7 @@ import { it } from 'node:test';
 import type { StoreConfig } from '../../src/store/db.ts';
 import { forEachDatabase } from '../helpers/databases.ts';
 import { TEST_API_KEY } from '../helpers/gateway.ts';
-import { adminClient, callInfo, chat, openLink, startTenancyGateway, waitFor } from './helpers.ts';
+import { adminClient, callInfo, chat, createTenantWithKey, openLink, startTenancyGateway, waitFor } from './helpers.ts';
 
 /**
  * Two gateway nodes on one PostgreSQL database with one shared secret: a change made through one node (a key,
@@ -22,10 +22,7 @@ forEachDatabase('two gateway nodes', (suite) => {
     const b = await startTenancyGateway(shared);
     try {
       const admin = await adminClient(a);
-      await admin.json('POST', '/admin/api/tenants', { id: 'acme' });
-      const { id, key } = await admin.json<{ id: string; key: string }>('POST', '/admin/api/keys', {
-        tenantId: 'acme',
-      });
+      const { id, key } = await createTenantWithKey(admin, { id: 'acme' });
       await waitFor(async () => (await callInfo(await chat(b, key))).status === 200, 'node B accepts the key');
       assert.equal((await callInfo(await chat(b, key))).model, 'demo/demo-fast');
 

@@ -3,10 +3,9 @@ import type { TenantTotals } from '../../store/usage-queries.ts';
 import type { UsageView } from '../analytics.ts';
 import { compact, integer, ms, percent, usd } from '../format.ts';
 import { html, type SafeHtml } from '../html.ts';
-import { page } from '../layout.ts';
 import type { Savings } from '../savings.ts';
 import { breakdownTable, kpi, latencyCard, rangeTabs, requestsChart, spendChart, tierSplit } from '../widgets.ts';
-import { adminNav } from './nav.ts';
+import { adminLayout } from './layout.ts';
 
 export interface AdminOverviewInput {
   username: string;
@@ -25,11 +24,8 @@ export function adminOverviewPage(input: AdminOverviewInput): SafeHtml {
   const t = view.totals;
   const p95 = view.latency.percentiles.find((p) => p.p === 95)?.ms ?? null;
   const unhealthy = input.health.filter((h) => h.state !== 'closed').length;
-  return page({
+  return adminLayout('overview', input.csrf, {
     title: 'Admin analytics',
-    scope: 'Admin',
-    nav: adminNav('overview'),
-    signOut: { action: '/admin/logout', csrf: input.csrf },
     body: html`
 <div class="page-head">
   <div><h1>Analytics</h1><p>All tenants · signed in as ${input.username}</p></div>

@@ -1,7 +1,7 @@
 import type { FastifyReply, FastifyRequest } from 'fastify';
-import type { Runtime } from '../../server/runtime.ts';
 import type { AdminUser } from '../../tenancy/admin-users.ts';
 import type { Session } from '../../tenancy/sessions.ts';
+import type { DashboardDeps } from '../deps.ts';
 import { ADMIN_COOKIE, cookieSecure, readCookie, setCookie } from '../http.ts';
 
 /** Admin sessions: their own cookie, scoped to /admin, SameSite=Strict; a client session never counts. */
@@ -14,21 +14,26 @@ export interface AdminContext {
   user: AdminUser;
 }
 
-export async function adminFromRequest(runtime: Runtime, req: FastifyRequest): Promise<AdminContext | undefined> {
+export async function adminFromRequest(deps: DashboardDeps, req: FastifyRequest): Promise<AdminContext | undefined> {
   const token = readCookie(req, ADMIN_COOKIE);
-  const session = await runtime.tenancy.sessions.find(token, 'admin');
+  const session = await deps.tenancy.sessions.find(token, 'admin');
   if (!token || !session?.adminUserId) return undefined;
-  const user = await runtime.tenancy.admins.get(session.adminUserId);
+  const user = await deps.tenancy.admins.get(session.adminUserId);
   return user ? { token, session, user } : undefined;
 }
 
-export async function startAdminSession(runtime: Runtime, req: FastifyRequest, reply: FastifyReply, user: AdminUser) {
-  const ttlMs = Math.min(ADMIN_SESSION_TTL_MS, runtime.tenancy.config.cookies.sessionTtlMs);
-  const { token, session } = await runtime.tenancy.sessions.create({ kind: 'admin', adminUserId: user.id, ttlMs });
+export async function startAdminSession(
+  deps: DashboardDeps,
+  req: FastifyRequest,
+  reply: FastifyReply,
+  user: AdminUser,
+) {
+  const ttlMs = Math.min(ADMIN_SESSION_TTL_MS, deps.tenancy.config.cookies.sessionTtlMs);
+  const { token, session } = await deps.tenancy.sessions.create({ kind: 'admin', adminUserId: user.id, ttlMs });
   setCookie(reply, ADMIN_COOKIE, token, {
     path: ADMIN_COOKIE_PATH,
     maxAgeMs: ttlMs,
-    secure: cookieSecure(runtime.tenancy.config.cookies.secure, runtime.config.server.publicUrl, req),
+    secure: cookieSecure(deps.tenancy.config.cookies.secure, deps.config.server.publicUrl, req),
     sameSite: 'Strict',
   });
   return session;

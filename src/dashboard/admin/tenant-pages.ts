@@ -4,17 +4,13 @@ import type { ApiKeyRecord, Tenant } from '../../tenancy/tenant.ts';
 import type { UsageView } from '../analytics.ts';
 import { compact, dateTime, percent, usd } from '../format.ts';
 import { html, type SafeHtml } from '../html.ts';
-import { page } from '../layout.ts';
+import { type Notice, noticeBox } from '../layout.ts';
 import { kpi, spendChart } from '../widgets.ts';
-import { adminNav } from './nav.ts';
+import { adminLayout } from './layout.ts';
 
 interface Frame {
   csrf: string;
-  notice?: { tone: 'good' | 'bad'; text: string } | undefined;
-}
-
-function notice(frame: Frame): SafeHtml | '' {
-  return frame.notice ? html`<div class="notice ${frame.notice.tone}" role="status">${frame.notice.text}</div>` : '';
+  notice?: Notice | undefined;
 }
 
 const csrfField = (csrf: string) => html`<input type="hidden" name="_csrf" value="${csrf}">`;
@@ -46,14 +42,11 @@ export function keysTable(keys: ApiKeyRecord[], csrf: string, showTenant: boolea
 }
 
 export function tenantsPage(input: Frame & { tenants: Tenant[]; defaultPreset: string }): SafeHtml {
-  return page({
+  return adminLayout('tenants', input.csrf, {
     title: 'Tenants',
-    scope: 'Admin',
-    nav: adminNav('tenants'),
-    signOut: { action: '/admin/logout', csrf: input.csrf },
     body: html`
 <div class="page-head"><div><h1>Tenants</h1><p>Operator-made tenants hold managed keys; own-key tenants appear on their first successful call.</p></div></div>
-${notice(input)}
+${noticeBox(input.notice)}
 <section class="card">
   <div class="card-head"><h2>New tenant</h2></div>
   <form class="row" method="post" action="/admin/tenants">
@@ -98,14 +91,11 @@ export function tenantDetailPage(input: TenantDetailInput): SafeHtml {
   const { tenant, view } = input;
   const t = view.totals;
   const base = `/admin/tenants/${encodeURIComponent(tenant.id)}`;
-  return page({
+  return adminLayout('tenants', input.csrf, {
     title: tenant.name,
-    scope: 'Admin',
-    nav: adminNav('tenants'),
-    signOut: { action: '/admin/logout', csrf: input.csrf },
     body: html`
 <div class="page-head"><div><h1>${tenant.name}</h1><p class="mono">${tenant.id}${tenant.byokProvider ? ` · own ${tenant.byokProvider} key` : ''}</p></div></div>
-${notice(input)}
+${noticeBox(input.notice)}
 <div class="grid kpis">
   ${kpi('Requests (30 days)', compact(t.requests), t.requests > 0 ? `${percent(t.errors, t.requests)} failed` : 'none yet')}
   ${kpi('Tokens', compact(t.inputTokens + t.outputTokens))}
@@ -161,14 +151,11 @@ ${
 }
 
 export function keysPage(input: Frame & { keys: ApiKeyRecord[]; tenants: Tenant[] }): SafeHtml {
-  return page({
+  return adminLayout('keys', input.csrf, {
     title: 'API keys',
-    scope: 'Admin',
-    nav: adminNav('keys'),
-    signOut: { action: '/admin/logout', csrf: input.csrf },
     body: html`
 <div class="page-head"><div><h1>API keys</h1><p>Managed keys use the operator's provider credentials.</p></div></div>
-${notice(input)}
+${noticeBox(input.notice)}
 <section class="card">
   <div class="card-head"><h2>New key</h2></div>
   <form class="row" method="post" action="/admin/keys">
@@ -193,11 +180,8 @@ export function secretPage(input: {
   secret: string;
   back: string;
 }): SafeHtml {
-  return page({
+  return adminLayout('keys', input.csrf, {
     title: input.title,
-    scope: 'Admin',
-    nav: adminNav('keys'),
-    signOut: { action: '/admin/logout', csrf: input.csrf },
     width: 'narrow',
     body: html`<section class="card">
   <h1>${input.title}</h1>
@@ -205,5 +189,17 @@ export function secretPage(input: {
   <code class="secret" id="secret">${input.secret}</code>
   <a class="button secondary" href="${input.back}">Done</a>
 </section>`,
+  });
+}
+
+/** A key just created: shown this once, with how to use it. */
+export function newKeyPage(input: { csrf: string; key: string; back: string }): SafeHtml {
+  return secretPage({
+    csrf: input.csrf,
+    title: 'New API key',
+    intro:
+      'Copy it now: it is shown only this once and stored only as a hash. Use it as the Bearer token (OpenAI SDK apiKey).',
+    secret: input.key,
+    back: input.back,
   });
 }

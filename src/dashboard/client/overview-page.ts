@@ -3,7 +3,6 @@ import type { Tenant } from '../../tenancy/tenant.ts';
 import type { UsageView } from '../analytics.ts';
 import { compact, percent, usd } from '../format.ts';
 import { html, type SafeHtml } from '../html.ts';
-import { page } from '../layout.ts';
 import type { Savings } from '../savings.ts';
 import {
   breakdownTable,
@@ -16,6 +15,7 @@ import {
   tierSplit,
   tokensChart,
 } from '../widgets.ts';
+import { clientLayout } from './layout.ts';
 
 export interface ClientOverviewInput {
   tenant: Tenant;
@@ -26,13 +26,6 @@ export interface ClientOverviewInput {
   preset: string;
 }
 
-export function clientNav(active: 'overview' | 'settings') {
-  return [
-    { href: '/client', label: 'Overview', active: active === 'overview' },
-    { href: '/client/settings', label: 'Routing settings', active: active === 'settings' },
-  ];
-}
-
 export function clientOverviewPage(input: ClientOverviewInput): SafeHtml {
   const { view, savings, tenant } = input;
   const t = view.totals;
@@ -41,11 +34,8 @@ export function clientOverviewPage(input: ClientOverviewInput): SafeHtml {
   const savingsSub = savings.model
     ? html`You would have paid <strong>${usd(savings.deepNano)}</strong> sending everything to the deep tier (<span class="mono">${savings.model.id}</span>)`
     : 'No deep-tier model is available to compare with';
-  return page({
+  return clientLayout('overview', tenant, input.csrf, {
     title: 'Usage',
-    scope: tenant.name,
-    nav: clientNav('overview'),
-    signOut: { action: '/client/logout', csrf: input.csrf },
     body: html`
 <div class="page-head">
   <div><h1>Usage</h1><p>Preset <span class="badge accent">${input.preset}</span> · last ${view.range.key === '24h' ? '24 hours' : view.range.key === '7d' ? '7 days' : '30 days'}</p></div>

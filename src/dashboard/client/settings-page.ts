@@ -2,8 +2,8 @@ import type { CatalogModel } from '../../billing/catalog-types.ts';
 import { PRESETS, type Preset, TIERS, type Tier } from '../../core/tiers.ts';
 import type { Tenant } from '../../tenancy/tenant.ts';
 import { html, type SafeHtml } from '../html.ts';
-import { page } from '../layout.ts';
-import { clientNav } from './overview-page.ts';
+import { type Notice, noticeBox } from '../layout.ts';
+import { clientLayout } from './layout.ts';
 
 export interface SettingsPageInput {
   tenant: Tenant;
@@ -13,7 +13,7 @@ export interface SettingsPageInput {
   current: Record<Tier, CatalogModel | undefined>;
   /** Models the tenant may choose. */
   models: CatalogModel[];
-  notice?: { tone: 'good' | 'bad'; text: string };
+  notice?: Notice;
 }
 
 export const PRESET_TEXT: Record<Preset, string> = {
@@ -40,14 +40,11 @@ export function clientSettingsPage(input: SettingsPageInput): SafeHtml {
     <span class="title">${title}<span class="check"></span></span>
     <span class="desc">${desc}</span>
   </label>`;
-  return page({
+  return clientLayout('settings', tenant, input.csrf, {
     title: 'Routing settings',
-    scope: tenant.name,
-    nav: clientNav('settings'),
-    signOut: { action: '/client/logout', csrf: input.csrf },
     body: html`
 <div class="page-head"><div><h1>Routing settings</h1><p>Changes apply to your next API request.</p></div></div>
-${input.notice ? html`<div class="notice ${input.notice.tone}" role="status">${input.notice.text}</div>` : ''}
+${noticeBox(input.notice)}
 <form class="stack" method="post" action="/client/settings">
   <input type="hidden" name="_csrf" value="${input.csrf}">
   <section class="card">

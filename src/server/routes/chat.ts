@@ -1,6 +1,7 @@
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import type { GatewayError } from '../../core/errors.ts';
 import type { ChatRequest } from '../../core/ir.ts';
+import { toClientError } from '../../http/client-errors.ts';
 import type { RequestContext, RequestStart } from '../../pipeline/context.ts';
 import type { Pipeline } from '../../pipeline/pipeline.ts';
 import { encodeCountTokens } from '../../protocols/anthropic-messages/count-tokens.ts';
@@ -8,7 +9,6 @@ import type { ProtocolCodec } from '../../protocols/codec.ts';
 import { sendError, sendHandled } from '../answer.ts';
 import { authenticateFirst, callerOf } from '../authenticate-first.ts';
 import type { BodyBudget } from '../body-budget.ts';
-import { toClientError } from '../errors.ts';
 import { beginRequest } from '../request-start.ts';
 
 /**

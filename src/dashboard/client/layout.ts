@@ -1,0 +1,21 @@
+import type { Tenant } from '../../tenancy/tenant.ts';
+import type { SafeHtml } from '../html.ts';
+import { type PageInput, page } from '../layout.ts';
+
+/** The frame of every client page: the tenant's name under the brand, the client navigation, sign-out. */
+export function clientLayout(
+  active: 'overview' | 'settings',
+  tenant: Tenant,
+  csrf: string,
+  input: Omit<PageInput, 'scope' | 'nav' | 'signOut'>,
+): SafeHtml {
+  return page({
+    ...input,
+    scope: tenant.name,
+    nav: [
+      { href: '/client', label: 'Overview', active: active === 'overview' },
+      { href: '/client/settings', label: 'Routing settings', active: active === 'settings' },
+    ],
+    signOut: { action: '/client/logout', csrf },
+  });
+}

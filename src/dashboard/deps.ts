@@ -1,0 +1,31 @@
+import type { Catalog } from '../catalog/catalog.ts';
+import type { Config } from '../config/schema.ts';
+import type { Logger } from '../ops/logger.ts';
+import type { ProviderHealth } from '../pipeline/health.ts';
+import type { Router } from '../router/router.ts';
+import type { Store } from '../store/db.ts';
+import type { AdminOps } from '../tenancy/admin-operations.ts';
+import type { Tenancy } from '../tenancy/tenancy.ts';
+
+/**
+ * What the dashboards use of the running gateway, and nothing more. The server's Runtime satisfies it as
+ * it is, so the server registers the dashboards without the dashboards importing the server.
+ */
+export interface DashboardDeps {
+  config: {
+    server: Pick<Config['server'], 'publicUrl'>;
+    routing: Pick<Config['routing'], 'defaultPreset'>;
+    limits: Pick<Config['limits'], 'maxJsonDepth'>;
+  };
+  catalog: Catalog;
+  router: Pick<Router, 'listFor'>;
+  health: Pick<ProviderHealth, 'snapshot'>;
+  store: Pick<Store, 'db'>;
+  tenancy: Pick<Tenancy, 'repo' | 'directory' | 'links' | 'sessions' | 'admins' | 'config'>;
+  logger: Pick<Logger, 'error'>;
+}
+
+/** What the management operations (shared with the CLI) need, taken from the dashboards' deps. */
+export function adminOps(deps: DashboardDeps): AdminOps {
+  return { repo: deps.tenancy.repo, catalog: deps.catalog, directory: deps.tenancy.directory };
+}
