@@ -219,7 +219,7 @@ export async function createRuntime(options: RuntimeOptions): Promise<Runtime> {
         await runtime.app.close();
         // Routes whose streams were interrupted record them once the upstream call has stopped (at once:
         // the client's abort signal fired); bounded, so a stuck upstream cannot hold the exit.
-        const deadline = Date.now() + 2_000;
+        const deadline = Date.now() + 5_000;
         while (runtime.app.openStreams.size > 0 && Date.now() < deadline) await sleep(10);
       } finally {
         clearTimeout(force);
