@@ -1,19 +1,21 @@
 /**
- * Cost of the learned `auto` tier choosers per prompt: `choose()` on whole ChatRequests (reading the last
+ * Cost of the learned `auto` tier chooser per prompt: `choose()` on whole ChatRequests (reading the last
  * user turn, extracting features, scoring, picking the tier), timed call by call, at prompt lengths of about
  * 100, 1k, 4k and 8k tokens (counted with gpt-tokenizer), for open prompts and for multiple-choice prompts
- * (which learned-v2's subject head reads). Run standalone: `node bench/router-bench.ts`.
+ * (which learned-v5's subject head reads). Run standalone: `node bench/router-bench.ts` (the shipped chooser;
+ * research/routing/eval-router.ts measures the retired versions with it too).
  */
 import { countTokens } from 'gpt-tokenizer';
 import type { ChatRequest } from '../src/core/ir.ts';
-import { createLearnedTierChooser, type RouterVersion } from '../src/router/auto/chooser.ts';
-import { seededRandom } from '../src/router/auto/offline/numeric.ts';
+import { createLearnedTierChooser } from '../src/router/auto/learned.ts';
+import type { TierChooser } from '../src/router/auto/tier-decision.ts';
+import { seeded } from '../test/store/support.ts';
 
 export interface RouterBenchRow {
-  /** The chooser measured (its name in headers and usage records, e.g. `learned-v4`). */
+  /** The chooser measured (its name in headers and usage records, e.g. `learned-v5`). */
   chooser: string;
   lengthTokens: number;
-  /** `open`: pseudo-English; `choice`: the same followed by four option lines (v2's head runs). */
+  /** `open`: pseudo-English; `choice`: the same followed by four option lines (v5's subject head runs). */
   kind: 'open' | 'choice';
   p50us: number;
   p99us: number;
@@ -36,7 +38,7 @@ const EXTRAS = ['12', '3.5', '2024', '=', '+', '(x + 1)', '`code`', '{', '}', ';
 
 /** Deterministic pseudo-English with some numbers, maths and code signs, of about `tokens` tokens. */
 export function syntheticPrompt(tokens: number, seed: number): string {
-  const random = seededRandom(seed);
+  const random = seeded(seed);
   const piece = (): string =>
     random() < 0.85 ? WORDS[Math.floor(random() * WORDS.length)]! : EXTRAS[Math.floor(random() * EXTRAS.length)]!;
   let text = '';
@@ -71,8 +73,8 @@ function percentile(sortedUs: Float64Array, q: number): number {
 }
 
 export interface RouterBenchOptions {
-  /** Which shipped router; the chooser's default when absent. */
-  version?: RouterVersion;
+  /** The chooser measured; the gateway's default learned chooser when absent. */
+  chooser?: TierChooser;
   lengths?: readonly number[];
   /** Timed calls per round (after warm-up). */
   iterations?: number;
@@ -113,7 +115,7 @@ export async function benchRouter(options: RouterBenchOptions = {}): Promise<Rou
   const lengths = options.lengths ?? [100, 1000, 4000, 8000];
   const iterations = options.iterations ?? 2000;
   const rounds = options.rounds ?? 5;
-  const chooser = createLearnedTierChooser(options.version ? { version: options.version } : {});
+  const chooser = options.chooser ?? createLearnedTierChooser();
   const rows: RouterBenchRow[] = [];
   for (const kind of ['open', 'choice'] as const) {
     for (const length of lengths) {
@@ -167,8 +169,8 @@ export function printBenchRows(title: string, rows: readonly RouterBenchRow[]): 
 }
 
 if (import.meta.main) {
-  for (const version of ['v5', 'v4', 'v3', 'v2', 'v1'] as const)
-    printBenchRows(`learned-${version}`, await benchRouter({ version }));
+  const rows = await benchRouter();
+  printBenchRows(rows[0]!.chooser, rows);
   for (const waitUs of [20, 30, 40]) {
     const jitter = timerJitter(2000, 5, waitUs);
     console.log(`machine noise: a ${waitUs} µs busy wait measures p50 ${jitter.p50us} µs, p99 ${jitter.p99us} µs`);

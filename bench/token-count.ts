@@ -1,5 +1,5 @@
 /**
- * What cutting text into pieces (src/router/token-pieces.ts) does to exact token counting: whether ordinary
+ * What cutting text into pieces (src/tokens/token-pieces.ts) does to exact token counting: whether ordinary
  * text (the project's own docs, sources and lock file, minified JSON, prose in other scripts) still counts
  * exactly as it does whole, and how the cost of adversarial runs grows with their length (linear: the time
  * per MB stays flat). Run standalone: `node bench/token-count.ts [--max 256] [--whole]` (`--whole` also times

@@ -23,8 +23,6 @@ if (relative(root, out).startsWith('..') || out === root) {
   process.exit(2);
 }
 const stamp = join(out, '.built');
-/** Not part of the running gateway: the router's offline training and evaluation (run from sources). */
-const EXCLUDED = join(src, 'router', 'auto', 'offline');
 
 function* files(dir: string): Generator<string> {
   for (const entry of readdirSync(dir, { withFileTypes: true })) {
@@ -61,7 +59,7 @@ if (result.status !== 0) {
 }
 let assets = 0;
 for (const path of files(src)) {
-  if (path.endsWith('.ts') || path.startsWith(EXCLUDED)) continue;
+  if (path.endsWith('.ts')) continue;
   const target = join(staging, relative(src, path));
   mkdirSync(dirname(target), { recursive: true });
   cpSync(path, target);

@@ -9,6 +9,10 @@ import { PROVIDER_KINDS } from '../providers/kinds/index.ts';
  */
 
 const positiveInt = z.int().positive();
+
+/** The learned routers the gateway ships (router/auto/asset.ts holds one weights file for each). */
+export const LEARNED_VERSIONS = ['v5'] as const;
+export type LearnedVersion = (typeof LEARNED_VERSIONS)[number];
 const tierList = z.array(z.string().min(1));
 
 const priceSchema = z.strictObject({
@@ -182,10 +186,17 @@ export const configSchema = z.strictObject({
       /** Chooser for `auto`: `learned` when its weights are available, else `rules`. */
       autoChooser: z.enum(['learned', 'rules']).default('learned'),
       /**
-       * Which shipped learned router `learned` uses: v5 (default: v4 plus a subject head on quizzes, v3's
-       * figures at about v1's cost), v4 (v1's model plus v3's word-problem head), v3, v2 or v1. docs/routing.md.
+       * Which shipped learned router `learned` uses (LEARNED_VERSIONS: only v5). v1 to v4 were retired
+       * (docs/routing.md), and a configuration still naming one is refused with a message that says so.
        */
-      learnedVersion: z.enum(['v1', 'v2', 'v3', 'v4', 'v5']).default('v5'),
+      learnedVersion: z
+        .enum(LEARNED_VERSIONS, {
+          error: (issue) =>
+            typeof issue.input === 'string' && /^v[1-4]$/.test(issue.input)
+              ? `learned-${issue.input} was retired: v5, the only shipped learned router, is as good or better on every benchmark (docs/routing.md); remove the setting or set it to v5`
+              : 'must be v5, the only shipped learned router',
+        })
+        .default('v5'),
       /**
        * Target share of `auto` requests sent to the deep tier (balanced preset); thresholds are recalibrated
        * from the router scores in the usage records. Off when absent.

@@ -7,7 +7,7 @@ import { promptTokens, textTokens } from '../tokens/tokens.ts';
  * Follows a stream to meter it: the provider's own usage when it sends one (the last report wins), else,
  * for a stream cut short, an estimate from what was actually delivered (tokenized) and the prompt. Error
  * text is never counted. Tokenizing runs off the event loop within its budget, else falls back to an
- * estimate (router/tokens.ts).
+ * estimate (tokens/tokens.ts).
  */
 export class StreamMeter {
   private readonly tokens: TokenCounter;

@@ -76,7 +76,7 @@ export interface CallContext {
   pool: UpstreamPool;
   /** Aborted when the client goes away or the attempt's total time is up. */
   signal: AbortSignal;
-  /** Token counts for usage an upstream did not report (router/tokens.ts), within their budget. */
+  /** Token counts for usage an upstream did not report (tokens/tokens.ts), within their budget. */
   tokens: TokenCounter;
 }
 

@@ -1,7 +1,7 @@
 import type { Kysely } from 'kysely';
 import type { Logger } from '../ops/logger.ts';
 import type { Database } from '../store/schema.ts';
-import { calibrateThresholds, PRESET_SHARES, type PresetThresholds } from './auto/index.ts';
+import { calibrateThresholds, PRESET_SHARES, type PresetThresholds } from './auto/thresholds.ts';
 
 /**
  * RouteLLM's calibration on live traffic: the operator names the share of `auto` requests that should go
@@ -34,7 +34,7 @@ export function thresholdsForTarget(scores: ArrayLike<number>, deepShare: number
 
 /**
  * The newest router scores of learned `auto` decisions in the usage records; with `chooser`, only that
- * chooser's (its name, e.g. `learned-v4`): after the operator switches routers, the old one's scores would
+ * chooser's (its name, e.g. `learned-v5`): after the operator switches routers, the old one's scores would
  * calibrate the new one's thresholds on a slightly different scale.
  */
 export async function recentRouterScores(db: Kysely<Database>, limit: number, chooser?: string): Promise<number[]> {

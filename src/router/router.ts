@@ -7,8 +7,8 @@ import { isPreset, isTier, type Preset, TIERS, type Tier } from '../core/tiers.t
 import type { ProviderAdapter, ProviderSpec } from '../providers/types.ts';
 import type { TokenCounter } from '../tokens/token-counter.ts';
 import { exactPromptTokens, promptTokenUpperBound } from '../tokens/tokens.ts';
+import type { TierChooser } from './auto/tier-decision.ts';
 import type { CandidateTable } from './presets.ts';
-import type { TierChooser } from './tier-chooser.ts';
 
 /**
  * Routing: the requested `model` (auto, a tier, `tier:preset`, or a catalog model) → an ordered list of

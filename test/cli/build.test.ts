@@ -13,7 +13,7 @@ import { launcherNodeFlags } from '../../bench/lib/children.ts';
  * `./modro start` runs the gateway compiled into dist/ by scripts/build.ts. This builds into a private folder
  * of the project (so it never races a running gateway's dist/) and starts the compiled gateway the way the
  * launcher does, with the launcher's Node flags: assets (router weights, dashboard CSS) must be found beside
- * the compiled modules, and the offline training code must stay out.
+ * the compiled modules.
  */
 const root = fileURLToPath(new URL('../../', import.meta.url));
 const out = join(root, '.tools', `build-test-${process.pid}`);
@@ -41,17 +41,14 @@ describe('the compiled gateway (scripts/build.ts, as ./modro start runs it)', ()
     rmSync(dir, { recursive: true, force: true });
   });
 
-  test('dist holds JavaScript and the runtime assets, not TypeScript or the offline trainer', () => {
+  test('dist holds JavaScript and the runtime assets, not TypeScript', () => {
     const files = [...allFiles(out)].map((path) => path.slice(out.length + 1));
     assert.ok(files.includes('cli/main.js'));
-    assert.ok(files.includes('router/auto/weights-v1.json'));
+    assert.ok(files.includes('router/auto/weights-v5.json'));
+    assert.ok(files.includes('router/auto/weights-v5-head.bin'));
     assert.ok(files.includes('dashboard/assets/modro.css'));
     assert.deepEqual(
       files.filter((f) => f.endsWith('.ts')),
-      [],
-    );
-    assert.deepEqual(
-      files.filter((f) => f.includes('offline')),
       [],
     );
   });

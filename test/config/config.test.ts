@@ -12,7 +12,31 @@ describe('configuration', () => {
     assert.equal(config.storage.kind, 'sqlite');
     assert.equal(config.routing.defaultPreset, 'balanced');
     assert.equal(config.routing.learnedVersion, 'v5');
-    assert.equal(parseConfig({ routing: { learnedVersion: 'v4' } }, {}).routing.learnedVersion, 'v4');
+    assert.equal(parseConfig({ routing: { learnedVersion: 'v5' } }, {}).routing.learnedVersion, 'v5');
+  });
+
+  test('a retired learned router (routing.learnedVersion v1 to v4) is refused with the reason and the fix', () => {
+    for (const [raw, env] of [
+      [{ routing: { learnedVersion: 'v4' } }, {}],
+      [{}, { MODRO__ROUTING__LEARNED_VERSION: 'v1' }],
+    ] as const) {
+      assert.throws(
+        () => parseConfig(raw, env),
+        (e: Error) => {
+          assert.ok(e instanceof ConfigError);
+          assert.match(
+            e.message,
+            /routing\.learnedVersion: learned-v[14] was retired: v5, the only shipped learned router/,
+          );
+          assert.match(e.message, /remove the setting or set it to v5/);
+          return true;
+        },
+      );
+    }
+    assert.throws(
+      () => parseConfig({ routing: { learnedVersion: 'v6' } }, {}),
+      /routing\.learnedVersion: must be v5, the only shipped learned router/,
+    );
   });
 
   test('errors name the bad key and why', () => {

@@ -125,19 +125,33 @@ describe('auto calibration from usage records', () => {
     }
   });
 
-  test('the operator can pick another shipped learned router (routing.learnedVersion)', async () => {
-    const gw = await startGateway({ routing: { learnedVersion: 'v3' } });
+  test('the operator can route `auto` with the rules chooser (routing.autoChooser: rules), never calibrated', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'modro-cal-'));
+    const path = join(dir, 'modro.db');
+    const seed = await openStore({ kind: 'sqlite', path });
+    // Enough of the rules chooser's own records that calibration would run if it applied to that chooser.
+    await writeUsageBatch(
+      seed.db,
+      Array.from({ length: 300 }, (_, i) => scoredRecord(i, 'rules', i / 300)),
+    );
+    await seed.close();
+    const gw = await startGateway({
+      storage: { kind: 'sqlite', path },
+      routing: { autoChooser: 'rules', calibration: { deepShare: 0.2, sampleSize: 300, minSample: 200 } },
+    });
     try {
+      assert.equal(gw.runtime.router.chooser.name, 'rules');
       const quiz = 'Which of the following is a prime number?\nA. 21\nB. 27\nC. 29\nD. 33\nAnswer:';
       const { response } = await gw.client.chat.completions
         .create({ model: 'auto', messages: [{ role: 'user', content: quiz }] })
         .withResponse();
       await gw.runtime.usage.flush();
       const record = await findUsageRecord(gw.runtime.store.db, response.headers.get('x-request-id')!);
-      assert.equal(record?.chooser, 'learned-v3');
+      assert.equal(record?.chooser, 'rules');
       assert.equal(record?.routerScore?.toFixed(4), response.headers.get('x-model-router-score'));
     } finally {
       await gw.close();
+      rmSync(dir, { recursive: true, force: true });
     }
   });
 

@@ -6,9 +6,9 @@ import type { ConfigInput } from '../../src/config/schema.ts';
 import { GatewayError } from '../../src/core/errors.ts';
 import { parseOpenAIRequest } from '../../src/protocols/openai-chat/parse-openai-request.ts';
 import { adapterFor } from '../../src/providers/registry.ts';
+import { ruleTierChooser } from '../../src/router/auto/rules.ts';
 import { buildCandidateTable } from '../../src/router/presets.ts';
 import { Router } from '../../src/router/router.ts';
-import { ruleTierChooser } from '../../src/router/rule-chooser.ts';
 import { TokenCounter } from '../../src/tokens/token-counter.ts';
 
 const model = (name: string, rank: number, input: number, output: number, extra: Record<string, unknown> = {}) => ({

@@ -1,24 +1,6 @@
 import assert from 'node:assert/strict';
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { describe, it } from 'node:test';
-import { assetFiles, DEFAULT_ASSET_V5_URL, modelFromAsset, readRouterAsset } from '../../src/router/auto/asset.ts';
-import { decodeHead, encodeHead } from '../../src/router/auto/asset-v2.ts';
-import { createLearnedTierChooser } from '../../src/router/auto/chooser.ts';
 import { createFeatureBuffer, EMPTY_CONTEXT, extractFeatures } from '../../src/router/auto/features.ts';
-import { createScorer } from '../../src/router/auto/model.ts';
-import { mixOf } from '../../src/router/auto/model-v2.ts';
-import type { PairRow } from '../../src/router/auto/offline/dataset.ts';
-import { seededRandom } from '../../src/router/auto/offline/numeric.ts';
-import { type RouterTrainingConfig, trainRouter } from '../../src/router/auto/offline/train-router.ts';
-import {
-  DEFAULT_SUBJECT_HEAD,
-  fitSubjectHead,
-  type SubjectHeadOptions,
-  subjectHeadData,
-} from '../../src/router/auto/offline/train-subject-head.ts';
-import { DEFAULT_WORD_PROBLEM } from '../../src/router/auto/offline/train-word-problem.ts';
 import {
   createSubjectHeadScratch,
   MAX_HEAD_WORDS,
@@ -27,64 +9,7 @@ import {
   subjectHeadInputs,
   subjectHeadOffset,
 } from '../../src/router/auto/subject-head.ts';
-import { createTokenScan, KIND_WORD, resetScan, scanTokens } from '../../src/router/auto/token-scan.ts';
-import { chat } from './helpers.ts';
-
-const SMALL: RouterTrainingConfig = {
-  train: { hashBits: 12, l2Sparse: 1e-3, l2Dense: 1e-3, maxIterations: 60 },
-  benchWeights: { mmlu: 1, gsm8k: 1, mt_bench: 2 },
-  calibrationFolds: 3,
-  seed: 1,
-};
-const SMALL_HEAD: SubjectHeadOptions = { ...DEFAULT_SUBJECT_HEAD, headBits: 10, maxIterations: 60, l2: 1e-3 };
-
-/**
- * Quizzes of two subjects with their own vocabularies: in "astronomy" the strong model gains, in
- * "nutrition" both models score alike. No word of either vocabulary tells the difficulty of one question,
- * so only the subject carries the signal (as in MMLU, docs/routing.md).
- */
-function syntheticQuizzes(count: number, seed: number): PairRow[] {
-  const random = seededRandom(seed);
-  const vocab = {
-    astronomy: 'star planet orbit galaxy comet telescope nebula redshift'.split(' '),
-    nutrition: 'vitamin protein fibre calorie diet mineral meal sugar'.split(' '),
-  };
-  const filler = 'which of the following is most likely true about a an'.split(' ');
-  const pick = (list: string[]) => list[Math.floor(random() * list.length)]!;
-  return Array.from({ length: count }, (_, i) => {
-    const subject = i % 2 === 0 ? 'astronomy' : 'nutrition';
-    const words = Array.from({ length: 12 }, () => (random() < 0.5 ? pick(vocab[subject]) : pick(filler)));
-    const options = ['A', 'B', 'C', 'D'].map((l) => `${l}. ${pick(vocab[subject])} ${pick(filler)}`);
-    const weak = random() < 0.6 ? 1 : 0;
-    const strong = subject === 'astronomy' ? (random() < 0.95 ? 1 : 0) : weak;
-    return {
-      bench: 'mmlu',
-      id: `quiz/${i}`,
-      prompt: `${words.join(' ')} ${i}?\n${options.join('\n')}\nAnswer:`,
-      category: subject,
-      weak,
-      strong,
-      gain: strong - weak,
-    };
-  });
-}
-
-function openRows(count: number, seed: number): PairRow[] {
-  const random = seededRandom(seed);
-  return Array.from({ length: count }, (_, i) => {
-    const hard = random() < 0.5;
-    const weak = hard ? 0 : 1;
-    return {
-      bench: i % 2 ? 'gsm8k' : 'mt_bench',
-      id: `open/${i}`,
-      prompt: hard ? `prove the theorem about object ${i}` : `say hello to friend ${i}`,
-      category: i % 2 ? 'math' : 'writing',
-      weak,
-      strong: 1,
-      gain: 1 - weak,
-    };
-  });
-}
+import { seeded } from '../store/support.ts';
 
 /** A head with random int8 weights over `classes` classes (and those weights), for the arithmetic checks. */
 function randomHead(
@@ -93,21 +18,20 @@ function randomHead(
   headBits = 8,
   words = 16,
 ): { head: SubjectHead; weights: Int8Array } {
-  const random = seededRandom(seed);
-  const float = Float32Array.from({ length: (1 << headBits) * classes }, () => (random() - 0.5) * 4);
-  const { scales, data } = encodeHead(float, classes);
+  const random = seeded(seed);
+  const weights = Int8Array.from({ length: (1 << headBits) * classes }, () => Math.floor(random() * 256) - 128);
   const stored = {
     headBits,
     words,
     classes: Array.from({ length: classes }, (_, c) => `mmlu/s${c}`),
     encoding: 'int8-base64' as const,
-    scales,
-    data,
+    scales: Array.from({ length: classes }, () => 0.001 + random() * 0.05),
+    data: Buffer.from(weights.buffer).toString('base64'),
     bias: Array.from({ length: classes }, () => random() - 0.5),
     gains: Array.from({ length: classes }, () => (random() - 0.5) * 2),
     weight: 3,
   };
-  return { head: subjectHeadFromAsset(stored), weights: decodeHead(stored, headBits) };
+  return { head: subjectHeadFromAsset(stored), weights };
 }
 
 /** subjectHeadOffset with plain integer sums of the int8 weights, one class at a time. */
@@ -134,12 +58,9 @@ describe('subject head (learned-v5)', () => {
     const text = 'Which planet has the most moons? The planet Saturn.\nA. Mars\nB. Saturn\nC. Venus\nD. Earth';
     extractFeatures(text, EMPTY_CONTEXT, buffer);
     assert.equal(buffer.choice, true);
-    // The scan's word hashes are those of the v2 token scan (the same tokenisation), word for word.
-    const scan = createTokenScan(1024);
-    resetScan(scan);
-    scanTokens(text, 0, text.length, scan, false);
-    const words = Array.from(scan.hash.subarray(0, scan.count)).filter((_, t) => scan.kind[t] === KIND_WORD);
-    assert.deepEqual(Array.from(buffer.words.subarray(0, buffer.wordCount)), words);
+    const words = Array.from(buffer.words.subarray(0, buffer.wordCount));
+    // One hash per word the scan read: nine in the question, two in each option line ("A", "Mars").
+    assert.equal(words.length, 17);
 
     const head = { headBits: 14, words: 5 };
     const scratch = createSubjectHeadScratch({ ...head, classes: 2 });
@@ -160,22 +81,16 @@ describe('subject head (learned-v5)', () => {
     assert.ok(few < words.length);
   });
 
-  it("computes the trainer's mix (mixOf on the stored weights, 1/sqrt(m) per input) times its weight", () => {
+  it('sums the int8 weights of the buckets read three classes at a time, as plain integer sums would', () => {
     for (const classes of [7, 57, 58]) {
       const { head, weights } = randomHead(5 + classes, classes);
       const scratch = createSubjectHeadScratch(head);
-      const random = seededRandom(9);
-      const z = new Float64Array(head.classes);
-      const stored = { classes: head.classes, weights, scales: head.scales, bias: head.bias };
+      const random = seeded(9);
       for (let trial = 0; trial < 200; trial++) {
         const m = 1 + Math.floor(random() * head.words);
         for (let k = 0; k < m; k++) scratch.buckets[k] = Math.floor(random() * (1 << head.headBits));
-        const value = new Float64Array(m).fill(1 / Math.sqrt(m));
-        const expected = head.weight * mixOf(stored, head.gains, scratch.buckets.subarray(0, m), value, 0, m, z);
-        const got = subjectHeadOffset(head, scratch, m);
-        assert.ok(Math.abs(got - expected) <= 1e-12 * Math.max(1, Math.abs(expected)), `${got} vs ${expected}`);
         // The packed three-lane sums are the plain integer sums: the same number, bit for bit.
-        assert.equal(got, plainOffset(head, weights, scratch.buckets, m));
+        assert.equal(subjectHeadOffset(head, scratch, m), plainOffset(head, weights, scratch.buckets, m));
       }
       assert.equal(subjectHeadOffset(head, scratch, 0), 0);
     }
@@ -208,14 +123,15 @@ describe('subject head (learned-v5)', () => {
   });
 
   it('refuses a stored head whose arrays do not match its classes or table', () => {
-    const random = seededRandom(1);
-    const float = Float32Array.from({ length: 256 * 3 }, () => random() - 0.5);
+    const random = seeded(1);
+    const weights = Int8Array.from({ length: 256 * 3 }, () => Math.floor(random() * 256) - 128);
     const stored = {
       headBits: 8,
       words: 16,
       classes: ['mmlu/a', 'mmlu/b', 'mmlu/c'],
       encoding: 'int8-base64' as const,
-      ...encodeHead(float, 3),
+      scales: [0.01, 0.02, 0.03],
+      data: Buffer.from(weights.buffer).toString('base64'),
       bias: [0, 0, 0],
       gains: [0.1, 0, -0.1],
       weight: 3,
@@ -224,100 +140,12 @@ describe('subject head (learned-v5)', () => {
     assert.throws(() => subjectHeadFromAsset({ ...stored, gains: [0, 0] }), /subject head/);
     assert.throws(() => subjectHeadFromAsset({ ...stored, headBits: 9 }), /head weights/);
     assert.throws(() => subjectHeadFromAsset({ ...stored, words: 0 }), /subject head: words/);
-  });
-
-  it('learns which subject a quiz is from and moves the subject with the gain up', () => {
-    const rows = syntheticQuizzes(300, 3);
-    const data = subjectHeadData(rows, SMALL_HEAD);
-    assert.deepEqual(data.classes, ['mmlu/astronomy', 'mmlu/nutrition']);
-    assert.equal(data.quiz.filter(Boolean).length, 300);
-    const head = subjectHeadFromAsset(
-      fitSubjectHead(
-        rows,
-        data,
-        rows.map((_, i) => i),
-        SMALL_HEAD,
-      ),
+    const { data: _, ...fields } = stored;
+    const file = { ...fields, encoding: 'int8-file' as const, file: 'weights-x-head.bin', sha256: '' };
+    assert.throws(() => subjectHeadFromAsset(file), /weights-x-head\.bin not read/);
+    assert.throws(
+      () => subjectHeadFromAsset({ ...file, bytes: new Uint8Array(10) }),
+      /10 bytes in weights-x-head\.bin/,
     );
-    assert.ok(head.gains[0]! > 0 && head.gains[0]! > head.gains[1]!, `gains ${Array.from(head.gains)}`);
-    const scratch = createSubjectHeadScratch(head);
-    const buffer = createFeatureBuffer(16);
-    const offset = (text: string) => {
-      extractFeatures(text, EMPTY_CONTEXT, buffer);
-      return subjectHeadOffset(head, scratch, subjectHeadInputs(head, buffer.words, buffer.wordCount, scratch));
-    };
-    const unseenAstronomy =
-      'Which comet orbit is most likely true about a galaxy?\nA. star\nB. nebula\nC. planet\nD. orbit';
-    const unseenNutrition = 'Which vitamin is most likely true about a diet?\nA. protein\nB. fibre\nC. meal\nD. sugar';
-    assert.ok(offset(unseenAstronomy) > offset(unseenNutrition) + 0.1);
-  });
-
-  it('trains learned-v5: learned-v4 byte for byte plus the subject head, which moves quizzes only', () => {
-    const rows = [...syntheticQuizzes(240, 5), ...openRows(120, 6)];
-    const v4 = trainRouter(rows, SMALL, {}, () => {}, DEFAULT_WORD_PROBLEM).asset;
-    const v5 = trainRouter(rows, SMALL, {}, () => {}, DEFAULT_WORD_PROBLEM, SMALL_HEAD).asset;
-    assert.equal(v5.name, 'learned-v5');
-    assert.deepEqual(
-      { s: v5.sparse, b: v5.bias, d: v5.dense, wp: v5.wordProblem },
-      { s: v4.sparse, b: v4.bias, d: v4.dense, wp: v4.wordProblem },
-    );
-    assert.equal(v4.subjectHead, undefined);
-    assert.deepEqual(v5.subjectHead?.classes, ['mmlu/astronomy', 'mmlu/nutrition']);
-    assert.notDeepEqual(v5.calibration, v4.calibration);
-    const a = createScorer(modelFromAsset(v4)).raw;
-    const b = createScorer(modelFromAsset(v5)).raw;
-    const head = subjectHeadFromAsset(v5.subjectHead!);
-    const scratch = createSubjectHeadScratch(head);
-    const buffer = createFeatureBuffer(SMALL.train.hashBits);
-    for (const row of rows.slice(0, 40).concat(rows.slice(-40))) {
-      extractFeatures(row.prompt, EMPTY_CONTEXT, buffer);
-      if (buffer.choice) {
-        const m = subjectHeadInputs(head, buffer.words, buffer.wordCount, scratch);
-        assert.equal(b(row.prompt, EMPTY_CONTEXT), a(row.prompt, EMPTY_CONTEXT) + subjectHeadOffset(head, scratch, m));
-      } else assert.equal(b(row.prompt, EMPTY_CONTEXT), a(row.prompt, EMPTY_CONTEXT), row.prompt);
-    }
-    const chooser = createLearnedTierChooser({ asset: v5 });
-    assert.equal(chooser.choose(chat(rows[0]!.prompt), 'balanced').chooser, 'learned-v5');
-    // Reproducible, byte for byte.
-    const again = trainRouter(rows, SMALL, {}, () => {}, DEFAULT_WORD_PROBLEM, SMALL_HEAD).asset;
-    assert.equal(JSON.stringify(again), JSON.stringify(v5));
-  });
-
-  it("keeps a written asset's head in a binary file beside the JSON, checked by its sha256", () => {
-    const rows = [...syntheticQuizzes(120, 8), ...openRows(60, 9)];
-    const asset = trainRouter(rows, SMALL, {}, () => {}, DEFAULT_WORD_PROBLEM, SMALL_HEAD).asset;
-    const dir = mkdtempSync(join(tmpdir(), 'modro-asset-'));
-    try {
-      const jsonPath = join(dir, 'weights-x.json');
-      const files = assetFiles(asset, jsonPath);
-      assert.equal(files.head?.path, join(dir, 'weights-x-head.bin'));
-      assert.equal(files.head?.bytes.length, (1 << SMALL_HEAD.headBits) * 2);
-      assert.equal(JSON.parse(files.json).subjectHead.data, undefined, 'no inline head weights left in the JSON');
-      writeFileSync(jsonPath, files.json);
-      writeFileSync(files.head!.path, files.head!.bytes);
-      const read = readRouterAsset(jsonPath);
-      assert.equal(read.subjectHead?.encoding, 'int8-file');
-      const fromFile = createScorer(modelFromAsset(read)).raw;
-      const inline = createScorer(modelFromAsset(asset)).raw;
-      for (const row of rows.slice(0, 30))
-        assert.equal(fromFile(row.prompt, EMPTY_CONTEXT), inline(row.prompt, EMPTY_CONTEXT));
-      // Without its file the head cannot be built; a changed file is refused.
-      const stored = JSON.parse(files.json);
-      assert.throws(() => modelFromAsset(stored), /weights-x-head\.bin not read/);
-      const bytes = readFileSync(files.head!.path);
-      bytes[0] = (bytes[0]! + 1) & 0xff;
-      writeFileSync(files.head!.path, bytes);
-      assert.throws(() => readRouterAsset(jsonPath), /sha256/);
-      // An asset without a head is written as it is.
-      assert.equal(assetFiles({ ...asset, subjectHead: undefined }, jsonPath).head, undefined);
-    } finally {
-      rmSync(dir, { recursive: true, force: true });
-    }
-  });
-
-  it('ships learned-v5 with its head in weights-v5-head.bin', () => {
-    const asset = readRouterAsset(DEFAULT_ASSET_V5_URL);
-    assert.equal(asset.subjectHead?.encoding, 'int8-file');
-    assert.equal(asset.subjectHead?.encoding === 'int8-file' && asset.subjectHead.file, 'weights-v5-head.bin');
   });
 });

@@ -127,7 +127,7 @@ function answer(request: ChatRequest, target: UpstreamTarget, choice: number): D
   return { content: text, toolCalls: [], finish };
 }
 
-/** Tokenized within the counter's budget, else estimated (router/tokens.ts); 3 tokens of framing a tool call. */
+/** Tokenized within the counter's budget, else estimated (tokens/tokens.ts); 3 tokens of framing a tool call. */
 async function usageFor(request: ChatRequest, answers: DemoAnswer[], tokens: TokenCounter): Promise<Usage> {
   const texts: string[] = [];
   let calls = 0;

@@ -190,7 +190,7 @@ async function complete(request: ChatRequest, target: UpstreamTarget, ctx: CallC
 
 /**
  * Usage for a response that reported none: the prompt and the generated text, tokenized within the budget,
- * else estimated (router/tokens.ts).
+ * else estimated (tokens/tokens.ts).
  */
 async function estimateUsage(request: ChatRequest, response: ChatResponse, tokens: TokenCounter) {
   let text = '';

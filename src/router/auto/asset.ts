@@ -1,7 +1,7 @@
 import { createHash } from 'node:crypto';
 import { readFileSync } from 'node:fs';
-import { basename } from 'node:path';
 import { pathToFileURL } from 'node:url';
+import type { LearnedVersion } from '../../config/schema.ts';
 import { checkReadChars, DENSE_SIZE, FEATURE_VERSION } from './features.ts';
 import type { LinearRouterModel } from './model.ts';
 import { type SubjectHeadAsset, subjectHeadFromAsset } from './subject-head.ts';
@@ -9,17 +9,18 @@ import type { PresetThresholds, TierShares } from './thresholds.ts';
 import { type WordProblemHeadAsset, wordProblemHeadFromAsset } from './word-problem.ts';
 
 /**
- * The versioned weights asset of learned-v1, learned-v4 and learned-v5 (`weights-v1.json`, `-v4`, `-v5`): everything
- * the router needs at run time, produced by `npm run train:router`. Hashed weights are stored as little-endian
- * int16 with one scale (base64), which keeps the file small and its loss far below the weights' own noise. No
- * timestamps: the same data and options give the same bytes.
+ * The versioned weights asset of the learned router (`weights-v5.json`; research/routing/weights/ keeps the
+ * retired v1 and v4 in the same format): everything the router needs at run time, produced by
+ * `npm run train:router` (research/routing/offline/asset-writer.ts writes it). Hashed weights are stored as
+ * little-endian int16 with one scale (base64), which keeps the file small and its loss far below the weights'
+ * own noise. No timestamps: the same data and options give the same bytes.
  */
 
 export const ASSET_FORMAT = 'modro-tier-router';
 
 export interface RouterAsset {
   format: typeof ASSET_FORMAT;
-  /** Chooser name reported in headers and usage records, e.g. `learned-v1`. */
+  /** Chooser name reported in headers and usage records, e.g. `learned-v5`. */
   name: string;
   featureVersion: number;
   /** Characters read of a long prompt (features.ts READ_CHARS); absent in assets trained on the 2,048 window. */
@@ -29,11 +30,11 @@ export interface RouterAsset {
   dense: number[];
   sparse: { encoding: 'int16le-base64'; scale: number; data: string };
   /**
-   * learned-v4 only: learned-v3's word-problem head, added to the raw output of prompts that read as maths
-   * word problems (word-problem.ts). Absent in learned-v1.
+   * The word-problem head, added to the raw output of prompts that read as maths word problems
+   * (word-problem.ts). Absent in learned-v1.
    */
   wordProblem?: WordProblemHeadAsset;
-  /** learned-v5 only: the subject head on multiple-choice prompts (subject-head.ts). */
+  /** The subject head on multiple-choice prompts (subject-head.ts). Absent before learned-v5. */
   subjectHead?: SubjectHeadAsset;
   /** Monotone map from raw output to score: the weighted empirical CDF of the reference prompts. */
   calibration: { raw: number[]; score: number[] };
@@ -42,20 +43,15 @@ export interface RouterAsset {
   training: Record<string, unknown>;
 }
 
-export const DEFAULT_ASSET_URL = new URL('./weights-v1.json', import.meta.url);
-/** learned-v4: learned-v1's model plus learned-v3's word-problem head, with its own calibration curve. */
-export const DEFAULT_ASSET_V4_URL = new URL('./weights-v4.json', import.meta.url);
-/** learned-v5: learned-v4 plus a subject head on quizzes, with its own calibration curve. */
-export const DEFAULT_ASSET_V5_URL = new URL('./weights-v5.json', import.meta.url);
-
-export function encodeSparse(weights: Float32Array): RouterAsset['sparse'] {
-  let max = 0;
-  for (let i = 0; i < weights.length; i++) max = Math.max(max, Math.abs(weights[i]!));
-  const scale = max > 0 ? max / 32767 : 1;
-  const bytes = Buffer.alloc(weights.length * 2);
-  for (let i = 0; i < weights.length; i++) bytes.writeInt16LE(Math.round(weights[i]! / scale), i * 2);
-  return { encoding: 'int16le-base64', scale, data: bytes.toString('base64') };
-}
+/**
+ * The weights asset of each shipped learned router, by `routing.learnedVersion`. Only learned-v5 ships:
+ * learned-v1's linear model plus a word-problem head and a subject head on quizzes (docs/routing.md).
+ */
+/** One weights file per version the configuration accepts (config/schema.ts LEARNED_VERSIONS). */
+export const SHIPPED_ASSETS: Readonly<Record<LearnedVersion, URL>> = Object.freeze({
+  v5: new URL('./weights-v5.json', import.meta.url),
+});
+export type RouterVersion = LearnedVersion;
 
 export function decodeSparse(sparse: RouterAsset['sparse'], hashBits: number): Float32Array {
   if (sparse.encoding !== 'int16le-base64') throw new Error(`unknown sparse encoding ${sparse.encoding}`);
@@ -92,7 +88,7 @@ export function modelFromAsset(asset: RouterAsset): LinearRouterModel {
  * Reads a weights asset, and the binary file of its subject head when it has one (learned-v5 keeps its head's
  * int8 weights beside the JSON; subject-head.ts), checked against the sha256 the asset records.
  */
-export function readRouterAsset(path: string | URL = DEFAULT_ASSET_URL): RouterAsset {
+export function readRouterAsset(path: string | URL): RouterAsset {
   const asset = JSON.parse(readFileSync(path, 'utf8')) as RouterAsset;
   const head = asset.subjectHead;
   if (head?.encoding === 'int8-file') {
@@ -104,31 +100,6 @@ export function readRouterAsset(path: string | URL = DEFAULT_ASSET_URL): RouterA
     asset.subjectHead = { ...head, bytes };
   }
   return asset;
-}
-
-/**
- * The asset as written to disk next to `jsonPath`: a subject head's inline weights go to their own binary
- * file (`<json name>-head.bin`), which `readRouterAsset` reads back. Returns the JSON text and that file.
- */
-export function assetFiles(
-  asset: RouterAsset,
-  jsonPath: string,
-): { json: string; head?: { path: string; bytes: Buffer } } {
-  const head = asset.subjectHead;
-  if (head?.encoding !== 'int8-base64') return { json: `${JSON.stringify(asset)}\n` };
-  const bytes = Buffer.from(head.data, 'base64');
-  const path = jsonPath.replace(/\.json$/, '') + '-head.bin';
-  const { data: _inline, encoding: _encoding, ...fields } = head;
-  const stored: RouterAsset = {
-    ...asset,
-    subjectHead: {
-      ...fields,
-      encoding: 'int8-file',
-      file: basename(path),
-      sha256: createHash('sha256').update(bytes).digest('hex'),
-    },
-  };
-  return { json: `${JSON.stringify(stored)}\n`, head: { path, bytes } };
 }
 
 /** `load` memoised per URL: shipped assets are read and decoded once per process. */
@@ -146,7 +117,7 @@ export function oncePerUrl<T>(load: (url: URL) => T): (url: URL) => T {
 
 /**
  * What is kept of a shipped asset once its model is decoded: the encoded weights (175 KB of base64 text in
- * learned-v1/v4/v5) are left to the collector instead of staying in memory for the life of the process.
+ * learned-v5) are left to the collector instead of staying in memory for the life of the process.
  */
 export type AssetSummary = Pick<RouterAsset, 'name' | 'thresholds' | 'presetShares'>;
 
@@ -156,7 +127,7 @@ const shipped = oncePerUrl((url) => {
   return { asset: summary, model: modelFromAsset(asset) };
 });
 
-/** A shipped asset (learned-v1 by default, or DEFAULT_ASSET_V4_URL / _V5_URL) and its model, decoded once per process. */
-export function defaultRouterModel(url: URL = DEFAULT_ASSET_URL): { asset: AssetSummary; model: LinearRouterModel } {
+/** The asset in a file (one of SHIPPED_ASSETS in the gateway) and its model, read and decoded once per process. */
+export function loadRouterModel(url: URL): { asset: AssetSummary; model: LinearRouterModel } {
   return shipped(url);
 }

@@ -17,9 +17,9 @@ import { combine, FNV_OFFSET, hashString, mix32 } from './hash.ts';
  * reused from one prompt to the next. Text longer than READ_CHARS (HEAD_CHARS + TAIL_CHARS = 1,024
  * characters, about 250 tokens) is read only at its head and its tail, where the instruction and the question
  * usually are; its true length still counts in the dense features, and other counts are scaled up from the
- * part read. This bounds the cost at any prompt length (see docs/routing.md). The window was 2,048 characters
- * until the fifth round: halving it halved the cost of long prompts and moved no cross-validated APGR beyond
- * noise (1,681 of the 15,416 training prompts are cut, mostly MMLU reading passages; docs/routing.md).
+ * part read. This bounds the cost at any prompt length (research/routing/log.md). The window was 2,048
+ * characters until the fifth round: halving it halved the cost of long prompts and moved no cross-validated
+ * APGR beyond noise (1,681 of the 15,416 training prompts are cut, mostly MMLU reading passages).
  */
 
 export const FEATURE_VERSION = 1;

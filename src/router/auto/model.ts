@@ -25,13 +25,13 @@ export interface LinearRouterModel {
   readonly dense: Float64Array;
   readonly sparse: Float32Array;
   /**
-   * learned-v4's word-problem head (learned-v3's, word-problem.ts): on prompts that read as maths word
-   * problems, raw = linear output + head offset. Absent in learned-v1.
+   * The word-problem head (word-problem.ts): on prompts that read as maths word problems, raw = linear
+   * output + head offset. Absent in learned-v1.
    */
   readonly wordProblem?: WordProblemHead;
   /**
    * learned-v5's subject head (subject-head.ts): on multiple-choice prompts, raw = linear output + the head's
-   * weighted subject offset. Absent in learned-v1 and learned-v4.
+   * weighted subject offset. Absent before learned-v5.
    */
   readonly subjectHead?: SubjectHead;
   /** Calibration knots: `raw` ascending, `score` non-decreasing in [0, 1]. */

@@ -1,13 +1,13 @@
 /**
  * learned-v5's subject head: on multiple-choice prompts, a softmax regression from the quiz's first words to
- * its MMLU subject, whose probabilities average the subjects' mean gains (the way learned-v2's head does,
- * model-v2.ts), added to learned-v4's raw output with a fixed weight.
+ * its MMLU subject, whose probabilities average the subjects' mean gains (the way the retired learned-v2's
+ * head did, research/routing/model-v2.ts), added to the linear model's raw output with a fixed weight.
  *
  * What differs from v2's head, and why: its inputs are binary (each of the first `words` distinct head
  * buckets of the quiz's words weighs 1/sqrt(their number)) and come from the word hashes learned-v1's own
  * scan already computes (features.ts), so no tf-idf text model, merge table or second scan is needed. In the
  * seventh round's development study v1 + such a head at weight 3 matched v3's MMLU figure (0.6836 vs 0.6847)
- * at a fraction of v3's quiz-path cost (docs/routing.md, eighth round).
+ * at a fraction of v3's quiz-path cost (research/routing/log.md, eighth round).
  *
  * Equal input values make the head's first layer a sum of int8 rows: z[c] = bias[c] + scale[c] x
  * (sum over buckets of w[b][c]) / sqrt(m). The sum is exact in integers; the trainer's float form (mixOf
@@ -17,8 +17,6 @@
  * (up to 514 buckets), exactly (all values stay below 2^53). A third of the additions, same integers
  * (tested against the plain sum).
  */
-
-import { decodeHead } from './asset-v2.ts';
 
 /** A subject head as the router holds it. */
 export interface SubjectHead {
@@ -36,7 +34,10 @@ export interface SubjectHead {
   readonly groups: number;
   readonly scales: Float64Array;
   readonly bias: Float64Array;
-  /** Each subject's shrunk mean gain minus MMLU's, as logit((1 + gain) / 2) offsets (train-v2.ts classGains). */
+  /**
+   * Each subject's shrunk mean gain minus MMLU's, as logit((1 + gain) / 2) offsets
+   * (research/routing/offline/train-v2.ts classGains).
+   */
   readonly gains: Float64Array;
   /** Weight of the head's mix in the raw output. */
   readonly weight: number;
@@ -44,9 +45,9 @@ export interface SubjectHead {
 
 /**
  * The head as stored in a weights asset (asset.ts). In memory (the trainer's output) its int8 weights are
- * inline as base64, encoded as learned-v2's (asset-v2.ts encodeHead); a shipped asset keeps them in a binary
- * file beside its JSON (`int8-file`), read by `readRouterAsset` into `bytes`: parsing 0.6 MB of base64 out of
- * the JSON grew the gateway's heap by about 2 MB that V8 kept (docs/benchmarks.md, eighth session).
+ * inline as base64 (research/routing/offline/asset-writer.ts encodeHead); a shipped asset keeps them in a
+ * binary file beside its JSON (`int8-file`), read by `readRouterAsset` into `bytes`: parsing 0.6 MB of base64
+ * out of the JSON grew the gateway's heap by about 2 MB that V8 kept (docs/benchmarks.md, eighth session).
  */
 export type SubjectHeadAsset = SubjectHeadAssetFields &
   (
@@ -193,13 +194,16 @@ export function subjectHeadOffset(head: SubjectHead, scratch: SubjectHeadScratch
 
 /** The stored int8 weights [bucket * classes + c], checked against the head's table size. */
 function storedWeights(stored: SubjectHeadAsset): Int8Array {
-  if (stored.encoding === 'int8-base64') return decodeHead(stored, stored.headBits);
-  if (stored.encoding !== 'int8-file')
-    throw new Error(`subject head: unknown encoding ${(stored as { encoding: string }).encoding}`);
-  const bytes = stored.bytes;
-  if (!bytes) throw new Error(`subject head: weights file ${stored.file} not read (use readRouterAsset)`);
+  let bytes: Uint8Array;
+  if (stored.encoding === 'int8-base64') bytes = Buffer.from(stored.data, 'base64');
+  else if (stored.encoding === 'int8-file') {
+    if (!stored.bytes) throw new Error(`subject head: weights file ${stored.file} not read (use readRouterAsset)`);
+    bytes = stored.bytes;
+  } else throw new Error(`subject head: unknown encoding ${(stored as { encoding: string }).encoding}`);
   if (bytes.length !== (1 << stored.headBits) * stored.classes.length)
-    throw new Error(`head weights: ${bytes.length} bytes in ${stored.file}`);
+    throw new Error(
+      `head weights: ${bytes.length} bytes${stored.encoding === 'int8-file' ? ` in ${stored.file}` : ''}`,
+    );
   return new Int8Array(bytes.buffer, bytes.byteOffset, bytes.length);
 }
 

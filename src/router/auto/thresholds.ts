@@ -78,13 +78,3 @@ export function calibrateThresholds(
   const utility = Math.min(quantileSorted(sorted, utilityShare), deep);
   return { utility, deep };
 }
-
-/** Default thresholds of each preset, from their shares of the reference prompts. */
-export function thresholdsFromShares(shares: Readonly<Record<Preset, TierShares>>): PresetThresholds {
-  const out = {} as PresetThresholds;
-  for (const preset of Object.keys(shares) as Preset[]) {
-    const s = shares[preset];
-    out[preset] = { utility: s.utilityShare, deep: s.deepShare <= 0 ? NEVER_DEEP : 1 - s.deepShare };
-  }
-  return out;
-}

@@ -1,14 +1,15 @@
 import { FNV_OFFSET, fnvStep, hashString, mix32 } from './hash.ts';
 
 /**
- * Maths word problems (GSM8K-style): a cheap detector and the dense features of the word-problem head of
- * learned-v3 (model-v2.ts) and learned-v4 (model.ts). One pass over the text, no allocation: words are hashed
- * (FNV-1a on lower-cased letters) and looked up in a small table of cue words; numbers are parsed in place.
+ * Maths word problems (GSM8K-style): a cheap detector and the dense features of the word-problem head that
+ * learned-v5 adds on such prompts (model.ts; first built for learned-v3). One pass over the text, no
+ * allocation: words are hashed (FNV-1a on lower-cased letters) and looked up in a small table of cue words;
+ * numbers are parsed in place.
  *
  * Why a head of its own: on open maths word problems the weak model's losses depend on how the problem is
  * built (how many quantities, decimals, money, multiplicative words such as "twice" or "half", how long it
  * is), and a dozen such counts, fitted on GSM8K rows only, rank GSM8K prompts better than v1's n-grams
- * trained on the whole mix, where 14,000 quizzes dominate (docs/routing.md, "learned-v3").
+ * trained on the whole mix, where 14,000 quizzes dominate (research/routing/log.md, "learned-v3").
  *
  * A word problem here is one paragraph (no line break) of at most MAX_CHARS characters, with no sign of
  * code ("function", "program", ...), at least two quantities (numerals or number words) and a question (it
@@ -377,7 +378,7 @@ export interface WordProblemHead {
   readonly weight: number;
 }
 
-/** The head as stored in a weights asset (learned-v3's and learned-v4's `wordProblem`). */
+/** The head as stored in a weights asset (`wordProblem`; learned-v3 to v5 carry the same one). */
 export interface WordProblemHeadAsset {
   features: string[];
   weights: number[];
@@ -386,7 +387,7 @@ export interface WordProblemHeadAsset {
   weight: number;
 }
 
-/** The centred, weighted head output on one feature vector: what v3 and v4 add to the open model's raw. */
+/** The centred, weighted head output on one feature vector: what is added to the linear model's raw output. */
 export function wordProblemOffset(head: WordProblemHead, features: ArrayLike<number>): number {
   let z = head.bias;
   for (let i = 0; i < WORD_PROBLEM_SIZE; i++) z += head.weights[i]! * features[i]!;
@@ -403,16 +404,5 @@ export function wordProblemHeadFromAsset(stored: WordProblemHeadAsset): WordProb
     bias: stored.bias,
     center: stored.center,
     weight: stored.weight,
-  };
-}
-
-/** The head as an asset stores it. */
-export function wordProblemHeadToAsset(head: WordProblemHead): WordProblemHeadAsset {
-  return {
-    features: [...WORD_PROBLEM_FEATURES],
-    weights: Array.from(head.weights),
-    bias: head.bias,
-    center: head.center,
-    weight: head.weight,
   };
 }
