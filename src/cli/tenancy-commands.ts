@@ -1,11 +1,10 @@
 import { existsSync, readFileSync } from 'node:fs';
-import { dirname, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 import { buildCatalog } from '../catalog/catalog.ts';
 import { ConfigError, loadConfig } from '../config/load.ts';
 import type { Config } from '../config/schema.ts';
 import { GatewayError } from '../core/errors.ts';
-import { openStore, type Store } from '../store/db.ts';
+import { dataDirOf, openStore, type Store, storeConfigFrom } from '../store/db.ts';
 import {
   type AdminOps,
   createKey,
@@ -75,15 +74,7 @@ export async function runTenancyCommand(
     }
     throw e;
   }
-  const store = await openStore(
-    config.storage.kind === 'sqlite'
-      ? { kind: 'sqlite', path: resolve(config.storage.path) }
-      : {
-          kind: 'postgres',
-          url: config.storage.url,
-          ...(config.storage.schema ? { schema: config.storage.schema } : {}),
-        },
-  );
+  const store = await openStore(storeConfigFrom(config.storage));
   try {
     const ops: AdminOps = { repo: new TenancyRepository(store.db), catalog: buildCatalog(config, env) };
     return await dispatch({ group, action, target, values, config, store, ops, out, err, argvEnv: env });
@@ -174,7 +165,7 @@ async function dispatch(c: Context): Promise<number> {
       if (!(await ops.repo.getTenant(id))) throw new GatewayError('not_found', `No tenant '${id}'`);
       const settings = c.config.tenancy;
       const links = new DashboardLinks({
-        key: loadServerSecret(settings.secret, dataDirOf(c.config)).keys.dashboardLink,
+        key: loadServerSecret(settings.secret, dataDirOf(c.config.storage)).keys.dashboardLink,
         ttlMs: settings.dashboard.linkTtlMs,
         refreshMs: settings.dashboard.linkRefreshMs,
       });
@@ -226,10 +217,6 @@ async function dispatch(c: Context): Promise<number> {
       c.err.write(`Unknown command '${c.group} ${c.action}'.\n\n${TENANCY_HELP}`);
       return 2;
   }
-}
-
-function dataDirOf(config: Config): string {
-  return config.storage.kind === 'sqlite' ? dirname(resolve(config.storage.path)) : resolve('data');
 }
 
 function formatTenants(tenants: Tenant[]): string {

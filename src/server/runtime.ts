@@ -1,5 +1,5 @@
 import { randomBytes } from 'node:crypto';
-import { dirname, resolve } from 'node:path';
+import { resolve } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { pino } from 'pino';
 import { buildCatalog, type Catalog } from '../catalog/catalog.ts';
@@ -18,7 +18,7 @@ import { ruleTierChooser } from '../router/auto/rules.ts';
 import { calibrateFromUsage } from '../router/calibration.ts';
 import { buildCandidateTable } from '../router/presets.ts';
 import { Router } from '../router/router.ts';
-import { openStore, type Store } from '../store/db.ts';
+import { dataDirOf, openStore, type Store, storeConfigFrom } from '../store/db.ts';
 import { syncSqliteWal } from '../store/sqlite-wal-sync.ts';
 import { UsageWriter } from '../store/usage-writer.ts';
 import { createTenancy, type Tenancy } from '../tenancy/tenancy.ts';
@@ -96,16 +96,8 @@ export async function createRuntime(options: RuntimeOptions): Promise<Runtime> {
     tokens,
   });
 
-  const store = await openStore(
-    config.storage.kind === 'sqlite'
-      ? { kind: 'sqlite', path: resolve(config.storage.path) }
-      : {
-          kind: 'postgres',
-          url: config.storage.url,
-          ...(config.storage.schema ? { schema: config.storage.schema } : {}),
-        },
-  );
-  const dataDir = config.storage.kind === 'sqlite' ? dirname(resolve(config.storage.path)) : resolve('data');
+  const store = await openStore(storeConfigFrom(config.storage));
+  const dataDir = dataDirOf(config.storage);
   const storage = config.storage;
   const usage = new UsageWriter({
     db: store.db,

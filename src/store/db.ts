@@ -1,5 +1,5 @@
 import { closeSync, mkdirSync, openSync } from 'node:fs';
-import { dirname } from 'node:path';
+import { dirname, resolve } from 'node:path';
 import { Kysely, PostgresDialect, sql } from 'kysely';
 import type { SqlDialect } from './migrations/column-types.ts';
 import { migrateToLatest } from './migrations/index.ts';
@@ -19,6 +19,19 @@ export type StoreConfig =
       /** Pool size; default 10. */
       maxConnections?: number;
     };
+
+/** The store a configuration's `storage` block names (SQLite paths resolved against the working directory). */
+export function storeConfigFrom(
+  storage: { kind: 'sqlite'; path: string } | { kind: 'postgres'; url: string; schema?: string | undefined },
+): StoreConfig {
+  if (storage.kind === 'sqlite') return { kind: 'sqlite', path: resolve(storage.path) };
+  return { kind: 'postgres', url: storage.url, ...(storage.schema ? { schema: storage.schema } : {}) };
+}
+
+/** The data folder (journal, secrets): beside the SQLite file, or ./data with PostgreSQL. */
+export function dataDirOf(storage: { kind: 'sqlite'; path: string } | { kind: 'postgres' }): string {
+  return storage.kind === 'sqlite' ? dirname(resolve(storage.path)) : resolve('data');
+}
 
 export interface Store {
   readonly db: Kysely<Database>;

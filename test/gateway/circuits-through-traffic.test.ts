@@ -121,8 +121,9 @@ describe('circuits through traffic', () => {
     await start();
     await openCircuitOfA();
     await sleep(COOLDOWN_MS + 100);
-    // The probe is slow, so a second request arrives while it is in flight: it must not be a second probe.
-    a.faults.push({ kind: 'delay', ms: 150 });
+    // The probe is slow (under the first-byte timeout), so a second request arrives while it is in flight: it
+    // must not be a second probe.
+    a.faults.push({ kind: 'delay', ms: 450 });
     const probe = ask();
     await waitFor(() => a.requests.length === THRESHOLD + 1, 'the probe reaching a');
     assert.equal(await circuitState(gw, 'a'), 'half-open');
