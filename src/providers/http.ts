@@ -1,5 +1,5 @@
 import { GatewayError } from '../core/errors.ts';
-import type { Timeouts, UpstreamLimits } from './types.ts';
+import type { CallContext, Timeouts, UpstreamLimits, UpstreamTarget } from './types.ts';
 import { Agent, type Dispatcher, request, errors as undiciErrors } from './undici-core.ts';
 
 /**
@@ -71,6 +71,22 @@ export interface UpstreamResponse {
   status: number;
   headers: Record<string, string | string[] | undefined>;
   body: Dispatcher.ResponseData['body'];
+}
+
+/** A call to this target's provider under its timeouts and caps, on the runtime's pool, cancelled with the call. */
+export function upstreamRequest(
+  target: UpstreamTarget,
+  ctx: CallContext,
+  call: { url: string; headers: Record<string, string>; body: string | Uint8Array; label?: string },
+): UpstreamRequest {
+  return {
+    ...call,
+    timeouts: target.provider.timeouts,
+    limits: target.provider.limits,
+    signal: ctx.signal,
+    pool: ctx.pool,
+    label: call.label ?? target.provider.id,
+  };
 }
 
 export async function upstreamFetch(req: UpstreamRequest): Promise<UpstreamResponse> {

@@ -1,5 +1,5 @@
 import type { ChatRequest } from '../../core/ir.ts';
-import { errorTableMapper, type UpstreamResponse, upstreamJSON, upstreamStream } from '../http.ts';
+import { errorTableMapper, type UpstreamResponse, upstreamJSON, upstreamRequest, upstreamStream } from '../http.ts';
 import type { CallContext, UpstreamTarget } from '../types.ts';
 import { anthropicHeaders, anthropicUrl } from './anthropic-endpoint.ts';
 import { mapAnthropicError } from './map-anthropic-error.ts';
@@ -14,16 +14,11 @@ interface PostOptions {
 }
 
 function call(target: UpstreamTarget, ctx: CallContext, path: AnthropicPath, body: Json, options: PostOptions) {
-  return {
+  return upstreamRequest(target, ctx, {
     url: anthropicUrl(target, path),
     headers: anthropicHeaders(target, options),
     body: JSON.stringify(body),
-    timeouts: target.provider.timeouts,
-    limits: target.provider.limits,
-    signal: ctx.signal,
-    pool: ctx.pool,
-    label: target.provider.id,
-  };
+  });
 }
 
 type AnthropicPath = '/messages' | '/messages/count_tokens';

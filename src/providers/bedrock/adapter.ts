@@ -4,6 +4,7 @@ import {
   type UpstreamErrorMapper,
   type UpstreamResponse,
   upstreamJSON,
+  upstreamRequest,
   upstreamStream,
 } from '../http.ts';
 import type { CallContext, ProviderAdapter, UpstreamTarget } from '../types.ts';
@@ -60,16 +61,7 @@ async function call(plan: BedrockRequestPlan, target: UpstreamTarget, ctx: CallC
     key: target.key,
     region: bedrockRegion(target.provider),
   });
-  return {
-    url,
-    headers,
-    body,
-    timeouts: target.provider.timeouts,
-    limits: target.provider.limits,
-    signal: ctx.signal,
-    pool: ctx.pool,
-    label: label(target),
-  };
+  return upstreamRequest(target, ctx, { url, headers, body, label: label(target) });
 }
 
 /** A streaming call; resolves on 2xx with the body still a stream. */

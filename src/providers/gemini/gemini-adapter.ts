@@ -1,6 +1,6 @@
 import type { GatewayError } from '../../core/errors.ts';
 import type { ChatRequest, ChatResponse, StreamEvent } from '../../core/ir.ts';
-import { errorTableMapper, releaseBody, upstreamJSON, upstreamStream } from '../http.ts';
+import { errorTableMapper, releaseBody, upstreamJSON, upstreamRequest, upstreamStream } from '../http.ts';
 import { parseEventJSON, readSSE } from '../sse.ts';
 import type { CallContext, ProviderAdapter, UpstreamTarget } from '../types.ts';
 import { convertGeminiResponse } from './convert-gemini-response.ts';
@@ -18,16 +18,11 @@ import { mapGeminiError } from './map-gemini-error.ts';
 
 function call(request: ChatRequest, target: UpstreamTarget, ctx: CallContext, stream: boolean) {
   const { url, headers } = geminiEndpoint(target, stream);
-  return {
+  return upstreamRequest(target, ctx, {
     url,
     headers,
     body: JSON.stringify(convertToGeminiRequest(request, target.model)),
-    timeouts: target.provider.timeouts,
-    limits: target.provider.limits,
-    signal: ctx.signal,
-    pool: ctx.pool,
-    label: target.provider.id,
-  };
+  });
 }
 
 /** A streaming call; resolves on 2xx with the body still a stream. */

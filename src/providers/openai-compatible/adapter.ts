@@ -2,7 +2,14 @@ import { GatewayError } from '../../core/errors.ts';
 import type { ChatRequest, ChatResponse, StreamEvent } from '../../core/ir.ts';
 import type { TokenCounter } from '../../tokens/token-counter.ts';
 import { promptTokens, textTokens } from '../../tokens/tokens.ts';
-import { errorTableMapper, releaseBody, type UpstreamResponse, upstreamJSON, upstreamStream } from '../http.ts';
+import {
+  errorTableMapper,
+  releaseBody,
+  type UpstreamResponse,
+  upstreamJSON,
+  upstreamRequest,
+  upstreamStream,
+} from '../http.ts';
 import type { ProviderDescriptor } from '../kinds/descriptor.ts';
 import { descriptorOf } from '../kinds/index.ts';
 import { parseEventJSON, readSSE } from '../sse.ts';
@@ -110,16 +117,7 @@ function call(request: ChatRequest, target: UpstreamTarget, ctx: CallContext, pa
   const kind = familyMember(target);
   const { url, headers } = endpoint(target, kind);
   if (request.stream) headers['accept'] = 'text/event-stream';
-  return {
-    url,
-    headers,
-    body: requestBody(request, target, kind.quirks, passthrough),
-    timeouts: target.provider.timeouts,
-    limits: target.provider.limits,
-    signal: ctx.signal,
-    pool: ctx.pool,
-    label: target.provider.id,
-  };
+  return upstreamRequest(target, ctx, { url, headers, body: requestBody(request, target, kind.quirks, passthrough) });
 }
 
 /** A streaming call; resolves on 2xx with the body still a stream. */
