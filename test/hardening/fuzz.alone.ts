@@ -11,6 +11,9 @@ import { MOCK_API_KEY, type MockOpenAI, startMockOpenAI } from '../mocks/openai-
  * is a 2xx or a documented 4xx in the endpoint's envelope, never a 5xx from the gateway itself, the process
  * never dies, and /healthz stays responsive throughout. The inputs are what the hostile test threw: long runs
  * without spaces, deep nesting, odd Unicode, prototype keys, huge numbers, unknown fields, many messages.
+ *
+ * Runs alone, after the other test files (`npm run test:alone`, `*.alone.ts`): it measures how fast the
+ * gateway answers /healthz, which test files running beside it on the same cores would disturb.
  */
 const KEY = 'fuzz-gateway-key-0123456789';
 const MODELS = ['auto', 'fast', 'deep:quality', 'utility:cheapest', 'up/gpt-4o-mini', 'anthropic/claude-haiku-4-5'];

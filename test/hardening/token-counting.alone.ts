@@ -15,6 +15,9 @@ import { type MockOpenAI, startMockOpenAI } from '../mocks/openai-compatible.ts'
  * a space (a new one each time: no piece repeats, so the tokenizer's cache cannot help, and counting it takes
  * about a second even in linear time), while GET /healthz is polled every ~20 ms: every poll must answer
  * within 100 ms of being sent.
+ *
+ * Runs alone, after the other test files (`npm run test:alone`, `*.alone.ts`): it measures how fast the
+ * gateway answers /healthz, which test files running beside it on the same cores would disturb.
  */
 const PROMPTS: Array<[string, () => string]> = [
   ['a letter x 250,000', () => run250k()],
