@@ -21,7 +21,9 @@ export interface DashboardDeps {
   router: Pick<Router, 'listFor'>;
   health: Pick<ProviderHealth, 'snapshot'>;
   store: Pick<Store, 'db'>;
-  tenancy: Pick<Tenancy, 'repo' | 'directory' | 'links' | 'sessions' | 'admins' | 'config'>;
+  tenancy: Pick<Tenancy, 'repo' | 'directory' | 'links' | 'sessions' | 'admins' | 'config'> & {
+    auth: Pick<Tenancy['auth'], 'provisioned'>;
+  };
   logger: Pick<Logger, 'error'>;
 }
 

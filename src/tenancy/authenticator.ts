@@ -55,7 +55,8 @@ export class TenancyAuthenticator implements Authenticator {
   readonly #now: () => number;
   /** Callers on a first BYOK request, until it succeeds; weak so failed requests leave nothing behind. */
   readonly #pending = new WeakMap<Caller, PendingByok>();
-  readonly #provisioning = new Set<string>();
+  /** Bring-your-own-key tenants being written, by id: their first dashboard link may be opened meanwhile. */
+  readonly #provisioning = new Map<string, Promise<void>>();
 
   constructor(options: TenancyAuthenticatorOptions) {
     this.#o = options;
@@ -143,10 +144,17 @@ export class TenancyAuthenticator implements Authenticator {
   }
 
   /** The first success of a new BYOK key: write its tenant in the background (the response does not wait). */
+  /**
+   * Resolves once a bring-your-own-key tenant whose first success was just answered is written (at once for
+   * any other): its dashboard link went out in that answer and may be opened before the write is done.
+   */
+  provisioned(tenantId: string): Promise<void> {
+    return this.#provisioning.get(tenantId) ?? Promise.resolve();
+  }
+
   #provision(tenantId: string, pending: PendingByok): void {
     if (this.#provisioning.has(tenantId)) return;
-    this.#provisioning.add(tenantId);
-    this.#o.repo
+    const writing = this.#o.repo
       .ensureByokTenant(tenantId, pending.hmac, pending.providerKind)
       .then(async (created) => {
         if (created)
@@ -157,5 +165,6 @@ export class TenancyAuthenticator implements Authenticator {
         this.#o.logger.error({ err, tenant: tenantId }, 'creating a bring-your-own-key tenant failed'),
       )
       .finally(() => this.#provisioning.delete(tenantId));
+    this.#provisioning.set(tenantId, writing);
   }
 }

@@ -3,7 +3,7 @@ import { randomBytes } from 'node:crypto';
 import { after, before, describe, test } from 'node:test';
 import { mockProvider, type TestGateway } from '../helpers/gateway.ts';
 import { MOCK_API_KEY, type MockOpenAI, startMockOpenAI } from '../mocks/openai-compatible.ts';
-import { callInfo, chat, startTenancyGateway, waitFor } from '../tenancy/helpers.ts';
+import { callInfo, chat, openLink, startTenancyGateway, waitFor } from '../tenancy/helpers.ts';
 
 /**
  * Hostile-test finding: `GET /v1/models` and `POST /v1/messages/count_tokens` never reach the provider, yet ran
@@ -11,13 +11,14 @@ import { callInfo, chat, startTenancyGateway, waitFor } from '../tenancy/helpers
  * each with a dashboard link. A tenant is created only after a provider accepted the key on a real call.
  */
 const REAL_KEY = 'sk-byok-real-0123456789abcdefghijklmnopqrstu';
+const SECOND_KEY = 'sk-byok-second-0123456789abcdefghijklmnopqr';
 
 describe('made-up bring-your-own keys create nothing', () => {
   let upstream: MockOpenAI;
   let gw: TestGateway;
 
   before(async () => {
-    upstream = await startMockOpenAI({ apiKeys: [MOCK_API_KEY, REAL_KEY] });
+    upstream = await startMockOpenAI({ apiKeys: [MOCK_API_KEY, REAL_KEY, SECOND_KEY] });
     gw = await startTenancyGateway({
       demo: { enabled: false },
       tenancy: { byok: { enabled: true } },
@@ -74,5 +75,23 @@ describe('made-up bring-your-own keys create nothing', () => {
       await res.text();
       return res.headers.get('x-client-dashboard-url') !== null;
     }, 'a link on the model list once the tenant exists');
+  });
+
+  test('the link in a new key’s first answer opens even while its tenant is still being written', async () => {
+    const repo = gw.runtime.tenancy.repo;
+    const write = repo.ensureByokTenant.bind(repo);
+    // A slow database: the row lands well after the answer (and its link) reached the client.
+    repo.ensureByokTenant = async (...args) => {
+      await new Promise((resolve) => setTimeout(resolve, 400));
+      return write(...args);
+    };
+    try {
+      const first = await callInfo(await chat(gw, SECOND_KEY));
+      assert.equal(first.status, 200, first.body);
+      assert.ok(first.link);
+      await openLink(first.link);
+    } finally {
+      repo.ensureByokTenant = write;
+    }
   });
 });

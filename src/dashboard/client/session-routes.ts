@@ -15,6 +15,8 @@ export function registerClientSession(app: FastifyInstance, deps: DashboardDeps)
     const link = (req.query as Record<string, unknown>)['link'];
     const check = typeof link === 'string' ? tenancy.links.verify(link) : undefined;
     if (!check?.ok) return sendForbidden(reply);
+    // A new bring-your-own-key tenant's first link can be opened while its row is still being written.
+    await tenancy.auth.provisioned(check.claims.tenantId);
     const tenant = await tenancy.repo.getTenant(check.claims.tenantId);
     if (!tenant || check.claims.issuedAt < tenant.linksValidAfter) return sendForbidden(reply);
     const { token } = await tenancy.sessions.create({
