@@ -1,3 +1,4 @@
+import { type ELDHistogram, monitorEventLoopDelay } from 'node:perf_hooks';
 import { Counter, Gauge, Histogram, Registry } from 'prom-client';
 
 /**
@@ -17,6 +18,8 @@ export class Metrics {
   readonly inFlight: Gauge;
   readonly usageQueue: Gauge;
   readonly usageJournalFailures: Counter;
+  /** Event-loop delay since the previous scrape (libuv timer lateness, 10 ms resolution); see close(). */
+  private readonly loopDelay: ELDHistogram = monitorEventLoopDelay({ resolution: 10 });
 
   constructor() {
     const registers = [this.registry];
@@ -81,6 +84,26 @@ export class Metrics {
       help: 'Usage records whose journal append failed (kept in memory until written; a crash before then loses them)',
       registers,
     });
+    this.loopDelay.enable();
+    const loopDelay = this.loopDelay;
+    new Gauge({
+      name: 'modro_event_loop_delay_seconds',
+      help: 'Event-loop delay since the previous scrape (p50, p99, max); a stall shows here before it shows in latency',
+      labelNames: ['quantile'],
+      registers,
+      collect() {
+        const ns = (q: number) => (loopDelay.count > 0 ? loopDelay.percentile(q) : 0);
+        this.set({ quantile: '0.5' }, ns(50) / 1e9);
+        this.set({ quantile: '0.99' }, ns(99) / 1e9);
+        this.set({ quantile: 'max' }, (loopDelay.count > 0 ? loopDelay.max : 0) / 1e9);
+        loopDelay.reset();
+      },
+    });
+  }
+
+  /** Stops the event-loop delay sampler (its timer would otherwise keep running after the runtime closes). */
+  close(): void {
+    this.loopDelay.disable();
   }
 
   setCircuit(provider: string, key: string, state: (typeof CIRCUIT_STATES)[number]): void {

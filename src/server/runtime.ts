@@ -222,6 +222,7 @@ export async function createRuntime(options: RuntimeOptions): Promise<Runtime> {
       await tenancy.close();
       await store.close();
       await upstreams.close();
+      metrics.close();
       logger.info({ written: usage.counters.written, leftInJournal: usage.counters.leftInJournal }, 'stopped');
     },
   };
