@@ -29,10 +29,11 @@ import {
 } from './lib/children.ts';
 import { BENCH_GATEWAY_KEY, writeGatewayConfig } from './lib/gateway-config.ts';
 import { type LoadTarget, openPool, runLoad } from './lib/load.ts';
-import { measure, type ProcessName, type TargetName } from './lib/measure.ts';
+import { type Measurement, measure, type ProcessName, type TargetName } from './lib/measure.ts';
 import { cpuResolutionMs, cpuSeconds, machineTicks, memory, resetPeak, stealShare } from './lib/proc.ts';
 import {
   extraDifferences,
+  type LoopDelay,
   nonStreamingTable,
   type RoundMeasurement,
   streamingTable,
@@ -244,7 +245,9 @@ async function runLevel(
     for (let round = 0; round < PLAN.rounds; round++) {
       for (let i = 0; i < TARGETS.length; i++) {
         const target = TARGETS[(i + round) % TARGETS.length]!;
-        const m = await measure(
+        // A scrape resets the gateway's event-loop delay window, so the one after the cell covers just it.
+        if (target === 'gateway') await loopDelay(targets.gateway.origin);
+        const m: Measurement & { loopDelay?: LoopDelay } = await measure(
           target,
           targets[target],
           pools[target],
@@ -252,11 +255,17 @@ async function runLevel(
           pids,
           PLAN.settleMs,
         );
-        if (target === 'gateway') gatewayRequests += m.completed + m.errors;
+        if (target === 'gateway') {
+          gatewayRequests += m.completed + m.errors;
+          m.loopDelay = await loopDelay(targets.gateway.origin);
+        }
         all.push({ ...m, round, streaming });
         log(
           `  ${streaming ? 'stream' : 'plain '} c=${String(concurrency).padEnd(3)} round ${round + 1} ${target.padEnd(7)} ` +
-            `${m.rps.toFixed(0).padStart(6)} req/s  p50 ${m.p50.toFixed(2)} ms` +
+            `${m.rps.toFixed(0).padStart(6)} req/s  p50 ${m.p50.toFixed(2)} ms  p99 ${m.p99.toFixed(2)} ms` +
+            (m.loopDelay
+              ? `  loop delay p99 ${m.loopDelay.p99Ms.toFixed(1)} ms max ${m.loopDelay.maxMs.toFixed(1)} ms`
+              : '') +
             (streaming ? `  TTFB p50 ${m.ttfbP50.toFixed(2)} ms` : '') +
             (m.errors ? `  ERRORS ${m.errors}: ${m.firstError}` : ''),
         );
@@ -323,6 +332,17 @@ async function sanityCheck(targets: Record<TargetName, LoadTarget>): Promise<num
     }
   }
   return 2;
+}
+
+/** The gateway's event-loop delay since the previous scrape (modro_event_loop_delay_seconds). */
+async function loopDelay(origin: string): Promise<LoopDelay> {
+  const res = await request(`${origin}/metrics`);
+  const text = await res.body.text();
+  const read = (q: string) => {
+    const line = text.split('\n').find((l) => l.startsWith(`modro_event_loop_delay_seconds{quantile="${q}"}`));
+    return line ? Number(line.slice(line.lastIndexOf(' ') + 1)) * 1000 : Number.NaN;
+  };
+  return { p99Ms: read('0.99'), maxMs: read('max') };
 }
 
 async function scrapeRequestsTotal(origin: string): Promise<number> {

@@ -9,12 +9,19 @@ import { median } from './stats.ts';
 export interface RoundMeasurement extends Measurement {
   round: number;
   streaming: boolean;
+  /** Gateway cells: its event-loop delay during the cell (from /metrics). */
+  loopDelay?: LoopDelay;
+}
+
+export interface LoopDelay {
+  p99Ms: number;
+  maxMs: number;
 }
 
 export const TARGETS: TargetName[] = ['direct', 'floor', 'gateway'];
 
 /** Limits from the issue, as ratios and differences against the floor from the same run. */
-export const LIMITS = { cpuRatio: 2, addedP50Ms: 0.5, addedTtfbP50Ms: 1, peakRssMB: 150 };
+export const LIMITS = { cpuRatio: 2, addedP50Ms: 0.5, addedTtfbP50Ms: 1, peakRssMB: 150, p99Ratio: 2 };
 
 function pick(all: RoundMeasurement[], streaming: boolean, concurrency: number, target: TargetName) {
   return all.filter((m) => m.streaming === streaming && m.concurrency === concurrency && m.target === target);
@@ -152,6 +159,19 @@ export function verdicts(
       pass: addedTtfb <= LIMITS.addedTtfbP50Ms,
     });
   }
+  // Tail latency at the highest level: the gateway's p99 over the floor's, per round (they ran back to back).
+  const top = levels.at(-1)!;
+  const p99Ratios = pick(all, false, top, 'gateway').flatMap((g) => {
+    const fl = pick(all, false, top, 'floor').find((x) => x.round === g.round);
+    return fl ? [g.p99 / fl.p99] : [];
+  });
+  const p99Ratio = median(p99Ratios);
+  out.push({
+    name: `gateway p99 / floor p99 at c=${top} (non-streaming, median of per-round ratios)`,
+    value: `${num(p99Ratio)}x  (rounds: ${p99Ratios.map((r) => `${num(r)}x`).join(', ')})`,
+    limit: `<= ${LIMITS.p99Ratio}x`,
+    pass: p99Ratio <= LIMITS.p99Ratio,
+  });
   out.push({
     name: `gateway peak RSS during c=${levels.at(-1)}`,
     value: `${num(gatewayPeakRssMB, 1)} MB`,
@@ -171,7 +191,17 @@ export function extraDifferences(all: RoundMeasurement[], levels: number[], stre
   for (const c of levels) {
     const d50 = pairedDifference(all, false, c, (m) => m.p50);
     const d99 = pairedDifference(all, false, c, (m) => m.p99);
-    lines.push(`  non-streaming c=${c}: gateway - floor  p50 ${num(d50, 3)} ms, p99 ${num(d99, 3)} ms`);
+    const gw = pick(all, false, c, 'gateway').filter((m) => m.loopDelay);
+    const delay = gw.length
+      ? `; gateway event-loop delay p99 ${num(
+          med(gw, (m) => m.loopDelay!.p99Ms),
+          1,
+        )} ms, max ${num(
+          med(gw, (m) => m.loopDelay!.maxMs),
+          1,
+        )} ms`
+      : '';
+    lines.push(`  non-streaming c=${c}: gateway - floor  p50 ${num(d50, 3)} ms, p99 ${num(d99, 3)} ms${delay}`);
   }
   for (const c of streamLevels) {
     const t50 = pairedDifference(all, true, c, (m) => m.ttfbP50);

@@ -92,6 +92,22 @@ describe('demo provider (zero configuration) and operations endpoints', () => {
     assert.match(text, /modro_tokens_total\{provider="demo",model="demo\/demo-fast",kind="output"\} \d+/);
   });
 
+  test('the event-loop delay metric shows a stall of the loop, then starts a new window', async () => {
+    await fetch(`${gw.url}/metrics`); // starts a fresh window
+    // The gateway runs in this process: block its loop for 150 ms (twice, with a turn of the loop between).
+    for (let i = 0; i < 2; i++) {
+      const until = performance.now() + 150;
+      while (performance.now() < until) {}
+      await new Promise((resolve) => setTimeout(resolve, 20));
+    }
+    const max = (text: string) => Number(/^modro_event_loop_delay_seconds\{quantile="max"\} (\S+)$/m.exec(text)?.[1]);
+    const first = max(await (await fetch(`${gw.url}/metrics`)).text());
+    assert.ok(first >= 0.12 && first < 5, `max delay after a 150 ms stall: ${first} s`);
+    await new Promise((resolve) => setTimeout(resolve, 100));
+    const second = max(await (await fetch(`${gw.url}/metrics`)).text());
+    assert.ok(second < 0.12, `the next window does not carry the old stall: ${second} s`);
+  });
+
   test('the API key never appears in logs', async () => {
     await gw.post('/v1/chat/completions', '{bad json', { authorization: `Bearer ${TEST_API_KEY}` });
     assert.ok(gw.logs.every((line) => !line.includes(TEST_API_KEY)));
