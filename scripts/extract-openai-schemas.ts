@@ -24,6 +24,9 @@ const ROOTS = [
   'ListModelsResponse',
   'Model',
   'ErrorResponse',
+  'CreateResponse',
+  'Response',
+  'ResponseStreamEvent',
 ];
 
 const repoRoot = resolve(import.meta.dirname, '..');
@@ -82,8 +85,11 @@ function convert(node: unknown, at: string, onRef: (name: string) => void): Sche
   if (node === null || typeof node !== 'object' || Array.isArray(node)) throw new Error(`${at}: not a schema`);
   const result: Schema = {};
   for (const [key, value] of Object.entries(node)) {
-    if (key.startsWith('x-') || ANNOTATIONS.has(key) || key === 'nullable') continue;
-    if (key === '$ref') {
+    if (key.startsWith('x-') || ANNOTATIONS.has(key) || key === 'nullable' || key === '$recursiveAnchor') continue;
+    if (key === '$recursiveRef') {
+      // Only CompoundFilter uses it (`#`: itself); a plain $ref to the schema being converted says the same.
+      result.$ref = `#/$defs/${at.split('.')[0]}`;
+    } else if (key === '$ref') {
       const match = /^#\/components\/schemas\/(.+)$/.exec(String(value));
       if (!match) throw new Error(`${at}: unsupported $ref ${String(value)}`);
       onRef(match[1]!);

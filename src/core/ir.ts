@@ -12,7 +12,7 @@
  *   it nearly untouched (the pass-through fast path), including fields the IR does not model.
  */
 
-export type InboundProtocol = 'openai-chat' | 'anthropic-messages';
+export type InboundProtocol = 'openai-chat' | 'openai-responses' | 'anthropic-messages';
 
 // ---------- content ----------
 

@@ -14,13 +14,13 @@ export interface ProtocolCodec {
   /** The request body (and protocol headers) → the internal request; throws GatewayError invalid_request. */
   decode(body: unknown, headers: Readonly<Record<string, string | string[] | undefined>>): ChatRequest;
   /** A finished answer: its body and the protocol's own headers. */
-  encodeCompletion(done: Extract<Handled, { kind: 'completion' }>, requestId: string): Encoded;
+  encodeCompletion(done: Extract<Handled, { kind: 'completion' }>, requestId: string, request: ChatRequest): Encoded;
   /** The protocol's own headers on every answer that is not encoded by encodeCompletion (streams, counts). */
   answerHeaders(requestId: string): Record<string, string>;
   /** Frames of a stream, then its ending. */
   streamEncoder(
     stream: PipelineStream,
-    request: { requestId: string; at: number; includeUsage: boolean },
+    request: { requestId: string; at: number; includeUsage: boolean; request: ChatRequest },
   ): StreamEncoder;
   /** An error answer in the protocol's envelope. */
   encodeError(error: GatewayError, requestId: string): Encoded & { status: number };
@@ -38,4 +38,6 @@ export interface StreamEncoder {
   frame(frame: StreamEvent | PassthroughFrame): string | undefined;
   /** SSE text that ends a stream that did not fail: usage, cost, the protocol's terminator. */
   end(end: StreamEnd): string;
+  /** SSE text that ends a stream that failed after its first bytes; the codec's encodeStreamError if absent. */
+  error?(error: GatewayError): string;
 }

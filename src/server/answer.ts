@@ -15,7 +15,7 @@ export function sendHandled(reply: FastifyReply, codec: ProtocolCodec, ctx: Requ
     case 'error':
       return sendError(reply, codec, handled.error, handled.headers, ctx.requestId);
     case 'completion': {
-      const encoded = codec.encodeCompletion(handled, ctx.requestId);
+      const encoded = codec.encodeCompletion(handled, ctx.requestId, ctx.request);
       return sendRaw(reply, 200, { ...handled.headers, ...encoded.headers }, encoded.body);
     }
     case 'stream':
@@ -43,17 +43,15 @@ async function relay(
   ctx: RequestContext,
   { stream, headers }: Extract<Handled, { kind: 'stream' }>,
 ): Promise<void> {
-  const sse = openSSE(
-    reply,
-    { ...headers, ...codec.answerHeaders(ctx.requestId) },
-    (error) => codec.encodeStreamError(error, ctx.requestId),
-    ctx.abort,
-  );
   const encoder = codec.streamEncoder(stream, {
     requestId: ctx.requestId,
     at: ctx.at,
     includeUsage: ctx.request.includeUsage,
+    request: ctx.request,
   });
+  const streamError = (error: GatewayError) =>
+    encoder.error ? encoder.error(error) : codec.encodeStreamError(error, ctx.requestId);
+  const sse = openSSE(reply, { ...headers, ...codec.answerHeaders(ctx.requestId) }, streamError, ctx.abort);
   for await (const frame of stream.frames()) {
     const text = encoder.frame(frame);
     if (text !== undefined) await sse.write(text);
@@ -62,7 +60,7 @@ async function relay(
   // Metered and recorded before the last frames: a client that read the whole stream has its record.
   const end = await stream.finish({ clientGone: sse.clientGone, interruption: sse.interruption });
   if (!sse.clientGone) {
-    await sse.write(end.error ? codec.encodeStreamError(end.error, ctx.requestId) : encoder.end(end));
+    await sse.write(end.error ? streamError(end.error) : encoder.end(end));
   }
   sse.end();
 }

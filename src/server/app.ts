@@ -7,6 +7,7 @@ import { registerJsonBodyParser } from '../http/json-body.ts';
 import { anthropicMessagesCodec } from '../protocols/anthropic-messages/codec.ts';
 import type { ProtocolCodec } from '../protocols/codec.ts';
 import { openAIChatCodec } from '../protocols/openai-chat/codec.ts';
+import { openAIResponsesCodec } from '../protocols/openai-responses/codec.ts';
 import { BodyBudget } from './body-budget.ts';
 import { answerClientError } from './client-error.ts';
 import { beginRequest } from './request-start.ts';
@@ -96,6 +97,7 @@ export function buildApp(runtime: Runtime) {
   const { pipeline } = runtime;
   registerChatRoute(app, { path: '/v1/chat/completions', codec: openAIChatCodec, pipeline, budget });
   registerChatRoute(app, { path: '/v1/messages', codec: anthropicMessagesCodec, pipeline, budget });
+  registerChatRoute(app, { path: '/v1/responses', codec: openAIResponsesCodec, pipeline, budget });
   registerCountTokensRoute(app, { path: '/v1/messages/count_tokens', codec: anthropicMessagesCodec, pipeline, budget });
   registerModels(app, pipeline, budget, Date.now());
   registerOps(app, runtime);
@@ -105,5 +107,6 @@ export function buildApp(runtime: Runtime) {
 
 /** The protocol of an API path, for answers given before its route ran. */
 function codecOfUrl(url: string): ProtocolCodec {
-  return url.startsWith('/v1/messages') ? anthropicMessagesCodec : openAIChatCodec;
+  if (url.startsWith('/v1/messages')) return anthropicMessagesCodec;
+  return url.startsWith('/v1/responses') ? openAIResponsesCodec : openAIChatCodec;
 }

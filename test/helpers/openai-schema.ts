@@ -30,11 +30,15 @@ function load(): Ajv2020 {
   const bundle = JSON.parse(readFileSync(new URL('../fixtures/openai-schemas.json', import.meta.url), 'utf8')) as {
     $defs: Record<string, unknown>;
   };
-  const instance = new Ajv2020({ allErrors: true, strict: true, strictTypes: false });
+  const instance = new Ajv2020({ allErrors: true, strict: true, strictTypes: false, strictRequired: false });
   // The formats the extracted schemas use. `unixtime` is OpenAI's own: an integer number of seconds.
   instance.addFormat('unixtime', { type: 'number', validate: (n: number) => Number.isInteger(n) });
   instance.addFormat('date', /^\d{4}-\d{2}-\d{2}$/);
   instance.addFormat('uri', (s: string) => URL.canParse(s));
+  // OpenAPI's numeric formats (the Responses schemas use them): any number of that type.
+  instance.addFormat('float', { type: 'number', validate: () => true });
+  instance.addFormat('double', { type: 'number', validate: () => true });
+  instance.addFormat('int64', { type: 'number', validate: (n: number) => Number.isInteger(n) });
   instance.addSchema({ $id: BUNDLE_ID, $defs: bundle.$defs });
   ajv = instance;
   return instance;
@@ -76,3 +80,29 @@ export const validateModel = (body: unknown): SchemaResult => validateSchema('Mo
 export const validateErrorResponse = (body: unknown): SchemaResult => validateSchema('ErrorResponse', body);
 export const validateChatCompletionRequest = (body: unknown): SchemaResult =>
   validateSchema('CreateChatCompletionRequest', body);
+
+/**
+ * A Responses stream event against the schema of its own type (ResponseStreamEvent is a union of ~50
+ * event schemas; checking against the union alone would report every member's complaint).
+ */
+export function validateResponseStreamEvent(event: unknown): SchemaResult {
+  const type = (event as { type?: unknown } | null)?.type;
+  const name = typeof type === 'string' ? streamEventSchemas().get(type) : undefined;
+  if (!name) return { ok: false, errors: `no Responses stream event of type ${String(type)}`, issues: [] };
+  return validateSchema(name, event);
+}
+
+let eventSchemas: Map<string, string> | undefined;
+function streamEventSchemas(): Map<string, string> {
+  if (eventSchemas) return eventSchemas;
+  const bundle = JSON.parse(readFileSync(new URL('../fixtures/openai-schemas.json', import.meta.url), 'utf8')) as {
+    $defs: Record<string, { anyOf?: Array<{ $ref: string }>; properties?: { type?: { enum?: string[] } } }>;
+  };
+  eventSchemas = new Map();
+  for (const member of bundle.$defs['ResponseStreamEvent']?.anyOf ?? []) {
+    const name = member.$ref.replace('#/$defs/', '');
+    const type = bundle.$defs[name]?.properties?.type?.enum?.[0];
+    if (type) eventSchemas.set(type, name);
+  }
+  return eventSchemas;
+}

@@ -1,0 +1,246 @@
+import type { z } from 'zod';
+import { GatewayError } from '../../core/errors.ts';
+import type {
+  AssistantMessage,
+  ChatRequest,
+  ContentPart,
+  Message,
+  ReasoningBlock,
+  ReasoningOptions,
+  ResponseFormat,
+  TextPart,
+  ToolChoice,
+  ToolDefinition,
+} from '../../core/ir.ts';
+import { clipped, parseWith } from '../../core/validation.ts';
+import { convertImageUrl } from '../openai-chat/parse-openai-request.ts';
+import { decodeReasoningToken } from './reasoning-token.ts';
+import {
+  type messageItem,
+  type ResponsesContentPart,
+  type ResponsesInputItem,
+  type ResponsesRequestBody,
+  responsesRequestSchema,
+} from './request-schema.ts';
+
+/**
+ * An inbound OpenAI Responses body → the internal request. Modro keeps no response state (`store` is false;
+ * docs/responses.md), so everything the model needs comes in the request: a `previous_response_id` or an
+ * `item_reference` is refused, as are built-in tools (web search, file search, code interpreter…) that no
+ * translated provider serves. Reasoning items passed back are kept when they carry what the next provider
+ * needs (an Anthropic thinking signature, in `encrypted_content` as Modro wrote it) and their text otherwise.
+ * @see https://platform.openai.com/docs/api-reference/responses/create
+ */
+export function parseResponsesRequest(raw: unknown): ChatRequest {
+  if (raw === null || typeof raw !== 'object' || Array.isArray(raw)) {
+    throw new GatewayError('invalid_request', 'Request body must be a JSON object');
+  }
+  const body = parseWith(responsesRequestSchema, raw);
+  if (body.previous_response_id) {
+    throw invalid(
+      'previous_response_id needs stored responses, and this gateway does not store them (store is false): send the whole conversation in input',
+      'previous_response_id',
+    );
+  }
+  if (body.background === true) {
+    throw invalid('background responses are not served; use stream or a plain request', 'background');
+  }
+  const messages: Message[] = [];
+  if (body.instructions) messages.push({ role: 'system', content: [text(body.instructions)] });
+  if (typeof body.input === 'string') messages.push({ role: 'user', content: [text(body.input)] });
+  else for (const [i, item] of body.input.entries()) addItem(messages, item, i);
+  if (!messages.some((m) => m.role !== 'system')) throw invalid('input must hold at least one message', 'input');
+
+  const request: ChatRequest = {
+    model: body.model,
+    messages,
+    stream: body.stream === true,
+    // Every Responses answer carries its usage (response.completed), so the upstream's is always wanted.
+    includeUsage: true,
+    inbound: { protocol: 'openai-responses', body: raw as Record<string, unknown> },
+  };
+  const tools = (body.tools ?? []).map(convertTool);
+  if (tools.length > 0) request.tools = tools;
+  if (body.tool_choice != null) request.toolChoice = convertToolChoice(body.tool_choice, tools);
+  if (body.parallel_tool_calls != null) request.parallelToolCalls = body.parallel_tool_calls;
+  if (body.text?.format) request.responseFormat = convertFormat(body.text.format);
+  if (body.max_output_tokens != null) request.maxTokens = body.max_output_tokens;
+  if (body.temperature != null) request.temperature = body.temperature;
+  if (body.top_p != null) request.topP = body.top_p;
+  if (body.user) request.user = body.user;
+  const reasoning = convertReasoning(body.reasoning?.effort);
+  if (reasoning) request.reasoning = reasoning;
+  return request;
+}
+
+function invalid(message: string, param: string): GatewayError {
+  return new GatewayError('invalid_request', message, { param });
+}
+
+function text(value: string): TextPart {
+  return { type: 'text', text: value };
+}
+
+function addItem(messages: Message[], item: ResponsesInputItem, index: number): void {
+  const param = `input[${index}]`;
+  if ('role' in item && typeof item.role === 'string') {
+    addMessage(messages, item as MessageItem, param);
+    return;
+  }
+  switch (item.type) {
+    case 'function_call': {
+      const call = item as Extract<ResponsesInputItem, { type: 'function_call' }>;
+      assistantTurn(messages).toolCalls ??= [];
+      assistantTurn(messages).toolCalls!.push({ id: call.call_id, name: call.name, arguments: call.arguments });
+      return;
+    }
+    case 'function_call_output': {
+      const output = item as Extract<ResponsesInputItem, { type: 'function_call_output' }>;
+      const content: ContentPart[] =
+        typeof output.output === 'string' ? [text(output.output)] : contentParts(output.output, `${param}.output`);
+      messages.push({ role: 'tool', toolCallId: output.call_id, content });
+      return;
+    }
+    case 'reasoning': {
+      const block = reasoningBlock(item as Extract<ResponsesInputItem, { type: 'reasoning' }>);
+      if (block) {
+        const turn = assistantTurn(messages);
+        turn.reasoning = [...(turn.reasoning ?? []), block];
+      }
+      return;
+    }
+    case 'item_reference':
+      throw invalid('item_reference needs stored items, and this gateway does not store them', param);
+    default:
+      throw invalid(`input items of type ${clipped(String(item.type))} are not served by this gateway`, param);
+  }
+}
+
+type MessageItem = z.infer<typeof messageItem>;
+
+function addMessage(messages: Message[], item: MessageItem, param: string): void {
+  const parts =
+    typeof item.content === 'string' ? [text(item.content)] : contentParts(item.content, `${param}.content`);
+  switch (item.role) {
+    case 'system':
+    case 'developer':
+      messages.push({ role: 'system', content: textOnly(parts, param) });
+      return;
+    case 'user':
+      messages.push({ role: 'user', content: parts });
+      return;
+    case 'assistant': {
+      const turn = assistantTurn(messages);
+      turn.content.push(...textOnly(parts, param));
+      if (typeof item.content !== 'string') {
+        const refused = item.content.find((p) => p.type === 'refusal');
+        if (refused && 'refusal' in refused) turn.refusal = String(refused.refusal);
+      }
+      return;
+    }
+  }
+}
+
+/**
+ * The assistant message that function calls, reasoning and assistant text of one turn join: the last message
+ * if it is the assistant's, else a new one (a user or tool message ends a turn).
+ */
+function assistantTurn(messages: Message[]): AssistantMessage {
+  const last = messages.at(-1);
+  if (last?.role === 'assistant') return last;
+  const turn: AssistantMessage = { role: 'assistant', content: [] };
+  messages.push(turn);
+  return turn;
+}
+
+function contentParts(parts: readonly ResponsesContentPart[], param: string): ContentPart[] {
+  const out: ContentPart[] = [];
+  for (const part of parts) {
+    switch (part.type) {
+      case 'input_text':
+      case 'output_text':
+        out.push(text((part as { text: string }).text));
+        break;
+      case 'refusal':
+        break;
+      case 'input_image': {
+        const image = part as { image_url?: string | null; file_id?: string | null; detail?: string | null };
+        if (!image.image_url) {
+          throw invalid('input_image needs an image_url (a URL or a data: URL); file ids are not served', param);
+        }
+        out.push(convertImageUrl(image.image_url, image.detail ?? undefined));
+        break;
+      }
+      default:
+        throw invalid(`content parts of type ${part.type} are not served by this gateway`, param);
+    }
+  }
+  return out;
+}
+
+function textOnly(parts: ContentPart[], param: string): TextPart[] {
+  if (parts.some((p) => p.type !== 'text')) throw invalid('only user messages may carry images', param);
+  return parts as TextPart[];
+}
+
+function reasoningBlock(item: Extract<ResponsesInputItem, { type: 'reasoning' }>): ReasoningBlock | undefined {
+  const texts = [...(item.content ?? []), ...(item.summary ?? [])].map((p) => p.text);
+  const block: ReasoningBlock = { text: texts.join('\n\n') };
+  const token = item.encrypted_content ? decodeReasoningToken(item.encrypted_content) : undefined;
+  if (token?.signature) block.signature = token.signature;
+  if (token?.redactedData) block.redactedData = token.redactedData;
+  return block.text || block.signature || block.redactedData ? block : undefined;
+}
+
+type RequestTool = NonNullable<ResponsesRequestBody['tools']>[number];
+
+function convertTool(tool: RequestTool, index: number): ToolDefinition {
+  if (tool.type !== 'function') {
+    throw invalid(
+      `built-in tool ${clipped(tool.type)} is not served by this gateway; declare a function tool and run it yourself`,
+      `tools[${index}]`,
+    );
+  }
+  const fn = tool as Extract<RequestTool, { name: string }>;
+  const definition: ToolDefinition = {
+    name: fn.name,
+    parameters: fn.parameters ?? { type: 'object', properties: {} },
+  };
+  if (fn.description) definition.description = fn.description;
+  if (fn.strict != null) definition.strict = fn.strict;
+  return definition;
+}
+
+function convertToolChoice(
+  choice: NonNullable<ResponsesRequestBody['tool_choice']>,
+  tools: ToolDefinition[],
+): ToolChoice {
+  if (typeof choice === 'string') return { type: choice };
+  if (choice.type === 'function' && 'name' in choice && typeof choice.name === 'string') {
+    if (!tools.some((t) => t.name === choice.name)) {
+      throw invalid('tool_choice names a function that is not in tools', 'tool_choice');
+    }
+    return { type: 'tool', name: choice.name };
+  }
+  throw invalid(`tool_choice of type ${clipped(String(choice.type))} is not served by this gateway`, 'tool_choice');
+}
+
+function convertFormat(format: NonNullable<NonNullable<ResponsesRequestBody['text']>['format']>): ResponseFormat {
+  if (format.type !== 'json_schema') return { type: format.type };
+  const result: ResponseFormat = { type: 'json_schema', name: format.name, schema: format.schema };
+  if (format.strict != null) result.strict = format.strict;
+  if (format.description) result.description = format.description;
+  return result;
+}
+
+const EFFORTS = new Set(['minimal', 'low', 'medium', 'high']);
+
+function convertReasoning(effort: string | null | undefined): ReasoningOptions | undefined {
+  if (effort == null || effort === 'none') return undefined;
+  // Newer OpenAI levels above `high` map to the highest level every provider understands.
+  if (effort === 'xhigh') return { effort: 'high' };
+  if (!EFFORTS.has(effort)) {
+    throw invalid(`reasoning.effort must be one of none, minimal, low, medium, high, xhigh`, 'reasoning.effort');
+  }
+  return { effort: effort as ReasoningOptions['effort'] };
+}
