@@ -1,6 +1,6 @@
 import { openAIQuirks } from '../openai-compatible/quirks.ts';
 import { describeKind } from './descriptor.ts';
-import { FULL, knownModel, TEXT_TOOLS } from './known-model.ts';
+import { embeddingModel, FULL, knownModel, TEXT_TOOLS } from './known-model.ts';
 
 /** @see https://docs.mistral.ai/api/#tag/chat/operation/chat_completion_v1_chat_completions_post */
 export const mistral = describeKind({
@@ -22,5 +22,6 @@ export const mistral = describeKind({
     knownModel('mistral-small-latest', 128_000, 32_768, FULL, 58),
     knownModel('mistral-medium-latest', 128_000, 32_768, FULL, 70),
     knownModel('mistral-large-latest', 128_000, 32_768, TEXT_TOOLS, 74),
+    embeddingModel('mistral-embed', 8_192),
   ],
 });
