@@ -24,6 +24,8 @@ const ROOTS = [
   'ListModelsResponse',
   'Model',
   'ErrorResponse',
+  'CreateEmbeddingRequest',
+  'CreateEmbeddingResponse',
 ];
 
 const repoRoot = resolve(import.meta.dirname, '..');

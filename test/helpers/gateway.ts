@@ -83,6 +83,7 @@ export function mockProvider(
     qualityRank: number;
     price?: { input: number; output: number };
     tiers?: Array<'utility' | 'fast' | 'deep'>;
+    mode?: 'chat' | 'embedding';
   }>,
   extra: Partial<ProviderInput> = {},
 ): ProviderInput {

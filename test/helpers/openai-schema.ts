@@ -35,6 +35,8 @@ function load(): Ajv2020 {
   instance.addFormat('unixtime', { type: 'number', validate: (n: number) => Number.isInteger(n) });
   instance.addFormat('date', /^\d{4}-\d{2}-\d{2}$/);
   instance.addFormat('uri', (s: string) => URL.canParse(s));
+  // `float` (embedding values) is a number format with nothing to check in JSON.
+  instance.addFormat('float', { type: 'number', validate: (n: number) => Number.isFinite(n) });
   instance.addSchema({ $id: BUNDLE_ID, $defs: bundle.$defs });
   ajv = instance;
   return instance;
@@ -76,3 +78,6 @@ export const validateModel = (body: unknown): SchemaResult => validateSchema('Mo
 export const validateErrorResponse = (body: unknown): SchemaResult => validateSchema('ErrorResponse', body);
 export const validateChatCompletionRequest = (body: unknown): SchemaResult =>
   validateSchema('CreateChatCompletionRequest', body);
+export const validateEmbeddingResponse = (body: unknown): SchemaResult =>
+  validateSchema('CreateEmbeddingResponse', body);
+export const validateEmbeddingRequest = (body: unknown): SchemaResult => validateSchema('CreateEmbeddingRequest', body);

@@ -15,7 +15,7 @@ export const MAX_EMBEDDING_INPUTS = 2048;
 
 const bodySchema = z.looseObject({
   model: modelNameSchema,
-  input: z.unknown(),
+  input: z.unknown().optional(),
   encoding_format: z.enum(['float', 'base64']).optional(),
   dimensions: z.int().positive().max(65_536).optional(),
   user: z.string().max(256).optional(),
