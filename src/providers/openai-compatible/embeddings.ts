@@ -1,8 +1,7 @@
 import { isFloat32Base64 } from '../../core/embedding-vectors.ts';
 import { GatewayError } from '../../core/errors.ts';
 import type { EmbeddingRequest, EmbeddingResponse, EmbeddingVector, Usage } from '../../core/ir.ts';
-import type { TokenCounter } from '../../tokens/token-counter.ts';
-import { textTokens } from '../../tokens/tokens.ts';
+import { estimateEmbeddingUsage, inputUsage } from '../embedding-usage.ts';
 import { errorTableMapper, upstreamJSON, upstreamRequest } from '../http.ts';
 import type { CallContext, EmbeddingsAdapter, UpstreamTarget } from '../types.ts';
 import { mapOpenAIError } from './map-openai-error.ts';
@@ -50,7 +49,7 @@ async function embed(request: EmbeddingRequest, target: UpstreamTarget, ctx: Cal
   return {
     model: typeof json['model'] === 'string' ? json['model'] : target.model.upstreamName,
     vectors: vectorsOf(json['data'], count, label),
-    usage: usageOf(json) ?? (await estimateUsage(request, ctx.tokens)),
+    usage: usageOf(json) ?? (await estimateEmbeddingUsage(request, ctx.tokens)),
   };
 }
 
@@ -85,16 +84,6 @@ function usageOf(json: Json): Usage | undefined {
   const prompt = usage?.['prompt_tokens'] ?? usage?.['total_tokens'];
   if (typeof prompt !== 'number' || !Number.isFinite(prompt) || prompt < 0) return undefined;
   return inputUsage(Math.round(prompt));
-}
-
-export function inputUsage(inputTokens: number): Usage {
-  return { inputTokens, cachedInputTokens: 0, cacheWriteTokens: 0, outputTokens: 0, reasoningTokens: 0 };
-}
-
-/** The input's tokens when the upstream reported none: the caller's own token ids, or the texts tokenized. */
-export async function estimateUsage(request: EmbeddingRequest, tokens: TokenCounter): Promise<Usage> {
-  if (request.input.kind === 'tokens') return inputUsage(request.input.tokens.reduce((n, ids) => n + ids.length, 0));
-  return inputUsage(await textTokens(tokens, request.input.texts));
 }
 
 export const openAIEmbeddings: EmbeddingsAdapter = { embed };
