@@ -307,3 +307,37 @@ describe('POST /v1/embeddings (OpenAI-compatible upstream)', () => {
     assert.ok(ids.includes(`up/${MODEL}`));
   });
 });
+
+describe('POST /v1/embeddings on the demo provider (zero configuration)', () => {
+  let gw: TestGateway;
+  before(async () => {
+    gw = await startGateway({});
+  });
+  after(async () => {
+    await gw.close();
+  });
+
+  const cosine = (a: number[], b: number[]) => a.reduce((sum, v, i) => sum + v * b[i]!, 0);
+
+  test('demo-embed answers deterministic unit vectors in which shared words mean similarity, priced and recorded', async () => {
+    const input = ['the cat sat on the mat', 'a cat on a mat', 'quarterly revenue grew'];
+    const { data: body, response } = await gw.client.embeddings.create({ model: 'demo-embed', input }).withResponse();
+    const [a, b, c] = body.data.map((d) => d.embedding) as [number[], number[], number[]];
+    assert.equal(a.length, 256);
+    assert.ok(Math.abs(cosine(a, a) - 1) < 1e-5, 'unit length');
+    assert.ok(cosine(a, b) > cosine(a, c) + 0.3, 'texts sharing words are closer');
+    const again = await gw.client.embeddings.create({ model: 'demo/demo-embed', input: input[0]!, dimensions: 64 });
+    assert.equal(again.data[0]!.embedding.length, 64);
+    assert.deepEqual(
+      (await gw.client.embeddings.create({ model: 'demo-embed', input: input[0]! })).data[0]!.embedding,
+      a,
+      'deterministic',
+    );
+    assert.equal(response.headers.get('x-model-router-model'), 'demo/demo-embed');
+    assert.ok(body.usage.prompt_tokens > 0);
+    await gw.runtime.usage.flush();
+    const record = await findUsageRecord(gw.runtime.store.db, response.headers.get('x-request-id')!);
+    assert.equal(record?.inputTokens, body.usage.prompt_tokens);
+    assert.equal(record?.costNanoUsd, Math.round(body.usage.prompt_tokens * 0.02 * 1000));
+  });
+});
