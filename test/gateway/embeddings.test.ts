@@ -7,6 +7,7 @@ import {
   validateEmbeddingRequest,
   validateEmbeddingResponse,
   validateErrorResponse,
+  validateModelList,
 } from '../helpers/openai-schema.ts';
 import { embeddingTokens, type MockOpenAI, mockEmbedding, startMockOpenAI } from '../mocks/openai-compatible.ts';
 
@@ -301,10 +302,20 @@ describe('POST /v1/embeddings (OpenAI-compatible upstream)', () => {
     assert.equal(mock.requests.length, 0);
   });
 
-  test('GET /v1/models lists the embedding models', async () => {
-    const ids = [];
-    for await (const model of gw.client.models.list()) ids.push(model.id);
-    assert.ok(ids.includes(`up/${MODEL}`));
+  test('GET /v1/models lists embedding models after the chat ones, marked by mode, in a list the SDK reads', async () => {
+    const listed: Array<{ id: string; mode?: string }> = [];
+    for await (const model of gw.client.models.list()) listed.push(model as { id: string; mode?: string });
+    const res = await fetch(`${gw.url}/v1/models`, { headers: { authorization: `Bearer ${TEST_API_KEY}` } });
+    assert.ok(validateModelList(await res.json()).ok);
+    const modes = listed.map((m) => m.mode);
+    assert.ok(modes.every((m) => m === 'chat' || m === 'embedding'));
+    assert.equal(modes.lastIndexOf('chat') < modes.indexOf('embedding'), true, 'chat first, then embedding');
+    assert.deepEqual(
+      listed.filter((m) => m.mode === 'embedding').map((m) => m.id),
+      [`up/${MODEL}`, 'up/text-embedding-ada-002', `spare/${MODEL}`],
+    );
+    assert.equal(listed.find((m) => m.id === 'fast')?.mode, 'chat');
+    assert.equal(listed.find((m) => m.id === 'up/gpt-4o-mini')?.mode, 'chat');
   });
 });
 
