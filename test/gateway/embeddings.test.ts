@@ -10,6 +10,7 @@ import {
   validateModelList,
 } from '../helpers/openai-schema.ts';
 import { embeddingTokens, type MockOpenAI, mockEmbedding, startMockOpenAI } from '../mocks/openai-compatible.ts';
+import { getPage, openLink, startTenancyGateway } from '../tenancy/helpers.ts';
 
 /**
  * POST /v1/embeddings through the gateway with the official openai SDK as the client and the OpenAI mock as the
@@ -350,5 +351,26 @@ describe('POST /v1/embeddings on the demo provider (zero configuration)', () => 
     const record = await findUsageRecord(gw.runtime.store.db, response.headers.get('x-request-id')!);
     assert.equal(record?.inputTokens, body.usage.prompt_tokens);
     assert.equal(record?.costNanoUsd, Math.round(body.usage.prompt_tokens * 0.02 * 1000));
+  });
+});
+
+describe('embeddings on the dashboards', () => {
+  let gw: TestGateway;
+  before(async () => {
+    gw = await startTenancyGateway({});
+  });
+  after(() => gw.close());
+
+  test('a successful embeddings answer carries the dashboard link, and the client dashboard shows the request', async () => {
+    const res = await gw.post('/v1/embeddings', { model: 'demo-embed', input: 'dashboard me' });
+    assert.equal(res.status, 200);
+    await res.text();
+    const link = res.headers.get('x-client-dashboard-url');
+    assert.ok(link, 'X-Client-Dashboard-Url on embeddings too');
+    await gw.runtime.usage.flush();
+    const { cookie } = await openLink(link);
+    const page = await getPage(gw, '/client?range=24h', cookie);
+    assert.equal(page.status, 200);
+    assert.match(page.html, /demo\/demo-embed/);
   });
 });
