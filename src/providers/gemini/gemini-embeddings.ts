@@ -1,5 +1,6 @@
 import { GatewayError } from '../../core/errors.ts';
 import type { EmbeddingRequest, EmbeddingResponse } from '../../core/ir.ts';
+import { inBatches } from '../embedding-batches.ts';
 import { estimateEmbeddingUsage, inputUsage } from '../embedding-usage.ts';
 import { errorTableMapper, upstreamJSON, upstreamRequest } from '../http.ts';
 import type { CallContext, EmbeddingsAdapter, UpstreamTarget } from '../types.ts';
@@ -75,31 +76,11 @@ async function embed(request: EmbeddingRequest, target: UpstreamTarget, ctx: Cal
   if (request.input.kind !== 'text') {
     throw new GatewayError('invalid_request', 'Gemini embeds text, not token ids', { param: 'input' });
   }
-  const { texts } = request.input;
-  const batches: string[][] = [];
-  for (let i = 0; i < texts.length; i += GEMINI_EMBED_BATCH) batches.push(texts.slice(i, i + GEMINI_EMBED_BATCH));
-  // One batch failing stops the others: the attempt failed as a whole (and may fail over).
-  const controller = new AbortController();
-  const stop = () => controller.abort(ctx.signal.reason);
-  if (ctx.signal.aborted) stop();
-  else ctx.signal.addEventListener('abort', stop, { once: true });
-  const batchCtx = { ...ctx, signal: controller.signal };
-  const results = new Array<BatchResult>(batches.length);
-  let next = 0;
-  const worker = async () => {
-    while (next < batches.length && !controller.signal.aborted) {
-      const at = next++;
-      results[at] = await embedBatch(batches[at]!, request, target, batchCtx);
-    }
-  };
-  try {
-    await Promise.all(Array.from({ length: Math.min(PARALLEL_BATCHES, batches.length) }, worker));
-  } catch (err) {
-    controller.abort(err);
-    throw err;
-  } finally {
-    ctx.signal.removeEventListener('abort', stop);
-  }
+  const results = await inBatches(
+    request.input.texts,
+    { size: GEMINI_EMBED_BATCH, parallel: PARALLEL_BATCHES, signal: ctx.signal },
+    (texts, signal) => embedBatch(texts, request, target, { ...ctx, signal }),
+  );
   const reported = results.every((r) => r.promptTokens !== undefined);
   return {
     model: target.model.upstreamName,
