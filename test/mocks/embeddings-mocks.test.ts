@@ -1,8 +1,11 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
+import { BedrockRuntimeClient, InvokeModelCommand, ValidationException } from '@aws-sdk/client-bedrock-runtime';
 import { GoogleGenAI } from '@google/genai';
 import OpenAI, { AzureOpenAI, BadRequestError } from 'openai';
 import { validateEmbeddingResponse } from '../helpers/openai-schema.ts';
+import { MOCK_BEDROCK_CREDENTIALS, MOCK_BEDROCK_REGION, type MockBedrock, startMockBedrock } from './bedrock.ts';
+import { bedrockMockEmbedding } from './bedrock-embeddings.ts';
 import { type MockGemini, startMockGemini } from './gemini.ts';
 import { GEMINI_MAX_BATCH, geminiMockEmbedding } from './gemini-embeddings.ts';
 import { embeddingTokens, MOCK_API_KEY, type MockOpenAI, mockEmbedding, startMockOpenAI } from './openai-compatible.ts';
@@ -96,5 +99,62 @@ describe('Gemini mock: embeddings through @google/genai', () => {
   it('more than 100 requests in a batch is Google’s 400', async () => {
     const contents = Array.from({ length: GEMINI_MAX_BATCH + 1 }, (_, i) => `t${i}`);
     await assert.rejects(ai.models.embedContent({ model: 'gemini-embedding-001', contents }), /at most 100 requests/);
+  });
+});
+
+describe('Bedrock mock: InvokeModel for Titan and Cohere embeddings through @aws-sdk/client-bedrock-runtime', () => {
+  let mock: MockBedrock;
+  let client: BedrockRuntimeClient;
+  before(async () => {
+    mock = await startMockBedrock();
+    client = new BedrockRuntimeClient({
+      endpoint: mock.url,
+      region: MOCK_BEDROCK_REGION,
+      credentials: MOCK_BEDROCK_CREDENTIALS,
+      maxAttempts: 1,
+    });
+  });
+  after(() => mock.close());
+
+  const invoke = async (modelId: string, body: unknown) => {
+    const out = await client.send(
+      new InvokeModelCommand({
+        modelId,
+        body: JSON.stringify(body),
+        contentType: 'application/json',
+        accept: 'application/json',
+      }),
+    );
+    return JSON.parse(Buffer.from(out.body).toString('utf8')) as Record<string, unknown>;
+  };
+
+  it('Titan V2: one text, its dimensions, the token count; the SigV4 signature checked', async () => {
+    const body = await invoke('amazon.titan-embed-text-v2:0', { inputText: 'hello world', dimensions: 256 });
+    assert.deepEqual(body['embedding'], bedrockMockEmbedding('hello world', 'amazon.titan-embed-text-v2:0', 256));
+    assert.equal(body['inputTextTokenCount'], 2);
+    const recorded = mock.requests.at(-1)!;
+    assert.equal(recorded.operation, 'InvokeModel');
+    assert.equal(recorded.auth, 'sigv4');
+    await assert.rejects(
+      invoke('amazon.titan-embed-text-v2:0', { inputText: 'x', dimensions: 300 }),
+      ValidationException,
+    );
+  });
+
+  it('Cohere: texts in order, floats by type, at most 96 texts', async () => {
+    const body = await invoke('cohere.embed-english-v3', {
+      texts: ['a', 'b'],
+      input_type: 'search_document',
+      embedding_types: ['float'],
+    });
+    assert.equal(body['response_type'], 'embeddings_by_type');
+    assert.deepEqual((body['embeddings'] as { float: number[][] }).float, [
+      bedrockMockEmbedding('a', 'cohere.embed-english-v3'),
+      bedrockMockEmbedding('b', 'cohere.embed-english-v3'),
+    ]);
+    await assert.rejects(
+      invoke('cohere.embed-english-v3', { texts: Array(97).fill('x'), input_type: 'search_query' }),
+      /maximum item count: 96/,
+    );
   });
 });
