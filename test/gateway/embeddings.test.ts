@@ -374,3 +374,50 @@ describe('embeddings on the dashboards', () => {
     assert.match(page.html, /demo\/demo-embed/);
   });
 });
+
+describe("OpenAI-compatible kinds' embedding quirks", () => {
+  let mistral: MockOpenAI;
+  let ollama: MockOpenAI;
+  let gw: TestGateway;
+  before(async () => {
+    mistral = await startMockOpenAI({ flavour: 'mistral' });
+    ollama = await startMockOpenAI({ ignoreEncodingFormat: true });
+    const embedder = (name: string) => [
+      { name, qualityRank: 50, mode: 'embedding' as const, price: { input: 0.1, output: 0 } },
+    ];
+    gw = await startGateway({
+      providers: [
+        mockProvider('mis', mistral.url, embedder('codestral-embed'), { kind: 'mistral' }),
+        mockProvider('oll', ollama.url, embedder('nomic-embed-text'), { kind: 'ollama' }),
+      ],
+    });
+  });
+  after(async () => {
+    await gw.close();
+    await mistral.close();
+    await ollama.close();
+  });
+
+  test('Mistral: dimensions travel as output_dimension, user is dropped (it rejects unknown fields)', async () => {
+    const body = await gw.client.embeddings.create({ model: 'codestral-embed', input: 'x', dimensions: 8, user: 'u1' });
+    assert.deepEqual(body.data[0]!.embedding, mockEmbedding('x', 'codestral-embed', 8));
+    assert.deepEqual(mistral.requests.at(-1)!.body, {
+      model: 'codestral-embed',
+      input: 'x',
+      output_dimension: 8,
+      encoding_format: 'base64',
+    });
+  });
+
+  test('Ollama: asked for floats; a base64 caller gets them encoded by the gateway', async () => {
+    const res = await gw.post('/v1/embeddings', { model: 'nomic-embed-text', input: 'y', encoding_format: 'base64' });
+    assert.equal(res.status, 200);
+    const body = (await res.json()) as { data: Array<{ embedding: string }> };
+    assert.equal((ollama.requests.at(-1)!.body as { encoding_format: string }).encoding_format, 'float');
+    const bytes = Buffer.from(body.data[0]!.embedding, 'base64');
+    assert.deepEqual(
+      Array.from(new Float32Array(bytes.buffer, bytes.byteOffset, bytes.length / 4)),
+      mockEmbedding('y', 'nomic-embed-text'),
+    );
+  });
+});

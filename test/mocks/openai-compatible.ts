@@ -165,6 +165,9 @@ export async function startMockOpenAI(initial: MockOpenAIOptions = {}): Promise<
     if (!model) return fail(400, 'missing-model');
     if (isEmbeddings) {
       if (options.strictModels && !azure && !models.includes(model)) return fail(404, 404);
+      // Mistral's embeddings reject fields they do not define (pydantic `extra_forbidden`).
+      const foreign = ['dimensions', 'user'].find((param) => (body as Record<string, unknown>)[param] !== undefined);
+      if (options.flavour === 'mistral' && !azure && foreign) return fail(422, 'unsupported-param', { param: foreign });
       const answer = answerEmbeddings(body as Record<string, unknown>, model, options);
       return respondBody(res, answer.status, JSON.stringify(answer.body), fault);
     }

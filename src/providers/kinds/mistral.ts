@@ -17,6 +17,8 @@ export const mistral = describeKind({
     renamed: { seed: 'random_seed' },
     // Mistral reports usage on the last chunk by itself and rejects unknown fields.
     streamOptions: false,
+    // Its embeddings take `output_dimension` (codestral-embed) and reject unknown fields.
+    embeddingsRenamed: { dimensions: 'output_dimension' },
   }),
   models: [
     knownModel('mistral-small-latest', 128_000, 32_768, FULL, 58),

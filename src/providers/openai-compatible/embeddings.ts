@@ -9,8 +9,9 @@ import { endpoint, familyMember } from './openai-endpoint.ts';
 
 /**
  * The family's embeddings call (`POST {base}/embeddings`, Azure `/openai/deployments/{d}/embeddings`): the
- * caller's own body goes upstream with the model swapped and the kind's dropped fields removed, so fields
- * Modro does not model (a server's own options) still arrive.
+ * caller's own body goes upstream with the model swapped, the kind's dropped fields removed and its embeddings
+ * renames applied (Mistral's `output_dimension`), so fields Modro does not model (a server's own options) still
+ * arrive.
  *
  * Upstream is asked for base64 whenever the kind accepts it, whatever the caller asked: a quarter of the
  * bytes of JSON floats, and the same float32 values (OpenAI's float answers are float32 values printed in
@@ -33,6 +34,12 @@ function requestBody(request: EmbeddingRequest, target: UpstreamTarget): Json {
   body['model'] = target.model.upstreamName;
   body['encoding_format'] = quirks.embeddingsBase64 ? 'base64' : 'float';
   for (const name of quirks.dropped) delete body[name];
+  for (const [from, to] of Object.entries(quirks.embeddingsRenamed)) {
+    if (from in body) {
+      body[to] = body[from];
+      delete body[from];
+    }
+  }
   return body;
 }
 

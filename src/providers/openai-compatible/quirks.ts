@@ -29,6 +29,8 @@ export interface OpenAIQuirks {
    * for floats and encodes them itself for a caller that asked base64 (the openai SDKs' default).
    */
   embeddingsBase64: boolean;
+  /** Embeddings body fields sent under another name: Mistral's `{ dimensions: 'output_dimension' }`. */
+  embeddingsRenamed: Readonly<Record<string, string>>;
 }
 
 export type UnsupportedFeature = 'logprobs' | 'n' | 'logit_bias' | 'tool_choice_named';
@@ -45,6 +47,7 @@ const OPENAI: OpenAIQuirks = {
   streamOptions: true,
   dropsMessageName: false,
   embeddingsBase64: true,
+  embeddingsRenamed: {},
 };
 
 /** A kind's quirks: OpenAI's behaviour with these differences. */

@@ -70,7 +70,8 @@ export function answerEmbeddings(
   else if (Array.isArray(input) && input.length > 0 && input.length <= 2048) inputs = input as Input[];
   else return { status: 400, body: invalidInput };
   if (inputs.some((v) => v === '' || (Array.isArray(v) && v.length === 0))) return { status: 400, body: invalidInput };
-  const dimensions = body['dimensions'];
+  // Mistral's name for it (codestral-embed).
+  const dimensions = body['dimensions'] ?? body['output_dimension'];
   if (dimensions !== undefined && model === 'text-embedding-ada-002') {
     return {
       status: 400,
