@@ -389,6 +389,12 @@ describe("OpenAI-compatible kinds' embedding quirks", () => {
       providers: [
         mockProvider('mis', mistral.url, embedder('codestral-embed'), { kind: 'mistral' }),
         mockProvider('oll', ollama.url, embedder('nomic-embed-text'), { kind: 'ollama' }),
+        mockProvider(
+          'az',
+          ollama.origin,
+          [{ ...embedder('text-embedding-3-large')[0]!, upstreamName: 'my-embedder' }],
+          { kind: 'azure', options: { apiVersion: '2024-10-21' } },
+        ),
       ],
     });
   });
@@ -419,5 +425,17 @@ describe("OpenAI-compatible kinds' embedding quirks", () => {
       Array.from(new Float32Array(bytes.buffer, bytes.byteOffset, bytes.length / 4)),
       mockEmbedding('y', 'nomic-embed-text'),
     );
+  });
+
+  test('Azure: the deployment path with api-key and api-version', async () => {
+    ollama.options.ignoreEncodingFormat = false;
+    const body = await gw.client.embeddings.create({ model: 'text-embedding-3-large', input: 'z' });
+    const sent = ollama.requests.at(-1)!;
+    assert.equal(sent.path, '/openai/deployments/my-embedder/embeddings?api-version=2024-10-21');
+    assert.ok(sent.headers['api-key']);
+    assert.equal(sent.headers.authorization, undefined);
+    assert.equal((sent.body as { model: string }).model, 'my-embedder');
+    assert.deepEqual(body.data[0]!.embedding, mockEmbedding('z', 'my-embedder'));
+    ollama.options.ignoreEncodingFormat = true;
   });
 });

@@ -84,6 +84,7 @@ export function mockProvider(
     price?: { input: number; output: number };
     tiers?: Array<'utility' | 'fast' | 'deep'>;
     mode?: 'chat' | 'embedding';
+    upstreamName?: string;
   }>,
   extra: Partial<ProviderInput> = {},
 ): ProviderInput {
