@@ -1,5 +1,6 @@
 import assert from 'node:assert/strict';
 import { after, before, beforeEach, describe, test } from 'node:test';
+import fc from 'fast-check';
 import OpenAI from 'openai';
 import { findUsageRecord } from '../../src/store/usage-queries.ts';
 import { mockProvider, startGateway, TEST_API_KEY, type TestGateway } from '../helpers/gateway.ts';
@@ -351,6 +352,58 @@ describe('POST /v1/embeddings on the demo provider (zero configuration)', () => 
     const record = await findUsageRecord(gw.runtime.store.db, response.headers.get('x-request-id')!);
     assert.equal(record?.inputTokens, body.usage.prompt_tokens);
     assert.equal(record?.costNanoUsd, Math.round(body.usage.prompt_tokens * 0.02 * 1000));
+  });
+});
+
+describe('random bodies on /v1/embeddings', () => {
+  let gw: TestGateway;
+  before(async () => {
+    gw = await startGateway({});
+  });
+  after(() => gw.close());
+
+  test('property: 2xx or an OpenAI-format 4xx, never a 5xx (demo provider)', async () => {
+    const tokenIds = fc.array(fc.oneof(fc.nat(), fc.integer(), fc.double()), { maxLength: 4 });
+    const input = fc.oneof(
+      fc.string(),
+      fc.array(fc.string(), { maxLength: 4 }),
+      tokenIds,
+      fc.array(tokenIds, { maxLength: 3 }),
+      fc.array(fc.anything(), { maxLength: 3 }),
+      fc.anything(),
+    );
+    const body = fc.oneof(
+      fc.anything(),
+      fc.record(
+        {
+          model: fc.oneof(fc.constantFrom('demo-embed', 'demo/demo-embed', 'fast', 'auto', 'demo-fast'), fc.string()),
+          input,
+          encoding_format: fc.oneof(fc.constantFrom('float', 'base64'), fc.anything()),
+          dimensions: fc.oneof(fc.integer({ min: -2, max: 5000 }), fc.double(), fc.anything()),
+          user: fc.anything(),
+        },
+        { requiredKeys: [] },
+      ),
+    );
+    await fc.assert(
+      fc.asyncProperty(body, async (value) => {
+        const text = JSON.stringify(value) ?? 'null';
+        const res = await gw.post('/v1/embeddings', text);
+        const raw = await res.text();
+        assert.ok(res.status < 500, `status ${res.status} for ${text.slice(0, 200)}: ${raw.slice(0, 200)}`);
+        if (res.status >= 400) {
+          const parsed = JSON.parse(raw) as ErrorBody & { error: { retryable: boolean } };
+          assert.ok(validateErrorResponse(parsed).ok);
+          assert.equal(parsed.error.retryable, false);
+        } else {
+          const parsed = JSON.parse(raw) as { object: string; data: unknown[] };
+          assert.equal(parsed.object, 'list');
+          assert.ok(parsed.data.length > 0);
+        }
+      }),
+      { numRuns: 200, seed: 20261207 },
+    );
+    assert.equal((await fetch(`${gw.url}/healthz`)).status, 200);
   });
 });
 
