@@ -355,6 +355,51 @@ describe('POST /v1/embeddings on the demo provider (zero configuration)', () => 
   });
 });
 
+describe('key failover on embeddings', () => {
+  let mock: MockOpenAI;
+  let gw: TestGateway;
+  before(async () => {
+    mock = await startMockOpenAI({ apiKeys: ['sk-good-key-0123456789'] });
+    gw = await startGateway({
+      providers: [
+        mockProvider(
+          'up',
+          mock.url,
+          [{ name: MODEL, qualityRank: 50, mode: 'embedding', price: { input: PRICE, output: 0 } }],
+          {
+            keys: [
+              { id: 'revoked', key: 'sk-revoked-key-0123456789' },
+              { id: 'good', key: 'sk-good-key-0123456789' },
+            ],
+          },
+        ),
+      ],
+    });
+  });
+  after(async () => {
+    await gw.close();
+    await mock.close();
+  });
+
+  test('a key the provider rejects gives way to the next key of the same provider, and leaves rotation', async () => {
+    const { data: body, response } = await gw.client.embeddings.create({ model: MODEL, input: 'k' }).withResponse();
+    assert.deepEqual(body.data[0]!.embedding, mockEmbedding('k', MODEL));
+    assert.equal(response.headers.get('x-model-router-attempts'), '2');
+    await gw.runtime.usage.flush();
+    const record = await findUsageRecord(gw.runtime.store.db, response.headers.get('x-request-id')!);
+    assert.equal(record?.providerKeyId, 'good');
+    mock.reset();
+    await gw.client.embeddings.create({ model: MODEL, input: 'k2' });
+    assert.equal(mock.requests.length, 1, 'the rejected key is out of rotation');
+    assert.ok(
+      !JSON.stringify(await (await gw.post('/v1/embeddings', { model: MODEL, input: 'k3' })).json()).includes('sk-'),
+    );
+    const logs = gw.logs.join('');
+    assert.match(logs, /upstream attempt failed/, 'the failed attempt is logged');
+    assert.ok(!logs.includes('sk-revoked-key') && !logs.includes('sk-good-key'), 'never a key in the logs');
+  });
+});
+
 describe('random bodies on /v1/embeddings', () => {
   let gw: TestGateway;
   before(async () => {
