@@ -224,8 +224,8 @@ export class Pipeline {
    * and record as a chat request; routing is to the one embedding model it names (Router.routeEmbeddings).
    */
   async embed(ctx: EmbeddingContext): Promise<Embedded> {
-    const routed = await this.#admitAndRoute(ctx, () =>
-      this.#deps.router.routeEmbeddings(ctx.request, ctx.caller.policy),
+    const routed = await this.#admitAndRoute(ctx, (admitted) =>
+      this.#deps.router.routeEmbeddings(admitted.request, admitted.caller.policy),
     );
     if (!routed.ok) return this.#fail(routed.ctx, routed);
     const admitted: EmbeddingContext = { ...ctx, caller: routed.ctx.caller };

@@ -218,21 +218,28 @@ export class Router {
     }
     const reasons: string[] = [];
     const candidates: CatalogModel[] = [];
+    let requestAtFault = false;
     for (const model of embedding) {
       const provider = this.deps.catalog.providers.get(model.provider);
       if (!provider) continue;
       const embeddings = this.deps.adapterFor(provider).embeddings;
-      const why = embeddings
-        ? embeddings.unsupportedReason?.(request, { provider, model, key: provider.keys[0]! })
-        : `${provider.kind} providers do not serve embeddings`;
-      if (why) reasons.push(why);
-      else candidates.push(model);
+      if (!embeddings) {
+        reasons.push(`${provider.kind} providers do not serve embeddings`);
+        continue;
+      }
+      const why = embeddings.unsupportedReason?.(request, { provider, model, key: provider.keys[0]! });
+      if (why) {
+        reasons.push(why);
+        requestAtFault = true;
+      } else candidates.push(model);
     }
     if (candidates.length === 0) {
+      // A field the providers cannot take (token ids, dimensions), else the model itself.
+      const param = !requestAtFault ? 'model' : request.input.kind === 'tokens' ? 'input' : 'dimensions';
       throw new GatewayError(
         'invalid_request',
         `No provider of '${ref}' can serve this request: ${[...new Set(reasons)].join('; ')}`,
-        { param: reasons.length > 0 ? 'input' : 'model' },
+        { param },
       );
     }
     return { requestedModel: request.model, tier: null, preset: null, score: null, chooser: null, candidates };

@@ -89,15 +89,16 @@ describe('POST /v1/embeddings on Bedrock (Titan, Cohere)', () => {
 
   test('what Bedrock cannot take is refused before any call: token ids, Titan dimensions outside 256/512/1024', async () => {
     const before = bedrock.requests.length;
-    for (const body of [
-      { model: TITAN, input: [[1, 2]] },
-      { model: TITAN, input: 'x', dimensions: 300 },
-      { model: COHERE, input: 'x', dimensions: 256 },
-    ]) {
+    for (const [body, param] of [
+      [{ model: TITAN, input: [[1, 2]] }, 'input'],
+      [{ model: TITAN, input: 'x', dimensions: 300 }, 'dimensions'],
+      [{ model: COHERE, input: 'x', dimensions: 256 }, 'dimensions'],
+    ] as const) {
       const res = await gw.post('/v1/embeddings', body);
       assert.equal(res.status, 400, JSON.stringify(body));
-      const error = (await res.json()) as { error: { code: string; message: string } };
+      const error = (await res.json()) as { error: { code: string; message: string; param: string } };
       assert.equal(error.error.code, 'invalid_request');
+      assert.equal(error.error.param, param);
       assert.match(error.error.message, /token ids|dimensions/);
     }
     assert.equal(bedrock.requests.length, before);
