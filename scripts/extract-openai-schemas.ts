@@ -27,6 +27,8 @@ const ROOTS = [
   'CreateResponse',
   'Response',
   'ResponseStreamEvent',
+  'CreateEmbeddingRequest',
+  'CreateEmbeddingResponse',
 ];
 
 const repoRoot = resolve(import.meta.dirname, '..');

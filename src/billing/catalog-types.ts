@@ -1,7 +1,7 @@
 /**
  * What the catalog says about a model: its price, limits, capabilities and rank. Billing owns these shapes
  * (prices and cost are billing's concern); providers, the router and the pipeline read them. This file
- * imports nothing, so every folder may depend on it without a cycle.
+ * imports nothing, so every folder may depend on it without a cycle (one pure helper lives here too).
  */
 
 /** A model as the catalog knows it (built by src/catalog/catalog.ts). */
@@ -22,6 +22,18 @@ export interface CatalogModel {
   qualityRank: number;
   /** Tiers this model may serve; empty means the preset rules decide. */
   tiers: Array<'utility' | 'fast' | 'deep'>;
+  /**
+   * What the model does. Absent means `chat`. An `embedding` model serves only `POST /v1/embeddings` (priced per
+   * input token) and is never a chat candidate; a chat model is never an embeddings candidate.
+   */
+  mode?: ModelMode;
+}
+
+export type ModelMode = 'chat' | 'embedding';
+
+/** Whether a model serves embeddings (and so never chat). */
+export function isEmbeddingModel(model: { mode?: ModelMode | undefined }): boolean {
+  return model.mode === 'embedding';
 }
 
 export interface ModelPrice {
@@ -57,4 +69,6 @@ export interface KnownModel {
   readonly capabilities: ModelCapabilities;
   readonly qualityRank: number;
   readonly price?: { readonly input: number; readonly output: number };
+  /** Absent means `chat` (CatalogModel.mode). */
+  readonly mode?: ModelMode;
 }

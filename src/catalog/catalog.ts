@@ -3,6 +3,7 @@ import { libraryContextWindow, libraryPrice, withPriceLibrary } from '../billing
 import { providersFromEnv } from '../config/env-providers.ts';
 import type { Config, ModelConfig, ProviderConfig } from '../config/schema.ts';
 import { descriptorOf } from '../providers/kinds/index.ts';
+import { NONE } from '../providers/kinds/known-model.ts';
 import { providerKey } from '../providers/provider-key.ts';
 import type { ProviderKey, ProviderSpec, UpstreamLimits } from '../providers/types.ts';
 
@@ -57,12 +58,15 @@ function toSpec(provider: ProviderConfig, limits: UpstreamLimits): ProviderSpec 
 }
 
 function mergeModel(known: KnownModel | undefined, configured: ModelConfig | undefined, name: string) {
+  const mode = configured?.mode ?? known?.mode ?? 'chat';
+  const defaults = mode === 'embedding' ? NONE : DEFAULT_CAPABILITIES;
   return {
     name,
+    mode,
     upstreamName: configured?.upstreamName ?? name,
     contextWindow: configured?.contextWindow ?? known?.contextWindow,
-    maxOutputTokens: configured?.maxOutputTokens ?? known?.maxOutputTokens,
-    capabilities: { ...DEFAULT_CAPABILITIES, ...known?.capabilities, ...configured?.capabilities },
+    maxOutputTokens: configured?.maxOutputTokens ?? known?.maxOutputTokens ?? (mode === 'embedding' ? 0 : undefined),
+    capabilities: { ...defaults, ...known?.capabilities, ...configured?.capabilities },
     qualityRank: configured?.qualityRank ?? known?.qualityRank ?? 50,
     tiers: configured?.tiers ?? [],
     price: configured?.price,
@@ -130,6 +134,7 @@ function modelsOf(provider: ProviderConfig, spec: ProviderSpec, config: Config, 
       capabilities: merged.capabilities,
       qualityRank: merged.qualityRank,
       tiers: merged.tiers,
+      ...(merged.mode === 'embedding' ? { mode: 'embedding' as const } : {}),
     });
   }
   return out;

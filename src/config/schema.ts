@@ -39,6 +39,8 @@ const modelSchema = z.strictObject({
   capabilities: capabilitiesSchema.optional(),
   qualityRank: z.number().min(0).max(100).optional(),
   tiers: z.array(z.enum(TIERS)).optional(),
+  /** `embedding`: served by POST /v1/embeddings only, priced per input token (docs/embeddings.md). Default chat. */
+  mode: z.enum(['chat', 'embedding']).optional(),
 });
 
 const keySchema = z.union([

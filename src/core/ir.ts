@@ -12,7 +12,7 @@
  *   it nearly untouched (the pass-through fast path), including fields the IR does not model.
  */
 
-export type InboundProtocol = 'openai-chat' | 'openai-responses' | 'anthropic-messages';
+export type InboundProtocol = 'openai-chat' | 'openai-responses' | 'anthropic-messages' | 'openai-embeddings';
 
 // ---------- content ----------
 
@@ -215,4 +215,37 @@ export const ZERO_USAGE: Readonly<Usage> = Object.freeze({
 
 export function emptyUsage(): Usage {
   return { ...ZERO_USAGE };
+}
+
+// ---------- embeddings ----------
+
+/** What to embed: texts, or texts already tokenized by the caller (OpenAI's token arrays). One vector each. */
+export type EmbeddingInput = { kind: 'text'; texts: string[] } | { kind: 'tokens'; tokens: number[][] };
+
+/** How vectors travel on the wire: JSON numbers, or base64 of little-endian float32 bytes. */
+export type EmbeddingEncoding = 'float' | 'base64';
+
+export interface EmbeddingRequest {
+  /** A catalog model id (`provider/model`) or a bare model name; tiers do not apply (docs/embeddings.md). */
+  model: string;
+  input: EmbeddingInput;
+  /** Output dimensions asked for (models that can shorten their vectors). */
+  dimensions?: number;
+  /** What the caller wants back; adapters may get the other from upstream, the codec converts. */
+  encodingFormat: EmbeddingEncoding;
+  user?: string;
+  /** The caller's original body, for an upstream that speaks the same protocol. Never mutated. */
+  inbound: { protocol: InboundProtocol; body: Record<string, unknown> };
+}
+
+/** One vector as the upstream sent it: numbers, or base64 of little-endian float32 (never re-encoded needlessly). */
+export type EmbeddingVector = number[] | string;
+
+export interface EmbeddingResponse {
+  /** The model the upstream says answered. */
+  model: string;
+  /** One per input, in input order. */
+  vectors: EmbeddingVector[];
+  /** `inputTokens` only: embeddings generate nothing. */
+  usage: Usage;
 }

@@ -1,7 +1,7 @@
 import { type Catalog, resolveModelRef } from '../catalog/catalog.ts';
 import { GatewayError } from '../core/errors.ts';
 import { parseModelField } from '../router/router.ts';
-import type { Caller, RequestContext } from './context.ts';
+import type { Caller, CallerContext } from './context.ts';
 
 /**
  * Admission: the policy checks a request passes before routing, and so before any upstream byte is sent.
@@ -11,7 +11,7 @@ import type { Caller, RequestContext } from './context.ts';
  */
 export type Admitted = { ok: true; caller: Caller } | { ok: false; error: GatewayError };
 
-export function admit(ctx: RequestContext, catalog: Catalog): Admitted {
+export function admit(ctx: CallerContext, catalog: Catalog): Admitted {
   const named = namedModelAllowed(ctx, catalog);
   if (named) return { ok: false, error: named };
   return keepToRequiredKinds(ctx, catalog);
@@ -21,7 +21,7 @@ export function admit(ctx: RequestContext, catalog: Catalog): Admitted {
  * A concrete model the caller's policy does not list is refused as if it did not exist (the message does not
  * tell a caller which models exist). Tiers and `auto` route among the operator's candidates.
  */
-function namedModelAllowed(ctx: RequestContext, catalog: Catalog): GatewayError | undefined {
+function namedModelAllowed(ctx: CallerContext, catalog: Catalog): GatewayError | undefined {
   const allowed = ctx.caller.policy.allowedModels;
   if (!allowed) return undefined;
   let parsed: ReturnType<typeof parseModelField>;
@@ -44,7 +44,7 @@ function namedModelAllowed(ctx: RequestContext, catalog: Catalog): GatewayError 
  * A request using what only some provider kinds serve (the decoder says so: Anthropic's server tools,
  * documents…) may go only to providers of those kinds: translating it elsewhere would silently drop parts.
  */
-function keepToRequiredKinds(ctx: RequestContext, catalog: Catalog): Admitted {
+function keepToRequiredKinds(ctx: CallerContext, catalog: Catalog): Admitted {
   const { caller } = ctx;
   const requires = ctx.request.requires;
   if (!requires) return { ok: true, caller };

@@ -1,5 +1,5 @@
 import { randomBytes } from 'node:crypto';
-import type { ChatRequest, InboundProtocol } from '../core/ir.ts';
+import type { ChatRequest, EmbeddingRequest, InboundProtocol } from '../core/ir.ts';
 import type { ProviderKey } from '../providers/types.ts';
 import type { RoutingPolicy } from '../router/router.ts';
 
@@ -39,6 +39,18 @@ export interface RequestStart {
 export interface RequestContext extends RequestStart {
   caller: Caller;
   request: ChatRequest;
+}
+
+/** A decoded embeddings request of a known caller (`Pipeline.embed`). */
+export interface EmbeddingContext extends RequestStart {
+  caller: Caller;
+  request: EmbeddingRequest;
+}
+
+/** What admission, failover and recording read of any request, chat or embeddings. */
+export interface CallerContext extends RequestStart {
+  caller: Caller;
+  request: { model: string; stream?: boolean; requires?: ChatRequest['requires'] };
 }
 
 /**

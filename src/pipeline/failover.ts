@@ -5,7 +5,7 @@ import type { Logger } from '../ops/logger.ts';
 import type { Metrics } from '../ops/metrics.ts';
 import type { ProviderAdapter, ProviderKey, ProviderSpec, UpstreamTarget } from '../providers/types.ts';
 import type { RouteDecision } from '../router/router.ts';
-import type { Caller, RequestContext } from './context.ts';
+import type { Caller, CallerContext } from './context.ts';
 import type { ProviderHealth } from './health.ts';
 import type { Attempted } from './outcome.ts';
 
@@ -30,7 +30,7 @@ export type Attempt<T> = (target: UpstreamTarget, adapter: ProviderAdapter, sign
 
 export async function callWithFailover<T extends object>(
   deps: FailoverDeps,
-  ctx: RequestContext,
+  ctx: CallerContext,
   decision: RouteDecision,
   attempt: Attempt<T>,
 ): Promise<Attempted<T>> {

@@ -1,5 +1,5 @@
 import type { GatewayError } from '../core/errors.ts';
-import type { ChatResponse, Usage } from '../core/ir.ts';
+import type { ChatResponse, EmbeddingResponse, Usage } from '../core/ir.ts';
 import type { PassthroughResponse, UpstreamTarget } from '../providers/types.ts';
 import type { RouteDecision } from '../router/router.ts';
 import type { PipelineStream } from './stream.ts';
@@ -51,6 +51,11 @@ export type Handled =
     }
   | { kind: 'stream'; stream: PipelineStream; headers: AnswerHeaders }
   | { kind: 'error'; error: GatewayError; headers: AnswerHeaders };
+
+/** What `Pipeline.embed` returns: the vectors with how they were served and what they cost, or an error. */
+export type Embedded =
+  | { kind: 'embeddings'; response: EmbeddingResponse; served: Served; costNano: number; headers: AnswerHeaders }
+  | Extract<Handled, { kind: 'error' }>;
 
 export type Counted =
   | { kind: 'count'; inputTokens: number; headers: AnswerHeaders }

@@ -2,7 +2,7 @@ import type { CatalogModel } from '../billing/catalog-types.ts';
 import { costNanoUsd } from '../billing/cost.ts';
 import type { Catalog } from '../catalog/catalog.ts';
 import type { Config } from '../config/schema.ts';
-import { type GatewayError, toGatewayError } from '../core/errors.ts';
+import { GatewayError, toGatewayError } from '../core/errors.ts';
 import type { Logger } from '../ops/logger.ts';
 import type { Metrics } from '../ops/metrics.ts';
 import type { UpstreamPool } from '../providers/http.ts';
@@ -12,12 +12,12 @@ import type { TokenCounter } from '../tokens/token-counter.ts';
 import { promptTokens } from '../tokens/tokens.ts';
 import { admit } from './admit.ts';
 import { type Authenticator, successHeaders } from './authenticate.ts';
-import type { Caller, RequestContext, RequestStart } from './context.ts';
+import type { Caller, CallerContext, EmbeddingContext, RequestContext, RequestStart } from './context.ts';
 import { callWithFailover, type FailoverDeps, firstOf } from './failover.ts';
 import { routingHeaders } from './headers.ts';
 import type { ProviderHealth } from './health.ts';
 import { StreamMeter } from './meter.ts';
-import type { AnswerHeaders, Counted, Failure, Handled, Outcome, Served } from './outcome.ts';
+import type { AnswerHeaders, Counted, Embedded, Failure, Handled, Outcome, Served } from './outcome.ts';
 import { Recorder, type UsageSink } from './record.ts';
 import { MeteredStream } from './stream.ts';
 
@@ -100,7 +100,7 @@ export class Pipeline {
 
   /** A chat request (any inbound protocol): admitted, routed, called with failover, metered and recorded. */
   async handle(ctx: RequestContext): Promise<Handled> {
-    const routed = await this.#admitAndRoute(ctx);
+    const routed = await this.#admitAndRoute(ctx, this.#routeChat);
     if (!routed.ok) return this.#fail(routed.ctx, routed);
     const { decision } = routed;
     ctx = routed.ctx;
@@ -165,7 +165,7 @@ export class Pipeline {
    * else, or when every such provider fails for a passing reason, a local count. Recorded (no tokens billed).
    */
   async countTokens(ctx: RequestContext): Promise<Counted> {
-    const routed = await this.#admitAndRoute(ctx);
+    const routed = await this.#admitAndRoute(ctx, this.#routeChat);
     if (!routed.ok) return this.#fail(routed.ctx, routed);
     ctx = routed.ctx;
     const deps = this.#deps;
@@ -219,6 +219,37 @@ export class Pipeline {
     };
   }
 
+  /**
+   * An embeddings request: the same admission, failover, metering (input tokens at the model's input price)
+   * and record as a chat request; routing is to the one embedding model it names (Router.routeEmbeddings).
+   */
+  async embed(ctx: EmbeddingContext): Promise<Embedded> {
+    const routed = await this.#admitAndRoute(ctx, (admitted) =>
+      this.#deps.router.routeEmbeddings(admitted.request, admitted.caller.policy),
+    );
+    if (!routed.ok) return this.#fail(routed.ctx, routed);
+    const admitted: EmbeddingContext = { ...ctx, caller: routed.ctx.caller };
+    const deps = this.#deps;
+    const call = { requestId: ctx.requestId, tokens: deps.tokens, pool: deps.upstreams };
+    const done = await callWithFailover(this.#failover, admitted, routed.decision, async (target, adapter, signal) => {
+      // The router only routes to adapters with an embeddings call; a missing one is a bug, not a provider fault.
+      if (!adapter.embeddings) throw new GatewayError('internal_error', `${adapter.wire} has no embeddings call`);
+      return { response: await adapter.embeddings.embed(admitted.request, target, { ...call, signal }) };
+    });
+    if (!done.ok) return this.#fail(admitted, done);
+    const served = { decision: done.decision, target: done.target, attempts: done.attempts, ttfbMs: done.ttfbMs };
+    const usage = done.response.usage;
+    const costNano = costNanoUsd(usage, done.target.model.price);
+    await this.#record(admitted, { ...served, usage, costNano, status: 200, errorCode: null });
+    return {
+      kind: 'embeddings',
+      response: done.response,
+      served,
+      costNano,
+      headers: this.#successHeaders(admitted, served, costNano),
+    };
+  }
+
   /** The catalog models this caller may name (its providers and allowed models), for the model list. */
   models(caller: Caller): { models: CatalogModel[]; headers: AnswerHeaders } {
     const { allowedModels, providers } = caller.policy;
@@ -231,22 +262,26 @@ export class Pipeline {
     return { models, headers: successHeaders(this.#deps.auth, caller, false) };
   }
 
-  async #admitAndRoute(
-    ctx: RequestContext,
-  ): Promise<({ ok: true; decision: RouteDecision } | ({ ok: false } & Failure)) & { ctx: RequestContext }> {
+  async #admitAndRoute<C extends CallerContext>(
+    ctx: C,
+    route: (ctx: C) => RouteDecision | Promise<RouteDecision>,
+  ): Promise<({ ok: true; decision: RouteDecision } | ({ ok: false } & Failure)) & { ctx: C }> {
     const admitted = admit(ctx, this.#deps.catalog);
     if (!admitted.ok) return { ok: false, error: admitted.error, attempts: 0, ctx };
-    const admittedCtx = admitted.caller === ctx.caller ? ctx : { ...ctx, caller: admitted.caller };
+    const admittedCtx: C = admitted.caller === ctx.caller ? ctx : { ...ctx, caller: admitted.caller };
     try {
-      const decision = await this.#deps.router.route(admittedCtx.request, admittedCtx.caller.policy);
+      const decision = await route(admittedCtx);
       return { ok: true, decision, ctx: admittedCtx };
     } catch (err) {
       return { ok: false, error: toGatewayError(err), attempts: 0, ctx: admittedCtx };
     }
   }
 
+  /** Chat routing: tier, preset or model → candidates (router/router.ts). */
+  readonly #routeChat = (ctx: RequestContext) => this.#deps.router.route(ctx.request, ctx.caller.policy);
+
   /** A failed request: logged when it is a bug, recorded, and its error with headers. */
-  async #fail(ctx: RequestContext, failure: Failure): Promise<Extract<Handled, { kind: 'error' }>> {
+  async #fail(ctx: CallerContext, failure: Failure): Promise<Extract<Handled, { kind: 'error' }>> {
     const { error } = failure;
     if (error.code === 'internal_error')
       this.#deps.logger.error({ err: error, requestId: ctx.requestId }, 'request failed');
@@ -263,18 +298,18 @@ export class Pipeline {
     return { kind: 'error', error, headers: errorHeaders(ctx.requestId, error, failure.attempts) };
   }
 
-  #record(ctx: RequestContext, outcome: Outcome): Promise<void> {
+  #record(ctx: CallerContext, outcome: Outcome): Promise<void> {
     return this.#recorder.record({
       start: ctx,
       caller: ctx.caller,
       requestedModel: ctx.request.model,
-      stream: ctx.request.stream,
+      stream: ctx.request.stream === true,
       outcome,
     });
   }
 
   /** What ran (and its cost, once known), and the caller's dashboard link: a provider accepted its credential. */
-  #successHeaders(ctx: RequestContext, served: Served, costNano: number | undefined): AnswerHeaders {
+  #successHeaders(ctx: CallerContext, served: Served, costNano: number | undefined): AnswerHeaders {
     return {
       ...routingHeaders(ctx.requestId, served.decision, served.target, served.attempts, costNano),
       ...successHeaders(this.#deps.auth, ctx.caller, true),

@@ -1,6 +1,6 @@
 import type { GatewayError } from '../core/errors.ts';
-import type { ChatRequest, InboundProtocol, StreamEvent } from '../core/ir.ts';
-import type { Handled } from '../pipeline/outcome.ts';
+import type { ChatRequest, EmbeddingRequest, InboundProtocol, StreamEvent } from '../core/ir.ts';
+import type { Embedded, Handled } from '../pipeline/outcome.ts';
 import type { PipelineStream, StreamEnd } from '../pipeline/stream.ts';
 import type { PassthroughFrame } from '../providers/types.ts';
 
@@ -9,8 +9,7 @@ import type { PassthroughFrame } from '../providers/types.ts';
  * pipeline returns. A route is: decode, `pipeline.handle`, encode (src/server/routes/chat.ts); a new
  * protocol is one codec.
  */
-export interface ProtocolCodec {
-  readonly protocol: InboundProtocol;
+export interface ProtocolCodec extends ErrorCodec {
   /** The request body (and protocol headers) → the internal request; throws GatewayError invalid_request. */
   decode(body: unknown, headers: Readonly<Record<string, string | string[] | undefined>>): ChatRequest;
   /** A finished answer: its body and the protocol's own headers. */
@@ -22,10 +21,22 @@ export interface ProtocolCodec {
     stream: PipelineStream,
     request: { requestId: string; at: number; includeUsage: boolean; request: ChatRequest },
   ): StreamEncoder;
-  /** An error answer in the protocol's envelope. */
-  encodeError(error: GatewayError, requestId: string): Encoded & { status: number };
   /** The event that ends a stream with an error (SSE text). */
   encodeStreamError(error: GatewayError, requestId: string): string;
+}
+
+/** What every endpoint's codec does: name its protocol (usage records) and render errors in its envelope. */
+export interface ErrorCodec {
+  readonly protocol: InboundProtocol;
+  /** An error answer in the protocol's envelope. */
+  encodeError(error: GatewayError, requestId: string): Encoded & { status: number };
+}
+
+/** An embeddings endpoint: decode into the internal embeddings request, encode what `Pipeline.embed` returns. */
+export interface EmbeddingsCodec extends ErrorCodec {
+  /** The request body → the internal request; throws GatewayError invalid_request. */
+  decode(body: unknown): EmbeddingRequest;
+  encode(done: Extract<Embedded, { kind: 'embeddings' }>, request: EmbeddingRequest): Encoded;
 }
 
 export interface Encoded {

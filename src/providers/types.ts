@@ -1,5 +1,13 @@
 import type { CatalogModel } from '../billing/catalog-types.ts';
-import type { ChatRequest, ChatResponse, InboundProtocol, StreamEvent, Usage } from '../core/ir.ts';
+import type {
+  ChatRequest,
+  ChatResponse,
+  EmbeddingRequest,
+  EmbeddingResponse,
+  InboundProtocol,
+  StreamEvent,
+  Usage,
+} from '../core/ir.ts';
 import type { TokenCounter } from '../tokens/token-counter.ts';
 import type { UpstreamPool } from './http.ts';
 import type { ProviderKind } from './kinds/index.ts';
@@ -139,4 +147,14 @@ export interface ProviderAdapter {
    * provider lacks, such as logprobs or n > 1), or undefined. Such a candidate is skipped, never called.
    */
   unsupportedReason?(request: ChatRequest, target: UpstreamTarget): string | undefined;
+  /** Present when the wire protocol has an embeddings call (`POST /v1/embeddings` routes only to these). */
+  embeddings?: EmbeddingsAdapter;
+}
+
+/** The embeddings call of a wire protocol. */
+export interface EmbeddingsAdapter {
+  /** One vector per input, in input order, with the input tokens. Throws GatewayError. */
+  embed(request: EmbeddingRequest, target: UpstreamTarget, ctx: CallContext): Promise<EmbeddingResponse>;
+  /** Why this provider cannot serve this request (token arrays on a text-only API…), or undefined. */
+  unsupportedReason?(request: EmbeddingRequest, target: UpstreamTarget): string | undefined;
 }

@@ -1,4 +1,4 @@
-import type { CatalogModel } from '../billing/catalog-types.ts';
+import { type CatalogModel, isEmbeddingModel } from '../billing/catalog-types.ts';
 import { blendedPrice, type Catalog, resolveModelRef } from '../catalog/catalog.ts';
 import { PRESETS, type Preset, TIERS, type Tier } from '../core/tiers.ts';
 
@@ -66,12 +66,16 @@ export interface CandidateSettings {
 
 export function buildCandidateTable(catalog: Catalog, routing: CandidateSettings): CandidateTable {
   const table = {} as CandidateTable;
+  // Tiers are chat: an embedding model is never a tier's candidate, even pinned (docs/embeddings.md).
+  const chat = catalog.models.filter((m) => !isEmbeddingModel(m));
   for (const preset of PRESETS) {
     table[preset] = {} as Record<Tier, CatalogModel[]>;
     for (const tier of TIERS) {
       const pinned = routing.pin[preset]?.[tier];
-      let list = pinned ? pinned.flatMap((ref) => resolveModelRef(catalog, ref)) : [];
-      if (list.length === 0) list = deriveList(catalog.models, preset, tier, routing.tierFloors);
+      let list = pinned
+        ? pinned.flatMap((ref) => resolveModelRef(catalog, ref)).filter((m) => !isEmbeddingModel(m))
+        : [];
+      if (list.length === 0) list = deriveList(chat, preset, tier, routing.tierFloors);
       // A tier nobody fills borrows the nearest tier's models, so every tier always answers.
       table[preset][tier] = list;
     }
@@ -80,7 +84,7 @@ export function buildCandidateTable(catalog: Catalog, routing: CandidateSettings
       const order: Tier[] =
         tier === 'utility' ? ['fast', 'deep'] : tier === 'fast' ? ['deep', 'utility'] : ['fast', 'utility'];
       for (const other of order) {
-        const borrowed = deriveList(catalog.models, preset, other, routing.tierFloors);
+        const borrowed = deriveList(chat, preset, other, routing.tierFloors);
         if (borrowed.length > 0) {
           table[preset][tier] = borrowed;
           break;

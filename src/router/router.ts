@@ -1,8 +1,8 @@
-import type { CatalogModel } from '../billing/catalog-types.ts';
+import { type CatalogModel, isEmbeddingModel } from '../billing/catalog-types.ts';
 import type { Catalog } from '../catalog/catalog.ts';
 import { resolveModelRef } from '../catalog/catalog.ts';
 import { GatewayError } from '../core/errors.ts';
-import type { ChatRequest } from '../core/ir.ts';
+import type { ChatRequest, EmbeddingRequest } from '../core/ir.ts';
 import { isPreset, isTier, type Preset, TIERS, type Tier } from '../core/tiers.ts';
 import type { ProviderAdapter, ProviderSpec } from '../providers/types.ts';
 import type { TokenCounter } from '../tokens/token-counter.ts';
@@ -146,7 +146,15 @@ export class Router {
           { param: 'model' },
         );
       }
-      decision.candidates = await this.filter(request, models, ref);
+      const chat = models.filter((m) => !isEmbeddingModel(m));
+      if (chat.length === 0) {
+        throw new GatewayError(
+          'invalid_request',
+          `The model '${ref}' is an embedding model: call POST /v1/embeddings with it, not a chat endpoint`,
+          { param: 'model' },
+        );
+      }
+      decision.candidates = await this.filter(request, chat, ref);
       return decision;
     }
     decision.preset = preset;
@@ -176,12 +184,73 @@ export class Router {
     throw lastError!;
   }
 
+  /**
+   * An embeddings request → the providers serving the one model it names, cheapest first. Only a concrete
+   * model: vectors of different models are not comparable, so a tier (which may pick any model) or a failover
+   * to another model would corrupt the caller's index. Failover stays among providers and keys of that model.
+   */
+  routeEmbeddings(request: EmbeddingRequest, policy: RoutingPolicy = {}): RouteDecision {
+    const parsed = parseModelField(request.model);
+    if (parsed.kind !== 'model') {
+      throw new GatewayError(
+        'invalid_request',
+        `'${request.model}' is a chat tier; embeddings need a concrete embedding model (such as text-embedding-3-small): vectors of different models cannot be mixed. GET /v1/models lists the models you can use.`,
+        { param: 'model' },
+      );
+    }
+    const ref = parsed.ref!;
+    let models = resolveModelRef(this.deps.catalog, ref);
+    if (policy.providers) models = models.filter((m) => policy.providers!.includes(m.provider));
+    if (models.length === 0) {
+      throw new GatewayError(
+        'not_found',
+        `The model '${ref}' does not exist or you do not have access to it. GET /v1/models lists the models you can use.`,
+        { param: 'model' },
+      );
+    }
+    const embedding = models.filter(isEmbeddingModel);
+    if (embedding.length === 0) {
+      throw new GatewayError(
+        'invalid_request',
+        `The model '${ref}' is a chat model and cannot create embeddings; name an embedding model (such as text-embedding-3-small)`,
+        { param: 'model' },
+      );
+    }
+    const reasons: string[] = [];
+    const candidates: CatalogModel[] = [];
+    let requestAtFault = false;
+    for (const model of embedding) {
+      const provider = this.deps.catalog.providers.get(model.provider);
+      if (!provider) continue;
+      const embeddings = this.deps.adapterFor(provider).embeddings;
+      if (!embeddings) {
+        reasons.push(`${provider.kind} providers do not serve embeddings`);
+        continue;
+      }
+      const why = embeddings.unsupportedReason?.(request, { provider, model, key: provider.keys[0]! });
+      if (why) {
+        reasons.push(why);
+        requestAtFault = true;
+      } else candidates.push(model);
+    }
+    if (candidates.length === 0) {
+      // A field the providers cannot take (token ids, dimensions), else the model itself.
+      const param = !requestAtFault ? 'model' : request.input.kind === 'tokens' ? 'input' : 'dimensions';
+      throw new GatewayError(
+        'invalid_request',
+        `No provider of '${ref}' can serve this request: ${[...new Set(reasons)].join('; ')}`,
+        { param },
+      );
+    }
+    return { requestedModel: request.model, tier: null, preset: null, score: null, chooser: null, candidates };
+  }
+
   /** The candidate list for a tier under a preset, with the caller's own choices first. */
   listFor(preset: Preset, tier: Tier, policy: RoutingPolicy): CatalogModel[] {
     let list = this.deps.table[preset][tier];
     const own = policy.tierModels?.[tier];
     if (own) {
-      const chosen = resolveModelRef(this.deps.catalog, own);
+      const chosen = resolveModelRef(this.deps.catalog, own).filter((m) => !isEmbeddingModel(m));
       list = [...chosen, ...list.filter((m) => !chosen.includes(m))];
     }
     if (policy.providers) list = list.filter((m) => policy.providers!.includes(m.provider));

@@ -2,7 +2,7 @@ import type { FastifyReply } from 'fastify';
 import type { GatewayError } from '../core/errors.ts';
 import type { RequestContext } from '../pipeline/context.ts';
 import type { Handled } from '../pipeline/outcome.ts';
-import type { ProtocolCodec } from '../protocols/codec.ts';
+import type { ErrorCodec, ProtocolCodec } from '../protocols/codec.ts';
 import { sendRaw } from './respond.ts';
 import { openSSE } from './sse.ts';
 
@@ -25,7 +25,7 @@ export function sendHandled(reply: FastifyReply, codec: ProtocolCodec, ctx: Requ
 
 export function sendError(
   reply: FastifyReply,
-  codec: ProtocolCodec,
+  codec: ErrorCodec,
   error: GatewayError,
   headers: Record<string, string>,
   requestId: string,

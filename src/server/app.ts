@@ -5,13 +5,15 @@ import { registerDashboard } from '../dashboard/register.ts';
 import { toClientError } from '../http/client-errors.ts';
 import { registerJsonBodyParser } from '../http/json-body.ts';
 import { anthropicMessagesCodec } from '../protocols/anthropic-messages/codec.ts';
-import type { ProtocolCodec } from '../protocols/codec.ts';
+import type { ErrorCodec } from '../protocols/codec.ts';
 import { openAIChatCodec } from '../protocols/openai-chat/codec.ts';
+import { openAIEmbeddingsCodec } from '../protocols/openai-embeddings/codec.ts';
 import { openAIResponsesCodec } from '../protocols/openai-responses/codec.ts';
 import { BodyBudget } from './body-budget.ts';
 import { answerClientError } from './client-error.ts';
 import { beginRequest } from './request-start.ts';
 import { refuse, registerChatRoute, registerCountTokensRoute } from './routes/chat.ts';
+import { registerEmbeddingsRoute } from './routes/embeddings.ts';
 import { registerModels } from './routes/models.ts';
 import { registerOps } from './routes/ops.ts';
 import type { Runtime } from './runtime.ts';
@@ -99,6 +101,7 @@ export function buildApp(runtime: Runtime) {
   registerChatRoute(app, { path: '/v1/messages', codec: anthropicMessagesCodec, pipeline, budget });
   registerChatRoute(app, { path: '/v1/responses', codec: openAIResponsesCodec, pipeline, budget });
   registerCountTokensRoute(app, { path: '/v1/messages/count_tokens', codec: anthropicMessagesCodec, pipeline, budget });
+  registerEmbeddingsRoute(app, { path: '/v1/embeddings', codec: openAIEmbeddingsCodec, pipeline, budget });
   registerModels(app, pipeline, budget, Date.now());
   registerOps(app, runtime);
   registerDashboard(app, runtime);
@@ -106,7 +109,8 @@ export function buildApp(runtime: Runtime) {
 }
 
 /** The protocol of an API path, for answers given before its route ran. */
-function codecOfUrl(url: string): ProtocolCodec {
+function codecOfUrl(url: string): ErrorCodec {
   if (url.startsWith('/v1/messages')) return anthropicMessagesCodec;
-  return url.startsWith('/v1/responses') ? openAIResponsesCodec : openAIChatCodec;
+  if (url.startsWith('/v1/responses')) return openAIResponsesCodec;
+  return url.startsWith('/v1/embeddings') ? openAIEmbeddingsCodec : openAIChatCodec;
 }

@@ -1,4 +1,4 @@
-import type { CatalogModel } from '../billing/catalog-types.ts';
+import { type CatalogModel, isEmbeddingModel } from '../billing/catalog-types.ts';
 import { type Catalog, resolveModelRef } from '../catalog/catalog.ts';
 import { GatewayError } from '../core/errors.ts';
 import { isPreset, type Preset, TIERS, type Tier } from '../core/tiers.ts';
@@ -35,10 +35,11 @@ export function policyOf(tenant: Tenant, catalog: Catalog, operatorOnly: string[
   return policy;
 }
 
-/** Catalog models a tenant with this policy may route to (and choose for a tier). */
+/** Chat models a tenant with this policy may route to, so may choose for a tier (embedding models serve no tier). */
 export function modelsTenantMayUse(catalog: Catalog, policy: RoutingPolicy): CatalogModel[] {
   return catalog.models.filter(
     (m) =>
+      !isEmbeddingModel(m) &&
       (!policy.providers || policy.providers.includes(m.provider)) &&
       (!policy.allowedModels || policy.allowedModels.includes(m.id) || policy.allowedModels.includes(m.name)),
   );

@@ -4,6 +4,7 @@ import { costNanoUsd, formatUsd } from '../../src/billing/cost.ts';
 import { libraryPrice } from '../../src/billing/prices.ts';
 import { buildCatalog } from '../../src/catalog/catalog.ts';
 import { parseConfig } from '../../src/config/load.ts';
+import { buildCandidateTable } from '../../src/router/presets.ts';
 
 const usage = (input: number, cached: number, write: number, output: number, reasoning = 0) => ({
   inputTokens: input,
@@ -58,13 +59,57 @@ describe('catalog', () => {
     assert.ok(sonnet.cacheWrite > sonnet.input);
   });
 
-  test('no configuration: the demo provider with one model per tier', () => {
+  test('no configuration: the demo provider with one model per tier, and its embedding model', () => {
     const catalog = buildCatalog(parseConfig({}, {}), {});
     assert.deepEqual([...catalog.providers.keys()], ['demo']);
     assert.deepEqual(
       catalog.models.map((m) => m.id),
-      ['demo/demo-utility', 'demo/demo-fast', 'demo/demo-deep'],
+      ['demo/demo-utility', 'demo/demo-fast', 'demo/demo-deep', 'demo/demo-embed'],
     );
+    assert.deepEqual(
+      catalog.models.map((m) => m.mode ?? 'chat'),
+      ['chat', 'chat', 'chat', 'embedding'],
+    );
+  });
+
+  test('embedding models: built-in ones priced per input token from the library; configured ones by mode', () => {
+    const catalog = buildCatalog(
+      parseConfig(
+        {
+          providers: [
+            {
+              kind: 'openai-compatible',
+              baseUrl: 'http://127.0.0.1:1/v1',
+              keys: ['k'],
+              models: [
+                { name: 'my-embedder', mode: 'embedding', price: { input: 0.05, output: 0 } },
+                { name: 'chatty', price: { input: 1, output: 2 } },
+              ],
+            },
+          ],
+        },
+        {},
+      ),
+      { OPENAI_API_KEY: 'sk-a' },
+    );
+    const small = catalog.byId.get('openai/text-embedding-3-small')!;
+    assert.equal(small.mode, 'embedding');
+    assert.equal(small.price.input, 0.02);
+    assert.equal(small.maxOutputTokens, 0);
+    assert.equal(small.capabilities.tools, false);
+    assert.equal(catalog.byId.get('openai-compatible/my-embedder')?.mode, 'embedding');
+    assert.equal(catalog.byId.get('openai-compatible/chatty')?.mode, undefined);
+    const table = buildCandidateTable(catalog, {
+      pin: { balanced: { fast: ['text-embedding-3-small'] } },
+      tierFloors: { fast: 60, deep: 85 },
+    });
+    for (const preset of Object.values(table)) {
+      for (const list of Object.values(preset))
+        assert.ok(
+          list.every((m) => m.mode !== 'embedding'),
+          'no tier lists an embedding model',
+        );
+    }
   });
 
   test('an environment key adds that provider with priced built-in models, and the demo steps aside', () => {

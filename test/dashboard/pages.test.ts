@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
 import type { CatalogModel } from '../../src/billing/catalog-types.ts';
-import { computeSavings } from '../../src/dashboard/savings.ts';
+import { computeSavings, embeddingTotals } from '../../src/dashboard/savings.ts';
 import { type UsageRecord, writeUsageBatch } from '../../src/store/usage.ts';
 import type { TestGateway } from '../helpers/gateway.ts';
 import {
@@ -98,6 +98,31 @@ describe('dashboard pages', () => {
       savedNano: 26_500_000,
     });
     assert.equal(computeSavings(totals, undefined).savedNano, 0);
+
+    // 1,000 of the input tokens were an embedding model's, costing 20,000 nano: they count at that cost, not at
+    // the deep chat model's rates.
+    const embeddingRow = {
+      ...totals,
+      key: 'p/embed',
+      requests: 1,
+      inputTokens: 1_000,
+      cachedInputTokens: 0,
+      outputTokens: 0,
+      costNanoUsd: 20_000,
+    };
+    const chatRow = { ...totals, key: 'p/chat' };
+    const catalog = {
+      byId: new Map([
+        ['p/embed', { id: 'p/embed', mode: 'embedding' } as CatalogModel],
+        ['p/chat', { id: 'p/chat' } as CatalogModel],
+      ]),
+    };
+    const embeddings = embeddingTotals([chatRow, embeddingRow, { ...totals, key: null }], catalog);
+    assert.equal(embeddings.inputTokens, 1_000);
+    assert.equal(embeddings.costNanoUsd, 20_000);
+    // (1,000 × 5 + 1,000 × 0.5 + 1,000 × 20) × 1,000 + 20,000 = 25,520,000 nano.
+    assert.equal(computeSavings(totals, deep, embeddings).deepNano, 25_520_000);
+    assert.equal(embeddingTotals([chatRow], catalog).inputTokens, 0);
   });
 
   test('admin: form login and analytics across tenants with provider health', async () => {

@@ -83,6 +83,8 @@ export function mockProvider(
     qualityRank: number;
     price?: { input: number; output: number };
     tiers?: Array<'utility' | 'fast' | 'deep'>;
+    mode?: 'chat' | 'embedding';
+    upstreamName?: string;
   }>,
   extra: Partial<ProviderInput> = {},
 ): ProviderInput {

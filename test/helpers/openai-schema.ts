@@ -35,9 +35,9 @@ function load(): Ajv2020 {
   instance.addFormat('unixtime', { type: 'number', validate: (n: number) => Number.isInteger(n) });
   instance.addFormat('date', /^\d{4}-\d{2}-\d{2}$/);
   instance.addFormat('uri', (s: string) => URL.canParse(s));
-  // OpenAPI's numeric formats (the Responses schemas use them): any number of that type.
-  instance.addFormat('float', { type: 'number', validate: () => true });
-  instance.addFormat('double', { type: 'number', validate: () => true });
+  // OpenAPI's numeric formats (embedding values, the Responses schemas): numbers with nothing more to check.
+  instance.addFormat('float', { type: 'number', validate: (n: number) => Number.isFinite(n) });
+  instance.addFormat('double', { type: 'number', validate: (n: number) => Number.isFinite(n) });
   instance.addFormat('int64', { type: 'number', validate: (n: number) => Number.isInteger(n) });
   instance.addSchema({ $id: BUNDLE_ID, $defs: bundle.$defs });
   ajv = instance;
@@ -80,6 +80,9 @@ export const validateModel = (body: unknown): SchemaResult => validateSchema('Mo
 export const validateErrorResponse = (body: unknown): SchemaResult => validateSchema('ErrorResponse', body);
 export const validateChatCompletionRequest = (body: unknown): SchemaResult =>
   validateSchema('CreateChatCompletionRequest', body);
+export const validateEmbeddingResponse = (body: unknown): SchemaResult =>
+  validateSchema('CreateEmbeddingResponse', body);
+export const validateEmbeddingRequest = (body: unknown): SchemaResult => validateSchema('CreateEmbeddingRequest', body);
 
 /**
  * A Responses stream event against the schema of its own type (ResponseStreamEvent is a union of ~50

@@ -30,6 +30,7 @@ import { EventStreamCodec } from '@smithy/eventstream-codec';
 import { Hash } from '@smithy/hash-node';
 import { SignatureV4 } from '@smithy/signature-v4';
 import { fromUtf8, toUtf8 } from '@smithy/util-utf8';
+import { answerInvokeModel } from './bedrock-embeddings.ts';
 import { type Fault, FaultQueue, sleep } from './faults.ts';
 
 type Json = Record<string, unknown>;
@@ -69,7 +70,7 @@ export interface MockBedrockOptions {
 }
 
 export interface RecordedBedrockRequest {
-  operation: 'Converse' | 'ConverseStream';
+  operation: 'Converse' | 'ConverseStream' | 'InvokeModel';
   modelId: string;
   /** The request path exactly as received (still percent-encoded). */
   rawPath: string;
@@ -678,7 +679,7 @@ export function encodeException(exceptionType: string, body: Json): Uint8Array {
 
 // ---------- server ----------
 
-const ROUTE = /^\/model\/([^/]+)\/(converse|converse-stream)$/;
+const ROUTE = /^\/model\/([^/]+)\/(converse|converse-stream|invoke)$/;
 
 async function readRequestBody(req: IncomingMessage): Promise<Buffer> {
   const chunks: Buffer[] = [];
@@ -716,7 +717,8 @@ export async function startMockBedrock(options: MockBedrockOptions = {}): Promis
     const body = parseJson(rawBody);
     const authorization = headerValue(req, 'authorization') ?? '';
     const record: RecordedBedrockRequest = {
-      operation: route?.[2] === 'converse-stream' ? 'ConverseStream' : 'Converse',
+      operation:
+        route?.[2] === 'converse-stream' ? 'ConverseStream' : route?.[2] === 'invoke' ? 'InvokeModel' : 'Converse',
       modelId: route ? decodeURIComponent(route[1]!) : '',
       rawPath,
       headers: req.headers,
@@ -735,6 +737,13 @@ export async function startMockBedrock(options: MockBedrockOptions = {}): Promis
     }
     try {
       await authenticate(req, rawBody, { credentials, apiKeys, region });
+      if (record.operation === 'InvokeModel') {
+        const answer = answerInvokeModel(record.modelId, body);
+        if (!answer.ok) throw validation(answer.message);
+        return await sendJson(req, res, JSON.stringify(answer.body), fault, {
+          'x-amzn-bedrock-input-token-count': String(answer.tokens),
+        });
+      }
       const checked = checkRequest(body);
       if (promptTokens(checked).total > contextWindow) throw validation('Input is too long for requested model.');
       const text = lastUserText(checked);
@@ -861,8 +870,9 @@ async function sendJson(
   res: ServerResponse,
   json: string,
   fault: Fault | undefined,
+  extra: Record<string, string> = {},
 ): Promise<void> {
-  const headers = { 'content-type': 'application/json', 'x-amzn-requestid': randomUUID() };
+  const headers = { 'content-type': 'application/json', 'x-amzn-requestid': randomUUID(), ...extra };
   if (fault?.kind === 'reset-mid-stream' || fault?.kind === 'malformed-stream' || fault?.kind === 'stall-mid-stream') {
     // A non-streaming body cut in half: the length promises more than arrives.
     res.writeHead(200, { ...headers, 'content-length': Buffer.byteLength(json) });

@@ -3,6 +3,7 @@ import { existsSync, readFileSync } from 'node:fs';
 import { createServer, type IncomingHttpHeaders, type IncomingMessage, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { type Fault, FaultQueue, sleep } from './faults.ts';
+import { answerEmbedding } from './gemini-embeddings.ts';
 
 /**
  * A mock of the Google Gemini API (generativelanguage.googleapis.com) on 127.0.0.1, speaking its wire format:
@@ -37,13 +38,15 @@ type Chunk = Json;
 export interface MockGeminiOptions {
   apiKey?: string;
   faults?: FaultQueue;
+  /** batchEmbedContents answers carry usageMetadata (newer API versions do; older answers have none). */
+  embeddingUsage?: boolean;
 }
 
 export interface RecordedGeminiRequest {
   method: string;
   path: string;
   model: string;
-  action: 'generateContent' | 'streamGenerateContent';
+  action: 'generateContent' | 'streamGenerateContent' | 'embedContent' | 'batchEmbedContents';
   query: Record<string, string>;
   headers: IncomingHttpHeaders;
   /** Parsed JSON body (undefined when it was not JSON). */
@@ -66,7 +69,7 @@ export async function startMockGemini(options: MockGeminiOptions = {}): Promise<
   const faults = options.faults ?? new FaultQueue();
   const requests: RecordedGeminiRequest[] = [];
   const server = createServer((req, res) => {
-    handle(req, res, { apiKey, faults, requests }).catch(() => {
+    handle(req, res, { apiKey, faults, requests, embeddingUsage: options.embeddingUsage === true }).catch(() => {
       if (!res.headersSent) sendError(res, 500);
       else res.destroy();
     });
@@ -87,12 +90,14 @@ export async function startMockGemini(options: MockGeminiOptions = {}): Promise<
 }
 
 interface State {
+  embeddingUsage: boolean;
   apiKey: string;
   faults: FaultQueue;
   requests: RecordedGeminiRequest[];
 }
 
-const ROUTE = /^\/(v1|v1beta|v1alpha)\/models\/([^/:]+):(generateContent|streamGenerateContent)$/;
+const ROUTE =
+  /^\/(v1|v1beta|v1alpha)\/models\/([^/:]+):(generateContent|streamGenerateContent|embedContent|batchEmbedContents)$/;
 
 async function handle(req: IncomingMessage, res: ServerResponse, state: State): Promise<void> {
   const url = new URL(req.url ?? '/', 'http://localhost');
@@ -164,6 +169,12 @@ async function handle(req: IncomingMessage, res: ServerResponse, state: State): 
       404,
       `models/${model} is not found for API version ${route[1]}, or is not supported for ${action}. Call ListModels to see the list of available models and their supported methods.`,
     );
+    return;
+  }
+  if (action === 'embedContent' || action === 'batchEmbedContents') {
+    const answer = answerEmbedding(action, body, model, state.embeddingUsage);
+    if (answer.body) await sendComplete(res, answer.body, fault);
+    else sendError(res, answer.status, answer.message);
     return;
   }
   const invalid = validate(body, model);

@@ -19,6 +19,7 @@ import { createServer, type IncomingHttpHeaders, type IncomingMessage, type Serv
 import type { AddressInfo } from 'node:net';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { type Fault, FaultQueue } from './faults.ts';
+import { answerEmbeddings, type EmbeddingsOptions } from './openai-compatible/embeddings.ts';
 import { type ErrorContext, type ErrorSituation, errorBody } from './openai-compatible/errors.ts';
 import { FLAVOURS, type FlavourName, pseudoRandom } from './openai-compatible/flavours.ts';
 import { type ChatRequest, planCompletion, type SynthesisOptions } from './openai-compatible/plan.ts';
@@ -26,13 +27,14 @@ import { renderCompletion } from './openai-compatible/render-body.ts';
 import { renderChunks } from './openai-compatible/render-chunks.ts';
 import { DONE_EVENT, type FixtureName, frameEvent, loadReplay } from './openai-compatible/replay.ts';
 
+export { defaultDimensions, embeddingTokens, mockEmbedding } from './openai-compatible/embeddings.ts';
 export { FLAVOURS, type FlavourName } from './openai-compatible/flavours.ts';
 export { countPromptTokens, countTokens, splitTokens } from './openai-compatible/tokens.ts';
 
 export const MOCK_API_KEY = 'sk-mock-0123456789abcdefghijklmnopqrstuvwxyz';
 export const MOCK_MODELS = ['gpt-4o-mini', 'gpt-4o', 'gpt-4.1-nano'];
 
-export interface MockOpenAIOptions extends SynthesisOptions {
+export interface MockOpenAIOptions extends SynthesisOptions, EmbeddingsOptions {
   /** Provider quirks for `/v1` requests (default `openai`); Azure deployment paths always use `azure`. */
   flavour?: FlavourName;
   /** Accepted keys (Bearer on `/v1`, `api-key` on Azure paths). Default: [MOCK_API_KEY]. */
@@ -77,7 +79,7 @@ export interface MockOpenAI {
   close(): Promise<void>;
 }
 
-const AZURE_PATH = /^\/openai\/deployments\/([^/]+)\/chat\/completions$/;
+const AZURE_PATH = /^\/openai\/deployments\/([^/]+)\/(chat\/completions|embeddings)$/;
 
 export async function startMockOpenAI(initial: MockOpenAIOptions = {}): Promise<MockOpenAI> {
   const options: MockOpenAIOptions = { ...initial };
@@ -143,9 +145,11 @@ export async function startMockOpenAI(initial: MockOpenAIOptions = {}): Promise<
       if (!(await pause(fault.ms, stopped.signal))) return;
     }
 
-    const isChat = req.method === 'POST' && (url.pathname === '/v1/chat/completions' || azure !== null);
+    const isChat =
+      req.method === 'POST' && (url.pathname === '/v1/chat/completions' || azure?.[2] === 'chat/completions');
+    const isEmbeddings = req.method === 'POST' && (url.pathname === '/v1/embeddings' || azure?.[2] === 'embeddings');
     const isModels = req.method === 'GET' && url.pathname === '/v1/models';
-    if (!isChat && !isModels) return fail(404, 'no-route');
+    if (!isChat && !isModels && !isEmbeddings) return fail(404, 'no-route');
     if (azure && !context.apiVersion) return fail(404, 'no-route');
 
     const key = azure ? header(req.headers['api-key']) : /^Bearer (.+)$/.exec(header(req.headers.authorization))?.[1];
@@ -158,8 +162,16 @@ export async function startMockOpenAI(initial: MockOpenAIOptions = {}): Promise<
     }
 
     if (invalidJSON || body === null || typeof body !== 'object') return fail(400, 'invalid-json');
-    const chat = body as ChatRequest;
     if (!model) return fail(400, 'missing-model');
+    if (isEmbeddings) {
+      if (options.strictModels && !azure && !models.includes(model)) return fail(404, 404);
+      // Mistral's embeddings reject fields they do not define (pydantic `extra_forbidden`).
+      const foreign = ['dimensions', 'user'].find((param) => (body as Record<string, unknown>)[param] !== undefined);
+      if (options.flavour === 'mistral' && !azure && foreign) return fail(422, 'unsupported-param', { param: foreign });
+      const answer = answerEmbeddings(body as Record<string, unknown>, model, options);
+      return respondBody(res, answer.status, JSON.stringify(answer.body), fault);
+    }
+    const chat = body as ChatRequest;
     if (!Array.isArray(chat.messages)) return fail(400, 'missing-messages');
     if (options.strictModels && !azure && !models.includes(model)) return fail(404, 404);
     const rejected = (options.rejectParams ?? flavour.rejectParams).find(

@@ -222,3 +222,72 @@ describe('router: the model field', () => {
     await assert.rejects(router.route(req({ model: 'fast:best' })), /Unknown preset 'best'/);
   });
 });
+
+describe('router: embeddings', () => {
+  const embedder = (input: number) => ({
+    name: 'embed-1',
+    mode: 'embedding' as const,
+    qualityRank: 99,
+    price: { input, output: 0 },
+  });
+  const router = routerFor({
+    providers: [
+      {
+        id: 'dear',
+        kind: 'openai',
+        baseUrl: 'http://127.0.0.1:9/v1',
+        keys: ['k'],
+        models: [model('chatty', 60, 0.1, 0.4), embedder(0.05)],
+      },
+      { id: 'cheap', kind: 'openai', baseUrl: 'http://127.0.0.1:8/v1', keys: ['k'], models: [embedder(0.01)] },
+      { id: 'anth', kind: 'anthropic', baseUrl: 'http://127.0.0.1:7', keys: ['k'], models: [embedder(0.001)] },
+    ],
+  });
+  const embedding = (model: string, extra: Record<string, unknown> = {}) => ({
+    model,
+    input: { kind: 'text' as const, texts: ['x'] },
+    encodingFormat: 'float' as const,
+    inbound: { protocol: 'openai-embeddings' as const, body: {} },
+    ...extra,
+  });
+
+  test('a bare name: every provider that can serve it, cheapest first; one without an embeddings call is skipped', () => {
+    const decision = router.routeEmbeddings(embedding('embed-1'));
+    assert.deepEqual(
+      decision.candidates.map((m) => m.id),
+      ['cheap/embed-1', 'dear/embed-1'],
+    );
+    assert.equal(decision.tier, null);
+    assert.deepEqual(
+      router.routeEmbeddings(embedding('embed-1'), { providers: ['dear'] }).candidates.map((m) => m.id),
+      ['dear/embed-1'],
+    );
+    assert.throws(
+      () => router.routeEmbeddings(embedding('anth/embed-1')),
+      (err: GatewayError) =>
+        err.code === 'invalid_request' && /anthropic providers do not serve embeddings/.test(err.message),
+    );
+  });
+
+  test('tiers, auto and chat models are refused; tiers never list an embedding model, even with the best rank', async () => {
+    for (const name of ['auto', 'fast', 'deep:quality']) {
+      assert.throws(() => router.routeEmbeddings(embedding(name)), /chat tier/);
+    }
+    assert.throws(() => router.routeEmbeddings(embedding('chatty')), /is a chat model/);
+    assert.throws(
+      () => router.routeEmbeddings(embedding('nope')),
+      (err: GatewayError) => err.code === 'not_found',
+    );
+    for (const tier of ['utility', 'fast', 'deep']) {
+      const decision = await router.route(req({ model: tier, messages: [{ role: 'user', content: 'hi' }] }));
+      assert.deepEqual(
+        decision.candidates.map((m) => m.id),
+        ['dear/chatty'],
+      );
+    }
+    await assert.rejects(
+      router.route(req({ model: 'embed-1', messages: [{ role: 'user', content: 'hi' }] })),
+      /is an embedding model/,
+    );
+  });
+});

@@ -3,7 +3,7 @@ import { queryTopTenants } from '../../store/usage-queries.ts';
 import { loadUsage, rangeOf } from '../analytics.ts';
 import type { DashboardDeps } from '../deps.ts';
 import { sendHtml } from '../respond.ts';
-import { computeSavings, deepTierModel } from '../savings.ts';
+import { computeSavings, deepTierModel, embeddingTotals } from '../savings.ts';
 import { operatorPolicy } from '../tenant-routing.ts';
 import { adminForPage } from './guards.ts';
 import { adminOverviewPage } from './overview-page.ts';
@@ -30,7 +30,7 @@ export function registerAdminOverview(app: FastifyInstance, deps: DashboardDeps)
         topTenants,
         health: deps.health.snapshot(deps.catalog.providers.values()),
         tenantCounts,
-        savings: computeSavings(view.totals, deep),
+        savings: computeSavings(view.totals, deep, embeddingTotals(view.byModel, deps.catalog)),
       }),
     );
   });

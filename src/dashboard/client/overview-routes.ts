@@ -3,7 +3,7 @@ import { queryRecentRequests } from '../../store/usage-queries.ts';
 import { loadUsage, rangeOf } from '../analytics.ts';
 import type { DashboardDeps } from '../deps.ts';
 import { sendHtml } from '../respond.ts';
-import { computeSavings, deepTierModel } from '../savings.ts';
+import { computeSavings, deepTierModel, embeddingTotals } from '../savings.ts';
 import { tenantRouting } from '../tenant-routing.ts';
 import { clientOverviewPage } from './overview-page.ts';
 import { clientForPage } from './session.ts';
@@ -27,7 +27,11 @@ export function registerClientOverview(app: FastifyInstance, deps: DashboardDeps
         csrf: ctx.session.csrf,
         view,
         recent,
-        savings: computeSavings(view.totals, deepTierModel(deps.router, preset, policy)),
+        savings: computeSavings(
+          view.totals,
+          deepTierModel(deps.router, preset, policy),
+          embeddingTotals(view.byModel, deps.catalog),
+        ),
         preset: ctx.tenant.preset ?? `${preset} (default)`,
       }),
     );

@@ -1,14 +1,8 @@
 import type { ChatRequest, ChatResponse, StreamEvent } from '../../core/ir.ts';
-import {
-  retryAfterSeconds,
-  type UpstreamErrorMapper,
-  type UpstreamResponse,
-  upstreamJSON,
-  upstreamRequest,
-  upstreamStream,
-} from '../http.ts';
+import { type UpstreamResponse, upstreamJSON, upstreamRequest, upstreamStream } from '../http.ts';
 import type { CallContext, ProviderAdapter, UpstreamTarget } from '../types.ts';
 import type { BedrockConverseResponse } from './bedrock-api-types.ts';
+import { bedrockEmbeddings } from './bedrock-embeddings.ts';
 import { bedrockRegion, converseUrl } from './bedrock-endpoint.ts';
 import { fetchImages } from './bedrock-images.ts';
 import { bedrockModelFamily } from './bedrock-model-family.ts';
@@ -16,7 +10,7 @@ import { convertBedrockResponse } from './convert-bedrock-response.ts';
 import { convertBedrockStream } from './convert-bedrock-stream.ts';
 import { type BedrockRequestPlan, convertToBedrockRequest, type JsonSchemaMode } from './convert-to-bedrock-request.ts';
 import { decodeEventStream } from './decode-event-stream.ts';
-import { mapBedrockError } from './map-bedrock-error.ts';
+import { bedrockErrorMapper, header } from './map-bedrock-error.ts';
 import { authorizeBedrockRequest } from './sign-bedrock-request.ts';
 
 /**
@@ -66,35 +60,13 @@ async function call(plan: BedrockRequestPlan, target: UpstreamTarget, ctx: CallC
 
 /** A streaming call; resolves on 2xx with the body still a stream. */
 async function send(plan: BedrockRequestPlan, target: UpstreamTarget, ctx: CallContext) {
-  return upstreamStream(await call(plan, target, ctx, true), errorMapper(label(target)));
+  return upstreamStream(await call(plan, target, ctx, true), bedrockErrorMapper(label(target)));
 }
 
 /** A non-streaming call, read whole. */
 async function sendWhole(plan: BedrockRequestPlan, target: UpstreamTarget, ctx: CallContext) {
-  return upstreamJSON(await call(plan, target, ctx, false), errorMapper(label(target)));
+  return upstreamJSON(await call(plan, target, ctx, false), bedrockErrorMapper(label(target)));
 }
-
-function header(headers: UpstreamResponse['headers'], name: string): string | undefined {
-  const value = headers[name];
-  return Array.isArray(value) ? value[0] : value;
-}
-
-/** Bedrock's error table for a non-2xx answer (the AWS error type comes in a header or the body). */
-const errorMapper =
-  (label: string): UpstreamErrorMapper =>
-  (status, headers, parsed) => {
-    const body: Record<string, unknown> =
-      parsed && typeof parsed === 'object' && !Array.isArray(parsed) ? (parsed as Record<string, unknown>) : {};
-    const errorType =
-      header(headers, 'x-amzn-errortype') ?? (typeof body['__type'] === 'string' ? body['__type'] : undefined);
-    return mapBedrockError({
-      errorType,
-      status,
-      message: body['message'] ?? body['Message'],
-      label,
-      retryAfter: retryAfterSeconds(headers),
-    });
-  };
 
 function responseId(headers: UpstreamResponse['headers'], ctx: CallContext): string {
   return header(headers, 'x-amzn-requestid') ?? ctx.requestId;
@@ -102,6 +74,7 @@ function responseId(headers: UpstreamResponse['headers'], ctx: CallContext): str
 
 export const bedrockAdapter: ProviderAdapter = {
   wire: 'bedrock',
+  embeddings: bedrockEmbeddings,
 
   unsupportedReason(request) {
     if ((request.n ?? 1) > 1) return 'Bedrock Converse returns a single choice (n > 1)';

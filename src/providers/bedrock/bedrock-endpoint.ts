@@ -33,3 +33,9 @@ export function converseUrl(provider: ProviderSpec, modelId: string, stream: boo
   const base = (provider.baseUrl || defaultBedrockBaseUrl(bedrockRegion(provider))).replace(/\/+$/, '');
   return `${base}/model/${encodeURIComponent(modelId)}/${stream ? 'converse-stream' : 'converse'}`;
 }
+
+/** InvokeModel, the model's native body (embeddings): `POST {base}/model/{modelId}/invoke`. */
+export function invokeUrl(provider: ProviderSpec, modelId: string): string {
+  const base = (provider.baseUrl || defaultBedrockBaseUrl(bedrockRegion(provider))).replace(/\/+$/, '');
+  return `${base}/model/${encodeURIComponent(modelId)}/invoke`;
+}

@@ -1,5 +1,6 @@
 import { type ErrorCode, GatewayError, type GatewayErrorOptions } from '../../core/errors.ts';
 import { safeUpstreamMessage } from '../../core/redact.ts';
+import { retryAfterSeconds, type UpstreamErrorMapper, type UpstreamResponse } from '../http.ts';
 
 /**
  * Bedrock errors → the 12 codes, in one table. An HTTP error names its type in the `x-amzn-ErrorType` header
@@ -242,3 +243,26 @@ function byStatus(status: number, label: string, said: string, base: GatewayErro
   }
   return new GatewayError('invalid_request', `Upstream ${label} rejected the request${said}`, base);
 }
+
+/** One response header's value (the first, when it repeats). */
+export function header(headers: UpstreamResponse['headers'], name: string): string | undefined {
+  const value = headers[name];
+  return Array.isArray(value) ? value[0] : value;
+}
+
+/** Bedrock's error table for a non-2xx answer (the AWS error type comes in a header or the body). */
+export const bedrockErrorMapper =
+  (label: string): UpstreamErrorMapper =>
+  (status, headers, parsed) => {
+    const body: Record<string, unknown> =
+      parsed && typeof parsed === 'object' && !Array.isArray(parsed) ? (parsed as Record<string, unknown>) : {};
+    const errorType =
+      header(headers, 'x-amzn-errortype') ?? (typeof body['__type'] === 'string' ? body['__type'] : undefined);
+    return mapBedrockError({
+      errorType,
+      status,
+      message: body['message'] ?? body['Message'],
+      label,
+      retryAfter: retryAfterSeconds(headers),
+    });
+  };

@@ -3,6 +3,7 @@ import type { ChatRequest, ChatResponse, Choice, StreamEvent, ToolCall, Usage } 
 import type { TokenCounter } from '../../tokens/token-counter.ts';
 import { promptTokens, textTokens } from '../../tokens/tokens.ts';
 import type { CallContext, ProviderAdapter, UpstreamTarget } from '../types.ts';
+import { demoEmbeddings } from './embeddings.ts';
 
 /**
  * The built-in `demo` provider: answers in-process, deterministically, so a fresh install routes, streams,
@@ -206,4 +207,4 @@ async function stream(
   })();
 }
 
-export const demoAdapter: ProviderAdapter = { wire: 'demo', complete, stream };
+export const demoAdapter: ProviderAdapter = { wire: 'demo', complete, stream, embeddings: demoEmbeddings };

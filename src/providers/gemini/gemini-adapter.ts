@@ -6,6 +6,7 @@ import type { CallContext, ProviderAdapter, UpstreamTarget } from '../types.ts';
 import { convertGeminiResponse } from './convert-gemini-response.ts';
 import { convertToGeminiRequest } from './convert-to-gemini-request.ts';
 import type { GeminiErrorBody, GeminiResponse } from './gemini-api-types.ts';
+import { geminiEmbeddings } from './gemini-embeddings.ts';
 import { geminiEndpoint } from './gemini-endpoint.ts';
 import { geminiModelFamily } from './gemini-model-family.ts';
 import { GeminiStreamTranslator } from './gemini-stream-translator.ts';
@@ -111,4 +112,5 @@ export const geminiAdapter: ProviderAdapter = {
   complete,
   stream,
   unsupportedReason: geminiUnsupportedReason,
+  embeddings: geminiEmbeddings,
 };

@@ -20,6 +20,8 @@ export const GEMINI_DEFAULT_API_VERSION = 'v1beta';
 export function geminiEndpoint(
   target: UpstreamTarget,
   stream: boolean,
+  /** Another method of the model resource (`batchEmbedContents`); default generateContent or its stream. */
+  other?: 'batchEmbedContents',
 ): { url: string; headers: Record<string, string> } {
   const base = (target.provider.baseUrl || descriptorOf(target.provider.kind).defaultBaseUrl).replace(/\/+$/, '');
   const root = /\/v\d+(alpha|beta)?\d*$/.test(base)
@@ -28,7 +30,7 @@ export function geminiEndpoint(
   const name = target.model.upstreamName.replace(/^models\//, '');
   const resource = name.startsWith('tunedModels/') ? name : `models/${name}`;
   const path = resource.split('/').map(encodeURIComponent).join('/');
-  const method = stream ? 'streamGenerateContent?alt=sse' : 'generateContent';
+  const method = other ?? (stream ? 'streamGenerateContent?alt=sse' : 'generateContent');
   const headers: Record<string, string> = {
     'content-type': 'application/json',
     accept: stream ? 'text/event-stream' : 'application/json',

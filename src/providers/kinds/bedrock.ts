@@ -1,5 +1,5 @@
 import { describeKind } from './descriptor.ts';
-import { FULL, knownModel, REASONING, TEXT_TOOLS_NO_SCHEMA } from './known-model.ts';
+import { embeddingModel, FULL, knownModel, REASONING, TEXT_TOOLS_NO_SCHEMA } from './known-model.ts';
 
 /**
  * AWS Bedrock Converse. Credentials are two-part (access key id and secret, plus an optional session token) or
@@ -23,5 +23,9 @@ export const bedrock = describeKind({
     knownModel('amazon.nova-pro-v1:0', 300_000, 10_000, { ...FULL, jsonSchema: false }, 64),
     knownModel('anthropic.claude-haiku-4-5-20251001-v1:0', 200_000, 64_000, REASONING, 72),
     knownModel('anthropic.claude-sonnet-4-5-20250929-v1:0', 200_000, 64_000, REASONING, 91),
+    embeddingModel('amazon.titan-embed-text-v2:0', 8_192),
+    // Not in the price library: Bedrock's list price, USD per million input tokens.
+    { ...embeddingModel('cohere.embed-english-v3', 512), price: { input: 0.1, output: 0 } },
+    { ...embeddingModel('cohere.embed-multilingual-v3', 512), price: { input: 0.1, output: 0 } },
   ],
 });

@@ -1,5 +1,5 @@
 import { describeKind } from './descriptor.ts';
-import { knownModel, REASONING } from './known-model.ts';
+import { embeddingModel, knownModel, REASONING } from './known-model.ts';
 
 /**
  * The base URL is the host root; the API version is added (gemini/gemini-endpoint.ts).
@@ -16,5 +16,6 @@ export const gemini = describeKind({
     knownModel('gemini-2.5-flash-lite', 1_048_576, 65_536, REASONING, 57),
     knownModel('gemini-2.5-flash', 1_048_576, 65_536, REASONING, 74),
     knownModel('gemini-2.5-pro', 1_048_576, 65_536, REASONING, 89),
+    embeddingModel('gemini-embedding-001', 2_048),
   ],
 });

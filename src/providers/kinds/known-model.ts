@@ -24,3 +24,24 @@ export function knownModel(
 ): KnownModel {
   return { name, contextWindow, maxOutputTokens, capabilities, qualityRank };
 }
+
+/** No chat features: what an embedding model's capabilities say (it is never a chat candidate anyway). */
+export const NONE: ModelCapabilities = {
+  tools: false,
+  vision: false,
+  jsonSchema: false,
+  streaming: false,
+  reasoning: false,
+};
+
+/** An embedding model (`POST /v1/embeddings` only), with its input limit in tokens. */
+export function embeddingModel(name: string, maxInputTokens: number, qualityRank = 50): KnownModel {
+  return {
+    name,
+    contextWindow: maxInputTokens,
+    maxOutputTokens: 0,
+    capabilities: NONE,
+    qualityRank,
+    mode: 'embedding',
+  };
+}

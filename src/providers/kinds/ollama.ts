@@ -7,6 +7,7 @@ export const ollama = describeKind({
   wire: 'openai-compatible',
   defaultBaseUrl: 'http://127.0.0.1:11434/v1',
   local: true,
-  quirks: openAIQuirks({ unsupported: ['logit_bias', 'n'] }),
+  // Older servers ignore `encoding_format` on /v1/embeddings and answer floats: ask floats, encode here.
+  quirks: openAIQuirks({ unsupported: ['logit_bias', 'n'], embeddingsBase64: false }),
   models: [],
 });

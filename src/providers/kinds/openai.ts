@@ -1,6 +1,6 @@
 import { OPENAI_REASONING_MODELS, openAIQuirks } from '../openai-compatible/quirks.ts';
 import { describeKind } from './descriptor.ts';
-import { FULL, knownModel, REASONING } from './known-model.ts';
+import { embeddingModel, FULL, knownModel, REASONING } from './known-model.ts';
 
 /** @see https://platform.openai.com/docs/api-reference/chat/create */
 export const openai = describeKind({
@@ -20,5 +20,8 @@ export const openai = describeKind({
     knownModel('gpt-5-mini', 400_000, 128_000, REASONING, 76),
     knownModel('gpt-4.1', 1_047_576, 32_768, FULL, 78),
     knownModel('gpt-5', 400_000, 128_000, REASONING, 90),
+    embeddingModel('text-embedding-3-small', 8_192),
+    embeddingModel('text-embedding-3-large', 8_192),
+    embeddingModel('text-embedding-ada-002', 8_192),
   ],
 });

@@ -10,12 +10,12 @@ import {
   upstreamRequest,
   upstreamStream,
 } from '../http.ts';
-import type { ProviderDescriptor } from '../kinds/descriptor.ts';
-import { descriptorOf } from '../kinds/index.ts';
 import { parseEventJSON, readSSE } from '../sse.ts';
 import type { CallContext, PassthroughFrame, PassthroughResponse, ProviderAdapter, UpstreamTarget } from '../types.ts';
 import { convertToOpenAIRequest } from './convert-to-openai-request.ts';
+import { openAIEmbeddings } from './embeddings.ts';
 import { mapOpenAIError } from './map-openai-error.ts';
+import { endpoint, familyMember } from './openai-endpoint.ts';
 import { parseOpenAIChunk, parseOpenAIResponse, usageOf } from './parse-openai-response.ts';
 import { type OpenAIQuirks, unsupportedFeatureUsed } from './quirks.ts';
 
@@ -27,34 +27,6 @@ import { type OpenAIQuirks, unsupportedFeatureUsed } from './quirks.ts';
  */
 
 type Json = Record<string, unknown>;
-
-type FamilyMember = Extract<ProviderDescriptor, { wire: 'openai-compatible' }>;
-
-function familyMember(target: UpstreamTarget): FamilyMember {
-  const descriptor = descriptorOf(target.provider.kind);
-  if (descriptor.wire !== 'openai-compatible')
-    throw new GatewayError('internal_error', `Provider kind ${target.provider.kind} is not OpenAI-compatible`);
-  return descriptor;
-}
-
-function endpoint(target: UpstreamTarget, kind: FamilyMember): { url: string; headers: Record<string, string> } {
-  const { quirks } = kind;
-  const base = target.provider.baseUrl || kind.defaultBaseUrl;
-  const headers: Record<string, string> = { 'content-type': 'application/json', accept: 'application/json' };
-  if (quirks.auth === 'api-key') headers['api-key'] = target.key.secret;
-  else if (target.key.secret !== '') headers['authorization'] = `Bearer ${target.key.secret}`;
-  const extra = target.provider.options['headers'];
-  if (extra) Object.assign(headers, JSON.parse(extra) as Record<string, string>);
-  if (quirks.url === 'azure-deployment') {
-    const apiVersion = target.provider.options['apiVersion'] ?? '2024-10-21';
-    const deployment = encodeURIComponent(target.model.upstreamName);
-    return {
-      url: `${base}/openai/deployments/${deployment}/chat/completions?api-version=${encodeURIComponent(apiVersion)}`,
-      headers,
-    };
-  }
-  return { url: `${base}/chat/completions`, headers };
-}
 
 /** Applies the provider's quirks to an OpenAI body in place (the body is always our own copy). */
 export function applyQuirks(body: Json, quirks: OpenAIQuirks, upstreamModel: string): void {
@@ -307,5 +279,6 @@ export const openAICompatibleAdapter: ProviderAdapter = {
   complete,
   stream,
   unsupportedReason: openAIUnsupportedReason,
+  embeddings: openAIEmbeddings,
   passthrough: { protocol: 'openai-chat', complete: passthroughComplete, stream: passthroughStream },
 };

@@ -24,6 +24,13 @@ export interface OpenAIQuirks {
   dropsMessageName: boolean;
   /** OpenAI reasoning models (o-series, gpt-5) want max_completion_tokens and reject sampling settings. */
   reasoningModelPattern?: RegExp;
+  /**
+   * The embeddings call accepts `encoding_format: base64` (OpenAI, Azure, vLLM…). When false, the gateway asks
+   * for floats and encodes them itself for a caller that asked base64 (the openai SDKs' default).
+   */
+  embeddingsBase64: boolean;
+  /** Embeddings body fields sent under another name: Mistral's `{ dimensions: 'output_dimension' }`. */
+  embeddingsRenamed: Readonly<Record<string, string>>;
 }
 
 export type UnsupportedFeature = 'logprobs' | 'n' | 'logit_bias' | 'tool_choice_named';
@@ -39,6 +46,8 @@ const OPENAI: OpenAIQuirks = {
   renamed: {},
   streamOptions: true,
   dropsMessageName: false,
+  embeddingsBase64: true,
+  embeddingsRenamed: {},
 };
 
 /** A kind's quirks: OpenAI's behaviour with these differences. */

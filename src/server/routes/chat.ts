@@ -5,7 +5,7 @@ import { toClientError } from '../../http/client-errors.ts';
 import type { RequestContext, RequestStart } from '../../pipeline/context.ts';
 import type { Pipeline } from '../../pipeline/pipeline.ts';
 import { encodeCountTokens } from '../../protocols/anthropic-messages/count-tokens.ts';
-import type { ProtocolCodec } from '../../protocols/codec.ts';
+import type { ErrorCodec, ProtocolCodec } from '../../protocols/codec.ts';
 import { sendError, sendHandled } from '../answer.ts';
 import { authenticateFirst, callerOf } from '../authenticate-first.ts';
 import type { BodyBudget } from '../body-budget.ts';
@@ -66,7 +66,7 @@ function registerDecodedRoute(
  */
 export async function refuse(
   pipeline: Pipeline,
-  codec: ProtocolCodec,
+  codec: ErrorCodec,
   req: FastifyRequest,
   reply: FastifyReply,
   start: RequestStart,

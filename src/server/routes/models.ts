@@ -1,4 +1,5 @@
 import type { FastifyInstance } from 'fastify';
+import { isEmbeddingModel, type ModelMode } from '../../billing/catalog-types.ts';
 import { PRESETS, TIERS } from '../../core/tiers.ts';
 import type { Pipeline } from '../../pipeline/pipeline.ts';
 import { openAIChatCodec } from '../../protocols/openai-chat/codec.ts';
@@ -8,7 +9,9 @@ import type { BodyBudget } from '../body-budget.ts';
 
 /**
  * GET /v1/models in OpenAI's list format: `auto`, the three tiers (and their preset variants), then the
- * catalog models the caller may name, as `provider/model` ids.
+ * catalog's chat models the caller may name, as `provider/model` ids, then its embedding models. OpenAI's model
+ * object has no type field; each entry carries Modro's `mode` (`chat` or `embedding`), an extra field the
+ * OpenAI SDKs keep and ignore (docs/embeddings.md).
  * @see https://platform.openai.com/docs/api-reference/models/list
  */
 export function registerModels(app: FastifyInstance, pipeline: Pipeline, budget: BodyBudget, startedAt: number): void {
@@ -18,12 +21,18 @@ export function registerModels(app: FastifyInstance, pipeline: Pipeline, budget:
   app.get('/v1/models', { onRequest }, async (req, reply) => {
     const { models, headers } = pipeline.models(callerOf(req));
     const created = Math.floor(startedAt / 1000);
-    const data: Array<{ id: string; object: 'model'; created: number; owned_by: string }> = [];
+    const data: Array<{ id: string; object: 'model'; created: number; owned_by: string; mode: ModelMode }> = [];
     for (const name of ['auto', ...TIERS]) {
-      data.push({ id: name, object: 'model', created, owned_by: 'modro' });
-      for (const preset of PRESETS) data.push({ id: `${name}:${preset}`, object: 'model', created, owned_by: 'modro' });
+      data.push({ id: name, object: 'model', created, owned_by: 'modro', mode: 'chat' });
+      for (const preset of PRESETS) {
+        data.push({ id: `${name}:${preset}`, object: 'model', created, owned_by: 'modro', mode: 'chat' });
+      }
     }
-    for (const model of models) data.push({ id: model.id, object: 'model', created, owned_by: model.provider });
+    const chat = models.filter((model) => !isEmbeddingModel(model));
+    const embedding = models.filter(isEmbeddingModel);
+    for (const model of [...chat, ...embedding]) {
+      data.push({ id: model.id, object: 'model', created, owned_by: model.provider, mode: model.mode ?? 'chat' });
+    }
     return reply.headers(headers).send({ object: 'list', data });
   });
 }
