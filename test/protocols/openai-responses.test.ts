@@ -350,6 +350,20 @@ describe('POST /v1/responses', () => {
       [{ input: 'x', tools: TOOLS, tool_choice: { type: 'function', name: 'nope' } }, 'tool_choice'],
       [{ input: [{ role: 'user', content: [{ type: 'input_file', file_id: 'file_1' }] }] }, 'input[0].content'],
       [{ input: [] }, 'input'],
+      [
+        {
+          input: [
+            { role: 'user', content: 'x' },
+            { type: 'function_call_output', call_id: 'call_9', output: 'y' },
+          ],
+        },
+        'input[1].call_id',
+      ],
+      [{ input: [{ type: 'web_search_call', id: 'ws_1', status: 'completed' }] }, 'input[0]'],
+      [
+        { input: 'x', tools: [{ type: 'function', name: 'f', parameters: {} }], tool_choice: { type: 'file_search' } },
+        'tool_choice',
+      ],
     ];
     for (const [body, param] of cases) {
       const res = await gw.post('/v1/responses', { model: OPENAI_MODEL, ...body });

@@ -50,6 +50,8 @@ export function parseResponsesRequest(raw: unknown): ChatRequest {
   if (typeof body.input === 'string') messages.push({ role: 'user', content: [text(body.input)] });
   else for (const [i, item] of body.input.entries()) addItem(messages, item, i);
   if (!messages.some((m) => m.role !== 'system')) throw invalid('input must hold at least one message', 'input');
+  // A tool output answers a call made earlier in the same conversation (here, unless it continues a stored one).
+  if (!body.previous_response_id && typeof body.input !== 'string') checkToolOutputs(body.input);
 
   const request: ChatRequest = {
     model: body.model,
@@ -71,6 +73,16 @@ export function parseResponsesRequest(raw: unknown): ChatRequest {
   const reasoning = convertReasoning(body.reasoning?.effort);
   if (reasoning) request.reasoning = reasoning;
   return request;
+}
+
+function checkToolOutputs(items: readonly ResponsesInputItem[]): void {
+  const calls = new Set<string>();
+  items.forEach((item, i) => {
+    if (item.type === 'function_call') calls.add((item as { call_id: string }).call_id);
+    if (item.type === 'function_call_output' && !calls.has((item as { call_id: string }).call_id)) {
+      throw invalid('function_call_output answers no function_call earlier in input', `input[${i}].call_id`);
+    }
+  });
 }
 
 function invalid(message: string, param: string): GatewayError {
