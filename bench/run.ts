@@ -5,7 +5,7 @@
  * docs/benchmarks.md explains the method and keeps the figures.
  *
  * Options: --quick (one short round), --rounds N, --duration-ms N, --levels 1,16,64,256,
- * --stream-levels 1,16, --json FILE (raw measurements), --gateway-node-args "--cpu-prof --cpu-prof-dir=DIR"
+ * --stream-levels 1,16, --profile-levels 1,16 (Responses and embeddings profiles), --json FILE (raw measurements), --gateway-node-args "--cpu-prof --cpu-prof-dir=DIR"
  * (extra Node flags for the gateway process, for profiling; its figures are then for orientation only),
  * --gateway-output FILE (a copy of everything the gateway prints).
  */
@@ -41,7 +41,13 @@ import {
   verdictLines,
   verdicts,
 } from './lib/report.ts';
-import { NON_STREAMING_BODY, STREAMING_BODY } from './lib/request-bodies.ts';
+import {
+  EMBEDDINGS_BODY,
+  NON_STREAMING_BODY,
+  RESPONSES_BODY,
+  RESPONSES_STREAMING_BODY,
+  STREAMING_BODY,
+} from './lib/request-bodies.ts';
 
 const here = dirname(fileURLToPath(import.meta.url));
 const root = resolve(here, '..');
@@ -55,6 +61,7 @@ const { values: args } = parseArgs({
     'duration-ms': { type: 'string' },
     levels: { type: 'string' },
     'stream-levels': { type: 'string' },
+    'profile-levels': { type: 'string' },
     json: { type: 'string' },
     'gateway-node-args': { type: 'string' },
     'gateway-output': { type: 'string' },
@@ -76,10 +83,12 @@ const PLAN = {
   settleMs: 1_150,
   levels: list(args.levels, [1, 16, 64, 256]),
   streamLevels: list(args['stream-levels'], [1, 16]),
+  /** Levels of the Responses and embeddings profiles. */
+  profileLevels: list(args['profile-levels'], [1, 16]),
   /** Mock pause between SSE events in the streaming phase. */
   paceMs: 2,
 };
-for (const n of [PLAN.rounds, PLAN.durationMs, ...PLAN.levels, ...PLAN.streamLevels]) {
+for (const n of [PLAN.rounds, PLAN.durationMs, ...PLAN.levels, ...PLAN.streamLevels, ...PLAN.profileLevels]) {
   if (!Number.isInteger(n) || n < 1 || n > 100_000) throw new Error(`bad option value ${n}`);
 }
 
@@ -140,6 +149,27 @@ async function main(): Promise<number> {
     for (const c of PLAN.streamLevels) gatewayRequests += await runLevel(all, targets, pids, c, true);
     await setPace(mock, 0);
 
+    // Profiles: the gateway's other endpoints against the same floor. For the Responses API the direct and
+    // floor targets send the same conversation as chat completions (what the gateway sends upstream).
+    const responses: RoundMeasurement[] = [];
+    log('Responses API (/v1/responses on the gateway): measuring ...');
+    const viaResponses = (body: string) => ({
+      ...targets,
+      gateway: { ...targets.gateway, path: '/v1/responses', body },
+    });
+    for (const c of PLAN.profileLevels) {
+      gatewayRequests += await runLevel(responses, viaResponses(RESPONSES_BODY), pids, c, false);
+    }
+    await setPace(mock, PLAN.paceMs);
+    gatewayRequests += await runLevel(responses, viaResponses(RESPONSES_STREAMING_BODY), pids, 1, true);
+    await setPace(mock, 0);
+    const embeddings: RoundMeasurement[] = [];
+    log('Embeddings (/v1/embeddings, 16 inputs per request): measuring ...');
+    const viaEmbeddings = Object.fromEntries(
+      TARGETS.map((t) => [t, { ...targets[t], path: '/v1/embeddings', body: EMBEDDINGS_BODY }]),
+    ) as Record<TargetName, LoadTarget>;
+    for (const c of PLAN.profileLevels) gatewayRequests += await runLevel(embeddings, viaEmbeddings, pids, c, false);
+
     const metricsTotal = await scrapeRequestsTotal(gateway.origin);
     const endMemory = memory(gateway.pid);
     const steal = stealShare(ticksAtStart, machineTicks());
@@ -176,6 +206,19 @@ async function main(): Promise<number> {
     const verdictList = verdicts(all, PLAN.levels, PLAN.streamLevels, peaks.gateway);
     log(verdictLines(verdictList));
     log();
+    const profileVerdicts = (list: RoundMeasurement[], streams: number[]) =>
+      verdictLines(verdicts(list, PLAN.profileLevels, streams, Number.NaN).filter((v) => !v.name.includes('RSS')));
+    log(`Responses API profile, median of ${PLAN.rounds} round(s):`);
+    log(nonStreamingTable(responses, PLAN.profileLevels));
+    log(streamingTable(responses, [1]));
+    log(extraDifferences(responses, PLAN.profileLevels, [1]));
+    log(profileVerdicts(responses, [1]));
+    log();
+    log(`Embeddings profile (16 inputs per request), median of ${PLAN.rounds} round(s):`);
+    log(nonStreamingTable(embeddings, PLAN.profileLevels));
+    log(extraDifferences(embeddings, PLAN.profileLevels, []));
+    log(profileVerdicts(embeddings, []));
+    log();
     await printRouterCost();
 
     const gatewayPid = gateway.pid;
@@ -192,7 +235,15 @@ async function main(): Promise<number> {
       writeFileSync(
         args.json,
         JSON.stringify(
-          { plan: PLAN, machine: machine(), peaks, endMemory, verdicts: verdictList, measurements: all },
+          {
+            plan: PLAN,
+            machine: machine(),
+            peaks,
+            endMemory,
+            verdicts: verdictList,
+            measurements: all,
+            profiles: { responses, embeddings },
+          },
           null,
           2,
         ),

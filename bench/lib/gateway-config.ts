@@ -27,6 +27,7 @@ export function writeGatewayConfig(dir: string, mockOrigin: string, mockKey: str
           model('gpt-4o-mini', 68, 0.15, 0.6),
           model('gpt-4.1-mini', 72, 0.4, 1.6),
           model('gpt-4o', 85, 2.5, 10),
+          { ...model('text-embedding-3-small', 50, 0.02, 0), mode: 'embedding' },
         ],
       },
     ],

@@ -9,6 +9,10 @@ import { Pool } from 'undici';
 export interface LoadTarget {
   origin: string;
   authorization: string;
+  /** Default `/v1/chat/completions`. */
+  path?: string;
+  /** Replaces the body of the load options (a profile whose gateway speaks another format than the floor). */
+  body?: string;
 }
 
 export interface LoadOptions {
@@ -43,6 +47,8 @@ export async function runLoad(pool: Pool, target: LoadTarget, options: LoadOptio
     'content-type': 'application/json',
     authorization: target.authorization,
   };
+  const path = target.path ?? '/v1/chat/completions';
+  const body = target.body ?? options.body;
   const result: LoadResult = { completed: 0, errors: 0, firstError: undefined, elapsedMs: 0, totalMs: [], ttfbMs: [] };
   const started = performance.now();
   const deadline = started + options.durationMs;
@@ -53,7 +59,7 @@ export async function runLoad(pool: Pool, target: LoadTarget, options: LoadOptio
     let failed = false;
     let errorText = '';
     try {
-      const res = await pool.request({ path: '/v1/chat/completions', method: 'POST', headers, body: options.body });
+      const res = await pool.request({ path, method: 'POST', headers, body });
       failed = res.statusCode !== 200;
       for await (const chunk of res.body) {
         if (ttfb < 0 && options.streaming && (chunk as Buffer).includes(DATA)) ttfb = performance.now() - t0;

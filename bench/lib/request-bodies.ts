@@ -21,3 +21,18 @@ export const STREAMING_BODY = JSON.stringify({
   stream: true,
   stream_options: { include_usage: true },
 });
+
+/** The same conversation as a Responses API request, for the gateway's `/v1/responses` profile. */
+export const RESPONSES_BODY = JSON.stringify({
+  model: 'fast',
+  instructions: messages[0]!.content,
+  input: [{ role: 'user', content: messages[1]!.content }],
+  max_output_tokens: 64,
+});
+export const RESPONSES_STREAMING_BODY = JSON.stringify({ ...JSON.parse(RESPONSES_BODY), stream: true });
+
+/** Sixteen short texts to embed (a typical batch of a retrieval indexer). */
+export const EMBEDDINGS_BODY = JSON.stringify({
+  model: 'text-embedding-3-small',
+  input: Array.from({ length: 16 }, (_, i) => `Chunk ${i} of a document about keep-alive connections and gateways.`),
+});
