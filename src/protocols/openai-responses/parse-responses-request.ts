@@ -141,7 +141,10 @@ function addItem(messages: Message[], item: ResponsesInputItem, index: number): 
       return;
     }
     case 'item_reference':
-      throw invalid('item_reference needs stored items, and this gateway does not store them', param);
+      throw invalid(
+        'item_reference items are not served: send the item itself, or continue a stored response with previous_response_id',
+        param,
+      );
     default:
       throw invalid(`input items of type ${clipped(String(item.type))} are not served by this gateway`, param);
   }
