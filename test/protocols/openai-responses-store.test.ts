@@ -1,5 +1,6 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
+import { sql } from 'kysely';
 import OpenAI, { NotFoundError } from 'openai';
 import { startGateway, type TestGateway } from '../helpers/gateway.ts';
 import { validateSchema } from '../helpers/openai-schema.ts';
@@ -221,8 +222,26 @@ describe('stored responses on', () => {
     assert.equal(fetched.output_text, 'Echo: Stream me');
   });
 
+  test('a failed write is logged without content and never touches the answer', async () => {
+    const { db } = gw.runtime.store;
+    await sql`alter table stored_response rename to stored_response_broken`.execute(db);
+    try {
+      const answered = await gw.client.responses.create({ model: MODEL, input: 'Unwritable words' });
+      assert.equal(answered.status, 'completed');
+      assert.equal(answered.output_text, 'Echo: Unwritable words');
+      await gw.runtime.responses!.flush();
+      const line = gw.logs.find((l) => l.includes('stored responses problem'));
+      assert.ok(line, 'the failure is logged');
+      assert.match(line, /"during":"save"/);
+      assert.ok(!line.includes('Unwritable words'));
+    } finally {
+      await sql`alter table stored_response_broken rename to stored_response`.execute(db);
+    }
+  });
+
   test('no message content reaches the logs', () => {
     const logs = gw.logs.join('');
-    for (const secret of ['Secret plans', 'Forget this', 'sunny, 21°C']) assert.ok(!logs.includes(secret), secret);
+    for (const secret of ['Secret plans', 'Forget this', 'sunny, 21°C', 'Unwritable words'])
+      assert.ok(!logs.includes(secret), secret);
   });
 });
