@@ -30,6 +30,8 @@ export async function prepareResponsesCall(
   if (previousId) {
     const previous = await store.load(tenantId, previousId);
     if (!previous) throw responseNotFound(previousId, 'previous_response_id');
+    // Only request.messages holds the history, not the inbound body: a future Responses pass-through must
+    // translate such a request rather than forward its body.
     prependHistory(request, previous.messages);
   }
   const storing = raw['store'] !== false;
