@@ -255,6 +255,18 @@ export const configSchema = z.strictObject({
       journalSyncMs: positiveInt.default(1_000),
     })
     .prefault({}),
+  /** Stored responses of the Responses API (docs/responses.md): off unless the operator turns them on. */
+  responses: z
+    .strictObject({
+      /**
+       * Store answers of `POST /v1/responses` (unless a request sends `store: false`), per tenant, so that a
+       * later request can continue one with `previous_response_id` and GET/DELETE /v1/responses/{id} work.
+       */
+      store: z.boolean().default(false),
+      /** A stored response expires (404 from then on) and is pruned this many days after it was answered. */
+      retentionDays: positiveInt.default(30),
+    })
+    .prefault({}),
   health: z
     .strictObject({
       /** Consecutive failures that open a provider key's circuit. */

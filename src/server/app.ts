@@ -16,6 +16,7 @@ import { refuse, registerChatRoute, registerCountTokensRoute } from './routes/ch
 import { registerEmbeddingsRoute } from './routes/embeddings.ts';
 import { registerModels } from './routes/models.ts';
 import { registerOps } from './routes/ops.ts';
+import { registerResponsesRoutes } from './routes/responses.ts';
 import type { Runtime } from './runtime.ts';
 import type { SSEWriter } from './sse.ts';
 
@@ -99,7 +100,7 @@ export function buildApp(runtime: Runtime) {
   const { pipeline } = runtime;
   registerChatRoute(app, { path: '/v1/chat/completions', codec: openAIChatCodec, pipeline, budget });
   registerChatRoute(app, { path: '/v1/messages', codec: anthropicMessagesCodec, pipeline, budget });
-  registerChatRoute(app, { path: '/v1/responses', codec: openAIResponsesCodec, pipeline, budget });
+  registerResponsesRoutes(app, { pipeline, budget, store: runtime.responses, logger: runtime.logger });
   registerCountTokensRoute(app, { path: '/v1/messages/count_tokens', codec: anthropicMessagesCodec, pipeline, budget });
   registerEmbeddingsRoute(app, { path: '/v1/embeddings', codec: openAIEmbeddingsCodec, pipeline, budget });
   registerModels(app, pipeline, budget, Date.now());

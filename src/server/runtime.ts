@@ -13,6 +13,7 @@ import { Pipeline } from '../pipeline/pipeline.ts';
 import { UpstreamPool } from '../providers/http.ts';
 import { adapterFor as registeredAdapter } from '../providers/registry.ts';
 import type { ProviderAdapter, ProviderSpec } from '../providers/types.ts';
+import { ResponseStore } from '../responses/response-store.ts';
 import { createTierChooser } from '../router/auto/from-config.ts';
 import { ruleTierChooser } from '../router/auto/rules.ts';
 import { calibrateFromUsage } from '../router/calibration.ts';
@@ -48,6 +49,8 @@ export interface Runtime {
   pipeline: Pipeline;
   store: Store;
   usage: UsageWriter;
+  /** Stored responses of the Responses API; undefined unless `responses.store` is on. */
+  responses: ResponseStore | undefined;
   auth: Authenticator;
   tenancy: Tenancy;
   /** Set when no API key was configured: generated for this run only, never stored. */
@@ -112,6 +115,15 @@ export async function createRuntime(options: RuntimeOptions): Promise<Runtime> {
     onJournalFailure: (records) => metrics.usageJournalFailures.inc(records),
   });
   const imported = await usage.start();
+  const responses = config.responses.store
+    ? new ResponseStore({
+        db: store.db,
+        retentionMs: config.responses.retentionDays * 86_400_000,
+        // Never the content: a write or prune that failed, and why.
+        onError: (err, during) => logger.error({ err, during }, 'stored responses problem'),
+      })
+    : undefined;
+  responses?.start();
   const calibration = config.routing.calibration;
   const recalibrate = async () => {
     // Only a learned chooser is calibrated, on its own scores (the rules chooser is the fallback when the
@@ -164,6 +176,7 @@ export async function createRuntime(options: RuntimeOptions): Promise<Runtime> {
     pipeline,
     store,
     usage,
+    responses,
     auth,
     tenancy,
     generatedApiKey,
@@ -219,6 +232,7 @@ export async function createRuntime(options: RuntimeOptions): Promise<Runtime> {
       }
       await tokens.close();
       await usage.close();
+      await responses?.close();
       await tenancy.close();
       await store.close();
       await upstreams.close();

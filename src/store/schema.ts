@@ -18,6 +18,7 @@ export interface Database {
   admin_user: AdminUserTable;
   dashboard_session: SessionTable;
   tenancy_settings: TenancySettingsTable;
+  stored_response: StoredResponseTable;
 }
 
 /**
@@ -118,3 +119,16 @@ export const USAGE_HOURLY_SUM_COLUMNS = [
   'ttfb_ms_sum',
   'ttfb_count',
 ] as const satisfies readonly (keyof UsageHourlySums)[];
+
+/** A stored answer of the Responses API (migration 0003_stored_responses; src/store/stored-responses.ts). */
+export interface StoredResponseTable {
+  /** The Response's id, `resp_…`. */
+  id: string;
+  tenant_id: string;
+  /** JSON: the conversation up to and including this answer, as internal messages (no `instructions`). */
+  messages: string;
+  /** JSON: the Response object as it was answered. */
+  response: string;
+  created_at: number;
+  expires_at: number;
+}

@@ -15,6 +15,7 @@ forEachDatabase('store migrations', (suite) => {
       'admin_user',
       'api_key',
       'dashboard_session',
+      'stored_response',
       'tenancy_settings',
       'tenant',
       'usage_dim',

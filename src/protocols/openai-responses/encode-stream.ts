@@ -10,10 +10,12 @@ import {
   messageItem,
   type OutputItem,
   outputTextPart,
+  type ResponseState,
   reasoningItem,
   responseId,
   responseObject,
   statusOf,
+  UNSTORED,
 } from './render-response.ts';
 
 /**
@@ -37,9 +39,15 @@ export class ResponsesStreamEncoder implements StreamEncoder {
   /** Function-call items by the stream's tool-call index. */
   readonly #calls = new Map<number, CallItem>();
   #finish: FinishReason | undefined;
+  readonly #state: ResponseState;
 
-  constructor(stream: PipelineStream, request: { requestId: string; at: number; request: ChatRequest }) {
+  constructor(
+    stream: PipelineStream,
+    request: { requestId: string; at: number; request: ChatRequest },
+    state: ResponseState = UNSTORED,
+  ) {
     this.#request = request.request;
+    this.#state = state;
     this.#id = responseId(request.requestId);
     this.#createdAt = Math.floor(request.at / 1000);
     this.#model = stream.served.target.model.upstreamName;
@@ -76,6 +84,7 @@ export class ResponsesStreamEncoder implements StreamEncoder {
     const status = statusOf(this.#finish);
     const response = this.#response(status, { usage: end.usage, costNano: end.costNano });
     out += this.#event(status === 'completed' ? 'response.completed' : 'response.incomplete', { response });
+    this.#state.onFinished?.(response);
     return out;
   }
 
@@ -103,6 +112,7 @@ export class ResponsesStreamEncoder implements StreamEncoder {
       status,
       output: this.#output,
       finishReason: this.#finish,
+      state: this.#state,
       ...extra,
     });
   }

@@ -24,21 +24,23 @@ import {
 } from './request-schema.ts';
 
 /**
- * An inbound OpenAI Responses body → the internal request. Modro keeps no response state (`store` is false;
- * docs/responses.md), so everything the model needs comes in the request: a `previous_response_id` or an
- * `item_reference` is refused, as are built-in tools (web search, file search, code interpreter…) that no
- * translated provider serves. Reasoning items passed back are kept when they carry what the next provider
- * needs (an Anthropic thinking signature, in `encrypted_content` as Modro wrote it) and their text otherwise.
+ * An inbound OpenAI Responses body → the internal request. Unless the operator stores responses
+ * (`responses.store`, docs/responses.md), everything the model needs comes in the request: a
+ * `previous_response_id` is refused then; with storage on it is accepted here and resolved by the caller
+ * (src/responses/), which prepends the stored conversation (prependHistory). An `item_reference` is refused
+ * either way, as are built-in tools (web search, file search, code interpreter…) that no translated provider
+ * serves. Reasoning items passed back are kept when they carry what the next provider needs (an Anthropic
+ * thinking signature, in `encrypted_content` as Modro wrote it) and their text otherwise.
  * @see https://platform.openai.com/docs/api-reference/responses/create
  */
-export function parseResponsesRequest(raw: unknown): ChatRequest {
+export function parseResponsesRequest(raw: unknown, options: { storing?: boolean } = {}): ChatRequest {
   if (raw === null || typeof raw !== 'object' || Array.isArray(raw)) {
     throw new GatewayError('invalid_request', 'Request body must be a JSON object');
   }
   const body = parseWith(responsesRequestSchema, raw);
-  if (body.previous_response_id) {
+  if (body.previous_response_id && options.storing !== true) {
     throw invalid(
-      'previous_response_id needs stored responses, and this gateway does not store them (store is false): send the whole conversation in input',
+      'previous_response_id needs stored responses, and response storage is off on this gateway: send the whole conversation in input',
       'previous_response_id',
     );
   }
@@ -85,6 +87,35 @@ function checkToolOutputs(items: readonly ResponsesInputItem[]): void {
   });
 }
 
+/** Whether the request's first message is its `instructions` (which are not carried over to later responses). */
+function hasInstructions(request: ChatRequest): boolean {
+  const instructions = request.inbound.body['instructions'];
+  return typeof instructions === 'string' && instructions !== '' && request.messages[0]?.role === 'system';
+}
+
+/**
+ * A stored conversation put before the request's input, after its `instructions`: what OpenAI does with a
+ * `previous_response_id` (the earlier request's instructions are not carried over).
+ */
+export function prependHistory(request: ChatRequest, history: readonly Message[]): void {
+  request.messages.splice(hasInstructions(request) ? 1 : 0, 0, ...history);
+}
+
+/** The conversation a request carries, without its `instructions`: what a stored response keeps of it. */
+export function conversationOf(request: ChatRequest): Message[] {
+  return request.messages.slice(hasInstructions(request) ? 1 : 0);
+}
+
+/**
+ * A Response's `output` items (reasoning, message, function_call, as render-response.ts writes them) as
+ * internal messages: the same translation as those items passed back in a later request's `input`.
+ */
+export function outputMessages(output: readonly unknown[]): Message[] {
+  const messages: Message[] = [];
+  for (const [i, item] of output.entries()) addItem(messages, item as ResponsesInputItem, i);
+  return messages;
+}
+
 function invalid(message: string, param: string): GatewayError {
   return new GatewayError('invalid_request', message, { param });
 }
@@ -122,7 +153,10 @@ function addItem(messages: Message[], item: ResponsesInputItem, index: number): 
       return;
     }
     case 'item_reference':
-      throw invalid('item_reference needs stored items, and this gateway does not store them', param);
+      throw invalid(
+        'item_reference items are not served: send the item itself, or continue a stored response with previous_response_id',
+        param,
+      );
     default:
       throw invalid(`input items of type ${clipped(String(item.type))} are not served by this gateway`, param);
   }

@@ -5,7 +5,8 @@ import { encodeReasoningToken } from './reasoning-token.ts';
 /**
  * The Response object of OpenAI's Responses API, for a finished answer and for the events of a stream
  * (`response.created` … `response.completed`). Request parameters are echoed as OpenAI echoes them; `store`
- * is always false (Modro keeps no responses). `usage.cost` is Modro's addition (USD, as on chat completions).
+ * is true only when the gateway stores responses and the request did not opt out (ResponseState).
+ * `usage.cost` is Modro's addition (USD, as on chat completions).
  * @see https://platform.openai.com/docs/api-reference/responses/object
  */
 
@@ -16,6 +17,19 @@ export interface ResponseIds {
   /** `resp_…`; item ids are derived from it. */
   response: string;
 }
+
+/**
+ * What a Response reports of stored responses (docs/responses.md): whether this one is stored, the response it
+ * continues, and who to hand it to once it has finished (completed or incomplete) so that it can be stored.
+ */
+export interface ResponseState {
+  store: boolean;
+  previousResponseId: string | null;
+  /** Called with the finished Response object (never a failed one); must not throw or block. */
+  onFinished?: ((response: Record<string, unknown>) => void) | undefined;
+}
+
+export const UNSTORED: ResponseState = { store: false, previousResponseId: null };
 
 export function responseId(requestId: string): string {
   return `resp_${requestId.replace(/[^A-Za-z0-9]/g, '')}`;
@@ -37,7 +51,9 @@ export function responseObject(options: {
   usage?: Usage | undefined;
   costNano?: number | undefined;
   error?: { code: string; message: string } | undefined;
+  state?: ResponseState | undefined;
 }): Record<string, unknown> {
+  const state = options.state ?? UNSTORED;
   const body = options.request.inbound.body;
   const incomplete =
     options.status === 'incomplete'
@@ -56,9 +72,9 @@ export function responseObject(options: {
     model: options.model,
     output: options.output,
     parallel_tool_calls: body['parallel_tool_calls'] ?? true,
-    previous_response_id: null,
+    previous_response_id: state.previousResponseId,
     reasoning: { effort: (body['reasoning'] as { effort?: unknown } | undefined)?.effort ?? null, summary: null },
-    store: false,
+    store: state.store,
     temperature: body['temperature'] ?? 1,
     text: { format: (body['text'] as { format?: unknown } | undefined)?.format ?? { type: 'text' } },
     tool_choice: body['tool_choice'] ?? 'auto',
@@ -122,6 +138,7 @@ export function renderResponse(
   request: ChatRequest,
   requestId: string,
   costNano: number,
+  state: ResponseState = UNSTORED,
 ): Record<string, unknown> {
   const id = responseId(requestId);
   const choice = response.choices[0];
@@ -150,5 +167,6 @@ export function renderResponse(
     finishReason: choice?.finishReason,
     usage: response.usage,
     costNano,
+    state,
   });
 }
