@@ -149,14 +149,16 @@ async function main(): Promise<number> {
     for (const c of PLAN.streamLevels) gatewayRequests += await runLevel(all, targets, pids, c, true);
     await setPace(mock, 0);
 
-    // Profiles: the gateway's other endpoints against the same floor. For the Responses API the direct and
-    // floor targets send the same conversation as chat completions (what the gateway sends upstream).
+    // Profiles: the gateway's other endpoints, each target sending the same request to the same path. The
+    // bench's provider is of kind openai, whose Responses API the mock serves (recorded answers): the gateway
+    // passes /v1/responses through, as it does for OpenAI itself.
     const responses: RoundMeasurement[] = [];
-    log('Responses API (/v1/responses on the gateway): measuring ...');
-    const viaResponses = (body: string) => ({
-      ...targets,
-      gateway: { ...targets.gateway, path: '/v1/responses', body },
-    });
+    log('Responses API (/v1/responses, passed through to an OpenAI upstream): measuring ...');
+    const viaResponses = (body: string) =>
+      Object.fromEntries(TARGETS.map((t) => [t, { ...targets[t], path: '/v1/responses', body }])) as Record<
+        TargetName,
+        LoadTarget
+      >;
     for (const c of PLAN.profileLevels) {
       gatewayRequests += await runLevel(responses, viaResponses(RESPONSES_BODY), pids, c, false);
     }

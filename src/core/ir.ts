@@ -139,6 +139,11 @@ export interface ChatRequest {
     body: Record<string, unknown>;
     /** Headers a pass-through forwards (Anthropic: `anthropic-beta`, `anthropic-version`); lower-case names. */
     headers?: Record<string, string>;
+    /**
+     * `false`: the answer must be translated even where a same-protocol upstream could take the body as it is
+     * (the gateway reads or completes it: a stored response, a conversation continued from the store).
+     */
+    passthrough?: false;
   };
 }
 

@@ -6,7 +6,7 @@ import { GatewayError, toGatewayError } from '../core/errors.ts';
 import type { Logger } from '../ops/logger.ts';
 import type { Metrics } from '../ops/metrics.ts';
 import type { UpstreamPool } from '../providers/http.ts';
-import type { ProviderAdapter, ProviderSpec } from '../providers/types.ts';
+import { type ProviderAdapter, type ProviderSpec, passthroughFor } from '../providers/types.ts';
 import type { RouteDecision, Router } from '../router/router.ts';
 import type { TokenCounter } from '../tokens/token-counter.ts';
 import { promptTokens } from '../tokens/tokens.ts';
@@ -106,14 +106,12 @@ export class Pipeline {
     ctx = routed.ctx;
     const deps = this.#deps;
     const call = { requestId: ctx.requestId, tokens: deps.tokens, pool: deps.upstreams };
-    const inbound = ctx.request.inbound.protocol;
     if (ctx.request.stream) {
       const meter = new StreamMeter(deps.tokens);
       const open = await callWithFailover(this.#failover, ctx, decision, async (target, adapter, signal) => {
-        if (adapter.passthrough?.protocol === inbound) {
-          const it = (await adapter.passthrough.stream(ctx.request, target, { ...call, signal }))[
-            Symbol.asyncIterator
-          ]();
+        const pass = passthroughFor(adapter, ctx.request, target);
+        if (pass) {
+          const it = (await pass.stream(ctx.request, target, { ...call, signal }))[Symbol.asyncIterator]();
           return { mode: 'passthrough' as const, first: await firstOf(it, target), rest: it };
         }
         const it = (await adapter.stream(ctx.request, target, { ...call, signal }))[Symbol.asyncIterator]();
@@ -140,14 +138,12 @@ export class Pipeline {
             });
       return { kind: 'stream', stream, headers: this.#successHeaders(ctx, served, undefined) };
     }
-    const done = await callWithFailover(this.#failover, ctx, decision, async (target, adapter, signal) =>
-      adapter.passthrough?.protocol === inbound
-        ? {
-            mode: 'passthrough' as const,
-            response: await adapter.passthrough.complete(ctx.request, target, { ...call, signal }),
-          }
-        : { mode: 'ir' as const, response: await adapter.complete(ctx.request, target, { ...call, signal }) },
-    );
+    const done = await callWithFailover(this.#failover, ctx, decision, async (target, adapter, signal) => {
+      const pass = passthroughFor(adapter, ctx.request, target);
+      return pass
+        ? { mode: 'passthrough' as const, response: await pass.complete(ctx.request, target, { ...call, signal }) }
+        : { mode: 'ir' as const, response: await adapter.complete(ctx.request, target, { ...call, signal }) };
+    });
     if (!done.ok) return this.#fail(ctx, done);
     const served = { decision: done.decision, target: done.target, attempts: done.attempts, ttfbMs: done.ttfbMs };
     const usage = done.response.usage;

@@ -123,6 +123,8 @@ export interface PassthroughResponse {
 /** Same-protocol fast path: the caller's body goes upstream with minimal edits and comes back as bytes. */
 export interface PassthroughAdapter {
   readonly protocol: InboundProtocol;
+  /** Whether this target can take this request as it is (default: yes). */
+  serves?(request: ChatRequest, target: UpstreamTarget): boolean;
   complete(request: ChatRequest, target: UpstreamTarget, ctx: CallContext): Promise<PassthroughResponse>;
   /** Resolves once the upstream accepted the request (2xx headers); the iterator throws GatewayError. */
   stream(request: ChatRequest, target: UpstreamTarget, ctx: CallContext): Promise<AsyncIterable<PassthroughFrame>>;
@@ -139,7 +141,8 @@ export interface ProviderAdapter {
    */
   stream(request: ChatRequest, target: UpstreamTarget, ctx: CallContext): Promise<AsyncIterable<StreamEvent>>;
   /** Present when the adapter can forward the caller's own protocol unchanged. */
-  passthrough?: PassthroughAdapter;
+  /** Same-protocol fast paths, at most one per inbound protocol. */
+  passthroughs?: readonly PassthroughAdapter[];
   /** The provider's own exact count of the prompt's input tokens; absent when it has none (a local count serves). */
   countTokens?(request: ChatRequest, target: UpstreamTarget, ctx: CallContext): Promise<number>;
   /**
@@ -157,4 +160,15 @@ export interface EmbeddingsAdapter {
   embed(request: EmbeddingRequest, target: UpstreamTarget, ctx: CallContext): Promise<EmbeddingResponse>;
   /** Why this provider cannot serve this request (token arrays on a text-only API…), or undefined. */
   unsupportedReason?(request: EmbeddingRequest, target: UpstreamTarget): string | undefined;
+}
+
+/** The pass-through of this adapter for this request and target, if one serves it. */
+export function passthroughFor(
+  adapter: ProviderAdapter,
+  request: ChatRequest,
+  target: UpstreamTarget,
+): PassthroughAdapter | undefined {
+  if (request.inbound.passthrough === false) return undefined;
+  const pass = adapter.passthroughs?.find((p) => p.protocol === request.inbound.protocol);
+  return pass && (pass.serves?.(request, target) ?? true) ? pass : undefined;
 }

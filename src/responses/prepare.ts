@@ -30,11 +30,13 @@ export async function prepareResponsesCall(
   if (previousId) {
     const previous = await store.load(tenantId, previousId);
     if (!previous) throw responseNotFound(previousId, 'previous_response_id');
-    // Only request.messages holds the history, not the inbound body: a future Responses pass-through must
-    // translate such a request rather than forward its body.
+    // Only request.messages holds the history, not the inbound body: such a request is translated (below).
     prependHistory(request, previous.messages);
   }
   const storing = raw['store'] !== false;
+  // The gateway reads this answer (to store it) or completed its conversation: it is translated, never passed
+  // through to an upstream that would see neither the history nor keep the answer for us.
+  if (storing || previousId) request.inbound.passthrough = false;
   const codec = responsesCodec({
     store: storing,
     previousResponseId: previousId || null,

@@ -8,7 +8,8 @@ import { type MockOpenAI, startMockOpenAI } from '../mocks/openai-compatible.ts'
 /**
  * The Vercel AI SDK pointed at Modro's `/v1` as a new user would: `openai('fast')` is the SDK's default model,
  * which calls `POST /v1/responses`; `openai.chat('fast')` calls chat completions; `openai.embedding(…)` calls
- * `POST /v1/embeddings`. Each must work with no option changed.
+ * `POST /v1/embeddings`. Each must work with no option changed. The upstream is a server of the OpenAI-compatible
+ * family without a Responses API, so the Responses calls are translated (pass-through: openai-responses.test.ts).
  */
 describe('Vercel AI SDK against the gateway', () => {
   let upstream: MockOpenAI;
@@ -19,10 +20,15 @@ describe('Vercel AI SDK against the gateway', () => {
     upstream = await startMockOpenAI();
     gw = await startGateway({
       providers: [
-        mockProvider('up', upstream.url, [
-          { name: 'gpt-4o-mini', qualityRank: 70 },
-          { name: 'text-embedding-3-small', qualityRank: 50, mode: 'embedding', price: { input: 0.02, output: 0 } },
-        ] as never),
+        mockProvider(
+          'up',
+          upstream.url,
+          [
+            { name: 'gpt-4o-mini', qualityRank: 70 },
+            { name: 'text-embedding-3-small', qualityRank: 50, mode: 'embedding', price: { input: 0.02, output: 0 } },
+          ] as never,
+          { kind: 'openai-compatible' },
+        ),
       ],
     });
     openai = createOpenAI({ baseURL: gw.baseURL, apiKey: 'mdr-test-key-0123456789' });

@@ -1064,3 +1064,22 @@ describe('OpenAI mock: recorded samples', () => {
     assert.deepEqual(ids, MOCK_MODELS);
   });
 });
+
+describe('OpenAI mock: the Responses API (recorded samples) through the official SDK', () => {
+  it('responses.create and responses.stream read the recorded answers; other flavours have no such route', async (t) => {
+    const { client, mock } = await setup(t);
+    const answer = await client.responses.create({ model: 'gpt-4o-mini', input: 'Hello' });
+    assert.ok(answer.output_text.length > 0);
+    assert.equal(answer.usage?.output_tokens, 163);
+    const streamed = await client.responses.stream({ model: 'gpt-4o-mini', input: 'Hello' }).finalResponse();
+    assert.ok(streamed.output_text.length > 0);
+    assert.equal(streamed.status, 'completed');
+    assert.equal(mock.requests.at(-1)!.path, '/v1/responses');
+
+    const groq = await setup(t, { flavour: 'groq' });
+    await assert.rejects(groq.client.responses.create({ model: 'llama', input: 'Hello' }), (err: unknown) => {
+      assert.equal((err as { status?: number }).status, 404);
+      return true;
+    });
+  });
+});

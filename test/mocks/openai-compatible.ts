@@ -52,6 +52,9 @@ export interface MockOpenAIOptions extends SynthesisOptions, EmbeddingsOptions {
   chunkDelayMs?: number;
   /** Retry-After (seconds) sent with a 429 fault. Default 1. */
   retryAfterSeconds?: number;
+  /** Recorded Responses API samples answered on `/v1/responses` (defaults: a reasoning + text answer). */
+  responsesReplay?: FixtureName;
+  responsesStreamReplay?: FixtureName;
   /** For benchmarks: no request recording, whole streams in one write. */
   fast?: boolean;
 }
@@ -78,6 +81,9 @@ export interface MockOpenAI {
   reset(): void;
   close(): Promise<void>;
 }
+
+const RESPONSES_SAMPLE = 'openai/responses/openai-reasoning-encrypted-content.1';
+const RESPONSES_STREAM_SAMPLE = 'openai/responses/openai-phase.1';
 
 const AZURE_PATH = /^\/openai\/deployments\/([^/]+)\/(chat\/completions|embeddings)$/;
 
@@ -149,7 +155,10 @@ export async function startMockOpenAI(initial: MockOpenAIOptions = {}): Promise<
       req.method === 'POST' && (url.pathname === '/v1/chat/completions' || azure?.[2] === 'chat/completions');
     const isEmbeddings = req.method === 'POST' && (url.pathname === '/v1/embeddings' || azure?.[2] === 'embeddings');
     const isModels = req.method === 'GET' && url.pathname === '/v1/models';
-    if (!isChat && !isModels && !isEmbeddings) return fail(404, 'no-route');
+    // OpenAI's own Responses API, only where the flavour serves it (OpenAI; the family's others answer 404).
+    const isResponses =
+      req.method === 'POST' && url.pathname === '/v1/responses' && !azure && flavour.name === 'openai';
+    if (!isChat && !isModels && !isEmbeddings && !isResponses) return fail(404, 'no-route');
     if (azure && !context.apiVersion) return fail(404, 'no-route');
 
     const key = azure ? header(req.headers['api-key']) : /^Bearer (.+)$/.exec(header(req.headers.authorization))?.[1];
@@ -170,6 +179,22 @@ export async function startMockOpenAI(initial: MockOpenAIOptions = {}): Promise<
       if (options.flavour === 'mistral' && !azure && foreign) return fail(422, 'unsupported-param', { param: foreign });
       const answer = answerEmbeddings(body as Record<string, unknown>, model, options);
       return respondBody(res, answer.status, JSON.stringify(answer.body), fault);
+    }
+    if (isResponses) {
+      const request = body as Record<string, unknown>;
+      if (request['input'] === undefined) return fail(400, 'missing-messages');
+      // Recorded answers of OpenAI's Responses API, framed as OpenAI frames them: `event: <type>` and `data:`.
+      const replayed = loadReplay(
+        request['stream'] === true
+          ? (options.responsesStreamReplay ?? RESPONSES_STREAM_SAMPLE)
+          : (options.responsesReplay ?? RESPONSES_SAMPLE),
+        request['stream'] === true,
+      );
+      if (replayed.kind === 'body') return respondBody(res, replayed.status, replayed.body, fault);
+      const events = replayed.events
+        .filter((event) => event !== DONE_EVENT)
+        .map((event) => `event: ${(JSON.parse(event.slice(6)) as { type: string }).type}\n${event}`);
+      return respondStream(res, events, fault, false);
     }
     const chat = body as ChatRequest;
     if (!Array.isArray(chat.messages)) return fail(400, 'missing-messages');

@@ -1,4 +1,5 @@
 import assert from 'node:assert/strict';
+import { readFileSync } from 'node:fs';
 import { after, before, describe, test } from 'node:test';
 import type OpenAI from 'openai';
 import { APIError } from 'openai';
@@ -7,13 +8,17 @@ import { validateResponseStreamEvent, validateSchema } from '../helpers/openai-s
 import { type MockAnthropic, startMockAnthropic } from '../mocks/anthropic.ts';
 import { MOCK_BEDROCK_CREDENTIALS, startMockBedrock } from '../mocks/bedrock.ts';
 import { MOCK_GEMINI_KEY, startMockGemini } from '../mocks/gemini.ts';
+import { fixturePath, readChunkPayloads } from '../mocks/openai-compatible/replay.ts';
 import { MOCK_API_KEY, type MockOpenAI, startMockOpenAI } from '../mocks/openai-compatible.ts';
+
+const RECORDED_BODY = 'openai/responses/openai-reasoning-encrypted-content.1';
+const RECORDED_STREAM = 'openai/responses/openai-phase.1';
 
 /**
  * `POST /v1/responses` through the pipeline, with OpenAI's official SDK as the client: answers, streams and
  * errors in the Responses format (each body and event validated against OpenAI's own schemas), translated to
  * an OpenAI-compatible upstream and to Claude, with tools, structured output, reasoning passed back, and an
- * upstream failing mid-stream.
+ * upstream failing mid-stream; passed through to an upstream that serves the Responses API itself (OpenAI).
  */
 
 const FULL = { tools: true, vision: true, jsonSchema: true, streaming: true };
@@ -72,8 +77,9 @@ describe('POST /v1/responses', () => {
     gw = await startGateway({
       providers: [
         {
+          // A server of the OpenAI-compatible family without a Responses API: every request is translated.
           id: 'openai',
-          kind: 'openai',
+          kind: 'openai-compatible',
           baseUrl: openai.url,
           keys: [MOCK_API_KEY],
           models: [{ name: 'gpt-4o-mini', qualityRank: 70, price: { input: 1, output: 2 }, capabilities: FULL }],
@@ -462,4 +468,111 @@ describe('POST /v1/responses through Gemini and Bedrock (translation for every p
       assert.equal(events.at(-1)?.type, 'response.completed');
     });
   }
+});
+
+describe('POST /v1/responses passed through to OpenAI, which serves the Responses API itself', () => {
+  let openai: MockOpenAI;
+  let gw: TestGateway;
+  before(async () => {
+    openai = await startMockOpenAI();
+    gw = await startGateway({
+      providers: [
+        {
+          id: 'openai',
+          kind: 'openai',
+          baseUrl: openai.url,
+          keys: [MOCK_API_KEY],
+          models: [{ name: 'gpt-4o-mini', qualityRank: 70, price: { input: 1, output: 2 }, capabilities: FULL }],
+        },
+      ] as never,
+    });
+  });
+  after(async () => {
+    await gw.close();
+    await openai.close();
+  });
+
+  test('an answer: the body goes to /v1/responses with the model swapped and store false, the bytes come back', async () => {
+    const res = await gw.post('/v1/responses', {
+      model: OPENAI_MODEL,
+      input: 'Hello there',
+      include: ['reasoning.encrypted_content'],
+    });
+    assert.equal(res.status, 200);
+    // The recorded answer, byte for byte (it carries OpenAI's own deviations from its schema, e.g. `user: null`).
+    assert.equal(await res.text(), readFileSync(fixturePath(RECORDED_BODY, '.json'), 'utf8'));
+    const upstream = openai.requests.at(-1)!;
+    assert.equal(upstream.path, '/v1/responses');
+    const body = upstream.body as Record<string, unknown>;
+    assert.equal(body['model'], 'gpt-4o-mini');
+    assert.equal(body['store'], false);
+    assert.deepEqual(body['include'], ['reasoning.encrypted_content']);
+    // Metered from the upstream's usage (865 in, 163 out) at $1 and $2 per million tokens.
+    assert.equal(Number(res.headers.get('x-model-router-cost')), (865 * 1 + 163 * 2) / 1e6);
+    const sdk = await gw.client.responses.create({ model: OPENAI_MODEL, input: 'Hello there' });
+    assert.ok(sdk.output_text.length > 0);
+  });
+
+  test('a stream: the upstream events go out as they came, metered from response.completed', async () => {
+    const outputTokens = async () =>
+      Number(
+        /modro_tokens_total\{provider="openai",model="openai\/gpt-4o-mini",kind="output"\} (\d+)/.exec(
+          await (await fetch(`${gw.url}/metrics`)).text(),
+        )?.[1] ?? 0,
+      );
+    const tokensBefore = await outputTokens();
+    const res = await gw.post('/v1/responses', { model: OPENAI_MODEL, input: 'Hello there', stream: true });
+    const events = await rawEvents(res);
+    assert.deepEqual(
+      events.map((e) => e.data),
+      readChunkPayloads(RECORDED_STREAM),
+    );
+    for (const { event, data } of events) assert.equal(data['type'], event);
+    assert.equal((openai.requests.at(-1)!.body as Record<string, unknown>)['stream'], true);
+    // The recorded stream's usage: 463 output tokens.
+    assert.equal((await outputTokens()) - tokensBefore, 463);
+    const sdk = await gw.client.responses.stream({ model: OPENAI_MODEL, input: 'Hello there' }).finalResponse();
+    assert.ok(sdk.output_text.length > 0);
+  });
+
+  test('an upstream failing mid-stream ends in the error event and response.failed, never a short answer', async () => {
+    openai.faults.push({ kind: 'reset-mid-stream', afterEvents: 5 });
+    const res = await gw.post('/v1/responses', { model: OPENAI_MODEL, input: 'Hello there', stream: true });
+    const events = await rawEvents(res);
+    const names = events.map((e) => e.event);
+    assert.ok(!names.includes('response.completed'), names.join(' '));
+    assert.deepEqual(names.slice(-2), ['error', 'response.failed']);
+    const numbers = events.map((e) => e.data['sequence_number']);
+    assert.deepEqual(
+      numbers,
+      numbers.map((_, i) => i),
+      'the gateway numbers its events after the upstream ones',
+    );
+    // The gateway's own two events follow OpenAI's schemas (the forwarded ones are the upstream's business).
+    for (const { data } of events.slice(-2)) {
+      const check = validateResponseStreamEvent(data);
+      assert.ok(check.ok, check.errors);
+    }
+    // The upstream's own error event (a recorded insufficient_quota) is the gateway's error, not forwarded.
+    openai.options.responsesStreamReplay = 'openai/responses/openai-error.1';
+    try {
+      const failed = await rawEvents(
+        await gw.post('/v1/responses', { model: OPENAI_MODEL, input: 'Hello there', stream: true }),
+      );
+      assert.deepEqual(
+        failed.map((e) => e.event),
+        ['response.created', 'response.in_progress', 'error', 'response.failed'],
+      );
+      assert.doesNotMatch(JSON.stringify(failed), /platform\.openai\.com\/docs\/guides\/error-codes/);
+    } finally {
+      delete openai.options.responsesStreamReplay;
+    }
+  });
+
+  test('what the gateway must complete itself is translated: a previous_response_id the upstream never saw', async () => {
+    const before = openai.requests.length;
+    const res = await gw.post('/v1/responses', { model: OPENAI_MODEL, input: 'x', previous_response_id: 'resp_1' });
+    assert.equal(res.status, 400);
+    assert.equal(openai.requests.length, before, 'refused before any upstream call (storage is off)');
+  });
 });

@@ -1,8 +1,9 @@
 import { openAIErrorBody } from '../../core/errors.ts';
 import type { ProtocolCodec } from '../codec.ts';
+import { bytesOf } from '../openai-chat/codec.ts';
 import { ResponsesStreamEncoder } from './encode-stream.ts';
 import { parseResponsesRequest } from './parse-responses-request.ts';
-import { type ResponseState, renderResponse, responseId, responseObject, UNSTORED } from './render-response.ts';
+import { type ResponseState, renderResponse, UNSTORED } from './render-response.ts';
 
 /**
  * OpenAI's Responses API: `POST /v1/responses` in and out, translated to and from the internal representation
@@ -18,23 +19,13 @@ export function responsesCodec(state: ResponseState): ProtocolCodec {
     protocol: 'openai-responses',
     decode: (body) => parseResponsesRequest(body),
     encodeCompletion(done, requestId, request) {
-      // No adapter passes Responses through yet, so a completion here is always the internal form.
-      if (done.mode === 'ir') {
-        const body = renderResponse(done.response, request, requestId, done.costNano, state);
-        state.onFinished?.(body);
-        return { body: JSON.stringify(body), headers: { 'content-type': 'application/json' } };
+      // A pass-through answer goes out as the upstream's bytes (never for a stored request: see prepare.ts).
+      if (done.mode === 'passthrough') {
+        return { body: bytesOf(done.response.body), headers: { 'content-type': 'application/json' } };
       }
-      const failed = responseObject({
-        id: responseId(requestId),
-        createdAt: Math.floor(Date.now() / 1000),
-        model: done.served.target.model.upstreamName,
-        request,
-        status: 'failed',
-        output: [],
-        error: { code: 'internal_error', message: 'a pass-through answer cannot be rendered as a Response' },
-        state: { ...state, store: false },
-      });
-      return { body: JSON.stringify(failed), headers: { 'content-type': 'application/json' } };
+      const body = renderResponse(done.response, request, requestId, done.costNano, state);
+      state.onFinished?.(body);
+      return { body: JSON.stringify(body), headers: { 'content-type': 'application/json' } };
     },
     answerHeaders: () => ({}),
     streamEncoder: (stream, request) => new ResponsesStreamEncoder(stream, request, state),

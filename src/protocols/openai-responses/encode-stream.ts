@@ -40,6 +40,9 @@ export class ResponsesStreamEncoder implements StreamEncoder {
   readonly #calls = new Map<number, CallItem>();
   #finish: FinishReason | undefined;
   readonly #state: ResponseState;
+  /** Pass-through: the upstream's events go out as they came; its last Response object, for a failure. */
+  readonly #passthrough: boolean;
+  #upstreamResponse: Record<string, unknown> | undefined;
 
   constructor(
     stream: PipelineStream,
@@ -51,10 +54,11 @@ export class ResponsesStreamEncoder implements StreamEncoder {
     this.#id = responseId(request.requestId);
     this.#createdAt = Math.floor(request.at / 1000);
     this.#model = stream.served.target.model.upstreamName;
+    this.#passthrough = stream.mode === 'passthrough';
   }
 
   frame(frame: StreamEvent | PassthroughFrame): string | undefined {
-    // No adapter passes Responses through (yet): every frame here is the internal representation.
+    if (this.#passthrough) return this.#forward(frame as PassthroughFrame);
     const event = frame as StreamEvent;
     let out = this.#start();
     switch (event.type) {
@@ -79,7 +83,19 @@ export class ResponsesStreamEncoder implements StreamEncoder {
     return out || undefined;
   }
 
+  /** An upstream event as it came (its own `event:` name and sequence number), remembered for a failure. */
+  #forward(frame: PassthroughFrame): string {
+    this.#started = true;
+    const { json } = frame;
+    if (typeof json['sequence_number'] === 'number') this.#sequence = json['sequence_number'] + 1;
+    const response = json['response'];
+    if (response && typeof response === 'object') this.#upstreamResponse = response as Record<string, unknown>;
+    return sseEvent(String(json['type']), frame.data);
+  }
+
   end(end: StreamEnd): string {
+    // A pass-through stream has already sent the upstream's own response.completed (with its usage).
+    if (this.#passthrough) return '';
     let out = this.#start() + this.#close();
     const status = statusOf(this.#finish);
     const response = this.#response(status, { usage: end.usage, costNano: end.costNano });
@@ -96,6 +112,11 @@ export class ResponsesStreamEncoder implements StreamEncoder {
     // A Response's error.code is OpenAI's short list; Modro's own code is in the error event above.
     const code = error.code === 'rate_limited' ? 'rate_limit_exceeded' : 'server_error';
     const response = this.#response('failed', { error: { code, message: error.message } });
+    // Pass-through: the Response the client has seen so far is the upstream's (its id, model and time).
+    const upstream = this.#upstreamResponse;
+    if (upstream) {
+      for (const key of ['id', 'model', 'created_at']) if (upstream[key] !== undefined) response[key] = upstream[key];
+    }
     out += this.#event('response.failed', { response });
     return out;
   }

@@ -74,6 +74,6 @@ export const anthropicAdapter: ProviderAdapter = {
   complete,
   stream,
   unsupportedReason: anthropicUnsupportedReason,
-  passthrough: anthropicPassthrough,
+  passthroughs: [anthropicPassthrough],
   countTokens,
 };

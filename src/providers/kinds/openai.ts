@@ -11,7 +11,7 @@ export const openai = describeKind({
   // `sk-proj-`, `sk-svcacct-`, ... all start with `sk-`.
   byok: { prefixes: ['sk-'] },
   priceProvider: 'openai',
-  quirks: openAIQuirks({ reasoningModelPattern: OPENAI_REASONING_MODELS }),
+  quirks: openAIQuirks({ reasoningModelPattern: OPENAI_REASONING_MODELS, responsesApi: true }),
   models: [
     knownModel('gpt-5-nano', 400_000, 128_000, REASONING, 58),
     knownModel('gpt-4.1-nano', 1_047_576, 32_768, FULL, 50),

@@ -18,6 +18,7 @@ import { mapOpenAIError } from './map-openai-error.ts';
 import { endpoint, familyMember } from './openai-endpoint.ts';
 import { parseOpenAIChunk, parseOpenAIResponse, usageOf } from './parse-openai-response.ts';
 import { type OpenAIQuirks, unsupportedFeatureUsed } from './quirks.ts';
+import { openAIResponsesPassthrough } from './responses-passthrough.ts';
 
 /**
  * One adapter for the whole OpenAI-compatible family; what differs per provider is its descriptor's quirks
@@ -280,5 +281,8 @@ export const openAICompatibleAdapter: ProviderAdapter = {
   stream,
   unsupportedReason: openAIUnsupportedReason,
   embeddings: openAIEmbeddings,
-  passthrough: { protocol: 'openai-chat', complete: passthroughComplete, stream: passthroughStream },
+  passthroughs: [
+    { protocol: 'openai-chat', complete: passthroughComplete, stream: passthroughStream },
+    openAIResponsesPassthrough,
+  ],
 };

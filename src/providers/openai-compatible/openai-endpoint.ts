@@ -21,7 +21,7 @@ export function familyMember(target: UpstreamTarget): FamilyMember {
 export function endpoint(
   target: UpstreamTarget,
   kind: FamilyMember,
-  call: 'chat/completions' | 'embeddings' = 'chat/completions',
+  call: 'chat/completions' | 'embeddings' | 'responses' = 'chat/completions',
 ): { url: string; headers: Record<string, string> } {
   const { quirks } = kind;
   const base = target.provider.baseUrl || kind.defaultBaseUrl;

@@ -31,6 +31,8 @@ export interface OpenAIQuirks {
   embeddingsBase64: boolean;
   /** Embeddings body fields sent under another name: Mistral's `{ dimensions: 'output_dimension' }`. */
   embeddingsRenamed: Readonly<Record<string, string>>;
+  /** Serves OpenAI's Responses API (`POST /responses`): `/v1/responses` requests pass through. */
+  responsesApi: boolean;
 }
 
 export type UnsupportedFeature = 'logprobs' | 'n' | 'logit_bias' | 'tool_choice_named';
@@ -48,6 +50,7 @@ const OPENAI: OpenAIQuirks = {
   dropsMessageName: false,
   embeddingsBase64: true,
   embeddingsRenamed: {},
+  responsesApi: false,
 };
 
 /** A kind's quirks: OpenAI's behaviour with these differences. */

@@ -45,7 +45,8 @@ export function loadReplay(name: FixtureName, stream: boolean): Replayed {
     if (!existsSync(json)) throw new Error(`No sample ${name}.json in test/fixtures/wire`);
     const body = readFileSync(json, 'utf8');
     // A recorded error body (`{"error": ...}`) is replayed as the 400 it was recorded from.
-    const status = 'error' in (JSON.parse(body) as object) ? 400 : 200;
+    // (A Responses API body carries `"error": null` when it succeeded.)
+    const status = (JSON.parse(body) as { error?: unknown }).error ? 400 : 200;
     replayed = { kind: 'body', status, body };
   }
   cache.set(key, replayed);

@@ -422,7 +422,7 @@ describe('Anthropic pass-through', () => {
       tools: [{ type: 'web_search_20250305', name: 'web_search', max_uses: 1 }],
       metadata: { user_id: 'abc' },
     };
-    const result = await anthropicAdapter.passthrough!.complete(
+    const result = await anthropicAdapter.passthroughs![0]!.complete(
       anthropicInbound(body, { 'anthropic-beta': 'context-management-2025-06-27', 'anthropic-version': '2026-10-21' }),
       target(mock.url, mock.apiKey, { upstreamName: 'claude-sonnet-4-6' }),
       ctx(),
@@ -444,7 +444,7 @@ describe('Anthropic pass-through', () => {
   });
 
   test('max_tokens is added only when the caller left it out', async () => {
-    await anthropicAdapter.passthrough!.complete(
+    await anthropicAdapter.passthroughs![0]!.complete(
       anthropicInbound({ model: 'fast', messages: [{ role: 'user', content: 'hi' }] }),
       target(mock.url, mock.apiKey),
       ctx(),
@@ -456,7 +456,7 @@ describe('Anthropic pass-through', () => {
   test('streaming: frames keep the raw data and event names; usage is metered from them', async () => {
     mock.replay('anthropic-code-execution-20260120-prompt-cache.1');
     const frames: PassthroughFrame[] = await collect(
-      await anthropicAdapter.passthrough!.stream(
+      await anthropicAdapter.passthroughs![0]!.stream(
         anthropicInbound({ model: 'fast', max_tokens: 100, stream: true, messages: [{ role: 'user', content: 'hi' }] }),
         target(mock.url, mock.apiKey),
         ctx(),
@@ -502,13 +502,13 @@ describe('Anthropic pass-through', () => {
       messages: [{ role: 'user', content: 'hi' }],
     });
     const err = await failure(
-      collect(await anthropicAdapter.passthrough!.stream(request, target(mock.url, mock.apiKey), ctx())),
+      collect(await anthropicAdapter.passthroughs![0]!.stream(request, target(mock.url, mock.apiKey), ctx())),
     );
     assert.equal(err.code, 'provider_unavailable');
     assert.equal(err.upstreamStatus, 500);
     mock.faults.push({ kind: 'reset-mid-stream', afterEvents: 5 });
     const cut = await failure(
-      collect(await anthropicAdapter.passthrough!.stream(request, target(mock.url, mock.apiKey), ctx())),
+      collect(await anthropicAdapter.passthroughs![0]!.stream(request, target(mock.url, mock.apiKey), ctx())),
     );
     assert.equal(cut.code, 'provider_unavailable');
   });
