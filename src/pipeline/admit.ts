@@ -54,7 +54,7 @@ function keepToRequiredKinds(ctx: CallerContext, catalog: Catalog): Admitted {
   const allowed = caller.policy.providers ? caller.policy.providers.filter((id) => ofKind.includes(id)) : ofKind;
   if (allowed.length === 0) {
     const kinds = requires.providerKinds
-      .map((kind) => (kind === 'anthropic' ? 'an Anthropic' : `a ${kind}`))
+      .map((kind) => (kind === 'anthropic' ? 'an Anthropic' : kind === 'openai' ? 'an OpenAI' : `a ${kind}`))
       .join(' or ');
     return {
       ok: false,

@@ -3,6 +3,8 @@ import { readFileSync } from 'node:fs';
 import { after, before, describe, test } from 'node:test';
 import type OpenAI from 'openai';
 import { APIError } from 'openai';
+import type { GatewayError } from '../../src/core/errors.ts';
+import { parseResponsesRequest } from '../../src/protocols/openai-responses/parse-responses-request.ts';
 import { startGateway, TEST_API_KEY, type TestGateway } from '../helpers/gateway.ts';
 import { validateResponseStreamEvent, validateSchema } from '../helpers/openai-schema.ts';
 import { type MockAnthropic, startMockAnthropic } from '../mocks/anthropic.ts';
@@ -348,7 +350,6 @@ describe('POST /v1/responses', () => {
 
   test('what cannot be served is refused with invalid_request and the parameter named', async () => {
     const cases: Array<[Record<string, unknown>, string]> = [
-      [{ input: 'x', tools: [{ type: 'web_search' }] }, 'tools[0]'],
       [{ input: 'x', previous_response_id: 'resp_123' }, 'previous_response_id'],
       [{ input: [{ type: 'item_reference', id: 'msg_1' }] }, 'input[0]'],
       [{ input: 'x', background: true }, 'background'],
@@ -366,10 +367,6 @@ describe('POST /v1/responses', () => {
         'input[1].call_id',
       ],
       [{ input: [{ type: 'web_search_call', id: 'ws_1', status: 'completed' }] }, 'input[0]'],
-      [
-        { input: 'x', tools: [{ type: 'function', name: 'f', parameters: {} }], tool_choice: { type: 'file_search' } },
-        'tool_choice',
-      ],
     ];
     for (const [body, param] of cases) {
       const res = await gw.post('/v1/responses', { model: OPENAI_MODEL, ...body });
@@ -377,6 +374,17 @@ describe('POST /v1/responses', () => {
       assert.equal(res.status, 400, JSON.stringify(body));
       assert.equal(error.type, 'invalid_request_error', JSON.stringify(error));
       assert.equal(error.param, param, `${JSON.stringify(body)}: ${error.message}`);
+    }
+    // Built-in tools run only at OpenAI (through the pass-through); this gateway has no OpenAI provider.
+    for (const body of [
+      { input: 'x', tools: [{ type: 'web_search' }] },
+      { input: 'x', tools: [{ type: 'function', name: 'f', parameters: {} }], tool_choice: { type: 'file_search' } },
+    ]) {
+      const res = await gw.post('/v1/responses', { model: OPENAI_MODEL, ...body });
+      const error = ((await res.json()) as { error: { type: string; message: string } }).error;
+      assert.equal(res.status, 400);
+      assert.equal(error.type, 'invalid_request_error');
+      assert.match(error.message, /(web_search|file_search).*only an OpenAI provider can serve/);
     }
     const noKey = await fetch(`${gw.url}/v1/responses`, {
       method: 'POST',
@@ -569,10 +577,33 @@ describe('POST /v1/responses passed through to OpenAI, which serves the Response
     }
   });
 
+  test('built-in tools pass through to OpenAI as the caller wrote them', async () => {
+    const res = await gw.post('/v1/responses', {
+      model: 'fast',
+      input: 'What happened today?',
+      tools: [{ type: 'web_search' }],
+      tool_choice: 'auto',
+    });
+    assert.equal(res.status, 200);
+    const body = openai.requests.at(-1)!.body as Record<string, unknown>;
+    assert.deepEqual(body['tools'], [{ type: 'web_search' }]);
+  });
+
   test('what the gateway must complete itself is translated: a previous_response_id the upstream never saw', async () => {
     const before = openai.requests.length;
     const res = await gw.post('/v1/responses', { model: OPENAI_MODEL, input: 'x', previous_response_id: 'resp_1' });
     assert.equal(res.status, 400);
     assert.equal(openai.requests.length, before, 'refused before any upstream call (storage is off)');
   });
+});
+
+test('a stored request cannot use built-in tools (they only pass through); store: false can', () => {
+  const body = { model: 'fast', input: 'x', tools: [{ type: 'web_search' }] };
+  assert.throws(
+    () => parseResponsesRequest(body, { storing: true }),
+    (err: GatewayError) => err.code === 'invalid_request' && err.param === 'tools[0]',
+  );
+  const passed = parseResponsesRequest({ ...body, store: false }, { storing: true });
+  assert.deepEqual(passed.requires, { providerKinds: ['openai'], features: ['web_search'] });
+  assert.equal(passed.tools, undefined, 'built-in tools never reach a translation');
 });

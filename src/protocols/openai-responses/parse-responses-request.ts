@@ -63,9 +63,27 @@ export function parseResponsesRequest(raw: unknown, options: { storing?: boolean
     includeUsage: true,
     inbound: { protocol: 'openai-responses', body: raw as Record<string, unknown> },
   };
-  const tools = (body.tools ?? []).map(convertTool);
+  // Built-in tools (web search, file search…) run at OpenAI: such a request can only be passed through to it
+  // (admission keeps it on OpenAI providers, `requires`), never translated, so it cannot be stored here.
+  const builtIn = (body.tools ?? []).flatMap((tool, i) => (tool.type === 'function' ? [] : [{ type: tool.type, i }]));
+  const hostedChoice =
+    body.tool_choice != null && typeof body.tool_choice === 'object' && body.tool_choice.type !== 'function';
+  if (builtIn.length > 0 || hostedChoice) {
+    const param = builtIn[0] ? `tools[${builtIn[0].i}]` : 'tool_choice';
+    const what = builtIn[0] ? `built-in tool ${clipped(builtIn[0].type)}` : 'a built-in tool_choice';
+    if (options.storing && body.store !== false) {
+      throw invalid(
+        `${what} runs only at OpenAI, through a pass-through that stored responses cannot use: set store to false`,
+        param,
+      );
+    }
+    const features = builtIn.map((t) => t.type);
+    if (hostedChoice) features.push(String((body.tool_choice as { type: unknown }).type));
+    request.requires = { providerKinds: ['openai'], features: [...new Set(features.map((f) => clipped(f)))] };
+  }
+  const tools = (body.tools ?? []).filter((tool) => tool.type === 'function').map(convertTool);
   if (tools.length > 0) request.tools = tools;
-  if (body.tool_choice != null) request.toolChoice = convertToolChoice(body.tool_choice, tools);
+  if (body.tool_choice != null && !hostedChoice) request.toolChoice = convertToolChoice(body.tool_choice, tools);
   if (body.parallel_tool_calls != null) request.parallelToolCalls = body.parallel_tool_calls;
   if (body.text?.format) request.responseFormat = convertFormat(body.text.format);
   if (body.max_output_tokens != null) request.maxTokens = body.max_output_tokens;
@@ -240,13 +258,7 @@ function reasoningBlock(item: Extract<ResponsesInputItem, { type: 'reasoning' }>
 
 type RequestTool = NonNullable<ResponsesRequestBody['tools']>[number];
 
-function convertTool(tool: RequestTool, index: number): ToolDefinition {
-  if (tool.type !== 'function') {
-    throw invalid(
-      `built-in tool ${clipped(tool.type)} is not served by this gateway; declare a function tool and run it yourself`,
-      `tools[${index}]`,
-    );
-  }
+function convertTool(tool: RequestTool): ToolDefinition {
   const fn = tool as Extract<RequestTool, { name: string }>;
   const definition: ToolDefinition = {
     name: fn.name,
@@ -268,7 +280,7 @@ function convertToolChoice(
     }
     return { type: 'tool', name: choice.name };
   }
-  throw invalid(`tool_choice of type ${clipped(String(choice.type))} is not served by this gateway`, 'tool_choice');
+  throw invalid(`tool_choice of type ${clipped(String(choice.type))} is not valid`, 'tool_choice');
 }
 
 function convertFormat(format: NonNullable<NonNullable<ResponsesRequestBody['text']>['format']>): ResponseFormat {
