@@ -2,6 +2,7 @@ import type { Kysely } from 'kysely';
 import { type Migration, type MigrationProvider, Migrator } from 'kysely/migration';
 import * as m0001 from './0001-usage.ts';
 import * as m0002 from './0002-tenancy.ts';
+import * as m0003 from './0003-key-limits.ts';
 import type { SqlDialect } from './column-types.ts';
 
 /**
@@ -19,6 +20,7 @@ interface MigrationModule {
 const MIGRATIONS: Readonly<Record<string, MigrationModule>> = {
   '0001_usage': m0001,
   '0002_tenancy': m0002,
+  '0003_key_limits': m0003,
 };
 
 export class StaticMigrationProvider implements MigrationProvider {
