@@ -8,7 +8,16 @@ import { runTenancyCommand } from '../../src/cli/tenancy-commands.ts';
 import type { ConfigInput } from '../../src/config/schema.ts';
 import { mockProvider, type TestGateway } from '../helpers/gateway.ts';
 import { type MockOpenAI, startMockOpenAI } from '../mocks/openai-compatible.ts';
-import { type AdminClient, adminClient, chat, startTenancyGateway } from '../tenancy/helpers.ts';
+import {
+  type AdminClient,
+  adminClient,
+  adminFormLogin,
+  chat,
+  csrfOf,
+  getPage,
+  postForm,
+  startTenancyGateway,
+} from '../tenancy/helpers.ts';
 
 /**
  * Per-key limits end to end on one node: a real gateway on loopback, a mock OpenAI upstream that records what
@@ -140,6 +149,39 @@ describe('per-key limits', () => {
     assert.equal(huge.status, 429);
     assert.match(huge.message, /more than this key's limit/);
     assert.equal(chatRequests(mock), before);
+  });
+
+  test('tpm: a stream counts its metered usage when it ends; count_tokens counts a request but no tokens', async () => {
+    const tpm = 50_000;
+    const { key } = await keyWith(admin, { tpm, rpm: 100 });
+    const client = new OpenAI({ baseURL: gw.baseURL, apiKey: key, maxRetries: 0 });
+    const stream = await client.chat.completions.create({
+      model: 'fast',
+      messages: [{ role: 'user', content: 'stream to me' }],
+      stream: true,
+      stream_options: { include_usage: true },
+    });
+    let total = 0;
+    for await (const chunk of stream) if (chunk.usage) total = chunk.usage.total_tokens;
+    assert.ok(total > 0, 'the stream reported its usage');
+    const peek = async () => {
+      const res = await fetch(`${gw.url}/v1/models`, { headers: { authorization: `Bearer ${key}` } });
+      await res.text();
+      return res.headers;
+    };
+    const afterStream = await peek();
+    assert.equal(afterStream.get('x-ratelimit-remaining-tokens'), String(tpm - total));
+    assert.equal(afterStream.get('x-ratelimit-remaining-requests'), '99', 'the model list itself is not counted');
+    const counted = await fetch(`${gw.url}/v1/messages/count_tokens`, {
+      method: 'POST',
+      headers: { 'x-api-key': key, 'content-type': 'application/json', 'anthropic-version': '2023-06-01' },
+      body: JSON.stringify({ model: 'fast', messages: [{ role: 'user', content: 'count these words please' }] }),
+    });
+    await counted.text();
+    assert.equal(counted.status, 200);
+    const afterCount = await peek();
+    assert.equal(afterCount.get('x-ratelimit-remaining-tokens'), String(tpm - total));
+    assert.equal(afterCount.get('x-ratelimit-remaining-requests'), '98');
   });
 
   test('quota: spend past the quota gets 402 quota_exceeded; a new quota starts from the stored spend', async () => {
@@ -288,6 +330,53 @@ describe('per-key limits', () => {
     const patch = await admin.request('PATCH', '/admin/api/keys/key_nope', { limits: { rpm: 5 } });
     assert.equal(patch.status, 404);
     await patch.text();
+  });
+
+  test('admin page: the new-key form sets limits, refuses invalid ones on the page, and rotates a key', async () => {
+    const cookie = await adminFormLogin(gw);
+    const page = await getPage(gw, '/admin/keys', cookie);
+    assert.equal(page.status, 200);
+    assert.match(page.html, /name="limitRpm"/);
+    const csrf = csrfOf(page.html);
+    const bad = await postForm(gw, '/admin/keys', cookie, {
+      _csrf: csrf,
+      tenantId: 'acme',
+      limitIps: '10.0.0.0/8\n300.1.1.1',
+    });
+    assert.equal(bad.status, 400);
+    assert.match(await bad.text(), /not an IPv4 or IPv6 address/);
+    const made = await postForm(gw, '/admin/keys', cookie, {
+      _csrf: csrf,
+      tenantId: 'acme',
+      name: 'from the form',
+      limitRpm: '7',
+      limitQuotaUsd: '3.5',
+      limitQuotaPeriod: 'daily',
+      'limitScope-chat': 'on',
+    });
+    assert.equal(made.status, 201);
+    const key = /<code class="secret" id="secret">([^<]+)<\/code>/.exec(await made.text())?.[1];
+    assert.ok(key, 'the new key is shown');
+    const res = await chat(gw, key, FAST);
+    await res.text();
+    assert.equal(res.headers.get('x-ratelimit-limit-requests'), '7');
+    const listed = await admin.json<{ data: Array<{ id: string; name: string; limits: unknown }> }>(
+      'GET',
+      '/admin/api/keys?tenant=acme',
+    );
+    const record = listed.data.find((k) => k.name === 'from the form');
+    assert.deepEqual(record?.limits, { rpm: 7, quota: { nanoUsd: 3_500_000_000, period: 'daily' }, scopes: ['chat'] });
+    const rotated = await postForm(gw, `/admin/keys/${record!.id}/rotate`, cookie, { _csrf: csrf });
+    assert.equal(rotated.status, 200);
+    const html = await rotated.text();
+    assert.match(html, /previous secret keeps working until/);
+    const fresh = /<code class="secret" id="secret">([^<]+)<\/code>/.exec(html)?.[1];
+    assert.ok(fresh && fresh !== key);
+    for (const token of [key, fresh]) {
+      const r = await chat(gw, token, FAST);
+      await r.text();
+      assert.equal(r.status, 200, 'both secrets work during the default 24 h grace');
+    }
   });
 
   test('CLI: keys create with limits, keys set, keys rotate; invalid limits exit 1 with the reason', async () => {
