@@ -1,6 +1,6 @@
 import { GatewayError } from '../core/errors.ts';
 import type { CompiledLimits, KeyQuota, QuotaPeriod } from './key-limits.ts';
-import { SlidingWindow, type WindowEntry } from './sliding-window.ts';
+import { SlidingWindow } from './sliding-window.ts';
 
 /**
  * Per-key rate and quota counters of one node, in memory and exact: `take` checks every counter and counts
@@ -177,7 +177,8 @@ export class KeyLimiter {
       );
     }
     rates.requests.add(now, 1);
-    const entry = limits.tpm !== undefined ? rates.tokens.add(now, promptTokens) : undefined;
+    const entry =
+      limits.tpm !== undefined ? { window: rates.tokens, seq: rates.tokens.add(now, promptTokens) } : undefined;
     return { ok: true, ticket: this.#ticket(keyId, limits, entry) };
   }
 
@@ -195,15 +196,19 @@ export class KeyLimiter {
     };
   }
 
-  #ticket(keyId: string, limits: CompiledLimits, entry: WindowEntry | undefined): LimitTicket {
+  #ticket(
+    keyId: string,
+    limits: CompiledLimits,
+    entry: { window: SlidingWindow; seq: number } | undefined,
+  ): LimitTicket {
     let settled = false;
     return {
       headers: () => this.#headers(keyId, limits, this.#now()),
       settle: (tokens, costNano) => {
         if (settled) return;
         settled = true;
-        const rates = this.#rates.get(keyId);
-        if (entry && rates) rates.tokens.correct(entry, tokens);
+        // The window the estimate went into (a swept key gets a new one, whose numbers start again).
+        entry?.window.correct(entry.seq, tokens);
         if (costNano > 0) {
           const state = this.#quotas.get(keyId);
           if (state) state.spent += costNano;

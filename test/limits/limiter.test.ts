@@ -42,6 +42,31 @@ describe('sliding window', () => {
   });
 });
 
+describe('sliding window ring', () => {
+  test('grows, wraps and shrinks without losing order, sums or corrections', () => {
+    const w = new SlidingWindow(1_000);
+    const seqs: number[] = [];
+    for (let t = 0; t < 5_000; t++) {
+      w.prune(t);
+      seqs.push(w.add(t, 1));
+      assert.equal(w.count, Math.min(t + 1, 1_000));
+      assert.equal(w.sum, w.count);
+    }
+    w.correct(seqs[4_500]!, 11); // still in the window
+    w.correct(seqs[10]!, 99); // long gone
+    assert.equal(w.sum, 1_010);
+    assert.equal(w.untilOldestLeaves(4_999), 1);
+    assert.equal(w.untilSumAtMost(1_000, 4_999), 10, 'ten entries of 1 must leave: the tenth at 5009');
+    assert.equal(w.untilSumAtMost(500, 4_999), 501, 'past 500 entries of 1, the corrected 11 at 4500 (leaves at 5500)');
+    w.prune(5_990);
+    assert.equal(w.count, 9);
+    assert.equal(w.sum, 9);
+    w.prune(10_000);
+    assert.ok(w.empty);
+    assert.equal(w.sum, 0);
+  });
+});
+
 describe('key limiter', () => {
   test('rpm: a full window refuses until its oldest request leaves, with the wait in Retry-After', () => {
     const { clock, limiter } = limiterAt(1_000_000);
@@ -94,6 +119,21 @@ describe('key limiter', () => {
     clock.now = Date.UTC(2026, 1, 1, 0, 1); // a new UTC day
     assert.equal(limiter.quotaReady('k', l.quota!), undefined, 'the next period needs no query');
     assert.ok(limiter.take('k', l, 0).ok);
+    limiter.close();
+  });
+
+  test('a ticket settled after its key was swept from memory does not touch the new window', () => {
+    const { clock, limiter } = limiterAt(0);
+    const l = limits({ tpm: 100 });
+    const old = limiter.take('k', l, 10);
+    assert.ok(old.ok);
+    clock.now = 120_000;
+    limiter.sweep();
+    assert.equal(limiter.activeKeys, 0);
+    const fresh = limiter.take('k', l, 30);
+    assert.ok(fresh.ok);
+    old.ticket.settle(90, 0);
+    assert.equal(fresh.ticket.headers()['x-ratelimit-remaining-tokens'], '70');
     limiter.close();
   });
 
