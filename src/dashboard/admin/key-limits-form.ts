@@ -22,7 +22,7 @@ export function keyLimitFields(): SafeHtml {
       <div class="field"><label for="limit-ips">Client addresses (CIDR, one a line)</label><textarea id="limit-ips" name="limitIps" rows="2" placeholder="any address"></textarea></div>
       <div class="field"><label for="limit-models">Models (one a line)</label><textarea id="limit-models" name="limitModels" rows="2" placeholder="any model"></textarea></div>
     </div>
-    <fieldset class="row"><legend>Scopes (none ticked: all)</legend>${SCOPES.map(
+    <fieldset class="row scopes"><legend>Scopes (none ticked: all)</legend>${SCOPES.map(
       (s) => html`<label class="check"><input type="checkbox" name="limitScope-${s}" value="on"> ${s}</label>`,
     )}</fieldset>
   </details>`;

@@ -37,8 +37,8 @@ export function keysTable(keys: ApiKeyRecord[], csrf: string, showTenant: boolea
     <td class="mono">${k.lastUsedAt === null ? '—' : dateTime(k.lastUsedAt)}</td>
     <td class="num">${
       k.revokedAt === null
-        ? html`<form method="post" action="/admin/keys/${encodeURIComponent(k.id)}/rotate">${csrfField(csrf)}<button class="button secondary small" type="submit" title="A new secret; the current one keeps working for 24 hours">Rotate</button></form>
-        <form method="post" action="/admin/keys/${encodeURIComponent(k.id)}/revoke">${csrfField(csrf)}<button class="button danger small" type="submit">Revoke</button></form>`
+        ? html`<div class="actions key-actions"><form method="post" action="/admin/keys/${encodeURIComponent(k.id)}/rotate">${csrfField(csrf)}<button class="button secondary small" type="submit" title="A new secret; the current one keeps working for 24 hours">Rotate</button></form>
+        <form method="post" action="/admin/keys/${encodeURIComponent(k.id)}/revoke">${csrfField(csrf)}<button class="button danger small" type="submit">Revoke</button></form></div>`
         : ''
     }</td></tr>`,
   )}</tbody></table></div>`;
@@ -133,11 +133,13 @@ ${
     ? ''
     : html`<section class="card">
   <div class="card-head"><h2>API keys</h2><span class="hint">shown once at creation, stored as a hash</span></div>
-  <form class="row" method="post" action="${base}/keys">
+  <form class="stack" method="post" action="${base}/keys">
     ${csrfField(input.csrf)}
-    <div class="field"><label for="key-name">Name</label><input id="key-name" name="name" type="text" placeholder="production"></div>
-    <div class="field"><label for="expires">Expires in days</label><input id="expires" name="expiresInDays" type="number" min="1" placeholder="never"></div>
-    <button class="button" type="submit">Create key</button>
+    <div class="row">
+      <div class="field"><label for="key-name">Name</label><input id="key-name" name="name" type="text" placeholder="production"></div>
+      <div class="field"><label for="expires">Expires in days</label><input id="expires" name="expiresInDays" type="number" min="1" placeholder="never"></div>
+      <button class="button" type="submit">Create key</button>
+    </div>
     ${keyLimitFields()}
   </form>
   ${keysTable(input.keys, input.csrf, false)}
@@ -162,14 +164,16 @@ export function keysPage(input: Frame & { keys: ApiKeyRecord[]; tenants: Tenant[
 ${noticeBox(input.notice)}
 <section class="card">
   <div class="card-head"><h2>New key</h2></div>
-  <form class="row" method="post" action="/admin/keys">
+  <form class="stack" method="post" action="/admin/keys">
     ${csrfField(input.csrf)}
-    <div class="field"><label for="tenant">Tenant</label><select id="tenant" name="tenantId" required>${input.tenants.map(
-      (t) => html`<option value="${t.id}">${t.name} (${t.id})</option>`,
-    )}</select></div>
-    <div class="field"><label for="key-name">Name</label><input id="key-name" name="name" type="text" placeholder="production"></div>
-    <div class="field"><label for="expires">Expires in days</label><input id="expires" name="expiresInDays" type="number" min="1" placeholder="never"></div>
-    <button class="button" type="submit">Create key</button>
+    <div class="row">
+      <div class="field"><label for="tenant">Tenant</label><select id="tenant" name="tenantId" required>${input.tenants.map(
+        (t) => html`<option value="${t.id}">${t.name} (${t.id})</option>`,
+      )}</select></div>
+      <div class="field"><label for="key-name">Name</label><input id="key-name" name="name" type="text" placeholder="production"></div>
+      <div class="field"><label for="expires">Expires in days</label><input id="expires" name="expiresInDays" type="number" min="1" placeholder="never"></div>
+      <button class="button" type="submit">Create key</button>
+    </div>
     ${keyLimitFields()}
   </form>
 </section>
