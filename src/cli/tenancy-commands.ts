@@ -4,6 +4,7 @@ import { buildCatalog } from '../catalog/catalog.ts';
 import { ConfigError, loadConfig } from '../config/load.ts';
 import type { Config } from '../config/schema.ts';
 import { GatewayError } from '../core/errors.ts';
+import { limitsSummary } from '../limits/key-limits.ts';
 import { dataDirOf, openStore, type Store, storeConfigFrom } from '../store/db.ts';
 import {
   type AdminOps,
@@ -312,8 +313,9 @@ function formatKeys(keys: ApiKeyRecord[]): string {
       k.revokedAt !== null ? 'revoked' : k.expiresAt !== null && k.expiresAt <= now ? 'expired' : 'active',
       new Date(k.createdAt).toISOString(),
       k.lastUsedAt === null ? '-' : new Date(k.lastUsedAt).toISOString(),
+      limitsSummary(k.limits),
       k.name,
     ].join('\t'),
   );
-  return `${['ID', 'TENANT', 'PREFIX', 'STATUS', 'CREATED', 'LAST USED', 'NAME'].join('\t')}\n${rows.join('\n')}\n`;
+  return `${['ID', 'TENANT', 'PREFIX', 'STATUS', 'CREATED', 'LAST USED', 'LIMITS', 'NAME'].join('\t')}\n${rows.join('\n')}\n`;
 }

@@ -191,3 +191,16 @@ export function scopeAllows(scopes: ReadonlySet<Scope> | undefined, endpoint: En
   if (!scopes) return true;
   return GRANTED_BY[endpoint].some((s) => scopes.has(s));
 }
+
+/** A key's limits in a few words, for key lists (admin pages, CLI). */
+export function limitsSummary(limits: KeyLimits | null): string {
+  if (!limits) return '—';
+  const parts: string[] = [];
+  if (limits.rpm !== undefined) parts.push(`${limits.rpm} rpm`);
+  if (limits.tpm !== undefined) parts.push(`${limits.tpm} tpm`);
+  if (limits.quota) parts.push(`$${(limits.quota.nanoUsd / 1e9).toFixed(2)} ${limits.quota.period}`);
+  if (limits.ips) parts.push(`${limits.ips.length} IP range${limits.ips.length === 1 ? '' : 's'}`);
+  if (limits.models) parts.push(`${limits.models.length} model${limits.models.length === 1 ? '' : 's'}`);
+  if (limits.scopes) parts.push(limits.scopes.join('+'));
+  return parts.join(' · ') || '—';
+}

@@ -431,6 +431,9 @@ describe('per-key limits', () => {
       quota: { nanoUsd: 12_500_000_000, period: 'monthly' },
       scopes: ['chat', 'models'],
     });
+    const list = await cli(['keys', 'list', '--tenant', 'acme']);
+    const line = list.stdout.split('\n').find((l) => l.startsWith(record.id));
+    assert.match(line ?? '', /5000 tpm · \$12\.50 monthly · chat\+models/);
     const rotated = await cli(['keys', 'rotate', record.id, '--grace-hours', '2', '--json']);
     assert.equal(rotated.code, 0, rotated.stderr);
     const after = JSON.parse(rotated.stdout) as { key: string; previousValidUntil: number };

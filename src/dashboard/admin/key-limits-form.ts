@@ -1,6 +1,5 @@
 import type { FastifyRequest } from 'fastify';
 import { QUOTA_PERIODS, SCOPES } from '../../limits/key-limits.ts';
-import type { KeyLimits } from '../../tenancy/tenant.ts';
 import { html, type SafeHtml } from '../html.ts';
 import { formField } from '../http.ts';
 
@@ -41,17 +40,4 @@ export function keyLimitsFromForm(req: FastifyRequest): Record<string, unknown> 
   const scopes = SCOPES.filter((s) => formField(req, `limitScope-${s}`) === 'on');
   if (scopes.length > 0) out['scopes'] = scopes;
   return out;
-}
-
-/** A key's limits in a few words, for the key tables. */
-export function limitsSummary(limits: KeyLimits | null): string {
-  if (!limits) return '—';
-  const parts: string[] = [];
-  if (limits.rpm !== undefined) parts.push(`${limits.rpm} rpm`);
-  if (limits.tpm !== undefined) parts.push(`${limits.tpm} tpm`);
-  if (limits.quota) parts.push(`$${(limits.quota.nanoUsd / 1e9).toFixed(2)} ${limits.quota.period}`);
-  if (limits.ips) parts.push(`${limits.ips.length} IP range${limits.ips.length === 1 ? '' : 's'}`);
-  if (limits.models) parts.push(`${limits.models.length} model${limits.models.length === 1 ? '' : 's'}`);
-  if (limits.scopes) parts.push(limits.scopes.join('+'));
-  return parts.join(' · ') || '—';
 }

@@ -1,12 +1,13 @@
 import type { CatalogModel } from '../../billing/catalog-types.ts';
 import { PRESETS, TIERS, type Tier } from '../../core/tiers.ts';
+import { limitsSummary } from '../../limits/key-limits.ts';
 import type { ApiKeyRecord, Tenant } from '../../tenancy/tenant.ts';
 import type { UsageView } from '../analytics.ts';
 import { compact, dateTime, percent, usd } from '../format.ts';
 import { html, type SafeHtml } from '../html.ts';
 import { type Notice, noticeBox } from '../layout.ts';
 import { kpi, spendChart } from '../widgets.ts';
-import { keyLimitFields, limitsSummary } from './key-limits-form.ts';
+import { keyLimitFields } from './key-limits-form.ts';
 import { adminLayout } from './layout.ts';
 
 interface Frame {
