@@ -44,8 +44,7 @@ for (const tool of ['wrk', 'taskset']) {
   }
 }
 const otherCores = cpus().length > 1 ? `1-${cpus().length - 1}` : '0';
-const pin = (pid: number, cores: string) =>
-  spawnSync('taskset', ['-a', '-pc', cores, String(pid)], { stdio: 'ignore' });
+const pin = (pid: number, cores: string) => spawnSync('taskset', ['-a', '-pc', cores, String(pid)], { stdio: 'ignore' });
 
 const dir = mkdtempSync(join(tmpdir(), 'modro-tail-'));
 const script = join(dir, 'post.lua');
@@ -66,13 +65,7 @@ function toMs(text: string): number {
   const match = /^([\d.]+)(us|ms|s|m)$/.exec(text.trim());
   if (!match) return Number.NaN;
   const value = Number(match[1]);
-  return match[2] === 'us'
-    ? value / 1000
-    : match[2] === 'ms'
-      ? value
-      : match[2] === 's'
-        ? value * 1000
-        : value * 60_000;
+  return match[2] === 'us' ? value / 1000 : match[2] === 'ms' ? value : match[2] === 's' ? value * 1000 : value * 60_000;
 }
 
 function runWrk(origin: string, authorization: string): Omit<Cell, 'target' | 'round'> {
@@ -83,18 +76,7 @@ function runWrk(origin: string, authorization: string): Omit<Cell, 'target' | 'r
   );
   const out = spawnSync(
     'taskset',
-    [
-      '-c',
-      otherCores,
-      'wrk',
-      '-t1',
-      `-c${connections}`,
-      `-d${durationS}s`,
-      '--latency',
-      '-s',
-      script,
-      `${origin}/v1/chat/completions`,
-    ],
+    ['-c', otherCores, 'wrk', '-t1', `-c${connections}`, `-d${durationS}s`, '--latency', '-s', script, `${origin}/v1/chat/completions`],
     { encoding: 'utf8' },
   ).stdout;
   const pct = (p: string) => toMs(new RegExp(`^\\s+${p}%\\s+(\\S+)`, 'm').exec(out)?.[1] ?? '');
@@ -121,10 +103,8 @@ async function loopDelayMax(origin: string): Promise<number | undefined> {
 function slowCount(name: string): number {
   let total = 0;
   let fast = 0;
-  for (const m of lastScrape.matchAll(new RegExp(`^${name}_count(?:\\{[^}]*\\})? (\\S+)$`, 'gm')))
-    total += Number(m[1]);
-  for (const m of lastScrape.matchAll(new RegExp(`^${name}_bucket\\{[^}]*le="0.5"[^}]*\\} (\\S+)$`, 'gm')))
-    fast += Number(m[1]);
+  for (const m of lastScrape.matchAll(new RegExp(`^${name}_count(?:\\{[^}]*\\})? (\\S+)$`, 'gm'))) total += Number(m[1]);
+  for (const m of lastScrape.matchAll(new RegExp(`^${name}_bucket\\{[^}]*le="0.5"[^}]*\\} (\\S+)$`, 'gm'))) fast += Number(m[1]);
   return total - fast;
 }
 
