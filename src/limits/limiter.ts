@@ -5,7 +5,7 @@ import { SlidingWindow } from './sliding-window.ts';
 /**
  * Per-key rate and quota counters of one node, in memory and exact: `take` checks every counter and counts
  * the request in one synchronous step, so requests arriving together on the event loop can never overshoot
- * (the whole check-and-count runs without yielding). Rates use a sliding-window log (sliding-window.ts);
+ * (the whole check-and-count runs without yielding). Rates use a sliding window of 100 ms buckets (sliding-window.ts);
  * quotas sum metered spend per period, starting from the key's stored usage (loaded once per key and
  * period, the only asynchronous step, done before the synchronous one). docs/limits.md.
  */
@@ -147,8 +147,8 @@ export class KeyLimiter {
     }
     rates.requests.prune(now);
     rates.tokens.prune(now);
-    if (limits.rpm !== undefined && rates.requests.count >= limits.rpm) {
-      const waitMs = rates.requests.untilOldestLeaves(now);
+    if (limits.rpm !== undefined && rates.requests.sum >= limits.rpm) {
+      const waitMs = rates.requests.untilSumAtMost(limits.rpm - 1, now);
       return this.#refusal(
         keyId,
         limits,
@@ -178,7 +178,9 @@ export class KeyLimiter {
     }
     rates.requests.add(now, 1);
     const entry =
-      limits.tpm !== undefined ? { window: rates.tokens, seq: rates.tokens.add(now, promptTokens) } : undefined;
+      limits.tpm !== undefined
+        ? { window: rates.tokens, bucket: rates.tokens.add(now, promptTokens), estimate: promptTokens }
+        : undefined;
     return { ok: true, ticket: this.#ticket(keyId, limits, entry) };
   }
 
@@ -199,7 +201,7 @@ export class KeyLimiter {
   #ticket(
     keyId: string,
     limits: CompiledLimits,
-    entry: { window: SlidingWindow; seq: number } | undefined,
+    entry: { window: SlidingWindow; bucket: number; estimate: number } | undefined,
   ): LimitTicket {
     let settled = false;
     return {
@@ -208,7 +210,7 @@ export class KeyLimiter {
         if (settled) return;
         settled = true;
         // The window the estimate went into (a swept key gets a new one, whose numbers start again).
-        entry?.window.correct(entry.seq, tokens);
+        entry?.window.correct(entry.bucket, tokens - entry.estimate);
         if (costNano > 0) {
           const state = this.#quotas.get(keyId);
           if (state) state.spent += costNano;
@@ -225,7 +227,7 @@ export class KeyLimiter {
     rates?.tokens.prune(now);
     if (limits.rpm !== undefined) {
       headers['x-ratelimit-limit-requests'] = String(limits.rpm);
-      headers['x-ratelimit-remaining-requests'] = String(Math.max(0, limits.rpm - (rates?.requests.count ?? 0)));
+      headers['x-ratelimit-remaining-requests'] = String(Math.max(0, limits.rpm - (rates?.requests.sum ?? 0)));
       headers['x-ratelimit-reset-requests'] = formatReset(rates?.requests.untilOldestLeaves(now) ?? 0);
     }
     if (limits.tpm !== undefined) {

@@ -26,44 +26,43 @@ function limiterAt(start: number, spent = 0) {
 }
 
 describe('sliding window', () => {
-  test('an entry leaves exactly one window after it was added; corrections after that change nothing', () => {
+  test('an amount stays until one window after the end of its 100 ms bucket, never less; late corrections are ignored', () => {
     const w = new SlidingWindow(60_000);
-    const a = w.add(1_000, 10);
-    w.add(30_000, 5);
+    const a = w.add(1_000, 10); // bucket (900, 1000]
+    w.add(30_050, 5); // bucket (30000, 30100]
     w.prune(60_999);
     assert.equal(w.sum, 15);
     w.prune(61_000);
-    assert.equal(w.sum, 5);
-    assert.equal(w.count, 1);
+    assert.equal(w.sum, 5, 'counted at 1000 ms, gone exactly 60 s later');
     w.correct(a, 1_000);
-    assert.equal(w.sum, 5, 'a correction of an entry that left is ignored');
-    assert.equal(w.untilOldestLeaves(61_000), 29_000);
-    assert.equal(w.untilSumAtMost(0, 61_000), 29_000);
-  });
-});
-
-describe('sliding window ring', () => {
-  test('grows, wraps and shrinks without losing order, sums or corrections', () => {
-    const w = new SlidingWindow(1_000);
-    const seqs: number[] = [];
-    for (let t = 0; t < 5_000; t++) {
-      w.prune(t);
-      seqs.push(w.add(t, 1));
-      assert.equal(w.count, Math.min(t + 1, 1_000));
-      assert.equal(w.sum, w.count);
-    }
-    w.correct(seqs[4_500]!, 11); // still in the window
-    w.correct(seqs[10]!, 99); // long gone
-    assert.equal(w.sum, 1_010);
-    assert.equal(w.untilOldestLeaves(4_999), 1);
-    assert.equal(w.untilSumAtMost(1_000, 4_999), 10, 'ten entries of 1 must leave: the tenth at 5009');
-    assert.equal(w.untilSumAtMost(500, 4_999), 501, 'past 500 entries of 1, the corrected 11 at 4500 (leaves at 5500)');
-    w.prune(5_990);
-    assert.equal(w.count, 9);
-    assert.equal(w.sum, 9);
-    w.prune(10_000);
+    assert.equal(w.sum, 5, 'a correction of a bucket that left is ignored');
+    w.prune(90_050);
+    assert.equal(w.sum, 5, 'counted at 30050 ms: held to the end of its bucket, 30100 + 60 s');
+    assert.equal(w.untilOldestLeaves(90_050), 50);
+    w.prune(90_100);
     assert.ok(w.empty);
-    assert.equal(w.sum, 0);
+  });
+
+  test('memory is bounded by the buckets of one window, whatever the traffic', () => {
+    const w = new SlidingWindow(60_000);
+    for (let t = 0; t < 180_000; t++) {
+      w.prune(t);
+      w.add(t, 1); // a request every millisecond: 1000 requests/s
+    }
+    assert.ok(w.sum >= 60_000 && w.sum <= 60_100, `${w.sum}: the last minute, and at most one bucket more`);
+    assert.ok(w.buckets <= 601, `${w.buckets} buckets`);
+  });
+
+  test('corrections change the bucket they were counted in; the wait for room walks the buckets', () => {
+    const w = new SlidingWindow(1_000);
+    const first = w.add(10, 4); // bucket ends 100
+    w.add(150, 3); // ends 200
+    const third = w.add(160, 2); // same bucket
+    w.correct(third, 5); // 2 → 7: the bucket ending at 200 holds 10
+    w.correct(first, -4);
+    assert.equal(w.sum, 10);
+    assert.equal(w.untilSumAtMost(0, 500), 700, 'the bucket ending at 200 leaves at 1200');
+    assert.equal(w.untilSumAtMost(10, 500), 0);
   });
 });
 
