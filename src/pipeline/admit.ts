@@ -36,6 +36,7 @@ export function admit(ctx: RequestContext, deps: AdmitDeps, endpoint: Endpoint):
   if (!kinds.ok) return kinds;
   const limits = ctx.caller.limits;
   if (!limits || ctx.caller.keyId === null) return kinds;
+  if (!limits.quota && limits.rpm === undefined && limits.tpm === undefined) return kinds; // nothing to count
   const keyId = ctx.caller.keyId;
   const take = (): Admitted => {
     const taken = deps.limiter.take(keyId, limits, limits.tpm === undefined ? 0 : promptTokenEstimate(ctx.request));
