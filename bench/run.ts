@@ -7,7 +7,8 @@
  * Options: --quick (one short round), --rounds N, --duration-ms N, --levels 1,16,64,256,
  * --stream-levels 1,16, --profile-levels 1,16 (Responses and embeddings profiles), --json FILE (raw measurements), --gateway-node-args "--cpu-prof --cpu-prof-dir=DIR"
  * (extra Node flags for the gateway process, for profiling; its figures are then for orientation only),
- * --gateway-output FILE (a copy of everything the gateway prints).
+ * --gateway-output FILE (a copy of everything the gateway prints), --unlimited-key (call the gateway with the
+ * configured key, which has no limits, instead of a managed key with every per-key limit set high).
  */
 import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { cpus, tmpdir } from 'node:os';
@@ -27,7 +28,7 @@ import {
   spawnIpcChild,
   stopChild,
 } from './lib/children.ts';
-import { BENCH_GATEWAY_KEY, writeGatewayConfig } from './lib/gateway-config.ts';
+import { BENCH_GATEWAY_KEY, createLimitedBenchKey, writeGatewayConfig } from './lib/gateway-config.ts';
 import { type LoadTarget, openPool, runLoad } from './lib/load.ts';
 import { type Measurement, measure, type ProcessName, type TargetName } from './lib/measure.ts';
 import { cpuResolutionMs, cpuSeconds, machineTicks, memory, resetPeak, stealShare } from './lib/proc.ts';
@@ -65,6 +66,7 @@ const { values: args } = parseArgs({
     json: { type: 'string' },
     'gateway-node-args': { type: 'string' },
     'gateway-output': { type: 'string' },
+    'unlimited-key': { type: 'boolean', default: false },
   },
 });
 
@@ -106,6 +108,12 @@ async function main(): Promise<number> {
     mock = await spawnIpcChild(join(here, 'mock-upstream.ts'));
     floor = await spawnIpcChild(join(here, 'floor-proxy.ts'), { BENCH_UPSTREAM: mock.origin });
     const configPath = writeGatewayConfig(dir, mock.origin, MOCK_API_KEY);
+    // By default the gateway is called with a managed key whose limits are all set (never refusing), so the
+    // figures include every per-key check; --unlimited-key uses the configured key without limits instead.
+    const gatewayKey = args['unlimited-key'] ? BENCH_GATEWAY_KEY : await createLimitedBenchKey(configPath);
+    log(
+      `Gateway key: ${args['unlimited-key'] ? 'configured, no limits' : 'managed, with rpm, tpm, quota, IP and model lists, scopes'}`,
+    );
     // As `./modro start` runs it: compiled into dist/ (built here when out of date) with the launcher's Node flags.
     buildIfStale();
     const extraNodeArgs = gatewayNodeArgs(args['gateway-node-args']);
@@ -116,7 +124,7 @@ async function main(): Promise<number> {
     const targets: Record<TargetName, LoadTarget> = {
       direct: { origin: mock.origin, authorization: `Bearer ${MOCK_API_KEY}` },
       floor: { origin: floor.origin, authorization: `Bearer ${MOCK_API_KEY}` },
-      gateway: { origin: gateway.origin, authorization: `Bearer ${BENCH_GATEWAY_KEY}` },
+      gateway: { origin: gateway.origin, authorization: `Bearer ${gatewayKey}` },
     };
     const pids: Record<ProcessName, number> = {
       mock: mock.pid,
@@ -377,6 +385,9 @@ async function sanityCheck(targets: Record<TargetName, LoadTarget>): Promise<num
         throw new Error(
           `sanity check: ${target} ${streaming ? 'stream' : 'request'} answered ${res.statusCode}: ${text.slice(0, 300)}`,
         );
+      if (target === 'gateway' && !streaming && !args['unlimited-key'] && !res.headers['x-ratelimit-limit-requests']) {
+        throw new Error('sanity check: the limited key got no x-ratelimit headers');
+      }
       if (target === 'gateway' && !streaming) {
         log(
           `Gateway routed model "fast" to ${res.headers['x-model-router-model']} (tier ${res.headers['x-model-router-tier']})`,

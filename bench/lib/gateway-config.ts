@@ -1,6 +1,7 @@
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { stringify } from 'yaml';
+import { runTenancyCommand } from '../../src/cli/tenancy-commands.ts';
 
 /**
  * The gateway's configuration for the bench, as a user would write it: a real SQLite file, one API key,
@@ -35,6 +36,46 @@ export function writeGatewayConfig(dir: string, mockOrigin: string, mockKey: str
   const path = join(dir, 'modro.yaml');
   writeFileSync(path, stringify(config));
   return path;
+}
+
+/**
+ * The limits of the bench's managed key: every per-key check runs on every request (scopes, client address,
+ * model list, quota, rpm and tpm with their headers), set high enough never to refuse. docs/limits.md.
+ */
+export const BENCH_KEY_LIMITS = [
+  '--rpm',
+  '1000000000',
+  '--tpm',
+  '1000000000',
+  '--quota-usd',
+  '1000000',
+  '--quota-period',
+  'monthly',
+  '--ips',
+  '127.0.0.0/8,::1/128',
+  '--models',
+  'gpt-4.1-nano,gpt-4o-mini,gpt-4.1-mini,gpt-4o',
+  '--scopes',
+  'chat',
+];
+
+/** A managed key with BENCH_KEY_LIMITS, made with the CLI in the bench's database before the gateway starts. */
+export async function createLimitedBenchKey(configPath: string): Promise<string> {
+  const cli = async (args: string[]): Promise<string> => {
+    let out = '';
+    let err = '';
+    const code = await runTenancyCommand(
+      [...args, '--config', configPath],
+      {},
+      { write: (text) => (out += text) },
+      { write: (text) => (err += text) },
+    );
+    if (code !== 0) throw new Error(`creating the bench's limited key failed: ${err}`);
+    return out;
+  };
+  await cli(['tenants', 'create', 'bench']);
+  const created = await cli(['keys', 'create', '--tenant', 'bench', '--name', 'bench', ...BENCH_KEY_LIMITS, '--json']);
+  return (JSON.parse(created) as { key: string }).key;
 }
 
 function model(name: string, qualityRank: number, input: number, output: number) {

@@ -4,6 +4,7 @@ import { buildCatalog } from '../catalog/catalog.ts';
 import { ConfigError, loadConfig } from '../config/load.ts';
 import type { Config } from '../config/schema.ts';
 import { GatewayError } from '../core/errors.ts';
+import { limitsSummary } from '../limits/key-limits.ts';
 import { dataDirOf, openStore, type Store, storeConfigFrom } from '../store/db.ts';
 import {
   type AdminOps,
@@ -12,6 +13,8 @@ import {
   linesToList,
   revokeKey,
   revokeLinks,
+  rotateKey,
+  setKeyLimits,
   updateTenantSettings,
 } from '../tenancy/admin-operations.ts';
 import { AdminUsers } from '../tenancy/admin-users.ts';
@@ -33,9 +36,13 @@ export const TENANCY_HELP = `Tenancy commands (same --config as start):
                    [--allowed a,b,... | --allowed ""] [--name NAME]     ("" resets a tier to the preset)
   tenants revoke-links <id>     Every dashboard link issued so far stops working
   tenants link <id>             Print a signed dashboard link (base: server.publicUrl or --base URL)
-  keys create --tenant <id> [--name NAME] [--expires-days N] [--json]   The key is printed once
+  keys create --tenant <id> [--name NAME] [--expires-days N] [LIMITS] [--json]   The key is printed once
+  keys set <key-id> [LIMITS] [--clear]   Changes the given limits ("" removes one; --clear removes all)
+  keys rotate <key-id> [--grace-hours H] A new secret (printed once); the old one works H more hours (default 24)
   keys list [--tenant <id>] [--json]
   keys revoke <key-id>
+    LIMITS: --rpm N --tpm N --quota-usd USD [--quota-period total|monthly|daily] --ips CIDR,...
+            --models MODEL,... --scopes chat,messages,models,read-only      (docs/limits.md)
   admin create-user <username> [--password-stdin]   Without --password-stdin a password is generated
   admin set-password <username> [--password-stdin]
 `;
@@ -105,6 +112,15 @@ function parse(argv: string[]) {
       allowed: { type: 'string' },
       tenant: { type: 'string' },
       'expires-days': { type: 'string' },
+      rpm: { type: 'string' },
+      tpm: { type: 'string' },
+      'quota-usd': { type: 'string' },
+      'quota-period': { type: 'string' },
+      ips: { type: 'string' },
+      models: { type: 'string' },
+      scopes: { type: 'string' },
+      clear: { type: 'boolean' },
+      'grace-hours': { type: 'string' },
       'password-stdin': { type: 'boolean' },
       base: { type: 'string' },
     },
@@ -180,6 +196,7 @@ async function dispatch(c: Context): Promise<number> {
         tenantId: values.tenant,
         name: values.name,
         expiresInDays: values['expires-days'],
+        limits: limitsFromFlags(values, {}),
       });
       if (values.json) {
         out.write(`${JSON.stringify({ ...record, key })}\n`);
@@ -188,6 +205,30 @@ async function dispatch(c: Context): Promise<number> {
           `Created key ${record.id} for tenant ${record.tenantId}${record.expiresAt ? `, expires ${new Date(record.expiresAt).toISOString()}` : ''}.\n`,
         );
         out.write(`Store it now; it is not shown again:\n\n  ${key}\n\n`);
+      }
+      return 0;
+    }
+    case 'keys set': {
+      const id = need('a key id');
+      const current = await ops.repo.getKey(id);
+      if (!current) throw new GatewayError('not_found', `No key '${id}'`);
+      const base: Record<string, unknown> = values.clear ? {} : { ...current.limits };
+      const record = await setKeyLimits(ops, id, limitsFromFlags(values, base));
+      out.write(
+        values.json ? `${JSON.stringify(record)}\n` : `Limits of ${record.id}: ${JSON.stringify(record.limits)}\n`,
+      );
+      return 0;
+    }
+    case 'keys rotate': {
+      const { record, key } = await rotateKey(ops, need('a key id'), values['grace-hours']);
+      if (values.json) {
+        out.write(`${JSON.stringify({ ...record, key })}\n`);
+      } else {
+        const until = record.previousValidUntil;
+        out.write(
+          `Rotated ${record.id}; ${until ? `the previous secret works until ${new Date(until).toISOString()}` : 'the previous secret no longer works'}.\n`,
+        );
+        out.write(`Store the new secret now; it is not shown again:\n\n  ${key}\n\n`);
       }
       return 0;
     }
@@ -219,6 +260,33 @@ async function dispatch(c: Context): Promise<number> {
   }
 }
 
+/**
+ * Limit flags over `base` (a key's current limits): a flag given as "" removes that limit. The result is
+ * validated by the operation (src/limits/key-limits.ts), like the admin API's.
+ */
+function limitsFromFlags(
+  values: ReturnType<typeof parse>['values'],
+  base: Record<string, unknown>,
+): Record<string, unknown> {
+  const out = { ...base };
+  const set = (name: string, value: unknown) => {
+    if (value === '') delete out[name];
+    else out[name] = value;
+  };
+  if (values.rpm !== undefined) set('rpm', values.rpm);
+  if (values.tpm !== undefined) set('tpm', values.tpm);
+  if (values.ips !== undefined) set('ips', values.ips);
+  if (values.models !== undefined) set('models', values.models);
+  if (values.scopes !== undefined) set('scopes', values.scopes);
+  if (values['quota-usd'] !== undefined) {
+    const period = values['quota-period'] ?? (base['quota'] as { period?: string } | undefined)?.period ?? 'monthly';
+    set('quota', values['quota-usd'] === '' ? '' : { usd: values['quota-usd'], period });
+  } else if (values['quota-period'] !== undefined && base['quota']) {
+    out['quota'] = { ...(base['quota'] as object), period: values['quota-period'] };
+  }
+  return out;
+}
+
 function formatTenants(tenants: Tenant[]): string {
   const rows = tenants.map((t) =>
     [
@@ -245,8 +313,9 @@ function formatKeys(keys: ApiKeyRecord[]): string {
       k.revokedAt !== null ? 'revoked' : k.expiresAt !== null && k.expiresAt <= now ? 'expired' : 'active',
       new Date(k.createdAt).toISOString(),
       k.lastUsedAt === null ? '-' : new Date(k.lastUsedAt).toISOString(),
+      limitsSummary(k.limits),
       k.name,
     ].join('\t'),
   );
-  return `${['ID', 'TENANT', 'PREFIX', 'STATUS', 'CREATED', 'LAST USED', 'NAME'].join('\t')}\n${rows.join('\n')}\n`;
+  return `${['ID', 'TENANT', 'PREFIX', 'STATUS', 'CREATED', 'LAST USED', 'LIMITS', 'NAME'].join('\t')}\n${rows.join('\n')}\n`;
 }

@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { cidrProblems } from '../core/cidr.ts';
 import { PRESETS, TIERS } from '../core/tiers.ts';
 import { PROVIDER_KINDS } from '../providers/kinds/index.ts';
 
@@ -142,6 +143,16 @@ export const configSchema = z.strictObject({
       requestTimeoutMs: positiveInt.default(30_000),
       /** Longest time to receive a request's headers. */
       headersTimeoutMs: positiveInt.default(10_000),
+      /**
+       * Proxies (CIDR ranges) whose X-Forwarded-For is believed: a request whose socket peer is one of them
+       * gets its client address from that header (key address lists, login throttling). Empty: the socket's.
+       */
+      trustedProxies: z
+        .array(z.string())
+        .default([])
+        .superRefine((list, ctx) => {
+          for (const problem of cidrProblems(list)) ctx.addIssue({ code: 'custom', message: problem });
+        }),
     })
     .prefault({}),
   /** Bounds on what clients and upstreams may send (docs/security.md). */

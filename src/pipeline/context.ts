@@ -1,5 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import type { ChatRequest, EmbeddingRequest, InboundProtocol } from '../core/ir.ts';
+import type { CompiledLimits } from '../limits/key-limits.ts';
+import type { LimitTicket } from '../limits/limiter.ts';
 import type { ProviderKey } from '../providers/types.ts';
 import type { RoutingPolicy } from '../router/router.ts';
 
@@ -19,6 +21,8 @@ export interface Caller {
    * and never stored. Undefined for managed keys.
    */
   ownKey?: { provider: string; key: ProviderKey };
+  /** The managed key's limits (rates, quota, addresses, models, scopes); absent: not limited. */
+  limits?: CompiledLimits | undefined;
 }
 
 /** What is known of a request before it is decoded. */
@@ -33,24 +37,30 @@ export interface RequestStart {
   /** Stops the request's upstream work (the gateway ending a stream itself, at shutdown). */
   abort(reason: unknown): void;
   protocol: InboundProtocol;
+  /** The client's address: the socket peer, or X-Forwarded-For behind a trusted proxy (server.trustedProxies). */
+  clientIp: string;
 }
 
 /** A decoded request of a known caller: what the pipeline handles. */
 export interface RequestContext extends RequestStart {
   caller: Caller;
   request: ChatRequest;
+  /** Set by admission for a key with limits: settled with the request's real tokens and cost when it ends. */
+  ticket?: LimitTicket | undefined;
 }
 
 /** A decoded embeddings request of a known caller (`Pipeline.embed`). */
 export interface EmbeddingContext extends RequestStart {
   caller: Caller;
   request: EmbeddingRequest;
+  ticket?: LimitTicket | undefined;
 }
 
 /** What admission, failover and recording read of any request, chat or embeddings. */
 export interface CallerContext extends RequestStart {
   caller: Caller;
   request: { model: string; stream?: boolean; requires?: ChatRequest['requires'] };
+  ticket?: LimitTicket | undefined;
 }
 
 /**
@@ -71,7 +81,10 @@ export function newRequestId(): string {
 }
 
 /** A request's start, bound to a cancellation the caller triggers when its client goes away. */
-export function startRequest(protocol: InboundProtocol): { start: RequestStart; cancel(reason: unknown): void } {
+export function startRequest(
+  protocol: InboundProtocol,
+  clientIp = '',
+): { start: RequestStart; cancel(reason: unknown): void } {
   const controller = new AbortController();
   const abort = (reason: unknown) => controller.abort(reason);
   return {
@@ -82,6 +95,7 @@ export function startRequest(protocol: InboundProtocol): { start: RequestStart; 
       signal: controller.signal,
       abort,
       protocol,
+      clientIp,
     },
     cancel: abort,
   };

@@ -25,6 +25,8 @@ export interface Failure {
   decision?: RouteDecision | undefined;
   /** The last upstream tried, if any. */
   target?: UpstreamTarget | undefined;
+  /** Headers the refusal carries (a limited key's x-ratelimit-*). */
+  headers?: Record<string, string> | undefined;
 }
 
 export type Attempted<T> = ({ ok: true } & T & Served) | ({ ok: false } & Failure);

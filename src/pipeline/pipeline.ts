@@ -3,6 +3,8 @@ import { costNanoUsd } from '../billing/cost.ts';
 import type { Catalog } from '../catalog/catalog.ts';
 import type { Config } from '../config/schema.ts';
 import { GatewayError, toGatewayError } from '../core/errors.ts';
+import type { Endpoint } from '../limits/key-limits.ts';
+import type { KeyLimiter } from '../limits/limiter.ts';
 import type { Logger } from '../ops/logger.ts';
 import type { Metrics } from '../ops/metrics.ts';
 import type { UpstreamPool } from '../providers/http.ts';
@@ -10,7 +12,7 @@ import { type ProviderAdapter, type ProviderSpec, passthroughFor } from '../prov
 import type { RouteDecision, Router } from '../router/router.ts';
 import type { TokenCounter } from '../tokens/token-counter.ts';
 import { promptTokens } from '../tokens/tokens.ts';
-import { admit } from './admit.ts';
+import { admit, endpointOf, keyAccess } from './admit.ts';
 import { type Authenticator, successHeaders } from './authenticate.ts';
 import type { Caller, CallerContext, EmbeddingContext, RequestContext, RequestStart } from './context.ts';
 import { callWithFailover, type FailoverDeps, firstOf } from './failover.ts';
@@ -48,6 +50,8 @@ export interface PipelineDeps {
   tokens: TokenCounter;
   /** The runtime's upstream connection pools. */
   upstreams: UpstreamPool;
+  /** Per-key rate and quota counters (src/limits/). */
+  limiter: KeyLimiter;
 }
 
 export class Pipeline {
@@ -95,12 +99,12 @@ export class Pipeline {
       stream: seen.stream === true,
       outcome: { attempts: 0, costNano: 0, status: error.status, errorCode: error.code, ttfbMs: null },
     });
-    return errorHeaders(start.requestId, error, 0);
+    return { ...this.#limitHeaders(seen.caller), ...errorHeaders(start.requestId, error, 0) };
   }
 
   /** A chat request (any inbound protocol): admitted, routed, called with failover, metered and recorded. */
   async handle(ctx: RequestContext): Promise<Handled> {
-    const routed = await this.#admitAndRoute(ctx, this.#routeChat);
+    const routed = await this.#admitAndRoute(ctx, endpointOf(ctx, false), this.#routeChat);
     if (!routed.ok) return this.#fail(routed.ctx, routed);
     const { decision } = routed;
     ctx = routed.ctx;
@@ -161,7 +165,7 @@ export class Pipeline {
    * else, or when every such provider fails for a passing reason, a local count. Recorded (no tokens billed).
    */
   async countTokens(ctx: RequestContext): Promise<Counted> {
-    const routed = await this.#admitAndRoute(ctx, this.#routeChat);
+    const routed = await this.#admitAndRoute(ctx, 'count_tokens', this.#routeChat);
     if (!routed.ok) return this.#fail(routed.ctx, routed);
     ctx = routed.ctx;
     const deps = this.#deps;
@@ -209,6 +213,7 @@ export class Pipeline {
       inputTokens,
       headers: {
         ...routingHeaders(ctx.requestId, routed.decision, outcome.target, outcome.attempts),
+        ...ctx.ticket?.headers(),
         // Only a count by the provider itself, with the caller's own key, verified that key.
         ...successHeaders(deps.auth, ctx.caller, verified),
       },
@@ -220,7 +225,7 @@ export class Pipeline {
    * and record as a chat request; routing is to the one embedding model it names (Router.routeEmbeddings).
    */
   async embed(ctx: EmbeddingContext): Promise<Embedded> {
-    const routed = await this.#admitAndRoute(ctx, (admitted) =>
+    const routed = await this.#admitAndRoute(ctx, 'embeddings', (admitted) =>
       this.#deps.router.routeEmbeddings(admitted.request, admitted.caller.policy),
     );
     if (!routed.ok) return this.#fail(routed.ctx, routed);
@@ -246,25 +251,47 @@ export class Pipeline {
     };
   }
 
-  /** The catalog models this caller may name (its providers and allowed models), for the model list. */
-  models(caller: Caller): { models: CatalogModel[]; headers: AnswerHeaders } {
-    const { allowedModels, providers } = caller.policy;
+  /**
+   * The catalog models this caller may name (its providers, allowed models and the key's model list), for
+   * the model list; or the refusal of a key whose scopes or address list do not allow it.
+   */
+  models(
+    caller: Caller,
+    clientIp: string,
+  ):
+    | { ok: true; models: CatalogModel[]; headers: AnswerHeaders }
+    | { ok: false; error: GatewayError; headers: AnswerHeaders } {
+    const limitHeaders = this.#limitHeaders(caller);
+    const refused = keyAccess(caller, clientIp, 'models');
+    if (refused) return { ok: false, error: refused, headers: limitHeaders };
+    const { allowedModels, providers, keyModels } = caller.policy;
     const models = this.#deps.catalog.models.filter(
       (model) =>
         (!providers || providers.includes(model.provider)) &&
-        (!allowedModels || allowedModels.includes(model.id) || allowedModels.includes(model.name)),
+        (!allowedModels || allowedModels.includes(model.id) || allowedModels.includes(model.name)) &&
+        (!keyModels || keyModels.has(model.id)),
     );
     // Listing verifies no credential: a new bring-your-own key gets no tenant and no link from it.
-    return { models, headers: successHeaders(this.#deps.auth, caller, false) };
+    return { ok: true, models, headers: { ...limitHeaders, ...successHeaders(this.#deps.auth, caller, false) } };
+  }
+
+  /** The x-ratelimit-* headers of a key with rate limits, read without counting (answers outside admission). */
+  #limitHeaders(caller: Caller | undefined): Record<string, string> {
+    if (!caller?.limits || caller.keyId === null) return {};
+    return this.#deps.limiter.peekHeaders(caller.keyId, caller.limits);
   }
 
   async #admitAndRoute<C extends CallerContext>(
     ctx: C,
+    endpoint: Endpoint,
     route: (ctx: C) => RouteDecision | Promise<RouteDecision>,
   ): Promise<({ ok: true; decision: RouteDecision } | ({ ok: false } & Failure)) & { ctx: C }> {
-    const admitted = admit(ctx, this.#deps.catalog);
-    if (!admitted.ok) return { ok: false, error: admitted.error, attempts: 0, ctx };
-    const admittedCtx: C = admitted.caller === ctx.caller ? ctx : { ...ctx, caller: admitted.caller };
+    const admitted = await admit(ctx, this.#deps, endpoint);
+    if (!admitted.ok) return { ok: false, error: admitted.error, attempts: 0, headers: admitted.headers, ctx };
+    const admittedCtx: C =
+      admitted.caller === ctx.caller && admitted.ticket === undefined
+        ? ctx
+        : { ...ctx, caller: admitted.caller, ticket: admitted.ticket };
     try {
       const decision = await route(admittedCtx);
       return { ok: true, decision, ctx: admittedCtx };
@@ -291,7 +318,8 @@ export class Pipeline {
       errorCode: gone ? null : error.code,
       ttfbMs: null,
     });
-    return { kind: 'error', error, headers: errorHeaders(ctx.requestId, error, failure.attempts) };
+    const limits = failure.headers ?? ctx.ticket?.headers();
+    return { kind: 'error', error, headers: { ...limits, ...errorHeaders(ctx.requestId, error, failure.attempts) } };
   }
 
   #record(ctx: CallerContext, outcome: Outcome): Promise<void> {
@@ -301,12 +329,14 @@ export class Pipeline {
       requestedModel: ctx.request.model,
       stream: ctx.request.stream === true,
       outcome,
+      ticket: ctx.ticket,
     });
   }
 
   /** What ran (and its cost, once known), and the caller's dashboard link: a provider accepted its credential. */
   #successHeaders(ctx: CallerContext, served: Served, costNano: number | undefined): AnswerHeaders {
     return {
+      ...ctx.ticket?.headers(),
       ...routingHeaders(ctx.requestId, served.decision, served.target, served.attempts, costNano),
       ...successHeaders(this.#deps.auth, ctx.caller, true),
     };

@@ -1,4 +1,5 @@
 import { ZERO_USAGE } from '../core/ir.ts';
+import type { LimitTicket } from '../limits/limiter.ts';
 import type { Logger } from '../ops/logger.ts';
 import type { Metrics } from '../ops/metrics.ts';
 import type { UsageRecord } from '../store/usage.ts';
@@ -29,6 +30,8 @@ export interface Recorded {
   requestedModel: string;
   stream: boolean;
   outcome: Outcome;
+  /** The key's limits ticket, settled here with the request's real tokens and cost. */
+  ticket?: LimitTicket | undefined;
 }
 
 export class Recorder {
@@ -47,10 +50,15 @@ export class Recorder {
    * against a crash of the process. Routes finish their response only after it resolved, so every response
    * a client received in full has its record.
    */
-  record({ start, caller = NOBODY, requestedModel, stream, outcome }: Recorded): Promise<void> {
+  record({ start, caller = NOBODY, requestedModel, stream, outcome, ticket }: Recorded): Promise<void> {
     const metrics = this.#metrics;
     const latencyMs = performance.now() - start.startedAt;
     const usage = outcome.usage ?? ZERO_USAGE;
+    try {
+      ticket?.settle(usage.inputTokens + usage.outputTokens, outcome.costNano);
+    } catch (err) {
+      this.#logger.error({ err, requestId: start.requestId }, 'settling key limits failed');
+    }
     const model = outcome.target?.model;
     const provider = outcome.target?.provider.id ?? '';
     const decision = outcome.decision;

@@ -121,6 +121,7 @@ export class MeteredStream<F, M extends 'ir' | 'passthrough'> {
       requestedModel: this.#ctx.request.model,
       stream: true,
       outcome,
+      ticket: this.#ctx.ticket,
     });
     return { usage, costNano: outcome.costNano, error };
   }

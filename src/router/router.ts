@@ -25,6 +25,11 @@ export interface RoutingPolicy {
   allowedModels?: string[];
   /** Only these providers may serve the caller (bring-your-own-key). */
   providers?: string[];
+  /**
+   * The API key's model list (catalog ids): routing picks only these, for named models, tiers and `auto`;
+   * a tier left with none of them is refused with permission_denied.
+   */
+  keyModels?: ReadonlySet<string>;
 }
 
 export interface RouteDecision {
@@ -138,6 +143,7 @@ export class Router {
       const ref = parsed.ref!;
       let models = resolveModelRef(this.deps.catalog, ref);
       if (policy.providers) models = models.filter((m) => policy.providers!.includes(m.provider));
+      if (policy.keyModels) models = models.filter((m) => policy.keyModels!.has(m.id));
       // Whether the caller may name this model is admission's question (pipeline/admit.ts).
       if (models.length === 0) {
         throw new GatewayError(
@@ -170,10 +176,20 @@ export class Router {
       tiers = [parsed.tier!];
     }
     let lastError: GatewayError | undefined;
+    let denied: GatewayError | undefined;
     for (const tier of tiers) {
       try {
         decision.tier = tier;
-        decision.candidates = await this.filter(request, this.listFor(preset, tier, policy), `tier '${tier}'`);
+        const list = this.listFor(preset, tier, policy);
+        if (list.length === 0 && policy.keyModels) {
+          denied ??= new GatewayError(
+            'permission_denied',
+            `This API key may not use any model of tier '${tier}' (preset ${preset})`,
+            { param: 'model' },
+          );
+          continue;
+        }
+        decision.candidates = await this.filter(request, list, `tier '${tier}'`);
         return decision;
       } catch (err) {
         if (!(err instanceof GatewayError)) throw err;
@@ -181,7 +197,8 @@ export class Router {
       }
     }
     decision.tier = tiers[0]!;
-    throw lastError!;
+    // `auto`: a tier the key may not use is passed over; only when no tier is left is that the answer.
+    throw lastError ?? denied!;
   }
 
   /**
@@ -254,6 +271,7 @@ export class Router {
       list = [...chosen, ...list.filter((m) => !chosen.includes(m))];
     }
     if (policy.providers) list = list.filter((m) => policy.providers!.includes(m.provider));
+    if (policy.keyModels) list = list.filter((m) => policy.keyModels!.has(m.id));
     return list;
   }
 

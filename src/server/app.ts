@@ -42,6 +42,8 @@ export function buildApp(runtime: Runtime) {
       connectionsCheckingInterval: 1_000,
     },
     clientErrorHandler: answerClientError,
+    // X-Forwarded-For (and -Proto, -Host) only from the listed proxies; req.ip is then the client's address.
+    ...(server.trustedProxies.length > 0 ? { trustProxy: server.trustedProxies } : {}),
   });
   app.decorateRequest('caller', undefined);
   app.decorate('openStreams', new Set<SSEWriter>());

@@ -7,7 +7,7 @@ import { type RequestStart, startRequest } from '../pipeline/context.ts';
  * complete, so that upstream calls stop too.
  */
 export function beginRequest(reply: FastifyReply, protocol: InboundProtocol): RequestStart {
-  const { start, cancel } = startRequest(protocol);
+  const { start, cancel } = startRequest(protocol, reply.request.ip);
   const res = reply.raw;
   res.once('close', () => {
     if (!res.writableFinished) cancel(new Error('client closed the connection'));

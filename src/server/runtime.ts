@@ -5,6 +5,8 @@ import type { pino } from 'pino';
 import { buildCatalog, type Catalog } from '../catalog/catalog.ts';
 import type { Config } from '../config/schema.ts';
 import { GatewayError } from '../core/errors.ts';
+import { KeyLimiter } from '../limits/limiter.ts';
+import { storedSpendSince } from '../limits/stored-spend.ts';
 import { createLogger, type Logger } from '../ops/logger.ts';
 import { Metrics } from '../ops/metrics.ts';
 import type { Authenticator } from '../pipeline/authenticate.ts';
@@ -152,6 +154,13 @@ export async function createRuntime(options: RuntimeOptions): Promise<Runtime> {
   const tenancy = await createTenancy({ config, store, catalog, logger, dataDir, configKeys: keys });
   const auth = tenancy.auth;
   const upstreams = new UpstreamPool();
+  const limiter = new KeyLimiter({
+    // A key's first request with a quota: what it spent this period, counting records still queued.
+    spentSince: async (keyId, since) => {
+      await usage.flush().catch(() => {});
+      return storedSpendSince(store.db, keyId, since);
+    },
+  });
   const pipeline = new Pipeline({
     config,
     catalog,
@@ -164,6 +173,7 @@ export async function createRuntime(options: RuntimeOptions): Promise<Runtime> {
     usage,
     tokens,
     upstreams,
+    limiter,
   });
 
   const runtime: Runtime = {
@@ -234,6 +244,7 @@ export async function createRuntime(options: RuntimeOptions): Promise<Runtime> {
       await usage.close();
       await responses?.close();
       await tenancy.close();
+      limiter.close();
       await store.close();
       await upstreams.close();
       metrics.close();

@@ -120,7 +120,7 @@ export const USAGE_HOURLY_SUM_COLUMNS = [
   'ttfb_count',
 ] as const satisfies readonly (keyof UsageHourlySums)[];
 
-/** A stored answer of the Responses API (migration 0003_stored_responses; src/store/stored-responses.ts). */
+/** A stored answer of the Responses API (migration 0004_stored_responses; src/store/stored-responses.ts). */
 export interface StoredResponseTable {
   /** The Response's id, `resp_…`. */
   id: string;

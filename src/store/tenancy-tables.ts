@@ -37,10 +37,13 @@ export interface ApiKeyTable {
   /** Written in batches from memory (never per request); may lag by the flush interval. */
   last_used_at: number | null;
   /**
-   * JSON, reserved for later issues (quotas, rate limits, IP and model allowlists), e.g.
-   * `{"rpm":600,"monthlyBudgetUsd":50,"ipAllowlist":["10.0.0.0/8"],"models":["openai/gpt-4o-mini"]}`.
+   * JSON KeyLimits (src/limits/key-limits.ts, docs/limits.md), e.g.
+   * `{"rpm":600,"quota":{"nanoUsd":50000000000,"period":"monthly"},"ips":["10.0.0.0/8"],"models":["openai/gpt-4o-mini"]}`.
    */
   limits: string | null;
+  /** SHA-256 of the secret a rotation replaced (migration 0003), valid until previous_valid_until. */
+  previous_hash: string | null;
+  previous_valid_until: number | null;
 }
 
 export interface AdminUserTable {

@@ -1,5 +1,6 @@
 import type { Catalog } from '../catalog/catalog.ts';
 import { GatewayError } from '../core/errors.ts';
+import { validateKeyLimits } from '../limits/key-limits.ts';
 import type { TenantDirectory } from './directory.ts';
 import { operatorProviders, policyOf, type SettingsInput, validateSettings } from './policy.ts';
 import type { TenancyRepository } from './repository.ts';
@@ -67,7 +68,7 @@ export async function updateTenantSettings(
 
 export async function createKey(
   ops: AdminOps,
-  input: { tenantId: unknown; name?: unknown; expiresInDays?: unknown; expiresAt?: unknown },
+  input: { tenantId: unknown; name?: unknown; expiresInDays?: unknown; expiresAt?: unknown; limits?: unknown },
 ): Promise<{ record: ApiKeyRecord; key: string }> {
   if (typeof input.tenantId !== 'string' || input.tenantId === '') {
     throw new GatewayError('invalid_request', 'tenantId is required', { param: 'tenantId' });
@@ -84,12 +85,45 @@ export async function createKey(
     );
   }
   const expiresAt = expiryOf(input);
+  const limits = validateKeyLimits(ops.catalog, input.limits);
   const created = await ops.repo.createKey({
     tenantId: input.tenantId,
     name: typeof input.name === 'string' ? input.name.slice(0, 100) : undefined,
     expiresAt,
+    limits,
   });
   return refreshed(ops, created);
+}
+
+/** Replaces a key's limits (null or {} removes them), validated like at creation. */
+export async function setKeyLimits(ops: AdminOps, id: string, limits: unknown): Promise<ApiKeyRecord> {
+  return refreshed(ops, await ops.repo.setKeyLimits(id, validateKeyLimits(ops.catalog, limits)));
+}
+
+/** How long a rotated key's previous secret keeps working unless told otherwise. */
+export const DEFAULT_ROTATION_GRACE_HOURS = 24;
+const MAX_GRACE_HOURS = 24 * 30;
+
+/**
+ * A new secret for a key; the previous one works for `graceHours` more (default 24, 0: stops at once, at
+ * most 30 days). Returns the new secret, shown once.
+ */
+export async function rotateKey(
+  ops: AdminOps,
+  id: string,
+  graceHours: unknown = undefined,
+): Promise<{ record: ApiKeyRecord; key: string }> {
+  let hours = DEFAULT_ROTATION_GRACE_HOURS;
+  if (graceHours !== undefined && graceHours !== null && graceHours !== '') {
+    const n = typeof graceHours === 'string' ? Number(graceHours) : graceHours;
+    if (typeof n !== 'number' || !Number.isFinite(n) || n < 0 || n > MAX_GRACE_HOURS) {
+      throw new GatewayError('invalid_request', `graceHours must be a number from 0 to ${MAX_GRACE_HOURS}`, {
+        param: 'graceHours',
+      });
+    }
+    hours = n;
+  }
+  return refreshed(ops, await ops.repo.rotateKey(id, Math.round(hours * 3_600_000)));
 }
 
 function expiryOf(input: { expiresInDays?: unknown; expiresAt?: unknown }): number | null {

@@ -83,8 +83,17 @@ export class TenancyAuthenticator implements Authenticator {
       if (entry.expiresAt !== null && now >= entry.expiresAt) {
         throw new GatewayError('authentication_failed', 'This API key has expired');
       }
+      if (entry.graceUntil !== null && now >= entry.graceUntil) {
+        throw new GatewayError('authentication_failed', 'This API key was rotated and its grace period has ended');
+      }
       this.#o.lastUsed.mark(entry.id, now);
-      return { tenantId: entry.tenantId, keyId: entry.id, policy: this.#policyOf(entry.tenantId) };
+      const caller: Caller = {
+        tenantId: entry.tenantId,
+        keyId: entry.id,
+        policy: entry.policy ?? this.#policyOf(entry.tenantId),
+      };
+      if (entry.limits) caller.limits = entry.limits;
+      return caller;
     }
     if (this.#o.byok) {
       const caller = this.#byokCaller(token, headers);

@@ -1,3 +1,4 @@
+import type { CompiledLimits, KeyLimits } from '../limits/key-limits.ts';
 import type { RoutingPolicy } from '../router/router.ts';
 import type { SettingsChangeFeed } from './change-feed.ts';
 import type { TenancyRepository } from './repository.ts';
@@ -22,6 +23,12 @@ export interface KeyEntry {
   id: string;
   tenantId: string;
   expiresAt: number | null;
+  /** The key's limits, compiled; null: not limited. */
+  limits: CompiledLimits | null;
+  /** The tenant's policy narrowed to the key's model list; undefined: the tenant's own. */
+  policy: RoutingPolicy | undefined;
+  /** Set on the entry of a rotated key's replaced secret: it stops working then (ms). */
+  graceUntil: number | null;
 }
 
 interface Snapshot {
@@ -34,6 +41,8 @@ export interface DirectoryOptions {
   repo: TenancyRepository;
   feed: SettingsChangeFeed;
   policyOf(tenant: Tenant): RoutingPolicy;
+  /** Stored key limits → what the request path checks (default: keys are not limited). */
+  compileLimits?(limits: KeyLimits | null): CompiledLimits | null;
   onError(err: unknown): void;
 }
 
@@ -115,7 +124,24 @@ export class TenantDirectory {
       tenants.set(tenant.id, { tenant, policy: Object.freeze(this.#options.policyOf(tenant)) });
     }
     const keys = new Map<string, KeyEntry>();
-    for (const key of rows.keys) keys.set(key.hash, { id: key.id, tenantId: key.tenantId, expiresAt: key.expiresAt });
+    for (const key of rows.keys) {
+      const limits = this.#options.compileLimits?.(key.limits) ?? null;
+      const tenantPolicy = tenants.get(key.tenantId)?.policy;
+      const policy =
+        limits?.models && tenantPolicy ? Object.freeze({ ...tenantPolicy, keyModels: limits.models }) : undefined;
+      const entry: KeyEntry = {
+        id: key.id,
+        tenantId: key.tenantId,
+        expiresAt: key.expiresAt,
+        limits,
+        policy,
+        graceUntil: null,
+      };
+      keys.set(key.hash, entry);
+      if (key.previousHash !== null && key.previousValidUntil !== null) {
+        keys.set(key.previousHash, { ...entry, graceUntil: key.previousValidUntil });
+      }
+    }
     this.#snapshot = { version: rows.version, tenants, keys };
     this.#reloads++;
   }

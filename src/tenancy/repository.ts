@@ -3,7 +3,7 @@ import { GatewayError } from '../core/errors.ts';
 import type { Preset, Tier } from '../core/tiers.ts';
 import type { Database } from '../store/schema.ts';
 import { generateManagedKey, type NewManagedKey } from './managed-keys.ts';
-import { type ApiKeyRecord, keyFromRow, type Tenant, tenantFromRow } from './tenant.ts';
+import { type ApiKeyRecord, type KeyLimits, keyFromRow, type Tenant, tenantFromRow } from './tenant.ts';
 
 /**
  * Tenancy storage: tenants, managed keys and the settings version. Every write that changes what the
@@ -17,7 +17,24 @@ export interface ActiveKeyRow {
   tenantId: string;
   hash: string;
   expiresAt: number | null;
+  limits: KeyLimits | null;
+  /** A rotated key's replaced secret, and until when it still works. */
+  previousHash: string | null;
+  previousValidUntil: number | null;
 }
+
+const KEY_COLUMNS = [
+  'id',
+  'tenant_id',
+  'name',
+  'prefix',
+  'created_at',
+  'revoked_at',
+  'expires_at',
+  'last_used_at',
+  'limits',
+  'previous_valid_until',
+] as const;
 
 export interface TenancySnapshotRows {
   version: number;
@@ -72,7 +89,7 @@ export class TenancyRepository {
       const tenants = await trx.selectFrom('tenant').selectAll().execute();
       const keys = await trx
         .selectFrom('api_key')
-        .select(['id', 'tenant_id', 'hash', 'expires_at'])
+        .select(['id', 'tenant_id', 'hash', 'expires_at', 'limits', 'previous_hash', 'previous_valid_until'])
         .where('revoked_at', 'is', null)
         .execute();
       return {
@@ -83,6 +100,9 @@ export class TenancyRepository {
           tenantId: k.tenant_id,
           hash: k.hash,
           expiresAt: k.expires_at === null ? null : Number(k.expires_at),
+          limits: k.limits ? (JSON.parse(k.limits) as KeyLimits) : null,
+          previousHash: k.previous_hash,
+          previousValidUntil: k.previous_valid_until === null ? null : Number(k.previous_valid_until),
         })),
       };
     });
@@ -236,6 +256,7 @@ export class TenancyRepository {
     tenantId: string;
     name?: string | undefined;
     expiresAt?: number | null | undefined;
+    limits?: KeyLimits | null | undefined;
   }): Promise<{ record: ApiKeyRecord; key: string }> {
     const fresh: NewManagedKey = generateManagedKey();
     const now = this.#now();
@@ -254,7 +275,9 @@ export class TenancyRepository {
           revoked_at: null,
           expires_at: input.expiresAt ?? null,
           last_used_at: null,
-          limits: null,
+          limits: input.limits ? JSON.stringify(input.limits) : null,
+          previous_hash: null,
+          previous_valid_until: null,
         })
         .execute();
       return true;
@@ -263,28 +286,12 @@ export class TenancyRepository {
   }
 
   async getKey(id: string): Promise<ApiKeyRecord | undefined> {
-    const row = await this.db
-      .selectFrom('api_key')
-      .select(['id', 'tenant_id', 'name', 'prefix', 'created_at', 'revoked_at', 'expires_at', 'last_used_at', 'limits'])
-      .where('id', '=', id)
-      .executeTakeFirst();
+    const row = await this.db.selectFrom('api_key').select(KEY_COLUMNS).where('id', '=', id).executeTakeFirst();
     return row ? keyFromRow(row) : undefined;
   }
 
   async listKeys(options: { tenantId?: string; limit?: number } = {}): Promise<ApiKeyRecord[]> {
-    let query = this.db
-      .selectFrom('api_key')
-      .select([
-        'id',
-        'tenant_id',
-        'name',
-        'prefix',
-        'created_at',
-        'revoked_at',
-        'expires_at',
-        'last_used_at',
-        'limits',
-      ]);
+    let query = this.db.selectFrom('api_key').select(KEY_COLUMNS);
     if (options.tenantId !== undefined) query = query.where('tenant_id', '=', options.tenantId);
     const rows = await query
       .orderBy('created_at', 'desc')
@@ -319,6 +326,56 @@ export class TenancyRepository {
       return Number(result.numUpdatedRows) > 0;
     });
     if (!found) throw new GatewayError('not_found', `No key '${id}'`);
+  }
+
+  /** Replaces a key's limits (null: none); throws not_found for an unknown id. Validation is the caller's. */
+  async setKeyLimits(id: string, limits: KeyLimits | null): Promise<ApiKeyRecord> {
+    const found = await this.#write(async (trx) => {
+      const result = await trx
+        .updateTable('api_key')
+        .set({ limits: limits ? JSON.stringify(limits) : null })
+        .where('id', '=', id)
+        .executeTakeFirst();
+      return Number(result.numUpdatedRows) > 0;
+    });
+    if (!found) throw new GatewayError('not_found', `No key '${id}'`);
+    return (await this.getKey(id))!;
+  }
+
+  /**
+   * A new secret for a key (same id, tenant, limits and usage history); the current secret keeps working
+   * until `now + graceMs` (0: stops at once). A secret replaced by an earlier rotation stops at once.
+   * Throws not_found for an unknown key, invalid_request for a revoked one.
+   */
+  async rotateKey(id: string, graceMs: number): Promise<{ record: ApiKeyRecord; key: string }> {
+    const fresh: NewManagedKey = generateManagedKey();
+    const now = this.#now();
+    const found = await this.#write(
+      async (trx) => {
+        const row = await trx
+          .selectFrom('api_key')
+          .select(['id', 'hash', 'revoked_at'])
+          .where('id', '=', id)
+          .executeTakeFirst();
+        if (!row) return 'missing' as const;
+        if (row.revoked_at !== null) return 'revoked' as const;
+        await trx
+          .updateTable('api_key')
+          .set({
+            hash: fresh.hash,
+            prefix: fresh.prefix,
+            previous_hash: graceMs > 0 ? row.hash : null,
+            previous_valid_until: graceMs > 0 ? now + graceMs : null,
+          })
+          .where('id', '=', id)
+          .execute();
+        return 'rotated' as const;
+      },
+      (what) => what === 'rotated',
+    );
+    if (found === 'missing') throw new GatewayError('not_found', `No key '${id}'`);
+    if (found === 'revoked') throw new GatewayError('invalid_request', `Key '${id}' is revoked; create a new one`);
+    return { record: (await this.getKey(id))!, key: fresh.key };
   }
 
   /**

@@ -1,5 +1,6 @@
 import type { Catalog } from '../catalog/catalog.ts';
 import type { Config } from '../config/schema.ts';
+import { compileLimits } from '../limits/key-limits.ts';
 import type { Logger } from '../ops/logger.ts';
 import type { Store } from '../store/db.ts';
 import { bootstrapAdmin } from './admin-bootstrap.ts';
@@ -70,6 +71,7 @@ export async function createTenancy(options: TenancyOptions): Promise<Tenancy> {
     repo,
     feed,
     policyOf: (tenant) => policyOf(tenant, catalog, operatorOnly),
+    compileLimits: (limits) => compileLimits(catalog, limits),
     onError,
   });
   await repo.ensureTenant(DEFAULT_TENANT_ID, 'Default');

@@ -1,5 +1,6 @@
 import type { Selectable } from 'kysely';
 import { isPreset, type Preset, TIERS, type Tier } from '../core/tiers.ts';
+import type { KeyLimits } from '../limits/key-limits.ts';
 import type { ApiKeyTable, TenantTable } from '../store/tenancy-tables.ts';
 import { BYOK_TENANT_PREFIX } from './byok-identity.ts';
 
@@ -19,17 +20,7 @@ export interface Tenant {
   updatedAt: number;
 }
 
-/**
- * Reserved for later issues (stored, not yet enforced): quotas, rate limits, IP and model allowlists.
- * Kept as one JSON column so adding a limit needs no migration.
- */
-export interface KeyLimits {
-  rpm?: number;
-  tpm?: number;
-  monthlyBudgetUsd?: number;
-  ipAllowlist?: string[];
-  models?: string[];
-}
+export type { KeyLimits };
 
 export interface ApiKeyRecord {
   id: string;
@@ -40,7 +31,10 @@ export interface ApiKeyRecord {
   revokedAt: number | null;
   expiresAt: number | null;
   lastUsedAt: number | null;
+  /** Rates, quota, address and model lists, scopes (src/limits/key-limits.ts); null: not limited. */
   limits: KeyLimits | null;
+  /** After a rotation: the replaced secret keeps working until then (ms); null when none does. */
+  previousValidUntil: number | null;
 }
 
 export const DEFAULT_TENANT_ID = 'default';
@@ -74,7 +68,7 @@ export function tenantFromRow(row: Selectable<TenantTable>): Tenant {
   };
 }
 
-export function keyFromRow(row: Omit<Selectable<ApiKeyTable>, 'hash'>): ApiKeyRecord {
+export function keyFromRow(row: Omit<Selectable<ApiKeyTable>, 'hash' | 'previous_hash'>): ApiKeyRecord {
   return {
     id: row.id,
     tenantId: row.tenant_id,
@@ -85,6 +79,7 @@ export function keyFromRow(row: Omit<Selectable<ApiKeyTable>, 'hash'>): ApiKeyRe
     expiresAt: nullableNumber(row.expires_at),
     lastUsedAt: nullableNumber(row.last_used_at),
     limits: row.limits ? (JSON.parse(row.limits) as KeyLimits) : null,
+    previousValidUntil: nullableNumber(row.previous_valid_until),
   };
 }
 

@@ -69,11 +69,16 @@ export function exactPromptTokens(counter: TokenCounter, request: ChatRequest): 
   return count;
 }
 
+/** The prompt's estimate (four bytes a token), without the tokenizer: cheap enough for admission. */
+export function promptTokenEstimate(request: ChatRequest): number {
+  return Math.ceil(utf8Bytes(promptTexts(request)) / BYTES_PER_ESTIMATED_TOKEN) + fixedOverhead(request);
+}
+
 /** The prompt's exact count within the budget, else its estimate. */
 export async function promptTokens(counter: TokenCounter, request: ChatRequest): Promise<number> {
   const exact = await exactPromptTokens(counter, request);
   if (exact !== undefined) return exact;
-  return Math.ceil(utf8Bytes(promptTexts(request)) / BYTES_PER_ESTIMATED_TOKEN) + fixedOverhead(request);
+  return promptTokenEstimate(request);
 }
 
 /** The texts' total exact count within the budget, else its estimate. */

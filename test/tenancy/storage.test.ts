@@ -35,6 +35,38 @@ forEachDatabase('tenancy storage', (suite) => {
     await assert.rejects(repo.updateTenant('nobody', { preset: 'quality' }), /No tenant/);
   });
 
+  it('key limits and rotation: stored, in the snapshot, and the replaced secret kept with its deadline', async () => {
+    let now = 1_000_000;
+    const { store } = await suite.fresh();
+    const repo = new TenancyRepository(store.db, () => now);
+    await repo.createTenant({ id: 'acme' });
+    const limits = { rpm: 60, quota: { nanoUsd: 5_000_000_000, period: 'monthly' as const }, ips: ['10.0.0.0/8'] };
+    const { record, key } = await repo.createKey({ tenantId: 'acme', limits });
+    assert.deepEqual(record.limits, limits);
+    const v = await repo.settingsVersion();
+    const changed = await repo.setKeyLimits(record.id, { tpm: 1_000 });
+    assert.deepEqual(changed.limits, { tpm: 1_000 });
+    assert.equal(await repo.settingsVersion(), v + 1, 'a limits change bumps the version');
+    now += 10;
+    const rotated = await repo.rotateKey(record.id, 3_600_000);
+    assert.equal(rotated.record.id, record.id);
+    assert.equal(rotated.record.previousValidUntil, now + 3_600_000);
+    assert.equal(rotated.record.prefix, rotated.key.slice(0, 13));
+    const [row] = (await repo.loadSnapshot()).keys;
+    assert.equal(row?.hash, sha256Hex(rotated.key));
+    assert.equal(row?.previousHash, sha256Hex(key));
+    assert.equal(row?.previousValidUntil, now + 3_600_000);
+    assert.deepEqual(row?.limits, { tpm: 1_000 });
+    const again = await repo.rotateKey(record.id, 0);
+    const [after] = (await repo.loadSnapshot()).keys;
+    assert.equal(after?.hash, sha256Hex(again.key));
+    assert.equal(after?.previousHash, null, 'grace 0: the replaced secret is not kept');
+    await repo.revokeKey(record.id);
+    await assert.rejects(repo.rotateKey(record.id, 1), /revoked/);
+    await assert.rejects(repo.rotateKey('key_nope', 1), /No key/);
+    await assert.rejects(repo.setKeyLimits('key_nope', null), /No key/);
+  });
+
   it('bring-your-own-key tenants are created once, storing only the HMAC', async () => {
     const { store } = await suite.fresh();
     const repo = new TenancyRepository(store.db);

@@ -1,10 +1,11 @@
 import type { FastifyInstance, FastifyReply } from 'fastify';
-import { createKey, revokeKey } from '../../tenancy/admin-operations.ts';
+import { createKey, revokeKey, rotateKey } from '../../tenancy/admin-operations.ts';
 import { adminOps, type DashboardDeps } from '../deps.ts';
 import { formField } from '../http.ts';
 import type { Notice } from '../layout.ts';
 import { redirect, sendHtml } from '../respond.ts';
 import { adminForForm, adminForPage } from './guards.ts';
+import { keyLimitsFromForm } from './key-limits-form.ts';
 import { noticeFrom, refusal } from './notices.ts';
 import { keysPage, newKeyPage } from './tenant-pages.ts';
 
@@ -37,8 +38,33 @@ export function registerAdminKeys(app: FastifyInstance, deps: DashboardDeps): vo
         tenantId: formField(req, 'tenantId'),
         name: formField(req, 'name'),
         expiresInDays: formField(req, 'expiresInDays'),
+        limits: keyLimitsFromForm(req),
       });
       return sendHtml(reply, 201, newKeyPage({ csrf: ctx.session.csrf, key: created.key, back: '/admin/keys' }));
+    } catch (err) {
+      const { status, notice } = refusal(err);
+      return render(reply, ctx.session.csrf, status, notice);
+    }
+  });
+
+  app.post('/admin/keys/:id/rotate', async (req, reply) => {
+    const ctx = await adminForForm(deps, req, reply);
+    if (!ctx) return;
+    try {
+      const rotated = await rotateKey(ops, (req.params as { id: string }).id);
+      const back = (req.headers.referer ?? '').includes('/admin/tenants/')
+        ? `/admin/tenants/${encodeURIComponent(rotated.record.tenantId)}`
+        : '/admin/keys';
+      return sendHtml(
+        reply,
+        200,
+        newKeyPage({
+          csrf: ctx.session.csrf,
+          key: rotated.key,
+          back,
+          ...(rotated.record.previousValidUntil !== null ? { rotatedUntil: rotated.record.previousValidUntil } : {}),
+        }),
+      );
     } catch (err) {
       const { status, notice } = refusal(err);
       return render(reply, ctx.session.csrf, status, notice);

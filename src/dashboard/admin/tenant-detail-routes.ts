@@ -10,6 +10,7 @@ import { messagePage, type Notice } from '../layout.ts';
 import { redirect, sendHtml } from '../respond.ts';
 import { firstModelPerTier, tenantRouting } from '../tenant-routing.ts';
 import { adminForForm, adminForPage } from './guards.ts';
+import { keyLimitsFromForm } from './key-limits-form.ts';
 import { noticeFrom, refusal } from './notices.ts';
 import type { AdminContext } from './session.ts';
 import { newKeyPage, secretPage, tenantDetailPage } from './tenant-pages.ts';
@@ -84,6 +85,7 @@ export function registerAdminTenantDetail(app: FastifyInstance, deps: DashboardD
         tenantId: id,
         name: formField(req, 'name'),
         expiresInDays: formField(req, 'expiresInDays'),
+        limits: keyLimitsFromForm(req),
       });
       return sendHtml(reply, 201, newKeyPage({ csrf: ctx.session.csrf, key: created.key, back: pageOf(id) }));
     } catch (err) {

@@ -1,11 +1,13 @@
 import type { CatalogModel } from '../../billing/catalog-types.ts';
 import { PRESETS, TIERS, type Tier } from '../../core/tiers.ts';
+import { limitsSummary } from '../../limits/key-limits.ts';
 import type { ApiKeyRecord, Tenant } from '../../tenancy/tenant.ts';
 import type { UsageView } from '../analytics.ts';
 import { compact, dateTime, percent, usd } from '../format.ts';
 import { html, type SafeHtml } from '../html.ts';
 import { type Notice, noticeBox } from '../layout.ts';
 import { kpi, spendChart } from '../widgets.ts';
+import { keyLimitFields } from './key-limits-form.ts';
 import { adminLayout } from './layout.ts';
 
 interface Frame {
@@ -24,18 +26,20 @@ export function keyStatus(key: ApiKeyRecord, now = Date.now()): SafeHtml {
 export function keysTable(keys: ApiKeyRecord[], csrf: string, showTenant: boolean): SafeHtml {
   if (keys.length === 0) return html`<p class="empty-row">No keys yet.</p>`;
   return html`<div class="table-wrap"><table>
-  <thead><tr><th>Key</th>${showTenant ? html`<th>Tenant</th>` : ''}<th>Status</th><th>Created</th><th>Expires</th><th>Last used</th><th></th></tr></thead>
+  <thead><tr><th>Key</th>${showTenant ? html`<th>Tenant</th>` : ''}<th>Status</th><th>Limits</th><th>Created</th><th>Expires</th><th>Last used</th><th></th></tr></thead>
   <tbody>${keys.map(
     (k) => html`<tr>
     <td><div class="name">${k.name}</div><div class="sub mono">${k.prefix}… · ${k.id}</div></td>
     ${showTenant ? html`<td><a href="/admin/tenants/${encodeURIComponent(k.tenantId)}">${k.tenantId}</a></td>` : ''}
     <td>${keyStatus(k)}</td>
+    <td class="sub">${limitsSummary(k.limits)}</td>
     <td class="mono">${dateTime(k.createdAt)}</td>
     <td class="mono">${k.expiresAt === null ? 'never' : dateTime(k.expiresAt)}</td>
     <td class="mono">${k.lastUsedAt === null ? '—' : dateTime(k.lastUsedAt)}</td>
     <td class="num">${
       k.revokedAt === null
-        ? html`<form method="post" action="/admin/keys/${encodeURIComponent(k.id)}/revoke">${csrfField(csrf)}<button class="button danger small" type="submit">Revoke</button></form>`
+        ? html`<div class="actions key-actions"><form method="post" action="/admin/keys/${encodeURIComponent(k.id)}/rotate">${csrfField(csrf)}<button class="button secondary small" type="submit" title="A new secret; the current one keeps working for 24 hours">Rotate</button></form>
+        <form method="post" action="/admin/keys/${encodeURIComponent(k.id)}/revoke">${csrfField(csrf)}<button class="button danger small" type="submit">Revoke</button></form></div>`
         : ''
     }</td></tr>`,
   )}</tbody></table></div>`;
@@ -130,11 +134,14 @@ ${
     ? ''
     : html`<section class="card">
   <div class="card-head"><h2>API keys</h2><span class="hint">shown once at creation, stored as a hash</span></div>
-  <form class="row" method="post" action="${base}/keys">
+  <form class="stack" method="post" action="${base}/keys">
     ${csrfField(input.csrf)}
-    <div class="field"><label for="key-name">Name</label><input id="key-name" name="name" type="text" placeholder="production"></div>
-    <div class="field"><label for="expires">Expires in days</label><input id="expires" name="expiresInDays" type="number" min="1" placeholder="never"></div>
-    <button class="button" type="submit">Create key</button>
+    <div class="row">
+      <div class="field"><label for="key-name">Name</label><input id="key-name" name="name" type="text" placeholder="production"></div>
+      <div class="field"><label for="expires">Expires in days</label><input id="expires" name="expiresInDays" type="number" min="1" placeholder="never"></div>
+      <button class="button" type="submit">Create key</button>
+    </div>
+    ${keyLimitFields()}
   </form>
   ${keysTable(input.keys, input.csrf, false)}
 </section>`
@@ -158,14 +165,17 @@ export function keysPage(input: Frame & { keys: ApiKeyRecord[]; tenants: Tenant[
 ${noticeBox(input.notice)}
 <section class="card">
   <div class="card-head"><h2>New key</h2></div>
-  <form class="row" method="post" action="/admin/keys">
+  <form class="stack" method="post" action="/admin/keys">
     ${csrfField(input.csrf)}
-    <div class="field"><label for="tenant">Tenant</label><select id="tenant" name="tenantId" required>${input.tenants.map(
-      (t) => html`<option value="${t.id}">${t.name} (${t.id})</option>`,
-    )}</select></div>
-    <div class="field"><label for="key-name">Name</label><input id="key-name" name="name" type="text" placeholder="production"></div>
-    <div class="field"><label for="expires">Expires in days</label><input id="expires" name="expiresInDays" type="number" min="1" placeholder="never"></div>
-    <button class="button" type="submit">Create key</button>
+    <div class="row">
+      <div class="field"><label for="tenant">Tenant</label><select id="tenant" name="tenantId" required>${input.tenants.map(
+        (t) => html`<option value="${t.id}">${t.name} (${t.id})</option>`,
+      )}</select></div>
+      <div class="field"><label for="key-name">Name</label><input id="key-name" name="name" type="text" placeholder="production"></div>
+      <div class="field"><label for="expires">Expires in days</label><input id="expires" name="expiresInDays" type="number" min="1" placeholder="never"></div>
+      <button class="button" type="submit">Create key</button>
+    </div>
+    ${keyLimitFields()}
   </form>
 </section>
 <section class="card"><div class="card-head"><h2>All keys</h2></div>${keysTable(input.keys, input.csrf, true)}</section>`,
@@ -192,13 +202,14 @@ export function secretPage(input: {
   });
 }
 
-/** A key just created: shown this once, with how to use it. */
-export function newKeyPage(input: { csrf: string; key: string; back: string }): SafeHtml {
+/** A key just created (or rotated): shown this once, with how to use it. */
+export function newKeyPage(input: { csrf: string; key: string; back: string; rotatedUntil?: number }): SafeHtml {
+  const rotated =
+    input.rotatedUntil === undefined ? '' : ` The previous secret keeps working until ${dateTime(input.rotatedUntil)}.`;
   return secretPage({
     csrf: input.csrf,
-    title: 'New API key',
-    intro:
-      'Copy it now: it is shown only this once and stored only as a hash. Use it as the Bearer token (OpenAI SDK apiKey).',
+    title: input.rotatedUntil === undefined ? 'New API key' : 'Rotated API key',
+    intro: `Copy it now: it is shown only this once and stored only as a hash. Use it as the Bearer token (OpenAI SDK apiKey).${rotated}`,
     secret: input.key,
     back: input.back,
   });

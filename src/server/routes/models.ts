@@ -19,7 +19,9 @@ export function registerModels(app: FastifyInstance, pipeline: Pipeline, budget:
     sendError(reply, openAIChatCodec, error, {}, ''),
   );
   app.get('/v1/models', { onRequest }, async (req, reply) => {
-    const { models, headers } = pipeline.models(callerOf(req));
+    const listed = pipeline.models(callerOf(req), req.ip);
+    if (!listed.ok) return sendError(reply, openAIChatCodec, listed.error, listed.headers, '');
+    const { models, headers } = listed;
     const created = Math.floor(startedAt / 1000);
     const data: Array<{ id: string; object: 'model'; created: number; owned_by: string; mode: ModelMode }> = [];
     for (const name of ['auto', ...TIERS]) {

@@ -2,7 +2,8 @@ import type { Kysely } from 'kysely';
 import { type Migration, type MigrationProvider, Migrator } from 'kysely/migration';
 import * as m0001 from './0001-usage.ts';
 import * as m0002 from './0002-tenancy.ts';
-import * as m0003 from './0003-stored-responses.ts';
+import * as m0003 from './0003-key-limits.ts';
+import * as m0004 from './0004-stored-responses.ts';
 import type { SqlDialect } from './column-types.ts';
 
 /**
@@ -20,7 +21,8 @@ interface MigrationModule {
 const MIGRATIONS: Readonly<Record<string, MigrationModule>> = {
   '0001_usage': m0001,
   '0002_tenancy': m0002,
-  '0003_stored_responses': m0003,
+  '0003_key_limits': m0003,
+  '0004_stored_responses': m0004,
 };
 
 export class StaticMigrationProvider implements MigrationProvider {
