@@ -46,7 +46,7 @@ describe('Vercel AI SDK against the gateway', () => {
     assert.equal(upstream.requests.at(-1)!.path, '/v1/chat/completions');
   });
 
-  test('streamText with the default model, and a tool call the SDK runs', async () => {
+  test('streamText with the default model, with and without a tool call the SDK runs; generateText with a tool', async () => {
     const stream = streamText({ model: openai('fast'), prompt: 'Hello there' });
     let text = '';
     for await (const delta of stream.textStream) text += delta;
@@ -54,6 +54,29 @@ describe('Vercel AI SDK against the gateway', () => {
     assert.equal(await stream.finishReason, 'stop');
 
     const calls: unknown[] = [];
+    const streamed = streamText({
+      model: openai('fast'),
+      prompt: 'Please use tools get_weather for Paris',
+      tools: {
+        get_weather: tool({
+          description: 'Weather for a city',
+          inputSchema: jsonSchema<{ city: string }>({
+            type: 'object',
+            properties: { city: { type: 'string' } },
+            required: ['city'],
+          }),
+          execute: async (input) => {
+            calls.push(input);
+            return { weather: 'sunny' };
+          },
+        }),
+      },
+    });
+    const streamedCalls = await streamed.toolCalls;
+    assert.equal(streamedCalls.length, 1);
+    assert.equal(streamedCalls[0]!.toolName, 'get_weather');
+    assert.equal((await streamed.toolResults).length, 1);
+    assert.equal(calls.length, 1, 'the SDK ran the streamed tool call');
     const withTool = await generateText({
       model: openai('fast'),
       prompt: 'Please use tools get_weather for Paris',
@@ -72,8 +95,8 @@ describe('Vercel AI SDK against the gateway', () => {
         }),
       },
     });
-    assert.equal(calls.length, 1, JSON.stringify(withTool.steps.map((s) => s.finishReason)));
-    assert.equal(typeof calls[0], 'object');
+    assert.equal(calls.length, 2, JSON.stringify(withTool.steps.map((s) => s.finishReason)));
+    assert.equal(typeof calls[1], 'object');
     assert.equal(withTool.toolResults.length, 1);
   });
 

@@ -77,6 +77,7 @@ describe('POST /v1/responses', () => {
     openai = await startMockOpenAI();
     anthropic = await startMockAnthropic();
     gw = await startGateway({
+      server: { bodyLimitBytes: 1_000_000 },
       providers: [
         {
           // A server of the OpenAI-compatible family without a Responses API: every request is translated.
@@ -386,6 +387,12 @@ describe('POST /v1/responses', () => {
       assert.equal(error.type, 'invalid_request_error');
       assert.match(error.message, /(web_search|file_search).*only an OpenAI provider can serve/);
     }
+    // Oversized: past server.bodyLimitBytes (1 MB here), in OpenAI's envelope, before any upstream call.
+    const calls = openai.requests.length;
+    const big = await gw.post('/v1/responses', { model: OPENAI_MODEL, input: 'x'.repeat(1_100_000) });
+    assert.equal(big.status, 413);
+    assert.equal(((await big.json()) as { error: { type: string } }).error.type, 'invalid_request_error');
+    assert.equal(openai.requests.length, calls);
     const noKey = await fetch(`${gw.url}/v1/responses`, {
       method: 'POST',
       headers: { 'content-type': 'application/json', authorization: 'Bearer wrong' },
