@@ -11,6 +11,22 @@ import { type MockOpenAI, startMockOpenAI } from '../mocks/openai-compatible.ts'
  * `POST /v1/embeddings`. Each must work with no option changed. The upstream is a server of the OpenAI-compatible
  * family without a Responses API, so the Responses calls are translated (pass-through: openai-responses.test.ts).
  */
+/** A tool the SDK runs itself: it records each call's input. */
+function weatherTool(calls: unknown[]) {
+  return tool({
+    description: 'Weather for a city',
+    inputSchema: jsonSchema<{ city: string }>({
+      type: 'object',
+      properties: { city: { type: 'string' } },
+      required: ['city'],
+    }),
+    execute: async (input) => {
+      calls.push(input);
+      return { weather: 'sunny' };
+    },
+  });
+}
+
 describe('Vercel AI SDK against the gateway', () => {
   let upstream: MockOpenAI;
   let gw: TestGateway;
@@ -57,20 +73,7 @@ describe('Vercel AI SDK against the gateway', () => {
     const streamed = streamText({
       model: openai('fast'),
       prompt: 'Please use tools get_weather for Paris',
-      tools: {
-        get_weather: tool({
-          description: 'Weather for a city',
-          inputSchema: jsonSchema<{ city: string }>({
-            type: 'object',
-            properties: { city: { type: 'string' } },
-            required: ['city'],
-          }),
-          execute: async (input) => {
-            calls.push(input);
-            return { weather: 'sunny' };
-          },
-        }),
-      },
+      tools: { get_weather: weatherTool(calls) },
     });
     const streamedCalls = await streamed.toolCalls;
     assert.equal(streamedCalls.length, 1);
@@ -80,20 +83,7 @@ describe('Vercel AI SDK against the gateway', () => {
     const withTool = await generateText({
       model: openai('fast'),
       prompt: 'Please use tools get_weather for Paris',
-      tools: {
-        get_weather: tool({
-          description: 'Weather for a city',
-          inputSchema: jsonSchema<{ city: string }>({
-            type: 'object',
-            properties: { city: { type: 'string' } },
-            required: ['city'],
-          }),
-          execute: async (input) => {
-            calls.push(input);
-            return { weather: 'sunny' };
-          },
-        }),
-      },
+      tools: { get_weather: weatherTool(calls) },
     });
     assert.equal(calls.length, 2, JSON.stringify(withTool.steps.map((s) => s.finishReason)));
     assert.equal(typeof calls[1], 'object');

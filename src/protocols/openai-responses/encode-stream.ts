@@ -63,10 +63,10 @@ export class ResponsesStreamEncoder implements StreamEncoder {
     let out = this.#start();
     switch (event.type) {
       case 'text':
-        if (event.choice === 0 && event.delta) out += this.#text(event.delta);
+        if (event.choice === 0 && event.delta) out += this.#content('text', event.delta);
         break;
       case 'refusal':
-        if (event.choice === 0 && event.delta) out += this.#refusal(event.delta);
+        if (event.choice === 0 && event.delta) out += this.#content('refusal', event.delta);
         break;
       case 'reasoning':
         if (event.choice === 0) out += this.#reasoning(event);
@@ -149,7 +149,8 @@ export class ResponsesStreamEncoder implements StreamEncoder {
     return this.#event('response.created', { response }) + this.#event('response.in_progress', { response });
   }
 
-  #text(delta: string): string {
+  /** Text or refusal delta: into the open message's part of that kind, opening the message and part first. */
+  #content(kind: 'text' | 'refusal', delta: string): string {
     let out = '';
     let open = this.#open;
     if (open?.kind !== 'message') {
@@ -160,61 +161,25 @@ export class ResponsesStreamEncoder implements StreamEncoder {
         item: messageItem(open.id, 'in_progress', []),
       });
     }
-    if (open.part?.kind !== 'text') {
+    if (open.part?.kind !== kind) {
       out += this.#closePart(open);
-      open.part = { kind: 'text', index: open.parts.length, text: '' };
-      open.parts.push(outputTextPart(''));
+      const empty = kind === 'text' ? outputTextPart('') : { type: 'refusal', refusal: '' };
+      open.part = { kind, index: open.parts.length, text: '' };
+      open.parts.push(empty);
       out += this.#event('response.content_part.added', {
         item_id: open.id,
         output_index: open.index,
         content_index: open.part.index,
-        part: outputTextPart(''),
+        part: { ...empty },
       });
     }
     open.part.text += delta;
+    const at = { item_id: open.id, output_index: open.index, content_index: open.part.index };
     return (
       out +
-      this.#event('response.output_text.delta', {
-        item_id: open.id,
-        output_index: open.index,
-        content_index: open.part.index,
-        delta,
-        logprobs: [],
-      })
-    );
-  }
-
-  #refusal(delta: string): string {
-    let out = '';
-    let open = this.#open;
-    if (open?.kind !== 'message') {
-      out += this.#close();
-      open = this.#openMessage();
-      out += this.#event('response.output_item.added', {
-        output_index: open.index,
-        item: messageItem(open.id, 'in_progress', []),
-      });
-    }
-    if (open.part?.kind !== 'refusal') {
-      out += this.#closePart(open);
-      open.part = { kind: 'refusal', index: open.parts.length, text: '' };
-      open.parts.push({ type: 'refusal', refusal: '' });
-      out += this.#event('response.content_part.added', {
-        item_id: open.id,
-        output_index: open.index,
-        content_index: open.part.index,
-        part: { type: 'refusal', refusal: '' },
-      });
-    }
-    open.part.text += delta;
-    return (
-      out +
-      this.#event('response.refusal.delta', {
-        item_id: open.id,
-        output_index: open.index,
-        content_index: open.part.index,
-        delta,
-      })
+      (kind === 'text'
+        ? this.#event('response.output_text.delta', { ...at, delta, logprobs: [] })
+        : this.#event('response.refusal.delta', { ...at, delta }))
     );
   }
 
