@@ -1,0 +1,213 @@
+import assert from 'node:assert/strict';
+import { after, describe } from 'node:test';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { Redis } from 'ioredis';
+import { parseConfig } from '../../src/config/load.ts';
+import type { CompiledLimits } from '../../src/limits/key-limits.ts';
+import { MemoryLimiter, type Taken } from '../../src/limits/limiter.ts';
+import { RedisLimiter } from '../../src/limits/redis-limiter.ts';
+import { createSharedLimits } from '../../src/limits/shared.ts';
+import { createLogger } from '../../src/ops/logger.ts';
+import { Metrics } from '../../src/ops/metrics.ts';
+import { dropPrefix, REDIS_TEST_URL, redisRelay, redisTest, testPrefix } from '../helpers/redis.ts';
+
+/**
+ * The Redis limiter against the machine's Redis: two limiters on one prefix are two replicas. They must give
+ * the one-node limiter's answers (counts, refusals, headers), share the counters exactly, settle tokens and
+ * cost at request end, and apply failMode while Redis is away, recovering by themselves.
+ */
+
+function limits(partial: Partial<CompiledLimits>): CompiledLimits {
+  return {
+    rpm: undefined,
+    tpm: undefined,
+    quota: undefined,
+    ips: undefined,
+    models: undefined,
+    scopes: undefined,
+    ...partial,
+  };
+}
+
+const clients: Redis[] = [];
+const prefixes: string[] = [];
+after(async () => {
+  for (const c of clients) c.disconnect();
+  for (const p of prefixes) await dropPrefix(p).catch(() => {});
+});
+
+function replica(prefix: string, spent = 0, failMode: 'open' | 'closed' = 'open', url = REDIS_TEST_URL) {
+  const redis = new Redis(url, { enableOfflineQueue: false, maxRetriesPerRequest: 1, commandTimeout: 500 });
+  redis.on('error', () => {});
+  clients.push(redis);
+  const states: boolean[] = [];
+  let degraded = 0;
+  const fallback = new MemoryLimiter({ spentSince: async () => spent });
+  const limiter = new RedisLimiter({
+    redis,
+    keyPrefix: prefix,
+    failMode,
+    fallback,
+    spentSince: async () => spent,
+    onStateChange: (up) => states.push(up),
+    onDegraded: () => degraded++,
+  });
+  return { redis, limiter, states, degraded: () => degraded };
+}
+
+async function ready(redis: Redis): Promise<void> {
+  while (redis.status !== 'ready') await sleep(10);
+}
+
+function status(t: Taken): number {
+  return t.ok ? 200 : t.error.status;
+}
+
+describe('Redis limiter', () => {
+  redisTest('two replicas on one prefix share rpm exactly, with the one-node answers and headers', async () => {
+    const prefix = testPrefix();
+    prefixes.push(prefix);
+    const a = replica(prefix);
+    const b = replica(prefix);
+    await Promise.all([ready(a.redis), ready(b.redis)]);
+    const memory = new MemoryLimiter({ spentSince: async () => 0 });
+    const l = limits({ rpm: 5 });
+    const shared: number[] = [];
+    const alone: number[] = [];
+    // 8 requests at once, alternating replicas: exactly 5 admitted, like one node.
+    const results = await Promise.all(
+      Array.from({ length: 8 }, (_, i) => (i % 2 === 0 ? a : b).limiter.admit('key-1', l, 0)),
+    );
+    for (const r of results) shared.push(status(r));
+    for (let i = 0; i < 8; i++) alone.push(status(await memory.admit('key-1', l, 0)));
+    assert.deepEqual(shared.filter((s) => s === 200).length, 5, `shared: ${shared.join(',')}`);
+    assert.deepEqual([...shared].sort(), [...alone].sort());
+    const refused = results.find((r) => !r.ok);
+    assert.ok(refused && !refused.ok);
+    assert.equal(refused.error.code, 'rate_limited');
+    assert.ok(refused.error.retryAfter! >= 59 && refused.error.retryAfter! <= 61, `${refused.error.retryAfter}`);
+    assert.equal(refused.headers['x-ratelimit-limit-requests'], '5');
+    assert.equal(refused.headers['x-ratelimit-remaining-requests'], '0');
+    assert.match(refused.headers['x-ratelimit-reset-requests']!, /^(59(\.\d+)?s|1m0(\.\d+)?s)$/);
+    const admitted = results.filter((r) => r.ok).map((r) => (r.ok ? r.ticket.headers() : {}));
+    const remaining = admitted.map((h) => Number(h['x-ratelimit-remaining-requests'])).sort();
+    assert.deepEqual(remaining, [0, 1, 2, 3, 4], 'each admitted request saw its own place in the window');
+    memory.close();
+  });
+
+  redisTest('tpm counts the prompt at admission and the real tokens at the end, across replicas', async () => {
+    const prefix = testPrefix();
+    prefixes.push(prefix);
+    const a = replica(prefix);
+    const b = replica(prefix);
+    await Promise.all([ready(a.redis), ready(b.redis)]);
+    const l = limits({ tpm: 100 });
+    const first = await a.limiter.admit('k', l, 60);
+    assert.ok(first.ok);
+    const second = await b.limiter.admit('k', l, 50);
+    assert.equal(status(second), 429, '60 + 50 > 100 across replicas');
+    assert.ok(!second.ok && /60 used in the last minute/.test(second.error.message));
+    first.ticket.settle(20, 0); // the request really used 20 tokens
+    let third: Taken | undefined;
+    for (let i = 0; i < 50 && !third?.ok; i++) {
+      await sleep(10);
+      third = await b.limiter.admit('k', l, 70);
+    }
+    assert.ok(third?.ok, '20 + 70 <= 100 once the correction is in');
+    assert.equal(third.ticket.headers()['x-ratelimit-remaining-tokens'], '10');
+    const big = await a.limiter.admit('k', l, 101);
+    assert.ok(!big.ok && big.error.retryAfter === 60, 'a prompt larger than tpm waits a whole window');
+  });
+
+  redisTest('quota: seeded once from the stored spend, raised by each request’s cost at its end', async () => {
+    const prefix = testPrefix();
+    prefixes.push(prefix);
+    const a = replica(prefix, 900);
+    const b = replica(prefix, 0); // would seed 0: the counter a seeded must win
+    await Promise.all([ready(a.redis), ready(b.redis)]);
+    const l = limits({ quota: { nanoUsd: 1_000, period: 'monthly' } });
+    const first = await a.limiter.admit('q', l, 0);
+    assert.ok(first.ok);
+    const second = await b.limiter.admit('q', l, 0);
+    assert.ok(second.ok, '900 < 1000');
+    second.ticket.settle(0, 150);
+    let refused: Taken | undefined;
+    for (let i = 0; i < 50; i++) {
+      refused = await a.limiter.admit('q', l, 0);
+      if (!refused.ok) break;
+      await sleep(10);
+    }
+    assert.ok(refused && !refused.ok, 'spent 1050 of 1000');
+    assert.equal(refused.error.code, 'quota_exceeded');
+    assert.equal(refused.error.status, 402);
+    assert.match(refused.error.message, /\$0\.00 this month/);
+  });
+
+  redisTest('Redis unreachable: failMode open counts in memory, closed refuses with 503; logged once', async () => {
+    const prefix = testPrefix();
+    const open = replica(prefix, 0, 'open', 'redis://127.0.0.1:1');
+    const closed = replica(prefix, 0, 'closed', 'redis://127.0.0.1:1');
+    const l = limits({ rpm: 2 });
+    const outcomes: number[] = [];
+    for (let i = 0; i < 3; i++) outcomes.push(status(await open.limiter.admit('d', l, 0)));
+    assert.deepEqual(outcomes, [200, 200, 429], 'the memory fallback still limits, per replica');
+    assert.deepEqual(open.states, [false], 'one state change for the whole outage');
+    assert.equal(open.degraded(), 3);
+    const refused = await closed.limiter.admit('d', l, 0);
+    assert.ok(!refused.ok);
+    assert.equal(refused.error.status, 503);
+    assert.equal(refused.error.code, 'provider_unavailable');
+    assert.equal(refused.error.retryAfter, 1);
+    assert.doesNotMatch(refused.error.message, /127\.0\.0\.1|redis:/, 'no address in the answer');
+  });
+
+  redisTest(
+    'an outage and its end: one log line each, modro_redis_up follows, counting resumes without restart',
+    async () => {
+      const relay = await redisRelay();
+      const prefix = testPrefix();
+      prefixes.push(prefix);
+      const lines: string[] = [];
+      const sink = { write: (line: string) => void lines.push(line) };
+      const metrics = new Metrics();
+      const config = parseConfig({ redis: { url: relay.url, keyPrefix: prefix, failMode: 'closed' } }, {});
+      const shared = await createSharedLimits({
+        config,
+        logger: createLogger('info', sink),
+        metrics,
+        spentSince: async () => 0,
+      });
+      try {
+        const l = limits({ rpm: 100 });
+        assert.equal(status(await shared.limiter.admit('r', l, 0)), 200);
+        assert.match(await metrics.registry.getSingleMetricAsString('modro_redis_up'), /modro_redis_up 1/);
+        await relay.down();
+        const during: number[] = [];
+        for (let i = 0; i < 5; i++) {
+          during.push(status(await shared.limiter.admit('r', l, 0)));
+          await sleep(50);
+        }
+        assert.deepEqual(during, [503, 503, 503, 503, 503]);
+        assert.match(await metrics.registry.getSingleMetricAsString('modro_redis_up'), /modro_redis_up 0/);
+        assert.match(
+          await metrics.registry.getSingleMetricAsString('modro_limits_degraded_total'),
+          /modro_limits_degraded_total 5/,
+        );
+        await relay.up();
+        let back = 0;
+        for (let i = 0; i < 100 && back !== 200; i++) {
+          await sleep(50);
+          back = status(await shared.limiter.admit('r', l, 0));
+        }
+        assert.equal(back, 200, 'served again once Redis is back');
+        assert.equal(lines.filter((line) => /Redis unreachable/.test(line)).length, 1, lines.join('\n'));
+        assert.equal(lines.filter((line) => /Redis answers again/.test(line)).length, 1);
+        assert.ok(!lines.some((line) => line.includes(relay.url)), 'the URL is not logged');
+      } finally {
+        await shared.close();
+        await relay.close();
+      }
+    },
+    { timeout: 30_000 },
+  );
+});
