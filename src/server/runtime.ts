@@ -5,7 +5,6 @@ import type { pino } from 'pino';
 import { buildCatalog, type Catalog } from '../catalog/catalog.ts';
 import type { Config } from '../config/schema.ts';
 import { GatewayError } from '../core/errors.ts';
-import { createSharedLimits } from '../limits/shared.ts';
 import { storedSpendSince } from '../limits/stored-spend.ts';
 import { createLogger, type Logger } from '../ops/logger.ts';
 import { Metrics } from '../ops/metrics.ts';
@@ -27,6 +26,7 @@ import { UsageWriter } from '../store/usage-writer.ts';
 import { createTenancy, type Tenancy } from '../tenancy/tenancy.ts';
 import { TokenCounter } from '../tokens/token-counter.ts';
 import { buildApp } from './app.ts';
+import { createSharedLimits } from './shared-limits.ts';
 
 /**
  * The composition root: configuration in, a running gateway out. Everything is built once here and passed

@@ -6,9 +6,9 @@ import { parseConfig } from '../../src/config/load.ts';
 import type { CompiledLimits } from '../../src/limits/key-limits.ts';
 import { MemoryLimiter, type Taken } from '../../src/limits/limiter.ts';
 import { RedisLimiter } from '../../src/limits/redis-limiter.ts';
-import { createSharedLimits } from '../../src/limits/shared.ts';
 import { createLogger } from '../../src/ops/logger.ts';
 import { Metrics } from '../../src/ops/metrics.ts';
+import { createSharedLimits } from '../../src/server/shared-limits.ts';
 import { dropPrefix, REDIS_TEST_URL, redisRelay, redisTest, testPrefix } from '../helpers/redis.ts';
 
 /**

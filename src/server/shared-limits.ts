@@ -1,11 +1,11 @@
 import { Redis } from 'ioredis';
 import { Counter, Gauge } from 'prom-client';
 import type { Config } from '../config/schema.ts';
+import { type KeyLimiter, MemoryLimiter } from '../limits/limiter.ts';
+import { RedisLimiter } from '../limits/redis-limiter.ts';
 import type { Logger } from '../ops/logger.ts';
 import type { Metrics } from '../ops/metrics.ts';
 import { RedisChangeFeed, type SettingsChangeFeed } from '../tenancy/change-feed.ts';
-import { type KeyLimiter, MemoryLimiter } from './limiter.ts';
-import { RedisLimiter } from './redis-limiter.ts';
 
 /**
  * What replicas share, assembled from the `redis:` setting: the limiter (counters in Redis, this replica's
