@@ -29,6 +29,7 @@ const BUCKET_MS = 100;
 const TOTAL_TTL_S = 7 * 86_400;
 /** Last headers kept per key for peekHeaders (answers outside admission), bounded. */
 const MAX_PEEKED = 10_000;
+const MAX_STALE = 100_000;
 
 export interface RedisLimiterOptions {
   redis: Redis;
@@ -74,6 +75,12 @@ export class RedisLimiter implements KeyLimiter {
   readonly #now: () => number;
   #up = true;
   readonly #peeked = new Map<string, Record<string, string>>();
+  /**
+   * Quota counters that missed spend while Redis was away (requests decided by the fallback, settles that
+   * failed): deleted when Redis is back, so the next request re-seeds them from the usage records, which
+   * hold that spend. Bounded; past the bound a counter keeps its undercount until it expires.
+   */
+  readonly #staleQuotas = new Set<string>();
 
   constructor(options: RedisLimiterOptions) {
     this.#o = options;
@@ -90,6 +97,13 @@ export class RedisLimiter implements KeyLimiter {
     if (this.#up) return;
     this.#up = true;
     this.#o.onStateChange(true);
+    const stale = [...this.#staleQuotas];
+    this.#staleQuotas.clear();
+    for (const key of stale) this.#o.redis.del(key).catch(() => this.#staleQuotas.add(key));
+  }
+
+  #missedSpend(quotaKey: string): void {
+    if (this.#staleQuotas.size < MAX_STALE) this.#staleQuotas.add(quotaKey);
   }
 
   /** Redis stopped answering (a failed command, or the connection's error event). */
@@ -120,7 +134,7 @@ export class RedisLimiter implements KeyLimiter {
     try {
       reply = (await take.run(this.#o.redis, keys, args)) as ScriptReply;
     } catch (err) {
-      if (isRedisError(err)) return this.#degraded(err, keyId, limits, promptTokens);
+      if (isRedisError(err)) return this.#degraded(err, keys, limits, keyId, promptTokens);
       throw err;
     }
     if (reply[0] === 5 && limits.quota) {
@@ -131,7 +145,7 @@ export class RedisLimiter implements KeyLimiter {
         await seed.run(this.#o.redis, [keys[2]], [stored, quotaTtlSeconds(limits.quota, now)]);
         reply = (await take.run(this.#o.redis, keys, args)) as ScriptReply;
       } catch (err) {
-        if (isRedisError(err)) return this.#degraded(err, keyId, limits, promptTokens);
+        if (isRedisError(err)) return this.#degraded(err, keys, limits, keyId, promptTokens);
         throw err;
       }
     }
@@ -164,9 +178,16 @@ export class RedisLimiter implements KeyLimiter {
     }
   }
 
-  #degraded(err: unknown, keyId: string, limits: CompiledLimits, promptTokens: number): Taken | Promise<Taken> {
+  #degraded(
+    err: unknown,
+    keys: [string, string, string],
+    limits: CompiledLimits,
+    keyId: string,
+    promptTokens: number,
+  ): Taken | Promise<Taken> {
     this.markDown(err);
     this.#o.onDegraded();
+    if (limits.quota) this.#missedSpend(keys[2]);
     if (this.#o.failMode === 'open') return this.#o.fallback.admit(keyId, limits, promptTokens);
     return {
       ok: false,
@@ -231,7 +252,10 @@ export class RedisLimiter implements KeyLimiter {
           .run(this.#o.redis, [keys[1], keys[2]], [limits.tpm !== undefined ? bucket : '0', delta, Math.max(0, cost)])
           .then(
             () => this.markUp(),
-            (err: unknown) => this.markDown(err),
+            (err: unknown) => {
+              this.markDown(err);
+              if (cost > 0) this.#missedSpend(keys[2]);
+            },
           );
       },
     };

@@ -36,19 +36,25 @@ after(async () => {
   for (const p of prefixes) await dropPrefix(p).catch(() => {});
 });
 
-function replica(prefix: string, spent = 0, failMode: 'open' | 'closed' = 'open', url = REDIS_TEST_URL) {
+function replica(
+  prefix: string,
+  spent: number | (() => number) = 0,
+  failMode: 'open' | 'closed' = 'open',
+  url = REDIS_TEST_URL,
+) {
+  const stored = async () => (typeof spent === 'number' ? spent : spent());
   const redis = new Redis(url, { enableOfflineQueue: false, maxRetriesPerRequest: 1, commandTimeout: 500 });
   redis.on('error', () => {});
   clients.push(redis);
   const states: boolean[] = [];
   let degraded = 0;
-  const fallback = new MemoryLimiter({ spentSince: async () => spent });
+  const fallback = new MemoryLimiter({ spentSince: stored });
   const limiter = new RedisLimiter({
     redis,
     keyPrefix: prefix,
     failMode,
     fallback,
-    spentSince: async () => spent,
+    spentSince: stored,
     onStateChange: (up) => states.push(up),
     onDegraded: () => degraded++,
   });
@@ -160,6 +166,47 @@ describe('Redis limiter', () => {
     assert.equal(refused.error.retryAfter, 1);
     assert.doesNotMatch(refused.error.message, /127\.0\.0\.1|redis:/, 'no address in the answer');
   });
+
+  redisTest(
+    'spend that Redis missed during an outage (failMode open) is re-read from the database after it',
+    async () => {
+      const relay = await redisRelay();
+      const prefix = testPrefix();
+      prefixes.push(prefix);
+      const database = { spent: 0 }; // what the usage records hold
+      const r = replica(prefix, () => database.spent, 'open', relay.url);
+      try {
+        await ready(r.redis);
+        const l = limits({ quota: { nanoUsd: 1_000, period: 'daily' } });
+        assert.ok((await r.limiter.admit('s', l, 0)).ok, 'seeded at 0');
+        await relay.down();
+        const during = await r.limiter.admit('s', l, 0);
+        assert.ok(during.ok, 'failMode open: admitted by the memory fallback');
+        during.ticket.settle(0, 500); // counted in memory only; the record goes to the database
+        database.spent = 500;
+        await relay.up();
+        let admitted: Taken | undefined;
+        for (let i = 0; i < 100 && r.states.at(-1) !== true; i++) {
+          await sleep(50);
+          admitted = await r.limiter.admit('s', l, 0);
+        }
+        assert.deepEqual(r.states, [false, true]);
+        assert.ok(admitted?.ok);
+        admitted.ticket.settle(0, 600);
+        database.spent = 1_100;
+        let refused: Taken | undefined;
+        for (let i = 0; i < 50; i++) {
+          await sleep(10);
+          refused = await r.limiter.admit('s', l, 0);
+          if (!refused.ok) break;
+        }
+        assert.ok(refused && !refused.ok, '500 missed by Redis + 600 after: over the quota of 1000');
+        assert.equal(refused.error.code, 'quota_exceeded');
+      } finally {
+        await relay.close();
+      }
+    },
+  );
 
   redisTest(
     'an outage and its end: one log line each, modro_redis_up follows, counting resumes without restart',
