@@ -46,6 +46,7 @@ export interface RedisLimiterOptions {
   now?: () => number;
 }
 
+type Keys = [string, string, string, string, string];
 type ScriptReply = [number, number, number, number, number, number, string | number, number];
 
 class Script {
@@ -113,10 +114,11 @@ export class RedisLimiter implements KeyLimiter {
     this.#o.onStateChange(false, err);
   }
 
-  #keys(keyId: string, quota: KeyQuota | undefined, now: number): [string, string, string] {
+  /** Requests hash and set, tokens hash and set, quota counter: one hash tag, one Redis Cluster slot. */
+  #keys(keyId: string, quota: KeyQuota | undefined, now: number): Keys {
     const base = `${this.#o.keyPrefix}{${keyId}}`;
     const q = quota ? `${base}:q:${quota.period}:${periodStart(quota.period, now)}` : `${base}:q:none`;
-    return [`${base}:r`, `${base}:t`, q];
+    return [`${base}:r`, `${base}:rz`, `${base}:t`, `${base}:tz`, q];
   }
 
   async admit(keyId: string, limits: CompiledLimits, promptTokens: number): Promise<Taken> {
@@ -142,7 +144,7 @@ export class RedisLimiter implements KeyLimiter {
       // stored usage records (a database error is the caller's internal error, not Redis being down).
       const stored = await this.#o.spentSince(keyId, periodStart(limits.quota.period, now));
       try {
-        await seed.run(this.#o.redis, [keys[2]], [stored, quotaTtlSeconds(limits.quota, now)]);
+        await seed.run(this.#o.redis, [keys[4]], [stored, quotaTtlSeconds(limits.quota, now)]);
         reply = (await take.run(this.#o.redis, keys, args)) as ScriptReply;
       } catch (err) {
         if (isRedisError(err)) return this.#degraded(err, keys, limits, keyId, promptTokens);
@@ -180,14 +182,14 @@ export class RedisLimiter implements KeyLimiter {
 
   #degraded(
     err: unknown,
-    keys: [string, string, string],
+    keys: Keys,
     limits: CompiledLimits,
     keyId: string,
     promptTokens: number,
   ): Taken | Promise<Taken> {
     this.markDown(err);
     this.#o.onDegraded();
-    if (limits.quota) this.#missedSpend(keys[2]);
+    if (limits.quota) this.#missedSpend(keys[4]);
     if (this.#o.failMode === 'open') return this.#o.fallback.admit(keyId, limits, promptTokens);
     return {
       ok: false,
@@ -232,7 +234,7 @@ export class RedisLimiter implements KeyLimiter {
   }
 
   #ticket(
-    keys: [string, string, string],
+    keys: Keys,
     bucket: string,
     estimate: number,
     limits: CompiledLimits,
@@ -249,12 +251,12 @@ export class RedisLimiter implements KeyLimiter {
         if (delta === 0 && cost <= 0) return;
         // Off the request path: the answer is sent; a failure here is Redis being down (logged once).
         settle
-          .run(this.#o.redis, [keys[1], keys[2]], [limits.tpm !== undefined ? bucket : '0', delta, Math.max(0, cost)])
+          .run(this.#o.redis, [keys[2], keys[4]], [limits.tpm !== undefined ? bucket : '0', delta, Math.max(0, cost)])
           .then(
             () => this.markUp(),
             (err: unknown) => {
               this.markDown(err);
-              if (cost > 0) this.#missedSpend(keys[2]);
+              if (cost > 0) this.#missedSpend(keys[4]);
             },
           );
       },

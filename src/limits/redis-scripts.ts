@@ -3,10 +3,11 @@
  * check-and-count across replicas is as exact as the one-node limiter's synchronous step. The clock is
  * Redis's (TIME), one clock for every replica: their own clocks may disagree by seconds.
  *
- * A rate window is one hash per key and counter: field = end of a 100 ms bucket (ms), value = what was
- * counted in it; the same buckets as sliding-window.ts (stamped with their end, kept until end + 60 s), so
- * the answers are the same as one node's. A hash holds at most 601 fields whatever the traffic; it expires a
- * window after its last use (memory follows active keys).
+ * A rate window is a hash per key and counter (field = end of a 100 ms bucket in ms → what was counted in
+ * it, plus the running sum) and a sorted set of those ends: the same buckets as sliding-window.ts (stamped
+ * with their end, kept until end + 60 s), so the answers are the same as one node's. An admission touches
+ * only the buckets that leave the window (O(log n)); at most 601 buckets whatever the traffic; both expire a
+ * window after the key's last request (memory follows active keys).
  *
  * Keys share the hash tag `{keyId}`, so a Redis Cluster keeps one key's counters on one shard.
  */
@@ -17,45 +18,51 @@ local function now_ms()
   return tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
 end
 
--- The window's buckets, oldest first, with the ones that left it deleted; and their sum.
-local function load(key, now, window)
-  local flat = redis.call('HGETALL', key)
-  local ends, amounts, stale = {}, {}, {}
-  for i = 1, #flat, 2 do
-    local e = tonumber(flat[i])
-    if e <= now - window then
-      stale[#stale + 1] = flat[i]
-    else
-      ends[#ends + 1] = e
-      amounts[e] = tonumber(flat[i + 1])
-    end
+-- A window: hash h (field = bucket end -> amount, and 's' = the sum) and sorted set z of the bucket ends.
+-- Drops the buckets that left it (usually none or one: O(log n), not O(buckets)) and returns the sum.
+local function load(h, z, now, window)
+  local cutoff = now - window
+  local sum = tonumber(redis.call('HGET', h, 's') or '0')
+  local old = redis.call('ZRANGEBYSCORE', z, '-inf', cutoff)
+  if #old > 0 then
+    local amounts = redis.call('HMGET', h, unpack(old))
+    for _, a in ipairs(amounts) do sum = sum - (tonumber(a) or 0) end
+    redis.call('HDEL', h, unpack(old))
+    redis.call('ZREMRANGEBYSCORE', z, '-inf', cutoff)
+    if redis.call('ZCARD', z) == 0 then sum = 0 end -- no drift from corrections
+    redis.call('HSET', h, 's', sum)
   end
-  if #stale > 0 then redis.call('HDEL', key, unpack(stale)) end
-  table.sort(ends)
-  local sum = 0
-  for _, e in ipairs(ends) do sum = sum + amounts[e] end
-  return { ends = ends, amounts = amounts, sum = sum }
+  return { h = h, z = z, sum = sum }
 end
 
--- ms until the sum has dropped to target or below, as buckets leave.
+-- ms until the sum has dropped to target or below, as buckets leave (walked oldest first, in chunks:
+-- only refusals walk, and an rpm refusal usually needs the first bucket alone).
 local function until_at_most(w, target, now, window)
   local sum = w.sum
-  for _, e in ipairs(w.ends) do
-    if sum <= target then break end
-    sum = sum - w.amounts[e]
-    if sum <= target then return math.max(0, e + window - now) end
+  local from = 0
+  while sum > target do
+    local ends = redis.call('ZRANGE', w.z, from, from + 31)
+    if #ends == 0 then return 0 end
+    local amounts = redis.call('HMGET', w.h, unpack(ends))
+    for i, e in ipairs(ends) do
+      sum = sum - (tonumber(amounts[i]) or 0)
+      if sum <= target then return math.max(0, tonumber(e) + window - now) end
+    end
+    from = from + 32
   end
   return 0
 end
 
 local function until_oldest_leaves(w, now, window)
-  if #w.ends == 0 then return 0 end
-  return math.max(0, w.ends[1] + window - now)
+  if not w.z then return 0 end
+  local first = redis.call('ZRANGE', w.z, 0, 0)
+  if #first == 0 then return 0 end
+  return math.max(0, tonumber(first[1]) + window - now)
 end
 `;
 
 /**
- * KEYS: requests hash, tokens hash, quota counter.
+ * KEYS: requests hash, requests bucket set, tokens hash, tokens bucket set, quota counter.
  * ARGV: rpm (-1: none), tpm (-1: none), prompt tokens, quota nano-USD (-1: none), window ms, bucket ms.
  * Returns { status, waitMs, requestsUsed, requestsResetMs, tokensUsed, tokensResetMs, bucket, spent }:
  * status 0 admitted (counted; bucket is where its tokens went), 1 rpm reached, 2 tpm reached, 3 the prompt
@@ -68,14 +75,14 @@ local window, bucket_ms = tonumber(ARGV[5]), tonumber(ARGV[6])
 local now = now_ms()
 local spent = 0
 if quota >= 0 then
-  local v = redis.call('GET', KEYS[3])
+  local v = redis.call('GET', KEYS[5])
   if not v then return { 5, 0, 0, 0, 0, 0, 0, 0 } end
   spent = tonumber(v)
 end
-local req = { ends = {}, amounts = {}, sum = 0 }
-local tok = { ends = {}, amounts = {}, sum = 0 }
-if rpm >= 0 then req = load(KEYS[1], now, window) end
-if tpm >= 0 then tok = load(KEYS[2], now, window) end
+local req = { sum = 0 }
+local tok = { sum = 0 }
+if rpm >= 0 then req = load(KEYS[1], KEYS[2], now, window) end
+if tpm >= 0 then tok = load(KEYS[3], KEYS[4], now, window) end
 local function answer(status, wait, b)
   return { status, wait, req.sum, until_oldest_leaves(req, now, window), tok.sum,
     until_oldest_leaves(tok, now, window), b, spent }
@@ -86,21 +93,18 @@ if tpm >= 0 and tok.sum + prompt > tpm then
   if prompt > tpm then return answer(3, window, 0) end
   return answer(2, until_at_most(tok, tpm - prompt, now, window), 0)
 end
-local b = math.ceil(now / bucket_ms) * bucket_ms
-local field = string.format('%d', b)
--- Same bucket, or later than the newest (one clock, so never earlier).
-local function add(w, key, amount)
-  redis.call('HINCRBY', key, field, amount)
-  redis.call('PEXPIRE', key, window + bucket_ms)
-  if not w.amounts[b] then
-    w.ends[#w.ends + 1] = b
-    w.amounts[b] = 0
-  end
-  w.amounts[b] = w.amounts[b] + amount
+-- One clock (Redis's), so a new bucket is never older than the newest.
+local field = string.format('%d', math.ceil(now / bucket_ms) * bucket_ms)
+local function add(w, amount)
+  redis.call('HINCRBY', w.h, field, amount)
+  redis.call('HINCRBY', w.h, 's', amount)
+  redis.call('ZADD', w.z, field, field)
+  redis.call('PEXPIRE', w.h, window + bucket_ms)
+  redis.call('PEXPIRE', w.z, window + bucket_ms)
   w.sum = w.sum + amount
 end
-if rpm >= 0 then add(req, KEYS[1], 1) end
-if tpm >= 0 then add(tok, KEYS[2], prompt) end
+if rpm >= 0 then add(req, 1) end
+if tpm >= 0 then add(tok, prompt) end
 return answer(0, 0, field)
 `;
 
@@ -113,6 +117,7 @@ export const SETTLE_SCRIPT = `
 local b, delta, cost = ARGV[1], tonumber(ARGV[2]), tonumber(ARGV[3])
 if b ~= '0' and delta ~= 0 and redis.call('HEXISTS', KEYS[1], b) == 1 then
   redis.call('HINCRBY', KEYS[1], b, delta)
+  redis.call('HINCRBY', KEYS[1], 's', delta)
 end
 if cost > 0 and redis.call('EXISTS', KEYS[2]) == 1 then redis.call('INCRBY', KEYS[2], cost) end
 return 1

@@ -101,6 +101,36 @@ describe('Redis limiter', () => {
     memory.close();
   });
 
+  redisTest(
+    'buckets leave the window 60 s after their end; Retry-After walks the buckets (Redis’s clock)',
+    async () => {
+      const prefix = testPrefix();
+      prefixes.push(prefix);
+      const a = replica(prefix);
+      await ready(a.redis);
+      const [seconds] = await a.redis.time();
+      const now = Number(seconds) * 1000;
+      const old = now - 61_000; // left the window
+      const mid = now - 30_000; // leaves in about 30 s
+      const base = `${prefix}{w}`;
+      await a.redis.hset(`${base}:r`, String(old), 3, String(mid), 2, 's', 5);
+      await a.redis.zadd(`${base}:rz`, old, String(old), mid, String(mid));
+      const l = limits({ rpm: 3 });
+      const admitted = await a.limiter.admit('w', l, 0);
+      assert.ok(admitted.ok, 'the 3 of the old bucket no longer count: 2 + 1 ≤ 3');
+      assert.equal(admitted.ticket.headers()['x-ratelimit-remaining-requests'], '0');
+      assert.equal(await a.redis.hget(`${base}:r`, String(old)), null, 'the old bucket was dropped');
+      assert.equal(await a.redis.hget(`${base}:r`, 's'), '3');
+      const refused = await a.limiter.admit('w', l, 0);
+      assert.ok(!refused.ok);
+      // Room for one more once the bucket of 2 leaves: at mid + 60 s, about 30 s from now.
+      assert.ok(
+        refused.error.retryAfter! >= 29 && refused.error.retryAfter! <= 31,
+        `Retry-After ${refused.error.retryAfter}`,
+      );
+    },
+  );
+
   redisTest('tpm counts the prompt at admission and the real tokens at the end, across replicas', async () => {
     const prefix = testPrefix();
     prefixes.push(prefix);
