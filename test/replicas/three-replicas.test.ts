@@ -126,7 +126,7 @@ if (missing.length > 0) {
       return made;
     }
 
-    it('rpm 60: 100 requests at once through the load balancer, exactly 60 served', async () => {
+    it('rpm 60: 100 requests at once through the load balancer, exactly 60 served', async (t) => {
       const { key } = await keyWith({ rpm: 60 });
       const before = [...lb.served];
       const calls = await Promise.all(Array.from({ length: 100 }, () => call(lb.url, key)));
@@ -134,6 +134,7 @@ if (missing.length > 0) {
       assert.equal(statuses.filter((s) => s === 200).length, 60, `served: ${statuses.join(',')}`);
       assert.equal(statuses.filter((s) => s === 429).length, 40);
       const spread = lb.served.map((n, i) => n - before[i]!);
+      t.diagnostic(`requests per replica: ${spread.join('/')}`);
       assert.ok(
         spread.every((n) => n >= 30),
         `every replica took its share (${spread.join('/')}): one alone would have served 60`,
@@ -192,7 +193,7 @@ if (missing.length > 0) {
       assert.deepEqual(statuses, [200, 200, 200, 200, 200, 402, 402, 402], `cost ${cost} nano-USD per request`);
     });
 
-    it('a key revoked on one replica is refused by all three within 1 s', async () => {
+    it('a key revoked on one replica is refused by all three within 1 s', async (t) => {
       const { id, key } = await keyWith({ rpm: 1_000 });
       const started = Date.now();
       await admin.json('POST', `/admin/api/keys/${id}/revoke`);
@@ -205,6 +206,7 @@ if (missing.length > 0) {
           return Date.now() - started;
         }),
       );
+      t.diagnostic(`refused by each replica after ${waits.join(', ')} ms (from sending the revocation)`);
       assert.ok(
         waits.every((ms) => ms < 1_000),
         `refused after ${waits.join(', ')} ms (poll at 60 s: Redis did it)`,
@@ -212,7 +214,7 @@ if (missing.length > 0) {
       assert.equal((await call(lb.url, key)).status, 401);
     });
 
-    it('SIGKILL of one replica mid-load: the others go on serving, no usage record is lost', async () => {
+    it('SIGKILL of one replica mid-load: the others go on serving, no usage record is lost', async (t) => {
       // The victim writes its usage records to the database only every 10 minutes: when it is killed, every
       // record of what it served is in its journal alone (appended before each answer’s last byte).
       await replicas[2]!.stop('SIGTERM');
@@ -260,6 +262,9 @@ if (missing.length > 0) {
       await Promise.all(replicas.map((r) => r.stop('SIGTERM')));
       const recovered = /"imported":(\d+)[^\n]*recovered from the journal/.exec(replicas[2].output());
       assert.ok(recovered && Number(recovered[1]) > 0, 'the restarted replica imported its journal');
+      t.diagnostic(
+        `${served.length} served, ${failed.length} cut by the kill (502), ${recovered[1]} records imported from the killed replica's journal`,
+      );
       const ids = served.map((c) => c.requestId!);
       const rows = await db.query(
         `select request_id, count(*)::int as n from "${schema}".usage_record where request_id = any($1) group by request_id`,

@@ -1,0 +1,104 @@
+import assert from 'node:assert/strict';
+import { describe } from 'node:test';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { Redis } from 'ioredis';
+import { RedisChangeFeed, type SettingsChangeFeed } from '../../src/tenancy/change-feed.ts';
+import { REDIS_TEST_URL, redisRelay, redisTest, testPrefix } from '../helpers/redis.ts';
+
+/**
+ * Settings notices over Redis pub/sub: a version published by one replica reaches another at once; a notice
+ * that cannot be sent never fails the write (the poll underneath catches up); a subscription that comes back
+ * after an outage triggers a reload (notices sent meanwhile were lost).
+ */
+
+function fakePoll(): SettingsChangeFeed & { published: number[]; subscribed: number } {
+  const feed = {
+    published: [] as number[],
+    subscribed: 0,
+    subscribe() {
+      feed.subscribed++;
+    },
+    async publish(version: number) {
+      feed.published.push(version);
+    },
+    close() {},
+  };
+  return feed;
+}
+
+async function until(check: () => boolean, what: string, ms = 5_000): Promise<void> {
+  const deadline = Date.now() + ms;
+  while (!check()) {
+    assert.ok(Date.now() < deadline, what);
+    await sleep(10);
+  }
+}
+
+describe('Redis settings notices', () => {
+  redisTest('a version published by one replica reaches the other within milliseconds', async () => {
+    const channel = `${testPrefix()}settings`;
+    const publisher = new Redis(REDIS_TEST_URL);
+    const poll = fakePoll();
+    const a = new RedisChangeFeed({
+      poll,
+      subscriber: new Redis(REDIS_TEST_URL),
+      publish: (ch, m) => publisher.publish(ch, m),
+      channel,
+      onError: (err) => assert.fail(String(err)),
+    });
+    const b = new RedisChangeFeed({
+      poll: fakePoll(),
+      subscriber: new Redis(REDIS_TEST_URL),
+      publish: (ch, m) => publisher.publish(ch, m),
+      channel,
+      onError: (err) => assert.fail(String(err)),
+    });
+    const seen: Array<number | undefined> = [];
+    b.subscribe((v) => seen.push(v));
+    a.subscribe(() => {});
+    await until(() => seen.length > 0, 'the subscription is ready (one catch-up reload)');
+    assert.equal(poll.subscribed, 1, 'the poll runs underneath');
+    const started = Date.now();
+    await a.publish(42);
+    await until(() => seen.includes(42), 'version 42 arrives');
+    const ms = Date.now() - started;
+    assert.ok(ms < 1_000, `${ms} ms`);
+    assert.deepEqual(poll.published, [42]);
+    a.close();
+    b.close();
+    publisher.disconnect();
+  });
+
+  redisTest('Redis away: publishing does not fail the write; the subscription reloads once it is back', async () => {
+    const relay = await redisRelay();
+    const channel = `${testPrefix()}settings`;
+    const publisher = new Redis(relay.url, { enableOfflineQueue: false, maxRetriesPerRequest: 1 });
+    publisher.on('error', () => {});
+    const subscriber = new Redis(relay.url);
+    subscriber.on('error', () => {});
+    const errors: unknown[] = [];
+    const feed = new RedisChangeFeed({
+      poll: fakePoll(),
+      subscriber,
+      publish: (ch, m) => publisher.publish(ch, m),
+      channel,
+      onError: (err) => errors.push(err),
+    });
+    const seen: Array<number | undefined> = [];
+    feed.subscribe((v) => seen.push(v));
+    try {
+      await until(() => seen.length === 1, 'ready');
+      await relay.down();
+      await until(() => publisher.status !== 'ready', 'the publisher noticed');
+      await feed.publish(7); // resolves: the write committed, the notice is best effort
+      assert.equal(errors.length, 1);
+      await relay.up();
+      await until(() => seen.length >= 2, 'a reload after the subscription came back', 10_000);
+      assert.equal(seen.at(-1), undefined, 'a catch-up reload (no version: reload whatever it is)');
+    } finally {
+      feed.close();
+      publisher.disconnect();
+      await relay.close();
+    }
+  });
+});
