@@ -75,7 +75,8 @@ export class RedisLimiter implements KeyLimiter {
   readonly #o: RedisLimiterOptions;
   readonly #now: () => number;
   #up = true;
-  readonly #peeked = new Map<string, Record<string, string>>();
+  /** Each key's counts as of its last admission on this replica (peekHeaders), bounded. */
+  readonly #peeked = new Map<string, ScriptReply>();
   /**
    * Quota counters that missed spend while Redis was away (requests decided by the fallback, settles that
    * failed): deleted when Redis is back, so the next request re-seeds them from the usage records, which
@@ -154,7 +155,7 @@ export class RedisLimiter implements KeyLimiter {
     this.markUp();
     const [status, waitMs] = reply;
     const headers = this.#headers(limits, reply);
-    this.#remember(keyId, headers);
+    this.#remember(keyId, reply);
     switch (status) {
       case 0:
         return { ok: true, ticket: this.#ticket(keys, String(reply[6]), promptTokens, limits, headers) };
@@ -204,18 +205,18 @@ export class RedisLimiter implements KeyLimiter {
 
   peekHeaders(keyId: string, limits: CompiledLimits): Record<string, string> {
     if (limits.rpm === undefined && limits.tpm === undefined) return {};
-    if (!this.#up) return this.#o.fallback.peekHeaders(keyId, limits);
-    return this.#peeked.get(keyId) ?? this.#o.fallback.peekHeaders(keyId, limits);
+    const last = this.#up ? this.#peeked.get(keyId) : undefined;
+    // The key's current limits (an edit shows at once) with the counts of its last admission here.
+    return last ? this.#headers(limits, last) : this.#o.fallback.peekHeaders(keyId, limits);
   }
 
   close(): void {
     this.#o.fallback.close();
   }
 
-  #remember(keyId: string, headers: Record<string, string>): void {
-    if (Object.keys(headers).length === 0) return;
+  #remember(keyId: string, reply: ScriptReply): void {
     if (this.#peeked.size >= MAX_PEEKED && !this.#peeked.has(keyId)) this.#peeked.clear();
-    this.#peeked.set(keyId, headers);
+    this.#peeked.set(keyId, reply);
   }
 
   #headers(limits: CompiledLimits, reply: ScriptReply): Record<string, string> {

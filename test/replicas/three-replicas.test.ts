@@ -214,6 +214,46 @@ if (missing.length > 0) {
       assert.equal((await call(lb.url, key)).status, 401);
     });
 
+    it('a limit edit and a rotation made on one replica hold on all three within 1 s', async (t) => {
+      const { id, key } = await keyWith({ rpm: 1_000 });
+      // Each replica counts a request first, so none answers from a key it has never seen.
+      for (const r of replicas) assert.equal((await call(r.url, key)).status, 200);
+      let started = Date.now();
+      await admin.json('PATCH', `/admin/api/keys/${id}`, { limits: { rpm: 7 } });
+      const edited = await Promise.all(
+        replicas.map(async (r) => {
+          while ((await call(r.url, key, '/v1/models')).headers.get('x-ratelimit-limit-requests') !== '7') {
+            if (Date.now() - started > 5_000) return Number.POSITIVE_INFINITY;
+            await sleep(10);
+          }
+          return Date.now() - started;
+        }),
+      );
+      started = Date.now();
+      const rotated = await admin.json<{ key: string }>('POST', `/admin/api/keys/${id}/rotate`, { graceHours: 0 });
+      const refusedOld = await Promise.all(
+        replicas.map(async (r) => {
+          while ((await call(r.url, key, '/v1/models')).status !== 401) {
+            if (Date.now() - started > 5_000) return Number.POSITIVE_INFINITY;
+            await sleep(10);
+          }
+          return Date.now() - started;
+        }),
+      );
+      t.diagnostic(
+        `limit edit seen after ${edited.join(', ')} ms; old secret refused after ${refusedOld.join(', ')} ms`,
+      );
+      assert.ok(
+        edited.every((ms) => ms < 1_000),
+        `edit: ${edited.join(', ')} ms`,
+      );
+      assert.ok(
+        refusedOld.every((ms) => ms < 1_000),
+        `rotation: ${refusedOld.join(', ')} ms`,
+      );
+      for (const r of replicas) assert.equal((await call(r.url, rotated.key, '/v1/models')).status, 200);
+    });
+
     it('SIGKILL of one replica mid-load: the others go on serving, no usage record is lost', async (t) => {
       // The victim writes its usage records to the database only every 10 minutes: when it is killed, every
       // record of what it served is in its journal alone (appended before each answer’s last byte).
