@@ -1,7 +1,11 @@
 import assert from 'node:assert/strict';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { describe } from 'node:test';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { Redis } from 'ioredis';
+import { runTenancyCommand } from '../../src/cli/tenancy-commands.ts';
 import { RedisChangeFeed, type SettingsChangeFeed } from '../../src/tenancy/change-feed.ts';
 import { REDIS_TEST_URL, redisRelay, redisTest, testPrefix } from '../helpers/redis.ts';
 
@@ -99,6 +103,42 @@ describe('Redis settings notices', () => {
       feed.close();
       publisher.disconnect();
       await relay.close();
+    }
+  });
+
+  redisTest('a change made with the CLI is announced on the channel too', async () => {
+    const prefix = testPrefix();
+    const dir = mkdtempSync(join(tmpdir(), 'modro-cli-redis-'));
+    const configPath = join(dir, 'modro.yaml');
+    writeFileSync(
+      configPath,
+      JSON.stringify({
+        storage: { kind: 'sqlite', path: join(dir, 'modro.db') },
+        redis: { url: REDIS_TEST_URL, keyPrefix: prefix },
+      }),
+    );
+    const subscriber = new Redis(REDIS_TEST_URL);
+    const messages: string[] = [];
+    subscriber.on('message', (_channel, message) => messages.push(message));
+    await subscriber.subscribe(`${prefix}settings`);
+    try {
+      let stderr = '';
+      const code = await runTenancyCommand(
+        ['tenants', 'create', 'acme', '--config', configPath],
+        {},
+        { write: () => {} },
+        { write: (text) => (stderr += text) },
+      );
+      assert.equal(code, 0, stderr);
+      await until(() => messages.length === 1, 'the new settings version was published');
+      assert.ok(Number(messages[0]) > 0);
+      const listed = await runTenancyCommand(['tenants', 'list', '--config', configPath], {}, { write: () => {} });
+      assert.equal(listed, 0);
+      await sleep(100);
+      assert.equal(messages.length, 1, 'a command that changes nothing announces nothing');
+    } finally {
+      subscriber.disconnect();
+      rmSync(dir, { recursive: true, force: true });
     }
   });
 });
