@@ -162,7 +162,7 @@ if (missing.length > 0) {
       const statuses: number[] = [];
       for (let i = 0; i < expected + 5; i++) {
         statuses.push((await call(lb.url, key)).status);
-        await sleep(30); // the correction is sent to Redis as the request ends
+        await sleep(50); // the correction is sent to Redis as the request ends
       }
       assert.deepEqual(
         statuses,
@@ -188,7 +188,7 @@ if (missing.length > 0) {
       const statuses: number[] = [];
       for (let i = 0; i < 8; i++) {
         statuses.push((await call(lb.url, key)).status);
-        await sleep(30);
+        await sleep(50); // the cost is sent to Redis as the request ends
       }
       assert.deepEqual(statuses, [200, 200, 200, 200, 200, 402, 402, 402], `cost ${cost} nano-USD per request`);
     });
