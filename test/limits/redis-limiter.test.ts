@@ -4,7 +4,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { Redis } from 'ioredis';
 import { parseConfig } from '../../src/config/load.ts';
 import type { CompiledLimits } from '../../src/limits/key-limits.ts';
-import { MemoryLimiter, type Taken } from '../../src/limits/limiter.ts';
+import { type LimitTicket, MemoryLimiter, type Taken } from '../../src/limits/limiter.ts';
 import { RedisLimiter } from '../../src/limits/redis-limiter.ts';
 import { createLogger } from '../../src/ops/logger.ts';
 import { Metrics } from '../../src/ops/metrics.ts';
@@ -98,6 +98,62 @@ describe('Redis limiter', () => {
     const admitted = results.filter((r) => r.ok).map((r) => (r.ok ? r.ticket.headers() : {}));
     const remaining = admitted.map((h) => Number(h['x-ratelimit-remaining-requests'])).sort();
     assert.deepEqual(remaining, [0, 1, 2, 3, 4], 'each admitted request saw its own place in the window');
+    memory.close();
+  });
+
+  redisTest('the same answers as one node on a random sequence of admissions and settles', async () => {
+    const prefix = testPrefix();
+    prefixes.push(prefix);
+    const a = replica(prefix);
+    const b = replica(prefix);
+    await Promise.all([ready(a.redis), ready(b.redis)]);
+    // Load the scripts first, so that a settle is one command and a PING after it proves it ran.
+    const warm = await a.limiter.admit('warm', limits({ tpm: 10 }), 1);
+    const warmB = await b.limiter.admit('warm', limits({ tpm: 10 }), 1);
+    assert.ok(warm.ok && warmB.ok);
+    warm.ticket.settle(2, 0);
+    warmB.ticket.settle(2, 0);
+    await sleep(50);
+    const clock = { now: Date.now() };
+    const memory = new MemoryLimiter({ now: () => clock.now, spentSince: async () => 0 });
+    const l = limits({ rpm: 25, tpm: 900 });
+    let seed = 23;
+    const random = (n: number) => {
+      seed = (seed * 1_103_515_245 + 12_345) % 2_147_483_648;
+      return seed % n;
+    };
+    const open: Array<{ mem: LimitTicket; red: LimitTicket; via: Redis }> = [];
+    let refusals = 0;
+    for (let step = 0; step < 200; step++) {
+      if (open.length > 0 && random(3) === 0) {
+        const [pair] = open.splice(random(open.length), 1);
+        const tokens = random(150);
+        pair!.mem.settle(tokens, 0);
+        pair!.red.settle(tokens, 0);
+        await pair!.via.ping(); // same connection, so the settle has run
+        continue;
+      }
+      const key = `k${random(3)}`;
+      const prompt = random(120);
+      const via = random(2) === 0 ? a : b;
+      const mem = memory.take(key, l, prompt);
+      const red = await via.limiter.admit(key, l, prompt);
+      const what = `step ${step}, ${key}, prompt ${prompt}`;
+      assert.equal(red.ok, mem.ok, what);
+      const headers = red.ok ? red.ticket.headers() : red.headers;
+      const expected = mem.ok ? mem.ticket.headers() : mem.headers;
+      for (const name of ['x-ratelimit-remaining-requests', 'x-ratelimit-remaining-tokens']) {
+        assert.equal(headers[name], expected[name], `${what}: ${name}`);
+      }
+      if (!red.ok && !mem.ok) {
+        refusals++;
+        assert.equal(red.error.code, mem.error.code, what);
+        assert.equal(red.error.message.replace(/Retry in \d+ s/, ''), mem.error.message.replace(/Retry in \d+ s/, ''));
+        assert.ok(Math.abs(red.error.retryAfter! - mem.error.retryAfter!) <= 1, what);
+      }
+      if (red.ok && mem.ok) open.push({ mem: mem.ticket, red: red.ticket, via: via.redis });
+    }
+    assert.ok(refusals > 10, `${refusals} refusals: the sequence reached the limits`);
     memory.close();
   });
 
