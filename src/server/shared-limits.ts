@@ -1,4 +1,3 @@
-import { Redis } from 'ioredis';
 import { Counter, Gauge } from 'prom-client';
 import type { Config } from '../config/schema.ts';
 import { type KeyLimiter, MemoryLimiter } from '../limits/limiter.ts';
@@ -31,6 +30,7 @@ export async function createSharedLimits(options: {
   const settings = config.redis;
   if (!settings) return { limiter: memory, wrapFeed: undefined, close: async () => memory.close() };
 
+  const { Redis } = await import('ioredis'); // loaded only by a deployment with redis:
   const registers = [metrics.registry];
   const upGauge = new Gauge({
     name: 'modro_redis_up',
