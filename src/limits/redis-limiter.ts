@@ -247,8 +247,8 @@ export class RedisLimiter implements KeyLimiter {
       settle: (tokens, costNano) => {
         if (settled) return;
         settled = true;
-        const delta = limits.tpm !== undefined ? tokens - estimate : 0;
-        const cost = limits.quota ? costNano : 0;
+        const delta = limits.tpm !== undefined ? Math.round(tokens - estimate) : 0;
+        const cost = limits.quota ? Math.round(costNano) : 0; // INCRBY takes integers
         if (delta === 0 && cost <= 0) return;
         // Off the request path: the answer is sent; a failure here is Redis being down (logged once).
         settle
@@ -256,8 +256,13 @@ export class RedisLimiter implements KeyLimiter {
           .then(
             () => this.markUp(),
             (err: unknown) => {
-              this.markDown(err);
-              if (cost > 0) this.#missedSpend(keys[4]);
+              if (isRedisError(err)) {
+                this.markDown(err);
+                if (cost > 0) this.#missedSpend(keys[4]); // dropped when Redis is back
+              } else if (cost > 0) {
+                // A script error is a bug, not an outage: drop the counter now, re-seeded from the records.
+                this.#o.redis.del(keys[4]).catch(() => this.#missedSpend(keys[4]));
+              }
             },
           );
       },
