@@ -95,10 +95,15 @@ export class RedisChangeFeed implements SettingsChangeFeed {
       onChange(Number.isSafeInteger(version) ? version : undefined);
     });
     // ioredis re-subscribes after a reconnect; notices sent meanwhile were lost: reload once to catch up.
+    // Not at the first connection: the directory was just loaded, and a full reload costs a moment per
+    // hundred thousand keys.
+    let subscribed = false;
     this.#subscriber.on('ready', () => {
-      if (!this.#closed) onChange();
+      if (subscribed && !this.#closed) onChange();
     });
-    this.#subscriber.subscribe(this.#channel).catch(this.#onError);
+    this.#subscriber.subscribe(this.#channel).then(() => {
+      subscribed = true;
+    }, this.#onError);
   }
 
   async publish(version: number): Promise<void> {
