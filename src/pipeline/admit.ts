@@ -48,7 +48,7 @@ export function admit(ctx: CallerContext, deps: AdmitDeps, endpoint: Endpoint): 
   if (!(taken instanceof Promise)) return toAdmitted(taken);
   return taken.then(toAdmitted, (err: unknown) => ({
     ok: false,
-    error: new GatewayError('internal_error', 'Internal error: the spend of this key could not be read', {
+    error: new GatewayError('internal_error', 'Internal error: the limits of this key could not be checked', {
       cause: err,
     }),
   }));
