@@ -11,7 +11,13 @@ import { runTenancyCommand } from '../../src/cli/tenancy-commands.ts';
  */
 export const BENCH_GATEWAY_KEY = 'mdr-bench-0123456789abcdefghij';
 
-export function writeGatewayConfig(dir: string, mockOrigin: string, mockKey: string): string {
+export function writeGatewayConfig(
+  dir: string,
+  mockOrigin: string,
+  mockKey: string,
+  /** Top-level settings replacing the defaults (the replicas profile: PostgreSQL storage, redis, tenancy). */
+  overrides: Record<string, unknown> = {},
+): string {
   const config = {
     server: { host: '127.0.0.1', port: 0 },
     storage: { kind: 'sqlite', path: join(dir, 'modro.db') },
@@ -32,6 +38,7 @@ export function writeGatewayConfig(dir: string, mockOrigin: string, mockKey: str
         ],
       },
     ],
+    ...overrides,
   };
   const path = join(dir, 'modro.yaml');
   writeFileSync(path, stringify(config));

@@ -84,7 +84,13 @@ export async function runTenancyCommand(
   const store = await openStore(storeConfigFrom(config.storage));
   try {
     const ops: AdminOps = { repo: new TenancyRepository(store.db), catalog: buildCatalog(config, env) };
-    return await dispatch({ group, action, target, values, config, store, ops, out, err, argvEnv: env });
+    const before = config.redis ? await ops.repo.settingsVersion() : undefined;
+    const code = await dispatch({ group, action, target, values, config, store, ops, out, err, argvEnv: env });
+    if (config.redis && before !== undefined) {
+      const after = await ops.repo.settingsVersion();
+      if (after !== before) await noticeReplicas(config.redis, after, err);
+    }
+    return code;
   } catch (e) {
     if (e instanceof GatewayError) {
       err.write(`modro: ${e.message}\n`);
@@ -93,6 +99,30 @@ export async function runTenancyCommand(
     throw e;
   } finally {
     await store.close();
+  }
+}
+
+/**
+ * A write made here reaches running replicas at once through Redis, as one made through the admin API does
+ * (`<keyPrefix>settings`); when Redis cannot be reached they pick it up through their poll.
+ */
+async function noticeReplicas(redis: NonNullable<Config['redis']>, version: number, err: Out): Promise<void> {
+  const { Redis } = await import('ioredis'); // only commands of a deployment with Redis load it
+  const client = new Redis(redis.url, {
+    lazyConnect: true,
+    connectTimeout: 2_000,
+    commandTimeout: 2_000,
+    maxRetriesPerRequest: 0,
+    retryStrategy: () => null,
+  });
+  client.on('error', () => {});
+  try {
+    await client.connect();
+    await client.publish(`${redis.keyPrefix}settings`, String(version));
+  } catch {
+    err.write('modro: Redis could not be reached; running gateways pick the change up through their poll\n');
+  } finally {
+    client.disconnect();
   }
 }
 

@@ -87,6 +87,7 @@ function resolveSecrets(config: Config, env: NodeJS.ProcessEnv): void {
   if (config.storage.kind === 'postgres') {
     config.storage.url = resolveSecret(config.storage.url, 'storage.url', env);
   }
+  if (config.redis) config.redis.url = resolveSecret(config.redis.url, 'redis.url', env);
   if (config.tenancy.secret) config.tenancy.secret = resolveSecret(config.tenancy.secret, 'tenancy.secret', env);
   if (config.tenancy.admin.password) {
     config.tenancy.admin.password = resolveSecret(config.tenancy.admin.password, 'tenancy.admin.password', env);

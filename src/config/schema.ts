@@ -292,6 +292,27 @@ export const configSchema = z.strictObject({
     .strictObject({ level: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info') })
     .prefault({}),
   tenancy: tenancySchema.prefault({}),
+  /**
+   * Several replicas (docs/deploy.md): Redis holds the keys' rate and quota counters, shared by every replica
+   * through atomic scripts, and carries settings-change notices (pub/sub, the database poll kept as fallback).
+   * Absent: counters live in this process's memory (one node).
+   */
+  redis: z
+    .strictObject({
+      /** redis://[user:password@]host:port[/db] or rediss:// (`env:`/`file:` references work). */
+      url: z.string().min(1),
+      /** Prefix of every key and channel this gateway uses (several gateways may share one Redis). */
+      keyPrefix: z.string().default('modro:'),
+      /**
+       * Redis unreachable: `open` admits and counts in this replica's memory (limits then hold per replica,
+       * not across them, until Redis is back); `closed` refuses limited keys' requests with 503
+       * provider_unavailable (Retry-After: 1). Keys without rpm, tpm or quota are served either way.
+       */
+      failMode: z.enum(['open', 'closed']).default('open'),
+      /** A counter command not answered in this long counts as Redis being down (ms). */
+      commandTimeoutMs: positiveInt.default(500),
+    })
+    .optional(),
 });
 
 export type ConfigInput = z.input<typeof configSchema>;

@@ -25,6 +25,19 @@ export type Taken =
   | { ok: true; ticket: LimitTicket }
   | { ok: false; error: GatewayError; headers: Record<string, string> };
 
+/**
+ * Where admission counts a limited key's requests: `MemoryLimiter` (one node, this file) or `RedisLimiter`
+ * (replicas sharing counters, redis-limiter.ts). Both give the same answers: the same sliding window, the
+ * same refusals, headers and Retry-After. `admit` is synchronous or one await (never a query per request).
+ */
+export interface KeyLimiter {
+  /** Checks the key's quota, requests and tokens and counts the request when all pass. */
+  admit(keyId: string, limits: CompiledLimits, promptTokens: number): Taken | Promise<Taken>;
+  /** The x-ratelimit-* headers of a key without counting anything (answers outside admission). */
+  peekHeaders(keyId: string, limits: CompiledLimits): Record<string, string>;
+  close(): void | Promise<void>;
+}
+
 export interface LimiterOptions {
   /** Spend recorded for the key since `since` (ms), in nano-dollars. */
   spentSince(keyId: string, since: number): Promise<number>;
@@ -44,7 +57,7 @@ interface QuotaState {
   loading: Promise<void> | undefined;
 }
 
-export class KeyLimiter {
+export class MemoryLimiter implements KeyLimiter {
   readonly #o: LimiterOptions;
   readonly #now: () => number;
   readonly #rates = new Map<string, Rates>();
@@ -110,6 +123,12 @@ export class KeyLimiter {
     return loading;
   }
 
+  admit(keyId: string, limits: CompiledLimits, promptTokens: number): Taken | Promise<Taken> {
+    const loading = limits.quota ? this.quotaReady(keyId, limits.quota) : undefined;
+    if (!loading) return this.take(keyId, limits, promptTokens);
+    return loading.then(() => this.take(keyId, limits, promptTokens));
+  }
+
   /** Settled spend of the key this period (undefined: not tracked), nano-dollars. */
   spent(keyId: string): number | undefined {
     return this.#quotas.get(keyId)?.spent;
@@ -127,16 +146,7 @@ export class KeyLimiter {
         // quotaReady was not awaited: a programming error, refused rather than let through unmetered.
         return { ok: false, error: new GatewayError('internal_error', 'Internal error'), headers: {} };
       }
-      if (state.spent >= limits.quota.nanoUsd) {
-        const usd = (limits.quota.nanoUsd / NANO_PER_USD).toFixed(2);
-        const period =
-          limits.quota.period === 'total' ? '' : ` this ${limits.quota.period === 'daily' ? 'day' : 'month'}`;
-        return {
-          ok: false,
-          error: new GatewayError('quota_exceeded', `This key has used its quota of $${usd}${period}`),
-          headers: this.#headers(keyId, limits, now),
-        };
-      }
+      if (state.spent >= limits.quota.nanoUsd) return quotaRefusal(limits.quota, this.#headers(keyId, limits, now));
     }
     const hasRates = limits.rpm !== undefined || limits.tpm !== undefined;
     if (!hasRates) return { ok: true, ticket: this.#ticket(keyId, limits, undefined) };
@@ -190,12 +200,7 @@ export class KeyLimiter {
   }
 
   #refusal(keyId: string, limits: CompiledLimits, now: number, waitMs: number, message: string): Taken {
-    const seconds = Math.max(1, Math.ceil(waitMs / 1000));
-    return {
-      ok: false,
-      error: new GatewayError('rate_limited', `${message}. Retry in ${seconds} s.`, { retryAfter: seconds }),
-      headers: this.#headers(keyId, limits, now),
-    };
+    return rateRefusal(message, waitMs, this.#headers(keyId, limits, now));
   }
 
   #ticket(
@@ -237,6 +242,27 @@ export class KeyLimiter {
     }
     return headers;
   }
+}
+
+/** A 429 rate_limited refusal: Retry-After in whole seconds, at least 1. */
+export function rateRefusal(message: string, waitMs: number, headers: Record<string, string>): Taken {
+  const seconds = Math.max(1, Math.ceil(waitMs / 1000));
+  return {
+    ok: false,
+    error: new GatewayError('rate_limited', `${message}. Retry in ${seconds} s.`, { retryAfter: seconds }),
+    headers,
+  };
+}
+
+/** A 402 quota_exceeded refusal. */
+export function quotaRefusal(quota: KeyQuota, headers: Record<string, string>): Taken {
+  const usd = (quota.nanoUsd / NANO_PER_USD).toFixed(2);
+  const period = quota.period === 'total' ? '' : ` this ${quota.period === 'daily' ? 'day' : 'month'}`;
+  return {
+    ok: false,
+    error: new GatewayError('quota_exceeded', `This key has used its quota of $${usd}${period}`),
+    headers,
+  };
 }
 
 /** Start of the period that holds `now` (UTC calendar days and months). */

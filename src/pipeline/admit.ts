@@ -3,7 +3,7 @@ import { inRanges } from '../core/cidr.ts';
 import { GatewayError } from '../core/errors.ts';
 import type { ChatRequest, EmbeddingRequest } from '../core/ir.ts';
 import { type Endpoint, scopeAllows } from '../limits/key-limits.ts';
-import type { KeyLimiter, LimitTicket } from '../limits/limiter.ts';
+import type { KeyLimiter, LimitTicket, Taken } from '../limits/limiter.ts';
 import { parseModelField } from '../router/router.ts';
 import { promptTokenEstimate } from '../tokens/tokens.ts';
 import type { Caller, CallerContext } from './context.ts';
@@ -40,17 +40,15 @@ export function admit(ctx: CallerContext, deps: AdmitDeps, endpoint: Endpoint): 
   if (!limits || ctx.caller.keyId === null) return kinds;
   if (!limits.quota && limits.rpm === undefined && limits.tpm === undefined) return kinds; // nothing to count
   const keyId = ctx.caller.keyId;
-  const take = (): Admitted => {
-    const taken = deps.limiter.take(keyId, limits, limits.tpm === undefined ? 0 : inputTokenEstimate(ctx.request));
-    return taken.ok
+  const toAdmitted = (taken: Taken): Admitted =>
+    taken.ok
       ? { ok: true, caller: kinds.caller, ticket: taken.ticket }
       : { ok: false, error: taken.error, headers: taken.headers };
-  };
-  const loading = limits.quota ? deps.limiter.quotaReady(keyId, limits.quota) : undefined;
-  if (!loading) return take();
-  return loading.then(take, (err: unknown) => ({
+  const taken = deps.limiter.admit(keyId, limits, limits.tpm === undefined ? 0 : inputTokenEstimate(ctx.request));
+  if (!(taken instanceof Promise)) return toAdmitted(taken);
+  return taken.then(toAdmitted, (err: unknown) => ({
     ok: false,
-    error: new GatewayError('internal_error', 'Internal error: the spend of this key could not be read', {
+    error: new GatewayError('internal_error', 'Internal error: the limits of this key could not be checked', {
       cause: err,
     }),
   }));

@@ -5,7 +5,6 @@ import type { pino } from 'pino';
 import { buildCatalog, type Catalog } from '../catalog/catalog.ts';
 import type { Config } from '../config/schema.ts';
 import { GatewayError } from '../core/errors.ts';
-import { KeyLimiter } from '../limits/limiter.ts';
 import { storedSpendSince } from '../limits/stored-spend.ts';
 import { createLogger, type Logger } from '../ops/logger.ts';
 import { Metrics } from '../ops/metrics.ts';
@@ -27,6 +26,7 @@ import { UsageWriter } from '../store/usage-writer.ts';
 import { createTenancy, type Tenancy } from '../tenancy/tenancy.ts';
 import { TokenCounter } from '../tokens/token-counter.ts';
 import { buildApp } from './app.ts';
+import { createSharedLimits } from './shared-limits.ts';
 
 /**
  * The composition root: configuration in, a running gateway out. Everything is built once here and passed
@@ -151,16 +151,28 @@ export async function createRuntime(options: RuntimeOptions): Promise<Runtime> {
     keys = [{ id: 'dev', key: generatedApiKey }];
     if (env['MODRO_API_KEY']) generatedApiKey = undefined;
   }
-  const tenancy = await createTenancy({ config, store, catalog, logger, dataDir, configKeys: keys });
-  const auth = tenancy.auth;
-  const upstreams = new UpstreamPool();
-  const limiter = new KeyLimiter({
+  const shared = await createSharedLimits({
+    config,
+    logger,
+    metrics,
     // A key's first request with a quota: what it spent this period, counting records still queued.
     spentSince: async (keyId, since) => {
       await usage.flush().catch(() => {});
       return storedSpendSince(store.db, keyId, since);
     },
   });
+  const limiter = shared.limiter;
+  const tenancy = await createTenancy({
+    config,
+    store,
+    catalog,
+    logger,
+    dataDir,
+    configKeys: keys,
+    ...(shared.wrapFeed ? { wrapFeed: shared.wrapFeed } : {}),
+  });
+  const auth = tenancy.auth;
+  const upstreams = new UpstreamPool();
   const pipeline = new Pipeline({
     config,
     catalog,
@@ -244,7 +256,7 @@ export async function createRuntime(options: RuntimeOptions): Promise<Runtime> {
       await usage.close();
       await responses?.close();
       await tenancy.close();
-      limiter.close();
+      await shared.close();
       await store.close();
       await upstreams.close();
       metrics.close();

@@ -44,8 +44,10 @@ export interface TenancyOptions {
   logger: Logger;
   dataDir: string;
   configKeys: ReadonlyArray<{ id?: string | undefined; key: string }>;
-  /** Replaces the database poll (e.g. a Redis channel). */
+  /** Replaces the database poll (tests). */
   feed?: SettingsChangeFeed;
+  /** Wraps the database poll (a Redis channel on top of it, the poll kept as fallback). */
+  wrapFeed?: (poll: SettingsChangeFeed) => SettingsChangeFeed;
   /** How often last-used times are written. */
   lastUsedFlushMs?: number;
 }
@@ -66,7 +68,8 @@ export async function createTenancy(options: TenancyOptions): Promise<Tenancy> {
   const operatorOnly = operatorProviders(catalog);
   const onError = (err: unknown) =>
     logger.error({ err }, 'tenancy settings reload failed (the previous settings stay in use)');
-  const feed = options.feed ?? new PollingChangeFeed(repo, settings.cache.pollMs, onError);
+  const poll = new PollingChangeFeed(repo, settings.cache.pollMs, onError);
+  const feed = options.feed ?? options.wrapFeed?.(poll) ?? poll;
   const directory = new TenantDirectory({
     repo,
     feed,

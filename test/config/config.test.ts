@@ -104,3 +104,30 @@ test('the storage path alone (from the environment) keeps the SQLite default', (
   const config = parseConfig({}, { MODRO__STORAGE__PATH: '/tmp/x/modro.db' });
   assert.deepEqual(config.storage, { kind: 'sqlite', path: '/tmp/x/modro.db' });
 });
+
+describe('the redis: setting', () => {
+  test('absent: one node; present: defaults, and the URL may be a reference', () => {
+    assert.equal(parseConfig({}, {}).redis, undefined);
+    const config = parseConfig({ redis: { url: 'env:REDIS_URL' } }, { REDIS_URL: 'redis://cache:6379/2' });
+    assert.deepEqual(config.redis, {
+      url: 'redis://cache:6379/2',
+      keyPrefix: 'modro:',
+      failMode: 'open',
+      commandTimeoutMs: 500,
+    });
+    const env = parseConfig({}, { MODRO__REDIS__URL: 'redis://other:6379', MODRO__REDIS__FAIL_MODE: 'closed' });
+    assert.equal(env.redis?.url, 'redis://other:6379');
+    assert.equal(env.redis?.failMode, 'closed');
+  });
+
+  test('a failMode other than open or closed, or a missing url, is refused with its name', () => {
+    assert.throws(
+      () => parseConfig({ redis: { url: 'redis://x', failMode: 'maybe' } }, {}),
+      (err: unknown) => err instanceof ConfigError && /redis\.failMode/.test(err.message),
+    );
+    assert.throws(
+      () => parseConfig({ redis: { keyPrefix: 'x:' } }, {}),
+      (err: unknown) => err instanceof ConfigError && /redis\.url/.test(err.message),
+    );
+  });
+});

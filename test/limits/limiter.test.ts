@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
 import { blockListOf, inRanges, parseCidr } from '../../src/core/cidr.ts';
 import type { CompiledLimits } from '../../src/limits/key-limits.ts';
-import { formatReset, KeyLimiter, periodStart } from '../../src/limits/limiter.ts';
+import { formatReset, MemoryLimiter, periodStart } from '../../src/limits/limiter.ts';
 import { SlidingWindow } from '../../src/limits/sliding-window.ts';
 
 /** The limiter on a clock the test moves: window edges, waits, corrections and quota periods, exactly. */
@@ -21,7 +21,7 @@ function limits(partial: Partial<CompiledLimits>): CompiledLimits {
 
 function limiterAt(start: number, spent = 0) {
   const clock = { now: start };
-  const limiter = new KeyLimiter({ now: () => clock.now, spentSince: async () => spent });
+  const limiter = new MemoryLimiter({ now: () => clock.now, spentSince: async () => spent });
   return { clock, limiter };
 }
 

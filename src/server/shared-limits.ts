@@ -1,0 +1,108 @@
+import { Counter, Gauge } from 'prom-client';
+import type { Config } from '../config/schema.ts';
+import { type KeyLimiter, MemoryLimiter } from '../limits/limiter.ts';
+import { RedisLimiter } from '../limits/redis-limiter.ts';
+import type { Logger } from '../ops/logger.ts';
+import type { Metrics } from '../ops/metrics.ts';
+import { RedisChangeFeed, type SettingsChangeFeed } from '../tenancy/change-feed.ts';
+
+/**
+ * What replicas share, assembled from the `redis:` setting: the limiter (counters in Redis, this replica's
+ * memory as the failMode-open fallback), the settings-change channel, and their metrics:
+ * `modro_redis_up` (1 while Redis answers) and `modro_limits_degraded_total` (requests whose limits were
+ * decided without Redis). Without `redis:` the limiter is the one-node MemoryLimiter.
+ */
+export interface SharedLimits {
+  limiter: KeyLimiter;
+  /** Wraps the database poll with the Redis channel (undefined: the poll alone). */
+  wrapFeed: ((poll: SettingsChangeFeed) => SettingsChangeFeed) | undefined;
+  close(): Promise<void>;
+}
+
+export async function createSharedLimits(options: {
+  config: Config;
+  logger: Logger;
+  metrics: Metrics;
+  spentSince(keyId: string, since: number): Promise<number>;
+}): Promise<SharedLimits> {
+  const { config, logger, metrics, spentSince } = options;
+  const memory = new MemoryLimiter({ spentSince });
+  const settings = config.redis;
+  if (!settings) return { limiter: memory, wrapFeed: undefined, close: async () => memory.close() };
+
+  const { Redis } = await import('ioredis'); // loaded only by a deployment with redis:
+  const registers = [metrics.registry];
+  const upGauge = new Gauge({
+    name: 'modro_redis_up',
+    help: '1 while Redis (shared limit counters, change notices) answers, 0 while it does not',
+    registers,
+  });
+  const degraded = new Counter({
+    name: 'modro_limits_degraded_total',
+    help: `Requests of limited keys decided without Redis (redis.failMode ${settings.failMode})`,
+    registers,
+  });
+  const redis = new Redis(settings.url, {
+    lazyConnect: true,
+    // Fail at once while disconnected (failMode decides), never queue requests behind a dead connection.
+    enableOfflineQueue: false,
+    maxRetriesPerRequest: 1,
+    commandTimeout: settings.commandTimeoutMs,
+    connectTimeout: 2_000,
+    // Reconnect for ever, at most every second: recovery without a restart.
+    retryStrategy: (times) => Math.min(times * 100, 1_000),
+  });
+  const limiter = new RedisLimiter({
+    redis,
+    keyPrefix: settings.keyPrefix,
+    failMode: settings.failMode,
+    fallback: memory,
+    spentSince,
+    onStateChange(up, err) {
+      upGauge.set(up ? 1 : 0);
+      if (up) logger.info('Redis answers again: key limits are shared across replicas again');
+      else
+        logger.error(
+          { reason: err instanceof Error ? err.message : String(err), failMode: settings.failMode },
+          settings.failMode === 'open'
+            ? 'Redis unreachable: key limits are counted in this replica only until it is back (redis.failMode open)'
+            : 'Redis unreachable: requests of keys with rpm, tpm or quota are refused with 503 until it is back (redis.failMode closed)',
+        );
+    },
+    onDegraded: () => degraded.inc(),
+  });
+  // Connection events drive the state too, so an outage with no traffic is logged (once) and measured.
+  redis.on('error', (err: unknown) => limiter.markDown(err));
+  redis.on('ready', () => limiter.markUp());
+  upGauge.set(0);
+  try {
+    await redis.connect();
+    upGauge.set(1);
+  } catch (err) {
+    limiter.markDown(err); // starts degraded; ioredis keeps reconnecting
+  }
+  // A subscribed connection can do nothing else; its offline queue holds the SUBSCRIBE until it connects.
+  const subscriber = redis.duplicate({ enableOfflineQueue: true, commandTimeout: undefined });
+  subscriber.on('error', () => {}); // the command connection's state is the one logged
+  const channel = `${settings.keyPrefix}settings`;
+  return {
+    limiter,
+    wrapFeed: (poll) =>
+      new RedisChangeFeed({
+        poll,
+        subscriber,
+        publish: (ch, message) => redis.publish(ch, message),
+        channel,
+        onError: (err) =>
+          logger.warn(
+            { reason: err instanceof Error ? err.message : String(err) },
+            'Redis settings notice failed (other replicas catch up through the database poll)',
+          ),
+      }),
+    async close() {
+      limiter.close();
+      subscriber.disconnect();
+      await redis.quit().catch(() => redis.disconnect());
+    },
+  };
+}
