@@ -41,9 +41,19 @@ function providerKeys(provider: ProviderConfig, id: string): ProviderKey[] {
   });
 }
 
-function toSpec(provider: ProviderConfig, limits: UpstreamLimits): ProviderSpec {
+/**
+ * A provider managed at runtime (a channel, src/channels/): its configuration as YAML would give it, its
+ * keys already built (decrypted) and its priority among providers serving the same model name.
+ */
+export interface ChannelProvider {
+  config: ProviderConfig;
+  keys: ProviderKey[];
+  priority: number;
+}
+
+function toSpec(provider: ProviderConfig, limits: UpstreamLimits, prebuilt?: ProviderKey[]): ProviderSpec {
   const id = provider.id ?? provider.kind;
-  const keys = providerKeys(provider, id);
+  const keys = prebuilt ? [...prebuilt] : providerKeys(provider, id);
   // Local servers and the demo provider take no key; one empty key lets them rotate like the others.
   if (keys.length === 0 && descriptorOf(provider.kind).local) keys.push(providerKey(`${id}#local`, ''));
   return {
@@ -145,12 +155,16 @@ export function blendedPrice(model: CatalogModel): number {
   return (3 * model.price.input + model.price.output) / 4;
 }
 
-export function buildCatalog(config: Config, env: NodeJS.ProcessEnv = process.env): Catalog {
+export function buildCatalog(
+  config: Config,
+  env: NodeJS.ProcessEnv = process.env,
+  channels: readonly ChannelProvider[] = [],
+): Catalog {
   // One load of the price library for all of this build's lookups, unloaded when it is done (prices.ts).
-  return withPriceLibrary(() => assembleCatalog(config, env));
+  return withPriceLibrary(() => assembleCatalog(config, env, channels));
 }
 
-function assembleCatalog(config: Config, env: NodeJS.ProcessEnv): Catalog {
+function assembleCatalog(config: Config, env: NodeJS.ProcessEnv, channels: readonly ChannelProvider[]): Catalog {
   const warnings: string[] = [];
   const configured = [...config.providers, ...providersFromEnv(env, config.providers)];
   const real = configured.filter((p) => p.kind !== 'demo');
@@ -178,6 +192,22 @@ function assembleCatalog(config: Config, env: NodeJS.ProcessEnv): Catalog {
     providers.set(spec.id, spec);
     models.push(...modelsOf(provider, spec, config, warnings));
   }
+  // Channels come after the configuration's providers; an id the configuration already uses stays the file's.
+  const priority = new Map<string, number>();
+  for (const channel of channels) {
+    const spec = toSpec(channel.config, config.limits.upstream, channel.keys);
+    if (providers.has(spec.id)) {
+      warnings.push(`Channel ${spec.id} was left out: the configuration defines a provider with that id`);
+      continue;
+    }
+    if (spec.keys.length === 0) {
+      warnings.push(`Channel ${spec.id} has no active credential and was left out`);
+      continue;
+    }
+    providers.set(spec.id, spec);
+    priority.set(spec.id, channel.priority);
+    models.push(...modelsOf(channel.config, spec, config, warnings));
+  }
   const byId = new Map(models.map((model) => [model.id, model]));
   const byName = new Map<string, CatalogModel[]>();
   for (const model of models) {
@@ -185,7 +215,9 @@ function assembleCatalog(config: Config, env: NodeJS.ProcessEnv): Catalog {
     list.push(model);
     byName.set(model.name, list);
   }
-  for (const list of byName.values()) list.sort((a, b) => blendedPrice(a) - blendedPrice(b));
+  // Higher priority first (configuration providers have 0), then cheapest.
+  const rank = (model: CatalogModel) => priority.get(model.provider) ?? 0;
+  for (const list of byName.values()) list.sort((a, b) => rank(b) - rank(a) || blendedPrice(a) - blendedPrice(b));
   return { providers, models, byId, byName, warnings };
 }
 

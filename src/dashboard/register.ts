@@ -4,6 +4,7 @@ import { GatewayError } from '../core/errors.ts';
 import { toClientError } from '../http/client-errors.ts';
 import { registerJsonBodyParser } from '../http/json-body.ts';
 import { registerAdminApiAnalytics } from './admin/api/analytics-routes.ts';
+import { registerAdminApiChannels } from './admin/api/channel-routes.ts';
 import { registerAdminApiKeys } from './admin/api/key-routes.ts';
 import { registerAdminApiPresets } from './admin/api/preset-routes.ts';
 import { registerAdminApiSession } from './admin/api/session-routes.ts';
@@ -78,5 +79,6 @@ export function registerDashboard(app: FastifyInstance, deps: DashboardDeps): vo
     registerAdminApiKeys(scope, deps);
     registerAdminApiPresets(scope, deps);
     registerAdminApiAnalytics(scope, deps);
+    registerAdminApiChannels(scope, deps);
   });
 }
