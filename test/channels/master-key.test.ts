@@ -36,7 +36,10 @@ describe('channel credential encryption (AES-256-GCM under a master key)', () =>
     const parts = sealed.split('.');
     const body = Buffer.from(parts[3]!, 'base64url');
     body[0] = body[0]! ^ 1;
-    assert.throws(() => open(ring, 'cred_1', [...parts.slice(0, 3), body.toString('base64url')].join('.')), MasterKeyError);
+    assert.throws(
+      () => open(ring, 'cred_1', [...parts.slice(0, 3), body.toString('base64url')].join('.')),
+      MasterKeyError,
+    );
     assert.throws(
       () => open(keyringOf(b), 'cred_1', sealed),
       (err: Error) => err instanceof MasterKeyError && err.message.includes(a.id) && !err.message.includes(SECRET),
@@ -67,7 +70,9 @@ describe('channel credential encryption (AES-256-GCM under a master key)', () =>
       assert.equal(fromFile?.current.id, masterKeyOf(keyB, '').id);
       assert.equal(fromFile?.all.length, 2);
       await assert.rejects(loadKeyring({ MODRO_MASTER_KEY: 'c2hvcnQ=' }), (err: Error) => {
-        return err instanceof MasterKeyError && err.message.includes('MODRO_MASTER_KEY') && !err.message.includes('c2hvcnQ');
+        return (
+          err instanceof MasterKeyError && err.message.includes('MODRO_MASTER_KEY') && !err.message.includes('c2hvcnQ')
+        );
       });
       await assert.rejects(loadKeyring({ MODRO_MASTER_KEY_FILE: join(dir, 'missing') }), MasterKeyError);
     } finally {
