@@ -17,7 +17,10 @@ import type { ChannelSource } from './source.ts';
  * read-only beside the channels.
  */
 export interface ChannelService {
+  /** For reads. */
   readonly ops: ChannelOps;
+  /** For writes: the keyring read again first (a key file may have a new current key). */
+  writeOps(): Promise<ChannelOps>;
   reload(): Promise<void>;
   test(id: string): Promise<ChannelTestResult[]>;
   configured(): ConfiguredProviderView[];
@@ -61,6 +64,7 @@ export function createChannelService(deps: ChannelServiceDeps): ChannelService {
     get ops() {
       return source.ops;
     },
+    writeOps: () => source.opsForWrite(),
     reload: () => source.reload(),
     configured() {
       const out: ConfiguredProviderView[] = [];

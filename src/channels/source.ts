@@ -51,6 +51,27 @@ export class ChannelSource {
     return { repo: this.#o.repo, keyring: this.#keyring, reservedIds: this.#o.reservedIds };
   }
 
+  /**
+   * The operations with the keyring read again (the key file may have changed): used for every write, so a
+   * credential stored after `MODRO_MASTER_KEY_FILE` gained a new current key is sealed with that key.
+   */
+  async opsForWrite(): Promise<ChannelOps> {
+    await this.#loadKeyring();
+    return this.ops;
+  }
+
+  async #loadKeyring(): Promise<void> {
+    try {
+      this.#keyring = await loadKeyring(this.#o.env);
+    } catch (err) {
+      // Keep the keyring we had: a half-edited key file must not take channels down.
+      this.#o.logger.error(
+        { reason: err instanceof MasterKeyError ? err.message : 'unreadable' },
+        'master key not loaded',
+      );
+    }
+  }
+
   async start(): Promise<void> {
     await this.reload();
     const pollMs = this.#o.pollMs ?? 1_000;
@@ -93,12 +114,7 @@ export class ChannelSource {
 
   async #load(): Promise<void> {
     const { repo, logger } = this.#o;
-    try {
-      this.#keyring = await loadKeyring(this.#o.env);
-    } catch (err) {
-      // Keep the keyring we had: a half-edited key file must not take channels down.
-      logger.error({ reason: err instanceof MasterKeyError ? err.message : 'unreadable' }, 'master key not loaded');
-    }
+    await this.#loadKeyring();
     const revision = await repo.revision();
     const [channels, credentials] = await Promise.all([repo.listChannels(), repo.listCredentials()]);
     const active = credentials.filter((c) => c.state === 'active');

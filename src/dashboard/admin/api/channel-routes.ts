@@ -29,7 +29,7 @@ export function registerAdminApiChannels(app: FastifyInstance, deps: DashboardDe
 
   app.post('/admin/api/channels', async (req, reply) => {
     if (!(await adminForApi(deps, req, reply, true))) return;
-    const created = await createChannel(channels.ops, jsonObject(req));
+    const created = await createChannel(await channels.writeOps(), jsonObject(req));
     await channels.reload();
     return reply.code(201).send(created);
   });
@@ -41,14 +41,14 @@ export function registerAdminApiChannels(app: FastifyInstance, deps: DashboardDe
 
   app.patch('/admin/api/channels/:id', async (req, reply) => {
     if (!(await adminForApi(deps, req, reply, true))) return;
-    const updated = await updateChannel(channels.ops, id(req), jsonObject(req));
+    const updated = await updateChannel(await channels.writeOps(), id(req), jsonObject(req));
     await channels.reload();
     return updated;
   });
 
   app.delete('/admin/api/channels/:id', async (req, reply) => {
     if (!(await adminForApi(deps, req, reply, true))) return;
-    await deleteChannel(channels.ops, id(req));
+    await deleteChannel(await channels.writeOps(), id(req));
     await channels.reload();
     return reply.code(204).send();
   });
@@ -61,7 +61,7 @@ export function registerAdminApiChannels(app: FastifyInstance, deps: DashboardDe
 
   app.post('/admin/api/channels/:id/credentials', async (req, reply) => {
     if (!(await adminForApi(deps, req, reply, true))) return;
-    const created = await addCredential(channels.ops, id(req), jsonObject(req));
+    const created = await addCredential(await channels.writeOps(), id(req), jsonObject(req));
     await channels.reload();
     return reply.code(201).send(created);
   });
@@ -70,7 +70,7 @@ export function registerAdminApiChannels(app: FastifyInstance, deps: DashboardDe
     app.post(`/admin/api/channels/:id/credentials/:credential/${action}`, async (req, reply) => {
       if (!(await adminForApi(deps, req, reply, true))) return;
       const credential = (req.params as { credential: string }).credential;
-      const view = await setCredentialState(channels.ops, id(req), credential, action);
+      const view = await setCredentialState(await channels.writeOps(), id(req), credential, action);
       await channels.reload();
       return view;
     });
