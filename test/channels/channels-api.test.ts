@@ -1,10 +1,13 @@
 import assert from 'node:assert/strict';
+import { writeFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
-import type { TestGateway } from '../helpers/gateway.ts';
+import { runChannelCommand } from '../../src/cli/channel-commands.ts';
+import { mockProvider, type TestGateway } from '../helpers/gateway.ts';
 import { leakedSecrets } from '../helpers/secrets.ts';
 import { type MockOpenAI, startMockOpenAI } from '../mocks/openai-compatible.ts';
-import type { AdminClient } from '../tenancy/helpers.ts';
-import { chatTo, keysSeen, mockChannel, startChannelGateway } from './helpers.ts';
+import { type AdminClient, waitFor } from '../tenancy/helpers.ts';
+import { chatTo, keysSeen, MASTER_KEY, mockChannel, startChannelGateway } from './helpers.ts';
 
 const KEY_A = 'sk-channel-aaaa-0123456789abcdefghijklmnop';
 const KEY_B = 'sk-channel-bbbb-0123456789abcdefghijklmnop';
@@ -134,6 +137,20 @@ describe('channels through the admin API and real HTTP', () => {
     assert.equal(gone.status, 404, await gone.text());
   });
 
+  it('disabling a channel while one of its streams is open: the stream completes, new requests are not routed', async () => {
+    upstream.options.chunkDelayMs = 40;
+    const stream = await chatTo(gw, 'acme/gpt-4o-mini', true);
+    assert.equal(stream.status, 200);
+    const reading = stream.text();
+    await admin.json('PATCH', '/admin/api/channels/acme', { enabled: false });
+    const refused = await chatTo(gw, 'acme/gpt-4o-mini');
+    assert.equal(refused.status, 404, 'the next request no longer sees the channel');
+    await refused.text();
+    assert.ok((await reading).includes('[DONE]'), 'the open stream ran to its end');
+    upstream.options.chunkDelayMs = 0;
+    await admin.json('PATCH', '/admin/api/channels/acme', { enabled: true });
+  });
+
   it('validation errors say what is wrong, in the API envelope', async () => {
     const cases: Array<[unknown, number, RegExp]> = [
       [{ id: 'Bad Id', kind: 'openai' }, 400, /^id: /],
@@ -175,6 +192,97 @@ describe('channels without a master key', () => {
       assert.match(json.error.message, /MODRO_MASTER_KEY/);
     } finally {
       await gw.close();
+    }
+  });
+});
+
+describe('channels beside the configuration file, and changes from another process', () => {
+  it('file providers are listed read-only; a CLI change reaches the running gateway without a restart', async () => {
+    const upstream = await startMockOpenAI({ apiKeys: [KEY_A] });
+    const { gw, admin } = await startChannelGateway({
+      providers: [mockProvider('filed', upstream.url, [{ name: 'gpt-4o-mini', qualityRank: 70 }], { keys: [KEY_A] })],
+    });
+    try {
+      const taken = await admin.request('POST', '/admin/api/channels', mockChannel('filed', upstream.url, [KEY_B]));
+      assert.equal(taken.status, 409, 'a channel may not take a file provider id');
+      await taken.text();
+      await admin.json('POST', '/admin/api/channels', mockChannel('side', upstream.url, [KEY_A], { priority: 5 }));
+      const listed = await admin.json<{ configured: Array<{ id: string; readOnly: boolean; keys: number }> }>(
+        'GET',
+        '/admin/api/channels',
+      );
+      assert.deepEqual(listed.configured, [
+        {
+          id: 'filed',
+          kind: 'openai',
+          baseUrl: upstream.url,
+          keys: 1,
+          models: ['gpt-4o-mini'],
+          source: 'configuration',
+          readOnly: true,
+        },
+      ]);
+      // Priority: a bare model name goes to the higher-priority channel before the file's provider.
+      const bare = await chatTo(gw, 'gpt-4o-mini');
+      assert.equal(bare.headers.get('x-model-router-provider'), 'side');
+      await bare.text();
+
+      const configFile = join(gw.dataDir, 'cli.yaml');
+      writeFileSync(
+        configFile,
+        `storage:\n  kind: sqlite\n  path: ${join(gw.dataDir, 'modro.db')}\ndemo:\n  enabled: false\n`,
+      );
+      const out: string[] = [];
+      const code = await runChannelCommand(
+        ['channels', 'disable', 'side', '--config', configFile],
+        { MODRO_MASTER_KEY: MASTER_KEY },
+        { write: (t) => out.push(t) },
+        { write: (t) => out.push(t) },
+      );
+      assert.equal(code, 0, out.join(''));
+      await waitFor(
+        async () => {
+          const res = await chatTo(gw, 'side/gpt-4o-mini');
+          await res.text();
+          return res.status === 404;
+        },
+        'the gateway applies the CLI change',
+        5_000,
+      );
+
+      const added: string[] = [];
+      const addCode = await runChannelCommand(
+        [
+          'channels',
+          'add-key',
+          'side',
+          '--label',
+          'due',
+          '--rotate-by',
+          new Date(Date.now() + 3 * 86_400_000).toISOString().slice(0, 10),
+          '--config',
+          configFile,
+        ],
+        { MODRO_MASTER_KEY: MASTER_KEY },
+        { write: (t) => added.push(t) },
+        { write: (t) => added.push(t) },
+        () => `${KEY_B}\n`,
+      );
+      assert.equal(addCode, 0, added.join(''));
+      assert.match(added.join(''), new RegExp(`added cred_\\S+ \\(…${KEY_B.slice(-4)}\\) to side`));
+      const listing: string[] = [];
+      await runChannelCommand(
+        ['channels', 'list', '--config', configFile],
+        { MODRO_MASTER_KEY: MASTER_KEY },
+        { write: (t) => listing.push(t) },
+      );
+      const text = listing.join('');
+      assert.match(text, /side\topenai\tdisabled\tpriority 5/);
+      assert.match(text, /WARNING: rotate by \d{4}-\d{2}-\d{2} \(in [23] day\(s\)\)/);
+      assert.deepEqual(leakedSecrets(text + added.join(''), [KEY_A, KEY_B]), []);
+    } finally {
+      await gw.close();
+      await upstream.close();
     }
   });
 });
