@@ -21,6 +21,8 @@ export interface Catalog {
   byName: Map<string, CatalogModel[]>;
   /** Things an operator should know (a model without a price was left out, ...). */
   warnings: string[];
+  /** Channel providers' routing weights (src/channels/): spread a bare model name over equal-priority channels. */
+  channelWeights?: Map<string, { priority: number; weight: number }>;
 }
 
 const DEFAULT_CAPABILITIES: ModelCapabilities = {
@@ -49,6 +51,8 @@ export interface ChannelProvider {
   config: ProviderConfig;
   keys: ProviderKey[];
   priority: number;
+  /** Share of requests among channels of equal priority serving the same bare model name. */
+  weight: number;
 }
 
 function toSpec(provider: ProviderConfig, limits: UpstreamLimits, prebuilt?: ProviderKey[]): ProviderSpec {
@@ -194,6 +198,7 @@ function assembleCatalog(config: Config, env: NodeJS.ProcessEnv, channels: reado
   }
   // Channels come after the configuration's providers; an id the configuration already uses stays the file's.
   const priority = new Map<string, number>();
+  const channelWeights = new Map<string, { priority: number; weight: number }>();
   for (const channel of channels) {
     const spec = toSpec(channel.config, config.limits.upstream, channel.keys);
     if (providers.has(spec.id)) {
@@ -206,6 +211,7 @@ function assembleCatalog(config: Config, env: NodeJS.ProcessEnv, channels: reado
     }
     providers.set(spec.id, spec);
     priority.set(spec.id, channel.priority);
+    channelWeights.set(spec.id, { priority: channel.priority, weight: channel.weight });
     models.push(...modelsOf(channel.config, spec, config, warnings));
   }
   const byId = new Map(models.map((model) => [model.id, model]));
@@ -218,12 +224,38 @@ function assembleCatalog(config: Config, env: NodeJS.ProcessEnv, channels: reado
   // Higher priority first (configuration providers have 0), then cheapest.
   const rank = (model: CatalogModel) => priority.get(model.provider) ?? 0;
   for (const list of byName.values()) list.sort((a, b) => rank(b) - rank(a) || blendedPrice(a) - blendedPrice(b));
-  return { providers, models, byId, byName, warnings };
+  return { providers, models, byId, byName, warnings, ...(channelWeights.size > 0 ? { channelWeights } : {}) };
 }
 
 /** Catalog ids or bare names → models (a bare name expands to every provider serving it). */
 export function resolveModelRef(catalog: Catalog, ref: string): CatalogModel[] {
   const exact = catalog.byId.get(ref);
   if (exact) return [exact];
-  return catalog.byName.get(ref) ?? [];
+  const list = catalog.byName.get(ref) ?? [];
+  return catalog.channelWeights && list.length > 1 ? spreadByWeight(list, catalog.channelWeights) : list;
+}
+
+/**
+ * Channels of equal priority next to each other in a bare name's list take the lead in proportion to their
+ * weights (a weighted random order, Efraimidis-Spirakis: sort by u^(1/w)); everything else keeps its order.
+ */
+function spreadByWeight(
+  list: CatalogModel[],
+  weights: Map<string, { priority: number; weight: number }>,
+  random: () => number = Math.random,
+): CatalogModel[] {
+  const out: CatalogModel[] = [];
+  for (let i = 0; i < list.length; ) {
+    const first = weights.get(list[i]!.provider);
+    let j = i + 1;
+    while (first && j < list.length && weights.get(list[j]!.provider)?.priority === first.priority) j++;
+    const run = list.slice(i, j);
+    if (run.length > 1) {
+      const keyed = run.map((m) => ({ m, k: random() ** (1 / weights.get(m.provider)!.weight) }));
+      keyed.sort((a, b) => b.k - a.k);
+      out.push(...keyed.map((x) => x.m));
+    } else out.push(...run);
+    i = j;
+  }
+  return out;
 }

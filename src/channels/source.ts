@@ -167,6 +167,6 @@ export class ChannelSource {
       .filter((c) => c.channelId === row.id && c.state === 'active')
       .map((c) => this.#keys.get(c.id))
       .filter((k): k is ProviderKey => k !== undefined);
-    return { config: parsed.data, keys, priority: row.priority };
+    return { config: parsed.data, keys, priority: row.priority, weight: row.weight };
   }
 }

@@ -280,6 +280,31 @@ describe('channels beside the configuration file, and changes from another proce
       assert.match(text, /side\topenai\tdisabled\tpriority 5/);
       assert.match(text, /WARNING: rotate by \d{4}-\d{2}-\d{2} \(in [23] day\(s\)\)/);
       assert.deepEqual(leakedSecrets(text + added.join(''), [KEY_A, KEY_B]), []);
+
+      // Weight: equal-priority channels share a bare model name in proportion (9:1 here).
+      await admin.json(
+        'POST',
+        '/admin/api/channels',
+        mockChannel('heavy', upstream.url, [KEY_A], { priority: 7, weight: 9 }),
+      );
+      await admin.json(
+        'POST',
+        '/admin/api/channels',
+        mockChannel('light', upstream.url, [KEY_A], { priority: 7, weight: 1 }),
+      );
+      const served: Record<string, number> = {};
+      for (let i = 0; i < 40; i++) {
+        const res = await chatTo(gw, 'gpt-4o-mini');
+        assert.equal(res.status, 200);
+        const provider = res.headers.get('x-model-router-provider')!;
+        served[provider] = (served[provider] ?? 0) + 1;
+        await res.text();
+      }
+      assert.deepEqual(
+        Object.keys(served).sort(),
+        ['heavy', 'light'].filter((p) => served[p]),
+      );
+      assert.ok((served['heavy'] ?? 0) >= 28, `heavy served ${served['heavy']} of 40`);
     } finally {
       await gw.close();
       await upstream.close();
