@@ -40,6 +40,7 @@ export class ChannelSource {
   #timer: NodeJS.Timeout | undefined;
   #reloading: Promise<void> | undefined;
   #again = false;
+  #closed = false;
   /** Every channel as last read, enabled or not (for the admin test call). */
   #all: Array<{ row: ChannelRow; provider: ChannelProvider | undefined }> = [];
 
@@ -76,16 +77,21 @@ export class ChannelSource {
     await this.reload();
     const pollMs = this.#o.pollMs ?? 1_000;
     this.#timer = setInterval(() => {
-      this.#o.repo.revision().then(
-        (revision) => (revision !== this.#revision ? this.reload() : undefined),
-        (err) => this.#o.logger.error({ err }, 'channel revision check failed'),
-      );
+      if (this.#reloading) return;
+      this.#o.repo
+        .revision()
+        .then((revision) => (revision !== this.#revision ? this.reload() : undefined))
+        // The channels in use stay as they were; the next poll tries again.
+        .catch((err) => this.#o.logger.error({ err }, 'channel reload failed'));
     }, pollMs);
     this.#timer.unref();
   }
 
-  close(): void {
+  /** Stops the poll and waits for a reload under way (before the store closes under it). */
+  async close(): Promise<void> {
+    this.#closed = true;
     clearInterval(this.#timer);
+    await this.#reloading?.catch(() => {});
   }
 
   /** The provider of one channel as last loaded (its active credentials), enabled or not. */
@@ -95,6 +101,7 @@ export class ChannelSource {
 
   /** Reads the tables and applies them; concurrent calls coalesce into one more run. */
   reload(): Promise<void> {
+    if (this.#closed) return Promise.resolve();
     if (this.#reloading) {
       this.#again = true;
       return this.#reloading;

@@ -282,7 +282,7 @@ export async function createRuntime(options: RuntimeOptions): Promise<Runtime> {
         clearTimeout(force);
         clearInterval(sweep);
       }
-      channelSource.close();
+      await channelSource.close();
       await tokens.close();
       await usage.close();
       await responses?.close();
