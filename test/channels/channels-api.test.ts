@@ -240,15 +240,11 @@ describe('channels beside the configuration file, and changes from another proce
         { write: (t) => out.push(t) },
       );
       assert.equal(code, 0, out.join(''));
-      await waitFor(
-        async () => {
-          const res = await chatTo(gw, 'side/gpt-4o-mini');
-          await res.text();
-          return res.status === 404;
-        },
-        'the gateway applies the CLI change',
-        5_000,
-      );
+      await waitFor(async () => {
+        const res = await chatTo(gw, 'side/gpt-4o-mini');
+        await res.text();
+        return res.status === 404;
+      }, 'the gateway applies the CLI change');
 
       const added: string[] = [];
       const addCode = await runChannelCommand(
