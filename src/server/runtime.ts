@@ -115,6 +115,8 @@ export async function createRuntime(options: RuntimeOptions): Promise<Runtime> {
   // step: every component holds this same catalog object, new requests see the new contents, and requests
   // and streams under way keep the provider spec and key objects they were handed.
   let hadChannels = false;
+  // Set once tenancy exists (it is created after the first channel load).
+  let tenancyRef: Tenancy | undefined;
   const applyChannels = (providers: ChannelProvider[]) => {
     if (providers.length === 0 && !hadChannels) return;
     hadChannels = providers.length > 0;
@@ -123,6 +125,7 @@ export async function createRuntime(options: RuntimeOptions): Promise<Runtime> {
     for (const warning of next.warnings) if (!catalog.warnings.includes(warning)) logger.warn(warning);
     Object.assign(catalog, next);
     router.setTable(table);
+    tenancyRef?.refreshOperatorProviders();
     for (const s of health.snapshot(catalog.providers.values())) metrics.setCircuit(s.provider, s.keyId, s.state);
   };
   const fileProviderIds = [...config.providers, ...providersFromEnv(env, config.providers)].map((p) => p.id ?? p.kind);
@@ -183,6 +186,7 @@ export async function createRuntime(options: RuntimeOptions): Promise<Runtime> {
     if (env['MODRO_API_KEY']) generatedApiKey = undefined;
   }
   const tenancy = await createTenancy({ config, store, catalog, logger, dataDir, configKeys: keys });
+  tenancyRef = tenancy;
   const auth = tenancy.auth;
   const upstreams = new UpstreamPool();
   const limiter = new KeyLimiter({
