@@ -9,6 +9,7 @@ import { registerAdminApiKeys } from './admin/api/key-routes.ts';
 import { registerAdminApiPresets } from './admin/api/preset-routes.ts';
 import { registerAdminApiSession } from './admin/api/session-routes.ts';
 import { registerAdminApiTenants } from './admin/api/tenant-routes.ts';
+import { registerAdminChannels } from './admin/channel-routes.ts';
 import { registerAdminKeys } from './admin/key-routes.ts';
 import { registerAdminLogin } from './admin/login-routes.ts';
 import { LoginThrottle } from './admin/login-throttle.ts';
@@ -73,6 +74,7 @@ export function registerDashboard(app: FastifyInstance, deps: DashboardDeps): vo
     registerAdminTenantList(scope, deps);
     registerAdminTenantDetail(scope, deps);
     registerAdminKeys(scope, deps);
+    registerAdminChannels(scope, deps);
 
     registerAdminApiSession(scope, deps, loginThrottle);
     registerAdminApiTenants(scope, deps);
