@@ -89,6 +89,13 @@ export async function runChannelCommand(
     return what;
   };
   const readKey = (): string => {
+    // Said before waiting on standard input, which would otherwise hang a terminal for nothing.
+    if (!keyring) {
+      throw new GatewayError(
+        'invalid_request',
+        'No master key: set MODRO_MASTER_KEY or MODRO_MASTER_KEY_FILE (docs/channels.md)',
+      );
+    }
     const key = stdin().replace(/\r?\n$/, '');
     if (!key) throw new GatewayError('invalid_request', 'No key on standard input');
     return key;
