@@ -153,8 +153,13 @@ export class ChannelSource {
     for (const id of [...this.#keys.keys()]) if (!activeIds.has(id)) this.#keys.delete(id);
     this.#all = channels.map((row) => ({ row, provider: this.#providerOf(row, credentials) }));
     const providers = this.#all.filter((c) => c.row.enabled && c.provider).map((c) => c.provider!);
-    this.#o.apply(providers);
+    // Noted first: a change that cannot be applied is not retried every second, only with the next change.
     this.#revision = revision;
+    try {
+      this.#o.apply(providers);
+    } catch (err) {
+      logger.error({ err }, 'channels could not be applied; the previous catalog stays in use');
+    }
   }
 
   #providerOf(row: ChannelRow, credentials: CredentialRow[]): ChannelProvider | undefined {
