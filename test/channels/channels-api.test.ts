@@ -122,6 +122,13 @@ describe('channels through the admin API and real HTTP', () => {
     assert.deepEqual(test.results.map((r) => `${r.ok} ${r.upstreamStatus ?? ''}`).sort(), ['false 401', 'true ']);
     assert.ok(gw.logs.length > 0);
     assert.deepEqual(leakedSecrets(gw.logs.join('\n'), [BAD_KEY, KEY_A, KEY_B]), [], 'no key in the logs');
+    const metrics = await (await fetch(`${gw.url}/metrics`)).text();
+    assert.match(
+      metrics,
+      /key="two#cred_[^"]+",state="rejected"} 1/,
+      'circuits are labelled by channel and credential id',
+    );
+    assert.deepEqual(leakedSecrets(metrics, [BAD_KEY, KEY_A, KEY_B]), [], 'no key in a metric label');
   });
 
   it('a disabled channel is not routed to; enabled again it is', async () => {
