@@ -4,7 +4,7 @@ import type { Logger } from '../ops/logger.ts';
 import { providerKey } from '../providers/provider-key.ts';
 import type { ProviderKey } from '../providers/types.ts';
 import { type Keyring, loadKeyring, MasterKeyError } from './master-key.ts';
-import type { ChannelOps } from './operations.ts';
+import { type ChannelOps, credentialView } from './operations.ts';
 import type { ChannelRepository, ChannelRow, CredentialRow } from './repository.ts';
 
 /**
@@ -75,6 +75,14 @@ export class ChannelSource {
 
   async start(): Promise<void> {
     await this.reload();
+    // Credentials due for rotation are said once at start (and shown on the admin page and in `channels list`).
+    const now = Date.now();
+    for (const c of await this.#o.repo.listCredentials()) {
+      const warning = credentialView(c, now).warning;
+      if (warning && c.state !== 'revoked') {
+        this.#o.logger.warn({ channel: c.channelId, credential: c.id, warning }, 'channel credential due for rotation');
+      }
+    }
     const pollMs = this.#o.pollMs ?? 1_000;
     this.#timer = setInterval(() => {
       if (this.#reloading) return;

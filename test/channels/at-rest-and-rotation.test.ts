@@ -50,7 +50,7 @@ forEachDatabase('channel credentials at rest', (suite) => {
       let { gw, admin } = await startChannelGateway({ storage }, env);
       try {
         await admin.json('POST', '/admin/api/channels', mockChannel('vault', upstream.url, [KEY_1]));
-        await admin.json('POST', '/admin/api/channels/vault/credentials', { key: KEY_2 });
+        await admin.json('POST', '/admin/api/channels/vault/credentials', { key: KEY_2, rotateBy: '2020-01-01' });
         for (let i = 0; i < 3; i++) assert.equal((await chatTo(gw, 'vault/gpt-4o-mini')).status, 200);
         upstream.faults.push({
           kind: 'status',
@@ -113,6 +113,10 @@ forEachDatabase('channel credentials at rest', (suite) => {
         const used = new Set(upstream.requests.map((r) => String(r.headers.authorization)));
         assert.equal(used.size, 3, 'all three credentials decrypted and in rotation');
         assert.deepEqual(leakedSecrets(gw.logs.join('\n'), secrets), [], 'no key in the logs');
+        assert.ok(
+          gw.logs.some((line) => line.includes('channel credential due for rotation') && line.includes('passed')),
+          'a credential past its rotate-by date is warned about at start',
+        );
       } finally {
         await gw.close();
       }
