@@ -224,7 +224,8 @@ function assembleCatalog(config: Config, env: NodeJS.ProcessEnv, channels: reado
   // Higher priority first (configuration providers have 0), then cheapest.
   const rank = (model: CatalogModel) => priority.get(model.provider) ?? 0;
   for (const list of byName.values()) list.sort((a, b) => rank(b) - rank(a) || blendedPrice(a) - blendedPrice(b));
-  return { providers, models, byId, byName, warnings, ...(channelWeights.size > 0 ? { channelWeights } : {}) };
+  // Always set (empty without channels): a rebuilt catalog is copied over the old one, and must not keep its weights.
+  return { providers, models, byId, byName, warnings, channelWeights };
 }
 
 /** Catalog ids or bare names → models (a bare name expands to every provider serving it). */
@@ -232,7 +233,7 @@ export function resolveModelRef(catalog: Catalog, ref: string): CatalogModel[] {
   const exact = catalog.byId.get(ref);
   if (exact) return [exact];
   const list = catalog.byName.get(ref) ?? [];
-  return catalog.channelWeights && list.length > 1 ? spreadByWeight(list, catalog.channelWeights) : list;
+  return catalog.channelWeights?.size && list.length > 1 ? spreadByWeight(list, catalog.channelWeights) : list;
 }
 
 /**
