@@ -21,6 +21,8 @@ export interface Catalog {
   byName: Map<string, CatalogModel[]>;
   /** Things an operator should know (a model without a price was left out, ...). */
   warnings: string[];
+  /** Channel providers' routing weights (src/channels/): spread a bare model name over equal-priority channels. */
+  channelWeights?: Map<string, { priority: number; weight: number }>;
 }
 
 const DEFAULT_CAPABILITIES: ModelCapabilities = {
@@ -41,9 +43,21 @@ function providerKeys(provider: ProviderConfig, id: string): ProviderKey[] {
   });
 }
 
-function toSpec(provider: ProviderConfig, limits: UpstreamLimits): ProviderSpec {
+/**
+ * A provider managed at runtime (a channel, src/channels/): its configuration as YAML would give it, its
+ * keys already built (decrypted) and its priority among providers serving the same model name.
+ */
+export interface ChannelProvider {
+  config: ProviderConfig;
+  keys: ProviderKey[];
+  priority: number;
+  /** Share of requests among channels of equal priority serving the same bare model name. */
+  weight: number;
+}
+
+function toSpec(provider: ProviderConfig, limits: UpstreamLimits, prebuilt?: ProviderKey[]): ProviderSpec {
   const id = provider.id ?? provider.kind;
-  const keys = providerKeys(provider, id);
+  const keys = prebuilt ? [...prebuilt] : providerKeys(provider, id);
   // Local servers and the demo provider take no key; one empty key lets them rotate like the others.
   if (keys.length === 0 && descriptorOf(provider.kind).local) keys.push(providerKey(`${id}#local`, ''));
   return {
@@ -145,12 +159,16 @@ export function blendedPrice(model: CatalogModel): number {
   return (3 * model.price.input + model.price.output) / 4;
 }
 
-export function buildCatalog(config: Config, env: NodeJS.ProcessEnv = process.env): Catalog {
+export function buildCatalog(
+  config: Config,
+  env: NodeJS.ProcessEnv = process.env,
+  channels: readonly ChannelProvider[] = [],
+): Catalog {
   // One load of the price library for all of this build's lookups, unloaded when it is done (prices.ts).
-  return withPriceLibrary(() => assembleCatalog(config, env));
+  return withPriceLibrary(() => assembleCatalog(config, env, channels));
 }
 
-function assembleCatalog(config: Config, env: NodeJS.ProcessEnv): Catalog {
+function assembleCatalog(config: Config, env: NodeJS.ProcessEnv, channels: readonly ChannelProvider[]): Catalog {
   const warnings: string[] = [];
   const configured = [...config.providers, ...providersFromEnv(env, config.providers)];
   const real = configured.filter((p) => p.kind !== 'demo');
@@ -178,6 +196,24 @@ function assembleCatalog(config: Config, env: NodeJS.ProcessEnv): Catalog {
     providers.set(spec.id, spec);
     models.push(...modelsOf(provider, spec, config, warnings));
   }
+  // Channels come after the configuration's providers; an id the configuration already uses stays the file's.
+  const priority = new Map<string, number>();
+  const channelWeights = new Map<string, { priority: number; weight: number }>();
+  for (const channel of channels) {
+    const spec = toSpec(channel.config, config.limits.upstream, channel.keys);
+    if (providers.has(spec.id)) {
+      warnings.push(`Channel ${spec.id} was left out: the configuration defines a provider with that id`);
+      continue;
+    }
+    if (spec.keys.length === 0) {
+      warnings.push(`Channel ${spec.id} has no active credential and was left out`);
+      continue;
+    }
+    providers.set(spec.id, spec);
+    priority.set(spec.id, channel.priority);
+    channelWeights.set(spec.id, { priority: channel.priority, weight: channel.weight });
+    models.push(...modelsOf(channel.config, spec, config, warnings));
+  }
   const byId = new Map(models.map((model) => [model.id, model]));
   const byName = new Map<string, CatalogModel[]>();
   for (const model of models) {
@@ -185,13 +221,42 @@ function assembleCatalog(config: Config, env: NodeJS.ProcessEnv): Catalog {
     list.push(model);
     byName.set(model.name, list);
   }
-  for (const list of byName.values()) list.sort((a, b) => blendedPrice(a) - blendedPrice(b));
-  return { providers, models, byId, byName, warnings };
+  // Higher priority first (configuration providers have 0), then cheapest.
+  const rank = (model: CatalogModel) => priority.get(model.provider) ?? 0;
+  for (const list of byName.values()) list.sort((a, b) => rank(b) - rank(a) || blendedPrice(a) - blendedPrice(b));
+  // Always set (empty without channels): a rebuilt catalog is copied over the old one, and must not keep its weights.
+  return { providers, models, byId, byName, warnings, channelWeights };
 }
 
 /** Catalog ids or bare names → models (a bare name expands to every provider serving it). */
 export function resolveModelRef(catalog: Catalog, ref: string): CatalogModel[] {
   const exact = catalog.byId.get(ref);
   if (exact) return [exact];
-  return catalog.byName.get(ref) ?? [];
+  const list = catalog.byName.get(ref) ?? [];
+  return catalog.channelWeights?.size && list.length > 1 ? spreadByWeight(list, catalog.channelWeights) : list;
+}
+
+/**
+ * Channels of equal priority next to each other in a bare name's list take the lead in proportion to their
+ * weights (a weighted random order, Efraimidis-Spirakis: sort by u^(1/w)); everything else keeps its order.
+ */
+function spreadByWeight(
+  list: CatalogModel[],
+  weights: Map<string, { priority: number; weight: number }>,
+  random: () => number = Math.random,
+): CatalogModel[] {
+  const out: CatalogModel[] = [];
+  for (let i = 0; i < list.length; ) {
+    const first = weights.get(list[i]!.provider);
+    let j = i + 1;
+    while (first && j < list.length && weights.get(list[j]!.provider)?.priority === first.priority) j++;
+    const run = list.slice(i, j);
+    if (run.length > 1) {
+      const keyed = run.map((m) => ({ m, k: random() ** (1 / weights.get(m.provider)!.weight) }));
+      keyed.sort((a, b) => b.k - a.k);
+      out.push(...keyed.map((x) => x.m));
+    } else out.push(...run);
+    i = j;
+  }
+  return out;
 }

@@ -67,7 +67,7 @@ const upstreamLimitFields = {
   maxBodyBytes: positiveInt,
 };
 
-const providerSchema = z.strictObject({
+export const providerSchema = z.strictObject({
   id: z
     .string()
     .regex(/^[a-z0-9][a-z0-9_-]*$/, 'must be lowercase letters, digits, - or _')

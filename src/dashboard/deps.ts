@@ -1,4 +1,5 @@
 import type { Catalog } from '../catalog/catalog.ts';
+import type { ChannelService } from '../channels/service.ts';
 import type { Config } from '../config/schema.ts';
 import type { Logger } from '../ops/logger.ts';
 import type { ProviderHealth } from '../pipeline/health.ts';
@@ -25,6 +26,7 @@ export interface DashboardDeps {
     auth: Pick<Tenancy['auth'], 'provisioned'>;
   };
   logger: Pick<Logger, 'error'>;
+  channels: ChannelService;
 }
 
 /** What the management operations (shared with the CLI) need, taken from the dashboards' deps. */

@@ -4,10 +4,12 @@ import { GatewayError } from '../core/errors.ts';
 import { toClientError } from '../http/client-errors.ts';
 import { registerJsonBodyParser } from '../http/json-body.ts';
 import { registerAdminApiAnalytics } from './admin/api/analytics-routes.ts';
+import { registerAdminApiChannels } from './admin/api/channel-routes.ts';
 import { registerAdminApiKeys } from './admin/api/key-routes.ts';
 import { registerAdminApiPresets } from './admin/api/preset-routes.ts';
 import { registerAdminApiSession } from './admin/api/session-routes.ts';
 import { registerAdminApiTenants } from './admin/api/tenant-routes.ts';
+import { registerAdminChannels } from './admin/channel-routes.ts';
 import { registerAdminKeys } from './admin/key-routes.ts';
 import { registerAdminLogin } from './admin/login-routes.ts';
 import { LoginThrottle } from './admin/login-throttle.ts';
@@ -72,11 +74,13 @@ export function registerDashboard(app: FastifyInstance, deps: DashboardDeps): vo
     registerAdminTenantList(scope, deps);
     registerAdminTenantDetail(scope, deps);
     registerAdminKeys(scope, deps);
+    registerAdminChannels(scope, deps);
 
     registerAdminApiSession(scope, deps, loginThrottle);
     registerAdminApiTenants(scope, deps);
     registerAdminApiKeys(scope, deps);
     registerAdminApiPresets(scope, deps);
     registerAdminApiAnalytics(scope, deps);
+    registerAdminApiChannels(scope, deps);
   });
 }

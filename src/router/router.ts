@@ -123,6 +123,14 @@ export class Router {
     return this.deps.chooser;
   }
 
+  /**
+   * The candidate table of a rebuilt catalog (channels reloaded); the next request routes with it. The caller
+   * swaps the catalog's contents in the same synchronous step.
+   */
+  setTable(table: CandidateTable): void {
+    this.deps.table = table;
+  }
+
   /** Swaps the `auto` chooser (recalibrated thresholds); the next request uses it. */
   setChooser(chooser: TierChooser): void {
     this.deps.chooser = chooser;

@@ -2,7 +2,11 @@ import { randomBytes } from 'node:crypto';
 import { resolve } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { pino } from 'pino';
-import { buildCatalog, type Catalog } from '../catalog/catalog.ts';
+import { buildCatalog, type Catalog, type ChannelProvider } from '../catalog/catalog.ts';
+import { ChannelRepository } from '../channels/repository.ts';
+import { type ChannelService, createChannelService } from '../channels/service.ts';
+import { ChannelSource } from '../channels/source.ts';
+import { providersFromEnv } from '../config/env-providers.ts';
 import type { Config } from '../config/schema.ts';
 import { GatewayError } from '../core/errors.ts';
 import { storedSpendSince } from '../limits/stored-spend.ts';
@@ -55,6 +59,8 @@ export interface Runtime {
   responses: ResponseStore | undefined;
   auth: Authenticator;
   tenancy: Tenancy;
+  /** Channels: providers managed at runtime (src/channels/, docs/channels.md). */
+  channels: ChannelService;
   /** Set when no API key was configured: generated for this run only, never stored. */
   generatedApiKey: string | undefined;
   app: ReturnType<typeof buildApp>;
@@ -103,6 +109,34 @@ export async function createRuntime(options: RuntimeOptions): Promise<Runtime> {
 
   const store = await openStore(storeConfigFrom(config.storage));
   const dataDir = dataDirOf(config.storage);
+
+  // Channels: read before tenancy starts (it looks at the catalog's providers), then on every change. A
+  // change rebuilds the catalog and the router's table off to the side and swaps both in one synchronous
+  // step: every component holds this same catalog object, new requests see the new contents, and requests
+  // and streams under way keep the provider spec and key objects they were handed.
+  let hadChannels = false;
+  // Set once tenancy exists (it is created after the first channel load).
+  let tenancyRef: Tenancy | undefined;
+  const applyChannels = (providers: ChannelProvider[]) => {
+    if (providers.length === 0 && !hadChannels) return;
+    hadChannels = providers.length > 0;
+    const next = buildCatalog(config, env, providers);
+    const table = buildCandidateTable(next, config.routing);
+    for (const warning of next.warnings) if (!catalog.warnings.includes(warning)) logger.warn(warning);
+    Object.assign(catalog, next);
+    router.setTable(table);
+    tenancyRef?.refreshOperatorProviders();
+    for (const s of health.snapshot(catalog.providers.values())) metrics.setCircuit(s.provider, s.keyId, s.state);
+  };
+  const fileProviderIds = [...config.providers, ...providersFromEnv(env, config.providers)].map((p) => p.id ?? p.kind);
+  const channelSource = new ChannelSource({
+    repo: new ChannelRepository(store.db),
+    env,
+    logger,
+    reservedIds: new Set([...fileProviderIds, 'demo']),
+    apply: applyChannels,
+  });
+  await channelSource.start();
   const storage = config.storage;
   const usage = new UsageWriter({
     db: store.db,
@@ -171,8 +205,19 @@ export async function createRuntime(options: RuntimeOptions): Promise<Runtime> {
     configKeys: keys,
     ...(shared.wrapFeed ? { wrapFeed: shared.wrapFeed } : {}),
   });
+  tenancyRef = tenancy;
   const auth = tenancy.auth;
   const upstreams = new UpstreamPool();
+  const channels = createChannelService({
+    config,
+    env,
+    source: channelSource,
+    catalog,
+    adapterFor,
+    upstreams,
+    tokens,
+    health,
+  });
   const pipeline = new Pipeline({
     config,
     catalog,
@@ -201,6 +246,7 @@ export async function createRuntime(options: RuntimeOptions): Promise<Runtime> {
     responses,
     auth,
     tenancy,
+    channels,
     generatedApiKey,
     app: undefined as unknown as ReturnType<typeof buildApp>,
     draining: false,
@@ -252,6 +298,7 @@ export async function createRuntime(options: RuntimeOptions): Promise<Runtime> {
         clearTimeout(force);
         clearInterval(sweep);
       }
+      await channelSource.close();
       await tokens.close();
       await usage.close();
       await responses?.close();

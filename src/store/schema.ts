@@ -1,4 +1,5 @@
 import type { Generated } from 'kysely';
+import type { ChannelCredentialTable, ChannelRevisionTable, ChannelTable } from './channel-tables.ts';
 import type { LatencyBucketColumn } from './latency-buckets.ts';
 import type { AdminUserTable, ApiKeyTable, SessionTable, TenancySettingsTable, TenantTable } from './tenancy-tables.ts';
 
@@ -19,6 +20,9 @@ export interface Database {
   dashboard_session: SessionTable;
   tenancy_settings: TenancySettingsTable;
   stored_response: StoredResponseTable;
+  channel: ChannelTable;
+  channel_credential: ChannelCredentialTable;
+  channel_revision: ChannelRevisionTable;
 }
 
 /**

@@ -33,6 +33,11 @@ export interface Tenancy {
   adminPasswordFile: string | undefined;
   /** Called once the server listens: links point here unless server.publicUrl is set. */
   setBaseUrl(url: string): void;
+  /**
+   * The catalog's providers changed (channels): the list of providers the operator holds keys for, which every
+   * managed caller's policy shares by reference, is brought up to date in place.
+   */
+  refreshOperatorProviders(): void;
   /** Stops the poll and writes pending last-used times. */
   close(): Promise<void>;
 }
@@ -139,6 +144,9 @@ export async function createTenancy(options: TenancyOptions): Promise<Tenancy> {
     secret,
     config: settings,
     adminPasswordFile,
+    refreshOperatorProviders() {
+      if (operatorOnly) operatorOnly.splice(0, operatorOnly.length, ...(operatorProviders(catalog) ?? []));
+    },
     setBaseUrl(url) {
       if (!config.server.publicUrl) links.setBaseUrl(url);
     },

@@ -14,6 +14,9 @@ forEachDatabase('store migrations', (suite) => {
     assert.deepEqual(tables, [
       'admin_user',
       'api_key',
+      'channel',
+      'channel_credential',
+      'channel_revision',
       'dashboard_session',
       'stored_response',
       'tenancy_settings',

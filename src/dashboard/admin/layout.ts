@@ -3,7 +3,7 @@ import { type PageInput, page } from '../layout.ts';
 
 /** The frame of every signed-in admin page: "Admin" under the brand, the admin navigation, sign-out. */
 export function adminLayout(
-  active: 'overview' | 'tenants' | 'keys',
+  active: 'overview' | 'tenants' | 'keys' | 'channels',
   csrf: string,
   input: Omit<PageInput, 'scope' | 'nav' | 'signOut'>,
 ): SafeHtml {
@@ -14,6 +14,7 @@ export function adminLayout(
       { href: '/admin', label: 'Analytics', active: active === 'overview' },
       { href: '/admin/tenants', label: 'Tenants', active: active === 'tenants' },
       { href: '/admin/keys', label: 'API keys', active: active === 'keys' },
+      { href: '/admin/channels', label: 'Channels', active: active === 'channels' },
     ],
     signOut: { action: '/admin/logout', csrf },
   });
