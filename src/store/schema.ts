@@ -1,5 +1,6 @@
 import type { Generated } from 'kysely';
 import type { LatencyBucketColumn } from './latency-buckets.ts';
+import type { AccountTable, LedgerEntryTable, PlanTable } from './ledger-tables.ts';
 import type { AdminUserTable, ApiKeyTable, SessionTable, TenancySettingsTable, TenantTable } from './tenancy-tables.ts';
 
 /**
@@ -19,6 +20,9 @@ export interface Database {
   dashboard_session: SessionTable;
   tenancy_settings: TenancySettingsTable;
   stored_response: StoredResponseTable;
+  plan: PlanTable;
+  account: AccountTable;
+  ledger_entry: LedgerEntryTable;
 }
 
 /**

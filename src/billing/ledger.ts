@@ -1,0 +1,630 @@
+import { randomBytes } from 'node:crypto';
+import { type Kysely, sql } from 'kysely';
+import { GatewayError } from '../core/errors.ts';
+import type { LedgerEntryTable, LedgerKind } from '../store/ledger-tables.ts';
+import type { Database } from '../store/schema.ts';
+import { toSafeInt } from '../store/usage.ts';
+import { formatUsd } from './cost.ts';
+
+/**
+ * Balances, holds and plans of the billed accounts of one gateway, in memory and exact, with the ledger
+ * (table `ledger_entry`) as the truth (decision 0023, docs/billing.md). `hold` checks every limit and reserves
+ * the amount in one synchronous step, so requests arriving together can never overdraw; holds and their
+ * settlements reach the database in batches (no database round trip on the request path); manual entries
+ * (credits, debits, deposits) are written before they answer. At start the balances are summed from the
+ * ledger and the holds an earlier run left open are closed (settled at the recorded cost of their request,
+ * else released).
+ */
+
+export type { LedgerKind } from '../store/ledger-tables.ts';
+
+/** Largest manual amount: one million dollars (and far below 2^53 nano-dollars). */
+export const MAX_MANUAL_NANO = 1_000_000 * 1e9;
+
+export interface Plan {
+  id: string;
+  name: string;
+  monthlyCapNano: number | null;
+  /** Model ids the plan gives access to; null: every model. */
+  models: string[] | null;
+}
+
+export interface AccountView {
+  tenantId: string;
+  planId: string | null;
+  balanceNano: number;
+  heldNano: number;
+  availableNano: number;
+  monthSpendNano: number;
+}
+
+/** An open hold: settled or released exactly once. */
+export interface Hold {
+  readonly id: string;
+  readonly tenantId: string;
+  readonly amountNano: number;
+  /** Settles at the request's cost (at most the amount held); returns what was charged. */
+  settle(costNano: number): number;
+  release(): void;
+}
+
+export type HoldResult = { ok: true; hold: Hold } | { ok: false; error: GatewayError };
+
+export interface HoldRequest {
+  tenantId: string;
+  keyId: string | null;
+  requestId: string;
+  amountNano: number;
+  /** The key's own quota and what it spent this period (from the key limiter). */
+  keyQuota?: { nanoUsd: number; spentNano: number } | undefined;
+}
+
+type NewEntry = Omit<LedgerEntryTable, 'id' | 'node'>;
+
+interface AccountState {
+  planId: string | null;
+  balance: number;
+  held: number;
+  monthStart: number;
+  monthSpend: number;
+}
+
+export interface LedgerOptions {
+  db: Kysely<Database>;
+  flushIntervalMs?: number;
+  pollMs?: number;
+  now?: () => number;
+  onError?: (err: unknown, during: string) => void;
+}
+
+export class Ledger {
+  readonly node = `n_${randomBytes(6).toString('hex')}`;
+  readonly #db: Kysely<Database>;
+  readonly #now: () => number;
+  readonly #o: LedgerOptions;
+  readonly #accounts = new Map<string, AccountState>();
+  readonly #plans = new Map<string, Plan>();
+  readonly #heldByKey = new Map<string, number>();
+  #queue: NewEntry[] = [];
+  #lastSeenId = 0;
+  #flushing: Promise<void> | undefined;
+  #timer: NodeJS.Timeout | undefined;
+  #poller: NodeJS.Timeout | undefined;
+  #open = 0;
+
+  constructor(options: LedgerOptions) {
+    this.#o = options;
+    this.#db = options.db;
+    this.#now = options.now ?? Date.now;
+  }
+
+  /**
+   * Loads plans and accounts (balances summed from the ledger). `recover`: close the holds an earlier run
+   * left open (a gateway at start; never the CLI, which runs beside a live gateway).
+   */
+  async start({ recover }: { recover: boolean }): Promise<{ settled: number; released: number }> {
+    await this.#load();
+    const closed = recover ? await this.#recoverStaleHolds() : { settled: 0, released: 0 };
+    const pollMs = this.#o.pollMs;
+    if (pollMs) {
+      this.#poller = setInterval(() => {
+        this.#poll().catch((err: unknown) => this.#o.onError?.(err, 'ledger poll'));
+      }, pollMs);
+      this.#poller.unref();
+    }
+    return closed;
+  }
+
+  async close(): Promise<void> {
+    if (this.#poller) clearInterval(this.#poller);
+    if (this.#timer) clearTimeout(this.#timer);
+    this.#timer = undefined;
+    await this.flush();
+  }
+
+  /** A tenant with an account is billed (bring-your-own-key callers never are: the pipeline skips them). */
+  billed(tenantId: string): boolean {
+    return this.#accounts.has(tenantId);
+  }
+
+  planOf(tenantId: string): Plan | undefined {
+    const planId = this.#accounts.get(tenantId)?.planId;
+    return planId ? this.#plans.get(planId) : undefined;
+  }
+
+  plans(): Plan[] {
+    return [...this.#plans.values()];
+  }
+
+  /** Holds not yet settled or released (tests, metrics). */
+  get openHolds(): number {
+    return this.#open;
+  }
+
+  account(tenantId: string): AccountView | undefined {
+    const a = this.#accounts.get(tenantId);
+    if (!a) return undefined;
+    this.#rollMonth(a);
+    return {
+      tenantId,
+      planId: a.planId,
+      balanceNano: a.balance,
+      heldNano: a.held,
+      availableNano: a.balance - a.held,
+      monthSpendNano: a.monthSpend,
+    };
+  }
+
+  /**
+   * Reserves the most a request can cost, or refuses it naming the limit that ran out first: the balance
+   * less open holds, the plan's monthly cap less the month's spend and holds, the key's quota less its spend
+   * and holds. Synchronous: check and reserve cannot interleave with another request.
+   */
+  hold(req: HoldRequest): HoldResult {
+    const a = this.#accounts.get(req.tenantId);
+    if (!a) return { ok: false, error: new GatewayError('internal_error', 'Internal error') };
+    this.#rollMonth(a);
+    const need = req.amountNano;
+    const limits: Array<{ left: number; message: (left: number) => string }> = [
+      {
+        left: a.balance - a.held,
+        message: (left) =>
+          `Insufficient balance: this request needs a hold of $${formatUsd(need)} and $${formatUsd(Math.max(0, left))} is available`,
+      },
+    ];
+    const plan = a.planId ? this.#plans.get(a.planId) : undefined;
+    if (plan?.monthlyCapNano != null) {
+      const cap = plan.monthlyCapNano;
+      limits.push({
+        left: cap - a.monthSpend - a.held,
+        message: (left) =>
+          `Monthly spending cap of plan '${plan.id}' reached: this request needs a hold of $${formatUsd(need)} and $${formatUsd(Math.max(0, left))} of the $${formatUsd(cap)} cap is left this month`,
+      });
+    }
+    if (req.keyQuota && req.keyId !== null) {
+      const quota = req.keyQuota;
+      limits.push({
+        left: quota.nanoUsd - quota.spentNano - (this.#heldByKey.get(req.keyId) ?? 0),
+        message: (left) =>
+          `This key's quota is used up: this request needs a hold of $${formatUsd(need)} and $${formatUsd(Math.max(0, left))} of the key's $${formatUsd(quota.nanoUsd)} quota is left`,
+      });
+    }
+    let stop: (typeof limits)[number] | undefined;
+    for (const limit of limits) if (limit.left < need && (!stop || limit.left < stop.left)) stop = limit;
+    if (stop) return { ok: false, error: new GatewayError('quota_exceeded', stop.message(stop.left)) };
+    a.held += need;
+    if (req.keyId !== null) this.#heldByKey.set(req.keyId, (this.#heldByKey.get(req.keyId) ?? 0) + need);
+    this.#open++;
+    this.#enqueue({
+      ...blankEntry(req.tenantId, this.#now(), 'hold'),
+      held_nano: need,
+      hold_id: req.requestId,
+      key_id: req.keyId,
+      request_id: req.requestId,
+    });
+    let closed = false;
+    const close = (kind: 'settle' | 'release', charge: number) => {
+      closed = true;
+      this.#open--;
+      a.held -= need;
+      a.balance -= charge;
+      this.#rollMonth(a);
+      a.monthSpend += charge;
+      if (req.keyId !== null) {
+        const left = (this.#heldByKey.get(req.keyId) ?? 0) - need;
+        if (left > 0) this.#heldByKey.set(req.keyId, left);
+        else this.#heldByKey.delete(req.keyId);
+      }
+      this.#enqueue({
+        ...blankEntry(req.tenantId, this.#now(), kind),
+        amount_nano: -charge,
+        held_nano: -need,
+        hold_id: req.requestId,
+        key_id: req.keyId,
+        request_id: req.requestId,
+      });
+    };
+    return {
+      ok: true,
+      hold: {
+        id: req.requestId,
+        tenantId: req.tenantId,
+        amountNano: need,
+        settle: (costNano) => {
+          if (closed) return 0;
+          const charge = Math.min(Math.max(0, Math.round(costNano)), need);
+          close('settle', charge);
+          return charge;
+        },
+        release: () => {
+          if (!closed) close('release', 0);
+        },
+      },
+    };
+  }
+
+  /**
+   * A manual entry by an admin (credit, debit, deposit with its fee, refund), written before it returns.
+   * Opens the tenant's account on its first entry. Refuses amounts that are not positive safe integers up to
+   * MAX_MANUAL_NANO, and a debit larger than what is available, with no ledger change.
+   */
+  async manual(input: {
+    tenantId: string;
+    kind: 'deposit' | 'credit' | 'debit' | 'refund';
+    amountNano: number;
+    admin: string;
+    reason: string;
+    paymentId?: string | null;
+    feeBps?: number;
+  }): Promise<{ entries: NewEntry[]; account: AccountView }> {
+    const { tenantId, amountNano, admin } = input;
+    const reason = input.reason.trim();
+    if (!Number.isSafeInteger(amountNano) || amountNano <= 0 || amountNano > MAX_MANUAL_NANO) {
+      throw new GatewayError(
+        'invalid_request',
+        `The amount must be a positive whole number of nano-dollars up to $${formatUsd(MAX_MANUAL_NANO)}`,
+        { param: 'amount' },
+      );
+    }
+    if (reason === '' || reason.length > 500) {
+      throw new GatewayError('invalid_request', 'A reason (1 to 500 characters) is required', { param: 'reason' });
+    }
+    const at = this.#now();
+    const base = { ...blankEntry(tenantId, at, 'adjustment'), admin, reason, payment_id: input.paymentId ?? null };
+    const entries: NewEntry[] = [];
+    if (input.kind === 'deposit') {
+      const fee = depositFee(amountNano, input.feeBps ?? 0);
+      entries.push({ ...base, kind: 'deposit', amount_nano: amountNano });
+      if (fee > 0) entries.push({ ...base, kind: 'deposit_fee', amount_nano: -fee });
+    } else if (input.kind === 'credit') {
+      entries.push({ ...base, amount_nano: amountNano });
+    } else {
+      const available = this.account(tenantId)?.availableNano ?? 0;
+      if (amountNano > available) {
+        throw new GatewayError(
+          'invalid_request',
+          `A ${input.kind} of $${formatUsd(amountNano)} is more than the $${formatUsd(available)} available`,
+          { param: 'amount' },
+        );
+      }
+      entries.push({ ...base, kind: input.kind === 'refund' ? 'refund' : 'adjustment', amount_nano: -amountNano });
+    }
+    await this.#ensureAccount(tenantId);
+    const a = this.#accounts.get(tenantId)!;
+    for (const entry of entries) {
+      a.balance += entry.amount_nano;
+      this.#enqueue(entry);
+    }
+    await this.flush();
+    return { entries, account: this.account(tenantId)! };
+  }
+
+  /** Opens a billed account for a tenant (balance zero). */
+  async openAccount(tenantId: string): Promise<AccountView> {
+    await this.#ensureAccount(tenantId);
+    return this.account(tenantId)!;
+  }
+
+  async savePlan(plan: Plan): Promise<Plan> {
+    validatePlan(plan);
+    const row = {
+      id: plan.id,
+      name: plan.name,
+      monthly_cap_nano: plan.monthlyCapNano,
+      models: plan.models ? JSON.stringify(plan.models) : null,
+      created_at: this.#now(),
+    };
+    await this.#db
+      .insertInto('plan')
+      .values(row)
+      .onConflict((oc) =>
+        oc.column('id').doUpdateSet({ name: row.name, monthly_cap_nano: row.monthly_cap_nano, models: row.models }),
+      )
+      .execute();
+    this.#plans.set(plan.id, plan);
+    return plan;
+  }
+
+  async assignPlan(tenantId: string, planId: string | null): Promise<AccountView> {
+    if (planId !== null && !this.#plans.has(planId)) {
+      throw new GatewayError('not_found', `No plan '${planId}'`, { param: 'planId' });
+    }
+    await this.#ensureAccount(tenantId);
+    await this.#db.updateTable('account').set({ plan_id: planId }).where('tenant_id', '=', tenantId).execute();
+    this.#accounts.get(tenantId)!.planId = planId;
+    return this.account(tenantId)!;
+  }
+
+  /** Writes queued entries now (resolves when they are in the database). */
+  async flush(): Promise<void> {
+    while (this.#flushing) await this.#flushing;
+    if (this.#queue.length === 0) return;
+    const batch = this.#queue;
+    this.#queue = [];
+    this.#flushing = this.#write(batch).then(
+      () => {
+        this.#flushing = undefined;
+      },
+      (err: unknown) => {
+        this.#queue = batch.concat(this.#queue);
+        this.#flushing = undefined;
+        throw err;
+      },
+    );
+    await this.#flushing;
+  }
+
+  #enqueue(entry: NewEntry): void {
+    this.#queue.push(entry);
+    if (!this.#timer) {
+      this.#timer = setTimeout(() => {
+        this.#timer = undefined;
+        this.flush().catch((err: unknown) => {
+          this.#o.onError?.(err, 'ledger write');
+          if (!this.#timer) {
+            this.#timer = setTimeout(() => {
+              this.#timer = undefined;
+              this.flush().catch((e: unknown) => this.#o.onError?.(e, 'ledger write'));
+            }, 1_000);
+          }
+        });
+      }, this.#o.flushIntervalMs ?? 50);
+    }
+  }
+
+  /** One transaction: the entries, and each account's cached balance moved by the sum of their amounts. */
+  async #write(batch: NewEntry[]): Promise<void> {
+    const deltas = new Map<string, number>();
+    for (const e of batch) deltas.set(e.tenant_id, (deltas.get(e.tenant_id) ?? 0) + e.amount_nano);
+    const node = this.node;
+    await this.#db.transaction().execute(async (tx) => {
+      for (let i = 0; i < batch.length; i += 500) {
+        await tx
+          .insertInto('ledger_entry')
+          .values(batch.slice(i, i + 500).map((e) => ({ ...e, node })))
+          .execute();
+      }
+      for (const [tenantId, delta] of deltas) {
+        if (delta === 0) continue;
+        await tx
+          .updateTable('account')
+          .set({ balance_nano: sql<number>`balance_nano + ${delta}` })
+          .where('tenant_id', '=', tenantId)
+          .execute();
+      }
+    });
+  }
+
+  async #ensureAccount(tenantId: string): Promise<void> {
+    if (this.#accounts.has(tenantId)) return;
+    const tenant = await this.#db
+      .selectFrom('tenant')
+      .select(['id', 'byok_provider'])
+      .where('id', '=', tenantId)
+      .executeTakeFirst();
+    if (!tenant) throw new GatewayError('not_found', `No tenant '${tenantId}'`);
+    if (tenant.byok_provider !== null) {
+      throw new GatewayError('invalid_request', 'Bring-your-own-key tenants pay their provider and are never billed');
+    }
+    await this.#db
+      .insertInto('account')
+      .values({ tenant_id: tenantId, plan_id: null, balance_nano: 0, created_at: this.#now() })
+      .onConflict((oc) => oc.column('tenant_id').doNothing())
+      .execute();
+    if (!this.#accounts.has(tenantId)) {
+      this.#accounts.set(tenantId, { planId: null, balance: 0, held: 0, monthStart: 0, monthSpend: 0 });
+    }
+  }
+
+  #rollMonth(a: AccountState): void {
+    const start = monthStart(this.#now());
+    if (a.monthStart !== start) {
+      a.monthStart = start;
+      a.monthSpend = 0;
+    }
+  }
+
+  async #load(): Promise<void> {
+    const db = this.#db;
+    const month = monthStart(this.#now());
+    const [plans, accounts, sums, spend, last] = await Promise.all([
+      db.selectFrom('plan').selectAll().execute(),
+      db.selectFrom('account').select(['tenant_id', 'plan_id']).execute(),
+      db
+        .selectFrom('ledger_entry')
+        .select(['tenant_id', sql<number>`sum(amount_nano)`.as('balance'), sql<number>`sum(held_nano)`.as('held')])
+        .groupBy('tenant_id')
+        .execute(),
+      db
+        .selectFrom('ledger_entry')
+        .select(['tenant_id', sql<number>`sum(-amount_nano)`.as('spent')])
+        .where('kind', '=', 'settle')
+        .where('at', '>=', month)
+        .groupBy('tenant_id')
+        .execute(),
+      db.selectFrom('ledger_entry').select(sql<number | null>`max(id)`.as('id')).executeTakeFirst(),
+    ]);
+    this.#plans.clear();
+    for (const p of plans) this.#plans.set(p.id, planFromRow(p));
+    for (const row of accounts) {
+      this.#accounts.set(row.tenant_id, { planId: row.plan_id, balance: 0, held: 0, monthStart: month, monthSpend: 0 });
+    }
+    for (const row of sums) {
+      const a = this.#accounts.get(row.tenant_id);
+      if (!a) continue;
+      a.balance = toSafeInt(row.balance ?? 0);
+      a.held = toSafeInt(row.held ?? 0);
+    }
+    for (const row of spend) {
+      const a = this.#accounts.get(row.tenant_id);
+      if (a) a.monthSpend = toSafeInt(row.spent ?? 0);
+    }
+    this.#lastSeenId = last?.id == null ? 0 : toSafeInt(last.id);
+  }
+
+  /**
+   * Holds an earlier run left open (it was killed): settled at the cost its usage record shows (the usage
+   * journal keeps records across kill -9), at most the amount held; released when the request has no record
+   * with a cost.
+   */
+  async #recoverStaleHolds(): Promise<{ settled: number; released: number }> {
+    const db = this.#db;
+    const open = await db
+      .selectFrom('ledger_entry as h')
+      .select(['h.tenant_id', 'h.hold_id', 'h.held_nano', 'h.key_id'])
+      .where('h.kind', '=', 'hold')
+      .where(({ not, exists, selectFrom }) =>
+        not(
+          exists(
+            selectFrom('ledger_entry as c')
+              .select('c.id')
+              .whereRef('c.hold_id', '=', 'h.hold_id')
+              .where('c.kind', 'in', ['settle', 'release']),
+          ),
+        ),
+      )
+      .execute();
+    let settled = 0;
+    let released = 0;
+    for (const row of open) {
+      const holdId = row.hold_id!;
+      const held = toSafeInt(row.held_nano);
+      const usage = await db
+        .selectFrom('usage_record')
+        .select('cost_nano_usd')
+        .where('request_id', '=', holdId)
+        .executeTakeFirst();
+      const cost = usage ? toSafeInt(usage.cost_nano_usd) : 0;
+      const charge = Math.min(Math.max(0, cost), held);
+      const kind = charge > 0 ? 'settle' : 'release';
+      if (charge > 0) settled++;
+      else released++;
+      const a = this.#accounts.get(row.tenant_id);
+      if (a) {
+        a.held -= held;
+        a.balance -= charge;
+        a.monthSpend += charge;
+      }
+      this.#queue.push({
+        ...blankEntry(row.tenant_id, this.#now(), kind),
+        amount_nano: -charge,
+        held_nano: -held,
+        hold_id: holdId,
+        key_id: row.key_id,
+        request_id: holdId,
+        reason: 'closed at start: the gateway that held it had stopped',
+      });
+    }
+    await this.flush();
+    return { settled, released };
+  }
+
+  /** Entries written by other processes (the CLI), and plan or account changes made there. */
+  async #poll(): Promise<void> {
+    const db = this.#db;
+    const rows = await db
+      .selectFrom('ledger_entry')
+      .select(['id', 'tenant_id', 'amount_nano', 'held_nano', 'node'])
+      .where('id', '>', this.#lastSeenId)
+      .orderBy('id')
+      .limit(10_000)
+      .execute();
+    const [plans, accounts] = await Promise.all([
+      db.selectFrom('plan').selectAll().execute(),
+      db.selectFrom('account').select(['tenant_id', 'plan_id']).execute(),
+    ]);
+    for (const p of plans) this.#plans.set(p.id, planFromRow(p));
+    for (const row of accounts) {
+      const a = this.#accounts.get(row.tenant_id);
+      if (a) a.planId = row.plan_id;
+      else
+        this.#accounts.set(row.tenant_id, {
+          planId: row.plan_id,
+          balance: 0,
+          held: 0,
+          monthStart: monthStart(this.#now()),
+          monthSpend: 0,
+        });
+    }
+    for (const row of rows) {
+      this.#lastSeenId = Math.max(this.#lastSeenId, toSafeInt(row.id));
+      if (row.node === this.node) continue;
+      const a = this.#accounts.get(row.tenant_id);
+      if (!a) continue;
+      a.balance += toSafeInt(row.amount_nano);
+      a.held += toSafeInt(row.held_nano);
+    }
+  }
+}
+
+function blankEntry(tenantId: string, at: number, kind: LedgerKind): NewEntry {
+  return {
+    tenant_id: tenantId,
+    at,
+    kind,
+    amount_nano: 0,
+    held_nano: 0,
+    hold_id: null,
+    key_id: null,
+    request_id: null,
+    payment_id: null,
+    admin: null,
+    reason: null,
+  };
+}
+
+/** The fee on a deposit, rounded half up to a whole nano-dollar (BigInt: no float on money). */
+export function depositFee(amountNano: number, feeBps: number): number {
+  return Number((BigInt(amountNano) * BigInt(feeBps) + 5_000n) / 10_000n);
+}
+
+/** Start of the UTC calendar month that holds `now`. */
+export function monthStart(now: number): number {
+  const d = new Date(now);
+  return Date.UTC(d.getUTCFullYear(), d.getUTCMonth(), 1);
+}
+
+function planFromRow(p: { id: string; name: string; monthly_cap_nano: number | null; models: string | null }): Plan {
+  return {
+    id: p.id,
+    name: p.name,
+    monthlyCapNano: p.monthly_cap_nano == null ? null : toSafeInt(p.monthly_cap_nano),
+    models: p.models ? (JSON.parse(p.models) as string[]) : null,
+  };
+}
+
+function validatePlan(plan: Plan): void {
+  if (!/^[a-z0-9][a-z0-9_-]{0,63}$/.test(plan.id)) {
+    throw new GatewayError('invalid_request', 'A plan id is 1-64 lowercase letters, digits, - or _', {
+      param: 'id',
+    });
+  }
+  if (plan.name.length === 0 || plan.name.length > 100) {
+    throw new GatewayError('invalid_request', 'A plan name is 1-100 characters', { param: 'name' });
+  }
+  const cap = plan.monthlyCapNano;
+  if (cap !== null && (!Number.isSafeInteger(cap) || cap < 0 || cap > MAX_MANUAL_NANO)) {
+    throw new GatewayError('invalid_request', 'The monthly cap must be between $0 and $1,000,000', {
+      param: 'monthlyCap',
+    });
+  }
+  if (plan.models && (plan.models.length === 0 || plan.models.some((m) => typeof m !== 'string' || m === ''))) {
+    throw new GatewayError('invalid_request', 'models: a non-empty list of model ids', { param: 'models' });
+  }
+}
+
+/**
+ * An amount in dollars as text (`12.5`, `0.000000001`) or nano-dollars (a whole number) → nano-dollars,
+ * exactly; undefined when it is neither.
+ */
+export function parseAmount(input: { usd?: unknown; nano?: unknown }): number | undefined {
+  if (input.nano !== undefined) {
+    const n = typeof input.nano === 'string' && /^\d{1,16}$/.test(input.nano) ? Number(input.nano) : input.nano;
+    return typeof n === 'number' && Number.isSafeInteger(n) ? n : undefined;
+  }
+  const text = typeof input.usd === 'number' ? String(input.usd) : input.usd;
+  if (typeof text !== 'string') return undefined;
+  const m = /^(\d{1,7})(?:\.(\d{1,9}))?$/.exec(text.trim());
+  if (!m) return undefined;
+  return Number(m[1]) * 1e9 + Number((m[2] ?? '').padEnd(9, '0'));
+}
