@@ -2,6 +2,7 @@ import { randomBytes } from 'node:crypto';
 import { resolve } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { pino } from 'pino';
+import { Ledger } from '../billing/ledger.ts';
 import { buildCatalog, type Catalog } from '../catalog/catalog.ts';
 import type { Config } from '../config/schema.ts';
 import { GatewayError } from '../core/errors.ts';
@@ -51,6 +52,8 @@ export interface Runtime {
   pipeline: Pipeline;
   store: Store;
   usage: UsageWriter;
+  /** Balances, holds and plans of billed accounts (docs/billing.md). */
+  ledger: Ledger;
   /** Stored responses of the Responses API; undefined unless `responses.store` is on. */
   responses: ResponseStore | undefined;
   auth: Authenticator;
@@ -117,6 +120,15 @@ export async function createRuntime(options: RuntimeOptions): Promise<Runtime> {
     onJournalFailure: (records) => metrics.usageJournalFailures.inc(records),
   });
   const imported = await usage.start();
+  const ledger = new Ledger({
+    db: store.db,
+    flushIntervalMs: config.billing.flushIntervalMs,
+    pollMs: config.billing.pollMs,
+    onError: (err, during) => logger.error({ err, during }, 'ledger problem (entries are kept and retried)'),
+  });
+  // After the journal's records are imported: a hold left open by a killed run settles at its recorded cost.
+  const recovered = await ledger.start({ recover: true });
+  if (recovered.settled + recovered.released > 0) logger.info(recovered, 'holds left open by an earlier run closed');
   const responses = config.responses.store
     ? new ResponseStore({
         db: store.db,
@@ -174,6 +186,7 @@ export async function createRuntime(options: RuntimeOptions): Promise<Runtime> {
     tokens,
     upstreams,
     limiter,
+    ledger,
   });
 
   const runtime: Runtime = {
@@ -186,6 +199,7 @@ export async function createRuntime(options: RuntimeOptions): Promise<Runtime> {
     pipeline,
     store,
     usage,
+    ledger,
     responses,
     auth,
     tenancy,
@@ -242,6 +256,7 @@ export async function createRuntime(options: RuntimeOptions): Promise<Runtime> {
       }
       await tokens.close();
       await usage.close();
+      await ledger.close().catch((err: unknown) => logger.error({ err }, 'ledger entries could not be written'));
       await responses?.close();
       await tenancy.close();
       limiter.close();
