@@ -522,6 +522,11 @@ export class Ledger {
   /** Entries written by other processes (the CLI), and plan or account changes made there. */
   async #poll(): Promise<void> {
     const db = this.#db;
+    // Accounts before entries: an account is written before its first entry, so every entry read has one.
+    const [plans, accounts] = await Promise.all([
+      db.selectFrom('plan').selectAll().execute(),
+      db.selectFrom('account').select(['tenant_id', 'plan_id']).execute(),
+    ]);
     const rows = await db
       .selectFrom('ledger_entry')
       .select(['id', 'tenant_id', 'amount_nano', 'held_nano', 'node'])
@@ -529,10 +534,6 @@ export class Ledger {
       .orderBy('id')
       .limit(10_000)
       .execute();
-    const [plans, accounts] = await Promise.all([
-      db.selectFrom('plan').selectAll().execute(),
-      db.selectFrom('account').select(['tenant_id', 'plan_id']).execute(),
-    ]);
     for (const p of plans) this.#plans.set(p.id, planFromRow(p));
     for (const row of accounts) {
       const a = this.#accounts.get(row.tenant_id);

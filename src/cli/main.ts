@@ -2,6 +2,7 @@
 import { parseArgs } from 'node:util';
 import { ConfigError, loadConfig } from '../config/load.ts';
 import { createRuntime } from '../server/runtime.ts';
+import { LEDGER_HELP, runLedgerCommand } from './ledger-commands.ts';
 import { runTenancyCommand, TENANCY_HELP } from './tenancy-commands.ts';
 
 /**
@@ -14,17 +15,20 @@ Commands:
   start            Start the gateway (default)
   check-config     Validate the configuration and print the catalog
   tenants, keys, admin   Manage tenants, API keys and admin users (see below)
+  ledger, plans    Balances, manual credits and debits, ledger verification, plans (docs/billing.md)
   help             Show this help
 
 Options:
   -c, --config PATH   YAML configuration file (default: $MODRO_CONFIG, else ./modro.yaml if present)
   -p, --port N        Port to listen on (overrides server.port)
 
-${TENANCY_HELP}`;
+${TENANCY_HELP}
+${LEDGER_HELP}`;
 
 async function main(): Promise<number> {
   const group = process.argv[2];
   if (group === 'tenants' || group === 'keys' || group === 'admin') return runTenancyCommand(process.argv.slice(2));
+  if (group === 'ledger' || group === 'plans') return runLedgerCommand(process.argv.slice(2));
   const { values, positionals } = parseArgs({
     allowPositionals: true,
     options: {
