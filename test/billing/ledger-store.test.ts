@@ -38,8 +38,16 @@ async function cli(run: typeof runLedgerCommand, config: string, ...argv: string
   const code = await run(
     [...argv, '--config', config],
     {},
-    { write: (t) => void (out += t) },
-    { write: (t) => void (err += t) },
+    {
+      write: (t) => {
+        out += t;
+      },
+    },
+    {
+      write: (t) => {
+        err += t;
+      },
+    },
   );
   return { code, out, err };
 }
