@@ -1,6 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import { type Kysely, sql } from 'kysely';
 import { GatewayError } from '../core/errors.ts';
+import { findDimId } from '../store/interning.ts';
 import type { LedgerEntryTable, LedgerKind } from '../store/ledger-tables.ts';
 import type { Database } from '../store/schema.ts';
 import { toSafeInt } from '../store/usage.ts';
@@ -17,6 +18,12 @@ import { formatUsd } from './cost.ts';
  */
 
 export type { LedgerKind } from '../store/ledger-tables.ts';
+
+/**
+ * How far before an account's last ledger entry a restart looks for charged requests the ledger never heard
+ * of (a killed process loses the entries of its last flush interval; requests can run for minutes).
+ */
+const RECOVERY_WINDOW_MS = 15 * 60_000;
 
 /** Largest manual amount: one million dollars (and far below 2^53 nano-dollars). */
 export const MAX_MANUAL_NANO = 1_000_000 * 1e9;
@@ -515,8 +522,62 @@ export class Ledger {
         reason: 'closed at start: the gateway that held it had stopped',
       });
     }
+    settled += await this.#recoverUnheldCharges();
     await this.flush();
     return { settled, released };
+  }
+
+  /**
+   * Requests a killed process served and recorded (the usage journal keeps their records) but whose hold and
+   * settlement never reached the ledger: charged now, as a hold and its settlement, at most what the balance
+   * allows. Looks at each account's records from shortly before its last entry.
+   */
+  async #recoverUnheldCharges(): Promise<number> {
+    const db = this.#db;
+    let charged = 0;
+    const accounts = await db.selectFrom('account').select(['tenant_id', 'created_at']).execute();
+    for (const account of accounts) {
+      const tenantId = account.tenant_id;
+      const a = this.#accounts.get(tenantId);
+      const dim = await findDimId(db, tenantId);
+      if (!a || dim === undefined) continue;
+      const last = await db
+        .selectFrom('ledger_entry')
+        .select(sql<number | null>`max(at)`.as('at'))
+        .where('tenant_id', '=', tenantId)
+        .executeTakeFirst();
+      const createdAt = toSafeInt(account.created_at);
+      const since = Math.max(createdAt, (last?.at == null ? createdAt : toSafeInt(last.at)) - RECOVERY_WINDOW_MS);
+      const records = await db
+        .selectFrom('usage_record as u')
+        .select(['u.request_id', 'u.cost_nano_usd'])
+        .where('u.tenant_id', '=', dim)
+        .where('u.at', '>=', since)
+        .where('u.cost_nano_usd', '>', 0)
+        .where(({ not, exists, selectFrom }) =>
+          not(exists(selectFrom('ledger_entry as l').select('l.id').whereRef('l.hold_id', '=', 'u.request_id'))),
+        )
+        .execute();
+      for (const record of records) {
+        const cost = toSafeInt(record.cost_nano_usd);
+        const charge = Math.max(0, Math.min(cost, a.balance - a.held));
+        if (charge < cost)
+          this.#o.onError?.(new Error(`request ${record.request_id} charged ${charge} of ${cost}`), 'ledger recovery');
+        if (charge === 0) continue;
+        a.balance -= charge;
+        a.monthSpend += charge;
+        const base = {
+          ...blankEntry(tenantId, this.#now(), 'hold'),
+          hold_id: record.request_id,
+          request_id: record.request_id,
+          reason: 'recovered at start: served and recorded, its ledger entries were lost with the process',
+        };
+        this.#queue.push({ ...base, held_nano: charge });
+        this.#queue.push({ ...base, kind: 'settle', amount_nano: -charge, held_nano: -charge });
+        charged++;
+      }
+    }
+    return charged;
   }
 
   /** Entries written by other processes (the CLI), and plan or account changes made there. */

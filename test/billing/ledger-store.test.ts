@@ -184,12 +184,24 @@ forEachDatabase('ledger', (suite) => {
     const inFlight = await verifyLedger(store.db);
     assert.equal(inFlight.ok, true);
     assert.equal(inFlight.openHolds, 2);
-    // The usage journal kept request a's record (served, $0.0123); b never got one.
-    await writeUsageBatch(store.db, [usageRecord('req_killed_a', 'acme', 12_300_000)]);
+    // The usage journal kept request a's record (served, $0.0123); b never got one. Request c was served and
+    // recorded too, but its hold and settlement were still queued when the process died.
+    await writeUsageBatch(store.db, [
+      usageRecord('req_killed_a', 'acme', 12_300_000),
+      usageRecord('req_lost_c', 'acme', 7_000_000),
+    ]);
     const restarted = new Ledger({ db: store.db });
     const closed = await restarted.start({ recover: true });
-    assert.deepEqual(closed, { settled: 1, released: 1 });
-    assert.equal(restarted.account('acme')!.balanceNano, before - 12_300_000);
+    assert.deepEqual(closed, { settled: 2, released: 1 });
+    assert.equal(restarted.account('acme')!.balanceNano, before - 12_300_000 - 7_000_000);
+    const c = (await entries('acme')).filter((e) => e.hold === 'req_lost_c');
+    assert.deepEqual(c, [
+      { kind: 'hold', amount: 0, held: 7_000_000, hold: 'req_lost_c' },
+      { kind: 'settle', amount: -7_000_000, held: -7_000_000, hold: 'req_lost_c' },
+    ]);
+    const again = new Ledger({ db: store.db });
+    assert.deepEqual(await again.start({ recover: true }), { settled: 0, released: 0 }, 'charged once');
+    await again.close();
     assert.equal(restarted.account('acme')!.heldNano, 0);
     await restarted.close();
     const verified = await verifyLedger(store.db);
