@@ -189,6 +189,13 @@ describe('ledger: holds, settlements and limits through the gateway [sqlite]', (
     assert.match(refused.message, /plan 'mini-only' does not include the model 'gpt-4o'/);
     const deep = await errorOf(await chat(gw, key, { ...ASK, model: 'deep' }));
     assert.equal(deep.status, 403, deep.message);
+    const listed = await fetch(`${gw.url}/v1/models`, { headers: { authorization: `Bearer ${key}` } });
+    const ids = ((await listed.json()) as { data: Array<{ id: string }> }).data.map((m) => m.id);
+    assert.deepEqual(
+      ids.filter((id) => id.includes('/')),
+      ['up/gpt-4o-mini'],
+      'the model list shows the plan\'s models only',
+    );
     const fast = await chat(gw, key, ASK);
     await fast.text();
     assert.equal(fast.status, 200);
