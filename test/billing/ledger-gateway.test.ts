@@ -194,7 +194,7 @@ describe('ledger: holds, settlements and limits through the gateway [sqlite]', (
     assert.deepEqual(
       ids.filter((id) => id.includes('/')),
       ['up/gpt-4o-mini'],
-      'the model list shows the plan\'s models only',
+      "the model list shows the plan's models only",
     );
     const fast = await chat(gw, key, ASK);
     await fast.text();
