@@ -146,6 +146,30 @@ describe('ledger: holds, settlements and limits through the gateway [sqlite]', (
     assert.equal(closes[0]!.held_nano, -expectedHold(ASK));
   });
 
+  test('a stream cut by the upstream settles at what was delivered, less than a whole answer', async () => {
+    const { id, key } = await billedTenant({ kind: 'credit', usd: '5' });
+    mock.faults.push({ kind: 'reset-mid-stream', afterEvents: 3 });
+    const res = await chat(gw, key, { ...ASK, stream: true, messages: [{ role: 'user', content: 'a long answer' }] });
+    await res.text();
+    assert.equal(res.status, 200);
+    const requestId = res.headers.get('x-request-id')!;
+    await gw.runtime.usage.flush();
+    await gw.runtime.ledger.flush();
+    const record = await gw.runtime.store.db
+      .selectFrom('usage_record')
+      .select(['cost_nano_usd', 'error_code_id'])
+      .where('request_id', '=', requestId)
+      .executeTakeFirstOrThrow();
+    assert.ok(record.error_code_id !== null, 'recorded as cut');
+    const acct = await account(id);
+    const settle = acct.entries.find((e) => e.kind === 'settle' && e.hold_id === requestId);
+    assert.ok(settle, JSON.stringify(acct.entries));
+    assert.ok(record.cost_nano_usd > 0);
+    assert.equal(settle.amount_nano, -record.cost_nano_usd, 'charged what the meter counted as delivered');
+    assert.ok(-settle.amount_nano < -settle.held_nano, 'less than the hold');
+    assert.equal(acct.balanceNano, 5_000_000_000 - record.cost_nano_usd);
+  });
+
   test('a balance too small for the hold: 402 quota_exceeded naming the balance and the amount needed', async () => {
     const { id, key } = await billedTenant({ kind: 'credit', usd: '0.01' });
     const before = mock.requests.length;
