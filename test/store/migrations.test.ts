@@ -12,9 +12,12 @@ forEachDatabase('store migrations', (suite) => {
       .map((t) => t.name)
       .sort();
     assert.deepEqual(tables, [
+      'account',
       'admin_user',
       'api_key',
       'dashboard_session',
+      'ledger_entry',
+      'plan',
       'stored_response',
       'tenancy_settings',
       'tenant',
