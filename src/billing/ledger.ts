@@ -78,6 +78,13 @@ interface AccountState {
 
 export interface LedgerOptions {
   db: Kysely<Database>;
+  /**
+   * Several processes share the database (PostgreSQL): a hold is a conditional update of the account row
+   * (`reserve` is asynchronous), so no process can hold what another already holds (decision 0023).
+   */
+  shared?: boolean;
+  /** Shared: at start, only holds older than this are closed (younger ones may be other processes' requests). */
+  staleHoldMs?: number;
   flushIntervalMs?: number;
   pollMs?: number;
   now?: () => number;
@@ -170,15 +177,75 @@ export class Ledger {
   hold(req: HoldRequest): HoldResult {
     const a = this.#accounts.get(req.tenantId);
     if (!a) return { ok: false, error: new GatewayError('internal_error', 'Internal error') };
+    const refused = this.#check(a, req, true);
+    if (refused) return { ok: false, error: refused };
+    const hold = this.#reserveLocally(a, req);
+    this.#enqueue({
+      ...blankEntry(req.tenantId, this.#now(), 'hold'),
+      held_nano: req.amountNano,
+      hold_id: req.requestId,
+      key_id: req.keyId,
+      request_id: req.requestId,
+    });
+    return { ok: true, hold };
+  }
+
+  /**
+   * A hold the way this ledger runs: in memory and synchronous (one process per database), or, shared,
+   * reserved by a conditional update of the account row so that processes sharing PostgreSQL never overdraw.
+   */
+  reserve(req: HoldRequest): HoldResult | Promise<HoldResult> {
+    return this.#o.shared ? this.#holdShared(req) : this.hold(req);
+  }
+
+  /**
+   * Shared: the plan cap and the key quota are checked in memory (this process's view, refreshed by the
+   * poll), the balance in the database: `update account … where balance − held ≥ amount` and the hold entry
+   * in one statement. Reserved locally first, so this process's own requests never race each other.
+   */
+  async #holdShared(req: HoldRequest): Promise<HoldResult> {
+    const a = this.#accounts.get(req.tenantId);
+    if (!a) return { ok: false, error: new GatewayError('internal_error', 'Internal error') };
+    const refused = this.#check(a, req, false);
+    if (refused) return { ok: false, error: refused };
+    const hold = this.#reserveLocally(a, req);
+    const need = req.amountNano;
+    try {
+      const held = await sql<{ id: number }>`
+        with h as (
+          update account set held_nano = held_nano + ${need}
+          where tenant_id = ${req.tenantId} and balance_nano - held_nano >= ${need}
+          returning tenant_id
+        )
+        insert into ledger_entry
+          (tenant_id, at, kind, amount_nano, held_nano, hold_id, key_id, request_id, node)
+        select tenant_id, ${this.#now()}, 'hold', 0, ${need}, ${req.requestId}, ${req.keyId}, ${req.requestId}, ${this.node}
+        from h
+        returning id`.execute(this.#db);
+      if (held.rows.length === 1) return { ok: true, hold };
+      hold.forget();
+      const row = await this.#db
+        .selectFrom('account')
+        .select(['balance_nano', 'held_nano'])
+        .where('tenant_id', '=', req.tenantId)
+        .executeTakeFirst();
+      const left = row ? toSafeInt(row.balance_nano) - toSafeInt(row.held_nano) : 0;
+      return { ok: false, error: new GatewayError('quota_exceeded', balanceMessage(need, left)) };
+    } catch (err) {
+      hold.forget();
+      return {
+        ok: false,
+        error: new GatewayError('internal_error', 'Internal error: the balance could not be checked', { cause: err }),
+      };
+    }
+  }
+
+  /** The limit that stops a hold (the one with the least left), or undefined when it fits all. */
+  #check(a: AccountState, req: HoldRequest, withBalance: boolean): GatewayError | undefined {
     this.#rollMonth(a);
     const need = req.amountNano;
-    const limits: Array<{ left: number; message: (left: number) => string }> = [
-      {
-        left: a.balance - a.held,
-        message: (left) =>
-          `Insufficient balance: this request needs a hold of $${formatUsd(need)} and $${formatUsd(Math.max(0, left))} is available`,
-      },
-    ];
+    const limits: Array<{ left: number; message: (left: number) => string }> = [];
+    if (withBalance) limits.push({ left: a.balance - a.held, message: (left) => balanceMessage(need, left) });
     const plan = a.planId ? this.#plans.get(a.planId) : undefined;
     if (plan?.monthlyCapNano != null) {
       const cap = plan.monthlyCapNano;
@@ -198,30 +265,31 @@ export class Ledger {
     }
     let stop: (typeof limits)[number] | undefined;
     for (const limit of limits) if (limit.left < need && (!stop || limit.left < stop.left)) stop = limit;
-    if (stop) return { ok: false, error: new GatewayError('quota_exceeded', stop.message(stop.left)) };
+    return stop ? new GatewayError('quota_exceeded', stop.message(stop.left)) : undefined;
+  }
+
+  /** Counts the hold in this process's memory; its settle or release is queued for the batched write. */
+  #reserveLocally(a: AccountState, req: HoldRequest): Hold & { forget(): void } {
+    const need = req.amountNano;
     a.held += need;
     if (req.keyId !== null) this.#heldByKey.set(req.keyId, (this.#heldByKey.get(req.keyId) ?? 0) + need);
     this.#open++;
-    this.#enqueue({
-      ...blankEntry(req.tenantId, this.#now(), 'hold'),
-      held_nano: need,
-      hold_id: req.requestId,
-      key_id: req.keyId,
-      request_id: req.requestId,
-    });
     let closed = false;
-    const close = (kind: 'settle' | 'release', charge: number) => {
+    const undo = () => {
       closed = true;
       this.#open--;
       a.held -= need;
-      a.balance -= charge;
-      this.#rollMonth(a);
-      a.monthSpend += charge;
       if (req.keyId !== null) {
         const left = (this.#heldByKey.get(req.keyId) ?? 0) - need;
         if (left > 0) this.#heldByKey.set(req.keyId, left);
         else this.#heldByKey.delete(req.keyId);
       }
+    };
+    const close = (kind: 'settle' | 'release', charge: number) => {
+      undo();
+      a.balance -= charge;
+      this.#rollMonth(a);
+      a.monthSpend += charge;
       this.#enqueue({
         ...blankEntry(req.tenantId, this.#now(), kind),
         amount_nano: -charge,
@@ -232,20 +300,21 @@ export class Ledger {
       });
     };
     return {
-      ok: true,
-      hold: {
-        id: req.requestId,
-        tenantId: req.tenantId,
-        amountNano: need,
-        settle: (costNano) => {
-          if (closed) return 0;
-          const charge = Math.min(Math.max(0, Math.round(costNano)), need);
-          close('settle', charge);
-          return charge;
-        },
-        release: () => {
-          if (!closed) close('release', 0);
-        },
+      id: req.requestId,
+      tenantId: req.tenantId,
+      amountNano: need,
+      settle: (costNano) => {
+        if (closed) return 0;
+        const charge = Math.min(Math.max(0, Math.round(costNano)), need);
+        close('settle', charge);
+        return charge;
+      },
+      release: () => {
+        if (!closed) close('release', 0);
+      },
+      /** The hold was never written (refused or failed in the database): undone without an entry. */
+      forget: () => {
+        if (!closed) undo();
       },
     };
   }
@@ -381,8 +450,13 @@ export class Ledger {
 
   /** One transaction: the entries, and each account's cached balance moved by the sum of their amounts. */
   async #write(batch: NewEntry[]): Promise<void> {
-    const deltas = new Map<string, number>();
-    for (const e of batch) deltas.set(e.tenant_id, (deltas.get(e.tenant_id) ?? 0) + e.amount_nano);
+    const deltas = new Map<string, { amount: number; held: number }>();
+    for (const e of batch) {
+      const d = deltas.get(e.tenant_id) ?? { amount: 0, held: 0 };
+      d.amount += e.amount_nano;
+      d.held += e.held_nano;
+      deltas.set(e.tenant_id, d);
+    }
     const node = this.node;
     await this.#db.transaction().execute(async (tx) => {
       for (let i = 0; i < batch.length; i += 500) {
@@ -392,10 +466,13 @@ export class Ledger {
           .execute();
       }
       for (const [tenantId, delta] of deltas) {
-        if (delta === 0) continue;
+        if (delta.amount === 0 && delta.held === 0) continue;
         await tx
           .updateTable('account')
-          .set({ balance_nano: sql<number>`balance_nano + ${delta}` })
+          .set({
+            balance_nano: sql<number>`balance_nano + ${delta.amount}`,
+            held_nano: sql<number>`held_nano + ${delta.held}`,
+          })
           .where('tenant_id', '=', tenantId)
           .execute();
       }
@@ -415,7 +492,7 @@ export class Ledger {
     }
     await this.#db
       .insertInto('account')
-      .values({ tenant_id: tenantId, plan_id: null, balance_nano: 0, created_at: this.#now() })
+      .values({ tenant_id: tenantId, plan_id: null, balance_nano: 0, held_nano: 0, created_at: this.#now() })
       .onConflict((oc) => oc.column('tenant_id').doNothing())
       .execute();
     if (!this.#accounts.has(tenantId)) {
@@ -480,6 +557,7 @@ export class Ledger {
       .selectFrom('ledger_entry as h')
       .select(['h.tenant_id', 'h.hold_id', 'h.held_nano', 'h.key_id'])
       .where('h.kind', '=', 'hold')
+      .where('h.at', '<', this.#o.shared ? this.#now() - (this.#o.staleHoldMs ?? 3_600_000) : Number.MAX_SAFE_INTEGER)
       .where(({ not, exists, selectFrom }) =>
         not(
           exists(
@@ -617,6 +695,10 @@ export class Ledger {
       a.held += toSafeInt(row.held_nano);
     }
   }
+}
+
+function balanceMessage(need: number, left: number): string {
+  return `Insufficient balance: this request needs a hold of $${formatUsd(need)} and $${formatUsd(Math.max(0, left))} is available`;
 }
 
 function blankEntry(tenantId: string, at: number, kind: LedgerKind): NewEntry {

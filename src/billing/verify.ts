@@ -5,7 +5,7 @@ import { formatUsd } from './cost.ts';
 
 /**
  * `modro ledger verify` (docs/billing.md): proves the ledger is the truth of every balance. Entries of each
- * account sum to its cached balance; no balance is negative at any point of its history; every hold is
+ * account sum to its cached balance and amount held; no balance is negative at any point of its history; every hold is
  * settled or released exactly once (or still open: in flight), with its own amount, and a settlement charges
  * at most what was held; no entry belongs to a tenant without an account.
  */
@@ -22,9 +22,11 @@ const PAGE = 5_000;
 
 export async function verifyLedger(db: Kysely<Database>): Promise<Verification> {
   const problems: string[] = [];
-  const accounts = await db.selectFrom('account').select(['tenant_id', 'balance_nano']).execute();
+  const accounts = await db.selectFrom('account').select(['tenant_id', 'balance_nano', 'held_nano']).execute();
   const cached = new Map(accounts.map((a) => [a.tenant_id, toSafeInt(a.balance_nano)]));
+  const cachedHeld = new Map(accounts.map((a) => [a.tenant_id, toSafeInt(a.held_nano)]));
   const running = new Map<string, number>();
+  const runningHeld = new Map<string, number>();
   const holds = new Map<string, { tenant: string; held: number; closes: number; closedHeld: number; charge: number }>();
   const closesWithoutHold: string[] = [];
   let entries = 0;
@@ -51,6 +53,7 @@ export async function verifyLedger(db: Kysely<Database>): Promise<Verification> 
         problems.push(`balance of '${row.tenant_id}' is negative ($${formatUsd(balance)}) after entry ${lastId}`);
       }
       running.set(row.tenant_id, balance);
+      runningHeld.set(row.tenant_id, (runningHeld.get(row.tenant_id) ?? 0) + heldChange);
       if (row.kind === 'hold') {
         if (heldChange <= 0 || amount !== 0 || row.hold_id === null) {
           problems.push(`hold entry ${lastId} holds $${formatUsd(heldChange)} and moves $${formatUsd(amount)}`);
@@ -94,6 +97,12 @@ export async function verifyLedger(db: Kysely<Database>): Promise<Verification> 
     const sum = running.get(tenant) ?? 0;
     if (sum !== balance) {
       problems.push(`account '${tenant}': entries sum to $${formatUsd(sum)}, cached balance is $${formatUsd(balance)}`);
+    }
+    const held = runningHeld.get(tenant) ?? 0;
+    if (held !== cachedHeld.get(tenant)) {
+      problems.push(
+        `account '${tenant}': holds sum to $${formatUsd(held)}, cached amount held is $${formatUsd(cachedHeld.get(tenant) ?? 0)}`,
+      );
     }
   }
   return { ok: problems.length === 0, accounts: accounts.length, entries, openHolds, problems };

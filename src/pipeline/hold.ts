@@ -1,5 +1,5 @@
 import { costNanoUsd } from '../billing/cost.ts';
-import type { Ledger } from '../billing/ledger.ts';
+import type { HoldResult, Ledger } from '../billing/ledger.ts';
 import { type Catalog, resolveModelRef } from '../catalog/catalog.ts';
 import { GatewayError } from '../core/errors.ts';
 import type { ChatRequest, EmbeddingRequest } from '../core/ir.ts';
@@ -65,20 +65,21 @@ export function holdFor(
   limiter: KeyLimiter,
   ctx: CallerContext,
   decision: RouteDecision,
-): Held {
+): Held | Promise<Held> {
   if (!billedCaller(ledger, ctx.caller)) return { ok: true, ctx };
   const amountNano = mostItCanCost(ctx.request as ChatRequest | EmbeddingRequest, decision);
   const { caller } = ctx;
   const quota = caller.limits?.quota;
   const spent = caller.keyId !== null && quota ? limiter.spent(caller.keyId) : undefined;
-  const held = ledger!.hold({
+  const held = ledger!.reserve({
     tenantId: caller.tenantId,
     keyId: caller.keyId,
     requestId: ctx.requestId,
     amountNano,
     keyQuota: quota && spent !== undefined ? { nanoUsd: quota.nanoUsd, spentNano: spent } : undefined,
   });
-  return held.ok ? { ok: true, ctx: { ...ctx, hold: held.hold } } : held;
+  const done = (result: HoldResult): Held => (result.ok ? { ok: true, ctx: { ...ctx, hold: result.hold } } : result);
+  return held instanceof Promise ? held.then(done) : done(held);
 }
 
 /**

@@ -309,7 +309,7 @@ export class Pipeline {
     }
     // count_tokens costs nothing; everything else holds the most it can cost before its first upstream byte.
     if (endpoint === 'count_tokens') return { ok: true, decision, ctx: admittedCtx };
-    const held = holdFor(deps.ledger, deps.limiter, admittedCtx, decision);
+    const held = await holdFor(deps.ledger, deps.limiter, admittedCtx, decision);
     if (!held.ok) return { ok: false, error: held.error, attempts: 0, ctx: admittedCtx, decision };
     return { ok: true, decision, ctx: held.ctx as C };
   }

@@ -72,6 +72,9 @@ export interface Runtime {
 export async function createRuntime(options: RuntimeOptions): Promise<Runtime> {
   const adapterFor = options.adapterFor ?? registeredAdapter;
   const { config } = options;
+  if (config.billing.shared && config.storage.kind !== 'postgres') {
+    throw new Error('billing.shared needs PostgreSQL (storage.kind: postgres): SQLite serves one process');
+  }
   const env = options.env ?? process.env;
   const logger = createLogger(config.logging.level, options.logDestination);
   const metrics = new Metrics();
@@ -122,6 +125,8 @@ export async function createRuntime(options: RuntimeOptions): Promise<Runtime> {
   const imported = await usage.start();
   const ledger = new Ledger({
     db: store.db,
+    shared: config.billing.shared,
+    staleHoldMs: config.billing.staleHoldMs,
     flushIntervalMs: config.billing.flushIntervalMs,
     pollMs: config.billing.pollMs,
     onError: (err, during) => logger.error({ err, during }, 'ledger problem (entries are kept and retried)'),

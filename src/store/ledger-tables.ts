@@ -17,6 +17,8 @@ export interface AccountTable {
   tenant_id: string;
   plan_id: string | null;
   balance_nano: number;
+  /** The sum of its entries' held_nano: what open holds reserve (checked in SQL by shared billing). */
+  held_nano: number;
   created_at: number;
 }
 

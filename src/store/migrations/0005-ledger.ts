@@ -3,7 +3,7 @@ import { addIdColumn, type SqlDialect } from './column-types.ts';
 
 /**
  * Money (docs/billing.md, decision 0023): plans, the billed accounts (a tenant with an `account` row is billed;
- * its cached balance is the sum of its ledger entries) and the append-only ledger in integer nano-dollars.
+ * its cached balance and amount held are the sums of its ledger entries) and the append-only ledger in integer nano-dollars.
  * Each entry moves the balance by `amount_nano` and the held amount by `held_nano`; a hold, its settle and its
  * release share `hold_id` (the request id), unique per kind so a hold is closed at most once.
  */
@@ -22,6 +22,7 @@ export async function up(db: Kysely<any>, dialect: SqlDialect): Promise<void> {
     .addColumn('tenant_id', 'text', (c) => c.primaryKey())
     .addColumn('plan_id', 'text')
     .addColumn('balance_nano', 'bigint', (c) => c.notNull().defaultTo(0))
+    .addColumn('held_nano', 'bigint', (c) => c.notNull().defaultTo(0))
     .addColumn('created_at', 'bigint', (c) => c.notNull())
     .execute();
   await addIdColumn(db.schema.createTable('ledger_entry'), 'id', 'bigint', dialect)
