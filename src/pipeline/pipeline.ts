@@ -233,7 +233,12 @@ export class Pipeline {
       this.#deps.router.routeEmbeddings(admitted.request, admitted.caller.policy),
     );
     if (!routed.ok) return this.#fail(routed.ctx, routed);
-    const admitted: EmbeddingContext = { ...ctx, caller: routed.ctx.caller };
+    const admitted: EmbeddingContext = {
+      ...ctx,
+      caller: routed.ctx.caller,
+      ticket: routed.ctx.ticket,
+      hold: routed.ctx.hold,
+    };
     const deps = this.#deps;
     const call = { requestId: ctx.requestId, tokens: deps.tokens, pool: deps.upstreams };
     const done = await callWithFailover(this.#failover, admitted, routed.decision, async (target, adapter, signal) => {

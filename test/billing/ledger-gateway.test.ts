@@ -17,6 +17,7 @@ const NANO_PER_TOKEN = 1_000_000;
 const MODELS = [
   { name: 'gpt-4o-mini', qualityRank: 70, tiers: ['fast' as const], price: { input: 1000, output: 1000 } },
   { name: 'gpt-4o', qualityRank: 90, tiers: ['deep' as const], price: { input: 1000, output: 1000 } },
+  { name: 'text-embedding-3-small', qualityRank: 50, mode: 'embedding' as const, price: { input: 1000, output: 0 } },
 ];
 const MAX_TOKENS = 20;
 const ASK = { model: 'fast', max_tokens: MAX_TOKENS, messages: [{ role: 'user', content: 'hello there' }] };
@@ -124,6 +125,25 @@ describe('ledger: holds, settlements and limits through the gateway [sqlite]', (
     assert.equal(settle?.held_nano, -expectedHold(ASK));
     assert.equal(settle?.hold_id, hold?.hold_id);
     if (requestId) assert.equal(hold?.request_id, requestId);
+  });
+
+  test('an embeddings request holds its input counted high and settles at its cost', async () => {
+    const { id, key } = await billedTenant({ kind: 'credit', usd: '5' });
+    const input = 'hello embeddings world';
+    const res = await fetch(`${gw.url}/v1/embeddings`, {
+      method: 'POST',
+      headers: { authorization: `Bearer ${key}`, 'content-type': 'application/json' },
+      body: JSON.stringify({ model: 'text-embedding-3-small', input }),
+    });
+    const body = (await res.json()) as { usage: { prompt_tokens: number } };
+    assert.equal(res.status, 200, JSON.stringify(body));
+    const cost = body.usage.prompt_tokens * NANO_PER_TOKEN;
+    await gw.runtime.ledger.flush();
+    const acct = await account(id);
+    assert.equal(acct.heldNano, 0);
+    assert.equal(acct.balanceNano, 5_000_000_000 - cost);
+    assert.equal(acct.entries.find((e) => e.kind === 'hold')?.held_nano, Buffer.byteLength(input) * NANO_PER_TOKEN);
+    assert.equal(acct.entries.find((e) => e.kind === 'settle')?.amount_nano, -cost);
   });
 
   test('a request that fails releases its hold: nothing charged', async () => {
