@@ -55,9 +55,9 @@ export const BENCH_KEY_LIMITS = [
   '--ips',
   '127.0.0.0/8,::1/128',
   '--models',
-  'gpt-4.1-nano,gpt-4o-mini,gpt-4.1-mini,gpt-4o',
+  'gpt-4.1-nano,gpt-4o-mini,gpt-4.1-mini,gpt-4o,text-embedding-3-small',
   '--scopes',
-  'chat',
+  'chat,embeddings',
 ];
 
 /** A managed key with BENCH_KEY_LIMITS, made with the CLI in the bench's database before the gateway starts. */
