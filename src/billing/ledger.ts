@@ -105,6 +105,7 @@ export class Ledger {
   #timer: NodeJS.Timeout | undefined;
   #poller: NodeJS.Timeout | undefined;
   #open = 0;
+  #polling = false;
 
   constructor(options: LedgerOptions) {
     this.#o = options;
@@ -122,7 +123,14 @@ export class Ledger {
     const pollMs = this.#o.pollMs;
     if (pollMs) {
       this.#poller = setInterval(() => {
-        this.#poll().catch((err: unknown) => this.#o.onError?.(err, 'ledger poll'));
+        // One poll at a time: two reading the same entries would apply them twice.
+        if (this.#polling) return;
+        this.#polling = true;
+        this.#poll()
+          .catch((err: unknown) => this.#o.onError?.(err, 'ledger poll'))
+          .finally(() => {
+            this.#polling = false;
+          });
       }, pollMs);
       this.#poller.unref();
     }
@@ -345,8 +353,19 @@ export class Ledger {
     if (reason === '' || reason.length > 500) {
       throw new GatewayError('invalid_request', 'A reason (1 to 500 characters) is required', { param: 'reason' });
     }
-    const at = this.#now();
-    const base = { ...blankEntry(tenantId, at, 'adjustment'), admin, reason, payment_id: input.paymentId ?? null };
+    const takesMoney = input.kind === 'debit' || input.kind === 'refund';
+    if (!takesMoney) await this.#ensureAccount(tenantId);
+    else if (!this.#accounts.has(tenantId)) {
+      throw new GatewayError('not_found', `Tenant '${tenantId}' has no billed account`);
+    }
+    // From here on synchronous: what is available cannot change between the check and the entries.
+    const a = this.#accounts.get(tenantId)!;
+    const base = {
+      ...blankEntry(tenantId, this.#now(), 'adjustment'),
+      admin,
+      reason,
+      payment_id: input.paymentId ?? null,
+    };
     const entries: NewEntry[] = [];
     if (input.kind === 'deposit') {
       const fee = depositFee(amountNano, input.feeBps ?? 0);
@@ -355,18 +374,16 @@ export class Ledger {
     } else if (input.kind === 'credit') {
       entries.push({ ...base, amount_nano: amountNano });
     } else {
-      const available = this.account(tenantId)?.availableNano ?? 0;
+      const available = a.balance - a.held;
       if (amountNano > available) {
         throw new GatewayError(
           'invalid_request',
-          `A ${input.kind} of $${formatUsd(amountNano)} is more than the $${formatUsd(available)} available`,
+          `A ${input.kind} of $${formatUsd(amountNano)} is more than the $${formatUsd(Math.max(0, available))} available`,
           { param: 'amount' },
         );
       }
       entries.push({ ...base, kind: input.kind === 'refund' ? 'refund' : 'adjustment', amount_nano: -amountNano });
     }
-    await this.#ensureAccount(tenantId);
-    const a = this.#accounts.get(tenantId)!;
     for (const entry of entries) {
       a.balance += entry.amount_nano;
       this.#enqueue(entry);
