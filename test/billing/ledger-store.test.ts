@@ -140,6 +140,42 @@ forEachDatabase('ledger', (suite) => {
     assert.match(verify.out, /^ok: 1 accounts, 3 entries, 0 holds in flight/);
   });
 
+  it('a bring-your-own-key tenant is never billed: its account cannot be opened, no entry is written', async () => {
+    const now = Date.now();
+    await store.db
+      .insertInto('tenant')
+      .values({
+        id: 'byok_0123456789abcdef',
+        name: 'byok',
+        preset: null,
+        utility_model: null,
+        fast_model: null,
+        deep_model: null,
+        allowed_models: null,
+        byok_provider: 'openai',
+        key_hmac: 'ab'.repeat(32),
+        links_valid_after: 0,
+        created_at: now,
+        updated_at: now,
+      })
+      .execute();
+    for (const argv of [
+      ['ledger', 'open', 'byok_0123456789abcdef'],
+      ['ledger', 'credit', 'byok_0123456789abcdef', '--usd', '5', '--reason', 'x'],
+    ]) {
+      const refused = await cli(runLedgerCommand, config, ...argv);
+      assert.equal(refused.code, 1);
+      assert.match(refused.err, /Bring-your-own-key tenants pay their provider and are never billed/);
+    }
+    const rows = await store.db
+      .selectFrom('account')
+      .select('tenant_id')
+      .where('tenant_id', '=', 'byok_0123456789abcdef')
+      .execute();
+    assert.deepEqual(rows, []);
+    assert.deepEqual(await entries('byok_0123456789abcdef'), []);
+  });
+
   it('holds: exact under a burst, settled at most what was held, written in batches, verified', async () => {
     const ledger = new Ledger({ db: store.db, flushIntervalMs: 10 });
     await ledger.start({ recover: false });
