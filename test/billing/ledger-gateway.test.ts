@@ -308,7 +308,7 @@ for (const kind of ['sqlite', 'postgres'] as const) {
       assert.equal(debit.account.balanceNano, 750_000_000);
     });
 
-    test('200 concurrent requests against a balance that covers 10: at most 10 served, never below zero, verify passes', async () => {
+    test('200 concurrent requests against a balance that covers 10: at most 10 served, never below zero, verify passes', async (t) => {
       // What one ASK costs (the mock answers it the same way every time).
       const probe = await billedTenant({ kind: 'credit', usd: '5' });
       const probeRes = await chat(gw, probe.key, ASK);
@@ -330,6 +330,9 @@ for (const kind of ['sqlite', 'postgres'] as const) {
       const served = results.filter((r) => r.status === 200);
       const refused = results.filter((r) => r.status === 402);
       assert.equal(served.length + refused.length, 200, `other statuses: ${results.map((r) => r.status).join(',')}`);
+      t.diagnostic(
+        `${served.length} served, ${refused.length} refused; hold ${hold}, cost ${cost}, balance ${balance} nano`,
+      );
       assert.ok(served.length >= 1 && served.length <= 10, `served ${served.length}`);
       for (const r of refused) assert.match(r.text, /Insufficient balance: this request needs a hold of/);
       assert.equal(mock.requests.length - before, served.length, 'refused requests reached no upstream');
