@@ -1,11 +1,13 @@
 import { randomBytes } from 'node:crypto';
 import { type Kysely, sql } from 'kysely';
 import { GatewayError } from '../core/errors.ts';
-import { findDimId } from '../store/interning.ts';
-import type { LedgerEntryTable, LedgerKind } from '../store/ledger-tables.ts';
 import type { Database } from '../store/schema.ts';
 import { toSafeInt } from '../store/usage.ts';
+import { depositFee, MAX_MANUAL_NANO, monthStart } from './amounts.ts';
 import { formatUsd } from './cost.ts';
+import { blankEntry, type NewEntry } from './entries.ts';
+import { type Plan, planFromRow, validatePlan } from './plans.ts';
+import { lostCharges, staleHoldCloses } from './recovery.ts';
 
 /**
  * Balances, holds and plans of the billed accounts of one gateway, in memory and exact, with the ledger
@@ -18,23 +20,7 @@ import { formatUsd } from './cost.ts';
  */
 
 export type { LedgerKind } from '../store/ledger-tables.ts';
-
-/**
- * How far before an account's last ledger entry a restart looks for charged requests the ledger never heard
- * of (a killed process loses the entries of its last flush interval; requests can run for minutes).
- */
-const RECOVERY_WINDOW_MS = 15 * 60_000;
-
-/** Largest manual amount: one million dollars (and far below 2^53 nano-dollars). */
-export const MAX_MANUAL_NANO = 1_000_000 * 1e9;
-
-export interface Plan {
-  id: string;
-  name: string;
-  monthlyCapNano: number | null;
-  /** Model ids the plan gives access to; null: every model. */
-  models: string[] | null;
-}
+export type { Plan } from './plans.ts';
 
 export interface AccountView {
   tenantId: string;
@@ -65,8 +51,6 @@ export interface HoldRequest {
   /** The key's own quota and what it spent this period (from the key limiter). */
   keyQuota?: { nanoUsd: number; spentNano: number } | undefined;
 }
-
-type NewEntry = Omit<LedgerEntryTable, 'id' | 'node'>;
 
 interface AccountState {
   planId: string | null;
@@ -119,7 +103,7 @@ export class Ledger {
    */
   async start({ recover }: { recover: boolean }): Promise<{ settled: number; released: number }> {
     await this.#load();
-    const closed = recover ? await this.#recoverStaleHolds() : { settled: 0, released: 0 };
+    const closed = recover ? await this.#recover() : { settled: 0, released: 0 };
     const pollMs = this.#o.pollMs;
     if (pollMs) {
       this.#poller = setInterval(() => {
@@ -564,115 +548,40 @@ export class Ledger {
   }
 
   /**
-   * Holds an earlier run left open (it was killed): settled at the cost its usage record shows (the usage
-   * journal keeps records across kill -9), at most the amount held; released when the request has no record
-   * with a cost.
+   * What an earlier, killed run left (recovery.ts): its open holds closed, and the requests it served and
+   * recorded whose ledger entries died with it charged. Applied to memory and written before serving.
    */
-  async #recoverStaleHolds(): Promise<{ settled: number; released: number }> {
-    const db = this.#db;
-    const open = await db
-      .selectFrom('ledger_entry as h')
-      .select(['h.tenant_id', 'h.hold_id', 'h.held_nano', 'h.key_id'])
-      .where('h.kind', '=', 'hold')
-      .where('h.at', '<', this.#o.shared ? this.#now() - (this.#o.staleHoldMs ?? 3_600_000) : Number.MAX_SAFE_INTEGER)
-      .where(({ not, exists, selectFrom }) =>
-        not(
-          exists(
-            selectFrom('ledger_entry as c')
-              .select('c.id')
-              .whereRef('c.hold_id', '=', 'h.hold_id')
-              .where('c.kind', 'in', ['settle', 'release']),
-          ),
-        ),
-      )
-      .execute();
-    let settled = 0;
-    let released = 0;
-    for (const row of open) {
-      const holdId = row.hold_id!;
-      const held = toSafeInt(row.held_nano);
-      const usage = await db
-        .selectFrom('usage_record')
-        .select('cost_nano_usd')
-        .where('request_id', '=', holdId)
-        .executeTakeFirst();
-      const cost = usage ? toSafeInt(usage.cost_nano_usd) : 0;
-      const charge = Math.min(Math.max(0, cost), held);
-      const kind = charge > 0 ? 'settle' : 'release';
-      if (charge > 0) settled++;
-      else released++;
-      const a = this.#accounts.get(row.tenant_id);
-      if (a) {
-        a.held -= held;
-        a.balance -= charge;
-        a.monthSpend += charge;
-      }
-      this.#queue.push({
-        ...blankEntry(row.tenant_id, this.#now(), kind),
-        amount_nano: -charge,
-        held_nano: -held,
-        hold_id: holdId,
-        key_id: row.key_id,
-        request_id: holdId,
-        reason: 'closed at start: the gateway that held it had stopped',
-      });
-    }
-    settled += await this.#recoverUnheldCharges();
+  async #recover(): Promise<{ settled: number; released: number }> {
+    const now = this.#now();
+    const olderThan = this.#o.shared ? now - (this.#o.staleHoldMs ?? 3_600_000) : Number.MAX_SAFE_INTEGER;
+    const closes = await staleHoldCloses(this.#db, olderThan, now);
+    for (const entry of closes) this.#applyRecovered(entry);
+    const lost = await lostCharges(
+      this.#db,
+      (tenantId) => {
+        const a = this.#accounts.get(tenantId);
+        return a ? a.balance - a.held : undefined;
+      },
+      now,
+      (requestId, charged, cost) =>
+        this.#o.onError?.(new Error(`request ${requestId} charged ${charged} of ${cost}`), 'ledger recovery'),
+    );
+    for (const entry of lost) this.#applyRecovered(entry);
     await this.flush();
-    return { settled, released };
+    return {
+      settled: closes.filter((e) => e.kind === 'settle').length + lost.filter((e) => e.kind === 'settle').length,
+      released: closes.filter((e) => e.kind === 'release').length,
+    };
   }
 
-  /**
-   * Requests a killed process served and recorded (the usage journal keeps their records) but whose hold and
-   * settlement never reached the ledger: charged now, as a hold and its settlement, at most what the balance
-   * allows. Looks at each account's records from shortly before its last entry.
-   */
-  async #recoverUnheldCharges(): Promise<number> {
-    const db = this.#db;
-    let charged = 0;
-    const accounts = await db.selectFrom('account').select(['tenant_id', 'created_at']).execute();
-    for (const account of accounts) {
-      const tenantId = account.tenant_id;
-      const a = this.#accounts.get(tenantId);
-      const dim = await findDimId(db, tenantId);
-      if (!a || dim === undefined) continue;
-      const last = await db
-        .selectFrom('ledger_entry')
-        .select(sql<number | null>`max(at)`.as('at'))
-        .where('tenant_id', '=', tenantId)
-        .executeTakeFirst();
-      const createdAt = toSafeInt(account.created_at);
-      const since = Math.max(createdAt, (last?.at == null ? createdAt : toSafeInt(last.at)) - RECOVERY_WINDOW_MS);
-      const records = await db
-        .selectFrom('usage_record as u')
-        .select(['u.request_id', 'u.cost_nano_usd'])
-        .where('u.tenant_id', '=', dim)
-        .where('u.at', '>=', since)
-        .where('u.cost_nano_usd', '>', 0)
-        .where(({ not, exists, selectFrom }) =>
-          not(exists(selectFrom('ledger_entry as l').select('l.id').whereRef('l.hold_id', '=', 'u.request_id'))),
-        )
-        .execute();
-      for (const record of records) {
-        const cost = toSafeInt(record.cost_nano_usd);
-        const charge = Math.max(0, Math.min(cost, a.balance - a.held));
-        if (charge < cost)
-          this.#o.onError?.(new Error(`request ${record.request_id} charged ${charge} of ${cost}`), 'ledger recovery');
-        if (charge === 0) continue;
-        a.balance -= charge;
-        a.monthSpend += charge;
-        const base = {
-          ...blankEntry(tenantId, this.#now(), 'hold'),
-          hold_id: record.request_id,
-          request_id: record.request_id,
-          reason: 'recovered at start: served and recorded, its ledger entries were lost with the process',
-        };
-        this.#queue.push({ ...base, held_nano: charge });
-        this.#queue.push({ ...base, kind: 'settle', amount_nano: -charge, held_nano: -charge });
-        charged++;
-      }
+  #applyRecovered(entry: NewEntry): void {
+    const a = this.#accounts.get(entry.tenant_id);
+    if (a) {
+      a.balance += entry.amount_nano;
+      a.held += entry.held_nano;
+      if (entry.kind === 'settle') a.monthSpend -= entry.amount_nano;
     }
-    return charged;
+    this.#queue.push(entry);
   }
 
   /** Entries written by other processes (the CLI), and plan or account changes made there. */
@@ -716,76 +625,4 @@ export class Ledger {
 
 function balanceMessage(need: number, left: number): string {
   return `Insufficient balance: this request needs a hold of $${formatUsd(need)} and $${formatUsd(Math.max(0, left))} is available`;
-}
-
-function blankEntry(tenantId: string, at: number, kind: LedgerKind): NewEntry {
-  return {
-    tenant_id: tenantId,
-    at,
-    kind,
-    amount_nano: 0,
-    held_nano: 0,
-    hold_id: null,
-    key_id: null,
-    request_id: null,
-    payment_id: null,
-    admin: null,
-    reason: null,
-  };
-}
-
-/** The fee on a deposit, rounded half up to a whole nano-dollar (BigInt: no float on money). */
-export function depositFee(amountNano: number, feeBps: number): number {
-  return Number((BigInt(amountNano) * BigInt(feeBps) + 5_000n) / 10_000n);
-}
-
-/** Start of the UTC calendar month that holds `now`. */
-export function monthStart(now: number): number {
-  const d = new Date(now);
-  return Date.UTC(d.getUTCFullYear(), d.getUTCMonth(), 1);
-}
-
-function planFromRow(p: { id: string; name: string; monthly_cap_nano: number | null; models: string | null }): Plan {
-  return {
-    id: p.id,
-    name: p.name,
-    monthlyCapNano: p.monthly_cap_nano == null ? null : toSafeInt(p.monthly_cap_nano),
-    models: p.models ? (JSON.parse(p.models) as string[]) : null,
-  };
-}
-
-function validatePlan(plan: Plan): void {
-  if (!/^[a-z0-9][a-z0-9_-]{0,63}$/.test(plan.id)) {
-    throw new GatewayError('invalid_request', 'A plan id is 1-64 lowercase letters, digits, - or _', {
-      param: 'id',
-    });
-  }
-  if (plan.name.length === 0 || plan.name.length > 100) {
-    throw new GatewayError('invalid_request', 'A plan name is 1-100 characters', { param: 'name' });
-  }
-  const cap = plan.monthlyCapNano;
-  if (cap !== null && (!Number.isSafeInteger(cap) || cap < 0 || cap > MAX_MANUAL_NANO)) {
-    throw new GatewayError('invalid_request', 'The monthly cap must be between $0 and $1,000,000', {
-      param: 'monthlyCap',
-    });
-  }
-  if (plan.models && (plan.models.length === 0 || plan.models.some((m) => typeof m !== 'string' || m === ''))) {
-    throw new GatewayError('invalid_request', 'models: a non-empty list of model ids', { param: 'models' });
-  }
-}
-
-/**
- * An amount in dollars as text (`12.5`, `0.000000001`) or nano-dollars (a whole number) → nano-dollars,
- * exactly; undefined when it is neither.
- */
-export function parseAmount(input: { usd?: unknown; nano?: unknown }): number | undefined {
-  if (input.nano !== undefined) {
-    const n = typeof input.nano === 'string' && /^\d{1,16}$/.test(input.nano) ? Number(input.nano) : input.nano;
-    return typeof n === 'number' && Number.isSafeInteger(n) ? n : undefined;
-  }
-  const text = typeof input.usd === 'number' ? String(input.usd) : input.usd;
-  if (typeof text !== 'string') return undefined;
-  const m = /^(\d{1,7})(?:\.(\d{1,9}))?$/.exec(text.trim());
-  if (!m) return undefined;
-  return Number(m[1]) * 1e9 + Number((m[2] ?? '').padEnd(9, '0'));
 }

@@ -1,8 +1,9 @@
 import { existsSync } from 'node:fs';
 import { userInfo } from 'node:os';
 import { parseArgs } from 'node:util';
+import { parseAmount } from '../billing/amounts.ts';
 import { formatUsd } from '../billing/cost.ts';
-import { Ledger, parseAmount } from '../billing/ledger.ts';
+import { Ledger } from '../billing/ledger.ts';
 import { verifyLedger } from '../billing/verify.ts';
 import { ConfigError, loadConfig } from '../config/load.ts';
 import type { Config } from '../config/schema.ts';

@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { depositFee, MAX_MANUAL_NANO, monthStart, parseAmount } from '../../src/billing/ledger.ts';
+import { depositFee, MAX_MANUAL_NANO, monthStart, parseAmount } from '../../src/billing/amounts.ts';
 
 /** Money in: dollars as text to integer nano-dollars exactly, and the deposit fee rounded once, half up. */
 

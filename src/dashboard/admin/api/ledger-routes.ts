@@ -1,5 +1,5 @@
 import type { FastifyInstance, FastifyRequest } from 'fastify';
-import { parseAmount } from '../../../billing/ledger.ts';
+import { parseAmount } from '../../../billing/amounts.ts';
 import { verifyLedger } from '../../../billing/verify.ts';
 import { GatewayError } from '../../../core/errors.ts';
 import type { DashboardDeps } from '../../deps.ts';
