@@ -140,6 +140,50 @@ forEachDatabase('ledger', (suite) => {
     assert.match(verify.out, /^ok: 1 accounts, 3 entries, 0 holds in flight/);
   });
 
+  it('CLI plans: set, list, assign; bad caps and unknown plans refused', async () => {
+    const set = await cli(
+      runLedgerCommand,
+      config,
+      'plans',
+      'set',
+      'pro',
+      '--name',
+      'Pro',
+      '--cap-usd',
+      '50',
+      '--models',
+      'up/a,up/b',
+    );
+    assert.equal(set.code, 0, set.err);
+    const listed = await cli(runLedgerCommand, config, 'plans', 'list', '--json');
+    assert.deepEqual(JSON.parse(listed.out), [
+      { id: 'pro', name: 'Pro', monthlyCapNano: 50_000_000_000, models: ['up/a', 'up/b'] },
+    ]);
+    assert.equal((await cli(runLedgerCommand, config, 'plans', 'set', 'pro', '--cap-usd', '')).code, 0);
+    const uncapped = JSON.parse((await cli(runLedgerCommand, config, 'plans', 'list', '--json')).out);
+    assert.equal(uncapped[0].monthlyCapNano, null, 'cap removed, name and models kept');
+    assert.deepEqual(uncapped[0].models, ['up/a', 'up/b']);
+    for (const argv of [
+      ['plans', 'set', 'cheap', '--cap-usd', '-5'],
+      ['plans', 'set', 'Bad Id', '--cap-usd', '5'],
+      ['plans', 'assign', 'acme', 'nope'],
+    ]) {
+      const bad = await cli(runLedgerCommand, config, ...argv);
+      assert.notEqual(bad.code, 0, argv.join(' '));
+      assert.ok(bad.err.length > 0 && !bad.err.includes('    at '), bad.err);
+    }
+    assert.equal((await cli(runLedgerCommand, config, 'plans', 'assign', 'acme', 'pro')).code, 0);
+    assert.equal(
+      JSON.parse((await cli(runLedgerCommand, config, 'ledger', 'balance', 'acme', '--json')).out).planId,
+      'pro',
+    );
+    assert.equal((await cli(runLedgerCommand, config, 'plans', 'assign', 'acme', 'none')).code, 0);
+    assert.equal(
+      JSON.parse((await cli(runLedgerCommand, config, 'ledger', 'balance', 'acme', '--json')).out).planId,
+      null,
+    );
+  });
+
   it('a bring-your-own-key tenant is never billed: its account cannot be opened, no entry is written', async () => {
     const now = Date.now();
     await store.db
