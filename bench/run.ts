@@ -8,7 +8,8 @@
  * --stream-levels 1,16, --profile-levels 1,16 (Responses and embeddings profiles), --json FILE (raw measurements), --gateway-node-args "--cpu-prof --cpu-prof-dir=DIR"
  * (extra Node flags for the gateway process, for profiling; its figures are then for orientation only),
  * --gateway-output FILE (a copy of everything the gateway prints), --unlimited-key (call the gateway with the
- * configured key, which has no limits, instead of a managed key with every per-key limit set high).
+ * configured key, which has no limits, instead of a managed key with every per-key limit set high), --billed
+ * (the managed key's tenant is a billed account with a balance and a plan: every request holds and settles).
  */
 import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { cpus, tmpdir } from 'node:os';
@@ -28,7 +29,13 @@ import {
   spawnIpcChild,
   stopChild,
 } from './lib/children.ts';
-import { BENCH_GATEWAY_KEY, createLimitedBenchKey, writeGatewayConfig } from './lib/gateway-config.ts';
+import {
+  BENCH_GATEWAY_KEY,
+  billBenchTenant,
+  createLimitedBenchKey,
+  verifyBenchLedger,
+  writeGatewayConfig,
+} from './lib/gateway-config.ts';
 import { type LoadTarget, openPool, runLoad } from './lib/load.ts';
 import { type Measurement, measure, type ProcessName, type TargetName } from './lib/measure.ts';
 import { cpuResolutionMs, cpuSeconds, machineTicks, memory, resetPeak, stealShare } from './lib/proc.ts';
@@ -67,6 +74,7 @@ const { values: args } = parseArgs({
     'gateway-node-args': { type: 'string' },
     'gateway-output': { type: 'string' },
     'unlimited-key': { type: 'boolean', default: false },
+    billed: { type: 'boolean', default: false },
   },
 });
 
@@ -111,8 +119,10 @@ async function main(): Promise<number> {
     // By default the gateway is called with a managed key whose limits are all set (never refusing), so the
     // figures include every per-key check; --unlimited-key uses the configured key without limits instead.
     const gatewayKey = args['unlimited-key'] ? BENCH_GATEWAY_KEY : await createLimitedBenchKey(configPath);
+    if (args.billed && !args['unlimited-key']) await billBenchTenant(configPath);
     log(
-      `Gateway key: ${args['unlimited-key'] ? 'configured, no limits' : 'managed, with rpm, tpm, quota, IP and model lists, scopes'}`,
+      `Gateway key: ${args['unlimited-key'] ? 'configured, no limits' : 'managed, with rpm, tpm, quota, IP and model lists, scopes'}` +
+        (args.billed && !args['unlimited-key'] ? '; billed: a balance, a plan with a cap, a hold per request' : ''),
     );
     // As `./modro start` runs it: compiled into dist/ (built here when out of date) with the launcher's Node flags.
     buildIfStale();
@@ -241,6 +251,7 @@ async function main(): Promise<number> {
         `usage_record rows ${rows} (pid ${gatewayPid}); ${logLines.length} log line(s) at info level` +
         (logLines.length ? `, first: ${logLines[0]!.slice(0, 200)}` : ''),
     );
+    if (args.billed && !args['unlimited-key']) log(`Billing: ${await verifyBenchLedger(configPath)}`);
     if (args.json) {
       writeFileSync(
         args.json,

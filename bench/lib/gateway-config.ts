@@ -1,6 +1,7 @@
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { stringify } from 'yaml';
+import { runLedgerCommand } from '../../src/cli/ledger-commands.ts';
 import { runTenancyCommand } from '../../src/cli/tenancy-commands.ts';
 
 /**
@@ -61,9 +62,9 @@ export const BENCH_KEY_LIMITS = [
   '--ips',
   '127.0.0.0/8,::1/128',
   '--models',
-  'gpt-4.1-nano,gpt-4o-mini,gpt-4.1-mini,gpt-4o',
+  'gpt-4.1-nano,gpt-4o-mini,gpt-4.1-mini,gpt-4o,text-embedding-3-small',
   '--scopes',
-  'chat',
+  'chat,embeddings',
 ];
 
 /** A managed key with BENCH_KEY_LIMITS, made with the CLI in the bench's database before the gateway starts. */
@@ -83,6 +84,45 @@ export async function createLimitedBenchKey(configPath: string): Promise<string>
   await cli(['tenants', 'create', 'bench']);
   const created = await cli(['keys', 'create', '--tenant', 'bench', '--name', 'bench', ...BENCH_KEY_LIMITS, '--json']);
   return (JSON.parse(created) as { key: string }).key;
+}
+
+/**
+ * `--billed`: the bench tenant becomes a billed account (docs/billing.md) with a $1,000,000 deposit, on a plan
+ * with a $1,000,000 monthly cap, so every gateway request also holds, settles and writes ledger entries.
+ */
+export async function billBenchTenant(configPath: string): Promise<void> {
+  const cli = async (args: string[]): Promise<void> => {
+    let err = '';
+    const code = await runLedgerCommand(
+      [...args, '--config', configPath],
+      {},
+      { write: () => {} },
+      {
+        write: (text) => {
+          err += text;
+        },
+      },
+    );
+    if (code !== 0) throw new Error(`billing the bench tenant failed: ${err}`);
+  };
+  await cli(['ledger', 'deposit', 'bench', '--usd', '1000000', '--reason', 'bench']);
+  await cli(['plans', 'set', 'bench', '--name', 'Bench', '--cap-usd', '1000000']);
+  await cli(['plans', 'assign', 'bench', 'bench']);
+}
+
+/** `--billed`: the bench tenant's ledger after the run (every hold closed, verify passing). */
+export async function verifyBenchLedger(configPath: string): Promise<string> {
+  let out = '';
+  const code = await runLedgerCommand(
+    ['ledger', 'verify', '--config', configPath],
+    {},
+    {
+      write: (text) => {
+        out += text;
+      },
+    },
+  );
+  return `ledger verify exit ${code}: ${out.trim()}`;
 }
 
 function model(name: string, qualityRank: number, input: number, output: number) {

@@ -3,6 +3,7 @@ import { parseArgs } from 'node:util';
 import { ConfigError, loadConfig } from '../config/load.ts';
 import { createRuntime } from '../server/runtime.ts';
 import { CHANNELS_HELP, runChannelCommand } from './channel-commands.ts';
+import { LEDGER_HELP, runLedgerCommand } from './ledger-commands.ts';
 import { runTenancyCommand, TENANCY_HELP } from './tenancy-commands.ts';
 
 /**
@@ -16,6 +17,7 @@ Commands:
   check-config     Validate the configuration and print the catalog
   tenants, keys, admin   Manage tenants, API keys and admin users (see below)
   channels         Manage channels: provider connections and their encrypted credentials (see below)
+  ledger, plans    Balances, manual credits and debits, ledger verification, plans (docs/billing.md)
   help             Show this help
 
 Options:
@@ -23,12 +25,15 @@ Options:
   -p, --port N        Port to listen on (overrides server.port)
 
 ${TENANCY_HELP}
-${CHANNELS_HELP}`;
+${CHANNELS_HELP}
+
+${LEDGER_HELP}`;
 
 async function main(): Promise<number> {
   const group = process.argv[2];
   if (group === 'tenants' || group === 'keys' || group === 'admin') return runTenancyCommand(process.argv.slice(2));
   if (group === 'channels') return runChannelCommand(process.argv.slice(2));
+  if (group === 'ledger' || group === 'plans') return runLedgerCommand(process.argv.slice(2));
   const { values, positionals } = parseArgs({
     allowPositionals: true,
     options: {

@@ -266,6 +266,24 @@ export const configSchema = z.strictObject({
       journalSyncMs: positiveInt.default(1_000),
     })
     .prefault({}),
+  /** Money (docs/billing.md): prepaid balances, holds, plans; only tenants with an account are billed. */
+  billing: z
+    .strictObject({
+      /** Fee on deposits in basis points (400 = 4%), taken from the credit as its own ledger entry. */
+      depositFeeBps: z.number().int().min(0).max(5_000).default(400),
+      /** Ledger entries of holds and settlements are written in batches this often. */
+      flushIntervalMs: positiveInt.default(50),
+      /** Entries and plan changes written by others (the CLI, other gateways) are picked up this often. */
+      pollMs: positiveInt.default(1_000),
+      /**
+       * Several gateway processes share one PostgreSQL database: each hold is a conditional update of the
+       * account row (one round trip), so together they never overdraw a balance. PostgreSQL only.
+       */
+      shared: z.boolean().default(false),
+      /** Shared billing: a hold open this long at a gateway's start belonged to a process that died; it is closed. */
+      staleHoldMs: positiveInt.default(3_600_000),
+    })
+    .prefault({}),
   /** Stored responses of the Responses API (docs/responses.md): off unless the operator turns them on. */
   responses: z
     .strictObject({

@@ -1,3 +1,4 @@
+import type { Ledger } from '../billing/ledger.ts';
 import type { Catalog } from '../catalog/catalog.ts';
 import type { ChannelService } from '../channels/service.ts';
 import type { Config } from '../config/schema.ts';
@@ -17,7 +18,10 @@ export interface DashboardDeps {
     server: Pick<Config['server'], 'publicUrl'>;
     routing: Pick<Config['routing'], 'defaultPreset'>;
     limits: Pick<Config['limits'], 'maxJsonDepth'>;
+    billing: Pick<Config['billing'], 'depositFeeBps'>;
   };
+  /** Balances, plans and manual entries (docs/billing.md). */
+  ledger: Pick<Ledger, 'manual' | 'account' | 'openAccount' | 'savePlan' | 'assignPlan' | 'plans'>;
   catalog: Catalog;
   router: Pick<Router, 'listFor'>;
   health: Pick<ProviderHealth, 'snapshot'>;

@@ -6,6 +6,7 @@ import { registerJsonBodyParser } from '../http/json-body.ts';
 import { registerAdminApiAnalytics } from './admin/api/analytics-routes.ts';
 import { registerAdminApiChannels } from './admin/api/channel-routes.ts';
 import { registerAdminApiKeys } from './admin/api/key-routes.ts';
+import { registerAdminApiLedger } from './admin/api/ledger-routes.ts';
 import { registerAdminApiPresets } from './admin/api/preset-routes.ts';
 import { registerAdminApiSession } from './admin/api/session-routes.ts';
 import { registerAdminApiTenants } from './admin/api/tenant-routes.ts';
@@ -79,6 +80,7 @@ export function registerDashboard(app: FastifyInstance, deps: DashboardDeps): vo
     registerAdminApiSession(scope, deps, loginThrottle);
     registerAdminApiTenants(scope, deps);
     registerAdminApiKeys(scope, deps);
+    registerAdminApiLedger(scope, deps);
     registerAdminApiPresets(scope, deps);
     registerAdminApiAnalytics(scope, deps);
     registerAdminApiChannels(scope, deps);

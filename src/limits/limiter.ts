@@ -35,6 +35,12 @@ export interface KeyLimiter {
   admit(keyId: string, limits: CompiledLimits, promptTokens: number): Taken | Promise<Taken>;
   /** The x-ratelimit-* headers of a key without counting anything (answers outside admission). */
   peekHeaders(keyId: string, limits: CompiledLimits): Record<string, string>;
+  /**
+   * The key's spend in its quota period as this node knows it without a round trip, for a billing hold's
+   * key-quota check (pipeline/hold.ts); undefined when not known locally (RedisLimiter: the quota is then
+   * enforced by admission's own check only).
+   */
+  spent?(keyId: string): number | undefined;
   close(): void | Promise<void>;
 }
 

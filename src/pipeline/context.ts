@@ -1,4 +1,5 @@
 import { randomBytes } from 'node:crypto';
+import type { Hold } from '../billing/ledger.ts';
 import type { ChatRequest, EmbeddingRequest, InboundProtocol } from '../core/ir.ts';
 import type { CompiledLimits } from '../limits/key-limits.ts';
 import type { LimitTicket } from '../limits/limiter.ts';
@@ -47,6 +48,8 @@ export interface RequestContext extends RequestStart {
   request: ChatRequest;
   /** Set by admission for a key with limits: settled with the request's real tokens and cost when it ends. */
   ticket?: LimitTicket | undefined;
+  /** A billed account's hold on its balance (docs/billing.md): settled at the cost when the request ends. */
+  hold?: Hold | undefined;
 }
 
 /** A decoded embeddings request of a known caller (`Pipeline.embed`). */
@@ -54,6 +57,7 @@ export interface EmbeddingContext extends RequestStart {
   caller: Caller;
   request: EmbeddingRequest;
   ticket?: LimitTicket | undefined;
+  hold?: Hold | undefined;
 }
 
 /** What admission, failover and recording read of any request, chat or embeddings. */
@@ -61,6 +65,7 @@ export interface CallerContext extends RequestStart {
   caller: Caller;
   request: { model: string; stream?: boolean; requires?: ChatRequest['requires'] };
   ticket?: LimitTicket | undefined;
+  hold?: Hold | undefined;
 }
 
 /**

@@ -1,5 +1,6 @@
 import type { CatalogModel } from '../billing/catalog-types.ts';
 import { costNanoUsd } from '../billing/cost.ts';
+import type { Ledger } from '../billing/ledger.ts';
 import type { Catalog } from '../catalog/catalog.ts';
 import type { Config } from '../config/schema.ts';
 import { GatewayError, toGatewayError } from '../core/errors.ts';
@@ -18,6 +19,7 @@ import type { Caller, CallerContext, EmbeddingContext, RequestContext, RequestSt
 import { callWithFailover, type FailoverDeps, firstOf } from './failover.ts';
 import { routingHeaders } from './headers.ts';
 import type { ProviderHealth } from './health.ts';
+import { holdFor, planAccess } from './hold.ts';
 import { StreamMeter } from './meter.ts';
 import type { AnswerHeaders, Counted, Embedded, Failure, Handled, Outcome, Served } from './outcome.ts';
 import { Recorder, type UsageSink } from './record.ts';
@@ -52,6 +54,8 @@ export interface PipelineDeps {
   upstreams: UpstreamPool;
   /** Per-key rate and quota counters (src/limits/). */
   limiter: KeyLimiter;
+  /** Balances, holds and plans of billed accounts (src/billing/ledger.ts); absent: nobody is billed. */
+  ledger?: Ledger | undefined;
 }
 
 export class Pipeline {
@@ -229,7 +233,12 @@ export class Pipeline {
       this.#deps.router.routeEmbeddings(admitted.request, admitted.caller.policy),
     );
     if (!routed.ok) return this.#fail(routed.ctx, routed);
-    const admitted: EmbeddingContext = { ...ctx, caller: routed.ctx.caller };
+    const admitted: EmbeddingContext = {
+      ...ctx,
+      caller: routed.ctx.caller,
+      ticket: routed.ctx.ticket,
+      hold: routed.ctx.hold,
+    };
     const deps = this.#deps;
     const call = { requestId: ctx.requestId, tokens: deps.tokens, pool: deps.upstreams };
     const done = await callWithFailover(this.#failover, admitted, routed.decision, async (target, adapter, signal) => {
@@ -264,7 +273,8 @@ export class Pipeline {
     const limitHeaders = this.#limitHeaders(caller);
     const refused = keyAccess(caller, clientIp, 'models');
     if (refused) return { ok: false, error: refused, headers: limitHeaders };
-    const { allowedModels, providers, keyModels } = caller.policy;
+    const inPlan = planAccess(this.#deps.ledger, this.#deps.catalog, caller, '');
+    const { allowedModels, providers, keyModels } = inPlan.ok ? inPlan.caller.policy : caller.policy;
     const models = this.#deps.catalog.models.filter(
       (model) =>
         (!providers || providers.includes(model.provider)) &&
@@ -286,18 +296,27 @@ export class Pipeline {
     endpoint: Endpoint,
     route: (ctx: C) => RouteDecision | Promise<RouteDecision>,
   ): Promise<({ ok: true; decision: RouteDecision } | ({ ok: false } & Failure)) & { ctx: C }> {
-    const admitted = await admit(ctx, this.#deps, endpoint);
+    const deps = this.#deps;
+    const inPlan = planAccess(deps.ledger, deps.catalog, ctx.caller, ctx.request.model);
+    if (!inPlan.ok) return { ok: false, error: inPlan.error, attempts: 0, ctx };
+    if (inPlan.caller !== ctx.caller) ctx = { ...ctx, caller: inPlan.caller };
+    const admitted = await admit(ctx, deps, endpoint);
     if (!admitted.ok) return { ok: false, error: admitted.error, attempts: 0, headers: admitted.headers, ctx };
     const admittedCtx: C =
       admitted.caller === ctx.caller && admitted.ticket === undefined
         ? ctx
         : { ...ctx, caller: admitted.caller, ticket: admitted.ticket };
+    let decision: RouteDecision;
     try {
-      const decision = await route(admittedCtx);
-      return { ok: true, decision, ctx: admittedCtx };
+      decision = await route(admittedCtx);
     } catch (err) {
       return { ok: false, error: toGatewayError(err), attempts: 0, ctx: admittedCtx };
     }
+    // count_tokens costs nothing; everything else holds the most it can cost before its first upstream byte.
+    if (endpoint === 'count_tokens') return { ok: true, decision, ctx: admittedCtx };
+    const held = await holdFor(deps.ledger, deps.limiter, admittedCtx, decision);
+    if (!held.ok) return { ok: false, error: held.error, attempts: 0, ctx: admittedCtx, decision };
+    return { ok: true, decision, ctx: held.ctx as C };
   }
 
   /** Chat routing: tier, preset or model → candidates (router/router.ts). */
@@ -330,6 +349,7 @@ export class Pipeline {
       stream: ctx.request.stream === true,
       outcome,
       ticket: ctx.ticket,
+      hold: ctx.hold,
     });
   }
 

@@ -1,3 +1,4 @@
+import type { Hold } from '../billing/ledger.ts';
 import { ZERO_USAGE } from '../core/ir.ts';
 import type { LimitTicket } from '../limits/limiter.ts';
 import type { Logger } from '../ops/logger.ts';
@@ -32,6 +33,8 @@ export interface Recorded {
   outcome: Outcome;
   /** The key's limits ticket, settled here with the request's real tokens and cost. */
   ticket?: LimitTicket | undefined;
+  /** The account's hold: settled here at the request's cost, released when it cost nothing. */
+  hold?: Hold | undefined;
 }
 
 export class Recorder {
@@ -50,7 +53,7 @@ export class Recorder {
    * against a crash of the process. Routes finish their response only after it resolved, so every response
    * a client received in full has its record.
    */
-  record({ start, caller = NOBODY, requestedModel, stream, outcome, ticket }: Recorded): Promise<void> {
+  record({ start, caller = NOBODY, requestedModel, stream, outcome, ticket, hold }: Recorded): Promise<void> {
     const metrics = this.#metrics;
     const latencyMs = performance.now() - start.startedAt;
     const usage = outcome.usage ?? ZERO_USAGE;
@@ -58,6 +61,14 @@ export class Recorder {
       ticket?.settle(usage.inputTokens + usage.outputTokens, outcome.costNano);
     } catch (err) {
       this.#logger.error({ err, requestId: start.requestId }, 'settling key limits failed');
+    }
+    if (hold) {
+      try {
+        if (outcome.costNano > 0) hold.settle(outcome.costNano);
+        else hold.release();
+      } catch (err) {
+        this.#logger.error({ err, requestId: start.requestId }, 'settling the hold failed');
+      }
     }
     const model = outcome.target?.model;
     const provider = outcome.target?.provider.id ?? '';

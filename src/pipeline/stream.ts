@@ -122,6 +122,7 @@ export class MeteredStream<F, M extends 'ir' | 'passthrough'> {
       stream: true,
       outcome,
       ticket: this.#ctx.ticket,
+      hold: this.#ctx.hold,
     });
     return { usage, costNano: outcome.costNano, error };
   }

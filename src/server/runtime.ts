@@ -2,6 +2,7 @@ import { randomBytes } from 'node:crypto';
 import { resolve } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { pino } from 'pino';
+import { Ledger } from '../billing/ledger.ts';
 import { buildCatalog, type Catalog, type ChannelProvider } from '../catalog/catalog.ts';
 import { ChannelRepository } from '../channels/repository.ts';
 import { type ChannelService, createChannelService } from '../channels/service.ts';
@@ -55,6 +56,8 @@ export interface Runtime {
   pipeline: Pipeline;
   store: Store;
   usage: UsageWriter;
+  /** Balances, holds and plans of billed accounts (docs/billing.md). */
+  ledger: Ledger;
   /** Stored responses of the Responses API; undefined unless `responses.store` is on. */
   responses: ResponseStore | undefined;
   auth: Authenticator;
@@ -75,6 +78,9 @@ export interface Runtime {
 export async function createRuntime(options: RuntimeOptions): Promise<Runtime> {
   const adapterFor = options.adapterFor ?? registeredAdapter;
   const { config } = options;
+  if (config.billing.shared && config.storage.kind !== 'postgres') {
+    throw new Error('billing.shared needs PostgreSQL (storage.kind: postgres): SQLite serves one process');
+  }
   const env = options.env ?? process.env;
   const logger = createLogger(config.logging.level, options.logDestination);
   const metrics = new Metrics();
@@ -151,6 +157,17 @@ export async function createRuntime(options: RuntimeOptions): Promise<Runtime> {
     onJournalFailure: (records) => metrics.usageJournalFailures.inc(records),
   });
   const imported = await usage.start();
+  const ledger = new Ledger({
+    db: store.db,
+    shared: config.billing.shared,
+    staleHoldMs: config.billing.staleHoldMs,
+    flushIntervalMs: config.billing.flushIntervalMs,
+    pollMs: config.billing.pollMs,
+    onError: (err, during) => logger.error({ err, during }, 'ledger problem (entries are kept and retried)'),
+  });
+  // After the journal's records are imported: a hold left open by a killed run settles at its recorded cost.
+  const recovered = await ledger.start({ recover: true });
+  if (recovered.settled + recovered.released > 0) logger.info(recovered, 'holds left open by an earlier run closed');
   const responses = config.responses.store
     ? new ResponseStore({
         db: store.db,
@@ -231,6 +248,7 @@ export async function createRuntime(options: RuntimeOptions): Promise<Runtime> {
     tokens,
     upstreams,
     limiter,
+    ledger,
   });
 
   const runtime: Runtime = {
@@ -243,6 +261,7 @@ export async function createRuntime(options: RuntimeOptions): Promise<Runtime> {
     pipeline,
     store,
     usage,
+    ledger,
     responses,
     auth,
     tenancy,
@@ -301,6 +320,7 @@ export async function createRuntime(options: RuntimeOptions): Promise<Runtime> {
       await channelSource.close();
       await tokens.close();
       await usage.close();
+      await ledger.close().catch((err: unknown) => logger.error({ err }, 'ledger entries could not be written'));
       await responses?.close();
       await tenancy.close();
       await shared.close();

@@ -1,6 +1,7 @@
 import type { Generated } from 'kysely';
 import type { ChannelCredentialTable, ChannelRevisionTable, ChannelTable } from './channel-tables.ts';
 import type { LatencyBucketColumn } from './latency-buckets.ts';
+import type { AccountTable, LedgerEntryTable, PlanTable } from './ledger-tables.ts';
 import type { AdminUserTable, ApiKeyTable, SessionTable, TenancySettingsTable, TenantTable } from './tenancy-tables.ts';
 
 /**
@@ -23,6 +24,9 @@ export interface Database {
   channel: ChannelTable;
   channel_credential: ChannelCredentialTable;
   channel_revision: ChannelRevisionTable;
+  plan: PlanTable;
+  account: AccountTable;
+  ledger_entry: LedgerEntryTable;
 }
 
 /**

@@ -12,12 +12,15 @@ forEachDatabase('store migrations', (suite) => {
       .map((t) => t.name)
       .sort();
     assert.deepEqual(tables, [
+      'account',
       'admin_user',
       'api_key',
       'channel',
       'channel_credential',
       'channel_revision',
       'dashboard_session',
+      'ledger_entry',
+      'plan',
       'stored_response',
       'tenancy_settings',
       'tenant',

@@ -4,6 +4,7 @@ import * as m0001 from './0001-usage.ts';
 import * as m0002 from './0002-tenancy.ts';
 import * as m0003 from './0003-key-limits.ts';
 import * as m0004 from './0004-stored-responses.ts';
+import * as m0005 from './0005-ledger.ts';
 import * as m0006 from './0006-channels.ts';
 import type { SqlDialect } from './column-types.ts';
 
@@ -24,7 +25,7 @@ const MIGRATIONS: Readonly<Record<string, MigrationModule>> = {
   '0002_tenancy': m0002,
   '0003_key_limits': m0003,
   '0004_stored_responses': m0004,
-  // 0005 is left to a parallel change (numbers sort; a gap is harmless).
+  '0005_ledger': m0005,
   '0006_channels': m0006,
 };
 

@@ -1,0 +1,628 @@
+import { randomBytes } from 'node:crypto';
+import { type Kysely, sql } from 'kysely';
+import { GatewayError } from '../core/errors.ts';
+import type { Database } from '../store/schema.ts';
+import { toSafeInt } from '../store/usage.ts';
+import { depositFee, MAX_MANUAL_NANO, monthStart } from './amounts.ts';
+import { formatUsd } from './cost.ts';
+import { blankEntry, type NewEntry } from './entries.ts';
+import { type Plan, planFromRow, validatePlan } from './plans.ts';
+import { lostCharges, staleHoldCloses } from './recovery.ts';
+
+/**
+ * Balances, holds and plans of the billed accounts of one gateway, in memory and exact, with the ledger
+ * (table `ledger_entry`) as the truth (decision 0025, docs/billing.md). `hold` checks every limit and reserves
+ * the amount in one synchronous step, so requests arriving together can never overdraw; holds and their
+ * settlements reach the database in batches (no database round trip on the request path); manual entries
+ * (credits, debits, deposits) are written before they answer. At start the balances are summed from the
+ * ledger and the holds an earlier run left open are closed (settled at the recorded cost of their request,
+ * else released).
+ */
+
+export type { LedgerKind } from '../store/ledger-tables.ts';
+export type { Plan } from './plans.ts';
+
+export interface AccountView {
+  tenantId: string;
+  planId: string | null;
+  balanceNano: number;
+  heldNano: number;
+  availableNano: number;
+  monthSpendNano: number;
+}
+
+/** An open hold: settled or released exactly once. */
+export interface Hold {
+  readonly id: string;
+  readonly tenantId: string;
+  readonly amountNano: number;
+  /** Settles at the request's cost (at most the amount held); returns what was charged. */
+  settle(costNano: number): number;
+  release(): void;
+}
+
+export type HoldResult = { ok: true; hold: Hold } | { ok: false; error: GatewayError };
+
+export interface HoldRequest {
+  tenantId: string;
+  keyId: string | null;
+  requestId: string;
+  amountNano: number;
+  /** The key's own quota and what it spent this period (from the key limiter). */
+  keyQuota?: { nanoUsd: number; spentNano: number } | undefined;
+}
+
+interface AccountState {
+  planId: string | null;
+  balance: number;
+  held: number;
+  monthStart: number;
+  monthSpend: number;
+}
+
+export interface LedgerOptions {
+  db: Kysely<Database>;
+  /**
+   * Several processes share the database (PostgreSQL): a hold is a conditional update of the account row
+   * (`reserve` is asynchronous), so no process can hold what another already holds (decision 0025).
+   */
+  shared?: boolean;
+  /** Shared: at start, only holds older than this are closed (younger ones may be other processes' requests). */
+  staleHoldMs?: number;
+  flushIntervalMs?: number;
+  pollMs?: number;
+  now?: () => number;
+  onError?: (err: unknown, during: string) => void;
+}
+
+export class Ledger {
+  readonly node = `n_${randomBytes(6).toString('hex')}`;
+  readonly #db: Kysely<Database>;
+  readonly #now: () => number;
+  readonly #o: LedgerOptions;
+  readonly #accounts = new Map<string, AccountState>();
+  readonly #plans = new Map<string, Plan>();
+  readonly #heldByKey = new Map<string, number>();
+  #queue: NewEntry[] = [];
+  #lastSeenId = 0;
+  #flushing: Promise<void> | undefined;
+  #timer: NodeJS.Timeout | undefined;
+  #poller: NodeJS.Timeout | undefined;
+  #open = 0;
+  #polling = false;
+
+  constructor(options: LedgerOptions) {
+    this.#o = options;
+    this.#db = options.db;
+    this.#now = options.now ?? Date.now;
+  }
+
+  /**
+   * Loads plans and accounts (balances summed from the ledger). `recover`: close the holds an earlier run
+   * left open (a gateway at start; never the CLI, which runs beside a live gateway).
+   */
+  async start({ recover }: { recover: boolean }): Promise<{ settled: number; released: number }> {
+    await this.#load();
+    const closed = recover ? await this.#recover() : { settled: 0, released: 0 };
+    const pollMs = this.#o.pollMs;
+    if (pollMs) {
+      this.#poller = setInterval(() => {
+        // One poll at a time: two reading the same entries would apply them twice.
+        if (this.#polling) return;
+        this.#polling = true;
+        this.#poll()
+          .catch((err: unknown) => this.#o.onError?.(err, 'ledger poll'))
+          .finally(() => {
+            this.#polling = false;
+          });
+      }, pollMs);
+      this.#poller.unref();
+    }
+    return closed;
+  }
+
+  async close(): Promise<void> {
+    if (this.#poller) clearInterval(this.#poller);
+    if (this.#timer) clearTimeout(this.#timer);
+    this.#timer = undefined;
+    await this.flush();
+  }
+
+  /** A tenant with an account is billed (bring-your-own-key callers never are: the pipeline skips them). */
+  billed(tenantId: string): boolean {
+    return this.#accounts.has(tenantId);
+  }
+
+  planOf(tenantId: string): Plan | undefined {
+    const planId = this.#accounts.get(tenantId)?.planId;
+    return planId ? this.#plans.get(planId) : undefined;
+  }
+
+  plans(): Plan[] {
+    return [...this.#plans.values()];
+  }
+
+  /** Holds not yet settled or released (tests, metrics). */
+  get openHolds(): number {
+    return this.#open;
+  }
+
+  account(tenantId: string): AccountView | undefined {
+    const a = this.#accounts.get(tenantId);
+    if (!a) return undefined;
+    this.#rollMonth(a);
+    return {
+      tenantId,
+      planId: a.planId,
+      balanceNano: a.balance,
+      heldNano: a.held,
+      availableNano: a.balance - a.held,
+      monthSpendNano: a.monthSpend,
+    };
+  }
+
+  /**
+   * Reserves the most a request can cost, or refuses it naming the limit that ran out first: the balance
+   * less open holds, the plan's monthly cap less the month's spend and holds, the key's quota less its spend
+   * and holds. Synchronous: check and reserve cannot interleave with another request.
+   */
+  hold(req: HoldRequest): HoldResult {
+    const a = this.#accounts.get(req.tenantId);
+    if (!a) return { ok: false, error: new GatewayError('internal_error', 'Internal error') };
+    const refused = this.#check(a, req, true);
+    if (refused) return { ok: false, error: refused };
+    const hold = this.#reserveLocally(a, req);
+    this.#enqueue({
+      ...blankEntry(req.tenantId, this.#now(), 'hold'),
+      held_nano: req.amountNano,
+      hold_id: req.requestId,
+      key_id: req.keyId,
+      request_id: req.requestId,
+    });
+    return { ok: true, hold };
+  }
+
+  /**
+   * A hold the way this ledger runs: in memory and synchronous (one process per database), or, shared,
+   * reserved by a conditional update of the account row so that processes sharing PostgreSQL never overdraw.
+   */
+  reserve(req: HoldRequest): HoldResult | Promise<HoldResult> {
+    return this.#o.shared ? this.#holdShared(req) : this.hold(req);
+  }
+
+  /**
+   * Shared: the plan cap and the key quota are checked in memory (this process's view, refreshed by the
+   * poll), the balance in the database: `update account … where balance − held ≥ amount` and the hold entry
+   * in one statement. Reserved locally first, so this process's own requests never race each other.
+   */
+  async #holdShared(req: HoldRequest): Promise<HoldResult> {
+    const a = this.#accounts.get(req.tenantId);
+    if (!a) return { ok: false, error: new GatewayError('internal_error', 'Internal error') };
+    const refused = this.#check(a, req, false);
+    if (refused) return { ok: false, error: refused };
+    const hold = this.#reserveLocally(a, req);
+    const need = req.amountNano;
+    try {
+      const held = await sql<{ id: number }>`
+        with h as (
+          update account set held_nano = held_nano + ${need}
+          where tenant_id = ${req.tenantId} and balance_nano - held_nano >= ${need}
+          returning tenant_id
+        )
+        insert into ledger_entry
+          (tenant_id, at, kind, amount_nano, held_nano, hold_id, key_id, request_id, node)
+        select tenant_id, ${this.#now()}, 'hold', 0, ${need}, ${req.requestId}, ${req.keyId}, ${req.requestId}, ${this.node}
+        from h
+        returning id`.execute(this.#db);
+      if (held.rows.length === 1) return { ok: true, hold };
+      hold.forget();
+      const row = await this.#db
+        .selectFrom('account')
+        .select(['balance_nano', 'held_nano'])
+        .where('tenant_id', '=', req.tenantId)
+        .executeTakeFirst();
+      const left = row ? toSafeInt(row.balance_nano) - toSafeInt(row.held_nano) : 0;
+      return { ok: false, error: new GatewayError('quota_exceeded', balanceMessage(need, left)) };
+    } catch (err) {
+      hold.forget();
+      return {
+        ok: false,
+        error: new GatewayError('internal_error', 'Internal error: the balance could not be checked', { cause: err }),
+      };
+    }
+  }
+
+  /** The limit that stops a hold (the one with the least left), or undefined when it fits all. */
+  #check(a: AccountState, req: HoldRequest, withBalance: boolean): GatewayError | undefined {
+    this.#rollMonth(a);
+    const need = req.amountNano;
+    const limits: Array<{ left: number; message: (left: number) => string }> = [];
+    if (withBalance) limits.push({ left: a.balance - a.held, message: (left) => balanceMessage(need, left) });
+    const plan = a.planId ? this.#plans.get(a.planId) : undefined;
+    if (plan?.monthlyCapNano != null) {
+      const cap = plan.monthlyCapNano;
+      limits.push({
+        left: cap - a.monthSpend - a.held,
+        message: (left) =>
+          `Monthly spending cap of plan '${plan.id}' reached: this request needs a hold of $${formatUsd(need)} and $${formatUsd(Math.max(0, left))} of the $${formatUsd(cap)} cap is left this month`,
+      });
+    }
+    if (req.keyQuota && req.keyId !== null) {
+      const quota = req.keyQuota;
+      limits.push({
+        left: quota.nanoUsd - quota.spentNano - (this.#heldByKey.get(req.keyId) ?? 0),
+        message: (left) =>
+          `This key's quota is used up: this request needs a hold of $${formatUsd(need)} and $${formatUsd(Math.max(0, left))} of the key's $${formatUsd(quota.nanoUsd)} quota is left`,
+      });
+    }
+    let stop: (typeof limits)[number] | undefined;
+    for (const limit of limits) if (limit.left < need && (!stop || limit.left < stop.left)) stop = limit;
+    return stop ? new GatewayError('quota_exceeded', stop.message(stop.left)) : undefined;
+  }
+
+  /** Counts the hold in this process's memory; its settle or release is queued for the batched write. */
+  #reserveLocally(a: AccountState, req: HoldRequest): Hold & { forget(): void } {
+    const need = req.amountNano;
+    a.held += need;
+    if (req.keyId !== null) this.#heldByKey.set(req.keyId, (this.#heldByKey.get(req.keyId) ?? 0) + need);
+    this.#open++;
+    let closed = false;
+    const undo = () => {
+      closed = true;
+      this.#open--;
+      a.held -= need;
+      if (req.keyId !== null) {
+        const left = (this.#heldByKey.get(req.keyId) ?? 0) - need;
+        if (left > 0) this.#heldByKey.set(req.keyId, left);
+        else this.#heldByKey.delete(req.keyId);
+      }
+    };
+    const close = (kind: 'settle' | 'release', charge: number) => {
+      undo();
+      a.balance -= charge;
+      this.#rollMonth(a);
+      a.monthSpend += charge;
+      this.#enqueue({
+        ...blankEntry(req.tenantId, this.#now(), kind),
+        amount_nano: -charge,
+        held_nano: -need,
+        hold_id: req.requestId,
+        key_id: req.keyId,
+        request_id: req.requestId,
+      });
+    };
+    return {
+      id: req.requestId,
+      tenantId: req.tenantId,
+      amountNano: need,
+      settle: (costNano) => {
+        if (closed) return 0;
+        const charge = Math.min(Math.max(0, Math.round(costNano)), need);
+        close('settle', charge);
+        return charge;
+      },
+      release: () => {
+        if (!closed) close('release', 0);
+      },
+      /** The hold was never written (refused or failed in the database): undone without an entry. */
+      forget: () => {
+        if (!closed) undo();
+      },
+    };
+  }
+
+  /**
+   * A manual entry by an admin (credit, debit, deposit with its fee, refund), written before it returns.
+   * Opens the tenant's account on its first entry. Refuses amounts that are not positive safe integers up to
+   * MAX_MANUAL_NANO, and a debit larger than what is available, with no ledger change.
+   */
+  async manual(input: {
+    tenantId: string;
+    kind: 'deposit' | 'credit' | 'debit' | 'refund';
+    amountNano: number;
+    admin: string;
+    reason: string;
+    paymentId?: string | null;
+    feeBps?: number;
+  }): Promise<{ entries: NewEntry[]; account: AccountView }> {
+    const { tenantId, amountNano, admin } = input;
+    const reason = input.reason.trim();
+    if (!Number.isSafeInteger(amountNano) || amountNano <= 0 || amountNano > MAX_MANUAL_NANO) {
+      throw new GatewayError(
+        'invalid_request',
+        `The amount must be a positive whole number of nano-dollars up to $${formatUsd(MAX_MANUAL_NANO)}`,
+        { param: 'amount' },
+      );
+    }
+    if (reason === '' || reason.length > 500) {
+      throw new GatewayError('invalid_request', 'A reason (1 to 500 characters) is required', { param: 'reason' });
+    }
+    const takesMoney = input.kind === 'debit' || input.kind === 'refund';
+    if (!takesMoney) await this.#ensureAccount(tenantId);
+    else if (!this.#accounts.has(tenantId)) {
+      throw new GatewayError('not_found', `Tenant '${tenantId}' has no billed account`);
+    }
+    // From here on synchronous: what is available cannot change between the check and the entries.
+    const a = this.#accounts.get(tenantId)!;
+    const base = {
+      ...blankEntry(tenantId, this.#now(), 'adjustment'),
+      admin,
+      reason,
+      payment_id: input.paymentId ?? null,
+    };
+    const entries: NewEntry[] = [];
+    if (input.kind === 'deposit') {
+      const fee = depositFee(amountNano, input.feeBps ?? 0);
+      entries.push({ ...base, kind: 'deposit', amount_nano: amountNano });
+      if (fee > 0) entries.push({ ...base, kind: 'deposit_fee', amount_nano: -fee });
+    } else if (input.kind === 'credit') {
+      entries.push({ ...base, amount_nano: amountNano });
+    } else {
+      const available = a.balance - a.held;
+      if (amountNano > available) {
+        throw new GatewayError(
+          'invalid_request',
+          `A ${input.kind} of $${formatUsd(amountNano)} is more than the $${formatUsd(Math.max(0, available))} available`,
+          { param: 'amount' },
+        );
+      }
+      entries.push({ ...base, kind: input.kind === 'refund' ? 'refund' : 'adjustment', amount_nano: -amountNano });
+    }
+    for (const entry of entries) {
+      a.balance += entry.amount_nano;
+      this.#enqueue(entry);
+    }
+    await this.flush();
+    return { entries, account: this.account(tenantId)! };
+  }
+
+  /** Opens a billed account for a tenant (balance zero). */
+  async openAccount(tenantId: string): Promise<AccountView> {
+    await this.#ensureAccount(tenantId);
+    return this.account(tenantId)!;
+  }
+
+  async savePlan(plan: Plan): Promise<Plan> {
+    validatePlan(plan);
+    const row = {
+      id: plan.id,
+      name: plan.name,
+      monthly_cap_nano: plan.monthlyCapNano,
+      models: plan.models ? JSON.stringify(plan.models) : null,
+      created_at: this.#now(),
+    };
+    await this.#db
+      .insertInto('plan')
+      .values(row)
+      .onConflict((oc) =>
+        oc.column('id').doUpdateSet({ name: row.name, monthly_cap_nano: row.monthly_cap_nano, models: row.models }),
+      )
+      .execute();
+    this.#plans.set(plan.id, plan);
+    return plan;
+  }
+
+  async assignPlan(tenantId: string, planId: string | null): Promise<AccountView> {
+    if (planId !== null && !this.#plans.has(planId)) {
+      throw new GatewayError('not_found', `No plan '${planId}'`, { param: 'planId' });
+    }
+    await this.#ensureAccount(tenantId);
+    await this.#db.updateTable('account').set({ plan_id: planId }).where('tenant_id', '=', tenantId).execute();
+    this.#accounts.get(tenantId)!.planId = planId;
+    return this.account(tenantId)!;
+  }
+
+  /** Writes queued entries now (resolves when they are in the database). */
+  async flush(): Promise<void> {
+    while (this.#flushing) await this.#flushing;
+    if (this.#queue.length === 0) return;
+    const batch = this.#queue;
+    this.#queue = [];
+    this.#flushing = this.#write(batch).then(
+      () => {
+        this.#flushing = undefined;
+      },
+      (err: unknown) => {
+        this.#queue = batch.concat(this.#queue);
+        this.#flushing = undefined;
+        throw err;
+      },
+    );
+    await this.#flushing;
+  }
+
+  #enqueue(entry: NewEntry): void {
+    this.#queue.push(entry);
+    if (!this.#timer) {
+      this.#timer = setTimeout(() => {
+        this.#timer = undefined;
+        this.flush().catch((err: unknown) => {
+          this.#o.onError?.(err, 'ledger write');
+          if (!this.#timer) {
+            this.#timer = setTimeout(() => {
+              this.#timer = undefined;
+              this.flush().catch((e: unknown) => this.#o.onError?.(e, 'ledger write'));
+            }, 1_000);
+          }
+        });
+      }, this.#o.flushIntervalMs ?? 50);
+    }
+  }
+
+  /** One transaction: the entries, and each account's cached balance moved by the sum of their amounts. */
+  async #write(batch: NewEntry[]): Promise<void> {
+    const deltas = new Map<string, { amount: number; held: number }>();
+    for (const e of batch) {
+      const d = deltas.get(e.tenant_id) ?? { amount: 0, held: 0 };
+      d.amount += e.amount_nano;
+      d.held += e.held_nano;
+      deltas.set(e.tenant_id, d);
+    }
+    const node = this.node;
+    await this.#db.transaction().execute(async (tx) => {
+      for (let i = 0; i < batch.length; i += 500) {
+        await tx
+          .insertInto('ledger_entry')
+          .values(batch.slice(i, i + 500).map((e) => ({ ...e, node })))
+          .execute();
+      }
+      for (const [tenantId, delta] of deltas) {
+        if (delta.amount === 0 && delta.held === 0) continue;
+        await tx
+          .updateTable('account')
+          .set({
+            balance_nano: sql<number>`balance_nano + ${delta.amount}`,
+            held_nano: sql<number>`held_nano + ${delta.held}`,
+          })
+          .where('tenant_id', '=', tenantId)
+          .execute();
+      }
+    });
+  }
+
+  async #ensureAccount(tenantId: string): Promise<void> {
+    if (this.#accounts.has(tenantId)) return;
+    const tenant = await this.#db
+      .selectFrom('tenant')
+      .select(['id', 'byok_provider'])
+      .where('id', '=', tenantId)
+      .executeTakeFirst();
+    if (!tenant) throw new GatewayError('not_found', `No tenant '${tenantId}'`);
+    if (tenant.byok_provider !== null) {
+      throw new GatewayError('invalid_request', 'Bring-your-own-key tenants pay their provider and are never billed');
+    }
+    await this.#db
+      .insertInto('account')
+      .values({ tenant_id: tenantId, plan_id: null, balance_nano: 0, held_nano: 0, created_at: this.#now() })
+      .onConflict((oc) => oc.column('tenant_id').doNothing())
+      .execute();
+    if (!this.#accounts.has(tenantId)) {
+      this.#accounts.set(tenantId, { planId: null, balance: 0, held: 0, monthStart: 0, monthSpend: 0 });
+    }
+  }
+
+  #rollMonth(a: AccountState): void {
+    const start = monthStart(this.#now());
+    if (a.monthStart !== start) {
+      a.monthStart = start;
+      a.monthSpend = 0;
+    }
+  }
+
+  async #load(): Promise<void> {
+    const db = this.#db;
+    const month = monthStart(this.#now());
+    const [plans, accounts, sums, spend, last] = await Promise.all([
+      db.selectFrom('plan').selectAll().execute(),
+      db.selectFrom('account').select(['tenant_id', 'plan_id']).execute(),
+      db
+        .selectFrom('ledger_entry')
+        .select(['tenant_id', sql<number>`sum(amount_nano)`.as('balance'), sql<number>`sum(held_nano)`.as('held')])
+        .groupBy('tenant_id')
+        .execute(),
+      db
+        .selectFrom('ledger_entry')
+        .select(['tenant_id', sql<number>`sum(-amount_nano)`.as('spent')])
+        .where('kind', '=', 'settle')
+        .where('at', '>=', month)
+        .groupBy('tenant_id')
+        .execute(),
+      db.selectFrom('ledger_entry').select(sql<number | null>`max(id)`.as('id')).executeTakeFirst(),
+    ]);
+    this.#plans.clear();
+    for (const p of plans) this.#plans.set(p.id, planFromRow(p));
+    for (const row of accounts) {
+      this.#accounts.set(row.tenant_id, { planId: row.plan_id, balance: 0, held: 0, monthStart: month, monthSpend: 0 });
+    }
+    for (const row of sums) {
+      const a = this.#accounts.get(row.tenant_id);
+      if (!a) continue;
+      a.balance = toSafeInt(row.balance ?? 0);
+      a.held = toSafeInt(row.held ?? 0);
+    }
+    for (const row of spend) {
+      const a = this.#accounts.get(row.tenant_id);
+      if (a) a.monthSpend = toSafeInt(row.spent ?? 0);
+    }
+    this.#lastSeenId = last?.id == null ? 0 : toSafeInt(last.id);
+  }
+
+  /**
+   * What an earlier, killed run left (recovery.ts): its open holds closed, and the requests it served and
+   * recorded whose ledger entries died with it charged. Applied to memory and written before serving.
+   */
+  async #recover(): Promise<{ settled: number; released: number }> {
+    const now = this.#now();
+    const olderThan = this.#o.shared ? now - (this.#o.staleHoldMs ?? 3_600_000) : Number.MAX_SAFE_INTEGER;
+    const closes = await staleHoldCloses(this.#db, olderThan, now);
+    for (const entry of closes) this.#applyRecovered(entry);
+    const lost = await lostCharges(
+      this.#db,
+      (tenantId) => {
+        const a = this.#accounts.get(tenantId);
+        return a ? a.balance - a.held : undefined;
+      },
+      now,
+      (requestId, charged, cost) =>
+        this.#o.onError?.(new Error(`request ${requestId} charged ${charged} of ${cost}`), 'ledger recovery'),
+    );
+    for (const entry of lost) this.#applyRecovered(entry);
+    await this.flush();
+    return {
+      settled: closes.filter((e) => e.kind === 'settle').length + lost.filter((e) => e.kind === 'settle').length,
+      released: closes.filter((e) => e.kind === 'release').length,
+    };
+  }
+
+  #applyRecovered(entry: NewEntry): void {
+    const a = this.#accounts.get(entry.tenant_id);
+    if (a) {
+      a.balance += entry.amount_nano;
+      a.held += entry.held_nano;
+      if (entry.kind === 'settle') a.monthSpend -= entry.amount_nano;
+    }
+    this.#queue.push(entry);
+  }
+
+  /** Entries written by other processes (the CLI), and plan or account changes made there. */
+  async #poll(): Promise<void> {
+    const db = this.#db;
+    // Accounts before entries: an account is written before its first entry, so every entry read has one.
+    const [plans, accounts] = await Promise.all([
+      db.selectFrom('plan').selectAll().execute(),
+      db.selectFrom('account').select(['tenant_id', 'plan_id']).execute(),
+    ]);
+    const rows = await db
+      .selectFrom('ledger_entry')
+      .select(['id', 'tenant_id', 'amount_nano', 'held_nano', 'node'])
+      .where('id', '>', this.#lastSeenId)
+      .orderBy('id')
+      .limit(10_000)
+      .execute();
+    for (const p of plans) this.#plans.set(p.id, planFromRow(p));
+    for (const row of accounts) {
+      const a = this.#accounts.get(row.tenant_id);
+      if (a) a.planId = row.plan_id;
+      else
+        this.#accounts.set(row.tenant_id, {
+          planId: row.plan_id,
+          balance: 0,
+          held: 0,
+          monthStart: monthStart(this.#now()),
+          monthSpend: 0,
+        });
+    }
+    for (const row of rows) {
+      this.#lastSeenId = Math.max(this.#lastSeenId, toSafeInt(row.id));
+      if (row.node === this.node) continue;
+      const a = this.#accounts.get(row.tenant_id);
+      if (!a) continue;
+      a.balance += toSafeInt(row.amount_nano);
+      a.held += toSafeInt(row.held_nano);
+    }
+  }
+}
+
+function balanceMessage(need: number, left: number): string {
+  return `Insufficient balance: this request needs a hold of $${formatUsd(need)} and $${formatUsd(Math.max(0, left))} is available`;
+}

@@ -1,0 +1,116 @@
+import { type Kysely, sql } from 'kysely';
+import { findDimId } from '../store/interning.ts';
+import type { Database } from '../store/schema.ts';
+import { toSafeInt } from '../store/usage.ts';
+import { blankEntry, type NewEntry } from './entries.ts';
+
+/**
+ * What a killed gateway leaves in the ledger, and the entries that repair it at the next start (decision 0025).
+ * Up to one flush interval of entries dies with the process; the usage journal keeps every record (ADR 0018),
+ * so the records say what was served and at what cost.
+ */
+
+/**
+ * How far before an account's last ledger entry a restart looks for charged requests the ledger never heard
+ * of (a killed process loses the entries of its last flush interval; requests can run for minutes).
+ */
+const RECOVERY_WINDOW_MS = 15 * 60_000;
+
+/**
+ * Holds opened before `olderThan` and never closed: settled at the cost their request's usage record shows
+ * (at most the amount held), released when it has no record with a cost.
+ */
+export async function staleHoldCloses(db: Kysely<Database>, olderThan: number, at: number): Promise<NewEntry[]> {
+  const open = await db
+    .selectFrom('ledger_entry as h')
+    .select(['h.tenant_id', 'h.hold_id', 'h.held_nano', 'h.key_id'])
+    .where('h.kind', '=', 'hold')
+    .where('h.at', '<', olderThan)
+    .where(({ not, exists, selectFrom }) =>
+      not(
+        exists(
+          selectFrom('ledger_entry as c')
+            .select('c.id')
+            .whereRef('c.hold_id', '=', 'h.hold_id')
+            .where('c.kind', 'in', ['settle', 'release']),
+        ),
+      ),
+    )
+    .execute();
+  const entries: NewEntry[] = [];
+  for (const row of open) {
+    const holdId = row.hold_id!;
+    const held = toSafeInt(row.held_nano);
+    const usage = await db
+      .selectFrom('usage_record')
+      .select('cost_nano_usd')
+      .where('request_id', '=', holdId)
+      .executeTakeFirst();
+    const cost = usage ? toSafeInt(usage.cost_nano_usd) : 0;
+    const charge = Math.min(Math.max(0, cost), held);
+    entries.push({
+      ...blankEntry(row.tenant_id, at, charge > 0 ? 'settle' : 'release'),
+      amount_nano: -charge,
+      held_nano: -held,
+      hold_id: holdId,
+      key_id: row.key_id,
+      request_id: holdId,
+      reason: 'closed at start: the gateway that held it had stopped',
+    });
+  }
+  return entries;
+}
+
+/**
+ * Requests a killed process served and recorded but whose hold and settlement never reached the ledger:
+ * a hold and its settlement each, at most what the account has available (`available`; undefined: not
+ * billed). Looks at each account's records from shortly before its last entry.
+ */
+export async function lostCharges(
+  db: Kysely<Database>,
+  available: (tenantId: string) => number | undefined,
+  at: number,
+  onShort: (requestId: string, charged: number, cost: number) => void,
+): Promise<NewEntry[]> {
+  const entries: NewEntry[] = [];
+  const accounts = await db.selectFrom('account').select(['tenant_id', 'created_at']).execute();
+  for (const account of accounts) {
+    const tenantId = account.tenant_id;
+    let left = available(tenantId);
+    const dim = await findDimId(db, tenantId);
+    if (left === undefined || dim === undefined) continue;
+    const last = await db
+      .selectFrom('ledger_entry')
+      .select(sql<number | null>`max(at)`.as('at'))
+      .where('tenant_id', '=', tenantId)
+      .executeTakeFirst();
+    const createdAt = toSafeInt(account.created_at);
+    const since = Math.max(createdAt, (last?.at == null ? createdAt : toSafeInt(last.at)) - RECOVERY_WINDOW_MS);
+    const records = await db
+      .selectFrom('usage_record as u')
+      .select(['u.request_id', 'u.cost_nano_usd'])
+      .where('u.tenant_id', '=', dim)
+      .where('u.at', '>=', since)
+      .where('u.cost_nano_usd', '>', 0)
+      .where(({ not, exists, selectFrom }) =>
+        not(exists(selectFrom('ledger_entry as l').select('l.id').whereRef('l.hold_id', '=', 'u.request_id'))),
+      )
+      .execute();
+    for (const record of records) {
+      const cost = toSafeInt(record.cost_nano_usd);
+      const charge = Math.max(0, Math.min(cost, left));
+      if (charge < cost) onShort(record.request_id, charge, cost);
+      if (charge === 0) continue;
+      left -= charge;
+      const base = {
+        ...blankEntry(tenantId, at, 'hold'),
+        hold_id: record.request_id,
+        request_id: record.request_id,
+        reason: 'recovered at start: served and recorded, its ledger entries were lost with the process',
+      };
+      entries.push({ ...base, held_nano: charge });
+      entries.push({ ...base, kind: 'settle', amount_nano: -charge, held_nano: -charge });
+    }
+  }
+  return entries;
+}
