@@ -38,7 +38,11 @@ export class NodeSqliteDatabase implements SqliteDatabase {
   }
 
   prepare(sql: string): SqliteStatement {
-    const stmt = this.#statement(sql);
+    // Kysely opens transactions with a deferred `begin`: one that reads and then writes can fail at once with
+    // SQLITE_BUSY ("database is locked", busy_timeout does not apply) when another process (the CLI beside a
+    // running gateway) committed in between. Every transaction here writes, so each takes the write lock at
+    // its start, where busy_timeout waits for the other writer instead.
+    const stmt = this.#statement(sql === 'begin' ? 'begin immediate' : sql);
     return {
       reader: stmt.columns().length > 0,
       all: (parameters) => stmt.all(...(parameters as SQLInputValue[])).map(plain),

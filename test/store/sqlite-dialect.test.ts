@@ -21,6 +21,33 @@ describe('node:sqlite dialect glue', () => {
     database.close();
   });
 
+  it('a transaction takes the write lock when it begins (a read-then-write one cannot fail on a later commit)', async () => {
+    const path = join(dir, 'immediate.sqlite');
+    const db = new Kysely<{ t: { id: number } }>({ dialect: createSqliteDialect(path) });
+    await sql`create table t (id integer primary key)`.execute(db);
+    // Another process's connection that does not wait for locks.
+    const other = new NodeSqliteDatabase(path);
+    other.prepare('PRAGMA busy_timeout = 0').all([]);
+    let otherWrite: unknown;
+    await db.transaction().execute(async (trx) => {
+      await trx.selectFrom('t').selectAll().execute();
+      try {
+        other.prepare('insert into t (id) values (1)').run([]);
+      } catch (err) {
+        otherWrite = err;
+      }
+      await trx.insertInto('t').values({ id: 2 }).execute();
+    });
+    // With a deferred begin the other insert would have committed and this transaction's write failed.
+    assert.match(String(otherWrite), /locked|busy/i);
+    assert.deepEqual(
+      (await db.selectFrom('t').selectAll().execute()).map((r) => r.id),
+      [2],
+    );
+    other.close();
+    await db.destroy();
+  });
+
   it('tells readers from writers, including INSERT ... RETURNING', () => {
     const database = new NodeSqliteDatabase(':memory:');
     assert.equal(database.prepare('create table t (id integer primary key, v text)').reader, false);

@@ -111,7 +111,8 @@ describe('Redis settings notices', () => {
       await feed.publish(7); // resolves: the write committed, the notice is best effort
       assert.equal(errors.length, 1);
       await relay.up();
-      await until(() => seen.length >= 1, 'a reload after the subscription came back', 10_000);
+      // ioredis reconnects with a growing back-off (up to 2 s a try); a loaded machine adds to it.
+      await until(() => seen.length >= 1, 'a reload after the subscription came back', 30_000);
       assert.equal(seen.at(-1), undefined, 'a catch-up reload (no version: reload whatever it is)');
     } finally {
       feed.close();
