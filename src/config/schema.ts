@@ -247,6 +247,26 @@ export const configSchema = z.strictObject({
       exclude: z.array(z.string()).default([]),
     })
     .prefault({}),
+  /** The live catalog's prices (docs/configuration.md, ADR 0026). Changing this block needs a restart. */
+  prices: z
+    .strictObject({
+      refresh: z
+        .strictObject({
+          /** Off by default: a self-hosted gateway does not call out unless told to. */
+          enabled: z.boolean().default(false),
+          /** A price data file in @pydantic/genai-prices' format; default: that project's published data. */
+          url: z
+            .url()
+            .default('https://raw.githubusercontent.com/pydantic/genai-prices/main/prices/new_data/v2/data.json'),
+          intervalMs: positiveInt.min(1_000).default(6 * 3_600_000),
+          /** A fetch not finished in this long fails (the current prices stay). */
+          timeoutMs: positiveInt.default(30_000),
+          /** A larger answer is refused. */
+          maxBytes: positiveInt.default(16 * 1024 * 1024),
+        })
+        .prefault({}),
+    })
+    .prefault({}),
   demo: z
     .strictObject({
       /** `auto`: the demo provider is on only when no real provider is configured. */
