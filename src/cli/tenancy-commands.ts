@@ -34,6 +34,7 @@ export const TENANCY_HELP = `Tenancy commands (same --config as start):
   tenants create <id> [--name NAME] [--preset cheapest|balanced|quality]
   tenants set <id> [--preset P|default] [--utility MODEL] [--fast MODEL] [--deep MODEL]
                    [--allowed a,b,... | --allowed ""] [--name NAME]     ("" resets a tier to the preset)
+                   [--groups g1,g2 | --groups ""]   Channel groups (docs/channels.md); "" leaves every group
   tenants revoke-links <id>     Every dashboard link issued so far stops working
   tenants link <id>             Print a signed dashboard link (base: server.publicUrl or --base URL)
   keys create --tenant <id> [--name NAME] [--expires-days N] [LIMITS] [--json]   The key is printed once
@@ -140,6 +141,7 @@ function parse(argv: string[]) {
       fast: { type: 'string' },
       deep: { type: 'string' },
       allowed: { type: 'string' },
+      groups: { type: 'string' },
       tenant: { type: 'string' },
       'expires-days': { type: 'string' },
       rpm: { type: 'string' },
@@ -197,6 +199,7 @@ async function dispatch(c: Context): Promise<number> {
         ...(values.preset !== undefined ? { preset: values.preset } : {}),
         ...(Object.keys(tierModels).length > 0 ? { tierModels } : {}),
         ...(values.allowed !== undefined ? { allowedModels: linesToList(values.allowed) } : {}),
+        ...(values.groups !== undefined ? { groups: linesToList(values.groups) ?? [] } : {}),
       });
       out.write(values.json ? `${JSON.stringify(tenant)}\n` : formatTenants([tenant]));
       return 0;

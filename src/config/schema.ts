@@ -67,6 +67,11 @@ const upstreamLimitFields = {
   maxBodyBytes: positiveInt,
 };
 
+/** A channel group's name (tenants' `groups`, providers' and channels' `groups`). */
+export const groupName = z
+  .string()
+  .regex(/^[a-z0-9][a-z0-9_.-]{0,62}$/, 'must be 1-63 lowercase letters, digits, ., - or _');
+
 export const providerSchema = z.strictObject({
   id: z
     .string()
@@ -82,6 +87,11 @@ export const providerSchema = z.strictObject({
   /** Models this provider serves. Replaces the built-in list unless `includeKnownModels` is true. */
   models: z.array(modelSchema).optional(),
   includeKnownModels: z.boolean().optional(),
+  /**
+   * Groups allowed to use this provider or channel (docs/channels.md): only tenants in one of them route to it.
+   * Absent or empty: every tenant. Group names are what tenants list in their `groups`.
+   */
+  groups: z.array(groupName).max(50).optional(),
 });
 
 const pinSchema = z.strictObject({

@@ -5,6 +5,7 @@ import * as m0002 from './0002-tenancy.ts';
 import * as m0003 from './0003-key-limits.ts';
 import * as m0004 from './0004-stored-responses.ts';
 import * as m0006 from './0006-channels.ts';
+import * as m0008 from './0008-groups.ts';
 import type { SqlDialect } from './column-types.ts';
 
 /**
@@ -26,6 +27,8 @@ const MIGRATIONS: Readonly<Record<string, MigrationModule>> = {
   '0004_stored_responses': m0004,
   // 0005 is left to a parallel change (numbers sort; a gap is harmless).
   '0006_channels': m0006,
+  // 0007 is left to a parallel change, as 0005 was.
+  '0008_groups': m0008,
 };
 
 export class StaticMigrationProvider implements MigrationProvider {
