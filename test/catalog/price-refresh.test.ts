@@ -7,6 +7,7 @@ import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { checkPriceData, PriceDataError, resetPriceData } from '../../src/billing/prices.ts';
 import { PRICE_FILE } from '../../src/catalog/price-refresh.ts';
+import { parseConfig } from '../../src/config/load.ts';
 import type { ConfigInput } from '../../src/config/schema.ts';
 import { mockProvider, startGateway, type TestGateway } from '../helpers/gateway.ts';
 import { type MockOpenAI, startMockOpenAI } from '../mocks/openai-compatible.ts';
@@ -30,6 +31,11 @@ function priceData(models: Record<string, { input: number; output: number }>): s
 
 describe('checkPriceData', () => {
   after(() => resetPriceData());
+  it('the default URL is the one this version of the library publishes its data at', async () => {
+    const { REMOTE_DATA_JSON_URL } = await import('@pydantic/genai-prices');
+    assert.equal(parseConfig({}, {}).prices.refresh.url, REMOTE_DATA_JSON_URL);
+    assert.equal(parseConfig({}, {}).prices.refresh.enabled, false);
+  });
   it('accepts the library format and refuses anything else with a short reason', () => {
     checkPriceData(priceData({ 'gpt-4o-mini': { input: 1, output: 2 } }));
     for (const [text, reason] of [
