@@ -77,6 +77,14 @@ describe('channel groups', () => {
     };
     assert.ok(!(await listed(plain)).some((id) => id.startsWith('pro/') || id.startsWith('vip/')));
     assert.ok((await listed(member)).includes('pro/gpt-4o-mini'));
+    // The admin pages show both sides.
+    const page = async (path: string) => {
+      const res = await admin.request('GET', path);
+      assert.equal(res.status, 200);
+      return res.text();
+    };
+    assert.match(await page('/admin/channels'), /groups pro, gold/);
+    assert.match(await page('/admin/tenants/member'), /name="groups" type="text" value="pro"/);
   });
 
   it('bad group names are refused; editing the channel or the tenant applies without restart', async () => {

@@ -37,7 +37,7 @@ function credentialRow(channel: ChannelView, c: CredentialView, csrf: string): S
 function channelCard(channel: ChannelView, csrf: string): SafeHtml {
   const base = `/admin/channels/${encodeURIComponent(channel.id)}`;
   return html`<section class="card">
-  <div class="card-head"><h2>${channel.id}</h2><span class="hint">${channel.kind} · ${channel.baseUrl ?? 'default URL'} · priority ${String(channel.priority)} · weight ${String(channel.weight)} · <span class="badge ${channel.enabled ? 'good' : 'bad'}">${channel.enabled ? 'enabled' : 'disabled'}</span></span></div>
+  <div class="card-head"><h2>${channel.id}</h2><span class="hint">${channel.kind} · ${channel.baseUrl ?? 'default URL'} · priority ${String(channel.priority)} · weight ${String(channel.weight)} · ${channel.groups ? `groups ${channel.groups.join(', ')}` : 'every tenant'} · <span class="badge ${channel.enabled ? 'good' : 'bad'}">${channel.enabled ? 'enabled' : 'disabled'}</span></span></div>
   <div class="actions">${action(csrf, `${base}/${channel.enabled ? 'disable' : 'enable'}`, channel.enabled ? 'Disable' : 'Enable')}${action(csrf, `${base}/test`, 'Test')}${action(csrf, `${base}/delete`, 'Delete', 'danger')}</div>
   ${
     channel.credentials.length === 0
