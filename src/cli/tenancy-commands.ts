@@ -31,7 +31,7 @@ import type { ApiKeyRecord, Tenant } from '../tenancy/tenant.ts';
  */
 export const TENANCY_HELP = `Tenancy commands (same --config as start):
   tenants list [--json]
-  tenants create <id> [--name NAME] [--preset cheapest|balanced|quality]
+  tenants create <id> [--name NAME] [--preset cheapest|balanced|quality] [--groups g1,g2]
   tenants set <id> [--preset P|default] [--utility MODEL] [--fast MODEL] [--deep MODEL]
                    [--allowed a,b,... | --allowed ""] [--name NAME]     ("" resets a tier to the preset)
                    [--groups g1,g2 | --groups ""]   Channel groups (docs/channels.md); "" leaves every group
@@ -185,7 +185,12 @@ async function dispatch(c: Context): Promise<number> {
       return 0;
     }
     case 'tenants create': {
-      const tenant = await createTenant(ops, { id: need('an id'), name: values.name, preset: values.preset });
+      const tenant = await createTenant(ops, {
+        id: need('an id'),
+        name: values.name,
+        preset: values.preset,
+        ...(values.groups !== undefined ? { groups: linesToList(values.groups) ?? [] } : {}),
+      });
       out.write(values.json ? `${JSON.stringify(tenant)}\n` : `Created tenant ${tenant.id} (${tenant.name}).\n`);
       return 0;
     }
