@@ -11,9 +11,76 @@ import type { ModelPrice } from './catalog-types.ts';
  */
 const priceLibrary = transientModule<typeof import('@pydantic/genai-prices')>('@pydantic/genai-prices');
 
+/**
+ * Price data fetched at runtime (src/catalog/price-refresh.ts), in the library's own format (an array of
+ * providers, the shape of its published data.json). Kept as text, not parsed: a string is far smaller than the
+ * objects, and it is parsed only while a catalog is built, when the library is loaded anyway.
+ */
+let refreshed: { text: string; fetchedAt: number } | undefined;
+
+/** Uses this data, already checked by `checkPriceData`, for every later catalog build. */
+export function usePriceData(text: string, fetchedAt: number): void {
+  refreshed = { text, fetchedAt };
+}
+
+/** When the price data in use was fetched (ms since the epoch); undefined: the bundled data is in use. */
+export function priceDataFetchedAt(): number | undefined {
+  return refreshed?.fetchedAt;
+}
+
+/** Back to the bundled data (tests). */
+export function resetPriceData(): void {
+  refreshed = undefined;
+}
+
+export class PriceDataError extends Error {
+  override name = 'PriceDataError';
+}
+
+/**
+ * Checks a price data file before it is used: JSON, a non-empty list of providers each with an id and a list of
+ * models, accepted by the library itself (which checks every price constraint), and pricing at least one model.
+ * Throws PriceDataError with a short reason (never the data).
+ */
+export function checkPriceData(text: string): void {
+  let data: unknown;
+  try {
+    data = JSON.parse(text);
+  } catch {
+    throw new PriceDataError('not JSON');
+  }
+  if (!Array.isArray(data) || data.length === 0) throw new PriceDataError('not a non-empty list of providers');
+  for (const [i, provider] of data.entries()) {
+    const p = provider as { id?: unknown; models?: unknown } | null;
+    if (!p || typeof p !== 'object' || typeof p.id !== 'string' || !Array.isArray(p.models)) {
+      throw new PriceDataError(`provider ${i} has no id or no list of models`);
+    }
+  }
+  priceLibrary.use((library) => {
+    try {
+      library.updatePrices(({ setProviderData }) => setProviderData(data as never));
+    } catch (err) {
+      throw new PriceDataError(`rejected by the price library: ${String((err as Error).message).slice(0, 200)}`);
+    }
+    const providers = data as Array<{ id: string; models: Array<{ id?: unknown }> }>;
+    const priced = providers.some((p) => p.models.some((m) => typeof m.id === 'string' && libraryPrice(p.id, m.id)));
+    if (!priced) throw new PriceDataError('no model of it can be priced');
+  });
+}
+
 /** Runs `fn` with one load of the price library for all its lookups, unloaded afterwards. */
 export function withPriceLibrary<T>(fn: () => T): T {
-  return priceLibrary.scope(fn);
+  return priceLibrary.scope(() => {
+    // The library is loaded afresh for every build (it was unloaded after the last one), with its bundled data:
+    // refreshed data replaces that for this load.
+    const data = refreshed;
+    if (data) {
+      priceLibrary.use((library) =>
+        library.updatePrices(({ setProviderData }) => setProviderData(JSON.parse(data.text) as never)),
+      );
+    }
+    return fn();
+  });
 }
 
 /** Whether the library is in memory now (for tests). */

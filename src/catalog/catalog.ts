@@ -23,6 +23,18 @@ export interface Catalog {
   warnings: string[];
   /** Channel providers' routing weights (src/channels/): spread a bare model name over equal-priority channels. */
   channelWeights?: Map<string, { priority: number; weight: number }>;
+  /**
+   * Providers (configured or channels) restricted to groups: only a caller in one of them may route there
+   * (groupsAllow). A provider not in the map serves everyone.
+   */
+  providerGroups?: Map<string, readonly string[]>;
+}
+
+/** Whether a caller in `groups` may use `provider` (channel groups, docs/channels.md). */
+export function groupsAllow(catalog: Catalog, provider: string, groups: readonly string[] | undefined): boolean {
+  const allowed = catalog.providerGroups?.get(provider);
+  if (!allowed) return true;
+  return groups?.some((g) => allowed.includes(g)) ?? false;
 }
 
 const DEFAULT_CAPABILITIES: ModelCapabilities = {
@@ -184,6 +196,10 @@ function assembleCatalog(config: Config, env: NodeJS.ProcessEnv, channels: reado
   }
   const providers = new Map<string, ProviderSpec>();
   const models: CatalogModel[] = [];
+  const providerGroups = new Map<string, readonly string[]>();
+  const noteGroups = (provider: ProviderConfig, id: string) => {
+    if (provider.groups && provider.groups.length > 0) providerGroups.set(id, [...provider.groups]);
+  };
   for (const provider of configured) {
     if (provider.kind === 'demo' && config.demo.enabled === false) continue;
     const spec = toSpec(provider, config.limits.upstream);
@@ -194,6 +210,7 @@ function assembleCatalog(config: Config, env: NodeJS.ProcessEnv, channels: reado
       continue;
     }
     providers.set(spec.id, spec);
+    noteGroups(provider, spec.id);
     models.push(...modelsOf(provider, spec, config, warnings));
   }
   // Channels come after the configuration's providers; an id the configuration already uses stays the file's.
@@ -210,6 +227,7 @@ function assembleCatalog(config: Config, env: NodeJS.ProcessEnv, channels: reado
       continue;
     }
     providers.set(spec.id, spec);
+    noteGroups(channel.config, spec.id);
     priority.set(spec.id, channel.priority);
     channelWeights.set(spec.id, { priority: channel.priority, weight: channel.weight });
     models.push(...modelsOf(channel.config, spec, config, warnings));
@@ -225,7 +243,7 @@ function assembleCatalog(config: Config, env: NodeJS.ProcessEnv, channels: reado
   const rank = (model: CatalogModel) => priority.get(model.provider) ?? 0;
   for (const list of byName.values()) list.sort((a, b) => rank(b) - rank(a) || blendedPrice(a) - blendedPrice(b));
   // Always set (empty without channels): a rebuilt catalog is copied over the old one, and must not keep its weights.
-  return { providers, models, byId, byName, warnings, channelWeights };
+  return { providers, models, byId, byName, warnings, channelWeights, providerGroups };
 }
 
 /** Catalog ids or bare names → models (a bare name expands to every provider serving it). */

@@ -43,6 +43,7 @@ const base = providerSchema.pick({
   options: true,
   models: true,
   includeKnownModels: true,
+  groups: true,
 });
 
 const createSchema = base.extend({
@@ -58,6 +59,7 @@ const updateSchema = base
   .extend({
     baseUrl: z.url().nullable().optional(),
     models: base.shape.models.unwrap().nullable().optional(),
+    groups: base.shape.groups.unwrap().nullable().optional(),
     priority: z.int().min(-1000).max(1000).optional(),
     weight: z.int().min(1).max(1000).optional(),
     enabled: z.boolean().optional(),
@@ -86,6 +88,8 @@ export interface ChannelView {
   options: Record<string, string | number | boolean>;
   priority: number;
   weight: number;
+  /** Groups allowed to use the channel; null: every tenant. */
+  groups: string[] | null;
   enabled: boolean;
   createdAt: string;
   updatedAt: string;
@@ -172,6 +176,7 @@ export async function createChannel(ops: ChannelOps, input: unknown): Promise<Ch
     options: parsed.options,
     priority: parsed.priority,
     weight: parsed.weight,
+    groups: parsed.groups && parsed.groups.length > 0 ? [...new Set(parsed.groups)] : null,
     enabled: parsed.enabled,
     createdAt: now,
     updatedAt: now,
@@ -196,6 +201,9 @@ export async function updateChannel(ops: ChannelOps, id: string, input: unknown)
     ...(patch.options !== undefined ? { options: patch.options } : {}),
     ...(patch.priority !== undefined ? { priority: patch.priority } : {}),
     ...(patch.weight !== undefined ? { weight: patch.weight } : {}),
+    ...(patch.groups !== undefined
+      ? { groups: patch.groups && patch.groups.length > 0 ? [...new Set(patch.groups)] : null }
+      : {}),
     ...(patch.enabled !== undefined ? { enabled: patch.enabled } : {}),
     updatedAt: (ops.now ?? Date.now)(),
   };
@@ -291,6 +299,7 @@ function toView(channel: ChannelRow, credentials: CredentialRow[], now: number):
     options: channel.options,
     priority: channel.priority,
     weight: channel.weight,
+    groups: channel.groups,
     enabled: channel.enabled,
     createdAt: new Date(channel.createdAt).toISOString(),
     updatedAt: new Date(channel.updatedAt).toISOString(),

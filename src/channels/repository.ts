@@ -20,6 +20,8 @@ export interface ChannelRow {
   options: Record<string, string | number | boolean>;
   priority: number;
   weight: number;
+  /** Groups allowed to use the channel; null: every tenant. */
+  groups: string[] | null;
   enabled: boolean;
   createdAt: number;
   updatedAt: number;
@@ -63,6 +65,7 @@ function channelFromRow(row: Database['channel']): ChannelRow {
     options: JSON.parse(row.options) as Record<string, string | number | boolean>,
     priority: Number(row.priority),
     weight: Number(row.weight),
+    groups: row.groups ? (JSON.parse(row.groups) as string[]) : null,
     enabled: Number(row.enabled) === 1,
     createdAt: Number(row.created_at),
     updatedAt: Number(row.updated_at),
@@ -257,6 +260,7 @@ function toRow(channel: ChannelRow): Database['channel'] {
     options: JSON.stringify(channel.options),
     priority: channel.priority,
     weight: channel.weight,
+    groups: channel.groups && channel.groups.length > 0 ? JSON.stringify(channel.groups) : null,
     enabled: channel.enabled ? 1 : 0,
     created_at: channel.createdAt,
     updated_at: channel.updatedAt,

@@ -59,7 +59,6 @@ export interface ChannelServiceDeps {
 
 export function createChannelService(deps: ChannelServiceDeps): ChannelService {
   const { config, env, source } = deps;
-  const fileIds = new Set([...config.providers, ...providersFromEnv(env, config.providers)].map((p) => p.id ?? p.kind));
   return {
     get ops() {
       return source.ops;
@@ -67,6 +66,10 @@ export function createChannelService(deps: ChannelServiceDeps): ChannelService {
     writeOps: () => source.opsForWrite(),
     reload: () => source.reload(),
     configured() {
+      // Read each time: a reloaded configuration file replaces config.providers.
+      const fileIds = new Set(
+        [...config.providers, ...providersFromEnv(env, config.providers)].map((p) => p.id ?? p.kind),
+      );
       const out: ConfiguredProviderView[] = [];
       for (const spec of deps.catalog.providers.values()) {
         if (!fileIds.has(spec.id) && spec.kind !== 'demo') continue;

@@ -178,6 +178,7 @@ export class ChannelSource {
       options: row.options,
       ...(row.models ? { models: row.models } : {}),
       ...(row.includeKnownModels ? { includeKnownModels: true } : {}),
+      ...(row.groups ? { groups: row.groups } : {}),
     });
     if (!parsed.success) {
       this.#o.logger.error({ channel: row.id, issue: parsed.error.issues[0]?.message }, 'channel left out: invalid');

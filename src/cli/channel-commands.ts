@@ -27,8 +27,8 @@ import { openStore, storeConfigFrom } from '../store/db.ts';
 export const CHANNELS_HELP = `Channel commands (same --config as start; master key: MODRO_MASTER_KEY or MODRO_MASTER_KEY_FILE):
   channels list [--json]
   channels create <id> --kind KIND [--base-url URL] [--models-json JSON] [--priority N] [--weight N]
-                  [--disabled] [--key-stdin] [--label L] [--rotate-by YYYY-MM-DD]
-  channels set <id> [--base-url URL] [--models-json JSON] [--priority N] [--weight N]
+                  [--groups g1,g2] [--disabled] [--key-stdin] [--label L] [--rotate-by YYYY-MM-DD]
+  channels set <id> [--base-url URL] [--models-json JSON] [--priority N] [--weight N] [--groups g1,g2 | --groups ""]
   channels enable <id> | disable <id> | delete <id>
   channels add-key <id> [--label L] [--rotate-by YYYY-MM-DD]   The key is read from standard input
   channels drain-key <id> <credential>    No new requests; requests and streams under way finish
@@ -110,6 +110,15 @@ export async function runChannelCommand(
     ...(values.weight !== undefined ? { weight: Number(values.weight) } : {}),
     ...(values['base-url'] !== undefined ? { baseUrl: values['base-url'] } : {}),
     ...(values['models-json'] !== undefined ? { models: parseJson(values['models-json']) } : {}),
+    // Only these tenants' groups may use the channel; "" opens it to every tenant again.
+    ...(values.groups !== undefined
+      ? {
+          groups: values.groups
+            .split(',')
+            .map((g) => g.trim())
+            .filter((g) => g !== ''),
+        }
+      : {}),
   });
   try {
     switch (action) {
@@ -187,7 +196,7 @@ function parseJson(text: string): unknown {
 
 function describeChannel(c: ChannelView): string {
   const lines = [
-    `${c.id}\t${c.kind}\t${c.enabled ? 'enabled' : 'disabled'}\tpriority ${c.priority}\tweight ${c.weight}\t${c.baseUrl ?? '(default URL)'}`,
+    `${c.id}\t${c.kind}\t${c.enabled ? 'enabled' : 'disabled'}\tpriority ${c.priority}\tweight ${c.weight}\t${c.baseUrl ?? '(default URL)'}${c.groups ? `\tgroups ${c.groups.join(',')}` : ''}`,
   ];
   for (const k of c.credentials) {
     lines.push(
@@ -210,6 +219,7 @@ function parse(argv: string[]) {
       'models-json': { type: 'string' },
       priority: { type: 'string' },
       weight: { type: 'string' },
+      groups: { type: 'string' },
       disabled: { type: 'boolean' },
       'key-stdin': { type: 'boolean' },
       label: { type: 'string' },

@@ -1,6 +1,7 @@
 #!/usr/bin/env node
 import { parseArgs } from 'node:util';
 import { ConfigError, loadConfig } from '../config/load.ts';
+import { ConfigReloader } from '../config/reload.ts';
 import { createRuntime } from '../server/runtime.ts';
 import { CHANNELS_HELP, runChannelCommand } from './channel-commands.ts';
 import { LEDGER_HELP, runLedgerCommand } from './ledger-commands.ts';
@@ -83,6 +84,7 @@ async function main(): Promise<number> {
   const stop = (signal: string) => {
     if (stopping) return;
     stopping = true;
+    reloader?.close();
     runtime.logger.info({ signal }, 'signal received');
     runtime
       .shutdown()
@@ -92,6 +94,13 @@ async function main(): Promise<number> {
         process.exit(1);
       });
   };
+  // Hot reload of the configuration file on SIGHUP and when the file changes (docs/configuration.md).
+  const reloader = path
+    ? new ConfigReloader({ path, env, logger: runtime.logger, apply: (next) => runtime.applyConfig(next) })
+    : undefined;
+  if (reloader) reloader.start();
+  // SIGHUP's default action ends the process; without a file there is nothing to reload.
+  else process.on('SIGHUP', () => runtime.logger.warn('SIGHUP: no configuration file to reload'));
   process.on('SIGTERM', () => stop('SIGTERM'));
   process.on('SIGINT', () => stop('SIGINT'));
   const key = runtime.generatedApiKey;

@@ -31,9 +31,10 @@ import type { ApiKeyRecord, Tenant } from '../tenancy/tenant.ts';
  */
 export const TENANCY_HELP = `Tenancy commands (same --config as start):
   tenants list [--json]
-  tenants create <id> [--name NAME] [--preset cheapest|balanced|quality]
+  tenants create <id> [--name NAME] [--preset cheapest|balanced|quality] [--groups g1,g2]
   tenants set <id> [--preset P|default] [--utility MODEL] [--fast MODEL] [--deep MODEL]
                    [--allowed a,b,... | --allowed ""] [--name NAME]     ("" resets a tier to the preset)
+                   [--groups g1,g2 | --groups ""]   Channel groups (docs/channels.md); "" leaves every group
   tenants revoke-links <id>     Every dashboard link issued so far stops working
   tenants link <id>             Print a signed dashboard link (base: server.publicUrl or --base URL)
   keys create --tenant <id> [--name NAME] [--expires-days N] [LIMITS] [--json]   The key is printed once
@@ -140,6 +141,7 @@ function parse(argv: string[]) {
       fast: { type: 'string' },
       deep: { type: 'string' },
       allowed: { type: 'string' },
+      groups: { type: 'string' },
       tenant: { type: 'string' },
       'expires-days': { type: 'string' },
       rpm: { type: 'string' },
@@ -183,7 +185,12 @@ async function dispatch(c: Context): Promise<number> {
       return 0;
     }
     case 'tenants create': {
-      const tenant = await createTenant(ops, { id: need('an id'), name: values.name, preset: values.preset });
+      const tenant = await createTenant(ops, {
+        id: need('an id'),
+        name: values.name,
+        preset: values.preset,
+        ...(values.groups !== undefined ? { groups: linesToList(values.groups) ?? [] } : {}),
+      });
       out.write(values.json ? `${JSON.stringify(tenant)}\n` : `Created tenant ${tenant.id} (${tenant.name}).\n`);
       return 0;
     }
@@ -197,6 +204,7 @@ async function dispatch(c: Context): Promise<number> {
         ...(values.preset !== undefined ? { preset: values.preset } : {}),
         ...(Object.keys(tierModels).length > 0 ? { tierModels } : {}),
         ...(values.allowed !== undefined ? { allowedModels: linesToList(values.allowed) } : {}),
+        ...(values.groups !== undefined ? { groups: linesToList(values.groups) ?? [] } : {}),
       });
       out.write(values.json ? `${JSON.stringify(tenant)}\n` : formatTenants([tenant]));
       return 0;

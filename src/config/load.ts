@@ -126,6 +126,25 @@ export function loadConfig(path: string | undefined, env: NodeJS.ProcessEnv = pr
   return yaml.scope(() => readConfig(path, env));
 }
 
+/**
+ * A configuration file's text, already read (the hot reload reads it without blocking: config/reload.ts). A YAML
+ * error names its line and column only: the parser's message goes on to quote the file, which may hold a key.
+ */
+export function parseConfigText(text: string, source: string, env: NodeJS.ProcessEnv = process.env): Config {
+  return yaml.scope(() => {
+    let raw: unknown;
+    try {
+      raw = parseYaml(text);
+    } catch (err) {
+      const firstLine = String((err as Error).message)
+        .split('\n')[0]
+        ?.replace(/:\s*$/, '');
+      throw new ConfigError(`Configuration file ${source} is not valid YAML: ${firstLine}`);
+    }
+    return parseConfig(raw, env, source);
+  });
+}
+
 function readConfig(path: string | undefined, env: NodeJS.ProcessEnv): Config {
   if (!path) return parseConfig({}, env, 'the defaults');
   let text: string;

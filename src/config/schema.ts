@@ -67,6 +67,11 @@ const upstreamLimitFields = {
   maxBodyBytes: positiveInt,
 };
 
+/** A channel group's name (tenants' `groups`, providers' and channels' `groups`). */
+export const groupName = z
+  .string()
+  .regex(/^[a-z0-9][a-z0-9_.-]{0,62}$/, 'must be 1-63 lowercase letters, digits, ., - or _');
+
 export const providerSchema = z.strictObject({
   id: z
     .string()
@@ -82,6 +87,11 @@ export const providerSchema = z.strictObject({
   /** Models this provider serves. Replaces the built-in list unless `includeKnownModels` is true. */
   models: z.array(modelSchema).optional(),
   includeKnownModels: z.boolean().optional(),
+  /**
+   * Groups allowed to use this provider or channel (docs/channels.md): only tenants in one of them route to it.
+   * Absent or empty: every tenant. Group names are what tenants list in their `groups`.
+   */
+  groups: z.array(groupName).max(50).optional(),
 });
 
 const pinSchema = z.strictObject({
@@ -245,6 +255,26 @@ export const configSchema = z.strictObject({
       /** Per catalog id (`provider/model`): replace any model field. */
       overrides: z.record(z.string(), modelSchema.partial()).default({}),
       exclude: z.array(z.string()).default([]),
+    })
+    .prefault({}),
+  /** The live catalog's prices (docs/configuration.md, ADR 0026). Changing this block needs a restart. */
+  prices: z
+    .strictObject({
+      refresh: z
+        .strictObject({
+          /** Off by default: a self-hosted gateway does not call out unless told to. */
+          enabled: z.boolean().default(false),
+          /** A price data file in @pydantic/genai-prices' format; default: that project's published data. */
+          url: z
+            .url()
+            .default('https://raw.githubusercontent.com/pydantic/genai-prices/main/prices/new_data/v2/data.json'),
+          intervalMs: positiveInt.min(1_000).default(6 * 3_600_000),
+          /** A fetch not finished in this long fails (the current prices stay). */
+          timeoutMs: positiveInt.default(30_000),
+          /** A larger answer is refused. */
+          maxBytes: positiveInt.default(16 * 1024 * 1024),
+        })
+        .prefault({}),
     })
     .prefault({}),
   demo: z

@@ -86,6 +86,16 @@ export class Metrics {
     });
     this.loopDelay.enable();
     const loopDelay = this.loopDelay;
+    const metrics = this;
+    new Gauge({
+      name: 'modro_price_data_age_seconds',
+      help: 'Age of the price data in use, since it was fetched (prices.refresh); -1 while the bundled data is in use',
+      registers,
+      collect() {
+        const at = metrics.priceDataFetchedAt();
+        this.set(at === undefined ? -1 : Math.max(0, (Date.now() - at) / 1000));
+      },
+    });
     new Gauge({
       name: 'modro_event_loop_delay_seconds',
       help: 'Event-loop delay since the previous scrape (p50, p99, max); a stall shows here before it shows in latency',
@@ -100,6 +110,9 @@ export class Metrics {
       },
     });
   }
+
+  /** When the price data in use was fetched (ms since the epoch); undefined while the bundled data is in use. */
+  priceDataFetchedAt: () => number | undefined = () => undefined;
 
   /** Stops the event-loop delay sampler (its timer would otherwise keep running after the runtime closes). */
   close(): void {

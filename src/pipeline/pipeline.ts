@@ -1,7 +1,7 @@
 import type { CatalogModel } from '../billing/catalog-types.ts';
 import { costNanoUsd } from '../billing/cost.ts';
 import type { Ledger } from '../billing/ledger.ts';
-import type { Catalog } from '../catalog/catalog.ts';
+import { type Catalog, groupsAllow } from '../catalog/catalog.ts';
 import type { Config } from '../config/schema.ts';
 import { GatewayError, toGatewayError } from '../core/errors.ts';
 import type { Endpoint } from '../limits/key-limits.ts';
@@ -274,10 +274,12 @@ export class Pipeline {
     const refused = keyAccess(caller, clientIp, 'models');
     if (refused) return { ok: false, error: refused, headers: limitHeaders };
     const inPlan = planAccess(this.#deps.ledger, this.#deps.catalog, caller, '');
-    const { allowedModels, providers, keyModels } = inPlan.ok ? inPlan.caller.policy : caller.policy;
-    const models = this.#deps.catalog.models.filter(
+    const { allowedModels, providers, keyModels, groups } = inPlan.ok ? inPlan.caller.policy : caller.policy;
+    const catalog = this.#deps.catalog;
+    const models = catalog.models.filter(
       (model) =>
         (!providers || providers.includes(model.provider)) &&
+        groupsAllow(catalog, model.provider, groups) &&
         (!allowedModels || allowedModels.includes(model.id) || allowedModels.includes(model.name)) &&
         (!keyModels || keyModels.has(model.id)),
     );

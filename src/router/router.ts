@@ -1,6 +1,6 @@
 import { type CatalogModel, isEmbeddingModel } from '../billing/catalog-types.ts';
 import type { Catalog } from '../catalog/catalog.ts';
-import { resolveModelRef } from '../catalog/catalog.ts';
+import { groupsAllow, resolveModelRef } from '../catalog/catalog.ts';
 import { GatewayError } from '../core/errors.ts';
 import type { ChatRequest, EmbeddingRequest } from '../core/ir.ts';
 import { isPreset, isTier, type Preset, TIERS, type Tier } from '../core/tiers.ts';
@@ -25,6 +25,11 @@ export interface RoutingPolicy {
   allowedModels?: string[];
   /** Only these providers may serve the caller (bring-your-own-key). */
   providers?: string[];
+  /**
+   * The caller's tenant's groups: a provider or channel restricted to groups (catalog.providerGroups) serves
+   * only callers in one of them. Undefined: in no group.
+   */
+  groups?: readonly string[];
   /**
    * The API key's model list (catalog ids): routing picks only these, for named models, tiers and `auto`;
    * a tier left with none of them is refused with permission_denied.
@@ -151,6 +156,7 @@ export class Router {
       const ref = parsed.ref!;
       let models = resolveModelRef(this.deps.catalog, ref);
       if (policy.providers) models = models.filter((m) => policy.providers!.includes(m.provider));
+      models = this.inGroups(models, policy);
       if (policy.keyModels) models = models.filter((m) => policy.keyModels!.has(m.id));
       // Whether the caller may name this model is admission's question (pipeline/admit.ts).
       if (models.length === 0) {
@@ -226,6 +232,7 @@ export class Router {
     const ref = parsed.ref!;
     let models = resolveModelRef(this.deps.catalog, ref);
     if (policy.providers) models = models.filter((m) => policy.providers!.includes(m.provider));
+    models = this.inGroups(models, policy);
     if (models.length === 0) {
       throw new GatewayError(
         'not_found',
@@ -279,8 +286,15 @@ export class Router {
       list = [...chosen, ...list.filter((m) => !chosen.includes(m))];
     }
     if (policy.providers) list = list.filter((m) => policy.providers!.includes(m.provider));
+    list = this.inGroups(list, policy);
     if (policy.keyModels) list = list.filter((m) => policy.keyModels!.has(m.id));
     return list;
+  }
+
+  /** Models whose provider the caller's groups allow (read from the live catalog, so a channel edit applies). */
+  private inGroups(models: CatalogModel[], policy: RoutingPolicy): CatalogModel[] {
+    if (!this.deps.catalog.providerGroups?.size) return models;
+    return models.filter((m) => groupsAllow(this.deps.catalog, m.provider, policy.groups));
   }
 
   private async filter(request: ChatRequest, models: CatalogModel[], what: string): Promise<CatalogModel[]> {

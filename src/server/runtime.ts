@@ -3,11 +3,14 @@ import { resolve } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { pino } from 'pino';
 import { Ledger } from '../billing/ledger.ts';
+import { priceDataFetchedAt } from '../billing/prices.ts';
 import { buildCatalog, type Catalog, type ChannelProvider } from '../catalog/catalog.ts';
+import { PriceRefresher } from '../catalog/price-refresh.ts';
 import { ChannelRepository } from '../channels/repository.ts';
 import { type ChannelService, createChannelService } from '../channels/service.ts';
 import { ChannelSource } from '../channels/source.ts';
 import { providersFromEnv } from '../config/env-providers.ts';
+import { type ConfigChanges, configChanges, ROUTING_RESTART_KEYS } from '../config/reload.ts';
 import type { Config } from '../config/schema.ts';
 import { GatewayError } from '../core/errors.ts';
 import { storedSpendSince } from '../limits/stored-spend.ts';
@@ -64,6 +67,10 @@ export interface Runtime {
   tenancy: Tenancy;
   /** Channels: providers managed at runtime (src/channels/, docs/channels.md). */
   channels: ChannelService;
+  /** Applies a newly read configuration file (config/reload.ts); throws and changes nothing when it cannot. */
+  applyConfig(next: Config): ConfigChanges;
+  /** The live catalog's price refresh. */
+  prices: PriceRefresher;
   /** Set when no API key was configured: generated for this run only, never stored. */
   generatedApiKey: string | undefined;
   app: ReturnType<typeof buildApp>;
@@ -120,29 +127,79 @@ export async function createRuntime(options: RuntimeOptions): Promise<Runtime> {
   // change rebuilds the catalog and the router's table off to the side and swaps both in one synchronous
   // step: every component holds this same catalog object, new requests see the new contents, and requests
   // and streams under way keep the provider spec and key objects they were handed.
+  // The same swap serves a changed configuration file (applyConfig) and refreshed prices (PriceRefresher).
   let hadChannels = false;
+  let channelProviders: ChannelProvider[] = [];
   // Set once tenancy exists (it is created after the first channel load).
   let tenancyRef: Tenancy | undefined;
-  const applyChannels = (providers: ChannelProvider[]) => {
-    if (providers.length === 0 && !hadChannels) return;
-    hadChannels = providers.length > 0;
-    const next = buildCatalog(config, env, providers);
-    const table = buildCandidateTable(next, config.routing);
+  const swapIn = (next: Catalog, table: ReturnType<typeof buildCandidateTable>) => {
     for (const warning of next.warnings) if (!catalog.warnings.includes(warning)) logger.warn(warning);
     Object.assign(catalog, next);
     router.setTable(table);
     tenancyRef?.refreshOperatorProviders();
     for (const s of health.snapshot(catalog.providers.values())) metrics.setCircuit(s.provider, s.keyId, s.state);
   };
-  const fileProviderIds = [...config.providers, ...providersFromEnv(env, config.providers)].map((p) => p.id ?? p.kind);
+  const rebuild = () => {
+    const next = buildCatalog(config, env, channelProviders);
+    swapIn(next, buildCandidateTable(next, config.routing));
+  };
+  const applyChannels = (providers: ChannelProvider[]) => {
+    if (providers.length === 0 && !hadChannels) return;
+    hadChannels = providers.length > 0;
+    channelProviders = providers;
+    rebuild();
+  };
+  const fileProviderIds = (c: Config) =>
+    [...c.providers, ...providersFromEnv(env, c.providers)].map((p) => p.id ?? p.kind);
+  // Mutated in place when the configuration file's providers change (the channel operations hold this set).
+  const reservedIds = new Set([...fileProviderIds(config), 'demo']);
   const channelSource = new ChannelSource({
     repo: new ChannelRepository(store.db),
     env,
     logger,
-    reservedIds: new Set([...fileProviderIds, 'demo']),
+    reservedIds,
     apply: applyChannels,
   });
   await channelSource.start();
+
+  /**
+   * A newly read configuration file: its providers, catalog, demo and routing settings (but the chooser's) are
+   * applied by the same off-to-the-side build and synchronous swap as a channel edit; everything else is
+   * compared and named as needing a restart. A build that throws leaves the running configuration as it was.
+   */
+  const applyConfig = (next: Config): ConfigChanges => {
+    const changes = configChanges(config, next);
+    if (changes.reloadable.length === 0) return changes;
+    const routing = { ...next.routing };
+    for (const key of ROUTING_RESTART_KEYS) delete routing[key];
+    const candidate: Config = {
+      ...config,
+      providers: next.providers,
+      catalog: next.catalog,
+      demo: next.demo,
+      routing: { ...config.routing, ...routing },
+    };
+    const built = buildCatalog(candidate, env, channelProviders);
+    const table = buildCandidateTable(built, candidate.routing);
+    // Committed only now that the build worked. `routing` is updated in place: the pipeline holds it.
+    config.providers = candidate.providers;
+    config.catalog = candidate.catalog;
+    config.demo = candidate.demo;
+    Object.assign(config.routing, routing);
+    reservedIds.clear();
+    for (const id of [...fileProviderIds(config), 'demo']) reservedIds.add(id);
+    swapIn(built, table);
+    return changes;
+  };
+
+  metrics.priceDataFetchedAt = priceDataFetchedAt;
+  const prices = new PriceRefresher({
+    settings: config.prices.refresh,
+    dataDir,
+    logger,
+    apply: rebuild,
+  });
+  await prices.start();
   const storage = config.storage;
   const usage = new UsageWriter({
     db: store.db,
@@ -266,6 +323,8 @@ export async function createRuntime(options: RuntimeOptions): Promise<Runtime> {
     auth,
     tenancy,
     channels,
+    applyConfig,
+    prices,
     generatedApiKey,
     app: undefined as unknown as ReturnType<typeof buildApp>,
     draining: false,
@@ -317,6 +376,7 @@ export async function createRuntime(options: RuntimeOptions): Promise<Runtime> {
         clearTimeout(force);
         clearInterval(sweep);
       }
+      await prices.close();
       await channelSource.close();
       await tokens.close();
       await usage.close();

@@ -12,6 +12,8 @@ export interface ChannelTable {
   options: string;
   priority: number;
   weight: number;
+  /** JSON array of the groups allowed to use the channel (migration 0007); null: every tenant. */
+  groups: string | null;
   /** 0 or 1. */
   enabled: number;
   created_at: number;

@@ -14,6 +14,8 @@ export interface TenantTable {
   deep_model: string | null;
   /** JSON array of catalog ids or names the tenant may call by name; null: any. */
   allowed_models: string | null;
+  /** JSON array of the tenant's groups (channel groups, migration 0007); null: none. */
+  groups: string | null;
   /** Bring-your-own-key tenants: the provider the key belongs to, and HMAC-SHA256(secret, key) in hex. */
   byok_provider: string | null;
   key_hmac: string | null;

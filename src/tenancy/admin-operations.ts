@@ -38,6 +38,7 @@ export async function createTenant(
     preset: null,
     tierModels: {},
     allowedModels: null,
+    groups: [],
     byokProvider: null,
     linksValidAfter: 0,
     createdAt: 0,
@@ -50,6 +51,7 @@ export async function createTenant(
     preset: patch.preset,
     tierModels: patch.tierModels,
     allowedModels: patch.allowedModels,
+    groups: patch.groups,
   });
   return refreshed(ops, tenant);
 }

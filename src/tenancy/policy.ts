@@ -1,5 +1,7 @@
+import { z } from 'zod';
 import { type CatalogModel, isEmbeddingModel } from '../billing/catalog-types.ts';
 import { type Catalog, resolveModelRef } from '../catalog/catalog.ts';
+import { groupName } from '../config/schema.ts';
 import { GatewayError } from '../core/errors.ts';
 import { isPreset, type Preset, TIERS, type Tier } from '../core/tiers.ts';
 import type { RoutingPolicy } from '../router/router.ts';
@@ -26,6 +28,7 @@ export function policyOf(tenant: Tenant, catalog: Catalog, operatorOnly: string[
   if (tenant.preset) policy.preset = tenant.preset;
   if (Object.keys(tenant.tierModels).length > 0) policy.tierModels = { ...tenant.tierModels };
   if (tenant.allowedModels) policy.allowedModels = [...tenant.allowedModels];
+  if (tenant.groups.length > 0) policy.groups = [...tenant.groups];
   if (tenant.byokProvider) {
     const provider = providerForHint(tenant.byokProvider, catalog.providers);
     policy.providers = provider ? [provider.id] : [];
@@ -52,6 +55,8 @@ export interface SettingsInput {
   tierModels?: Partial<Record<Tier, unknown>>;
   /** Admin only: catalog ids or names, or null for any. */
   allowedModels?: unknown;
+  /** Admin only: the tenant's channel groups, or null (or []) for none. */
+  groups?: unknown;
 }
 
 /**
@@ -87,6 +92,22 @@ export function validateSettings(catalog: Catalog, policy: RoutingPolicy, input:
       }
       patch.allowedModels = [...new Set(input.allowedModels)];
       allowed = patch.allowedModels;
+    }
+  }
+  if (input.groups !== undefined) {
+    if (input.groups === null) patch.groups = null;
+    else {
+      const parsed = z.array(groupName).max(50).safeParse(input.groups);
+      if (!parsed.success) {
+        throw new GatewayError(
+          'invalid_request',
+          `groups must be a list of group names (${parsed.error.issues[0]?.message})`,
+          {
+            param: 'groups',
+          },
+        );
+      }
+      patch.groups = [...new Set(parsed.data)];
     }
   }
   if (input.tierModels) {

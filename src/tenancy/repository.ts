@@ -49,6 +49,7 @@ export interface NewTenant {
   preset?: Preset | null | undefined;
   tierModels?: Partial<Record<Tier, string | null>> | undefined;
   allowedModels?: string[] | null | undefined;
+  groups?: string[] | null | undefined;
 }
 
 export interface PolicyPatch {
@@ -58,6 +59,8 @@ export interface PolicyPatch {
   /** A tier set to null goes back to the preset's own choice. */
   tierModels?: Partial<Record<Tier, string | null>>;
   allowedModels?: string[] | null;
+  /** null or empty: in no group. */
+  groups?: string[] | null;
 }
 
 export class TenancyRepository {
@@ -154,6 +157,7 @@ export class TenancyRepository {
           fast_model: input.tierModels?.fast ?? null,
           deep_model: input.tierModels?.deep ?? null,
           allowed_models: input.allowedModels ? JSON.stringify(input.allowedModels) : null,
+          groups: input.groups && input.groups.length > 0 ? JSON.stringify(input.groups) : null,
           byok_provider: null,
           key_hmac: null,
           links_valid_after: 0,
@@ -226,6 +230,9 @@ export class TenancyRepository {
     }
     if (patch.allowedModels !== undefined) {
       values['allowed_models'] = patch.allowedModels === null ? null : JSON.stringify(patch.allowedModels);
+    }
+    if (patch.groups !== undefined) {
+      values['groups'] = patch.groups && patch.groups.length > 0 ? JSON.stringify(patch.groups) : null;
     }
     const changed = await this.#write(async (trx) => {
       const result = await trx.updateTable('tenant').set(values).where('id', '=', id).executeTakeFirst();

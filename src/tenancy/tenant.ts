@@ -13,6 +13,8 @@ export interface Tenant {
   tierModels: Partial<Record<Tier, string>>;
   /** Catalog ids or names the tenant may call by name; null: any. */
   allowedModels: string[] | null;
+  /** Channel groups the tenant is in (docs/channels.md): a channel restricted to groups serves only their members. */
+  groups: string[];
   /** Set for bring-your-own-key tenants. */
   byokProvider: string | null;
   linksValidAfter: number;
@@ -61,6 +63,7 @@ export function tenantFromRow(row: Selectable<TenantTable>): Tenant {
     preset: row.preset && isPreset(row.preset) ? row.preset : null,
     tierModels,
     allowedModels: parseJsonArray(row.allowed_models),
+    groups: parseJsonArray(row.groups ?? null) ?? [],
     byokProvider: row.byok_provider,
     linksValidAfter: Number(row.links_valid_after),
     createdAt: Number(row.created_at),

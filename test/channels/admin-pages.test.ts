@@ -47,6 +47,15 @@ it('the admin channels page creates a channel, adds and drains a credential, tes
     const bad = await submit('/admin/channels', { id: 'paged', kind: 'openai', key: KEY });
     assert.equal(bad.status, 409);
     assert.match(bad.html, /already exists/);
+    const grouped = await submit('/admin/channels', {
+      id: 'grouped',
+      kind: 'openai',
+      baseUrl: upstream.url,
+      groups: 'vip, gold',
+    });
+    assert.equal(grouped.status, 200, grouped.html.slice(0, 500));
+    assert.match(grouped.html, /groups vip, gold/);
+    assert.deepEqual((await gw.runtime.channels.ops.repo.getChannel('grouped'))?.groups, ['vip', 'gold']);
     const disabled = await submit('/admin/channels/paged/disable');
     assert.match(disabled.html, /Channel paged disabled/);
     const off = await chatTo(gw, 'paged/gpt-4o-mini');

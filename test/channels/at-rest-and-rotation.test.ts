@@ -4,12 +4,12 @@ import { dirname, join } from 'node:path';
 import { it } from 'node:test';
 import { sql } from 'kysely';
 import { generateMasterKey, masterKeyOf } from '../../src/channels/master-key.ts';
-import { runChannelCommand } from '../../src/cli/channel-commands.ts';
 import type { Store } from '../../src/store/db.ts';
 import { forEachDatabase } from '../helpers/databases.ts';
 import { leakedSecrets } from '../helpers/secrets.ts';
 import { startMockOpenAI } from '../mocks/openai-compatible.ts';
 import { waitFor } from '../tenancy/helpers.ts';
+import { runCli } from './cli.ts';
 import { chatTo, mockChannel, startChannelGateway } from './helpers.ts';
 
 /**
@@ -64,16 +64,11 @@ forEachDatabase('channel credentials at rest', (suite) => {
         // Rotation: the new key first in the file, the old one after it; the CLI re-encrypts; the gateway
         // keeps serving throughout and picks the new keyring up on its next reload (the revision moved).
         writeFileSync(keyFile, `${newKey}\n${oldKey}\n`);
-        const out: string[] = [];
-        const err: string[] = [];
-        const code = await runChannelCommand(
-          ['channels', 'rotate-master-key', '--config', configFile],
-          { MODRO_MASTER_KEY_FILE: keyFile },
-          { write: (t) => out.push(t) },
-          { write: (t) => err.push(t) },
-        );
-        assert.equal(code, 0, err.join(''));
-        assert.match(out.join(''), /re-encrypted 2 credential\(s\)/);
+        const rotate = () =>
+          runCli(['channels', 'rotate-master-key', '--config', configFile], { MODRO_MASTER_KEY_FILE: keyFile });
+        const first = await rotate();
+        assert.equal(first.code, 0, first.output);
+        assert.match(first.stdout, /re-encrypted 2 credential\(s\)/);
         assert.equal((await chatTo(gw, 'vault/gpt-4o-mini')).status, 200);
         const newId = masterKeyOf(newKey, '').id;
         await waitFor(async () => {
@@ -89,14 +84,9 @@ forEachDatabase('channel credentials at rest', (suite) => {
           await res.text();
           return res.status === 201;
         }, 'a credential added after the rotation');
-        const again = await runChannelCommand(
-          ['channels', 'rotate-master-key', '--config', configFile],
-          { MODRO_MASTER_KEY_FILE: keyFile },
-          { write: (t) => out.push(t) },
-          { write: (t) => err.push(t) },
-        );
-        assert.equal(again, 0);
-        assert.match(out.at(-1)!, /re-encrypted 0 credential\(s\).*; 3 already were/, JSON.stringify(out));
+        const again = await rotate();
+        assert.equal(again.code, 0, again.output);
+        assert.match(again.stdout, /re-encrypted 0 credential\(s\).*; 3 already were/, again.output);
       } finally {
         await gw.close();
       }

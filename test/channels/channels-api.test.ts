@@ -2,11 +2,11 @@ import assert from 'node:assert/strict';
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
-import { runChannelCommand } from '../../src/cli/channel-commands.ts';
 import { mockProvider, type TestGateway } from '../helpers/gateway.ts';
 import { leakedSecrets } from '../helpers/secrets.ts';
 import { type MockOpenAI, startMockOpenAI } from '../mocks/openai-compatible.ts';
 import { type AdminClient, waitFor } from '../tenancy/helpers.ts';
+import { runCli } from './cli.ts';
 import { chatTo, keysSeen, MASTER_KEY, mockChannel, startChannelGateway } from './helpers.ts';
 
 const KEY_A = 'sk-channel-aaaa-0123456789abcdefghijklmnop';
@@ -239,22 +239,15 @@ describe('channels beside the configuration file, and changes from another proce
         configFile,
         `storage:\n  kind: sqlite\n  path: ${join(gw.dataDir, 'modro.db')}\ndemo:\n  enabled: false\n`,
       );
-      const out: string[] = [];
-      const code = await runChannelCommand(
-        ['channels', 'disable', 'side', '--config', configFile],
-        { MODRO_MASTER_KEY: MASTER_KEY },
-        { write: (t) => out.push(t) },
-        { write: (t) => out.push(t) },
-      );
-      assert.equal(code, 0, out.join(''));
+      const disabled = await cli(['channels', 'disable', 'side', '--config', configFile]);
+      assert.equal(disabled.code, 0, disabled.output);
       await waitFor(async () => {
         const res = await chatTo(gw, 'side/gpt-4o-mini');
         await res.text();
         return res.status === 404;
       }, 'the gateway applies the CLI change');
 
-      const added: string[] = [];
-      const addCode = await runChannelCommand(
+      const added = await cli(
         [
           'channels',
           'add-key',
@@ -266,23 +259,15 @@ describe('channels beside the configuration file, and changes from another proce
           '--config',
           configFile,
         ],
-        { MODRO_MASTER_KEY: MASTER_KEY },
-        { write: (t) => added.push(t) },
-        { write: (t) => added.push(t) },
-        () => `${KEY_B}\n`,
+        `${KEY_B}\n`,
       );
-      assert.equal(addCode, 0, added.join(''));
-      assert.match(added.join(''), new RegExp(`added cred_\\S+ \\(…${KEY_B.slice(-4)}\\) to side`));
-      const listing: string[] = [];
-      await runChannelCommand(
-        ['channels', 'list', '--config', configFile],
-        { MODRO_MASTER_KEY: MASTER_KEY },
-        { write: (t) => listing.push(t) },
-      );
-      const text = listing.join('');
+      assert.equal(added.code, 0, added.output);
+      assert.match(added.output, new RegExp(`added cred_\\S+ \\(…${KEY_B.slice(-4)}\\) to side`));
+      const listing = await cli(['channels', 'list', '--config', configFile]);
+      const text = listing.output;
       assert.match(text, /side\topenai\tdisabled\tpriority 5/);
       assert.match(text, /WARNING: rotate by \d{4}-\d{2}-\d{2} \(in [23] day\(s\)\)/);
-      assert.deepEqual(leakedSecrets(text + added.join(''), [KEY_A, KEY_B]), []);
+      assert.deepEqual(leakedSecrets(text + added.output, [KEY_A, KEY_B]), []);
 
       // Weight: equal-priority channels share a bare model name in proportion (9:1 here).
       await admin.json(
@@ -314,3 +299,5 @@ describe('channels beside the configuration file, and changes from another proce
     }
   });
 });
+
+const cli = (args: string[], stdin?: string) => runCli(args, { MODRO_MASTER_KEY: MASTER_KEY }, stdin);

@@ -69,6 +69,19 @@ describe('CLI management against a running gateway', () => {
     assert.match(bad.stderr, /not a model this tenant may use/);
   });
 
+  test('channel groups of a tenant from the CLI: create --groups, set --groups, set --groups ""', async () => {
+    const created = await cli(['tenants', 'create', 'grouped', '--groups', 'pro,eu', '--json']);
+    assert.equal(created.code, 0, created.stderr);
+    assert.deepEqual((JSON.parse(created.stdout) as { groups: string[] }).groups, ['pro', 'eu']);
+    const set = await cli(['tenants', 'set', 'grouped', '--groups', 'gold', '--json']);
+    assert.deepEqual((JSON.parse(set.stdout) as { groups: string[] }).groups, ['gold']);
+    const cleared = await cli(['tenants', 'set', 'grouped', '--groups', '', '--json']);
+    assert.deepEqual((JSON.parse(cleared.stdout) as { groups: string[] }).groups, []);
+    const bad = await cli(['tenants', 'set', 'grouped', '--groups', 'Not OK']);
+    assert.equal(bad.code, 1);
+    assert.match(bad.stderr, /groups must be a list of group names/);
+  });
+
   test('a key revoked from the CLI is refused by the running gateway', async () => {
     const { stdout } = await cli(['keys', 'create', '--tenant', 'acme', '--json']);
     const { key, id } = JSON.parse(stdout) as { key: string; id: string };

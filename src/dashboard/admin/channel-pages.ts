@@ -37,7 +37,7 @@ function credentialRow(channel: ChannelView, c: CredentialView, csrf: string): S
 function channelCard(channel: ChannelView, csrf: string): SafeHtml {
   const base = `/admin/channels/${encodeURIComponent(channel.id)}`;
   return html`<section class="card">
-  <div class="card-head"><h2>${channel.id}</h2><span class="hint">${channel.kind} · ${channel.baseUrl ?? 'default URL'} · priority ${String(channel.priority)} · weight ${String(channel.weight)} · <span class="badge ${channel.enabled ? 'good' : 'bad'}">${channel.enabled ? 'enabled' : 'disabled'}</span></span></div>
+  <div class="card-head"><h2>${channel.id}</h2><span class="hint">${channel.kind} · ${channel.baseUrl ?? 'default URL'} · priority ${String(channel.priority)} · weight ${String(channel.weight)} · ${channel.groups ? `groups ${channel.groups.join(', ')}` : 'every tenant'} · <span class="badge ${channel.enabled ? 'good' : 'bad'}">${channel.enabled ? 'enabled' : 'disabled'}</span></span></div>
   <div class="actions">${action(csrf, `${base}/${channel.enabled ? 'disable' : 'enable'}`, channel.enabled ? 'Disable' : 'Enable')}${action(csrf, `${base}/test`, 'Test')}${action(csrf, `${base}/delete`, 'Delete', 'danger')}</div>
   ${
     channel.credentials.length === 0
@@ -76,6 +76,7 @@ ${input.masterKey ? '' : noticeBox({ tone: 'bad', text: 'No master key: set MODR
     <div class="field"><label for="ch-id">Id</label><input id="ch-id" name="id" type="text" pattern="[a-z0-9][a-z0-9_\\-]{0,62}" required></div>
     <div class="field"><label for="ch-kind">Kind</label><select id="ch-kind" name="kind">${PROVIDER_KINDS.filter((k) => k !== 'demo').map((k) => html`<option value="${k}">${k}</option>`)}</select></div>
     <div class="field"><label for="ch-url">Base URL</label><input id="ch-url" name="baseUrl" type="url" placeholder="the kind's default"></div>
+    <div class="field"><label for="ch-groups">Groups</label><input id="ch-groups" name="groups" type="text" placeholder="empty: every tenant"></div>
     <div class="field"><label for="ch-key">Credential</label><input id="ch-key" name="key" type="password" autocomplete="off"></div>
     <button class="button" type="submit">Create channel</button>
   </form>

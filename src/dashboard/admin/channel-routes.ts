@@ -7,6 +7,7 @@ import {
   setCredentialState,
   updateChannel,
 } from '../../channels/operations.ts';
+import { linesToList } from '../../tenancy/admin-operations.ts';
 import type { DashboardDeps } from '../deps.ts';
 import { formField } from '../http.ts';
 import type { Notice } from '../layout.ts';
@@ -56,10 +57,12 @@ export function registerAdminChannels(app: FastifyInstance, deps: DashboardDeps)
   form('/admin/channels', async (_params, req) => {
     const key = formField(req, 'key');
     const baseUrl = formField(req, 'baseUrl');
+    const groups = linesToList(formField(req, 'groups'));
     const created = await createChannel(await channels.writeOps(), {
       id: formField(req, 'id'),
       kind: formField(req, 'kind'),
       ...(baseUrl ? { baseUrl } : {}),
+      ...(groups ? { groups } : {}),
       credentials: key ? [{ key }] : [],
     });
     return { tone: 'good', text: `Channel ${created.id} created; new requests can use it now.` };

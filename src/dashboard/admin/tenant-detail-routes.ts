@@ -68,6 +68,8 @@ export function registerAdminTenantDetail(app: FastifyInstance, deps: DashboardD
         preset: formField(req, 'preset') ?? '',
         tierModels: Object.fromEntries(TIERS.map((tier) => [tier, formField(req, tier) ?? ''])),
         allowedModels: linesToList(formField(req, 'allowedModels')),
+        // The form always sends the field; an empty one leaves every group.
+        groups: linesToList(formField(req, 'groups')),
       });
     } catch (err) {
       const { status, notice } = refusal(err);

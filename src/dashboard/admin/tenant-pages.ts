@@ -126,6 +126,9 @@ ${noticeBox(input.notice)}
     <div class="field"><label for="allowed">Models callable by name</label>
       <span class="help">One catalog id or model name per line; empty allows every model.</span>
       <textarea id="allowed" name="allowedModels">${(tenant.allowedModels ?? []).join('\n')}</textarea></div>
+    <div class="field"><label for="groups">Channel groups</label>
+      <span class="help">Groups this tenant is in, one per line or comma-separated: channels restricted to groups serve only their members.</span>
+      <input id="groups" name="groups" type="text" value="${tenant.groups.join(', ')}"></div>
     <div class="actions"><button class="button" type="submit">Save policy</button></div>
   </form>
 </section>

@@ -6,6 +6,7 @@ import * as m0003 from './0003-key-limits.ts';
 import * as m0004 from './0004-stored-responses.ts';
 import * as m0005 from './0005-ledger.ts';
 import * as m0006 from './0006-channels.ts';
+import * as m0007 from './0007-groups.ts';
 import type { SqlDialect } from './column-types.ts';
 
 /**
@@ -27,6 +28,7 @@ const MIGRATIONS: Readonly<Record<string, MigrationModule>> = {
   '0004_stored_responses': m0004,
   '0005_ledger': m0005,
   '0006_channels': m0006,
+  '0007_groups': m0007,
 };
 
 export class StaticMigrationProvider implements MigrationProvider {

@@ -25,6 +25,7 @@ export function registerAdminApiTenants(app: FastifyInstance, deps: DashboardDep
       preset: input['preset'],
       tierModels: input['tierModels'] as Record<string, unknown> | undefined,
       allowedModels: input['allowedModels'],
+      groups: input['groups'],
     });
     return reply.code(201).send(tenant);
   });
@@ -45,6 +46,7 @@ export function registerAdminApiTenants(app: FastifyInstance, deps: DashboardDep
       preset: input['preset'],
       tierModels: input['tierModels'] as Record<string, unknown> | undefined,
       allowedModels: input['allowedModels'],
+      groups: input['groups'],
     });
   });
 

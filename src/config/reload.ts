@@ -1,0 +1,167 @@
+import { type FSWatcher, watch } from 'node:fs';
+import { readFile } from 'node:fs/promises';
+import { basename, dirname } from 'node:path';
+import type { Logger } from '../ops/logger.ts';
+import { ConfigError, parseConfigText } from './load.ts';
+import type { Config } from './schema.ts';
+
+/**
+ * Hot reload of the configuration file (docs/configuration.md, "Reloading"): on SIGHUP and when the file
+ * changes (fs.watch on its folder, debounced: editors write a file in several steps, or replace it), the file
+ * is read and validated again. A file that does not validate changes nothing and is logged in one line; a
+ * valid one goes to `apply`, which swaps what may change at runtime and names what needs a restart.
+ */
+
+/** Top-level sections applied at runtime (the catalog and router table are rebuilt, as on a channel edit). */
+export const RELOADABLE_SECTIONS = ['providers', 'catalog', 'routing', 'demo'] as const;
+/** Within `routing`, what is fixed when the gateway starts (the chooser is built once). */
+export const ROUTING_RESTART_KEYS = ['defaultPreset', 'autoChooser', 'learnedVersion', 'calibration'] as const;
+
+export interface ConfigChanges {
+  /** Reloadable sections that changed. */
+  reloadable: string[];
+  /** Settings that changed but take effect only after a restart (`server`, `storage`, `routing.autoChooser`...). */
+  restartNeeded: string[];
+}
+
+const same = (a: unknown, b: unknown) => JSON.stringify(a) === JSON.stringify(b);
+
+/** What differs between the running configuration and a newly read one, by setting name (never by value). */
+export function configChanges(current: Config, next: Config): ConfigChanges {
+  const reloadable: string[] = [];
+  const restartNeeded: string[] = [];
+  const keys = new Set([...Object.keys(current), ...Object.keys(next)]) as Set<keyof Config>;
+  for (const key of keys) {
+    if (key === 'routing') {
+      const a = current.routing;
+      const b = next.routing;
+      for (const k of ROUTING_RESTART_KEYS) if (!same(a[k], b[k])) restartNeeded.push(`routing.${k}`);
+      const rest = (r: Config['routing']) =>
+        Object.fromEntries(Object.entries(r).filter(([k]) => !(ROUTING_RESTART_KEYS as readonly string[]).includes(k)));
+      if (!same(rest(a), rest(b))) reloadable.push('routing');
+      continue;
+    }
+    if (same(current[key], next[key])) continue;
+    if ((RELOADABLE_SECTIONS as readonly string[]).includes(key)) reloadable.push(key);
+    else restartNeeded.push(key);
+  }
+  return { reloadable, restartNeeded };
+}
+
+export interface ConfigReloaderOptions {
+  path: string;
+  env: NodeJS.ProcessEnv;
+  logger: Pick<Logger, 'info' | 'warn' | 'error'>;
+  /** Applies a validated configuration; throws to keep the running one. */
+  apply(next: Config): ConfigChanges;
+  debounceMs?: number;
+  /** Listen for SIGHUP (default true). */
+  signal?: boolean;
+}
+
+export class ConfigReloader {
+  readonly #o: ConfigReloaderOptions;
+  #watcher: FSWatcher | undefined;
+  #debounce: NodeJS.Timeout | undefined;
+  #running: Promise<boolean> | undefined;
+  #again = false;
+  #closed = false;
+  readonly #onSignal = () => {
+    this.#o.logger.info('SIGHUP: reloading the configuration');
+    void this.reload();
+  };
+
+  constructor(options: ConfigReloaderOptions) {
+    this.#o = options;
+  }
+
+  start(): void {
+    if (this.#o.signal !== false) process.on('SIGHUP', this.#onSignal);
+    const name = basename(this.#o.path);
+    try {
+      // The folder, not the file: an editor that saves by writing a new file and renaming it over the old one
+      // would leave a watch on the file looking at a file that no longer exists.
+      this.#watcher = watch(dirname(this.#o.path), { persistent: false }, (_event, file) => {
+        if (file !== null && file !== name) return;
+        clearTimeout(this.#debounce);
+        this.#debounce = setTimeout(() => void this.reload(), this.#o.debounceMs ?? 250);
+        this.#debounce.unref();
+      });
+      this.#watcher.on('error', (err) =>
+        this.#o.logger.warn(
+          { code: (err as NodeJS.ErrnoException).code },
+          'configuration file watch stopped; SIGHUP still reloads',
+        ),
+      );
+    } catch (err) {
+      this.#o.logger.warn(
+        { code: (err as NodeJS.ErrnoException).code },
+        'configuration file cannot be watched; SIGHUP still reloads',
+      );
+    }
+  }
+
+  close(): void {
+    this.#closed = true;
+    process.off('SIGHUP', this.#onSignal);
+    clearTimeout(this.#debounce);
+    this.#watcher?.close();
+  }
+
+  /** Reads, validates and applies the file; true when it was applied. Calls during a run coalesce into one more. */
+  reload(): Promise<boolean> {
+    if (this.#closed) return Promise.resolve(false);
+    if (this.#running) {
+      this.#again = true;
+      return this.#running;
+    }
+    this.#running = (async () => {
+      let applied = false;
+      try {
+        do {
+          this.#again = false;
+          applied = await this.#once();
+        } while (this.#again && !this.#closed);
+      } finally {
+        this.#running = undefined;
+      }
+      return applied;
+    })();
+    return this.#running;
+  }
+
+  async #once(): Promise<boolean> {
+    const { path, env, logger } = this.#o;
+    let next: Config;
+    try {
+      const text = await readFile(path, 'utf8');
+      next = parseConfigText(text, path, env);
+    } catch (err) {
+      const reason =
+        err instanceof ConfigError
+          ? err.message.replace(/:\s*\n\s*/g, ': ').replace(/\s*\n\s*/g, '; ')
+          : `cannot read ${path} (${(err as NodeJS.ErrnoException).code ?? 'error'})`;
+      logger.error({ file: path }, `configuration not reloaded, the running one stays: ${reason}`);
+      return false;
+    }
+    let changes: ConfigChanges;
+    try {
+      changes = this.#o.apply(next);
+    } catch (err) {
+      const reason = err instanceof Error ? err.message : 'failed';
+      logger.error({ file: path }, `configuration not reloaded, the running one stays: ${reason}`);
+      return false;
+    }
+    if (changes.restartNeeded.length > 0) {
+      logger.warn(
+        { file: path, settings: changes.restartNeeded },
+        `configuration changes need a restart and were not applied: ${changes.restartNeeded.join(', ')}`,
+      );
+    }
+    logger.info(
+      { file: path, applied: changes.reloadable },
+      changes.reloadable.length > 0 ? 'configuration reloaded' : 'configuration reloaded: nothing to apply',
+    );
+    return changes.reloadable.length > 0;
+  }
+}
