@@ -3,6 +3,7 @@ import { resolve } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { pino } from 'pino';
 import { Ledger } from '../billing/ledger.ts';
+import { StripeDeposits } from '../billing/stripe.ts';
 import { buildCatalog, type Catalog, type ChannelProvider } from '../catalog/catalog.ts';
 import { ChannelRepository } from '../channels/repository.ts';
 import { type ChannelService, createChannelService } from '../channels/service.ts';
@@ -58,6 +59,8 @@ export interface Runtime {
   usage: UsageWriter;
   /** Balances, holds and plans of billed accounts (docs/billing.md). */
   ledger: Ledger;
+  /** Deposits through Stripe Checkout; undefined unless `billing.stripe` is set. */
+  stripe: StripeDeposits | undefined;
   /** Stored responses of the Responses API; undefined unless `responses.store` is on. */
   responses: ResponseStore | undefined;
   auth: Authenticator;
@@ -168,6 +171,9 @@ export async function createRuntime(options: RuntimeOptions): Promise<Runtime> {
   // After the journal's records are imported: a hold left open by a killed run settles at its recorded cost.
   const recovered = await ledger.start({ recover: true });
   if (recovered.settled + recovered.released > 0) logger.info(recovered, 'holds left open by an earlier run closed');
+  const stripe = config.billing.stripe
+    ? new StripeDeposits(config.billing.stripe, { ledger, db: store.db, feeBps: config.billing.depositFeeBps })
+    : undefined;
   const responses = config.responses.store
     ? new ResponseStore({
         db: store.db,
@@ -262,6 +268,7 @@ export async function createRuntime(options: RuntimeOptions): Promise<Runtime> {
     store,
     usage,
     ledger,
+    stripe,
     responses,
     auth,
     tenancy,
