@@ -1,7 +1,10 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
+import pg from 'pg';
 import Stripe from 'stripe';
 import type { Verification } from '../../src/billing/verify.ts';
+import { isCI } from '../helpers/ci.ts';
+import { POSTGRES_TEST_URL } from '../helpers/databases.ts';
 import type { TestGateway } from '../helpers/gateway.ts';
 import { MOCK_STRIPE_KEY, type MockStripe, startMockStripe } from '../mocks/stripe.ts';
 import { type AdminClient, adminClient, startTenancyGateway } from '../tenancy/helpers.ts';
@@ -77,274 +80,306 @@ function completedSession(
   };
 }
 
-describe('Stripe deposits: Checkout through the SDK, signed webhooks into the ledger [sqlite]', () => {
-  let stripeMock: MockStripe;
-  let gw: TestGateway;
-  let admin: AdminClient;
-  let tenantSeq = 0;
-
-  const account = (id: string) => admin.json<Account>('GET', `/admin/api/tenants/${id}/account`);
-  const verify = () => admin.json<Verification>('GET', '/admin/api/ledger/verify');
-
-  async function tenant(): Promise<string> {
-    const id = `st${++tenantSeq}`;
-    await admin.json('POST', '/admin/api/tenants', { id });
-    await admin.json('POST', `/admin/api/tenants/${id}/account`);
-    return id;
+async function postgresProblem(): Promise<string | undefined> {
+  const client = new pg.Client({ connectionString: POSTGRES_TEST_URL, connectionTimeoutMillis: 2_000 });
+  client.on('error', () => {});
+  try {
+    await client.connect();
+    await client.end();
+    return undefined;
+  } catch (err) {
+    return (err as Error).message;
   }
+}
+const pgProblem = await postgresProblem();
 
-  async function deliver(payload: string, signature: string | null = signed(payload), type = 'application/json') {
-    const res = await fetch(`${gw.url}/webhooks/stripe`, {
-      method: 'POST',
-      headers: { 'content-type': type, ...(signature !== null ? { 'stripe-signature': signature } : {}) },
-      body: payload,
-    });
-    const text = await res.text();
-    assert.doesNotMatch(text, /\bat .+\.ts:\d+|whsec_|sk_test_/, 'no stack trace or secret in the answer');
-    return { status: res.status, body: JSON.parse(text) as Answer };
-  }
+for (const kind of ['sqlite', 'postgres'] as const) {
+  describe(`Stripe deposits: Checkout through the SDK, signed webhooks into the ledger [${kind}]`, {
+    skip: kind === 'postgres' && pgProblem !== undefined && !isCI() ? `PostgreSQL unreachable (${pgProblem})` : false,
+  }, () => {
+    const schema = `t_stripe_${process.pid}_${Math.random().toString(36).slice(2, 8)}`;
+    let stripeMock: MockStripe;
+    let gw: TestGateway;
+    let admin: AdminClient;
+    let tenantSeq = 0;
 
-  /** The ledger of a tenant is unchanged by `action`, and verifies. */
-  async function unchanged(id: string, action: () => Promise<void>): Promise<void> {
-    const before = await account(id);
-    await action();
-    const afterwards = await account(id);
-    assert.equal(afterwards.balanceNano, before.balanceNano);
-    assert.equal(afterwards.entries.length, before.entries.length);
-    const v = await verify();
-    assert.equal(v.ok, true, v.problems.join('; '));
-  }
+    const account = (id: string) => admin.json<Account>('GET', `/admin/api/tenants/${id}/account`);
+    const verify = () => admin.json<Verification>('GET', '/admin/api/ledger/verify');
 
-  before(async () => {
-    stripeMock = await startMockStripe();
-    gw = await startTenancyGateway(
-      {
-        demo: { enabled: false },
-        billing: {
-          flushIntervalMs: 20,
-          stripe: {
-            secretKey: 'env:TEST_STRIPE_KEY',
-            webhookSecret: 'env:TEST_STRIPE_WEBHOOK_SECRET',
-            successUrl: 'https://modro.example/paid',
-            cancelUrl: 'https://modro.example/cancelled',
-            apiBase: stripeMock.url,
+    async function tenant(): Promise<string> {
+      const id = `st${++tenantSeq}`;
+      await admin.json('POST', '/admin/api/tenants', { id });
+      await admin.json('POST', `/admin/api/tenants/${id}/account`);
+      return id;
+    }
+
+    async function deliver(payload: string, signature: string | null = signed(payload), type = 'application/json') {
+      const res = await fetch(`${gw.url}/webhooks/stripe`, {
+        method: 'POST',
+        headers: { 'content-type': type, ...(signature !== null ? { 'stripe-signature': signature } : {}) },
+        body: payload,
+      });
+      const text = await res.text();
+      assert.doesNotMatch(text, /\bat .+\.ts:\d+|whsec_|sk_test_/, 'no stack trace or secret in the answer');
+      return { status: res.status, body: JSON.parse(text) as Answer };
+    }
+
+    /** The ledger of a tenant is unchanged by `action`, and verifies. */
+    async function unchanged(id: string, action: () => Promise<void>): Promise<void> {
+      const before = await account(id);
+      await action();
+      const afterwards = await account(id);
+      assert.equal(afterwards.balanceNano, before.balanceNano);
+      assert.equal(afterwards.entries.length, before.entries.length);
+      const v = await verify();
+      assert.equal(v.ok, true, v.problems.join('; '));
+    }
+
+    before(async () => {
+      stripeMock = await startMockStripe();
+      gw = await startTenancyGateway(
+        {
+          demo: { enabled: false },
+          billing: {
+            flushIntervalMs: 20,
+            stripe: {
+              secretKey: 'env:TEST_STRIPE_KEY',
+              webhookSecret: 'env:TEST_STRIPE_WEBHOOK_SECRET',
+              successUrl: 'https://modro.example/paid',
+              cancelUrl: 'https://modro.example/cancelled',
+              apiBase: stripeMock.url,
+            },
           },
+          ...(kind === 'postgres' ? { storage: { kind: 'postgres', url: POSTGRES_TEST_URL, schema } } : {}),
         },
-      },
-      { TEST_STRIPE_KEY: MOCK_STRIPE_KEY, TEST_STRIPE_WEBHOOK_SECRET: WEBHOOK_SECRET },
-    );
-    admin = await adminClient(gw);
-  });
-  after(async () => {
-    await gw?.close();
-    await stripeMock?.close();
-  });
+        { TEST_STRIPE_KEY: MOCK_STRIPE_KEY, TEST_STRIPE_WEBHOOK_SECRET: WEBHOOK_SECRET },
+      );
+      admin = await adminClient(gw);
+    });
+    after(async () => {
+      await gw?.close();
+      await stripeMock?.close();
+      if (kind === 'postgres') {
+        const client = new pg.Client({ connectionString: POSTGRES_TEST_URL });
+        await client.connect();
+        await client.query(`drop schema if exists "${schema}" cascade`);
+        await client.end();
+      }
+    });
 
-  test('the checkout is created by the SDK on the wire; a double submit with one idempotency key makes one session', async () => {
-    const id = await tenant();
-    const calls = stripeMock.calls.length;
-    const submit = () =>
-      admin.request(
+    test('the checkout is created by the SDK on the wire; a double submit with one idempotency key makes one session', async () => {
+      const id = await tenant();
+      const calls = stripeMock.calls.length;
+      const submit = () =>
+        admin.request(
+          'POST',
+          `/admin/api/tenants/${id}/checkout`,
+          { amountUsd: '25.50' },
+          { 'idempotency-key': `dep-${id}-1` },
+        );
+      const first = await submit();
+      const second = await submit();
+      assert.equal(first.status, 201, await first.clone().text());
+      assert.equal(second.status, 201);
+      const a = (await first.json()) as { url: string; sessionId: string; amountNano: number };
+      const b = (await second.json()) as { url: string; sessionId: string };
+      assert.equal(a.sessionId, b.sessionId);
+      assert.equal(a.url, `https://checkout.stripe.com/c/pay/${a.sessionId}`);
+      assert.equal(a.amountNano, 25_500_000_000);
+      assert.equal([...stripeMock.sessions.values()].filter((s) => s.client_reference_id === id).length, 1);
+
+      const made = stripeMock.calls.slice(calls);
+      assert.equal(made.length, 2, 'both submits reached Stripe, with the same key');
+      for (const call of made) {
+        assert.equal(call.path, '/v1/checkout/sessions');
+        assert.equal(call.headers['idempotency-key'], `dep-${id}-1`);
+        assert.equal(call.headers['stripe-version'], Stripe.API_VERSION);
+        assert.match(String(call.headers['content-type']), /^application\/x-www-form-urlencoded/);
+        assert.equal(call.headers.authorization, `Bearer ${MOCK_STRIPE_KEY}`);
+        assert.equal(call.form['line_items[0][price_data][unit_amount]'], '2550');
+        assert.equal(call.form['line_items[0][price_data][currency]'], 'usd');
+        assert.equal(call.form['metadata[modro_tenant]'], id);
+        assert.equal(call.form['metadata[modro_amount_nano]'], '25500000000');
+        assert.equal(call.form['payment_intent_data[metadata][modro_tenant]'], id);
+        assert.equal(call.form['success_url'], 'https://modro.example/paid');
+      }
+      // The same key for another amount: Stripe's idempotency error, as a 409.
+      const other = await admin.request(
         'POST',
         `/admin/api/tenants/${id}/checkout`,
-        { amountUsd: '25.50' },
+        { amountUsd: '30' },
         { 'idempotency-key': `dep-${id}-1` },
       );
-    const first = await submit();
-    const second = await submit();
-    assert.equal(first.status, 201, await first.clone().text());
-    assert.equal(second.status, 201);
-    const a = (await first.json()) as { url: string; sessionId: string; amountNano: number };
-    const b = (await second.json()) as { url: string; sessionId: string };
-    assert.equal(a.sessionId, b.sessionId);
-    assert.equal(a.url, `https://checkout.stripe.com/c/pay/${a.sessionId}`);
-    assert.equal(a.amountNano, 25_500_000_000);
-    assert.equal([...stripeMock.sessions.values()].filter((s) => s.client_reference_id === id).length, 1);
-
-    const made = stripeMock.calls.slice(calls);
-    assert.equal(made.length, 2, 'both submits reached Stripe, with the same key');
-    for (const call of made) {
-      assert.equal(call.path, '/v1/checkout/sessions');
-      assert.equal(call.headers['idempotency-key'], `dep-${id}-1`);
-      assert.equal(call.headers['stripe-version'], Stripe.API_VERSION);
-      assert.match(String(call.headers['content-type']), /^application\/x-www-form-urlencoded/);
-      assert.equal(call.headers.authorization, `Bearer ${MOCK_STRIPE_KEY}`);
-      assert.equal(call.form['line_items[0][price_data][unit_amount]'], '2550');
-      assert.equal(call.form['line_items[0][price_data][currency]'], 'usd');
-      assert.equal(call.form['metadata[modro_tenant]'], id);
-      assert.equal(call.form['metadata[modro_amount_nano]'], '25500000000');
-      assert.equal(call.form['payment_intent_data[metadata][modro_tenant]'], id);
-      assert.equal(call.form['success_url'], 'https://modro.example/paid');
-    }
-    // The same key for another amount: Stripe's idempotency error, as a 409.
-    const other = await admin.request(
-      'POST',
-      `/admin/api/tenants/${id}/checkout`,
-      { amountUsd: '30' },
-      { 'idempotency-key': `dep-${id}-1` },
-    );
-    assert.equal(other.status, 409, await other.clone().text());
-    // Creating a session moves no money.
-    assert.equal((await account(id)).entries.length, 0);
-  });
-
-  test('bad checkout amounts and tenants are refused before Stripe is called', async () => {
-    const id = await tenant();
-    const calls = stripeMock.calls.length;
-    for (const amountUsd of ['0', '-5', '4.99', '25.001', '1e3', '10000.01', '99999999', 'ten', null]) {
-      const res = await admin.request('POST', `/admin/api/tenants/${id}/checkout`, { amountUsd });
-      assert.equal(res.status, 400, `${amountUsd}: ${await res.clone().text()}`);
-    }
-    const missing = await admin.request('POST', '/admin/api/tenants/nobody/checkout', { amountUsd: '10' });
-    assert.equal(missing.status, 404);
-    assert.equal(stripeMock.calls.length, calls);
-    const noKey = await admin.request('POST', `/admin/api/tenants/${id}/checkout`, { amountUsd: '10' });
-    assert.equal(noKey.status, 201);
-    assert.equal(stripeMock.calls.at(-1)?.headers['idempotency-key']?.toString().startsWith('modro-'), true);
-  });
-
-  test('a paid checkout.session.completed deposits the amount and its 4% fee, once, whatever replays', async () => {
-    const id = await tenant();
-    const payload = event('checkout.session.completed', completedSession(id, 2500));
-    const first = await deliver(payload);
-    assert.equal(first.status, 200, JSON.stringify(first.body));
-    assert.equal(first.body.outcome, 'deposit');
-    const acct = await account(id);
-    assert.equal(acct.balanceNano, 24 * USD);
-    assert.deepEqual(acct.entries.map((e) => [e.kind, e.amount_nano, e.payment_id, e.admin]).reverse(), [
-      ['deposit', 25 * USD, `cs_test_${id}_2500/pi_cs_test_${id}_2500`, 'stripe'],
-      ['deposit_fee', -1 * USD, `cs_test_${id}_2500/pi_cs_test_${id}_2500`, 'stripe'],
-    ]);
-    await unchanged(id, async () => {
-      // The same event again (a replay inside the tolerance), and a second delivery under a new event id.
-      const again = await deliver(payload);
-      assert.equal(again.status, 200);
-      assert.equal(again.body.outcome, 'duplicate');
-      const dup = await deliver(event('checkout.session.completed', completedSession(id, 2500)));
-      assert.equal(dup.body.outcome, 'duplicate');
-      const async = await deliver(event('checkout.session.async_payment_succeeded', completedSession(id, 2500)));
-      assert.equal(async.body.outcome, 'duplicate');
-      // Concurrent deliveries of one new session: exactly one deposit (checked after the block).
+      assert.equal(other.status, 409, await other.clone().text());
+      // Creating a session moves no money.
+      assert.equal((await account(id)).entries.length, 0);
     });
-    const session = completedSession(id, 1000, {}, `cs_test_${id}_concurrent`);
-    const results = await Promise.all(
-      Array.from({ length: 5 }, () => deliver(event('checkout.session.completed', session))),
-    );
-    assert.deepEqual(results.map((r) => r.body.outcome).sort(), [
-      'deposit',
-      'duplicate',
-      'duplicate',
-      'duplicate',
-      'duplicate',
-    ]);
-    assert.equal((await account(id)).balanceNano, 24 * USD + 9_600_000_000);
-    assert.equal((await verify()).ok, true);
-  });
 
-  test('the signature is checked on the raw bytes: forged, tampered, missing or too old is a 400 and no change', async () => {
-    const id = await tenant();
-    const payload = event('checkout.session.completed', completedSession(id, 5000));
-    // Whitespace a JSON re-serialization would drop: only the raw bytes verify.
-    const spaced = payload.replace('{', '{\n  ');
-    await unchanged(id, async () => {
-      const forged = await deliver(payload, signed(payload, { secret: 'whsec_someone_else' }));
-      assert.equal(forged.status, 400);
-      assert.match(forged.body.error.message, /does not verify/);
-      const tampered = await deliver(payload.replace('"amount_total":5000', '"amount_total":500000'), signed(payload));
-      assert.equal(tampered.status, 400);
-      const missing = await deliver(payload, null);
-      assert.equal(missing.status, 400);
-      assert.match(missing.body.error.message, /Stripe-Signature/);
-      const old = await deliver(payload, signed(payload, { timestamp: Math.floor(Date.now() / 1000) - 3600 }));
-      assert.equal(old.status, 400);
-      assert.match(old.body.error.message, /older than 300 seconds/);
-      const text = await deliver(payload, signed(payload), 'text/plain');
-      assert.equal(text.status, 415);
-      const huge = '{"x":"' + 'a'.repeat(1_100_000) + '"}';
-      const tooBig = await deliver(huge, signed(huge));
-      assert.equal(tooBig.status, 413);
+    test('bad checkout amounts and tenants are refused before Stripe is called', async () => {
+      const id = await tenant();
+      const calls = stripeMock.calls.length;
+      for (const amountUsd of ['0', '-5', '4.99', '25.001', '1e3', '10000.01', '99999999', 'ten', null]) {
+        const res = await admin.request('POST', `/admin/api/tenants/${id}/checkout`, { amountUsd });
+        assert.equal(res.status, 400, `${amountUsd}: ${await res.clone().text()}`);
+      }
+      const missing = await admin.request('POST', '/admin/api/tenants/nobody/checkout', { amountUsd: '10' });
+      assert.equal(missing.status, 404);
+      assert.equal(stripeMock.calls.length, calls);
+      const noKey = await admin.request('POST', `/admin/api/tenants/${id}/checkout`, { amountUsd: '10' });
+      assert.equal(noKey.status, 201);
+      assert.equal(stripeMock.calls.at(-1)?.headers['idempotency-key']?.toString().startsWith('modro-'), true);
     });
-    const ok = await deliver(spaced, signed(spaced));
-    assert.equal(ok.status, 200, JSON.stringify(ok.body));
-    assert.equal((await account(id)).balanceNano, 48 * USD);
-  });
 
-  test('unknown sessions, unpaid sessions and absurd amounts change nothing', async () => {
-    const id = await tenant();
-    await unchanged(id, async () => {
-      const foreign = await deliver(event('checkout.session.completed', completedSession(id, 2500, { metadata: {} })));
-      assert.equal(foreign.status, 404);
-      assert.match(foreign.body.error.message, /not a deposit made by this gateway/);
-      const unpaid = await deliver(
-        event('checkout.session.completed', completedSession(id, 2500, { payment_status: 'unpaid' })),
+    test('a paid checkout.session.completed deposits the amount and its 4% fee, once, whatever replays', async () => {
+      const id = await tenant();
+      const payload = event('checkout.session.completed', completedSession(id, 2500));
+      const first = await deliver(payload);
+      assert.equal(first.status, 200, JSON.stringify(first.body));
+      assert.equal(first.body.outcome, 'deposit');
+      const acct = await account(id);
+      assert.equal(acct.balanceNano, 24 * USD);
+      assert.deepEqual(acct.entries.map((e) => [e.kind, e.amount_nano, e.payment_id, e.admin]).reverse(), [
+        ['deposit', 25 * USD, `cs_test_${id}_2500/pi_cs_test_${id}_2500`, 'stripe'],
+        ['deposit_fee', -1 * USD, `cs_test_${id}_2500/pi_cs_test_${id}_2500`, 'stripe'],
+      ]);
+      await unchanged(id, async () => {
+        // The same event again (a replay inside the tolerance), and a second delivery under a new event id.
+        const again = await deliver(payload);
+        assert.equal(again.status, 200);
+        assert.equal(again.body.outcome, 'duplicate');
+        const dup = await deliver(event('checkout.session.completed', completedSession(id, 2500)));
+        assert.equal(dup.body.outcome, 'duplicate');
+        const async = await deliver(event('checkout.session.async_payment_succeeded', completedSession(id, 2500)));
+        assert.equal(async.body.outcome, 'duplicate');
+        // Concurrent deliveries of one new session: exactly one deposit (checked after the block).
+      });
+      const session = completedSession(id, 1000, {}, `cs_test_${id}_concurrent`);
+      const results = await Promise.all(
+        Array.from({ length: 5 }, () => deliver(event('checkout.session.completed', session))),
       );
-      assert.equal(unpaid.status, 200);
-      assert.equal(unpaid.body.outcome, 'ignored');
-      const mismatch = await deliver(
-        event(
-          'checkout.session.completed',
-          completedSession(id, 2500, { metadata: { modro_tenant: id, modro_amount_nano: String(2500 * USD) } }),
-        ),
-      );
-      assert.equal(mismatch.status, 400);
-      const huge = 10_000_000_000;
-      const absurd = await deliver(event('checkout.session.completed', completedSession(id, huge)));
-      assert.equal(absurd.status, 400);
-      const euro = await deliver(event('checkout.session.completed', completedSession(id, 2500, { currency: 'eur' })));
-      assert.equal(euro.status, 400);
-      const noTenant = await deliver(
-        event(
-          'checkout.session.completed',
-          completedSession(id, 2500, { metadata: { modro_tenant: 'nobody', modro_amount_nano: String(25 * USD) } }),
-        ),
-      );
-      assert.equal(noTenant.status, 404);
-      const other = await deliver(event('invoice.paid', { id: 'in_1', object: 'invoice' }));
-      assert.equal(other.body.outcome, 'ignored');
+      assert.deepEqual(results.map((r) => r.body.outcome).sort(), [
+        'deposit',
+        'duplicate',
+        'duplicate',
+        'duplicate',
+        'duplicate',
+      ]);
+      assert.equal((await account(id)).balanceNano, 24 * USD + 9_600_000_000);
+      assert.equal((await verify()).ok, true);
     });
-  });
 
-  test('charge.refunded takes back the credited share of what was refunded, once per amount', async () => {
-    const id = await tenant();
-    const session = completedSession(id, 2500);
-    assert.equal((await deliver(event('checkout.session.completed', session))).body.outcome, 'deposit');
-    const charge = (refundedCents: number, pi = session['payment_intent']) => ({
-      id: `ch_${id}`,
-      object: 'charge',
-      amount: 2500,
-      amount_refunded: refundedCents,
-      currency: 'usd',
-      payment_intent: pi,
-      refunded: refundedCents === 2500,
+    test('the signature is checked on the raw bytes: forged, tampered, missing or too old is a 400 and no change', async () => {
+      const id = await tenant();
+      const payload = event('checkout.session.completed', completedSession(id, 5000));
+      // Whitespace a JSON re-serialization would drop: only the raw bytes verify.
+      const spaced = payload.replace('{', '{\n  ');
+      await unchanged(id, async () => {
+        const forged = await deliver(payload, signed(payload, { secret: 'whsec_someone_else' }));
+        assert.equal(forged.status, 400);
+        assert.match(forged.body.error.message, /does not verify/);
+        const tampered = await deliver(
+          payload.replace('"amount_total":5000', '"amount_total":500000'),
+          signed(payload),
+        );
+        assert.equal(tampered.status, 400);
+        const missing = await deliver(payload, null);
+        assert.equal(missing.status, 400);
+        assert.match(missing.body.error.message, /Stripe-Signature/);
+        const old = await deliver(payload, signed(payload, { timestamp: Math.floor(Date.now() / 1000) - 3600 }));
+        assert.equal(old.status, 400);
+        assert.match(old.body.error.message, /older than 300 seconds/);
+        const text = await deliver(payload, signed(payload), 'text/plain');
+        assert.equal(text.status, 415);
+        const huge = '{"x":"' + 'a'.repeat(1_100_000) + '"}';
+        const tooBig = await deliver(huge, signed(huge));
+        assert.equal(tooBig.status, 413);
+      });
+      const ok = await deliver(spaced, signed(spaced));
+      assert.equal(ok.status, 200, JSON.stringify(ok.body));
+      assert.equal((await account(id)).balanceNano, 48 * USD);
     });
-    const partial = event('charge.refunded', charge(1000));
-    const first = await deliver(partial);
-    assert.equal(first.status, 200, JSON.stringify(first.body));
-    assert.equal(first.body.amountNano, 9_600_000_000, '$10 refunded of a $25 deposit: $10 less its 4% fee');
-    assert.equal((await account(id)).balanceNano, 24 * USD - 9_600_000_000);
-    await unchanged(id, async () => {
-      assert.equal((await deliver(partial)).body.outcome, 'duplicate');
-      assert.equal((await deliver(event('charge.refunded', charge(1000)))).body.outcome, 'duplicate');
-      assert.equal((await deliver(event('charge.refunded', charge(1000, 'pi_unknown')))).status, 404);
-      assert.equal((await deliver(event('charge.refunded', charge(999_999)))).status, 400);
-    });
-    const rest = await deliver(event('charge.refunded', charge(2500)));
-    assert.equal(rest.body.outcome, 'refund');
-    const acct = await account(id);
-    assert.equal(acct.balanceNano, 0, 'a full refund leaves the balance as before the deposit');
-    assert.deepEqual(
-      acct.entries.filter((e) => e.kind === 'refund').map((e) => [e.amount_nano, e.admin]),
-      [
-        [-14_400_000_000, 'stripe'],
-        [-9_600_000_000, 'stripe'],
-      ],
-    );
-    assert.equal((await verify()).ok, true);
-  });
 
-  test('the secret key and the webhook secret appear in no log line', () => {
-    const logs = gw.logs.join('\n');
-    assert.ok(!logs.includes(MOCK_STRIPE_KEY));
-    assert.ok(!logs.includes(WEBHOOK_SECRET));
+    test('unknown sessions, unpaid sessions and absurd amounts change nothing', async () => {
+      const id = await tenant();
+      await unchanged(id, async () => {
+        const foreign = await deliver(
+          event('checkout.session.completed', completedSession(id, 2500, { metadata: {} })),
+        );
+        assert.equal(foreign.status, 404);
+        assert.match(foreign.body.error.message, /not a deposit made by this gateway/);
+        const unpaid = await deliver(
+          event('checkout.session.completed', completedSession(id, 2500, { payment_status: 'unpaid' })),
+        );
+        assert.equal(unpaid.status, 200);
+        assert.equal(unpaid.body.outcome, 'ignored');
+        const mismatch = await deliver(
+          event(
+            'checkout.session.completed',
+            completedSession(id, 2500, { metadata: { modro_tenant: id, modro_amount_nano: String(2500 * USD) } }),
+          ),
+        );
+        assert.equal(mismatch.status, 400);
+        const huge = 10_000_000_000;
+        const absurd = await deliver(event('checkout.session.completed', completedSession(id, huge)));
+        assert.equal(absurd.status, 400);
+        const euro = await deliver(
+          event('checkout.session.completed', completedSession(id, 2500, { currency: 'eur' })),
+        );
+        assert.equal(euro.status, 400);
+        const noTenant = await deliver(
+          event(
+            'checkout.session.completed',
+            completedSession(id, 2500, { metadata: { modro_tenant: 'nobody', modro_amount_nano: String(25 * USD) } }),
+          ),
+        );
+        assert.equal(noTenant.status, 404);
+        const other = await deliver(event('invoice.paid', { id: 'in_1', object: 'invoice' }));
+        assert.equal(other.body.outcome, 'ignored');
+      });
+    });
+
+    test('charge.refunded takes back the credited share of what was refunded, once per amount', async () => {
+      const id = await tenant();
+      const session = completedSession(id, 2500);
+      assert.equal((await deliver(event('checkout.session.completed', session))).body.outcome, 'deposit');
+      const charge = (refundedCents: number, pi = session['payment_intent']) => ({
+        id: `ch_${id}`,
+        object: 'charge',
+        amount: 2500,
+        amount_refunded: refundedCents,
+        currency: 'usd',
+        payment_intent: pi,
+        refunded: refundedCents === 2500,
+      });
+      const partial = event('charge.refunded', charge(1000));
+      const first = await deliver(partial);
+      assert.equal(first.status, 200, JSON.stringify(first.body));
+      assert.equal(first.body.amountNano, 9_600_000_000, '$10 refunded of a $25 deposit: $10 less its 4% fee');
+      assert.equal((await account(id)).balanceNano, 24 * USD - 9_600_000_000);
+      await unchanged(id, async () => {
+        assert.equal((await deliver(partial)).body.outcome, 'duplicate');
+        assert.equal((await deliver(event('charge.refunded', charge(1000)))).body.outcome, 'duplicate');
+        assert.equal((await deliver(event('charge.refunded', charge(1000, 'pi_unknown')))).status, 404);
+        assert.equal((await deliver(event('charge.refunded', charge(999_999)))).status, 400);
+      });
+      const rest = await deliver(event('charge.refunded', charge(2500)));
+      assert.equal(rest.body.outcome, 'refund');
+      const acct = await account(id);
+      assert.equal(acct.balanceNano, 0, 'a full refund leaves the balance as before the deposit');
+      assert.deepEqual(
+        acct.entries.filter((e) => e.kind === 'refund').map((e) => [e.amount_nano, e.admin]),
+        [
+          [-14_400_000_000, 'stripe'],
+          [-9_600_000_000, 'stripe'],
+        ],
+      );
+      assert.equal((await verify()).ok, true);
+    });
+
+    test('the secret key and the webhook secret appear in no log line', () => {
+      const logs = gw.logs.join('\n');
+      assert.ok(!logs.includes(MOCK_STRIPE_KEY));
+      assert.ok(!logs.includes(WEBHOOK_SECRET));
+    });
   });
-});
+}
