@@ -230,6 +230,21 @@ for (const kind of ['sqlite', 'postgres'] as const) {
       assert.equal(stripeMock.calls.at(-1)?.headers['idempotency-key']?.toString().startsWith('modro-'), true);
     });
 
+    test('Stripe refusing the secret key is a 503 that names the setting and never shows the key', async () => {
+      const id = await tenant();
+      stripeMock.acceptedKey = 'sk_test_another_account';
+      try {
+        const res = await admin.request('POST', `/admin/api/tenants/${id}/checkout`, { amountUsd: '10' });
+        const text = await res.text();
+        assert.equal(res.status, 503, text);
+        assert.match(text, /billing\.stripe\.secretKey/);
+        assert.ok(!text.includes(MOCK_STRIPE_KEY) && !text.includes('sk_test_another_account'));
+      } finally {
+        stripeMock.acceptedKey = MOCK_STRIPE_KEY;
+      }
+      assert.equal((await account(id)).entries.length, 0);
+    });
+
     test('a paid checkout.session.completed deposits the amount and its 4% fee, once, whatever replays', async () => {
       const id = await tenant();
       const payload = event('checkout.session.completed', completedSession(id, 2500));
@@ -374,6 +389,28 @@ for (const kind of ['sqlite', 'postgres'] as const) {
         ],
       );
       assert.equal((await verify()).ok, true);
+    });
+
+    test('a refund larger than what is left after spending is refused, with no entry', async () => {
+      const id = await tenant();
+      const session = completedSession(id, 2500);
+      assert.equal((await deliver(event('checkout.session.completed', session))).body.outcome, 'deposit');
+      await admin.json('POST', `/admin/api/tenants/${id}/ledger`, { kind: 'debit', amountUsd: '20', reason: 'spent' });
+      await unchanged(id, async () => {
+        const refund = await deliver(
+          event('charge.refunded', {
+            id: `ch_${id}`,
+            object: 'charge',
+            amount: 2500,
+            amount_refunded: 2500,
+            currency: 'usd',
+            payment_intent: session['payment_intent'],
+          }),
+        );
+        assert.equal(refund.status, 400);
+        assert.match(refund.body.error.message, /more than the \$4(\.0+)? available/);
+      });
+      assert.equal((await account(id)).balanceNano, 4 * USD);
     });
 
     test('the secret key and the webhook secret appear in no log line', () => {

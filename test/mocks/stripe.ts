@@ -41,6 +41,8 @@ export interface MockStripe {
   url: string;
   calls: StripeCall[];
   sessions: Map<string, MockSession>;
+  /** The secret key accepted (default MOCK_STRIPE_KEY); any other gets Stripe's 401. */
+  acceptedKey: string;
   close(): Promise<void>;
 }
 
@@ -55,7 +57,7 @@ export async function startMockStripe(): Promise<MockStripe> {
   let seq = 0;
 
   function answer(call: StripeCall, raw: string): { status: number; body: unknown } {
-    if (call.headers.authorization !== `Bearer ${MOCK_STRIPE_KEY}`) {
+    if (call.headers.authorization !== `Bearer ${mock.acceptedKey}`) {
       return error(401, 'invalid_request_error', 'Invalid API Key provided');
     }
     if (!String(call.headers['content-type']).startsWith('application/x-www-form-urlencoded')) {
@@ -129,16 +131,19 @@ export async function startMockStripe(): Promise<MockStripe> {
       res.end(JSON.stringify(body));
     });
   });
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const { port } = server.address() as AddressInfo;
-  return {
-    url: `http://127.0.0.1:${port}`,
+  const mock: MockStripe = {
+    url: '',
     calls,
     sessions,
+    acceptedKey: MOCK_STRIPE_KEY,
     close: () =>
       new Promise<void>((resolve) => {
         server.closeAllConnections();
         server.close(() => resolve());
       }),
   };
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const { port } = server.address() as AddressInfo;
+  mock.url = `http://127.0.0.1:${port}`;
+  return mock;
 }
