@@ -1,6 +1,7 @@
-import type { Kysely } from 'kysely';
+import { type Kysely, sql } from 'kysely';
 import Stripe from 'stripe';
 import { GatewayError } from '../core/errors.ts';
+import type { SqlDialect } from '../store/migrations/column-types.ts';
 import type { Database } from '../store/schema.ts';
 import { toSafeInt } from '../store/usage.ts';
 import { formatUsd } from './cost.ts';
@@ -34,6 +35,8 @@ export interface StripeSettings {
 /** One cent in nano-dollars. */
 const NANO_PER_CENT = 10_000_000;
 export const STRIPE_ADMIN = 'stripe';
+/** The PostgreSQL advisory lock key of Stripe webhooks ('modrostr' in ASCII). */
+const WEBHOOK_LOCK = '7885631915207914610';
 
 export interface WebhookOutcome {
   received: true;
@@ -49,16 +52,23 @@ export class StripeDeposits {
   readonly #ledger: Pick<Ledger, 'manual' | 'openAccount'>;
   readonly #db: Kysely<Database>;
   readonly #feeBps: number;
+  readonly #dialect: SqlDialect;
   #chain: Promise<unknown> = Promise.resolve();
 
   constructor(
     settings: StripeSettings,
-    deps: { ledger: Pick<Ledger, 'manual' | 'openAccount'>; db: Kysely<Database>; feeBps: number },
+    deps: {
+      ledger: Pick<Ledger, 'manual' | 'openAccount'>;
+      db: Kysely<Database>;
+      dialect: SqlDialect;
+      feeBps: number;
+    },
   ) {
     this.#s = settings;
     this.#ledger = deps.ledger;
     this.#db = deps.db;
     this.#feeBps = deps.feeBps;
+    this.#dialect = deps.dialect;
     const base = settings.apiBase ? new URL(settings.apiBase) : undefined;
     this.#stripe = new Stripe(settings.secretKey, {
       maxNetworkRetries: 1,
@@ -138,6 +148,23 @@ export class StripeDeposits {
     return run;
   }
 
+  /**
+   * PostgreSQL: several gateways may share the database and each receive a delivery of the same event, so the
+   * check-then-record of a webhook runs under a session advisory lock held on one pooled connection (webhooks
+   * are rare: one lock for all of them). SQLite has one gateway per database: the in-process chain suffices.
+   */
+  async #acrossProcesses<T>(work: () => Promise<T>): Promise<T> {
+    if (this.#dialect !== 'postgres') return work();
+    return this.#db.connection().execute(async (conn) => {
+      await sql`select pg_advisory_lock(${WEBHOOK_LOCK}::bigint)`.execute(conn);
+      try {
+        return await work();
+      } finally {
+        await sql`select pg_advisory_unlock(${WEBHOOK_LOCK}::bigint)`.execute(conn);
+      }
+    });
+  }
+
   async #webhook(raw: Buffer, signature: string | undefined): Promise<WebhookOutcome> {
     if (!signature) throw new GatewayError('invalid_request', 'Missing Stripe-Signature header');
     let event: Stripe.Event;
@@ -154,10 +181,14 @@ export class StripeDeposits {
     }
     switch (event.type) {
       case 'checkout.session.completed':
-      case 'checkout.session.async_payment_succeeded':
-        return this.#completed(event.id, event.data.object);
-      case 'charge.refunded':
-        return this.#refunded(event.id, event.data.object);
+      case 'checkout.session.async_payment_succeeded': {
+        const session = event.data.object;
+        return this.#acrossProcesses(() => this.#completed(event.id, session));
+      }
+      case 'charge.refunded': {
+        const charge = event.data.object;
+        return this.#acrossProcesses(() => this.#refunded(event.id, charge));
+      }
       default:
         return { received: true, outcome: 'ignored' };
     }

@@ -172,7 +172,12 @@ export async function createRuntime(options: RuntimeOptions): Promise<Runtime> {
   const recovered = await ledger.start({ recover: true });
   if (recovered.settled + recovered.released > 0) logger.info(recovered, 'holds left open by an earlier run closed');
   const stripe = config.billing.stripe
-    ? new StripeDeposits(config.billing.stripe, { ledger, db: store.db, feeBps: config.billing.depositFeeBps })
+    ? new StripeDeposits(config.billing.stripe, {
+        ledger,
+        db: store.db,
+        dialect: store.dialect,
+        feeBps: config.billing.depositFeeBps,
+      })
     : undefined;
   const responses = config.responses.store
     ? new ResponseStore({

@@ -135,6 +135,15 @@ for (const kind of ['sqlite', 'postgres'] as const) {
       assert.equal(v.ok, true, v.problems.join('; '));
     }
 
+    const stripeEnv = { TEST_STRIPE_KEY: MOCK_STRIPE_KEY, TEST_STRIPE_WEBHOOK_SECRET: WEBHOOK_SECRET };
+    const stripeSettings = () => ({
+      secretKey: 'env:TEST_STRIPE_KEY',
+      webhookSecret: 'env:TEST_STRIPE_WEBHOOK_SECRET',
+      successUrl: 'https://modro.example/paid',
+      cancelUrl: 'https://modro.example/cancelled',
+      apiBase: stripeMock.url,
+    });
+
     before(async () => {
       stripeMock = await startMockStripe();
       gw = await startTenancyGateway(
@@ -142,17 +151,11 @@ for (const kind of ['sqlite', 'postgres'] as const) {
           demo: { enabled: false },
           billing: {
             flushIntervalMs: 20,
-            stripe: {
-              secretKey: 'env:TEST_STRIPE_KEY',
-              webhookSecret: 'env:TEST_STRIPE_WEBHOOK_SECRET',
-              successUrl: 'https://modro.example/paid',
-              cancelUrl: 'https://modro.example/cancelled',
-              apiBase: stripeMock.url,
-            },
+            stripe: stripeSettings(),
           },
           ...(kind === 'postgres' ? { storage: { kind: 'postgres', url: POSTGRES_TEST_URL, schema } } : {}),
         },
-        { TEST_STRIPE_KEY: MOCK_STRIPE_KEY, TEST_STRIPE_WEBHOOK_SECRET: WEBHOOK_SECRET },
+        stripeEnv,
       );
       admin = await adminClient(gw);
     });
@@ -411,6 +414,48 @@ for (const kind of ['sqlite', 'postgres'] as const) {
         assert.match(refund.body.error.message, /more than the \$4(\.0+)? available/);
       });
       assert.equal((await account(id)).balanceNano, 4 * USD);
+    });
+
+    test('two gateways on one database, each receiving the same session at once, record one deposit', {
+      skip: kind === 'postgres' ? false : 'several gateways share a database on PostgreSQL only',
+    }, async () => {
+      const id = await tenant();
+      const second = await startTenancyGateway(
+        {
+          demo: { enabled: false },
+          billing: { flushIntervalMs: 20, stripe: stripeSettings() },
+          storage: { kind: 'postgres', url: POSTGRES_TEST_URL, schema },
+        },
+        stripeEnv,
+      );
+      try {
+        const deliveries = [];
+        for (let i = 0; i < 6; i++) {
+          const payload = event('checkout.session.completed', completedSession(id, 1500));
+          const target = i % 2 === 0 ? gw.url : second.url;
+          deliveries.push(
+            fetch(`${target}/webhooks/stripe`, {
+              method: 'POST',
+              headers: { 'content-type': 'application/json', 'stripe-signature': signed(payload) },
+              body: payload,
+            }).then(async (r) => ((await r.json()) as Answer).outcome),
+          );
+        }
+        const outcomes = (await Promise.all(deliveries)).sort();
+        assert.deepEqual(outcomes, ['deposit', 'duplicate', 'duplicate', 'duplicate', 'duplicate', 'duplicate']);
+        const deposits = await gw.runtime.store.db
+          .selectFrom('ledger_entry')
+          .select(['kind', 'amount_nano'])
+          .where('tenant_id', '=', id)
+          .execute();
+        assert.deepEqual(deposits.map((e) => [e.kind, Number(e.amount_nano)]).sort(), [
+          ['deposit', 15 * USD],
+          ['deposit_fee', -600_000_000],
+        ]);
+        assert.equal((await verify()).ok, true);
+      } finally {
+        await second.close();
+      }
     });
 
     test('the secret key and the webhook secret appear in no log line', () => {
