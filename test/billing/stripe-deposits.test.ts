@@ -465,3 +465,28 @@ for (const kind of ['sqlite', 'postgres'] as const) {
     });
   });
 }
+
+describe('Stripe deposits off (no billing.stripe)', () => {
+  let gw: TestGateway;
+  before(async () => {
+    gw = await startTenancyGateway({ demo: { enabled: false } });
+  });
+  after(async () => {
+    await gw?.close();
+  });
+
+  test('the webhook and the checkout answer 404 saying Stripe is off', async () => {
+    const payload = event('checkout.session.completed', completedSession('t', 2500));
+    const hook = await fetch(`${gw.url}/webhooks/stripe`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json', 'stripe-signature': signed(payload) },
+      body: payload,
+    });
+    assert.equal(hook.status, 404);
+    assert.match(((await hook.json()) as Answer).error.message, /billing\.stripe is not set/);
+    const admin = await adminClient(gw);
+    await admin.json('POST', '/admin/api/tenants', { id: 'off1' });
+    const checkout = await admin.request('POST', '/admin/api/tenants/off1/checkout', { amountUsd: '10' });
+    assert.equal(checkout.status, 404);
+  });
+});
