@@ -88,6 +88,11 @@ function resolveSecrets(config: Config, env: NodeJS.ProcessEnv): void {
     config.storage.url = resolveSecret(config.storage.url, 'storage.url', env);
   }
   if (config.redis) config.redis.url = resolveSecret(config.redis.url, 'redis.url', env);
+  const stripe = config.billing.stripe;
+  if (stripe) {
+    stripe.secretKey = resolveSecret(stripe.secretKey, 'billing.stripe.secretKey', env);
+    stripe.webhookSecret = resolveSecret(stripe.webhookSecret, 'billing.stripe.webhookSecret', env);
+  }
   if (config.tenancy.secret) config.tenancy.secret = resolveSecret(config.tenancy.secret, 'tenancy.secret', env);
   if (config.tenancy.admin.password) {
     config.tenancy.admin.password = resolveSecret(config.tenancy.admin.password, 'tenancy.admin.password', env);

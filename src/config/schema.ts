@@ -312,6 +312,28 @@ export const configSchema = z.strictObject({
       shared: z.boolean().default(false),
       /** Shared billing: a hold open this long at a gateway's start belonged to a process that died; it is closed. */
       staleHoldMs: positiveInt.default(3_600_000),
+      /**
+       * Deposits through Stripe Checkout (docs/billing.md): the admin API creates a Checkout session, Stripe's
+       * signed `checkout.session.completed` webhook at `POST /webhooks/stripe` credits the account. Unset: off.
+       */
+      stripe: z
+        .strictObject({
+          /** Secret API key (`sk_test_…`/`sk_live_…` or a restricted key); `env:`/`file:`; never logged. */
+          secretKey: z.string().min(1),
+          /** Signing secret of the webhook endpoint (`whsec_…`); `env:`/`file:`; never logged. */
+          webhookSecret: z.string().min(1),
+          /** Where Stripe sends the payer after paying, and after giving up. */
+          successUrl: z.url(),
+          cancelUrl: z.url(),
+          /** Another Stripe API base (a mock in tests): `http://127.0.0.1:12111`. Default: Stripe's own. */
+          apiBase: z.url().optional(),
+          /** Smallest and largest deposit, in whole dollars. */
+          minUsd: z.number().int().min(1).default(5),
+          maxUsd: z.number().int().min(1).max(100_000).default(10_000),
+          /** A signed event older than this (seconds) is refused as a replay (Stripe's default is 300). */
+          toleranceSeconds: positiveInt.default(300),
+        })
+        .optional(),
     })
     .prefault({}),
   /** Stored responses of the Responses API (docs/responses.md): off unless the operator turns them on. */

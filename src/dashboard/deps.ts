@@ -1,4 +1,5 @@
 import type { Ledger } from '../billing/ledger.ts';
+import type { StripeDeposits } from '../billing/stripe.ts';
 import type { Catalog } from '../catalog/catalog.ts';
 import type { ChannelService } from '../channels/service.ts';
 import type { Config } from '../config/schema.ts';
@@ -22,6 +23,8 @@ export interface DashboardDeps {
   };
   /** Balances, plans and manual entries (docs/billing.md). */
   ledger: Pick<Ledger, 'manual' | 'account' | 'openAccount' | 'savePlan' | 'assignPlan' | 'plans'>;
+  /** Deposits through Stripe Checkout; undefined unless `billing.stripe` is set. */
+  stripe: Pick<StripeDeposits, 'checkout' | 'amountOf'> | undefined;
   catalog: Catalog;
   router: Pick<Router, 'listFor'>;
   health: Pick<ProviderHealth, 'snapshot'>;

@@ -17,6 +17,7 @@ import { registerEmbeddingsRoute } from './routes/embeddings.ts';
 import { registerModels } from './routes/models.ts';
 import { registerOps } from './routes/ops.ts';
 import { registerResponsesRoutes } from './routes/responses.ts';
+import { registerStripeWebhook } from './routes/stripe-webhook.ts';
 import type { Runtime } from './runtime.ts';
 import type { SSEWriter } from './sse.ts';
 
@@ -107,6 +108,7 @@ export function buildApp(runtime: Runtime) {
   registerEmbeddingsRoute(app, { path: '/v1/embeddings', codec: openAIEmbeddingsCodec, pipeline, budget });
   registerModels(app, pipeline, budget, Date.now());
   registerOps(app, runtime);
+  registerStripeWebhook(app, runtime);
   registerDashboard(app, runtime);
   return app;
 }

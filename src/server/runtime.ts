@@ -4,6 +4,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import type { pino } from 'pino';
 import { Ledger } from '../billing/ledger.ts';
 import { priceDataFetchedAt } from '../billing/prices.ts';
+import { StripeDeposits } from '../billing/stripe.ts';
 import { buildCatalog, type Catalog, type ChannelProvider } from '../catalog/catalog.ts';
 import { PriceRefresher } from '../catalog/price-refresh.ts';
 import { ChannelRepository } from '../channels/repository.ts';
@@ -61,6 +62,8 @@ export interface Runtime {
   usage: UsageWriter;
   /** Balances, holds and plans of billed accounts (docs/billing.md). */
   ledger: Ledger;
+  /** Deposits through Stripe Checkout; undefined unless `billing.stripe` is set. */
+  stripe: StripeDeposits | undefined;
   /** Stored responses of the Responses API; undefined unless `responses.store` is on. */
   responses: ResponseStore | undefined;
   auth: Authenticator;
@@ -225,6 +228,14 @@ export async function createRuntime(options: RuntimeOptions): Promise<Runtime> {
   // After the journal's records are imported: a hold left open by a killed run settles at its recorded cost.
   const recovered = await ledger.start({ recover: true });
   if (recovered.settled + recovered.released > 0) logger.info(recovered, 'holds left open by an earlier run closed');
+  const stripe = config.billing.stripe
+    ? new StripeDeposits(config.billing.stripe, {
+        ledger,
+        db: store.db,
+        dialect: store.dialect,
+        feeBps: config.billing.depositFeeBps,
+      })
+    : undefined;
   const responses = config.responses.store
     ? new ResponseStore({
         db: store.db,
@@ -319,6 +330,7 @@ export async function createRuntime(options: RuntimeOptions): Promise<Runtime> {
     store,
     usage,
     ledger,
+    stripe,
     responses,
     auth,
     tenancy,

@@ -1,3 +1,4 @@
+import { randomUUID } from 'node:crypto';
 import type { FastifyInstance, FastifyRequest } from 'fastify';
 import { parseAmount } from '../../../billing/amounts.ts';
 import { verifyLedger } from '../../../billing/verify.ts';
@@ -77,6 +78,26 @@ export function registerAdminApiLedger(app: FastifyInstance, deps: DashboardDeps
       feeBps: deps.config.billing.depositFeeBps,
     });
     return reply.code(201).send(done);
+  });
+
+  // A Stripe Checkout session for a deposit (docs/billing.md): the payer opens `url`; the signed webhook credits.
+  // An `Idempotency-Key` header (or `idempotencyKey`) makes a double submit give the same session.
+  app.post('/admin/api/tenants/:id/checkout', async (req, reply) => {
+    if (!(await adminForApi(deps, req, reply, true))) return;
+    const stripe = deps.stripe;
+    if (!stripe) throw new GatewayError('not_found', 'Stripe deposits are off (billing.stripe is not set)');
+    const input = jsonObject(req);
+    const amountNano = stripe.amountOf(input['amountUsd']);
+    const header = req.headers['idempotency-key'];
+    const key = typeof header === 'string' ? header : input['idempotencyKey'];
+    if (key !== undefined && (typeof key !== 'string' || !/^[\x21-\x7e]{8,200}$/.test(key))) {
+      throw new GatewayError('invalid_request', 'Idempotency key: 8 to 200 printable characters', {
+        param: 'idempotencyKey',
+      });
+    }
+    const idempotencyKey = key ?? `modro-${randomUUID()}`;
+    const session = await stripe.checkout(idOf(req), amountNano, idempotencyKey);
+    return reply.code(201).send({ ...session, amountNano, idempotencyKey });
   });
 
   app.put('/admin/api/tenants/:id/plan', async (req, reply) => {
