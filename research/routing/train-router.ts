@@ -1,7 +1,8 @@
 /**
  * `npm run train:router [-- --version v6|v5|v4|v3|v2|v1] [-- --data DIR] [-- --out FILE] [-- --workers N]`: trains a
- * learned tier router (v6 from the difficulty-labelled prompts, offline/train-difficulty.ts; v1 to v5 from RouteLLM's pairs) and writes its weights asset where versions.ts reads it: v5 (the
- * default) to src/router/auto/weights-v5.json and weights-v5-head.bin, the gateway's; v1 to v4 to
+ * learned tier router (v6 from the difficulty-labelled prompts, offline/train-difficulty.ts; v1 to v5 from
+ * RouteLLM's pairs) and writes its weights asset where versions.ts reads it: v6 (the default) to
+ * src/router/auto/weights-v6.json, the gateway's; v1 to v5 (v5 with weights-v5-head.bin) to
  * research/routing/weights/. Deterministic: full-batch L-BFGS from zero weights and content-hashed folds, so
  * the same data gives the same file (whatever `--workers`).
  * The data folder defaults to $MODRO_ROUTING_DATA, else ../shared/data/routing beside the repository.

@@ -16,8 +16,8 @@ export const VERSIONS = ['v6', 'v5', 'v4', 'v3', 'v2', 'v1'] as const;
 export type Version = (typeof VERSIONS)[number];
 
 export const WEIGHTS: Readonly<Record<Version, URL>> = Object.freeze({
-  v6: new URL('../../src/router/auto/weights-v6.json', import.meta.url),
-  v5: SHIPPED_ASSETS.v5,
+  v6: SHIPPED_ASSETS.v6,
+  v5: new URL('./weights/weights-v5.json', import.meta.url),
   v4: new URL('./weights/weights-v4.json', import.meta.url),
   v3: new URL('./weights/weights-v3.json', import.meta.url),
   v2: new URL('./weights/weights-v2.json', import.meta.url),

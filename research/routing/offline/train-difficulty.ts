@@ -1,7 +1,7 @@
 import type { Preset } from '../../../src/core/tiers.ts';
 import { ASSET_FORMAT, type RouterAsset } from '../../../src/router/auto/asset.ts';
 import { DENSE_NAMES, FEATURE_VERSION, READ_CHARS } from '../../../src/router/auto/features.ts';
-import type { TierShares } from '../../../src/router/auto/thresholds.ts';
+import { PRESET_SHARES, type TierShares } from '../../../src/router/auto/thresholds.ts';
 import { encodeSparse, thresholdsFromShares } from './asset-writer.ts';
 import { type DifficultyRow, difficultyFold } from './difficulty.ts';
 import { buildMatrix, type FeatureMatrix, predictRaw, selectRows, type TrainOptions, trainLogistic } from './train.ts';
@@ -36,16 +36,8 @@ export const DEFAULT_DIFFICULTY_TRAINING: DifficultyTrainingConfig = {
   lengthWeight: 0.5,
 };
 
-/**
- * The presets' shares of the reference mix (the training sources weighted equally, see calibration). The
- * aim: balanced keeps most traffic on fast and sends the hardest fifth to deep and the easiest quarter to
- * utility; cheapest sends half to utility and a tenth to deep; quality sends two fifths to deep.
- */
-export const V6_PRESET_SHARES: Readonly<Record<Preset, TierShares>> = Object.freeze({
-  cheapest: { utilityShare: 0.45, deepShare: 0.1 },
-  balanced: { utilityShare: 0.25, deepShare: 0.2 },
-  quality: { utilityShare: 0.1, deepShare: 0.4 },
-});
+/** The presets' shares of the reference mix (thresholds.ts PRESET_SHARES: the shipped chooser's). */
+export const V6_PRESET_SHARES: Readonly<Record<Preset, TierShares>> = PRESET_SHARES;
 
 export function difficultyMatrix(rows: readonly DifficultyRow[], hashBits: number): FeatureMatrix {
   return buildMatrix(
