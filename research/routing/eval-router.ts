@@ -159,7 +159,11 @@ interface NamedMethod {
   method: (graded: boolean) => Method;
   folds: readonly number[];
 }
+// learned-v6 (the shipped chooser since issue 22) never saw these rows: its shipped asset scores them all.
+const v6Shipped = scorerOf('v6');
+const v6OnPairs = Float64Array.from(rows, (r) => v6Shipped.raw(r.prompt, EMPTY_CONTEXT));
 const METHODS: NamedMethod[] = [
+  { name: 'learned-v6 (shipped)', method: () => scoredMethod(v6OnPairs), folds },
   { name: 'learned-v5', method: () => scoredMethod(v5Oof), folds },
   { name: 'learned-v4', method: () => scoredMethod(v4Oof), folds },
   { name: 'learned-v3', method: () => scoredMethod(v3Oof), folds },
