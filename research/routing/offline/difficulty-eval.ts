@@ -115,7 +115,9 @@ export function evaluateDifficulty(options: DifficultyEvalOptions): Record<strin
     for (const [name, s] of Object.entries(scores)) {
       const m = rankingMetrics(s, rows, easiest, hardest, options.bootstrap, options.seed);
       out[name] = m;
-      log(`  ${name.padEnd(26)} rank corr. ${f(m.spearman)}   AUC ${f(m.auc)}`);
+      log(
+        `  ${name.padEnd(26)} rank corr. ${f(m.spearman)}   AUC ${f(m.auc)}   rank corr. extremes ${f(m.extremeSpearman)}`,
+      );
     }
     return out;
   };

@@ -246,8 +246,9 @@ function interval(value: number, samples: number[]): WithInterval {
 }
 
 /**
- * Spearman over all levels and AUC of the hardest vs the easiest levels, with percentile-bootstrap 95%
- * intervals (rows resampled with replacement; for the AUC, within each of the two groups).
+ * Spearman over all levels, AUC of the hardest vs the easiest levels, and Spearman on the rows of those two
+ * groups only (issue 22's "rank correlation on the hardest-vs-easiest levels"), with percentile-bootstrap 95%
+ * intervals (rows resampled with replacement; for the two-group figures, within each group).
  */
 export function rankingMetrics(
   score: ArrayLike<number>,
@@ -256,7 +257,7 @@ export function rankingMetrics(
   hardest: (level: number) => boolean,
   samples: number,
   seed: number,
-): { spearman: WithInterval; auc: WithInterval } {
+): { spearman: WithInterval; auc: WithInterval; extremeSpearman: WithInterval } {
   const level = rows.map((r) => r.level);
   const all = rows.map((_, i) => i);
   const neg = all.filter((i) => easiest(level[i]!));
@@ -264,20 +265,19 @@ export function rankingMetrics(
   const random = seededRandom(seed);
   const rho: number[] = [];
   const a: number[] = [];
+  const extreme: number[] = [];
   const idx = new Int32Array(all.length);
   for (let s = 0; s < samples; s++) {
     for (let k = 0; k < idx.length; k++) idx[k] = Math.floor(random() * idx.length);
     rho.push(spearman(score, level, idx));
-    a.push(
-      auc(
-        score,
-        pos.map(() => pos[Math.floor(random() * pos.length)]!),
-        neg.map(() => neg[Math.floor(random() * neg.length)]!),
-      ),
-    );
+    const p = pos.map(() => pos[Math.floor(random() * pos.length)]!);
+    const q = neg.map(() => neg[Math.floor(random() * neg.length)]!);
+    a.push(auc(score, p, q));
+    extreme.push(spearman(score, level, [...p, ...q]));
   }
   return {
     spearman: interval(spearman(score, level, all), rho),
     auc: interval(auc(score, pos, neg), a),
+    extremeSpearman: interval(spearman(score, level, [...pos, ...neg]), extreme),
   };
 }
