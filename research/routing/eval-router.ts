@@ -4,7 +4,8 @@
  *
  * 0. Difficulty (issue 22, the primary figures; offline/difficulty-eval.ts): rank correlation and AUC of each
  *    chooser's score against labelled difficulty on held-out sources, on the lockbox and on the independent sets
- *    (FLASK, WizardLM's test set, read from their snapshots under --mirror), with bootstrap 95% intervals, and tier
+ *    (FLASK, WizardLM's test set, read from git snapshots under --mirror, else $MODRO_EVAL_MIRROR, else ../.mirror
+ *    beside the repository), with bootstrap 95% intervals, and tier
  *    shares per level for each preset. `--difficulty-only` stops after it.
  * 1. RouteLLM pairs (a secondary check since issue 22) (MMLU, GSM8K, MT-Bench; contaminated rows dropped): k-fold cross-validation by content-
  *    hashed folds (`assignFolds`), RouteLLM's APGR / CPT(50%) / CPT(80%) with bootstrap 95% intervals, for
@@ -19,12 +20,22 @@
  */
 import { writeFileSync } from 'node:fs';
 import { availableParallelism } from 'node:os';
+import { resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 import { benchRouter, printBenchRows, timerJitter } from '../../bench/router-bench.ts';
 import { EMPTY_CONTEXT } from '../../src/router/auto/features.ts';
 import { subjectHeadFromAsset } from '../../src/router/auto/subject-head.ts';
 import { type AlpacaRow, listPrice, loadAlpaca, tierOutcome } from './offline/alpaca.ts';
-import { assignFolds, BENCHES, type Bench, defaultDataDir, foldOf, loadPairs, lockboxMask } from './offline/dataset.ts';
+import {
+  assignFolds,
+  BENCHES,
+  type Bench,
+  defaultDataDir,
+  foldOf,
+  loadPairs,
+  lockboxMask,
+  REPO_ROOT,
+} from './offline/dataset.ts';
 import { evaluateDifficulty } from './offline/difficulty-eval.ts';
 import {
   evaluateMethod,
@@ -81,7 +92,7 @@ const { values } = parseArgs({
     'skip-latency': { type: 'boolean', default: false },
     'skip-legacy': { type: 'boolean', default: false },
     'difficulty-only': { type: 'boolean', default: false },
-    mirror: { type: 'string', default: '/work/.mirror' },
+    mirror: { type: 'string' },
   },
 });
 const dataDir = values.data ?? defaultDataDir();
@@ -100,7 +111,8 @@ const pad = (s: string, n: number) => s.padEnd(n);
 // ---------------------------------------------------------------- 0. difficulty
 results['difficulty'] = evaluateDifficulty({
   dataDir,
-  mirrorDir: values.mirror,
+  // Snapshots as the search tool's fetch lays them out (<owner>+<name>/repo, a bare git directory).
+  mirrorDir: values.mirror ?? process.env.MODRO_EVAL_MIRROR ?? resolve(REPO_ROOT, '..', '.mirror'),
   bootstrap: bootstrapSamples,
   seed,
   log: (line) => console.log(line),
