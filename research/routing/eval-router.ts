@@ -1,8 +1,13 @@
 /**
- * `npm run eval:router [-- --data DIR] [-- --folds 10] [-- --bootstrap 1000] [-- --json FILE] [-- --skip-latency]
+ * `npm run eval:router [-- --data DIR] [-- --mirror DIR] [-- --difficulty-only] [-- --folds 10] [-- --bootstrap 1000] [-- --json FILE] [-- --skip-latency]
  *  [-- --skip-legacy] [-- --workers N]`
  *
- * 1. RouteLLM pairs (MMLU, GSM8K, MT-Bench; contaminated rows dropped): k-fold cross-validation by content-
+ * 0. Difficulty (issue 22, the primary figures; offline/difficulty-eval.ts): rank correlation and AUC of each
+ *    chooser's score against labelled difficulty on held-out sources, on the lockbox and on the independent sets
+ *    (FLASK, WizardLM's test set, read from git snapshots under --mirror, else $MODRO_EVAL_MIRROR, else ../.mirror
+ *    beside the repository), with bootstrap 95% intervals, and tier
+ *    shares per level for each preset. `--difficulty-only` stops after it.
+ * 1. RouteLLM pairs (a secondary check since issue 22) (MMLU, GSM8K, MT-Bench; contaminated rows dropped): k-fold cross-validation by content-
  *    hashed folds (`assignFolds`), RouteLLM's APGR / CPT(50%) / CPT(80%) with bootstrap 95% intervals, for
  *    learned-v5, learned-v4, learned-v3, learned-v2 and learned-v1 beside the random, prompt-length, per-subject-prior and
  *    oracle baselines on the same rows; v1 and the prior also under the fold rule v1 was first reported with (`foldOf`).
@@ -15,12 +20,23 @@
  */
 import { writeFileSync } from 'node:fs';
 import { availableParallelism } from 'node:os';
+import { resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 import { benchRouter, printBenchRows, timerJitter } from '../../bench/router-bench.ts';
 import { EMPTY_CONTEXT } from '../../src/router/auto/features.ts';
 import { subjectHeadFromAsset } from '../../src/router/auto/subject-head.ts';
 import { type AlpacaRow, listPrice, loadAlpaca, tierOutcome } from './offline/alpaca.ts';
-import { assignFolds, BENCHES, type Bench, defaultDataDir, foldOf, loadPairs, lockboxMask } from './offline/dataset.ts';
+import {
+  assignFolds,
+  BENCHES,
+  type Bench,
+  defaultDataDir,
+  foldOf,
+  loadPairs,
+  lockboxMask,
+  REPO_ROOT,
+} from './offline/dataset.ts';
+import { evaluateDifficulty } from './offline/difficulty-eval.ts';
 import {
   evaluateMethod,
   type Method,
@@ -75,6 +91,8 @@ const { values } = parseArgs({
     workers: { type: 'string' },
     'skip-latency': { type: 'boolean', default: false },
     'skip-legacy': { type: 'boolean', default: false },
+    'difficulty-only': { type: 'boolean', default: false },
+    mirror: { type: 'string' },
   },
 });
 const dataDir = values.data ?? defaultDataDir();
@@ -89,6 +107,21 @@ const results: Record<string, unknown> = { foldCount, seed, bootstrapSamples };
 const f3 = (x: number) => (Number.isFinite(x) ? x.toFixed(3) : 'n/a');
 const f1 = (x: number) => (Number.isFinite(x) ? x.toFixed(1) : 'n/a');
 const pad = (s: string, n: number) => s.padEnd(n);
+
+// ---------------------------------------------------------------- 0. difficulty
+results['difficulty'] = evaluateDifficulty({
+  dataDir,
+  // Snapshots as the search tool's fetch lays them out (<owner>+<name>/repo, a bare git directory).
+  mirrorDir: values.mirror ?? process.env.MODRO_EVAL_MIRROR ?? resolve(REPO_ROOT, '..', '.mirror'),
+  bootstrap: bootstrapSamples,
+  seed,
+  log: (line) => console.log(line),
+});
+console.log(`(${elapsed()})`);
+if (values['difficulty-only']) {
+  if (values.json) writeFileSync(values.json, `${JSON.stringify(results, null, 2)}\n`);
+  process.exit(0);
+}
 
 // ---------------------------------------------------------------- 1. RouteLLM pairs, k-fold
 const pairs = loadPairs(dataDir);
@@ -138,7 +171,11 @@ interface NamedMethod {
   method: (graded: boolean) => Method;
   folds: readonly number[];
 }
+// learned-v6 (the shipped chooser since issue 22) never saw these rows: its shipped asset scores them all.
+const v6Shipped = scorerOf('v6');
+const v6OnPairs = Float64Array.from(rows, (r) => v6Shipped.raw(r.prompt, EMPTY_CONTEXT));
 const METHODS: NamedMethod[] = [
+  { name: 'learned-v6 (shipped)', method: () => scoredMethod(v6OnPairs), folds },
   { name: 'learned-v5', method: () => scoredMethod(v5Oof), folds },
   { name: 'learned-v4', method: () => scoredMethod(v4Oof), folds },
   { name: 'learned-v3', method: () => scoredMethod(v3Oof), folds },
@@ -309,6 +346,8 @@ const v2Scorer = scorerOf('v2');
 const v3Scorer = scorerOf('v3');
 const v4Scorer = scorerOf('v4');
 const v5Scorer = scorerOf('v5');
+const v6Scorer = scorerOf('v6');
+const v6Scores = Float64Array.from(alpaca, (r) => v6Scorer.score(r.instruction, EMPTY_CONTEXT));
 const v1Scores = Float64Array.from(alpaca, (r) => v1Scorer.score(r.instruction, EMPTY_CONTEXT));
 const v2Scores = Float64Array.from(alpaca, (r) => v2Scorer.score(r.instruction, EMPTY_CONTEXT));
 const v3Scores = Float64Array.from(alpaca, (r) => v3Scorer.score(r.instruction, EMPTY_CONTEXT));
@@ -358,6 +397,7 @@ for (const trio of TRIOS) {
       hull,
     };
   };
+  const v6Sweep = sweepThresholds(v6Scores, tiers);
   const v5Sweep = sweepThresholds(v5Scores, tiers);
   const v4Sweep = sweepThresholds(v4Scores, tiers);
   const v3Sweep = sweepThresholds(v3Scores, tiers);
@@ -366,6 +406,7 @@ for (const trio of TRIOS) {
   const lengthSweep = sweepThresholds(lengthScores, tiers);
   const lambdas = Array.from({ length: 400 }, (_, k) => 10 ** (-2 + (k / 399) * 8));
   const rowsOut = [
+    summarize('learned-v6', v6Sweep, v6Sweep),
     summarize('learned-v5', v5Sweep, v5Sweep),
     summarize('learned-v4', v4Sweep, v4Sweep),
     summarize('learned-v3', v3Sweep, v3Sweep),

@@ -12,11 +12,12 @@ import { createScorerV2 } from './model-v2.ts';
  * reads; v2 and v3 in asset-v2.ts's). Scorers and choosers of each, for eval-router.ts, the router-cost
  * bench and the tests. See log.md for what each is and why v5 replaced them.
  */
-export const VERSIONS = ['v5', 'v4', 'v3', 'v2', 'v1'] as const;
+export const VERSIONS = ['v6', 'v5', 'v4', 'v3', 'v2', 'v1'] as const;
 export type Version = (typeof VERSIONS)[number];
 
 export const WEIGHTS: Readonly<Record<Version, URL>> = Object.freeze({
-  v5: SHIPPED_ASSETS.v5,
+  v6: SHIPPED_ASSETS.v6,
+  v5: new URL('./weights/weights-v5.json', import.meta.url),
   v4: new URL('./weights/weights-v4.json', import.meta.url),
   v3: new URL('./weights/weights-v3.json', import.meta.url),
   v2: new URL('./weights/weights-v2.json', import.meta.url),

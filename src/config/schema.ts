@@ -12,7 +12,7 @@ import { PROVIDER_KINDS } from '../providers/kinds/index.ts';
 const positiveInt = z.int().positive();
 
 /** The learned routers the gateway ships (router/auto/asset.ts holds one weights file for each). */
-export const LEARNED_VERSIONS = ['v5'] as const;
+export const LEARNED_VERSIONS = ['v6'] as const;
 export type LearnedVersion = (typeof LEARNED_VERSIONS)[number];
 const tierList = z.array(z.string().min(1));
 
@@ -209,17 +209,17 @@ export const configSchema = z.strictObject({
       /** Chooser for `auto`: `learned` when its weights are available, else `rules`. */
       autoChooser: z.enum(['learned', 'rules']).default('learned'),
       /**
-       * Which shipped learned router `learned` uses (LEARNED_VERSIONS: only v5). v1 to v4 were retired
+       * Which shipped learned router `learned` uses (LEARNED_VERSIONS: only v6). v1 to v5 were retired
        * (docs/routing.md), and a configuration still naming one is refused with a message that says so.
        */
       learnedVersion: z
         .enum(LEARNED_VERSIONS, {
           error: (issue) =>
-            typeof issue.input === 'string' && /^v[1-4]$/.test(issue.input)
-              ? `learned-${issue.input} was retired: v5, the only shipped learned router, is as good or better on every benchmark (docs/routing.md); remove the setting or set it to v5`
-              : 'must be v5, the only shipped learned router',
+            typeof issue.input === 'string' && /^v[1-5]$/.test(issue.input)
+              ? `learned-${issue.input} was retired: v6, the only shipped learned router, ranks prompts by difficulty better on held-out data (docs/routing.md); remove the setting or set it to v6`
+              : 'must be v6, the only shipped learned router',
         })
-        .default('v5'),
+        .default('v6'),
       /**
        * Target share of `auto` requests sent to the deep tier (balanced preset); thresholds are recalibrated
        * from the router scores in the usage records. Off when absent.

@@ -44,8 +44,7 @@ describe('the compiled gateway (scripts/build.ts, as ./modro start runs it)', ()
   test('dist holds JavaScript and the runtime assets, not TypeScript', () => {
     const files = [...allFiles(out)].map((path) => path.slice(out.length + 1));
     assert.ok(files.includes('cli/main.js'));
-    assert.ok(files.includes('router/auto/weights-v5.json'));
-    assert.ok(files.includes('router/auto/weights-v5-head.bin'));
+    assert.ok(files.includes('router/auto/weights-v6.json'));
     assert.ok(files.includes('dashboard/assets/modro.css'));
     assert.deepEqual(
       files.filter((f) => f.endsWith('.ts')),

@@ -11,12 +11,13 @@ describe('configuration', () => {
     assert.equal(config.server.port, 8787);
     assert.equal(config.storage.kind, 'sqlite');
     assert.equal(config.routing.defaultPreset, 'balanced');
-    assert.equal(config.routing.learnedVersion, 'v5');
-    assert.equal(parseConfig({ routing: { learnedVersion: 'v5' } }, {}).routing.learnedVersion, 'v5');
+    assert.equal(config.routing.learnedVersion, 'v6');
+    assert.equal(parseConfig({ routing: { learnedVersion: 'v6' } }, {}).routing.learnedVersion, 'v6');
   });
 
-  test('a retired learned router (routing.learnedVersion v1 to v4) is refused with the reason and the fix', () => {
+  test('a retired learned router (routing.learnedVersion v1 to v5) is refused with the reason and the fix', () => {
     for (const [raw, env] of [
+      [{ routing: { learnedVersion: 'v5' } }, {}],
       [{ routing: { learnedVersion: 'v4' } }, {}],
       [{}, { MODRO__ROUTING__LEARNED_VERSION: 'v1' }],
     ] as const) {
@@ -26,16 +27,16 @@ describe('configuration', () => {
           assert.ok(e instanceof ConfigError);
           assert.match(
             e.message,
-            /routing\.learnedVersion: learned-v[14] was retired: v5, the only shipped learned router/,
+            /routing\.learnedVersion: learned-v[145] was retired: v6, the only shipped learned router/,
           );
-          assert.match(e.message, /remove the setting or set it to v5/);
+          assert.match(e.message, /remove the setting or set it to v6/);
           return true;
         },
       );
     }
     assert.throws(
-      () => parseConfig({ routing: { learnedVersion: 'v6' } }, {}),
-      /routing\.learnedVersion: must be v5, the only shipped learned router/,
+      () => parseConfig({ routing: { learnedVersion: 'v7' } }, {}),
+      /routing\.learnedVersion: must be v6, the only shipped learned router/,
     );
   });
 
@@ -49,7 +50,7 @@ describe('configuration', () => {
       },
     );
     assert.throws(() => parseConfig({ routing: { defaultPreset: 'fastest' } }, {}), /routing\.defaultPreset/);
-    assert.throws(() => parseConfig({ routing: { learnedVersion: 'v6' } }, {}), /routing\.learnedVersion/);
+    assert.throws(() => parseConfig({ routing: { learnedVersion: 'v7' } }, {}), /routing\.learnedVersion/);
     assert.throws(() => parseConfig({ providers: [{ kind: 'nope' }] }, {}), /providers\[0\]\.kind/);
     assert.throws(() => parseConfig({ sever: {} }, {}), /sever|Unrecognized key/);
     assert.throws(

@@ -105,9 +105,9 @@ describe('auto calibration from usage records', () => {
     const dir = mkdtempSync(join(tmpdir(), 'modro-cal-'));
     const path = join(dir, 'modro.db');
     const seed = await openStore({ kind: 'sqlite', path });
-    // learned-v5's scores 0.5..1 (older), another router's 0..0.5 (newer).
+    // learned-v6's scores 0.5..1 (older), another router's 0..0.5 (newer).
     await writeUsageBatch(seed.db, [
-      ...Array.from({ length: 300 }, (_, i) => scoredRecord(i, 'learned-v5', 0.5 + i / 600)),
+      ...Array.from({ length: 300 }, (_, i) => scoredRecord(i, 'learned-v6', 0.5 + i / 600)),
       ...Array.from({ length: 300 }, (_, i) => scoredRecord(300 + i, 'learned-v1', i / 600)),
     ]);
     await seed.close();
@@ -117,7 +117,7 @@ describe('auto calibration from usage records', () => {
     });
     try {
       const chooser = gw.runtime.router.chooser as { name: string; thresholds?: { balanced: { deep: number } } };
-      assert.equal(chooser.name, 'learned-v5');
+      assert.equal(chooser.name, 'learned-v6');
       assert.ok(chooser.thresholds && Math.abs(chooser.thresholds.balanced.deep - 0.9) < 0.01);
     } finally {
       await gw.close();
@@ -165,7 +165,7 @@ describe('auto calibration from usage records', () => {
       assert.match(score ?? '', /^0\.\d{4}$|^1\.0000$/);
       await gw.runtime.usage.flush();
       const record = await findUsageRecord(gw.runtime.store.db, response.headers.get('x-request-id')!);
-      assert.equal(record?.chooser, 'learned-v5');
+      assert.equal(record?.chooser, 'learned-v6');
       assert.equal(record?.routerScore?.toFixed(4), score);
       assert.equal(record?.tier, response.headers.get('x-model-router-tier'));
     } finally {

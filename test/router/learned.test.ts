@@ -44,15 +44,18 @@ function syntheticQuizzes(count: number, seed: number): string[] {
   });
 }
 
-describe('shipped weights asset (learned-v5)', () => {
-  const asset = readRouterAsset(SHIPPED_ASSETS.v5);
+/** learned-v5, retired by issue 22: its weights and heads are kept in research/routing/weights/. */
+const V5_ASSET = new URL('../../research/routing/weights/weights-v5.json', import.meta.url);
+
+describe('shipped weights asset (learned-v6)', () => {
+  const asset = readRouterAsset(SHIPPED_ASSETS.v6);
 
   it('loads, matches this code, and stays small', () => {
     assert.equal(asset.format, 'modro-tier-router');
-    assert.equal(asset.name, 'learned-v5');
+    assert.equal(asset.name, 'learned-v6');
     assert.equal(asset.featureVersion, FEATURE_VERSION);
     assert.equal(asset.dense.length, DENSE_SIZE);
-    assert.ok(statSync(SHIPPED_ASSETS.v5).size < 2 * 1024 * 1024);
+    assert.ok(statSync(SHIPPED_ASSETS.v6).size < 256 * 1024);
     const model = modelFromAsset(asset);
     assert.equal(model.sparse.length, 1 << asset.hashBits);
     assert.ok(model.sparse.some((w) => w !== 0));
@@ -63,18 +66,13 @@ describe('shipped weights asset (learned-v5)', () => {
     assert.deepEqual(Object.keys(asset.thresholds).sort(), [...PRESETS].sort());
   });
 
-  it('holds a word-problem head and a subject head over MMLU subjects, the latter in weights-v5-head.bin', () => {
-    assert.deepEqual(asset.wordProblem?.features, [...WORD_PROBLEM_FEATURES]);
-    const head = asset.subjectHead!;
-    assert.equal(head.encoding, 'int8-file');
-    assert.equal(head.encoding === 'int8-file' && head.file, 'weights-v5-head.bin');
-    assert.equal(head.classes.length, 57);
-    assert.ok(head.classes.every((c) => c.startsWith('mmlu/')));
-    assert.equal(head.words, 64);
+  it('has no heads: one linear model over the hashed features', () => {
+    assert.equal(asset.wordProblem, undefined);
+    assert.equal(asset.subjectHead, undefined);
   });
 
   it('is decoded once per process', () => {
-    assert.equal(loadRouterModel(SHIPPED_ASSETS.v5).model, loadRouterModel(SHIPPED_ASSETS.v5).model);
+    assert.equal(loadRouterModel(SHIPPED_ASSETS.v6).model, loadRouterModel(SHIPPED_ASSETS.v6).model);
   });
 
   it('rejects an asset built for other features', () => {
@@ -88,6 +86,21 @@ describe('shipped weights asset (learned-v5)', () => {
     // Assets from before the window was halved carry no readChars: they were trained on 2,048 characters.
     assert.throws(() => modelFromAsset(legacy), /2048-character window/);
     assert.throws(() => modelFromAsset({ ...asset, readChars: READ_CHARS * 2 }), /window/);
+  });
+});
+
+describe('retired learned-v5 asset (research/routing/weights/), read by the same code', () => {
+  const asset = readRouterAsset(V5_ASSET);
+
+  it('holds a word-problem head and a subject head over MMLU subjects, the latter in weights-v5-head.bin', () => {
+    assert.equal(asset.name, 'learned-v5');
+    assert.deepEqual(asset.wordProblem?.features, [...WORD_PROBLEM_FEATURES]);
+    const head = asset.subjectHead!;
+    assert.equal(head.encoding, 'int8-file');
+    assert.equal(head.encoding === 'int8-file' && head.file, 'weights-v5-head.bin');
+    assert.equal(head.classes.length, 57);
+    assert.ok(head.classes.every((c) => c.startsWith('mmlu/')));
+    assert.equal(head.words, 64);
   });
 
   it('refuses a word-problem head built for other features', () => {
@@ -106,11 +119,11 @@ describe('shipped weights asset (learned-v5)', () => {
 describe('learned tier chooser', () => {
   const chooser = createLearnedTierChooser();
 
-  it('is learned-v5 by default, named after its asset, and reports its name in decisions', () => {
-    assert.equal(DEFAULT_ROUTER_VERSION, 'v5');
-    assert.equal(chooser.name, 'learned-v5');
-    assert.equal(createLearnedTierChooser({ version: 'v5' }).name, 'learned-v5');
-    assert.equal(chooser.choose(chat('hi'), 'balanced').chooser, 'learned-v5');
+  it('is learned-v6 by default, named after its asset, and reports its name in decisions', () => {
+    assert.equal(DEFAULT_ROUTER_VERSION, 'v6');
+    assert.equal(chooser.name, 'learned-v6');
+    assert.equal(createLearnedTierChooser({ version: 'v6' }).name, 'learned-v6');
+    assert.equal(chooser.choose(chat('hi'), 'balanced').chooser, 'learned-v6');
   });
 
   it('gives every prompt a finite score in [0, 1], the same each time', () => {
@@ -177,7 +190,7 @@ describe('learned tier chooser', () => {
 });
 
 describe("learned-v5's subject head", () => {
-  const asset = readRouterAsset(SHIPPED_ASSETS.v5);
+  const asset = readRouterAsset(V5_ASSET);
 
   it('adds its offset to the raw output of quizzes and leaves every other prompt alone', () => {
     const withHead = createScorer(modelFromAsset(asset)).raw;
@@ -207,7 +220,7 @@ describe("learned-v5's subject head", () => {
     // high-school mathematics the weak one (docs/routing.md).
     assert.ok(gainOf('mmlu/moral_scenarios') > 0.5);
     assert.ok(gainOf('mmlu/high_school_mathematics') < 0);
-    const v5 = createLearnedTierChooser();
+    const v5 = createLearnedTierChooser({ asset });
     const withoutHead = createLearnedTierChooser({ asset: { ...asset, subjectHead: undefined } });
     const moral =
       'For which of these two scenarios does the main character (who uses I/me/my) do something clearly morally ' +

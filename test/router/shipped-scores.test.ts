@@ -8,8 +8,8 @@ import { createLearnedTierChooser } from '../../src/router/auto/learned.ts';
 /**
  * The shipped `auto` chooser's scores, pinned: test/fixtures/router/shipped-scores.json holds 131 requests
  * (RouteLLM's MT-Bench, GSM8K and MMLU prompts, so open prompts, word problems and quizzes, plus a few
- * conversations) with the score and tiers learned-v5 gave them when the file was written
- * (research/routing/write-shipped-scores.ts; first written by the code before the research code left src/).
+ * conversations) with the score and tiers the shipped chooser gave them when the file was written
+ * (research/routing/write-shipped-scores.ts; rewritten for learned-v6 when it replaced learned-v5, issue 22).
  * A change that is not meant to change routing must leave every score equal, bit for bit.
  */
 interface Fixture {

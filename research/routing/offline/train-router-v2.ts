@@ -1,6 +1,5 @@
 import { ASSET_FORMAT } from '../../../src/router/auto/asset.ts';
 import { EMPTY_CONTEXT, READ_CHARS } from '../../../src/router/auto/features.ts';
-import { PRESET_SHARES } from '../../../src/router/auto/thresholds.ts';
 import { encodeIdf, type RouterAssetV2 } from '../asset-v2.ts';
 import { createFeatureBufferV2, extractFeaturesV2, FEATURE_VERSION_V2, type FeatureSpecV2 } from '../features-v2.ts';
 import { isMultipleChoice } from '../model-v2.ts';
@@ -13,6 +12,7 @@ import {
   crossValidatedRaw,
   DEFAULT_ROUTER_TRAINING,
   matrixOf,
+  LEGACY_PRESET_SHARES as PRESET_SHARES,
   type RouterTrainingConfig,
   trainOnRows,
 } from './train-router.ts';

@@ -1,6 +1,7 @@
+import type { Preset } from '../../../src/core/tiers.ts';
 import { ASSET_FORMAT, type RouterAsset } from '../../../src/router/auto/asset.ts';
 import { FEATURE_VERSION, READ_CHARS } from '../../../src/router/auto/features.ts';
-import { PRESET_SHARES } from '../../../src/router/auto/thresholds.ts';
+import type { TierShares } from '../../../src/router/auto/thresholds.ts';
 import { encodeSparse, thresholdsFromShares, wordProblemHeadToAsset } from './asset-writer.ts';
 import { type Bench, foldOf, type PairRow, splitFold } from './dataset.ts';
 import { buildMatrix, type FeatureMatrix, predictRaw, selectRows, type TrainOptions, trainLogistic } from './train.ts';
@@ -21,6 +22,13 @@ import {
  * From RouteLLM pairs to a weights asset: cross-validated raw outputs give the calibration curve (how raw
  * outputs spread on prompts the model has not seen), then one model is trained on all rows.
  */
+
+/** The presets' shares learned-v1 to v5 were written with (before issue 22 changed the shipped ones). */
+export const LEGACY_PRESET_SHARES: Readonly<Record<Preset, TierShares>> = Object.freeze({
+  cheapest: { utilityShare: 0.5, deepShare: 0.1 },
+  balanced: { utilityShare: 0.3, deepShare: 0.25 },
+  quality: { utilityShare: 0.1, deepShare: 0.5 },
+});
 
 export interface RouterTrainingConfig {
   train: TrainOptions;
@@ -175,8 +183,8 @@ export function trainRouter(
       calibrationRaw,
       rows.map((r) => r.bench),
     ),
-    presetShares: { ...PRESET_SHARES },
-    thresholds: thresholdsFromShares(PRESET_SHARES),
+    presetShares: { ...LEGACY_PRESET_SHARES },
+    thresholds: thresholdsFromShares(LEGACY_PRESET_SHARES),
     training: {
       ...provenance,
       rows: rows.length,

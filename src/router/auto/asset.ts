@@ -9,8 +9,8 @@ import type { PresetThresholds, TierShares } from './thresholds.ts';
 import { type WordProblemHeadAsset, wordProblemHeadFromAsset } from './word-problem.ts';
 
 /**
- * The versioned weights asset of the learned router (`weights-v5.json`; research/routing/weights/ keeps the
- * retired v1 and v4 in the same format): everything the router needs at run time, produced by
+ * The versioned weights asset of the learned router (`weights-v6.json`; research/routing/weights/ keeps the
+ * retired v1, v4 and v5 in the same format): everything the router needs at run time, produced by
  * `npm run train:router` (research/routing/offline/asset-writer.ts writes it). Hashed weights are stored as
  * little-endian int16 with one scale (base64), which keeps the file small and its loss far below the weights'
  * own noise. No timestamps: the same data and options give the same bytes.
@@ -44,12 +44,13 @@ export interface RouterAsset {
 }
 
 /**
- * The weights asset of each shipped learned router, by `routing.learnedVersion`. Only learned-v5 ships:
- * learned-v1's linear model plus a word-problem head and a subject head on quizzes (docs/routing.md).
+ * The weights asset of each shipped learned router, by `routing.learnedVersion` (config/schema.ts
+ * LEARNED_VERSIONS). Only learned-v6 ships: learned-v1's hashed features and linear model, trained on
+ * difficulty-labelled prompts, without heads (docs/routing.md). The retired versions' weights, v5's heads
+ * included, are in research/routing/weights/; the head code stays here because the asset format has them.
  */
-/** One weights file per version the configuration accepts (config/schema.ts LEARNED_VERSIONS). */
 export const SHIPPED_ASSETS: Readonly<Record<LearnedVersion, URL>> = Object.freeze({
-  v5: new URL('./weights-v5.json', import.meta.url),
+  v6: new URL('./weights-v6.json', import.meta.url),
 });
 export type RouterVersion = LearnedVersion;
 
@@ -117,7 +118,7 @@ export function oncePerUrl<T>(load: (url: URL) => T): (url: URL) => T {
 
 /**
  * What is kept of a shipped asset once its model is decoded: the encoded weights (175 KB of base64 text in
- * learned-v5) are left to the collector instead of staying in memory for the life of the process.
+ * learned-v6) are left to the collector instead of staying in memory for the life of the process.
  */
 export type AssetSummary = Pick<RouterAsset, 'name' | 'thresholds' | 'presetShares'>;
 

@@ -8,10 +8,10 @@ import { type PresetThresholds, type TierThresholds, tierForScore } from './thre
 import type { TierChooser, TierDecision } from './tier-decision.ts';
 
 /**
- * The router `createLearnedTierChooser()` uses when not told otherwise: learned-v5 (docs/routing.md; ADR 0017).
+ * The router `createLearnedTierChooser()` uses when not told otherwise: learned-v6 (docs/routing.md; ADR 0023).
  * The earlier versions it superseded are kept, with their trainers and log, in research/routing/.
  */
-export const DEFAULT_ROUTER_VERSION: RouterVersion = 'v5';
+export const DEFAULT_ROUTER_VERSION: RouterVersion = 'v6';
 
 export interface LearnedTierChooserOptions {
   /** A weights asset to use instead of the shipped one (already parsed; e.g. fresh from a trainer). */

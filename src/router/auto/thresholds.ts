@@ -18,14 +18,15 @@ export interface TierShares {
 }
 
 /**
- * The presets' shares on the reference distribution (see docs/routing.md): `cheapest` sends fewer prompts up,
- * `quality` more. Because the learned score is the rank among reference prompts, these shares are also the
- * default thresholds (utility = utilityShare, deep = 1 - deepShare).
+ * The presets' shares on the reference mix (see docs/routing.md): balanced keeps most traffic on fast, sends
+ * the hardest fifth to deep and the easiest quarter to utility; `cheapest` sends more to utility and a tenth to
+ * deep, `quality` two fifths to deep. Because the learned score is the rank among reference prompts, these
+ * shares are also the default thresholds (utility = utilityShare, deep = 1 - deepShare).
  */
 export const PRESET_SHARES: Readonly<Record<Preset, TierShares>> = Object.freeze({
-  cheapest: { utilityShare: 0.5, deepShare: 0.1 },
-  balanced: { utilityShare: 0.3, deepShare: 0.25 },
-  quality: { utilityShare: 0.1, deepShare: 0.5 },
+  cheapest: { utilityShare: 0.45, deepShare: 0.1 },
+  balanced: { utilityShare: 0.25, deepShare: 0.2 },
+  quality: { utilityShare: 0.1, deepShare: 0.4 },
 });
 
 /** Threshold meaning "never": above every score. */
