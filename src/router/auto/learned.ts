@@ -8,7 +8,7 @@ import { type PresetThresholds, type TierThresholds, tierForScore } from './thre
 import type { TierChooser, TierDecision } from './tier-decision.ts';
 
 /**
- * The router `createLearnedTierChooser()` uses when not told otherwise: learned-v6 (docs/routing.md; ADR 0023).
+ * The router `createLearnedTierChooser()` uses when not told otherwise: learned-v6 (docs/routing.md; ADR 0027).
  * The earlier versions it superseded are kept, with their trainers and log, in research/routing/.
  */
 export const DEFAULT_ROUTER_VERSION: RouterVersion = 'v6';

@@ -2,7 +2,7 @@ import type { Kysely } from 'kysely';
 import { addIdColumn, type SqlDialect } from './column-types.ts';
 
 /**
- * Money (docs/billing.md, decision 0023): plans, the billed accounts (a tenant with an `account` row is billed;
+ * Money (docs/billing.md, decision 0025): plans, the billed accounts (a tenant with an `account` row is billed;
  * its cached balance and amount held are the sums of its ledger entries) and the append-only ledger in integer nano-dollars.
  * Each entry moves the balance by `amount_nano` and the held amount by `held_nano`; a hold, its settle and its
  * release share `hold_id` (the request id), unique per kind so a hold is closed at most once.
