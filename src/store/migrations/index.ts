@@ -5,6 +5,7 @@ import * as m0002 from './0002-tenancy.ts';
 import * as m0003 from './0003-key-limits.ts';
 import * as m0004 from './0004-stored-responses.ts';
 import * as m0006 from './0006-channels.ts';
+import * as m0007 from './0007-key-previous-hash-index.ts';
 import type { SqlDialect } from './column-types.ts';
 
 /**
@@ -26,6 +27,7 @@ const MIGRATIONS: Readonly<Record<string, MigrationModule>> = {
   '0004_stored_responses': m0004,
   // 0005 is left to a parallel change (numbers sort; a gap is harmless).
   '0006_channels': m0006,
+  '0007_key_previous_hash_index': m0007,
 };
 
 export class StaticMigrationProvider implements MigrationProvider {
