@@ -197,5 +197,12 @@ describe('hot keys through the gateway (tenancy.cache.keys = 100)', () => {
     assert.equal(unknown.status, 401);
     await unknown.text();
     assert.ok(!gw.logs.some((line) => line.includes(seededKey(0))), 'keys never reach the logs');
+    const metrics = await (await fetch(`${gw.url}/metrics`)).text();
+    assert.match(metrics, /^modro_key_cache_entries\{kind="keys"\} 100$/m);
+    // The revoked key and the made-up one: both unknown to the database now.
+    assert.match(metrics, /^modro_key_cache_entries\{kind="unknown"\} 2$/m);
+    // 300 cold keys, key 0 again after eviction, the unknown key.
+    assert.match(metrics, /^modro_key_cache_lookups_total 302$/m);
+    assert.match(metrics, /^modro_key_cache_evictions_total 200$/m);
   });
 });
