@@ -8,8 +8,8 @@ import { type ApiKeyRecord, type KeyLimits, keyFromRow, type Tenant, tenantFromR
 /**
  * Tenancy storage: tenants, managed keys and the settings version. Every write that changes what the
  * request path sees (a tenant's policy, a key, link revocation) bumps `tenancy_settings.version` in the same
- * transaction, which is how every node's cache learns it must reload (directory.ts). Nothing here runs on
- * the request path.
+ * transaction, which is how every node's cache learns it must reload (directory.ts). Only findActiveKey runs
+ * on the request path, for the first request of a key not in memory.
  */
 
 export interface ActiveKeyRow {
@@ -78,7 +78,10 @@ export class TenancyRepository {
     return Number(row.version);
   }
 
-  /** Everything the request path needs, read in one transaction so version and rows agree. */
+  /**
+   * The version, every tenant and every unrevoked key, in one transaction. For tests and tools only: the
+   * gateway never reads the whole key table (it uses loadTenantsAndKeys and findActiveKey, decision 0025).
+   */
   async loadSnapshot(): Promise<TenancySnapshotRows> {
     return this.db.transaction().execute(async (trx) => {
       const version = await trx
