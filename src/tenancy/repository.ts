@@ -112,24 +112,26 @@ export class TenancyRepository {
   }
 
   /**
-   * What a node holds in memory at start and after every change: the settings version and the tenants, read
-   * in one transaction, plus the current rows of the keys it already caches (`hashes`: the hot keys, bounded
-   * by tenancy.cache.keys, read in chunks of indexed lookups). Never every key.
+   * What a node holds in memory at start and after every change: the settings version and the tenants, plus
+   * the current rows of the keys it already caches (`hashes`: the hot keys, bounded by tenancy.cache.keys),
+   * read in chunks of indexed lookups. Never every key.
+   *
+   * Not one transaction: the version is read first, so every row read after it is at least that new; a write
+   * committed meanwhile bumped the version past it, and the feed reloads again. Between chunks the event loop
+   * gets a turn (on SQLite each query blocks it: about 4 ms a chunk), so requests interleave with a reload.
    */
   async loadTenantsAndKeys(hashes: readonly string[]): Promise<TenancySnapshotRows> {
-    return this.db.transaction().execute(async (trx) => {
-      const version = await trx
-        .selectFrom('tenancy_settings')
-        .select('version')
-        .where('id', '=', 1)
-        .executeTakeFirstOrThrow();
-      const tenants = await trx.selectFrom('tenant').selectAll().execute();
-      const keys: ActiveKeyRow[] = [];
-      for (let i = 0; i < hashes.length; i += KEY_CHUNK) {
-        keys.push(...(await activeKeys(trx, hashes.slice(i, i + KEY_CHUNK))));
-      }
-      return { version: Number(version.version), tenants: tenants.map(tenantFromRow), keys };
-    });
+    const version = await this.settingsVersion();
+    const tenants = await this.db.selectFrom('tenant').selectAll().execute();
+    const keys: ActiveKeyRow[] = [];
+    for (let i = 0; i < hashes.length; i += KEY_CHUNK) {
+      if (i > 0) await yieldToEventLoop();
+      const chunk = hashes.slice(i, i + KEY_CHUNK);
+      // Two index scans rather than one `hash in (…) or previous_hash in (…)`: PostgreSQL plans that OR as a
+      // sequential scan of the whole table.
+      keys.push(...(await activeKeys(this.db, 'hash', chunk)), ...(await activeKeys(this.db, 'previous_hash', chunk)));
+    }
+    return { version, tenants: tenants.map(tenantFromRow), keys };
   }
 
   /**
@@ -138,7 +140,7 @@ export class TenancyRepository {
    * (node:sqlite); it is a pair of index probes, tens of microseconds (bench/many-keys.ts).
    */
   async findActiveKey(hash: string): Promise<ActiveKeyRow | undefined> {
-    const [row] = await activeKeys(this.db, [hash]);
+    const [row] = await activeKeys(this.db, 'either', [hash]);
     return row;
   }
 
@@ -446,16 +448,22 @@ export class TenancyRepository {
 /** Hashes per query when re-reading the cached keys (well under every driver's bound-parameter limit). */
 const KEY_CHUNK = 400;
 
-async function activeKeys(db: Kysely<Database>, hashes: readonly string[]): Promise<ActiveKeyRow[]> {
+const yieldToEventLoop = () => new Promise<void>((resolve) => setImmediate(resolve));
+
+async function activeKeys(
+  db: Kysely<Database>,
+  column: 'hash' | 'previous_hash' | 'either',
+  hashes: readonly string[],
+): Promise<ActiveKeyRow[]> {
   if (hashes.length === 0) return [];
   const rows = await db
     .selectFrom('api_key')
     .select(['id', 'tenant_id', 'hash', 'expires_at', 'limits', 'previous_hash', 'previous_valid_until'])
     .where('revoked_at', 'is', null)
     .where((eb) =>
-      hashes.length === 1
+      column === 'either'
         ? eb.or([eb('hash', '=', hashes[0]!), eb('previous_hash', '=', hashes[0]!)])
-        : eb.or([eb('hash', 'in', hashes), eb('previous_hash', 'in', hashes)]),
+        : eb(column, 'in', hashes),
     )
     .execute();
   return rows.map((k) => ({
