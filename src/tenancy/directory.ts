@@ -16,10 +16,10 @@ import type { Tenant } from './tenant.ts';
  *
  * Invalidation: each settings write bumps a version row in the same transaction. The node that wrote
  * reloads at once (`afterWrite`), other nodes notice through the change feed (Redis pub/sub, the version poll
- * underneath) and reload. A reload re-reads the tenants and the rows of the cached keys only (chunked indexed
- * lookups, bounded by the cache size), forgets every unknown key, and swaps the result in at once, so a
- * revocation, rotation or limit edit applies as fast as before. A lookup that overlapped a reload is answered
- * but not cached (it may have read the row before the write).
+ * underneath) and reload. A reload re-reads the tenants and the rows of the cached keys only (by key id, in
+ * chunks on the primary key, bounded by the cache size), forgets every unknown key, and swaps the result in
+ * at once, so a revocation, rotation or limit edit applies as fast as before. A lookup that overlapped a
+ * reload is answered but not cached (it may have read the row before the write).
  */
 export interface KeyCacheOptions {
   /** Most managed keys kept in memory (about 1.4 KB each with limits). */
@@ -250,21 +250,19 @@ export class TenantDirectory {
     // Requests from now on must not join a lookup that may have read the row before the write.
     this.#pending.clear();
     this.#unknown.clear();
-    const cached = [...this.#keys.keys()];
-    const rows = await this.#options.repo.loadTenantsAndKeys(cached);
+    const cached = [...this.#keys];
+    const rows = await this.#options.repo.loadTenantsAndKeys([...new Set(cached.map(([, entry]) => entry.id))]);
     const tenants = new Map<string, TenantEntry>();
     for (const tenant of rows.tenants) {
       tenants.set(tenant.id, { tenant, policy: Object.freeze(this.#options.policyOf(tenant)) });
     }
-    const byHash = new Map<string, ActiveKeyRow>();
-    for (const row of rows.keys) {
-      byHash.set(row.hash, row);
-      if (row.previousHash !== null) byHash.set(row.previousHash, row);
-    }
-    // Replaced in place: positions (recency) are kept; a key gone from the rows (revoked) is dropped.
-    for (const hash of cached) {
+    const byId = new Map<string, ActiveKeyRow>();
+    for (const row of rows.keys) byId.set(row.id, row);
+    // Replaced in place: positions (recency) are kept; a key gone from the rows (revoked), or whose cached
+    // secret is neither its current one nor its previous one in grace (rotated again), is dropped.
+    for (const [hash, old] of cached) {
       if (!this.#keys.has(hash)) continue;
-      const row = byHash.get(hash);
+      const row = byId.get(old.id);
       const entry = row ? this.#entryOf(row, hash, tenants) : undefined;
       if (entry) this.#keys.set(hash, entry);
       else this.#keys.delete(hash);

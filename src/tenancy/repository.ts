@@ -113,23 +113,21 @@ export class TenancyRepository {
 
   /**
    * What a node holds in memory at start and after every change: the settings version and the tenants, plus
-   * the current rows of the keys it already caches (`hashes`: the hot keys, bounded by tenancy.cache.keys),
-   * read in chunks of indexed lookups. Never every key.
+   * the current rows of the keys it already caches, by key id (`keyIds`: the hot keys, bounded by
+   * tenancy.cache.keys; by id, since a rotation moves a cached secret's hash to `previous_hash`), read in
+   * chunks on the primary key. Never every key.
    *
    * Not one transaction: the version is read first, so every row read after it is at least that new; a write
    * committed meanwhile bumped the version past it, and the feed reloads again. Between chunks the event loop
-   * gets a turn (on SQLite each query blocks it: about 4 ms a chunk), so requests interleave with a reload.
+   * gets a turn (on SQLite each query blocks it), so requests interleave with a reload.
    */
-  async loadTenantsAndKeys(hashes: readonly string[]): Promise<TenancySnapshotRows> {
+  async loadTenantsAndKeys(keyIds: readonly string[]): Promise<TenancySnapshotRows> {
     const version = await this.settingsVersion();
     const tenants = await this.db.selectFrom('tenant').selectAll().execute();
     const keys: ActiveKeyRow[] = [];
-    for (let i = 0; i < hashes.length; i += KEY_CHUNK) {
+    for (let i = 0; i < keyIds.length; i += KEY_CHUNK) {
       if (i > 0) await yieldToEventLoop();
-      const chunk = hashes.slice(i, i + KEY_CHUNK);
-      // Two index scans rather than one `hash in (…) or previous_hash in (…)`: PostgreSQL plans that OR as a
-      // sequential scan of the whole table.
-      keys.push(...(await activeKeys(this.db, 'hash', chunk)), ...(await activeKeys(this.db, 'previous_hash', chunk)));
+      keys.push(...(await activeKeys(this.db, 'id', keyIds.slice(i, i + KEY_CHUNK))));
     }
     return { version, tenants: tenants.map(tenantFromRow), keys };
   }
@@ -445,25 +443,26 @@ export class TenancyRepository {
   }
 }
 
-/** Hashes per query when re-reading the cached keys (well under every driver's bound-parameter limit). */
+/** Key ids per query when re-reading the cached keys (well under every driver's bound-parameter limit). */
 const KEY_CHUNK = 400;
 
 const yieldToEventLoop = () => new Promise<void>((resolve) => setImmediate(resolve));
 
 async function activeKeys(
   db: Kysely<Database>,
-  column: 'hash' | 'previous_hash' | 'either',
-  hashes: readonly string[],
+  /** `either`: one hash, matched on `hash` or `previous_hash`; `id`: key ids. */
+  by: 'either' | 'id',
+  values: readonly string[],
 ): Promise<ActiveKeyRow[]> {
-  if (hashes.length === 0) return [];
+  if (values.length === 0) return [];
   const rows = await db
     .selectFrom('api_key')
     .select(['id', 'tenant_id', 'hash', 'expires_at', 'limits', 'previous_hash', 'previous_valid_until'])
     .where('revoked_at', 'is', null)
     .where((eb) =>
-      column === 'either'
-        ? eb.or([eb('hash', '=', hashes[0]!), eb('previous_hash', '=', hashes[0]!)])
-        : eb(column, 'in', hashes),
+      by === 'either'
+        ? eb.or([eb('hash', '=', values[0]!), eb('previous_hash', '=', values[0]!)])
+        : eb('id', 'in', values),
     )
     .execute();
   return rows.map((k) => ({

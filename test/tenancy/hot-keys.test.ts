@@ -16,16 +16,16 @@ import { type AdminClient, adminClient, chat, startTenancyGateway } from './help
  */
 class CountingRepository extends TenancyRepository {
   finds = 0;
-  loadedHashes: number[] = [];
+  loadedKeys: number[] = [];
 
   override async findActiveKey(hash: string): Promise<ActiveKeyRow | undefined> {
     this.finds++;
     return super.findActiveKey(hash);
   }
 
-  override async loadTenantsAndKeys(hashes: readonly string[]) {
-    this.loadedHashes.push(hashes.length);
-    return super.loadTenantsAndKeys(hashes);
+  override async loadTenantsAndKeys(keyIds: readonly string[]) {
+    this.loadedKeys.push(keyIds.length);
+    return super.loadTenantsAndKeys(keyIds);
   }
 }
 
@@ -52,7 +52,7 @@ forEachDatabase('hot keys', (suite) => {
     });
     await directory.start();
     try {
-      assert.deepEqual(repo.loadedHashes, [0], 'startup reads tenants, no key');
+      assert.deepEqual(repo.loadedKeys, [0], 'startup reads tenants, no key');
       assert.equal(directory.keyCacheStats.keys, 0);
       assert.ok(directory.tenant(seededTenantOf(7, TENANTS)), 'tenants are loaded');
 
@@ -94,7 +94,7 @@ forEachDatabase('hot keys', (suite) => {
       await directory.afterWrite();
       assert.equal(directory.cachedKey(hot), undefined);
       assert.equal(await directory.key(hot), undefined);
-      assert.ok(repo.loadedHashes.at(-1)! <= CACHE, 'a reload re-reads only the cached keys');
+      assert.ok(repo.loadedKeys.at(-1)! <= CACHE, 'a reload re-reads only the cached keys');
 
       // Rotated while hot: the old secret keeps working until its grace deadline, the new one works.
       const rotatedHash = sha256Hex(seededKey(KEYS - 2));
