@@ -8,7 +8,7 @@
  * (node:sqlite runs it synchronously on the event loop). Targets: RSS and time to healthy within 10% of the
  * empty database; cold p50 and p99 under 5 ms above warm.
  *
- *   node bench/many-keys.ts [--keys 1000000] [--tenants 1000] [--cold 2000] [--starts 5] [--postgres]
+ *   node bench/many-keys.ts [--keys 1000000] [--tenants 1000] [--cold 2000] [--starts 5] [--postgres] [--skip-sqlite]
  *
  * The seeded SQLite file is kept in the temp folder and reused by later runs with the same --keys and
  * --tenants (seeding a million keys took 86 s on the 2-core development machine). --postgres adds the
@@ -49,6 +49,7 @@ const { values: args } = parseArgs({
     starts: { type: 'string', default: '5' },
     'idle-ms': { type: 'string', default: '5000' },
     postgres: { type: 'boolean', default: false },
+    'skip-sqlite': { type: 'boolean', default: false },
   },
 });
 const KEYS = Number(args.keys);
@@ -283,27 +284,29 @@ async function main(): Promise<number> {
     const cli = join(root, 'dist/cli/main.js');
     const profiles: Profile[] = [];
 
-    const seeded = join(tmpdir(), `modro-many-keys-${KEYS}-${TENANTS}.db`);
-    if (!existsSync(seeded)) {
-      log(`Seeding ${seeded} (kept for later runs)`);
-      const partial = `${seeded}.partial`;
-      rmSync(partial, { force: true });
-      await seed({ kind: 'sqlite', path: partial });
-      renameSync(partial, seeded);
-      for (const suffix of ['-wal', '-shm']) rmSync(`${partial}${suffix}`, { force: true });
-    } else {
-      log(`Reusing ${seeded}`);
+    if (!args['skip-sqlite']) {
+      const seeded = join(tmpdir(), `modro-many-keys-${KEYS}-${TENANTS}.db`);
+      if (!existsSync(seeded)) {
+        log(`Seeding ${seeded} (kept for later runs)`);
+        const partial = `${seeded}.partial`;
+        rmSync(partial, { force: true });
+        await seed({ kind: 'sqlite', path: partial });
+        renameSync(partial, seeded);
+        for (const suffix of ['-wal', '-shm']) rmSync(`${partial}${suffix}`, { force: true });
+      } else {
+        log(`Reusing ${seeded}`);
+      }
+      profiles.push(
+        await profile(
+          'SQLite',
+          cli,
+          nodeArgs,
+          mock.origin,
+          { kind: 'sqlite', path: join(dir, 'empty.db') },
+          { kind: 'sqlite', path: seeded },
+        ),
+      );
     }
-    profiles.push(
-      await profile(
-        'SQLite',
-        cli,
-        nodeArgs,
-        mock.origin,
-        { kind: 'sqlite', path: join(dir, 'empty.db') },
-        { kind: 'sqlite', path: seeded },
-      ),
-    );
 
     if (args.postgres) {
       const suffix = randomBytes(4).toString('hex');
