@@ -10,7 +10,7 @@
  *
  *   node bench/many-keys.ts [--keys 1000000] [--tenants 1000] [--cold 2000] [--starts 5] [--postgres [--vacuum]] [--skip-sqlite]
  *
- * The seeded SQLite file is kept in the temp folder and reused by later runs with the same --keys and
+ * The seeded SQLite file is kept in a folder of the temp folder and reused by later runs with the same --keys and
  * --tenants (seeding a million keys took 86 s on the 2-core development machine). --postgres adds the
  * same measurement on PostgreSQL (MODRO_BENCH_POSTGRES_URL, default postgres://postgres@127.0.0.1:5432/test, a fresh schema
  * dropped afterwards); with --vacuum the seeded tables get VACUUM ANALYZE first, as autovacuum would have
@@ -287,7 +287,10 @@ async function main(): Promise<number> {
     const profiles: Profile[] = [];
 
     if (!args['skip-sqlite']) {
-      const seeded = join(tmpdir(), `modro-many-keys-${KEYS}-${TENANTS}.db`);
+      // A folder of its own: the gateway keeps its data files (journal, generated secrets) beside the database.
+      const seededDir = join(tmpdir(), `modro-many-keys-${KEYS}-${TENANTS}`);
+      mkdirSync(seededDir, { recursive: true });
+      const seeded = join(seededDir, 'modro.db');
       if (!existsSync(seeded)) {
         log(`Seeding ${seeded} (kept for later runs)`);
         const partial = `${seeded}.partial`;
