@@ -134,8 +134,18 @@ const tenancySchema = z.strictObject({
       password: z.string().min(1).optional(),
     })
     .prefault({}),
-  /** How often each node checks the database's settings version (cache invalidation). */
-  cache: z.strictObject({ pollMs: positiveInt.default(1_000) }).prefault({}),
+  cache: z
+    .strictObject({
+      /** How often each node checks the database's settings version (cache invalidation). */
+      pollMs: positiveInt.default(1_000),
+      /** Most managed keys each node keeps in memory (hot keys, least recently used evicted; ~1.4 KB each). */
+      keys: positiveInt.default(10_000),
+      /** Most unknown keys each node remembers, so made-up keys cannot hammer the database. */
+      unknownKeys: positiveInt.default(10_000),
+      /** How long an unknown key is remembered (ms; any settings change forgets them all). */
+      unknownTtlMs: positiveInt.default(5_000),
+    })
+    .prefault({}),
 });
 
 export const configSchema = z.strictObject({

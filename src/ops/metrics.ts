@@ -114,6 +114,48 @@ export class Metrics {
   /** When the price data in use was fetched (ms since the epoch); undefined while the bundled data is in use. */
   priceDataFetchedAt: () => number | undefined = () => undefined;
 
+  /**
+   * The managed-key cache of tenancy's directory: entries held (keys, unknown keys) and, as counters, lookups
+   * that went to the database and evictions. Read at scrape time.
+   */
+  watchKeyCache(stats: () => { keys: number; unknown: number; lookups: number; evictions: number }): void {
+    const registers = [this.registry];
+    new Gauge({
+      name: 'modro_key_cache_entries',
+      help: 'Managed keys held in memory (kind=keys, bounded by tenancy.cache.keys) and unknown keys remembered (kind=unknown)',
+      labelNames: ['kind'],
+      registers,
+      collect() {
+        const now = stats();
+        this.set({ kind: 'keys' }, now.keys);
+        this.set({ kind: 'unknown' }, now.unknown);
+      },
+    });
+    const counter = (name: string, help: string, read: (s: ReturnType<typeof stats>) => number) => {
+      let seen = 0;
+      new Counter({
+        name,
+        help,
+        registers,
+        collect() {
+          const value = read(stats());
+          if (value > seen) this.inc(value - seen);
+          seen = value;
+        },
+      });
+    };
+    counter(
+      'modro_key_cache_lookups_total',
+      'Managed-key lookups that went to the database (cold or unknown keys)',
+      (s) => s.lookups,
+    );
+    counter(
+      'modro_key_cache_evictions_total',
+      'Managed keys evicted from memory to stay within tenancy.cache.keys',
+      (s) => s.evictions,
+    );
+  }
+
   /** Stops the event-loop delay sampler (its timer would otherwise keep running after the runtime closes). */
   close(): void {
     this.loopDelay.disable();

@@ -291,6 +291,7 @@ export async function createRuntime(options: RuntimeOptions): Promise<Runtime> {
     ...(shared.wrapFeed ? { wrapFeed: shared.wrapFeed } : {}),
   });
   tenancyRef = tenancy;
+  metrics.watchKeyCache(() => tenancy.directory.keyCacheStats);
   const auth = tenancy.auth;
   const upstreams = new UpstreamPool();
   const channels = createChannelService({

@@ -10,7 +10,7 @@ import { bearerToken, sha256Hex } from './auth.ts';
 import { detectProviderHint, PROVIDER_HEADER, providerForHint } from './byok-detect.ts';
 import { byokHmac, byokTenantId } from './byok-identity.ts';
 import { DASHBOARD_HEADER, type DashboardLinks } from './dashboard-links.ts';
-import type { TenantDirectory } from './directory.ts';
+import type { KeyEntry, TenantDirectory } from './directory.ts';
 import type { LastUsed } from './last-used.ts';
 import { looksLikeManagedKey } from './managed-keys.ts';
 import type { TenancyRepository } from './repository.ts';
@@ -41,10 +41,12 @@ interface PendingByok {
 }
 
 /**
- * Who is calling, from memory only (one SHA-256 or HMAC and two Map reads per request):
+ * Who is calling, from memory for configured keys, bring-your-own keys and hot managed keys (one SHA-256 or
+ * HMAC and two Map reads per request):
  *
  * 1. a gateway key from the configuration → the default tenant;
- * 2. a managed key (`mdro_…`) → its tenant, unless revoked (absent from the cache) or expired;
+ * 2. a managed key (`mdro_…`) → its tenant, unless revoked or expired; a key not in the directory's bounded
+ *    cache is looked up once by hash (a promise; directory.ts), an unknown one is then remembered briefly;
  * 3. with bring-your-own-key on, a provider key (byok-detect.ts) → the tenant named by its HMAC, routed only
  *    to that provider with the caller's own key; the tenant row is written after the first success;
  * 4. anything else → authentication_failed.
@@ -66,7 +68,7 @@ export class TenancyAuthenticator implements Authenticator {
     });
   }
 
-  authenticate(headers: Headers): Caller {
+  authenticate(headers: Headers): Caller | Promise<Caller> {
     const token = bearerToken(headers);
     if (!token) {
       throw new GatewayError('authentication_failed', 'Missing API key: send it as "Authorization: Bearer <key>"');
@@ -77,29 +79,46 @@ export class TenancyAuthenticator implements Authenticator {
       return { tenantId: DEFAULT_TENANT_ID, keyId: configKeyId, policy: this.#policyOf(DEFAULT_TENANT_ID) };
     }
     if (looksLikeManagedKey(token)) {
-      const entry = this.#o.managedKeys ? this.#o.directory.key(hash) : undefined;
-      if (!entry) throw new GatewayError('authentication_failed', 'Invalid API key');
-      const now = this.#now();
-      if (entry.expiresAt !== null && now >= entry.expiresAt) {
-        throw new GatewayError('authentication_failed', 'This API key has expired');
+      if (!this.#o.managedKeys) throw new GatewayError('authentication_failed', 'Invalid API key');
+      const found = this.#o.directory.key(hash);
+      if (found instanceof Promise) {
+        return found.then(
+          (entry) => this.#managedCaller(entry),
+          (err: unknown) => {
+            // The hash only, never the key; the client gets a retryable error without details.
+            this.#o.logger.error({ err, keyHash: hash.slice(0, 16) }, 'looking up a managed key failed');
+            throw new GatewayError('provider_unavailable', 'The gateway could not check this API key; retry shortly', {
+              retryAfter: 1,
+            });
+          },
+        );
       }
-      if (entry.graceUntil !== null && now >= entry.graceUntil) {
-        throw new GatewayError('authentication_failed', 'This API key was rotated and its grace period has ended');
-      }
-      this.#o.lastUsed.mark(entry.id, now);
-      const caller: Caller = {
-        tenantId: entry.tenantId,
-        keyId: entry.id,
-        policy: entry.policy ?? this.#policyOf(entry.tenantId),
-      };
-      if (entry.limits) caller.limits = entry.limits;
-      return caller;
+      return this.#managedCaller(found);
     }
     if (this.#o.byok) {
       const caller = this.#byokCaller(token, headers);
       if (caller) return caller;
     }
     throw new GatewayError('authentication_failed', 'Invalid API key');
+  }
+
+  #managedCaller(entry: KeyEntry | undefined): Caller {
+    if (!entry) throw new GatewayError('authentication_failed', 'Invalid API key');
+    const now = this.#now();
+    if (entry.expiresAt !== null && now >= entry.expiresAt) {
+      throw new GatewayError('authentication_failed', 'This API key has expired');
+    }
+    if (entry.graceUntil !== null && now >= entry.graceUntil) {
+      throw new GatewayError('authentication_failed', 'This API key was rotated and its grace period has ended');
+    }
+    this.#o.lastUsed.mark(entry.id, now);
+    const caller: Caller = {
+      tenantId: entry.tenantId,
+      keyId: entry.id,
+      policy: entry.policy ?? this.#policyOf(entry.tenantId),
+    };
+    if (entry.limits) caller.limits = entry.limits;
+    return caller;
   }
 
   onSuccess(caller: Caller, verified: boolean): Record<string, string> {

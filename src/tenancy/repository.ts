@@ -8,8 +8,8 @@ import { type ApiKeyRecord, type KeyLimits, keyFromRow, type Tenant, tenantFromR
 /**
  * Tenancy storage: tenants, managed keys and the settings version. Every write that changes what the
  * request path sees (a tenant's policy, a key, link revocation) bumps `tenancy_settings.version` in the same
- * transaction, which is how every node's cache learns it must reload (directory.ts). Nothing here runs on
- * the request path.
+ * transaction, which is how every node's cache learns it must reload (directory.ts). Only findActiveKey runs
+ * on the request path, for the first request of a key not in memory.
  */
 
 export interface ActiveKeyRow {
@@ -81,7 +81,10 @@ export class TenancyRepository {
     return Number(row.version);
   }
 
-  /** Everything the request path needs, read in one transaction so version and rows agree. */
+  /**
+   * The version, every tenant and every unrevoked key, in one transaction. For tests and tools only: the
+   * gateway never reads the whole key table (it uses loadTenantsAndKeys and findActiveKey, decision 0028).
+   */
   async loadSnapshot(): Promise<TenancySnapshotRows> {
     return this.db.transaction().execute(async (trx) => {
       const version = await trx
@@ -109,6 +112,37 @@ export class TenancyRepository {
         })),
       };
     });
+  }
+
+  /**
+   * What a node holds in memory at start and after every change: the settings version and the tenants, plus
+   * the current rows of the keys it already caches, by key id (`keyIds`: the hot keys, bounded by
+   * tenancy.cache.keys; by id, since a rotation moves a cached secret's hash to `previous_hash`), read in
+   * chunks on the primary key. Never every key.
+   *
+   * Not one transaction: the version is read first, so every row read after it is at least that new; a write
+   * committed meanwhile bumped the version past it, and the feed reloads again. Between chunks the event loop
+   * gets a turn (on SQLite each query blocks it), so requests interleave with a reload.
+   */
+  async loadTenantsAndKeys(keyIds: readonly string[]): Promise<TenancySnapshotRows> {
+    const version = await this.settingsVersion();
+    const tenants = await this.db.selectFrom('tenant').selectAll().execute();
+    const keys: ActiveKeyRow[] = [];
+    for (let i = 0; i < keyIds.length; i += KEY_CHUNK) {
+      if (i > 0) await yieldToEventLoop();
+      keys.push(...(await activeKeys(this.db, 'id', keyIds.slice(i, i + KEY_CHUNK))));
+    }
+    return { version, tenants: tenants.map(tenantFromRow), keys };
+  }
+
+  /**
+   * The unrevoked key whose secret or rotated-away secret hashes to `hash`: one query on two unique/indexed
+   * columns (api_key.hash, api_key.previous_hash). On SQLite the query runs synchronously on the event loop
+   * (node:sqlite); it is a pair of index probes, tens of microseconds (bench/many-keys.ts).
+   */
+  async findActiveKey(hash: string): Promise<ActiveKeyRow | undefined> {
+    const [row] = await activeKeys(this.db, 'either', [hash]);
+    return row;
   }
 
   async getTenant(id: string): Promise<Tenant | undefined> {
@@ -414,6 +448,39 @@ export class TenancyRepository {
       return result;
     });
   }
+}
+
+/** Key ids per query when re-reading the cached keys (well under every driver's bound-parameter limit). */
+const KEY_CHUNK = 400;
+
+const yieldToEventLoop = () => new Promise<void>((resolve) => setImmediate(resolve));
+
+async function activeKeys(
+  db: Kysely<Database>,
+  /** `either`: one hash, matched on `hash` or `previous_hash`; `id`: key ids. */
+  by: 'either' | 'id',
+  values: readonly string[],
+): Promise<ActiveKeyRow[]> {
+  if (values.length === 0) return [];
+  const rows = await db
+    .selectFrom('api_key')
+    .select(['id', 'tenant_id', 'hash', 'expires_at', 'limits', 'previous_hash', 'previous_valid_until'])
+    .where('revoked_at', 'is', null)
+    .where((eb) =>
+      by === 'either'
+        ? eb.or([eb('hash', '=', values[0]!), eb('previous_hash', '=', values[0]!)])
+        : eb('id', 'in', values),
+    )
+    .execute();
+  return rows.map((k) => ({
+    id: k.id,
+    tenantId: k.tenant_id,
+    hash: k.hash,
+    expiresAt: k.expires_at === null ? null : Number(k.expires_at),
+    limits: k.limits ? (JSON.parse(k.limits) as KeyLimits) : null,
+    previousHash: k.previous_hash,
+    previousValidUntil: k.previous_valid_until === null ? null : Number(k.previous_valid_until),
+  }));
 }
 
 export async function bumpVersion(trx: Kysely<Database>): Promise<void> {

@@ -7,6 +7,7 @@ import * as m0004 from './0004-stored-responses.ts';
 import * as m0005 from './0005-ledger.ts';
 import * as m0006 from './0006-channels.ts';
 import * as m0007 from './0007-groups.ts';
+import * as m0008 from './0008-key-previous-hash-index.ts';
 import type { SqlDialect } from './column-types.ts';
 
 /**
@@ -29,6 +30,7 @@ const MIGRATIONS: Readonly<Record<string, MigrationModule>> = {
   '0005_ledger': m0005,
   '0006_channels': m0006,
   '0007_groups': m0007,
+  '0008_key_previous_hash_index': m0008,
 };
 
 export class StaticMigrationProvider implements MigrationProvider {
