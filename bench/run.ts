@@ -5,7 +5,7 @@
  * docs/benchmarks.md explains the method and keeps the figures.
  *
  * Options: --quick (one short round), --rounds N, --duration-ms N, --levels 1,16,64,256,
- * --stream-levels 1,16, --profile-levels 1,16 (Responses and embeddings profiles), --json FILE (raw measurements), --gateway-node-args "--cpu-prof --cpu-prof-dir=DIR"
+ * --stream-levels 1,16, --profile-levels 1,16 (Responses and embeddings profiles; --no-profiles: chat only), --json FILE (raw measurements), --gateway-node-args "--cpu-prof --cpu-prof-dir=DIR"
  * (extra Node flags for the gateway process, for profiling; its figures are then for orientation only),
  * --gateway-output FILE (a copy of everything the gateway prints), --unlimited-key (call the gateway with the
  * configured key, which has no limits, instead of a managed key with every per-key limit set high), --billed
@@ -70,6 +70,7 @@ const { values: args } = parseArgs({
     levels: { type: 'string' },
     'stream-levels': { type: 'string' },
     'profile-levels': { type: 'string' },
+    'no-profiles': { type: 'boolean', default: false },
     json: { type: 'string' },
     'gateway-node-args': { type: 'string' },
     'gateway-output': { type: 'string' },
@@ -94,7 +95,8 @@ const PLAN = {
   levels: list(args.levels, [1, 16, 64, 256]),
   streamLevels: list(args['stream-levels'], [1, 16]),
   /** Levels of the Responses and embeddings profiles. */
-  profileLevels: list(args['profile-levels'], [1, 16]),
+  /** `--no-profiles`: chat only (e.g. to profile the chat path alone with --gateway-node-args). */
+  profileLevels: args['no-profiles'] ? [] : list(args['profile-levels'], [1, 16]),
   /** Mock pause between SSE events in the streaming phase. */
   paceMs: 2,
 };
@@ -171,7 +173,9 @@ async function main(): Promise<number> {
     // bench's provider is of kind openai, whose Responses API the mock serves (recorded answers): the gateway
     // passes /v1/responses through, as it does for OpenAI itself.
     const responses: RoundMeasurement[] = [];
-    log('Responses API (/v1/responses, passed through to an OpenAI upstream): measuring ...');
+    const embeddings: RoundMeasurement[] = [];
+    const profiles = PLAN.profileLevels.length > 0;
+    if (profiles) log('Responses API (/v1/responses, passed through to an OpenAI upstream): measuring ...');
     const viaResponses = (body: string) =>
       Object.fromEntries(TARGETS.map((t) => [t, { ...targets[t], path: '/v1/responses', body }])) as Record<
         TargetName,
@@ -180,11 +184,12 @@ async function main(): Promise<number> {
     for (const c of PLAN.profileLevels) {
       gatewayRequests += await runLevel(responses, viaResponses(RESPONSES_BODY), pids, c, false);
     }
-    await setPace(mock, PLAN.paceMs);
-    gatewayRequests += await runLevel(responses, viaResponses(RESPONSES_STREAMING_BODY), pids, 1, true);
-    await setPace(mock, 0);
-    const embeddings: RoundMeasurement[] = [];
-    log('Embeddings (/v1/embeddings, 16 inputs per request): measuring ...');
+    if (profiles) {
+      await setPace(mock, PLAN.paceMs);
+      gatewayRequests += await runLevel(responses, viaResponses(RESPONSES_STREAMING_BODY), pids, 1, true);
+      await setPace(mock, 0);
+      log('Embeddings (/v1/embeddings, 16 inputs per request): measuring ...');
+    }
     const viaEmbeddings = Object.fromEntries(
       TARGETS.map((t) => [t, { ...targets[t], path: '/v1/embeddings', body: EMBEDDINGS_BODY }]),
     ) as Record<TargetName, LoadTarget>;
@@ -228,17 +233,19 @@ async function main(): Promise<number> {
     log();
     const profileVerdicts = (list: RoundMeasurement[], streams: number[]) =>
       verdictLines(verdicts(list, PLAN.profileLevels, streams, Number.NaN).filter((v) => !v.name.includes('RSS')));
-    log(`Responses API profile, median of ${PLAN.rounds} round(s):`);
-    log(nonStreamingTable(responses, PLAN.profileLevels));
-    log(streamingTable(responses, [1]));
-    log(extraDifferences(responses, PLAN.profileLevels, [1]));
-    log(profileVerdicts(responses, [1]));
-    log();
-    log(`Embeddings profile (16 inputs per request), median of ${PLAN.rounds} round(s):`);
-    log(nonStreamingTable(embeddings, PLAN.profileLevels));
-    log(extraDifferences(embeddings, PLAN.profileLevels, []));
-    log(profileVerdicts(embeddings, []));
-    log();
+    if (profiles) {
+      log(`Responses API profile, median of ${PLAN.rounds} round(s):`);
+      log(nonStreamingTable(responses, PLAN.profileLevels));
+      log(streamingTable(responses, [1]));
+      log(extraDifferences(responses, PLAN.profileLevels, [1]));
+      log(profileVerdicts(responses, [1]));
+      log();
+      log(`Embeddings profile (16 inputs per request), median of ${PLAN.rounds} round(s):`);
+      log(nonStreamingTable(embeddings, PLAN.profileLevels));
+      log(extraDifferences(embeddings, PLAN.profileLevels, []));
+      log(profileVerdicts(embeddings, []));
+      log();
+    }
     await printRouterCost();
 
     const gatewayPid = gateway.pid;
