@@ -1,4 +1,4 @@
-import { existsSync, readFileSync } from 'node:fs';
+import { readFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
 import { generateMasterKey, loadKeyring, MasterKeyError } from '../channels/master-key.ts';
 import {
@@ -17,6 +17,7 @@ import { ConfigError, loadConfig } from '../config/load.ts';
 import type { Config } from '../config/schema.ts';
 import { GatewayError } from '../core/errors.ts';
 import { openStore, storeConfigFrom } from '../store/db.ts';
+import { configPathOf, type Out } from './shared.ts';
 
 /**
  * `modro channels ...`: channels from the shell, straight against the configured database. Every write bumps
@@ -38,10 +39,6 @@ export const CHANNELS_HELP = `Channel commands (same --config as start; master k
                                           (MODRO_MASTER_KEY, or the first line of MODRO_MASTER_KEY_FILE); the
                                           old key must be in MODRO_MASTER_KEY_PREVIOUS (or later lines of the file)
 `;
-
-interface Out {
-  write(text: string): void;
-}
 
 export async function runChannelCommand(
   argv: string[],
@@ -67,7 +64,7 @@ export async function runChannelCommand(
     out.write(`${generateMasterKey()}\n`);
     return 0;
   }
-  const path = values.config ?? env['MODRO_CONFIG'] ?? (existsSync('modro.yaml') ? 'modro.yaml' : undefined);
+  const path = configPathOf(values, env);
   let config: Config;
   let keyring: Awaited<ReturnType<typeof loadKeyring>>;
   try {

@@ -1,14 +1,12 @@
-import { existsSync } from 'node:fs';
 import { userInfo } from 'node:os';
 import { parseArgs } from 'node:util';
 import { parseAmount } from '../billing/amounts.ts';
 import { formatUsd } from '../billing/cost.ts';
 import { Ledger } from '../billing/ledger.ts';
 import { verifyLedger } from '../billing/verify.ts';
-import { ConfigError, loadConfig } from '../config/load.ts';
-import type { Config } from '../config/schema.ts';
 import { GatewayError } from '../core/errors.ts';
 import { openStore, storeConfigFrom } from '../store/db.ts';
+import { configPathOf, loadCommandConfig, type Out } from './shared.ts';
 
 /**
  * `modro ledger|plans ...`: money from the shell, straight against the configured database (docs/billing.md).
@@ -27,10 +25,6 @@ export const LEDGER_HELP = `Money commands (same --config as start; amounts in d
   plans set <id> [--name NAME] [--cap-usd USD | --cap-usd ""] [--models a,b | --models ""]
   plans assign <tenant> <plan-id | none>
 `;
-
-interface Out {
-  write(text: string): void;
-}
 
 export async function runLedgerCommand(
   argv: string[],
@@ -51,17 +45,8 @@ export async function runLedgerCommand(
     out.write(LEDGER_HELP);
     return values.help ? 0 : 2;
   }
-  const path = values.config ?? env['MODRO_CONFIG'] ?? (existsSync('modro.yaml') ? 'modro.yaml' : undefined);
-  let config: Config;
-  try {
-    config = loadConfig(path, env);
-  } catch (e) {
-    if (e instanceof ConfigError) {
-      err.write(`${e.message}\n`);
-      return 2;
-    }
-    throw e;
-  }
+  const config = loadCommandConfig(configPathOf(values, env), env, err);
+  if (!config) return 2;
   const store = await openStore(storeConfigFrom(config.storage));
   const ledger = new Ledger({ db: store.db });
   try {

@@ -1,7 +1,6 @@
-import { existsSync, readFileSync } from 'node:fs';
+import { readFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
 import { buildCatalog } from '../catalog/catalog.ts';
-import { ConfigError, loadConfig } from '../config/load.ts';
 import type { Config } from '../config/schema.ts';
 import { GatewayError } from '../core/errors.ts';
 import { limitsSummary } from '../limits/key-limits.ts';
@@ -23,6 +22,7 @@ import { generatePassword } from '../tenancy/passwords.ts';
 import { TenancyRepository } from '../tenancy/repository.ts';
 import { loadServerSecret } from '../tenancy/secret.ts';
 import type { ApiKeyRecord, Tenant } from '../tenancy/tenant.ts';
+import { configPathOf, loadCommandConfig, type Out } from './shared.ts';
 
 /**
  * `modro keys|tenants|admin ...`: management from the shell, straight against the configured database.
@@ -48,10 +48,6 @@ export const TENANCY_HELP = `Tenancy commands (same --config as start):
   admin set-password <username> [--password-stdin]
 `;
 
-interface Out {
-  write(text: string): void;
-}
-
 export async function runTenancyCommand(
   argv: string[],
   env: NodeJS.ProcessEnv = process.env,
@@ -71,17 +67,8 @@ export async function runTenancyCommand(
     out.write(TENANCY_HELP);
     return values.help ? 0 : 2;
   }
-  const path = values.config ?? env['MODRO_CONFIG'] ?? (existsSync('modro.yaml') ? 'modro.yaml' : undefined);
-  let config: Config;
-  try {
-    config = loadConfig(path, env);
-  } catch (e) {
-    if (e instanceof ConfigError) {
-      err.write(`${e.message}\n`);
-      return 2;
-    }
-    throw e;
-  }
+  const config = loadCommandConfig(configPathOf(values, env), env, err);
+  if (!config) return 2;
   const store = await openStore(storeConfigFrom(config.storage));
   try {
     const ops: AdminOps = { repo: new TenancyRepository(store.db), catalog: buildCatalog(config, env) };
