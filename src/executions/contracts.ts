@@ -1,0 +1,101 @@
+/**
+ * The seams between the parts of asynchronous executions (issue 19), fixed before they were built in
+ * parallel: the execution worker (src/executions/), the per-kind runners (text through the pipeline; media
+ * adapters in src/providers/media/), the tenant's file store (src/files/) and webhook delivery
+ * (src/webhooks/). Each part depends on these interfaces, not on another part's classes.
+ */
+
+import type { GatewayError } from '../core/errors.ts';
+
+/** What an execution runs: the kind of the model its slug names. */
+export type ExecutionKind = 'text' | 'image' | 'speech' | 'transcription' | 'video';
+
+/** A stored file as clients see it (`file_<uuid>`). */
+export interface FileMeta {
+  id: string;
+  tenantId: string;
+  bytes: number;
+  contentType: string;
+  purpose: string;
+  filename: string | null;
+  createdAt: number;
+  expiresAt: number | null;
+}
+
+/** The file store as the execution worker and the runners use it: always scoped to one tenant. */
+export interface ExecutionFiles {
+  /** Stores bytes a provider produced (image, audio, video) as a new file of the tenant. */
+  put(
+    tenantId: string,
+    file: { bytes: Uint8Array; contentType: string; purpose: string; filename?: string },
+  ): Promise<FileMeta>;
+  /** Reads a tenant's file for a provider call; undefined when it does not exist or is another tenant's. */
+  read(tenantId: string, id: string): Promise<{ meta: FileMeta; bytes: Uint8Array } | undefined>;
+}
+
+/** A model the execution API can run, as the runner registry describes it. */
+export interface ExecutionModel {
+  /** The slug as resolved: a catalog model id (`provider/model`). */
+  id: string;
+  kind: ExecutionKind;
+}
+
+/** Usage of one execution; only the fields that apply to the kind are set. */
+export interface ExecutionUsage {
+  inputTokens?: number;
+  outputTokens?: number;
+  images?: number;
+  seconds?: number;
+  characters?: number;
+}
+
+export interface RunContext {
+  executionId: string;
+  tenantId: string;
+  /** Aborted on cancel, on the execution's deadline and on shutdown. */
+  signal: AbortSignal;
+  files: ExecutionFiles;
+  /** 1 for the first run of this execution, then 2, 3… across retries and restarts. */
+  attempt: number;
+}
+
+/** A successful run. Media outputs are stored by the runner through `ctx.files` and named here by id only. */
+export interface RunResult {
+  output: { text?: string; files?: string[]; data?: Record<string, unknown> };
+  usage: ExecutionUsage;
+  /** Market cost of this run in integer nano-dollars. */
+  costNanoUsd: number;
+  /** The provider/model that served it (never a provider URL or key). */
+  servedBy: string;
+}
+
+/**
+ * Runs one execution of one kind. A failure is thrown as a GatewayError with one of the 12 codes; the worker
+ * retries the retryable ones with backoff until the execution's deadline.
+ */
+export interface ExecutionRunner {
+  kinds: readonly ExecutionKind[];
+  /** Validates `input` for this kind; throws GatewayError('invalid_request') with `param` naming the field. */
+  validate(model: ExecutionModel, input: unknown): void;
+  /** The most this input can cost, in nano-dollars: the amount held on the balance at submission. */
+  estimateNanoUsd(model: ExecutionModel, input: unknown): number;
+  run(model: ExecutionModel, input: unknown, ctx: RunContext): Promise<RunResult>;
+}
+
+/** One webhook message to deliver (Standard Webhooks); enqueued in the same transaction as the state change. */
+export interface WebhookMessage {
+  tenantId: string;
+  url: string;
+  /** Stable across redeliveries: becomes the `webhook-id` header. */
+  messageId: string;
+  /** e.g. `execution.completed`, `execution.failed`, `execution.cancelled`. */
+  type: string;
+  data: Record<string, unknown>;
+}
+
+export interface WebhookEnqueue {
+  /** `trx` is the Kysely transaction of the state change, so the message exists iff the state change does. */
+  enqueue(trx: unknown, message: WebhookMessage): Promise<void>;
+}
+
+export type ExecutionError = Pick<GatewayError, 'code' | 'message' | 'retryable'>;
