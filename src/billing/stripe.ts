@@ -107,6 +107,8 @@ export class StripeDeposits {
     tenantId: string,
     amountNano: number,
     idempotencyKey: string,
+    /** Where Stripe sends the payer back (the console's own pages); default billing.stripe's URLs. */
+    returnTo?: { successUrl: string; cancelUrl: string },
   ): Promise<{ url: string; sessionId: string }> {
     await this.#ledger.openAccount(tenantId);
     const metadata = { modro_tenant: tenantId, modro_amount_nano: String(amountNano) };
@@ -128,8 +130,8 @@ export class StripeDeposits {
           ],
           metadata,
           payment_intent_data: { metadata },
-          success_url: this.#s.successUrl,
-          cancel_url: this.#s.cancelUrl,
+          success_url: returnTo?.successUrl ?? this.#s.successUrl,
+          cancel_url: returnTo?.cancelUrl ?? this.#s.cancelUrl,
         },
         { idempotencyKey },
       );

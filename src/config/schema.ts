@@ -346,6 +346,39 @@ export const configSchema = z.strictObject({
         .optional(),
     })
     .prefault({}),
+  /**
+   * Outgoing mail (docs/accounts.md): verification and reset links of self-service accounts, sent through this
+   * SMTP server with nodemailer. Unset: the gateway writes each link to its log instead (one line; the link is
+   * the only secret in it, single use and short-lived), so the embedded default works without a mail server.
+   */
+  mail: z
+    .strictObject({
+      host: z.string().min(1),
+      port: z.int().min(1).max(65_535).default(587),
+      /** true: TLS from the first byte (port 465); false: plain, upgraded with STARTTLS when the server offers it. */
+      secure: z.boolean().default(false),
+      /** false: refuse to send unless the connection is upgraded with STARTTLS. */
+      allowPlaintext: z.boolean().default(false),
+      user: z.string().min(1).optional(),
+      /** `env:`/`file:`; never logged. */
+      password: z.string().min(1).optional(),
+      /** The From address, e.g. `Modro <no-reply@example.com>`. */
+      from: z.string().min(3),
+    })
+    .optional(),
+  /** Self-service accounts at /console (docs/accounts.md): sign-up with email and password, each one a billed tenant. */
+  accounts: z
+    .strictObject({
+      /** false: /console/signup is closed (existing accounts still sign in). */
+      signup: z.boolean().default(true),
+      /** How long an email verification link stays valid. */
+      verifyTtlMs: positiveInt.default(24 * 3_600_000),
+      /** How long a password reset link stays valid. */
+      resetTtlMs: positiveInt.default(3_600_000),
+      /** Console sessions end after this long. */
+      sessionTtlMs: positiveInt.default(12 * 3_600_000),
+    })
+    .prefault({}),
   /** Stored responses of the Responses API (docs/responses.md): off unless the operator turns them on. */
   responses: z
     .strictObject({

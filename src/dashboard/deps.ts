@@ -1,3 +1,4 @@
+import type { AccountService } from '../accounts/service.ts';
 import type { Ledger } from '../billing/ledger.ts';
 import type { StripeDeposits } from '../billing/stripe.ts';
 import type { Catalog } from '../catalog/catalog.ts';
@@ -20,7 +21,10 @@ export interface DashboardDeps {
     routing: Pick<Config['routing'], 'defaultPreset'>;
     limits: Pick<Config['limits'], 'maxJsonDepth'>;
     billing: Pick<Config['billing'], 'depositFeeBps'>;
+    accounts: Pick<Config['accounts'], 'signup' | 'sessionTtlMs'>;
   };
+  /** Self-service accounts (/console, docs/accounts.md). */
+  accounts: AccountService;
   /** Balances, plans and manual entries (docs/billing.md). */
   ledger: Pick<Ledger, 'manual' | 'account' | 'openAccount' | 'savePlan' | 'assignPlan' | 'plans'>;
   /** Deposits through Stripe Checkout; undefined unless `billing.stripe` is set. */

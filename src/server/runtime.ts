@@ -2,6 +2,8 @@ import { randomBytes } from 'node:crypto';
 import { resolve } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { pino } from 'pino';
+import { createMailer } from '../accounts/mailer.ts';
+import { AccountService } from '../accounts/service.ts';
 import { Ledger } from '../billing/ledger.ts';
 import { priceDataFetchedAt } from '../billing/prices.ts';
 import { StripeDeposits } from '../billing/stripe.ts';
@@ -70,6 +72,8 @@ export interface Runtime {
   tenancy: Tenancy;
   /** Channels: providers managed at runtime (src/channels/, docs/channels.md). */
   channels: ChannelService;
+  /** Self-service accounts of /console (src/accounts/, docs/accounts.md). */
+  accounts: AccountService;
   /** Applies a newly read configuration file (config/reload.ts); throws and changes nothing when it cannot. */
   applyConfig(next: Config): ConfigChanges;
   /** The live catalog's price refresh. */
@@ -304,6 +308,16 @@ export async function createRuntime(options: RuntimeOptions): Promise<Runtime> {
     tokens,
     health,
   });
+  const accounts = new AccountService({
+    db: store.db,
+    tenancy,
+    catalog,
+    ledger,
+    mailer: createMailer(config.mail, logger),
+    logger,
+    settings: config.accounts,
+    baseUrl: () => tenancy.links.baseUrl,
+  });
   const pipeline = new Pipeline({
     config,
     catalog,
@@ -336,6 +350,7 @@ export async function createRuntime(options: RuntimeOptions): Promise<Runtime> {
     auth,
     tenancy,
     channels,
+    accounts,
     applyConfig,
     prices,
     generatedApiKey,
@@ -395,6 +410,7 @@ export async function createRuntime(options: RuntimeOptions): Promise<Runtime> {
       await usage.close();
       await ledger.close().catch((err: unknown) => logger.error({ err }, 'ledger entries could not be written'));
       await responses?.close();
+      await accounts.close();
       await tenancy.close();
       await shared.close();
       await store.close();

@@ -1,4 +1,5 @@
 import type { Generated } from 'kysely';
+import type { AccountLoginTable, AccountTokenTable } from './account-tables.ts';
 import type { ChannelCredentialTable, ChannelRevisionTable, ChannelTable } from './channel-tables.ts';
 import type { LatencyBucketColumn } from './latency-buckets.ts';
 import type { AccountTable, LedgerEntryTable, PlanTable } from './ledger-tables.ts';
@@ -27,6 +28,8 @@ export interface Database {
   plan: PlanTable;
   account: AccountTable;
   ledger_entry: LedgerEntryTable;
+  account_login: AccountLoginTable;
+  account_token: AccountTokenTable;
 }
 
 /**

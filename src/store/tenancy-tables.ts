@@ -60,7 +60,8 @@ export interface AdminUserTable {
 export interface SessionTable {
   /** SHA-256 of the cookie value, hex: a database leak does not hand out live sessions. */
   id: string;
-  kind: 'client' | 'admin';
+  /** `console`: a self-service account signed in with its password (docs/accounts.md). */
+  kind: 'client' | 'admin' | 'console';
   tenant_id: string | null;
   admin_user_id: string | null;
   /** Per-session CSRF token, echoed in forms. */
