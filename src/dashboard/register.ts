@@ -53,7 +53,10 @@ export function registerDashboard(app: FastifyInstance, deps: DashboardDeps): vo
     scope.removeContentTypeParser('application/json');
     registerJsonBodyParser(scope, { maxDepth: deps.config.limits.maxJsonDepth, bodyLimit: 1024 * 1024 });
     scope.addHook('onSend', async (_req, reply, payload) => {
-      for (const [name, value] of Object.entries(SECURITY_HEADERS)) reply.header(name, value);
+      for (const [name, value] of Object.entries(SECURITY_HEADERS)) {
+        // A page may set a narrower or wider policy of its own (the console's deposit form posts to Stripe).
+        if (!reply.hasHeader(name)) reply.header(name, value);
+      }
       return payload;
     });
     scope.setErrorHandler((err, req, reply) => {

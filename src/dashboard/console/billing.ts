@@ -6,7 +6,7 @@ import { GatewayError } from '../../core/errors.ts';
 import type { DashboardDeps } from '../deps.ts';
 import { dateTime, usd } from '../format.ts';
 import { html, type SafeHtml } from '../html.ts';
-import { formField } from '../http.ts';
+import { contentSecurityPolicy, formField } from '../http.ts';
 import { type Notice, noticeBox } from '../layout.ts';
 import { sendHtml } from '../respond.ts';
 import { consoleLayout, csrfField } from './layout.ts';
@@ -24,6 +24,11 @@ interface StatementRow {
 }
 
 const STATEMENT_ROWS = 100;
+/**
+ * The deposit form is answered with a redirect to Stripe's hosted Checkout page, and a form's redirects are
+ * bound by `form-action` too: the billing page lets its forms reach Stripe's Checkout origin, and no other.
+ */
+const BILLING_CSP = contentSecurityPolicy("'self' https://checkout.stripe.com");
 const CSV_ROWS = 100_000;
 const KIND_LABELS: Record<string, string> = {
   deposit: 'Deposit',
@@ -41,6 +46,7 @@ const KIND_LABELS: Record<string, string> = {
 export function registerConsoleBilling(app: FastifyInstance, deps: DashboardDeps): void {
   const render = async (ctx: ConsoleContext, reply: FastifyReply, status: number, notice?: Notice) => {
     const rows = await statement(deps, ctx.tenant.id, 'desc', STATEMENT_ROWS);
+    reply.header('content-security-policy', BILLING_CSP);
     return sendHtml(reply, status, billingPage(deps, ctx, deps.ledger.account(ctx.tenant.id), rows, notice));
   };
 
