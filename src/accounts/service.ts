@@ -49,9 +49,16 @@ export class AccountService {
   readonly #o: AccountServiceOptions;
   readonly #pending = new Set<Promise<void>>();
 
+  readonly #prune: NodeJS.Timeout;
+
   constructor(options: AccountServiceOptions) {
     this.#o = options;
     this.repo = new AccountRepository(options.db, options.now);
+    // Spent and expired link tokens are dropped a day after they expire, off the request path.
+    this.#prune = setInterval(() => {
+      this.repo.prune().catch((err: unknown) => options.logger.warn({ err }, 'pruning account link tokens failed'));
+    }, 3_600_000);
+    this.#prune.unref();
   }
 
   get(tenantId: string): Promise<Account | undefined> {
@@ -227,6 +234,7 @@ export class AccountService {
   }
 
   async close(): Promise<void> {
+    clearInterval(this.#prune);
     await this.settle();
     this.#o.mailer.close();
   }

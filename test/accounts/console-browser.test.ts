@@ -48,7 +48,7 @@ if (!existsSync(CHROMIUM)) {
   browserSuite();
 }
 
-const text = async (locator: Locator) => (await locator.innerText()).replace(/\s+/g, ' ');
+const text = async (locator: Locator) => ((await locator.textContent()) ?? '').replace(/\s+/g, ' ').trim();
 
 function browserSuite(): void {
   describe('console in headless Chromium', () => {
