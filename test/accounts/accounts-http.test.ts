@@ -609,6 +609,75 @@ for (const kind of ['sqlite', 'postgres'] as const)
       assert.match(overview.html, /demo\/demo-fast/, 'spend by model names the model');
     });
 
+    test('models, routing, rotation and the plan: prices per tier and preset, the settings apply to the next call, the plan cap and model list show', async () => {
+      const email = address('router');
+      await verifiedAccount(email);
+      const tenantId = await tenantOf(email);
+      await gw.runtime.ledger.manual({
+        tenantId,
+        kind: 'credit',
+        amountNano: 2 * USD,
+        admin: 'test',
+        reason: 'test credit',
+      });
+      const c = await signedIn(email);
+
+      const models = await c.get('/console/models');
+      assert.equal(models.status, 200);
+      assert.match(models.html, /data-model="demo\/demo-fast"[\s\S]*?\$1<\/td>\s*<td class="num">\$4<\/td>/);
+      assert.match(models.html, /<td>cheapest<\/td>[\s\S]*?demo\/demo-utility/);
+      assert.match(models.html, /<td>balanced <span class="badge accent">yours<\/span>/);
+
+      await c.get('/console/keys');
+      const created = await c.post('/console/keys', { name: 'rotating' });
+      const first = /id="secret"[^>]*value="([^"]+)"/.exec(created.html)![1]!;
+      assert.equal(
+        ((await (await chat(gw, first)).json()) as { model: string }).model.includes('demo-fast'),
+        true,
+        'balanced: the fast tier routes to demo-fast',
+      );
+
+      const settings = await c.get('/console/settings');
+      assert.match(settings.html, /data-tier="fast">Now: <strong>demo\/demo-fast/);
+      const bad = await c.post('/console/settings', { preset: 'nonsense' });
+      assert.equal(bad.status, 400);
+      await c.get('/console/settings');
+      const saved = await c.post('/console/settings', { preset: 'cheapest' });
+      assert.equal(saved.status, 303);
+      assert.equal(saved.res.headers.get('location'), '/console/settings?saved=1');
+      const next = await chat(gw, first);
+      assert.equal(
+        next.headers.get('x-model-router-model'),
+        'demo/demo-utility',
+        'the next call follows the new preset',
+      );
+      await next.text();
+
+      const [record] = await gw.runtime.tenancy.repo.listKeys({ tenantId });
+      await c.get('/console/keys');
+      const rotated = await c.post(`/console/keys/${record!.id}/rotate`, {});
+      assert.equal(rotated.status, 200);
+      const second = /id="secret"[^>]*value="([^"]+)"/.exec(rotated.html)![1]!;
+      assert.notEqual(second, first);
+      assert.match(rotated.html, /previous secret keeps working until/);
+      assert.equal((await chat(gw, second)).status, 200);
+      assert.equal((await chat(gw, first)).status, 200, 'the old secret works during the grace period');
+
+      await gw.runtime.ledger.savePlan({
+        id: `starter${seq}`,
+        name: 'Starter',
+        monthlyCapNano: 10 * USD,
+        models: ['demo/demo-fast'],
+      });
+      await gw.runtime.ledger.assignPlan(tenantId, `starter${seq}`);
+      const overview = await c.get('/console');
+      assert.match(overview.html, /% of the \$10\.00 cap of plan Starter/);
+      const planModels = await c.get('/console/models');
+      assert.match(planModels.html, /Your plan: Starter/);
+      assert.match(planModels.html, /data-model="demo\/demo-fast"/);
+      assert.doesNotMatch(planModels.html, /data-model="demo\/demo-deep"/, 'the plan’s model list limits the catalog');
+    });
+
     test('the console pages need a session', async () => {
       for (const path of [
         '/console',

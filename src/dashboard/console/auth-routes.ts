@@ -3,6 +3,7 @@ import { normalizeEmail } from '../../accounts/email-address.ts';
 import { GatewayError } from '../../core/errors.ts';
 import { INVALID_ACCOUNT, LoginThrottle } from '../admin/login-throttle.ts';
 import type { DashboardDeps } from '../deps.ts';
+import { html } from '../html.ts';
 import { clearCookie, formField } from '../http.ts';
 import { messagePage } from '../layout.ts';
 import { redirect, sendHtml } from '../respond.ts';
@@ -121,7 +122,7 @@ export function registerConsoleAuth(app: FastifyInstance, deps: DashboardDeps): 
       200,
       messagePage(
         'Address confirmed',
-        `${check.email} is confirmed. Sign in to create API keys and add funds: /console/login`,
+        html`${check.email} is confirmed. <a href="/console/login">Sign in</a> to create API keys and add funds.`,
       ),
     );
   });
@@ -179,7 +180,10 @@ export function registerConsoleAuth(app: FastifyInstance, deps: DashboardDeps): 
     return sendHtml(
       reply,
       200,
-      messagePage('Address changed', `Your account's address is now ${check.email}. Sign in with it from now on.`),
+      messagePage(
+        'Address changed',
+        html`Your account's address is now ${check.email}. <a href="/console/login">Sign in</a> with it from now on.`,
+      ),
     );
   });
 }
