@@ -13,6 +13,8 @@ forEachDatabase('store migrations', (suite) => {
       .sort();
     assert.deepEqual(tables, [
       'account',
+      'account_login',
+      'account_token',
       'admin_user',
       'api_key',
       'channel',
