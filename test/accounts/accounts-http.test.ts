@@ -678,6 +678,23 @@ for (const kind of ['sqlite', 'postgres'] as const)
       assert.doesNotMatch(planModels.html, /data-model="demo\/demo-deep"/, 'the plan’s model list limits the catalog');
     });
 
+    test('mail budget: sign-ups and resets for one recipient stop after ten per window, from any address (429)', async () => {
+      const email = address('flooded');
+      for (let i = 0; i < 10; i++) {
+        const res = await client().form('/console/forgot', '/console/forgot', { email });
+        assert.equal(res.status, 200);
+      }
+      const blocked = await client().form('/console/signup', '/console/signup', { email, password: PASSWORD });
+      assert.equal(blocked.status, 429);
+      assert.ok(Number(blocked.res.headers.get('retry-after')) > 0);
+      const rows = await gw.runtime.store.db
+        .selectFrom('account_login')
+        .select('email')
+        .where('email', '=', email)
+        .execute();
+      assert.equal(rows.length, 0);
+    });
+
     test('the console pages need a session', async () => {
       for (const path of [
         '/console',
@@ -694,7 +711,7 @@ for (const kind of ['sqlite', 'postgres'] as const)
     });
   });
 
-describe('accounts without a mail server: links go to the log, and the cookie is Secure behind https', () => {
+describe('accounts with other settings: no mail server, an unreachable one, an https public URL, sign-up closed', () => {
   test('the verification link is one log line with no password; the session cookie is Secure with an https public URL', async () => {
     const gw = await startTenancyGateway({ server: { publicUrl: 'https://console.modro.test' } });
     try {
@@ -727,6 +744,37 @@ describe('accounts without a mail server: links go to the log, and the cookie is
       assert.equal(ok.status, 303);
       const cookie = ok.lastSetCookies.find((l) => l.startsWith('modro_console='));
       assert.match(cookie ?? '', /; Secure/);
+    } finally {
+      await gw.close();
+    }
+  });
+
+  test('a mail server that cannot be reached: the sign-up still answers, the failure is logged without secrets', async () => {
+    const gw = await startTenancyGateway(
+      {
+        mail: {
+          host: '127.0.0.1',
+          port: 1,
+          allowPlaintext: true,
+          user: 'u',
+          password: 'env:TEST_SMTP_PASSWORD',
+          from: 'm@modro.test',
+        },
+      },
+      { TEST_SMTP_PASSWORD: 'smtp-password-never-logged' },
+    );
+    try {
+      const c = new ConsoleClient(gw.url);
+      await c.get('/console/signup');
+      const res = await c.post('/console/signup', { email: 'down@example.com', password: PASSWORD });
+      assert.equal(res.status, 200);
+      assert.match(res.html, /Check your mail/);
+      await gw.runtime.accounts.settle();
+      const logs = gw.logs.join('');
+      assert.match(logs, /sending mail failed/);
+      assert.ok(!logs.includes('smtp-password-never-logged'));
+      assert.ok(!logs.includes(PASSWORD));
+      assert.ok(!/console\/verify\?token=/.test(logs), 'the link is not logged when a server is configured');
     } finally {
       await gw.close();
     }
