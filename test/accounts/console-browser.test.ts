@@ -105,6 +105,7 @@ function browserSuite(): void {
       await page.fill('#password', password);
       await page.getByRole('button', { name: 'Create account' }).click();
       await page.locator('#check-mail').waitFor();
+      await page.screenshot({ path: join(SHOTS, 'console-check-mail.png'), fullPage: true });
 
       const mail = await smtp.waitFor(email, { subject: /Verify your Modro account/ });
       const verify = await page.goto(linkIn(mail, '/console/verify'));
@@ -166,6 +167,8 @@ function browserSuite(): void {
       await page.getByRole('button', { name: 'Create key' }).click();
       const secret = await page.locator('#secret').inputValue();
       assert.match(secret, /^mdro_/);
+      assert.match(await text(page.locator('.card')), new RegExp(`OpenAI base URL: ${gw.baseURL}`));
+      await page.screenshot({ path: join(SHOTS, 'console-new-key.png'), fullPage: true });
       await page.getByRole('link', { name: 'Done' }).click();
       assert.match(await text(page.locator('#keys')), /walkthrough/);
       assert.equal((await page.content()).includes(secret), false);
@@ -193,7 +196,13 @@ function browserSuite(): void {
       assert.notEqual(spent, '$0.00');
       await page.screenshot({ path: join(SHOTS, 'console-overview.png'), fullPage: true });
 
+      await page.getByRole('link', { name: 'Models' }).click();
+      await page.waitForURL('**/console/models');
+      assert.match(await text(page.locator('#catalog tr[data-model="demo/demo-fast"]')), /demo\/demo-fast fast \$1 \$4 128,000/);
+      await page.screenshot({ path: join(SHOTS, 'console-models.png'), fullPage: true });
+
       await page.getByRole('link', { name: 'Billing' }).click();
+      await page.waitForURL('**/console/billing');
       assert.ok((await page.locator('#statement tr[data-kind=settle]').count()) >= 1, 'the charge is on the statement');
 
       await page.getByRole('button', { name: 'Sign out' }).click();

@@ -51,7 +51,7 @@ export function registerConsoleKeys(app: FastifyInstance, deps: DashboardDeps): 
         expiresInDays: formField(req, 'expiresInDays'),
         limits: keyLimitsFromForm(req),
       });
-      return sendHtml(reply, 201, shownOncePage(ctx, created.key, created.record, deps.config.server.publicUrl));
+      return sendHtml(reply, 201, shownOncePage(ctx, created.key, created.record, deps.tenancy.links.baseUrl));
     } catch (err) {
       if (!(err instanceof GatewayError) || err.code !== 'invalid_request') throw err;
       return render(ctx, reply, 400, { tone: 'bad', text: err.message });
@@ -65,7 +65,7 @@ export function registerConsoleKeys(app: FastifyInstance, deps: DashboardDeps): 
     const key = await ownKey(ctx, (req.params as { id: string }).id);
     if (!key || key.revokedAt !== null) return noSuchKey(ctx, reply);
     const rotated = await rotateKey(ops, key.id);
-    return sendHtml(reply, 200, shownOncePage(ctx, rotated.key, rotated.record, deps.config.server.publicUrl));
+    return sendHtml(reply, 200, shownOncePage(ctx, rotated.key, rotated.record, deps.tenancy.links.baseUrl));
   });
 
   app.post('/console/keys/:id/revoke', async (req, reply) => {
@@ -125,13 +125,8 @@ ${noticeBox(notice)}
   });
 }
 
-function shownOncePage(
-  ctx: ConsoleContext,
-  secret: string,
-  record: ApiKeyRecord,
-  publicUrl: string | undefined,
-): SafeHtml {
-  const base = publicUrl ? `${publicUrl.replace(/\/+$/, '')}/v1` : '<this gateway>/v1';
+function shownOncePage(ctx: ConsoleContext, secret: string, record: ApiKeyRecord, baseUrl: string): SafeHtml {
+  const base = `${baseUrl}/v1`;
   return consoleLayout('keys', ctx, {
     title: 'Your new key',
     body: html`

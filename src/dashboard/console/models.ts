@@ -25,6 +25,11 @@ export function registerConsoleModels(app: FastifyInstance, deps: DashboardDeps)
     const inPlan = (m: CatalogModel | undefined) => !m || !plan?.models || plan.models.includes(m.id);
     const models = modelsTenantMayUse(deps.catalog, policy).filter(inPlan);
     const byPreset = PRESETS.map((p) => ({ preset: p, first: firstModelPerTier(deps, p, policy) }));
+    const lists = TIERS.map((tier) => ({
+      tier,
+      ids: new Set(deps.router.listFor(preset, tier, policy).map((m) => m.id)),
+    }));
+    const tiersOf = (m: CatalogModel) => lists.filter((l) => l.ids.has(m.id)).map((l) => l.tier);
     const cell = (m: CatalogModel | undefined): SafeHtml =>
       m && inPlan(m)
         ? html`<span class="mono">${m.id}</span><div class="sub">${perMillion(m.price.input)} in · ${perMillion(m.price.output)} out</div>`
@@ -49,11 +54,11 @@ export function registerConsoleModels(app: FastifyInstance, deps: DashboardDeps)
 <section class="card" id="catalog">
   <div class="card-head"><h2>Catalog</h2><span class="hint">${models.length} models you can call</span></div>
   <div class="table-wrap"><table>
-    <thead><tr><th>Model</th><th>Tiers</th><th class="num">Input / Mtok</th><th class="num">Output / Mtok</th><th class="num">Context</th></tr></thead>
+    <thead><tr><th>Model</th><th>Tiers (${preset})</th><th class="num">Input / Mtok</th><th class="num">Output / Mtok</th><th class="num">Context</th></tr></thead>
     <tbody>${models.map(
       (m) => html`<tr data-model="${m.id}">
       <td class="mono">${m.id}</td>
-      <td>${m.tiers.join(', ') || '—'}</td>
+      <td>${tiersOf(m).join(', ') || '—'}</td>
       <td class="num">${perMillion(m.price.input)}</td>
       <td class="num">${perMillion(m.price.output)}</td>
       <td class="num">${m.contextWindow.toLocaleString('en-US')}</td></tr>`,
