@@ -233,9 +233,11 @@ export class AccountService {
     while (this.#pending.size > 0) await Promise.allSettled([...this.#pending]);
   }
 
+  /** Stops the housekeeping; mail still being sent gets up to five seconds (a stuck server cannot hold the exit). */
   async close(): Promise<void> {
     clearInterval(this.#prune);
-    await this.settle();
+    const grace = new Promise<void>((resolve) => setTimeout(resolve, 5_000).unref());
+    await Promise.race([this.settle(), grace]);
     this.#o.mailer.close();
   }
 

@@ -355,9 +355,9 @@ export const configSchema = z.strictObject({
     .strictObject({
       host: z.string().min(1),
       port: z.int().min(1).max(65_535).default(587),
-      /** true: TLS from the first byte (port 465); false: plain, upgraded with STARTTLS when the server offers it. */
+      /** true: TLS from the first byte (port 465); false: upgraded with STARTTLS (required unless allowPlaintext). */
       secure: z.boolean().default(false),
-      /** false: refuse to send unless the connection is upgraded with STARTTLS. */
+      /** true: send in plain text when the server offers no STARTTLS (a relay on localhost); false: refuse. */
       allowPlaintext: z.boolean().default(false),
       user: z.string().min(1).optional(),
       /** `env:`/`file:`; never logged. */
