@@ -198,7 +198,10 @@ function browserSuite(): void {
 
       await page.getByRole('link', { name: 'Models' }).click();
       await page.waitForURL('**/console/models');
-      assert.match(await text(page.locator('#catalog tr[data-model="demo/demo-fast"]')), /demo\/demo-fast fast \$1 \$4 128,000/);
+      assert.match(
+        await text(page.locator('#catalog tr[data-model="demo/demo-fast"]')),
+        /demo\/demo-fast fast \$1 \$4 128,000/,
+      );
       await page.screenshot({ path: join(SHOTS, 'console-models.png'), fullPage: true });
 
       await page.getByRole('link', { name: 'Billing' }).click();
