@@ -153,6 +153,14 @@ for (const kind of ['sqlite', 'postgres'] as const)
 
       const link = linkIn(mail, '/console/verify');
       assert.ok(link.startsWith(gw.url), 'links use the gateway’s own base URL');
+      const token = new URL(link).searchParams.get('token')!;
+      const stored = JSON.stringify([
+        await gw.runtime.store.db.selectFrom('account_token').selectAll().execute(),
+        await gw.runtime.store.db.selectFrom('account_login').selectAll().execute(),
+      ]);
+      assert.ok(!stored.includes(token), 'only the token’s hash is stored');
+      assert.ok(!stored.includes(PASSWORD), 'only the password’s scrypt hash is stored');
+      assert.match(stored, /"password_hash":"scrypt\$32768\$8\$1\$/);
       const verified = await fetch(link);
       assert.equal(verified.status, 200);
       assert.match(await verified.text(), /Address confirmed/);
