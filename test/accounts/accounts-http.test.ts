@@ -701,6 +701,18 @@ for (const kind of ['sqlite', 'postgres'] as const)
         .where('email', '=', email)
         .execute();
       assert.equal(rows.length, 0);
+
+      // A signed-in account asking for new confirmation links counts on its address's budget too.
+      const typo = address('typo');
+      await signup(typo);
+      const c = await signedIn(typo);
+      await c.get('/console/account');
+      for (let i = 0; i < 9; i++) assert.equal((await c.post('/console/account/resend', {})).status, 303);
+      const resend = await c.post('/console/account/resend', {});
+      assert.equal(resend.status, 429);
+      assert.match(resend.html, /Too many attempts/);
+      await gw.runtime.accounts.settle();
+      assert.equal(smtp.to(typo).length, 10);
     });
 
     test('the console pages need a session', async () => {

@@ -7,7 +7,9 @@ import { html, type SafeHtml } from '../html.ts';
 import { formField } from '../http.ts';
 import { type Notice, noticeBox } from '../layout.ts';
 import { redirect, sendHtml } from '../respond.ts';
+import { throttled } from './auth-routes.ts';
 import { consoleLayout, csrfField } from './layout.ts';
+import type { ConsoleThrottles } from './register.ts';
 import { type ConsoleContext, consoleForForm, consoleForPage, sessionHash } from './session.ts';
 
 const NOTICES: Record<string, Notice> = {
@@ -20,7 +22,7 @@ const NOTICES: Record<string, Notice> = {
 };
 
 /** `/console/account`: the address and its confirmation, a change of password or of address. */
-export function registerConsoleAccount(app: FastifyInstance, deps: DashboardDeps): void {
+export function registerConsoleAccount(app: FastifyInstance, deps: DashboardDeps, throttles: ConsoleThrottles): void {
   const { accounts } = deps;
   const render = (ctx: ConsoleContext, reply: FastifyReply, status: number, notice?: Notice) =>
     sendHtml(reply, status, accountPage(ctx, notice));
@@ -62,6 +64,8 @@ export function registerConsoleAccount(app: FastifyInstance, deps: DashboardDeps
   app.post('/console/account/email', async (req, reply) => {
     const ctx = await consoleForForm(deps, req, reply);
     if (!ctx) return;
+    const slot = throttles.mails.reserve(req.ip, formField(req, 'email') ?? '');
+    if (!slot.allowed) return throttled(reply, slot.retryAfterSeconds);
     return attempt(
       ctx,
       reply,
@@ -73,6 +77,8 @@ export function registerConsoleAccount(app: FastifyInstance, deps: DashboardDeps
   app.post('/console/account/resend', async (req, reply) => {
     const ctx = await consoleForForm(deps, req, reply);
     if (!ctx) return;
+    const slot = throttles.mails.reserve(req.ip, ctx.account.email);
+    if (!slot.allowed) return throttled(reply, slot.retryAfterSeconds);
     return attempt(ctx, reply, () => accounts.resendVerification(ctx.tenant.id), 'resent');
   });
 }

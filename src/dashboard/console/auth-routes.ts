@@ -1,7 +1,5 @@
 import type { FastifyInstance, FastifyReply } from 'fastify';
-import { normalizeEmail } from '../../accounts/email-address.ts';
 import { GatewayError } from '../../core/errors.ts';
-import { INVALID_ACCOUNT, LoginThrottle } from '../admin/login-throttle.ts';
 import type { DashboardDeps } from '../deps.ts';
 import { html } from '../html.ts';
 import { clearCookie, formField } from '../http.ts';
@@ -16,6 +14,7 @@ import {
   signupPage,
   throttledPage,
 } from './auth-pages.ts';
+import type { ConsoleThrottles } from './register.ts';
 import {
   CONSOLE_COOKIE,
   CONSOLE_PATH,
@@ -28,23 +27,22 @@ import {
   startConsoleSession,
 } from './session.ts';
 
-const emailKey = (email: string) => normalizeEmail(email) ?? INVALID_ACCOUNT;
-
 /**
  * Signing up, in and out, and the links mailed to an account (docs/accounts.md). Sign-in attempts are counted
  * per client address and per account before the password hash runs (10 per 15 minutes each, like the admin
  * login); sign-ups and reset requests, which send mail, have their own budget per address and per recipient.
  */
-export function registerConsoleAuth(app: FastifyInstance, deps: DashboardDeps): void {
+/** The 429 page, with Retry-After. */
+export function throttled(reply: FastifyReply, retryAfterSeconds: number) {
+  reply.header('retry-after', String(retryAfterSeconds));
+  return sendHtml(reply, 429, throttledPage(retryAfterSeconds));
+}
+
+export function registerConsoleAuth(app: FastifyInstance, deps: DashboardDeps, throttles: ConsoleThrottles): void {
   const { accounts } = deps;
-  const logins = new LoginThrottle(undefined, emailKey);
-  const mails = new LoginThrottle(undefined, emailKey);
+  const { logins, mails } = throttles;
   const query = (req: { query: unknown }, name: string) => (req.query as Record<string, unknown>)[name];
 
-  const throttled = (reply: FastifyReply, retryAfterSeconds: number) => {
-    reply.header('retry-after', String(retryAfterSeconds));
-    return sendHtml(reply, 429, throttledPage(retryAfterSeconds));
-  };
   const signupClosed = (reply: FastifyReply) =>
     sendHtml(reply, 404, messagePage('Sign-up is closed', 'This gateway does not take new accounts.', 'error'));
 
