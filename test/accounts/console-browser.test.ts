@@ -188,6 +188,7 @@ function browserSuite(): void {
       await page.waitForURL(`${gw.url}/console`);
       assert.match(await text(page.locator('#by-model')), /demo\/demo-fast/);
       assert.ok((await page.locator('#spend svg rect.bar').count()) >= 1, 'the spend chart has a bar');
+      assert.equal(await page.locator('#by-model svg.donut circle.arc').count(), 1, 'one model, one slice');
       assert.match(await text(page.locator('#recent')), /demo\/demo-fast/);
       const spent = await text(page.locator('.kpi', { hasText: 'Spent this month' }).locator('.value'));
       const month = gw.runtime.ledger.account(tenantId)!.monthSpendNano;

@@ -3,11 +3,12 @@ import type { AccountView, Plan } from '../../billing/ledger.ts';
 import type { UsageRecord } from '../../store/usage.ts';
 import { queryRecentRequests } from '../../store/usage-queries.ts';
 import { loadUsage, rangeOf, type UsageView } from '../analytics.ts';
+import { donut } from '../charts/donut.ts';
 import type { DashboardDeps } from '../deps.ts';
 import { compact, percent, usd } from '../format.ts';
 import { html, type SafeHtml } from '../html.ts';
 import { sendHtml } from '../respond.ts';
-import { breakdownTable, kpi, rangeTabs, recentTable, requestsChart, spendChart } from '../widgets.ts';
+import { breakdownTable, kpi, rangeTabs, recentTable, requestsChart, spendChart, tierSplit } from '../widgets.ts';
 import { consoleLayout } from './layout.ts';
 import { type ConsoleContext, consoleForPage } from './session.ts';
 
@@ -64,13 +65,34 @@ function overviewPage(
   <div class="card-head"><h2>Spend by ${view.range.bucket}</h2><span class="hint">what your requests cost</span></div>
   ${spendChart(view)}
 </section>
+<section class="card" id="by-model">
+  <div class="card-head"><h2>Spend by model</h2><span class="hint">share of spend</span></div>
+  <div class="split">${modelDonut(view)}${breakdownTable(view.byModel, 'Model')}</div>
+</section>
 <div class="grid two">
-  <section class="card" id="by-model"><div class="card-head"><h2>By model</h2><span class="hint">share of spend</span></div>${breakdownTable(view.byModel, 'Model')}</section>
   <section class="card"><div class="card-head"><h2>Requests</h2><span class="hint">succeeded and failed</span></div>${requestsChart(view)}</section>
+  <section class="card"><div class="card-head"><h2>By tier</h2><span class="hint">utility · fast · deep</span></div>${tierSplit(view)}</section>
 </div>
 <section class="card" id="recent">
   <div class="card-head"><h2>Latest requests</h2><span class="hint">newest first</span></div>
   ${recentTable(recent)}
 </section>`,
   });
+}
+
+const TONES = ['c1', 'c2', 'c3', 'c4', 'c5', 'c6'];
+
+/** The period's spend split by model, in the tones of the table's share bars beside it. */
+function modelDonut(view: UsageView): SafeHtml {
+  const rows = view.byModel;
+  const spend = rows.reduce((sum, r) => sum + r.costNanoUsd, 0);
+  return donut(
+    rows.map((r, i) => ({
+      label: `${r.key ?? 'not routed'}: ${usd(r.costNanoUsd)}`,
+      value: r.costNanoUsd,
+      tone: TONES[i % TONES.length]!,
+    })),
+    usd(spend),
+    'spent',
+  );
 }
