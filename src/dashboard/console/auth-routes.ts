@@ -27,17 +27,17 @@ import {
   startConsoleSession,
 } from './session.ts';
 
-/**
- * Signing up, in and out, and the links mailed to an account (docs/accounts.md). Sign-in attempts are counted
- * per client address and per account before the password hash runs (10 per 15 minutes each, like the admin
- * login); sign-ups and reset requests, which send mail, have their own budget per address and per recipient.
- */
 /** The 429 page, with Retry-After. */
 export function throttled(reply: FastifyReply, retryAfterSeconds: number) {
   reply.header('retry-after', String(retryAfterSeconds));
   return sendHtml(reply, 429, throttledPage(retryAfterSeconds));
 }
 
+/**
+ * Signing up, in and out, and the links mailed to an account (docs/accounts.md). Sign-in attempts are counted
+ * per client address and per account before the password hash runs (10 per 15 minutes each, like the admin
+ * login); sign-ups and reset requests, which send mail, have their own budget per address and per recipient.
+ */
 export function registerConsoleAuth(app: FastifyInstance, deps: DashboardDeps, throttles: ConsoleThrottles): void {
   const { accounts } = deps;
   const { logins, mails } = throttles;
