@@ -70,11 +70,7 @@ export class AccountService {
    * taken); otherwise answers the same whether or not the address is taken.
    */
   async signup(input: { email: unknown; password: unknown }): Promise<void> {
-    const email = normalizeEmail(input.email);
-    if (!email) throw new GatewayError('invalid_request', 'Enter a valid email address.', { param: 'email' });
-    const password = typeof input.password === 'string' ? input.password : '';
-    const problem = passwordProblem(password, email);
-    if (problem) throw new GatewayError('invalid_request', problem, { param: 'password' });
+    const { email, password } = validSignup(input);
     // Hashed whether or not the address is taken: both answers take one scrypt.
     const passwordHash = await hashPassword(password);
     const existing = await this.repo.byEmail(email);
@@ -283,6 +279,19 @@ export class AccountService {
   #ops() {
     return { repo: this.#o.tenancy.repo, catalog: this.#o.catalog, directory: this.#o.tenancy.directory };
   }
+}
+
+/**
+ * A sign-up's address and password, or the refusal of either (rules that never look at the database, so the
+ * answer is the same whether or not the address has an account).
+ */
+export function validSignup(input: { email: unknown; password: unknown }): { email: string; password: string } {
+  const email = normalizeEmail(input.email);
+  if (!email) throw new GatewayError('invalid_request', 'Enter a valid email address.', { param: 'email' });
+  const password = typeof input.password === 'string' ? input.password : '';
+  const problem = passwordProblem(password, email);
+  if (problem) throw new GatewayError('invalid_request', problem, { param: 'password' });
+  return { email, password };
 }
 
 function decoy(): Promise<string> {

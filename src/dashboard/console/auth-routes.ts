@@ -1,4 +1,5 @@
 import type { FastifyInstance, FastifyReply } from 'fastify';
+import { validSignup } from '../../accounts/service.ts';
 import { GatewayError } from '../../core/errors.ts';
 import type { DashboardDeps } from '../deps.ts';
 import { html } from '../html.ts';
@@ -55,10 +56,13 @@ export function registerConsoleAuth(app: FastifyInstance, deps: DashboardDeps, t
     if (!deps.config.accounts.signup) return signupClosed(reply);
     if (!preFormOk(deps, req)) return refuseForm(reply);
     const email = formField(req, 'email') ?? '';
-    const slot = mails.reserve(req.ip, email);
-    if (!slot.allowed) return throttled(reply, slot.retryAfterSeconds);
+    const input = { email, password: formField(req, 'password') };
     try {
-      await accounts.signup({ email, password: formField(req, 'password') });
+      // A refused address or password sends no mail and does not count on the mail budget.
+      validSignup(input);
+      const slot = mails.reserve(req.ip, email);
+      if (!slot.allowed) return throttled(reply, slot.retryAfterSeconds);
+      await accounts.signup(input);
     } catch (err) {
       if (!(err instanceof GatewayError) || err.code !== 'invalid_request') throw err;
       return sendHtml(
