@@ -55,7 +55,7 @@ export interface UpstreamRequest {
   /** The runtime's connection pools. */
   pool: UpstreamPool;
   url: string;
-  method?: 'POST' | 'GET';
+  method?: 'POST' | 'GET' | 'DELETE';
   headers: Record<string, string>;
   body?: string | Uint8Array;
   timeouts: Timeouts;

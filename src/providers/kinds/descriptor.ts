@@ -10,7 +10,7 @@ import type { OpenAIQuirks } from '../openai-compatible/quirks.ts';
  */
 
 /** The adapters, one per wire protocol (src/providers/<wire>/). */
-export type Wire = 'openai-compatible' | 'anthropic' | 'gemini' | 'bedrock' | 'demo';
+export type Wire = 'openai-compatible' | 'anthropic' | 'gemini' | 'bedrock' | 'demo' | 'replicate';
 
 interface DescriptorFields<K extends string> {
   /** The provider's `kind` in the configuration. */

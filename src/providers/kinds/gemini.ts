@@ -1,5 +1,5 @@
 import { describeKind } from './descriptor.ts';
-import { embeddingModel, knownModel, REASONING } from './known-model.ts';
+import { embeddingModel, knownModel, mediaModel, REASONING } from './known-model.ts';
 
 /**
  * The base URL is the host root; the API version is added (gemini/gemini-endpoint.ts).
@@ -17,5 +17,10 @@ export const gemini = describeKind({
     knownModel('gemini-2.5-flash', 1_048_576, 65_536, REASONING, 74),
     knownModel('gemini-2.5-pro', 1_048_576, 65_536, REASONING, 89),
     embeddingModel('gemini-embedding-001', 2_048),
+    // Imagen through `models/{model}:predict` (media/imagen.ts), priced per image (not in the price library).
+    // @see https://ai.google.dev/gemini-api/docs/pricing#imagen-4
+    mediaModel('imagen-4.0-fast-generate-001', 'image', { qualityRank: 70, mediaPrice: { perImage: 0.02 } }),
+    mediaModel('imagen-4.0-generate-001', 'image', { qualityRank: 80, mediaPrice: { perImage: 0.04 } }),
+    mediaModel('imagen-4.0-ultra-generate-001', 'image', { qualityRank: 88, mediaPrice: { perImage: 0.06 } }),
   ],
 });
