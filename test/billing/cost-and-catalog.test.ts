@@ -64,7 +64,14 @@ describe('catalog', () => {
     assert.deepEqual([...catalog.providers.keys()], ['demo']);
     assert.deepEqual(
       catalog.models.map((m) => m.id),
-      ['demo/demo-utility', 'demo/demo-fast', 'demo/demo-deep', 'demo/demo-embed', 'demo/demo-image', 'demo/demo-speech'],
+      [
+        'demo/demo-utility',
+        'demo/demo-fast',
+        'demo/demo-deep',
+        'demo/demo-embed',
+        'demo/demo-image',
+        'demo/demo-speech',
+      ],
     );
     assert.deepEqual(
       catalog.models.map((m) => m.mode ?? 'chat'),
@@ -119,7 +126,9 @@ describe('catalog', () => {
     assert.ok(catalog.byId.get('openai/gpt-4o-mini'));
     // Chat and embedding models are priced per token; media models per image, second or character, or in
     // tokens from the library (gpt-image-1).
-    assert.ok(catalog.models.filter((m) => !m.mediaPrice).every((m) => m.price.input > 0 || m.mode === 'transcription'));
+    assert.ok(
+      catalog.models.filter((m) => !m.mediaPrice).every((m) => m.price.input > 0 || m.mode === 'transcription'),
+    );
     assert.ok(catalog.models.filter((m) => m.mediaPrice).length > 0);
   });
 

@@ -20,8 +20,8 @@ export const GEMINI_DEFAULT_API_VERSION = 'v1beta';
 export function geminiEndpoint(
   target: UpstreamTarget,
   stream: boolean,
-  /** Another method of the model resource (`batchEmbedContents`, Imagen's `predict`); default generateContent. */
-  other?: 'batchEmbedContents' | 'predict',
+  /** Another method of the model resource (`batchEmbedContents`); default generateContent or its stream. */
+  other?: 'batchEmbedContents',
 ): { url: string; headers: Record<string, string> } {
   const base = (target.provider.baseUrl || descriptorOf(target.provider.kind).defaultBaseUrl).replace(/\/+$/, '');
   const root = /\/v\d+(alpha|beta)?\d*$/.test(base)

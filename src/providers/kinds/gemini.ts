@@ -17,10 +17,8 @@ export const gemini = describeKind({
     knownModel('gemini-2.5-flash', 1_048_576, 65_536, REASONING, 74),
     knownModel('gemini-2.5-pro', 1_048_576, 65_536, REASONING, 89),
     embeddingModel('gemini-embedding-001', 2_048),
-    // Imagen through `models/{model}:predict` (media/imagen.ts), priced per image (not in the price library).
-    // @see https://ai.google.dev/gemini-api/docs/pricing#imagen-4
-    mediaModel('imagen-4.0-fast-generate-001', 'image', { qualityRank: 70, mediaPrice: { perImage: 0.02 } }),
-    mediaModel('imagen-4.0-generate-001', 'image', { qualityRank: 80, mediaPrice: { perImage: 0.04 } }),
-    mediaModel('imagen-4.0-ultra-generate-001', 'image', { qualityRank: 88, mediaPrice: { perImage: 0.06 } }),
+    // Image output through generateContent (media/gemini-image.ts), metered in tokens and priced by the price
+    // library (text in, image tokens out).
+    mediaModel('gemini-2.5-flash-image', 'image', { qualityRank: 85 }),
   ],
 });

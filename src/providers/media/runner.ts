@@ -12,7 +12,7 @@ import { demoMedia } from '../demo/media.ts';
 import type { UpstreamPool } from '../http.ts';
 import { descriptorOf } from '../kinds/index.ts';
 import type { ProviderSpec } from '../types.ts';
-import { imagen } from './imagen.ts';
+import { geminiImage } from './gemini-image.ts';
 import type { MediaAdapter, MediaSettings } from './media-adapter.ts';
 import { cancelledError, outputFilename } from './media-http.ts';
 import { type MediaInput, type MediaKind, parseMediaInput } from './media-input.ts';
@@ -64,7 +64,7 @@ function adapterFor(wire: string, kind: MediaKind): MediaAdapter | undefined {
         kind
       ];
     case 'gemini':
-      return kind === 'image' ? imagen : undefined;
+      return kind === 'image' ? geminiImage : undefined;
     case 'replicate':
       return replicate;
     case 'demo':
