@@ -25,30 +25,24 @@ export interface MediaMeter {
 }
 
 /**
- * The rate for this variant: `size/quality`, then `size`, then `quality`, then `*`; with `worst`, an unknown
- * variant takes the highest rate (a hold covers the most a run can cost).
+ * The rate for this variant: `size/quality`, then `size`, then `quality`, then `*`. A variant none of them names
+ * takes the highest rate among those that fit what is known of it (never a silent zero: a hold covers the most a
+ * run can cost, and a run the price table does not know is charged at its dearest fitting rate).
  */
-export function mediaRate(rate: MediaRate | undefined, size?: string, quality?: string, worst = false): number {
+export function mediaRate(rate: MediaRate | undefined, size?: string, quality?: string): number {
   if (rate === undefined) return 0;
   if (typeof rate === 'number') return rate;
   const keys = [size && quality ? `${size}/${quality}` : undefined, size, quality, '*'];
   for (const key of keys) if (key !== undefined && rate[key] !== undefined) return rate[key];
-  if (worst) {
-    const matching = Object.entries(rate).filter(
-      ([key]) => (!size || key.startsWith(`${size}/`)) && (!quality || key.endsWith(`/${quality}`)),
-    );
-    const values = (matching.length > 0 ? matching : Object.entries(rate)).map(([, v]) => v);
-    return values.length > 0 ? Math.max(...values) : 0;
-  }
-  return 0;
+  const fitting = Object.entries(rate).filter(
+    ([key]) => (!size || key.startsWith(`${size}/`)) && (!quality || key.endsWith(`/${quality}`)),
+  );
+  const values = (fitting.length > 0 ? fitting : Object.entries(rate)).map(([, v]) => v);
+  return values.length > 0 ? Math.max(...values) : 0;
 }
 
-/** Nano-dollars of this meter at this model's prices; `worst` prices unknown variants at their highest rate. */
-export function mediaCostNanoUsd(
-  meter: MediaMeter,
-  model: Pick<CatalogModel, 'price' | 'mediaPrice'>,
-  worst = false,
-): number {
+/** Nano-dollars of this meter at this model's prices. */
+export function mediaCostNanoUsd(meter: MediaMeter, model: Pick<CatalogModel, 'price' | 'mediaPrice'>): number {
   const media = model.mediaPrice ?? {};
   const price = model.price;
   // Rates per million tokens (or characters): 1000 nano-USD per unit per unit of rate.
@@ -61,7 +55,7 @@ export function mediaCostNanoUsd(
     (meter.characters ?? 0) * (media.perMillionCharacters ?? 0);
   // Per-unit rates in USD: 1e9 nano-USD per unit.
   const perUnit =
-    (meter.images ?? 0) * mediaRate(media.perImage, meter.size, meter.quality, worst) +
-    (meter.seconds ?? 0) * mediaRate(media.perSecond, meter.size, meter.quality, worst);
+    (meter.images ?? 0) * mediaRate(media.perImage, meter.size, meter.quality) +
+    (meter.seconds ?? 0) * mediaRate(media.perSecond, meter.size, meter.quality);
   return Math.round(perMillion * 1000 + perUnit * 1e9);
 }

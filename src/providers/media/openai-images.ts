@@ -138,7 +138,7 @@ function meterOf(
   quality: string | undefined,
   input: ImageInput,
 ): MediaMeter {
-  if (family !== 'gpt-image') return { images, size, quality: quality ?? 'standard' };
+  if (family !== 'gpt-image') return { images, size: size ?? '1024x1024', quality: quality ?? 'standard' };
   const usage = json['usage'] as Record<string, unknown> | undefined;
   const details = usage?.['input_tokens_details'] as Record<string, unknown> | undefined;
   const num = (v: unknown) => (typeof v === 'number' && Number.isFinite(v) && v >= 0 ? v : undefined);

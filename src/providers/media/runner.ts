@@ -136,7 +136,7 @@ export function mediaRunners(deps: MediaRunnerDeps): ExecutionRunner[] {
     estimateNanoUsd(model, input) {
       const r = resolve(model, input);
       const meter = r.adapter.worstMeter?.(r.media, { model: r.model }) ?? defaultWorst(r.media);
-      return mediaCostNanoUsd(meter, r.model, true);
+      return mediaCostNanoUsd(meter, r.model);
     },
     async run(execModel, input, ctx: RunContext): Promise<RunResult> {
       const r = resolve(execModel, input);
