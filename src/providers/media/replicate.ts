@@ -14,7 +14,7 @@ import { malformed } from './openai-media-call.ts';
  * the creation call; otherwise `GET /v1/predictions/{id}` is polled until `succeeded`, `failed` or `canceled`.
  * Outputs are URLs (or `data:` URLs), fetched here under the output cap and never passed on; a cancelled or
  * timed-out execution stops polling and cancels the prediction (`POST /v1/predictions/{id}/cancel`, best effort).
- * Input: `prompt`; `size` as `aspect_ratio` when it is a standard one, else `custom` with `width` and `height`;
+ * Input: `prompt`; `size` as `aspect_ratio` when it is near a standard one, else `custom` with `width` and `height`;
  * `n` as `num_outputs`; an input image as a data URL (`image_prompt` for FLUX 1.1 Pro, else `image`); video
  * `duration`. Metered as images made and Replicate's run time (`metrics.predict_time`): a model is priced per
  * image or per second of run time (mediaPrice).
@@ -28,12 +28,15 @@ const MAX_INPUT_IMAGE_BYTES = 10 * 1024 * 1024;
 /** Run time a per-second model is held at (its real run time is known only at the end). */
 const HELD_RUN_SECONDS = 600;
 
+/** The nearest of the usual aspect ratios (within 3%: FLUX's 16:9 is 1344x768), else undefined (custom). */
 function aspectOf(size: string): string | undefined {
   const [w, h] = size.split('x').map(Number) as [number, number];
-  const gcd = (a: number, b: number): number => (b === 0 ? a : gcd(b, a % b));
-  const g = gcd(w, h);
-  const ratio = `${w / g}:${h / g}`;
-  return ASPECTS.includes(ratio) ? ratio : undefined;
+  const ratioOf = (aspect: string) => {
+    const [a, b] = aspect.split(':').map(Number) as [number, number];
+    return a / b;
+  };
+  const best = ASPECTS.reduce((x, y) => (Math.abs(ratioOf(y) - w / h) < Math.abs(ratioOf(x) - w / h) ? y : x));
+  return Math.abs(ratioOf(best) - w / h) / ratioOf(best) <= 0.03 ? best : undefined;
 }
 
 function baseUrl(call: MediaCall): string {
