@@ -245,9 +245,10 @@ export class Router {
     }
     const embedding = models.filter(isEmbeddingModel);
     if (embedding.length === 0) {
+      const media = mediaModeOf(models[0]!);
       throw new GatewayError(
         'invalid_request',
-        `The model '${ref}' is a chat model and cannot create embeddings; name an embedding model (such as text-embedding-3-small)`,
+        `The model '${ref}' is ${media ? `${media === 'image' ? 'an' : 'a'} ${media}` : 'a chat'} model and cannot create embeddings; name an embedding model (such as text-embedding-3-small)`,
         { param: 'model' },
       );
     }
