@@ -1,9 +1,12 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
+import { BedrockRuntimeClient, InvokeModelCommand, ValidationException } from '@aws-sdk/client-bedrock-runtime';
 import { GoogleGenAI } from '@google/genai';
 import OpenAI, { AuthenticationError, BadRequestError, toFile } from 'openai';
 import Replicate from 'replicate';
 import { toneWav } from '../../src/providers/demo/media.ts';
+import { MOCK_BEDROCK_CREDENTIALS, MOCK_BEDROCK_REGION, type MockBedrock, startMockBedrock } from './bedrock.ts';
+import { BEDROCK_MOCK_PNG } from './bedrock-images.ts';
 import {
   MOCK_GEMINI_MEDIA_KEY,
   MOCK_IMAGE_TOKENS,
@@ -218,5 +221,62 @@ describe('Replicate mock through the replicate package', () => {
     await assert.rejects(replicate.run('nobody/nothing', { input: { prompt: 'x' } }), /404/);
     const wrong = new Replicate({ auth: 'r8_wrong', baseUrl: mock.baseUrl });
     await assert.rejects(wrong.run('black-forest-labs/flux-dev', { input: { prompt: 'x' } }), /401.*Unauthenticated/s);
+  });
+});
+
+describe('Bedrock mock: InvokeModel for image models through @aws-sdk/client-bedrock-runtime', () => {
+  let mock: MockBedrock;
+  let client: BedrockRuntimeClient;
+  before(async () => {
+    mock = await startMockBedrock();
+    client = new BedrockRuntimeClient({
+      endpoint: mock.url,
+      region: MOCK_BEDROCK_REGION,
+      credentials: MOCK_BEDROCK_CREDENTIALS,
+      maxAttempts: 1,
+    });
+  });
+  after(() => mock.close());
+
+  const invoke = async (modelId: string, body: unknown) => {
+    const out = await client.send(
+      new InvokeModelCommand({
+        modelId,
+        body: JSON.stringify(body),
+        contentType: 'application/json',
+        accept: 'application/json',
+      }),
+    );
+    return JSON.parse(Buffer.from(out.body).toString('utf8')) as Record<string, unknown>;
+  };
+
+  it('Nova Canvas TEXT_IMAGE: n base64 PNGs, SigV4 checked; Stability: images with finish_reasons', async () => {
+    const nova = await invoke('amazon.nova-canvas-v1:0', {
+      taskType: 'TEXT_IMAGE',
+      textToImageParams: { text: 'a harbour' },
+      imageGenerationConfig: { numberOfImages: 2, width: 1024, height: 1024, quality: 'premium' },
+    });
+    assert.equal((nova['images'] as string[]).length, 2);
+    assert.deepEqual(Buffer.from((nova['images'] as string[])[0]!, 'base64'), BEDROCK_MOCK_PNG);
+    assert.equal(mock.requests.at(-1)!.auth, 'sigv4');
+    const sd = await invoke('stability.sd3-5-large-v1:0', {
+      prompt: 'a harbour',
+      mode: 'text-to-image',
+      output_format: 'png',
+    });
+    assert.deepEqual(sd['finish_reasons'], [null]);
+    const filtered = await invoke('stability.stable-image-core-v1:1', {
+      prompt: 'a filtered output',
+      mode: 'text-to-image',
+    });
+    assert.match(String((filtered['finish_reasons'] as string[])[0]), /Filter reason/);
+  });
+
+  it('a blocked prompt and a malformed body are ValidationExceptions', async () => {
+    await assert.rejects(
+      invoke('amazon.nova-canvas-v1:0', { taskType: 'TEXT_IMAGE', textToImageParams: { text: 'forbidden thing' } }),
+      (err: unknown) => err instanceof ValidationException && /content filters/.test(err.message),
+    );
+    await assert.rejects(invoke('amazon.titan-image-generator-v2:0', { taskType: 'TEXT_IMAGE' }), ValidationException);
   });
 });

@@ -12,6 +12,7 @@ import { demoMedia } from '../demo/media.ts';
 import type { UpstreamPool } from '../http.ts';
 import { descriptorOf } from '../kinds/index.ts';
 import type { ProviderSpec } from '../types.ts';
+import { bedrockImages } from './bedrock-images.ts';
 import { geminiImage } from './gemini-image.ts';
 import type { MediaAdapter, MediaSettings } from './media-adapter.ts';
 import { cancelledError, outputFilename } from './media-http.ts';
@@ -67,6 +68,8 @@ function adapterFor(wire: string, kind: MediaKind): MediaAdapter | undefined {
       return kind === 'image' ? geminiImage : undefined;
     case 'replicate':
       return replicate;
+    case 'bedrock':
+      return kind === 'image' ? bedrockImages : undefined;
     case 'demo':
       return kind === 'image' || kind === 'speech' ? demoMedia : undefined;
     default:
