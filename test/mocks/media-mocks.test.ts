@@ -5,6 +5,7 @@ import { GoogleGenAI } from '@google/genai';
 import OpenAI, { AuthenticationError, BadRequestError, toFile } from 'openai';
 import Replicate from 'replicate';
 import { toneWav } from '../../src/providers/demo/media.ts';
+import { validateSchema } from '../helpers/openai-schema.ts';
 import { MOCK_BEDROCK_CREDENTIALS, MOCK_BEDROCK_REGION, type MockBedrock, startMockBedrock } from './bedrock.ts';
 import { BEDROCK_MOCK_PNG } from './bedrock-images.ts';
 import {
@@ -53,6 +54,7 @@ describe('OpenAI media mock through the openai SDK', () => {
     assert.equal(gpt.usage?.output_tokens, 2 * GPT_IMAGE_TOKENS['low']!['1024x1536']!);
     assert.equal(gpt.usage?.input_tokens_details.text_tokens, 3);
     assert.equal(gpt.output_format, 'png');
+    assert.ok(validateSchema('ImagesResponse', gpt).ok, validateSchema('ImagesResponse', gpt).errors);
     const dalle = await client.images.generate({ model: 'dall-e-3', prompt: 'an otter', response_format: 'b64_json' });
     assert.equal(
       dalle.data![0]!.revised_prompt,
@@ -106,6 +108,8 @@ describe('OpenAI media mock through the openai SDK', () => {
     });
     assert.equal(verbose.text, RECORDED_TRANSCRIPTION['text']);
     assert.equal(verbose.duration, RECORDED_TRANSCRIPTION['duration']);
+    const checked = validateSchema('CreateTranscriptionResponseVerboseJson', verbose);
+    assert.ok(checked.ok, checked.errors);
     const tokens = await client.audio.transcriptions.create({ model: 'gpt-4o-transcribe', file });
     assert.equal(tokens.usage?.type, 'tokens');
     await assert.rejects(
@@ -120,6 +124,8 @@ describe('OpenAI media mock through the openai SDK', () => {
     let video = created;
     while (video.status !== 'completed') video = await client.videos.retrieve(created.id);
     assert.equal(video.progress, 100);
+    for (const body of [created, video])
+      assert.ok(validateSchema('VideoResource', body).ok, validateSchema('VideoResource', body).errors);
     const content = Buffer.from(await (await client.videos.downloadContent(created.id)).arrayBuffer());
     assert.equal(content.subarray(4, 8).toString('latin1'), 'ftyp');
     await client.videos.delete(created.id);
