@@ -55,6 +55,8 @@ export async function fetchOutput(
   call: MediaCall,
   rawUrl: string,
   auth: Record<string, string>,
+  /** The provider's API base URL as called (its default when the configuration sets none). */
+  apiBase: string,
 ): Promise<ProducedFile> {
   const label = call.target.provider.id;
   if (rawUrl.startsWith('data:')) return decodeDataUrl(rawUrl, call);
@@ -64,7 +66,7 @@ export async function fetchOutput(
   } catch {
     throw new GatewayError('provider_unavailable', `Upstream ${label} returned an output that is not a URL`);
   }
-  const base = new URL(call.target.provider.baseUrl || 'https://invalid.invalid');
+  const base = new URL(apiBase);
   const allowHttp = base.protocol === 'http:';
   if (url.protocol !== 'https:' && !(allowHttp && url.protocol === 'http:')) {
     throw new GatewayError('provider_unavailable', `Upstream ${label} returned an output URL that is not https`);

@@ -97,7 +97,7 @@ export const replicate: MediaAdapter = {
     const urls = outputUrls(prediction['output']);
     if (urls.length === 0) throw malformed(call, 'a prediction without output files');
     const files: ProducedFile[] = [];
-    for (const output of urls) files.push(await fetchOutput(call, output, auth(call)));
+    for (const output of urls) files.push(await fetchOutput(call, output, auth(call), base));
     const metrics = (prediction['metrics'] ?? {}) as Record<string, unknown>;
     const predictTime = typeof metrics['predict_time'] === 'number' ? metrics['predict_time'] : 0;
     return {
