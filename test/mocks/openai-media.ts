@@ -17,7 +17,8 @@ import { type Answer, type MediaRequest, type MediaServer, startMediaServer, tin
  *   then `completed` after `pollsToComplete` polls (or `failed`, with `failWith`); `GET /v1/videos/{id}/content`
  *   is an MP4; `DELETE /v1/videos/{id}` deletes it.
  * Every call needs `Authorization: Bearer MOCK_MEDIA_KEY` (else OpenAI's 401). `faults` answers the next
- * requests with what is queued (an error status and body, a delay).
+ * requests with what is queued (an error status and body, a delay); `faultAt` answers the first request to a
+ * given method and path.
  * @see https://platform.openai.com/docs/api-reference/images
  * @see https://platform.openai.com/docs/api-reference/audio
  * @see https://platform.openai.com/docs/api-reference/videos
@@ -57,6 +58,8 @@ export interface MockOpenAIMedia extends MediaServer {
   /** Base URL with `/v1`, as providers' baseUrl and the SDK's baseURL take it. */
   baseUrl: string;
   faults: Answer[];
+  /** Answers the first later request whose method and path match, once (a fault at a given step). */
+  faultAt: Array<{ method: string; path: RegExp; answer: Answer }>;
   videos: Map<string, MockVideo>;
   /** Polls after which a video job completes. */
   pollsToComplete: number;
@@ -83,6 +86,7 @@ export async function startMockOpenAIMedia(): Promise<MockOpenAIMedia> {
   // The mock's state, which tests change between calls; the server's fields join it once it listens.
   const state = {
     faults: [] as Answer[],
+    faultAt: [] as MockOpenAIMedia['faultAt'],
     videos: new Map<string, MockVideo>(),
     pollsToComplete: 2,
     failWith: undefined as { code: string; message: string } | undefined,
@@ -178,6 +182,8 @@ export async function startMockOpenAIMedia(): Promise<MockOpenAIMedia> {
     const fault = state.faults.shift();
     if (fault) return fault;
     const path = req.path.split('?')[0]!;
+    const at = state.faultAt.findIndex((f) => f.method === req.method && f.path.test(path));
+    if (at >= 0) return state.faultAt.splice(at, 1)[0]!.answer;
     if (req.method === 'POST' && path === '/v1/images/generations') return images(req, false);
     if (req.method === 'POST' && path === '/v1/images/edits') return images(req, true);
     if (req.method === 'POST' && path === '/v1/audio/speech') {

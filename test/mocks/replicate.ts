@@ -43,6 +43,8 @@ export interface MockReplicate extends MediaServer {
   delivery: MediaServer;
   predictions: Map<string, Prediction>;
   faults: Answer[];
+  /** Answers the first later request whose method and path match, once. */
+  faultAt: Array<{ method: string; path: RegExp; answer: Answer }>;
   runMs: number;
   failWith: string | undefined;
   outputBytes: Uint8Array | undefined;
@@ -58,6 +60,7 @@ export async function startMockReplicate(): Promise<MockReplicate> {
   const state = {
     predictions: new Map<string, Prediction>(),
     faults: [] as Answer[],
+    faultAt: [],
     runMs: 0,
     failWith: undefined,
     outputBytes: undefined,
@@ -150,6 +153,8 @@ export async function startMockReplicate(): Promise<MockReplicate> {
     const fault = state.faults.shift();
     if (fault) return fault;
     const path = req.path.split('?')[0]!;
+    const at = state.faultAt.findIndex((f) => f.method === req.method && f.path.test(path));
+    if (at >= 0) return state.faultAt.splice(at, 1)[0]!.answer;
     const byModel = /^\/v1\/models\/([\w.-]+)\/([\w.-]+)\/predictions$/.exec(path);
     if (byModel && req.method === 'POST') {
       const model = `${byModel[1]}/${byModel[2]}`;

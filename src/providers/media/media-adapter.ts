@@ -36,6 +36,34 @@ export interface MediaCall {
   ctx: RunContext;
   pool: UpstreamPool;
   settings: MediaSettings;
+  /** Upstream jobs of executions still running in this process (long-running APIs), to resume on a retry. */
+  jobs: JobMemory;
+}
+
+/**
+ * The upstream job id of each execution with a long-running job in flight in this process (a Sora video, a
+ * Replicate prediction), kept while the job may still finish: a retried attempt after a transient polling failure
+ * polls the same job instead of starting (and paying for) a new one. In memory only, bounded; a restart forgets.
+ */
+export class JobMemory {
+  readonly #jobs = new Map<string, string>();
+  readonly #max: number;
+  constructor(max = 10_000) {
+    this.#max = max;
+  }
+  get(executionId: string, model: string): string | undefined {
+    return this.#jobs.get(`${executionId}\n${model}`);
+  }
+  set(executionId: string, model: string, jobId: string): void {
+    if (this.#jobs.size >= this.#max) this.#jobs.delete(this.#jobs.keys().next().value!);
+    this.#jobs.set(`${executionId}\n${model}`, jobId);
+  }
+  delete(executionId: string, model: string): void {
+    this.#jobs.delete(`${executionId}\n${model}`);
+  }
+  get size(): number {
+    return this.#jobs.size;
+  }
 }
 
 /** One produced file, before it is stored. */

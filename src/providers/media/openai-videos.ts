@@ -13,7 +13,8 @@ import { malformed, openAIBytes, openAIJSON } from './openai-media-call.ts';
  * OpenAI's videos API (Sora), a long-running job: `POST /v1/videos` (multipart: `model`, `prompt`, `seconds`,
  * `size`, the first frame as `input_reference`) → a `video` object `queued`; `GET /v1/videos/{id}` is polled until
  * `completed` or `failed`; `GET /v1/videos/{id}/content` is the MP4. A cancelled or timed-out execution stops
- * polling at once and deletes the job (`DELETE /v1/videos/{id}`, best effort). Priced per second of video.
+ * polling at once and deletes the job (`DELETE /v1/videos/{id}`, best effort); a retry after a failed poll resumes
+ * the same job (JobMemory). Priced per second of video.
  * @see https://platform.openai.com/docs/api-reference/videos
  */
 
@@ -39,40 +40,55 @@ export const openAIVideos: MediaAdapter = {
   },
   async run(media: MediaInput, call: MediaCall): Promise<MediaOutcome> {
     const input = media.input as VideoInput;
-    const reference = input.image
-      ? await readInputFile(call, input.image, 'image', {
-          types: IMAGE_TYPES,
-          maxBytes: MAX_REFERENCE_BYTES,
-          what: 'PNG, JPEG or WebP images',
-        })
-      : undefined;
-    const form = await multipartBody({
-      model: call.target.model.upstreamName,
-      prompt: input.prompt,
-      seconds: String(input.duration ?? DEFAULT_SECONDS),
-      size: input.size,
-      input_reference: reference
-        ? {
-            bytes: reference.bytes,
-            contentType: reference.meta.contentType,
-            filename: uploadName(reference.meta, 'frame'),
-          }
-        : undefined,
-    });
-    let video = await openAIJSON(call, 'videos', form.body, form.contentType);
+    const { executionId } = call.ctx;
+    const modelId = call.target.model.id;
+    let video = await resumed(call);
+    if (!video) {
+      const reference = input.image
+        ? await readInputFile(call, input.image, 'image', {
+            types: IMAGE_TYPES,
+            maxBytes: MAX_REFERENCE_BYTES,
+            what: 'PNG, JPEG or WebP images',
+          })
+        : undefined;
+      const form = await multipartBody({
+        model: call.target.model.upstreamName,
+        prompt: input.prompt,
+        seconds: String(input.duration ?? DEFAULT_SECONDS),
+        size: input.size,
+        input_reference: reference
+          ? {
+              bytes: reference.bytes,
+              contentType: reference.meta.contentType,
+              filename: uploadName(reference.meta, 'frame'),
+            }
+          : undefined,
+      });
+      video = await openAIJSON(call, 'videos', form.body, form.contentType);
+    }
     const id = video['id'];
     if (typeof id !== 'string' || !/^[\w-]{1,128}$/.test(id)) throw malformed(call, 'a video job without an id');
+    call.jobs.set(executionId, modelId, id);
     try {
       while (video['status'] === 'queued' || video['status'] === 'in_progress') {
         await pause(call.settings.pollIntervalMs, call.ctx.signal);
         video = await openAIJSON(call, `videos/${id}`, undefined);
       }
     } catch (err) {
-      if (call.ctx.signal.aborted) deleteJob(call, id);
+      // Cancelled or out of time: the job is abandoned. Anything else (a failed poll) leaves it to a retry.
+      if (call.ctx.signal.aborted) {
+        call.jobs.delete(executionId, modelId);
+        deleteJob(call, id);
+      }
       throw err;
     }
-    if (video['status'] !== 'completed') throw jobFailed(call, video);
+    if (video['status'] !== 'completed') {
+      call.jobs.delete(executionId, modelId);
+      throw jobFailed(call, video);
+    }
+    // Kept until the video is downloaded: a retry after a failed download downloads the same video.
     const content = await openAIBytes(call, `videos/${id}/content`);
+    call.jobs.delete(executionId, modelId);
     if (content.bytes.byteLength === 0) throw malformed(call, 'an empty video');
     const seconds = Number(video['seconds'] ?? input.duration ?? DEFAULT_SECONDS);
     const size = typeof video['size'] === 'string' ? video['size'] : input.size;
@@ -85,6 +101,22 @@ export const openAIVideos: MediaAdapter = {
     };
   },
 };
+
+/** The job an earlier attempt of this execution started here, as it is now; undefined when there is none. */
+async function resumed(call: MediaCall): Promise<Record<string, unknown> | undefined> {
+  const id = call.jobs.get(call.ctx.executionId, call.target.model.id);
+  if (!id) return undefined;
+  try {
+    return await openAIJSON(call, `videos/${id}`, undefined);
+  } catch (err) {
+    // Gone (expired, or another account's key): start afresh.
+    if (err instanceof GatewayError && err.code === 'not_found') {
+      call.jobs.delete(call.ctx.executionId, call.target.model.id);
+      return undefined;
+    }
+    throw err;
+  }
+}
 
 /** A job that ended `failed`: moderation is content_filtered (final); anything else may succeed on a retry. */
 function jobFailed(call: MediaCall, video: Record<string, unknown>): GatewayError {

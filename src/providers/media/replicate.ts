@@ -1,3 +1,4 @@
+import { GatewayError } from '../../core/errors.ts';
 import { errorTableMapper, type UpstreamErrorMapper, upstreamFetchWhole, upstreamJSON } from '../http.ts';
 import { descriptorOf } from '../kinds/index.ts';
 import { IMAGE_TYPES, readInputFile } from './input-files.ts';
@@ -13,7 +14,8 @@ import { malformed } from './openai-media-call.ts';
  * `owner/name:version` → `POST /v1/predictions` with `version`. `Prefer: wait=N` lets a fast model answer within
  * the creation call; otherwise `GET /v1/predictions/{id}` is polled until `succeeded`, `failed` or `canceled`.
  * Outputs are URLs (or `data:` URLs), fetched here under the output cap and never passed on; a cancelled or
- * timed-out execution stops polling and cancels the prediction (`POST /v1/predictions/{id}/cancel`, best effort).
+ * timed-out execution stops polling and cancels the prediction (`POST /v1/predictions/{id}/cancel`, best effort);
+ * a retry after a failed poll or download resumes the same prediction (JobMemory).
  * Input: `prompt`; `size` as `aspect_ratio` when it is near a standard one, else `custom` with `width` and `height`;
  * `n` as `num_outputs`; an input image as a data URL (`image_prompt` for FLUX 1.1 Pro, else `image`); video
  * `duration`. Metered as images made and Replicate's run time (`metrics.predict_time`): a model is priced per
@@ -61,33 +63,44 @@ export const replicate: MediaAdapter = {
     return { images, seconds: model.mediaPrice?.perSecond !== undefined ? HELD_RUN_SECONDS : 0 };
   },
   async run(media: MediaInput, call: MediaCall): Promise<MediaOutcome> {
-    const input = await replicateInput(media, call);
-    const [ref, version] = call.target.model.upstreamName.split(':') as [string, string | undefined];
+    const { executionId } = call.ctx;
+    const modelId = call.target.model.id;
     const base = baseUrl(call);
-    const url = version
-      ? `${base}/predictions`
-      : `${base}/models/${ref.split('/').map(encodeURIComponent).join('/')}/predictions`;
-    const body = JSON.stringify(version ? { version, input } : { input });
-    const headers = {
-      ...auth(call),
-      'content-type': 'application/json',
-      accept: 'application/json',
-      prefer: `wait=${call.settings.replicateWaitSeconds}`,
-    };
     const mapError = errorTableMapper(mapReplicateError, call.target.provider.id, call.target.key.secret);
-    let prediction = (await upstreamJSON(mediaRequest(call, { url, headers, body }), mapError)).json;
+    let prediction = await resumed(call, base, mapError);
+    if (!prediction) {
+      const input = await replicateInput(media, call);
+      const [ref, version] = call.target.model.upstreamName.split(':') as [string, string | undefined];
+      const url = version
+        ? `${base}/predictions`
+        : `${base}/models/${ref.split('/').map(encodeURIComponent).join('/')}/predictions`;
+      const body = JSON.stringify(version ? { version, input } : { input });
+      const headers = {
+        ...auth(call),
+        'content-type': 'application/json',
+        accept: 'application/json',
+        prefer: `wait=${call.settings.replicateWaitSeconds}`,
+      };
+      prediction = (await upstreamJSON(mediaRequest(call, { url, headers, body }), mapError)).json;
+    }
     const id = prediction['id'];
     if (typeof id !== 'string' || !/^[\w-]{1,128}$/.test(id)) throw malformed(call, 'a prediction without an id');
+    call.jobs.set(executionId, modelId, id);
     try {
       while (!DONE.has(String(prediction['status']))) {
         await pause(call.settings.pollIntervalMs, call.ctx.signal);
         prediction = await get(call, `${base}/predictions/${id}`, mapError);
       }
     } catch (err) {
-      if (call.ctx.signal.aborted) cancelPrediction(call, `${base}/predictions/${id}/cancel`);
+      // Cancelled or out of time: the prediction is abandoned. Anything else (a failed poll) leaves it to a retry.
+      if (call.ctx.signal.aborted) {
+        call.jobs.delete(executionId, modelId);
+        cancelPrediction(call, `${base}/predictions/${id}/cancel`);
+      }
       throw err;
     }
     if (prediction['status'] !== 'succeeded') {
+      call.jobs.delete(executionId, modelId);
       throw predictionFailed(
         call.target.provider.id,
         prediction['error'] ?? prediction['status'],
@@ -97,7 +110,9 @@ export const replicate: MediaAdapter = {
     const urls = outputUrls(prediction['output']);
     if (urls.length === 0) throw malformed(call, 'a prediction without output files');
     const files: ProducedFile[] = [];
+    // Kept until the outputs are downloaded: a retry after a failed download fetches the same outputs.
     for (const output of urls) files.push(await fetchOutput(call, output, auth(call), base));
+    call.jobs.delete(executionId, modelId);
     const metrics = (prediction['metrics'] ?? {}) as Record<string, unknown>;
     const predictTime = typeof metrics['predict_time'] === 'number' ? metrics['predict_time'] : 0;
     return {
@@ -107,6 +122,25 @@ export const replicate: MediaAdapter = {
     };
   },
 };
+
+/** The prediction an earlier attempt of this execution started here, as it is now; undefined when there is none. */
+async function resumed(
+  call: MediaCall,
+  base: string,
+  mapError: UpstreamErrorMapper,
+): Promise<Record<string, unknown> | undefined> {
+  const id = call.jobs.get(call.ctx.executionId, call.target.model.id);
+  if (!id) return undefined;
+  try {
+    return await get(call, `${base}/predictions/${id}`, mapError);
+  } catch (err) {
+    if (err instanceof GatewayError && err.code === 'not_found') {
+      call.jobs.delete(call.ctx.executionId, call.target.model.id);
+      return undefined;
+    }
+    throw err;
+  }
+}
 
 async function get(call: MediaCall, url: string, mapError: UpstreamErrorMapper): Promise<Record<string, unknown>> {
   const req = mediaRequest(call, { url, method: 'GET', headers: { ...auth(call), accept: 'application/json' } });

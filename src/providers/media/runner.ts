@@ -14,7 +14,7 @@ import { descriptorOf } from '../kinds/index.ts';
 import type { ProviderSpec } from '../types.ts';
 import { bedrockImages } from './bedrock-images.ts';
 import { geminiImage } from './gemini-image.ts';
-import type { MediaAdapter, MediaSettings } from './media-adapter.ts';
+import { JobMemory, type MediaAdapter, type MediaSettings } from './media-adapter.ts';
 import { cancelledError, outputFilename } from './media-http.ts';
 import { type MediaInput, type MediaKind, parseMediaInput } from './media-input.ts';
 import { HELD_TRANSCRIPTION_SECONDS, openAISpeech, openAITranscription } from './openai-audio.ts';
@@ -102,6 +102,7 @@ interface Resolved {
 export function mediaRunners(deps: MediaRunnerDeps): ExecutionRunner[] {
   const catalog = typeof deps.catalog === 'function' ? deps.catalog : () => deps.catalog as MediaCatalog;
   const settings: MediaSettings = { ...DEFAULT_MEDIA_SETTINGS, ...deps.settings };
+  const jobs = new JobMemory();
 
   const resolve = (execModel: ExecutionModel, input: unknown): Resolved => {
     const current = catalog();
@@ -155,6 +156,7 @@ export function mediaRunners(deps: MediaRunnerDeps): ExecutionRunner[] {
         ctx,
         pool: deps.pool,
         settings,
+        jobs,
       });
       if (ctx.signal.aborted) throw cancelledError(ctx.signal);
       const ids: string[] = [];

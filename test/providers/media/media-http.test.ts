@@ -3,7 +3,7 @@ import { after, describe, it } from 'node:test';
 import { mediaRate } from '../../../src/billing/media-cost.ts';
 import type { GatewayError } from '../../../src/core/errors.ts';
 import { solidPng, toneWav } from '../../../src/providers/demo/media.ts';
-import type { MediaCall } from '../../../src/providers/media/media-adapter.ts';
+import { JobMemory, type MediaCall } from '../../../src/providers/media/media-adapter.ts';
 import { decodeBase64, fetchOutput, pause, sniffContentType } from '../../../src/providers/media/media-http.ts';
 import { closeCallContexts, testUpstreams } from '../../helpers/call-context.ts';
 import { tinyMp4 } from '../../mocks/media-server.ts';
@@ -35,6 +35,7 @@ function call(overrides: { maxOutputBytes?: number; signal?: AbortSignal } = {})
       pollIntervalMs: 10,
       replicateWaitSeconds: 1,
     },
+    jobs: new JobMemory(),
   };
 }
 

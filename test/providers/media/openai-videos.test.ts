@@ -99,6 +99,51 @@ describe('OpenAI videos runner', () => {
     assert.equal(files.outputs().length, 0);
   });
 
+  it('a retry after a failed poll or a failed download resumes the same job instead of paying for a new one', async () => {
+    mock.pollsToComplete = 2;
+    mock.failWith = undefined;
+    const files = new MemoryFiles();
+    const creates = () => mock.requests.filter((r) => r.method === 'POST' && r.path === '/v1/videos').length;
+    const before = creates();
+    const executionId = 'exec_resume_video';
+    const overloaded = { status: 503, body: { error: { message: 'overloaded', type: 'server_error' } } };
+    // Attempt 1: created, then its first poll fails.
+    mock.faultAt.push({ method: 'GET', path: /^\/v1\/videos\/video_\d+$/, answer: overloaded });
+    await assert.rejects(
+      runner.run(model('openai/sora-2', 'video'), { prompt: 'resume me' }, runContext(files, { executionId })),
+      (err: GatewayError) => err.code === 'provider_unavailable' && err.retryable,
+    );
+    const job = [...mock.videos.values()].at(-1)!;
+    // Attempt 2: the same job, polled to the end; its download fails.
+    mock.faultAt.push({ method: 'GET', path: /\/content$/, answer: overloaded });
+    await assert.rejects(
+      runner.run(
+        model('openai/sora-2', 'video'),
+        { prompt: 'resume me' },
+        runContext(files, { executionId, attempt: 2 }),
+      ),
+      (err: GatewayError) => err.code === 'provider_unavailable',
+    );
+    assert.equal(job.status, 'completed');
+    const polls = job.polls;
+    // Attempt 3: the finished job is looked at once and its video downloaded; still one job.
+    const result = await runner.run(
+      model('openai/sora-2', 'video'),
+      { prompt: 'resume me' },
+      runContext(files, { executionId, attempt: 3 }),
+    );
+    assert.equal(creates(), before + 1);
+    assert.equal(job.polls, polls + 1);
+    assert.equal((await files.read('tenant-a', result.output.files![0]!))?.meta.contentType, 'video/mp4');
+    // Done: a later run under the same execution id starts afresh.
+    await runner.run(
+      model('openai/sora-2', 'video'),
+      { prompt: 'resume me' },
+      runContext(files, { executionId, attempt: 4 }),
+    );
+    assert.equal(creates(), before + 2);
+  });
+
   it('a job that fails on moderation is content_filtered; any other failure is retryable', async () => {
     mock.pollsToComplete = 1;
     mock.failWith = { code: 'moderation_blocked', message: 'Your request was blocked by our moderation system.' };

@@ -135,6 +135,42 @@ describe('Replicate runner', () => {
     assert.equal(files.outputs().length, 0);
   });
 
+  it('a retry after a failed poll or a failed download resumes the same prediction', async () => {
+    mock.runMs = 1_100;
+    const runner = runnerWith({ replicateWaitSeconds: 1, maxOutputBytes: 1024 * 1024 });
+    const files = new MemoryFiles();
+    const executionId = 'exec_resume_prediction';
+    const creates = () => mock.requests.filter((r) => r.method === 'POST' && r.path.endsWith('/predictions')).length;
+    const before = creates();
+    const unavailable = { status: 503, body: { title: 'Service Unavailable', detail: 'try again', status: 503 } };
+    // Attempt 1: created, then a poll fails.
+    mock.faultAt.push({ method: 'GET', path: /^\/v1\/predictions\/\w+$/, answer: unavailable });
+    await assert.rejects(
+      runner.run(model('replicate/flux-dev', 'image'), { prompt: 'again' }, runContext(files, { executionId })),
+      (err: GatewayError) => err.code === 'provider_unavailable' && err.retryable,
+    );
+    // Attempt 2: the same prediction, its output too big to download.
+    mock.outputBytes = new Uint8Array(2 * 1024 * 1024);
+    await assert.rejects(
+      runner.run(
+        model('replicate/flux-dev', 'image'),
+        { prompt: 'again' },
+        runContext(files, { executionId, attempt: 2 }),
+      ),
+      (err: GatewayError) => err.code === 'provider_unavailable' && /larger than/.test(err.message),
+    );
+    mock.outputBytes = undefined;
+    // Attempt 3: downloaded; one prediction in all.
+    const result = await runner.run(
+      model('replicate/flux-dev', 'image'),
+      { prompt: 'again' },
+      runContext(files, { executionId, attempt: 3 }),
+    );
+    assert.equal(creates(), before + 1);
+    assert.equal(result.output.files?.length, 1);
+    assert.equal(files.outputs().length, 1);
+  });
+
   it('an output over the size cap, or one that downloads too slowly, fails cleanly and retryably with nothing stored', async () => {
     const files = new MemoryFiles();
     mock.outputBytes = new Uint8Array(2 * 1024 * 1024);

@@ -51,11 +51,11 @@ export class MemoryFiles implements ExecutionFiles {
 let sequence = 0;
 export function runContext(
   files: ExecutionFiles,
-  options: { signal?: AbortSignal; attempt?: number; tenantId?: string } = {},
+  options: { signal?: AbortSignal; attempt?: number; tenantId?: string; executionId?: string } = {},
 ): RunContext {
   sequence += 1;
   return {
-    executionId: `exec_test${sequence}`,
+    executionId: options.executionId ?? `exec_test${sequence}`,
     tenantId: options.tenantId ?? 'tenant-a',
     signal: options.signal ?? new AbortController().signal,
     files,
@@ -80,4 +80,13 @@ export function model(id: string, kind: ExecutionModel['kind']): ExecutionModel 
 /** Asserts nothing in a result names a URL (provider outputs never leave as URLs). */
 export function noUrlIn(value: unknown): boolean {
   return !/https?:\/\/|data:/.test(JSON.stringify(value));
+}
+
+/** Waits until `condition` holds, checking every millisecond; fails after `ms` (a test never hangs). */
+export async function until(condition: () => boolean, ms = 5_000): Promise<void> {
+  const deadline = Date.now() + ms;
+  while (!condition()) {
+    if (Date.now() > deadline) throw new Error('condition not met in time');
+    await new Promise((r) => setTimeout(r, 1));
+  }
 }
