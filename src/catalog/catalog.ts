@@ -201,7 +201,8 @@ export function buildCatalog(
 function assembleCatalog(config: Config, env: NodeJS.ProcessEnv, channels: readonly ChannelProvider[]): Catalog {
   const warnings: string[] = [];
   const configured = [...config.providers, ...providersFromEnv(env, config.providers)];
-  const real = configured.filter((p) => p.kind !== 'demo');
+  // A media-only provider (Replicate) serves no chat: alone, it leaves the demo's chat models in place.
+  const real = configured.filter((p) => p.kind !== 'demo' && !descriptorOf(p.kind).mediaOnly);
   const demoWanted = config.demo.enabled === true || (config.demo.enabled === 'auto' && real.length === 0);
   if (demoWanted && !configured.some((p) => p.kind === 'demo')) {
     configured.push({

@@ -13,6 +13,7 @@ export const replicate = describeKind({
   wire: 'replicate',
   defaultBaseUrl: 'https://api.replicate.com/v1',
   env: { keys: ['REPLICATE_API_TOKEN'] },
+  mediaOnly: true,
   models: [
     mediaModel('flux-1.1-pro', 'image', {
       upstreamName: 'black-forest-labs/flux-1.1-pro',

@@ -97,6 +97,14 @@ describe('media models in the catalog', () => {
     assert.throws(() => router.routeEmbeddings(embedding), /is a speech model and cannot create embeddings/);
   });
 
+  test('a Replicate token alone leaves the demo in place (it serves no chat); with OpenAI the demo steps aside', () => {
+    const alone = buildCatalog(parseConfig({}, {}), { REPLICATE_API_TOKEN: 'r8_x' });
+    assert.deepEqual([...alone.providers.keys()].sort(), ['demo', 'replicate']);
+    assert.equal(alone.byId.get('replicate/flux-1.1-pro')?.mode, 'image');
+    const both = buildCatalog(parseConfig({}, {}), { REPLICATE_API_TOKEN: 'r8_x', OPENAI_API_KEY: 'sk-x' });
+    assert.deepEqual([...both.providers.keys()].sort(), ['openai', 'replicate']);
+  });
+
   test('the mode is checked in configuration; cost rounds once to integer nano-dollars', () => {
     assert.throws(
       () =>
