@@ -7,7 +7,7 @@ import { type Answer, type MediaRequest, type MediaServer, startMediaServer } fr
  * - `POST /v1/models/{owner}/{name}/predictions` `{input}` or `POST /v1/predictions` `{version, input}`, with
  *   `Prefer: wait=N` holding the answer until the prediction is done or N seconds have passed;
  * - `GET /v1/predictions/{id}`, `POST /v1/predictions/{id}/cancel`;
- * - a prediction `{id, model, version, input, logs, output, data_removed, error, status, created_at, started_at,
+ * - a prediction `{id, model, version, input, logs, output, source, data_removed, error, status, created_at, started_at,
  *   completed_at, urls, metrics}` going `starting` → `processing` → `succeeded` (or `failed`, `canceled`);
  * - outputs as file URLs on a second server (the delivery host, another origin, no auth), one URL for FLUX 1.1
  *   Pro, a list when `num_outputs` is given;
@@ -103,6 +103,7 @@ export async function startMockReplicate(): Promise<MockReplicate> {
       input: p.input,
       logs: status === 'starting' ? '' : 'Using seed: 42\n',
       output,
+      source: 'api',
       data_removed: false,
       error: status === 'failed' ? state.failWith : null,
       status,

@@ -1,3 +1,5 @@
+import type { SpeechCreateParams } from 'openai/resources/audio/speech';
+import type { Transcription, TranscriptionVerbose } from 'openai/resources/audio/transcriptions';
 import type { MediaMeter } from '../../billing/media-cost.ts';
 import { AUDIO_TYPES, readInputFile, uploadName } from './input-files.ts';
 import type { MediaAdapter, MediaCall, MediaOutcome } from './media-adapter.ts';
@@ -42,12 +44,13 @@ export const openAISpeech: MediaAdapter = {
   async run(media: MediaInput, call: MediaCall): Promise<MediaOutcome> {
     const input = media.input as SpeechInput;
     const format = input.format ?? 'mp3';
-    const body = JSON.stringify({
+    const params: SpeechCreateParams = {
       model: call.target.model.upstreamName,
       input: input.input,
       voice: input.voice,
       response_format: format,
-    });
+    };
+    const body = JSON.stringify(params);
     const { bytes, contentType } = await openAIBytes(call, 'audio/speech', body);
     if (bytes.byteLength === 0) throw malformed(call, 'no audio');
     const type = format === 'pcm' ? 'audio/pcm' : sniffContentType(bytes, contentType ?? SPEECH_TYPES[format]);
@@ -81,26 +84,30 @@ export const openAITranscription: MediaAdapter = {
       // verbose_json (whisper-1 only) adds the language and duration; the gpt-4o transcribers answer json.
       response_format: whisper ? 'verbose_json' : 'json',
     });
-    const json = await openAIJSON(call, 'audio/transcriptions', form.body, form.contentType);
-    const text = json['text'];
+    const json = await openAIJSON<TranscriptionAnswer>(call, 'audio/transcriptions', form.body, form.contentType);
+    const text = json.text;
     if (typeof text !== 'string') throw malformed(call, 'no transcript');
     const data: Record<string, unknown> = {};
-    if (typeof json['language'] === 'string') data['language'] = json['language'];
-    if (typeof json['duration'] === 'number') data['duration'] = json['duration'];
+    if (typeof json.language === 'string') data['language'] = json.language;
+    if (typeof json.duration === 'number') data['duration'] = json.duration;
     return { files: [], text, meter: transcriptionMeter(json), ...(Object.keys(data).length > 0 ? { data } : {}) };
   },
 };
 
-function transcriptionMeter(json: Record<string, unknown>): MediaMeter {
-  const usage = json['usage'] as Record<string, unknown> | undefined;
+/** A transcription answer as OpenAI types it: `json` (with usage in tokens or seconds) or `verbose_json`. */
+type TranscriptionAnswer = Omit<Transcription, 'usage'> &
+  Omit<TranscriptionVerbose, 'usage'> & { usage?: Transcription['usage'] | TranscriptionVerbose['usage'] };
+
+function transcriptionMeter(json: Partial<TranscriptionAnswer>): MediaMeter {
+  const usage = json.usage;
   const num = (v: unknown) => (typeof v === 'number' && Number.isFinite(v) && v >= 0 ? v : 0);
-  if (usage?.['type'] === 'tokens') {
-    const details = usage['input_token_details'] as Record<string, unknown> | undefined;
-    const audio = num(details?.['audio_tokens']);
-    const textIn = details ? num(details['text_tokens']) : Math.max(0, num(usage['input_tokens']) - audio);
-    return { audioInputTokens: audio, textInputTokens: textIn, outputTokens: num(usage['output_tokens']) };
+  if (usage?.type === 'tokens') {
+    const details = usage.input_token_details;
+    const audio = num(details?.audio_tokens);
+    const textIn = details ? num(details.text_tokens) : Math.max(0, num(usage.input_tokens) - audio);
+    return { audioInputTokens: audio, textInputTokens: textIn, outputTokens: num(usage.output_tokens) };
   }
   // usage.type duration (whole seconds, as OpenAI bills), else the verbose answer's duration rounded up.
-  const seconds = usage?.['type'] === 'duration' ? num(usage['seconds']) : Math.ceil(num(json['duration']));
+  const seconds = usage?.type === 'duration' ? num(usage.seconds) : Math.ceil(num(json.duration));
   return { seconds };
 }

@@ -1,3 +1,4 @@
+import type { ImageGenerateParamsNonStreaming, ImagesResponse } from 'openai/resources/images';
 import type { MediaMeter } from '../../billing/media-cost.ts';
 import { IMAGE_TYPES, readInputFile, uploadName } from './input-files.ts';
 import type { MediaAdapter, MediaCall, MediaOutcome } from './media-adapter.ts';
@@ -94,7 +95,8 @@ export const openAIImages: MediaAdapter = {
       ...(input.quality ? { quality: input.quality } : {}),
       ...(family === 'gpt-image' ? {} : { response_format: 'b64_json' }),
     };
-    let json: Record<string, unknown>;
+    /** The answer as OpenAI types it; each field is still checked before use (a provider may differ). */
+    let json: Partial<ImagesResponse>;
     if (input.image) {
       const file = await readInputFile(call, input.image, 'image', {
         types: IMAGE_TYPES,
@@ -105,23 +107,28 @@ export const openAIImages: MediaAdapter = {
         ...fields,
         image: { bytes: file.bytes, contentType: file.meta.contentType, filename: uploadName(file.meta, 'image') },
       });
-      json = await openAIJSON(call, 'images/edits', form.body, form.contentType);
+      json = await openAIJSON<ImagesResponse>(call, 'images/edits', form.body, form.contentType);
     } else {
-      const body: Record<string, unknown> = { ...fields };
-      if (input.n !== undefined) body['n'] = input.n;
-      json = await openAIJSON(call, 'images/generations', JSON.stringify(body));
+      const body: ImageGenerateParamsNonStreaming = {
+        model: model.upstreamName,
+        prompt: input.prompt,
+        ...(input.n !== undefined ? { n: input.n } : {}),
+        ...(input.size ? { size: input.size } : {}),
+        ...(input.quality ? { quality: input.quality } : {}),
+        ...(family === 'gpt-image' ? {} : { response_format: 'b64_json' as const }),
+      };
+      json = await openAIJSON<ImagesResponse>(call, 'images/generations', JSON.stringify(body));
     }
-    const data = json['data'];
+    const data = json.data;
     if (!Array.isArray(data) || data.length === 0) throw malformed(call, 'no images');
-    const files = data.map((entry: Record<string, unknown>) => {
-      const bytes = decodeBase64(entry?.['b64_json'], call, 'an image');
-      return { bytes, contentType: sniffContentType(bytes, `image/${String(json['output_format'] ?? 'png')}`) };
+    const declared = `image/${typeof json.output_format === 'string' ? json.output_format : 'png'}`;
+    const files = data.map((entry) => {
+      const bytes = decodeBase64(entry?.b64_json, call, 'an image');
+      return { bytes, contentType: sniffContentType(bytes, declared) };
     });
-    const revised = data
-      .map((entry: Record<string, unknown>) => entry?.['revised_prompt'])
-      .filter((p) => typeof p === 'string');
-    const size = typeof json['size'] === 'string' ? json['size'] : input.size;
-    const quality = typeof json['quality'] === 'string' ? json['quality'] : input.quality;
+    const revised = data.map((entry) => entry?.revised_prompt).filter((p) => typeof p === 'string');
+    const size = typeof json.size === 'string' ? json.size : input.size;
+    const quality = typeof json.quality === 'string' ? json.quality : input.quality;
     return {
       files,
       meter: meterOf(json, family, files.length, size, quality, input),
@@ -131,7 +138,7 @@ export const openAIImages: MediaAdapter = {
 };
 
 function meterOf(
-  json: Record<string, unknown>,
+  json: Partial<ImagesResponse>,
   family: Family,
   images: number,
   size: string | undefined,
@@ -139,19 +146,19 @@ function meterOf(
   input: ImageInput,
 ): MediaMeter {
   if (family !== 'gpt-image') return { images, size: size ?? '1024x1024', quality: quality ?? 'standard' };
-  const usage = json['usage'] as Record<string, unknown> | undefined;
-  const details = usage?.['input_tokens_details'] as Record<string, unknown> | undefined;
+  const usage = json.usage;
+  const details = usage?.input_tokens_details;
   const num = (v: unknown) => (typeof v === 'number' && Number.isFinite(v) && v >= 0 ? v : undefined);
-  const output = num(usage?.['output_tokens']);
+  const output = num(usage?.output_tokens);
   if (!usage || output === undefined) {
     // No usage reported: OpenAI's own table for the images made (and the prompt at one token a character).
     return { images, textInputTokens: input.prompt.length, outputTokens: images * outputTokens(quality, size) };
   }
-  const inputTokens = num(usage['input_tokens']) ?? 0;
-  const imageTokens = num(details?.['image_tokens']) ?? 0;
+  const inputTokens = num(usage.input_tokens) ?? 0;
+  const imageTokens = num(details?.image_tokens) ?? 0;
   return {
     images,
-    textInputTokens: num(details?.['text_tokens']) ?? Math.max(0, inputTokens - imageTokens),
+    textInputTokens: num(details?.text_tokens) ?? Math.max(0, inputTokens - imageTokens),
     imageInputTokens: imageTokens,
     outputTokens: output,
   };

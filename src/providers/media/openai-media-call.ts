@@ -26,13 +26,16 @@ function where(call: MediaCall, path: OpenAICall, contentType?: string) {
   return { url, headers };
 }
 
-/** A JSON (or multipart, with its content type) request answered with a JSON object. */
-export async function openAIJSON(
+/**
+ * A JSON (or multipart, with its content type) request answered with a JSON object, typed as the SDK types the
+ * answer (`T`), every field optional: callers still check each one they read.
+ */
+export async function openAIJSON<T extends object = Record<string, unknown>>(
   call: MediaCall,
   path: OpenAICall,
   body: string | Uint8Array | undefined,
   contentType?: string,
-): Promise<Record<string, unknown>> {
+): Promise<Partial<T>> {
   const { url, headers } = where(call, path, contentType);
   const req = mediaRequest(call, {
     url,
@@ -41,7 +44,7 @@ export async function openAIJSON(
     ...(body === undefined ? {} : { body }),
   });
   if (body === undefined) delete req.headers['content-type'];
-  return (await upstreamJSON(req, errorMapper(call))).json;
+  return (await upstreamJSON(req, errorMapper(call))).json as Partial<T>;
 }
 
 /** A request answered with bytes (speech audio, video content): the body, capped at the output limit. */

@@ -1,3 +1,4 @@
+import type { Video } from 'openai/resources/videos';
 import { GatewayError } from '../../core/errors.ts';
 import { safeUpstreamMessage } from '../../core/redact.ts';
 import { upstreamFetchWhole } from '../http.ts';
@@ -64,15 +65,15 @@ export const openAIVideos: MediaAdapter = {
             }
           : undefined,
       });
-      video = await openAIJSON(call, 'videos', form.body, form.contentType);
+      video = await openAIJSON<Video>(call, 'videos', form.body, form.contentType);
     }
-    const id = video['id'];
+    const id = video.id;
     if (typeof id !== 'string' || !/^[\w-]{1,128}$/.test(id)) throw malformed(call, 'a video job without an id');
     call.jobs.set(executionId, modelId, id);
     try {
-      while (video['status'] === 'queued' || video['status'] === 'in_progress') {
+      while (video.status === 'queued' || video.status === 'in_progress') {
         await pause(call.settings.pollIntervalMs, call.ctx.signal);
-        video = await openAIJSON(call, `videos/${id}`, undefined);
+        video = await openAIJSON<Video>(call, `videos/${id}`, undefined);
       }
     } catch (err) {
       // Cancelled or out of time: the job is abandoned. Anything else (a failed poll) leaves it to a retry.
@@ -82,7 +83,7 @@ export const openAIVideos: MediaAdapter = {
       }
       throw err;
     }
-    if (video['status'] !== 'completed') {
+    if (video.status !== 'completed') {
       call.jobs.delete(executionId, modelId);
       throw jobFailed(call, video);
     }
@@ -90,8 +91,8 @@ export const openAIVideos: MediaAdapter = {
     const content = await openAIBytes(call, `videos/${id}/content`);
     call.jobs.delete(executionId, modelId);
     if (content.bytes.byteLength === 0) throw malformed(call, 'an empty video');
-    const seconds = Number(video['seconds'] ?? input.duration ?? DEFAULT_SECONDS);
-    const size = typeof video['size'] === 'string' ? video['size'] : input.size;
+    const seconds = Number(video.seconds ?? input.duration ?? DEFAULT_SECONDS);
+    const size = typeof video.size === 'string' ? video.size : input.size;
     return {
       files: [
         { bytes: content.bytes, contentType: sniffContentType(content.bytes, content.contentType ?? 'video/mp4') },
@@ -103,11 +104,11 @@ export const openAIVideos: MediaAdapter = {
 };
 
 /** The job an earlier attempt of this execution started here, as it is now; undefined when there is none. */
-async function resumed(call: MediaCall): Promise<Record<string, unknown> | undefined> {
+async function resumed(call: MediaCall): Promise<Partial<Video> | undefined> {
   const id = call.jobs.get(call.ctx.executionId, call.target.model.id);
   if (!id) return undefined;
   try {
-    return await openAIJSON(call, `videos/${id}`, undefined);
+    return await openAIJSON<Video>(call, `videos/${id}`, undefined);
   } catch (err) {
     // Gone (expired, or another account's key): start afresh.
     if (err instanceof GatewayError && err.code === 'not_found') {
@@ -119,16 +120,15 @@ async function resumed(call: MediaCall): Promise<Record<string, unknown> | undef
 }
 
 /** A job that ended `failed`: moderation is content_filtered (final); anything else may succeed on a retry. */
-function jobFailed(call: MediaCall, video: Record<string, unknown>): GatewayError {
-  const error = (video['error'] ?? {}) as Record<string, unknown>;
+function jobFailed(call: MediaCall, video: Partial<Video>): GatewayError {
+  const error = (video.error ?? {}) as Record<string, unknown>;
   const code = typeof error['code'] === 'string' ? error['code'] : '';
   const said = safeUpstreamMessage(error['message'], call.target.key.secret);
   const label = call.target.provider.id;
   if (/moderation|content_policy|safety/i.test(`${code} ${said ?? ''}`)) {
     return new GatewayError('content_filtered', `Upstream ${label} refused the content${said ? `: ${said}` : ''}`);
   }
-  if (video['status'] !== 'failed')
-    return malformed(call, `a video job in status ${String(video['status']).slice(0, 32)}`);
+  if (video.status !== 'failed') return malformed(call, `a video job in status ${String(video.status).slice(0, 32)}`);
   return new GatewayError('provider_unavailable', `Upstream ${label} video job failed${said ? `: ${said}` : ''}`);
 }
 

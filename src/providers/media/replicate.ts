@@ -1,3 +1,4 @@
+import type { Prediction } from 'replicate';
 import { GatewayError } from '../../core/errors.ts';
 import { errorTableMapper, type UpstreamErrorMapper, upstreamFetchWhole, upstreamJSON } from '../http.ts';
 import { descriptorOf } from '../kinds/index.ts';
@@ -81,13 +82,14 @@ export const replicate: MediaAdapter = {
         accept: 'application/json',
         prefer: `wait=${call.settings.replicateWaitSeconds}`,
       };
-      prediction = (await upstreamJSON(mediaRequest(call, { url, headers, body }), mapError)).json;
+      prediction = (await upstreamJSON(mediaRequest(call, { url, headers, body }), mapError))
+        .json as Partial<Prediction>;
     }
-    const id = prediction['id'];
+    const id = prediction.id;
     if (typeof id !== 'string' || !/^[\w-]{1,128}$/.test(id)) throw malformed(call, 'a prediction without an id');
     call.jobs.set(executionId, modelId, id);
     try {
-      while (!DONE.has(String(prediction['status']))) {
+      while (!DONE.has(String(prediction.status))) {
         await pause(call.settings.pollIntervalMs, call.ctx.signal);
         prediction = await get(call, `${base}/predictions/${id}`, mapError);
       }
@@ -99,21 +101,17 @@ export const replicate: MediaAdapter = {
       }
       throw err;
     }
-    if (prediction['status'] !== 'succeeded') {
+    if (prediction.status !== 'succeeded') {
       call.jobs.delete(executionId, modelId);
-      throw predictionFailed(
-        call.target.provider.id,
-        prediction['error'] ?? prediction['status'],
-        call.target.key.secret,
-      );
+      throw predictionFailed(call.target.provider.id, prediction.error ?? prediction.status, call.target.key.secret);
     }
-    const urls = outputUrls(prediction['output']);
+    const urls = outputUrls(prediction.output);
     if (urls.length === 0) throw malformed(call, 'a prediction without output files');
     const files: ProducedFile[] = [];
     // Kept until the outputs are downloaded: a retry after a failed download fetches the same outputs.
     for (const output of urls) files.push(await fetchOutput(call, output, auth(call), base));
     call.jobs.delete(executionId, modelId);
-    const metrics = (prediction['metrics'] ?? {}) as Record<string, unknown>;
+    const metrics: Record<string, unknown> = prediction.metrics ?? {};
     const predictTime = typeof metrics['predict_time'] === 'number' ? metrics['predict_time'] : 0;
     return {
       files,
@@ -128,7 +126,7 @@ async function resumed(
   call: MediaCall,
   base: string,
   mapError: UpstreamErrorMapper,
-): Promise<Record<string, unknown> | undefined> {
+): Promise<Partial<Prediction> | undefined> {
   const id = call.jobs.get(call.ctx.executionId, call.target.model.id);
   if (!id) return undefined;
   try {
@@ -142,9 +140,10 @@ async function resumed(
   }
 }
 
-async function get(call: MediaCall, url: string, mapError: UpstreamErrorMapper): Promise<Record<string, unknown>> {
+/** A prediction as the replicate package types it, every field optional: each one read is checked. */
+async function get(call: MediaCall, url: string, mapError: UpstreamErrorMapper): Promise<Partial<Prediction>> {
   const req = mediaRequest(call, { url, method: 'GET', headers: { ...auth(call), accept: 'application/json' } });
-  return (await upstreamJSON(req, mapError)).json;
+  return (await upstreamJSON(req, mapError)).json as Partial<Prediction>;
 }
 
 /** The output's file URLs: a string, or strings in arrays or objects (one level of nesting is usual). */
