@@ -2,6 +2,7 @@ export {
   DEFAULT_MEDIA_SETTINGS,
   type MediaCatalog,
   type MediaRunnerDeps,
+  mediaCandidates,
   mediaRunners,
   OUTPUT_PURPOSE,
 } from './runner.ts';

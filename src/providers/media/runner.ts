@@ -1,4 +1,4 @@
-import type { CatalogModel } from '../../billing/catalog-types.ts';
+import { type CatalogModel, mediaModeOf } from '../../billing/catalog-types.ts';
 import { type MediaMeter, mediaCostNanoUsd } from '../../billing/media-cost.ts';
 import { GatewayError } from '../../core/errors.ts';
 import type {
@@ -32,7 +32,25 @@ import { replicate } from './replicate.ts';
 /** What the runner reads of the runtime's catalog (src/catalog/catalog.ts), swapped in place on reloads. */
 export interface MediaCatalog {
   byId: Map<string, CatalogModel>;
+  /** Bare model name → every provider serving it, cheapest first. */
+  byName: Map<string, CatalogModel[]>;
   providers: Map<string, ProviderSpec>;
+}
+
+/**
+ * The media models an execution's `model` slug names, in the order to try them: a catalog id (`openai/dall-e-3`)
+ * is that model; a bare name (`flux-1.1-pro`) every provider serving it, cheapest first. Empty when the slug names
+ * no media model (a chat model, a tier, an unknown name), so the caller can answer for its own kinds.
+ */
+export function mediaCandidates(catalog: MediaCatalog, slug: string): ExecutionModel[] {
+  const exact = catalog.byId.get(slug);
+  const models = exact ? [exact] : (catalog.byName.get(slug) ?? []);
+  const out: ExecutionModel[] = [];
+  for (const model of models) {
+    const kind = mediaModeOf(model);
+    if (kind) out.push({ id: model.id, kind });
+  }
+  return out;
 }
 
 export interface MediaRunnerDeps {

@@ -6,6 +6,7 @@ import { parseConfig } from '../../../src/config/load.ts';
 import type { ConfigInput } from '../../../src/config/schema.ts';
 import type { EmbeddingRequest } from '../../../src/core/ir.ts';
 import { parseOpenAIRequest } from '../../../src/protocols/openai-chat/parse-openai-request.ts';
+import { mediaCandidates } from '../../../src/providers/media/index.ts';
 import { adapterFor } from '../../../src/providers/registry.ts';
 import { ruleTierChooser } from '../../../src/router/auto/rules.ts';
 import { buildCandidateTable } from '../../../src/router/presets.ts';
@@ -103,6 +104,35 @@ describe('media models in the catalog', () => {
     assert.equal(alone.byId.get('replicate/flux-1.1-pro')?.mode, 'image');
     const both = buildCatalog(parseConfig({}, {}), { REPLICATE_API_TOKEN: 'r8_x', OPENAI_API_KEY: 'sk-x' });
     assert.deepEqual([...both.providers.keys()].sort(), ['openai', 'replicate']);
+  });
+
+  test('mediaCandidates: a catalog id, or a bare name on every provider serving it; nothing for chat models or tiers', () => {
+    const config = parseConfig(
+      {
+        providers: [
+          { id: 'openai', kind: 'openai', keys: ['sk-a'] },
+          {
+            id: 'azure',
+            kind: 'azure',
+            baseUrl: 'https://x.openai.azure.com',
+            keys: ['k'],
+            models: [{ name: 'dall-e-3', mode: 'image', mediaPrice: { perImage: 0.05 } }],
+          },
+        ],
+      },
+      {},
+    );
+    const catalog = buildCatalog(config, {});
+    assert.deepEqual(mediaCandidates(catalog, 'openai/whisper-1'), [{ id: 'openai/whisper-1', kind: 'transcription' }]);
+    assert.deepEqual(
+      mediaCandidates(catalog, 'dall-e-3')
+        .map((m) => m.id)
+        .sort(),
+      ['azure/dall-e-3', 'openai/dall-e-3'],
+    );
+    assert.deepEqual(mediaCandidates(catalog, 'gpt-4o-mini'), []);
+    assert.deepEqual(mediaCandidates(catalog, 'fast'), []);
+    assert.deepEqual(mediaCandidates(catalog, 'nope'), []);
   });
 
   test('the mode is checked in configuration; cost rounds once to integer nano-dollars', () => {
