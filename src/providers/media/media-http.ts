@@ -1,6 +1,9 @@
+import { isIP } from 'node:net';
 import { setTimeout as sleepFor } from 'node:timers/promises';
 import { GatewayError } from '../../core/errors.ts';
+import { guardedLookup, isPrivateAddress } from '../bedrock/bedrock-images.ts';
 import { overLimit, readBody, type UpstreamRequest, upstreamFetch } from '../http.ts';
+import { Agent } from '../undici-core.ts';
 import type { MediaCall, ProducedFile } from './media-adapter.ts';
 
 /**
@@ -48,7 +51,8 @@ export function decodeBase64(b64: unknown, call: MediaCall, what: string): Uint8
  * A produced file at a provider URL (Replicate's deliveries), fetched by the gateway, never shown to the client:
  * https only (http only when the provider itself is reached over http, a local mock or server), at most
  * `maxOutputBytes` (refused by its Content-Length before a byte is read, else as bytes arrive), complete within
- * `outputFetchMs`. The provider's auth header goes only to the provider's own origin. A `data:` URL is decoded.
+ * `outputFetchMs`, never to a private address (below). The provider's auth header goes only to the provider's own
+ * origin. A `data:` URL is decoded.
  * Failures are retryable `provider_unavailable` or `timeout`, as for any upstream answer.
  */
 export async function fetchOutput(
@@ -71,22 +75,46 @@ export async function fetchOutput(
   if (url.protocol !== 'https:' && !(allowHttp && url.protocol === 'http:')) {
     throw new GatewayError('provider_unavailable', `Upstream ${label} returned an output URL that is not https`);
   }
+  // A model's output is whatever its code returned: a URL into the gateway's own network (cloud metadata, an
+  // admin port) is never fetched, unless the provider itself lives on a private network (a local server, a
+  // test double) or the operator allows it (`options.outputUrlAllowPrivate: "true"`).
+  const allowPrivate = call.target.provider.options['outputUrlAllowPrivate'] === 'true' || isPrivateHost(base.hostname);
+  const host = url.hostname.replace(/^\[|\]$/g, '');
+  if (!allowPrivate && (isIP(host) ? isPrivateAddress(host) : host === 'localhost' || host.endsWith('.localhost'))) {
+    throw privateOutput(label);
+  }
   const headers: Record<string, string> = { accept: '*/*', ...(url.origin === base.origin ? auth : {}) };
   const cap = call.settings.maxOutputBytes;
-  const res = await upstreamFetch({
-    pool: call.pool,
-    url: url.href,
-    method: 'GET',
-    headers,
-    timeouts: {
-      connectMs: call.target.provider.timeouts.connectMs,
-      firstByteMs: call.settings.outputFetchMs,
-      totalMs: call.settings.outputFetchMs,
-    },
-    limits: { ...call.target.provider.limits, maxBodyBytes: cap },
-    signal: call.ctx.signal,
-    label,
-  });
+  let res: Awaited<ReturnType<typeof upstreamFetch>>;
+  try {
+    res = await upstreamFetch({
+      pool: call.pool,
+      url: url.href,
+      method: 'GET',
+      headers,
+      timeouts: {
+        connectMs: call.target.provider.timeouts.connectMs,
+        firstByteMs: call.settings.outputFetchMs,
+        totalMs: call.settings.outputFetchMs,
+      },
+      limits: { ...call.target.provider.limits, maxBodyBytes: cap },
+      signal: call.ctx.signal,
+      label,
+      // Redirects are not followed (a 3xx is a failed download), and names are resolved by a lookup that
+      // refuses private answers, checked on the address the connection uses (no DNS rebinding).
+      ...(allowPrivate
+        ? {}
+        : {
+            dispatcher: call.pool.named(
+              'media-outputs-guarded',
+              () => new Agent({ connect: { timeout: call.target.provider.timeouts.connectMs, lookup: guardedLookup } }),
+            ),
+          }),
+    });
+  } catch (err) {
+    if ((err as { cause?: { code?: string } }).cause?.code === 'EPRIVATEADDRESS') throw privateOutput(label);
+    throw err;
+  }
   if (res.status < 200 || res.status >= 300) {
     res.body.resume();
     res.body.on('error', () => {});
@@ -102,6 +130,18 @@ export async function fetchOutput(
   }
   const bytes = await readBody(res.body, label, cap);
   return { bytes, contentType: sniffContentType(bytes, headerOf(res.headers['content-type'])) };
+}
+
+function isPrivateHost(hostname: string): boolean {
+  const host = hostname.replace(/^\[|\]$/g, '');
+  return isIP(host) ? isPrivateAddress(host) : host === 'localhost' || host.endsWith('.localhost');
+}
+
+function privateOutput(label: string): GatewayError {
+  return new GatewayError(
+    'permission_denied',
+    `Upstream ${label} returned an output URL on a private address, which is not fetched`,
+  );
 }
 
 function headerOf(value: string | string[] | undefined): string | undefined {

@@ -1,7 +1,10 @@
 import assert from 'node:assert/strict';
+import { lookup } from 'node:dns/promises';
+import { hostname } from 'node:os';
 import { after, describe, it } from 'node:test';
 import { mediaRate } from '../../../src/billing/media-cost.ts';
 import type { GatewayError } from '../../../src/core/errors.ts';
+import { isPrivateAddress } from '../../../src/providers/bedrock/bedrock-images.ts';
 import { solidPng, toneWav } from '../../../src/providers/demo/media.ts';
 import { JobMemory, type MediaCall } from '../../../src/providers/media/media-adapter.ts';
 import { decodeBase64, fetchOutput, pause, sniffContentType } from '../../../src/providers/media/media-http.ts';
@@ -11,7 +14,9 @@ import { MemoryFiles, runContext } from './support.ts';
 
 /** What the media adapters share: output decoding and fetching rules, type sniffing, polling pauses, rates. */
 
-function call(overrides: { maxOutputBytes?: number; signal?: AbortSignal } = {}): MediaCall {
+function call(
+  overrides: { maxOutputBytes?: number; signal?: AbortSignal; options?: Record<string, string> } = {},
+): MediaCall {
   return {
     target: {
       provider: {
@@ -19,7 +24,7 @@ function call(overrides: { maxOutputBytes?: number; signal?: AbortSignal } = {})
         kind: 'replicate',
         baseUrl: 'https://api.example.test/v1',
         keys: [],
-        options: {},
+        options: overrides.options ?? {},
         timeouts: { connectMs: 1_000, firstByteMs: 1_000, totalMs: 1_000 },
         limits: { maxEventBytes: 1024, maxStreamBytes: 1024, maxBodyBytes: 1024 },
       },
@@ -76,6 +81,31 @@ describe('media HTTP helpers', () => {
         url,
       );
     }
+  });
+
+  it('an output URL on a private address is never fetched: literal, localhost, or a name that resolves inward', async () => {
+    const base = 'https://api.example.test/v1';
+    const denied = (err: GatewayError) =>
+      err.code === 'permission_denied' && !err.retryable && /private address/.test(err.message);
+    for (const url of [
+      'https://127.0.0.1:9/x.png',
+      'https://[::1]:9/x.png',
+      'https://169.254.169.254/latest',
+      'https://localhost:9/x.png',
+    ]) {
+      await assert.rejects(fetchOutput(call(), url, {}, base), denied, url);
+    }
+    // A name that resolves to a private address is refused by the guarded lookup, at connect time.
+    const name = hostname();
+    const resolved = await lookup(name).catch(() => undefined);
+    if (resolved && isPrivateAddress(resolved.address)) {
+      await assert.rejects(fetchOutput(call(), `https://${name}:9/x.png`, {}, base), denied);
+    }
+    // The operator may allow it: the download is then attempted (and fails here: nothing listens).
+    await assert.rejects(
+      fetchOutput(call({ options: { outputUrlAllowPrivate: 'true' } }), 'https://127.0.0.1:9/x.png', {}, base),
+      (err: GatewayError) => err.code === 'provider_unavailable' && err.retryable,
+    );
   });
 
   it('a pause between polls ends at once when the execution is cancelled', async () => {
