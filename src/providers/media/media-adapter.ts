@@ -80,6 +80,3 @@ export interface MediaOutcome {
   /** Extra, provider-neutral facts for `output.data` (revised prompt, language, duration). Never a URL. */
   data?: Record<string, unknown>;
 }
-
-/** What a run's kind contributes to `output.data` and `usage`; media kinds name their unit. */
-export type { MediaInput, MediaKind };
