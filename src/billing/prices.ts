@@ -175,7 +175,8 @@ export function libraryMediaPrice(providerId: string, upstreamName: string, at =
   const rates = result.model_price as Record<string, LibraryRate>;
   const hours = rates['input_audio_hours'] ?? rates['audio_hours'];
   const price: { -readonly [K in keyof MediaPrice]: MediaPrice[K] } = {};
-  if (hours !== undefined) price.perSecond = baseOf(hours) / 3600;
+  // Rounded to 12 significant digits: 0.36 / 3600 is 0.0001, not 0.00009999999999999999.
+  if (hours !== undefined) price.perSecond = Number((baseOf(hours) / 3600).toPrecision(12));
   if (rates['input_image_mtok'] !== undefined) price.inputImageTokens = baseOf(rates['input_image_mtok']);
   if (rates['input_audio_mtok'] !== undefined) price.inputAudioTokens = baseOf(rates['input_audio_mtok']);
   if (rates['output_image_mtok'] !== undefined) price.outputImageTokens = baseOf(rates['output_image_mtok']);
