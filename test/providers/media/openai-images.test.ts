@@ -186,6 +186,15 @@ describe('OpenAI Images runner', () => {
         },
       );
     }
+    // An upstream message that echoes the key never carries it on.
+    mock.faults.push({
+      status: 400,
+      body: { error: { message: `Bad request for key ${MOCK_MEDIA_KEY}`, type: 'invalid_request_error', code: null } },
+    });
+    await assert.rejects(
+      runner.run(model('openai/gpt-image-1', 'image'), { prompt: 'x' }, runContext(new MemoryFiles())),
+      (err: GatewayError) => err.code === 'invalid_request' && !err.message.includes(MOCK_MEDIA_KEY),
+    );
     mock.faults.push({ status: 200, body: { created: 1, data: [] } });
     await assert.rejects(
       runner.run(model('openai/gpt-image-1', 'image'), { prompt: 'x' }, runContext(new MemoryFiles())),

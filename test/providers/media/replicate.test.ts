@@ -205,8 +205,13 @@ describe('Replicate runner', () => {
       });
     mock.failWith = 'NSFW content detected. Try running it again, or try a different prompt.';
     await expect('content_filtered', false);
-    mock.failWith = 'CUDA out of memory';
-    await expect('provider_unavailable', true);
+    mock.failWith = `CUDA out of memory (token ${MOCK_REPLICATE_TOKEN})`;
+    await assert.rejects(run(), (err: GatewayError) => {
+      assert.equal(err.code, 'provider_unavailable');
+      assert.ok(err.retryable);
+      assert.ok(!err.message.includes(MOCK_REPLICATE_TOKEN), 'the token is scrubbed from the upstream message');
+      return true;
+    });
     mock.failWith = undefined;
     const problem = (status: number, title: string, detail: string, headers: Record<string, string> = {}) =>
       mock.faults.push({
