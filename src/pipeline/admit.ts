@@ -37,7 +37,8 @@ export function admit(ctx: CallerContext, deps: AdmitDeps, endpoint: Endpoint): 
   const kinds = keepToRequiredKinds(ctx, deps.catalog);
   if (!kinds.ok) return kinds;
   const limits = ctx.caller.limits;
-  if (!limits || ctx.caller.keyId === null) return kinds;
+  // An execution's run was counted when it was submitted.
+  if (!limits || ctx.caller.keyId === null || ctx.execution) return kinds;
   if (!limits.quota && limits.rpm === undefined && limits.tpm === undefined) return kinds; // nothing to count
   const keyId = ctx.caller.keyId;
   const toAdmitted = (taken: Taken): Admitted =>

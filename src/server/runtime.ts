@@ -14,6 +14,7 @@ import { providersFromEnv } from '../config/env-providers.ts';
 import { type ConfigChanges, configChanges, ROUTING_RESTART_KEYS } from '../config/reload.ts';
 import type { Config } from '../config/schema.ts';
 import { GatewayError } from '../core/errors.ts';
+import { createExecutions, type Executions, type ExecutionsDeps } from '../executions/executions.ts';
 import { storedSpendSince } from '../limits/stored-spend.ts';
 import { createLogger, type Logger } from '../ops/logger.ts';
 import { Metrics } from '../ops/metrics.ts';
@@ -48,6 +49,13 @@ export interface RuntimeOptions {
   logDestination?: pino.DestinationStream;
   /** Provider kind → adapter (tests put a faulty adapter here); default: the registry's. */
   adapterFor?: (provider: ProviderSpec) => ProviderAdapter;
+  /**
+   * `worker`: a `modro worker` process beside gateways on the same database: it runs executions and serves
+   * nothing, and leaves the holds of other processes alone at start. Default `gateway`.
+   */
+  role?: 'gateway' | 'worker';
+  /** What the composition root adds to executions: webhook delivery, the file store, media runners. */
+  executions?: Pick<ExecutionsDeps, 'webhooks' | 'files' | 'runners'>;
 }
 
 export interface Runtime {
@@ -66,6 +74,8 @@ export interface Runtime {
   stripe: StripeDeposits | undefined;
   /** Stored responses of the Responses API; undefined unless `responses.store` is on. */
   responses: ResponseStore | undefined;
+  /** Asynchronous executions: the API's service, the queue and this process's worker (docs/executions.md). */
+  executions: Executions;
   auth: Authenticator;
   tenancy: Tenancy;
   /** Channels: providers managed at runtime (src/channels/, docs/channels.md). */
@@ -226,7 +236,8 @@ export async function createRuntime(options: RuntimeOptions): Promise<Runtime> {
     onError: (err, during) => logger.error({ err, during }, 'ledger problem (entries are kept and retried)'),
   });
   // After the journal's records are imported: a hold left open by a killed run settles at its recorded cost.
-  const recovered = await ledger.start({ recover: true });
+  const role = options.role ?? 'gateway';
+  const recovered = await ledger.start({ recover: role === 'gateway' });
   if (recovered.settled + recovered.released > 0) logger.info(recovered, 'holds left open by an earlier run closed');
   const stripe = config.billing.stripe
     ? new StripeDeposits(config.billing.stripe, {
@@ -320,6 +331,19 @@ export async function createRuntime(options: RuntimeOptions): Promise<Runtime> {
     ledger,
   });
 
+  const executions = createExecutions({
+    db: store.db,
+    dialect: store.dialect,
+    config: config.executions,
+    pipeline,
+    catalog,
+    router,
+    ledger,
+    logger,
+    ...options.executions,
+  });
+  if (role === 'worker' || config.executions.enabled) executions.worker.start();
+
   const runtime: Runtime = {
     config,
     catalog,
@@ -333,6 +357,7 @@ export async function createRuntime(options: RuntimeOptions): Promise<Runtime> {
     ledger,
     stripe,
     responses,
+    executions,
     auth,
     tenancy,
     channels,
@@ -389,6 +414,9 @@ export async function createRuntime(options: RuntimeOptions): Promise<Runtime> {
         clearTimeout(force);
         clearInterval(sweep);
       }
+      // Runs still going after the grace period are put back in the queue for the next worker.
+      await executions.service.drain();
+      await executions.worker.stop(config.server.shutdownGraceMs);
       await prices.close();
       await channelSource.close();
       await tokens.close();

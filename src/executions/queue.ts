@@ -1,0 +1,247 @@
+import type { Kysely, Transaction } from 'kysely';
+import type { ExecutionStatus, ExecutionTable } from '../store/execution-tables.ts';
+import type { SqlDialect } from '../store/migrations/column-types.ts';
+import type { Database } from '../store/schema.ts';
+
+/**
+ * The durable queue: the `execution` table and every statement on it (decision 0029). Claims take one row at a
+ * time with a lease (PostgreSQL: `for update skip locked`, so replicas never take the same row; SQLite: one
+ * `update … returning` under the database's write lock); every later write is conditional on the status and
+ * the lease owner, so a worker that lost its lease (it stalled, it was presumed dead) cannot write over the
+ * one that took the row after it. Inputs are read only for the rows claimed.
+ */
+
+export type ExecutionRow = ExecutionTable;
+
+/** What a worker reads of a row it claimed. */
+export type ClaimedRow = Pick<
+  ExecutionRow,
+  | 'id'
+  | 'tenant_id'
+  | 'key_id'
+  | 'model'
+  | 'resolved_model'
+  | 'kind'
+  | 'provider'
+  | 'input'
+  | 'caller'
+  | 'webhook_url'
+  | 'metadata'
+  | 'held_nano'
+  | 'attempts'
+  | 'deadline_at'
+  | 'created_at'
+  | 'started_at'
+  | 'estimated_nano'
+  | 'error_code'
+  | 'error_message'
+>;
+
+const CLAIMED: ReadonlyArray<keyof ClaimedRow> = [
+  'id',
+  'tenant_id',
+  'key_id',
+  'model',
+  'resolved_model',
+  'kind',
+  'provider',
+  'input',
+  'caller',
+  'webhook_url',
+  'metadata',
+  'held_nano',
+  'attempts',
+  'deadline_at',
+  'created_at',
+  'started_at',
+  'estimated_nano',
+  'error_code',
+  'error_message',
+];
+
+/** What the API shows of a row (everything but the input and the caller). */
+export const VIEW_COLUMNS = [
+  'id',
+  'tenant_id',
+  'model',
+  'kind',
+  'status',
+  'webhook_url',
+  'metadata',
+  'estimated_nano',
+  'attempts',
+  'created_at',
+  'started_at',
+  'completed_at',
+  'output',
+  'usage',
+  'cost_nano',
+  'served_by',
+  'error_code',
+  'error_message',
+] as const;
+export type ViewRow = Pick<ExecutionRow, (typeof VIEW_COLUMNS)[number]>;
+
+export const TERMINAL: readonly ExecutionStatus[] = ['COMPLETED', 'FAILED', 'CANCELLED'];
+
+export class ExecutionQueue {
+  readonly db: Kysely<Database>;
+  readonly #dialect: SqlDialect;
+
+  constructor(db: Kysely<Database>, dialect: SqlDialect) {
+    this.db = db;
+    this.#dialect = dialect;
+  }
+
+  async insert(trx: Transaction<Database>, rows: ExecutionRow[]): Promise<void> {
+    if (rows.length > 0) await trx.insertInto('execution').values(rows).execute();
+  }
+
+  /**
+   * Claims the oldest due PENDING row not of a busy tenant or provider: PROCESSING, leased to `owner` until
+   * `leaseUntil`, its attempts counted. Undefined when nothing is due.
+   */
+  async claim(
+    owner: string,
+    now: number,
+    leaseUntil: number,
+    busy: { tenants: string[]; providers: string[] },
+  ): Promise<ClaimedRow | undefined> {
+    let due = this.db
+      .selectFrom('execution')
+      .select('id')
+      .where('status', '=', 'PENDING')
+      .where('run_after', '<=', now)
+      .orderBy('run_after')
+      .orderBy('id')
+      .limit(1);
+    if (busy.tenants.length > 0) due = due.where('tenant_id', 'not in', busy.tenants);
+    if (busy.providers.length > 0) {
+      due = due.where((eb) => eb.or([eb('provider', 'is', null), eb('provider', 'not in', busy.providers)]));
+    }
+    if (this.#dialect === 'postgres') due = due.forUpdate().skipLocked();
+    const row = await this.db
+      .updateTable('execution')
+      .set((eb) => ({
+        status: 'PROCESSING',
+        lease_owner: owner,
+        lease_until: leaseUntil,
+        attempts: eb('attempts', '+', 1),
+        started_at: eb.fn.coalesce('started_at', eb.val(now)),
+      }))
+      .where('id', 'in', due)
+      .where('status', '=', 'PENDING')
+      .returning(CLAIMED)
+      .executeTakeFirst();
+    return row;
+  }
+
+  /** Rows whose worker stopped renewing its lease go back to PENDING (their attempt stays counted). */
+  async reap(now: number): Promise<number> {
+    const result = await this.db
+      .updateTable('execution')
+      .set({ status: 'PENDING', lease_owner: null, lease_until: null, run_after: now })
+      .where('status', '=', 'PROCESSING')
+      .where('lease_until', '<', now)
+      .executeTakeFirst();
+    return Number(result.numUpdatedRows);
+  }
+
+  /** Extends the leases of `ids` still PROCESSING under `owner`; returns the ids that still are. */
+  async renew(owner: string, ids: string[], leaseUntil: number): Promise<Set<string>> {
+    if (ids.length === 0) return new Set();
+    const rows = await this.db
+      .updateTable('execution')
+      .set({ lease_until: leaseUntil })
+      .where('id', 'in', ids)
+      .where('status', '=', 'PROCESSING')
+      .where('lease_owner', '=', owner)
+      .returning('id')
+      .execute();
+    return new Set(rows.map((r) => r.id));
+  }
+
+  /** Back to PENDING after a retryable failure (or at shutdown), due at `runAfter`; false: no longer ours. */
+  async requeue(
+    owner: string,
+    id: string,
+    runAfter: number,
+    error: { code: string; message: string } | null,
+  ): Promise<boolean> {
+    const result = await this.db
+      .updateTable('execution')
+      .set({
+        status: 'PENDING',
+        lease_owner: null,
+        lease_until: null,
+        run_after: runAfter,
+        ...(error ? { error_code: error.code, error_message: error.message } : {}),
+      })
+      .where('id', '=', id)
+      .where('status', '=', 'PROCESSING')
+      .where('lease_owner', '=', owner)
+      .executeTakeFirst();
+    return Number(result.numUpdatedRows) === 1;
+  }
+
+  /**
+   * The terminal state, written once: only while the row is PROCESSING under `owner` (the worker's end) or,
+   * for a cancel (`owner` null), while it is PENDING or PROCESSING and the tenant's. Returns the row's billing
+   * fields when this call made the change, in `trx` (the hold's close and the webhook go in the same one).
+   */
+  async finish(
+    trx: Transaction<Database>,
+    id: string,
+    who: { owner: string } | { tenantId: string },
+    values: Partial<
+      Pick<
+        ExecutionRow,
+        'output' | 'usage' | 'cost_nano' | 'served_by' | 'error_code' | 'error_message' | 'completed_at'
+      >
+    > & { status: ExecutionStatus },
+  ): Promise<Pick<ExecutionRow, 'tenant_id' | 'key_id' | 'held_nano' | 'webhook_url'> | undefined> {
+    let update = trx
+      .updateTable('execution')
+      .set({ ...values, lease_owner: null, lease_until: null })
+      .where('id', '=', id);
+    update =
+      'owner' in who
+        ? update.where('status', '=', 'PROCESSING').where('lease_owner', '=', who.owner)
+        : update.where('status', 'in', ['PENDING', 'PROCESSING']).where('tenant_id', '=', who.tenantId);
+    return update.returning(['tenant_id', 'key_id', 'held_nano', 'webhook_url']).executeTakeFirst();
+  }
+
+  async view(tenantId: string, id: string): Promise<ViewRow | undefined> {
+    return this.db
+      .selectFrom('execution')
+      .select(VIEW_COLUMNS)
+      .where('id', '=', id)
+      .where('tenant_id', '=', tenantId)
+      .executeTakeFirst();
+  }
+
+  /** A tenant's executions, newest first, after the cursor `after` (an id), optionally of one status. */
+  async list(
+    tenantId: string,
+    options: { limit: number; after?: string | undefined; status?: ExecutionStatus | undefined },
+  ): Promise<ViewRow[]> {
+    let q = this.db
+      .selectFrom('execution')
+      .select(VIEW_COLUMNS)
+      .where('tenant_id', '=', tenantId)
+      .orderBy('id', 'desc')
+      .limit(options.limit);
+    if (options.after) q = q.where('id', '<', options.after);
+    if (options.status) q = q.where('status', '=', options.status);
+    return q.execute();
+  }
+
+  async statusCounts(): Promise<Record<string, number>> {
+    const rows = await this.db
+      .selectFrom('execution')
+      .select(['status', (eb) => eb.fn.countAll<number>().as('n')])
+      .groupBy('status')
+      .execute();
+    return Object.fromEntries(rows.map((r) => [r.status, Number(r.n)]));
+  }
+}
