@@ -119,13 +119,33 @@ export class ExecutionQueue {
     if (busy.providers.length > 0) {
       due = due.where((eb) => eb.or([eb('provider', 'is', null), eb('provider', 'not in', busy.providers)]));
     }
-    if (this.#dialect === 'postgres') due = due.forUpdate().skipLocked();
-    const row = await this.db
+    const set = {
+      status: 'PROCESSING' as const,
+      lease_owner: owner,
+      lease_until: leaseUntil,
+    };
+    if (this.#dialect === 'postgres') {
+      // A CTE, not `where id in (select … limit 1 for update skip locked)`: PostgreSQL may run such a subquery
+      // more than once for one update and so take several rows.
+      const claimed = await this.db
+        .with('due', () => due.forUpdate().skipLocked())
+        .updateTable('execution')
+        .from('due')
+        .set((eb) => ({
+          ...set,
+          attempts: eb('execution.attempts', '+', 1),
+          started_at: eb.fn.coalesce('execution.started_at', eb.val(now)),
+        }))
+        .whereRef('execution.id', '=', 'due.id')
+        .returning(CLAIMED.map((c) => `execution.${c}` as const))
+        .execute();
+      return claimed[0];
+    }
+    // SQLite: one statement under the write lock; the subquery runs once.
+    return this.db
       .updateTable('execution')
       .set((eb) => ({
-        status: 'PROCESSING',
-        lease_owner: owner,
-        lease_until: leaseUntil,
+        ...set,
         attempts: eb('attempts', '+', 1),
         started_at: eb.fn.coalesce('started_at', eb.val(now)),
       }))
@@ -133,7 +153,6 @@ export class ExecutionQueue {
       .where('status', '=', 'PENDING')
       .returning(CLAIMED)
       .executeTakeFirst();
-    return row;
   }
 
   /** Rows whose worker stopped renewing its lease go back to PENDING (their attempt stays counted). */

@@ -3,7 +3,7 @@ import { GatewayError, toGatewayError } from '../core/errors.ts';
 import type { Logger } from '../ops/logger.ts';
 import { callerFromSnapshot } from './caller-snapshot.ts';
 import type { ExecutionFiles, ExecutionKind, RunResult } from './contracts.ts';
-import type { ClaimedRow, ExecutionQueue } from './queue.ts';
+import type { ClaimedRow } from './queue.ts';
 import type { RunnerRegistry } from './registry.ts';
 import { endExecution, type TerminalDeps } from './terminal.ts';
 import type { CallerRunContext } from './text-runner.ts';

@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
-import { setTimeout as sleep } from 'node:timers/promises';
 import { after, before, describe, test } from 'node:test';
+import { setTimeout as sleep } from 'node:timers/promises';
 import OpenAI from 'openai';
 import { verifyLedger } from '../../src/billing/verify.ts';
 import { mockProvider, type TestGateway } from '../helpers/gateway.ts';
@@ -49,10 +49,14 @@ describe('executions API', () => {
   const call = (key: string, method: string, path: string, body?: unknown) =>
     fetch(`${gw.url}${path}`, {
       method,
-      headers: { authorization: `Bearer ${key}`, ...(body === undefined ? {} : { 'content-type': 'application/json' }) },
+      headers: {
+        authorization: `Bearer ${key}`,
+        ...(body === undefined ? {} : { 'content-type': 'application/json' }),
+      },
       ...(body === undefined ? {} : { body: typeof body === 'string' ? body : JSON.stringify(body) }),
     });
-  const get = async (key: string, id: string) => (await (await call(key, 'GET', `/v1/executions/${id}`)).json()) as Execution;
+  const get = async (key: string, id: string) =>
+    (await (await call(key, 'GET', `/v1/executions/${id}`)).json()) as Execution;
   async function until(key: string, id: string, done: (e: Execution) => boolean, ms = 10_000): Promise<Execution> {
     const deadline = Date.now() + ms;
     for (;;) {
@@ -100,7 +104,7 @@ describe('executions API', () => {
     const done = await until(acme.key, data.id, ended);
     assert.equal(done.status, 'COMPLETED', JSON.stringify(done));
     assert.equal(done.output?.text, 'Echo: hello there');
-    assert.equal((done.output?.data?.['message'] as { role: string }).role, 'assistant');
+    assert.equal((done.output!.data!['message'] as { role: string }).role, 'assistant');
     assert.equal(done.attempts, 1);
     assert.ok((done.usage?.inputTokens ?? 0) > 0 && (done.usage?.outputTokens ?? 0) > 0);
     assert.equal(Number(done.cost), ((done.usage!.inputTokens! + done.usage!.outputTokens!) * 1000) / 1e6);
@@ -121,7 +125,9 @@ describe('executions API', () => {
   });
 
   test('tool calls come back in output.data.message; a concrete provider/model slug runs that model', async () => {
-    const tools = [{ type: 'function', function: { name: 'get_weather', parameters: { type: 'object', properties: {} } } }];
+    const tools = [
+      { type: 'function', function: { name: 'get_weather', parameters: { type: 'object', properties: {} } } },
+    ];
     const { id } = await acmeClient.post<Execution>('/executions', {
       body: { model: 'up/gpt-4o', input: { messages: [{ role: 'user', content: 'call get_weather' }], tools } },
     });
@@ -311,7 +317,7 @@ describe('executions: queue order, list cursor and filter, cancel of PENDING, de
     for (let i = 0; i < 5; i++) {
       ids.push((await c.post<Execution>('/executions', { body: { model: 'fast', input: ASK } })).id);
     }
-    const page1 = await c.get<unknown, { data: Execution[]; has_more: boolean; last_id: string }>('/executions', {
+    const page1 = await c.get<{ data: Execution[]; has_more: boolean; last_id: string }>('/executions', {
       query: { limit: 2 },
     });
     assert.deepEqual(
@@ -319,7 +325,7 @@ describe('executions: queue order, list cursor and filter, cancel of PENDING, de
       [ids[4], ids[3]],
     );
     assert.equal(page1.has_more, true);
-    const page2 = await c.get<unknown, { data: Execution[]; has_more: boolean }>('/executions', {
+    const page2 = await c.get<{ data: Execution[]; has_more: boolean }>('/executions', {
       query: { limit: 10, after: page1.last_id },
     });
     assert.deepEqual(
@@ -329,7 +335,7 @@ describe('executions: queue order, list cursor and filter, cancel of PENDING, de
     assert.equal(page2.has_more, false);
     const cancelled = await c.post<Execution>(`/executions/${ids[1]}/cancel`);
     assert.equal(cancelled.status, 'CANCELLED');
-    const onlyCancelled = await c.get<unknown, { data: Execution[] }>('/executions', { query: { status: 'CANCELLED' } });
+    const onlyCancelled = await c.get<{ data: Execution[] }>('/executions', { query: { status: 'CANCELLED' } });
     assert.deepEqual(
       onlyCancelled.data.map((e) => e.id),
       [ids[1]],
@@ -343,7 +349,7 @@ describe('executions: queue order, list cursor and filter, cancel of PENDING, de
     const deadline = Date.now() + 5_000;
     let failed: Execution[] = [];
     while (Date.now() < deadline) {
-      failed = (await c.get<unknown, { data: Execution[] }>('/executions', { query: { status: 'FAILED' } })).data;
+      failed = (await c.get<{ data: Execution[] }>('/executions', { query: { status: 'FAILED' } })).data;
       if (failed.length === 4) break;
       await sleep(50);
     }
