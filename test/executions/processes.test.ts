@@ -295,7 +295,12 @@ describe('two gateways claiming from one PostgreSQL queue', () => {
       assert.equal(await b.stop('SIGTERM'), 0, b.output());
       const rows = await checkEnded(db, ids);
       assert.ok(rows.every((r) => r.status === 'COMPLETED' && Number(r.attempts) === 1));
-      const nodes = await db.selectFrom('ledger_entry').select('node').distinct().where('kind', '=', 'settle').execute();
+      const nodes = await db
+        .selectFrom('ledger_entry')
+        .select('node')
+        .distinct()
+        .where('kind', '=', 'settle')
+        .execute();
       t.diagnostic(`settlements were written by ${nodes.length} processes`);
       assert.equal(nodes.length, 2, 'both gateways ran executions');
     } finally {
