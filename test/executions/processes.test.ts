@@ -1,4 +1,5 @@
 import assert from 'node:assert/strict';
+import { spawn } from 'node:child_process';
 import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -303,6 +304,73 @@ describe('two gateways claiming from one PostgreSQL queue', () => {
         .execute();
       t.diagnostic(`settlements were written by ${nodes.length} processes`);
       assert.equal(nodes.length, 2, 'both gateways ran executions');
+    } finally {
+      await db.destroy();
+    }
+  });
+});
+
+describe('modro worker: a separate process runs what a gateway queues (SQLite)', () => {
+  let mock: MockOpenAI;
+  let dir: string;
+  const gateways: GatewayProcess[] = [];
+  let worker: ReturnType<typeof spawn> | undefined;
+  before(async () => {
+    mock = await startMockOpenAI();
+    dir = mkdtempSync(join(tmpdir(), 'modro-exec-worker-'));
+  });
+  after(async () => {
+    for (const gw of gateways) if (gw.exitCode() === null) await gw.stop('SIGKILL');
+    if (worker && worker.exitCode === null) worker.kill('SIGKILL');
+    await mock.close();
+    removeDataDir(dir);
+  });
+
+  test('the gateway runs nothing itself (executions.enabled: false); the worker completes every execution', async () => {
+    const storage = { kind: 'sqlite' as const, path: join(dir, 'modro.db') };
+    const config: ConfigInput = {
+      storage,
+      logging: { level: 'warn' },
+      demo: { enabled: false },
+      providers: [mockProvider('up', mock.url, MODELS)],
+      executions: { enabled: false, pollMs: 100 },
+    };
+    const configPath = join(dir, 'cli.yaml');
+    writeFileSync(configPath, JSON.stringify(config));
+    const key = await seed(configPath);
+    const gw = await spawnGateway(config, dir);
+    gateways.push(gw);
+    const ids: string[] = [];
+    for (let i = 0; i < 10; i++) ids.push(await submit(gw.url, key, i));
+    await sleep(300);
+    assert.equal(mock.requests.length, 0, 'the gateway did not run them');
+    const child = spawn(process.execPath, ['src/cli/main.ts', 'worker', '--config', configPath], {
+      cwd: new URL('../..', import.meta.url).pathname,
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    worker = child;
+    let out = '';
+    child.stdout!.on('data', (d) => {
+      out += d;
+    });
+    child.stderr!.on('data', (d) => {
+      out += d;
+    });
+    const exited = new Promise<number | null>((resolve) => child.on('exit', (code) => resolve(code)));
+    const started = Date.now();
+    while (!/is running executions/.test(out)) {
+      assert.ok(child.exitCode === null && Date.now() - started < 30_000, `worker did not start: ${out}`);
+      await sleep(50);
+    }
+    const db = openDb(storage);
+    try {
+      await untilAllEnded(db, ids.length, 20_000);
+      child.kill('SIGTERM');
+      assert.equal(await exited, 0, out);
+      assert.equal(await gw.stop('SIGTERM'), 0, gw.output());
+      const rows = await checkEnded(db, ids);
+      assert.ok(rows.every((r) => r.status === 'COMPLETED'));
+      assert.equal(mock.requests.filter((r) => r.path.endsWith('/chat/completions')).length, ids.length);
     } finally {
       await db.destroy();
     }
