@@ -360,3 +360,28 @@ describe('executions: queue order, list cursor and filter, cancel of PENDING, de
     assert.equal(stillCancelled.status, 'CANCELLED');
   });
 });
+
+describe('executions: the walkthrough against the built-in demo provider', () => {
+  let gw: TestGateway;
+  before(async () => {
+    gw = await startTenancyGateway({});
+  });
+  after(async () => {
+    await gw?.close();
+  });
+
+  test('a text execution with model fast completes with the demo answer', async () => {
+    const { id, status } = await gw.client.post<Execution>('/executions', {
+      body: { model: 'fast', input: { messages: [{ role: 'user', content: 'Write a haiku about queues' }] } },
+    });
+    assert.equal(status, 'PENDING');
+    const deadline = Date.now() + 10_000;
+    let e: Execution;
+    do {
+      await sleep(20);
+      e = await gw.client.get<Execution>(`/executions/${id}`);
+    } while (e.status !== 'COMPLETED' && e.status !== 'FAILED' && Date.now() < deadline);
+    assert.equal(e.status, 'COMPLETED', JSON.stringify(e));
+    assert.ok((e.output?.text ?? '').length > 0);
+  });
+});
