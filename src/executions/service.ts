@@ -86,13 +86,15 @@ export class ExecutionService {
     caller = admitted.caller;
     let estimate: number;
     try {
-      runner.validate(model, parsed.input);
+      // A runner that can route with the caller's policy (text) validates while it estimates.
       const withCaller = runner as ExecutionRunner & {
         estimateFor?: (m: ExecutionModel, input: unknown, c: Caller) => Promise<number>;
       };
-      estimate = withCaller.estimateFor
-        ? await withCaller.estimateFor(model, parsed.input, caller)
-        : runner.estimateNanoUsd(model, parsed.input);
+      if (withCaller.estimateFor) estimate = await withCaller.estimateFor(model, parsed.input, caller);
+      else {
+        runner.validate(model, parsed.input);
+        estimate = runner.estimateNanoUsd(model, parsed.input);
+      }
     } catch (err) {
       return { ok: false, error: asGatewayError(err), headers: admitted.headers };
     }

@@ -66,7 +66,7 @@ export class TextRunner implements ExecutionRunner {
   }
 
   /**
-   * The hold of the submission: the most the request can cost on the candidates routing gives this caller
+   * Validates the input and bounds its cost: the hold of the submission: the most the request can cost on the candidates routing gives this caller
    * (as a chat request's hold, pipeline/hold.ts). Routing errors (no model able to serve it) are the caller's.
    */
   async estimateFor(model: ExecutionModel, input: unknown, caller: Caller): Promise<number> {
