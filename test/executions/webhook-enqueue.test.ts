@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
-import { setTimeout as sleep } from 'node:timers/promises';
 import { after, before, describe, test } from 'node:test';
+import { setTimeout as sleep } from 'node:timers/promises';
 import type { Transaction } from 'kysely';
 import type { WebhookEnqueue, WebhookMessage } from '../../src/executions/contracts.ts';
 import type { Database } from '../../src/store/schema.ts';
