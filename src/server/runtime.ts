@@ -343,6 +343,7 @@ export async function createRuntime(options: RuntimeOptions): Promise<Runtime> {
     ...options.executions,
   });
   if (role === 'worker' || config.executions.enabled) executions.worker.start();
+  metrics.watchExecutions(() => ({ running: executions.worker.running, ...executions.worker.counters }));
 
   const runtime: Runtime = {
     config,

@@ -244,6 +244,16 @@ describe('executions API', () => {
     assert.equal((await until(acme.key, done2.id, ended)).status, 'COMPLETED');
   });
 
+  test('the worker shows in /metrics: running, ended by status, retries', async () => {
+    const text = await (await fetch(`${gw.url}/metrics`)).text();
+    const value = (line: string) =>
+      Number(new RegExp(`^${line.replace(/[{}]/g, '\\$&')} (\\S+)$`, 'm').exec(text)?.[1]);
+    assert.ok(value('modro_executions_ended_total{status="completed"}') >= 5, text.slice(0, 200));
+    assert.ok(value('modro_executions_ended_total{status="failed"}') >= 1);
+    assert.ok(value('modro_execution_retries_total') >= 2);
+    assert.equal(value('modro_executions_running'), 0);
+  });
+
   test('a completed execution cannot be cancelled (400, its status named)', async () => {
     const { id } = await acmeClient.post<Execution>('/executions', { body: { model: 'fast', input: ASK } });
     await until(acme.key, id, ended);
