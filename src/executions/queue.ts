@@ -98,8 +98,8 @@ export class ExecutionQueue {
   }
 
   /**
-   * Claims the oldest due PENDING row not of a busy tenant or provider: PROCESSING, leased to `owner` until
-   * `leaseUntil`, its attempts counted. Undefined when nothing is due.
+   * Claims the oldest due PENDING row not of a busy tenant or provider: PROCESSING, leased under the token
+   * `owner` (unique per claim) until `leaseUntil`, its attempts counted. Undefined when nothing is due.
    */
   async claim(
     owner: string,
@@ -166,18 +166,26 @@ export class ExecutionQueue {
     return Number(result.numUpdatedRows);
   }
 
-  /** Extends the leases of `ids` still PROCESSING under `owner`; returns the ids that still are. */
-  async renew(owner: string, ids: string[], leaseUntil: number): Promise<Set<string>> {
-    if (ids.length === 0) return new Set();
+  /** Extends the leases still held (PROCESSING under that lease token); returns the tokens that still are. */
+  async renew(leases: Array<{ id: string; lease: string }>, leaseUntil: number): Promise<Set<string>> {
+    if (leases.length === 0) return new Set();
     const rows = await this.db
       .updateTable('execution')
       .set({ lease_until: leaseUntil })
-      .where('id', 'in', ids)
+      .where(
+        'id',
+        'in',
+        leases.map((l) => l.id),
+      )
+      .where(
+        'lease_owner',
+        'in',
+        leases.map((l) => l.lease),
+      )
       .where('status', '=', 'PROCESSING')
-      .where('lease_owner', '=', owner)
-      .returning('id')
+      .returning('lease_owner')
       .execute();
-    return new Set(rows.map((r) => r.id));
+    return new Set(rows.map((r) => r.lease_owner!));
   }
 
   /** Back to PENDING after a retryable failure (or at shutdown), due at `runAfter`; false: no longer ours. */

@@ -38,6 +38,8 @@ export interface WorkerDeps extends TerminalDeps {
 type StopReason = 'cancel' | 'deadline' | 'shutdown';
 
 interface Running {
+  /** The lease token of this claim (`<worker>.<n>`): a row this worker claims again gets a new one. */
+  lease: string;
   row: ClaimedRow;
   controller: AbortController;
   done: Promise<void>;
@@ -52,7 +54,9 @@ export class ExecutionWorker {
   readonly owner = `w_${randomBytes(6).toString('hex')}`;
   readonly #d: WorkerDeps;
   readonly #now: () => number;
+  /** Runs under way, by lease token. */
   readonly #running = new Map<string, Running>();
+  #claims = 0;
   readonly #byTenant = new Map<string, number>();
   readonly #byProvider = new Map<string, number>();
   #stopped = true;
@@ -89,7 +93,7 @@ export class ExecutionWorker {
 
   /** Stops the run of an execution this worker holds (it was cancelled); its row was already ended. */
   abortLocal(id: string): void {
-    this.#running.get(id)?.controller.abort('cancel' satisfies StopReason);
+    for (const r of this.#running.values()) if (r.row.id === id) r.controller.abort('cancel' satisfies StopReason);
   }
 
   /**
@@ -144,50 +148,55 @@ export class ExecutionWorker {
     }
     while (!this.#stopped && this.#running.size < s.concurrency) {
       const t = this.#now();
-      const row = await this.#d.queue.claim(this.owner, t, t + s.leaseMs, {
+      const lease = `${this.owner}.${++this.#claims}`;
+      const row = await this.#d.queue.claim(lease, t, t + s.leaseMs, {
         tenants: atLimit(this.#byTenant, s.perTenant),
         providers: atLimit(this.#byProvider, s.perProvider),
       });
       if (!row) return;
-      this.#start(row);
+      this.#start(row, lease);
     }
   }
 
-  #start(row: ClaimedRow): void {
+  #start(row: ClaimedRow, lease: string): void {
     const controller = new AbortController();
     count(this.#byTenant, row.tenant_id, 1);
     if (row.provider) count(this.#byProvider, row.provider, 1);
-    const entry: Running = { row, controller, done: Promise.resolve() };
-    this.#running.set(row.id, entry);
-    entry.done = this.#execute(row, controller)
+    const entry: Running = { lease, row, controller, done: Promise.resolve() };
+    this.#running.set(lease, entry);
+    entry.done = this.#execute(row, lease, controller)
       .catch((err: unknown) => this.#d.logger.error({ err, executionId: row.id }, 'execution run failed'))
       .finally(() => {
-        this.#running.delete(row.id);
+        this.#running.delete(lease);
         count(this.#byTenant, row.tenant_id, -1);
         if (row.provider) count(this.#byProvider, row.provider, -1);
         this.wake();
       });
   }
 
-  async #execute(row: ClaimedRow, controller: AbortController): Promise<void> {
+  async #execute(row: ClaimedRow, lease: string, controller: AbortController): Promise<void> {
     const s = this.#d.settings;
-    const who = { owner: this.owner };
+    const who = { owner: lease };
     const deadline = Number(row.deadline_at);
     const attempt = Number(row.attempts);
     if (this.#now() >= deadline) {
-      await this.#fail(row, new GatewayError('timeout', 'The execution did not finish before its deadline'));
+      await this.#fail(row, lease, new GatewayError('timeout', 'The execution did not finish before its deadline'));
       return;
     }
     if (attempt > s.maxAttempts) {
       const last = row.error_code
         ? { code: row.error_code, message: row.error_message ?? '' }
         : { code: 'internal_error', message: `The execution was started ${s.maxAttempts} times without finishing` };
-      await this.#end(row, { status: 'FAILED', error_code: last.code, error_message: last.message });
+      await this.#end(row, lease, { status: 'FAILED', error_code: last.code, error_message: last.message });
       return;
     }
     const runner = this.#d.registry.runnerFor(row.kind);
     if (!runner) {
-      await this.#fail(row, new GatewayError('internal_error', `No runner for executions of kind '${row.kind}'`));
+      await this.#fail(
+        row,
+        lease,
+        new GatewayError('internal_error', `No runner for executions of kind '${row.kind}'`),
+      );
       return;
     }
     const timer = setTimeout(() => controller.abort('deadline' satisfies StopReason), deadline - this.#now());
@@ -211,11 +220,11 @@ export class ExecutionWorker {
       const reason = controller.signal.aborted ? (controller.signal.reason as StopReason) : undefined;
       if (reason === 'cancel') return; // the cancel ended the row (and released its hold)
       if (reason === 'shutdown') {
-        await this.#d.queue.requeue(this.owner, row.id, this.#now(), null);
+        await this.#d.queue.requeue(lease, row.id, this.#now(), null);
         return;
       }
       if (reason === 'deadline') {
-        await this.#fail(row, new GatewayError('timeout', 'The execution did not finish before its deadline'));
+        await this.#fail(row, lease, new GatewayError('timeout', 'The execution did not finish before its deadline'));
         return;
       }
       const error = toGatewayError(err);
@@ -223,10 +232,10 @@ export class ExecutionWorker {
       const wait = Math.min(s.maxBackoffMs, s.backoffMs * 2 ** (attempt - 1));
       const retryAt = this.#now() + Math.max(wait, (error.retryAfter ?? 0) * 1000);
       if (error.retryable && attempt < s.maxAttempts && retryAt < deadline) {
-        if (await this.#d.queue.requeue(this.owner, row.id, retryAt, error)) this.counters.retried++;
+        if (await this.#d.queue.requeue(lease, row.id, retryAt, error)) this.counters.retried++;
         return;
       }
-      await this.#fail(row, error);
+      await this.#fail(row, lease, error);
       return;
     }
     clearTimeout(timer);
@@ -243,25 +252,26 @@ export class ExecutionWorker {
     if (ended) this.counters.completed++;
   }
 
-  #fail(row: ClaimedRow, error: GatewayError): Promise<boolean> {
-    return this.#end(row, { status: 'FAILED', error_code: error.code, error_message: error.message });
+  #fail(row: ClaimedRow, lease: string, error: GatewayError): Promise<boolean> {
+    return this.#end(row, lease, { status: 'FAILED', error_code: error.code, error_message: error.message });
   }
 
-  async #end(row: ClaimedRow, values: Parameters<typeof endExecution>[3]): Promise<boolean> {
-    const ended = await endExecution(this.#d, row.id, { owner: this.owner }, values);
+  async #end(row: ClaimedRow, lease: string, values: Parameters<typeof endExecution>[3]): Promise<boolean> {
+    const ended = await endExecution(this.#d, row.id, { owner: lease }, values);
     if (ended && values.status === 'FAILED') this.counters.failed++;
     return ended;
   }
 
   /** Extends the leases of what runs here; a run whose row is no longer ours (cancelled elsewhere) is stopped. */
   async #renew(): Promise<void> {
-    const ids = [...this.#running.keys()];
-    if (ids.length === 0) return;
+    const runs = [...this.#running.values()];
+    if (runs.length === 0) return;
     try {
-      const kept = await this.#d.queue.renew(this.owner, ids, this.#now() + this.#d.settings.leaseMs);
-      for (const id of ids) {
-        if (!kept.has(id)) this.#running.get(id)?.controller.abort('cancel' satisfies StopReason);
-      }
+      const kept = await this.#d.queue.renew(
+        runs.map((r) => ({ id: r.row.id, lease: r.lease })),
+        this.#now() + this.#d.settings.leaseMs,
+      );
+      for (const r of runs) if (!kept.has(r.lease)) r.controller.abort('cancel' satisfies StopReason);
     } catch (err) {
       this.#d.logger.error({ err }, 'execution leases could not be renewed');
     }

@@ -80,13 +80,13 @@ forEachDatabase('execution queue', (suite) => {
     await store.db.transaction().execute((trx) => queue.insert(trx, [r]));
     const first = await queue.claim('dead', now, now + 1_000, { tenants: [], providers: [] });
     assert.equal(first?.id, r.id);
-    assert.deepEqual([...(await queue.renew('dead', [r.id], now + 1_500))], [r.id]);
+    assert.deepEqual([...(await queue.renew([{ id: r.id, lease: 'dead' }], now + 1_500))], ['dead']);
     assert.equal(await queue.reap(now + 1_000), 0, 'a renewed lease is not reaped');
     assert.equal(await queue.reap(now + 2_000), 1);
     const second = await queue.claim('alive', now + 2_000, now + 5_000, { tenants: [], providers: [] });
     assert.equal(second?.id, r.id);
     assert.equal(Number(second?.attempts), 2);
-    assert.equal((await queue.renew('dead', [r.id], now + 9_000)).size, 0, 'the dead worker lost it');
+    assert.equal((await queue.renew([{ id: r.id, lease: 'dead' }], now + 9_000)).size, 0, 'the dead worker lost it');
     const deps = { queue };
     assert.equal(await endExecution(deps, r.id, { owner: 'dead' }, { status: 'COMPLETED', cost_nano: 1 }), false);
     assert.equal(await endExecution(deps, r.id, { owner: 'alive' }, { status: 'COMPLETED', cost_nano: 7 }), true);
