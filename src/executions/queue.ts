@@ -238,6 +238,20 @@ export class ExecutionQueue {
     return update.returning(['tenant_id', 'key_id', 'held_nano', 'webhook_url']).executeTakeFirst();
   }
 
+  /**
+   * Whether the managed key that submitted an execution has been revoked or has expired since (its queued
+   * executions then do not run). Keys of the configuration file are not in the table and stay valid.
+   */
+  async keyGone(keyId: string, now: number): Promise<boolean> {
+    const key = await this.db
+      .selectFrom('api_key')
+      .select(['revoked_at', 'expires_at'])
+      .where('id', '=', keyId)
+      .executeTakeFirst();
+    if (!key) return false;
+    return key.revoked_at !== null || (key.expires_at !== null && Number(key.expires_at) <= now);
+  }
+
   async view(tenantId: string, id: string): Promise<ViewRow | undefined> {
     return this.db
       .selectFrom('execution')

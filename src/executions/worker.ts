@@ -190,6 +190,14 @@ export class ExecutionWorker {
       await this.#end(row, lease, { status: 'FAILED', error_code: last.code, error_message: last.message });
       return;
     }
+    if (row.key_id !== null && (await this.#d.queue.keyGone(row.key_id, this.#now()))) {
+      await this.#fail(
+        row,
+        lease,
+        new GatewayError('permission_denied', 'The API key that submitted this execution was revoked or has expired'),
+      );
+      return;
+    }
     const runner = this.#d.registry.runnerFor(row.kind);
     if (!runner) {
       await this.#fail(

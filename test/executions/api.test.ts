@@ -369,6 +369,32 @@ describe('executions: queue order, list cursor and filter, cancel of PENDING, de
     const stillCancelled = await c.get<Execution>(`/executions/${ids[1]}`);
     assert.equal(stillCancelled.status, 'CANCELLED');
   });
+
+  test('an execution whose key was revoked while it waited does not run (FAILED permission_denied)', async () => {
+    const admin = await adminClient(gw);
+    await admin.json('POST', '/admin/api/tenants', { id: 'leaver' });
+    const key = await createKey(admin, 'leaver');
+    await gw.runtime.executions.worker.stop();
+    const requests = mock.requests.length;
+    const res = await fetch(`${gw.url}/v1/executions`, {
+      method: 'POST',
+      headers: { authorization: `Bearer ${key.key}`, 'content-type': 'application/json' },
+      body: JSON.stringify({ model: 'fast', input: ASK }),
+    });
+    assert.equal(res.status, 202);
+    const { id } = (await res.json()) as Execution;
+    await admin.json('POST', `/admin/api/keys/${key.id}/revoke`);
+    gw.runtime.executions.worker.start();
+    const db = gw.runtime.store.db;
+    const deadline = Date.now() + 5_000;
+    let row: { status: string; error_code: string | null } | undefined;
+    do {
+      await sleep(20);
+      row = await db.selectFrom('execution').select(['status', 'error_code']).where('id', '=', id).executeTakeFirst();
+    } while (row?.status !== 'FAILED' && Date.now() < deadline);
+    assert.deepEqual({ ...row }, { status: 'FAILED', error_code: 'permission_denied' });
+    assert.equal(mock.requests.length, requests, 'nothing was sent upstream');
+  });
 });
 
 describe('executions: the walkthrough against the built-in demo provider', () => {
