@@ -97,7 +97,7 @@ export class Ledger {
   readonly #plans = new Map<string, Plan>();
   readonly #heldByKey = new Map<string, number>();
   /** Execution holds this process opened and has not seen closed (their key, for the key-quota check). */
-  readonly #durable = new Map<string, { keyId: string | null }>();
+  readonly #durable = new Map<string, { keyId: string | null; amountNano: number }>();
   #queue: NewEntry[] = [];
   #lastSeenId = 0;
   #flushing: Promise<void> | undefined;
@@ -293,7 +293,7 @@ export class Ledger {
         return true;
       },
       committed: () => {
-        if (written) this.#durable.set(req.requestId, { keyId: req.keyId });
+        if (written) this.#durable.set(req.requestId, { keyId: req.keyId, amountNano: need });
       },
       forget: () => hold.forget(),
       refusal: () => new GatewayError('quota_exceeded', balanceMessage(need, Math.max(0, a.balance - a.held))),
@@ -340,18 +340,22 @@ export class Ledger {
         a.balance -= charge;
         this.#rollMonth(a);
         a.monthSpend += charge;
-        const mine = this.#durable.get(close.holdId);
-        if (mine) {
-          this.#durable.delete(close.holdId);
-          this.#open--;
-          if (mine.keyId !== null) {
-            const left = (this.#heldByKey.get(mine.keyId) ?? 0) - held;
-            if (left > 0) this.#heldByKey.set(mine.keyId, left);
-            else this.#heldByKey.delete(mine.keyId);
-          }
-        }
+        this.#forgetDurable(close.holdId);
       },
     };
+  }
+
+  /** An execution's hold opened by this process was closed (here or by another process). */
+  #forgetDurable(holdId: string): void {
+    const mine = this.#durable.get(holdId);
+    if (!mine) return;
+    this.#durable.delete(holdId);
+    this.#open--;
+    if (mine.keyId !== null) {
+      const left = (this.#heldByKey.get(mine.keyId) ?? 0) - mine.amountNano;
+      if (left > 0) this.#heldByKey.set(mine.keyId, left);
+      else this.#heldByKey.delete(mine.keyId);
+    }
   }
 
   /** The limit that stops a hold (the one with the least left), or undefined when it fits all. */
@@ -716,7 +720,7 @@ export class Ledger {
     ]);
     const rows = await db
       .selectFrom('ledger_entry')
-      .select(['id', 'tenant_id', 'amount_nano', 'held_nano', 'node'])
+      .select(['id', 'tenant_id', 'amount_nano', 'held_nano', 'node', 'kind', 'hold_id'])
       .where('id', '>', this.#lastSeenId)
       .orderBy('id')
       .limit(10_000)
@@ -737,6 +741,8 @@ export class Ledger {
     for (const row of rows) {
       this.#lastSeenId = Math.max(this.#lastSeenId, toSafeInt(row.id));
       if (row.node === this.node) continue;
+      // An execution's hold this process opened and another closed (docs/executions.md): no longer open here.
+      if (row.hold_id !== null && (row.kind === 'settle' || row.kind === 'release')) this.#forgetDurable(row.hold_id);
       const a = this.#accounts.get(row.tenant_id);
       if (!a) continue;
       a.balance += toSafeInt(row.amount_nano);
