@@ -80,21 +80,31 @@ export class ExecutionService {
     } catch (err) {
       return { ok: false, error: asGatewayError(err), headers: {} };
     }
-    const admitted = await this.#d.pipeline.admitSubmission({ ...start, caller, request: { model: parsed.model } });
-    if (!admitted.ok) return admitted;
     const { model, runner } = resolved;
+    // A runner that routes with the caller's policy (text) validates once, into the request admission counts.
+    const rich = runner as ExecutionRunner & {
+      prepare?: (m: ExecutionModel, input: unknown) => { model: string };
+      estimateFor?: (m: ExecutionModel, input: unknown, c: Caller, prepared?: unknown) => Promise<number>;
+    };
+    let prepared: { model: string } | undefined;
+    try {
+      if (rich.prepare) prepared = rich.prepare(model, parsed.input);
+      else runner.validate(model, parsed.input);
+    } catch (err) {
+      return { ok: false, error: asGatewayError(err), headers: {} };
+    }
+    const admitted = await this.#d.pipeline.admitSubmission({
+      ...start,
+      caller,
+      request: { ...prepared, model: parsed.model },
+    });
+    if (!admitted.ok) return admitted;
     caller = admitted.caller;
     let estimate: number;
     try {
-      // A runner that can route with the caller's policy (text) validates while it estimates.
-      const withCaller = runner as ExecutionRunner & {
-        estimateFor?: (m: ExecutionModel, input: unknown, c: Caller) => Promise<number>;
-      };
-      if (withCaller.estimateFor) estimate = await withCaller.estimateFor(model, parsed.input, caller);
-      else {
-        runner.validate(model, parsed.input);
-        estimate = runner.estimateNanoUsd(model, parsed.input);
-      }
+      estimate = rich.estimateFor
+        ? await rich.estimateFor(model, parsed.input, caller, prepared)
+        : runner.estimateNanoUsd(model, parsed.input);
     } catch (err) {
       return { ok: false, error: asGatewayError(err), headers: admitted.headers };
     }

@@ -66,11 +66,19 @@ export class TextRunner implements ExecutionRunner {
   }
 
   /**
-   * Validates the input and bounds its cost: the hold of the submission: the most the request can cost on the candidates routing gives this caller
+   * The submission's view of the input (validated once): the chat request admission counts (the key's tpm) and
+   * `estimateFor` bounds.
+   */
+  prepare(model: ExecutionModel, input: unknown): ChatRequest {
+    return this.#decode(model, input);
+  }
+
+  /**
+   * The hold of the submission: the most the request can cost on the candidates routing gives this caller
    * (as a chat request's hold, pipeline/hold.ts). Routing errors (no model able to serve it) are the caller's.
    */
-  async estimateFor(model: ExecutionModel, input: unknown, caller: Caller): Promise<number> {
-    const request = this.#decode(model, input);
+  async estimateFor(model: ExecutionModel, input: unknown, caller: Caller, prepared?: unknown): Promise<number> {
+    const request = (prepared as ChatRequest | undefined) ?? this.#decode(model, input);
     const decision = await this.#deps.router.route(request, caller.policy);
     return mostItCanCost(request, decision);
   }

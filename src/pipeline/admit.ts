@@ -137,6 +137,8 @@ function keepToRequiredKinds(
 /** The request's input tokens as admission estimates them (no tokenizer): corrected when the request ends. */
 function inputTokenEstimate(request: CallerContext['request']): number {
   if ('messages' in request) return promptTokenEstimate(request as ChatRequest);
+  // Not a chat request nor an embeddings one (an execution of a media kind): no tokens to estimate.
+  if (!('input' in request)) return 0;
   const input = (request as EmbeddingRequest).input;
   if (input.kind === 'tokens') return input.tokens.reduce((sum, tokens) => sum + tokens.length, 0);
   return input.texts.reduce((sum, text) => sum + Math.ceil(Buffer.byteLength(text) / 4), 0);

@@ -207,6 +207,22 @@ describe('executions API', () => {
     assert.equal((await until(scoped.key, id, ended)).status, 'COMPLETED');
   });
 
+  test('a key with rates is counted at submission (x-ratelimit headers on the 202), and refused past them', async () => {
+    const limited = await admin.json<{ key: string }>('POST', '/admin/api/keys', {
+      tenantId: 'acme',
+      limits: { rpm: 2, tpm: 100_000 },
+    });
+    const first = await call(limited.key, 'POST', '/v1/executions', { model: 'fast', input: ASK });
+    assert.equal(first.status, 202, await first.clone().text());
+    assert.equal(first.headers.get('x-ratelimit-limit-requests'), '2');
+    assert.equal(first.headers.get('x-ratelimit-remaining-requests'), '1');
+    assert.ok(Number(first.headers.get('x-ratelimit-remaining-tokens')) < 100_000, 'the prompt was counted');
+    assert.equal((await call(limited.key, 'POST', '/v1/executions', { model: 'fast', input: ASK })).status, 202);
+    const third = await call(limited.key, 'POST', '/v1/executions', { model: 'fast', input: ASK });
+    assert.equal(third.status, 429);
+    assert.equal(((await third.json()) as { error: { code: string } }).error.code, 'rate_limited');
+  });
+
   test('cancel of a PROCESSING execution stops its run; it stays CANCELLED; cancel again answers the same', async () => {
     mock.faults.sticky = { kind: 'delay', ms: 1_500 };
     try {
