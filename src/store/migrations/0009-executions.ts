@@ -43,7 +43,7 @@ export async function up(db: Kysely<any>, _dialect: SqlDialect): Promise<void> {
     .execute();
   // The claim: the oldest due PENDING rows. The reaper reads the PROCESSING rows through the same index's
   // status prefix (there are only as many as workers run at once); no index of its own to write per insert.
-  await db.schema.createIndex('execution_queue').on('execution').columns(['status', 'run_after']).execute();
+  await db.schema.createIndex('execution_queue').on('execution').columns(['status', 'run_after', 'id']).execute();
   // A tenant's list, newest first (ids are ordered by time).
   await db.schema.createIndex('execution_tenant').on('execution').columns(['tenant_id', 'id']).execute();
 }
