@@ -126,6 +126,18 @@ async function main(): Promise<number> {
     }
     if (Number.isFinite(p99At16))
       log(`Target p99 of the 202 < 5 ms at c=16: ${p99At16 < 5 ? 'PASS' : 'MISS'} (${p99At16.toFixed(2)} ms)`);
+    // The machine's share of that p99: the same gateway answering GET /v1/models (no database, no upstream).
+    {
+      const pool = openPool({ origin: gateway.origin, authorization }, 16);
+      try {
+        const r = await runModelsLoad(pool, authorization, DURATION_MS);
+        log(
+          `Reference, GET /v1/models at c=16 on the same gateway: p50 ${percentile(r, 50).toFixed(2)} ms, p99 ${percentile(r, 99).toFixed(2)} ms`,
+        );
+      } finally {
+        await pool.close();
+      }
+    }
 
     // 2. RSS with QUEUED queued (4 KB inputs).
     const db = new DatabaseSync(join(dir, 'modro.db'), { readOnly: true });
@@ -160,7 +172,7 @@ async function main(): Promise<number> {
       await stopChild(gateway.proc, 15_000);
       gateway = undefined;
       log(
-        `RSS, worker off: ${idleMB.toFixed(1)} MB idle at start → ${afterMB.toFixed(1)} MB with ${queued} queued (${submitted} small + ${more} of ~4 KB)`,
+        `RSS, worker off: ${idleMB.toFixed(1)} MB idle at start → ${afterMB.toFixed(1)} MB with ${queued} queued (${pending} small + ${more} of ~4 KB; ${submitted} submissions measured)`,
       );
 
       setExecutions(configPath, { enabled: true, concurrency: 16, perTenant: 16, pollMs: 200 });
@@ -233,3 +245,20 @@ main().then(
     process.exit(1);
   },
 );
+
+/** GET /v1/models in 16 closed loops for `durationMs`; the latencies (ms). */
+async function runModelsLoad(pool: ReturnType<typeof openPool>, authorization: string, durationMs: number) {
+  const latencies: number[] = [];
+  const end = performance.now() + durationMs;
+  await Promise.all(
+    Array.from({ length: 16 }, async () => {
+      while (performance.now() < end) {
+        const t0 = performance.now();
+        const res = await pool.request({ path: '/v1/models', method: 'GET', headers: { authorization } });
+        await res.body.text();
+        if (res.statusCode === 200) latencies.push(performance.now() - t0);
+      }
+    }),
+  );
+  return latencies;
+}
