@@ -32,6 +32,8 @@ export interface ExecutionsDeps {
   webhooks?: WebhookEnqueue | undefined;
   /** The tenants' file store (src/files/), for runners that read or produce files. */
   files?: ExecutionFiles | undefined;
+  /** PostgreSQL: the channel submissions notify (pg-wake.ts). */
+  notifyChannel?: string | undefined;
   /** More runners (media), each with the resolver of the slugs it runs. */
   runners?: ReadonlyArray<{ runner: ExecutionRunner; resolve: ModelResolver }> | undefined;
 }
@@ -75,6 +77,7 @@ export function createExecutions(deps: ExecutionsDeps): Executions {
     ledger: deps.ledger,
     webhooks: deps.webhooks,
     settings: { deadlineMs: config.deadlineMs, deadlineMsByKind: config.deadlineMsByKind },
+    notifyChannel: deps.notifyChannel,
     onSubmitted: () => worker.wake(),
     onCancelled: (id) => worker.abortLocal(id),
   });

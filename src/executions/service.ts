@@ -10,6 +10,7 @@ import type { ExecutionStatus } from '../store/execution-tables.ts';
 import { callerSnapshot } from './caller-snapshot.ts';
 import type { ExecutionKind, ExecutionModel, ExecutionRunner, WebhookEnqueue } from './contracts.ts';
 import { isExecutionId, newExecutionId } from './ids.ts';
+import { notifyQueued } from './pg-wake.ts';
 import type { ExecutionQueue, ExecutionRow } from './queue.ts';
 import type { RunnerRegistry } from './registry.ts';
 import { endExecution } from './terminal.ts';
@@ -38,6 +39,8 @@ export interface ExecutionServiceDeps {
   settings: ExecutionSettings;
   /** A row was committed: wake the in-process worker. */
   onSubmitted?: () => void;
+  /** PostgreSQL: the channel a submission's transaction notifies, waking workers of other processes (pg-wake.ts). */
+  notifyChannel?: string | undefined;
   /** A PROCESSING execution was cancelled: stop its run if it runs here. */
   onCancelled?: (id: string) => void;
   now?: () => number;
@@ -269,6 +272,7 @@ export class ExecutionService {
           if (ok) rows.push(item.row);
         }
         await this.#d.queue.insert(trx, rows);
+        if (rows.length > 0 && this.#d.notifyChannel) await notifyQueued(trx, this.#d.notifyChannel);
         return out;
       });
       batch.forEach((item, i) => {

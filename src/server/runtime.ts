@@ -15,6 +15,7 @@ import { type ConfigChanges, configChanges, ROUTING_RESTART_KEYS } from '../conf
 import type { Config } from '../config/schema.ts';
 import { GatewayError } from '../core/errors.ts';
 import { createExecutions, type Executions, type ExecutionsDeps } from '../executions/executions.ts';
+import { listenForWork, wakeChannel } from '../executions/pg-wake.ts';
 import { storedSpendSince } from '../limits/stored-spend.ts';
 import { createLogger, type Logger } from '../ops/logger.ts';
 import { Metrics } from '../ops/metrics.ts';
@@ -331,9 +332,11 @@ export async function createRuntime(options: RuntimeOptions): Promise<Runtime> {
     ledger,
   });
 
+  const wake = storage.kind === 'postgres' ? wakeChannel(storage.schema) : undefined;
   const executions = createExecutions({
     db: store.db,
     dialect: store.dialect,
+    notifyChannel: wake,
     config: config.executions,
     pipeline,
     catalog,
@@ -342,7 +345,18 @@ export async function createRuntime(options: RuntimeOptions): Promise<Runtime> {
     logger,
     ...options.executions,
   });
-  if (role === 'worker' || config.executions.enabled) executions.worker.start();
+  const runsExecutions = role === 'worker' || config.executions.enabled;
+  if (runsExecutions) executions.worker.start();
+  // PostgreSQL: other processes' submissions wake this worker at once (their NOTIFY), not at its next poll.
+  const listener =
+    runsExecutions && storage.kind === 'postgres' && wake
+      ? await listenForWork(
+          storage.url,
+          wake,
+          () => executions.worker.wake(),
+          (err) => logger.warn({ err }, 'execution wake-ups lost (LISTEN connection); workers poll until it is back'),
+        )
+      : undefined;
   metrics.watchExecutions(() => ({ running: executions.worker.running, ...executions.worker.counters }));
 
   const runtime: Runtime = {
@@ -417,6 +431,7 @@ export async function createRuntime(options: RuntimeOptions): Promise<Runtime> {
       }
       // Runs still going after the grace period are put back in the queue for the next worker.
       await executions.service.drain();
+      await listener?.close();
       await executions.worker.stop(config.server.shutdownGraceMs);
       await prices.close();
       await channelSource.close();

@@ -376,3 +376,62 @@ describe('modro worker: a separate process runs what a gateway queues (SQLite)',
     }
   });
 });
+
+describe('PostgreSQL: a submission wakes the workers of other processes (NOTIFY), not their next poll', () => {
+  if (unreachable && !isCI()) {
+    test('PostgreSQL', { skip: `PostgreSQL unreachable (${unreachable})` }, () => {});
+    return;
+  }
+  const schema = `t_exec_wake_${process.pid}_${Math.random().toString(36).slice(2, 8)}`;
+  let mock: MockOpenAI;
+  let dir: string;
+  const gateways: GatewayProcess[] = [];
+  before(async () => {
+    mock = await startMockOpenAI();
+    dir = mkdtempSync(join(tmpdir(), 'modro-exec-wake-'));
+  });
+  after(async () => {
+    for (const gw of gateways) if (gw.exitCode() === null) await gw.stop('SIGKILL');
+    await mock.close();
+    removeDataDir(dir);
+    await dropSchema(schema);
+  });
+
+  test('gateway A only accepts, gateway B runs; B polls once a minute yet each ends within a second', async (t) => {
+    const storage = { kind: 'postgres' as const, url: POSTGRES_TEST_URL, schema };
+    const base: ConfigInput = {
+      storage,
+      logging: { level: 'warn' },
+      demo: { enabled: false },
+      billing: { shared: true },
+      providers: [mockProvider('up', mock.url, MODELS)],
+    };
+    const cliConfig = join(dir, 'cli.yaml');
+    writeFileSync(cliConfig, JSON.stringify(base));
+    const key = await seed(cliConfig);
+    const a = await spawnGateway({ ...base, executions: { enabled: false } }, mkdtempSync(join(dir, 'a-')));
+    gateways.push(a);
+    const b = await spawnGateway({ ...base, executions: { pollMs: 60_000 } }, mkdtempSync(join(dir, 'b-')));
+    gateways.push(b);
+    // B's first poll (at its start) is behind it: from now on only a wake-up makes it look.
+    await sleep(500);
+    const db = openDb(storage);
+    try {
+      for (let i = 0; i < 3; i++) {
+        const id = await submit(a.url, key, i);
+        const started = Date.now();
+        for (;;) {
+          const row = await db.selectFrom('execution').select('status').where('id', '=', id).executeTakeFirstOrThrow();
+          if (row.status === 'COMPLETED') break;
+          assert.ok(Date.now() - started < 3_000, `execution ${i} still ${row.status} after 3 s`);
+          await sleep(20);
+        }
+        t.diagnostic(`execution ${i} completed ${Date.now() - started} ms after its 202`);
+      }
+      assert.equal(await a.stop('SIGTERM'), 0, a.output());
+      assert.equal(await b.stop('SIGTERM'), 0, b.output());
+    } finally {
+      await db.destroy();
+    }
+  });
+});
