@@ -18,6 +18,8 @@ export function executionView(row: ViewRow): Record<string, unknown> {
     output: row.output === null ? null : JSON.parse(row.output),
     usage: row.usage === null ? null : JSON.parse(row.usage),
     cost: row.cost_nano === null ? null : formatUsd(Number(row.cost_nano)),
+    /** The catalog model that served it (never a provider URL or key). */
+    served_by: row.served_by,
     error: null as unknown,
     metadata: row.metadata === null ? null : JSON.parse(row.metadata),
     webhook_url: row.webhook_url,

@@ -112,6 +112,7 @@ describe('executions API', () => {
     assert.deepEqual(done.metadata, { order: '42' });
     assert.ok(done.started_at !== null && done.completed_at !== null && done.completed_at >= done.started_at);
     assert.equal(done.error, null);
+    assert.equal((done as unknown as { served_by: string }).served_by, 'up/gpt-4o-mini');
     // The run is recorded like a chat request; its usage record carries the execution id and the attempt.
     await gw.runtime.usage.flush();
     const record = await gw.runtime.store.db
@@ -137,6 +138,21 @@ describe('executions API', () => {
     assert.equal(message.tool_calls?.[0]?.function.name, 'get_weather');
     assert.equal(done.output?.data?.['finish_reason'], 'tool_calls');
     assert.equal(mock.requests.at(-1)?.body && (mock.requests.at(-1)!.body as { model: string }).model, 'gpt-4o');
+  });
+
+  test('auto and a tier with a preset route like chat; the run is served by a catalog model', async () => {
+    for (const model of ['auto', 'deep:cheapest']) {
+      const { id } = await acmeClient.post<Execution>('/executions', { body: { model, input: ASK } });
+      const done = await until(acme.key, id, ended);
+      assert.equal(done.status, 'COMPLETED', JSON.stringify(done));
+      assert.equal(done.model, model);
+    }
+    const db = gw.runtime.store.db;
+    const served = await db.selectFrom('execution').select('served_by').where('model', '=', 'deep:cheapest').execute();
+    assert.deepEqual(
+      served.map((r) => r.served_by),
+      ['up/gpt-4o'],
+    );
   });
 
   test("another tenant's execution is 404 on every route, with the body of an unknown id", async () => {
