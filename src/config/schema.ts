@@ -10,6 +10,11 @@ import { PROVIDER_KINDS } from '../providers/kinds/index.ts';
  */
 
 const positiveInt = z.int().positive();
+/** An execution's deadline, ms: at most 7 days (a Node timer cannot wait past 24.8 days). */
+const deadline = z
+  .int()
+  .min(1_000)
+  .max(7 * 86_400_000);
 
 /** The learned routers the gateway ships (router/auto/asset.ts holds one weights file for each). */
 export const LEARNED_VERSIONS = ['v6'] as const;
@@ -357,19 +362,16 @@ export const configSchema = z.strictObject({
       perProvider: positiveInt.default(16),
       /** A worker holds an execution this long and renews it every third of it; one that stops is presumed dead. */
       leaseMs: z.int().min(1_000).default(30_000),
-      /** An execution not ended this long after its submission ends FAILED with `timeout`. */
-      deadlineMs: z
-        .int()
-        .min(1_000)
-        .default(15 * 60_000),
+      /** An execution not ended this long after its submission ends FAILED with `timeout` (at most 7 days). */
+      deadlineMs: deadline.default(15 * 60_000),
       /** Deadlines of particular kinds (e.g. `video: 3600000`). */
       deadlineMsByKind: z
         .strictObject({
-          text: z.int().min(1_000).optional(),
-          image: z.int().min(1_000).optional(),
-          speech: z.int().min(1_000).optional(),
-          transcription: z.int().min(1_000).optional(),
-          video: z.int().min(1_000).optional(),
+          text: deadline.optional(),
+          image: deadline.optional(),
+          speech: deadline.optional(),
+          transcription: deadline.optional(),
+          video: deadline.optional(),
         })
         .default({}),
       /** How often a worker looks for work queued by other processes and for expired leases. */
