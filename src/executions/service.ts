@@ -84,10 +84,16 @@ export class ExecutionService {
       return { ok: false, error: asGatewayError(err), headers: {} };
     }
     const { model, runner } = resolved;
-    // A runner that routes with the caller's policy (text) validates once, into the request admission counts.
+    // A runner that routes with the caller's policy (text) validates once, into the request admission counts,
+    // and plans with that policy (the hold's bound, the provider it will most likely use).
     const rich = runner as ExecutionRunner & {
       prepare?: (m: ExecutionModel, input: unknown) => { model: string };
-      estimateFor?: (m: ExecutionModel, input: unknown, c: Caller, prepared?: unknown) => Promise<number>;
+      plan?: (
+        m: ExecutionModel,
+        input: unknown,
+        c: Caller,
+        prepared?: unknown,
+      ) => Promise<{ estimateNanoUsd: number; provider: string | null }>;
     };
     let prepared: { model: string } | undefined;
     try {
@@ -104,10 +110,14 @@ export class ExecutionService {
     if (!admitted.ok) return admitted;
     caller = admitted.caller;
     let estimate: number;
+    // The provider per-provider concurrency counts it against: the routed first choice, else a concrete model's.
+    let provider = model.id.includes('/') ? model.id.slice(0, model.id.indexOf('/')) : null;
     try {
-      estimate = rich.estimateFor
-        ? await rich.estimateFor(model, parsed.input, caller, prepared)
-        : runner.estimateNanoUsd(model, parsed.input);
+      if (rich.plan) {
+        const planned = await rich.plan(model, parsed.input, caller, prepared);
+        estimate = planned.estimateNanoUsd;
+        provider = planned.provider ?? provider;
+      } else estimate = runner.estimateNanoUsd(model, parsed.input);
     } catch (err) {
       return { ok: false, error: asGatewayError(err), headers: admitted.headers };
     }
@@ -126,7 +136,6 @@ export class ExecutionService {
       hold = prepared;
     }
     const deadlineMs = this.#d.settings.deadlineMsByKind?.[model.kind] ?? this.#d.settings.deadlineMs;
-    const provider = model.id.includes('/') ? model.id.slice(0, model.id.indexOf('/')) : null;
     const row: ExecutionRow = {
       id,
       tenant_id: caller.tenantId,

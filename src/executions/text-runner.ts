@@ -67,7 +67,7 @@ export class TextRunner implements ExecutionRunner {
 
   /**
    * The submission's view of the input (validated once): the chat request admission counts (the key's tpm) and
-   * `estimateFor` bounds.
+   * `plan` bounds.
    */
   prepare(model: ExecutionModel, input: unknown): ChatRequest {
     return this.#decode(model, input);
@@ -75,12 +75,19 @@ export class TextRunner implements ExecutionRunner {
 
   /**
    * The hold of the submission: the most the request can cost on the candidates routing gives this caller
-   * (as a chat request's hold, pipeline/hold.ts). Routing errors (no model able to serve it) are the caller's.
+   * (as a chat request's hold, pipeline/hold.ts); and the provider routing puts first, which the worker's
+   * per-provider concurrency counts the execution against. Routing errors (no model able to serve it) are the
+   * caller's, at submission.
    */
-  async estimateFor(model: ExecutionModel, input: unknown, caller: Caller, prepared?: unknown): Promise<number> {
+  async plan(
+    model: ExecutionModel,
+    input: unknown,
+    caller: Caller,
+    prepared?: unknown,
+  ): Promise<{ estimateNanoUsd: number; provider: string | null }> {
     const request = (prepared as ChatRequest | undefined) ?? this.#decode(model, input);
     const decision = await this.#deps.router.route(request, caller.policy);
-    return mostItCanCost(request, decision);
+    return { estimateNanoUsd: mostItCanCost(request, decision), provider: decision.candidates[0]?.provider ?? null };
   }
 
   async run(model: ExecutionModel, input: unknown, ctx: RunContext): Promise<RunResult> {

@@ -12,7 +12,7 @@ export interface ExecutionTable {
   /** A catalog model id, or a tier for text. */
   resolved_model: string;
   kind: string;
-  /** The provider of a concrete model (per-provider concurrency); null for a tier. */
+  /** The provider routing put first at submission (per-provider concurrency); null when unknown. */
   provider: string | null;
   status: ExecutionStatus;
   /** The validated input, JSON. */

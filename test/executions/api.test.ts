@@ -148,10 +148,15 @@ describe('executions API', () => {
       assert.equal(done.model, model);
     }
     const db = gw.runtime.store.db;
-    const served = await db.selectFrom('execution').select('served_by').where('model', '=', 'deep:cheapest').execute();
+    const served = await db
+      .selectFrom('execution')
+      .select(['served_by', 'provider'])
+      .where('model', '=', 'deep:cheapest')
+      .execute();
     assert.deepEqual(
-      served.map((r) => r.served_by),
-      ['up/gpt-4o'],
+      served.map((r) => [r.served_by, r.provider]),
+      [['up/gpt-4o', 'up']],
+      'the provider routing put first is what per-provider concurrency counts',
     );
   });
 
