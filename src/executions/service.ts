@@ -131,6 +131,7 @@ export class ExecutionService {
         keyId: caller.keyId,
         requestId: id,
         amountNano: estimate,
+        keyQuota: this.#d.pipeline.keyQuotaOf(caller),
       });
       if (!prepared.ok) return { ok: false, error: prepared.error, headers: admitted.headers };
       hold = prepared;

@@ -319,6 +319,13 @@ export class Pipeline {
     return { ok: true, caller: admitted.caller, headers };
   }
 
+  /** The key's quota and what it spent this period as this node knows it, for a hold's key-quota check. */
+  keyQuotaOf(caller: Caller): { nanoUsd: number; spentNano: number } | undefined {
+    const quota = caller.limits?.quota;
+    const spent = caller.keyId !== null && quota ? this.#deps.limiter.spent?.(caller.keyId) : undefined;
+    return quota && spent !== undefined ? { nanoUsd: quota.nanoUsd, spentNano: spent } : undefined;
+  }
+
   /** The x-ratelimit-* headers of a key with rate limits, read without counting (answers outside admission). */
   #limitHeaders(caller: Caller | undefined): Record<string, string> {
     if (!caller?.limits || caller.keyId === null) return {};

@@ -333,6 +333,14 @@ describe('executions API', () => {
     const greedy = await call(key, 'POST', '/v1/executions', { model: 'fast', input: { ...ASK, max_tokens: 16_000 } });
     assert.equal(greedy.status, 402);
     assert.equal(((await greedy.json()) as { error: { code: string } }).error.code, 'quota_exceeded');
+    // A key whose own quota is smaller than the hold: refused naming the key's quota.
+    const small = await admin.json<{ key: string }>('POST', '/admin/api/keys', {
+      tenantId: 'payer',
+      limits: { quota: { usd: 0.00001, period: 'monthly' } },
+    });
+    const capped = await call(small.key, 'POST', '/v1/executions', { model: 'fast', input: ASK });
+    assert.equal(capped.status, 402);
+    assert.match(((await capped.json()) as { error: { message: string } }).error.message, /key's .* quota/);
     await gw.runtime.ledger.flush();
     await sleep(1_200);
     const verified = await verifyLedger(db);
