@@ -381,6 +381,8 @@ export const configSchema = z.strictObject({
       /** First retry after this; doubled each time up to maxBackoffMs. */
       backoffMs: positiveInt.default(2_000),
       maxBackoffMs: positiveInt.default(60_000),
+      /** Ended executions (inputs, outputs) are deleted this many days after they ended; 0 keeps them. */
+      retentionDays: z.int().min(0).default(30),
     })
     .prefault({}),
   /** Stored responses of the Responses API (docs/responses.md): off unless the operator turns them on. */

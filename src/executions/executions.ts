@@ -68,6 +68,7 @@ export function createExecutions(deps: ExecutionsDeps): Executions {
       maxAttempts: config.maxAttempts,
       backoffMs: config.backoffMs,
       maxBackoffMs: config.maxBackoffMs,
+      retentionMs: config.retentionDays * 86_400_000,
     },
   });
   const service = new ExecutionService({

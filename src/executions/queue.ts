@@ -2,6 +2,7 @@ import type { Kysely, Transaction } from 'kysely';
 import type { ExecutionStatus, ExecutionTable } from '../store/execution-tables.ts';
 import type { SqlDialect } from '../store/migrations/column-types.ts';
 import type { Database } from '../store/schema.ts';
+import { yieldToEventLoop } from '../store/yield.ts';
 
 /**
  * The durable queue: the `execution` table and every statement on it (decision 0029). Claims take one row at a
@@ -83,6 +84,9 @@ export const VIEW_COLUMNS = [
 export type ViewRow = Pick<ExecutionRow, (typeof VIEW_COLUMNS)[number]>;
 
 export const TERMINAL: readonly ExecutionStatus[] = ['COMPLETED', 'FAILED', 'CANCELLED'];
+
+/** Rows per DELETE of the retention: each statement stays short (SQLite blocks the event loop meanwhile). */
+const PRUNE_CHUNK = 1_000;
 
 export class ExecutionQueue {
   readonly db: Kysely<Database>;
@@ -275,6 +279,28 @@ export class ExecutionQueue {
     if (options.after) q = q.where('id', '<', options.after);
     if (options.status) q = q.where('status', '=', options.status);
     return q.execute();
+  }
+
+  /** Retention: deletes ended executions (their inputs and outputs) that ended before `olderThan`, in chunks. */
+  async prune(olderThan: number): Promise<number> {
+    let total = 0;
+    for (;;) {
+      await yieldToEventLoop();
+      const result = await this.db
+        .deleteFrom('execution')
+        .where('id', 'in', (eb) =>
+          eb
+            .selectFrom('execution')
+            .select('id')
+            .where('status', 'in', [...TERMINAL])
+            .where('completed_at', '<', olderThan)
+            .limit(PRUNE_CHUNK),
+        )
+        .executeTakeFirst();
+      const deleted = Number(result.numDeletedRows);
+      total += deleted;
+      if (deleted < PRUNE_CHUNK) return total;
+    }
   }
 
   async statusCounts(): Promise<Record<string, number>> {

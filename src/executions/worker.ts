@@ -24,6 +24,8 @@ export interface WorkerSettings {
   maxAttempts: number;
   backoffMs: number;
   maxBackoffMs: number;
+  /** Ended executions are deleted this long after they ended (checked hourly); 0: kept. */
+  retentionMs: number;
 }
 
 export interface WorkerDeps extends TerminalDeps {
@@ -45,6 +47,8 @@ interface Running {
   done: Promise<void>;
 }
 
+const PRUNE_EVERY_MS = 3_600_000;
+
 const NO_FILES: ExecutionFiles = {
   put: () => Promise.reject(new GatewayError('internal_error', 'Internal error: no file store is configured')),
   read: () => Promise.reject(new GatewayError('internal_error', 'Internal error: no file store is configured')),
@@ -65,6 +69,7 @@ export class ExecutionWorker {
   #woken = false;
   #renewTimer: NodeJS.Timeout | undefined;
   #lastReap = 0;
+  #lastPrune = 0;
   /** Executions ended by this worker (tests, metrics). */
   readonly counters = { completed: 0, failed: 0, retried: 0, reclaimed: 0 };
 
@@ -145,6 +150,11 @@ export class ExecutionWorker {
         this.counters.reclaimed += reclaimed;
         this.#d.logger.warn({ reclaimed }, 'executions whose worker stopped renewing its lease are queued again');
       }
+    }
+    if (s.retentionMs > 0 && now - this.#lastPrune >= PRUNE_EVERY_MS) {
+      this.#lastPrune = now;
+      const pruned = await this.#d.queue.prune(now - s.retentionMs);
+      if (pruned > 0) this.#d.logger.info({ pruned }, 'ended executions past their retention deleted');
     }
     while (!this.#stopped && this.#running.size < s.concurrency) {
       const t = this.#now();

@@ -111,4 +111,21 @@ forEachDatabase('execution queue', (suite) => {
     assert.equal(await queue.requeue('w', r.id, now, null), false, 'nor put it back');
     assert.equal((await queue.view('t', r.id))?.status, 'CANCELLED');
   });
+
+  it('retention deletes only ended executions that ended before the cut-off', async () => {
+    const { store } = await suite.fresh();
+    const queue = new ExecutionQueue(store.db, store.dialect);
+    const now = Date.now();
+    const old = row('t', now - 10, { status: 'COMPLETED', completed_at: now - 10_000 });
+    const recent = row('t', now - 9, { status: 'FAILED', completed_at: now - 10 });
+    const open = row('t', now - 8, { status: 'PENDING', created_at: now - 20_000 });
+    const running = row('t', now - 7, { status: 'PROCESSING', lease_owner: 'w', lease_until: now + 1_000 });
+    await store.db.transaction().execute((trx) => queue.insert(trx, [old, recent, open, running]));
+    assert.equal(await queue.prune(now - 1_000), 1);
+    const left = await store.db.selectFrom('execution').select('id').orderBy('id').execute();
+    assert.deepEqual(
+      left.map((r) => r.id),
+      [recent.id, open.id, running.id],
+    );
+  });
 });
