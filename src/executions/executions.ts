@@ -79,6 +79,7 @@ export function createExecutions(deps: ExecutionsDeps): Executions {
     webhooks: deps.webhooks,
     settings: { deadlineMs: config.deadlineMs, deadlineMsByKind: config.deadlineMsByKind },
     notifyChannel: deps.notifyChannel,
+    logger: deps.logger,
     onSubmitted: () => worker.wake(),
     onCancelled: (id) => worker.abortLocal(id),
   });

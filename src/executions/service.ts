@@ -1,6 +1,7 @@
 import type { Ledger, PreparedHold } from '../billing/ledger.ts';
 import { GatewayError } from '../core/errors.ts';
 import { clipped } from '../core/validation.ts';
+import type { Logger } from '../ops/logger.ts';
 import { keyAccess } from '../pipeline/admit.ts';
 import type { Caller, RequestStart } from '../pipeline/context.ts';
 import { billedCaller } from '../pipeline/hold.ts';
@@ -41,6 +42,8 @@ export interface ExecutionServiceDeps {
   onSubmitted?: () => void;
   /** PostgreSQL: the channel a submission's transaction notifies, waking workers of other processes (pg-wake.ts). */
   notifyChannel?: string | undefined;
+  /** Storage failures (never an input or a key). */
+  logger?: Logger | undefined;
   /** A PROCESSING execution was cancelled: stop its run if it runs here. */
   onCancelled?: (id: string) => void;
   now?: () => number;
@@ -126,15 +129,15 @@ export class ExecutionService {
     let hold: PreparedHold | undefined;
     const ledger = this.#d.ledger;
     if (estimate > 0 && billedCaller(ledger, caller)) {
-      const prepared = ledger!.prepareDurableHold({
+      const reserved = ledger!.prepareDurableHold({
         tenantId: caller.tenantId,
         keyId: caller.keyId,
         requestId: id,
         amountNano: estimate,
         keyQuota: this.#d.pipeline.keyQuotaOf(caller),
       });
-      if (!prepared.ok) return { ok: false, error: prepared.error, headers: admitted.headers };
-      hold = prepared;
+      if (!reserved.ok) return { ok: false, error: reserved.error, headers: admitted.headers };
+      hold = reserved;
     }
     const deadlineMs = this.#d.settings.deadlineMsByKind?.[model.kind] ?? this.#d.settings.deadlineMs;
     const row: ExecutionRow = {
@@ -171,6 +174,7 @@ export class ExecutionService {
     try {
       written = await this.#write(row, hold);
     } catch (err) {
+      this.#d.logger?.error({ err, executionId: id }, 'an execution could not be stored');
       return {
         ok: false,
         error: new GatewayError('internal_error', 'Internal error: the execution could not be stored', { cause: err }),
