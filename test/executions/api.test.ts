@@ -299,6 +299,56 @@ describe('executions API', () => {
     assert.match(((await res.json()) as { error: { message: string } }).error.message, /COMPLETED/);
   });
 
+  test('cancels racing completions: each execution ends once, its hold closed once, as its final state says', async (t) => {
+    await admin.json('POST', '/admin/api/tenants', { id: 'racer' });
+    await admin.json('POST', '/admin/api/tenants/racer/account');
+    await admin.json('POST', '/admin/api/tenants/racer/ledger', { kind: 'credit', amountUsd: '50', reason: 'test' });
+    const key = (await createKey(admin, 'racer')).key;
+    const c = clientOf(key);
+    mock.faults.sticky = { kind: 'delay', ms: 15 };
+    const ids: string[] = [];
+    try {
+      await Promise.all(
+        Array.from({ length: 40 }, async (_, i) => {
+          const { id } = await c.post<Execution>('/executions', { body: { model: 'fast', input: ASK } });
+          ids.push(id);
+          await sleep((i % 8) * 5);
+          await call(key, 'POST', `/v1/executions/${id}/cancel`);
+        }),
+      );
+      for (const id of ids) await until(key, id, ended);
+    } finally {
+      mock.faults.clear();
+    }
+    const db = gw.runtime.store.db;
+    const rows = await db
+      .selectFrom('execution')
+      .select(['id', 'status', 'cost_nano'])
+      .where('tenant_id', '=', 'racer')
+      .execute();
+    const entries = await db
+      .selectFrom('ledger_entry')
+      .select(['hold_id', 'kind', 'amount_nano'])
+      .where('tenant_id', '=', 'racer')
+      .where('kind', 'in', ['settle', 'release'])
+      .execute();
+    const statuses = new Set<string>();
+    for (const row of rows) {
+      statuses.add(row.status);
+      const closes = entries.filter((e) => e.hold_id === row.id);
+      assert.equal(closes.length, 1, `${row.id} (${row.status}) closed ${closes.length} times`);
+      assert.equal(closes[0]!.kind, row.status === 'COMPLETED' ? 'settle' : 'release');
+      if (row.status === 'COMPLETED') assert.equal(-Number(closes[0]!.amount_nano), Number(row.cost_nano));
+    }
+    assert.equal(rows.length, 40);
+    const count = (status: string) => rows.filter((r) => r.status === status).length;
+    t.diagnostic(`${count('COMPLETED')} completed, ${count('CANCELLED')} cancelled`);
+    assert.ok(statuses.has('CANCELLED'), [...statuses].join());
+    await gw.runtime.ledger.flush();
+    assert.deepEqual((await verifyLedger(db)).problems, []);
+    assert.equal(gw.runtime.ledger.account('racer')!.heldNano, 0);
+  });
+
   test('billed: the hold is placed at submission and settled at the cost in the terminal transaction; 402 beyond the balance', async () => {
     await admin.json('POST', '/admin/api/tenants', { id: 'payer' });
     await admin.json('POST', '/admin/api/tenants/payer/account');
