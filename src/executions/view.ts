@@ -16,7 +16,7 @@ export function executionView(row: ViewRow): Record<string, unknown> {
     attempts: Number(row.attempts),
     estimated_cost: formatUsd(Number(row.estimated_nano)),
     output: row.output === null ? null : JSON.parse(row.output),
-    usage: row.usage === null ? null : JSON.parse(row.usage),
+    usage: row.usage === null ? null : snakeKeys(JSON.parse(row.usage) as Record<string, unknown>),
     cost: row.cost_nano === null ? null : formatUsd(Number(row.cost_nano)),
     /** The catalog model that served it (never a provider URL or key). */
     served_by: row.served_by,
@@ -34,4 +34,11 @@ export function executionView(row: ViewRow): Record<string, unknown> {
 
 function seconds(ms: number | null): number | null {
   return ms === null ? null : Math.floor(Number(ms) / 1000);
+}
+
+/** `inputTokens` → `input_tokens`: the API's fields are snake_case like the rest of the object. */
+function snakeKeys(usage: Record<string, unknown>): Record<string, unknown> {
+  const out: Record<string, unknown> = {};
+  for (const [key, value] of Object.entries(usage)) out[key.replace(/[A-Z]/g, (c) => `_${c.toLowerCase()}`)] = value;
+  return out;
 }

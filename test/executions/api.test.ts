@@ -24,7 +24,7 @@ interface Execution {
   attempts: number;
   estimated_cost: string;
   output: { text?: string; data?: Record<string, unknown> } | null;
-  usage: { inputTokens?: number; outputTokens?: number } | null;
+  usage: { input_tokens?: number; output_tokens?: number } | null;
   cost: string | null;
   error: { code: string; message: string; retryable: boolean } | null;
   metadata: Record<string, string> | null;
@@ -106,8 +106,8 @@ describe('executions API', () => {
     assert.equal(done.output?.text, 'Echo: hello there');
     assert.equal((done.output!.data!['message'] as { role: string }).role, 'assistant');
     assert.equal(done.attempts, 1);
-    assert.ok((done.usage?.inputTokens ?? 0) > 0 && (done.usage?.outputTokens ?? 0) > 0);
-    assert.equal(Number(done.cost), ((done.usage!.inputTokens! + done.usage!.outputTokens!) * 1000) / 1e6);
+    assert.ok((done.usage?.input_tokens ?? 0) > 0 && (done.usage?.output_tokens ?? 0) > 0);
+    assert.equal(Number(done.cost), ((done.usage!.input_tokens! + done.usage!.output_tokens!) * 1000) / 1e6);
     assert.ok(Number(done.cost) <= Number(done.estimated_cost));
     assert.deepEqual(done.metadata, { order: '42' });
     assert.ok(done.started_at !== null && done.completed_at !== null && done.completed_at >= done.started_at);
