@@ -207,9 +207,25 @@ for (const kind of ['sqlite', 'postgres'] as const) {
           assert.ok(Date.now() < deadline, 'executions complete');
           await sleep(20);
         }
+        // Submissions keep arriving while the process dies: every one answered 202 must survive it.
+        let killed = false;
+        let cut = 0;
+        const submitting = (async () => {
+          for (let i = 1000; !killed; i++) {
+            try {
+              ids.push(await submit(first.url, key, i));
+            } catch {
+              cut++;
+              return;
+            }
+          }
+        })();
         await sleep(150);
+        killed = true;
         first.child.kill('SIGKILL');
         await first.stop('SIGKILL');
+        await submitting;
+        t.diagnostic(`${ids.length} submissions answered 202, ${cut} cut by the kill`);
         const states = await db.selectFrom('execution').select(['status']).execute();
         const count = (s: string) => states.filter((r) => r.status === s).length;
         t.diagnostic(
