@@ -303,6 +303,16 @@ export class ExecutionQueue {
     }
   }
 
+  /** How many executions wait (PENDING), for the queue-depth gauge. */
+  async queued(): Promise<number> {
+    const row = await this.db
+      .selectFrom('execution')
+      .select((eb) => eb.fn.countAll<number>().as('n'))
+      .where('status', '=', 'PENDING')
+      .executeTakeFirst();
+    return Number(row?.n ?? 0);
+  }
+
   async statusCounts(): Promise<Record<string, number>> {
     const rows = await this.db
       .selectFrom('execution')

@@ -120,8 +120,19 @@ export class Metrics {
    */
   watchExecutions(
     stats: () => { running: number; completed: number; failed: number; retried: number; reclaimed: number },
+    queued?: () => Promise<number>,
   ): void {
     const registers = [this.registry];
+    if (queued) {
+      new Gauge({
+        name: 'modro_executions_queued',
+        help: 'Executions waiting in the queue (PENDING, all processes; read from the database at scrape time)',
+        registers,
+        async collect() {
+          this.set(await queued());
+        },
+      });
+    }
     new Gauge({
       name: 'modro_executions_running',
       help: 'Executions this process is running',

@@ -357,7 +357,10 @@ export async function createRuntime(options: RuntimeOptions): Promise<Runtime> {
           (err) => logger.warn({ err }, 'execution wake-ups lost (LISTEN connection); workers poll until it is back'),
         )
       : undefined;
-  metrics.watchExecutions(() => ({ running: executions.worker.running, ...executions.worker.counters }));
+  metrics.watchExecutions(
+    () => ({ running: executions.worker.running, ...executions.worker.counters }),
+    () => executions.queue.queued(),
+  );
 
   const runtime: Runtime = {
     config,

@@ -289,6 +289,7 @@ describe('executions API', () => {
     assert.ok(value('modro_executions_ended_total{status="failed"}') >= 1);
     assert.ok(value('modro_execution_retries_total') >= 2);
     assert.equal(value('modro_executions_running'), 0);
+    assert.equal(value('modro_executions_queued'), 0);
   });
 
   test('a completed execution cannot be cancelled (400, its status named)', async () => {
