@@ -5,7 +5,7 @@ import type { Database } from '../store/schema.ts';
 import { yieldToEventLoop } from '../store/yield.ts';
 
 /**
- * The durable queue: the `execution` table and every statement on it (decision 0029). Claims take one row at a
+ * The durable queue: the `execution` table and every statement on it (decision 0030). Claims take one row at a
  * time with a lease (PostgreSQL: `for update skip locked`, so replicas never take the same row; SQLite: one
  * `update … returning` under the database's write lock); every later write is conditional on the status and
  * the lease owner, so a worker that lost its lease (it stalled, it was presumed dead) cannot write over the

@@ -1,4 +1,4 @@
-import { isEmbeddingModel } from '../billing/catalog-types.ts';
+import { isChatModel } from '../billing/catalog-types.ts';
 import { type Catalog, resolveModelRef } from '../catalog/catalog.ts';
 import { GatewayError } from '../core/errors.ts';
 import type { ChatRequest } from '../core/ir.ts';
@@ -45,7 +45,7 @@ export class TextRunner implements ExecutionRunner {
       return undefined;
     }
     if (parsed.kind !== 'model') return { id: slug, kind: 'text' };
-    const chat = resolveModelRef(this.#deps.catalog, parsed.ref!).filter((m) => !isEmbeddingModel(m));
+    const chat = resolveModelRef(this.#deps.catalog, parsed.ref!).filter((m) => isChatModel(m));
     if (chat.length === 0) return undefined;
     return { id: chat.length === 1 ? chat[0]!.id : slug, kind: 'text' };
   };
@@ -61,7 +61,7 @@ export class TextRunner implements ExecutionRunner {
     const candidates =
       parsed.kind === 'model'
         ? resolveModelRef(this.#deps.catalog, parsed.ref!)
-        : this.#deps.catalog.models.filter((m) => !isEmbeddingModel(m));
+        : this.#deps.catalog.models.filter((m) => isChatModel(m));
     return mostItCanCost(request, { candidates } as RouteDecision);
   }
 

@@ -6,7 +6,7 @@ import { endExecution } from '../../src/executions/terminal.ts';
 import { forEachDatabase } from '../helpers/databases.ts';
 
 /**
- * The durable queue's statements on both databases (src/executions/queue.ts, decision 0029): a row is claimed
+ * The durable queue's statements on both databases (src/executions/queue.ts, decision 0030): a row is claimed
  * by one worker only, even with many claiming at once; an expired lease puts a row back; a terminal state is
  * written once, only by the lease owner (or a cancel while it is open).
  */

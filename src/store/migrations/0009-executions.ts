@@ -2,7 +2,7 @@ import type { Kysely } from 'kysely';
 import type { SqlDialect } from './column-types.ts';
 
 /**
- * Asynchronous executions (docs/executions.md, decision 0029): one row per execution, which is also its place
+ * Asynchronous executions (docs/executions.md, decision 0030): one row per execution, which is also its place
  * in the durable queue. A worker claims PENDING rows whose `run_after` has come (PostgreSQL: `for update skip
  * locked`; SQLite: one statement under the write lock), holds them with a lease it renews, and writes the
  * terminal state once (a conditional update on the status and the lease owner). Inputs stay in the row and
