@@ -289,7 +289,7 @@ export class Pipeline {
   }
 
   /**
-   * The admission of an asynchronous execution's submission (src/executions/): the plan's model access, the
+   * The admission of an asynchronous execution's submission (src/executor/): the plan's model access, the
    * key's scopes (`executions`), address and model lists, and its quota and rates, counted now, once. The run
    * later goes through `handle` with `ctx.execution` set and is neither counted nor held again.
    */
@@ -354,7 +354,7 @@ export class Pipeline {
       return { ok: false, error: toGatewayError(err), attempts: 0, ctx: admittedCtx };
     }
     // count_tokens costs nothing; everything else holds the most it can cost before its first upstream byte.
-    // An execution's run is covered by the hold placed at its submission (src/executions/).
+    // An execution's run is covered by the hold placed at its submission (src/executor/).
     if (endpoint === 'count_tokens' || ctx.execution) return { ok: true, decision, ctx: admittedCtx };
     const held = await holdFor(deps.ledger, deps.limiter, admittedCtx, decision);
     if (!held.ok) return { ok: false, error: held.error, attempts: 0, ctx: admittedCtx, decision };

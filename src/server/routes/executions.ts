@@ -1,5 +1,5 @@
 import type { FastifyInstance, FastifyReply } from 'fastify';
-import type { Answer, ExecutionService } from '../../executions/service.ts';
+import type { Answer, ExecutionService } from '../../executor/service.ts';
 import type { Pipeline } from '../../pipeline/pipeline.ts';
 import { openAIChatCodec } from '../../protocols/openai-chat/codec.ts';
 import { sendError } from '../answer.ts';
@@ -12,7 +12,7 @@ import { refuse } from './chat.ts';
 /**
  * The execution API (docs/executions.md): `POST /v1/executions` → 202, `GET /v1/executions[/{id}]`,
  * `POST /v1/executions/{id}/cancel`. Authenticated on the headers like every /v1 route; the logic is in
- * src/executions/service.ts; errors in OpenAI's envelope. A refused submission is recorded like a refused chat
+ * src/executor/service.ts; errors in OpenAI's envelope. A refused submission is recorded like a refused chat
  * request.
  */
 export interface ExecutionRouteOptions {

@@ -2,13 +2,13 @@ import { isChatModel } from '../billing/catalog-types.ts';
 import { type Catalog, resolveModelRef } from '../catalog/catalog.ts';
 import { GatewayError } from '../core/errors.ts';
 import type { ChatRequest } from '../core/ir.ts';
+import type { ExecutionModel, ExecutionRunner, RunContext, RunResult } from '../executions/contracts.ts';
 import type { Caller, RequestContext } from '../pipeline/context.ts';
 import { mostItCanCost } from '../pipeline/hold.ts';
 import type { Pipeline } from '../pipeline/pipeline.ts';
 import { parseOpenAIRequest } from '../protocols/openai-chat/parse-openai-request.ts';
 import { renderOpenAIResponse } from '../protocols/openai-chat/render-openai-response.ts';
 import { parseModelField, type RouteDecision, type Router } from '../router/router.ts';
-import type { ExecutionModel, ExecutionRunner, RunContext, RunResult } from './contracts.ts';
 import { runRequestId } from './ids.ts';
 
 /**

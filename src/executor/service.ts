@@ -1,6 +1,7 @@
 import type { Ledger, PreparedHold } from '../billing/ledger.ts';
 import { GatewayError } from '../core/errors.ts';
 import { clipped } from '../core/validation.ts';
+import type { ExecutionKind, ExecutionModel, ExecutionRunner, WebhookEnqueue } from '../executions/contracts.ts';
 import type { Logger } from '../ops/logger.ts';
 import { keyAccess } from '../pipeline/admit.ts';
 import type { Caller, RequestStart } from '../pipeline/context.ts';
@@ -9,7 +10,6 @@ import type { AnswerHeaders } from '../pipeline/outcome.ts';
 import type { Pipeline } from '../pipeline/pipeline.ts';
 import type { ExecutionStatus } from '../store/execution-tables.ts';
 import { callerSnapshot } from './caller-snapshot.ts';
-import type { ExecutionKind, ExecutionModel, ExecutionRunner, WebhookEnqueue } from './contracts.ts';
 import { isExecutionId, newExecutionId } from './ids.ts';
 import { notifyQueued } from './pg-wake.ts';
 import type { ExecutionQueue, ExecutionRow } from './queue.ts';

@@ -1,8 +1,8 @@
 import { randomBytes } from 'node:crypto';
 import { GatewayError, toGatewayError } from '../core/errors.ts';
+import type { ExecutionFiles, ExecutionKind, RunResult } from '../executions/contracts.ts';
 import type { Logger } from '../ops/logger.ts';
 import { callerFromSnapshot } from './caller-snapshot.ts';
-import type { ExecutionFiles, ExecutionKind, RunResult } from './contracts.ts';
 import type { ClaimedRow } from './queue.ts';
 import type { RunnerRegistry } from './registry.ts';
 import { endExecution, type TerminalDeps } from './terminal.ts';
