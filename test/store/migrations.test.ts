@@ -21,6 +21,7 @@ forEachDatabase('store migrations', (suite) => {
       'channel_credential',
       'channel_revision',
       'dashboard_session',
+      'execution',
       'ledger_entry',
       'plan',
       'stored_response',
