@@ -27,6 +27,11 @@ export interface CatalogModel {
    * input token) and is never a chat candidate; a chat model is never an embeddings candidate.
    */
   mode?: ModelMode;
+  /**
+   * Discovered on the provider's model list with no quality rank known (model discovery, docs/routing.md):
+   * routable by name, never placed in a tier until the operator ranks it.
+   */
+  unranked?: true;
 }
 
 export type ModelMode = 'chat' | 'embedding';

@@ -87,6 +87,8 @@ export const providerSchema = z.strictObject({
   /** Models this provider serves. Replaces the built-in list unless `includeKnownModels` is true. */
   models: z.array(modelSchema).optional(),
   includeKnownModels: z.boolean().optional(),
+  /** `false`: never list this provider's models (model discovery), even with `catalog.discovery.enabled`. */
+  discover: z.boolean().optional(),
   /**
    * Groups allowed to use this provider or channel (docs/channels.md): only tenants in one of them route to it.
    * Absent or empty: every tenant. Group names are what tenants list in their `groups`.
@@ -265,6 +267,21 @@ export const configSchema = z.strictObject({
       /** Per catalog id (`provider/model`): replace any model field. */
       overrides: z.record(z.string(), modelSchema.partial()).default({}),
       exclude: z.array(z.string()).default([]),
+      /**
+       * Quality ranks (0-100) by bare model name or catalog id, for models Modro does not rank itself: what
+       * places a discovered model in a tier (docs/routing.md, "Discovery"). An id wins over a name.
+       */
+      ranks: z.record(z.string(), z.number().min(0).max(100)).default({}),
+      /** Model discovery from each provider's model-listing endpoint (ADR 0029). */
+      discovery: z
+        .strictObject({
+          /** Off by default: a self-hosted gateway does not call out unless told to. */
+          enabled: z.boolean().default(false),
+          intervalMs: positiveInt.min(1_000).default(3_600_000),
+          /** One provider's listing not finished in this long fails (its last list stays). */
+          timeoutMs: positiveInt.default(15_000),
+        })
+        .prefault({}),
     })
     .prefault({}),
   /** The live catalog's prices (docs/configuration.md, ADR 0026). Changing this block needs a restart. */

@@ -6,6 +6,7 @@ import { Ledger } from '../billing/ledger.ts';
 import { priceDataFetchedAt } from '../billing/prices.ts';
 import { StripeDeposits } from '../billing/stripe.ts';
 import { buildCatalog, type Catalog, type ChannelProvider } from '../catalog/catalog.ts';
+import { ModelDiscovery } from '../catalog/discovery.ts';
 import { PriceRefresher } from '../catalog/price-refresh.ts';
 import { ChannelRepository } from '../channels/repository.ts';
 import { type ChannelService, createChannelService } from '../channels/service.ts';
@@ -74,6 +75,8 @@ export interface Runtime {
   applyConfig(next: Config): ConfigChanges;
   /** The live catalog's price refresh. */
   prices: PriceRefresher;
+  /** The live catalog's model discovery (catalog/discovery.ts). */
+  discovery: ModelDiscovery;
   /** Set when no API key was configured: generated for this run only, never stored. */
   generatedApiKey: string | undefined;
   app: ReturnType<typeof buildApp>;
@@ -142,8 +145,12 @@ export async function createRuntime(options: RuntimeOptions): Promise<Runtime> {
     tenancyRef?.refreshOperatorProviders();
     for (const s of health.snapshot(catalog.providers.values())) metrics.setCircuit(s.provider, s.keyId, s.state);
   };
+  const upstreams = new UpstreamPool();
+  // Set just below; a rebuild before it (none happens) would build without discovered models.
+  let discoveryRef: ModelDiscovery | undefined;
+  const discovered = () => discoveryRef?.discovered ?? new Map();
   const rebuild = () => {
-    const next = buildCatalog(config, env, channelProviders);
+    const next = buildCatalog(config, env, channelProviders, discovered());
     swapIn(next, buildCandidateTable(next, config.routing));
   };
   const applyChannels = (providers: ChannelProvider[]) => {
@@ -152,6 +159,24 @@ export async function createRuntime(options: RuntimeOptions): Promise<Runtime> {
     channelProviders = providers;
     rebuild();
   };
+  const discovery = new ModelDiscovery({
+    settings: config.catalog.discovery,
+    catalog,
+    providers: () => {
+      // Read each time: a reloaded file may change `discover`.
+      const off = new Set(
+        [...config.providers, ...providersFromEnv(env, config.providers)]
+          .filter((p) => p.discover === false)
+          .map((p) => p.id ?? p.kind),
+      );
+      return [...catalog.providers.values()].filter((p) => p.kind !== 'demo' && !off.has(p.id));
+    },
+    adapterFor,
+    pool: upstreams,
+    logger,
+    apply: rebuild,
+  });
+  discoveryRef = discovery;
   const fileProviderIds = (c: Config) =>
     [...c.providers, ...providersFromEnv(env, c.providers)].map((p) => p.id ?? p.kind);
   // Mutated in place when the configuration file's providers change (the channel operations hold this set).
@@ -182,7 +207,7 @@ export async function createRuntime(options: RuntimeOptions): Promise<Runtime> {
       demo: next.demo,
       routing: { ...config.routing, ...routing },
     };
-    const built = buildCatalog(candidate, env, channelProviders);
+    const built = buildCatalog(candidate, env, channelProviders, discovered());
     const table = buildCandidateTable(built, candidate.routing);
     // Committed only now that the build worked. `routing` is updated in place: the pipeline holds it.
     config.providers = candidate.providers;
@@ -203,6 +228,8 @@ export async function createRuntime(options: RuntimeOptions): Promise<Runtime> {
     apply: rebuild,
   });
   await prices.start();
+  // After channels and prices: the first listing is of the full set of providers.
+  discovery.start();
   const storage = config.storage;
   const usage = new UsageWriter({
     db: store.db,
@@ -293,7 +320,6 @@ export async function createRuntime(options: RuntimeOptions): Promise<Runtime> {
   tenancyRef = tenancy;
   metrics.watchKeyCache(() => tenancy.directory.keyCacheStats);
   const auth = tenancy.auth;
-  const upstreams = new UpstreamPool();
   const channels = createChannelService({
     config,
     env,
@@ -338,6 +364,7 @@ export async function createRuntime(options: RuntimeOptions): Promise<Runtime> {
     channels,
     applyConfig,
     prices,
+    discovery,
     generatedApiKey,
     app: undefined as unknown as ReturnType<typeof buildApp>,
     draining: false,
@@ -390,6 +417,7 @@ export async function createRuntime(options: RuntimeOptions): Promise<Runtime> {
         clearInterval(sweep);
       }
       await prices.close();
+      await discovery.close();
       await channelSource.close();
       await tokens.close();
       await usage.close();

@@ -1,3 +1,4 @@
+import { listAnthropicModels } from './list-anthropic-models.ts';
 import type { ChatRequest, ChatResponse, StreamEvent } from '../../core/ir.ts';
 import { releaseBody } from '../http.ts';
 import { parseEventJSON, readSSE } from '../sse.ts';
@@ -76,4 +77,5 @@ export const anthropicAdapter: ProviderAdapter = {
   unsupportedReason: anthropicUnsupportedReason,
   passthroughs: [anthropicPassthrough],
   countTokens,
+  listModels: listAnthropicModels,
 };

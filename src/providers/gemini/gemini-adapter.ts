@@ -1,3 +1,4 @@
+import { listGeminiModels } from './list-gemini-models.ts';
 import type { GatewayError } from '../../core/errors.ts';
 import type { ChatRequest, ChatResponse, StreamEvent } from '../../core/ir.ts';
 import { errorTableMapper, releaseBody, upstreamJSON, upstreamRequest, upstreamStream } from '../http.ts';
@@ -113,4 +114,5 @@ export const geminiAdapter: ProviderAdapter = {
   stream,
   unsupportedReason: geminiUnsupportedReason,
   embeddings: geminiEmbeddings,
+  listModels: listGeminiModels,
 };

@@ -53,6 +53,13 @@ export function registerAdminApiChannels(app: FastifyInstance, deps: DashboardDe
     return reply.code(204).send();
   });
 
+  // Model discovery now (docs/routing.md, "Discovery"): every provider's listing read and applied before the answer.
+  app.post('/admin/api/catalog/refresh', async (req, reply) => {
+    if (!(await adminForApi(deps, req, reply, true))) return;
+    const results = await deps.discovery.refresh();
+    return { ok: results.every((r) => r.ok), results };
+  });
+
   app.post('/admin/api/channels/:id/test', async (req, reply) => {
     if (!(await adminForApi(deps, req, reply, true))) return;
     const results = await channels.test(id(req));
