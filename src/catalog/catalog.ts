@@ -147,10 +147,15 @@ function modelsOf(
     seen.add(name);
     const id = `${spec.id}/${name}`;
     const override = config.catalog.overrides[id];
-    const { ranked, ...base } = mergeModel(knownByName.get(name), configured.find((m) => m.name === name), name, {
-      mode: listedByName.get(name)?.mode,
-      rank: ranks[id] ?? ranks[name],
-    });
+    const { ranked, ...base } = mergeModel(
+      knownByName.get(name),
+      configured.find((m) => m.name === name),
+      name,
+      {
+        mode: listedByName.get(name)?.mode,
+        rank: ranks[id] ?? ranks[name],
+      },
+    );
     const merged = {
       ...base,
       ...Object.fromEntries(Object.entries(override ?? {}).filter(([, v]) => v !== undefined)),

@@ -654,7 +654,8 @@ export async function startMockAnthropic(options: MockAnthropicOptions = {}): Pr
     if (!API_VERSIONS.includes(String(version))) {
       return sendError(res, 400, `anthropic-version: invalid version ${String(version)}`);
     }
-    if (isModels) return sendJSON(res, 200, modelsPage(mock.models, new URL(req.url ?? '/', 'http://mock').searchParams));
+    if (isModels)
+      return sendJSON(res, 200, modelsPage(mock.models, new URL(req.url ?? '/', 'http://mock').searchParams));
     if (body && typeof body['model'] === 'string' && body['model'].startsWith('unknown-')) {
       return sendError(res, 404, `model: ${body['model']}`);
     }

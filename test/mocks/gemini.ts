@@ -44,7 +44,12 @@ export interface MockGeminiOptions {
   models?: string[];
 }
 
-export const MOCK_GEMINI_MODELS = ['gemini-2.5-pro', 'gemini-2.5-flash', 'gemini-2.5-flash-lite', 'gemini-embedding-001'];
+export const MOCK_GEMINI_MODELS = [
+  'gemini-2.5-pro',
+  'gemini-2.5-flash',
+  'gemini-2.5-flash-lite',
+  'gemini-embedding-001',
+];
 
 export interface RecordedGeminiRequest {
   method: string;
@@ -156,7 +161,7 @@ async function handle(req: IncomingMessage, res: ServerResponse, state: State): 
   const raw = await readAll(req);
   if (req.method === 'GET' && LIST_ROUTE.test(url.pathname)) {
     const key = req.headers['x-goog-api-key'] ?? url.searchParams.get('key');
-    if (!key) return void sendError(res, 403, 'Method doesn\'t allow unregistered callers');
+    if (!key) return void sendError(res, 403, "Method doesn't allow unregistered callers");
     if (key !== state.apiKey) return void sendError(res, 400, 'API key not valid. Please pass a valid API key.');
     return void sendJson(res, 200, modelsPage(state.models, url.searchParams));
   }

@@ -4,7 +4,7 @@ import Anthropic from '@anthropic-ai/sdk';
 import { GoogleGenAI } from '@google/genai';
 import OpenAI from 'openai';
 import { type MockAnthropic, startMockAnthropic } from './anthropic.ts';
-import { type MockGemini, MOCK_GEMINI_KEY, startMockGemini } from './gemini.ts';
+import { MOCK_GEMINI_KEY, type MockGemini, startMockGemini } from './gemini.ts';
 import { MOCK_API_KEY, type MockOpenAI, startMockOpenAI } from './openai-compatible.ts';
 
 /**

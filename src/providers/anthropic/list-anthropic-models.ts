@@ -1,4 +1,4 @@
-import { MAX_LISTING_PAGES, getListingPage } from '../list-models.ts';
+import { getListingPage, MAX_LISTING_PAGES } from '../list-models.ts';
 import type { ListedModel, ListingContext, ProviderKey, ProviderSpec } from '../types.ts';
 import { anthropicHeaders, anthropicUrl } from './anthropic-endpoint.ts';
 

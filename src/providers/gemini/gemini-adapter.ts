@@ -1,4 +1,3 @@
-import { listGeminiModels } from './list-gemini-models.ts';
 import type { GatewayError } from '../../core/errors.ts';
 import type { ChatRequest, ChatResponse, StreamEvent } from '../../core/ir.ts';
 import { errorTableMapper, releaseBody, upstreamJSON, upstreamRequest, upstreamStream } from '../http.ts';
@@ -11,6 +10,7 @@ import { geminiEmbeddings } from './gemini-embeddings.ts';
 import { geminiEndpoint } from './gemini-endpoint.ts';
 import { geminiModelFamily } from './gemini-model-family.ts';
 import { GeminiStreamTranslator } from './gemini-stream-translator.ts';
+import { listGeminiModels } from './list-gemini-models.ts';
 import { mapGeminiError } from './map-gemini-error.ts';
 
 /**

@@ -1,5 +1,5 @@
 import { descriptorOf } from '../kinds/index.ts';
-import { MAX_LISTING_PAGES, getListingPage } from '../list-models.ts';
+import { getListingPage, MAX_LISTING_PAGES } from '../list-models.ts';
 import type { ListedModel, ListingContext, ProviderKey, ProviderSpec } from '../types.ts';
 import { GEMINI_DEFAULT_API_VERSION } from './gemini-endpoint.ts';
 

@@ -10,7 +10,8 @@ import type { ListedModel, ListingContext, ProviderKey, ProviderSpec } from '../
  * Azure lists deployments elsewhere and by the operator's names, so it is not listed.
  * @see https://platform.openai.com/docs/api-reference/models/list
  */
-const NOT_CHAT = /(^|[-/])(tts|whisper|dall-e|gpt-image|sora|realtime|transcribe|audio|moderation|davinci|babbage)([-/.]|$)/i;
+const NOT_CHAT =
+  /(^|[-/])(tts|whisper|dall-e|gpt-image|sora|realtime|transcribe|audio|moderation|davinci|babbage)([-/.]|$)/i;
 const EMBEDDING = /embed/i;
 
 export async function listOpenAIModels(
