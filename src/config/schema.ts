@@ -1,6 +1,6 @@
 import { z } from 'zod';
 import { cidrProblems } from '../core/cidr.ts';
-import { PRESETS, TIERS } from '../core/tiers.ts';
+import { PRESET_ALIASES, PRESETS, TIERS } from '../core/tiers.ts';
 import { PROVIDER_KINDS } from '../providers/kinds/index.ts';
 
 /**
@@ -217,7 +217,9 @@ export const configSchema = z.strictObject({
     .prefault({}),
   routing: z
     .strictObject({
-      defaultPreset: z.enum(PRESETS).default('balanced'),
+      defaultPreset: z
+        .preprocess((v) => (typeof v === 'string' ? (PRESET_ALIASES[v] ?? v) : v), z.enum(PRESETS))
+        .default('balanced'),
       /** Chooser for `auto`: `learned` when its weights are available, else `rules`. */
       autoChooser: z.enum(['learned', 'rules']).default('learned'),
       /**

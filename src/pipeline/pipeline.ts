@@ -9,7 +9,7 @@ import type { KeyLimiter } from '../limits/limiter.ts';
 import type { Logger } from '../ops/logger.ts';
 import type { Metrics } from '../ops/metrics.ts';
 import type { UpstreamPool } from '../providers/http.ts';
-import { type ProviderAdapter, type ProviderSpec, passthroughFor } from '../providers/types.ts';
+import { type ProviderAdapter, type ProviderSpec, passthroughFor, type UpstreamTarget } from '../providers/types.ts';
 import type { RouteDecision, Router } from '../router/router.ts';
 import type { TokenCounter } from '../tokens/token-counter.ts';
 import { promptTokens } from '../tokens/tokens.ts';
@@ -340,7 +340,8 @@ export class Pipeline {
       ttfbMs: null,
     });
     const limits = failure.headers ?? ctx.ticket?.headers();
-    return { kind: 'error', error, headers: { ...limits, ...errorHeaders(ctx.requestId, error, failure.attempts) } };
+    const headers = errorHeaders(ctx.requestId, error, failure.attempts, failure.decision, failure.target);
+    return { kind: 'error', error, headers: { ...limits, ...headers } };
   }
 
   #record(ctx: CallerContext, outcome: Outcome): Promise<void> {
@@ -365,8 +366,24 @@ export class Pipeline {
   }
 }
 
-function errorHeaders(requestId: string, error: GatewayError, attempts: number): AnswerHeaders {
-  const headers = routingHeaders(requestId, undefined, undefined, attempts);
+/**
+ * An error's headers. Once a model was chosen (routing decided, whether or not an upstream was tried) the answer
+ * names it like a success does: the last upstream tried, else the first candidate (a hold refused before any
+ * call). Refusals before routing name none.
+ */
+function errorHeaders(
+  requestId: string,
+  error: GatewayError,
+  attempts: number,
+  decision?: RouteDecision,
+  target?: UpstreamTarget,
+): AnswerHeaders {
+  const headers = routingHeaders(requestId, decision, target, attempts);
+  const first = decision?.candidates[0];
+  if (!target && first) {
+    headers['x-model-router-model'] = first.id;
+    headers['x-model-router-provider'] = first.provider;
+  }
   if (error.retryAfter !== undefined) headers['retry-after'] = String(Math.ceil(error.retryAfter));
   return headers;
 }
