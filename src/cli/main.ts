@@ -114,6 +114,9 @@ async function main(): Promise<number> {
       key
         ? `  API key (generated for this run; set MODRO_API_KEY or auth.keys to keep one): ${key}`
         : '  API key: the one in your configuration (auth.keys) or MODRO_API_KEY',
+      config.tenancy.byok.enabled
+        ? '  Bring-your-own-key: on (a caller may send its own provider key as the bearer token)'
+        : `  Bring-your-own-key: off (a caller's own sk-… key gets 401); turn it on: MODRO__TENANCY__BYOK__ENABLED=true ./modro start (docs/tenancy.md)`,
       '',
       'Try it:',
       `  curl ${url}/v1/chat/completions -H "Authorization: Bearer ${key ?? '$MODRO_API_KEY'}" \\`,
