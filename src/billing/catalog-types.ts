@@ -74,6 +74,8 @@ export interface KnownModel {
   readonly capabilities: ModelCapabilities;
   readonly qualityRank: number;
   readonly price?: { readonly input: number; readonly output: number };
+  /** The name sent upstream when it differs from the name callers use (`deepseek-v3` → `deepseek-chat`). */
+  readonly upstreamName?: string;
   /** Absent means `chat` (CatalogModel.mode). */
   readonly mode?: ModelMode;
 }

@@ -97,7 +97,7 @@ function mergeModel(
   return {
     name,
     mode,
-    upstreamName: configured?.upstreamName ?? name,
+    upstreamName: configured?.upstreamName ?? known?.upstreamName ?? name,
     contextWindow: configured?.contextWindow ?? known?.contextWindow,
     maxOutputTokens: configured?.maxOutputTokens ?? known?.maxOutputTokens ?? (mode === 'embedding' ? 0 : undefined),
     capabilities: { ...defaults, ...known?.capabilities, ...configured?.capabilities },

@@ -23,7 +23,10 @@ describe('modro start: the bring-your-own-key line', () => {
   const waitForLine = async (gw: GatewayProcess, pattern: RegExp) => {
     const deadline = Date.now() + 10_000;
     while (!pattern.test(gw.output()) && Date.now() < deadline) await sleep(20);
-    return gw.output().split('\n').find((line) => pattern.test(line));
+    return gw
+      .output()
+      .split('\n')
+      .find((line) => pattern.test(line));
   };
 
   it('off: one line saying how to turn it on, and an sk- key gets 401', async () => {
