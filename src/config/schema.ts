@@ -184,6 +184,11 @@ export const configSchema = z.strictObject({
       maxJsonDepth: positiveInt.max(1_000).default(64),
       /** Exact token counting (context checks, count_tokens, estimates) gives way to a bound or an estimate after this long. */
       tokenCountBudgetMs: positiveInt.default(1_000),
+      /**
+       * Free models (priced at zero) for billed accounts: no balance needed, no hold, but these rates per key
+       * (OpenRouter's convention; 0 = none). Callers without an account are not limited by them.
+       */
+      free: z.strictObject({ rpm: z.int().min(0).default(20), rpd: z.int().min(0).default(1_000) }).prefault({}),
       /** Request bytes that callers not yet verified by a provider (new bring-your-own keys) may have in flight. */
       unverifiedBodyBytes: positiveInt.default(32 * 1024 * 1024),
       /** Upstream answers: the largest single SSE event, whole streamed answer and non-streamed body. */

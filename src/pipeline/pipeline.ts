@@ -4,6 +4,7 @@ import type { Ledger } from '../billing/ledger.ts';
 import { type Catalog, groupsAllow } from '../catalog/catalog.ts';
 import type { Config } from '../config/schema.ts';
 import { GatewayError, toGatewayError } from '../core/errors.ts';
+import { allFree, type FreeModelLimiter } from '../limits/free-limits.ts';
 import type { Endpoint } from '../limits/key-limits.ts';
 import type { KeyLimiter } from '../limits/limiter.ts';
 import type { Logger } from '../ops/logger.ts';
@@ -19,7 +20,7 @@ import type { Caller, CallerContext, EmbeddingContext, RequestContext, RequestSt
 import { callWithFailover, type FailoverDeps, firstOf } from './failover.ts';
 import { routingHeaders } from './headers.ts';
 import type { ProviderHealth } from './health.ts';
-import { holdFor, planAccess } from './hold.ts';
+import { billedCaller, holdFor, planAccess } from './hold.ts';
 import { StreamMeter } from './meter.ts';
 import type { AnswerHeaders, Counted, Embedded, Failure, Handled, Outcome, Served } from './outcome.ts';
 import { Recorder, type UsageSink } from './record.ts';
@@ -56,6 +57,8 @@ export interface PipelineDeps {
   limiter: KeyLimiter;
   /** Balances, holds and plans of billed accounts (src/billing/ledger.ts); absent: nobody is billed. */
   ledger?: Ledger | undefined;
+  /** Billed accounts' requests to free models: their own per-key rates (limits/free-limits.ts). */
+  freeLimits?: FreeModelLimiter | undefined;
 }
 
 export class Pipeline {
@@ -316,6 +319,12 @@ export class Pipeline {
     }
     // count_tokens costs nothing; everything else holds the most it can cost before its first upstream byte.
     if (endpoint === 'count_tokens') return { ok: true, decision, ctx: admittedCtx };
+    // A billed account's request that only free models can serve needs no balance, under its own rates.
+    if (deps.freeLimits && billedCaller(deps.ledger, admittedCtx.caller) && allFree(decision.candidates)) {
+      const caller = admittedCtx.caller;
+      const refused = deps.freeLimits.take(caller.keyId ?? `tenant:${caller.tenantId}`);
+      if (refused) return { ok: false, error: refused, attempts: 0, ctx: admittedCtx, decision };
+    }
     const held = await holdFor(deps.ledger, deps.limiter, admittedCtx, decision);
     if (!held.ok) return { ok: false, error: held.error, attempts: 0, ctx: admittedCtx, decision };
     return { ok: true, decision, ctx: held.ctx as C };

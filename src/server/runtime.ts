@@ -15,6 +15,7 @@ import { providersFromEnv } from '../config/env-providers.ts';
 import { type ConfigChanges, configChanges, ROUTING_RESTART_KEYS } from '../config/reload.ts';
 import type { Config } from '../config/schema.ts';
 import { GatewayError } from '../core/errors.ts';
+import { FreeModelLimiter } from '../limits/free-limits.ts';
 import { storedSpendSince } from '../limits/stored-spend.ts';
 import { createLogger, type Logger } from '../ops/logger.ts';
 import { Metrics } from '../ops/metrics.ts';
@@ -344,6 +345,7 @@ export async function createRuntime(options: RuntimeOptions): Promise<Runtime> {
     upstreams,
     limiter,
     ledger,
+    freeLimits: new FreeModelLimiter(config.limits.free),
   });
 
   const runtime: Runtime = {
