@@ -21,6 +21,7 @@ export interface ChannelService {
   readonly ops: ChannelOps;
   /** For writes: the keyring read again first (a key file may have a new current key). */
   writeOps(): Promise<ChannelOps>;
+  /** After a write: applied on this gateway, then announced to the other replicas (Redis) before it resolves. */
   reload(): Promise<void>;
   test(id: string): Promise<ChannelTestResult[]>;
   configured(): ConfiguredProviderView[];
@@ -64,7 +65,7 @@ export function createChannelService(deps: ChannelServiceDeps): ChannelService {
       return source.ops;
     },
     writeOps: () => source.opsForWrite(),
-    reload: () => source.reload(),
+    reload: () => source.changed(),
     configured() {
       // Read each time: a reloaded configuration file replaces config.providers.
       const fileIds = new Set(

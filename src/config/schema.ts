@@ -269,6 +269,16 @@ export const configSchema = z.strictObject({
     })
     .prefault({}),
   providers: z.array(providerSchema).default([]),
+  /** Channels (docs/channels.md). A change needs a restart. */
+  channels: z
+    .strictObject({
+      /**
+       * How often each node reads the channel revision (changes made elsewhere: the CLI, another replica). With
+       * `redis:` the replica that makes a change also pushes a notice, so the others apply it at once.
+       */
+      pollMs: positiveInt.default(1_000),
+    })
+    .prefault({}),
   catalog: z
     .strictObject({
       /** Per catalog id (`provider/model`): replace any model field. */

@@ -188,6 +188,7 @@ export async function createRuntime(options: RuntimeOptions): Promise<Runtime> {
     logger,
     reservedIds,
     apply: applyChannels,
+    pollMs: config.channels.pollMs,
   });
   await channelSource.start();
 
@@ -309,6 +310,7 @@ export async function createRuntime(options: RuntimeOptions): Promise<Runtime> {
     },
   });
   const limiter = shared.limiter;
+  if (shared.channelNotices) channelSource.useNotices(shared.channelNotices);
   const tenancy = await createTenancy({
     config,
     store,

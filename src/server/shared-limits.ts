@@ -16,7 +16,15 @@ export interface SharedLimits {
   limiter: KeyLimiter;
   /** Wraps the database poll with the Redis channel (undefined: the poll alone). */
   wrapFeed: ((poll: SettingsChangeFeed) => SettingsChangeFeed) | undefined;
+  /** Channel-change notices between replicas (undefined without Redis: the revision poll alone). */
+  channelNotices: ChannelNotices | undefined;
   close(): Promise<void>;
+}
+
+/** "The channels changed": a notice that only says reload (the tables are the news), over Redis pub/sub. */
+export interface ChannelNotices {
+  subscribe(onChange: () => void): void;
+  publish(): Promise<void>;
 }
 
 export async function createSharedLimits(options: {
@@ -28,7 +36,8 @@ export async function createSharedLimits(options: {
   const { config, logger, metrics, spentSince } = options;
   const memory = new MemoryLimiter({ spentSince });
   const settings = config.redis;
-  if (!settings) return { limiter: memory, wrapFeed: undefined, close: async () => memory.close() };
+  if (!settings)
+    return { limiter: memory, wrapFeed: undefined, channelNotices: undefined, close: async () => memory.close() };
 
   const { Redis } = await import('ioredis'); // loaded only by a deployment with redis:
   const registers = [metrics.registry];
@@ -85,8 +94,35 @@ export async function createSharedLimits(options: {
   const subscriber = redis.duplicate({ enableOfflineQueue: true, commandTimeout: undefined });
   subscriber.on('error', () => {}); // the command connection's state is the one logged
   const channel = `${settings.keyPrefix}settings`;
+  const channelsChannel = `${settings.keyPrefix}channels`;
+  const noticeFailed = (err: unknown) =>
+    logger.warn(
+      { reason: err instanceof Error ? err.message : String(err) },
+      'Redis channel notice failed (other replicas catch up through the channel revision poll)',
+    );
+  const channelNotices: ChannelNotices = {
+    subscribe(onChange) {
+      subscriber.on('message', (ch: string) => {
+        if (ch === channelsChannel) onChange();
+      });
+      // A resubscription after a reconnect may have missed notices: reload once (not at the first connection).
+      let subscribed = false;
+      subscriber.on('ready', () => {
+        if (subscribed) onChange();
+      });
+      subscriber.subscribe(channelsChannel).then(() => {
+        subscribed = true;
+      }, noticeFailed);
+    },
+    publish: () =>
+      redis.publish(channelsChannel, '1').then(
+        () => {},
+        (err: unknown) => noticeFailed(err),
+      ),
+  };
   return {
     limiter,
+    channelNotices,
     wrapFeed: (poll) =>
       new RedisChangeFeed({
         poll,

@@ -1,0 +1,136 @@
+import assert from 'node:assert/strict';
+import { randomBytes } from 'node:crypto';
+import { mkdtempSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { after, before, describe, it } from 'node:test';
+import { setTimeout as sleep } from 'node:timers/promises';
+import pg from 'pg';
+import { generateMasterKey } from '../../src/channels/master-key.ts';
+import type { ConfigInput } from '../../src/config/schema.ts';
+import { isCI } from '../helpers/ci.ts';
+import { POSTGRES_TEST_URL } from '../helpers/databases.ts';
+import type { TestGateway } from '../helpers/gateway.ts';
+import { type GatewayProcess, removeDataDir, spawnGateway } from '../helpers/gateway-process.ts';
+import { dropPrefix, REDIS_TEST_URL, redisProbe, testPrefix } from '../helpers/redis.ts';
+import { type MockOpenAI, startMockOpenAI } from '../mocks/openai-compatible.ts';
+import { ADMIN_PASSWORD, ADMIN_USER, type AdminClient, adminClient } from '../tenancy/helpers.ts';
+
+/**
+ * A channel change made on one replica reaches another within a second through Redis pub/sub (issue 21): two
+ * gateway processes on PostgreSQL and Redis, with the channel revision poll set to a minute, so anything seen
+ * sooner on the second replica came through the notice. Skipped without PostgreSQL or Redis, except in CI.
+ */
+
+const pgProblem = await (async () => {
+  const client = new pg.Client({ connectionString: POSTGRES_TEST_URL, connectionTimeoutMillis: 3_000 });
+  client.on('error', () => {});
+  try {
+    await client.connect();
+    return undefined;
+  } catch (err) {
+    return err instanceof Error ? err.message : String(err);
+  } finally {
+    await client.end().catch(() => {});
+  }
+})();
+const missing = [
+  ...(pgProblem ? [`PostgreSQL unreachable: ${pgProblem}`] : []),
+  ...(redisProbe.ok ? [] : [`Redis unreachable: ${redisProbe.reason}`]),
+];
+
+const KEY = 'mdr-replica-channel-key-0123456789';
+const CHANNEL_KEY = 'sk-channel-replica-0123456789abcdefghij';
+
+describe('channel changes across two replicas through Redis', { timeout: 120_000 }, () => {
+  if (missing.length > 0) {
+    if (isCI()) it('PostgreSQL and Redis are reachable (required in CI)', () => assert.fail(missing.join('; ')));
+    else it('two replicas', { skip: missing.join('; ') }, () => {});
+    return;
+  }
+  const schema = `modro_chan_${randomBytes(4).toString('hex')}`;
+  const prefix = testPrefix();
+  const replicas: GatewayProcess[] = [];
+  const dirs: string[] = [];
+  let upstream: MockOpenAI;
+  let admin: AdminClient;
+
+  before(async () => {
+    upstream = await startMockOpenAI({ apiKeys: [CHANNEL_KEY] });
+    const config: ConfigInput = {
+      storage: { kind: 'postgres', url: POSTGRES_TEST_URL, schema },
+      redis: { url: REDIS_TEST_URL, keyPrefix: prefix },
+      demo: { enabled: false },
+      logging: { level: 'warn' },
+      auth: { keys: [{ id: 'k', key: KEY }] },
+      // A minute: a change seen sooner on the other replica came through the Redis notice.
+      channels: { pollMs: 60_000 },
+      tenancy: {
+        secret: 'a-shared-secret-of-at-least-32-characters',
+        cache: { pollMs: 60_000 },
+        admin: { username: ADMIN_USER, password: ADMIN_PASSWORD },
+      },
+    };
+    // The children inherit the environment: one master key for both.
+    process.env['MODRO_MASTER_KEY'] = generateMasterKey();
+    try {
+      for (let i = 0; i < 2; i++) {
+        const dir = mkdtempSync(join(tmpdir(), `modro-chan-replica-${i}-`));
+        dirs.push(dir);
+        replicas.push(await spawnGateway(config, dir));
+      }
+    } finally {
+      delete process.env['MODRO_MASTER_KEY'];
+    }
+    admin = await adminClient({ url: replicas[0]!.url } as TestGateway);
+  });
+  after(async () => {
+    await Promise.all(replicas.map((r) => r.stop('SIGKILL')));
+    const db = new pg.Client({ connectionString: POSTGRES_TEST_URL });
+    await db.connect();
+    await db.query(`drop schema if exists "${schema}" cascade`).catch(() => {});
+    await db.end();
+    await dropPrefix(prefix).catch(() => {});
+    for (const dir of dirs) removeDataDir(dir);
+    await upstream?.close();
+  });
+
+  const models = async (url: string) => {
+    const res = await fetch(`${url}/v1/models`, { headers: { authorization: `Bearer ${KEY}` } });
+    return ((await res.json()) as { data: Array<{ id: string }> }).data.map((m) => m.id);
+  };
+  /** ms until `url`'s model list satisfies `ok`, failing after `limitMs`. */
+  const until = async (url: string, ok: (ids: string[]) => boolean, limitMs: number) => {
+    const started = Date.now();
+    while (!ok(await models(url))) {
+      assert.ok(Date.now() - started < limitMs, `not seen within ${limitMs} ms`);
+      await sleep(20);
+    }
+    return Date.now() - started;
+  };
+
+  it('created, disabled and enabled on one replica: the other follows within a second each time', async () => {
+    const other = replicas[1]!.url;
+    assert.ok(!(await models(other)).includes('chan/gpt-4o-mini'));
+    const created = await admin.request('POST', '/admin/api/channels', {
+      id: 'chan',
+      kind: 'openai',
+      baseUrl: upstream.url,
+      models: [{ name: 'gpt-4o-mini', price: { input: 1, output: 2 }, qualityRank: 70 }],
+      credentials: [{ key: CHANNEL_KEY }],
+    });
+    assert.equal(created.status, 201, await created.text());
+    await until(other, (ids) => ids.includes('chan/gpt-4o-mini'), 1_000);
+    const served = await fetch(`${other}/v1/chat/completions`, {
+      method: 'POST',
+      headers: { authorization: `Bearer ${KEY}`, 'content-type': 'application/json' },
+      body: JSON.stringify({ model: 'chan/gpt-4o-mini', messages: [{ role: 'user', content: 'hi' }] }),
+    });
+    assert.equal(served.status, 200, await served.text());
+
+    await admin.json('PATCH', '/admin/api/channels/chan', { enabled: false });
+    await until(other, (ids) => !ids.includes('chan/gpt-4o-mini'), 1_000);
+    await admin.json('PATCH', '/admin/api/channels/chan', { enabled: true });
+    await until(other, (ids) => ids.includes('chan/gpt-4o-mini'), 1_000);
+  });
+});
