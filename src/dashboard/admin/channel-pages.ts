@@ -45,6 +45,20 @@ function channelCard(channel: ChannelView, csrf: string): SafeHtml {
       : html`<div class="table-wrap"><table><thead><tr><th>Credential</th><th>State</th><th>Age</th><th>Rotate by</th><th></th></tr></thead>
   <tbody>${channel.credentials.map((c) => credentialRow(channel, c, csrf))}</tbody></table></div>`
   }
+  <details class="limits">
+    <summary>Edit</summary>
+    <form class="stack" method="post" action="${base}/edit" autocomplete="off">
+      ${csrfField(csrf)}
+      <div class="row">
+        <div class="field"><label>Base URL</label><input name="baseUrl" type="url" value="${channel.baseUrl ?? ''}" placeholder="the kind's default"></div>
+        <div class="field"><label>Priority</label><input name="priority" type="number" min="-1000" max="1000" step="1" value="${String(channel.priority)}"></div>
+        <div class="field"><label>Weight</label><input name="weight" type="number" min="1" max="1000" step="1" value="${String(channel.weight)}"></div>
+        <div class="field"><label>Groups</label><input name="groups" type="text" value="${channel.groups?.join(', ') ?? ''}" placeholder="empty: every tenant"></div>
+      </div>
+      <div class="field"><label>Models (JSON list, as providers[].models in YAML; empty: the kind's known models)</label><textarea name="models" rows="4" class="mono">${channel.models ? JSON.stringify(channel.models, null, 1) : ''}</textarea></div>
+      <button class="button" type="submit">Save changes</button>
+    </form>
+  </details>
   <form class="row" method="post" action="${base}/credentials" autocomplete="off">
     ${csrfField(csrf)}
     <div class="field"><label>New credential</label><input name="key" type="password" required autocomplete="off"></div>

@@ -7,6 +7,7 @@ import {
   setCredentialState,
   updateChannel,
 } from '../../channels/operations.ts';
+import { GatewayError } from '../../core/errors.ts';
 import { linesToList } from '../../tenancy/admin-operations.ts';
 import type { DashboardDeps } from '../deps.ts';
 import { formField } from '../http.ts';
@@ -73,6 +74,33 @@ export function registerAdminChannels(app: FastifyInstance, deps: DashboardDeps)
       return { tone: 'good', text: `Channel ${id} ${toggle}d.` };
     });
   }
+  // The edit form: every editable field at once (docs/channels.md, "API"); an empty field means the default.
+  form('/admin/channels/:id/edit', async ({ id }, req) => {
+    const baseUrl = (formField(req, 'baseUrl') ?? '').trim();
+    const models = (formField(req, 'models') ?? '').trim();
+    let parsedModels: unknown = null;
+    if (models) {
+      try {
+        parsedModels = JSON.parse(models);
+      } catch {
+        throw new GatewayError('invalid_request', 'models: not valid JSON (a list of model entries)', {
+          param: 'models',
+        });
+      }
+    }
+    const number = (name: string) => {
+      const text = (formField(req, name) ?? '').trim();
+      return text === '' ? undefined : Number(text);
+    };
+    await updateChannel(await channels.writeOps(), id!, {
+      baseUrl: baseUrl || null,
+      models: parsedModels,
+      groups: linesToList(formField(req, 'groups')),
+      ...(number('priority') !== undefined ? { priority: number('priority') } : {}),
+      ...(number('weight') !== undefined ? { weight: number('weight') } : {}),
+    });
+    return { tone: 'good', text: `Channel ${id} saved; new requests use it as it is now.` };
+  });
   form('/admin/channels/:id/delete', async ({ id }) => {
     await deleteChannel(await channels.writeOps(), id!);
     return { tone: 'good', text: `Channel ${id} deleted.` };
