@@ -21,6 +21,7 @@ import { callWithFailover, type FailoverDeps, firstOf } from './failover.ts';
 import { routingHeaders } from './headers.ts';
 import type { ProviderHealth } from './health.ts';
 import { billedCaller, holdFor, planAccess } from './hold.ts';
+import type { KeysInFlight } from './in-flight.ts';
 import { StreamMeter } from './meter.ts';
 import type { AnswerHeaders, Counted, Embedded, Failure, Handled, Outcome, Served } from './outcome.ts';
 import { Recorder, type UsageSink } from './record.ts';
@@ -57,6 +58,8 @@ export interface PipelineDeps {
   limiter: KeyLimiter;
   /** Balances, holds and plans of billed accounts (src/billing/ledger.ts); absent: nobody is billed. */
   ledger?: Ledger | undefined;
+  /** Uses of each provider key under way on this gateway (in-flight.ts). */
+  inFlight?: KeysInFlight | undefined;
   /** Billed accounts' requests to free models: their own per-key rates (limits/free-limits.ts). */
   freeLimits?: FreeModelLimiter | undefined;
 }
@@ -75,6 +78,7 @@ export class Pipeline {
       adapterFor: deps.adapterFor,
       metrics: deps.metrics,
       logger: deps.logger,
+      inFlight: deps.inFlight,
     };
     this.#recorder = new Recorder(deps.usage, deps.metrics, deps.logger);
   }
@@ -119,18 +123,24 @@ export class Pipeline {
     const call = { requestId: ctx.requestId, tokens: deps.tokens, pool: deps.upstreams };
     if (ctx.request.stream) {
       const meter = new StreamMeter(deps.tokens);
-      const open = await callWithFailover(this.#failover, ctx, decision, async (target, adapter, signal) => {
-        const pass = passthroughFor(adapter, ctx.request, target);
-        if (pass) {
-          const it = (await pass.stream(ctx.request, target, { ...call, signal }))[Symbol.asyncIterator]();
-          return { mode: 'passthrough' as const, first: await firstOf(it, target), rest: it };
-        }
-        const it = (await adapter.stream(ctx.request, target, { ...call, signal }))[Symbol.asyncIterator]();
-        return { mode: 'ir' as const, first: await firstOf(it, target), rest: it };
-      });
+      const open = await callWithFailover(
+        this.#failover,
+        ctx,
+        decision,
+        async (target, adapter, signal) => {
+          const pass = passthroughFor(adapter, ctx.request, target);
+          if (pass) {
+            const it = (await pass.stream(ctx.request, target, { ...call, signal }))[Symbol.asyncIterator]();
+            return { mode: 'passthrough' as const, first: await firstOf(it, target), rest: it };
+          }
+          const it = (await adapter.stream(ctx.request, target, { ...call, signal }))[Symbol.asyncIterator]();
+          return { mode: 'ir' as const, first: await firstOf(it, target), rest: it };
+        },
+        { holdKey: true },
+      );
       if (!open.ok) return this.#fail(ctx, open);
       const served = { decision: open.decision, target: open.target, attempts: open.attempts, ttfbMs: open.ttfbMs };
-      const common = { served, ctx, meter, recorder: this.#recorder };
+      const common = { served, ctx, meter, recorder: this.#recorder, release: open.release };
       const stream =
         open.mode === 'passthrough'
           ? new MeteredStream({

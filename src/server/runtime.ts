@@ -21,6 +21,7 @@ import { createLogger, type Logger } from '../ops/logger.ts';
 import { Metrics } from '../ops/metrics.ts';
 import type { Authenticator } from '../pipeline/authenticate.ts';
 import { ProviderHealth } from '../pipeline/health.ts';
+import { KeysInFlight } from '../pipeline/in-flight.ts';
 import { Pipeline } from '../pipeline/pipeline.ts';
 import { UpstreamPool } from '../providers/http.ts';
 import { adapterFor as registeredAdapter } from '../providers/registry.ts';
@@ -147,6 +148,7 @@ export async function createRuntime(options: RuntimeOptions): Promise<Runtime> {
     for (const s of health.snapshot(catalog.providers.values())) metrics.setCircuit(s.provider, s.keyId, s.state);
   };
   const upstreams = new UpstreamPool();
+  const inFlight = new KeysInFlight();
   // Set just below; a rebuild before it (none happens) would build without discovered models.
   let discoveryRef: ModelDiscovery | undefined;
   const discovered = () => discoveryRef?.discovered ?? new Map();
@@ -332,6 +334,7 @@ export async function createRuntime(options: RuntimeOptions): Promise<Runtime> {
     upstreams,
     tokens,
     health,
+    inFlight,
   });
   const pipeline = new Pipeline({
     config,
@@ -348,6 +351,7 @@ export async function createRuntime(options: RuntimeOptions): Promise<Runtime> {
     limiter,
     ledger,
     freeLimits: new FreeModelLimiter(config.limits.free),
+    inFlight,
   });
 
   const runtime: Runtime = {

@@ -23,6 +23,7 @@ function credentialRow(channel: ChannelView, c: CredentialView, csrf: string): S
     <td><div class="name">${c.label ?? c.id}</div><div class="sub mono">…${c.last4 || '????'} · ${c.id}</div></td>
     <td><span class="badge ${tone}">${c.state}</span></td>
     <td class="mono">${c.ageDays} d</td>
+    <td class="num mono">${String(c.inFlight ?? 0)}</td>
     <td class="mono">${c.rotateBy ? c.rotateBy.slice(0, 10) : '—'}${c.warning ? html` <span class="badge warn">${c.warning}</span>` : ''}</td>
     <td class="num"><div class="actions">${
       c.state === 'active'
@@ -42,7 +43,7 @@ function channelCard(channel: ChannelView, csrf: string): SafeHtml {
   ${
     channel.credentials.length === 0
       ? html`<p class="empty-row">No credentials.</p>`
-      : html`<div class="table-wrap"><table><thead><tr><th>Credential</th><th>State</th><th>Age</th><th>Rotate by</th><th></th></tr></thead>
+      : html`<div class="table-wrap"><table><thead><tr><th>Credential</th><th>State</th><th>Age</th><th>In flight</th><th>Rotate by</th><th></th></tr></thead>
   <tbody>${channel.credentials.map((c) => credentialRow(channel, c, csrf))}</tbody></table></div>`
   }
   <details class="limits">

@@ -27,7 +27,7 @@ export function registerAdminChannels(app: FastifyInstance, deps: DashboardDeps)
       channelsPage({
         csrf,
         notice,
-        channels: await listChannels(channels.ops),
+        channels: (await listChannels(channels.ops)).map((c) => channels.withInFlight(c)),
         configured: channels.configured(),
         masterKey: channels.ops.keyring !== undefined,
       }),
@@ -117,7 +117,8 @@ export function registerAdminChannels(app: FastifyInstance, deps: DashboardDeps)
     return { tone: 'good', text: `Credential …${view.last4} added to ${id}.` };
   });
   for (const act of ['drain', 'activate', 'revoke'] as const) {
-    form(`/admin/channels/:id/credentials/:credential/${act}`, async ({ id, credential }) => {
+    form(`/admin/channels/:id/credentials/:credential/${act}`, async ({ id, credential }, req) => {
+      if (act === 'revoke') channels.assertIdle(id!, credential!, formField(req, 'force') === 'on');
       const view = await setCredentialState(await channels.writeOps(), id!, credential!, act);
       return { tone: 'good', text: `Credential …${view.last4} of ${id} is ${view.state}.` };
     });
