@@ -16,6 +16,7 @@ const HELP = `Usage: modro <command> [options]
 Commands:
   start            Start the gateway (default)
   check-config     Validate the configuration and print the catalog
+  discover         List every configured provider's models once and print what discovery would add (changes nothing)
   tenants, keys, admin   Manage tenants, API keys and admin users (see below)
   channels         Manage channels: provider connections and their encrypted credentials (see below)
   ledger, plans    Balances, manual credits and debits, ledger verification, plans (docs/billing.md)
@@ -72,6 +73,10 @@ async function main(): Promise<number> {
       );
     }
     return 0;
+  }
+  if (command === 'discover') {
+    const { runDiscover } = await import('./discover-command.ts');
+    return runDiscover(config, env, process.stdout);
   }
   if (command !== 'start') {
     process.stderr.write(`Unknown command '${command}'.\n\n${HELP}`);
