@@ -1,3 +1,4 @@
+import type { DiscoveryResult } from '../../catalog/discovery.ts';
 import type { ChannelView, CredentialView } from '../../channels/operations.ts';
 import type { ConfiguredProviderView } from '../../channels/service.ts';
 import { PROVIDER_KINDS } from '../../providers/kinds/index.ts';
@@ -98,6 +99,10 @@ ${input.masterKey ? '' : noticeBox({ tone: 'bad', text: 'No master key: set MODR
 </section>
 ${input.channels.map((c) => channelCard(c, csrf))}
 <section class="card">
+  <div class="card-head"><h2>Models from the providers' listings</h2><span class="hint">discovery: every provider's model list read now; new priced and ranked models join their tier</span></div>
+  ${action(csrf, '/admin/catalog/refresh', 'Refresh models')}
+</section>
+<section class="card">
   <div class="card-head"><h2>From the configuration file</h2><span class="hint">read-only: edit the YAML file</span></div>
   ${
     input.configured.length === 0
@@ -109,6 +114,17 @@ ${input.channels.map((c) => channelCard(c, csrf))}
   }
 </section>`,
   });
+}
+
+/** What a discovery refresh found, in one line per provider (never an upstream message). */
+export function discoveryNotice(results: DiscoveryResult[]): Notice {
+  if (results.length === 0) return { tone: 'bad', text: 'No provider to list (demo and keyless providers are not).' };
+  const lines = results.map((r) =>
+    r.ok
+      ? `${r.provider}: ${r.listed} listed${r.added.length ? `, added ${r.added.join(', ')}` : ''}${r.removed.length ? `, removed ${r.removed.join(', ')}` : ''}${r.unranked.length ? `; waiting for a rank (catalog.ranks): ${r.unranked.join(', ')}` : ''}`
+      : `${r.provider}: listing failed (${r.code}${r.upstreamStatus ? `, upstream ${r.upstreamStatus}` : ''})`,
+  );
+  return { tone: results.every((r) => r.ok) ? 'good' : 'bad', text: `Models refreshed. ${lines.join('. ')}.` };
 }
 
 export function testResultNotice(

@@ -13,7 +13,7 @@ import type { DashboardDeps } from '../deps.ts';
 import { formField } from '../http.ts';
 import type { Notice } from '../layout.ts';
 import { sendHtml } from '../respond.ts';
-import { channelsPage, testResultNotice } from './channel-pages.ts';
+import { channelsPage, discoveryNotice, testResultNotice } from './channel-pages.ts';
 import { adminForForm, adminForPage } from './guards.ts';
 import { refusal } from './notices.ts';
 
@@ -106,6 +106,8 @@ export function registerAdminChannels(app: FastifyInstance, deps: DashboardDeps)
     return { tone: 'good', text: `Channel ${id} deleted.` };
   });
   form('/admin/channels/:id/test', async ({ id }) => testResultNotice(id!, await channels.test(id!)));
+  // Model discovery now (docs/routing.md, "Discovery"), as POST /admin/api/catalog/refresh.
+  form('/admin/catalog/refresh', async () => discoveryNotice(await deps.discovery.refresh()));
   form('/admin/channels/:id/credentials', async ({ id }, req) => {
     const label = formField(req, 'label');
     const rotateBy = formField(req, 'rotateBy');
