@@ -1,5 +1,12 @@
-import type { CatalogModel, KnownModel, ModelCapabilities, ModelPrice } from '../billing/catalog-types.ts';
-import { libraryContextWindow, libraryPrice, withPriceLibrary } from '../billing/prices.ts';
+import {
+  type CatalogModel,
+  isChatModel,
+  type KnownModel,
+  type MediaPrice,
+  type ModelCapabilities,
+  type ModelPrice,
+} from '../billing/catalog-types.ts';
+import { libraryContextWindow, libraryMediaPrice, libraryPrice, withPriceLibrary } from '../billing/prices.ts';
 import { providersFromEnv } from '../config/env-providers.ts';
 import type { Config, ModelConfig, ProviderConfig } from '../config/schema.ts';
 import { descriptorOf } from '../providers/kinds/index.ts';
@@ -93,13 +100,15 @@ function mergeModel(
   listed: { mode?: 'embedding' | undefined; rank: number | undefined } = { rank: undefined },
 ) {
   const mode = configured?.mode ?? known?.mode ?? listed.mode ?? 'chat';
-  const defaults = mode === 'embedding' ? NONE : DEFAULT_CAPABILITIES;
+  const chat = isChatModel({ mode });
+  const defaults = chat ? DEFAULT_CAPABILITIES : NONE;
   return {
     name,
     mode,
     upstreamName: configured?.upstreamName ?? known?.upstreamName ?? name,
     contextWindow: configured?.contextWindow ?? known?.contextWindow,
-    maxOutputTokens: configured?.maxOutputTokens ?? known?.maxOutputTokens ?? (mode === 'embedding' ? 0 : undefined),
+    maxOutputTokens: configured?.maxOutputTokens ?? known?.maxOutputTokens ?? (chat ? undefined : 0),
+    mediaPrice: configured?.mediaPrice as MediaPrice | undefined,
     capabilities: { ...defaults, ...known?.capabilities, ...configured?.capabilities },
     qualityRank: configured?.qualityRank ?? listed.rank ?? known?.qualityRank ?? 50,
     ranked: configured?.qualityRank !== undefined || listed.rank !== undefined || known?.qualityRank !== undefined,
@@ -165,11 +174,19 @@ function modelsOf(
     // A discovered model no one ranked is listed and routable by name, but in no tier (presets.ts).
     const unranked =
       discoveredOnly.has(name) && !ranked && override?.qualityRank === undefined && merged.tiers.length === 0;
+    const media = !isChatModel(merged) && merged.mode !== 'embedding';
+    // A media model: per-unit prices from the configuration, the descriptor or the library (audio hours, image
+    // and audio tokens); its text tokens, when it meters them, at the token price.
+    const mediaPrice = media
+      ? ((merged.mediaPrice as MediaPrice | undefined) ??
+        knownByName.get(name)?.mediaPrice ??
+        (kind.priceProvider ? libraryMediaPrice(kind.priceProvider, merged.upstreamName) : undefined))
+      : undefined;
     const price =
       priceFrom(merged.price) ??
       priceFrom(knownByName.get(name)?.price) ??
       (kind.priceProvider ? libraryPrice(kind.priceProvider, merged.upstreamName) : undefined) ??
-      (kind.local ? { input: 0, cachedInput: 0, cacheWrite: 0, output: 0 } : undefined);
+      (kind.local || mediaPrice ? { input: 0, cachedInput: 0, cacheWrite: 0, output: 0 } : undefined);
     if (!price) {
       if (discoveredOnly.has(name)) unpriced++;
       else warnings.push(`Model ${id} was left out: no price is known for it (set providers[].models[].price)`);
@@ -190,7 +207,8 @@ function modelsOf(
       capabilities: merged.capabilities,
       qualityRank: merged.qualityRank,
       tiers: merged.tiers,
-      ...(merged.mode === 'embedding' ? { mode: 'embedding' as const } : {}),
+      ...(merged.mode !== 'chat' ? { mode: merged.mode } : {}),
+      ...(mediaPrice ? { mediaPrice } : {}),
       ...(unranked ? { unranked: true as const } : {}),
     });
   }
@@ -225,7 +243,8 @@ function assembleCatalog(
 ): Catalog {
   const warnings: string[] = [];
   const configured = [...config.providers, ...providersFromEnv(env, config.providers)];
-  const real = configured.filter((p) => p.kind !== 'demo');
+  // A media-only provider (Replicate) serves no chat: alone, it leaves the demo's chat models in place.
+  const real = configured.filter((p) => p.kind !== 'demo' && !descriptorOf(p.kind).mediaOnly);
   const demoWanted = config.demo.enabled === true || (config.demo.enabled === 'auto' && real.length === 0);
   if (demoWanted && !configured.some((p) => p.kind === 'demo')) {
     configured.push({

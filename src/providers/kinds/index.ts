@@ -14,6 +14,7 @@ import { openai } from './openai.ts';
 import { openAICompatible } from './openai-compatible.ts';
 import { openrouter } from './openrouter.ts';
 import { qwen } from './qwen.ts';
+import { replicate } from './replicate.ts';
 import { together } from './together.ts';
 import { vllm } from './vllm.ts';
 import { xai } from './xai.ts';
@@ -40,6 +41,7 @@ export const PROVIDER_DESCRIPTORS = [
   llamacpp,
   openAICompatible,
   bedrock,
+  replicate,
   demo,
 ] as const;
 
