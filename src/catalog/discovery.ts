@@ -6,7 +6,7 @@ import type { ListedModel, ProviderAdapter, ProviderSpec } from '../providers/ty
 import type { Catalog, DiscoveredModels } from './catalog.ts';
 
 /**
- * Model discovery (ADR 0029, docs/routing.md "Discovery"): each provider's model-listing endpoint is read on a
+ * Model discovery (ADR 0031, docs/routing.md "Discovery"): each provider's model-listing endpoint is read on a
  * schedule and on demand (`POST /admin/api/catalog/refresh`); what it names joins the catalog through the same
  * off-to-the-side build and synchronous swap as a channel edit or a price refresh. A discovered model with a
  * price (the price library, or the operator's) and a quality rank (Modro's known models, `catalog.ranks`, a

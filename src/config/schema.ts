@@ -312,7 +312,7 @@ export const configSchema = z.strictObject({
        * places a discovered model in a tier (docs/routing.md, "Discovery"). An id wins over a name.
        */
       ranks: z.record(z.string(), z.number().min(0).max(100)).default({}),
-      /** Model discovery from each provider's model-listing endpoint (ADR 0029). */
+      /** Model discovery from each provider's model-listing endpoint (ADR 0031). */
       discovery: z
         .strictObject({
           /** Off by default: a self-hosted gateway does not call out unless told to. */

@@ -10,7 +10,7 @@ import { MOCK_API_KEY, type MockOpenAI, startMockOpenAI } from '../mocks/openai-
 import { type AdminClient, callInfo, chat, waitFor } from '../tenancy/helpers.ts';
 
 /**
- * Model discovery (ADR 0029): a provider's listing names a cheaper model of the same rank; after the next
+ * Model discovery (ADR 0031): a provider's listing names a cheaper model of the same rank; after the next
  * refresh (on demand, or the schedule) `fast:cheapest` routes to it with no restart and no configuration change.
  * A model no one ranked is listed and routable by name but in no tier until the operator ranks it.
  */
