@@ -133,4 +133,15 @@ describe('channel changes across two replicas through Redis', { timeout: 120_000
     await admin.json('PATCH', '/admin/api/channels/chan', { enabled: true });
     await until(other, (ids) => ids.includes('chan/gpt-4o-mini'), 1_000);
   });
+
+  it('one credential drained on one replica: the other stops using it within a second', async () => {
+    const other = replicas[1]!.url;
+    const channel = await admin.json<{ credentials: Array<{ id: string }> }>('GET', '/admin/api/channels/chan');
+    const [only] = channel.credentials;
+    await admin.json('POST', `/admin/api/channels/chan/credentials/${only!.id}/drain`);
+    // Its only credential drained, the channel has nothing left to serve with on the other replica either.
+    await until(other, (ids) => !ids.includes('chan/gpt-4o-mini'), 1_000);
+    await admin.json('POST', `/admin/api/channels/chan/credentials/${only!.id}/activate`);
+    await until(other, (ids) => ids.includes('chan/gpt-4o-mini'), 1_000);
+  });
 });
