@@ -373,10 +373,12 @@ export class Pipeline {
     if (deps.freeLimits && billedCaller(deps.ledger, admittedCtx.caller) && allFree(decision.candidates)) {
       const caller = admittedCtx.caller;
       const refused = deps.freeLimits.take(caller.keyId ?? `tenant:${caller.tenantId}`);
-      if (refused) return { ok: false, error: refused, attempts: 0, ctx: admittedCtx, decision };
+      if (refused)
+        return { ok: false, error: refused, attempts: 0, ctx: admittedCtx, decision, chosen: decision.candidates[0] };
     }
     const held = await holdFor(deps.ledger, deps.limiter, admittedCtx, decision);
-    if (!held.ok) return { ok: false, error: held.error, attempts: 0, ctx: admittedCtx, decision };
+    if (!held.ok)
+      return { ok: false, error: held.error, attempts: 0, ctx: admittedCtx, decision, chosen: decision.candidates[0] };
     return { ok: true, decision, ctx: held.ctx as C };
   }
 
@@ -399,7 +401,14 @@ export class Pipeline {
       ttfbMs: null,
     });
     const limits = failure.headers ?? ctx.ticket?.headers();
-    const headers = errorHeaders(ctx.requestId, error, failure.attempts, failure.decision, failure.target);
+    const headers = errorHeaders(
+      ctx.requestId,
+      error,
+      failure.attempts,
+      failure.decision,
+      failure.target,
+      failure.chosen,
+    );
     return { kind: 'error', error, headers: { ...limits, ...headers } };
   }
 
@@ -426,9 +435,9 @@ export class Pipeline {
 }
 
 /**
- * An error's headers. Once a model was chosen (routing decided, whether or not an upstream was tried) the answer
- * names it like a success does: the last upstream tried, else the first candidate (a hold refused before any
- * call). Refusals before routing name none.
+ * An error's headers. Once a model was chosen the answer names it like a success does: the last upstream tried,
+ * else the model a limit stopped before its first attempt (a balance hold, a free-model rate). Refusals before
+ * routing, and requests none of whose candidates could be tried (every circuit open), name none.
  */
 function errorHeaders(
   requestId: string,
@@ -436,12 +445,12 @@ function errorHeaders(
   attempts: number,
   decision?: RouteDecision,
   target?: UpstreamTarget,
+  chosen?: CatalogModel,
 ): AnswerHeaders {
   const headers = routingHeaders(requestId, decision, target, attempts);
-  const first = decision?.candidates[0];
-  if (!target && first) {
-    headers['x-model-router-model'] = first.id;
-    headers['x-model-router-provider'] = first.provider;
+  if (!target && chosen) {
+    headers['x-model-router-model'] = chosen.id;
+    headers['x-model-router-provider'] = chosen.provider;
   }
   if (error.retryAfter !== undefined) headers['retry-after'] = String(Math.ceil(error.retryAfter));
   return headers;
