@@ -114,7 +114,11 @@ export async function createRuntime(options: RuntimeOptions): Promise<Runtime> {
   for (const warning of catalog.warnings) logger.warn(warning);
 
   const health = new ProviderHealth(config.health);
+  // With Redis: a key rejected upstream here is told to the other replicas, and theirs to this one (below).
+  let publishVerdict: ((provider: string, keyId: string) => void) | undefined;
+  let verdictFromElsewhere = false;
   health.onChange = (snapshot) => {
+    if (snapshot.state === 'rejected' && !verdictFromElsewhere) publishVerdict?.(snapshot.provider, snapshot.keyId);
     metrics.setCircuit(snapshot.provider, snapshot.keyId, snapshot.state);
     const log = snapshot.state === 'closed' ? logger.info.bind(logger) : logger.warn.bind(logger);
     log(
@@ -325,6 +329,24 @@ export async function createRuntime(options: RuntimeOptions): Promise<Runtime> {
   });
   const limiter = shared.limiter;
   if (shared.channelNotices) channelSource.useNotices(shared.channelNotices);
+  const verdicts = shared.keyVerdicts;
+  if (verdicts) {
+    publishVerdict = (provider, keyId) => verdicts.publish(provider, keyId);
+    verdicts.subscribe((provider, keyId) => {
+      // Only a key this replica holds (the same channel credential or configuration key has the same id here).
+      if (!catalog.providers.get(provider)?.keys.some((k) => k.id === keyId)) return;
+      verdictFromElsewhere = true;
+      try {
+        health.onFailure(
+          provider,
+          keyId,
+          new GatewayError('authentication_failed', 'Rejected upstream on another replica', { keyRejected: true }),
+        );
+      } finally {
+        verdictFromElsewhere = false;
+      }
+    });
+  }
   const tenancy = await createTenancy({
     config,
     store,

@@ -18,6 +18,8 @@ export interface SharedLimits {
   wrapFeed: ((poll: SettingsChangeFeed) => SettingsChangeFeed) | undefined;
   /** Channel-change notices between replicas (undefined without Redis: the revision poll alone). */
   channelNotices: ChannelNotices | undefined;
+  /** "This provider key was rejected upstream" between replicas (undefined without Redis: each finds out itself). */
+  keyVerdicts: KeyVerdicts | undefined;
   close(): Promise<void>;
 }
 
@@ -25,6 +27,12 @@ export interface SharedLimits {
 export interface ChannelNotices {
   subscribe(onChange: () => void): void;
   publish(): Promise<void>;
+}
+
+/** A provider key rejected upstream (401/403) on one replica, told to the others: ids only, never a secret. */
+export interface KeyVerdicts {
+  subscribe(onRejected: (provider: string, keyId: string) => void): void;
+  publish(provider: string, keyId: string): void;
 }
 
 export async function createSharedLimits(options: {
@@ -37,7 +45,13 @@ export async function createSharedLimits(options: {
   const memory = new MemoryLimiter({ spentSince });
   const settings = config.redis;
   if (!settings)
-    return { limiter: memory, wrapFeed: undefined, channelNotices: undefined, close: async () => memory.close() };
+    return {
+      limiter: memory,
+      wrapFeed: undefined,
+      channelNotices: undefined,
+      keyVerdicts: undefined,
+      close: async () => memory.close(),
+    };
 
   const { Redis } = await import('ioredis'); // loaded only by a deployment with redis:
   const registers = [metrics.registry];
@@ -120,9 +134,28 @@ export async function createSharedLimits(options: {
         (err: unknown) => noticeFailed(err),
       ),
   };
+  const verdictsChannel = `${settings.keyPrefix}key-rejected`;
+  const keyVerdicts: KeyVerdicts = {
+    subscribe(onRejected) {
+      subscriber.on('message', (ch: string, message: string) => {
+        if (ch !== verdictsChannel) return;
+        try {
+          const { provider, keyId } = JSON.parse(message) as { provider?: unknown; keyId?: unknown };
+          if (typeof provider === 'string' && typeof keyId === 'string') onRejected(provider, keyId);
+        } catch {
+          // not ours
+        }
+      });
+      subscriber.subscribe(verdictsChannel).catch(noticeFailed);
+    },
+    publish(provider, keyId) {
+      redis.publish(verdictsChannel, JSON.stringify({ provider, keyId })).catch(noticeFailed);
+    },
+  };
   return {
     limiter,
     channelNotices,
+    keyVerdicts,
     wrapFeed: (poll) =>
       new RedisChangeFeed({
         poll,

@@ -41,6 +41,7 @@ const missing = [
 
 const KEY = 'mdr-replica-channel-key-0123456789';
 const CHANNEL_KEY = 'sk-channel-replica-0123456789abcdefghij';
+const BAD_KEY = 'sk-channel-replica-bad-0123456789abcdefg';
 
 describe('channel changes across two replicas through Redis', { timeout: 120_000 }, () => {
   if (missing.length > 0) {
@@ -132,6 +133,33 @@ describe('channel changes across two replicas through Redis', { timeout: 120_000
     await until(other, (ids) => !ids.includes('chan/gpt-4o-mini'), 1_000);
     await admin.json('PATCH', '/admin/api/channels/chan', { enabled: true });
     await until(other, (ids) => ids.includes('chan/gpt-4o-mini'), 1_000);
+  });
+
+  it('a credential the provider rejects on one replica leaves rotation on the other too', async () => {
+    const other = replicas[1]!.url;
+    const created = await admin.request('POST', '/admin/api/channels', {
+      id: 'rot',
+      kind: 'openai',
+      baseUrl: upstream.url,
+      models: [{ name: 'gpt-4o-mini', price: { input: 1, output: 2 }, qualityRank: 70 }],
+      credentials: [{ key: BAD_KEY }, { key: CHANNEL_KEY }],
+    });
+    assert.equal(created.status, 201, await created.text());
+    await until(other, (ids) => ids.includes('rot/gpt-4o-mini'), 1_000);
+    const badSeen = () => upstream.requests.filter((r) => r.headers.authorization === `Bearer ${BAD_KEY}`).length;
+    const ask = (url: string) =>
+      fetch(`${url}/v1/chat/completions`, {
+        method: 'POST',
+        headers: { authorization: `Bearer ${KEY}`, 'content-type': 'application/json' },
+        body: JSON.stringify({ model: 'rot/gpt-4o-mini', messages: [{ role: 'user', content: 'hi' }] }),
+      });
+    // Round-robin over two keys: within two requests the first replica tries the bad one (and fails over).
+    for (let i = 0; i < 2 && badSeen() === 0; i++) assert.equal((await ask(replicas[0]!.url)).status, 200);
+    assert.equal(badSeen(), 1);
+    await sleep(300); // the verdict travels over Redis in milliseconds
+    // Without the verdict, the second replica's round-robin would try the bad key within two requests.
+    for (let i = 0; i < 4; i++) assert.equal((await ask(other)).status, 200);
+    assert.equal(badSeen(), 1, 'the other replica never tried the rejected key');
   });
 
   it('one credential drained on one replica: the other stops using it within a second', async () => {
