@@ -1,4 +1,5 @@
 import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -133,6 +134,20 @@ describe('channel changes across two replicas through Redis', { timeout: 120_000
     await until(other, (ids) => !ids.includes('chan/gpt-4o-mini'), 1_000);
     await admin.json('PATCH', '/admin/api/channels/chan', { enabled: true });
     await until(other, (ids) => ids.includes('chan/gpt-4o-mini'), 1_000);
+  });
+
+  it('a change made with the CLI is announced too: both replicas follow within a second', async () => {
+    const cli = (...args: string[]) =>
+      spawnSync(process.execPath, ['src/cli/main.ts', 'channels', ...args, '--config', join(dirs[0]!, 'modro.yaml')], {
+        cwd: new URL('../..', import.meta.url).pathname,
+        encoding: 'utf8',
+      });
+    const off = cli('disable', 'chan');
+    assert.equal(off.status, 0, off.stderr);
+    for (const r of replicas) await until(r.url, (ids) => !ids.includes('chan/gpt-4o-mini'), 1_000);
+    const on = cli('enable', 'chan');
+    assert.equal(on.status, 0, on.stderr);
+    for (const r of replicas) await until(r.url, (ids) => ids.includes('chan/gpt-4o-mini'), 1_000);
   });
 
   it('a credential the provider rejects on one replica leaves rotation on the other too', async () => {
