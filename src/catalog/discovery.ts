@@ -74,13 +74,21 @@ export class ModelDiscovery {
     await this.#running?.catch(() => {});
   }
 
-  /** Lists every provider now and applies what changed; a refresh under way is joined, not repeated. */
-  refresh(): Promise<DiscoveryResult[]> {
-    if (this.#closed) return Promise.resolve([]);
+  /** Tells the other replicas to refresh too (server/shared-limits.ts, Redis); set by the runtime. */
+  announce: (() => Promise<void>) | undefined;
+
+  /**
+   * Lists every provider now and applies what changed; a refresh under way is joined, not repeated.
+   * `announce`: an operator's refresh, told to the other replicas once it is done here.
+   */
+  async refresh(options: { announce?: boolean } = {}): Promise<DiscoveryResult[]> {
+    if (this.#closed) return [];
     this.#running ??= this.#refresh().finally(() => {
       this.#running = undefined;
     });
-    return this.#running;
+    const results = await this.#running;
+    if (options.announce) await this.announce?.();
+    return results;
   }
 
   async #refresh(): Promise<DiscoveryResult[]> {

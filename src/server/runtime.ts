@@ -329,6 +329,12 @@ export async function createRuntime(options: RuntimeOptions): Promise<Runtime> {
   });
   const limiter = shared.limiter;
   if (shared.channelNotices) channelSource.useNotices(shared.channelNotices);
+  const catalogRefresh = shared.catalogRefresh;
+  if (catalogRefresh) {
+    // An operator's refresh on any replica lists the providers on every replica.
+    discovery.announce = () => catalogRefresh.publish();
+    catalogRefresh.subscribe(() => void discovery.refresh());
+  }
   const verdicts = shared.keyVerdicts;
   if (verdicts) {
     publishVerdict = (provider, keyId) => verdicts.publish(provider, keyId);

@@ -20,6 +20,8 @@ export interface SharedLimits {
   channelNotices: ChannelNotices | undefined;
   /** "This provider key was rejected upstream" between replicas (undefined without Redis: each finds out itself). */
   keyVerdicts: KeyVerdicts | undefined;
+  /** "List the providers' models now" between replicas (an on-demand discovery refresh reaches them all). */
+  catalogRefresh: ChannelNotices | undefined;
   close(): Promise<void>;
 }
 
@@ -50,6 +52,7 @@ export async function createSharedLimits(options: {
       wrapFeed: undefined,
       channelNotices: undefined,
       keyVerdicts: undefined,
+      catalogRefresh: undefined,
       close: async () => memory.close(),
     };
 
@@ -108,32 +111,37 @@ export async function createSharedLimits(options: {
   const subscriber = redis.duplicate({ enableOfflineQueue: true, commandTimeout: undefined });
   subscriber.on('error', () => {}); // the command connection's state is the one logged
   const channel = `${settings.keyPrefix}settings`;
-  const channelsChannel = `${settings.keyPrefix}channels`;
   const noticeFailed = (err: unknown) =>
     logger.warn(
       { reason: err instanceof Error ? err.message : String(err) },
       'Redis channel notice failed (other replicas catch up through the channel revision poll)',
     );
-  const channelNotices: ChannelNotices = {
-    subscribe(onChange) {
-      subscriber.on('message', (ch: string) => {
-        if (ch === channelsChannel) onChange();
-      });
-      // A resubscription after a reconnect may have missed notices: reload once (not at the first connection).
-      let subscribed = false;
-      subscriber.on('ready', () => {
-        if (subscribed) onChange();
-      });
-      subscriber.subscribe(channelsChannel).then(() => {
-        subscribed = true;
-      }, noticeFailed);
-    },
-    publish: () =>
-      redis.publish(channelsChannel, '1').then(
-        () => {},
-        (err: unknown) => noticeFailed(err),
-      ),
+  /** A notice that only says "do it now" on `<keyPrefix><name>`; `catchUp`: once more after a reconnect. */
+  const notices = (name: string, catchUp: boolean): ChannelNotices => {
+    const full = `${settings.keyPrefix}${name}`;
+    return {
+      subscribe(onChange) {
+        subscriber.on('message', (ch: string) => {
+          if (ch === full) onChange();
+        });
+        // A resubscription after a reconnect may have missed notices (not at the first connection).
+        let subscribed = false;
+        if (catchUp)
+          subscriber.on('ready', () => {
+            if (subscribed) onChange();
+          });
+        subscriber.subscribe(full).then(() => {
+          subscribed = true;
+        }, noticeFailed);
+      },
+      publish: () =>
+        redis.publish(full, '1').then(
+          () => {},
+          (err: unknown) => noticeFailed(err),
+        ),
+    };
   };
+  const channelNotices = notices('channels', true);
   const verdictsChannel = `${settings.keyPrefix}key-rejected`;
   const keyVerdicts: KeyVerdicts = {
     subscribe(onRejected) {
@@ -156,6 +164,7 @@ export async function createSharedLimits(options: {
     limiter,
     channelNotices,
     keyVerdicts,
+    catalogRefresh: notices('catalog-refresh', false),
     wrapFeed: (poll) =>
       new RedisChangeFeed({
         poll,

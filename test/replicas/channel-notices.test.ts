@@ -187,4 +187,18 @@ describe('channel changes across two replicas through Redis', { timeout: 120_000
     await admin.json('POST', `/admin/api/channels/chan/credentials/${only!.id}/activate`);
     await until(other, (ids) => ids.includes('chan/gpt-4o-mini'), 1_000);
   });
+
+  it('a models refresh asked on one replica lists the providers on the other too', async () => {
+    const other = replicas[1]!.url;
+    upstream.options.models = ['gpt-4o-mini', 'gpt-4.1-mini'];
+    const answer = await admin.json<{ results: Array<{ provider: string; added: string[] }> }>(
+      'POST',
+      '/admin/api/catalog/refresh',
+    );
+    // This replica's first listing (its schedule is off): everything listed is new to it.
+    assert.ok(answer.results.find((r) => r.provider === 'chan')?.added.includes('gpt-4.1-mini'));
+    await until(replicas[0]!.url, (ids) => ids.includes('chan/gpt-4.1-mini'), 1_000);
+    // The other replica's schedule is off: only the notice can make it list.
+    await until(other, (ids) => ids.includes('chan/gpt-4.1-mini'), 1_000);
+  });
 });

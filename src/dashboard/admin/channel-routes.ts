@@ -107,7 +107,7 @@ export function registerAdminChannels(app: FastifyInstance, deps: DashboardDeps)
   });
   form('/admin/channels/:id/test', async ({ id }) => testResultNotice(id!, await channels.test(id!)));
   // Model discovery now (docs/routing.md, "Discovery"), as POST /admin/api/catalog/refresh.
-  form('/admin/catalog/refresh', async () => discoveryNotice(await deps.discovery.refresh()));
+  form('/admin/catalog/refresh', async () => discoveryNotice(await deps.discovery.refresh({ announce: true })));
   form('/admin/channels/:id/credentials', async ({ id }, req) => {
     const label = formField(req, 'label');
     const rotateBy = formField(req, 'rotateBy');

@@ -59,7 +59,7 @@ export function registerAdminApiChannels(app: FastifyInstance, deps: DashboardDe
   // Model discovery now (docs/routing.md, "Discovery"): every provider's listing read and applied before the answer.
   app.post('/admin/api/catalog/refresh', async (req, reply) => {
     if (!(await adminForApi(deps, req, reply, true))) return;
-    const results = await deps.discovery.refresh();
+    const results = await deps.discovery.refresh({ announce: true });
     return { ok: results.every((r) => r.ok), results };
   });
 
