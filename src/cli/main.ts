@@ -17,7 +17,8 @@ Commands:
   start            Start the gateway (default)
   worker           Run asynchronous executions only, beside gateways on the same database (docs/executions.md)
   check-config     Validate the configuration and print the catalog
-  discover         List every configured provider's models once and print what discovery would add (changes nothing)
+  discover         List every configured provider's models once and print what discovery would add (changes
+                   nothing); --refresh also tells running gateways (with redis:) to list theirs now
   tenants, keys, admin   Manage tenants, API keys and admin users (see below)
   channels         Manage channels: provider connections and their encrypted credentials (see below)
   ledger, plans    Balances, manual credits and debits, ledger verification, plans (docs/billing.md)
@@ -43,6 +44,8 @@ async function main(): Promise<number> {
       config: { type: 'string', short: 'c' },
       port: { type: 'string', short: 'p' },
       help: { type: 'boolean', short: 'h' },
+      // discover: also tell running gateways to list their providers now (through Redis).
+      refresh: { type: 'boolean' },
     },
   });
   const command = positionals[0] ?? 'start';
@@ -79,7 +82,16 @@ async function main(): Promise<number> {
   }
   if (command === 'discover') {
     const { runDiscover } = await import('./discover-command.ts');
-    return runDiscover(config, env, process.stdout);
+    const code = await runDiscover(config, env, process.stdout);
+    if (!values.refresh) return code;
+    if (!config.redis) {
+      process.stderr.write('modro: --refresh needs redis: in the configuration; use POST /admin/api/catalog/refresh\n');
+      return 2;
+    }
+    const { noticeReplicas } = await import('./shared.ts');
+    await noticeReplicas(config.redis, 'catalog-refresh', '1', process.stderr);
+    process.stdout.write('Running gateways were told to list their providers now.\n');
+    return code;
   }
   if (command === 'worker') return runWorker(config, env);
   if (command !== 'start') {

@@ -201,4 +201,20 @@ describe('channel changes across two replicas through Redis', { timeout: 120_000
     // The other replica's schedule is off: only the notice can make it list.
     await until(other, (ids) => ids.includes('chan/gpt-4.1-mini'), 1_000);
   });
+
+  it('modro discover --refresh tells every running gateway to list its providers now', async () => {
+    upstream.options.models = ['gpt-4o-mini', 'gpt-4.1-mini', 'gpt-5-nano'];
+    const cli = spawnSync(
+      process.execPath,
+      ['src/cli/main.ts', 'discover', '--refresh', '--config', join(dirs[0]!, 'modro.yaml')],
+      {
+        cwd: new URL('../..', import.meta.url).pathname,
+        encoding: 'utf8',
+        env: { ...process.env, OPENAI_API_KEY: '' },
+      },
+    );
+    assert.equal(cli.status, 0, cli.stderr + cli.stdout);
+    assert.match(cli.stdout, /told to list their providers now/);
+    for (const r of replicas) await until(r.url, (ids) => ids.includes('chan/gpt-5-nano'), 1_000);
+  });
 });
