@@ -26,6 +26,7 @@ import { ProviderHealth } from '../pipeline/health.ts';
 import { KeysInFlight } from '../pipeline/in-flight.ts';
 import { Pipeline } from '../pipeline/pipeline.ts';
 import { UpstreamPool } from '../providers/http.ts';
+import { mediaCandidates, mediaRunners } from '../providers/media/index.ts';
 import { adapterFor as registeredAdapter } from '../providers/registry.ts';
 import type { ProviderAdapter, ProviderSpec } from '../providers/types.ts';
 import { ResponseStore } from '../responses/response-store.ts';
@@ -405,6 +406,10 @@ export async function createRuntime(options: RuntimeOptions): Promise<Runtime> {
     router,
     ledger,
     logger,
+    runners: mediaRunners({ catalog, pool: upstreams }).map((runner) => ({
+      runner,
+      resolve: (slug: string) => mediaCandidates(catalog, slug).find((model) => runner.kinds.includes(model.kind)),
+    })),
     ...options.executions,
   });
   const runsExecutions = role === 'worker' || config.executions.enabled;
