@@ -8,7 +8,8 @@ import { RedisChangeFeed, type SettingsChangeFeed } from '../tenancy/change-feed
 
 /**
  * What replicas share, assembled from the `redis:` setting: the limiter (counters in Redis, this replica's
- * memory as the failMode-open fallback), the settings-change channel, and their metrics:
+ * memory as the failMode-open fallback), the settings-change channel, the channel-change, rejected-key and
+ * models-refresh notices (docs/channels.md, docs/routing.md), and their metrics:
  * `modro_redis_up` (1 while Redis answers) and `modro_limits_degraded_total` (requests whose limits were
  * decided without Redis). Without `redis:` the limiter is the one-node MemoryLimiter.
  */
@@ -17,16 +18,19 @@ export interface SharedLimits {
   /** Wraps the database poll with the Redis channel (undefined: the poll alone). */
   wrapFeed: ((poll: SettingsChangeFeed) => SettingsChangeFeed) | undefined;
   /** Channel-change notices between replicas (undefined without Redis: the revision poll alone). */
-  channelNotices: ChannelNotices | undefined;
+  channelNotices: Notices | undefined;
   /** "This provider key was rejected upstream" between replicas (undefined without Redis: each finds out itself). */
   keyVerdicts: KeyVerdicts | undefined;
   /** "List the providers' models now" between replicas (an on-demand discovery refresh reaches them all). */
-  catalogRefresh: ChannelNotices | undefined;
+  catalogRefresh: Notices | undefined;
   close(): Promise<void>;
 }
 
-/** "The channels changed": a notice that only says reload (the tables are the news), over Redis pub/sub. */
-export interface ChannelNotices {
+/**
+ * A notice over Redis pub/sub that only says "do it now" (reload the channel tables, list the providers): the
+ * database or the providers are the news, so a lost notice costs at most the poll or the schedule.
+ */
+export interface Notices {
   subscribe(onChange: () => void): void;
   publish(): Promise<void>;
 }
@@ -114,10 +118,10 @@ export async function createSharedLimits(options: {
   const noticeFailed = (err: unknown) =>
     logger.warn(
       { reason: err instanceof Error ? err.message : String(err) },
-      'Redis channel notice failed (other replicas catch up through the channel revision poll)',
+      'Redis notice failed (other replicas catch up through their poll or schedule)',
     );
   /** A notice that only says "do it now" on `<keyPrefix><name>`; `catchUp`: once more after a reconnect. */
-  const notices = (name: string, catchUp: boolean): ChannelNotices => {
+  const notices = (name: string, catchUp: boolean): Notices => {
     const full = `${settings.keyPrefix}${name}`;
     return {
       subscribe(onChange) {
