@@ -389,13 +389,21 @@ export class Ledger {
       name: plan.name,
       monthly_cap_nano: plan.monthlyCapNano,
       models: plan.models ? JSON.stringify(plan.models) : null,
+      public: plan.public ? 1 : 0,
       created_at: this.#now(),
     };
     await this.#db
       .insertInto('plan')
       .values(row)
       .onConflict((oc) =>
-        oc.column('id').doUpdateSet({ name: row.name, monthly_cap_nano: row.monthly_cap_nano, models: row.models }),
+        oc
+          .column('id')
+          .doUpdateSet({
+            name: row.name,
+            monthly_cap_nano: row.monthly_cap_nano,
+            models: row.models,
+            public: row.public,
+          }),
       )
       .execute();
     this.#plans.set(plan.id, plan);
@@ -410,6 +418,28 @@ export class Ledger {
     await this.#db.updateTable('account').set({ plan_id: planId }).where('tenant_id', '=', tenantId).execute();
     this.#accounts.get(tenantId)!.planId = planId;
     return this.account(tenantId)!;
+  }
+
+  /**
+   * A user's own choice among the public plans (`POST /v1/account/plan`): applies at once on this process
+   * (routing and /v1/models narrow from the next request), on other processes within `billing.pollMs`.
+   * Only billed accounts choose; a downgrade's cap counts the month's spend so far.
+   */
+  async choosePlan(tenantId: string, planId: string): Promise<AccountView> {
+    if (!this.#accounts.has(tenantId)) {
+      throw new GatewayError('invalid_request', 'This account is not billed, so it has no plan to choose');
+    }
+    const plan = this.#plans.get(planId);
+    if (!plan?.public) {
+      throw new GatewayError(
+        'not_found',
+        `No public plan '${planId.slice(0, 64)}'. GET /v1/account/plans lists them.`,
+        {
+          param: 'plan',
+        },
+      );
+    }
+    return this.assignPlan(tenantId, planId);
   }
 
   /** Writes queued entries now (resolves when they are in the database). */

@@ -12,6 +12,7 @@ import { openAIResponsesCodec } from '../protocols/openai-responses/codec.ts';
 import { BodyBudget } from './body-budget.ts';
 import { answerClientError } from './client-error.ts';
 import { beginRequest } from './request-start.ts';
+import { registerAccountPlans } from './routes/account-plans.ts';
 import { refuse, registerChatRoute, registerCountTokensRoute } from './routes/chat.ts';
 import { registerEmbeddingsRoute } from './routes/embeddings.ts';
 import { registerModels } from './routes/models.ts';
@@ -107,6 +108,7 @@ export function buildApp(runtime: Runtime) {
   registerCountTokensRoute(app, { path: '/v1/messages/count_tokens', codec: anthropicMessagesCodec, pipeline, budget });
   registerEmbeddingsRoute(app, { path: '/v1/embeddings', codec: openAIEmbeddingsCodec, pipeline, budget });
   registerModels(app, pipeline, budget, Date.now());
+  registerAccountPlans(app, { pipeline, budget, ledger: runtime.ledger });
   registerOps(app, runtime);
   registerStripeWebhook(app, runtime);
   registerDashboard(app, runtime);

@@ -1,7 +1,7 @@
 import type { Generated } from 'kysely';
 import type { ChannelCredentialTable, ChannelRevisionTable, ChannelTable } from './channel-tables.ts';
 import type { LatencyBucketColumn } from './latency-buckets.ts';
-import type { AccountTable, LedgerEntryTable, PlanTable } from './ledger-tables.ts';
+import type { AccountTable, LedgerEntryTable, LedgerNodeTable, PlanTable, StripeEventTable } from './ledger-tables.ts';
 import type { AdminUserTable, ApiKeyTable, SessionTable, TenancySettingsTable, TenantTable } from './tenancy-tables.ts';
 
 /**
@@ -27,6 +27,8 @@ export interface Database {
   plan: PlanTable;
   account: AccountTable;
   ledger_entry: LedgerEntryTable;
+  stripe_event: StripeEventTable;
+  ledger_node: LedgerNodeTable;
 }
 
 /**
