@@ -396,14 +396,12 @@ export class Ledger {
       .insertInto('plan')
       .values(row)
       .onConflict((oc) =>
-        oc
-          .column('id')
-          .doUpdateSet({
-            name: row.name,
-            monthly_cap_nano: row.monthly_cap_nano,
-            models: row.models,
-            public: row.public,
-          }),
+        oc.column('id').doUpdateSet({
+          name: row.name,
+          monthly_cap_nano: row.monthly_cap_nano,
+          models: row.models,
+          public: row.public,
+        }),
       )
       .execute();
     this.#plans.set(plan.id, plan);
