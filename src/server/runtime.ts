@@ -78,6 +78,8 @@ export interface Runtime {
   generatedApiKey: string | undefined;
   app: ReturnType<typeof buildApp>;
   draining: boolean;
+  /** With `redis:` set: whether Redis answers now and the failMode (for /readyz); undefined without Redis. */
+  redisStatus(): { up: boolean; failMode: 'open' | 'closed' } | undefined;
   refreshGauges(): void;
   /** Starts listening; returns the base URL (http://host:port). */
   listen(): Promise<string>;
@@ -341,6 +343,7 @@ export async function createRuntime(options: RuntimeOptions): Promise<Runtime> {
     generatedApiKey,
     app: undefined as unknown as ReturnType<typeof buildApp>,
     draining: false,
+    redisStatus: () => shared.redis(),
     refreshGauges() {
       metrics.usageQueue.set(usage.counters.queued);
     },

@@ -16,6 +16,8 @@ export interface SharedLimits {
   limiter: KeyLimiter;
   /** Wraps the database poll with the Redis channel (undefined: the poll alone). */
   wrapFeed: ((poll: SettingsChangeFeed) => SettingsChangeFeed) | undefined;
+  /** With `redis:` set: whether it answers now, and the failMode (readiness, docs/deploy.md); else undefined. */
+  redis(): { up: boolean; failMode: 'open' | 'closed' } | undefined;
   close(): Promise<void>;
 }
 
@@ -28,7 +30,9 @@ export async function createSharedLimits(options: {
   const { config, logger, metrics, spentSince } = options;
   const memory = new MemoryLimiter({ spentSince });
   const settings = config.redis;
-  if (!settings) return { limiter: memory, wrapFeed: undefined, close: async () => memory.close() };
+  if (!settings) {
+    return { limiter: memory, wrapFeed: undefined, redis: () => undefined, close: async () => memory.close() };
+  }
 
   const { Redis } = await import('ioredis'); // loaded only by a deployment with redis:
   const registers = [metrics.registry];
@@ -87,6 +91,7 @@ export async function createSharedLimits(options: {
   const channel = `${settings.keyPrefix}settings`;
   return {
     limiter,
+    redis: () => ({ up: limiter.up, failMode: settings.failMode }),
     wrapFeed: (poll) =>
       new RedisChangeFeed({
         poll,
