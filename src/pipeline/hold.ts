@@ -66,7 +66,12 @@ export function holdFor(
   ctx: CallerContext,
   decision: RouteDecision,
 ): Held | Promise<Held> {
-  if (!billedCaller(ledger, ctx.caller)) return { ok: true, ctx };
+  if (!billedCaller(ledger, ctx.caller)) {
+    // Not billed: a key with a quota still reserves the most the request can cost against it (docs/limits.md).
+    if (!ctx.caller.limits?.quota || !ctx.ticket?.reserve) return { ok: true, ctx };
+    const refused = ctx.ticket.reserve(mostItCanCost(ctx.request as ChatRequest | EmbeddingRequest, decision));
+    return refused ? { ok: false, error: refused } : { ok: true, ctx };
+  }
   const amountNano = mostItCanCost(ctx.request as ChatRequest | EmbeddingRequest, decision);
   const { caller } = ctx;
   const quota = caller.limits?.quota;
