@@ -225,6 +225,9 @@ export async function createRuntime(options: RuntimeOptions): Promise<Runtime> {
     staleHoldMs: config.billing.staleHoldMs,
     flushIntervalMs: config.billing.flushIntervalMs,
     pollMs: config.billing.pollMs,
+    dialect: store.dialect,
+    sweepIntervalMs: config.billing.sweepIntervalMs,
+    nodeTimeoutMs: config.billing.nodeTimeoutMs,
     onError: (err, during) => logger.error({ err, during }, 'ledger problem (entries are kept and retried)'),
   });
   // After the journal's records are imported: a hold left open by a killed run settles at its recorded cost.
