@@ -25,7 +25,7 @@ export interface LimitTicket {
    * the quota. Undefined when reserved (or the key has no quota); the refusal otherwise. Absent: this
    * limiter checks the quota at admission only.
    */
-  reserve?(amountNano: number): GatewayError | undefined;
+  reserve?(amountNano: number): GatewayError | undefined | Promise<GatewayError | undefined>;
 }
 
 export type Taken =

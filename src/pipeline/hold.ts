@@ -70,7 +70,8 @@ export function holdFor(
     // Not billed: a key with a quota still reserves the most the request can cost against it (docs/limits.md).
     if (!ctx.caller.limits?.quota || !ctx.ticket?.reserve) return { ok: true, ctx };
     const refused = ctx.ticket.reserve(mostItCanCost(ctx.request as ChatRequest | EmbeddingRequest, decision));
-    return refused ? { ok: false, error: refused } : { ok: true, ctx };
+    const done = (error: GatewayError | undefined): Held => (error ? { ok: false, error } : { ok: true, ctx });
+    return refused instanceof Promise ? refused.then(done) : done(refused);
   }
   const amountNano = mostItCanCost(ctx.request as ChatRequest | EmbeddingRequest, decision);
   const { caller } = ctx;

@@ -1,8 +1,11 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
+import pg from 'pg';
 import type { ChatRequest } from '../../src/core/ir.ts';
 import { promptTokenEstimate, promptTokenUpperBound } from '../../src/tokens/tokens.ts';
+import { POSTGRES_TEST_URL } from '../helpers/databases.ts';
 import { mockProvider, type TestGateway } from '../helpers/gateway.ts';
+import { dropPrefix, REDIS_TEST_URL, redisTest, testPrefix } from '../helpers/redis.ts';
 import { type MockOpenAI, startMockOpenAI } from '../mocks/openai-compatible.ts';
 import { type AdminClient, adminClient, chat, createKey, startTenancyGateway } from '../tenancy/helpers.ts';
 
@@ -100,4 +103,65 @@ describe('reservations: concurrent requests against a nearly spent quota or tpm'
     assert.equal(ok.status, 200, 'the failed request released its reservation');
     await ok.text();
   });
+});
+
+describe('reservations with Redis: two replicas share the quota reservations', () => {
+  redisTest(
+    '50 concurrent requests over two replicas against a key quota that covers 5: 5 served',
+    async () => {
+      const mock = await startMockOpenAI();
+      const schema = `t_reserve_${process.pid}_${Math.random().toString(36).slice(2, 8)}`;
+      const prefix = testPrefix();
+      const shared = {
+        demo: { enabled: false },
+        providers: [mockProvider('up', mock.url, MODELS)],
+        storage: { kind: 'postgres' as const, url: POSTGRES_TEST_URL, schema },
+        redis: { url: REDIS_TEST_URL, keyPrefix: prefix, failMode: 'closed' as const },
+        tenancy: { secret: 'a-shared-secret-of-at-least-32-characters' },
+      };
+      const a = await startTenancyGateway(shared);
+      const b = await startTenancyGateway(shared);
+      try {
+        const admin = await adminClient(a);
+        await admin.json('POST', '/admin/api/tenants', { id: 'shared' });
+        const reservation = (promptTokenUpperBound(IR) + ASK.max_tokens) * NANO_PER_TOKEN;
+        const { key } = await createKey(admin, 'shared', {
+          limits: { quota: { usd: (5 * reservation) / 1e9, period: 'total' } },
+        });
+        mock.faults.push(...Array.from({ length: 50 }, () => ({ kind: 'delay' as const, ms: 600 })));
+        const before = mock.requests.length;
+        const results = await Promise.all(
+          Array.from({ length: 50 }, async (_, i) => {
+            const res = await chat(i % 2 === 0 ? a : b, key, ASK);
+            return { status: res.status, text: await res.text() };
+          }),
+        );
+        mock.faults.clear();
+        const served = results.filter((r) => r.status === 200).length;
+        const refused = results.filter((r) => r.status === 402).length;
+        assert.equal(served + refused, 50, results.map((r) => `${r.status} ${r.text.slice(0, 80)}`).join('\n'));
+        assert.equal(served, 5);
+        assert.equal(mock.requests.length - before, 5, 'refused requests reached no upstream');
+        // The reservations were settled into the real cost: the quota has room again.
+        let again = 0;
+        for (let i = 0; i < 50 && again !== 200; i++) {
+          const res = await chat(b, key, ASK);
+          await res.text();
+          again = res.status;
+          if (again !== 200) await new Promise((r) => setTimeout(r, 20));
+        }
+        assert.equal(again, 200);
+      } finally {
+        await a.close();
+        await b.close();
+        await mock.close();
+        await dropPrefix(prefix);
+        const client = new pg.Client({ connectionString: POSTGRES_TEST_URL });
+        await client.connect();
+        await client.query(`drop schema if exists "${schema}" cascade`);
+        await client.end();
+      }
+    },
+    { timeout: 60_000 },
+  );
 });
