@@ -1,0 +1,135 @@
+import assert from 'node:assert/strict';
+import { it } from 'node:test';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { Ledger } from '../../src/billing/ledger.ts';
+import { verifyLedger } from '../../src/billing/verify.ts';
+import type { Store } from '../../src/store/db.ts';
+import { type UsageRecord, writeUsageBatch } from '../../src/store/usage.ts';
+import { forEachDatabase } from '../helpers/databases.ts';
+
+/**
+ * The stale-hold sweep's rule on the store (src/billing/sweep.ts, docs/billing.md "Stale holds"), with two
+ * ledgers standing for two processes and one clock the test moves: a process that keeps beating keeps its
+ * holds however old; once its heartbeat is older than the node timeout, another process closes them (settled
+ * at the recorded cost, else released); and on PostgreSQL the owner's late settlement of a swept hold is
+ * dropped, so the hold is closed once and `ledger verify` passes.
+ */
+const T = 1_000;
+
+function usageRecord(requestId: string, costNanoUsd: number): UsageRecord {
+  return {
+    requestId,
+    at: Date.now(),
+    tenantId: 'acme',
+    keyId: null,
+    protocol: 'openai-chat',
+    requestedModel: 'fast',
+    tier: 'fast',
+    preset: null,
+    routerScore: null,
+    chooser: null,
+    modelId: 'up/m',
+    providerId: 'up',
+    providerKeyId: null,
+    attempts: 1,
+    stream: false,
+    inputTokens: 10,
+    cachedInputTokens: 0,
+    cacheWriteTokens: 0,
+    outputTokens: 10,
+    reasoningTokens: 0,
+    costNanoUsd,
+    latencyMs: 5,
+    ttfbMs: 2,
+    status: 200,
+    errorCode: null,
+  };
+}
+
+forEachDatabase('stale-hold sweep', (suite) => {
+  it('a beating process keeps its holds; a silent one’s are settled at the recorded cost or released', async () => {
+    const { store } = (await suite.fresh()) as { store: Store };
+    await store.db
+      .insertInto('tenant')
+      .values({ id: 'acme', name: 'acme', links_valid_after: 0, created_at: 0, updated_at: 0 })
+      .execute();
+    let now = Date.now();
+    const errors: string[] = [];
+    const options = {
+      db: store.db,
+      dialect: store.dialect,
+      flushIntervalMs: 10,
+      pollMs: 20,
+      sweepIntervalMs: 3_600_000, // rounds run by the test
+      nodeTimeoutMs: T,
+      now: () => now,
+      onError: (err: unknown) => errors.push(String(err)),
+    };
+    const a = new Ledger(options);
+    const b = new Ledger(options);
+    await a.start({ recover: false });
+    await b.start({ recover: false });
+    try {
+      await a.manual({ tenantId: 'acme', kind: 'credit', amountNano: 10_000_000_000, admin: 't', reason: 't' });
+      const h1 = a.hold({ tenantId: 'acme', keyId: null, requestId: 'req_sweep_1', amountNano: 50_000_000 });
+      const h2 = a.hold({ tenantId: 'acme', keyId: null, requestId: 'req_sweep_2', amountNano: 50_000_000 });
+      assert.ok(h1.ok && h2.ok);
+      await a.flush();
+
+      // Five node timeouts later, A still beats: nothing is swept, by A (its own) or by B.
+      now += 5 * T;
+      assert.equal(await a.sweep(), 0);
+      assert.equal(await b.sweep(), 0);
+      assert.equal((await verifyLedger(store.db)).openHolds, 2, 'a live process keeps its old holds');
+
+      // A falls silent (killed, or cut off) for longer than the node timeout: B closes both.
+      await writeUsageBatch(store.db, [usageRecord('req_sweep_1', 12_000_000)]);
+      now += 2 * T;
+      assert.equal(await b.sweep(), 2);
+      const closes = await store.db
+        .selectFrom('ledger_entry')
+        .select(['hold_id', 'kind', 'amount_nano', 'node', 'reason'])
+        .where('hold_id', 'in', ['req_sweep_1', 'req_sweep_2'])
+        .where('kind', '!=', 'hold')
+        .orderBy('hold_id')
+        .execute();
+      assert.deepEqual(
+        closes.map((c) => [c.hold_id, c.kind, Number(c.amount_nano), c.node]),
+        [
+          ['req_sweep_1', 'settle', -12_000_000, b.node],
+          ['req_sweep_2', 'release', 0, b.node],
+        ],
+      );
+      assert.match(closes[0]!.reason ?? '', /stopped beating/);
+      assert.equal(b.account('acme')!.heldNano, 0, 'the sweeper applies its entries to its own view');
+      assert.equal(b.account('acme')!.balanceNano, 10_000_000_000 - 12_000_000);
+      assert.equal(await b.sweep(), 0, 'a hold is swept once');
+      let verified = await verifyLedger(store.db);
+      assert.deepEqual(verified.problems, []);
+      assert.equal(verified.openHolds, 0);
+
+      if (store.dialect === 'postgres') {
+        // A was only cut off and comes back: its own settlement of the swept hold is dropped, not written.
+        h1.hold.settle(20_000_000);
+        h2.hold.release();
+        await a.flush();
+        verified = await verifyLedger(store.db);
+        assert.deepEqual(verified.problems, [], 'each hold closed once');
+        assert.ok(errors.some((e) => /already closed by another process/.test(e)));
+        // A's view converges on the database once it has polled B's entries.
+        await sleep(200);
+        const row = await store.db
+          .selectFrom('account')
+          .select(['balance_nano', 'held_nano'])
+          .where('tenant_id', '=', 'acme')
+          .executeTakeFirstOrThrow();
+        assert.equal(a.account('acme')!.balanceNano, Number(row.balance_nano));
+        assert.equal(a.account('acme')!.heldNano, Number(row.held_nano));
+        assert.equal(Number(row.balance_nano), 10_000_000_000 - 12_000_000, 'charged the swept cost only');
+      }
+    } finally {
+      await a.close();
+      await b.close();
+    }
+  });
+});
