@@ -294,6 +294,9 @@ describe('admin accounts pages and user-chosen plans', () => {
     assert.match(detail.html, /badge bad">suspended/);
     assert.match(detail.html, /chargeback/);
     const balance = (await account(id)).balanceNano;
+    const tenantPage = await getPage(gw, `/admin/tenants/${id}`, cookie);
+    assert.match(tenantPage.html, new RegExp(`href="/admin/accounts/${id}">billed account</a>`));
+    assert.match(tenantPage.html, /badge bad">suspended/);
 
     const calls: Array<[string, string, unknown]> = [
       ['POST', '/v1/chat/completions', ASK],
