@@ -67,3 +67,39 @@ it('the dollars input: at most 6 decimals, positive, at most $1,000,000, exact',
   assert.equal(csvField('-0.5'), '-0.5');
   assert.equal(csvField('a,"b"'), '"a,""b"""');
 });
+
+it('CLI: tenants suspend needs a reason; unsuspend lifts it', async () => {
+  const { mkdtempSync, rmSync, writeFileSync } = await import('node:fs');
+  const { tmpdir } = await import('node:os');
+  const { join } = await import('node:path');
+  const { runTenancyCommand } = await import('../../src/cli/tenancy-commands.ts');
+  const dir = mkdtempSync(join(tmpdir(), 'modro-suspend-cli-'));
+  const config = join(dir, 'modro.yaml');
+  writeFileSync(config, JSON.stringify({ storage: { kind: 'sqlite', path: join(dir, 'modro.db') } }));
+  const run = async (...argv: string[]) => {
+    let text = '';
+    const out = { write: (s: string) => void (text += s) };
+    const code = await runTenancyCommand([...argv, '--config', config], {}, out, out);
+    return { code, text };
+  };
+  try {
+    assert.equal((await run('tenants', 'create', 'acme')).code, 0);
+    const noReason = await run('tenants', 'suspend', 'acme');
+    assert.equal(noReason.code, 1);
+    assert.match(noReason.text, /reason/);
+    assert.equal((await run('tenants', 'suspend', 'nobody', '--reason', 'x')).code, 1);
+    assert.equal((await run('tenants', 'suspend', 'acme', '--reason', 'chargeback')).code, 0);
+    const listed = JSON.parse((await run('tenants', 'list', '--json')).text) as Array<{
+      id: string;
+      suspendedAt: number | null;
+      suspendedReason: string | null;
+    }>;
+    assert.ok(listed[0]!.suspendedAt! > 0);
+    assert.equal(listed[0]!.suspendedReason, 'chargeback');
+    assert.equal((await run('tenants', 'unsuspend', 'acme')).code, 0);
+    const after = JSON.parse((await run('tenants', 'list', '--json')).text) as Array<{ suspendedAt: number | null }>;
+    assert.equal(after[0]!.suspendedAt, null);
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
