@@ -156,6 +156,17 @@ export class Ledger {
         now,
         nodeTimeoutMs: this.#o.nodeTimeoutMs ?? 120_000,
       });
+      // An account this process has not polled yet: poll first (it reads the account and the others' entries,
+      // skipping these, which are this process's own), so that applying them below lands on a known account.
+      if (entries.some((e) => !this.#accounts.has(e.tenant_id))) {
+        while (this.#polling) await new Promise((resolve) => setTimeout(resolve, 5));
+        this.#polling = true;
+        try {
+          await this.#poll();
+        } finally {
+          this.#polling = false;
+        }
+      }
       // Written under this process's node: the poll skips them, so they are applied here.
       for (const entry of entries) this.#applyToMemory(entry);
       return entries.length;

@@ -6,10 +6,13 @@ import { blankEntry, type NewEntry } from './entries.ts';
 
 /**
  * The periodic stale-hold sweep (docs/billing.md, "Stale holds"). Every gateway process writes a heartbeat
- * (`ledger_node`) every `billing.sweepIntervalMs`; a hold is stale when the process that wrote it (its entry's
- * `node`) has no heartbeat newer than `billing.nodeTimeoutMs` and the hold itself is older than that. A live
- * process's holds are never stale, however long its requests run: it keeps beating. Stale holds are settled at
- * the cost their request's usage record shows (at most what was held) or released.
+ * (`ledger_node`) every `billing.sweepIntervalMs`; a process whose heartbeat is older than
+ * `billing.nodeTimeoutMs` is dead, and its open holds are stale (it opened them while it was beating, so
+ * they are at least that old). A live process's holds are never
+ * stale, however long its requests run: it keeps beating. Stale holds are settled at the cost their request's
+ * usage record shows (at most what was held) or released; a dead process's row goes once all its holds are
+ * closed. (Holds of a process with no row at all, i.e. from before this sweep existed, are left to a start's
+ * recovery.) A round where nothing died reads only the heartbeat table.
  *
  * Several processes on PostgreSQL: one sweeps at a time (a transaction-scoped advisory lock; the others skip
  * that round), and the sweep locks the account rows of the holds it closes (`for update`, in tenant order)
@@ -19,6 +22,8 @@ import { blankEntry, type NewEntry } from './entries.ts';
 
 /** The PostgreSQL advisory lock of the sweep ('modroswp' in ASCII). */
 const SWEEP_LOCK = '7885631915392496752';
+/** Most holds one round closes (the rest in the next rounds). */
+const SWEEP_BATCH = 5_000;
 
 /** This process is alive (an upsert of its row). */
 export async function heartbeat(db: Kysely<Database>, node: string, now: number): Promise<void> {
@@ -44,22 +49,28 @@ export async function sweepStaleHolds(
 ): Promise<NewEntry[]> {
   const { node, now } = options;
   const cutoff = now - options.nodeTimeoutMs;
+  // Cheap when nothing died (the usual case): one read of the small heartbeat table.
+  const dead = (
+    await db.selectFrom('ledger_node').select('node').where('seen_at', '<', cutoff).where('node', '!=', node).execute()
+  ).map((r) => r.node);
+  if (dead.length === 0) return [];
   return db.transaction().execute(async (tx) => {
     if (dialect === 'postgres') {
       const got = await sql<{ ok: boolean }>`select pg_try_advisory_xact_lock(${SWEEP_LOCK}::bigint) as ok`.execute(tx);
       if (!got.rows[0]?.ok) return [];
     }
-    const candidates = await openStaleHolds(tx, cutoff, node, undefined);
-    if (candidates.length === 0) return [];
+    const candidates = await openStaleHolds(tx, dead, undefined);
     const tenants = [...new Set(candidates.map((h) => h.tenant_id))].sort();
     if (dialect === 'postgres') await lockAccounts(tx, tenants);
     // Again under the locks: an owner that came back may have closed some meanwhile.
-    const open = await openStaleHolds(
-      tx,
-      cutoff,
-      node,
-      candidates.map((h) => h.hold_id!),
-    );
+    const open =
+      candidates.length === 0
+        ? []
+        : await openStaleHolds(
+            tx,
+            dead,
+            candidates.map((h) => h.hold_id!),
+          );
     const entries: NewEntry[] = [];
     for (const row of open) {
       const holdId = row.hold_id!;
@@ -80,30 +91,34 @@ export async function sweepStaleHolds(
         reason: `swept: the process that held it (${row.node}) stopped beating`,
       });
     }
-    if (entries.length === 0) return [];
-    await tx
-      .insertInto('ledger_entry')
-      .values(entries.map((e) => ({ ...e, node })))
-      .execute();
-    const deltas = new Map<string, { amount: number; held: number }>();
-    for (const e of entries) {
-      const d = deltas.get(e.tenant_id) ?? { amount: 0, held: 0 };
-      d.amount += e.amount_nano;
-      d.held += e.held_nano;
-      deltas.set(e.tenant_id, d);
-    }
-    for (const [tenantId, d] of deltas) {
+    if (entries.length > 0) {
       await tx
-        .updateTable('account')
-        .set({
-          balance_nano: sql<number>`balance_nano + ${d.amount}`,
-          held_nano: sql<number>`held_nano + ${d.held}`,
-        })
-        .where('tenant_id', '=', tenantId)
+        .insertInto('ledger_entry')
+        .values(entries.map((e) => ({ ...e, node })))
         .execute();
+      const deltas = new Map<string, { amount: number; held: number }>();
+      for (const e of entries) {
+        const d = deltas.get(e.tenant_id) ?? { amount: 0, held: 0 };
+        d.amount += e.amount_nano;
+        d.held += e.held_nano;
+        deltas.set(e.tenant_id, d);
+      }
+      for (const [tenantId, d] of deltas) {
+        await tx
+          .updateTable('account')
+          .set({
+            balance_nano: sql<number>`balance_nano + ${d.amount}`,
+            held_nano: sql<number>`held_nano + ${d.held}`,
+          })
+          .where('tenant_id', '=', tenantId)
+          .execute();
+      }
     }
-    // Dead processes' rows go; a process that was only slow writes its row again at its next beat.
-    await tx.deleteFrom('ledger_node').where('seen_at', '<', cutoff).execute();
+    // The dead processes are done with once all their holds are closed (else the next round goes on). A process
+    // that was only slow writes its row again at its next beat.
+    if (candidates.length < SWEEP_BATCH) {
+      await tx.deleteFrom('ledger_node').where('node', 'in', dead).where('seen_at', '<', cutoff).execute();
+    }
     return entries;
   });
 }
@@ -116,29 +131,22 @@ export async function lockAccounts(tx: Transaction<Database>, tenants: readonly 
   );
 }
 
-/** Holds still open, older than `cutoff`, written by a process other than `self` with no heartbeat since `cutoff`. */
+/**
+ * Holds still open written by one of the `dead` processes (the partial index on node). Every one of them is
+ * older than the process's last heartbeat plus an interval, so none can belong to a live request; their age is
+ * not checked again (a hold opened after the last heartbeat must not keep its process's row, and so itself,
+ * from ever being swept).
+ */
 async function openStaleHolds(
   db: Kysely<Database> | Transaction<Database>,
-  cutoff: number,
-  self: string,
+  dead: readonly string[],
   only: readonly string[] | undefined,
 ) {
   let query = db
     .selectFrom('ledger_entry as h')
     .select(['h.tenant_id', 'h.hold_id', 'h.held_nano', 'h.key_id', 'h.node'])
     .where('h.kind', '=', 'hold')
-    .where('h.at', '<', cutoff)
-    .where('h.node', '!=', self)
-    .where(({ not, exists, selectFrom }) =>
-      not(
-        exists(
-          selectFrom('ledger_node as n')
-            .select('n.node')
-            .whereRef('n.node', '=', 'h.node')
-            .where('n.seen_at', '>=', cutoff),
-        ),
-      ),
-    )
+    .where('h.node', 'in', dead)
     .where(({ not, exists, selectFrom }) =>
       not(
         exists(
@@ -150,7 +158,7 @@ async function openStaleHolds(
       ),
     );
   if (only) query = query.where('h.hold_id', 'in', only);
-  return query.orderBy('h.id').limit(5_000).execute();
+  return query.orderBy('h.id').limit(SWEEP_BATCH).execute();
 }
 
 /**

@@ -226,7 +226,8 @@ export async function createRuntime(options: RuntimeOptions): Promise<Runtime> {
     flushIntervalMs: config.billing.flushIntervalMs,
     pollMs: config.billing.pollMs,
     dialect: store.dialect,
-    sweepIntervalMs: config.billing.sweepIntervalMs,
+    // SQLite serves one process per database: its earlier runs' holds are closed at start, nothing else can die.
+    sweepIntervalMs: store.dialect === 'postgres' ? config.billing.sweepIntervalMs : 0,
     nodeTimeoutMs: config.billing.nodeTimeoutMs,
     onError: (err, during) => logger.error({ err, during }, 'ledger problem (entries are kept and retried)'),
   });
