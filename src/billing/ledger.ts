@@ -540,7 +540,7 @@ export class Ledger {
 
   /**
    * One transaction: the entries, and each account's cached balance moved by the sum of their amounts. On
-   * PostgreSQL the batch's account rows are locked first (in tenant order, as the sweep does); a settlement or
+   * PostgreSQL the account rows of the holds it closes are locked first (in tenant order, as the sweep does); a settlement or
    * release whose hold is already closed (by a sweep that took this process for dead) is dropped, and its
    * effect on memory undone once the transaction commits (the other close reaches memory through the poll).
    */
@@ -551,7 +551,10 @@ export class Ledger {
     const dropped = await this.#db.transaction().execute(async (tx) => {
       // SQLite has one gateway per database: no other process can have closed one of its holds.
       const shared = this.#o.dialect === 'postgres';
-      if (shared) await lockAccounts(tx, [...new Set(batch.map((e) => e.tenant_id))].sort());
+      // Only the accounts whose holds this batch closes: what a sweep could close too.
+      if (shared && closeIds.length > 0) {
+        await lockAccounts(tx, [...new Set(batch.filter(isClose).map((e) => e.tenant_id))].sort());
+      }
       const closed = shared && closeIds.length > 0 ? await alreadyClosed(tx, closeIds) : new Set<string>();
       const kept = closed.size === 0 ? batch : batch.filter((e) => !(isClose(e) && closed.has(e.hold_id!)));
       const deltas = new Map<string, { amount: number; held: number }>();
