@@ -9,7 +9,7 @@ import { formatUsd } from './cost.ts';
 import { blankEntry, type NewEntry } from './entries.ts';
 import { type Plan, planFromRow, validatePlan } from './plans.ts';
 import { lostCharges, staleHoldCloses } from './recovery.ts';
-import { alreadyClosed, forgetNode, heartbeat, lockAccounts, sweepStaleHolds } from './sweep.ts';
+import { alreadyClosed, forgetNode, heartbeat, liveNodes, lockAccounts, sweepStaleHolds } from './sweep.ts';
 
 /**
  * Balances, holds and plans of the billed accounts of one gateway, in memory and exact, with the ledger
@@ -666,7 +666,9 @@ export class Ledger {
   async #recover(): Promise<{ settled: number; released: number }> {
     const now = this.#now();
     const olderThan = this.#o.shared ? now - (this.#o.staleHoldMs ?? 3_600_000) : Number.MAX_SAFE_INTEGER;
-    const closes = await staleHoldCloses(this.#db, olderThan, now);
+    // Shared: a process that is still beating keeps its holds, even past staleHoldMs (a very long stream).
+    const live = this.#o.shared ? await liveNodes(this.#db, now - (this.#o.nodeTimeoutMs ?? 120_000)) : [];
+    const closes = await staleHoldCloses(this.#db, olderThan, now, live);
     for (const entry of closes) this.#applyRecovered(entry);
     const lost = await lostCharges(
       this.#db,

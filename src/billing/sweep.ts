@@ -34,6 +34,12 @@ export async function heartbeat(db: Kysely<Database>, node: string, now: number)
     .execute();
 }
 
+/** Processes with a heartbeat since `since`. */
+export async function liveNodes(db: Kysely<Database>, since: number): Promise<string[]> {
+  const rows = await db.selectFrom('ledger_node').select('node').where('seen_at', '>=', since).execute();
+  return rows.map((r) => r.node);
+}
+
 export async function forgetNode(db: Kysely<Database>, node: string): Promise<void> {
   await db.deleteFrom('ledger_node').where('node', '=', node).execute();
 }

@@ -2,6 +2,7 @@ import assert from 'node:assert/strict';
 import { it } from 'node:test';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { Ledger } from '../../src/billing/ledger.ts';
+import { heartbeat } from '../../src/billing/sweep.ts';
 import { verifyLedger } from '../../src/billing/verify.ts';
 import type { Store } from '../../src/store/db.ts';
 import { type UsageRecord, writeUsageBatch } from '../../src/store/usage.ts';
@@ -131,5 +132,50 @@ forEachDatabase('stale-hold sweep', (suite) => {
       await a.close();
       await b.close();
     }
+  });
+
+  it('shared: a start closes old holds of dead processes only, never those of a process still beating', async (t) => {
+    if (suite.kind !== 'postgres') return t.skip('several processes share a database only on PostgreSQL');
+    const { store } = (await suite.fresh()) as { store: Store };
+    await store.db
+      .insertInto('tenant')
+      .values({ id: 'acme', name: 'acme', links_valid_after: 0, created_at: 0, updated_at: 0 })
+      .execute();
+    let now = Date.now();
+    const options = {
+      db: store.db,
+      dialect: store.dialect,
+      shared: true,
+      staleHoldMs: T,
+      flushIntervalMs: 10,
+      sweepIntervalMs: 3_600_000,
+      nodeTimeoutMs: 3 * T,
+      now: () => now,
+    };
+    const live = new Ledger(options);
+    const dead = new Ledger(options);
+    await live.start({ recover: true });
+    await live.manual({ tenantId: 'acme', kind: 'credit', amountNano: 1_000_000_000, admin: 't', reason: 't' });
+    await dead.start({ recover: true });
+    // Shared holds are written by the conditional update at once.
+    const mine = await live.reserve({ tenantId: 'acme', keyId: null, requestId: 'req_live', amountNano: 10_000_000 });
+    const theirs = await dead.reserve({ tenantId: 'acme', keyId: null, requestId: 'req_dead', amountNano: 10_000_000 });
+    assert.ok(mine.ok && theirs.ok);
+    // Older than staleHoldMs; the live process beats, the other has stopped for longer than the node timeout.
+    now += 5 * T;
+    await heartbeat(store.db, live.node, now); // its beat (a sweep round would close the other's hold itself)
+    const starting = new Ledger(options);
+    const closed = await starting.start({ recover: true });
+    assert.deepEqual(closed, { settled: 0, released: 1 });
+    const open = (await verifyLedger(store.db)).openHolds;
+    assert.equal(open, 1, 'the live process keeps its hold');
+    mine.hold.release();
+    await live.flush();
+    const verified = await verifyLedger(store.db);
+    assert.deepEqual(verified.problems, []);
+    assert.equal(verified.openHolds, 0);
+    await starting.close();
+    await live.close();
+    await dead.close();
   });
 });
