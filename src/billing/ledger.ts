@@ -9,7 +9,7 @@ import { formatUsd } from './cost.ts';
 import { blankEntry, type NewEntry } from './entries.ts';
 import { type Plan, planFromRow, validatePlan } from './plans.ts';
 import { lostCharges, staleHoldCloses } from './recovery.ts';
-import { alreadyClosed, forgetNode, heartbeat, liveNodes, lockAccounts, sweepStaleHolds } from './sweep.ts';
+import { alreadyClosed, heartbeat, liveNodes, lockAccounts, markStopped, sweepStaleHolds } from './sweep.ts';
 
 /**
  * Balances, holds and plans of the billed accounts of one gateway, in memory and exact, with the ledger
@@ -186,7 +186,7 @@ export class Ledger {
     if (this.#timer) clearTimeout(this.#timer);
     this.#timer = undefined;
     await this.flush();
-    if (this.#sweeper) await forgetNode(this.#db, this.node).catch(() => {});
+    if (this.#sweeper) await markStopped(this.#db, this.node).catch(() => {});
   }
 
   /** A tenant with an account is billed (bring-your-own-key callers never are: the pipeline skips them). */

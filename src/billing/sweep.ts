@@ -40,8 +40,12 @@ export async function liveNodes(db: Kysely<Database>, since: number): Promise<st
   return rows.map((r) => r.node);
 }
 
-export async function forgetNode(db: Kysely<Database>, node: string): Promise<void> {
-  await db.deleteFrom('ledger_node').where('node', '=', node).execute();
+/**
+ * A process stopping: its row is marked as stopped (not deleted), so that any hold it could not close is
+ * swept at the next round of another process, which then deletes the row.
+ */
+export async function markStopped(db: Kysely<Database>, node: string): Promise<void> {
+  await db.updateTable('ledger_node').set({ seen_at: 0 }).where('node', '=', node).execute();
 }
 
 /**
