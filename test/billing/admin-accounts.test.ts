@@ -280,6 +280,57 @@ describe('admin accounts pages and user-chosen plans', () => {
     assert.equal((await v1('GET', '/v1/account/plans', undefined, 'mdro_nonsense')).status, 401);
   });
 
+  test('plans on the Accounts page: saved with a cap, models and the public flag; bad input refused and kept', async () => {
+    const save = (fields: Record<string, string>) =>
+      postForm(gw, '/admin/accounts/plans', cookie, { _csrf: csrf, ...fields });
+    const ok = await save({
+      id: 'team',
+      name: 'Team',
+      cap: '25.5',
+      models: 'up/gpt-4o-mini, up/gpt-4o',
+      public: 'yes',
+    });
+    await ok.text();
+    assert.equal(ok.status, 303);
+    const plans = await admin.json<{ data: Array<Record<string, unknown>> }>('GET', '/admin/api/plans');
+    assert.deepEqual(
+      plans.data.find((p) => p['id'] === 'team'),
+      {
+        id: 'team',
+        name: 'Team',
+        monthlyCapNano: 25_500_000_000,
+        models: ['up/gpt-4o-mini', 'up/gpt-4o'],
+        public: true,
+      },
+    );
+    const page = await getPage(gw, '/admin/accounts', cookie);
+    assert.match(page.html, /<div class="sub mono">team<\/div><\/td>\s*<td class="num mono">\$25\.50<\/td>/);
+    // Saved again without the box ticked: no longer public.
+    const again = await save({ id: 'team', name: 'Team', cap: '', models: '' });
+    await again.text();
+    const saved = (await admin.json<{ data: Array<Record<string, unknown>> }>('GET', '/admin/api/plans')).data.find(
+      (p) => p['id'] === 'team',
+    );
+    assert.deepEqual([saved?.['public'], saved?.['monthlyCapNano'], saved?.['models']], [false, null, null]);
+    for (const [fields, message] of [
+      [{ id: 'Bad Id', cap: '5' }, /A plan id is 1-64 lowercase/],
+      [{ id: 'cheap', cap: '-5' }, /Monthly cap: The amount must be a positive number/],
+      [{ id: 'cheap', cap: '1.1234567' }, /at most 6 decimals/],
+    ] as const) {
+      const res = await save(fields);
+      const text = await res.text();
+      assert.equal(res.status, 400, JSON.stringify(fields));
+      assert.match(text, message);
+      assert.ok(text.includes(`value="${fields.cap}"`), 'what was typed is kept');
+    }
+    const forged = await postForm(gw, '/admin/accounts/plans', cookie, { id: 'evil' });
+    await forged.text();
+    assert.equal(forged.status, 403);
+    assert.ok(
+      !(await admin.json<{ data: Array<{ id: string }> }>('GET', '/admin/api/plans')).data.some((p) => p.id === 'evil'),
+    );
+  });
+
   test('suspension: every /v1 route refuses the account’s keys with 403 until lifted; the balance is kept', async () => {
     const { id, key } = await billed('Suspended Co', '4');
     const page = `/admin/accounts/${id}`;

@@ -28,8 +28,12 @@ export function accountsPage(input: {
   items: AccountListItem[];
   page: number;
   more: boolean;
+  plans: Plan[];
   notice?: Notice | undefined;
+  /** What the admin typed in the plan form, kept after a refusal. */
+  planForm?: Record<string, string | undefined> | undefined;
 }): SafeHtml {
+  const pf = input.planForm ?? {};
   const link = (page: number) => `/admin/accounts?q=${encodeURIComponent(input.q)}&page=${page}`;
   return adminLayout('accounts', input.csrf, {
     title: 'Accounts',
@@ -63,6 +67,33 @@ ${noticeBox(input.notice)}
     ${input.page > 1 ? html`<a class="button secondary small" href="${link(input.page - 1)}">Previous</a>` : ''}
     ${input.more ? html`<a class="button secondary small" href="${link(input.page + 1)}">Next</a>` : ''}
   </div>
+</section>
+<section class="card" id="plans">
+  <div class="card-head"><h2>Plans</h2><span class="hint">public plans are the ones users may choose themselves</span></div>
+  ${
+    input.plans.length === 0
+      ? html`<p class="empty-row">No plans yet.</p>`
+      : html`<div class="table-wrap"><table class="plans">
+    <thead><tr><th>Plan</th><th class="num">Monthly cap</th><th>Models</th><th>Public</th></tr></thead>
+    <tbody>${input.plans.map(
+      (p) => html`<tr>
+      <td><div class="name">${p.name}</div><div class="sub mono">${p.id}</div></td>
+      <td class="num mono">${p.monthlyCapNano === null ? 'none' : usd(p.monthlyCapNano)}</td>
+      <td class="sub">${p.models ? p.models.join(', ') : 'every model'}</td>
+      <td>${p.public ? html`<span class="badge good">public</span>` : html`<span class="badge">admin only</span>`}</td></tr>`,
+    )}</tbody></table></div>`
+  }
+  <form class="stack" method="post" action="/admin/accounts/plans">
+    ${csrfField(input.csrf)}
+    <div class="row">
+      <div class="field"><label for="plan-id">Id</label><input id="plan-id" name="id" type="text" placeholder="pro" value="${pf['id'] ?? ''}" required></div>
+      <div class="field"><label for="plan-name">Name</label><input id="plan-name" name="name" type="text" placeholder="Pro" value="${pf['name'] ?? ''}"></div>
+      <div class="field"><label for="plan-cap">Monthly cap (USD)</label><input id="plan-cap" name="cap" type="text" inputmode="decimal" placeholder="none" value="${pf['cap'] ?? ''}"></div>
+    </div>
+    <div class="field"><label for="plan-models">Models</label><span class="help">Catalog ids, comma-separated; empty gives every model.</span><input id="plan-models" name="models" type="text" value="${pf['models'] ?? ''}"></div>
+    <label class="check"><input type="checkbox" name="public" value="yes"${pf['public'] === 'yes' ? html` checked` : ''}> Users may choose it (public)</label>
+    <div class="actions"><button class="button" type="submit">Save plan</button></div>
+  </form>
 </section>`,
   });
 }

@@ -31,18 +31,68 @@ export function registerAdminAccounts(app: FastifyInstance, deps: DashboardDeps)
     return typeof v === 'string' ? v : undefined;
   };
 
-  app.get('/admin/accounts', async (req, reply) => {
-    const ctx = await adminForPage(deps, req, reply);
-    if (!ctx) return;
+  async function renderList(
+    ctx: AdminContext,
+    req: FastifyRequest,
+    reply: FastifyReply,
+    status: number,
+    notice: Notice | undefined,
+    planForm?: Record<string, string | undefined>,
+  ) {
     const q = (query(req, 'q') ?? '').slice(0, 100);
     const page = Math.min(10_000, Math.max(1, Number.parseInt(query(req, 'page') ?? '1', 10) || 1));
     const found = await searchAccounts(deps.store.db, { q, limit: PAGE, offset: (page - 1) * PAGE });
     const items = found.rows.map((row) => ({ ...row, view: ledger.account(row.tenantId) }));
+    const plans = ledger.plans().sort((a, b) => a.id.localeCompare(b.id));
     return sendHtml(
       reply,
-      200,
-      accountsPage({ csrf: ctx.session.csrf, q, items, page, more: found.more, notice: noticeFrom(req) }),
+      status,
+      accountsPage({ csrf: ctx.session.csrf, q, items, page, more: found.more, plans, notice, planForm }),
     );
+  }
+
+  app.get('/admin/accounts', async (req, reply) => {
+    const ctx = await adminForPage(deps, req, reply);
+    if (!ctx) return;
+    return renderList(ctx, req, reply, 200, noticeFrom(req));
+  });
+
+  // A plan created or changed (docs/billing.md, "Plans"); the same rules as PUT /admin/api/plans/:id.
+  app.post('/admin/accounts/plans', async (req, reply) => {
+    const ctx = await adminForForm(deps, req, reply);
+    if (!ctx) return;
+    const form = {
+      id: formField(req, 'id'),
+      name: formField(req, 'name'),
+      cap: formField(req, 'cap'),
+      models: formField(req, 'models'),
+      public: formField(req, 'public'),
+    };
+    try {
+      const capText = form.cap?.trim() ?? '';
+      let monthlyCapNano: number | null = null;
+      if (capText !== '') {
+        const cap = parseDollarsInput(capText);
+        if (!cap.ok) throw new GatewayError('invalid_request', `Monthly cap: ${cap.message}`, { param: 'monthlyCap' });
+        monthlyCapNano = cap.nano;
+      }
+      const models = (form.models ?? '')
+        .split(',')
+        .map((m) => m.trim())
+        .filter((m) => m !== '');
+      const id = form.id?.trim() ?? '';
+      await ledger.savePlan({
+        id,
+        name: form.name?.trim() || id,
+        monthlyCapNano,
+        models: models.length > 0 ? models : null,
+        public: form.public === 'yes',
+      });
+    } catch (err) {
+      const { status, notice } = refusal(err);
+      return renderList(ctx, req, reply, status, notice, form);
+    }
+    return redirect(reply, '/admin/accounts?notice=plan-saved#plans');
   });
 
   async function render(

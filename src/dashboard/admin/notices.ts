@@ -13,6 +13,7 @@ const NOTICES: Record<string, string> = {
   'links-revoked': 'All dashboard links of this tenant were revoked.',
   credited: 'Credit recorded in the ledger.',
   debited: 'Debit recorded in the ledger.',
+  'plan-saved': 'Plan saved. Accounts on it use the change from their next request.',
   'plan-assigned': 'Plan assigned. The account’s next request uses it.',
   suspended: 'Account suspended: its API keys are refused from now on, on every gateway process.',
   unsuspended: 'Suspension lifted: the account’s API keys work again.',
