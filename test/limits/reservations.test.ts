@@ -151,6 +151,27 @@ describe('reservations with Redis: two replicas share the quota reservations', (
           if (again !== 200) await new Promise((r) => setTimeout(r, 20));
         }
         assert.equal(again, 200);
+
+        // A billed tenant's key (plenty of balance): the same shared reservation before the ledger's hold.
+        await admin.json('POST', '/admin/api/tenants', { id: 'billed' });
+        await admin.json('POST', '/admin/api/tenants/billed/account');
+        await admin.json('POST', '/admin/api/tenants/billed/ledger', { kind: 'credit', amountUsd: '100', reason: 't' });
+        const billedKey = (
+          await createKey(admin, 'billed', { limits: { quota: { usd: (5 * reservation) / 1e9, period: 'total' } } })
+        ).key;
+        // Replica B learns of the account through its ledger poll (billing.pollMs).
+        await new Promise((r) => setTimeout(r, 1_200));
+        mock.faults.push(...Array.from({ length: 30 }, () => ({ kind: 'delay' as const, ms: 600 })));
+        const billedResults = await Promise.all(
+          Array.from({ length: 30 }, async (_, i) => {
+            const res = await chat(i % 2 === 0 ? a : b, billedKey, ASK);
+            return { status: res.status, text: await res.text() };
+          }),
+        );
+        mock.faults.clear();
+        const billedServed = billedResults.filter((r) => r.status === 200).length;
+        assert.equal(billedServed, 5, billedResults.map((r) => `${r.status} ${r.text.slice(0, 100)}`).join('\n'));
+        assert.ok(billedResults.every((r) => r.status === 200 || r.status === 402));
       } finally {
         await a.close();
         await b.close();
