@@ -82,6 +82,8 @@ export interface LedgerOptions {
   sweepIntervalMs?: number;
   /** A process without a heartbeat for this long is dead (default 120 s). */
   nodeTimeoutMs?: number;
+  /** A sweep round closed holds of stopped processes (settled and released counts). */
+  onSwept?: (closed: { settled: number; released: number }) => void;
   now?: () => number;
   onError?: (err: unknown, during: string) => void;
 }
@@ -169,6 +171,10 @@ export class Ledger {
       }
       // Written under this process's node: the poll skips them, so they are applied here.
       for (const entry of entries) this.#applyToMemory(entry);
+      if (entries.length > 0) {
+        const settled = entries.filter((e) => e.kind === 'settle').length;
+        this.#o.onSwept?.({ settled, released: entries.length - settled });
+      }
       return entries.length;
     })();
     this.#sweeping = run.finally(() => {

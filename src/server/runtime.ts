@@ -229,6 +229,8 @@ export async function createRuntime(options: RuntimeOptions): Promise<Runtime> {
     // SQLite serves one process per database: its earlier runs' holds are closed at start, nothing else can die.
     sweepIntervalMs: store.dialect === 'postgres' ? config.billing.sweepIntervalMs : 0,
     nodeTimeoutMs: config.billing.nodeTimeoutMs,
+    onSwept: (closed) =>
+      logger.warn(closed, 'holds left open by a stopped gateway process were closed (stale-hold sweep)'),
     onError: (err, during) => logger.error({ err, during }, 'ledger problem (entries are kept and retried)'),
   });
   // After the journal's records are imported: a hold left open by a killed run settles at its recorded cost.

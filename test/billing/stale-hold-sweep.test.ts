@@ -153,6 +153,8 @@ describe('stale-hold sweep: two gateway processes on one PostgreSQL', () => {
     assert.equal(closes[0]!.kind, 'release', 'no usage record: released');
     assert.match(closes[0]!.reason ?? '', /swept: the process that held it \(n_[0-9a-f]+\) stopped beating/);
     assert.ok(tookMs >= NODE_TIMEOUT_MS - 500, `not before the node timeout (${tookMs} ms)`);
+    for (let i = 0; i < 20 && !/stale-hold sweep/.test(b.output()); i++) await sleep(50);
+    assert.match(b.output(), /"settled":0,"released":1.*holds left open by a stopped gateway process were closed/);
     const account = await client.query<{ held_nano: string; balance_nano: string }>(
       `select held_nano, balance_nano from "${schema}".account where tenant_id = 'acme'`,
     );
