@@ -157,6 +157,11 @@ async function openStaleHolds(
     .select(['h.tenant_id', 'h.hold_id', 'h.held_nano', 'h.key_id', 'h.node'])
     .where('h.kind', '=', 'hold')
     .where('h.node', 'in', dead)
+    // An execution's hold belongs to the execution queue, which outlives processes and closes it with the
+    // execution's terminal state (docs/executions.md): never swept.
+    .where(({ not, exists, selectFrom }) =>
+      not(exists(selectFrom('execution as e').select('e.id').whereRef('e.id', '=', 'h.hold_id'))),
+    )
     .where(({ not, exists, selectFrom }) =>
       not(
         exists(

@@ -1,5 +1,6 @@
 import type { Generated } from 'kysely';
 import type { ChannelCredentialTable, ChannelRevisionTable, ChannelTable } from './channel-tables.ts';
+import type { ExecutionTable } from './execution-tables.ts';
 import type { LatencyBucketColumn } from './latency-buckets.ts';
 import type { AccountTable, LedgerEntryTable, LedgerNodeTable, PlanTable, StripeEventTable } from './ledger-tables.ts';
 import type { AdminUserTable, ApiKeyTable, SessionTable, TenancySettingsTable, TenantTable } from './tenancy-tables.ts';
@@ -29,6 +30,7 @@ export interface Database {
   ledger_entry: LedgerEntryTable;
   stripe_event: StripeEventTable;
   ledger_node: LedgerNodeTable;
+  execution: ExecutionTable;
 }
 
 /**
