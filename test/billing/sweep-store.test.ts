@@ -74,14 +74,49 @@ forEachDatabase('stale-hold sweep', (suite) => {
       await a.manual({ tenantId: 'acme', kind: 'credit', amountNano: 10_000_000_000, admin: 't', reason: 't' });
       const h1 = a.hold({ tenantId: 'acme', keyId: null, requestId: 'req_sweep_1', amountNano: 50_000_000 });
       const h2 = a.hold({ tenantId: 'acme', keyId: null, requestId: 'req_sweep_2', amountNano: 50_000_000 });
-      assert.ok(h1.ok && h2.ok);
+      // An execution's hold (docs/executions.md): the execution queue closes it, whatever becomes of A.
+      const h3 = a.hold({ tenantId: 'acme', keyId: null, requestId: 'exec_sweep_3', amountNano: 50_000_000 });
+      assert.ok(h1.ok && h2.ok && h3.ok);
       await a.flush();
+      await store.db
+        .insertInto('execution')
+        .values({
+          id: 'exec_sweep_3',
+          tenant_id: 'acme',
+          key_id: null,
+          model: 'm',
+          resolved_model: 'up/m',
+          kind: 'chat',
+          provider: null,
+          status: 'PENDING',
+          input: '{}',
+          caller: '{}',
+          webhook_url: null,
+          metadata: null,
+          estimated_nano: 50_000_000,
+          held_nano: 50_000_000,
+          attempts: 0,
+          run_after: now,
+          deadline_at: now + 3_600_000,
+          lease_owner: null,
+          lease_until: null,
+          created_at: now,
+          started_at: null,
+          completed_at: null,
+          output: null,
+          usage: null,
+          cost_nano: null,
+          served_by: null,
+          error_code: null,
+          error_message: null,
+        })
+        .execute();
 
       // Five node timeouts later, A still beats: nothing is swept, by A (its own) or by B.
       now += 5 * T;
       assert.equal(await a.sweep(), 0);
       assert.equal(await b.sweep(), 0);
-      assert.equal((await verifyLedger(store.db)).openHolds, 2, 'a live process keeps its old holds');
+      assert.equal((await verifyLedger(store.db)).openHolds, 3, 'a live process keeps its old holds');
 
       // A falls silent (killed, or cut off) for longer than the node timeout: B closes both.
       await writeUsageBatch(store.db, [usageRecord('req_sweep_1', 12_000_000)]);
@@ -102,12 +137,13 @@ forEachDatabase('stale-hold sweep', (suite) => {
         ],
       );
       assert.match(closes[0]!.reason ?? '', /stopped beating/);
-      assert.equal(b.account('acme')!.heldNano, 0, 'the sweeper applies its entries to its own view');
+      assert.equal(b.account('acme')!.heldNano, 50_000_000, 'the sweeper applies its entries to its own view');
       assert.equal(b.account('acme')!.balanceNano, 10_000_000_000 - 12_000_000);
       assert.equal(await b.sweep(), 0, 'a hold is swept once');
       let verified = await verifyLedger(store.db);
       assert.deepEqual(verified.problems, []);
-      assert.equal(verified.openHolds, 0);
+      assert.equal(verified.openHolds, 1, 'the execution’s hold is left to the execution queue');
+      h3.hold.release();
 
       if (store.dialect === 'postgres') {
         // A was only cut off and comes back: its own settlement of the swept hold is dropped, not written.
@@ -116,6 +152,7 @@ forEachDatabase('stale-hold sweep', (suite) => {
         await a.flush();
         verified = await verifyLedger(store.db);
         assert.deepEqual(verified.problems, [], 'each hold closed once');
+        assert.equal(verified.openHolds, 0);
         assert.ok(errors.some((e) => /already closed by another process/.test(e)));
         // A's view converges on the database once it has polled B's entries.
         await sleep(200);
