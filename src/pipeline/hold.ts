@@ -77,6 +77,8 @@ export function holdFor(
   const reserve = quota && !(billed && spent !== undefined) ? ctx.ticket?.reserve : undefined;
   if (!billed && !reserve) return { ok: true, ctx };
   const amountNano = mostItCanCost(ctx.request as ChatRequest | EmbeddingRequest, decision);
+  // Free models (every candidate priced at zero): nothing to hold or reserve, whatever the balance (docs/billing.md).
+  if (amountNano === 0) return { ok: true, ctx };
   const hold = (): Held | Promise<Held> => {
     if (!billed) return { ok: true, ctx };
     const held = ledger!.reserve({
