@@ -1,4 +1,4 @@
-/** Self-service accounts (migration 0010_accounts; src/accounts/, docs/accounts.md). Times: ms since the epoch. */
+/** Self-service accounts (migration 0011_accounts; src/accounts/, docs/accounts.md). Times: ms since the epoch. */
 
 /** The sign-in of a tenant that signed up at /console. */
 export interface AccountLoginTable {
