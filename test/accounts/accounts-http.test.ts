@@ -680,6 +680,7 @@ for (const kind of ['sqlite', 'postgres'] as const)
         name: 'Starter',
         monthlyCapNano: 10 * USD,
         models: ['demo/demo-fast'],
+        public: false,
       });
       await gw.runtime.ledger.assignPlan(tenantId, `starter${seq}`);
       const overview = await c.get('/console');
