@@ -78,7 +78,11 @@ it('CLI: tenants suspend needs a reason; unsuspend lifts it', async () => {
   writeFileSync(config, JSON.stringify({ storage: { kind: 'sqlite', path: join(dir, 'modro.db') } }));
   const run = async (...argv: string[]) => {
     let text = '';
-    const out = { write: (s: string) => void (text += s) };
+    const out = {
+      write: (s: string) => {
+        text += s;
+      },
+    };
     const code = await runTenancyCommand([...argv, '--config', config], {}, out, out);
     return { code, text };
   };

@@ -87,7 +87,11 @@ describe('stale-hold sweep: two gateway processes on one PostgreSQL', () => {
     writeFileSync(cliConfig, JSON.stringify(config));
     const cli = async (run: typeof runLedgerCommand, ...argv: string[]) => {
       let text = '';
-      const out = { write: (s: string) => void (text += s) };
+      const out = {
+        write: (s: string) => {
+          text += s;
+        },
+      };
       const code = await run([...argv, '--config', cliConfig], {}, out, out);
       assert.equal(code, 0, text);
       return text;
