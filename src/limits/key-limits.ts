@@ -8,18 +8,32 @@ import { GatewayError } from '../core/errors.ts';
  * (compiled once per settings reload: a BlockList, a set of catalog ids). docs/limits.md describes them.
  */
 
-/** What an endpoint needs. `read-only` grants the endpoints that answer without generating (models, count_tokens). */
-export const SCOPES = ['chat', 'messages', 'embeddings', 'models', 'read-only'] as const;
+/**
+ * What an endpoint needs. `read-only` grants the endpoints that answer without generating or changing
+ * anything (models, count_tokens, the webhook delivery log); `webhooks` grants the webhook API, secret included.
+ */
+export const SCOPES = ['chat', 'messages', 'embeddings', 'models', 'webhooks', 'read-only'] as const;
 export type Scope = (typeof SCOPES)[number];
 
 /** The endpoints admission knows, and the scopes that grant each. */
-export type Endpoint = 'chat' | 'messages' | 'embeddings' | 'count_tokens' | 'models';
+export type Endpoint =
+  | 'chat'
+  | 'messages'
+  | 'embeddings'
+  | 'count_tokens'
+  | 'models'
+  /** Reading the webhook delivery log. */
+  | 'webhook_deliveries'
+  /** Redelivering, reading or rotating the webhook signing secret. */
+  | 'webhooks_manage';
 const GRANTED_BY: Readonly<Record<Endpoint, readonly Scope[]>> = {
   chat: ['chat'],
   messages: ['messages'],
   embeddings: ['embeddings'],
   count_tokens: ['messages', 'read-only'],
   models: ['models', 'read-only'],
+  webhook_deliveries: ['webhooks', 'read-only'],
+  webhooks_manage: ['webhooks'],
 };
 
 export const QUOTA_PERIODS = ['total', 'monthly', 'daily'] as const;

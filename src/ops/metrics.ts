@@ -156,6 +156,50 @@ export class Metrics {
     );
   }
 
+  /**
+   * Webhook delivery (src/webhooks/): attempts by outcome (delivered, retrying: failed and scheduled again,
+   * failed: failed for good), deliveries waiting, and how late the oldest due one is. Read at scrape time.
+   */
+  watchWebhooks(
+    stats: () => {
+      pending: number;
+      oldestDueMs: number;
+      outcomes: Record<'delivered' | 'retrying' | 'failed', number>;
+    },
+  ): void {
+    const registers = [this.registry];
+    const seen = { delivered: 0, retrying: 0, failed: 0 };
+    new Counter({
+      name: 'modro_webhook_attempts_total',
+      help: 'Webhook delivery attempts by outcome (delivered; retrying: failed, another attempt scheduled; failed: given up)',
+      labelNames: ['outcome'],
+      registers,
+      collect() {
+        const now = stats().outcomes;
+        for (const outcome of ['delivered', 'retrying', 'failed'] as const) {
+          if (now[outcome] > seen[outcome]) this.inc({ outcome }, now[outcome] - seen[outcome]);
+          seen[outcome] = now[outcome];
+        }
+      },
+    });
+    new Gauge({
+      name: 'modro_webhook_queue_depth',
+      help: 'Webhook deliveries neither delivered nor failed yet (read from the outbox every few seconds)',
+      registers,
+      collect() {
+        this.set(stats().pending);
+      },
+    });
+    new Gauge({
+      name: 'modro_webhook_oldest_due_seconds',
+      help: 'How long the oldest due webhook delivery has been waiting for its attempt (0: none due)',
+      registers,
+      collect() {
+        this.set(stats().oldestDueMs / 1000);
+      },
+    });
+  }
+
   /** Stops the event-loop delay sampler (its timer would otherwise keep running after the runtime closes). */
   close(): void {
     this.loopDelay.disable();

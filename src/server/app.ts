@@ -18,6 +18,7 @@ import { registerModels } from './routes/models.ts';
 import { registerOps } from './routes/ops.ts';
 import { registerResponsesRoutes } from './routes/responses.ts';
 import { registerStripeWebhook } from './routes/stripe-webhook.ts';
+import { registerWebhookRoutes } from './routes/webhooks.ts';
 import type { Runtime } from './runtime.ts';
 import type { SSEWriter } from './sse.ts';
 
@@ -107,6 +108,7 @@ export function buildApp(runtime: Runtime) {
   registerCountTokensRoute(app, { path: '/v1/messages/count_tokens', codec: anthropicMessagesCodec, pipeline, budget });
   registerEmbeddingsRoute(app, { path: '/v1/embeddings', codec: openAIEmbeddingsCodec, pipeline, budget });
   registerModels(app, pipeline, budget, Date.now());
+  registerWebhookRoutes(app, { pipeline, budget, webhooks: runtime.webhooks });
   registerOps(app, runtime);
   registerStripeWebhook(app, runtime);
   registerDashboard(app, runtime);

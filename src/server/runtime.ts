@@ -34,6 +34,8 @@ import { syncSqliteWal } from '../store/sqlite-wal-sync.ts';
 import { UsageWriter } from '../store/usage-writer.ts';
 import { createTenancy, type Tenancy } from '../tenancy/tenancy.ts';
 import { TokenCounter } from '../tokens/token-counter.ts';
+import type { Lookup } from '../webhooks/address-policy.ts';
+import { createWebhooks, type Webhooks } from '../webhooks/webhooks.ts';
 import { buildApp } from './app.ts';
 import { createSharedLimits } from './shared-limits.ts';
 
@@ -48,6 +50,8 @@ export interface RuntimeOptions {
   logDestination?: pino.DestinationStream;
   /** Provider kind → adapter (tests put a faulty adapter here); default: the registry's. */
   adapterFor?: (provider: ProviderSpec) => ProviderAdapter;
+  /** How webhook hosts are resolved (tests); default: the system resolver. */
+  webhookLookup?: Lookup;
 }
 
 export interface Runtime {
@@ -66,6 +70,8 @@ export interface Runtime {
   stripe: StripeDeposits | undefined;
   /** Stored responses of the Responses API; undefined unless `responses.store` is on. */
   responses: ResponseStore | undefined;
+  /** Signed webhook delivery (src/webhooks/): the outbox executions enqueue into, the tenant API's data. */
+  webhooks: Webhooks;
   auth: Authenticator;
   tenancy: Tenancy;
   /** Channels: providers managed at runtime (src/channels/, docs/channels.md). */
@@ -245,6 +251,16 @@ export async function createRuntime(options: RuntimeOptions): Promise<Runtime> {
       })
     : undefined;
   responses?.start();
+  const webhooks = await createWebhooks({
+    db: store.db,
+    dialect: store.dialect,
+    config: config.webhooks,
+    env,
+    dataDir,
+    logger,
+    ...(options.webhookLookup ? { lookup: options.webhookLookup } : {}),
+  });
+  metrics.watchWebhooks(() => ({ ...webhooks.deliverer.queue, outcomes: webhooks.deliverer.outcomes }));
   const calibration = config.routing.calibration;
   const recalibrate = async () => {
     // Only a learned chooser is calibrated, on its own scores (the rules chooser is the fallback when the
@@ -333,6 +349,7 @@ export async function createRuntime(options: RuntimeOptions): Promise<Runtime> {
     ledger,
     stripe,
     responses,
+    webhooks,
     auth,
     tenancy,
     channels,
@@ -351,6 +368,7 @@ export async function createRuntime(options: RuntimeOptions): Promise<Runtime> {
       const host = config.server.host.includes(':') ? `[${config.server.host}]` : config.server.host;
       const url = `http://${host === '0.0.0.0' ? '127.0.0.1' : host}:${port}`;
       tenancy.setBaseUrl(url);
+      webhooks.start();
       return url;
     },
     async shutdown() {
@@ -395,6 +413,7 @@ export async function createRuntime(options: RuntimeOptions): Promise<Runtime> {
       await usage.close();
       await ledger.close().catch((err: unknown) => logger.error({ err }, 'ledger entries could not be written'));
       await responses?.close();
+      await webhooks.close();
       await tenancy.close();
       await shared.close();
       await store.close();

@@ -3,6 +3,7 @@ import type { ChannelCredentialTable, ChannelRevisionTable, ChannelTable } from 
 import type { LatencyBucketColumn } from './latency-buckets.ts';
 import type { AccountTable, LedgerEntryTable, PlanTable } from './ledger-tables.ts';
 import type { AdminUserTable, ApiKeyTable, SessionTable, TenancySettingsTable, TenantTable } from './tenancy-tables.ts';
+import type { WebhookAttemptTable, WebhookDeliveryTable, WebhookSecretTable } from './webhook-tables.ts';
 
 /**
  * The type of every table, as Kysely sees it. Add a table here in the same change as its migration.
@@ -27,6 +28,9 @@ export interface Database {
   plan: PlanTable;
   account: AccountTable;
   ledger_entry: LedgerEntryTable;
+  webhook_delivery: WebhookDeliveryTable;
+  webhook_attempt: WebhookAttemptTable;
+  webhook_secret: WebhookSecretTable;
 }
 
 /**
