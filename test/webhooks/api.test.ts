@@ -1,0 +1,230 @@
+import assert from 'node:assert/strict';
+import { after, before, describe, it } from 'node:test';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { Webhook } from 'standardwebhooks';
+import type { TestGateway } from '../helpers/gateway.ts';
+import {
+  type AdminClient,
+  adminClient,
+  createKey,
+  createTenantWithKey,
+  startTenancyGateway,
+} from '../tenancy/helpers.ts';
+import { type Receiver, startReceiver } from './receiver.ts';
+
+/**
+ * The tenant's webhook API through a running gateway, authenticated with managed keys of two tenants: the
+ * delivery log with attempts, manual redelivery, the signing secret and its rotation, key scopes, 404 for
+ * another tenant's delivery, and the delivery metrics.
+ */
+
+interface DeliveryJson {
+  id: string;
+  message_id: string;
+  status: string;
+  attempt_count: number;
+  attempts: Array<{
+    status_code: number | null;
+    error: string | null;
+    manual: boolean;
+    response_excerpt: string | null;
+  }>;
+}
+
+describe('webhook API', () => {
+  let gw: TestGateway;
+  let admin: AdminClient;
+  let receiver: Receiver;
+  let keyA: string;
+  let keyB: string;
+
+  const call = (key: string | undefined, method: string, path: string) =>
+    fetch(`${gw.url}${path}`, { method, headers: key ? { authorization: `Bearer ${key}` } : {} });
+  const json = async <T>(res: Response, status: number): Promise<T> => {
+    const text = await res.text();
+    assert.equal(res.status, status, text);
+    return JSON.parse(text) as T;
+  };
+
+  before(async () => {
+    receiver = await startReceiver({ behaviour: 200 });
+    gw = await startTenancyGateway({
+      webhooks: { allowPrivateNetworks: true, pollMs: 20, retryScheduleMs: [50], jitter: 0 },
+    });
+    admin = await adminClient(gw);
+    keyA = (await createTenantWithKey(admin, { id: 'hooks-a' })).key;
+    keyB = (await createTenantWithKey(admin, { id: 'hooks-b' })).key;
+  });
+  after(async () => {
+    await gw.close();
+    await receiver.stop();
+  });
+
+  async function deliveredTo(tenantId: string, messageId: string): Promise<void> {
+    await gw.runtime.webhooks.outbox.enqueue(gw.runtime.store.db, {
+      tenantId,
+      url: receiver.url,
+      messageId,
+      type: 'execution.completed',
+      data: { id: 'exec_api', status: 'COMPLETED' },
+    });
+    const deadline = Date.now() + 10_000;
+    while (!receiver.received.some((r) => r.headers['webhook-id'] === messageId)) {
+      assert.ok(Date.now() < deadline, 'delivered');
+      await sleep(10);
+    }
+  }
+
+  it('lists the tenant’s deliveries with their attempts; another tenant sees none and gets 404 by id', async () => {
+    await deliveredTo('hooks-a', 'msg_api_1');
+    let list: { data: DeliveryJson[]; has_more: boolean };
+    const deadline = Date.now() + 5_000;
+    do {
+      list = await json(await call(keyA, 'GET', '/v1/webhooks/deliveries'), 200);
+    } while (list.data[0]?.status !== 'delivered' && Date.now() < deadline && (await sleep(20), true));
+    assert.equal(list.data.length, 1);
+    const [d] = list.data;
+    assert.equal(d!.message_id, 'msg_api_1');
+    assert.equal(d!.status, 'delivered');
+    assert.equal(d!.attempt_count, 1);
+    assert.deepEqual(
+      d!.attempts.map((a) => [a.status_code, a.error, a.manual, a.response_excerpt]),
+      [[200, null, false, 'ok']],
+    );
+    const one = await json<DeliveryJson>(await call(keyA, 'GET', `/v1/webhooks/deliveries/${d!.id}`), 200);
+    assert.equal(one.id, d!.id);
+
+    const other = await json<{ data: unknown[] }>(await call(keyB, 'GET', '/v1/webhooks/deliveries'), 200);
+    assert.deepEqual(other.data, []);
+    for (const [method, path] of [
+      ['GET', `/v1/webhooks/deliveries/${d!.id}`],
+      ['POST', `/v1/webhooks/deliveries/${d!.id}/redeliver`],
+    ] as const) {
+      const err = await json<{ error: { code: string } }>(await call(keyB, method, path), 404);
+      assert.equal(err.error.code, 'not_found');
+    }
+    assert.equal(receiver.received.filter((r) => r.headers['webhook-id'] === 'msg_api_1').length, 1);
+
+    // Filters and paging.
+    await deliveredTo('hooks-a', 'msg_api_2');
+    const page1 = await json<{ data: DeliveryJson[]; has_more: boolean; last_id: string }>(
+      await call(keyA, 'GET', '/v1/webhooks/deliveries?limit=1'),
+      200,
+    );
+    assert.equal(page1.data[0]!.message_id, 'msg_api_2');
+    assert.equal(page1.has_more, true);
+    const page2 = await json<{ data: DeliveryJson[]; has_more: boolean }>(
+      await call(keyA, 'GET', `/v1/webhooks/deliveries?limit=1&starting_after=${page1.last_id}`),
+      200,
+    );
+    assert.equal(page2.data[0]!.message_id, 'msg_api_1');
+    assert.equal(page2.has_more, false);
+    const byMessage = await json<{ data: DeliveryJson[] }>(
+      await call(keyA, 'GET', '/v1/webhooks/deliveries?message_id=msg_api_1'),
+      200,
+    );
+    assert.deepEqual(
+      byMessage.data.map((x) => x.message_id),
+      ['msg_api_1'],
+    );
+    const bad = await json<{ error: { code: string; param: string } }>(
+      await call(keyA, 'GET', '/v1/webhooks/deliveries?limit=0'),
+      400,
+    );
+    assert.deepEqual([bad.error.code, bad.error.param], ['invalid_request', 'limit']);
+    const badStatus = await json<{ error: { param: string } }>(
+      await call(keyA, 'GET', '/v1/webhooks/deliveries?status=lost'),
+      400,
+    );
+    assert.equal(badStatus.error.param, 'status');
+  });
+
+  it('redelivers with the same webhook-id, signed with the tenant’s secret from the API', async () => {
+    const list = await json<{ data: DeliveryJson[] }>(
+      await call(keyA, 'GET', '/v1/webhooks/deliveries?message_id=msg_api_1'),
+      200,
+    );
+    const id = list.data[0]!.id;
+    const before = receiver.received.length;
+    const res = await json<DeliveryJson>(await call(keyA, 'POST', `/v1/webhooks/deliveries/${id}/redeliver`), 202);
+    assert.equal(res.status, 'pending');
+    await receiver.waitFor(before + 1);
+    const got = receiver.received[before]!;
+    assert.equal(got.headers['webhook-id'], 'msg_api_1');
+    const secret = await json<{ secret: string; object: string }>(await call(keyA, 'GET', '/v1/webhooks/secret'), 200);
+    assert.equal(secret.object, 'webhook_secret');
+    new Webhook(secret.secret).verify(got.body, got.headers);
+    const deadline = Date.now() + 5_000;
+    let after: DeliveryJson;
+    do {
+      after = await json<DeliveryJson>(await call(keyA, 'GET', `/v1/webhooks/deliveries/${id}`), 200);
+    } while (after.attempt_count < 2 && Date.now() < deadline && (await sleep(20), true));
+    assert.deepEqual(
+      after.attempts.map((a) => a.manual),
+      [false, true],
+    );
+  });
+
+  it('the signing secret: one per tenant, never cached, rotatable with an overlap', async () => {
+    const resA = await call(keyA, 'GET', '/v1/webhooks/secret');
+    assert.equal(resA.headers.get('cache-control'), 'no-store');
+    const a = await json<{ secret: string }>(resA, 200);
+    const b = await json<{ secret: string }>(await call(keyB, 'GET', '/v1/webhooks/secret'), 200);
+    assert.match(a.secret, /^whsec_[A-Za-z0-9+/]{43}=$/);
+    assert.notEqual(a.secret, b.secret);
+    const rotated = await json<{ secret: string; rotated_at: number; previous_valid_until: number }>(
+      await call(keyA, 'POST', '/v1/webhooks/secret/rotate'),
+      200,
+    );
+    assert.notEqual(rotated.secret, a.secret);
+    assert.ok(rotated.previous_valid_until > Date.now() / 1000 + 3600);
+    const again = await json<{ secret: string }>(await call(keyA, 'GET', '/v1/webhooks/secret'), 200);
+    assert.equal(again.secret, rotated.secret);
+    // B's secret is untouched.
+    assert.equal(
+      (await json<{ secret: string }>(await call(keyB, 'GET', '/v1/webhooks/secret'), 200)).secret,
+      b.secret,
+    );
+    // Sealed at rest: the database row does not hold the secret.
+    const row = await gw.runtime.store.db
+      .selectFrom('webhook_secret')
+      .selectAll()
+      .where('tenant_id', '=', 'hooks-a')
+      .executeTakeFirstOrThrow();
+    assert.ok(!row.ciphertext.includes(rotated.secret.slice(6)));
+    assert.ok(!row.previous_ciphertext!.includes(a.secret.slice(6)));
+    assert.ok(gw.logs.every((line) => !line.includes(rotated.secret.slice(6)) && !line.includes(a.secret.slice(6))));
+  });
+
+  it('scopes: read-only reads the log but not the secret; webhooks manages; chat gets neither; no key is 401', async () => {
+    const readOnly = (await createKey(admin, 'hooks-a', { limits: { scopes: ['read-only'] } })).key;
+    const manage = (await createKey(admin, 'hooks-a', { limits: { scopes: ['webhooks'] } })).key;
+    const chatOnly = (await createKey(admin, 'hooks-a', { limits: { scopes: ['chat'] } })).key;
+    assert.equal((await call(readOnly, 'GET', '/v1/webhooks/deliveries')).status, 200);
+    for (const [method, path] of [
+      ['GET', '/v1/webhooks/secret'],
+      ['POST', '/v1/webhooks/secret/rotate'],
+      ['POST', '/v1/webhooks/deliveries/whd_x/redeliver'],
+    ] as const) {
+      const err = await json<{ error: { code: string } }>(await call(readOnly, method, path), 403);
+      assert.equal(err.error.code, 'permission_denied');
+      assert.equal((await call(chatOnly, method, path)).status, 403);
+    }
+    assert.equal((await call(chatOnly, 'GET', '/v1/webhooks/deliveries')).status, 403);
+    assert.equal((await call(manage, 'GET', '/v1/webhooks/secret')).status, 200);
+    assert.equal((await call(manage, 'GET', '/v1/webhooks/deliveries')).status, 200);
+    const unauth = await json<{ error: { code: string } }>(
+      await call(undefined, 'GET', '/v1/webhooks/deliveries'),
+      401,
+    );
+    assert.equal(unauth.error.code, 'authentication_failed');
+  });
+
+  it('metrics: attempts by outcome, queue depth and oldest due age', async () => {
+    const text = await (await fetch(`${gw.url}/metrics`)).text();
+    const delivered = /modro_webhook_attempts_total\{outcome="delivered"\} (\d+)/.exec(text);
+    assert.ok(delivered && Number(delivered[1]) >= 3, text.slice(0, 200));
+    assert.match(text, /modro_webhook_queue_depth \d+/);
+    assert.match(text, /modro_webhook_oldest_due_seconds [\d.]+/);
+  });
+});
