@@ -31,6 +31,15 @@ interface DeliveryJson {
   }>;
 }
 
+async function poll<T>(read: () => Promise<T>, ok: (v: T) => boolean, timeoutMs = 5_000): Promise<T> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const v = await read();
+    if (ok(v) || Date.now() > deadline) return v;
+    await sleep(20);
+  }
+}
+
 describe('webhook API', () => {
   let gw: TestGateway;
   let admin: AdminClient;
@@ -77,11 +86,11 @@ describe('webhook API', () => {
 
   it('lists the tenant’s deliveries with their attempts; another tenant sees none and gets 404 by id', async () => {
     await deliveredTo('hooks-a', 'msg_api_1');
-    let list: { data: DeliveryJson[]; has_more: boolean };
-    const deadline = Date.now() + 5_000;
-    do {
-      list = await json(await call(keyA, 'GET', '/v1/webhooks/deliveries'), 200);
-    } while (list.data[0]?.status !== 'delivered' && Date.now() < deadline && (await sleep(20), true));
+    const list = await poll(
+      async () =>
+        json<{ data: DeliveryJson[]; has_more: boolean }>(await call(keyA, 'GET', '/v1/webhooks/deliveries'), 200),
+      (l) => l.data[0]?.status === 'delivered',
+    );
     assert.equal(list.data.length, 1);
     const [d] = list.data;
     assert.equal(d!.message_id, 'msg_api_1');
@@ -154,11 +163,10 @@ describe('webhook API', () => {
     const secret = await json<{ secret: string; object: string }>(await call(keyA, 'GET', '/v1/webhooks/secret'), 200);
     assert.equal(secret.object, 'webhook_secret');
     new Webhook(secret.secret).verify(got.body, got.headers);
-    const deadline = Date.now() + 5_000;
-    let after: DeliveryJson;
-    do {
-      after = await json<DeliveryJson>(await call(keyA, 'GET', `/v1/webhooks/deliveries/${id}`), 200);
-    } while (after.attempt_count < 2 && Date.now() < deadline && (await sleep(20), true));
+    const after = await poll(
+      async () => json<DeliveryJson>(await call(keyA, 'GET', `/v1/webhooks/deliveries/${id}`), 200),
+      (d) => d.attempt_count >= 2,
+    );
     assert.deepEqual(
       after.attempts.map((a) => a.manual),
       [false, true],
