@@ -9,6 +9,7 @@ import type { Router } from '../router/router.ts';
 import type { Store } from '../store/db.ts';
 import type { AdminOps } from '../tenancy/admin-operations.ts';
 import type { Tenancy } from '../tenancy/tenancy.ts';
+import type { Webhooks } from '../webhooks/webhooks.ts';
 
 /**
  * What the dashboards use of the running gateway, and nothing more. The server's Runtime satisfies it as
@@ -34,6 +35,8 @@ export interface DashboardDeps {
   };
   logger: Pick<Logger, 'error'>;
   channels: ChannelService;
+  /** The tenant's webhook deliveries and signing secret (the client's Webhooks page). */
+  webhooks: Pick<Webhooks, 'outbox' | 'secrets' | 'deliverer'>;
 }
 
 /** What the management operations (shared with the CLI) need, taken from the dashboards' deps. */

@@ -20,6 +20,7 @@ import { registerAdminTenantList } from './admin/tenant-list-routes.ts';
 import { registerClientOverview } from './client/overview-routes.ts';
 import { registerClientSession } from './client/session-routes.ts';
 import { registerClientSettings } from './client/settings-routes.ts';
+import { registerClientWebhooks } from './client/webhooks-routes.ts';
 import type { DashboardDeps } from './deps.ts';
 import { parseForm, SECURITY_HEADERS } from './http.ts';
 import { messagePage } from './layout.ts';
@@ -68,6 +69,7 @@ export function registerDashboard(app: FastifyInstance, deps: DashboardDeps): vo
     registerClientSession(scope, deps);
     registerClientOverview(scope, deps);
     registerClientSettings(scope, deps);
+    registerClientWebhooks(scope, deps);
 
     const loginThrottle = new LoginThrottle();
     registerAdminLogin(scope, deps, loginThrottle);
