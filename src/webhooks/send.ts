@@ -1,4 +1,5 @@
 import type { LookupAddress } from 'node:dns';
+import tls from 'node:tls';
 import type * as Undici from 'undici';
 import { Agent, request } from '../providers/undici-core.ts';
 import type { AddressPolicy, Lookup } from './address-policy.ts';
@@ -17,6 +18,8 @@ export interface SendOptions {
   maxResponseBytes: number;
   /** Aborts the attempt (shutdown). */
   signal?: AbortSignal;
+  /** Certificate authorities trusted besides the system's (PEM), e.g. an internal receiver's. */
+  ca?: string;
 }
 
 export interface AttemptResult {
@@ -60,6 +63,7 @@ export async function sendOnce(
   const agent = new Agent({
     connect: {
       timeout: options.timeoutMs,
+      ...(options.ca ? { ca: [...tls.rootCertificates, options.ca] } : {}),
       // The pinned address, whatever is asked: net.connect asks with `all` when it races address families.
       lookup: (_hostname: string, opts: { all?: boolean }, cb: (...args: unknown[]) => void) => {
         if (opts?.all) cb(null, [{ address, family } satisfies LookupAddress]);

@@ -1,5 +1,12 @@
 import assert from 'node:assert/strict';
+import { execFileSync } from 'node:child_process';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import https from 'node:https';
+import type { AddressInfo } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { describe, it } from 'node:test';
+import type { TLSSocket } from 'node:tls';
 import { GatewayError } from '../../src/core/errors.ts';
 import { AddressPolicy, type Lookup, validateWebhookUrl } from '../../src/webhooks/address-policy.ts';
 import { sendOnce } from '../../src/webhooks/send.ts';
@@ -197,5 +204,64 @@ describe('webhook address policy', () => {
     } finally {
       for (const r of [target, redirecting, slow, big]) await r.stop();
     }
+  });
+});
+
+describe('webhooks over https to a pinned address', () => {
+  it('keeps the URL’s name for TLS (certificate check) and Host while connecting to the checked address', async (t) => {
+    const dir = mkdtempSync(join(tmpdir(), 'modro-hook-tls-'));
+    t.after(() => rmSync(dir, { recursive: true, force: true }));
+    try {
+      execFileSync(
+        'openssl',
+        [
+          'req',
+          '-x509',
+          '-newkey',
+          'ec',
+          '-pkeyopt',
+          'ec_paramgen_curve:prime256v1',
+          '-nodes',
+          '-keyout',
+          join(dir, 'key.pem'),
+          '-out',
+          join(dir, 'cert.pem'),
+          '-days',
+          '1',
+          '-subj',
+          '/CN=hooks.example.test',
+          '-addext',
+          'subjectAltName=DNS:hooks.example.test',
+        ],
+        { stdio: 'ignore' },
+      );
+    } catch {
+      t.skip('openssl is not available to make a test certificate');
+      return;
+    }
+    const cert = readFileSync(join(dir, 'cert.pem'), 'utf8');
+    const seen: Array<{ host: string | undefined; servername: string | false | null }> = [];
+    const server = https.createServer({ key: readFileSync(join(dir, 'key.pem')), cert }, (req, res) => {
+      seen.push({ host: req.headers.host, servername: (req.socket as TLSSocket).servername });
+      req.resume();
+      req.on('end', () => res.writeHead(200).end('tls ok'));
+    });
+    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+    t.after(() => new Promise<void>((resolve) => server.close(() => resolve())));
+    const port = (server.address() as AddressInfo).port;
+    const toLoopback: Lookup = async () => [{ address: '127.0.0.1', family: 4 }];
+    const attempt = (host: string) =>
+      sendOnce(
+        { url: `https://${host}:${port}/hook`, headers: { 'content-type': 'application/json' }, body: '{}' },
+        { policy: open, lookup: toLoopback, timeoutMs: 3_000, maxResponseBytes: 1024, ca: cert },
+      );
+    const ok = await attempt('hooks.example.test');
+    assert.equal(ok.status, 200, JSON.stringify(ok));
+    assert.equal(ok.excerpt, 'tls ok');
+    assert.deepEqual(seen, [{ host: `hooks.example.test:${port}`, servername: 'hooks.example.test' }]);
+    // A name the certificate does not cover fails the check, although the address is the same.
+    const wrong = await attempt('other.example.test');
+    assert.equal(wrong.error, 'tls_error');
+    assert.equal(seen.length, 1);
   });
 });
