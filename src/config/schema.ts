@@ -399,6 +399,10 @@ export const configSchema = z.strictObject({
       /** Finished deliveries and their attempts are deleted this many days after they were created. */
       retentionDays: positiveInt.default(30),
     })
+    .refine((w) => w.leaseMs > w.timeoutMs, {
+      message: 'webhooks.leaseMs must exceed webhooks.timeoutMs (a claim must outlive its attempt)',
+      path: ['leaseMs'],
+    })
     .prefault({}),
   health: z
     .strictObject({

@@ -372,6 +372,29 @@ forEachDatabase('webhook delivery', (suite) => {
     await w.close();
   });
 
+  it('closing a deliverer mid-attempt hands the delivery back, due at once, without recording an attempt', async () => {
+    const fresh = await suite.fresh();
+    const hanging = await startReceiver({ behaviour: 'hang' });
+    try {
+      w = await build(fresh.store, dataDir, { leaseMs: 60_000, timeoutMs: 30_000 });
+      await w.outbox.enqueue(fresh.store.db, message('close', hanging.url));
+      await hanging.waitFor(1);
+      const claimed = (await w.outbox.list('close', { limit: 1 })).rows[0]!;
+      assert.ok(claimed.lease_token !== null && claimed.next_at > Date.now() + 50_000, 'leased for a minute');
+      const closing = Date.now();
+      await w.close();
+      assert.ok(Date.now() - closing < 2_000, 'close did not wait for the receiver');
+      const row = (await w.outbox.get('close', claimed.id))!;
+      assert.equal(row.state, 'pending');
+      assert.equal(row.lease_token, null);
+      assert.ok(row.next_at <= Date.now());
+      assert.equal(row.attempts, 0);
+      assert.equal((await w.outbox.attemptsOf('close', [row.id])).size, 0);
+    } finally {
+      await hanging.stop();
+    }
+  });
+
   it("tenant isolation: another tenant's delivery is not found, listed or redelivered", async () => {
     const { db, dialect } = suite.getStore();
     const outbox = new WebhookOutbox({ db, dialect });
