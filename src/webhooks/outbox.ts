@@ -86,6 +86,8 @@ export class WebhookOutbox implements WebhookEnqueue {
    * Claims up to `limit` due deliveries for `leaseMs`: their `next_at` moves a lease ahead (due again then if
    * this deliverer dies) under a new token that the result must present. PostgreSQL skips rows another
    * deliverer is claiming (FOR UPDATE SKIP LOCKED); SQLite's transaction holds the write lock (begin immediate).
+   * A row still holding an earlier claim's token was claimed by a deliverer that died mid-attempt: that attempt
+   * is recorded as `interrupted` (the receiver may or may not have had it) and counts in the schedule.
    */
   async claim(limit: number, leaseMs: number): Promise<Claimed[]> {
     if (limit <= 0) return [];
@@ -94,16 +96,49 @@ export class WebhookOutbox implements WebhookEnqueue {
     const rows = await this.#db.transaction().execute(async (trx) => {
       let due = trx
         .selectFrom('webhook_delivery')
-        .select('id')
+        .select(['id', 'tenant_id', 'lease_token', 'updated_at', 'manual'])
         .where('state', '=', 'pending')
         .where('next_at', '<=', now)
         .orderBy('next_at')
         .limit(limit);
       if (this.#dialect === 'postgres') due = due.forUpdate().skipLocked();
+      const found = await due.execute();
+      if (found.length === 0) return [];
+      const interrupted = found.filter((r) => r.lease_token !== null);
+      if (interrupted.length > 0) {
+        await trx
+          .insertInto('webhook_attempt')
+          .values(
+            interrupted.map((r) => ({
+              delivery_id: r.id,
+              tenant_id: r.tenant_id,
+              at: r.updated_at,
+              duration_ms: 0,
+              status: null,
+              error: 'interrupted',
+              excerpt: null,
+              manual: r.manual,
+            })),
+          )
+          .execute();
+      }
+      const ids = found.map((r) => r.id);
+      const stale = interrupted.map((r) => r.id);
       return trx
         .updateTable('webhook_delivery')
-        .set({ next_at: now + leaseMs, lease_token: token, updated_at: now })
-        .where('id', 'in', due)
+        .set({
+          next_at: now + leaseMs,
+          lease_token: token,
+          updated_at: now,
+          ...(stale.length > 0
+            ? {
+                attempts: sql<number>`attempts + case when id in (${sql.join(stale)}) then 1 else 0 end`,
+                last_status: sql<null>`case when id in (${sql.join(stale)}) then null else last_status end`,
+                last_error: sql<string>`case when id in (${sql.join(stale)}) then 'interrupted' else last_error end`,
+              }
+            : {}),
+        })
+        .where('id', 'in', ids)
         .returningAll()
         .execute();
     });

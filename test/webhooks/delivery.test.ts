@@ -295,6 +295,10 @@ forEachDatabase('webhook delivery', (suite) => {
     const [got] = await receiver.waitFor(1);
     assert.ok(Date.now() - started >= 300, 'waited for the lease');
     assert.equal(got!.headers['webhook-id'], msg.messageId);
+    const delivered = await until(
+      () => outbox.get('lease', claimed[0]!.row.id),
+      (r) => r?.state === 'delivered',
+    );
     // The dead claim's late result cannot overwrite the row: its token is no longer the row's.
     const late = await outbox.record(
       claimed[0]!,
@@ -303,11 +307,20 @@ forEachDatabase('webhook delivery', (suite) => {
       10,
     );
     assert.equal(late, undefined);
-    const row = await until(
-      () => outbox.get('lease', claimed[0]!.row.id),
-      (r) => r?.state === 'delivered',
-    );
+    const row = await outbox.get('lease', delivered!.id);
     assert.equal(row!.state, 'delivered');
+    // The dead claim is on record as interrupted, then the attempt that delivered, then the late result (an
+    // attempt that happened is always recorded, though it no longer moves the delivery).
+    const attempts = (await outbox.attemptsOf('lease', [row!.id])).get(row!.id)!;
+    assert.deepEqual(
+      attempts.map((a) => [a.error, a.status]),
+      [
+        ['interrupted', null],
+        [null, 200],
+        [null, 500],
+      ],
+    );
+    assert.equal(row!.attempts, 2);
     await w.close();
   });
 

@@ -139,6 +139,13 @@ for (const kind of ['sqlite', 'postgres'] as const) {
         statuses.every((s) => s === 'delivered'),
         statuses.join(),
       );
+      // The attempts the kill cut short are on record as interrupted.
+      const log = await fetch(`${second.url}/v1/webhooks/deliveries?limit=100`, {
+        headers: { authorization: `Bearer ${API_KEY}` },
+      });
+      const deliveries = ((await log.json()) as { data: Array<{ attempts: Array<{ error: string | null }> }> }).data;
+      const interrupted = deliveries.flatMap((d) => d.attempts).filter((a) => a.error === 'interrupted').length;
+      assert.ok(interrupted >= 1, `interrupted attempts: ${interrupted}`);
       assert.equal(await second.stop(), 0, second.output().slice(-2000));
     });
   });
