@@ -73,9 +73,9 @@ export class WebhookDeliverer {
     this.wake();
   }
 
-  /** Looks for due deliveries now (after an enqueue or a redelivery). */
+  /** Looks for due deliveries now (after an enqueue or a redelivery); nothing unless started. */
   wake(): void {
-    if (this.#closed) return;
+    if (this.#closed || !this.#timer) return;
     if (this.#ticking) {
       this.#again = true;
       return;

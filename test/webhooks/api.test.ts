@@ -236,3 +236,38 @@ describe('webhook API', () => {
     assert.match(text, /modro_webhook_oldest_due_seconds [\d.]+/);
   });
 });
+
+describe('webhooks.deliver: false', () => {
+  it('the gateway enqueues and answers the API but sends nothing; a started deliverer (the worker) sends', async () => {
+    const receiver = await startReceiver({ behaviour: 200 });
+    const gw = await startTenancyGateway({ webhooks: { deliver: false, allowPrivateNetworks: true, pollMs: 20 } });
+    try {
+      const admin = await adminClient(gw);
+      const { key } = await createTenantWithKey(admin, { id: 'quiet' });
+      await gw.runtime.webhooks.outbox.enqueue(gw.runtime.store.db, {
+        tenantId: 'quiet',
+        url: receiver.url,
+        messageId: 'msg_quiet',
+        type: 'execution.completed',
+        data: {},
+      });
+      const list = (await (
+        await fetch(`${gw.url}/v1/webhooks/deliveries`, { headers: { authorization: `Bearer ${key}` } })
+      ).json()) as { data: Array<{ id: string; status: string }> };
+      assert.equal(list.data[0]!.status, 'pending');
+      const redeliver = await fetch(`${gw.url}/v1/webhooks/deliveries/${list.data[0]!.id}/redeliver`, {
+        method: 'POST',
+        headers: { authorization: `Bearer ${key}` },
+      });
+      assert.equal(redeliver.status, 202);
+      await sleep(300);
+      assert.equal(receiver.received.length, 0);
+      gw.runtime.webhooks.deliverer.start();
+      await receiver.waitFor(1);
+      assert.equal(receiver.received[0]!.headers['webhook-id'], 'msg_quiet');
+    } finally {
+      await gw.close();
+      await receiver.stop();
+    }
+  });
+});
