@@ -149,6 +149,27 @@ describe('webhook address policy', () => {
     }
   });
 
+  it('IPv6: a literal [::1] and a name resolving to ::1 are refused without the setting, reached with it', async (t) => {
+    let receiver: Awaited<ReturnType<typeof startReceiver>>;
+    try {
+      receiver = await startReceiver({ host: '::1', behaviour: 200 });
+    } catch {
+      t.skip('no IPv6 loopback on this machine');
+      return;
+    }
+    try {
+      const toV6: Lookup = async () => [{ address: '::1', family: 6 }];
+      assert.equal((await send(receiver.url, strict, noLookup)).error, 'blocked_address');
+      assert.equal((await send(`http://v6.example.test:${receiver.port}/hook`, strict, toV6)).error, 'blocked_address');
+      assert.equal(receiver.received.length, 0);
+      assert.equal((await send(receiver.url, open, noLookup)).status, 200);
+      assert.equal((await send(`http://v6.example.test:${receiver.port}/hook`, open, toV6)).status, 200);
+      assert.equal(receiver.received[1]!.host, `v6.example.test:${receiver.port}`);
+    } finally {
+      await receiver.stop();
+    }
+  });
+
   it('DNS rebinding: the connection goes to the checked address, not to a later answer', async () => {
     // 127.0.0.2 is allowed by the operator; 127.0.0.1 (where the "private" service listens) is not.
     const checked = await startReceiver({ host: '127.0.0.2', behaviour: 200 });
