@@ -185,8 +185,9 @@ export class WebhookDeliverer {
 
   async #finish(claimed: Claimed, at: number, result: Parameters<WebhookOutbox['record']>[2]): Promise<void> {
     const { row } = claimed;
+    // A URL that can never be sent to (not http(s), credentials in it) is not retried.
     const retryIn =
-      result.ok || row.manual === 1
+      result.ok || row.manual === 1 || result.error === 'invalid_url'
         ? undefined
         : retryDelay(this.#o.retryScheduleMs, row.attempts, this.#o.jitter, this.#o.random);
     const state: DeliveryState | undefined = await this.#o.outbox.record(claimed, at, result, retryIn);

@@ -408,6 +408,25 @@ forEachDatabase('webhook delivery', (suite) => {
     }
   });
 
+  it('a URL that can never be sent to fails at once; a refused address is retried (DNS or settings may change)', async () => {
+    const fresh = await suite.fresh();
+    w = await build(fresh.store, dataDir, { allowPrivateNetworks: false, retryScheduleMs: [30, 30] });
+    await w.outbox.enqueue(fresh.store.db, message('bad-url', 'ftp://example.com/hook'));
+    await w.outbox.enqueue(fresh.store.db, message('blocked', 'http://127.0.0.1:9/hook'));
+    const bad = await until(
+      async () => (await w.outbox.list('bad-url', { limit: 1 })).rows[0],
+      (r) => r?.state === 'failed',
+    );
+    assert.equal(bad!.attempts, 1);
+    assert.equal(bad!.last_error, 'invalid_url');
+    const blocked = await until(
+      async () => (await w.outbox.list('blocked', { limit: 1 })).rows[0],
+      (r) => r?.state === 'failed',
+    );
+    assert.equal(blocked!.attempts, 3);
+    assert.equal(blocked!.last_error, 'blocked_address');
+  });
+
   it("tenant isolation: another tenant's delivery is not found, listed or redelivered", async () => {
     const { db, dialect } = suite.getStore();
     const outbox = new WebhookOutbox({ db, dialect });
