@@ -220,6 +220,16 @@ describe('webhook API', () => {
     }
     assert.equal((await call(chatOnly, 'GET', '/v1/webhooks/deliveries')).status, 403);
     assert.equal((await call(manage, 'GET', '/v1/webhooks/secret')).status, 200);
+    // A POST with an empty body labelled JSON, or with `{}`, is fine: these routes take no body.
+    for (const body of [undefined, '{}', 'not json']) {
+      const res = await fetch(`${gw.url}/v1/webhooks/secret/rotate`, {
+        method: 'POST',
+        headers: { authorization: `Bearer ${manage}`, 'content-type': 'application/json' },
+        ...(body === undefined ? {} : { body }),
+      });
+      assert.equal(res.status, 200, await res.clone().text());
+      await res.arrayBuffer();
+    }
     assert.equal((await call(manage, 'GET', '/v1/webhooks/deliveries')).status, 200);
     const unauth = await json<{ error: { code: string } }>(
       await call(undefined, 'GET', '/v1/webhooks/deliveries'),

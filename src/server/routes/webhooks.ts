@@ -1,6 +1,8 @@
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { GatewayError } from '../../core/errors.ts';
+import { toClientError } from '../../http/client-errors.ts';
 import type { Endpoint } from '../../limits/key-limits.ts';
+import type { Logger } from '../../ops/logger.ts';
 import { keyAccess } from '../../pipeline/admit.ts';
 import type { Caller } from '../../pipeline/context.ts';
 import type { Pipeline } from '../../pipeline/pipeline.ts';
@@ -25,9 +27,29 @@ import type { BodyBudget } from '../body-budget.ts';
  * Scopes: the delivery log needs `webhooks` or `read-only`; the rest `webhooks` (a key without scopes: all).
  */
 export function registerWebhookRoutes(
+  parent: FastifyInstance,
+  deps: { pipeline: Pipeline; budget: BodyBudget; webhooks: Webhooks; logger: Pick<Logger, 'error'> },
+): void {
+  // In a scope of their own: the POST routes take no body, so whatever a client sends (nothing, `{}`, an empty
+  // body labelled JSON) is ignored, and errors are answered here, in the envelope, recording no usage.
+  parent.register(async (app) => {
+    app.removeAllContentTypeParsers();
+    app.addContentTypeParser('*', { parseAs: 'buffer', bodyLimit: 64 * 1024 }, (_req, _body, done) =>
+      done(null, undefined),
+    );
+    app.setErrorHandler((err, req, reply) => {
+      const error = toClientError(err);
+      if (error.code === 'internal_error') deps.logger.error({ err, url: req.url }, 'webhook API error');
+      return fail(reply, error);
+    });
+    routes(app, deps);
+  });
+}
+
+function routes(
   app: FastifyInstance,
   { pipeline, budget, webhooks }: { pipeline: Pipeline; budget: BodyBudget; webhooks: Webhooks },
-): void {
+) {
   const onRequest = authenticateFirst(pipeline, budget, (_req, reply, error) => fail(reply, error));
   const { outbox, secrets } = webhooks;
 
