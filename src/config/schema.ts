@@ -394,6 +394,8 @@ export const configSchema = z.strictObject({
       pollMs: positiveInt.default(1_000),
       /** Attempts in flight at once per process. */
       concurrency: positiveInt.default(8),
+      /** Attempts in flight at once to one host (host:port) per process, so a slow receiver holds few slots. */
+      perHostConcurrency: positiveInt.default(4),
       /** After a rotation, the previous secret keeps signing beside the new one this long. */
       rotationOverlapMs: z.int().min(0).default(86_400_000),
       /** Finished deliveries and their attempts are deleted this many days after they were created. */

@@ -10,6 +10,8 @@ export interface WebhookDeliveryTable {
   message_id: string;
   type: string;
   url: string;
+  /** The URL's host and port, lower case: attempts in flight are capped per host. */
+  host: string;
   /** The exact body sent on every attempt: `{ type, timestamp, data }` as JSON. */
   payload: string;
   /** pending | delivered | failed */

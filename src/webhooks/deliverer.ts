@@ -23,6 +23,8 @@ export interface DelivererOptions {
   leaseMs: number;
   pollMs: number;
   concurrency: number;
+  /** Attempts in flight at once to one host (so one slow receiver cannot hold every slot). */
+  perHostConcurrency: number;
   /** Finished deliveries older than this are pruned (ms); undefined: never. */
   retentionMs?: number;
   random?: () => number;
@@ -48,6 +50,7 @@ const PRUNE_EVERY_MS = 3_600_000;
 export class WebhookDeliverer {
   readonly #o: DelivererOptions;
   readonly #inFlight = new Set<Promise<void>>();
+  readonly #byHost = new Map<string, number>();
   readonly #abort = new AbortController();
   #timer: NodeJS.Timeout | undefined;
   #ticking: Promise<void> | undefined;
@@ -124,13 +127,26 @@ export class WebhookDeliverer {
     }
     const room = this.#o.concurrency - this.#inFlight.size;
     if (room <= 0 || this.#closed) return;
-    const claimed = await this.#o.outbox.claim(room, this.#o.leaseMs);
+    const cap = this.#o.perHostConcurrency;
+    const busy = [...this.#byHost].filter(([, n]) => n >= cap).map(([host]) => host);
+    const claimed = await this.#o.outbox.claim(room, this.#o.leaseMs, busy);
     for (const c of claimed) {
+      const host = c.row.host;
+      const n = this.#byHost.get(host) ?? 0;
+      if (n >= cap) {
+        // More of this host's deliveries came in one claim than it may have in flight: back, due now.
+        await this.#o.outbox.release(c);
+        continue;
+      }
+      this.#byHost.set(host, n + 1);
       const work = this.#attempt(c).catch((err: unknown) =>
         this.#o.logger.error({ err, delivery: c.row.id }, 'webhook deliverer: recording an attempt failed'),
       );
       this.#inFlight.add(work);
       void work.finally(() => {
+        const left = (this.#byHost.get(host) ?? 1) - 1;
+        if (left > 0) this.#byHost.set(host, left);
+        else this.#byHost.delete(host);
         this.#inFlight.delete(work);
         // A slot is free: more may be due.
         if (claimed.length === room) this.wake();

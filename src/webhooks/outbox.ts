@@ -36,6 +36,15 @@ export interface QueueStats {
   oldestDueMs: number;
 }
 
+/** The host and port of a URL, lower case ('' when it does not parse): the key of the per-host cap. */
+export function hostKey(url: string): string {
+  try {
+    return new URL(url).host.toLowerCase();
+  } catch {
+    return '';
+  }
+}
+
 export class WebhookOutbox implements WebhookEnqueue {
   readonly #db: Kysely<Database>;
   readonly #dialect: SqlDialect;
@@ -65,6 +74,7 @@ export class WebhookOutbox implements WebhookEnqueue {
         message_id: message.messageId,
         type: message.type,
         url: message.url,
+        host: hostKey(message.url),
         payload,
         state: 'pending',
         attempts: 0,
@@ -83,13 +93,13 @@ export class WebhookOutbox implements WebhookEnqueue {
   }
 
   /**
-   * Claims up to `limit` due deliveries for `leaseMs`: their `next_at` moves a lease ahead (due again then if
+   * Claims up to `limit` due deliveries (none to `skipHosts`) for `leaseMs`: their `next_at` moves a lease ahead (due again then if
    * this deliverer dies) under a new token that the result must present. PostgreSQL skips rows another
    * deliverer is claiming (FOR UPDATE SKIP LOCKED); SQLite's transaction holds the write lock (begin immediate).
    * A row still holding an earlier claim's token was claimed by a deliverer that died mid-attempt: that attempt
    * is recorded as `interrupted` (the receiver may or may not have had it) and counts in the schedule.
    */
-  async claim(limit: number, leaseMs: number): Promise<Claimed[]> {
+  async claim(limit: number, leaseMs: number, skipHosts: readonly string[] = []): Promise<Claimed[]> {
     if (limit <= 0) return [];
     const now = this.#now();
     const token = randomUUID();
@@ -101,6 +111,7 @@ export class WebhookOutbox implements WebhookEnqueue {
         .where('next_at', '<=', now)
         .orderBy('next_at')
         .limit(limit);
+      if (skipHosts.length > 0) due = due.where('host', 'not in', skipHosts);
       if (this.#dialect === 'postgres') due = due.forUpdate().skipLocked();
       const found = await due.execute();
       if (found.length === 0) return [];

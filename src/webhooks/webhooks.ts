@@ -61,6 +61,7 @@ export async function createWebhooks(options: WebhooksOptions): Promise<Webhooks
     leaseMs: config.leaseMs,
     pollMs: config.pollMs,
     concurrency: config.concurrency,
+    perHostConcurrency: config.perHostConcurrency,
     retentionMs: config.retentionDays * 86_400_000,
   });
   let started = false;

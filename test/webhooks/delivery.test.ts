@@ -343,6 +343,7 @@ forEachDatabase('webhook delivery', (suite) => {
       leaseMs: 5_000,
       pollMs: 10,
       concurrency: 4,
+      perHostConcurrency: 4,
     });
     b.start();
     running.push(b);
@@ -425,6 +426,34 @@ forEachDatabase('webhook delivery', (suite) => {
     );
     assert.equal(blocked!.attempts, 3);
     assert.equal(blocked!.last_error, 'blocked_address');
+  });
+
+  it('a slow receiver holds at most perHostConcurrency slots: other hosts are delivered meanwhile', async () => {
+    const fresh = await suite.fresh();
+    const slow = await startReceiver({ behaviour: 'hang' });
+    const fast = await startReceiver({ behaviour: 200 });
+    try {
+      w = await build(fresh.store, dataDir, {
+        concurrency: 4,
+        perHostConcurrency: 2,
+        timeoutMs: 5_000,
+        leaseMs: 10_000,
+      });
+      for (let i = 0; i < 10; i++) await w.outbox.enqueue(fresh.store.db, message('slow', slow.url));
+      await slow.waitFor(2);
+      const started = Date.now();
+      for (let i = 0; i < 6; i++) await w.outbox.enqueue(fresh.store.db, message('fast', fast.url));
+      await fast.waitFor(6);
+      assert.ok(Date.now() - started < 4_000, 'delivered while the slow receiver held its two');
+      assert.equal(slow.received.length, 2, 'never more than two at once to the slow host');
+      const pending = (await w.outbox.list('slow', { limit: 20 })).rows;
+      assert.equal(pending.filter((r) => r.lease_token !== null).length, 2);
+      assert.ok(pending.every((r) => r.attempts === 0));
+    } finally {
+      await w.close();
+      await slow.stop();
+      await fast.stop();
+    }
   });
 
   it("tenant isolation: another tenant's delivery is not found, listed or redelivered", async () => {
