@@ -50,6 +50,12 @@ export interface AddressPolicyOptions {
   allowedNetworks: readonly string[];
 }
 
+/** An address the policy checked: the only kind a webhook connection is given. */
+export interface CheckedAddress {
+  address: string;
+  family: 4 | 6;
+}
+
 export type Lookup = (hostname: string) => Promise<Array<{ address: string; family: number }>>;
 
 export const systemLookup: Lookup = (hostname) => dnsLookup(hostname, { all: true, verbatim: true });
@@ -73,17 +79,17 @@ export class AddressPolicy {
   }
 
   /**
-   * Resolves a URL's host once and checks every address it has: the address to connect to, or the reason
-   * none may be used. An IP literal is checked as it is.
+   * Resolves a URL's host once and checks every address it has: the addresses to connect to (all checked), or
+   * the reason none may be used. An IP literal is checked as it is.
    */
   async resolve(
     url: URL,
     lookup: Lookup,
-  ): Promise<{ ok: true; address: string; family: 4 | 6 } | { ok: false; error: string }> {
+  ): Promise<{ ok: true; addresses: CheckedAddress[] } | { ok: false; error: string }> {
     const host = hostOf(url);
     if (isIP(host) !== 0) {
       return this.allows(host)
-        ? { ok: true, address: host, family: isIP(host) as 4 | 6 }
+        ? { ok: true, addresses: [{ address: host, family: isIP(host) as 4 | 6 }] }
         : { ok: false, error: 'blocked_address' };
     }
     let addresses: Array<{ address: string; family: number }>;
@@ -95,8 +101,10 @@ export class AddressPolicy {
     if (addresses.length === 0) return { ok: false, error: 'dns_failure' };
     // One refused address refuses the host: which one a connection would get is not ours to choose.
     if (!addresses.every((a) => this.allows(a.address))) return { ok: false, error: 'blocked_address' };
-    const first = addresses[0]!;
-    return { ok: true, address: first.address, family: isIP(first.address) === 6 ? 6 : 4 };
+    return {
+      ok: true,
+      addresses: addresses.map((a) => ({ address: a.address, family: isIP(a.address) === 6 ? 6 : 4 })),
+    };
   }
 }
 

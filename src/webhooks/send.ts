@@ -59,15 +59,17 @@ export async function sendOnce(
   const resolved = await raceSignal(options.policy.resolve(url, options.lookup), signal);
   if (resolved === undefined) return done({ status: null, error: 'timeout', excerpt: null });
   if (!resolved.ok) return done({ status: null, error: resolved.error, excerpt: null });
-  const { address, family } = resolved;
+  const { addresses } = resolved;
+  const first = addresses[0]!;
   const agent = new Agent({
     connect: {
       timeout: options.timeoutMs,
       ...(options.ca ? { ca: [...tls.rootCertificates, options.ca] } : {}),
-      // The pinned address, whatever is asked: net.connect asks with `all` when it races address families.
+      // Only the checked addresses, whatever is asked: net.connect asks with `all` when it races address
+      // families (happy eyeballs), and then may try each of them.
       lookup: (_hostname: string, opts: { all?: boolean }, cb: (...args: unknown[]) => void) => {
-        if (opts?.all) cb(null, [{ address, family } satisfies LookupAddress]);
-        else cb(null, address, family);
+        if (opts?.all) cb(null, addresses satisfies LookupAddress[]);
+        else cb(null, first.address, first.family);
       },
     } as Undici.Agent.Options['connect'],
     headersTimeout: options.timeoutMs,

@@ -197,6 +197,22 @@ describe('webhook address policy', () => {
     }
   });
 
+  it('a host with several checked addresses: one that refuses the connection gives way to the next', async () => {
+    const receiver = await startReceiver({ host: '127.0.0.1', behaviour: 200 });
+    try {
+      // 127.0.0.3 is loopback too, but nothing listens there on this port.
+      const two: Lookup = async () => [
+        { address: '127.0.0.3', family: 4 },
+        { address: '127.0.0.1', family: 4 },
+      ];
+      const result = await send(`http://multi.example.test:${receiver.port}/hook`, open, two);
+      assert.equal(result.status, 200, JSON.stringify(result));
+      assert.equal(receiver.received.length, 1);
+    } finally {
+      await receiver.stop();
+    }
+  });
+
   it('a redirect is a failed attempt and is not followed; a slow receiver times out; answers are capped', async () => {
     const target = await startReceiver({ behaviour: 200 });
     const redirecting = await startReceiver({ behaviour: 302 });
