@@ -260,7 +260,10 @@ export async function createRuntime(options: RuntimeOptions): Promise<Runtime> {
     logger,
     ...(options.webhookLookup ? { lookup: options.webhookLookup } : {}),
   });
-  metrics.watchWebhooks(() => ({ ...webhooks.deliverer.queue, outcomes: webhooks.deliverer.outcomes }));
+  metrics.watchWebhooks(
+    () => webhooks.deliverer.outcomes,
+    () => webhooks.outbox.stats(),
+  );
   const calibration = config.routing.calibration;
   const recalibrate = async () => {
     // Only a learned chooser is calibrated, on its own scores (the rules chooser is the fallback when the

@@ -1,6 +1,6 @@
 import type { Logger } from '../ops/logger.ts';
 import type { AddressPolicy, Lookup } from './address-policy.ts';
-import type { Claimed, DeliveryState, QueueStats, WebhookOutbox } from './outbox.ts';
+import type { Claimed, DeliveryState, WebhookOutbox } from './outbox.ts';
 import { sendOnce } from './send.ts';
 import type { SigningSecrets } from './signing-secrets.ts';
 
@@ -44,7 +44,6 @@ export function retryDelay(
   return Math.round(base * (1 + jitter * random()));
 }
 
-const STATS_EVERY_MS = 5_000;
 const PRUNE_EVERY_MS = 3_600_000;
 
 export class WebhookDeliverer {
@@ -56,8 +55,6 @@ export class WebhookDeliverer {
   #ticking: Promise<void> | undefined;
   #again = false;
   #closed = false;
-  #stats: QueueStats = { pending: 0, oldestDueMs: 0 };
-  #statsAt = 0;
   #prunedAt = 0;
   /** Attempts by outcome since start. */
   readonly outcomes: Record<Outcome, number> = { delivered: 0, retrying: 0, failed: 0 };
@@ -94,11 +91,6 @@ export class WebhookDeliverer {
       });
   }
 
-  /** The last queue figures (refreshed every few seconds while running). */
-  get queue(): QueueStats {
-    return this.#stats;
-  }
-
   /** Waits until nothing is in flight (tests). */
   async idle(): Promise<void> {
     while (this.#ticking || this.#inFlight.size > 0) {
@@ -117,10 +109,6 @@ export class WebhookDeliverer {
 
   async #tick(): Promise<void> {
     const now = Date.now();
-    if (now - this.#statsAt >= STATS_EVERY_MS) {
-      this.#statsAt = now;
-      this.#stats = await this.#o.outbox.stats();
-    }
     if (this.#o.retentionMs !== undefined && now - this.#prunedAt >= PRUNE_EVERY_MS) {
       this.#prunedAt = now;
       await this.#o.outbox.prune(now - this.#o.retentionMs);

@@ -242,8 +242,39 @@ describe('webhook API', () => {
     const text = await (await fetch(`${gw.url}/metrics`)).text();
     const delivered = /modro_webhook_attempts_total\{outcome="delivered"\} (\d+)/.exec(text);
     assert.ok(delivered && Number(delivered[1]) >= 3, text.slice(0, 200));
-    assert.match(text, /modro_webhook_queue_depth \d+/);
-    assert.match(text, /modro_webhook_oldest_due_seconds [\d.]+/);
+    assert.match(text, /modro_webhook_queue_depth 0\n/);
+    assert.match(text, /modro_webhook_oldest_due_seconds 0\n/);
+    // A delivery due for a while shows in both gauges, read from the outbox at scrape time.
+    const db = gw.runtime.store.db;
+    const now = Date.now();
+    await db
+      .insertInto('webhook_delivery')
+      .values({
+        id: 'whd_metrics',
+        tenant_id: 'metrics',
+        message_id: 'msg_metrics',
+        type: 'x',
+        url: receiver.url,
+        host: '',
+        payload: '{}',
+        state: 'pending',
+        attempts: 0,
+        manual: 0,
+        // Claimed by a deliverer elsewhere until its lease ran out 90 s ago.
+        next_at: now - 90_000,
+        lease_token: null,
+        last_status: null,
+        last_error: null,
+        created_at: now - 100_000,
+        updated_at: now - 100_000,
+        delivered_at: null,
+      })
+      .execute();
+    await gw.runtime.webhooks.close();
+    const later = await (await fetch(`${gw.url}/metrics`)).text();
+    assert.match(later, /modro_webhook_queue_depth 1\n/);
+    const age = Number(/modro_webhook_oldest_due_seconds ([\d.]+)/.exec(later)![1]);
+    assert.ok(age >= 90 && age < 120, String(age));
   });
 });
 
