@@ -238,10 +238,35 @@ describe('webhook API', () => {
     assert.equal(unauth.error.code, 'authentication_failed');
   });
 
+  it('a delivery that fails for good is logged by id and error class, never its URL or payload', async () => {
+    await gw.runtime.webhooks.outbox.enqueue(gw.runtime.store.db, {
+      tenantId: 'hooks-a',
+      url: 'http://127.0.0.1:1/hook?token=sekrit-url-token',
+      messageId: 'msg_api_dead',
+      type: 'execution.failed',
+      data: { note: 'sekrit-payload' },
+    });
+    const row = await poll(
+      async () => (await gw.runtime.webhooks.outbox.list('hooks-a', { limit: 1, messageId: 'msg_api_dead' })).rows[0],
+      (r) => r?.state === 'failed',
+    );
+    assert.equal(row!.state, 'failed');
+    assert.equal(row!.last_error, 'connection_refused');
+    await poll(
+      async () => gw.logs.some((l) => l.includes('webhook delivery failed for good')),
+      (found) => found,
+    );
+    const line = gw.logs.find((l) => l.includes('webhook delivery failed for good'))!;
+    assert.ok(line.includes(row!.id) && line.includes('connection_refused'), line);
+    assert.ok(gw.logs.every((l) => !l.includes('sekrit-url-token') && !l.includes('sekrit-payload')));
+  });
+
   it('metrics: attempts by outcome, queue depth and oldest due age', async () => {
     const text = await (await fetch(`${gw.url}/metrics`)).text();
     const delivered = /modro_webhook_attempts_total\{outcome="delivered"\} (\d+)/.exec(text);
     assert.ok(delivered && Number(delivered[1]) >= 3, text.slice(0, 200));
+    assert.match(text, /modro_webhook_attempts_total\{outcome="retrying"\} 1\n/);
+    assert.match(text, /modro_webhook_attempts_total\{outcome="failed"\} 1\n/);
     assert.match(text, /modro_webhook_queue_depth 0\n/);
     assert.match(text, /modro_webhook_oldest_due_seconds 0\n/);
     // A delivery due for a while shows in both gauges, read from the outbox at scrape time.
