@@ -4,6 +4,7 @@ import type { WebhookEnqueue, WebhookMessage } from '../executions/contracts.ts'
 import type { SqlDialect } from '../store/migrations/column-types.ts';
 import type { Database } from '../store/schema.ts';
 import type { WebhookAttemptTable, WebhookDeliveryTable } from '../store/webhook-tables.ts';
+import { yieldToEventLoop } from '../store/yield.ts';
 import type { AttemptResult } from './send.ts';
 
 /**
@@ -332,6 +333,8 @@ export class WebhookOutbox implements WebhookEnqueue {
         await trx.deleteFrom('webhook_delivery').where('id', 'in', ids).execute();
       });
       total += ids.length;
+      // Sockets and timers run between chunks (node:sqlite statements are synchronous).
+      await yieldToEventLoop();
     }
   }
 }

@@ -456,6 +456,43 @@ forEachDatabase('webhook delivery', (suite) => {
     }
   });
 
+  it('pruning deletes finished deliveries older than the retention, with their attempts, never pending ones', async () => {
+    const { db, dialect } = suite.getStore();
+    const longAgo = Date.now() - 40 * 86_400_000;
+    const old = new WebhookOutbox({ db, dialect, now: () => longAgo });
+    for (let i = 0; i < 3; i++) await old.enqueue(db, message('prune', 'http://127.0.0.1:9/x'));
+    await new WebhookOutbox({ db, dialect }).enqueue(db, message('prune', 'http://127.0.0.1:9/x'));
+    const rows = (await old.list('prune', { limit: 10 })).rows;
+    assert.equal(rows.length, 4);
+    const [recent, a, b, c] = rows;
+    const claimed = await old.claim(10, 1_000);
+    for (const cl of claimed.filter((x) => x.row.tenant_id === 'prune' && [a!.id, b!.id].includes(x.row.id))) {
+      await old.record(
+        cl,
+        longAgo,
+        { ok: cl.row.id === a!.id, status: 200, error: null, excerpt: null, durationMs: 1 },
+        undefined,
+      );
+    }
+    for (const cl of claimed.filter((x) => !(x.row.tenant_id === 'prune' && [a!.id, b!.id].includes(x.row.id)))) {
+      await old.release(cl);
+    }
+    assert.deepEqual(
+      [(await old.get('prune', a!.id))!.state, (await old.get('prune', b!.id))!.state],
+      ['delivered', 'failed'],
+    );
+    const deleted = await old.prune(Date.now() - 30 * 86_400_000, 1);
+    assert.ok(deleted >= 2);
+    const left = (await old.list('prune', { limit: 10 })).rows.map((r) => r.id).sort();
+    assert.deepEqual(left, [recent!.id, c!.id].sort(), 'the recent one and the old pending one stay');
+    const orphans = await db
+      .selectFrom('webhook_attempt')
+      .select('id')
+      .where('delivery_id', 'in', [a!.id, b!.id])
+      .execute();
+    assert.equal(orphans.length, 0);
+  });
+
   it("tenant isolation: another tenant's delivery is not found, listed or redelivered", async () => {
     const { db, dialect } = suite.getStore();
     const outbox = new WebhookOutbox({ db, dialect });
