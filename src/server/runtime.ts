@@ -260,6 +260,8 @@ export async function createRuntime(options: RuntimeOptions): Promise<Runtime> {
     logger,
     ...(options.webhookLookup ? { lookup: options.webhookLookup } : {}),
   });
+  // Delivers from now on (a worker process would pass { evenIfOff: true }).
+  webhooks.start();
   metrics.watchWebhooks(
     () => webhooks.deliverer.outcomes,
     () => webhooks.outbox.stats(),
@@ -371,7 +373,6 @@ export async function createRuntime(options: RuntimeOptions): Promise<Runtime> {
       const host = config.server.host.includes(':') ? `[${config.server.host}]` : config.server.host;
       const url = `http://${host === '0.0.0.0' ? '127.0.0.1' : host}:${port}`;
       tenancy.setBaseUrl(url);
-      webhooks.start();
       return url;
     },
     async shutdown() {

@@ -20,8 +20,11 @@ export interface Webhooks {
   deliverer: WebhookDeliverer;
   /** Checks a `webhook_url` at submission (throws GatewayError invalid_request, param webhook_url). */
   validateUrl(url: unknown): URL;
-  /** Starts delivering (when configured to). */
-  start(): void;
+  /**
+   * Starts delivering when `webhooks.deliver` is on, or always with `{ evenIfOff: true }` (a `modro worker`
+   * process delivers whatever the gateways' setting).
+   */
+  start(options?: { evenIfOff?: boolean }): void;
   close(): Promise<void>;
 }
 
@@ -75,8 +78,8 @@ export async function createWebhooks(options: WebhooksOptions): Promise<Webhooks
     policy,
     deliverer,
     validateUrl: (url) => validateWebhookUrl(url, policy),
-    start() {
-      if (!config.deliver || started) return;
+    start(opts = {}) {
+      if ((!config.deliver && !opts.evenIfOff) || started) return;
       started = true;
       deliverer.start();
     },

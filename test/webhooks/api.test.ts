@@ -304,7 +304,7 @@ describe('webhook API', () => {
 });
 
 describe('webhooks.deliver: false', () => {
-  it('the gateway enqueues and answers the API but sends nothing; a started deliverer (the worker) sends', async () => {
+  it('the gateway enqueues and answers the API but sends nothing; start({ evenIfOff }) (a worker) sends', async () => {
     const receiver = await startReceiver({ behaviour: 200 });
     const gw = await startTenancyGateway({ webhooks: { deliver: false, allowPrivateNetworks: true, pollMs: 20 } });
     try {
@@ -328,7 +328,10 @@ describe('webhooks.deliver: false', () => {
       assert.equal(redeliver.status, 202);
       await sleep(300);
       assert.equal(receiver.received.length, 0);
-      gw.runtime.webhooks.deliverer.start();
+      gw.runtime.webhooks.start();
+      await sleep(200);
+      assert.equal(receiver.received.length, 0, 'start() alone keeps to webhooks.deliver: false');
+      gw.runtime.webhooks.start({ evenIfOff: true });
       await receiver.waitFor(1);
       assert.equal(receiver.received[0]!.headers['webhook-id'], 'msg_quiet');
     } finally {
