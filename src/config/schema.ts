@@ -10,6 +10,11 @@ import { PROVIDER_KINDS } from '../providers/kinds/index.ts';
  */
 
 const positiveInt = z.int().positive();
+/** An execution's deadline, ms: at most 7 days (a Node timer cannot wait past 24.8 days). */
+const deadline = z
+  .int()
+  .min(1_000)
+  .max(7 * 86_400_000);
 
 /** The learned routers the gateway ships (router/auto/asset.ts holds one weights file for each). */
 export const LEARNED_VERSIONS = ['v6'] as const;
@@ -21,6 +26,19 @@ const priceSchema = z.strictObject({
   cachedInput: z.number().min(0).optional(),
   cacheWrite: z.number().min(0).optional(),
   output: z.number().min(0),
+});
+
+/** A media rate: one USD figure, or one per variant (`size/quality`, `size`, `quality`, `*`). */
+const mediaRateSchema = z.union([z.number().min(0), z.record(z.string().min(1), z.number().min(0))]);
+
+/** Per-unit prices of a media model, USD (docs/providers.md, media models). */
+const mediaPriceSchema = z.strictObject({
+  perImage: mediaRateSchema.optional(),
+  perSecond: mediaRateSchema.optional(),
+  perMillionCharacters: z.number().min(0).optional(),
+  inputImageTokens: z.number().min(0).optional(),
+  inputAudioTokens: z.number().min(0).optional(),
+  outputImageTokens: z.number().min(0).optional(),
 });
 
 const capabilitiesSchema = z.strictObject({
@@ -40,8 +58,13 @@ const modelSchema = z.strictObject({
   capabilities: capabilitiesSchema.optional(),
   qualityRank: z.number().min(0).max(100).optional(),
   tiers: z.array(z.enum(TIERS)).optional(),
-  /** `embedding`: served by POST /v1/embeddings only, priced per input token (docs/embeddings.md). Default chat. */
-  mode: z.enum(['chat', 'embedding']).optional(),
+  /**
+   * `embedding`: served by POST /v1/embeddings only, priced per input token (docs/embeddings.md). `image`,
+   * `speech`, `transcription`, `video`: run as executions only (docs/executions.md). Default chat.
+   */
+  mode: z.enum(['chat', 'embedding', 'image', 'speech', 'transcription', 'video']).optional(),
+  /** A media model's per-unit prices, USD (per image, second, million characters). */
+  mediaPrice: mediaPriceSchema.optional(),
 });
 
 const keySchema = z.union([
@@ -344,6 +367,40 @@ export const configSchema = z.strictObject({
           toleranceSeconds: positiveInt.default(300),
         })
         .optional(),
+    })
+    .prefault({}),
+  /** Asynchronous executions (docs/executions.md): the durable queue and its workers. */
+  executions: z
+    .strictObject({
+      /** Run workers in the gateway process (off: only `modro worker` processes run executions). */
+      enabled: z.boolean().default(true),
+      /** Executions one process runs at once, in all; of one tenant; of one provider (a concrete model's). */
+      concurrency: positiveInt.default(16),
+      perTenant: positiveInt.default(8),
+      perProvider: positiveInt.default(16),
+      /** A worker holds an execution this long and renews it every third of it; one that stops is presumed dead. */
+      leaseMs: z.int().min(1_000).default(30_000),
+      /** An execution not ended this long after its submission ends FAILED with `timeout` (at most 7 days). */
+      deadlineMs: deadline.default(15 * 60_000),
+      /** Deadlines of particular kinds (e.g. `video: 3600000`). */
+      deadlineMsByKind: z
+        .strictObject({
+          text: deadline.optional(),
+          image: deadline.optional(),
+          speech: deadline.optional(),
+          transcription: deadline.optional(),
+          video: deadline.optional(),
+        })
+        .default({}),
+      /** How often a worker looks for work queued by other processes and for expired leases. */
+      pollMs: positiveInt.default(1_000),
+      /** Runs of one execution at most (retries of retryable failures and restarts after a worker died). */
+      maxAttempts: positiveInt.default(5),
+      /** First retry after this; doubled each time up to maxBackoffMs. */
+      backoffMs: positiveInt.default(2_000),
+      maxBackoffMs: positiveInt.default(60_000),
+      /** Ended executions (inputs, outputs) are deleted this many days after they ended; 0 keeps them. */
+      retentionDays: z.int().min(0).default(30),
     })
     .prefault({}),
   /** Stored responses of the Responses API (docs/responses.md): off unless the operator turns them on. */

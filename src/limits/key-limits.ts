@@ -12,7 +12,7 @@ import { GatewayError } from '../core/errors.ts';
  * What an endpoint needs. `read-only` grants the endpoints that answer without generating or changing
  * anything (models, count_tokens, the webhook delivery log); `webhooks` grants the webhook API, secret included.
  */
-export const SCOPES = ['chat', 'messages', 'embeddings', 'models', 'webhooks', 'read-only'] as const;
+export const SCOPES = ['chat', 'messages', 'embeddings', 'executions', 'models', 'webhooks', 'read-only'] as const;
 export type Scope = (typeof SCOPES)[number];
 
 /** The endpoints admission knows, and the scopes that grant each. */
@@ -20,6 +20,7 @@ export type Endpoint =
   | 'chat'
   | 'messages'
   | 'embeddings'
+  | 'executions'
   | 'count_tokens'
   | 'models'
   /** Reading the webhook delivery log. */
@@ -30,6 +31,7 @@ const GRANTED_BY: Readonly<Record<Endpoint, readonly Scope[]>> = {
   chat: ['chat'],
   messages: ['messages'],
   embeddings: ['embeddings'],
+  executions: ['executions'],
   count_tokens: ['messages', 'read-only'],
   models: ['models', 'read-only'],
   webhook_deliveries: ['webhooks', 'read-only'],
