@@ -10,7 +10,8 @@ import { GatewayError } from '../core/errors.ts';
 
 /**
  * What an endpoint needs. `read-only` grants the endpoints that answer without generating or changing
- * anything (models, count_tokens, the webhook delivery log); `webhooks` grants the webhook API, secret included.
+ * anything (models, count_tokens, the webhook delivery log); `webhooks` (and `executions`) grant the webhook API,
+ * secret included.
  */
 export const SCOPES = ['chat', 'messages', 'embeddings', 'executions', 'models', 'webhooks', 'read-only'] as const;
 export type Scope = (typeof SCOPES)[number];
@@ -34,8 +35,9 @@ const GRANTED_BY: Readonly<Record<Endpoint, readonly Scope[]>> = {
   executions: ['executions'],
   count_tokens: ['messages', 'read-only'],
   models: ['models', 'read-only'],
-  webhook_deliveries: ['webhooks', 'read-only'],
-  webhooks_manage: ['webhooks'],
+  // Webhooks announce executions: a key that may submit them may also verify and inspect their webhooks.
+  webhook_deliveries: ['webhooks', 'executions', 'read-only'],
+  webhooks_manage: ['webhooks', 'executions'],
 };
 
 export const QUOTA_PERIODS = ['total', 'monthly', 'daily'] as const;

@@ -220,6 +220,10 @@ describe('webhook API', () => {
     }
     assert.equal((await call(chatOnly, 'GET', '/v1/webhooks/deliveries')).status, 403);
     assert.equal((await call(manage, 'GET', '/v1/webhooks/secret')).status, 200);
+    // A key that may submit executions may verify and inspect their webhooks.
+    const executions = (await createKey(admin, 'hooks-a', { limits: { scopes: ['executions'] } })).key;
+    assert.equal((await call(executions, 'GET', '/v1/webhooks/secret')).status, 200);
+    assert.equal((await call(executions, 'GET', '/v1/webhooks/deliveries')).status, 200);
     // A POST with an empty body labelled JSON, or with `{}`, is fine: these routes take no body.
     for (const body of [undefined, '{}', 'not json']) {
       const res = await fetch(`${gw.url}/v1/webhooks/secret/rotate`, {

@@ -24,7 +24,8 @@ import type { BodyBudget } from '../body-budget.ts';
  *   GET  /v1/webhooks/secret                                               the signing secret (created on first need)
  *   POST /v1/webhooks/secret/rotate                                        a new secret; the old one signs beside it a while
  *
- * Scopes: the delivery log needs `webhooks` or `read-only`; the rest `webhooks` (a key without scopes: all).
+ * Scopes: the delivery log needs `webhooks`, `executions` or `read-only`; the rest `webhooks` or `executions` (a key
+ * without scopes: all).
  */
 export function registerWebhookRoutes(
   parent: FastifyInstance,
