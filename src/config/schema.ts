@@ -380,6 +380,17 @@ export const configSchema = z.strictObject({
       /** Shared billing: a hold open this long at a gateway's start belonged to a process that died; it is closed. */
       staleHoldMs: positiveInt.default(3_600_000),
       /**
+       * The periodic stale-hold sweep (docs/billing.md): every process writes a heartbeat this often, and
+       * closes the holds of processes whose heartbeat stopped. 0: no sweep (holds are closed at start only).
+       */
+      sweepIntervalMs: z.number().int().min(0).default(30_000),
+      /**
+       * A process whose heartbeat is older than this is dead: its holds (older than this too) are settled at
+       * their recorded cost or released. Keep it well above sweepIntervalMs and any database outage a process
+       * should survive.
+       */
+      nodeTimeoutMs: positiveInt.default(120_000),
+      /**
        * Deposits through Stripe Checkout (docs/billing.md): the admin API creates a Checkout session, Stripe's
        * signed `checkout.session.completed` webhook at `POST /webhooks/stripe` credits the account. Unset: off.
        */

@@ -3,6 +3,7 @@ import type { FastifyInstance } from 'fastify';
 import { GatewayError } from '../core/errors.ts';
 import { toClientError } from '../http/client-errors.ts';
 import { registerJsonBodyParser } from '../http/json-body.ts';
+import { registerAdminAccounts } from './admin/account-routes.ts';
 import { registerAdminApiAnalytics } from './admin/api/analytics-routes.ts';
 import { registerAdminApiChannels } from './admin/api/channel-routes.ts';
 import { registerAdminApiKeys } from './admin/api/key-routes.ts';
@@ -76,6 +77,7 @@ export function registerDashboard(app: FastifyInstance, deps: DashboardDeps): vo
     registerAdminOverview(scope, deps);
     registerAdminTenantList(scope, deps);
     registerAdminTenantDetail(scope, deps);
+    registerAdminAccounts(scope, deps);
     registerAdminKeys(scope, deps);
     registerAdminChannels(scope, deps);
 

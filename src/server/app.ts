@@ -12,6 +12,7 @@ import { openAIResponsesCodec } from '../protocols/openai-responses/codec.ts';
 import { BodyBudget } from './body-budget.ts';
 import { answerClientError } from './client-error.ts';
 import { beginRequest } from './request-start.ts';
+import { registerAccountPlans } from './routes/account-plans.ts';
 import { refuse, registerChatRoute, registerCountTokensRoute } from './routes/chat.ts';
 import { registerEmbeddingsRoute } from './routes/embeddings.ts';
 import { registerExecutionRoutes } from './routes/executions.ts';
@@ -110,6 +111,7 @@ export function buildApp(runtime: Runtime) {
   registerEmbeddingsRoute(app, { path: '/v1/embeddings', codec: openAIEmbeddingsCodec, pipeline, budget });
   if (runtime.executions) registerExecutionRoutes(app, { pipeline, budget, service: runtime.executions.service });
   registerModels(app, pipeline, budget, Date.now());
+  registerAccountPlans(app, { pipeline, budget, ledger: runtime.ledger });
   registerWebhookRoutes(app, { pipeline, budget, webhooks: runtime.webhooks, logger: runtime.logger });
   registerOps(app, runtime);
   registerStripeWebhook(app, runtime);

@@ -101,6 +101,8 @@ export interface Runtime {
   generatedApiKey: string | undefined;
   app: ReturnType<typeof buildApp>;
   draining: boolean;
+  /** With `redis:` set: whether Redis answers now and the failMode (for /readyz); undefined without Redis. */
+  redisStatus(): { up: boolean; failMode: 'open' | 'closed' } | undefined;
   refreshGauges(): void;
   /** Starts listening; returns the base URL (http://host:port). */
   listen(): Promise<string>;
@@ -276,6 +278,12 @@ export async function createRuntime(options: RuntimeOptions): Promise<Runtime> {
     staleHoldMs: config.billing.staleHoldMs,
     flushIntervalMs: config.billing.flushIntervalMs,
     pollMs: config.billing.pollMs,
+    dialect: store.dialect,
+    // SQLite serves one process per database: its earlier runs' holds are closed at start, nothing else can die.
+    sweepIntervalMs: store.dialect === 'postgres' ? config.billing.sweepIntervalMs : 0,
+    nodeTimeoutMs: config.billing.nodeTimeoutMs,
+    onSwept: (closed) =>
+      logger.warn(closed, 'holds left open by a stopped gateway process were closed (stale-hold sweep)'),
     onError: (err, during) => logger.error({ err, during }, 'ledger problem (entries are kept and retried)'),
   });
   // After the journal's records are imported: a hold left open by a killed run settles at its recorded cost.
@@ -479,6 +487,7 @@ export async function createRuntime(options: RuntimeOptions): Promise<Runtime> {
     generatedApiKey,
     app: undefined as unknown as ReturnType<typeof buildApp>,
     draining: false,
+    redisStatus: () => shared.redis(),
     refreshGauges() {
       metrics.usageQueue.set(usage.counters.queued);
     },

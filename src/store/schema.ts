@@ -2,7 +2,7 @@ import type { Generated } from 'kysely';
 import type { ChannelCredentialTable, ChannelRevisionTable, ChannelTable } from './channel-tables.ts';
 import type { ExecutionTable } from './execution-tables.ts';
 import type { LatencyBucketColumn } from './latency-buckets.ts';
-import type { AccountTable, LedgerEntryTable, PlanTable } from './ledger-tables.ts';
+import type { AccountTable, LedgerEntryTable, LedgerNodeTable, PlanTable, StripeEventTable } from './ledger-tables.ts';
 import type { AdminUserTable, ApiKeyTable, SessionTable, TenancySettingsTable, TenantTable } from './tenancy-tables.ts';
 import type { WebhookAttemptTable, WebhookDeliveryTable, WebhookSecretTable } from './webhook-tables.ts';
 
@@ -29,6 +29,8 @@ export interface Database {
   plan: PlanTable;
   account: AccountTable;
   ledger_entry: LedgerEntryTable;
+  stripe_event: StripeEventTable;
+  ledger_node: LedgerNodeTable;
   execution: ExecutionTable;
   webhook_delivery: WebhookDeliveryTable;
   webhook_attempt: WebhookAttemptTable;

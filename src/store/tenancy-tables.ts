@@ -21,6 +21,9 @@ export interface TenantTable {
   key_hmac: string | null;
   /** Dashboard links issued (and sessions opened) before this instant are refused. */
   links_valid_after: number;
+  /** Set while the tenant is suspended by an admin (migration 0009): its keys are refused. */
+  suspended_at?: number | null;
+  suspended_reason?: string | null;
   created_at: number;
   updated_at: number;
 }

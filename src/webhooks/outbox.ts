@@ -8,7 +8,7 @@ import { yieldToEventLoop } from '../store/yield.ts';
 import type { AttemptResult } from './send.ts';
 
 /**
- * The webhook outbox (decision 0032): a message is a row written in the transaction of the state change it
+ * The webhook outbox (decision 0033): a message is a row written in the transaction of the state change it
  * announces, so it exists exactly when that change does; deliverers claim due rows with a lease and record
  * every attempt. The same rows answer the tenant API (list, one delivery with its attempts, redeliver).
  */

@@ -9,7 +9,8 @@ import * as m0006 from './0006-channels.ts';
 import * as m0007 from './0007-groups.ts';
 import * as m0008 from './0008-key-previous-hash-index.ts';
 import * as m0009 from './0009-executions.ts';
-import * as m0010 from './0010-webhooks.ts';
+import * as m0010 from './0010-money-admin.ts';
+import * as m0011 from './0011-webhooks.ts';
 import type { SqlDialect } from './column-types.ts';
 
 /**
@@ -34,7 +35,8 @@ const MIGRATIONS: Readonly<Record<string, MigrationModule>> = {
   '0007_groups': m0007,
   '0008_key_previous_hash_index': m0008,
   '0009_executions': m0009,
-  '0010_webhooks': m0010,
+  '0010_money_admin': m0010,
+  '0011_webhooks': m0011,
 };
 
 export class StaticMigrationProvider implements MigrationProvider {

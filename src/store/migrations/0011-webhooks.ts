@@ -2,7 +2,7 @@ import type { Kysely } from 'kysely';
 import { addIdColumn, type SqlDialect } from './column-types.ts';
 
 /**
- * Webhook delivery (docs/executions.md, decision 0032): an outbox of messages written in the same transaction
+ * Webhook delivery (docs/executions.md, decision 0033): an outbox of messages written in the same transaction
  * as the state change they announce, every attempt at delivering them, and each tenant's signing secret
  * (sealed with AES-256-GCM, src/webhooks/signing-secrets.ts).
  *
