@@ -493,6 +493,54 @@ export const configSchema = z.strictObject({
       retentionDays: positiveInt.default(30),
     })
     .prefault({}),
+  /**
+   * Webhook delivery of executions (docs/executions.md): signed per Standard Webhooks, retried for over a day,
+   * never to private, loopback or link-local addresses unless allowed here.
+   */
+  webhooks: z
+    .strictObject({
+      /** Deliver from this process (the gateway; `./modro worker` delivers either way). */
+      deliver: z.boolean().default(true),
+      /** Allow every address, private, loopback and link-local included (a trusted private network only). */
+      allowPrivateNetworks: z.boolean().default(false),
+      /** Otherwise refused ranges allowed anyway (CIDR), e.g. `10.20.0.0/16` for an internal receiver. */
+      allowedNetworks: z
+        .array(z.string())
+        .default([])
+        .superRefine((list, ctx) => {
+          for (const problem of cidrProblems(list)) ctx.addIssue({ code: 'custom', message: problem });
+        }),
+      /** Wait after each failed attempt, in order (ms); after the last, the delivery is failed. */
+      retryScheduleMs: z
+        .array(positiveInt)
+        .min(1)
+        .default([
+          5_000, 30_000, 120_000, 600_000, 1_800_000, 3_600_000, 10_800_000, 21_600_000, 21_600_000, 28_800_000,
+        ]),
+      /** Each wait is lengthened by a random share up to this (0.25: up to 25% longer), never shortened. */
+      jitter: z.number().min(0).max(1).default(0.25),
+      /** One attempt (connect, send, status line) may take this long. */
+      timeoutMs: positiveInt.default(10_000),
+      /** At most this much of a receiver's answer is read; the rest is dropped. */
+      maxResponseBytes: positiveInt.default(64 * 1024),
+      /** A claimed delivery whose deliverer is gone is due again after this long (must exceed timeoutMs). */
+      leaseMs: positiveInt.default(60_000),
+      /** Due deliveries are looked for this often (an enqueue in this process also wakes the deliverer). */
+      pollMs: positiveInt.default(1_000),
+      /** Attempts in flight at once per process. */
+      concurrency: positiveInt.default(8),
+      /** Attempts in flight at once to one host (host:port) per process, so a slow receiver holds few slots. */
+      perHostConcurrency: positiveInt.default(4),
+      /** After a rotation, the previous secret keeps signing beside the new one this long. */
+      rotationOverlapMs: z.int().min(0).default(86_400_000),
+      /** Finished deliveries and their attempts are deleted this many days after they were created. */
+      retentionDays: positiveInt.default(30),
+    })
+    .refine((w) => w.leaseMs > w.timeoutMs, {
+      message: 'webhooks.leaseMs must exceed webhooks.timeoutMs (a claim must outlive its attempt)',
+      path: ['leaseMs'],
+    })
+    .prefault({}),
   health: z
     .strictObject({
       /** Consecutive failures that open a provider key's circuit. */

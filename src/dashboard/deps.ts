@@ -11,6 +11,7 @@ import type { Router } from '../router/router.ts';
 import type { Store } from '../store/db.ts';
 import type { AdminOps } from '../tenancy/admin-operations.ts';
 import type { Tenancy } from '../tenancy/tenancy.ts';
+import type { Webhooks } from '../webhooks/webhooks.ts';
 
 /**
  * What the dashboards use of the running gateway, and nothing more. The server's Runtime satisfies it as
@@ -41,6 +42,8 @@ export interface DashboardDeps {
   channels: ChannelService;
   /** Model discovery: a refresh on demand (`POST /admin/api/catalog/refresh`). */
   discovery: Pick<ModelDiscovery, 'refresh'>;
+  /** The tenant's webhook deliveries and signing secret (the client's Webhooks page). */
+  webhooks: Pick<Webhooks, 'outbox' | 'secrets' | 'deliverer'>;
 }
 
 /** What the management operations (shared with the CLI) need, taken from the dashboards' deps. */

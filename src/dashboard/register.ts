@@ -22,6 +22,7 @@ import { registerClientOverview } from './client/overview-routes.ts';
 import { registerClientSession } from './client/session-routes.ts';
 import { registerClientSettings } from './client/settings-routes.ts';
 import { registerConsole } from './console/register.ts';
+import { registerClientWebhooks } from './client/webhooks-routes.ts';
 import type { DashboardDeps } from './deps.ts';
 import { parseForm, SECURITY_HEADERS } from './http.ts';
 import { messagePage } from './layout.ts';
@@ -74,6 +75,7 @@ export function registerDashboard(app: FastifyInstance, deps: DashboardDeps): vo
     registerClientOverview(scope, deps);
     registerClientSettings(scope, deps);
     registerConsole(scope, deps);
+    registerClientWebhooks(scope, deps);
 
     const loginThrottle = new LoginThrottle();
     registerAdminLogin(scope, deps, loginThrottle);

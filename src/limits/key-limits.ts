@@ -8,12 +8,26 @@ import { GatewayError } from '../core/errors.ts';
  * (compiled once per settings reload: a BlockList, a set of catalog ids). docs/limits.md describes them.
  */
 
-/** What an endpoint needs. `read-only` grants the endpoints that answer without generating (models, count_tokens). */
-export const SCOPES = ['chat', 'messages', 'embeddings', 'executions', 'models', 'read-only'] as const;
+/**
+ * What an endpoint needs. `read-only` grants the endpoints that answer without generating or changing
+ * anything (models, count_tokens, the webhook delivery log); `webhooks` (and `executions`) grant the webhook API,
+ * secret included.
+ */
+export const SCOPES = ['chat', 'messages', 'embeddings', 'executions', 'models', 'webhooks', 'read-only'] as const;
 export type Scope = (typeof SCOPES)[number];
 
 /** The endpoints admission knows, and the scopes that grant each. */
-export type Endpoint = 'chat' | 'messages' | 'embeddings' | 'executions' | 'count_tokens' | 'models';
+export type Endpoint =
+  | 'chat'
+  | 'messages'
+  | 'embeddings'
+  | 'executions'
+  | 'count_tokens'
+  | 'models'
+  /** Reading the webhook delivery log. */
+  | 'webhook_deliveries'
+  /** Redelivering, reading or rotating the webhook signing secret. */
+  | 'webhooks_manage';
 const GRANTED_BY: Readonly<Record<Endpoint, readonly Scope[]>> = {
   chat: ['chat'],
   messages: ['messages'],
@@ -21,6 +35,9 @@ const GRANTED_BY: Readonly<Record<Endpoint, readonly Scope[]>> = {
   executions: ['executions'],
   count_tokens: ['messages', 'read-only'],
   models: ['models', 'read-only'],
+  // Webhooks announce executions: a key that may submit them may also verify and inspect their webhooks.
+  webhook_deliveries: ['webhooks', 'executions', 'read-only'],
+  webhooks_manage: ['webhooks', 'executions'],
 };
 
 export const QUOTA_PERIODS = ['total', 'monthly', 'daily'] as const;

@@ -20,6 +20,7 @@ import { registerModels } from './routes/models.ts';
 import { registerOps } from './routes/ops.ts';
 import { registerResponsesRoutes } from './routes/responses.ts';
 import { registerStripeWebhook } from './routes/stripe-webhook.ts';
+import { registerWebhookRoutes } from './routes/webhooks.ts';
 import type { Runtime } from './runtime.ts';
 import type { SSEWriter } from './sse.ts';
 
@@ -111,6 +112,7 @@ export function buildApp(runtime: Runtime) {
   if (runtime.executions) registerExecutionRoutes(app, { pipeline, budget, service: runtime.executions.service });
   registerModels(app, pipeline, budget, Date.now());
   registerAccountPlans(app, { pipeline, budget, ledger: runtime.ledger });
+  registerWebhookRoutes(app, { pipeline, budget, webhooks: runtime.webhooks, logger: runtime.logger });
   registerOps(app, runtime);
   registerStripeWebhook(app, runtime);
   registerDashboard(app, runtime);

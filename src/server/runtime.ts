@@ -42,6 +42,8 @@ import { syncSqliteWal } from '../store/sqlite-wal-sync.ts';
 import { UsageWriter } from '../store/usage-writer.ts';
 import { createTenancy, type Tenancy } from '../tenancy/tenancy.ts';
 import { TokenCounter } from '../tokens/token-counter.ts';
+import type { Lookup } from '../webhooks/address-policy.ts';
+import { createWebhooks, type Webhooks } from '../webhooks/webhooks.ts';
 import { buildApp } from './app.ts';
 import { createSharedLimits } from './shared-limits.ts';
 
@@ -56,6 +58,8 @@ export interface RuntimeOptions {
   logDestination?: pino.DestinationStream;
   /** Provider kind → adapter (tests put a faulty adapter here); default: the registry's. */
   adapterFor?: (provider: ProviderSpec) => ProviderAdapter;
+  /** How webhook hosts are resolved (tests); default: the system resolver. */
+  webhookLookup?: Lookup;
   /**
    * `worker`: a `modro worker` process beside gateways on the same database: it runs executions and serves
    * nothing, and leaves the holds of other processes alone at start. Default `gateway`.
@@ -81,6 +85,8 @@ export interface Runtime {
   stripe: StripeDeposits | undefined;
   /** Stored responses of the Responses API; undefined unless `responses.store` is on. */
   responses: ResponseStore | undefined;
+  /** Signed webhook delivery (src/webhooks/): the outbox executions enqueue into, the tenant API's data. */
+  webhooks: Webhooks;
   /** Asynchronous executions: the API's service, the queue and this process's worker (docs/executions.md). */
   executions: Executions;
   auth: Authenticator;
@@ -305,6 +311,21 @@ export async function createRuntime(options: RuntimeOptions): Promise<Runtime> {
       })
     : undefined;
   responses?.start();
+  const webhooks = await createWebhooks({
+    db: store.db,
+    dialect: store.dialect,
+    config: config.webhooks,
+    env,
+    dataDir,
+    logger,
+    ...(options.webhookLookup ? { lookup: options.webhookLookup } : {}),
+  });
+  // Delivers from now on; a `modro worker` process whatever `webhooks.deliver` says.
+  webhooks.start({ evenIfOff: role === 'worker' });
+  metrics.watchWebhooks(
+    () => webhooks.deliverer.outcomes,
+    () => webhooks.outbox.stats(),
+  );
   const calibration = config.routing.calibration;
   const recalibrate = async () => {
     // Only a learned chooser is calibrated, on its own scores (the rules chooser is the fallback when the
@@ -428,6 +449,11 @@ export async function createRuntime(options: RuntimeOptions): Promise<Runtime> {
     router,
     ledger,
     logger,
+    // Terminal states enqueue their webhook in their own transaction; a URL delivery would refuse is a 400.
+    webhooks: webhooks.outbox,
+    checkWebhookUrl: (url) => {
+      webhooks.validateUrl(url);
+    },
     runners: mediaRunners({ catalog, pool: upstreams }).map((runner) => ({
       runner,
       resolve: (slug: string) => mediaCandidates(catalog, slug).find((model) => runner.kinds.includes(model.kind)),
@@ -464,6 +490,7 @@ export async function createRuntime(options: RuntimeOptions): Promise<Runtime> {
     ledger,
     stripe,
     responses,
+    webhooks,
     executions,
     auth,
     tenancy,
@@ -536,6 +563,7 @@ export async function createRuntime(options: RuntimeOptions): Promise<Runtime> {
       await ledger.close().catch((err: unknown) => logger.error({ err }, 'ledger entries could not be written'));
       await responses?.close();
       await accounts.close();
+      await webhooks.close();
       await tenancy.close();
       await shared.close();
       await store.close();

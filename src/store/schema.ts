@@ -5,6 +5,7 @@ import type { ExecutionTable } from './execution-tables.ts';
 import type { LatencyBucketColumn } from './latency-buckets.ts';
 import type { AccountTable, LedgerEntryTable, LedgerNodeTable, PlanTable, StripeEventTable } from './ledger-tables.ts';
 import type { AdminUserTable, ApiKeyTable, SessionTable, TenancySettingsTable, TenantTable } from './tenancy-tables.ts';
+import type { WebhookAttemptTable, WebhookDeliveryTable, WebhookSecretTable } from './webhook-tables.ts';
 
 /**
  * The type of every table, as Kysely sees it. Add a table here in the same change as its migration.
@@ -34,6 +35,9 @@ export interface Database {
   execution: ExecutionTable;
   account_login: AccountLoginTable;
   account_token: AccountTokenTable;
+  webhook_delivery: WebhookDeliveryTable;
+  webhook_attempt: WebhookAttemptTable;
+  webhook_secret: WebhookSecretTable;
 }
 
 /**

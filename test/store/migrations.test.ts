@@ -32,6 +32,9 @@ forEachDatabase('store migrations', (suite) => {
       'usage_dim',
       'usage_hourly',
       'usage_record',
+      'webhook_attempt',
+      'webhook_delivery',
+      'webhook_secret',
     ]);
     const applied = await sql<{ name: string }>`select name from kysely_migration order by name`.execute(store.db);
     assert.deepEqual(

@@ -11,6 +11,7 @@ import * as m0008 from './0008-key-previous-hash-index.ts';
 import * as m0009 from './0009-executions.ts';
 import * as m0010 from './0010-money-admin.ts';
 import * as m0011 from './0011-accounts.ts';
+import * as m0012 from './0012-webhooks.ts';
 import type { SqlDialect } from './column-types.ts';
 
 /**
@@ -37,6 +38,7 @@ const MIGRATIONS: Readonly<Record<string, MigrationModule>> = {
   '0009_executions': m0009,
   '0010_money_admin': m0010,
   '0011_accounts': m0011,
+  '0012_webhooks': m0012,
 };
 
 export class StaticMigrationProvider implements MigrationProvider {
