@@ -519,6 +519,23 @@ for (const kind of ['sqlite', 'postgres'] as const)
       const rotate = await c.post(`/console/keys/${record.id}/rotate`, {});
       assert.ok(rotate.status === 403 || rotate.status === 404);
       assert.equal((await gw.runtime.tenancy.repo.getKey(record.id))?.revokedAt, null);
+
+      // Suspended by an operator: the verified owner can no longer create or rotate keys, nor deposit.
+      await gw.runtime.tenancy.repo.setSuspended(await tenantOf(owner), { reason: 'test' });
+      await o.get('/console/keys');
+      const whileSuspended = await o.post('/console/keys', { name: 'more' });
+      assert.equal(whileSuspended.status, 403);
+      assert.match(whileSuspended.html, /This account is suspended/);
+      const rotateSuspended = await o.post(`/console/keys/${record.id}/rotate`, {});
+      assert.equal(rotateSuspended.status, 403);
+      const ownIdempotency = /name="idempotency" value="([^"]+)"/.exec((await o.get('/console/billing')).html)![1]!;
+      const suspendedDeposit = await o.post('/console/billing/deposit', {
+        amountUsd: '25',
+        idempotency: ownIdempotency,
+      });
+      assert.equal(suspendedDeposit.status, 403);
+      assert.equal(stripe.calls.length, 0);
+      assert.equal((await gw.runtime.tenancy.repo.listKeys({ tenantId: await tenantOf(owner) })).length, 1);
     });
 
     test('keys and money: a key with limits, 402 without funds, a Stripe deposit (double submit → one session), the webhook credits, the call is charged', async () => {

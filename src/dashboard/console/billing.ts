@@ -10,7 +10,7 @@ import { contentSecurityPolicy, formField } from '../http.ts';
 import { type Notice, noticeBox } from '../layout.ts';
 import { sendHtml } from '../respond.ts';
 import { consoleLayout, csrfField } from './layout.ts';
-import { type ConsoleContext, consoleForForm, consoleForPage } from './session.ts';
+import { type ConsoleContext, consoleForForm, consoleForPage, SUSPENDED_TEXT } from './session.ts';
 
 /** Entries that move money (holds only reserve it and are left out of statements). */
 interface StatementRow {
@@ -71,6 +71,7 @@ export function registerConsoleBilling(app: FastifyInstance, deps: DashboardDeps
     if (!ctx) return;
     const stripe = deps.stripe;
     if (!stripe) return render(ctx, reply, 404, { tone: 'bad', text: 'Payments are not set up on this gateway.' });
+    if (ctx.tenant.suspendedAt != null) return render(ctx, reply, 403, { tone: 'bad', text: SUSPENDED_TEXT });
     if (ctx.account.verifiedAt === null) {
       return render(ctx, reply, 403, {
         tone: 'bad',

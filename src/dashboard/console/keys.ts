@@ -12,7 +12,7 @@ import { formField } from '../http.ts';
 import { type Notice, noticeBox } from '../layout.ts';
 import { redirect, sendHtml } from '../respond.ts';
 import { consoleLayout, csrfField } from './layout.ts';
-import { type ConsoleContext, consoleForForm, consoleForPage } from './session.ts';
+import { type ConsoleContext, consoleForForm, consoleForPage, SUSPENDED_TEXT } from './session.ts';
 
 /**
  * `/console/keys`: the account's API keys, created with the same limits as the admin pages (src/limits/),
@@ -23,8 +23,19 @@ export function registerConsoleKeys(app: FastifyInstance, deps: DashboardDeps): 
   const ops = adminOps(deps);
   const render = async (ctx: ConsoleContext, reply: FastifyReply, status: number, notice?: Notice) =>
     sendHtml(reply, status, keysPage(ctx, await deps.tenancy.repo.listKeys({ tenantId: ctx.tenant.id }), notice));
-  const unverified = (ctx: ConsoleContext, reply: FastifyReply) =>
-    render(ctx, reply, 403, { tone: 'bad', text: 'Confirm your address first: API keys need a verified account.' });
+  /** Keys are created and rotated only by a verified account that is not suspended. */
+  const refused = (ctx: ConsoleContext, reply: FastifyReply) => {
+    if (ctx.tenant.suspendedAt != null) {
+      return render(ctx, reply, 403, { tone: 'bad', text: SUSPENDED_TEXT });
+    }
+    if (ctx.account.verifiedAt === null) {
+      return render(ctx, reply, 403, {
+        tone: 'bad',
+        text: 'Confirm your address first: API keys need a verified account.',
+      });
+    }
+    return undefined;
+  };
   /** The key, when it is this account's (anything else is answered 404 as if it did not exist). */
   const ownKey = async (ctx: ConsoleContext, id: string): Promise<ApiKeyRecord | undefined> => {
     const key = await deps.tenancy.repo.getKey(id);
@@ -43,7 +54,8 @@ export function registerConsoleKeys(app: FastifyInstance, deps: DashboardDeps): 
   app.post('/console/keys', async (req, reply) => {
     const ctx = await consoleForForm(deps, req, reply);
     if (!ctx) return;
-    if (ctx.account.verifiedAt === null) return unverified(ctx, reply);
+    const refusal = refused(ctx, reply);
+    if (refusal) return refusal;
     try {
       const created = await createKey(ops, {
         tenantId: ctx.tenant.id,
@@ -61,7 +73,8 @@ export function registerConsoleKeys(app: FastifyInstance, deps: DashboardDeps): 
   app.post('/console/keys/:id/rotate', async (req, reply) => {
     const ctx = await consoleForForm(deps, req, reply);
     if (!ctx) return;
-    if (ctx.account.verifiedAt === null) return unverified(ctx, reply);
+    const refusal = refused(ctx, reply);
+    if (refusal) return refusal;
     const key = await ownKey(ctx, (req.params as { id: string }).id);
     if (!key || key.revokedAt !== null) return noSuchKey(ctx, reply);
     const rotated = await rotateKey(ops, key.id);

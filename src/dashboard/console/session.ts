@@ -22,6 +22,10 @@ export const CONSOLE_COOKIE = 'modro_console';
 export const PRE_COOKIE = 'modro_console_pre';
 export const CONSOLE_PATH = '/console';
 
+/** What a suspended account is told when it tries to create or rotate a key or to deposit. */
+export const SUSPENDED_TEXT =
+  'This account is suspended: keys cannot be created or rotated and deposits are closed until an operator lifts the suspension.';
+
 export interface ConsoleContext {
   token: string;
   session: Session;
