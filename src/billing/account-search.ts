@@ -3,19 +3,19 @@ import type { Database } from '../store/schema.ts';
 
 /**
  * The billed accounts an admin searches (docs/billing.md, "Admin pages"): `account` joined to its tenant,
- * matched case-insensitively on the tenant's id and name. The searched columns are one list, so a column of a
- * table joined later (an account's email, once self-service accounts land) is one more entry in SEARCHED and
- * one more join in `base`.
+ * matched case-insensitively on the tenant's id, its name and the self-service account's email (docs/accounts.md;
+ * accounts an operator opened have none).
  */
 export interface AccountRow {
   tenantId: string;
   name: string;
+  email: string | null;
   planId: string | null;
   suspendedAt: number | null;
   createdAt: number;
 }
 
-const SEARCHED = ['t.id', 't.name'] as const;
+const SEARCHED = ['t.id', 't.name', 'l.email'] as const;
 
 export async function searchAccounts(
   db: Kysely<Database>,
@@ -24,7 +24,8 @@ export async function searchAccounts(
   let query = db
     .selectFrom('account as a')
     .innerJoin('tenant as t', 't.id', 'a.tenant_id')
-    .select(['a.tenant_id', 't.name', 'a.plan_id', 't.suspended_at', 'a.created_at']);
+    .leftJoin('account_login as l', 'l.tenant_id', 'a.tenant_id')
+    .select(['a.tenant_id', 't.name', 'l.email', 'a.plan_id', 't.suspended_at', 'a.created_at']);
   const q = options.q?.trim().toLowerCase().slice(0, 100);
   if (q) {
     // LIKE with the wildcards of the search text escaped: a search for "a_b" finds "a_b", not "axb".
@@ -42,6 +43,7 @@ export async function searchAccounts(
     rows: rows.slice(0, options.limit).map((r) => ({
       tenantId: r.tenant_id,
       name: r.name,
+      email: r.email ?? null,
       planId: r.plan_id,
       suspendedAt: r.suspended_at == null ? null : Number(r.suspended_at),
       createdAt: Number(r.created_at),

@@ -36,6 +36,22 @@ forEachDatabase('account search', (suite) => {
     assert.deepEqual(await ids('a_b'), ['a_b'], '_ is literal');
     assert.deepEqual(await ids('0%'), ['pct'], '% is literal');
     assert.deepEqual(await ids('score'), ['a_b'], 'by name');
+    await store.db
+      .insertInto('account_login')
+      .values({
+        tenant_id: 'axb',
+        email: 'owner@example.org',
+        password_hash: 'x',
+        verified_at: null,
+        created_at: 0,
+        updated_at: 0,
+      })
+      .execute();
+    assert.deepEqual(await ids('OWNER@example'), ['axb'], "by a self-service account's email");
+    assert.equal(
+      (await searchAccounts(store.db, { q: 'owner@', limit: 5, offset: 0 })).rows[0]?.email,
+      'owner@example.org',
+    );
     const page = await searchAccounts(store.db, { limit: 3, offset: 0 });
     assert.equal(page.rows.length, 3);
     assert.equal(page.more, true);

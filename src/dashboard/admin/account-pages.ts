@@ -42,7 +42,7 @@ export function accountsPage(input: {
 ${noticeBox(input.notice)}
 <section class="card">
   <form class="row" method="get" action="/admin/accounts" role="search">
-    <div class="field"><label for="q">Search</label><input id="q" name="q" type="search" value="${input.q}" placeholder="tenant id or name"></div>
+    <div class="field"><label for="q">Search</label><input id="q" name="q" type="search" value="${input.q}" placeholder="tenant id, name or email"></div>
     <button class="button secondary" type="submit">Search</button>
   </form>
 </section>
@@ -55,7 +55,7 @@ ${noticeBox(input.notice)}
     <thead><tr><th>Account</th><th>Status</th><th class="num">Balance</th><th class="num">Open holds</th><th>Plan</th><th class="num">Spend this month</th></tr></thead>
     <tbody>${input.items.map(
       (a) => html`<tr>
-      <td><div class="name"><a href="/admin/accounts/${encodeURIComponent(a.tenantId)}">${a.name}</a></div><div class="sub mono">${a.tenantId}</div></td>
+      <td><div class="name"><a href="/admin/accounts/${encodeURIComponent(a.tenantId)}">${a.name}</a></div><div class="sub mono">${a.tenantId}${a.email ? ` · ${a.email}` : ''}</div></td>
       <td>${suspendedBadge(a.suspendedAt)}</td>
       <td class="num mono">${a.view ? usd(a.view.balanceNano) : '—'}</td>
       <td class="num mono">${a.view ? usd(a.view.heldNano) : '—'}</td>
