@@ -28,7 +28,10 @@ export interface DashboardDeps {
   /** Self-service accounts (/console, docs/accounts.md). */
   accounts: AccountService;
   /** Balances, plans and manual entries (docs/billing.md). */
-  ledger: Pick<Ledger, 'manual' | 'account' | 'openAccount' | 'savePlan' | 'assignPlan' | 'plans'>;
+  ledger: Pick<
+    Ledger,
+    'manual' | 'account' | 'openAccount' | 'savePlan' | 'assignPlan' | 'plans' | 'planOf' | 'choosePlan'
+  >;
   /** Deposits through Stripe Checkout; undefined unless `billing.stripe` is set. */
   stripe: Pick<StripeDeposits, 'checkout' | 'amountOf'> | undefined;
   catalog: Catalog;

@@ -492,6 +492,31 @@ for (const kind of ['sqlite', 'postgres'] as const)
       await signedIn(target, PASSWORD, '10.7.0.3');
     });
 
+    test('the billing page lists the public plans; the account switches to one, never to a private one', async () => {
+      await gw.runtime.ledger!.savePlan({
+        id: 'starter',
+        name: 'Starter',
+        monthlyCapNano: 5e9,
+        models: null,
+        public: true,
+      });
+      await gw.runtime.ledger!.savePlan({ id: 'vip', name: 'VIP', monthlyCapNano: null, models: null, public: false });
+      const email = address('planner');
+      await verifiedAccount(email);
+      const tenantId = await tenantOf(email);
+      const c = await signedIn(email, PASSWORD, '10.8.1.1');
+      const page = await c.get('/console/billing');
+      assert.match(page.html, /<option value="starter"/);
+      assert.doesNotMatch(page.html, /value="vip"/, 'a private plan is not offered');
+      const chosen = await c.post('/console/billing/plan', { plan: 'starter' });
+      assert.equal(chosen.status, 200);
+      assert.match(chosen.html, /Your plan is now Starter/);
+      assert.equal(gw.runtime.ledger!.planOf(tenantId)?.id, 'starter');
+      const refused = await c.post('/console/billing/plan', { plan: 'vip' });
+      assert.equal(refused.status, 404);
+      assert.equal(gw.runtime.ledger!.planOf(tenantId)?.id, 'starter');
+    });
+
     test('an unverified account cannot create keys or deposit; keys of another account cannot be touched', async () => {
       const email = address('unverified');
       await signup(email);

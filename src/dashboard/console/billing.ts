@@ -105,6 +105,22 @@ export function registerConsoleBilling(app: FastifyInstance, deps: DashboardDeps
     }
   });
 
+  app.post('/console/billing/plan', async (req, reply) => {
+    const ctx = await consoleForForm(deps, req, reply);
+    if (!ctx) return;
+    if (ctx.tenant.suspendedAt != null) return render(ctx, reply, 403, { tone: 'bad', text: SUSPENDED_TEXT });
+    try {
+      const account = await deps.ledger.choosePlan(ctx.tenant.id, formField(req, 'plan') ?? '');
+      return render(ctx, reply, 200, {
+        tone: 'good',
+        text: `Your plan is now ${deps.ledger.planOf(ctx.tenant.id)?.name ?? account.planId}.`,
+      });
+    } catch (err) {
+      if (!(err instanceof GatewayError) || err.status >= 500) throw err;
+      return render(ctx, reply, err.status, { tone: 'bad', text: err.message });
+    }
+  });
+
   app.get('/console/billing/statement.csv', async (req, reply) => {
     const ctx = await consoleForPage(deps, req, reply);
     if (!ctx) return;
@@ -187,6 +203,7 @@ ${noticeBox(notice)}
   <div class="card-head"><h2>Add funds</h2></div>
   ${deposit}
 </section>
+${planCard(deps, ctx)}
 <section class="card" id="statement">
   <div class="card-head"><h2>Statement</h2><span class="hint">latest ${STATEMENT_ROWS} · <a href="/console/billing/statement.csv">download CSV</a></span></div>
   ${
@@ -204,4 +221,30 @@ ${noticeBox(notice)}
   }
 </section>`,
   });
+}
+
+/** The account's plan, and a choice among the public plans (docs/billing.md, "Plans"). */
+function planCard(deps: DashboardDeps, ctx: ConsoleContext): SafeHtml {
+  const current = deps.ledger.planOf(ctx.tenant.id);
+  const choices = deps.ledger
+    .plans()
+    .filter((p) => p.public)
+    .sort((a, b) => a.id.localeCompare(b.id));
+  const cap = (nano: number | null) => (nano === null ? 'no monthly cap' : `${usd(nano)} a month`);
+  return html`<section class="card" id="plan">
+  <div class="card-head"><h2>Plan</h2><span class="hint">${current ? html`${current.name} · ${cap(current.monthlyCapNano)}` : 'no plan'}</span></div>
+  ${
+    choices.length === 0
+      ? html`<p class="hint">The operator assigns plans on this gateway.</p>`
+      : html`<form class="row" method="post" action="/console/billing/plan">
+    ${csrfField(ctx.session.csrf)}
+    <div class="field"><label for="plan-choice">Public plans</label><select id="plan-choice" name="plan">${choices.map(
+      (p) =>
+        html`<option value="${p.id}"${p.id === current?.id ? html` selected` : ''}>${p.name} (${cap(p.monthlyCapNano)}${p.models ? `, ${p.models.length} models` : ''})</option>`,
+    )}</select></div>
+    <button class="button" type="submit">Switch plan</button>
+  </form>
+  <p class="hint">A new cap counts this month's spend so far.</p>`
+  }
+</section>`;
 }
