@@ -14,6 +14,7 @@ import { answerClientError } from './client-error.ts';
 import { beginRequest } from './request-start.ts';
 import { refuse, registerChatRoute, registerCountTokensRoute } from './routes/chat.ts';
 import { registerEmbeddingsRoute } from './routes/embeddings.ts';
+import { registerFilesRoutes } from './routes/files.ts';
 import { registerModels } from './routes/models.ts';
 import { registerOps } from './routes/ops.ts';
 import { registerResponsesRoutes } from './routes/responses.ts';
@@ -100,13 +101,14 @@ export function buildApp(runtime: Runtime) {
     return reply.code(404).send(openAIErrorBody(error));
   });
 
-  const { pipeline } = runtime;
-  registerChatRoute(app, { path: '/v1/chat/completions', codec: openAIChatCodec, pipeline, budget });
-  registerChatRoute(app, { path: '/v1/messages', codec: anthropicMessagesCodec, pipeline, budget });
+  const { pipeline, idempotency } = runtime;
+  registerChatRoute(app, { path: '/v1/chat/completions', codec: openAIChatCodec, pipeline, budget, idempotency });
+  registerChatRoute(app, { path: '/v1/messages', codec: anthropicMessagesCodec, pipeline, budget, idempotency });
   registerResponsesRoutes(app, { pipeline, budget, store: runtime.responses, logger: runtime.logger });
   registerCountTokensRoute(app, { path: '/v1/messages/count_tokens', codec: anthropicMessagesCodec, pipeline, budget });
   registerEmbeddingsRoute(app, { path: '/v1/embeddings', codec: openAIEmbeddingsCodec, pipeline, budget });
   registerModels(app, pipeline, budget, Date.now());
+  registerFilesRoutes(app, { pipeline, budget, files: runtime.files, idempotency, logger: runtime.logger });
   registerOps(app, runtime);
   registerStripeWebhook(app, runtime);
   registerDashboard(app, runtime);

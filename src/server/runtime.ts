@@ -14,6 +14,9 @@ import { providersFromEnv } from '../config/env-providers.ts';
 import { type ConfigChanges, configChanges, ROUTING_RESTART_KEYS } from '../config/reload.ts';
 import type { Config } from '../config/schema.ts';
 import { GatewayError } from '../core/errors.ts';
+import { FileStore } from '../files/file-store.ts';
+import { purposesFrom } from '../files/purposes.ts';
+import { Idempotency } from '../idempotency/idempotency.ts';
 import { storedSpendSince } from '../limits/stored-spend.ts';
 import { createLogger, type Logger } from '../ops/logger.ts';
 import { Metrics } from '../ops/metrics.ts';
@@ -66,6 +69,10 @@ export interface Runtime {
   stripe: StripeDeposits | undefined;
   /** Stored responses of the Responses API; undefined unless `responses.store` is on. */
   responses: ResponseStore | undefined;
+  /** Tenants' files (docs/files.md): `/v1/files` and the execution worker's inputs and outputs. */
+  files: FileStore;
+  /** Idempotency keys (docs/idempotency.md), for routes that create or spend. */
+  idempotency: Idempotency;
   auth: Authenticator;
   tenancy: Tenancy;
   /** Channels: providers managed at runtime (src/channels/, docs/channels.md). */
@@ -245,6 +252,30 @@ export async function createRuntime(options: RuntimeOptions): Promise<Runtime> {
       })
     : undefined;
   responses?.start();
+  const files = new FileStore({
+    db: store.db,
+    root: config.files.root ? resolve(config.files.root) : resolve(dataDir, 'files'),
+    purposes: purposesFrom(config.files.purposes),
+    maxTenantBytes: config.files.maxTenantBytes,
+    sweepIntervalMs: config.files.sweepIntervalMs,
+    // An upload cannot take longer than a request may (server.requestTimeoutMs): older temp files are leftovers.
+    staleMs: 2 * config.server.requestTimeoutMs + 60_000,
+    onError: (err, during) => logger.error({ err, during }, 'file store problem'),
+  });
+  await files.start();
+  const idempotency = new Idempotency({
+    db: store.db,
+    ttlMs: config.idempotency.ttlMs,
+    lockTimeoutMs: config.idempotency.lockTimeoutMs,
+    // Never the stored body: which step failed, and why.
+    onError: (err, during) => logger.error({ err, during }, 'idempotency key problem'),
+  });
+  idempotency.start();
+  if (config.idempotency.lockTimeoutMs < config.routing.maxTotalMs) {
+    logger.warn(
+      'idempotency.lockTimeoutMs is below routing.maxTotalMs: a slow request could be run twice under one key',
+    );
+  }
   const calibration = config.routing.calibration;
   const recalibrate = async () => {
     // Only a learned chooser is calibrated, on its own scores (the rules chooser is the fallback when the
@@ -333,6 +364,8 @@ export async function createRuntime(options: RuntimeOptions): Promise<Runtime> {
     ledger,
     stripe,
     responses,
+    files,
+    idempotency,
     auth,
     tenancy,
     channels,
@@ -395,6 +428,8 @@ export async function createRuntime(options: RuntimeOptions): Promise<Runtime> {
       await usage.close();
       await ledger.close().catch((err: unknown) => logger.error({ err }, 'ledger entries could not be written'));
       await responses?.close();
+      await files.close();
+      await idempotency.close();
       await tenancy.close();
       await shared.close();
       await store.close();

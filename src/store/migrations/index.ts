@@ -8,6 +8,8 @@ import * as m0005 from './0005-ledger.ts';
 import * as m0006 from './0006-channels.ts';
 import * as m0007 from './0007-groups.ts';
 import * as m0008 from './0008-key-previous-hash-index.ts';
+import * as m0009 from './0009-files.ts';
+import * as m0010 from './0010-idempotency-keys.ts';
 import type { SqlDialect } from './column-types.ts';
 
 /**
@@ -31,6 +33,8 @@ const MIGRATIONS: Readonly<Record<string, MigrationModule>> = {
   '0006_channels': m0006,
   '0007_groups': m0007,
   '0008_key_previous_hash_index': m0008,
+  '0009_files': m0009,
+  '0010_idempotency_keys': m0010,
 };
 
 export class StaticMigrationProvider implements MigrationProvider {
