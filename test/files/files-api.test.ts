@@ -8,18 +8,7 @@ import { isCI } from '../helpers/ci.ts';
 import { POSTGRES_TEST_URL } from '../helpers/databases.ts';
 import type { TestGateway } from '../helpers/gateway.ts';
 import { adminClient, createTenantWithKey, startTenancyGateway } from '../tenancy/helpers.ts';
-import {
-  dropSchema,
-  errorOf,
-  filesUnder,
-  get,
-  HTML,
-  JPEG,
-  PNG,
-  postgresProblem,
-  upload,
-  WAV,
-} from './helpers.ts';
+import { dropSchema, errorOf, filesUnder, get, HTML, JPEG, PNG, postgresProblem, upload, WAV } from './helpers.ts';
 
 /**
  * The Files API end to end (docs/files.md): a real gateway on loopback, two tenants with their own keys, the
@@ -105,7 +94,10 @@ for (const kind of ['sqlite', 'postgres'] as const) {
     test('listing pages newest first with a cursor, and the SDK walks every page', async () => {
       const ids: string[] = [];
       for (let i = 0; i < 3; i++) {
-        const f = await b.client.files.create({ file: await toFile(Buffer.from(`text ${i}`), `n${i}.txt`), purpose: 'user_data' });
+        const f = await b.client.files.create({
+          file: await toFile(Buffer.from(`text ${i}`), `n${i}.txt`),
+          purpose: 'user_data',
+        });
         ids.push(f.id);
         await new Promise((r) => setTimeout(r, 5));
       }
@@ -127,7 +119,10 @@ for (const kind of ['sqlite', 'postgres'] as const) {
     });
 
     test("another tenant's id and an unknown id get the same 404 on every route", async () => {
-      const mine = await a.client.files.create({ file: await toFile(Buffer.from('secret'), 's.txt'), purpose: 'user_data' });
+      const mine = await a.client.files.create({
+        file: await toFile(Buffer.from('secret'), 's.txt'),
+        purpose: 'user_data',
+      });
       const unknown = 'file_00000000-0000-4000-8000-000000000000';
       for (const [method, suffix] of [
         ['GET', ''],
@@ -140,7 +135,10 @@ for (const kind of ['sqlite', 'postgres'] as const) {
         const e2 = await errorOf(none);
         assert.equal(e1.status, 404, `${method} ${suffix}`);
         assert.equal(e1.code, 'not_found');
-        assert.deepEqual({ ...e1, message: e1.message.replace(mine.id, 'X') }, { ...e2, message: e2.message.replace(unknown, 'X') });
+        assert.deepEqual(
+          { ...e1, message: e1.message.replace(mine.id, 'X') },
+          { ...e2, message: e2.message.replace(unknown, 'X') },
+        );
       }
       const listed = await b.client.files.list();
       assert.ok(!listed.data.some((f) => f.id === mine.id), "not in the other tenant's list");
@@ -270,7 +268,10 @@ for (const kind of ['sqlite', 'postgres'] as const) {
         assert.equal(e.status, 415, `${what}: ${e.message}`);
         assert.match(e.message, message, what);
       }
-      const wav = await a.client.files.create({ file: await toFile(WAV, 'a.wav'), purpose: 'execution_input' as 'user_data' });
+      const wav = await a.client.files.create({
+        file: await toFile(WAV, 'a.wav'),
+        purpose: 'execution_input' as 'user_data',
+      });
       assert.equal((wav as unknown as { content_type: string }).content_type, 'audio/wav', 'sniffed when not declared');
       assert.deepEqual(filesUnder(join(root, 'tmp')), []);
     });
@@ -283,7 +284,10 @@ for (const kind of ['sqlite', 'postgres'] as const) {
         ]);
         const file = (await res.json()) as { id: string; filename: string };
         assert.equal(res.status, 200, JSON.stringify(file));
-        assert.ok(!file.filename.includes('/') && !file.filename.includes('\\') && file.filename !== '..', file.filename);
+        assert.ok(
+          !file.filename.includes('/') && !file.filename.includes('\\') && file.filename !== '..',
+          file.filename,
+        );
         const onDisk = filesUnder(join(root, 'objects')).filter((p) => p.endsWith(file.id));
         assert.deepEqual(onDisk, [`${file.id.slice(5, 7)}/${file.id}`]);
       }
