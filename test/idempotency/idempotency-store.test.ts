@@ -5,7 +5,11 @@ import { forEachDatabase } from '../helpers/databases.ts';
 
 /** The idempotency stage on its own, on both databases: taking, replaying, conflicting, releasing, expiring. */
 
-const OK = { status: 200, headers: { 'content-type': 'application/json', 'x-request-id': 'req_1' }, body: '{"id":"x"}' };
+const OK = {
+  status: 200,
+  headers: { 'content-type': 'application/json', 'x-request-id': 'req_1' },
+  body: '{"id":"x"}',
+};
 const FP = fingerprint('POST', '/v1/things', '{"a":1}');
 
 forEachDatabase('idempotency keys', (suite) => {
