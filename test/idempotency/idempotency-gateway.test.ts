@@ -102,6 +102,17 @@ describe('Idempotency-Key through the gateway [sqlite]', () => {
     assert.equal(acct.entries.filter((e) => e.kind === 'settle').length, 1, 'charged once');
   });
 
+  test('the plain SDK client sends the key given in the request headers', async () => {
+    const plain = new OpenAI({ baseURL: gw.baseURL, apiKey: key, maxRetries: 0 });
+    const headers = { 'Idempotency-Key': fresh() };
+    const calls = mock.requests.length;
+    const first = await plain.chat.completions.create(ASK, { headers });
+    const second = await plain.chat.completions.create(ASK, { headers }).withResponse();
+    assert.equal(second.data.id, first.id);
+    assert.equal(second.response.headers.get('idempotent-replayed'), 'true');
+    assert.equal(mock.requests.length - calls, 1);
+  });
+
   test('the same key with a different body: 409 idempotency_conflict, and nothing runs', async () => {
     const idempotencyKey = fresh();
     await client.chat.completions.create(ASK, { idempotencyKey });
