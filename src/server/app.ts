@@ -58,7 +58,7 @@ export function buildApp(runtime: Runtime) {
    * envelope of the endpoint's protocol, and, for API calls, after its usage record is journaled.
    */
   const sendBeforeRoute = async (req: FastifyRequest, reply: FastifyReply, error: GatewayError) => {
-    if (req.method === 'POST' && req.url.startsWith('/v1/')) {
+    if (req.method === 'POST' && req.url.startsWith('/v1/') && !req.url.startsWith('/v1/files')) {
       const codec = codecOfUrl(req.url);
       return refuse(runtime.pipeline, codec, req, reply, beginRequest(reply, codec.protocol), error);
     }

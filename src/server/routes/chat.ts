@@ -45,7 +45,13 @@ export function registerChatRoute(app: FastifyInstance, options: ChatRouteOption
     );
     if (begun.kind === 'replay') return sendReplay(reply, begun.response);
     if (begun.kind === 'conflict') return refuse(pipeline, codec, req, reply, ctx, begun.error);
-    const handled = await pipeline.handle(ctx);
+    let handled: Awaited<ReturnType<Pipeline['handle']>>;
+    try {
+      handled = await pipeline.handle(ctx);
+    } catch (err) {
+      await begun.release();
+      throw err;
+    }
     if (handled.kind === 'stream') {
       await begun.release();
       return sendHandled(reply, codec, ctx, handled);
