@@ -1,6 +1,7 @@
 import { createHash, randomUUID } from 'node:crypto';
 import { createReadStream, createWriteStream, type ReadStream } from 'node:fs';
 import { mkdir, readdir, readFile, rename, rm, stat, unlink, writeFile } from 'node:fs/promises';
+import { hostname } from 'node:os';
 import { join } from 'node:path';
 import { Transform } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
@@ -24,8 +25,10 @@ import { mediaOnly, normalizeType, SNIFF_BYTES, sniffType, typeAllowed, typesAgr
 /**
  * Tenants' files (docs/files.md): metadata in the database, bytes on local disk under `root`, at a path made of
  * the id alone (`objects/<2 hex>/file_<uuid>`), never of a client's filename. Bytes arrive in a temp file
- * (`tmp/`) and are renamed into place once complete and accepted, then the row is written: a crash leaves at
- * most a temp file or an object without a row, both deleted by the sweep at start. Every read is scoped to a
+ * (`tmp/<host>-<pid>/`, one folder per process) and are renamed into place once complete and accepted, then the
+ * row is written: a crash leaves at most a temp file or an object without a row. The sweep at start deletes the
+ * temp folders of this host's dead processes at once, other temp files and row-less objects once they are stale
+ * (another gateway sharing the folder may still be writing them). Every read is scoped to a
  * tenant; another tenant's id is as unknown as a made-up one.
  */
 export interface FileStoreOptions {
@@ -71,6 +74,8 @@ export class FileStore implements ExecutionFiles {
   readonly purposes: Readonly<Record<string, PurposeRules>>;
   readonly #db: Kysely<Database>;
   readonly #root: string;
+  /** This process's temp folder. */
+  readonly #tmp: string;
   readonly #maxTenantBytes: number | undefined;
   readonly #sweepIntervalMs: number;
   readonly #staleMs: number;
@@ -84,6 +89,7 @@ export class FileStore implements ExecutionFiles {
   constructor(options: FileStoreOptions) {
     this.#db = options.db;
     this.#root = options.root;
+    this.#tmp = join(options.root, 'tmp', `${safeHost()}-${process.pid}`);
     this.purposes = options.purposes;
     this.#maxTenantBytes = options.maxTenantBytes;
     this.#sweepIntervalMs = options.sweepIntervalMs ?? 3_600_000;
@@ -94,7 +100,7 @@ export class FileStore implements ExecutionFiles {
 
   /** Creates the folders (owner only) and starts the sweep: stale temp files, row-less objects, expired files. */
   async start(): Promise<void> {
-    await mkdir(join(this.#root, 'tmp'), { recursive: true, mode: 0o700 });
+    await mkdir(this.#tmp, { recursive: true, mode: 0o700 });
     await mkdir(join(this.#root, 'objects'), { recursive: true, mode: 0o700 });
     this.#background(() => this.sweep({ orphans: true }));
     this.#timer = setInterval(() => this.#background(() => this.sweep({ orphans: false })), this.#sweepIntervalMs);
@@ -153,7 +159,7 @@ export class FileStore implements ExecutionFiles {
   ): Promise<StagedFile> {
     const remaining = await this.#quotaRemaining(tenantId);
     const limit = Math.min(info.maxBytes, remaining);
-    const tempPath = join(this.#root, 'tmp', `${randomUUID()}.part`);
+    const tempPath = join(this.#tmp, `${randomUUID()}.part`);
     const hash = createHash('sha256');
     const declaredType = normalizeType(info.declaredType);
     let bytes = 0;
@@ -296,7 +302,7 @@ export class FileStore implements ExecutionFiles {
     }
     const remaining = await this.#quotaRemaining(tenantId);
     if (file.bytes.length > remaining) throw quotaError(this.#maxTenantBytes ?? 0);
-    const tempPath = join(this.#root, 'tmp', `${randomUUID()}.part`);
+    const tempPath = join(this.#tmp, `${randomUUID()}.part`);
     await writeFile(tempPath, file.bytes, { flag: 'wx', mode: 0o600 });
     const now = this.#now();
     return this.#place(tempPath, {
@@ -378,10 +384,26 @@ export class FileStore implements ExecutionFiles {
     const cutoff = this.#now() - this.#staleMs;
     let temp = 0;
     const tmp = join(this.#root, 'tmp');
-    for (const name of await readdir(tmp).catch(() => [] as string[])) {
-      if (await olderThan(join(tmp, name), cutoff)) {
-        await rm(join(tmp, name), { force: true });
-        temp++;
+    const stale = async (folder: string) => {
+      for (const name of await readdir(folder).catch(() => [] as string[])) {
+        if (await olderThan(join(folder, name), cutoff)) {
+          await rm(join(folder, name), { recursive: true, force: true });
+          temp++;
+        }
+      }
+    };
+    for (const entry of await readdir(tmp, { withFileTypes: true }).catch(() => [])) {
+      const path = join(tmp, entry.name);
+      if (!entry.isDirectory()) {
+        if (await olderThan(path, cutoff)) {
+          await rm(path, { force: true });
+          temp++;
+        }
+      } else if (path !== this.#tmp && deadLocalProcess(entry.name)) {
+        temp += (await readdir(path).catch(() => [])).length;
+        await rm(path, { recursive: true, force: true });
+      } else {
+        await stale(path);
       }
     }
     let orphaned = 0;
@@ -520,6 +542,24 @@ function metaOf(row: FileRow): FileMeta {
     createdAt: row.createdAt,
     expiresAt: row.expiresAt,
   };
+}
+
+function safeHost(): string {
+  return hostname().replace(/[^A-Za-z0-9.-]/g, '_') || 'host';
+}
+
+/** Whether a temp folder's name is `<this host>-<pid>` of a process that no longer runs. */
+function deadLocalProcess(name: string): boolean {
+  const prefix = `${safeHost()}-`;
+  if (!name.startsWith(prefix)) return false;
+  const pid = Number(name.slice(prefix.length));
+  if (!Number.isInteger(pid) || pid <= 0) return false;
+  try {
+    process.kill(pid, 0);
+    return false;
+  } catch (err) {
+    return (err as NodeJS.ErrnoException).code === 'ESRCH';
+  }
 }
 
 async function olderThan(path: string, cutoff: number): Promise<boolean> {

@@ -1,14 +1,16 @@
 import assert from 'node:assert/strict';
 import { createHash } from 'node:crypto';
 import { readFileSync } from 'node:fs';
+import { connect } from 'node:net';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { TEST_API_KEY } from '../helpers/gateway.ts';
 import { type GatewayProcess, removeDataDir, spawnGateway } from '../helpers/gateway-process.ts';
+import { waitFor } from '../tenancy/helpers.ts';
 import { filesUnder } from './helpers.ts';
 
 /**
- * A large upload is streamed to disk, never held in memory: a 256 MB file sent in chunks (no Content-Length) to
+ * Uploads and the gateway's own process. A large upload is streamed to disk, never held in memory: a 256 MB file sent in chunks (no Content-Length) to
  * a gateway in its own process, whose peak RSS (VmHWM) must not grow by anything near the file's size.
  */
 
@@ -89,5 +91,40 @@ describe('a 256 MB upload', { skip: process.platform !== 'linux' ? 'reads /proc'
     const stored = join(gw.dataDir, 'files', 'objects', file.id.slice(5, 7), file.id);
     assert.deepEqual(filesUnder(join(gw.dataDir, 'files', 'objects')).filter((p) => p.endsWith(file.id)).length, 1);
     assert.equal(createHash('sha256').update(readFileSync(stored)).digest('hex'), hash.digest('hex'));
+  });
+});
+
+describe('a gateway killed mid-upload', { skip: process.platform !== 'linux' ? 'signals' : false }, () => {
+  test('leaves a temp file only; the next start deletes it and no file appears', async () => {
+    const config = { auth: { keys: [{ id: 'test', key: TEST_API_KEY }] } };
+    const first = await spawnGateway(config);
+    const { dataDir } = first;
+    const tmp = join(dataDir, 'files', 'tmp');
+    let second: GatewayProcess | undefined;
+    try {
+      const { hostname, port } = new URL(first.url);
+      const socket = connect(Number(port), hostname);
+      socket.on('error', () => {});
+      const boundary = 'crashboundary';
+      socket.write(
+        `POST /v1/files HTTP/1.1\r\nhost: x\r\nauthorization: Bearer ${TEST_API_KEY}\r\n` +
+          `content-type: multipart/form-data; boundary=${boundary}\r\ncontent-length: 10000000\r\n\r\n` +
+          `--${boundary}\r\ncontent-disposition: form-data; name="purpose"\r\n\r\nuser_data\r\n` +
+          `--${boundary}\r\ncontent-disposition: form-data; name="file"; filename="half.bin"\r\n\r\n${'x'.repeat(200_000)}`,
+      );
+      await waitFor(() => filesUnder(tmp).length === 1, 'the upload being written', 10_000);
+      await first.stop('SIGKILL');
+      socket.destroy();
+      assert.equal(filesUnder(tmp).length, 1, 'the crash left its temp file');
+      assert.deepEqual(filesUnder(join(dataDir, 'files', 'objects')), [], 'and no file');
+
+      second = await spawnGateway(config, dataDir);
+      await waitFor(() => filesUnder(tmp).length === 0, 'the dead process’s temp file deleted at start', 10_000);
+      const list = await fetch(`${second.url}/v1/files`, { headers: { authorization: `Bearer ${TEST_API_KEY}` } });
+      assert.deepEqual(((await list.json()) as { data: unknown[] }).data, []);
+    } finally {
+      await second?.stop();
+      removeDataDir(dataDir);
+    }
   });
 });
