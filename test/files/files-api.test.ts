@@ -291,6 +291,19 @@ for (const kind of ['sqlite', 'postgres'] as const) {
         const onDisk = filesUnder(join(root, 'objects')).filter((p) => p.endsWith(file.id));
         assert.deepEqual(onDisk, [`${file.id.slice(5, 7)}/${file.id}`]);
       }
+      const quoted = await upload(gw, a.key, [
+        { name: 'purpose', value: 'user_data' },
+        { name: 'file', bytes: Buffer.from('q'), filename: 'résumé "final".txt' },
+      ]);
+      const q = (await quoted.json()) as { id: string; filename: string };
+      // undici's FormData sends a quote in a filename as %22 (the HTML form rule).
+      assert.equal(q.filename, 'résumé %22final%22.txt');
+      const dl = await get(gw, a.key, `/v1/files/${q.id}/content`);
+      assert.equal(
+        dl.headers.get('content-disposition'),
+        `attachment; filename="r_sum_ %22final%22.txt"; filename*=UTF-8''${encodeURIComponent(q.filename)}`,
+      );
+      assert.equal(await dl.text(), 'q');
       for (const id of ['..%2F..%2Fetc%2Fpasswd', '%2e%2e', 'file_..', 'file_00000000-0000-4000-8000-00000000000g']) {
         const res = await get(gw, a.key, `/v1/files/${id}/content`);
         assert.equal(res.status, 404, id);

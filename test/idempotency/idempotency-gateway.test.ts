@@ -194,6 +194,24 @@ describe('Idempotency-Key through the gateway [sqlite]', () => {
     assert.equal(mock.requests.length - calls, 2);
   });
 
+  test('POST /v1/messages takes the key too (the same codec-agnostic stage)', async () => {
+    const idempotencyKey = fresh();
+    const calls = mock.requests.length;
+    const send = () =>
+      fetch(`${gw.url}/v1/messages`, {
+        method: 'POST',
+        headers: { 'x-api-key': key, 'content-type': 'application/json', 'idempotency-key': idempotencyKey },
+        body: JSON.stringify({ model: 'fast', max_tokens: 20, messages: [{ role: 'user', content: 'hi' }] }),
+      });
+    const first = await send();
+    const firstBody = await first.text();
+    assert.equal(first.status, 200, firstBody);
+    const second = await send();
+    assert.equal(await second.text(), firstBody);
+    assert.equal(second.headers.get('idempotent-replayed'), 'true');
+    assert.equal(mock.requests.length - calls, 1);
+  });
+
   test('an over-long key is refused with 400', async () => {
     const res = await chat(gw, key, ASK, { 'idempotency-key': 'k'.repeat(256) });
     const e = await errorOf(res);
