@@ -54,6 +54,8 @@ export interface IdempotencyOptions {
   /** How often expired keys are deleted; default hourly. */
   pruneIntervalMs?: number;
   now?: () => number;
+  /** Each begin's outcome (metrics). */
+  onOutcome?: (outcome: 'new' | 'replay' | 'in_progress' | 'mismatch') => void;
   /** A failed write or prune (the caller logs it; never the stored body). */
   onError?: (err: unknown, during: 'finish' | 'release' | 'prune') => void;
 }
@@ -102,6 +104,7 @@ export class Idempotency {
   readonly #pruneIntervalMs: number;
   readonly #now: () => number;
   readonly #onError: NonNullable<IdempotencyOptions['onError']>;
+  readonly #onOutcome: NonNullable<IdempotencyOptions['onOutcome']>;
   #pruneTimer: NodeJS.Timeout | undefined;
   #pruning: Promise<unknown> | undefined;
 
@@ -112,6 +115,7 @@ export class Idempotency {
     this.#pruneIntervalMs = options.pruneIntervalMs ?? 3_600_000;
     this.#now = options.now ?? Date.now;
     this.#onError = options.onError ?? (() => {});
+    this.#onOutcome = options.onOutcome ?? (() => {});
   }
 
   /** Starts the periodic prune of expired keys (the first one now, in the background). */
@@ -127,6 +131,12 @@ export class Idempotency {
    * A database failure is thrown (the caller answers 500; nothing was taken).
    */
   async begin(tenantId: string, key: string, requestFingerprint: string): Promise<Begun> {
+    const begun = await this.#begin(tenantId, key, requestFingerprint);
+    this.#onOutcome(begun.kind === 'conflict' ? begun.reason : begun.kind);
+    return begun;
+  }
+
+  async #begin(tenantId: string, key: string, requestFingerprint: string): Promise<Begun> {
     const owner = randomUUID();
     for (let attempt = 0; attempt < 5; attempt++) {
       const now = this.#now();

@@ -267,6 +267,7 @@ export async function createRuntime(options: RuntimeOptions): Promise<Runtime> {
     db: store.db,
     ttlMs: config.idempotency.ttlMs,
     lockTimeoutMs: config.idempotency.lockTimeoutMs,
+    onOutcome: (outcome) => metrics.idempotency.inc({ outcome }),
     // Never the stored body: which step failed, and why.
     onError: (err, during) => logger.error({ err, during }, 'idempotency key problem'),
   });

@@ -151,6 +151,11 @@ describe('Idempotency-Key through the gateway [sqlite]', () => {
     assert.equal(after.status, 200);
     assert.equal(after.headers.get('idempotent-replayed'), 'true');
     await after.text();
+    const metrics = await (await fetch(`${gw.url}/metrics`)).text();
+    const count = (outcome: string) =>
+      Number(new RegExp(`modro_idempotency_requests_total\\{outcome="${outcome}"\\} (\\d+)`).exec(metrics)?.[1] ?? 0);
+    assert.ok(count('in_progress') >= 19, metrics);
+    assert.ok(count('new') >= 1 && count('replay') >= 1);
   });
 
   test('an upstream 5xx is not stored: the retry with the same key runs again', async () => {
