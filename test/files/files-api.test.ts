@@ -35,13 +35,14 @@ for (const kind of ['sqlite', 'postgres'] as const) {
     let gw: TestGateway;
     let a: { key: string; client: OpenAI };
     let b: { key: string; client: OpenAI };
+    let admin: Awaited<ReturnType<typeof adminClient>>;
 
     before(async () => {
       gw = await startTenancyGateway({
         files: { root, purposes: { vision: { maxBytes: 2_000 } } },
         ...(kind === 'postgres' ? { storage: { kind: 'postgres', url: POSTGRES_TEST_URL, schema } } : {}),
       });
-      const admin = await adminClient(gw);
+      admin = await adminClient(gw);
       const client = (key: string) => new OpenAI({ baseURL: gw.baseURL, apiKey: key, maxRetries: 0 });
       const ka = (await createTenantWithKey(admin, { id: 'tenant-a' })).key;
       const kb = (await createTenantWithKey(admin, { id: 'tenant-b' })).key;
@@ -144,6 +145,27 @@ for (const kind of ['sqlite', 'postgres'] as const) {
       assert.ok(!listed.data.some((f) => f.id === mine.id), "not in the other tenant's list");
       // Still there for its owner.
       assert.equal((await a.client.files.retrieve(mine.id)).id, mine.id);
+    });
+
+    test("a key's scopes and addresses apply: files scope required when scoped, 403 before the body is read", async () => {
+      const key = async (limits: Record<string, unknown>) =>
+        (await admin.json<{ key: string }>('POST', '/admin/api/keys', { tenantId: 'tenant-a', limits })).key;
+      const chatOnly = await key({ scopes: ['chat'] });
+      const filesOnly = await key({ scopes: ['files'] });
+      const elsewhere = await key({ ips: ['10.0.0.0/8'] });
+      const parts = [
+        { name: 'purpose', value: 'user_data' },
+        { name: 'file', bytes: Buffer.from('scoped'), filename: 's.txt' },
+      ];
+      for (const refused of [chatOnly, elsewhere]) {
+        const e = await errorOf(await upload(gw, refused, parts));
+        assert.equal(e.status, 403);
+        assert.equal(e.code, 'permission_denied');
+        assert.equal((await errorOf(await get(gw, refused, '/v1/files'))).status, 403);
+      }
+      const ok = await upload(gw, filesOnly, parts);
+      assert.equal(ok.status, 200);
+      await ok.text();
     });
 
     test('multipart mistakes get clear errors: no file, two files, no purpose, unknown and server-only purposes', async () => {

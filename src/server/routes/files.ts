@@ -1,5 +1,5 @@
 import multipart from '@fastify/multipart';
-import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
+import type { FastifyInstance, FastifyReply, FastifyRequest, onRequestHookHandler } from 'fastify';
 import { GatewayError, openAIErrorBody } from '../../core/errors.ts';
 import { clipped } from '../../core/validation.ts';
 import { type FileStore, fileNotFound, type StagedFile } from '../../files/file-store.ts';
@@ -7,6 +7,7 @@ import { toOpenAIFile } from '../../files/openai-file.ts';
 import { toClientError } from '../../http/client-errors.ts';
 import { fingerprint, type Idempotency, keyOf, type StoredResponse } from '../../idempotency/idempotency.ts';
 import type { Logger } from '../../ops/logger.ts';
+import { keyAccess } from '../../pipeline/admit.ts';
 import type { Pipeline } from '../../pipeline/pipeline.ts';
 import { authenticateFirst, callerOf } from '../authenticate-first.ts';
 import type { BodyBudget } from '../body-budget.ts';
@@ -56,9 +57,16 @@ export function registerFilesRoutes(app: FastifyInstance, options: FilesRouteOpt
       if (req.method === 'POST') reply.header('connection', 'close');
       return reply.code(error.status).send(openAIErrorBody(error));
     });
-    const onRequest = authenticateFirst(pipeline, budget, (_req, reply, error) =>
+    const authenticate = authenticateFirst(pipeline, budget, (_req, reply, error) =>
       reply.code(error.status).send(openAIErrorBody(error)),
     );
+    // Then the key's scopes (`files`) and client addresses, before a byte of the body is read.
+    const access: onRequestHookHandler = (req, reply, done) => {
+      const refused = keyAccess(callerOf(req), req.ip, 'files');
+      if (!refused) return done();
+      reply.header('connection', 'close').code(refused.status).send(openAIErrorBody(refused));
+    };
+    const onRequest = [authenticate, access];
 
     scope.post('/v1/files', { onRequest }, async (req, reply) => {
       const caller = callerOf(req);
