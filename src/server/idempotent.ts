@@ -19,6 +19,14 @@ export function keptHeaders(headers: Record<string, string>): Record<string, str
   return kept;
 }
 
+/**
+ * Headers of a 409 idempotency_conflict that tell SDKs (the Stainless-generated OpenAI and Anthropic ones honour
+ * `x-should-retry`) what to do: retry in a second while the first request runs, never for another body.
+ */
+export function conflictHeaders(reason: 'in_progress' | 'mismatch'): Record<string, string> {
+  return reason === 'in_progress' ? { 'x-should-retry': 'true', 'retry-after': '1' } : { 'x-should-retry': 'false' };
+}
+
 export function sendReplay(reply: FastifyReply, response: StoredResponse) {
   return sendRaw(reply, response.status, { ...response.headers, [REPLAYED_HEADER]: 'true' }, response.body);
 }

@@ -158,6 +158,31 @@ describe('Idempotency-Key through the gateway [sqlite]', () => {
     assert.ok(count('new') >= 1 && count('replay') >= 1);
   });
 
+  test("the SDK's own retries: it waits out an in-progress 409 and gets the answer; a mismatch it does not retry", async () => {
+    const retrying = new IdempotentOpenAI({ baseURL: gw.baseURL, apiKey: key, maxRetries: 3 });
+    const idempotencyKey = fresh();
+    const calls = mock.requests.length;
+    mock.faults.push({ kind: 'delay', ms: 700 });
+    const first = chat(gw, key, ASK, { 'idempotency-key': idempotencyKey });
+    await sleep(150);
+    const retried = await retrying.chat.completions.create(ASK, { idempotencyKey }).withResponse();
+    const original = await first;
+    assert.equal(original.status, 200);
+    assert.equal(retried.response.headers.get('idempotent-replayed'), 'true');
+    assert.equal(retried.data.id, ((await original.json()) as { id: string }).id);
+    assert.equal(mock.requests.length - calls, 1);
+
+    const conflict = await chat(gw, key, { ...ASK, max_tokens: 3 }, { 'idempotency-key': idempotencyKey });
+    assert.equal(conflict.headers.get('x-should-retry'), 'false');
+    await conflict.text();
+    const before = await (await fetch(`${gw.url}/metrics`)).text();
+    await assert.rejects(retrying.chat.completions.create({ ...ASK, max_tokens: 3 }, { idempotencyKey }), APIError);
+    const after = await (await fetch(`${gw.url}/metrics`)).text();
+    const mismatches = (text: string) =>
+      Number(/modro_idempotency_requests_total\{outcome="mismatch"\} (\d+)/.exec(text)?.[1] ?? 0);
+    assert.equal(mismatches(after) - mismatches(before), 1, 'sent once, not retried');
+  });
+
   test('an upstream 5xx is not stored: the retry with the same key runs again', async () => {
     const idempotencyKey = fresh();
     const calls = mock.requests.length;

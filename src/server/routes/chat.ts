@@ -10,7 +10,7 @@ import type { ErrorCodec, ProtocolCodec } from '../../protocols/codec.ts';
 import { encodeAnswer, sendError, sendHandled } from '../answer.ts';
 import { authenticateFirst, callerOf } from '../authenticate-first.ts';
 import type { BodyBudget } from '../body-budget.ts';
-import { keptHeaders, sendReplay } from '../idempotent.ts';
+import { conflictHeaders, keptHeaders, sendReplay } from '../idempotent.ts';
 import { beginRequest } from '../request-start.ts';
 import { sendRaw } from '../respond.ts';
 
@@ -44,7 +44,10 @@ export function registerChatRoute(app: FastifyInstance, options: ChatRouteOption
       fingerprint('POST', path, JSON.stringify(req.body)),
     );
     if (begun.kind === 'replay') return sendReplay(reply, begun.response);
-    if (begun.kind === 'conflict') return refuse(pipeline, codec, req, reply, ctx, begun.error);
+    if (begun.kind === 'conflict') {
+      reply.headers(conflictHeaders(begun.reason));
+      return refuse(pipeline, codec, req, reply, ctx, begun.error);
+    }
     let handled: Awaited<ReturnType<Pipeline['handle']>>;
     try {
       handled = await pipeline.handle(ctx);

@@ -11,7 +11,7 @@ import { keyAccess } from '../../pipeline/admit.ts';
 import type { Pipeline } from '../../pipeline/pipeline.ts';
 import { authenticateFirst, callerOf } from '../authenticate-first.ts';
 import type { BodyBudget } from '../body-budget.ts';
-import { sendReplay } from '../idempotent.ts';
+import { conflictHeaders, sendReplay } from '../idempotent.ts';
 import { sendRaw } from '../respond.ts';
 
 /**
@@ -98,7 +98,10 @@ export function registerFilesRoutes(app: FastifyInstance, options: FilesRouteOpt
           ),
         );
         if (begun.kind === 'replay') return sendReplay(reply, begun.response);
-        if (begun.kind === 'conflict') throw begun.error;
+        if (begun.kind === 'conflict') {
+          reply.headers(conflictHeaders(begun.reason));
+          throw begun.error;
+        }
         let response: StoredResponse;
         try {
           response = await commit(files, upload, contentType);
