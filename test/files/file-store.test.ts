@@ -137,6 +137,11 @@ describe('uploads that misbehave on the wire', () => {
     assert.match(received, /^HTTP\/1\.1 408 /);
     await waitFor(() => filesUnder(join(root, 'tmp')).length === 0, 'the temp file removed', 3_000);
     assert.deepEqual(filesUnder(join(root, 'objects')), []);
+    assert.deepEqual(
+      gw.logs.filter((l) => l.includes('"level":"error"')),
+      [],
+      'a client cut off is not an error of ours',
+    );
   });
 
   test('an unauthenticated upload is refused on its headers (401), before any byte is stored', async () => {

@@ -51,6 +51,12 @@ export function registerFilesRoutes(app: FastifyInstance, options: FilesRouteOpt
       },
     });
     scope.setErrorHandler((err, req, reply) => {
+      // The client went away (or was cut by server.requestTimeoutMs) mid-upload: nobody to answer, no fault of ours.
+      const socket = req.raw.socket as typeof req.raw.socket | null;
+      if (!socket || socket.destroyed) {
+        reply.hijack();
+        return;
+      }
       const error = multipartError(err) ?? toClientError(err);
       if (error.code === 'internal_error') logger.error({ err, url: req.url }, 'files route error');
       // The body may not have been read to its end: the connection cannot carry another request.
