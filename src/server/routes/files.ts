@@ -1,5 +1,5 @@
 import multipart from '@fastify/multipart';
-import type { FastifyInstance, FastifyReply, FastifyRequest, onRequestHookHandler } from 'fastify';
+import type { FastifyInstance, FastifyRequest, onRequestHookHandler } from 'fastify';
 import { GatewayError, openAIErrorBody } from '../../core/errors.ts';
 import { clipped } from '../../core/validation.ts';
 import { type FileStore, fileNotFound, type StagedFile } from '../../files/file-store.ts';
@@ -11,8 +11,7 @@ import { keyAccess } from '../../pipeline/admit.ts';
 import type { Pipeline } from '../../pipeline/pipeline.ts';
 import { authenticateFirst, callerOf } from '../authenticate-first.ts';
 import type { BodyBudget } from '../body-budget.ts';
-import { conflictHeaders, sendReplay } from '../idempotent.ts';
-import { sendRaw } from '../respond.ts';
+import { answerOnce } from '../idempotent.ts';
 
 /**
  * OpenAI's Files API over the tenant's file store (docs/files.md): `POST /v1/files` (multipart, streamed to
@@ -86,38 +85,29 @@ export function registerFilesRoutes(app: FastifyInstance, options: FilesRouteOpt
       const upload = await readUpload(req, files, caller.tenantId);
       try {
         const { contentType } = files.accept(upload.staged, upload.purpose);
-        if (key === undefined) return sendJson(reply, await commit(files, upload, contentType));
-        const begun = await idempotency.begin(
-          caller.tenantId,
-          key,
-          // The file's hash, not the multipart bytes: a retry's boundary differs, its content does not.
-          fingerprint(
-            'POST',
-            '/v1/files',
-            JSON.stringify([
-              upload.purpose,
-              upload.staged.filename,
-              contentType,
-              upload.expiresAfterMs ?? null,
-              upload.staged.sha256,
-            ]),
-          ),
+        return await answerOnce(
+          reply,
+          {
+            idempotency,
+            tenantId: caller.tenantId,
+            key,
+            logger,
+            // The file's hash, not the multipart bytes: a retry's boundary differs, its content does not.
+            fingerprint: () =>
+              fingerprint(
+                'POST',
+                '/v1/files',
+                JSON.stringify([
+                  upload.purpose,
+                  upload.staged.filename,
+                  contentType,
+                  upload.expiresAfterMs ?? null,
+                  upload.staged.sha256,
+                ]),
+              ),
+          },
+          () => commit(files, upload, contentType),
         );
-        if (begun.kind === 'replay') return sendReplay(reply, begun.response);
-        if (begun.kind === 'conflict') {
-          reply.headers(conflictHeaders(begun.reason));
-          throw begun.error;
-        }
-        let response: StoredResponse;
-        try {
-          response = await commit(files, upload, contentType);
-        } catch (err) {
-          const error = toClientError(err);
-          response = { status: error.status, headers: JSON_TYPE, body: JSON.stringify(openAIErrorBody(error)) };
-          if (error.code === 'internal_error') logger.error({ err }, 'storing an upload failed');
-        }
-        await begun.finish(response);
-        return sendRaw(reply, response.status, { ...response.headers }, response.body);
       } finally {
         await files.discard(upload.staged);
       }
@@ -263,10 +253,6 @@ async function commit(files: FileStore, upload: Upload, contentType: string): Pr
     expiresAfterMs: upload.expiresAfterMs,
   });
   return { status: 200, headers: JSON_TYPE, body: JSON.stringify(toOpenAIFile(meta)) };
-}
-
-function sendJson(reply: FastifyReply, response: StoredResponse) {
-  return sendRaw(reply, response.status, { ...response.headers }, response.body);
 }
 
 /** `attachment` with the name quoted safely: ASCII fallback plus RFC 8187's UTF-8 form. */
