@@ -301,9 +301,11 @@ describe('Idempotency-Key shared by two gateway processes [postgres]', {
       providers: [mockProvider('up', mock.url, MODELS)],
       storage: { kind: 'postgres' as const, url: POSTGRES_TEST_URL, schema },
     };
-    // One after the other: the first creates the schema and migrates.
-    gateways.push(await spawnGateway(config));
-    gateways.push(await spawnGateway(config));
+    // One after the other: the first creates the schema and migrates. Each keeps its files in its own folder.
+    for (let i = 0; i < 2; i++) {
+      const dataDir = mkdtempSync(join(tmpdir(), 'modro-idem-proc-'));
+      gateways.push(await spawnGateway({ ...config, files: { root: join(dataDir, 'files') } }, dataDir));
+    }
   });
   after(async () => {
     for (const g of gateways) {
