@@ -148,16 +148,22 @@ export class FileStore implements ExecutionFiles {
 
   /**
    * Streams an upload into a temp file, hashing it and keeping its first bytes, and refuses it (413, the temp
-   * file deleted) as soon as it passes `maxBytes` or the tenant's quota. `checkHead` sees the first bytes
+   * file deleted) as soon as it passes `maxBytes` or (unless `quota: false`) the tenant's quota. `checkHead` sees the first bytes
    * before the rest is written (to refuse a wrong type early).
    */
   async receive(
     tenantId: string,
     source: NodeJS.ReadableStream,
-    info: { declaredType?: string | undefined; filename?: string | undefined; maxBytes: number },
+    info: {
+      declaredType?: string | undefined;
+      filename?: string | undefined;
+      maxBytes: number;
+      /** false: only `maxBytes` bounds the stream (the quota is checked at commit; a replay must not be refused). */
+      quota?: boolean;
+    },
     checkHead?: (head: Buffer, declaredType: string | undefined) => void,
   ): Promise<StagedFile> {
-    const remaining = await this.#quotaRemaining(tenantId);
+    const remaining = info.quota === false ? Number.MAX_SAFE_INTEGER : await this.#quotaRemaining(tenantId);
     const limit = Math.min(info.maxBytes, remaining);
     const tempPath = join(this.#tmp, `${randomUUID()}.part`);
     const hash = createHash('sha256');

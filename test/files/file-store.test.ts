@@ -10,7 +10,7 @@ import { sniffType } from '../../src/files/sniff.ts';
 import { forEachDatabase } from '../helpers/databases.ts';
 import { startGateway, TEST_API_KEY, type TestGateway } from '../helpers/gateway.ts';
 import { waitFor } from '../tenancy/helpers.ts';
-import { errorOf, filesUnder, JPEG, PNG, upload, WAV } from './helpers.ts';
+import { errorOf, filesUnder, get, JPEG, PNG, upload, WAV } from './helpers.ts';
 
 /** The file store's disk and database behaviour (sweeps, quotas, crashes) and uploads that misbehave on the wire. */
 
@@ -169,6 +169,33 @@ describe('uploads that misbehave on the wire', () => {
     assert.equal(e.status, 413);
     assert.equal(e.code, 'quota_exceeded');
     assert.match(e.message, /quota \(1000 bytes/);
+    assert.equal(filesUnder(join(root, 'objects')).length, 1);
+    assert.deepEqual(filesUnder(join(root, 'tmp')), []);
+  });
+
+  test('with an Idempotency-Key the quota is checked at commit: a retry gets its stored answer, a refusal is kept', async () => {
+    const list = (await (await get(gw, TEST_API_KEY, '/v1/files')).json()) as { data: Array<{ id: string }> };
+    for (const f of list.data) await (await get(gw, TEST_API_KEY, `/v1/files/${f.id}`, 'DELETE')).text();
+    const parts = (fill: number) => [
+      { name: 'purpose', value: 'user_data' },
+      { name: 'file', bytes: Buffer.alloc(600, fill), filename: 'c.txt' },
+    ];
+    const stored = await upload(gw, TEST_API_KEY, parts(0x62), { 'idempotency-key': 'quota-1' });
+    const storedBody = await stored.text();
+    assert.equal(stored.status, 200, storedBody);
+    // The quota (1000 bytes) has no room for these 600 bytes again, but the retry is a replay.
+    const retry = await upload(gw, TEST_API_KEY, parts(0x62), { 'idempotency-key': 'quota-1' });
+    assert.equal(retry.headers.get('idempotent-replayed'), 'true');
+    assert.equal(await retry.text(), storedBody);
+    // A new upload over the quota is refused at commit, and that answer is what its key replays.
+    const refused = await upload(gw, TEST_API_KEY, parts(0x63), { 'idempotency-key': 'quota-2' });
+    const refusedBody = await refused.text();
+    assert.equal(refused.status, 413);
+    assert.match(refusedBody, /quota_exceeded/);
+    const again = await upload(gw, TEST_API_KEY, parts(0x63), { 'idempotency-key': 'quota-2' });
+    assert.equal(again.status, 413);
+    assert.equal(again.headers.get('idempotent-replayed'), 'true');
+    assert.equal(await again.text(), refusedBody);
     assert.equal(filesUnder(join(root, 'objects')).length, 1);
     assert.deepEqual(filesUnder(join(root, 'tmp')), []);
   });

@@ -82,7 +82,8 @@ export function registerFilesRoutes(app: FastifyInstance, options: FilesRouteOpt
           status: 415,
         });
       }
-      const upload = await readUpload(req, files, caller.tenantId);
+      // With a key, the quota waits for the commit: a retry of a stored upload must get its answer, not a 413.
+      const upload = await readUpload(req, files, caller.tenantId, key === undefined);
       try {
         const { contentType } = files.accept(upload.staged, upload.purpose);
         return await answerOnce(
@@ -184,7 +185,7 @@ interface Upload {
  * `purpose` comes before the file, its size limit and types apply while the file streams; otherwise the largest
  * limit does and the purpose's own is checked at the end.
  */
-async function readUpload(req: FastifyRequest, files: FileStore, tenantId: string): Promise<Upload> {
+async function readUpload(req: FastifyRequest, files: FileStore, tenantId: string, quota: boolean): Promise<Upload> {
   let staged: StagedFile | undefined;
   let purpose: string | undefined;
   let anchor: string | undefined;
@@ -206,7 +207,12 @@ async function readUpload(req: FastifyRequest, files: FileStore, tenantId: strin
         staged = await files.receive(
           tenantId,
           part.file,
-          { declaredType: part.mimetype, filename: part.filename, maxBytes: rules?.maxBytes ?? files.largestUpload() },
+          {
+            declaredType: part.mimetype,
+            filename: part.filename,
+            maxBytes: rules?.maxBytes ?? files.largestUpload(),
+            quota,
+          },
           purpose === undefined ? undefined : files.headCheck(purpose),
         );
         continue;
