@@ -139,27 +139,28 @@ export async function releaseIdempotencyKey(
 
 const ROWS_PER_DELETE = 500;
 
-/** Retention: deletes keys that expired at or before `now` (ms epoch), in short statements; returns how many. */
+/** Retention: deletes keys that expired at or before `now` (ms epoch), 500 per statement; returns how many. */
 export async function pruneIdempotencyKeys(db: Kysely<Database>, now: number): Promise<number> {
   let total = 0;
   for (;;) {
     await yieldToEventLoop();
-    const batch = await db
-      .selectFrom('idempotency_key')
-      .select(['tenant_id', 'key'])
-      .where('expires_at', '<=', now)
-      .limit(ROWS_PER_DELETE)
-      .execute();
-    if (batch.length === 0) return total;
-    for (const row of batch) {
-      const result = await db
-        .deleteFrom('idempotency_key')
-        .where('tenant_id', '=', row.tenant_id)
-        .where('key', '=', row.key)
-        .where('expires_at', '<=', now)
-        .executeTakeFirst();
-      total += Number(result.numDeletedRows);
-    }
-    if (batch.length < ROWS_PER_DELETE) return total;
+    const result = await db
+      .deleteFrom('idempotency_key')
+      .where((eb) =>
+        eb(
+          eb.refTuple('tenant_id', 'key'),
+          'in',
+          eb
+            .selectFrom('idempotency_key')
+            .select(['tenant_id', 'key'])
+            .where('expires_at', '<=', now)
+            .limit(ROWS_PER_DELETE)
+            .$asTuple('tenant_id', 'key'),
+        ),
+      )
+      .executeTakeFirst();
+    const deleted = Number(result.numDeletedRows);
+    total += deleted;
+    if (deleted < ROWS_PER_DELETE) return total;
   }
 }
