@@ -104,7 +104,7 @@ export function buildApp(runtime: Runtime) {
   const { pipeline, idempotency } = runtime;
   registerChatRoute(app, { path: '/v1/chat/completions', codec: openAIChatCodec, pipeline, budget, idempotency });
   registerChatRoute(app, { path: '/v1/messages', codec: anthropicMessagesCodec, pipeline, budget, idempotency });
-  registerResponsesRoutes(app, { pipeline, budget, store: runtime.responses, logger: runtime.logger });
+  registerResponsesRoutes(app, { pipeline, budget, store: runtime.responses, logger: runtime.logger, idempotency });
   registerCountTokensRoute(app, { path: '/v1/messages/count_tokens', codec: anthropicMessagesCodec, pipeline, budget });
   registerEmbeddingsRoute(app, { path: '/v1/embeddings', codec: openAIEmbeddingsCodec, pipeline, budget });
   registerModels(app, pipeline, budget, Date.now());

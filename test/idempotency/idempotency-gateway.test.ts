@@ -242,6 +242,22 @@ describe('Idempotency-Key through the gateway [sqlite]', () => {
     assert.equal(mock.requests.length - calls, 1);
   });
 
+  test('POST /v1/responses takes the key when not streaming', async () => {
+    const idempotencyKey = fresh();
+    const calls = mock.requests.length;
+    const first = await client.responses.create(
+      { model: 'fast', input: 'hello responses', max_output_tokens: 20 },
+      { idempotencyKey },
+    );
+    const second = await client.responses
+      .create({ model: 'fast', input: 'hello responses', max_output_tokens: 20 }, { idempotencyKey })
+      .withResponse();
+    assert.equal(second.data.id, first.id);
+    assert.equal(second.data.output_text, first.output_text);
+    assert.equal(second.response.headers.get('idempotent-replayed'), 'true');
+    assert.equal(mock.requests.length - calls, 1);
+  });
+
   test('an over-long key is refused with 400', async () => {
     const res = await chat(gw, key, ASK, { 'idempotency-key': 'k'.repeat(256) });
     const e = await errorOf(res);

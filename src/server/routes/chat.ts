@@ -32,37 +32,48 @@ export interface ChatRouteOptions {
 
 export function registerChatRoute(app: FastifyInstance, options: ChatRouteOptions): void {
   const { codec, pipeline, idempotency, path } = options;
-  registerDecodedRoute(app, options, async (ctx, reply, req) => {
-    // No header (or a stream): not a single extra step.
-    const key = idempotency && !ctx.request.stream ? keyOf(req.headers) : undefined;
-    if (key === undefined || !idempotency) return sendHandled(reply, codec, ctx, await pipeline.handle(ctx));
-    if (key instanceof GatewayError) return refuse(pipeline, codec, req, reply, ctx, key);
-    // The parsed body re-serialized: the same JSON sent again (any spacing) is the same request.
-    const begun = await idempotency.begin(
-      ctx.caller.tenantId,
-      key,
-      fingerprint('POST', path, JSON.stringify(req.body)),
-    );
-    if (begun.kind === 'replay') return sendReplay(reply, begun.response);
-    if (begun.kind === 'conflict') {
-      reply.headers(conflictHeaders(begun.reason));
-      return refuse(pipeline, codec, req, reply, ctx, begun.error);
-    }
-    let handled: Awaited<ReturnType<Pipeline['handle']>>;
-    try {
-      handled = await pipeline.handle(ctx);
-    } catch (err) {
-      await begun.release();
-      throw err;
-    }
-    if (handled.kind === 'stream') {
-      await begun.release();
-      return sendHandled(reply, codec, ctx, handled);
-    }
-    const answer = encodeAnswer(codec, ctx, handled);
-    await begun.finish({ status: answer.status, headers: keptHeaders(answer.headers), body: String(answer.body) });
-    return sendRaw(reply, answer.status, answer.headers, answer.body);
-  });
+  registerDecodedRoute(app, options, async (ctx, reply, req) =>
+    handleOnce({ pipeline, codec, idempotency, path }, ctx, req, reply),
+  );
+}
+
+/**
+ * `pipeline.handle` and the answer, once per `Idempotency-Key` (docs/idempotency.md) when the request sends one
+ * and is not a stream: a replay, a 409 (recorded like any refusal), or the run whose answer is stored before it
+ * is sent. Without the header (or for a stream) it is exactly `sendHandled(…, await pipeline.handle(ctx))`.
+ */
+export async function handleOnce(
+  route: { pipeline: Pipeline; codec: ProtocolCodec; idempotency: Idempotency | undefined; path: string },
+  ctx: RequestContext,
+  req: FastifyRequest,
+  reply: FastifyReply,
+) {
+  const { pipeline, codec, idempotency, path } = route;
+  // No header (or a stream): not a single extra step.
+  const key = idempotency && !ctx.request.stream ? keyOf(req.headers) : undefined;
+  if (key === undefined || !idempotency) return sendHandled(reply, codec, ctx, await pipeline.handle(ctx));
+  if (key instanceof GatewayError) return refuse(pipeline, codec, req, reply, ctx, key);
+  // The parsed body re-serialized: the same JSON sent again (any spacing) is the same request.
+  const begun = await idempotency.begin(ctx.caller.tenantId, key, fingerprint('POST', path, JSON.stringify(req.body)));
+  if (begun.kind === 'replay') return sendReplay(reply, begun.response);
+  if (begun.kind === 'conflict') {
+    reply.headers(conflictHeaders(begun.reason));
+    return refuse(pipeline, codec, req, reply, ctx, begun.error);
+  }
+  let handled: Awaited<ReturnType<Pipeline['handle']>>;
+  try {
+    handled = await pipeline.handle(ctx);
+  } catch (err) {
+    await begun.release();
+    throw err;
+  }
+  if (handled.kind === 'stream') {
+    await begun.release();
+    return sendHandled(reply, codec, ctx, handled);
+  }
+  const answer = encodeAnswer(codec, ctx, handled);
+  await begun.finish({ status: answer.status, headers: keptHeaders(answer.headers), body: String(answer.body) });
+  return sendRaw(reply, answer.status, answer.headers, answer.body);
 }
 
 /** `POST /v1/messages/count_tokens`: decoded as a Messages request, counted by the pipeline. */
