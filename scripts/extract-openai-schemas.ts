@@ -29,6 +29,9 @@ const ROOTS = [
   'ResponseStreamEvent',
   'CreateEmbeddingRequest',
   'CreateEmbeddingResponse',
+  'ImagesResponse',
+  'CreateTranscriptionResponseVerboseJson',
+  'VideoResource',
 ];
 
 const repoRoot = resolve(import.meta.dirname, '..');

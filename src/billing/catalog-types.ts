@@ -27,13 +27,57 @@ export interface CatalogModel {
    * input token) and is never a chat candidate; a chat model is never an embeddings candidate.
    */
   mode?: ModelMode;
+  /**
+   * Per-unit prices of a media model (image, speech, transcription, video), USD; token-metered media models
+   * (gpt-image-1, gpt-4o-transcribe) use `price` for their text tokens and these for image or audio tokens.
+   */
+  mediaPrice?: MediaPrice;
 }
 
-export type ModelMode = 'chat' | 'embedding';
+/**
+ * What a model does. Media modes (`image`, `speech`, `transcription`, `video`) run only as asynchronous
+ * executions (`POST /v1/executions`) and are never chat or embeddings candidates.
+ */
+export type ModelMode = 'chat' | 'embedding' | MediaMode;
+export type MediaMode = 'image' | 'speech' | 'transcription' | 'video';
+export const MEDIA_MODES: readonly MediaMode[] = ['image', 'speech', 'transcription', 'video'];
 
 /** Whether a model serves embeddings (and so never chat). */
 export function isEmbeddingModel(model: { mode?: ModelMode | undefined }): boolean {
   return model.mode === 'embedding';
+}
+
+/** Whether a model serves chat (and so a tier, a preset, the chat endpoints). */
+export function isChatModel(model: { mode?: ModelMode | undefined }): boolean {
+  return model.mode === undefined || model.mode === 'chat';
+}
+
+/** The media mode of a model, or undefined for chat and embedding models. */
+export function mediaModeOf(model: { mode?: ModelMode | undefined }): MediaMode | undefined {
+  const mode = model.mode;
+  return mode === 'image' || mode === 'speech' || mode === 'transcription' || mode === 'video' ? mode : undefined;
+}
+
+/**
+ * A per-unit rate in USD: one figure, or one per variant keyed `size/quality`, `size`, `quality` or `*` (the
+ * first key that matches the request wins; see billing/media-cost.ts).
+ */
+export type MediaRate = number | Readonly<Record<string, number>>;
+
+/** Per-unit prices of a media model, USD. Absent units cost nothing. */
+export interface MediaPrice {
+  /** Per output image, by size and quality. */
+  readonly perImage?: MediaRate;
+  /** Per second: of input audio (transcription), of output video, of provider run time (Replicate). */
+  readonly perSecond?: MediaRate;
+  /** Per million characters of input text (speech). */
+  readonly perMillionCharacters?: number;
+  /** Per million input image tokens (image edits of token-metered models). */
+  readonly inputImageTokens?: number;
+  /** Per million input audio tokens (token-metered transcription). */
+  readonly inputAudioTokens?: number;
+  /** Per million output image tokens (when the library prices them apart from text output). */
+  readonly outputImageTokens?: number;
 }
 
 export interface ModelPrice {
@@ -71,4 +115,8 @@ export interface KnownModel {
   readonly price?: { readonly input: number; readonly output: number };
   /** Absent means `chat` (CatalogModel.mode). */
   readonly mode?: ModelMode;
+  /** The name sent upstream when it differs (Replicate's `owner/name`). */
+  readonly upstreamName?: string;
+  /** A media model's per-unit prices the price library does not have (CatalogModel.mediaPrice). */
+  readonly mediaPrice?: MediaPrice;
 }

@@ -1,5 +1,5 @@
 import { transientModule } from '../core/transient-module.ts';
-import type { ModelPrice } from './catalog-types.ts';
+import type { MediaPrice, ModelPrice } from './catalog-types.ts';
 
 /**
  * Catalog prices from @pydantic/genai-prices, resolved once when the catalog is built (never per request).
@@ -157,4 +157,28 @@ export function libraryContextWindow(providerId: string, upstreamName: string): 
   } catch {
     return undefined;
   }
+}
+
+/**
+ * A media model's per-unit rates as the price library knows them, when it does: audio hours (whisper-1) as a
+ * per-second rate, and image or audio tokens priced apart from text (gpt-image-1, gpt-4o-transcribe). Undefined
+ * when the library has none of them (the descriptor or the configuration then prices the model).
+ */
+export function libraryMediaPrice(providerId: string, upstreamName: string, at = new Date()): MediaPrice | undefined {
+  let result: ReturnType<typeof calcPrice>;
+  try {
+    result = calcPrice({ input_tokens: 1, output_tokens: 1 }, upstreamName, { providerId, timestamp: at });
+  } catch {
+    return undefined;
+  }
+  if (!result) return undefined;
+  const rates = result.model_price as Record<string, LibraryRate>;
+  const hours = rates['input_audio_hours'] ?? rates['audio_hours'];
+  const price: { -readonly [K in keyof MediaPrice]: MediaPrice[K] } = {};
+  // Rounded to 12 significant digits: 0.36 / 3600 is 0.0001, not 0.00009999999999999999.
+  if (hours !== undefined) price.perSecond = Number((baseOf(hours) / 3600).toPrecision(12));
+  if (rates['input_image_mtok'] !== undefined) price.inputImageTokens = baseOf(rates['input_image_mtok']);
+  if (rates['input_audio_mtok'] !== undefined) price.inputAudioTokens = baseOf(rates['input_audio_mtok']);
+  if (rates['output_image_mtok'] !== undefined) price.outputImageTokens = baseOf(rates['output_image_mtok']);
+  return Object.keys(price).length > 0 ? price : undefined;
 }

@@ -1,5 +1,12 @@
-import type { CatalogModel, KnownModel, ModelCapabilities, ModelPrice } from '../billing/catalog-types.ts';
-import { libraryContextWindow, libraryPrice, withPriceLibrary } from '../billing/prices.ts';
+import {
+  type CatalogModel,
+  isChatModel,
+  type KnownModel,
+  type MediaPrice,
+  type ModelCapabilities,
+  type ModelPrice,
+} from '../billing/catalog-types.ts';
+import { libraryContextWindow, libraryMediaPrice, libraryPrice, withPriceLibrary } from '../billing/prices.ts';
 import { providersFromEnv } from '../config/env-providers.ts';
 import type { Config, ModelConfig, ProviderConfig } from '../config/schema.ts';
 import { descriptorOf } from '../providers/kinds/index.ts';
@@ -85,13 +92,15 @@ function toSpec(provider: ProviderConfig, limits: UpstreamLimits, prebuilt?: Pro
 
 function mergeModel(known: KnownModel | undefined, configured: ModelConfig | undefined, name: string) {
   const mode = configured?.mode ?? known?.mode ?? 'chat';
-  const defaults = mode === 'embedding' ? NONE : DEFAULT_CAPABILITIES;
+  const chat = isChatModel({ mode });
+  const defaults = chat ? DEFAULT_CAPABILITIES : NONE;
   return {
     name,
     mode,
-    upstreamName: configured?.upstreamName ?? name,
+    upstreamName: configured?.upstreamName ?? known?.upstreamName ?? name,
     contextWindow: configured?.contextWindow ?? known?.contextWindow,
-    maxOutputTokens: configured?.maxOutputTokens ?? known?.maxOutputTokens ?? (mode === 'embedding' ? 0 : undefined),
+    maxOutputTokens: configured?.maxOutputTokens ?? known?.maxOutputTokens ?? (chat ? undefined : 0),
+    mediaPrice: configured?.mediaPrice as MediaPrice | undefined,
     capabilities: { ...defaults, ...known?.capabilities, ...configured?.capabilities },
     qualityRank: configured?.qualityRank ?? known?.qualityRank ?? 50,
     tiers: configured?.tiers ?? [],
@@ -136,11 +145,19 @@ function modelsOf(provider: ProviderConfig, spec: ProviderSpec, config: Config, 
       capabilities: { ...base.capabilities, ...override?.capabilities },
     };
     if (config.catalog.exclude.includes(id) || config.catalog.exclude.includes(name)) continue;
+    const media = !isChatModel(merged) && merged.mode !== 'embedding';
+    // A media model: per-unit prices from the configuration, the descriptor or the library (audio hours, image
+    // and audio tokens); its text tokens, when it meters them, at the token price.
+    const mediaPrice = media
+      ? ((merged.mediaPrice as MediaPrice | undefined) ??
+        knownByName.get(name)?.mediaPrice ??
+        (kind.priceProvider ? libraryMediaPrice(kind.priceProvider, merged.upstreamName) : undefined))
+      : undefined;
     const price =
       priceFrom(merged.price) ??
       priceFrom(knownByName.get(name)?.price) ??
       (kind.priceProvider ? libraryPrice(kind.priceProvider, merged.upstreamName) : undefined) ??
-      (kind.local ? { input: 0, cachedInput: 0, cacheWrite: 0, output: 0 } : undefined);
+      (kind.local || mediaPrice ? { input: 0, cachedInput: 0, cacheWrite: 0, output: 0 } : undefined);
     if (!price) {
       warnings.push(`Model ${id} was left out: no price is known for it (set providers[].models[].price)`);
       continue;
@@ -160,7 +177,8 @@ function modelsOf(provider: ProviderConfig, spec: ProviderSpec, config: Config, 
       capabilities: merged.capabilities,
       qualityRank: merged.qualityRank,
       tiers: merged.tiers,
-      ...(merged.mode === 'embedding' ? { mode: 'embedding' as const } : {}),
+      ...(merged.mode !== 'chat' ? { mode: merged.mode } : {}),
+      ...(mediaPrice ? { mediaPrice } : {}),
     });
   }
   return out;
@@ -183,7 +201,8 @@ export function buildCatalog(
 function assembleCatalog(config: Config, env: NodeJS.ProcessEnv, channels: readonly ChannelProvider[]): Catalog {
   const warnings: string[] = [];
   const configured = [...config.providers, ...providersFromEnv(env, config.providers)];
-  const real = configured.filter((p) => p.kind !== 'demo');
+  // A media-only provider (Replicate) serves no chat: alone, it leaves the demo's chat models in place.
+  const real = configured.filter((p) => p.kind !== 'demo' && !descriptorOf(p.kind).mediaOnly);
   const demoWanted = config.demo.enabled === true || (config.demo.enabled === 'auto' && real.length === 0);
   if (demoWanted && !configured.some((p) => p.kind === 'demo')) {
     configured.push({

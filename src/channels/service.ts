@@ -1,4 +1,4 @@
-import { isEmbeddingModel } from '../billing/catalog-types.ts';
+import { isChatModel } from '../billing/catalog-types.ts';
 import { buildCatalog } from '../catalog/catalog.ts';
 import { providersFromEnv } from '../config/env-providers.ts';
 import type { Config } from '../config/schema.ts';
@@ -100,7 +100,7 @@ export function createChannelService(deps: ChannelServiceDeps): ChannelService {
         provider,
       ]);
       const spec = alone.providers.get(id);
-      const model = alone.models.find((m) => !isEmbeddingModel(m));
+      const model = alone.models.find((m) => isChatModel(m));
       if (!spec || !model) {
         throw new GatewayError('invalid_request', `Channel ${id} has no priced chat model to test with`, {
           status: 409,

@@ -67,9 +67,11 @@ async function main(): Promise<number> {
     const catalog = buildCatalog(config, env);
     for (const w of catalog.warnings) process.stdout.write(`warning: ${w}\n`);
     for (const m of catalog.models) {
-      process.stdout.write(
-        `${m.id}\trank ${m.qualityRank}\t$${m.price.input}/$${m.price.output} per Mtok\tctx ${m.contextWindow}\n`,
-      );
+      // Media models are priced per image, second or character (and some in tokens): their mode and prices.
+      const line = m.mediaPrice
+        ? `${m.id}\t${m.mode}\t${JSON.stringify(m.mediaPrice)}${m.price.input || m.price.output ? `\t$${m.price.input}/$${m.price.output} per Mtok` : ''}`
+        : `${m.id}\trank ${m.qualityRank}\t$${m.price.input}/$${m.price.output} per Mtok\tctx ${m.contextWindow}`;
+      process.stdout.write(`${line}\n`);
     }
     return 0;
   }

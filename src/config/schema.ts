@@ -23,6 +23,19 @@ const priceSchema = z.strictObject({
   output: z.number().min(0),
 });
 
+/** A media rate: one USD figure, or one per variant (`size/quality`, `size`, `quality`, `*`). */
+const mediaRateSchema = z.union([z.number().min(0), z.record(z.string().min(1), z.number().min(0))]);
+
+/** Per-unit prices of a media model, USD (docs/providers.md, media models). */
+const mediaPriceSchema = z.strictObject({
+  perImage: mediaRateSchema.optional(),
+  perSecond: mediaRateSchema.optional(),
+  perMillionCharacters: z.number().min(0).optional(),
+  inputImageTokens: z.number().min(0).optional(),
+  inputAudioTokens: z.number().min(0).optional(),
+  outputImageTokens: z.number().min(0).optional(),
+});
+
 const capabilitiesSchema = z.strictObject({
   tools: z.boolean().optional(),
   vision: z.boolean().optional(),
@@ -40,8 +53,13 @@ const modelSchema = z.strictObject({
   capabilities: capabilitiesSchema.optional(),
   qualityRank: z.number().min(0).max(100).optional(),
   tiers: z.array(z.enum(TIERS)).optional(),
-  /** `embedding`: served by POST /v1/embeddings only, priced per input token (docs/embeddings.md). Default chat. */
-  mode: z.enum(['chat', 'embedding']).optional(),
+  /**
+   * `embedding`: served by POST /v1/embeddings only, priced per input token (docs/embeddings.md). `image`,
+   * `speech`, `transcription`, `video`: run as executions only (docs/executions.md). Default chat.
+   */
+  mode: z.enum(['chat', 'embedding', 'image', 'speech', 'transcription', 'video']).optional(),
+  /** A media model's per-unit prices, USD (per image, second, million characters). */
+  mediaPrice: mediaPriceSchema.optional(),
 });
 
 const keySchema = z.union([

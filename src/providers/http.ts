@@ -55,7 +55,7 @@ export interface UpstreamRequest {
   /** The runtime's connection pools. */
   pool: UpstreamPool;
   url: string;
-  method?: 'POST' | 'GET';
+  method?: 'POST' | 'GET' | 'DELETE';
   headers: Record<string, string>;
   body?: string | Uint8Array;
   timeouts: Timeouts;
@@ -65,6 +65,8 @@ export interface UpstreamRequest {
   signal: AbortSignal;
   /** What to call the upstream in error messages (provider id). */
   label: string;
+  /** A dispatcher of its own (a guarded one for URLs a provider named); default the pool's agent. */
+  dispatcher?: Dispatcher;
 }
 
 export interface UpstreamResponse {
@@ -107,7 +109,7 @@ export async function upstreamFetch(req: UpstreamRequest): Promise<UpstreamRespo
   };
   try {
     const res = await request(req.url, {
-      dispatcher: req.pool.agent(req.timeouts.connectMs),
+      dispatcher: req.dispatcher ?? req.pool.agent(req.timeouts.connectMs),
       method: req.method ?? 'POST',
       headers: req.headers,
       body: req.body ?? null,

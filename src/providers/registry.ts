@@ -5,6 +5,7 @@ import { demoAdapter } from './demo/adapter.ts';
 import { geminiAdapter } from './gemini/index.ts';
 import type { Wire } from './kinds/descriptor.ts';
 import { PROVIDER_DESCRIPTORS, type ProviderKind } from './kinds/index.ts';
+import { mediaOnlyAdapter } from './media/media-only-adapter.ts';
 import { openAICompatibleAdapter } from './openai-compatible/adapter.ts';
 import type { ProviderAdapter, ProviderSpec } from './types.ts';
 
@@ -18,6 +19,7 @@ const byWire: Record<Wire, ProviderAdapter> = {
   gemini: geminiAdapter,
   bedrock: bedrockAdapter,
   demo: demoAdapter,
+  replicate: mediaOnlyAdapter,
 };
 
 const adapters = new Map<ProviderKind, ProviderAdapter>(PROVIDER_DESCRIPTORS.map((d) => [d.id, byWire[d.wire]]));

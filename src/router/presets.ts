@@ -1,4 +1,4 @@
-import { type CatalogModel, isEmbeddingModel } from '../billing/catalog-types.ts';
+import { type CatalogModel, isChatModel } from '../billing/catalog-types.ts';
 import { blendedPrice, type Catalog, resolveModelRef } from '../catalog/catalog.ts';
 import { PRESETS, type Preset, TIERS, type Tier } from '../core/tiers.ts';
 
@@ -67,14 +67,12 @@ export interface CandidateSettings {
 export function buildCandidateTable(catalog: Catalog, routing: CandidateSettings): CandidateTable {
   const table = {} as CandidateTable;
   // Tiers are chat: an embedding model is never a tier's candidate, even pinned (docs/embeddings.md).
-  const chat = catalog.models.filter((m) => !isEmbeddingModel(m));
+  const chat = catalog.models.filter((m) => isChatModel(m));
   for (const preset of PRESETS) {
     table[preset] = {} as Record<Tier, CatalogModel[]>;
     for (const tier of TIERS) {
       const pinned = routing.pin[preset]?.[tier];
-      let list = pinned
-        ? pinned.flatMap((ref) => resolveModelRef(catalog, ref)).filter((m) => !isEmbeddingModel(m))
-        : [];
+      let list = pinned ? pinned.flatMap((ref) => resolveModelRef(catalog, ref)).filter((m) => isChatModel(m)) : [];
       if (list.length === 0) list = deriveList(chat, preset, tier, routing.tierFloors);
       // A tier nobody fills borrows the nearest tier's models, so every tier always answers.
       table[preset][tier] = list;

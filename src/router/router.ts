@@ -1,4 +1,4 @@
-import { type CatalogModel, isEmbeddingModel } from '../billing/catalog-types.ts';
+import { type CatalogModel, isChatModel, isEmbeddingModel, mediaModeOf } from '../billing/catalog-types.ts';
 import type { Catalog } from '../catalog/catalog.ts';
 import { groupsAllow, resolveModelRef } from '../catalog/catalog.ts';
 import { GatewayError } from '../core/errors.ts';
@@ -166,11 +166,14 @@ export class Router {
           { param: 'model' },
         );
       }
-      const chat = models.filter((m) => !isEmbeddingModel(m));
+      const chat = models.filter((m) => isChatModel(m));
       if (chat.length === 0) {
+        const media = mediaModeOf(models[0]!);
         throw new GatewayError(
           'invalid_request',
-          `The model '${ref}' is an embedding model: call POST /v1/embeddings with it, not a chat endpoint`,
+          media
+            ? `The model '${ref}' is ${media === 'image' ? 'an' : 'a'} ${media} model: run it with POST /v1/executions, not a chat endpoint`
+            : `The model '${ref}' is an embedding model: call POST /v1/embeddings with it, not a chat endpoint`,
           { param: 'model' },
         );
       }
@@ -242,9 +245,10 @@ export class Router {
     }
     const embedding = models.filter(isEmbeddingModel);
     if (embedding.length === 0) {
+      const media = mediaModeOf(models[0]!);
       throw new GatewayError(
         'invalid_request',
-        `The model '${ref}' is a chat model and cannot create embeddings; name an embedding model (such as text-embedding-3-small)`,
+        `The model '${ref}' is ${media ? `${media === 'image' ? 'an' : 'a'} ${media}` : 'a chat'} model and cannot create embeddings; name an embedding model (such as text-embedding-3-small)`,
         { param: 'model' },
       );
     }
@@ -282,7 +286,7 @@ export class Router {
     let list = this.deps.table[preset][tier];
     const own = policy.tierModels?.[tier];
     if (own) {
-      const chosen = resolveModelRef(this.deps.catalog, own).filter((m) => !isEmbeddingModel(m));
+      const chosen = resolveModelRef(this.deps.catalog, own).filter((m) => isChatModel(m));
       list = [...chosen, ...list.filter((m) => !chosen.includes(m))];
     }
     if (policy.providers) list = list.filter((m) => policy.providers!.includes(m.provider));

@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { type CatalogModel, isEmbeddingModel } from '../billing/catalog-types.ts';
+import { type CatalogModel, isChatModel } from '../billing/catalog-types.ts';
 import { type Catalog, resolveModelRef } from '../catalog/catalog.ts';
 import { groupName } from '../config/schema.ts';
 import { GatewayError } from '../core/errors.ts';
@@ -42,7 +42,7 @@ export function policyOf(tenant: Tenant, catalog: Catalog, operatorOnly: string[
 export function modelsTenantMayUse(catalog: Catalog, policy: RoutingPolicy): CatalogModel[] {
   return catalog.models.filter(
     (m) =>
-      !isEmbeddingModel(m) &&
+      isChatModel(m) &&
       (!policy.providers || policy.providers.includes(m.provider)) &&
       (!policy.allowedModels || policy.allowedModels.includes(m.id) || policy.allowedModels.includes(m.name)),
   );

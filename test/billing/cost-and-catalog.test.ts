@@ -59,16 +59,23 @@ describe('catalog', () => {
     assert.ok(sonnet.cacheWrite > sonnet.input);
   });
 
-  test('no configuration: the demo provider with one model per tier, and its embedding model', () => {
+  test('no configuration: the demo provider with one model per tier, its embedding model and media models', () => {
     const catalog = buildCatalog(parseConfig({}, {}), {});
     assert.deepEqual([...catalog.providers.keys()], ['demo']);
     assert.deepEqual(
       catalog.models.map((m) => m.id),
-      ['demo/demo-utility', 'demo/demo-fast', 'demo/demo-deep', 'demo/demo-embed'],
+      [
+        'demo/demo-utility',
+        'demo/demo-fast',
+        'demo/demo-deep',
+        'demo/demo-embed',
+        'demo/demo-image',
+        'demo/demo-speech',
+      ],
     );
     assert.deepEqual(
       catalog.models.map((m) => m.mode ?? 'chat'),
-      ['chat', 'chat', 'chat', 'embedding'],
+      ['chat', 'chat', 'chat', 'embedding', 'image', 'speech'],
     );
   });
 
@@ -117,7 +124,12 @@ describe('catalog', () => {
     assert.deepEqual([...catalog.providers.keys()], ['openai']);
     assert.equal(catalog.providers.get('openai')!.keys.length, 2);
     assert.ok(catalog.byId.get('openai/gpt-4o-mini'));
-    assert.ok(catalog.models.every((m) => m.price.input > 0));
+    // Chat and embedding models are priced per token; media models per image, second or character, or in
+    // tokens from the library (gpt-image-1).
+    assert.ok(
+      catalog.models.filter((m) => !m.mediaPrice).every((m) => m.price.input > 0 || m.mode === 'transcription'),
+    );
+    assert.ok(catalog.models.filter((m) => m.mediaPrice).length > 0);
   });
 
   test('overrides and exclusions apply; a model with no known price is left out with a warning', () => {

@@ -80,7 +80,7 @@ describe('demo provider (zero configuration) and operations endpoints', () => {
     assert.equal((await fetch(`${gw.url}/healthz`)).status, 200);
     const ready = (await (await fetch(`${gw.url}/readyz`)).json()) as { status: string; models: number };
     assert.equal(ready.status, 'ready');
-    assert.equal(ready.models, 4); // three chat models and demo-embed
+    assert.equal(ready.models, 6); // three chat models, demo-embed, demo-image and demo-speech
     await gw.client.chat.completions.create({ model: 'fast', messages: [{ role: 'user', content: 'x' }] });
     const text = await (await fetch(`${gw.url}/metrics`)).text();
     assert.match(

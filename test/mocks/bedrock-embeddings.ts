@@ -13,6 +13,7 @@
  * @see https://docs.aws.amazon.com/bedrock/latest/userguide/model-parameters-embed.html
  */
 import { randomUUID } from 'node:crypto';
+import { answerImageInvoke, isBedrockImageModel } from './bedrock-images.ts';
 import { mockEmbedding } from './openai-compatible/embeddings.ts';
 import { countTokens } from './openai-compatible/tokens.ts';
 
@@ -31,6 +32,7 @@ export function answerInvokeModel(modelId: string, body: Json | undefined): Invo
   if (!body) return { ok: false, message: 'Malformed input request, please reformat your input and try again.' };
   if (/amazon\.titan-embed-text/.test(modelId)) return titan(modelId, body);
   if (/cohere\.embed-/.test(modelId)) return cohere(modelId, body);
+  if (isBedrockImageModel(modelId)) return answerImageInvoke(modelId, body);
   return { ok: false, message: 'The provided model identifier is invalid.' };
 }
 

@@ -10,7 +10,7 @@ import type { OpenAIQuirks } from '../openai-compatible/quirks.ts';
  */
 
 /** The adapters, one per wire protocol (src/providers/<wire>/). */
-export type Wire = 'openai-compatible' | 'anthropic' | 'gemini' | 'bedrock' | 'demo';
+export type Wire = 'openai-compatible' | 'anthropic' | 'gemini' | 'bedrock' | 'demo' | 'replicate';
 
 interface DescriptorFields<K extends string> {
   /** The provider's `kind` in the configuration. */
@@ -26,6 +26,11 @@ interface DescriptorFields<K extends string> {
   readonly byok?: ByokSetup;
   /** A server on the operator's machine: it serves without a key, and its models cost nothing unless priced. */
   readonly local?: boolean;
+  /**
+   * Serves media models only (run as executions): configuring it alone leaves the demo provider's chat models in
+   * place (`demo.enabled: auto`), since it serves no chat.
+   */
+  readonly mediaOnly?: boolean;
   /** The price library's provider id (@pydantic/genai-prices, billing/prices.ts), when it prices this kind. */
   readonly priceProvider?: string;
   /** Models served when the configuration lists none (or adds them with `includeKnownModels`). */

@@ -1,5 +1,5 @@
 import { describeKind } from './descriptor.ts';
-import { embeddingModel, knownModel, REASONING } from './known-model.ts';
+import { embeddingModel, knownModel, mediaModel, REASONING } from './known-model.ts';
 
 /**
  * The base URL is the host root; the API version is added (gemini/gemini-endpoint.ts).
@@ -17,5 +17,8 @@ export const gemini = describeKind({
     knownModel('gemini-2.5-flash', 1_048_576, 65_536, REASONING, 74),
     knownModel('gemini-2.5-pro', 1_048_576, 65_536, REASONING, 89),
     embeddingModel('gemini-embedding-001', 2_048),
+    // Image output through generateContent (media/gemini-image.ts), metered in tokens and priced by the price
+    // library (text in, image tokens out).
+    mediaModel('gemini-2.5-flash-image', 'image', { qualityRank: 85 }),
   ],
 });

@@ -13,6 +13,7 @@ import { ollama } from './ollama.ts';
 import { openai } from './openai.ts';
 import { openAICompatible } from './openai-compatible.ts';
 import { openrouter } from './openrouter.ts';
+import { replicate } from './replicate.ts';
 import { together } from './together.ts';
 import { vllm } from './vllm.ts';
 import { xai } from './xai.ts';
@@ -38,6 +39,7 @@ export const PROVIDER_DESCRIPTORS = [
   llamacpp,
   openAICompatible,
   bedrock,
+  replicate,
   demo,
 ] as const;
 

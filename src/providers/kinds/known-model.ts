@@ -1,4 +1,4 @@
-import type { KnownModel, ModelCapabilities } from '../../billing/catalog-types.ts';
+import type { KnownModel, MediaMode, MediaPrice, ModelCapabilities } from '../../billing/catalog-types.ts';
 
 /** Shorthands for the descriptors' model lists: the usual capability sets and one row per model. */
 
@@ -43,5 +43,26 @@ export function embeddingModel(name: string, maxInputTokens: number, qualityRank
     capabilities: NONE,
     qualityRank,
     mode: 'embedding',
+  };
+}
+
+/**
+ * A media model (image, speech, transcription, video): run only as an execution (`POST /v1/executions`), never a
+ * chat or embeddings candidate. `mediaPrice` is its per-unit price where the price library has none.
+ */
+export function mediaModel(
+  name: string,
+  mode: MediaMode,
+  options: { mediaPrice?: MediaPrice; upstreamName?: string; qualityRank?: number } = {},
+): KnownModel {
+  return {
+    name,
+    contextWindow: 0,
+    maxOutputTokens: 0,
+    capabilities: NONE,
+    qualityRank: options.qualityRank ?? 50,
+    mode,
+    ...(options.upstreamName ? { upstreamName: options.upstreamName } : {}),
+    ...(options.mediaPrice ? { mediaPrice: options.mediaPrice } : {}),
   };
 }

@@ -17,11 +17,22 @@ export function familyMember(target: UpstreamTarget): FamilyMember {
   return descriptor;
 }
 
+/** The family's calls: chat, embeddings, responses, and the media APIs (providers/media/). */
+export type OpenAICall =
+  | 'chat/completions'
+  | 'embeddings'
+  | 'responses'
+  | 'images/generations'
+  | 'images/edits'
+  | 'audio/speech'
+  | 'audio/transcriptions'
+  | `videos${string}`;
+
 /** The URL and headers of one of the family's calls (`chat/completions`, `embeddings`) for this target. */
 export function endpoint(
   target: UpstreamTarget,
   kind: FamilyMember,
-  call: 'chat/completions' | 'embeddings' | 'responses' = 'chat/completions',
+  call: OpenAICall = 'chat/completions',
 ): { url: string; headers: Record<string, string> } {
   const { quirks } = kind;
   const base = target.provider.baseUrl || kind.defaultBaseUrl;

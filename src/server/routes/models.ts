@@ -1,5 +1,5 @@
 import type { FastifyInstance } from 'fastify';
-import { isEmbeddingModel, type ModelMode } from '../../billing/catalog-types.ts';
+import { isChatModel, isEmbeddingModel, type ModelMode } from '../../billing/catalog-types.ts';
 import { PRESETS, TIERS } from '../../core/tiers.ts';
 import type { Pipeline } from '../../pipeline/pipeline.ts';
 import { openAIChatCodec } from '../../protocols/openai-chat/codec.ts';
@@ -9,9 +9,10 @@ import type { BodyBudget } from '../body-budget.ts';
 
 /**
  * GET /v1/models in OpenAI's list format: `auto`, the three tiers (and their preset variants), then the
- * catalog's chat models the caller may name, as `provider/model` ids, then its embedding models. OpenAI's model
- * object has no type field; each entry carries Modro's `mode` (`chat` or `embedding`), an extra field the
- * OpenAI SDKs keep and ignore (docs/embeddings.md).
+ * catalog's chat models the caller may name, as `provider/model` ids, then its embedding models, then its media
+ * models (run as executions). OpenAI's model object has no type field; each entry carries Modro's `mode` (`chat`,
+ * `embedding`, `image`, `speech`, `transcription`, `video`), an extra field the OpenAI SDKs keep and ignore
+ * (docs/embeddings.md, docs/executions.md).
  * @see https://platform.openai.com/docs/api-reference/models/list
  */
 export function registerModels(app: FastifyInstance, pipeline: Pipeline, budget: BodyBudget, startedAt: number): void {
@@ -30,9 +31,10 @@ export function registerModels(app: FastifyInstance, pipeline: Pipeline, budget:
         data.push({ id: `${name}:${preset}`, object: 'model', created, owned_by: 'modro', mode: 'chat' });
       }
     }
-    const chat = models.filter((model) => !isEmbeddingModel(model));
+    const chat = models.filter(isChatModel);
     const embedding = models.filter(isEmbeddingModel);
-    for (const model of [...chat, ...embedding]) {
+    const media = models.filter((model) => !isChatModel(model) && !isEmbeddingModel(model));
+    for (const model of [...chat, ...embedding, ...media]) {
       data.push({ id: model.id, object: 'model', created, owned_by: model.provider, mode: model.mode ?? 'chat' });
     }
     return reply.headers(headers).send({ object: 'list', data });

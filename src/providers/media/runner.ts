@@ -1,0 +1,215 @@
+import { type CatalogModel, mediaModeOf } from '../../billing/catalog-types.ts';
+import { type MediaMeter, mediaCostNanoUsd } from '../../billing/media-cost.ts';
+import { GatewayError } from '../../core/errors.ts';
+import type {
+  ExecutionModel,
+  ExecutionRunner,
+  ExecutionUsage,
+  RunContext,
+  RunResult,
+} from '../../executions/contracts.ts';
+import { demoMedia } from '../demo/media.ts';
+import type { UpstreamPool } from '../http.ts';
+import { descriptorOf } from '../kinds/index.ts';
+import type { ProviderSpec } from '../types.ts';
+import { bedrockImages } from './bedrock-images.ts';
+import { geminiImage } from './gemini-image.ts';
+import { JobMemory, type MediaAdapter, type MediaSettings } from './media-adapter.ts';
+import { cancelledError, outputFilename } from './media-http.ts';
+import { type MediaInput, type MediaKind, parseMediaInput } from './media-input.ts';
+import { HELD_TRANSCRIPTION_SECONDS, openAISpeech, openAITranscription } from './openai-audio.ts';
+import { openAIImages } from './openai-images.ts';
+import { openAIVideos } from './openai-videos.ts';
+import { replicate } from './replicate.ts';
+
+/**
+ * The execution runner of media models (image, speech, transcription, video): the catalog model an execution
+ * names → its provider's media adapter (by the provider kind's wire and the model's mode), the input validated
+ * for the kind and the provider, the hold's estimate, and the run: produced bytes stored as the tenant's files
+ * (only their ids leave), usage and market cost from the catalog's prices (billing/media-cost.ts).
+ */
+
+/** What the runner reads of the runtime's catalog (src/catalog/catalog.ts), swapped in place on reloads. */
+export interface MediaCatalog {
+  byId: Map<string, CatalogModel>;
+  /** Bare model name → every provider serving it, cheapest first. */
+  byName: Map<string, CatalogModel[]>;
+  providers: Map<string, ProviderSpec>;
+}
+
+/**
+ * The media models an execution's `model` slug names, in the order to try them: a catalog id (`openai/dall-e-3`)
+ * is that model; a bare name (`flux-1.1-pro`) every provider serving it, cheapest first. Empty when the slug names
+ * no media model (a chat model, a tier, an unknown name), so the caller can answer for its own kinds.
+ */
+export function mediaCandidates(catalog: MediaCatalog, slug: string): ExecutionModel[] {
+  const exact = catalog.byId.get(slug);
+  const models = exact ? [exact] : (catalog.byName.get(slug) ?? []);
+  const out: ExecutionModel[] = [];
+  for (const model of models) {
+    const kind = mediaModeOf(model);
+    if (kind) out.push({ id: model.id, kind });
+  }
+  return out;
+}
+
+export interface MediaRunnerDeps {
+  /** The runtime's catalog, or a function returning the current one. */
+  catalog: MediaCatalog | (() => MediaCatalog);
+  /** The runtime's upstream connection pools. */
+  pool: UpstreamPool;
+  settings?: Partial<MediaSettings>;
+}
+
+export const DEFAULT_MEDIA_SETTINGS: MediaSettings = {
+  maxOutputBytes: 100 * 1024 * 1024,
+  outputFetchMs: 120_000,
+  pollIntervalMs: 2_000,
+  replicateWaitSeconds: 60,
+};
+
+/** The purpose of files a media execution produced (the file store's `purpose`). */
+export const OUTPUT_PURPOSE = 'execution_output';
+
+const MEDIA_KINDS: readonly MediaKind[] = ['image', 'speech', 'transcription', 'video'];
+/** Video length held when the input names none and the provider has no default of its own. */
+const HELD_VIDEO_SECONDS = 12;
+
+/** The media adapter of a provider wire for a kind, or undefined when that wire has none for it. */
+function adapterFor(wire: string, kind: MediaKind): MediaAdapter | undefined {
+  switch (wire) {
+    case 'openai-compatible':
+      return { image: openAIImages, speech: openAISpeech, transcription: openAITranscription, video: openAIVideos }[
+        kind
+      ];
+    case 'gemini':
+      return kind === 'image' ? geminiImage : undefined;
+    case 'replicate':
+      return replicate;
+    case 'bedrock':
+      return kind === 'image' ? bedrockImages : undefined;
+    case 'demo':
+      return kind === 'image' || kind === 'speech' ? demoMedia : undefined;
+    default:
+      return undefined;
+  }
+}
+
+function defaultWorst(media: MediaInput): MediaMeter {
+  switch (media.kind) {
+    case 'image':
+      return { images: media.input.n ?? 1, size: media.input.size, quality: media.input.quality };
+    case 'speech':
+      return { characters: media.input.input.length };
+    case 'transcription':
+      return { seconds: HELD_TRANSCRIPTION_SECONDS };
+    case 'video':
+      return { seconds: media.input.duration ?? HELD_VIDEO_SECONDS, size: media.input.size };
+  }
+}
+
+interface Resolved {
+  model: CatalogModel;
+  provider: ProviderSpec;
+  kind: MediaKind;
+  adapter: MediaAdapter;
+  media: MediaInput;
+}
+
+/** Builds the media runner over the runtime's catalog; register it in the execution worker's registry. */
+export function mediaRunners(deps: MediaRunnerDeps): ExecutionRunner[] {
+  const catalog = typeof deps.catalog === 'function' ? deps.catalog : () => deps.catalog as MediaCatalog;
+  const settings: MediaSettings = { ...DEFAULT_MEDIA_SETTINGS, ...deps.settings };
+  const jobs = new JobMemory();
+
+  const resolve = (execModel: ExecutionModel, input: unknown): Resolved => {
+    const current = catalog();
+    const model = current.byId.get(execModel.id);
+    const provider = model && current.providers.get(model.provider);
+    if (!model || !provider) {
+      throw new GatewayError('not_found', `The model '${execModel.id}' does not exist`, { param: 'model' });
+    }
+    const kind = execModel.kind;
+    if (kind === 'text' || model.mode !== kind) {
+      throw new GatewayError(
+        'invalid_request',
+        `The model '${model.id}' is not ${kind === 'image' ? 'an' : 'a'} ${kind} model`,
+        {
+          param: 'model',
+        },
+      );
+    }
+    const adapter = adapterFor(descriptorOf(provider.kind).wire, kind);
+    if (!adapter) {
+      throw new GatewayError('invalid_request', `The model '${model.id}' cannot run as ${kind} execution here`, {
+        param: 'model',
+      });
+    }
+    const media = parseMediaInput(kind, input);
+    adapter.check?.(media, { model });
+    return { model, provider, kind, adapter, media };
+  };
+
+  const runner: ExecutionRunner = {
+    kinds: MEDIA_KINDS,
+    validate(model, input) {
+      resolve(model, input);
+    },
+    estimateNanoUsd(model, input) {
+      const r = resolve(model, input);
+      const meter = r.adapter.worstMeter?.(r.media, { model: r.model }) ?? defaultWorst(r.media);
+      return mediaCostNanoUsd(meter, r.model);
+    },
+    async run(execModel, input, ctx: RunContext): Promise<RunResult> {
+      const r = resolve(execModel, input);
+      const keys = r.provider.keys;
+      if (keys.length === 0) {
+        throw new GatewayError('provider_unavailable', `Provider ${r.provider.id} has no key for executions`);
+      }
+      // Each attempt moves to the provider's next key, as failover does between a rejected key and the next.
+      const key = keys[(Math.max(1, ctx.attempt) - 1) % keys.length]!;
+      const outcome = await r.adapter.run(r.media, {
+        target: { provider: r.provider, model: r.model, key },
+        kind: r.kind,
+        ctx,
+        pool: deps.pool,
+        settings,
+        jobs,
+      });
+      if (ctx.signal.aborted) throw cancelledError(ctx.signal);
+      const ids: string[] = [];
+      for (const [i, file] of outcome.files.entries()) {
+        const meta = await ctx.files.put(ctx.tenantId, {
+          bytes: file.bytes,
+          contentType: file.contentType,
+          purpose: OUTPUT_PURPOSE,
+          filename: outputFilename(ctx.executionId, i, file.contentType),
+        });
+        ids.push(meta.id);
+      }
+      return {
+        output: {
+          ...(ids.length > 0 ? { files: ids } : {}),
+          ...(outcome.text !== undefined ? { text: outcome.text } : {}),
+          ...(outcome.data ? { data: outcome.data } : {}),
+        },
+        usage: usageOf(outcome.meter),
+        costNanoUsd: mediaCostNanoUsd(outcome.meter, r.model),
+        servedBy: r.model.id,
+      };
+    },
+  };
+  return [runner];
+}
+
+function usageOf(meter: MediaMeter): ExecutionUsage {
+  const usage: ExecutionUsage = {};
+  const input = (meter.textInputTokens ?? 0) + (meter.imageInputTokens ?? 0) + (meter.audioInputTokens ?? 0);
+  const output = (meter.outputTokens ?? 0) + (meter.outputImageTokens ?? 0);
+  if (input > 0) usage.inputTokens = input;
+  if (output > 0) usage.outputTokens = output;
+  if (meter.images) usage.images = meter.images;
+  if (meter.seconds) usage.seconds = meter.seconds;
+  if (meter.characters) usage.characters = meter.characters;
+  return usage;
+}

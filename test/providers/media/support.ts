@@ -1,0 +1,92 @@
+import { randomUUID } from 'node:crypto';
+import type { Catalog } from '../../../src/catalog/catalog.ts';
+import { buildCatalog } from '../../../src/catalog/catalog.ts';
+import { parseConfig } from '../../../src/config/load.ts';
+import type { ExecutionFiles, ExecutionModel, FileMeta, RunContext } from '../../../src/executions/contracts.ts';
+import type { MediaSettings } from '../../../src/providers/media/media-adapter.ts';
+import { mediaRunners } from '../../../src/providers/media/runner.ts';
+import { testUpstreams } from '../../helpers/call-context.ts';
+
+/**
+ * What the media runners' tests share: an in-memory file store scoped by tenant (the ExecutionFiles seam), a
+ * run context, and a runner over a catalog built from configuration like the gateway's.
+ */
+
+export class MemoryFiles implements ExecutionFiles {
+  readonly files = new Map<string, { meta: FileMeta; bytes: Uint8Array }>();
+
+  async put(
+    tenantId: string,
+    file: { bytes: Uint8Array; contentType: string; purpose: string; filename?: string },
+  ): Promise<FileMeta> {
+    const meta: FileMeta = {
+      id: `file_${randomUUID()}`,
+      tenantId,
+      bytes: file.bytes.byteLength,
+      contentType: file.contentType,
+      purpose: file.purpose,
+      filename: file.filename ?? null,
+      createdAt: Date.now(),
+      expiresAt: null,
+    };
+    this.files.set(meta.id, { meta, bytes: file.bytes });
+    return meta;
+  }
+
+  async read(tenantId: string, id: string): Promise<{ meta: FileMeta; bytes: Uint8Array } | undefined> {
+    const file = this.files.get(id);
+    return file && file.meta.tenantId === tenantId ? file : undefined;
+  }
+
+  /** A client's upload. */
+  async upload(tenantId: string, bytes: Uint8Array, contentType: string, filename?: string): Promise<string> {
+    return (await this.put(tenantId, { bytes, contentType, purpose: 'input', ...(filename ? { filename } : {}) })).id;
+  }
+
+  outputs(): Array<{ meta: FileMeta; bytes: Uint8Array }> {
+    return [...this.files.values()].filter((f) => f.meta.purpose === 'execution_output');
+  }
+}
+
+let sequence = 0;
+export function runContext(
+  files: ExecutionFiles,
+  options: { signal?: AbortSignal; attempt?: number; tenantId?: string; executionId?: string } = {},
+): RunContext {
+  sequence += 1;
+  return {
+    executionId: options.executionId ?? `exec_test${sequence}`,
+    tenantId: options.tenantId ?? 'tenant-a',
+    signal: options.signal ?? new AbortController().signal,
+    files,
+    attempt: options.attempt ?? 1,
+  };
+}
+
+/** A catalog of these providers (configuration as YAML gives it), and the media runner over it. */
+export function mediaRunnerFor(
+  providers: unknown[],
+  settings: Partial<MediaSettings> = {},
+): { catalog: Catalog; runner: ReturnType<typeof mediaRunners>[0] } {
+  const catalog = buildCatalog(parseConfig({ providers, demo: { enabled: false } }, {}), {});
+  const [runner] = mediaRunners({ catalog, pool: testUpstreams, settings: { pollIntervalMs: 10, ...settings } });
+  return { catalog, runner: runner! };
+}
+
+export function model(id: string, kind: ExecutionModel['kind']): ExecutionModel {
+  return { id, kind };
+}
+
+/** Asserts nothing in a result names a URL (provider outputs never leave as URLs). */
+export function noUrlIn(value: unknown): boolean {
+  return !/https?:\/\/|data:/.test(JSON.stringify(value));
+}
+
+/** Waits until `condition` holds, checking every millisecond; fails after `ms` (a test never hangs). */
+export async function until(condition: () => boolean, ms = 5_000): Promise<void> {
+  const deadline = Date.now() + ms;
+  while (!condition()) {
+    if (Date.now() > deadline) throw new Error('condition not met in time');
+    await new Promise((r) => setTimeout(r, 1));
+  }
+}
