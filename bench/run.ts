@@ -5,12 +5,14 @@
  * docs/benchmarks.md explains the method and keeps the figures.
  *
  * Options: --quick (one short round), --rounds N, --duration-ms N, --levels 1,16,64,256,
- * --stream-levels 1,16, --profile-levels 1,16 (Responses and embeddings profiles; --no-profiles: chat only), --json FILE (raw measurements), --gateway-node-args "--cpu-prof --cpu-prof-dir=DIR"
+ * --stream-levels 1,16, --profile-levels 1,16 (Responses and embeddings profiles; --no-profiles: chat only;
+ * --no-executions: without the executions profile, bench/executions.ts, which runs last), --json FILE (raw measurements), --gateway-node-args "--cpu-prof --cpu-prof-dir=DIR"
  * (extra Node flags for the gateway process, for profiling; its figures are then for orientation only),
  * --gateway-output FILE (a copy of everything the gateway prints), --unlimited-key (call the gateway with the
  * configured key, which has no limits, instead of a managed key with every per-key limit set high), --billed
  * (the managed key's tenant is a billed account with a balance and a plan: every request holds and settles).
  */
+import { spawnSync } from 'node:child_process';
 import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { cpus, tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
@@ -71,6 +73,7 @@ const { values: args } = parseArgs({
     'stream-levels': { type: 'string' },
     'profile-levels': { type: 'string' },
     'no-profiles': { type: 'boolean', default: false },
+    'no-executions': { type: 'boolean', default: false },
     json: { type: 'string' },
     'gateway-node-args': { type: 'string' },
     'gateway-output': { type: 'string' },
@@ -259,6 +262,14 @@ async function main(): Promise<number> {
         (logLines.length ? `, first: ${logLines[0]!.slice(0, 200)}` : ''),
     );
     if (args.billed && !args['unlimited-key']) log(`Billing: ${await verifyBenchLedger(configPath)}`);
+    // The executions profile (bench/executions.ts) in its own run, after the chat gateway has stopped.
+    if (!args['no-profiles'] && !args['no-executions']) {
+      log();
+      const profile = spawnSync(process.execPath, [join(here, 'executions.ts'), ...(args.quick ? ['--quick'] : [])], {
+        stdio: 'inherit',
+      });
+      if (profile.status !== 0) log(`WARNING: the executions profile failed (exit ${profile.status})`);
+    }
     if (args.json) {
       writeFileSync(
         args.json,

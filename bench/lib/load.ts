@@ -13,6 +13,8 @@ export interface LoadTarget {
   path?: string;
   /** Replaces the body of the load options (a profile whose gateway speaks another format than the floor). */
   body?: string;
+  /** The status of a success (default 200; 202 for submissions of executions). */
+  okStatus?: number;
 }
 
 export interface LoadOptions {
@@ -60,7 +62,7 @@ export async function runLoad(pool: Pool, target: LoadTarget, options: LoadOptio
     let errorText = '';
     try {
       const res = await pool.request({ path, method: 'POST', headers, body });
-      failed = res.statusCode !== 200;
+      failed = res.statusCode !== (target.okStatus ?? 200);
       for await (const chunk of res.body) {
         if (ttfb < 0 && options.streaming && (chunk as Buffer).includes(DATA)) ttfb = performance.now() - t0;
         if (failed && errorText.length < 300) errorText += String(chunk);

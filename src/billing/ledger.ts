@@ -41,6 +41,19 @@ export interface Hold {
   release(): void;
 }
 
+/** An execution's hold, reserved in memory, to be written in the caller's transaction (`prepareDurableHold`). */
+export interface PreparedHold {
+  ok: true;
+  /** Writes the hold entry (and moves the account's amount held) in `trx`; false: the balance no longer covers it. */
+  write(trx: unknown): Promise<boolean>;
+  /** The transaction committed. */
+  committed(): void;
+  /** The transaction did not commit, or `write` answered false: the reservation is undone. */
+  forget(): void;
+  /** The refusal when `write` answered false. */
+  refusal(): GatewayError;
+}
+
 export type HoldResult = { ok: true; hold: Hold } | { ok: false; error: GatewayError };
 
 export interface HoldRequest {
@@ -83,6 +96,8 @@ export class Ledger {
   readonly #accounts = new Map<string, AccountState>();
   readonly #plans = new Map<string, Plan>();
   readonly #heldByKey = new Map<string, number>();
+  /** Execution holds this process opened and has not seen closed (their key, for the key-quota check). */
+  readonly #durable = new Map<string, { keyId: string | null; amountNano: number }>();
   #queue: NewEntry[] = [];
   #lastSeenId = 0;
   #flushing: Promise<void> | undefined;
@@ -229,6 +244,117 @@ export class Ledger {
         ok: false,
         error: new GatewayError('internal_error', 'Internal error: the balance could not be checked', { cause: err }),
       };
+    }
+  }
+
+  /**
+   * The hold of an asynchronous execution (docs/executions.md): checked and reserved in memory now, like `hold`;
+   * its entry is written by `write` inside the caller's own transaction (the one that inserts the execution),
+   * so the hold exists exactly when the execution does. Shared: `write` is the conditional update of the account
+   * row and answers false when the balance no longer covers it (the caller then refuses with `refusal()`).
+   * `forget` undoes the reservation when the transaction did not commit. Closed by `closeDurableHold`.
+   */
+  prepareDurableHold(req: HoldRequest): PreparedHold | { ok: false; error: GatewayError } {
+    const a = this.#accounts.get(req.tenantId);
+    if (!a) return { ok: false, error: new GatewayError('internal_error', 'Internal error') };
+    const shared = this.#o.shared === true;
+    const refused = this.#check(a, req, !shared);
+    if (refused) return { ok: false, error: refused };
+    const hold = this.#reserveLocally(a, req);
+    const need = req.amountNano;
+    const entry = {
+      ...blankEntry(req.tenantId, this.#now(), 'hold' as const),
+      held_nano: need,
+      hold_id: req.requestId,
+      key_id: req.keyId,
+      request_id: req.requestId,
+      node: this.node,
+    };
+    let written = false;
+    return {
+      ok: true,
+      write: async (trx) => {
+        const db = trx as Kysely<Database>;
+        if (shared) {
+          const held = await sql<{ tenant_id: string }>`
+            update account set held_nano = held_nano + ${need}
+            where tenant_id = ${req.tenantId} and balance_nano - held_nano >= ${need}
+            returning tenant_id`.execute(db);
+          if (held.rows.length !== 1) return false;
+        } else {
+          await db
+            .updateTable('account')
+            .set({ held_nano: sql<number>`held_nano + ${need}` })
+            .where('tenant_id', '=', req.tenantId)
+            .execute();
+        }
+        await db.insertInto('ledger_entry').values(entry).execute();
+        written = true;
+        return true;
+      },
+      committed: () => {
+        if (written) this.#durable.set(req.requestId, { keyId: req.keyId, amountNano: need });
+      },
+      forget: () => hold.forget(),
+      refusal: () => new GatewayError('quota_exceeded', balanceMessage(need, Math.max(0, a.balance - a.held))),
+    };
+  }
+
+  /**
+   * Closes an execution's hold inside the caller's transaction (the one writing the execution's terminal
+   * state): settled at `costNano` (at most the amount held), or released when `costNano` is null. Returns what
+   * to apply to this process's memory once that transaction has committed. Works for holds opened by another
+   * process or an earlier run: the amount held comes from the execution row.
+   */
+  async closeDurableHold(
+    trx: unknown,
+    close: { tenantId: string; holdId: string; keyId: string | null; heldNano: number; costNano: number | null },
+  ): Promise<{ charged: number; apply(): void }> {
+    const db = trx as Kysely<Database>;
+    const held = close.heldNano;
+    const charge = close.costNano === null ? 0 : Math.min(Math.max(0, Math.round(close.costNano)), held);
+    const kind = close.costNano === null ? 'release' : 'settle';
+    await db
+      .insertInto('ledger_entry')
+      .values({
+        ...blankEntry(close.tenantId, this.#now(), kind),
+        amount_nano: -charge,
+        held_nano: -held,
+        hold_id: close.holdId,
+        key_id: close.keyId,
+        request_id: close.holdId,
+        node: this.node,
+      })
+      .execute();
+    await db
+      .updateTable('account')
+      .set({ balance_nano: sql<number>`balance_nano - ${charge}`, held_nano: sql<number>`held_nano - ${held}` })
+      .where('tenant_id', '=', close.tenantId)
+      .execute();
+    return {
+      charged: charge,
+      apply: () => {
+        const a = this.#accounts.get(close.tenantId);
+        if (!a) return;
+        a.held -= held;
+        a.balance -= charge;
+        this.#rollMonth(a);
+        a.monthSpend += charge;
+        this.#forgetDurable(close.holdId);
+      },
+    };
+  }
+
+  /** An execution's hold opened by this process was closed (here or by another process). */
+  #forgetDurable(holdId: string): void {
+    const mine = this.#durable.get(holdId);
+    if (!mine) return;
+    this.#durable.delete(holdId);
+    this.#open--;
+    if (mine.keyId !== null) {
+      const left = (this.#heldByKey.get(mine.keyId) ?? 0) - mine.amountNano;
+      if (left > 0) this.#heldByKey.set(mine.keyId, left);
+      else this.#heldByKey.delete(mine.keyId);
     }
   }
 
@@ -594,7 +720,7 @@ export class Ledger {
     ]);
     const rows = await db
       .selectFrom('ledger_entry')
-      .select(['id', 'tenant_id', 'amount_nano', 'held_nano', 'node'])
+      .select(['id', 'tenant_id', 'amount_nano', 'held_nano', 'node', 'kind', 'hold_id'])
       .where('id', '>', this.#lastSeenId)
       .orderBy('id')
       .limit(10_000)
@@ -615,6 +741,8 @@ export class Ledger {
     for (const row of rows) {
       this.#lastSeenId = Math.max(this.#lastSeenId, toSafeInt(row.id));
       if (row.node === this.node) continue;
+      // An execution's hold this process opened and another closed (docs/executions.md): no longer open here.
+      if (row.hold_id !== null && (row.kind === 'settle' || row.kind === 'release')) this.#forgetDurable(row.hold_id);
       const a = this.#accounts.get(row.tenant_id);
       if (!a) continue;
       a.balance += toSafeInt(row.amount_nano);

@@ -26,6 +26,11 @@ export async function staleHoldCloses(db: Kysely<Database>, olderThan: number, a
     .select(['h.tenant_id', 'h.hold_id', 'h.held_nano', 'h.key_id'])
     .where('h.kind', '=', 'hold')
     .where('h.at', '<', olderThan)
+    // An execution's hold is closed with its terminal state by the execution queue (docs/executions.md), which
+    // survives restarts; only one whose execution row was never written (it cannot be: same transaction) is left.
+    .where(({ not, exists, selectFrom }) =>
+      not(exists(selectFrom('execution as e').select('e.id').whereRef('e.id', '=', 'h.hold_id'))),
+    )
     .where(({ not, exists, selectFrom }) =>
       not(
         exists(
@@ -92,6 +97,8 @@ export async function lostCharges(
       .where('u.tenant_id', '=', dim)
       .where('u.at', '>=', since)
       .where('u.cost_nano_usd', '>', 0)
+      // Runs of executions (request id `exec_…-N`) are charged by their execution's settlement, not per record.
+      .where(sql<boolean>`substr(u.request_id, 1, 5) <> 'exec_'`)
       .where(({ not, exists, selectFrom }) =>
         not(exists(selectFrom('ledger_entry as l').select('l.id').whereRef('l.hold_id', '=', 'u.request_id'))),
       )

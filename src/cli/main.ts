@@ -15,6 +15,7 @@ const HELP = `Usage: modro <command> [options]
 
 Commands:
   start            Start the gateway (default)
+  worker           Run asynchronous executions only, beside gateways on the same database (docs/executions.md)
   check-config     Validate the configuration and print the catalog
   tenants, keys, admin   Manage tenants, API keys and admin users (see below)
   channels         Manage channels: provider connections and their encrypted credentials (see below)
@@ -75,6 +76,7 @@ async function main(): Promise<number> {
     }
     return 0;
   }
+  if (command === 'worker') return runWorker(config, env);
   if (command !== 'start') {
     process.stderr.write(`Unknown command '${command}'.\n\n${HELP}`);
     return 2;
@@ -144,3 +146,27 @@ main().then(
     process.exit(1);
   },
 );
+
+/** `modro worker`: claims and runs executions from the shared queue until SIGTERM/SIGINT; serves no HTTP. */
+async function runWorker(config: ReturnType<typeof loadConfig>, env: NodeJS.ProcessEnv): Promise<number> {
+  const runtime = await createRuntime({ config, env, role: 'worker' });
+  const done = new Promise<number>((resolve) => {
+    let stopping = false;
+    const stop = (signal: string) => {
+      if (stopping) return;
+      stopping = true;
+      runtime.logger.info({ signal }, 'signal received');
+      runtime.shutdown().then(
+        () => resolve(0),
+        (err: unknown) => {
+          runtime.logger.error({ err }, 'shutdown failed');
+          resolve(1);
+        },
+      );
+    };
+    process.on('SIGTERM', () => stop('SIGTERM'));
+    process.on('SIGINT', () => stop('SIGINT'));
+  });
+  process.stdout.write(`Modro worker ${runtime.executions.worker.owner} is running executions\n`);
+  return done;
+}

@@ -10,6 +10,11 @@ import { PROVIDER_KINDS } from '../providers/kinds/index.ts';
  */
 
 const positiveInt = z.int().positive();
+/** An execution's deadline, ms: at most 7 days (a Node timer cannot wait past 24.8 days). */
+const deadline = z
+  .int()
+  .min(1_000)
+  .max(7 * 86_400_000);
 
 /** The learned routers the gateway ships (router/auto/asset.ts holds one weights file for each). */
 export const LEARNED_VERSIONS = ['v6'] as const;
@@ -377,6 +382,40 @@ export const configSchema = z.strictObject({
           toleranceSeconds: positiveInt.default(300),
         })
         .optional(),
+    })
+    .prefault({}),
+  /** Asynchronous executions (docs/executions.md): the durable queue and its workers. */
+  executions: z
+    .strictObject({
+      /** Run workers in the gateway process (off: only `modro worker` processes run executions). */
+      enabled: z.boolean().default(true),
+      /** Executions one process runs at once, in all; of one tenant; of one provider (a concrete model's). */
+      concurrency: positiveInt.default(16),
+      perTenant: positiveInt.default(8),
+      perProvider: positiveInt.default(16),
+      /** A worker holds an execution this long and renews it every third of it; one that stops is presumed dead. */
+      leaseMs: z.int().min(1_000).default(30_000),
+      /** An execution not ended this long after its submission ends FAILED with `timeout` (at most 7 days). */
+      deadlineMs: deadline.default(15 * 60_000),
+      /** Deadlines of particular kinds (e.g. `video: 3600000`). */
+      deadlineMsByKind: z
+        .strictObject({
+          text: deadline.optional(),
+          image: deadline.optional(),
+          speech: deadline.optional(),
+          transcription: deadline.optional(),
+          video: deadline.optional(),
+        })
+        .default({}),
+      /** How often a worker looks for work queued by other processes and for expired leases. */
+      pollMs: positiveInt.default(1_000),
+      /** Runs of one execution at most (retries of retryable failures and restarts after a worker died). */
+      maxAttempts: positiveInt.default(5),
+      /** First retry after this; doubled each time up to maxBackoffMs. */
+      backoffMs: positiveInt.default(2_000),
+      maxBackoffMs: positiveInt.default(60_000),
+      /** Ended executions (inputs, outputs) are deleted this many days after they ended; 0 keeps them. */
+      retentionDays: z.int().min(0).default(30),
     })
     .prefault({}),
   /** Stored responses of the Responses API (docs/responses.md): off unless the operator turns them on. */

@@ -9,15 +9,16 @@ import { GatewayError } from '../core/errors.ts';
  */
 
 /** What an endpoint needs. `read-only` grants the endpoints that answer without generating (models, count_tokens). */
-export const SCOPES = ['chat', 'messages', 'embeddings', 'models', 'files', 'read-only'] as const;
+export const SCOPES = ['chat', 'messages', 'embeddings', 'executions', 'models', 'files', 'read-only'] as const;
 export type Scope = (typeof SCOPES)[number];
 
 /** The endpoints admission knows, and the scopes that grant each. */
-export type Endpoint = 'chat' | 'messages' | 'embeddings' | 'count_tokens' | 'models' | 'files';
+export type Endpoint = 'chat' | 'messages' | 'embeddings' | 'executions' | 'count_tokens' | 'models' | 'files';
 const GRANTED_BY: Readonly<Record<Endpoint, readonly Scope[]>> = {
   chat: ['chat'],
   messages: ['messages'],
   embeddings: ['embeddings'],
+  executions: ['executions'],
   count_tokens: ['messages', 'read-only'],
   models: ['models', 'read-only'],
   files: ['files'],

@@ -123,6 +123,66 @@ export class Metrics {
   priceDataFetchedAt: () => number | undefined = () => undefined;
 
   /**
+   * This process's execution worker (docs/executions.md): runs under way, and as counters the executions it
+   * ended (by status), the retries it queued and the expired leases it reclaimed. Read at scrape time.
+   */
+  watchExecutions(
+    stats: () => { running: number; completed: number; failed: number; retried: number; reclaimed: number },
+    queued?: () => Promise<number>,
+  ): void {
+    const registers = [this.registry];
+    if (queued) {
+      new Gauge({
+        name: 'modro_executions_queued',
+        help: 'Executions waiting in the queue (PENDING, all processes; read from the database at scrape time)',
+        registers,
+        async collect() {
+          this.set(await queued());
+        },
+      });
+    }
+    new Gauge({
+      name: 'modro_executions_running',
+      help: 'Executions this process is running',
+      registers,
+      collect() {
+        this.set(stats().running);
+      },
+    });
+    const seen = { completed: 0, failed: 0, retried: 0, reclaimed: 0 };
+    new Counter({
+      name: 'modro_executions_ended_total',
+      help: 'Executions this process ended, by status (cancels are counted by the process that answered them)',
+      labelNames: ['status'],
+      registers,
+      collect() {
+        const now = stats();
+        for (const status of ['completed', 'failed'] as const) {
+          if (now[status] > seen[status]) this.inc({ status }, now[status] - seen[status]);
+          seen[status] = now[status];
+        }
+      },
+    });
+    const counter = (name: string, help: string, key: 'retried' | 'reclaimed') =>
+      new Counter({
+        name,
+        help,
+        registers,
+        collect() {
+          const value = stats()[key];
+          if (value > seen[key]) this.inc(value - seen[key]);
+          seen[key] = value;
+        },
+      });
+    counter('modro_execution_retries_total', 'Runs that failed with a retryable code and were queued again', 'retried');
+    counter(
+      'modro_execution_leases_expired_total',
+      'Executions put back in the queue because the worker running them stopped renewing its lease',
+      'reclaimed',
+    );
+  }
+
+  /**
    * The managed-key cache of tenancy's directory: entries held (keys, unknown keys) and, as counters, lookups
    * that went to the database and evictions. Read at scrape time.
    */

@@ -37,7 +37,8 @@ export function admit(ctx: CallerContext, deps: AdmitDeps, endpoint: Endpoint): 
   const kinds = keepToRequiredKinds(ctx, deps.catalog);
   if (!kinds.ok) return kinds;
   const limits = ctx.caller.limits;
-  if (!limits || ctx.caller.keyId === null) return kinds;
+  // An execution's run was counted when it was submitted.
+  if (!limits || ctx.caller.keyId === null || ctx.execution) return kinds;
   if (!limits.quota && limits.rpm === undefined && limits.tpm === undefined) return kinds; // nothing to count
   const keyId = ctx.caller.keyId;
   const toAdmitted = (taken: Taken): Admitted =>
@@ -136,6 +137,8 @@ function keepToRequiredKinds(
 /** The request's input tokens as admission estimates them (no tokenizer): corrected when the request ends. */
 function inputTokenEstimate(request: CallerContext['request']): number {
   if ('messages' in request) return promptTokenEstimate(request as ChatRequest);
+  // Not a chat request nor an embeddings one (an execution of a media kind): no tokens to estimate.
+  if (!('input' in request)) return 0;
   const input = (request as EmbeddingRequest).input;
   if (input.kind === 'tokens') return input.tokens.reduce((sum, tokens) => sum + tokens.length, 0);
   return input.texts.reduce((sum, text) => sum + Math.ceil(Buffer.byteLength(text) / 4), 0);

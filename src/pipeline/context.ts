@@ -50,6 +50,7 @@ export interface RequestContext extends RequestStart {
   ticket?: LimitTicket | undefined;
   /** A billed account's hold on its balance (docs/billing.md): settled at the cost when the request ends. */
   hold?: Hold | undefined;
+  execution?: { id: string } | undefined;
 }
 
 /** A decoded embeddings request of a known caller (`Pipeline.embed`). */
@@ -66,6 +67,11 @@ export interface CallerContext extends RequestStart {
   request: { model: string; stream?: boolean; requires?: ChatRequest['requires'] };
   ticket?: LimitTicket | undefined;
   hold?: Hold | undefined;
+  /**
+   * The run of an asynchronous execution (src/executor/): admitted, counted against the key's rates and held
+   * at submission, so the pipeline neither counts nor holds again; the execution settles its own hold.
+   */
+  execution?: { id: string } | undefined;
 }
 
 /**

@@ -108,7 +108,8 @@ export class Pipeline {
 
   /** A chat request (any inbound protocol): admitted, routed, called with failover, metered and recorded. */
   async handle(ctx: RequestContext): Promise<Handled> {
-    const routed = await this.#admitAndRoute(ctx, endpointOf(ctx, false), this.#routeChat);
+    const endpoint = ctx.execution ? 'executions' : endpointOf(ctx, false);
+    const routed = await this.#admitAndRoute(ctx, endpoint, this.#routeChat);
     if (!routed.ok) return this.#fail(routed.ctx, routed);
     const { decision } = routed;
     ctx = routed.ctx;
@@ -287,6 +288,44 @@ export class Pipeline {
     return { ok: true, models, headers: { ...limitHeaders, ...successHeaders(this.#deps.auth, caller, false) } };
   }
 
+  /**
+   * The admission of an asynchronous execution's submission (src/executor/): the plan's model access, the
+   * key's scopes (`executions`), address and model lists, and its quota and rates, counted now, once. The run
+   * later goes through `handle` with `ctx.execution` set and is neither counted nor held again.
+   */
+  async admitSubmission(
+    ctx: CallerContext,
+  ): Promise<
+    { ok: true; caller: Caller; headers: AnswerHeaders } | { ok: false; error: GatewayError; headers: AnswerHeaders }
+  > {
+    const deps = this.#deps;
+    if (ctx.caller.ownKey) {
+      return {
+        ok: false,
+        error: new GatewayError(
+          'permission_denied',
+          'Executions run later, without your request: they need an API key of this gateway, not a provider key',
+        ),
+        headers: {},
+      };
+    }
+    const inPlan = planAccess(deps.ledger, deps.catalog, ctx.caller, ctx.request.model);
+    if (!inPlan.ok) return { ok: false, error: inPlan.error, headers: this.#limitHeaders(ctx.caller) };
+    const admitted = await admit({ ...ctx, caller: inPlan.caller }, deps, 'executions');
+    if (!admitted.ok) return { ok: false, error: admitted.error, headers: admitted.headers ?? {} };
+    const headers = admitted.ticket?.headers() ?? {};
+    // Counted now, with the prompt's estimate (never settled: the run's usage record reaches the key's stored
+    // spend, which a quota reloads from).
+    return { ok: true, caller: admitted.caller, headers };
+  }
+
+  /** The key's quota and what it spent this period as this node knows it, for a hold's key-quota check. */
+  keyQuotaOf(caller: Caller): { nanoUsd: number; spentNano: number } | undefined {
+    const quota = caller.limits?.quota;
+    const spent = caller.keyId !== null && quota ? this.#deps.limiter.spent?.(caller.keyId) : undefined;
+    return quota && spent !== undefined ? { nanoUsd: quota.nanoUsd, spentNano: spent } : undefined;
+  }
+
   /** The x-ratelimit-* headers of a key with rate limits, read without counting (answers outside admission). */
   #limitHeaders(caller: Caller | undefined): Record<string, string> {
     if (!caller?.limits || caller.keyId === null) return {};
@@ -315,7 +354,8 @@ export class Pipeline {
       return { ok: false, error: toGatewayError(err), attempts: 0, ctx: admittedCtx };
     }
     // count_tokens costs nothing; everything else holds the most it can cost before its first upstream byte.
-    if (endpoint === 'count_tokens') return { ok: true, decision, ctx: admittedCtx };
+    // An execution's run is covered by the hold placed at its submission (src/executor/).
+    if (endpoint === 'count_tokens' || ctx.execution) return { ok: true, decision, ctx: admittedCtx };
     const held = await holdFor(deps.ledger, deps.limiter, admittedCtx, decision);
     if (!held.ok) return { ok: false, error: held.error, attempts: 0, ctx: admittedCtx, decision };
     return { ok: true, decision, ctx: held.ctx as C };

@@ -14,6 +14,7 @@ import { answerClientError } from './client-error.ts';
 import { beginRequest } from './request-start.ts';
 import { refuse, registerChatRoute, registerCountTokensRoute } from './routes/chat.ts';
 import { registerEmbeddingsRoute } from './routes/embeddings.ts';
+import { registerExecutionRoutes } from './routes/executions.ts';
 import { registerFilesRoutes } from './routes/files.ts';
 import { registerModels } from './routes/models.ts';
 import { registerOps } from './routes/ops.ts';
@@ -107,6 +108,9 @@ export function buildApp(runtime: Runtime) {
   registerResponsesRoutes(app, { pipeline, budget, store: runtime.responses, logger: runtime.logger, idempotency });
   registerCountTokensRoute(app, { path: '/v1/messages/count_tokens', codec: anthropicMessagesCodec, pipeline, budget });
   registerEmbeddingsRoute(app, { path: '/v1/embeddings', codec: openAIEmbeddingsCodec, pipeline, budget });
+  if (runtime.executions) {
+    registerExecutionRoutes(app, { pipeline, budget, service: runtime.executions.service, idempotency });
+  }
   registerModels(app, pipeline, budget, Date.now());
   registerFilesRoutes(app, { pipeline, budget, files: runtime.files, idempotency, logger: runtime.logger });
   registerOps(app, runtime);

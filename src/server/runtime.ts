@@ -14,6 +14,8 @@ import { providersFromEnv } from '../config/env-providers.ts';
 import { type ConfigChanges, configChanges, ROUTING_RESTART_KEYS } from '../config/reload.ts';
 import type { Config } from '../config/schema.ts';
 import { GatewayError } from '../core/errors.ts';
+import { createExecutions, type Executions, type ExecutionsDeps } from '../executor/executions.ts';
+import { listenForWork, wakeChannel } from '../executor/pg-wake.ts';
 import { FileStore } from '../files/file-store.ts';
 import { purposesFrom } from '../files/purposes.ts';
 import { Idempotency } from '../idempotency/idempotency.ts';
@@ -24,6 +26,7 @@ import type { Authenticator } from '../pipeline/authenticate.ts';
 import { ProviderHealth } from '../pipeline/health.ts';
 import { Pipeline } from '../pipeline/pipeline.ts';
 import { UpstreamPool } from '../providers/http.ts';
+import { mediaCandidates, mediaRunners } from '../providers/media/index.ts';
 import { adapterFor as registeredAdapter } from '../providers/registry.ts';
 import type { ProviderAdapter, ProviderSpec } from '../providers/types.ts';
 import { ResponseStore } from '../responses/response-store.ts';
@@ -51,6 +54,13 @@ export interface RuntimeOptions {
   logDestination?: pino.DestinationStream;
   /** Provider kind → adapter (tests put a faulty adapter here); default: the registry's. */
   adapterFor?: (provider: ProviderSpec) => ProviderAdapter;
+  /**
+   * `worker`: a `modro worker` process beside gateways on the same database: it runs executions and serves
+   * nothing, and leaves the holds of other processes alone at start. Default `gateway`.
+   */
+  role?: 'gateway' | 'worker';
+  /** What the composition root adds to executions: webhook delivery, the file store, media runners. */
+  executions?: Pick<ExecutionsDeps, 'webhooks' | 'files' | 'runners'>;
 }
 
 export interface Runtime {
@@ -73,6 +83,8 @@ export interface Runtime {
   files: FileStore;
   /** Idempotency keys (docs/idempotency.md), for routes that create or spend. */
   idempotency: Idempotency;
+  /** Asynchronous executions: the API's service, the queue and this process's worker (docs/executions.md). */
+  executions: Executions;
   auth: Authenticator;
   tenancy: Tenancy;
   /** Channels: providers managed at runtime (src/channels/, docs/channels.md). */
@@ -233,7 +245,8 @@ export async function createRuntime(options: RuntimeOptions): Promise<Runtime> {
     onError: (err, during) => logger.error({ err, during }, 'ledger problem (entries are kept and retried)'),
   });
   // After the journal's records are imported: a hold left open by a killed run settles at its recorded cost.
-  const recovered = await ledger.start({ recover: true });
+  const role = options.role ?? 'gateway';
+  const recovered = await ledger.start({ recover: role === 'gateway' });
   if (recovered.settled + recovered.released > 0) logger.info(recovered, 'holds left open by an earlier run closed');
   const stripe = config.billing.stripe
     ? new StripeDeposits(config.billing.stripe, {
@@ -352,6 +365,41 @@ export async function createRuntime(options: RuntimeOptions): Promise<Runtime> {
     ledger,
   });
 
+  const wake = storage.kind === 'postgres' ? wakeChannel(storage.schema) : undefined;
+  const executions = createExecutions({
+    db: store.db,
+    dialect: store.dialect,
+    notifyChannel: wake,
+    config: config.executions,
+    pipeline,
+    catalog,
+    router,
+    ledger,
+    logger,
+    runners: mediaRunners({ catalog, pool: upstreams }).map((runner) => ({
+      runner,
+      resolve: (slug: string) => mediaCandidates(catalog, slug).find((model) => runner.kinds.includes(model.kind)),
+    })),
+    files,
+    ...options.executions,
+  });
+  const runsExecutions = role === 'worker' || config.executions.enabled;
+  if (runsExecutions) executions.worker.start();
+  // PostgreSQL: other processes' submissions wake this worker at once (their NOTIFY), not at its next poll.
+  const listener =
+    runsExecutions && storage.kind === 'postgres' && wake
+      ? await listenForWork(
+          storage.url,
+          wake,
+          () => executions.worker.wake(),
+          (err) => logger.warn({ err }, 'execution wake-ups lost (LISTEN connection); workers poll until it is back'),
+        )
+      : undefined;
+  metrics.watchExecutions(
+    () => ({ running: executions.worker.running, ...executions.worker.counters }),
+    () => executions.queue.queued(),
+  );
+
   const runtime: Runtime = {
     config,
     catalog,
@@ -367,6 +415,7 @@ export async function createRuntime(options: RuntimeOptions): Promise<Runtime> {
     responses,
     files,
     idempotency,
+    executions,
     auth,
     tenancy,
     channels,
@@ -423,6 +472,10 @@ export async function createRuntime(options: RuntimeOptions): Promise<Runtime> {
         clearTimeout(force);
         clearInterval(sweep);
       }
+      // Runs still going after the grace period are put back in the queue for the next worker.
+      await executions.service.drain();
+      await listener?.close();
+      await executions.worker.stop(config.server.shutdownGraceMs);
       await prices.close();
       await channelSource.close();
       await tokens.close();

@@ -1,5 +1,6 @@
 import type { Generated } from 'kysely';
 import type { ChannelCredentialTable, ChannelRevisionTable, ChannelTable } from './channel-tables.ts';
+import type { ExecutionTable } from './execution-tables.ts';
 import type { LatencyBucketColumn } from './latency-buckets.ts';
 import type { AccountTable, LedgerEntryTable, PlanTable } from './ledger-tables.ts';
 import type { AdminUserTable, ApiKeyTable, SessionTable, TenancySettingsTable, TenantTable } from './tenancy-tables.ts';
@@ -27,6 +28,7 @@ export interface Database {
   plan: PlanTable;
   account: AccountTable;
   ledger_entry: LedgerEntryTable;
+  execution: ExecutionTable;
   stored_file: StoredFileTable;
   idempotency_key: IdempotencyKeyTable;
 }
@@ -143,7 +145,7 @@ export interface StoredResponseTable {
   expires_at: number;
 }
 
-/** A tenant's file (migration 0009_files; src/store/files.ts); its bytes are on disk under a path of its id. */
+/** A tenant's file (migration 0010_files; src/store/files.ts); its bytes are on disk under a path of its id. */
 export interface StoredFileTable {
   /** `file_` + a random UUID. */
   id: string;
@@ -159,7 +161,7 @@ export interface StoredFileTable {
   expires_at: number | null;
 }
 
-/** An idempotency key of a tenant (migration 0010_idempotency_keys; src/store/idempotency-keys.ts). */
+/** An idempotency key of a tenant (migration 0011_idempotency_keys; src/store/idempotency-keys.ts). */
 export interface IdempotencyKeyTable {
   tenant_id: string;
   key: string;

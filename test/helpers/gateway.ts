@@ -29,7 +29,7 @@ export interface TestGateway {
 export async function startGateway(
   input: ConfigInput = {},
   env: NodeJS.ProcessEnv = {},
-  options: Pick<RuntimeOptions, 'adapterFor'> = {},
+  options: Pick<RuntimeOptions, 'adapterFor' | 'executions'> = {},
 ): Promise<TestGateway> {
   const dataDir = mkdtempSync(join(tmpdir(), 'modro-test-'));
   const raw = {

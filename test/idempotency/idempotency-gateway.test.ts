@@ -258,6 +258,45 @@ describe('Idempotency-Key through the gateway [sqlite]', () => {
     assert.equal(mock.requests.length - calls, 1);
   });
 
+  test('POST /v1/executions: a retried submission gets the same execution; an invalid one does not take the key', async () => {
+    const submit = (body: unknown, idempotencyKey: string) =>
+      fetch(`${gw.url}/v1/executions`, {
+        method: 'POST',
+        headers: {
+          authorization: `Bearer ${key}`,
+          'content-type': 'application/json',
+          'idempotency-key': idempotencyKey,
+        },
+        body: JSON.stringify(body),
+      });
+    const body = { model: 'fast', input: { max_tokens: 20, messages: [{ role: 'user', content: 'run once' }] } };
+    const k = fresh();
+    const first = await submit(body, k);
+    const created = (await first.json()) as { id: string; status: string };
+    assert.equal(first.status, 202, JSON.stringify(created));
+    const again = await submit(body, k);
+    assert.equal(again.status, 202);
+    assert.equal(again.headers.get('idempotent-replayed'), 'true');
+    assert.equal(((await again.json()) as { id: string }).id, created.id);
+    const rows = await gw.runtime.store.db
+      .selectFrom('execution')
+      .select('id')
+      .where('tenant_id', '=', 'billed')
+      .where('id', '=', created.id)
+      .execute();
+    assert.equal(rows.length, 1);
+    const other = await submit({ ...body, input: { ...body.input, max_tokens: 5 } }, k);
+    assert.equal((await errorOf(other)).code, 'idempotency_conflict');
+
+    const k2 = fresh();
+    const invalid = await submit({ input: body.input }, k2);
+    assert.equal(invalid.status, 400);
+    await invalid.text();
+    const fixed = await submit(body, k2);
+    assert.equal(fixed.status, 202, 'the invalid submission did not take the key');
+    assert.notEqual(((await fixed.json()) as { id: string }).id, created.id);
+  });
+
   test('an over-long key is refused with 400', async () => {
     const res = await chat(gw, key, ASK, { 'idempotency-key': 'k'.repeat(256) });
     const e = await errorOf(res);

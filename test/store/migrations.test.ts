@@ -19,6 +19,7 @@ forEachDatabase('store migrations', (suite) => {
       'channel_credential',
       'channel_revision',
       'dashboard_session',
+      'execution',
       'idempotency_key',
       'ledger_entry',
       'plan',

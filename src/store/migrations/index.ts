@@ -8,8 +8,9 @@ import * as m0005 from './0005-ledger.ts';
 import * as m0006 from './0006-channels.ts';
 import * as m0007 from './0007-groups.ts';
 import * as m0008 from './0008-key-previous-hash-index.ts';
-import * as m0009 from './0009-files.ts';
-import * as m0010 from './0010-idempotency-keys.ts';
+import * as m0009 from './0009-executions.ts';
+import * as m0010 from './0010-files.ts';
+import * as m0011 from './0011-idempotency-keys.ts';
 import type { SqlDialect } from './column-types.ts';
 
 /**
@@ -33,8 +34,9 @@ const MIGRATIONS: Readonly<Record<string, MigrationModule>> = {
   '0006_channels': m0006,
   '0007_groups': m0007,
   '0008_key_previous_hash_index': m0008,
-  '0009_files': m0009,
-  '0010_idempotency_keys': m0010,
+  '0009_executions': m0009,
+  '0010_files': m0010,
+  '0011_idempotency_keys': m0011,
 };
 
 export class StaticMigrationProvider implements MigrationProvider {

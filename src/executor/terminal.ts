@@ -1,0 +1,69 @@
+import type { Ledger } from '../billing/ledger.ts';
+import type { WebhookEnqueue } from '../executions/contracts.ts';
+import type { ExecutionStatus } from '../store/execution-tables.ts';
+import { type ExecutionQueue, type ExecutionRow, VIEW_COLUMNS } from './queue.ts';
+import { executionView } from './view.ts';
+
+/**
+ * The one way an execution ends (COMPLETED, FAILED, CANCELLED): in one transaction, the conditional update of
+ * its row (so the terminal state is written once), the close of its balance hold (settled at the run's cost on
+ * COMPLETED, released otherwise) and, when it has a webhook URL, the webhook message. Either all of it happens
+ * or none. Returns false when the row was no longer this writer's to end (cancelled, reclaimed, already ended).
+ */
+export interface TerminalDeps {
+  queue: ExecutionQueue;
+  ledger?: Ledger | undefined;
+  webhooks?: WebhookEnqueue | undefined;
+}
+
+export type TerminalValues = Partial<
+  Pick<ExecutionRow, 'output' | 'usage' | 'cost_nano' | 'served_by' | 'error_code' | 'error_message'>
+> & { status: Extract<ExecutionStatus, 'COMPLETED' | 'FAILED' | 'CANCELLED'> };
+
+const EVENT: Record<TerminalValues['status'], string> = {
+  COMPLETED: 'execution.completed',
+  FAILED: 'execution.failed',
+  CANCELLED: 'execution.cancelled',
+};
+
+export async function endExecution(
+  deps: TerminalDeps,
+  id: string,
+  who: { owner: string } | { tenantId: string },
+  values: TerminalValues,
+  now = Date.now(),
+): Promise<boolean> {
+  let apply: (() => void) | undefined;
+  const ended = await deps.queue.db.transaction().execute(async (trx) => {
+    const row = await deps.queue.finish(trx, id, who, { ...values, completed_at: now });
+    if (!row) return false;
+    const held = Number(row.held_nano);
+    if (held > 0 && deps.ledger) {
+      const closed = await deps.ledger.closeDurableHold(trx, {
+        tenantId: row.tenant_id,
+        holdId: id,
+        keyId: row.key_id,
+        heldNano: held,
+        costNano: values.status === 'COMPLETED' ? Number(values.cost_nano ?? 0) : null,
+      });
+      apply = closed.apply;
+    }
+    if (row.webhook_url && deps.webhooks) {
+      const view = await trx
+        .selectFrom('execution')
+        .select(VIEW_COLUMNS)
+        .where('id', '=', id)
+        .executeTakeFirstOrThrow();
+      await deps.webhooks.enqueue(trx, {
+        tenantId: row.tenant_id,
+        url: row.webhook_url,
+        messageId: `msg_${id}`,
+        type: EVENT[values.status],
+        data: executionView(view),
+      });
+    }
+    return true;
+  });
+  apply?.();
+  return ended;
+}

@@ -1,0 +1,45 @@
+/** The execution queue (migration 0009_executions; src/executor/, docs/executions.md). Times in ms, money in nano-dollars. */
+
+export type ExecutionStatus = 'PENDING' | 'PROCESSING' | 'COMPLETED' | 'FAILED' | 'CANCELLED';
+
+export interface ExecutionTable {
+  /** `exec_` + 12 hex digits of the ms clock + 20 random hex digits: ordered by time. */
+  id: string;
+  tenant_id: string;
+  key_id: string | null;
+  /** The slug as the client sent it. */
+  model: string;
+  /** A catalog model id, or a tier for text. */
+  resolved_model: string;
+  kind: string;
+  /** The provider routing put first at submission (per-provider concurrency); null when unknown. */
+  provider: string | null;
+  status: ExecutionStatus;
+  /** The validated input, JSON. */
+  input: string;
+  /** What the run needs of the caller (tenant, key, routing policy), JSON; never a credential. */
+  caller: string;
+  webhook_url: string | null;
+  /** JSON object given by the client, returned as is. */
+  metadata: string | null;
+  estimated_nano: number;
+  /** The balance hold placed at submission (0: the tenant is not billed); its hold_id is the execution id. */
+  held_nano: number;
+  attempts: number;
+  /** Not claimed before this (retry backoff). */
+  run_after: number;
+  deadline_at: number;
+  lease_owner: string | null;
+  lease_until: number | null;
+  created_at: number;
+  started_at: number | null;
+  completed_at: number | null;
+  /** JSON: `{ text?, files?, data? }`. */
+  output: string | null;
+  /** JSON: ExecutionUsage. */
+  usage: string | null;
+  cost_nano: number | null;
+  served_by: string | null;
+  error_code: string | null;
+  error_message: string | null;
+}

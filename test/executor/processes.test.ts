@@ -1,0 +1,453 @@
+import assert from 'node:assert/strict';
+import { spawn } from 'node:child_process';
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { after, before, describe, test } from 'node:test';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { Kysely, PostgresDialect } from 'kysely';
+import pg from 'pg';
+import { verifyLedger } from '../../src/billing/verify.ts';
+import { runLedgerCommand } from '../../src/cli/ledger-commands.ts';
+import { runTenancyCommand } from '../../src/cli/tenancy-commands.ts';
+import type { ConfigInput } from '../../src/config/schema.ts';
+import type { Database } from '../../src/store/schema.ts';
+import { createSqliteDialect } from '../../src/store/sqlite-dialect.ts';
+import { isCI } from '../helpers/ci.ts';
+import { POSTGRES_TEST_URL } from '../helpers/databases.ts';
+import { mockProvider } from '../helpers/gateway.ts';
+import { type GatewayProcess, removeDataDir, spawnGateway } from '../helpers/gateway-process.ts';
+import { type MockOpenAI, startMockOpenAI } from '../mocks/openai-compatible.ts';
+
+/**
+ * Executions across real gateway processes (docs/executions.md), started as users start them from the sources:
+ * `kill -9` with executions submitted, claimed and mid-call against a slow upstream, on SQLite and PostgreSQL,
+ * then a restart: every execution ends exactly once, every hold is closed exactly once (ledger verify), and no
+ * run is recorded twice. And two gateways claiming from one PostgreSQL queue never run an execution twice.
+ */
+const MODELS = [
+  { name: 'gpt-4o-mini', qualityRank: 70, tiers: ['fast' as const], price: { input: 1000, output: 1000 } },
+];
+
+async function pgProblem(): Promise<string | undefined> {
+  const client = new pg.Client({ connectionString: POSTGRES_TEST_URL, connectionTimeoutMillis: 2_000 });
+  client.on('error', () => {});
+  try {
+    await client.connect();
+    await client.end();
+    return undefined;
+  } catch (err) {
+    return (err as Error).message;
+  }
+}
+const unreachable = await pgProblem();
+
+function capture() {
+  let text = '';
+  const write = (t: string) => {
+    text += t;
+  };
+  return { out: { write }, text: () => text };
+}
+
+async function cli(run: typeof runTenancyCommand, args: string[]): Promise<string> {
+  const c = capture();
+  const code = await run(args, {}, c.out, c.out);
+  assert.equal(code, 0, c.text());
+  return c.text();
+}
+
+/** A billed tenant with a key and $1000, made through the CLI on the configuration's database. */
+async function seed(cliConfig: string): Promise<string> {
+  await cli(runTenancyCommand, ['tenants', 'create', 'acme', '--config', cliConfig]);
+  const made = await cli(runTenancyCommand, ['keys', 'create', '--tenant', 'acme', '--json', '--config', cliConfig]);
+  await cli(runLedgerCommand, [
+    'ledger',
+    'deposit',
+    'acme',
+    '--usd',
+    '1000',
+    '--reason',
+    'seed',
+    '--config',
+    cliConfig,
+  ]);
+  return (JSON.parse(made) as { key: string }).key;
+}
+
+type Storage = { kind: 'sqlite'; path: string } | { kind: 'postgres'; url: string; schema: string };
+
+function openDb(storage: Storage): Kysely<Database> {
+  if (storage.kind === 'sqlite') return new Kysely<Database>({ dialect: createSqliteDialect(storage.path) });
+  const pool = new pg.Pool({ connectionString: storage.url, options: `-c search_path=${storage.schema}` });
+  pool.on('error', () => {});
+  return new Kysely<Database>({ dialect: new PostgresDialect({ pool }) });
+}
+
+async function dropSchema(schema: string): Promise<void> {
+  const client = new pg.Client({ connectionString: POSTGRES_TEST_URL });
+  await client.connect();
+  await client.query(`drop schema if exists "${schema}" cascade`);
+  await client.end();
+}
+
+async function submit(url: string, key: string, i: number): Promise<string> {
+  const res = await fetch(`${url}/v1/executions`, {
+    method: 'POST',
+    headers: { authorization: `Bearer ${key}`, 'content-type': 'application/json' },
+    body: JSON.stringify({
+      model: 'fast',
+      input: { max_tokens: 16, messages: [{ role: 'user', content: `execution number ${i}` }] },
+    }),
+  });
+  const body = (await res.json()) as { id: string };
+  assert.equal(res.status, 202, JSON.stringify(body));
+  return body.id;
+}
+
+/** Every execution has ended; checks exactly-once settlement and records, and returns the rows. */
+async function checkEnded(db: Kysely<Database>, ids: string[]) {
+  const rows = await db.selectFrom('execution').selectAll().execute();
+  const byId = new Map(rows.map((r) => [r.id, r]));
+  for (const id of ids) assert.ok(byId.has(id), `accepted execution ${id} survived`);
+  const entries = await db.selectFrom('ledger_entry').select(['kind', 'hold_id', 'amount_nano', 'held_nano']).execute();
+  const records = await db.selectFrom('usage_record').select(['request_id', 'cost_nano_usd', 'status']).execute();
+  for (const row of rows) {
+    assert.ok(['COMPLETED', 'FAILED'].includes(row.status), `${row.id} is ${row.status}`);
+    const closes = entries.filter((e) => e.hold_id === row.id && (e.kind === 'settle' || e.kind === 'release'));
+    assert.equal(closes.length, 1, `${row.id}: one settle or release, got ${closes.length}`);
+    const runs = records.filter((r) => r.request_id.startsWith(`${row.id}-`));
+    assert.ok(runs.length <= Number(row.attempts), `${row.id}: ${runs.length} records for ${row.attempts} attempts`);
+    if (row.status === 'COMPLETED') {
+      assert.equal(closes[0]!.kind, 'settle');
+      assert.equal(-Number(closes[0]!.amount_nano), Number(row.cost_nano));
+      const last = runs.find((r) => r.request_id === `${row.id}-${row.attempts}`);
+      assert.ok(last, `${row.id}: the record of its completing run`);
+      assert.equal(Number(last.cost_nano_usd), Number(row.cost_nano));
+      assert.equal(runs.filter((r) => Number(r.status) === 200).length, 1, `${row.id}: one successful run recorded`);
+    }
+  }
+  const verified = await verifyLedger(db);
+  assert.deepEqual(verified.problems, []);
+  assert.equal(verified.openHolds, 0);
+  return rows;
+}
+
+async function untilAllEnded(db: Kysely<Database>, total: number, ms: number): Promise<void> {
+  const deadline = Date.now() + ms;
+  for (;;) {
+    const open = await db
+      .selectFrom('execution')
+      .select((eb) => eb.fn.countAll<number>().as('n'))
+      .where('status', 'in', ['PENDING', 'PROCESSING'])
+      .executeTakeFirstOrThrow();
+    const all = await db
+      .selectFrom('execution')
+      .select((eb) => eb.fn.countAll<number>().as('n'))
+      .executeTakeFirstOrThrow();
+    if (Number(open.n) === 0 && Number(all.n) >= total) return;
+    if (Date.now() > deadline) assert.fail(`${open.n} executions still open`);
+    await sleep(100);
+  }
+}
+
+for (const kind of ['sqlite', 'postgres'] as const) {
+  describe(`kill -9 with executions queued, claimed and mid-call [${kind}]`, () => {
+    if (kind === 'postgres' && unreachable && !isCI()) {
+      test('PostgreSQL', { skip: `PostgreSQL unreachable (${unreachable})` }, () => {});
+      return;
+    }
+    const schema = `t_exec_kill_${process.pid}_${Math.random().toString(36).slice(2, 8)}`;
+    let mock: MockOpenAI;
+    let dir: string;
+    const gateways: GatewayProcess[] = [];
+    before(async () => {
+      // A slow upstream: each run takes 400 ms, so the kill finds runs mid-call.
+      mock = await startMockOpenAI();
+      mock.faults.sticky = { kind: 'delay', ms: 400 };
+      dir = mkdtempSync(join(tmpdir(), 'modro-exec-kill-'));
+    });
+    after(async () => {
+      for (const gw of gateways) if (gw.exitCode() === null) await gw.stop('SIGKILL');
+      await mock.close();
+      removeDataDir(dir);
+      if (kind === 'postgres') await dropSchema(schema);
+    });
+
+    test('after a restart every execution ends once, each hold closes once, no run is recorded twice', async (t) => {
+      const storage =
+        kind === 'sqlite'
+          ? { kind: 'sqlite' as const, path: join(dir, 'modro.db') }
+          : { kind: 'postgres' as const, url: POSTGRES_TEST_URL, schema };
+      const config: ConfigInput = {
+        storage,
+        logging: { level: 'warn' },
+        demo: { enabled: false },
+        providers: [mockProvider('up', mock.url, MODELS)],
+        executions: { concurrency: 4, leaseMs: 1_000, pollMs: 100, backoffMs: 50 },
+      };
+      const cliConfig = join(dir, 'cli.yaml');
+      writeFileSync(cliConfig, JSON.stringify(config));
+      const key = await seed(cliConfig);
+      const first = await spawnGateway(config, dir);
+      gateways.push(first);
+      const ids: string[] = [];
+      for (let i = 0; i < 24; i++) ids.push(await submit(first.url, key, i));
+      const db = openDb(storage);
+      try {
+        // Some done, some mid-call, the rest queued: then the kill.
+        const deadline = Date.now() + 10_000;
+        for (;;) {
+          const done = await db
+            .selectFrom('execution')
+            .select((eb) => eb.fn.countAll<number>().as('n'))
+            .where('status', '=', 'COMPLETED')
+            .executeTakeFirstOrThrow();
+          if (Number(done.n) >= 4) break;
+          assert.ok(Date.now() < deadline, 'executions complete');
+          await sleep(20);
+        }
+        // Submissions keep arriving while the process dies: every one answered 202 must survive it.
+        let killed = false;
+        let cut = 0;
+        const submitting = (async () => {
+          for (let i = 1000; !killed; i++) {
+            try {
+              ids.push(await submit(first.url, key, i));
+            } catch {
+              cut++;
+              return;
+            }
+          }
+        })();
+        await sleep(150);
+        killed = true;
+        first.child.kill('SIGKILL');
+        await first.stop('SIGKILL');
+        await submitting;
+        t.diagnostic(`${ids.length} submissions answered 202, ${cut} cut by the kill`);
+        const states = await db.selectFrom('execution').select(['status']).execute();
+        const count = (s: string) => states.filter((r) => r.status === s).length;
+        t.diagnostic(
+          `at the kill: ${count('COMPLETED')} completed, ${count('PROCESSING')} mid-call, ${count('PENDING')} queued`,
+        );
+        assert.ok(count('PROCESSING') > 0, 'the kill found runs mid-call');
+        assert.ok(count('PENDING') > 0, 'the kill found executions queued');
+
+        const second = await spawnGateway(config, dir);
+        gateways.push(second);
+        await untilAllEnded(db, ids.length, 30_000);
+        assert.equal(await second.stop('SIGTERM'), 0, second.output());
+        const rows = await checkEnded(db, ids);
+        assert.equal(rows.filter((r) => r.status === 'COMPLETED').length, ids.length, 'all completed');
+        assert.ok(
+          rows.some((r) => Number(r.attempts) > 1),
+          'runs cut by the kill ran again',
+        );
+      } finally {
+        await db.destroy();
+      }
+    });
+  });
+}
+
+describe('two gateways claiming from one PostgreSQL queue', () => {
+  if (unreachable && !isCI()) {
+    test('PostgreSQL', { skip: `PostgreSQL unreachable (${unreachable})` }, () => {});
+    return;
+  }
+  const schema = `t_exec_two_${process.pid}_${Math.random().toString(36).slice(2, 8)}`;
+  let mock: MockOpenAI;
+  let dir: string;
+  const gateways: GatewayProcess[] = [];
+  before(async () => {
+    mock = await startMockOpenAI();
+    mock.faults.sticky = { kind: 'delay', ms: 100 };
+    dir = mkdtempSync(join(tmpdir(), 'modro-exec-two-'));
+  });
+  after(async () => {
+    for (const gw of gateways) if (gw.exitCode() === null) await gw.stop('SIGKILL');
+    await mock.close();
+    removeDataDir(dir);
+    await dropSchema(schema);
+  });
+
+  test('each execution runs once, ends once and settles once', async (t) => {
+    const storage = { kind: 'postgres' as const, url: POSTGRES_TEST_URL, schema };
+    const config: ConfigInput = {
+      storage,
+      logging: { level: 'warn' },
+      demo: { enabled: false },
+      billing: { shared: true },
+      providers: [mockProvider('up', mock.url, MODELS)],
+      executions: { concurrency: 6, pollMs: 50 },
+    };
+    const cliConfig = join(dir, 'cli.yaml');
+    writeFileSync(cliConfig, JSON.stringify(config));
+    const key = await seed(cliConfig);
+    const a = await spawnGateway(config, mkdtempSync(join(dir, 'a-')));
+    gateways.push(a);
+    const b = await spawnGateway(config, mkdtempSync(join(dir, 'b-')));
+    gateways.push(b);
+    const total = 60;
+    // Every submission goes to A: only its worker is woken at once, B's finds work by polling.
+    const ids = await Promise.all(Array.from({ length: total }, (_, i) => submit(i % 3 === 0 ? b.url : a.url, key, i)));
+    const db = openDb(storage);
+    try {
+      await untilAllEnded(db, total, 30_000);
+      const runs = new Map<string, number>();
+      for (const r of mock.requests) {
+        if (!r.path.endsWith('/chat/completions')) continue;
+        const text = (r.body as { messages: Array<{ content: string }> }).messages[0]!.content;
+        runs.set(text, (runs.get(text) ?? 0) + 1);
+      }
+      assert.equal(runs.size, total);
+      assert.deepEqual(
+        [...runs.entries()].filter(([, n]) => n !== 1),
+        [],
+        'no execution ran twice',
+      );
+      // Stopped first: their usage records are written at shutdown at the latest.
+      assert.equal(await a.stop('SIGTERM'), 0, a.output());
+      assert.equal(await b.stop('SIGTERM'), 0, b.output());
+      const rows = await checkEnded(db, ids);
+      assert.ok(rows.every((r) => r.status === 'COMPLETED' && Number(r.attempts) === 1));
+      const nodes = await db
+        .selectFrom('ledger_entry')
+        .select('node')
+        .distinct()
+        .where('kind', '=', 'settle')
+        .execute();
+      t.diagnostic(`settlements were written by ${nodes.length} processes`);
+      assert.equal(nodes.length, 2, 'both gateways ran executions');
+    } finally {
+      await db.destroy();
+    }
+  });
+});
+
+describe('modro worker: a separate process runs what a gateway queues (SQLite)', () => {
+  let mock: MockOpenAI;
+  let dir: string;
+  const gateways: GatewayProcess[] = [];
+  let worker: ReturnType<typeof spawn> | undefined;
+  before(async () => {
+    mock = await startMockOpenAI();
+    dir = mkdtempSync(join(tmpdir(), 'modro-exec-worker-'));
+  });
+  after(async () => {
+    for (const gw of gateways) if (gw.exitCode() === null) await gw.stop('SIGKILL');
+    if (worker && worker.exitCode === null) worker.kill('SIGKILL');
+    await mock.close();
+    removeDataDir(dir);
+  });
+
+  test('the gateway runs nothing itself (executions.enabled: false); the worker completes every execution', async () => {
+    const storage = { kind: 'sqlite' as const, path: join(dir, 'modro.db') };
+    const config: ConfigInput = {
+      storage,
+      logging: { level: 'warn' },
+      demo: { enabled: false },
+      providers: [mockProvider('up', mock.url, MODELS)],
+      executions: { enabled: false, pollMs: 100 },
+    };
+    const configPath = join(dir, 'cli.yaml');
+    writeFileSync(configPath, JSON.stringify(config));
+    const key = await seed(configPath);
+    const gw = await spawnGateway(config, dir);
+    gateways.push(gw);
+    const ids: string[] = [];
+    for (let i = 0; i < 10; i++) ids.push(await submit(gw.url, key, i));
+    await sleep(300);
+    assert.equal(mock.requests.length, 0, 'the gateway did not run them');
+    const child = spawn(process.execPath, ['src/cli/main.ts', 'worker', '--config', configPath], {
+      cwd: new URL('../..', import.meta.url).pathname,
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    worker = child;
+    let out = '';
+    child.stdout!.on('data', (d) => {
+      out += d;
+    });
+    child.stderr!.on('data', (d) => {
+      out += d;
+    });
+    const exited = new Promise<number | null>((resolve) => child.on('exit', (code) => resolve(code)));
+    const started = Date.now();
+    while (!/is running executions/.test(out)) {
+      assert.ok(child.exitCode === null && Date.now() - started < 30_000, `worker did not start: ${out}`);
+      await sleep(50);
+    }
+    const db = openDb(storage);
+    try {
+      await untilAllEnded(db, ids.length, 20_000);
+      child.kill('SIGTERM');
+      assert.equal(await exited, 0, out);
+      assert.equal(await gw.stop('SIGTERM'), 0, gw.output());
+      const rows = await checkEnded(db, ids);
+      assert.ok(rows.every((r) => r.status === 'COMPLETED'));
+      assert.equal(mock.requests.filter((r) => r.path.endsWith('/chat/completions')).length, ids.length);
+    } finally {
+      await db.destroy();
+    }
+  });
+});
+
+describe('PostgreSQL: a submission wakes the workers of other processes (NOTIFY), not their next poll', () => {
+  if (unreachable && !isCI()) {
+    test('PostgreSQL', { skip: `PostgreSQL unreachable (${unreachable})` }, () => {});
+    return;
+  }
+  const schema = `t_exec_wake_${process.pid}_${Math.random().toString(36).slice(2, 8)}`;
+  let mock: MockOpenAI;
+  let dir: string;
+  const gateways: GatewayProcess[] = [];
+  before(async () => {
+    mock = await startMockOpenAI();
+    dir = mkdtempSync(join(tmpdir(), 'modro-exec-wake-'));
+  });
+  after(async () => {
+    for (const gw of gateways) if (gw.exitCode() === null) await gw.stop('SIGKILL');
+    await mock.close();
+    removeDataDir(dir);
+    await dropSchema(schema);
+  });
+
+  test('gateway A only accepts, gateway B runs; B polls once a minute yet each ends within a second', async (t) => {
+    const storage = { kind: 'postgres' as const, url: POSTGRES_TEST_URL, schema };
+    const base: ConfigInput = {
+      storage,
+      logging: { level: 'warn' },
+      demo: { enabled: false },
+      billing: { shared: true },
+      providers: [mockProvider('up', mock.url, MODELS)],
+    };
+    const cliConfig = join(dir, 'cli.yaml');
+    writeFileSync(cliConfig, JSON.stringify(base));
+    const key = await seed(cliConfig);
+    const a = await spawnGateway({ ...base, executions: { enabled: false } }, mkdtempSync(join(dir, 'a-')));
+    gateways.push(a);
+    const b = await spawnGateway({ ...base, executions: { pollMs: 60_000 } }, mkdtempSync(join(dir, 'b-')));
+    gateways.push(b);
+    // B's first poll (at its start) is behind it: from now on only a wake-up makes it look.
+    await sleep(500);
+    const db = openDb(storage);
+    try {
+      for (let i = 0; i < 3; i++) {
+        const id = await submit(a.url, key, i);
+        const started = Date.now();
+        for (;;) {
+          const row = await db.selectFrom('execution').select('status').where('id', '=', id).executeTakeFirstOrThrow();
+          if (row.status === 'COMPLETED') break;
+          assert.ok(Date.now() - started < 3_000, `execution ${i} still ${row.status} after 3 s`);
+          await sleep(20);
+        }
+        t.diagnostic(`execution ${i} completed ${Date.now() - started} ms after its 202`);
+      }
+      assert.equal(await a.stop('SIGTERM'), 0, a.output());
+      assert.equal(await b.stop('SIGTERM'), 0, b.output());
+    } finally {
+      await db.destroy();
+    }
+  });
+});
