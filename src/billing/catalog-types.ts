@@ -32,6 +32,11 @@ export interface CatalogModel {
    * (gpt-image-1, gpt-4o-transcribe) use `price` for their text tokens and these for image or audio tokens.
    */
   mediaPrice?: MediaPrice;
+  /**
+   * Discovered on the provider's model list with no quality rank known (model discovery, docs/routing.md):
+   * routable by name, never placed in a tier until the operator ranks it.
+   */
+  unranked?: true;
 }
 
 /**
@@ -115,7 +120,7 @@ export interface KnownModel {
   readonly price?: { readonly input: number; readonly output: number };
   /** Absent means `chat` (CatalogModel.mode). */
   readonly mode?: ModelMode;
-  /** The name sent upstream when it differs (Replicate's `owner/name`). */
+  /** The name sent upstream when it differs (Replicate's `owner/name`; `deepseek-v3` → `deepseek-chat`). */
   readonly upstreamName?: string;
   /** A media model's per-unit prices the price library does not have (CatalogModel.mediaPrice). */
   readonly mediaPrice?: MediaPrice;

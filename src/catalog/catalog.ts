@@ -12,7 +12,7 @@ import type { Config, ModelConfig, ProviderConfig } from '../config/schema.ts';
 import { descriptorOf } from '../providers/kinds/index.ts';
 import { NONE } from '../providers/kinds/known-model.ts';
 import { providerKey } from '../providers/provider-key.ts';
-import type { ProviderKey, ProviderSpec, UpstreamLimits } from '../providers/types.ts';
+import type { ListedModel, ProviderKey, ProviderSpec, UpstreamLimits } from '../providers/types.ts';
 
 /**
  * The priced catalog: every (provider, model) pair the gateway may route to, with prices, limits,
@@ -90,8 +90,16 @@ function toSpec(provider: ProviderConfig, limits: UpstreamLimits, prebuilt?: Pro
   };
 }
 
-function mergeModel(known: KnownModel | undefined, configured: ModelConfig | undefined, name: string) {
-  const mode = configured?.mode ?? known?.mode ?? 'chat';
+/** Models each provider's listing named (model discovery, discovery.ts), by provider id. */
+export type DiscoveredModels = ReadonlyMap<string, readonly ListedModel[]>;
+
+function mergeModel(
+  known: KnownModel | undefined,
+  configured: ModelConfig | undefined,
+  name: string,
+  listed: { mode?: 'embedding' | undefined; rank: number | undefined } = { rank: undefined },
+) {
+  const mode = configured?.mode ?? known?.mode ?? listed.mode ?? 'chat';
   const chat = isChatModel({ mode });
   const defaults = chat ? DEFAULT_CAPABILITIES : NONE;
   return {
@@ -102,7 +110,8 @@ function mergeModel(known: KnownModel | undefined, configured: ModelConfig | und
     maxOutputTokens: configured?.maxOutputTokens ?? known?.maxOutputTokens ?? (chat ? undefined : 0),
     mediaPrice: configured?.mediaPrice as MediaPrice | undefined,
     capabilities: { ...defaults, ...known?.capabilities, ...configured?.capabilities },
-    qualityRank: configured?.qualityRank ?? known?.qualityRank ?? 50,
+    qualityRank: configured?.qualityRank ?? listed.rank ?? known?.qualityRank ?? 50,
+    ranked: configured?.qualityRank !== undefined || listed.rank !== undefined || known?.qualityRank !== undefined,
     tiers: configured?.tiers ?? [],
     price: configured?.price,
   };
@@ -118,7 +127,13 @@ function priceFrom(configured: ModelConfig['price']): ModelPrice | undefined {
   };
 }
 
-function modelsOf(provider: ProviderConfig, spec: ProviderSpec, config: Config, warnings: string[]): CatalogModel[] {
+function modelsOf(
+  provider: ProviderConfig,
+  spec: ProviderSpec,
+  config: Config,
+  warnings: string[],
+  listed: readonly ListedModel[] = [],
+): CatalogModel[] {
   const kind = descriptorOf(spec.kind);
   const known = kind.models;
   const knownByName = new Map(known.map((model) => [model.name, model]));
@@ -126,18 +141,29 @@ function modelsOf(provider: ProviderConfig, spec: ProviderSpec, config: Config, 
   const names = provider.models
     ? [...configured.map((m) => m.name), ...(provider.includeKnownModels ? known.map((m) => m.name) : [])]
     : known.map((m) => m.name);
-  if (names.length === 0) warnings.push(`Provider ${spec.id} has no models: list them under providers[].models`);
+  if (names.length === 0 && listed.length === 0)
+    warnings.push(`Provider ${spec.id} has no models: list them under providers[].models`);
+  // Discovered names come after the listed ones: a model both configured and discovered is the configured one.
+  const listedByName = new Map(listed.map((m) => [m.name, m]));
+  const discoveredOnly = new Set(listed.map((m) => m.name).filter((name) => !names.includes(name)));
+  names.push(...discoveredOnly);
+  const { ranks } = config.catalog;
   const seen = new Set<string>();
   const out: CatalogModel[] = [];
+  let unpriced = 0;
   for (const name of names) {
     if (seen.has(name)) continue;
     seen.add(name);
     const id = `${spec.id}/${name}`;
     const override = config.catalog.overrides[id];
-    const base = mergeModel(
+    const { ranked, ...base } = mergeModel(
       knownByName.get(name),
       configured.find((m) => m.name === name),
       name,
+      {
+        mode: listedByName.get(name)?.mode,
+        rank: ranks[id] ?? ranks[name],
+      },
     );
     const merged = {
       ...base,
@@ -145,6 +171,9 @@ function modelsOf(provider: ProviderConfig, spec: ProviderSpec, config: Config, 
       capabilities: { ...base.capabilities, ...override?.capabilities },
     };
     if (config.catalog.exclude.includes(id) || config.catalog.exclude.includes(name)) continue;
+    // A discovered model no one ranked is listed and routable by name, but in no tier (presets.ts).
+    const unranked =
+      discoveredOnly.has(name) && !ranked && override?.qualityRank === undefined && merged.tiers.length === 0;
     const media = !isChatModel(merged) && merged.mode !== 'embedding';
     // A media model: per-unit prices from the configuration, the descriptor or the library (audio hours, image
     // and audio tokens); its text tokens, when it meters them, at the token price.
@@ -159,7 +188,8 @@ function modelsOf(provider: ProviderConfig, spec: ProviderSpec, config: Config, 
       (kind.priceProvider ? libraryPrice(kind.priceProvider, merged.upstreamName) : undefined) ??
       (kind.local || mediaPrice ? { input: 0, cachedInput: 0, cacheWrite: 0, output: 0 } : undefined);
     if (!price) {
-      warnings.push(`Model ${id} was left out: no price is known for it (set providers[].models[].price)`);
+      if (discoveredOnly.has(name)) unpriced++;
+      else warnings.push(`Model ${id} was left out: no price is known for it (set providers[].models[].price)`);
       continue;
     }
     const contextWindow =
@@ -179,7 +209,13 @@ function modelsOf(provider: ProviderConfig, spec: ProviderSpec, config: Config, 
       tiers: merged.tiers,
       ...(merged.mode !== 'chat' ? { mode: merged.mode } : {}),
       ...(mediaPrice ? { mediaPrice } : {}),
+      ...(unranked ? { unranked: true as const } : {}),
     });
+  }
+  if (unpriced > 0) {
+    warnings.push(
+      `${unpriced} model(s) discovered on ${spec.id} were left out: no price is known for them (price them under catalog.overrides)`,
+    );
   }
   return out;
 }
@@ -193,12 +229,18 @@ export function buildCatalog(
   config: Config,
   env: NodeJS.ProcessEnv = process.env,
   channels: readonly ChannelProvider[] = [],
+  discovered: DiscoveredModels = new Map(),
 ): Catalog {
   // One load of the price library for all of this build's lookups, unloaded when it is done (prices.ts).
-  return withPriceLibrary(() => assembleCatalog(config, env, channels));
+  return withPriceLibrary(() => assembleCatalog(config, env, channels, discovered));
 }
 
-function assembleCatalog(config: Config, env: NodeJS.ProcessEnv, channels: readonly ChannelProvider[]): Catalog {
+function assembleCatalog(
+  config: Config,
+  env: NodeJS.ProcessEnv,
+  channels: readonly ChannelProvider[],
+  discovered: DiscoveredModels,
+): Catalog {
   const warnings: string[] = [];
   const configured = [...config.providers, ...providersFromEnv(env, config.providers)];
   // A media-only provider (Replicate) serves no chat: alone, it leaves the demo's chat models in place.
@@ -230,7 +272,7 @@ function assembleCatalog(config: Config, env: NodeJS.ProcessEnv, channels: reado
     }
     providers.set(spec.id, spec);
     noteGroups(provider, spec.id);
-    models.push(...modelsOf(provider, spec, config, warnings));
+    models.push(...modelsOf(provider, spec, config, warnings, discovered.get(spec.id)));
   }
   // Channels come after the configuration's providers; an id the configuration already uses stays the file's.
   const priority = new Map<string, number>();
@@ -249,7 +291,7 @@ function assembleCatalog(config: Config, env: NodeJS.ProcessEnv, channels: reado
     noteGroups(channel.config, spec.id);
     priority.set(spec.id, channel.priority);
     channelWeights.set(spec.id, { priority: channel.priority, weight: channel.weight });
-    models.push(...modelsOf(channel.config, spec, config, warnings));
+    models.push(...modelsOf(channel.config, spec, config, warnings, discovered.get(spec.id)));
   }
   const byId = new Map(models.map((model) => [model.id, model]));
   const byName = new Map<string, CatalogModel[]>();

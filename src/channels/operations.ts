@@ -68,6 +68,8 @@ const updateSchema = base
 
 export interface CredentialView {
   id: string;
+  /** Requests and streams using it on the gateway that answers (admin API and page only; absent in the CLI). */
+  inFlight?: number;
   label: string | null;
   /** The last four characters of the credential ('' for a short one); the rest is never shown again. */
   last4: string;

@@ -5,11 +5,12 @@ import type { Config } from '../config/schema.ts';
 import { GatewayError, toGatewayError } from '../core/errors.ts';
 import type { ChatRequest } from '../core/ir.ts';
 import type { ProviderHealth } from '../pipeline/health.ts';
+import type { KeysInFlight } from '../pipeline/in-flight.ts';
 import type { UpstreamPool } from '../providers/http.ts';
 import type { ProviderAdapter, ProviderSpec } from '../providers/types.ts';
 import type { TokenCounter } from '../tokens/token-counter.ts';
-import type { ChannelOps } from './operations.ts';
-import type { ChannelSource } from './source.ts';
+import type { ChannelOps, ChannelView } from './operations.ts';
+import { type ChannelSource, channelKeyId } from './source.ts';
 
 /**
  * What the admin API and pages use of the running gateway's channels: the operations (operations.ts), a
@@ -21,9 +22,19 @@ export interface ChannelService {
   readonly ops: ChannelOps;
   /** For writes: the keyring read again first (a key file may have a new current key). */
   writeOps(): Promise<ChannelOps>;
+  /** After a write: applied on this gateway, then announced to the other replicas (Redis) before it resolves. */
   reload(): Promise<void>;
   test(id: string): Promise<ChannelTestResult[]>;
   configured(): ConfiguredProviderView[];
+  /** Requests and streams using this credential on this gateway now (pipeline/in-flight.ts). */
+  inFlight(channelId: string, credentialId: string): number;
+  /** The views with each credential's in-flight count on this gateway. */
+  withInFlight(view: ChannelView): ChannelView;
+  /**
+   * Refuses (409) to revoke a credential still in use on this gateway, unless `force`: a draining key is
+   * revoked once idle (docs/channels.md, "Credentials").
+   */
+  assertIdle(channelId: string, credentialId: string, force: boolean): void;
 }
 
 export interface ChannelTestResult {
@@ -55,6 +66,7 @@ export interface ChannelServiceDeps {
   upstreams: UpstreamPool;
   tokens: TokenCounter;
   health: Pick<ProviderHealth, 'onSuccess' | 'onFailure'>;
+  inFlight?: Pick<KeysInFlight, 'count'>;
 }
 
 export function createChannelService(deps: ChannelServiceDeps): ChannelService {
@@ -64,7 +76,24 @@ export function createChannelService(deps: ChannelServiceDeps): ChannelService {
       return source.ops;
     },
     writeOps: () => source.opsForWrite(),
-    reload: () => source.reload(),
+    inFlight: (channelId, credentialId) => deps.inFlight?.count(channelKeyId(channelId, credentialId)) ?? 0,
+    withInFlight(view) {
+      return {
+        ...view,
+        credentials: view.credentials.map((c) => ({ ...c, inFlight: this.inFlight(view.id, c.id) })),
+      };
+    },
+    assertIdle(channelId, credentialId, force) {
+      const busy = this.inFlight(channelId, credentialId);
+      if (busy > 0 && !force) {
+        throw new GatewayError(
+          'invalid_request',
+          `Credential ${credentialId} still has ${busy} request(s) in flight on this gateway; drain it and revoke it once idle, or revoke with force`,
+          { status: 409 },
+        );
+      }
+    },
+    reload: () => source.changed(),
     configured() {
       // Read each time: a reloaded configuration file replaces config.providers.
       const fileIds = new Set(

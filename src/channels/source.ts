@@ -27,6 +27,12 @@ export interface ChannelSourceOptions {
   pollMs?: number;
 }
 
+/** Change notices between replicas (server/shared-limits.ts: Redis pub/sub), on top of the revision poll. */
+export interface ChannelChangeNotices {
+  subscribe(onChange: () => void): void;
+  publish(): Promise<void>;
+}
+
 /** A channel's provider key id: the channel and the credential id (never derived from the secret). */
 export function channelKeyId(channelId: string, credentialId: string): string {
   return `${channelId}#${credentialId}`;
@@ -41,6 +47,7 @@ export class ChannelSource {
   #reloading: Promise<void> | undefined;
   #again = false;
   #closed = false;
+  #notices: ChannelChangeNotices | undefined;
   /** Every channel as last read, enabled or not (for the admin test call). */
   #all: Array<{ row: ChannelRow; provider: ChannelProvider | undefined }> = [];
 
@@ -93,6 +100,23 @@ export class ChannelSource {
         .catch((err) => this.#o.logger.error({ err }, 'channel reload failed'));
     }, pollMs);
     this.#timer.unref();
+  }
+
+  /**
+   * Other replicas' changes arrive as notices (a reload at once, not at the next poll); this replica's changes
+   * (`changed`) are announced to them.
+   */
+  useNotices(notices: ChannelChangeNotices): void {
+    this.#notices = notices;
+    notices.subscribe(() => {
+      this.reload().catch((err) => this.#o.logger.error({ err }, 'channel reload failed'));
+    });
+  }
+
+  /** After a write through this replica: applied here before it returns, then announced to the others. */
+  async changed(): Promise<void> {
+    await this.reload();
+    await this.#notices?.publish();
   }
 
   /** Stops the poll and waits for a reload under way (before the store closes under it). */

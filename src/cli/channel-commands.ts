@@ -17,7 +17,7 @@ import { ConfigError, loadConfig } from '../config/load.ts';
 import type { Config } from '../config/schema.ts';
 import { GatewayError } from '../core/errors.ts';
 import { openStore, storeConfigFrom } from '../store/db.ts';
-import { configPathOf, type Out } from './shared.ts';
+import { configPathOf, noticeReplicas, type Out } from './shared.ts';
 
 /**
  * `modro channels ...`: channels from the shell, straight against the configured database. Every write bumps
@@ -81,6 +81,8 @@ export async function runChannelCommand(
   const repo = new ChannelRepository(store.db);
   const reserved = [...config.providers, ...providersFromEnv(env, config.providers)].map((p) => p.id ?? p.kind);
   const ops: ChannelOps = { repo, keyring, reservedIds: new Set([...reserved, 'demo']) };
+  // With Redis, a change made here is announced to running replicas, as the admin API does (docs/channels.md).
+  const revisionBefore = config.redis ? await repo.revision() : undefined;
   const need = (what: string | undefined, name: string): string => {
     if (!what) throw new GatewayError('invalid_request', `Missing ${name}\n\n${CHANNELS_HELP}`);
     return what;
@@ -179,6 +181,10 @@ export async function runChannelCommand(
     }
     throw e;
   } finally {
+    if (config.redis && revisionBefore !== undefined) {
+      const after = await repo.revision().catch(() => revisionBefore);
+      if (after !== revisionBefore) await noticeReplicas(config.redis, 'channels', '1', err);
+    }
     await store.close();
   }
 }

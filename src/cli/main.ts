@@ -17,6 +17,8 @@ Commands:
   start            Start the gateway (default)
   worker           Run asynchronous executions only, beside gateways on the same database (docs/executions.md)
   check-config     Validate the configuration and print the catalog
+  discover         List every configured provider's models once and print what discovery would add (changes
+                   nothing); --refresh also tells running gateways (with redis:) to list theirs now
   tenants, keys, admin   Manage tenants, API keys and admin users (see below)
   channels         Manage channels: provider connections and their encrypted credentials (see below)
   ledger, plans    Balances, manual credits and debits, ledger verification, plans (docs/billing.md)
@@ -42,6 +44,8 @@ async function main(): Promise<number> {
       config: { type: 'string', short: 'c' },
       port: { type: 'string', short: 'p' },
       help: { type: 'boolean', short: 'h' },
+      // discover: also tell running gateways to list their providers now (through Redis).
+      refresh: { type: 'boolean' },
     },
   });
   const command = positionals[0] ?? 'start';
@@ -75,6 +79,19 @@ async function main(): Promise<number> {
       process.stdout.write(`${line}\n`);
     }
     return 0;
+  }
+  if (command === 'discover') {
+    const { runDiscover } = await import('./discover-command.ts');
+    const code = await runDiscover(config, env, process.stdout);
+    if (!values.refresh) return code;
+    if (!config.redis) {
+      process.stderr.write('modro: --refresh needs redis: in the configuration; use POST /admin/api/catalog/refresh\n');
+      return 2;
+    }
+    const { noticeReplicas } = await import('./shared.ts');
+    await noticeReplicas(config.redis, 'catalog-refresh', '1', process.stderr);
+    process.stdout.write('Running gateways were told to list their providers now.\n');
+    return code;
   }
   if (command === 'worker') return runWorker(config, env);
   if (command !== 'start') {
@@ -118,6 +135,9 @@ async function main(): Promise<number> {
       key
         ? `  API key (generated for this run; set MODRO_API_KEY or auth.keys to keep one): ${key}`
         : '  API key: the one in your configuration (auth.keys) or MODRO_API_KEY',
+      config.tenancy.byok.enabled
+        ? '  Bring-your-own-key: on (a caller may send its own provider key as the bearer token)'
+        : `  Bring-your-own-key: off (a caller's own sk-… key gets 401); turn it on: MODRO__TENANCY__BYOK__ENABLED=true ./modro start (docs/tenancy.md)`,
       '',
       'Try it:',
       `  curl ${url}/v1/chat/completions -H "Authorization: Bearer ${key ?? '$MODRO_API_KEY'}" \\`,

@@ -24,3 +24,32 @@ export function loadCommandConfig(path: string | undefined, env: NodeJS.ProcessE
     throw e;
   }
 }
+
+/**
+ * A notice to running replicas over Redis (`<keyPrefix><channel>`), as a write through the admin API sends one:
+ * they apply the CLI's change at once; when Redis cannot be reached they pick it up through their poll.
+ */
+export async function noticeReplicas(
+  redis: { url: string; keyPrefix: string },
+  channel: string,
+  message: string,
+  err: Out,
+): Promise<void> {
+  const { Redis } = await import('ioredis'); // only commands of a deployment with Redis load it
+  const client = new Redis(redis.url, {
+    lazyConnect: true,
+    connectTimeout: 2_000,
+    commandTimeout: 2_000,
+    maxRetriesPerRequest: 0,
+    retryStrategy: () => null,
+  });
+  client.on('error', () => {});
+  try {
+    await client.connect();
+    await client.publish(`${redis.keyPrefix}${channel}`, message);
+  } catch {
+    err.write('modro: Redis could not be reached; running gateways pick the change up through their poll\n');
+  } finally {
+    client.disconnect();
+  }
+}

@@ -22,7 +22,7 @@ import { generatePassword } from '../tenancy/passwords.ts';
 import { TenancyRepository } from '../tenancy/repository.ts';
 import { loadServerSecret } from '../tenancy/secret.ts';
 import type { ApiKeyRecord, Tenant } from '../tenancy/tenant.ts';
-import { configPathOf, loadCommandConfig, type Out } from './shared.ts';
+import { configPathOf, loadCommandConfig, noticeReplicas, type Out } from './shared.ts';
 
 /**
  * `modro keys|tenants|admin ...`: management from the shell, straight against the configured database.
@@ -76,7 +76,7 @@ export async function runTenancyCommand(
     const code = await dispatch({ group, action, target, values, config, store, ops, out, err, argvEnv: env });
     if (config.redis && before !== undefined) {
       const after = await ops.repo.settingsVersion();
-      if (after !== before) await noticeReplicas(config.redis, after, err);
+      if (after !== before) await noticeSettings(config.redis, after, err);
     }
     return code;
   } catch (e) {
@@ -90,28 +90,9 @@ export async function runTenancyCommand(
   }
 }
 
-/**
- * A write made here reaches running replicas at once through Redis, as one made through the admin API does
- * (`<keyPrefix>settings`); when Redis cannot be reached they pick it up through their poll.
- */
-async function noticeReplicas(redis: NonNullable<Config['redis']>, version: number, err: Out): Promise<void> {
-  const { Redis } = await import('ioredis'); // only commands of a deployment with Redis load it
-  const client = new Redis(redis.url, {
-    lazyConnect: true,
-    connectTimeout: 2_000,
-    commandTimeout: 2_000,
-    maxRetriesPerRequest: 0,
-    retryStrategy: () => null,
-  });
-  client.on('error', () => {});
-  try {
-    await client.connect();
-    await client.publish(`${redis.keyPrefix}settings`, String(version));
-  } catch {
-    err.write('modro: Redis could not be reached; running gateways pick the change up through their poll\n');
-  } finally {
-    client.disconnect();
-  }
+/** A write made here reaches running replicas at once through Redis (`<keyPrefix>settings`), else by their poll. */
+function noticeSettings(redis: NonNullable<Config['redis']>, version: number, err: Out): Promise<void> {
+  return noticeReplicas(redis, 'settings', String(version), err);
 }
 
 function parse(argv: string[]) {

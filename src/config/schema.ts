@@ -1,6 +1,6 @@
 import { z } from 'zod';
 import { cidrProblems } from '../core/cidr.ts';
-import { PRESETS, TIERS } from '../core/tiers.ts';
+import { PRESET_ALIASES, PRESETS, TIERS } from '../core/tiers.ts';
 import { PROVIDER_KINDS } from '../providers/kinds/index.ts';
 
 /**
@@ -110,6 +110,8 @@ export const providerSchema = z.strictObject({
   /** Models this provider serves. Replaces the built-in list unless `includeKnownModels` is true. */
   models: z.array(modelSchema).optional(),
   includeKnownModels: z.boolean().optional(),
+  /** `false`: never list this provider's models (model discovery), even with `catalog.discovery.enabled`. */
+  discover: z.boolean().optional(),
   /**
    * Groups allowed to use this provider or channel (docs/channels.md): only tenants in one of them route to it.
    * Absent or empty: every tenant. Group names are what tenants list in their `groups`.
@@ -220,6 +222,11 @@ export const configSchema = z.strictObject({
       maxJsonDepth: positiveInt.max(1_000).default(64),
       /** Exact token counting (context checks, count_tokens, estimates) gives way to a bound or an estimate after this long. */
       tokenCountBudgetMs: positiveInt.default(1_000),
+      /**
+       * Free models (priced at zero) for billed accounts: no balance needed, no hold, but these rates per key
+       * (OpenRouter's convention; 0 = none). Callers without an account are not limited by them.
+       */
+      free: z.strictObject({ rpm: z.int().min(0).default(20), rpd: z.int().min(0).default(1_000) }).prefault({}),
       /** Request bytes that callers not yet verified by a provider (new bring-your-own keys) may have in flight. */
       unverifiedBodyBytes: positiveInt.default(32 * 1024 * 1024),
       /** Upstream answers: the largest single SSE event, whole streamed answer and non-streamed body. */
@@ -253,7 +260,9 @@ export const configSchema = z.strictObject({
     .prefault({}),
   routing: z
     .strictObject({
-      defaultPreset: z.enum(PRESETS).default('balanced'),
+      defaultPreset: z
+        .preprocess((v) => (typeof v === 'string' ? (PRESET_ALIASES[v] ?? v) : v), z.enum(PRESETS))
+        .default('balanced'),
       /** Chooser for `auto`: `learned` when its weights are available, else `rules`. */
       autoChooser: z.enum(['learned', 'rules']).default('learned'),
       /**
@@ -298,11 +307,36 @@ export const configSchema = z.strictObject({
     })
     .prefault({}),
   providers: z.array(providerSchema).default([]),
+  /** Channels (docs/channels.md). A change needs a restart. */
+  channels: z
+    .strictObject({
+      /**
+       * How often each node reads the channel revision (changes made elsewhere: the CLI, another replica). With
+       * `redis:` the replica that makes a change also pushes a notice, so the others apply it at once.
+       */
+      pollMs: positiveInt.default(1_000),
+    })
+    .prefault({}),
   catalog: z
     .strictObject({
       /** Per catalog id (`provider/model`): replace any model field. */
       overrides: z.record(z.string(), modelSchema.partial()).default({}),
       exclude: z.array(z.string()).default([]),
+      /**
+       * Quality ranks (0-100) by bare model name or catalog id, for models Modro does not rank itself: what
+       * places a discovered model in a tier (docs/routing.md, "Discovery"). An id wins over a name.
+       */
+      ranks: z.record(z.string(), z.number().min(0).max(100)).default({}),
+      /** Model discovery from each provider's model-listing endpoint (ADR 0031). */
+      discovery: z
+        .strictObject({
+          /** Off by default: a self-hosted gateway does not call out unless told to. */
+          enabled: z.boolean().default(false),
+          intervalMs: positiveInt.min(1_000).default(3_600_000),
+          /** One provider's listing not finished in this long fails (its last list stays). */
+          timeoutMs: positiveInt.default(15_000),
+        })
+        .prefault({}),
     })
     .prefault({}),
   /** The live catalog's prices (docs/configuration.md, ADR 0026). Changing this block needs a restart. */

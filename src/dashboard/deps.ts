@@ -1,6 +1,7 @@
 import type { Ledger } from '../billing/ledger.ts';
 import type { StripeDeposits } from '../billing/stripe.ts';
 import type { Catalog } from '../catalog/catalog.ts';
+import type { ModelDiscovery } from '../catalog/discovery.ts';
 import type { ChannelService } from '../channels/service.ts';
 import type { Config } from '../config/schema.ts';
 import type { Logger } from '../ops/logger.ts';
@@ -34,6 +35,8 @@ export interface DashboardDeps {
   };
   logger: Pick<Logger, 'error'>;
   channels: ChannelService;
+  /** Model discovery: a refresh on demand (`POST /admin/api/catalog/refresh`). */
+  discovery: Pick<ModelDiscovery, 'refresh'>;
 }
 
 /** What the management operations (shared with the CLI) need, taken from the dashboards' deps. */

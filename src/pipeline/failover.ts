@@ -7,6 +7,7 @@ import type { ProviderAdapter, ProviderKey, ProviderSpec, UpstreamTarget } from 
 import type { RouteDecision } from '../router/router.ts';
 import type { Caller, CallerContext } from './context.ts';
 import type { ProviderHealth } from './health.ts';
+import type { KeysInFlight } from './in-flight.ts';
 import type { Attempted } from './outcome.ts';
 
 /**
@@ -23,6 +24,8 @@ export interface FailoverDeps {
   adapterFor(provider: ProviderSpec): ProviderAdapter;
   metrics: Metrics;
   logger: Logger;
+  /** Uses of each provider key under way on this gateway (in-flight.ts). */
+  inFlight?: KeysInFlight | undefined;
 }
 
 /** One candidate with one key. Throws GatewayError (adapters do) on failure. */
@@ -33,7 +36,12 @@ export async function callWithFailover<T extends object>(
   ctx: CallerContext,
   decision: RouteDecision,
   attempt: Attempt<T>,
-): Promise<Attempted<T>> {
+  /**
+   * `holdKey`: the answer goes on using the key after this returns (a stream): the key stays counted in flight
+   * until the caller calls `release`. Otherwise it is released when the attempt returns.
+   */
+  options: { holdKey?: boolean } = {},
+): Promise<Attempted<T & { release: () => void }>> {
   const { routing, health, metrics, logger } = deps;
   const deadline = ctx.startedAt + routing.maxTotalMs;
   let attempts = 0;
@@ -42,6 +50,7 @@ export async function callWithFailover<T extends object>(
   let deadlinePassed = false;
   const failed = (error: GatewayError) =>
     ({ ok: false, error, attempts, decision, target: lastTarget }) as const satisfies Attempted<T>;
+  const noop = () => {};
   candidates: for (const model of decision.candidates) {
     const provider = deps.catalog.providers.get(model.provider);
     if (!provider) continue;
@@ -58,6 +67,7 @@ export async function callWithFailover<T extends object>(
       attempts++;
       const target: UpstreamTarget = { provider, model, key };
       lastTarget = target;
+      const release = deps.inFlight?.begin(key.id) ?? noop;
       // The attempt's own signal: the client's cancellation, or the routing deadline (cleared once the
       // attempt succeeded; a stream then runs on under its provider's own timeouts).
       const abort = new AbortController();
@@ -74,8 +84,10 @@ export async function callWithFailover<T extends object>(
         if (!ctx.caller.ownKey) health.onSuccess(provider.id, key.id);
         const ttfbMs = performance.now() - ctx.startedAt;
         metrics.ttfb.observe({ provider: provider.id }, ttfbMs / 1000);
-        return { ok: true, ...result, decision, target, attempts, ttfbMs };
+        if (!options.holdKey) release();
+        return { ok: true, ...result, decision, target, attempts, ttfbMs, release };
       } catch (err) {
+        release();
         ctx.signal.removeEventListener('abort', onClientAbort);
         const error = toGatewayError(err);
         if (ctx.signal.aborted) {

@@ -68,6 +68,8 @@ export function holdFor(
 ): Held | Promise<Held> {
   if (!billedCaller(ledger, ctx.caller)) return { ok: true, ctx };
   const amountNano = mostItCanCost(ctx.request as ChatRequest | EmbeddingRequest, decision);
+  // Free models (every candidate priced at zero): nothing to hold, whatever the balance (docs/billing.md).
+  if (amountNano === 0) return { ok: true, ctx };
   const { caller } = ctx;
   const quota = caller.limits?.quota;
   const spent = caller.keyId !== null && quota ? limiter.spent?.(caller.keyId) : undefined;

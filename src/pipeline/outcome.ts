@@ -1,3 +1,4 @@
+import type { CatalogModel } from '../billing/catalog-types.ts';
 import type { GatewayError } from '../core/errors.ts';
 import type { ChatResponse, EmbeddingResponse, Usage } from '../core/ir.ts';
 import type { PassthroughResponse, UpstreamTarget } from '../providers/types.ts';
@@ -25,6 +26,11 @@ export interface Failure {
   decision?: RouteDecision | undefined;
   /** The last upstream tried, if any. */
   target?: UpstreamTarget | undefined;
+  /**
+   * The model routing picked when a limit stopped the request before its first attempt (a balance hold, a
+   * free-model rate): named in the error's headers like a target. Absent when no candidate could be tried.
+   */
+  chosen?: CatalogModel | undefined;
   /** Headers the refusal carries (a limited key's x-ratelimit-*). */
   headers?: Record<string, string> | undefined;
 }

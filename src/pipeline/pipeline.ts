@@ -4,12 +4,13 @@ import type { Ledger } from '../billing/ledger.ts';
 import { type Catalog, groupsAllow } from '../catalog/catalog.ts';
 import type { Config } from '../config/schema.ts';
 import { GatewayError, toGatewayError } from '../core/errors.ts';
+import { allFree, type FreeModelLimiter } from '../limits/free-limits.ts';
 import type { Endpoint } from '../limits/key-limits.ts';
 import type { KeyLimiter } from '../limits/limiter.ts';
 import type { Logger } from '../ops/logger.ts';
 import type { Metrics } from '../ops/metrics.ts';
 import type { UpstreamPool } from '../providers/http.ts';
-import { type ProviderAdapter, type ProviderSpec, passthroughFor } from '../providers/types.ts';
+import { type ProviderAdapter, type ProviderSpec, passthroughFor, type UpstreamTarget } from '../providers/types.ts';
 import type { RouteDecision, Router } from '../router/router.ts';
 import type { TokenCounter } from '../tokens/token-counter.ts';
 import { promptTokens } from '../tokens/tokens.ts';
@@ -19,7 +20,8 @@ import type { Caller, CallerContext, EmbeddingContext, RequestContext, RequestSt
 import { callWithFailover, type FailoverDeps, firstOf } from './failover.ts';
 import { routingHeaders } from './headers.ts';
 import type { ProviderHealth } from './health.ts';
-import { holdFor, planAccess } from './hold.ts';
+import { billedCaller, holdFor, planAccess } from './hold.ts';
+import type { KeysInFlight } from './in-flight.ts';
 import { StreamMeter } from './meter.ts';
 import type { AnswerHeaders, Counted, Embedded, Failure, Handled, Outcome, Served } from './outcome.ts';
 import { Recorder, type UsageSink } from './record.ts';
@@ -56,6 +58,10 @@ export interface PipelineDeps {
   limiter: KeyLimiter;
   /** Balances, holds and plans of billed accounts (src/billing/ledger.ts); absent: nobody is billed. */
   ledger?: Ledger | undefined;
+  /** Uses of each provider key under way on this gateway (in-flight.ts). */
+  inFlight?: KeysInFlight | undefined;
+  /** Billed accounts' requests to free models: their own per-key rates (limits/free-limits.ts). */
+  freeLimits?: FreeModelLimiter | undefined;
 }
 
 export class Pipeline {
@@ -72,6 +78,7 @@ export class Pipeline {
       adapterFor: deps.adapterFor,
       metrics: deps.metrics,
       logger: deps.logger,
+      inFlight: deps.inFlight,
     };
     this.#recorder = new Recorder(deps.usage, deps.metrics, deps.logger);
   }
@@ -117,18 +124,24 @@ export class Pipeline {
     const call = { requestId: ctx.requestId, tokens: deps.tokens, pool: deps.upstreams };
     if (ctx.request.stream) {
       const meter = new StreamMeter(deps.tokens);
-      const open = await callWithFailover(this.#failover, ctx, decision, async (target, adapter, signal) => {
-        const pass = passthroughFor(adapter, ctx.request, target);
-        if (pass) {
-          const it = (await pass.stream(ctx.request, target, { ...call, signal }))[Symbol.asyncIterator]();
-          return { mode: 'passthrough' as const, first: await firstOf(it, target), rest: it };
-        }
-        const it = (await adapter.stream(ctx.request, target, { ...call, signal }))[Symbol.asyncIterator]();
-        return { mode: 'ir' as const, first: await firstOf(it, target), rest: it };
-      });
+      const open = await callWithFailover(
+        this.#failover,
+        ctx,
+        decision,
+        async (target, adapter, signal) => {
+          const pass = passthroughFor(adapter, ctx.request, target);
+          if (pass) {
+            const it = (await pass.stream(ctx.request, target, { ...call, signal }))[Symbol.asyncIterator]();
+            return { mode: 'passthrough' as const, first: await firstOf(it, target), rest: it };
+          }
+          const it = (await adapter.stream(ctx.request, target, { ...call, signal }))[Symbol.asyncIterator]();
+          return { mode: 'ir' as const, first: await firstOf(it, target), rest: it };
+        },
+        { holdKey: true },
+      );
       if (!open.ok) return this.#fail(ctx, open);
       const served = { decision: open.decision, target: open.target, attempts: open.attempts, ttfbMs: open.ttfbMs };
-      const common = { served, ctx, meter, recorder: this.#recorder };
+      const common = { served, ctx, meter, recorder: this.#recorder, release: open.release };
       const stream =
         open.mode === 'passthrough'
           ? new MeteredStream({
@@ -356,8 +369,16 @@ export class Pipeline {
     // count_tokens costs nothing; everything else holds the most it can cost before its first upstream byte.
     // An execution's run is covered by the hold placed at its submission (src/executor/).
     if (endpoint === 'count_tokens' || ctx.execution) return { ok: true, decision, ctx: admittedCtx };
+    // A billed account's request that only free models can serve needs no balance, under its own rates.
+    if (deps.freeLimits && billedCaller(deps.ledger, admittedCtx.caller) && allFree(decision.candidates)) {
+      const caller = admittedCtx.caller;
+      const refused = deps.freeLimits.take(caller.keyId ?? `tenant:${caller.tenantId}`);
+      if (refused)
+        return { ok: false, error: refused, attempts: 0, ctx: admittedCtx, decision, chosen: decision.candidates[0] };
+    }
     const held = await holdFor(deps.ledger, deps.limiter, admittedCtx, decision);
-    if (!held.ok) return { ok: false, error: held.error, attempts: 0, ctx: admittedCtx, decision };
+    if (!held.ok)
+      return { ok: false, error: held.error, attempts: 0, ctx: admittedCtx, decision, chosen: decision.candidates[0] };
     return { ok: true, decision, ctx: held.ctx as C };
   }
 
@@ -380,7 +401,15 @@ export class Pipeline {
       ttfbMs: null,
     });
     const limits = failure.headers ?? ctx.ticket?.headers();
-    return { kind: 'error', error, headers: { ...limits, ...errorHeaders(ctx.requestId, error, failure.attempts) } };
+    const headers = errorHeaders(
+      ctx.requestId,
+      error,
+      failure.attempts,
+      failure.decision,
+      failure.target,
+      failure.chosen,
+    );
+    return { kind: 'error', error, headers: { ...limits, ...headers } };
   }
 
   #record(ctx: CallerContext, outcome: Outcome): Promise<void> {
@@ -405,8 +434,24 @@ export class Pipeline {
   }
 }
 
-function errorHeaders(requestId: string, error: GatewayError, attempts: number): AnswerHeaders {
-  const headers = routingHeaders(requestId, undefined, undefined, attempts);
+/**
+ * An error's headers. Once a model was chosen the answer names it like a success does: the last upstream tried,
+ * else the model a limit stopped before its first attempt (a balance hold, a free-model rate). Refusals before
+ * routing, and requests none of whose candidates could be tried (every circuit open), name none.
+ */
+function errorHeaders(
+  requestId: string,
+  error: GatewayError,
+  attempts: number,
+  decision?: RouteDecision,
+  target?: UpstreamTarget,
+  chosen?: CatalogModel,
+): AnswerHeaders {
+  const headers = routingHeaders(requestId, decision, target, attempts);
+  if (!target && chosen) {
+    headers['x-model-router-model'] = chosen.id;
+    headers['x-model-router-provider'] = chosen.provider;
+  }
   if (error.retryAfter !== undefined) headers['retry-after'] = String(Math.ceil(error.retryAfter));
   return headers;
 }

@@ -32,6 +32,7 @@ export class MeteredStream<F, M extends 'ir' | 'passthrough'> {
   readonly #meter: StreamMeter;
   readonly #observe: (meter: StreamMeter, frame: F) => void;
   readonly #recorder: Recorder;
+  readonly #release: () => void;
   #error: GatewayError | undefined;
   #finished = false;
 
@@ -44,6 +45,8 @@ export class MeteredStream<F, M extends 'ir' | 'passthrough'> {
     meter: StreamMeter;
     observe: (meter: StreamMeter, frame: F) => void;
     recorder: Recorder;
+    /** Ends the key's in-flight use (in-flight.ts) once the upstream is done with. */
+    release?: () => void;
   }) {
     this.mode = options.mode;
     this.served = options.served;
@@ -53,6 +56,7 @@ export class MeteredStream<F, M extends 'ir' | 'passthrough'> {
     this.#meter = options.meter;
     this.#observe = options.observe;
     this.#recorder = options.recorder;
+    this.#release = options.release ?? (() => {});
   }
 
   /**
@@ -78,6 +82,7 @@ export class MeteredStream<F, M extends 'ir' | 'passthrough'> {
       this.#error = toGatewayError(err);
     } finally {
       if (!done) void this.#rest.return?.()?.catch(() => {});
+      this.#release();
     }
   }
 
@@ -93,6 +98,8 @@ export class MeteredStream<F, M extends 'ir' | 'passthrough'> {
   async finish(how: { clientGone: boolean; interruption?: GatewayError | undefined }): Promise<StreamEnd> {
     if (this.#finished) throw new Error('a stream is finished once');
     this.#finished = true;
+    // A stream whose frames were never read (its client left at once) is done with its key too.
+    this.#release();
     const outcome: Outcome = {
       decision: this.served.decision,
       target: this.served.target,

@@ -152,6 +152,11 @@ export interface ProviderAdapter {
   unsupportedReason?(request: ChatRequest, target: UpstreamTarget): string | undefined;
   /** Present when the wire protocol has an embeddings call (`POST /v1/embeddings` routes only to these). */
   embeddings?: EmbeddingsAdapter;
+  /**
+   * The provider's model-listing endpoint (model discovery): every model it says it serves with this key.
+   * Throws GatewayError (status only, never the upstream's message). Absent where the wire has none.
+   */
+  listModels?(provider: ProviderSpec, key: ProviderKey, ctx: ListingContext): Promise<ListedModel[]>;
 }
 
 /** The embeddings call of a wire protocol. */
@@ -171,4 +176,18 @@ export function passthroughFor(
   if (request.inbound.passthrough === false) return undefined;
   const pass = adapter.passthroughs?.find((p) => p.protocol === request.inbound.protocol);
   return pass && (pass.serves?.(request, target) ?? true) ? pass : undefined;
+}
+
+/** A model a provider's model-listing endpoint names (model discovery, src/catalog/discovery.ts). */
+export interface ListedModel {
+  /** The name the provider takes in requests (`gpt-4o-mini`; Gemini's without `models/`). */
+  name: string;
+  /** Set when the listing says the model only embeds (Gemini's supported methods). */
+  mode?: 'embedding';
+}
+
+/** What a listing call gets: the runtime's pools and a cancellation. */
+export interface ListingContext {
+  pool: UpstreamPool;
+  signal: AbortSignal;
 }

@@ -67,7 +67,8 @@ export interface CandidateSettings {
 export function buildCandidateTable(catalog: Catalog, routing: CandidateSettings): CandidateTable {
   const table = {} as CandidateTable;
   // Tiers are chat: an embedding model is never a tier's candidate, even pinned (docs/embeddings.md).
-  const chat = catalog.models.filter((m) => isChatModel(m));
+  // Nor is a discovered model without a quality rank: its place cannot be told (docs/routing.md, "Discovery").
+  const chat = catalog.models.filter((m) => isChatModel(m) && !m.unranked);
   for (const preset of PRESETS) {
     table[preset] = {} as Record<Tier, CatalogModel[]>;
     for (const tier of TIERS) {

@@ -3,7 +3,7 @@ import type { Catalog } from '../catalog/catalog.ts';
 import { groupsAllow, resolveModelRef } from '../catalog/catalog.ts';
 import { GatewayError } from '../core/errors.ts';
 import type { ChatRequest, EmbeddingRequest } from '../core/ir.ts';
-import { isPreset, isTier, type Preset, TIERS, type Tier } from '../core/tiers.ts';
+import { isTier, type Preset, TIERS, type Tier, toPreset } from '../core/tiers.ts';
 import type { ProviderAdapter, ProviderSpec } from '../providers/types.ts';
 import type { TokenCounter } from '../tokens/token-counter.ts';
 import { exactPromptTokens, promptTokenUpperBound } from '../tokens/tokens.ts';
@@ -68,15 +68,16 @@ export function parseModelField(model: string): ParsedModel {
   const head = colon > 0 ? model.slice(0, colon) : model;
   const tail = colon > 0 ? model.slice(colon + 1) : undefined;
   if (head === 'auto' || isTier(head)) {
-    if (tail !== undefined && !isPreset(tail)) {
+    const preset = tail === undefined ? undefined : toPreset(tail);
+    if (tail !== undefined && !preset) {
       throw new GatewayError(
         'invalid_request',
-        `Unknown preset '${tail}' in model '${model}'; use cheapest, balanced or quality`,
+        `Unknown preset '${tail}' in model '${model}'; use cheapest, balanced, quality (or highest-quality)`,
         { param: 'model' },
       );
     }
     const parsed: ParsedModel = head === 'auto' ? { kind: 'auto' } : { kind: 'tier', tier: head as Tier };
-    if (tail !== undefined) parsed.preset = tail as Preset;
+    if (preset) parsed.preset = preset;
     return parsed;
   }
   return { kind: 'model', ref: model };

@@ -6,6 +6,7 @@ import { Ledger } from '../billing/ledger.ts';
 import { priceDataFetchedAt } from '../billing/prices.ts';
 import { StripeDeposits } from '../billing/stripe.ts';
 import { buildCatalog, type Catalog, type ChannelProvider } from '../catalog/catalog.ts';
+import { ModelDiscovery } from '../catalog/discovery.ts';
 import { PriceRefresher } from '../catalog/price-refresh.ts';
 import { ChannelRepository } from '../channels/repository.ts';
 import { type ChannelService, createChannelService } from '../channels/service.ts';
@@ -19,11 +20,13 @@ import { listenForWork, wakeChannel } from '../executor/pg-wake.ts';
 import { FileStore } from '../files/file-store.ts';
 import { purposesFrom } from '../files/purposes.ts';
 import { Idempotency } from '../idempotency/idempotency.ts';
+import { FreeModelLimiter } from '../limits/free-limits.ts';
 import { storedSpendSince } from '../limits/stored-spend.ts';
 import { createLogger, type Logger } from '../ops/logger.ts';
 import { Metrics } from '../ops/metrics.ts';
 import type { Authenticator } from '../pipeline/authenticate.ts';
 import { ProviderHealth } from '../pipeline/health.ts';
+import { KeysInFlight } from '../pipeline/in-flight.ts';
 import { Pipeline } from '../pipeline/pipeline.ts';
 import { UpstreamPool } from '../providers/http.ts';
 import { mediaCandidates, mediaRunners } from '../providers/media/index.ts';
@@ -93,6 +96,8 @@ export interface Runtime {
   applyConfig(next: Config): ConfigChanges;
   /** The live catalog's price refresh. */
   prices: PriceRefresher;
+  /** The live catalog's model discovery (catalog/discovery.ts). */
+  discovery: ModelDiscovery;
   /** Set when no API key was configured: generated for this run only, never stored. */
   generatedApiKey: string | undefined;
   app: ReturnType<typeof buildApp>;
@@ -117,7 +122,11 @@ export async function createRuntime(options: RuntimeOptions): Promise<Runtime> {
   for (const warning of catalog.warnings) logger.warn(warning);
 
   const health = new ProviderHealth(config.health);
+  // With Redis: a key rejected upstream here is told to the other replicas, and theirs to this one (below).
+  let publishVerdict: ((provider: string, keyId: string) => void) | undefined;
+  let verdictFromElsewhere = false;
   health.onChange = (snapshot) => {
+    if (snapshot.state === 'rejected' && !verdictFromElsewhere) publishVerdict?.(snapshot.provider, snapshot.keyId);
     metrics.setCircuit(snapshot.provider, snapshot.keyId, snapshot.state);
     const log = snapshot.state === 'closed' ? logger.info.bind(logger) : logger.warn.bind(logger);
     log(
@@ -161,8 +170,13 @@ export async function createRuntime(options: RuntimeOptions): Promise<Runtime> {
     tenancyRef?.refreshOperatorProviders();
     for (const s of health.snapshot(catalog.providers.values())) metrics.setCircuit(s.provider, s.keyId, s.state);
   };
+  const upstreams = new UpstreamPool();
+  const inFlight = new KeysInFlight();
+  // Set just below; a rebuild before it (none happens) would build without discovered models.
+  let discoveryRef: ModelDiscovery | undefined;
+  const discovered = () => discoveryRef?.discovered ?? new Map();
   const rebuild = () => {
-    const next = buildCatalog(config, env, channelProviders);
+    const next = buildCatalog(config, env, channelProviders, discovered());
     swapIn(next, buildCandidateTable(next, config.routing));
   };
   const applyChannels = (providers: ChannelProvider[]) => {
@@ -171,6 +185,24 @@ export async function createRuntime(options: RuntimeOptions): Promise<Runtime> {
     channelProviders = providers;
     rebuild();
   };
+  const discovery = new ModelDiscovery({
+    settings: config.catalog.discovery,
+    catalog,
+    providers: () => {
+      // Read each time: a reloaded file may change `discover`.
+      const off = new Set(
+        [...config.providers, ...providersFromEnv(env, config.providers)]
+          .filter((p) => p.discover === false)
+          .map((p) => p.id ?? p.kind),
+      );
+      return [...catalog.providers.values()].filter((p) => p.kind !== 'demo' && !off.has(p.id));
+    },
+    adapterFor,
+    pool: upstreams,
+    logger,
+    apply: rebuild,
+  });
+  discoveryRef = discovery;
   const fileProviderIds = (c: Config) =>
     [...c.providers, ...providersFromEnv(env, c.providers)].map((p) => p.id ?? p.kind);
   // Mutated in place when the configuration file's providers change (the channel operations hold this set).
@@ -181,6 +213,7 @@ export async function createRuntime(options: RuntimeOptions): Promise<Runtime> {
     logger,
     reservedIds,
     apply: applyChannels,
+    pollMs: config.channels.pollMs,
   });
   await channelSource.start();
 
@@ -201,7 +234,7 @@ export async function createRuntime(options: RuntimeOptions): Promise<Runtime> {
       demo: next.demo,
       routing: { ...config.routing, ...routing },
     };
-    const built = buildCatalog(candidate, env, channelProviders);
+    const built = buildCatalog(candidate, env, channelProviders, discovered());
     const table = buildCandidateTable(built, candidate.routing);
     // Committed only now that the build worked. `routing` is updated in place: the pipeline holds it.
     config.providers = candidate.providers;
@@ -222,6 +255,8 @@ export async function createRuntime(options: RuntimeOptions): Promise<Runtime> {
     apply: rebuild,
   });
   await prices.start();
+  // After channels and prices: the first listing is of the full set of providers.
+  discovery.start();
   const storage = config.storage;
   const usage = new UsageWriter({
     db: store.db,
@@ -326,6 +361,31 @@ export async function createRuntime(options: RuntimeOptions): Promise<Runtime> {
     },
   });
   const limiter = shared.limiter;
+  if (shared.channelNotices) channelSource.useNotices(shared.channelNotices);
+  const catalogRefresh = shared.catalogRefresh;
+  if (catalogRefresh) {
+    // An operator's refresh on any replica lists the providers on every replica.
+    discovery.announce = () => catalogRefresh.publish();
+    catalogRefresh.subscribe(() => void discovery.refresh());
+  }
+  const verdicts = shared.keyVerdicts;
+  if (verdicts) {
+    publishVerdict = (provider, keyId) => verdicts.publish(provider, keyId);
+    verdicts.subscribe((provider, keyId) => {
+      // Only a key this replica holds (the same channel credential or configuration key has the same id here).
+      if (!catalog.providers.get(provider)?.keys.some((k) => k.id === keyId)) return;
+      verdictFromElsewhere = true;
+      try {
+        health.onFailure(
+          provider,
+          keyId,
+          new GatewayError('authentication_failed', 'Rejected upstream on another replica', { keyRejected: true }),
+        );
+      } finally {
+        verdictFromElsewhere = false;
+      }
+    });
+  }
   const tenancy = await createTenancy({
     config,
     store,
@@ -338,7 +398,6 @@ export async function createRuntime(options: RuntimeOptions): Promise<Runtime> {
   tenancyRef = tenancy;
   metrics.watchKeyCache(() => tenancy.directory.keyCacheStats);
   const auth = tenancy.auth;
-  const upstreams = new UpstreamPool();
   const channels = createChannelService({
     config,
     env,
@@ -348,6 +407,7 @@ export async function createRuntime(options: RuntimeOptions): Promise<Runtime> {
     upstreams,
     tokens,
     health,
+    inFlight,
   });
   const pipeline = new Pipeline({
     config,
@@ -363,6 +423,8 @@ export async function createRuntime(options: RuntimeOptions): Promise<Runtime> {
     upstreams,
     limiter,
     ledger,
+    freeLimits: new FreeModelLimiter(config.limits.free),
+    inFlight,
   });
 
   const wake = storage.kind === 'postgres' ? wakeChannel(storage.schema) : undefined;
@@ -421,6 +483,7 @@ export async function createRuntime(options: RuntimeOptions): Promise<Runtime> {
     channels,
     applyConfig,
     prices,
+    discovery,
     generatedApiKey,
     app: undefined as unknown as ReturnType<typeof buildApp>,
     draining: false,
@@ -477,6 +540,7 @@ export async function createRuntime(options: RuntimeOptions): Promise<Runtime> {
       await listener?.close();
       await executions.worker.stop(config.server.shutdownGraceMs);
       await prices.close();
+      await discovery.close();
       await channelSource.close();
       await tokens.close();
       await usage.close();

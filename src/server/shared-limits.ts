@@ -8,7 +8,8 @@ import { RedisChangeFeed, type SettingsChangeFeed } from '../tenancy/change-feed
 
 /**
  * What replicas share, assembled from the `redis:` setting: the limiter (counters in Redis, this replica's
- * memory as the failMode-open fallback), the settings-change channel, and their metrics:
+ * memory as the failMode-open fallback), the settings-change channel, the channel-change, rejected-key and
+ * models-refresh notices (docs/channels.md, docs/routing.md), and their metrics:
  * `modro_redis_up` (1 while Redis answers) and `modro_limits_degraded_total` (requests whose limits were
  * decided without Redis). Without `redis:` the limiter is the one-node MemoryLimiter.
  */
@@ -16,7 +17,28 @@ export interface SharedLimits {
   limiter: KeyLimiter;
   /** Wraps the database poll with the Redis channel (undefined: the poll alone). */
   wrapFeed: ((poll: SettingsChangeFeed) => SettingsChangeFeed) | undefined;
+  /** Channel-change notices between replicas (undefined without Redis: the revision poll alone). */
+  channelNotices: Notices | undefined;
+  /** "This provider key was rejected upstream" between replicas (undefined without Redis: each finds out itself). */
+  keyVerdicts: KeyVerdicts | undefined;
+  /** "List the providers' models now" between replicas (an on-demand discovery refresh reaches them all). */
+  catalogRefresh: Notices | undefined;
   close(): Promise<void>;
+}
+
+/**
+ * A notice over Redis pub/sub that only says "do it now" (reload the channel tables, list the providers): the
+ * database or the providers are the news, so a lost notice costs at most the poll or the schedule.
+ */
+export interface Notices {
+  subscribe(onChange: () => void): void;
+  publish(): Promise<void>;
+}
+
+/** A provider key rejected upstream (401/403) on one replica, told to the others: ids only, never a secret. */
+export interface KeyVerdicts {
+  subscribe(onRejected: (provider: string, keyId: string) => void): void;
+  publish(provider: string, keyId: string): void;
 }
 
 export async function createSharedLimits(options: {
@@ -28,7 +50,15 @@ export async function createSharedLimits(options: {
   const { config, logger, metrics, spentSince } = options;
   const memory = new MemoryLimiter({ spentSince });
   const settings = config.redis;
-  if (!settings) return { limiter: memory, wrapFeed: undefined, close: async () => memory.close() };
+  if (!settings)
+    return {
+      limiter: memory,
+      wrapFeed: undefined,
+      channelNotices: undefined,
+      keyVerdicts: undefined,
+      catalogRefresh: undefined,
+      close: async () => memory.close(),
+    };
 
   const { Redis } = await import('ioredis'); // loaded only by a deployment with redis:
   const registers = [metrics.registry];
@@ -85,8 +115,60 @@ export async function createSharedLimits(options: {
   const subscriber = redis.duplicate({ enableOfflineQueue: true, commandTimeout: undefined });
   subscriber.on('error', () => {}); // the command connection's state is the one logged
   const channel = `${settings.keyPrefix}settings`;
+  const noticeFailed = (err: unknown) =>
+    logger.warn(
+      { reason: err instanceof Error ? err.message : String(err) },
+      'Redis notice failed (other replicas catch up through their poll or schedule)',
+    );
+  /** A notice that only says "do it now" on `<keyPrefix><name>`; `catchUp`: once more after a reconnect. */
+  const notices = (name: string, catchUp: boolean): Notices => {
+    const full = `${settings.keyPrefix}${name}`;
+    return {
+      subscribe(onChange) {
+        subscriber.on('message', (ch: string) => {
+          if (ch === full) onChange();
+        });
+        // A resubscription after a reconnect may have missed notices (not at the first connection).
+        let subscribed = false;
+        if (catchUp)
+          subscriber.on('ready', () => {
+            if (subscribed) onChange();
+          });
+        subscriber.subscribe(full).then(() => {
+          subscribed = true;
+        }, noticeFailed);
+      },
+      publish: () =>
+        redis.publish(full, '1').then(
+          () => {},
+          (err: unknown) => noticeFailed(err),
+        ),
+    };
+  };
+  const channelNotices = notices('channels', true);
+  const verdictsChannel = `${settings.keyPrefix}key-rejected`;
+  const keyVerdicts: KeyVerdicts = {
+    subscribe(onRejected) {
+      subscriber.on('message', (ch: string, message: string) => {
+        if (ch !== verdictsChannel) return;
+        try {
+          const { provider, keyId } = JSON.parse(message) as { provider?: unknown; keyId?: unknown };
+          if (typeof provider === 'string' && typeof keyId === 'string') onRejected(provider, keyId);
+        } catch {
+          // not ours
+        }
+      });
+      subscriber.subscribe(verdictsChannel).catch(noticeFailed);
+    },
+    publish(provider, keyId) {
+      redis.publish(verdictsChannel, JSON.stringify({ provider, keyId })).catch(noticeFailed);
+    },
+  };
   return {
     limiter,
+    channelNotices,
+    keyVerdicts,
+    catalogRefresh: notices('catalog-refresh', false),
     wrapFeed: (poll) =>
       new RedisChangeFeed({
         poll,

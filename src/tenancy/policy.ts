@@ -3,7 +3,7 @@ import { type CatalogModel, isChatModel } from '../billing/catalog-types.ts';
 import { type Catalog, resolveModelRef } from '../catalog/catalog.ts';
 import { groupName } from '../config/schema.ts';
 import { GatewayError } from '../core/errors.ts';
-import { isPreset, type Preset, TIERS, type Tier } from '../core/tiers.ts';
+import { TIERS, type Tier, toPreset } from '../core/tiers.ts';
 import type { RoutingPolicy } from '../router/router.ts';
 import { providerForHint } from './byok-detect.ts';
 import type { PolicyPatch } from './repository.ts';
@@ -67,11 +67,15 @@ export function validateSettings(catalog: Catalog, policy: RoutingPolicy, input:
   const patch: PolicyPatch = {};
   if (input.preset !== undefined) {
     if (input.preset === '' || input.preset === 'default' || input.preset === null) patch.preset = null;
-    else if (typeof input.preset === 'string' && isPreset(input.preset)) patch.preset = input.preset as Preset;
+    else if (typeof input.preset === 'string' && toPreset(input.preset)) patch.preset = toPreset(input.preset)!;
     else
-      throw new GatewayError('invalid_request', 'preset must be cheapest, balanced, quality or default', {
-        param: 'preset',
-      });
+      throw new GatewayError(
+        'invalid_request',
+        'preset must be cheapest, balanced, quality (highest-quality) or default',
+        {
+          param: 'preset',
+        },
+      );
   }
   let allowed = policy.allowedModels;
   if (input.allowedModels !== undefined) {

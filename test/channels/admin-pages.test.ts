@@ -70,3 +70,66 @@ it('the admin channels page creates a channel, adds and drains a credential, tes
     await upstream.close();
   }
 });
+
+it('the edit form changes an existing channel (base URL, priority, weight, groups, models) without a restart', async () => {
+  const upstream = await startMockOpenAI({ apiKeys: [KEY] });
+  const { gw } = await startChannelGateway();
+  try {
+    const cookie = await adminFormLogin(gw);
+    const csrf = csrfOf((await getPage(gw, '/admin/channels', cookie)).html);
+    const submit = async (path: string, fields: Record<string, string> = {}) => {
+      const res = await postForm(gw, path, cookie, { _csrf: csrf, ...fields });
+      return { status: res.status, html: await res.text() };
+    };
+    const created = await submit('/admin/channels', {
+      id: 'editable',
+      kind: 'openai',
+      baseUrl: 'http://127.0.0.1:9/v1',
+      groups: 'vip',
+      key: KEY,
+    });
+    assert.equal(created.status, 200, created.html.slice(0, 500));
+    assert.match(created.html, /action="\/admin\/channels\/editable\/edit"/);
+    const models = JSON.stringify([{ name: 'gpt-9-mini', price: { input: 0.1, output: 0.2 }, qualityRank: 70 }]);
+    const saved = await submit('/admin/channels/editable/edit', {
+      baseUrl: upstream.url,
+      priority: '5',
+      weight: '3',
+      groups: '',
+      models,
+    });
+    assert.equal(saved.status, 200, saved.html.slice(0, 500));
+    assert.match(saved.html, /Channel editable saved/);
+    const row = (await gw.runtime.channels.ops.repo.getChannel('editable'))!;
+    assert.equal(row.baseUrl, upstream.url);
+    assert.equal(row.priority, 5);
+    assert.equal(row.weight, 3);
+    assert.equal(row.groups, null);
+    assert.deepEqual(
+      (row.models as Array<{ name: string }>).map((m) => m.name),
+      ['gpt-9-mini'],
+    );
+    // The form shows what is stored now.
+    assert.match(saved.html, /name="priority" type="number"[^>]*value="5"/);
+    assert.ok(saved.html.includes('gpt-9-mini'));
+    // Applied at once: the new model routes (to the new base URL), for a caller in no group.
+    const routed = await chatTo(gw, 'editable/gpt-9-mini');
+    assert.equal(routed.status, 200, await routed.clone().text());
+    await routed.text();
+
+    const badJson = await submit('/admin/channels/editable/edit', { models: '[{' });
+    assert.equal(badJson.status, 400);
+    assert.match(badJson.html, /models: not valid JSON/);
+    const badWeight = await submit('/admin/channels/editable/edit', { weight: '0', models });
+    assert.equal(badWeight.status, 400);
+    assert.match(badWeight.html, /weight/);
+    assert.equal(
+      (await gw.runtime.channels.ops.repo.getChannel('editable'))!.weight,
+      3,
+      'a refused edit changes nothing',
+    );
+  } finally {
+    await gw.close();
+    await upstream.close();
+  }
+});

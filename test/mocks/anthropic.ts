@@ -34,7 +34,11 @@ export interface MockAnthropicOptions {
   refusalTrigger?: string;
   /** Retry-After seconds on the default 429 and 529 answers. */
   retryAfterSeconds?: number;
+  /** Served by `GET /v1/models` (newest first, as Anthropic lists them). Default: MOCK_ANTHROPIC_MODELS. */
+  models?: string[];
 }
+
+export const MOCK_ANTHROPIC_MODELS = ['claude-opus-4-7', 'claude-sonnet-4-5', 'claude-haiku-4-5'];
 
 export interface RecordedRequest {
   method: string;
@@ -64,6 +68,8 @@ export interface MockAnthropic {
   replay(name: string): void;
   /** Answer the next Messages request with this reply. */
   enqueue(reply: MockReply): void;
+  /** What `GET /v1/models` lists; change it between requests. */
+  models: string[];
   close(): Promise<void>;
 }
 
@@ -455,11 +461,43 @@ export function streamEvents(message: Json): Json[] {
   return events;
 }
 
+// ---------- model list ----------
+
+/**
+ * One page of `GET /v1/models`: `limit` (1-1000, default 20), `after_id` / `before_id` cursors, newest first.
+ * @see https://docs.anthropic.com/en/api/models-list
+ */
+function modelsPage(models: string[], query: URLSearchParams): Json {
+  const limit = Math.min(1000, Math.max(1, Number(query.get('limit') ?? 20) || 20));
+  const after = query.get('after_id');
+  const before = query.get('before_id');
+  let start = 0;
+  let end = models.length;
+  if (after !== null) start = models.indexOf(after) + 1;
+  if (before !== null) end = Math.max(0, models.indexOf(before));
+  const slice = before !== null ? models.slice(Math.max(start, end - limit), end) : models.slice(start, start + limit);
+  const data = slice.map((id, i) => ({
+    type: 'model',
+    id,
+    display_name: id.replace(/^claude-/, 'Claude ').replace(/-/g, ' '),
+    created_at: new Date(Date.UTC(2026, 0, 1) - (start + i) * 86_400_000).toISOString(),
+  }));
+  const lastIndex = models.indexOf(slice.at(-1) ?? '');
+  return {
+    data,
+    has_more: before !== null ? models.indexOf(slice[0] ?? '') > 0 : lastIndex >= 0 && lastIndex < models.length - 1,
+    first_id: slice[0] ?? null,
+    last_id: slice.at(-1) ?? null,
+  };
+}
+
 // ---------- server ----------
 
 export async function startMockAnthropic(options: MockAnthropicOptions = {}): Promise<MockAnthropic> {
   const apiKey = options.apiKey ?? 'sk-ant-mock-test-key';
   const faults = options.faults ?? new FaultQueue();
+  // Mutable between requests (tests add a model); the handler reads it per request.
+  const mock = { models: [...(options.models ?? MOCK_ANTHROPIC_MODELS)] };
   const requests: RecordedRequest[] = [];
   const scripted: MockReply[] = [];
   const replays: string[] = [];
@@ -601,7 +639,8 @@ export async function startMockAnthropic(options: MockAnthropicOptions = {}): Pr
       return;
     }
 
-    if (req.method !== 'POST' || (path !== '/v1/messages' && path !== '/v1/messages/count_tokens')) {
+    const isModels = req.method === 'GET' && path === '/v1/models';
+    if (!isModels && (req.method !== 'POST' || (path !== '/v1/messages' && path !== '/v1/messages/count_tokens'))) {
       return sendError(res, 404, 'Not found');
     }
     // API keys go in x-api-key, or (as the SDKs since API version 2026-10-21 send them) as a Bearer token.
@@ -615,6 +654,8 @@ export async function startMockAnthropic(options: MockAnthropicOptions = {}): Pr
     if (!API_VERSIONS.includes(String(version))) {
       return sendError(res, 400, `anthropic-version: invalid version ${String(version)}`);
     }
+    if (isModels)
+      return sendJSON(res, 200, modelsPage(mock.models, new URL(req.url ?? '/', 'http://mock').searchParams));
     if (body && typeof body['model'] === 'string' && body['model'].startsWith('unknown-')) {
       return sendError(res, 404, `model: ${body['model']}`);
     }
@@ -643,7 +684,7 @@ export async function startMockAnthropic(options: MockAnthropicOptions = {}): Pr
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
   const { port } = server.address() as AddressInfo;
 
-  return {
+  const out: MockAnthropic = Object.assign(mock, {
     url: `http://127.0.0.1:${port}`,
     apiKey,
     faults,
@@ -659,5 +700,6 @@ export async function startMockAnthropic(options: MockAnthropicOptions = {}): Pr
         server.closeAllConnections();
         server.close(() => resolve());
       }),
-  };
+  } satisfies Omit<MockAnthropic, 'models'>);
+  return out;
 }

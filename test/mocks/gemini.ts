@@ -40,7 +40,16 @@ export interface MockGeminiOptions {
   faults?: FaultQueue;
   /** batchEmbedContents answers carry usageMetadata (newer API versions do; older answers have none). */
   embeddingUsage?: boolean;
+  /** Served by `GET /{version}/models` (models.list). Default: MOCK_GEMINI_MODELS. */
+  models?: string[];
 }
+
+export const MOCK_GEMINI_MODELS = [
+  'gemini-2.5-pro',
+  'gemini-2.5-flash',
+  'gemini-2.5-flash-lite',
+  'gemini-embedding-001',
+];
 
 export interface RecordedGeminiRequest {
   method: string;
@@ -61,6 +70,8 @@ export interface MockGemini {
   apiKey: string;
   faults: FaultQueue;
   requests: RecordedGeminiRequest[];
+  /** What models.list names; change it between requests. */
+  models: string[];
   close(): Promise<void>;
 }
 
@@ -68,8 +79,15 @@ export async function startMockGemini(options: MockGeminiOptions = {}): Promise<
   const apiKey = options.apiKey ?? MOCK_GEMINI_KEY;
   const faults = options.faults ?? new FaultQueue();
   const requests: RecordedGeminiRequest[] = [];
+  const state: State = {
+    apiKey,
+    faults,
+    requests,
+    embeddingUsage: options.embeddingUsage === true,
+    models: [...(options.models ?? MOCK_GEMINI_MODELS)],
+  };
   const server = createServer((req, res) => {
-    handle(req, res, { apiKey, faults, requests, embeddingUsage: options.embeddingUsage === true }).catch(() => {
+    handle(req, res, state).catch(() => {
       if (!res.headersSent) sendError(res, 500);
       else res.destroy();
     });
@@ -81,6 +99,12 @@ export async function startMockGemini(options: MockGeminiOptions = {}): Promise<
     apiKey,
     faults,
     requests,
+    get models() {
+      return state.models;
+    },
+    set models(list: string[]) {
+      state.models = list;
+    },
     close: () =>
       new Promise<void>((resolve) => {
         server.closeAllConnections();
@@ -94,6 +118,39 @@ interface State {
   apiKey: string;
   faults: FaultQueue;
   requests: RecordedGeminiRequest[];
+  models: string[];
+}
+
+const LIST_ROUTE = /^\/(v1|v1beta|v1alpha)\/models$/;
+
+/**
+ * models.list: `pageSize` (default 50, at most 1000) and `pageToken` (here: the next index), each model with the
+ * generation methods it supports (`embedContent` for embedding models, `generateContent` for the others).
+ * @see https://ai.google.dev/api/models#method:-models.list
+ */
+function modelsPage(models: string[], query: URLSearchParams): Json {
+  const size = Math.min(1000, Math.max(1, Number(query.get('pageSize') ?? 50) || 50));
+  const start = Number(query.get('pageToken') ?? 0) || 0;
+  const slice = models.slice(start, start + size);
+  const page: Json = {
+    models: slice.map((name) => {
+      const embeds = name.includes('embedding');
+      return {
+        name: `models/${name}`,
+        version: '001',
+        displayName: name,
+        description: `Mock ${name}`,
+        inputTokenLimit: embeds ? 2048 : 1_048_576,
+        outputTokenLimit: embeds ? 1 : 65_536,
+        supportedGenerationMethods: embeds
+          ? ['embedContent', 'countTextTokens', 'countTokens']
+          : ['generateContent', 'countTokens', 'createCachedContent', 'batchGenerateContent'],
+        ...(embeds ? {} : { temperature: 1, topP: 0.95, topK: 64, maxTemperature: 2, thinking: true }),
+      };
+    }),
+  };
+  if (start + size < models.length) page['nextPageToken'] = String(start + size);
+  return page;
 }
 
 const ROUTE =
@@ -102,6 +159,12 @@ const ROUTE =
 async function handle(req: IncomingMessage, res: ServerResponse, state: State): Promise<void> {
   const url = new URL(req.url ?? '/', 'http://localhost');
   const raw = await readAll(req);
+  if (req.method === 'GET' && LIST_ROUTE.test(url.pathname)) {
+    const key = req.headers['x-goog-api-key'] ?? url.searchParams.get('key');
+    if (!key) return void sendError(res, 403, "Method doesn't allow unregistered callers");
+    if (key !== state.apiKey) return void sendError(res, 400, 'API key not valid. Please pass a valid API key.');
+    return void sendJson(res, 200, modelsPage(state.models, url.searchParams));
+  }
   const route = ROUTE.exec(url.pathname);
   if (req.method !== 'POST' || !route) {
     sendError(res, 404);

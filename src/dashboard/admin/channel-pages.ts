@@ -1,3 +1,4 @@
+import type { DiscoveryResult } from '../../catalog/discovery.ts';
 import type { ChannelView, CredentialView } from '../../channels/operations.ts';
 import type { ConfiguredProviderView } from '../../channels/service.ts';
 import { PROVIDER_KINDS } from '../../providers/kinds/index.ts';
@@ -23,6 +24,7 @@ function credentialRow(channel: ChannelView, c: CredentialView, csrf: string): S
     <td><div class="name">${c.label ?? c.id}</div><div class="sub mono">…${c.last4 || '????'} · ${c.id}</div></td>
     <td><span class="badge ${tone}">${c.state}</span></td>
     <td class="mono">${c.ageDays} d</td>
+    <td class="num mono">${String(c.inFlight ?? 0)}</td>
     <td class="mono">${c.rotateBy ? c.rotateBy.slice(0, 10) : '—'}${c.warning ? html` <span class="badge warn">${c.warning}</span>` : ''}</td>
     <td class="num"><div class="actions">${
       c.state === 'active'
@@ -42,9 +44,23 @@ function channelCard(channel: ChannelView, csrf: string): SafeHtml {
   ${
     channel.credentials.length === 0
       ? html`<p class="empty-row">No credentials.</p>`
-      : html`<div class="table-wrap"><table><thead><tr><th>Credential</th><th>State</th><th>Age</th><th>Rotate by</th><th></th></tr></thead>
+      : html`<div class="table-wrap"><table><thead><tr><th>Credential</th><th>State</th><th>Age</th><th>In flight</th><th>Rotate by</th><th></th></tr></thead>
   <tbody>${channel.credentials.map((c) => credentialRow(channel, c, csrf))}</tbody></table></div>`
   }
+  <details class="limits">
+    <summary>Edit</summary>
+    <form class="stack" method="post" action="${base}/edit" autocomplete="off">
+      ${csrfField(csrf)}
+      <div class="row">
+        <div class="field"><label>Base URL</label><input name="baseUrl" type="url" value="${channel.baseUrl ?? ''}" placeholder="the kind's default"></div>
+        <div class="field"><label>Priority</label><input name="priority" type="number" min="-1000" max="1000" step="1" value="${String(channel.priority)}"></div>
+        <div class="field"><label>Weight</label><input name="weight" type="number" min="1" max="1000" step="1" value="${String(channel.weight)}"></div>
+        <div class="field"><label>Groups</label><input name="groups" type="text" value="${channel.groups?.join(', ') ?? ''}" placeholder="empty: every tenant"></div>
+      </div>
+      <div class="field"><label>Models (JSON list, as providers[].models in YAML; empty: the kind's known models)</label><textarea name="models" rows="4" class="mono">${channel.models ? JSON.stringify(channel.models, null, 1) : ''}</textarea></div>
+      <button class="button" type="submit">Save changes</button>
+    </form>
+  </details>
   <form class="row" method="post" action="${base}/credentials" autocomplete="off">
     ${csrfField(csrf)}
     <div class="field"><label>New credential</label><input name="key" type="password" required autocomplete="off"></div>
@@ -83,6 +99,10 @@ ${input.masterKey ? '' : noticeBox({ tone: 'bad', text: 'No master key: set MODR
 </section>
 ${input.channels.map((c) => channelCard(c, csrf))}
 <section class="card">
+  <div class="card-head"><h2>Models from the providers' listings</h2><span class="hint">discovery: every provider's model list read now; new priced and ranked models join their tier</span></div>
+  ${action(csrf, '/admin/catalog/refresh', 'Refresh models')}
+</section>
+<section class="card">
   <div class="card-head"><h2>From the configuration file</h2><span class="hint">read-only: edit the YAML file</span></div>
   ${
     input.configured.length === 0
@@ -94,6 +114,17 @@ ${input.channels.map((c) => channelCard(c, csrf))}
   }
 </section>`,
   });
+}
+
+/** What a discovery refresh found, in one line per provider (never an upstream message). */
+export function discoveryNotice(results: DiscoveryResult[]): Notice {
+  if (results.length === 0) return { tone: 'bad', text: 'No provider to list (demo and keyless providers are not).' };
+  const lines = results.map((r) =>
+    r.ok
+      ? `${r.provider}: ${r.listed} listed${r.added.length ? `, added ${r.added.join(', ')}` : ''}${r.removed.length ? `, removed ${r.removed.join(', ')}` : ''}${r.unranked.length ? `; waiting for a rank (catalog.ranks): ${r.unranked.join(', ')}` : ''}`
+      : `${r.provider}: listing failed (${r.code}${r.upstreamStatus ? `, upstream ${r.upstreamStatus}` : ''})`,
+  );
+  return { tone: results.every((r) => r.ok) ? 'good' : 'bad', text: `Models refreshed. ${lines.join('. ')}.` };
 }
 
 export function testResultNotice(

@@ -7,12 +7,13 @@ import {
   setCredentialState,
   updateChannel,
 } from '../../channels/operations.ts';
+import { GatewayError } from '../../core/errors.ts';
 import { linesToList } from '../../tenancy/admin-operations.ts';
 import type { DashboardDeps } from '../deps.ts';
 import { formField } from '../http.ts';
 import type { Notice } from '../layout.ts';
 import { sendHtml } from '../respond.ts';
-import { channelsPage, testResultNotice } from './channel-pages.ts';
+import { channelsPage, discoveryNotice, testResultNotice } from './channel-pages.ts';
 import { adminForForm, adminForPage } from './guards.ts';
 import { refusal } from './notices.ts';
 
@@ -26,7 +27,7 @@ export function registerAdminChannels(app: FastifyInstance, deps: DashboardDeps)
       channelsPage({
         csrf,
         notice,
-        channels: await listChannels(channels.ops),
+        channels: (await listChannels(channels.ops)).map((c) => channels.withInFlight(c)),
         configured: channels.configured(),
         masterKey: channels.ops.keyring !== undefined,
       }),
@@ -73,11 +74,40 @@ export function registerAdminChannels(app: FastifyInstance, deps: DashboardDeps)
       return { tone: 'good', text: `Channel ${id} ${toggle}d.` };
     });
   }
+  // The edit form: every editable field at once (docs/channels.md, "API"); an empty field means the default.
+  form('/admin/channels/:id/edit', async ({ id }, req) => {
+    const baseUrl = (formField(req, 'baseUrl') ?? '').trim();
+    const models = (formField(req, 'models') ?? '').trim();
+    let parsedModels: unknown = null;
+    if (models) {
+      try {
+        parsedModels = JSON.parse(models);
+      } catch {
+        throw new GatewayError('invalid_request', 'models: not valid JSON (a list of model entries)', {
+          param: 'models',
+        });
+      }
+    }
+    const number = (name: string) => {
+      const text = (formField(req, name) ?? '').trim();
+      return text === '' ? undefined : Number(text);
+    };
+    await updateChannel(await channels.writeOps(), id!, {
+      baseUrl: baseUrl || null,
+      models: parsedModels,
+      groups: linesToList(formField(req, 'groups')),
+      ...(number('priority') !== undefined ? { priority: number('priority') } : {}),
+      ...(number('weight') !== undefined ? { weight: number('weight') } : {}),
+    });
+    return { tone: 'good', text: `Channel ${id} saved; new requests use it as it is now.` };
+  });
   form('/admin/channels/:id/delete', async ({ id }) => {
     await deleteChannel(await channels.writeOps(), id!);
     return { tone: 'good', text: `Channel ${id} deleted.` };
   });
   form('/admin/channels/:id/test', async ({ id }) => testResultNotice(id!, await channels.test(id!)));
+  // Model discovery now (docs/routing.md, "Discovery"), as POST /admin/api/catalog/refresh.
+  form('/admin/catalog/refresh', async () => discoveryNotice(await deps.discovery.refresh({ announce: true })));
   form('/admin/channels/:id/credentials', async ({ id }, req) => {
     const label = formField(req, 'label');
     const rotateBy = formField(req, 'rotateBy');
@@ -89,7 +119,8 @@ export function registerAdminChannels(app: FastifyInstance, deps: DashboardDeps)
     return { tone: 'good', text: `Credential …${view.last4} added to ${id}.` };
   });
   for (const act of ['drain', 'activate', 'revoke'] as const) {
-    form(`/admin/channels/:id/credentials/:credential/${act}`, async ({ id, credential }) => {
+    form(`/admin/channels/:id/credentials/:credential/${act}`, async ({ id, credential }, req) => {
+      if (act === 'revoke') channels.assertIdle(id!, credential!, formField(req, 'force') === 'on');
       const view = await setCredentialState(await channels.writeOps(), id!, credential!, act);
       return { tone: 'good', text: `Credential …${view.last4} of ${id} is ${view.state}.` };
     });

@@ -50,7 +50,7 @@ ${noticeBox(input.notice)}
   <section class="card">
     <div class="card-head"><h2>Preset</h2><span class="hint">how each tier picks its model</span></div>
     <div class="presets">
-      ${PRESETS.map((p) => presetCard(p, p[0]!.toUpperCase() + p.slice(1), PRESET_TEXT[p]))}
+      ${PRESETS.map((p) => presetCard(p, p === 'quality' ? 'Highest quality' : p[0]!.toUpperCase() + p.slice(1), PRESET_TEXT[p]))}
       ${presetCard('default', 'Default', `Follow the operator's default (${input.defaultPreset}).`)}
     </div>
   </section>

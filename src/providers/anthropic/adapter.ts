@@ -6,6 +6,7 @@ import { anthropicVersion } from './anthropic-endpoint.ts';
 import { postAnthropic, postAnthropicJSON } from './anthropic-http.ts';
 import { convertToAnthropicRequest } from './convert-to-anthropic-request.ts';
 import { countAnthropicTokens } from './count-anthropic-tokens.ts';
+import { listAnthropicModels } from './list-anthropic-models.ts';
 import { parseAnthropicResponse } from './parse-anthropic-response.ts';
 import { anthropicPassthrough } from './passthrough.ts';
 import { AnthropicStreamTranslator } from './translate-anthropic-stream.ts';
@@ -76,4 +77,5 @@ export const anthropicAdapter: ProviderAdapter = {
   unsupportedReason: anthropicUnsupportedReason,
   passthroughs: [anthropicPassthrough],
   countTokens,
+  listModels: listAnthropicModels,
 };

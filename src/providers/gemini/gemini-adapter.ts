@@ -10,6 +10,7 @@ import { geminiEmbeddings } from './gemini-embeddings.ts';
 import { geminiEndpoint } from './gemini-endpoint.ts';
 import { geminiModelFamily } from './gemini-model-family.ts';
 import { GeminiStreamTranslator } from './gemini-stream-translator.ts';
+import { listGeminiModels } from './list-gemini-models.ts';
 import { mapGeminiError } from './map-gemini-error.ts';
 
 /**
@@ -113,4 +114,5 @@ export const geminiAdapter: ProviderAdapter = {
   stream,
   unsupportedReason: geminiUnsupportedReason,
   embeddings: geminiEmbeddings,
+  listModels: listGeminiModels,
 };

@@ -17,5 +17,6 @@ export const anthropic = describeKind({
     knownModel('claude-haiku-4-5', 200_000, 64_000, REASONING, 72),
     knownModel('claude-sonnet-4-5', 200_000, 64_000, REASONING, 91),
     knownModel('claude-opus-4-1', 200_000, 32_000, REASONING, 92),
+    knownModel('claude-opus-4-7', 200_000, 64_000, REASONING, 95),
   ],
 });

@@ -15,5 +15,11 @@ export const deepseek = describeKind({
   models: [
     knownModel('deepseek-chat', 128_000, 8_192, TEXT_TOOLS, 73),
     knownModel('deepseek-reasoner', 128_000, 64_000, { ...TEXT_TOOLS_REASONING, tools: false }, 80),
+    // The names the seeds and most comparisons use; DeepSeek's API serves them as deepseek-chat / -reasoner.
+    { ...knownModel('deepseek-v3', 128_000, 8_192, TEXT_TOOLS, 73), upstreamName: 'deepseek-chat' },
+    {
+      ...knownModel('deepseek-r1', 128_000, 64_000, { ...TEXT_TOOLS_REASONING, tools: false }, 80),
+      upstreamName: 'deepseek-reasoner',
+    },
   ],
 });

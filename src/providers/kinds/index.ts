@@ -13,6 +13,7 @@ import { ollama } from './ollama.ts';
 import { openai } from './openai.ts';
 import { openAICompatible } from './openai-compatible.ts';
 import { openrouter } from './openrouter.ts';
+import { qwen } from './qwen.ts';
 import { replicate } from './replicate.ts';
 import { together } from './together.ts';
 import { vllm } from './vllm.ts';
@@ -33,6 +34,7 @@ export const PROVIDER_DESCRIPTORS = [
   deepseek,
   mistral,
   together,
+  qwen,
   openrouter,
   ollama,
   vllm,

@@ -14,6 +14,7 @@ import { parseEventJSON, readSSE } from '../sse.ts';
 import type { CallContext, PassthroughFrame, PassthroughResponse, ProviderAdapter, UpstreamTarget } from '../types.ts';
 import { convertToOpenAIRequest } from './convert-to-openai-request.ts';
 import { openAIEmbeddings } from './embeddings.ts';
+import { listOpenAIModels } from './list-openai-models.ts';
 import { mapOpenAIError } from './map-openai-error.ts';
 import { endpoint, familyMember } from './openai-endpoint.ts';
 import { parseOpenAIChunk, parseOpenAIResponse, usageOf } from './parse-openai-response.ts';
@@ -281,6 +282,7 @@ export const openAICompatibleAdapter: ProviderAdapter = {
   stream,
   unsupportedReason: openAIUnsupportedReason,
   embeddings: openAIEmbeddings,
+  listModels: listOpenAIModels,
   passthroughs: [
     { protocol: 'openai-chat', complete: passthroughComplete, stream: passthroughStream },
     openAIResponsesPassthrough,

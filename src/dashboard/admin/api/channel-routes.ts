@@ -24,7 +24,10 @@ export function registerAdminApiChannels(app: FastifyInstance, deps: DashboardDe
 
   app.get('/admin/api/channels', async (req, reply) => {
     if (!(await adminForApi(deps, req, reply, false))) return;
-    return { data: await listChannels(channels.ops), configured: channels.configured() };
+    return {
+      data: (await listChannels(channels.ops)).map((c) => channels.withInFlight(c)),
+      configured: channels.configured(),
+    };
   });
 
   app.post('/admin/api/channels', async (req, reply) => {
@@ -36,7 +39,7 @@ export function registerAdminApiChannels(app: FastifyInstance, deps: DashboardDe
 
   app.get('/admin/api/channels/:id', async (req, reply) => {
     if (!(await adminForApi(deps, req, reply, false))) return;
-    return getChannel(channels.ops, id(req));
+    return channels.withInFlight(await getChannel(channels.ops, id(req)));
   });
 
   app.patch('/admin/api/channels/:id', async (req, reply) => {
@@ -51,6 +54,13 @@ export function registerAdminApiChannels(app: FastifyInstance, deps: DashboardDe
     await deleteChannel(await channels.writeOps(), id(req));
     await channels.reload();
     return reply.code(204).send();
+  });
+
+  // Model discovery now (docs/routing.md, "Discovery"): every provider's listing read and applied before the answer.
+  app.post('/admin/api/catalog/refresh', async (req, reply) => {
+    if (!(await adminForApi(deps, req, reply, true))) return;
+    const results = await deps.discovery.refresh({ announce: true });
+    return { ok: results.every((r) => r.ok), results };
   });
 
   app.post('/admin/api/channels/:id/test', async (req, reply) => {
@@ -70,6 +80,10 @@ export function registerAdminApiChannels(app: FastifyInstance, deps: DashboardDe
     app.post(`/admin/api/channels/:id/credentials/:credential/${action}`, async (req, reply) => {
       if (!(await adminForApi(deps, req, reply, true))) return;
       const credential = (req.params as { credential: string }).credential;
+      if (action === 'revoke') {
+        const body = req.body && typeof req.body === 'object' ? (req.body as Record<string, unknown>) : {};
+        channels.assertIdle(id(req), credential, body['force'] === true);
+      }
       const view = await setCredentialState(await channels.writeOps(), id(req), credential, action);
       await channels.reload();
       return view;
