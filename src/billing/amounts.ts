@@ -29,3 +29,22 @@ export function parseAmount(input: { usd?: unknown; nano?: unknown }): number | 
   if (!m) return undefined;
   return Number(m[1]) * 1e9 + Number((m[2] ?? '').padEnd(9, '0'));
 }
+
+/**
+ * An amount an admin types in a form (dollars, at most 6 decimals: `12.5`, `0.000001`) → nano-dollars, or
+ * the reason it is refused. Positive, at most MAX_MANUAL_NANO, no signs, exponents or separators.
+ */
+export function parseDollarsInput(input: unknown): { ok: true; nano: number } | { ok: false; message: string } {
+  const text = typeof input === 'string' ? input.trim() : '';
+  if (text === '') return { ok: false, message: 'Enter an amount in dollars, e.g. 12.50' };
+  const m = /^(\d{1,7})(?:\.(\d{1,6}))?$/.exec(text);
+  if (!m) {
+    return /^\d+\.\d{7,}$/.test(text)
+      ? { ok: false, message: 'Amounts have at most 6 decimals (a millionth of a dollar)' }
+      : { ok: false, message: 'The amount must be a positive number of dollars like 12.50 (digits and one dot)' };
+  }
+  const nano = Number(m[1]) * 1e9 + Number((m[2] ?? '').padEnd(9, '0'));
+  if (nano <= 0) return { ok: false, message: 'The amount must be more than $0' };
+  if (nano > MAX_MANUAL_NANO) return { ok: false, message: 'The amount must be at most $1,000,000' };
+  return { ok: true, nano };
+}

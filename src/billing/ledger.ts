@@ -1,6 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import { type Kysely, sql } from 'kysely';
 import { GatewayError } from '../core/errors.ts';
+import type { SqlDialect } from '../store/migrations/column-types.ts';
 import type { Database } from '../store/schema.ts';
 import { toSafeInt } from '../store/usage.ts';
 import { depositFee, MAX_MANUAL_NANO, monthStart } from './amounts.ts';
@@ -8,6 +9,7 @@ import { formatUsd } from './cost.ts';
 import { blankEntry, type NewEntry } from './entries.ts';
 import { type Plan, planFromRow, validatePlan } from './plans.ts';
 import { lostCharges, staleHoldCloses } from './recovery.ts';
+import { alreadyClosed, heartbeat, liveNodes, lockAccounts, markStopped, sweepStaleHolds } from './sweep.ts';
 
 /**
  * Balances, holds and plans of the billed accounts of one gateway, in memory and exact, with the ledger
@@ -84,6 +86,17 @@ export interface LedgerOptions {
   staleHoldMs?: number;
   flushIntervalMs?: number;
   pollMs?: number;
+  /** postgres: the writer and the sweep lock account rows (several processes); default sqlite. */
+  dialect?: SqlDialect;
+  /**
+   * The periodic stale-hold sweep (sweep.ts): a heartbeat this often and a sweep of dead processes' holds.
+   * Unset or 0: none (the CLI; holds are then closed at a gateway's start only).
+   */
+  sweepIntervalMs?: number;
+  /** A process without a heartbeat for this long is dead (default 120 s). */
+  nodeTimeoutMs?: number;
+  /** A sweep round closed holds of stopped processes (settled and released counts). */
+  onSwept?: (closed: { settled: number; released: number }) => void;
   now?: () => number;
   onError?: (err: unknown, during: string) => void;
 }
@@ -103,8 +116,10 @@ export class Ledger {
   #flushing: Promise<void> | undefined;
   #timer: NodeJS.Timeout | undefined;
   #poller: NodeJS.Timeout | undefined;
+  #sweeper: NodeJS.Timeout | undefined;
   #open = 0;
   #polling = false;
+  #sweeping: Promise<number> | undefined;
 
   constructor(options: LedgerOptions) {
     this.#o = options;
@@ -133,14 +148,66 @@ export class Ledger {
       }, pollMs);
       this.#poller.unref();
     }
+    const sweepMs = this.#o.sweepIntervalMs;
+    if (sweepMs) {
+      await heartbeat(this.#db, this.node, this.#now());
+      this.#sweeper = setInterval(() => {
+        this.sweep().catch((err: unknown) => this.#o.onError?.(err, 'stale-hold sweep'));
+      }, sweepMs);
+      this.#sweeper.unref();
+    }
     return closed;
   }
 
+  /**
+   * One round of the periodic sweep: this process's heartbeat, then the holds of dead processes closed
+   * (sweep.ts). Resolves to the number of holds closed by this process in this round.
+   */
+  sweep(): Promise<number> {
+    if (this.#sweeping) return this.#sweeping;
+    const run = (async () => {
+      const now = this.#now();
+      await heartbeat(this.#db, this.node, now);
+      const entries = await sweepStaleHolds(this.#db, this.#o.dialect ?? 'sqlite', {
+        node: this.node,
+        now,
+        nodeTimeoutMs: this.#o.nodeTimeoutMs ?? 120_000,
+      });
+      // An account this process has not polled yet: poll first (it reads the account and the others' entries,
+      // skipping these, which are this process's own), so that applying them below lands on a known account.
+      if (entries.some((e) => !this.#accounts.has(e.tenant_id))) {
+        while (this.#polling) await new Promise((resolve) => setTimeout(resolve, 5));
+        this.#polling = true;
+        try {
+          await this.#poll();
+        } finally {
+          this.#polling = false;
+        }
+      }
+      // Written under this process's node: the poll skips them, so they are applied here.
+      for (const entry of entries) this.#applyToMemory(entry);
+      if (entries.length > 0) {
+        const settled = entries.filter((e) => e.kind === 'settle').length;
+        this.#o.onSwept?.({ settled, released: entries.length - settled });
+      }
+      return entries.length;
+    })();
+    this.#sweeping = run.finally(() => {
+      this.#sweeping = undefined;
+    });
+    return this.#sweeping;
+  }
+
   async close(): Promise<void> {
+    if (this.#sweeper) {
+      clearInterval(this.#sweeper);
+      await this.#sweeping?.catch(() => {});
+    }
     if (this.#poller) clearInterval(this.#poller);
     if (this.#timer) clearTimeout(this.#timer);
     this.#timer = undefined;
     await this.flush();
+    if (this.#sweeper) await markStopped(this.#db, this.node).catch(() => {});
   }
 
   /** A tenant with an account is billed (bring-your-own-key callers never are: the pipeline skips them). */
@@ -515,13 +582,19 @@ export class Ledger {
       name: plan.name,
       monthly_cap_nano: plan.monthlyCapNano,
       models: plan.models ? JSON.stringify(plan.models) : null,
+      public: plan.public ? 1 : 0,
       created_at: this.#now(),
     };
     await this.#db
       .insertInto('plan')
       .values(row)
       .onConflict((oc) =>
-        oc.column('id').doUpdateSet({ name: row.name, monthly_cap_nano: row.monthly_cap_nano, models: row.models }),
+        oc.column('id').doUpdateSet({
+          name: row.name,
+          monthly_cap_nano: row.monthly_cap_nano,
+          models: row.models,
+          public: row.public,
+        }),
       )
       .execute();
     this.#plans.set(plan.id, plan);
@@ -536,6 +609,28 @@ export class Ledger {
     await this.#db.updateTable('account').set({ plan_id: planId }).where('tenant_id', '=', tenantId).execute();
     this.#accounts.get(tenantId)!.planId = planId;
     return this.account(tenantId)!;
+  }
+
+  /**
+   * A user's own choice among the public plans (`POST /v1/account/plan`): applies at once on this process
+   * (routing and /v1/models narrow from the next request), on other processes within `billing.pollMs`.
+   * Only billed accounts choose; a downgrade's cap counts the month's spend so far.
+   */
+  async choosePlan(tenantId: string, planId: string): Promise<AccountView> {
+    if (!this.#accounts.has(tenantId)) {
+      throw new GatewayError('invalid_request', 'This account is not billed, so it has no plan to choose');
+    }
+    const plan = this.#plans.get(planId);
+    if (!plan?.public) {
+      throw new GatewayError(
+        'not_found',
+        `No public plan '${planId.slice(0, 64)}'. GET /v1/account/plans lists them.`,
+        {
+          param: 'plan',
+        },
+      );
+    }
+    return this.assignPlan(tenantId, planId);
   }
 
   /** Writes queued entries now (resolves when they are in the database). */
@@ -575,21 +670,36 @@ export class Ledger {
     }
   }
 
-  /** One transaction: the entries, and each account's cached balance moved by the sum of their amounts. */
+  /**
+   * One transaction: the entries, and each account's cached balance moved by the sum of their amounts. On
+   * PostgreSQL the account rows of the holds it closes are locked first (in tenant order, as the sweep does); a settlement or
+   * release whose hold is already closed (by a sweep that took this process for dead) is dropped, and its
+   * effect on memory undone once the transaction commits (the other close reaches memory through the poll).
+   */
   async #write(batch: NewEntry[]): Promise<void> {
-    const deltas = new Map<string, { amount: number; held: number }>();
-    for (const e of batch) {
-      const d = deltas.get(e.tenant_id) ?? { amount: 0, held: 0 };
-      d.amount += e.amount_nano;
-      d.held += e.held_nano;
-      deltas.set(e.tenant_id, d);
-    }
     const node = this.node;
-    await this.#db.transaction().execute(async (tx) => {
-      for (let i = 0; i < batch.length; i += 500) {
+    const isClose = (e: NewEntry) => (e.kind === 'settle' || e.kind === 'release') && e.hold_id !== null;
+    const closeIds = batch.filter(isClose).map((e) => e.hold_id!);
+    const dropped = await this.#db.transaction().execute(async (tx) => {
+      // SQLite has one gateway per database: no other process can have closed one of its holds.
+      const shared = this.#o.dialect === 'postgres';
+      // Only the accounts whose holds this batch closes: what a sweep could close too.
+      if (shared && closeIds.length > 0) {
+        await lockAccounts(tx, [...new Set(batch.filter(isClose).map((e) => e.tenant_id))].sort());
+      }
+      const closed = shared && closeIds.length > 0 ? await alreadyClosed(tx, closeIds) : new Set<string>();
+      const kept = closed.size === 0 ? batch : batch.filter((e) => !(isClose(e) && closed.has(e.hold_id!)));
+      const deltas = new Map<string, { amount: number; held: number }>();
+      for (const e of kept) {
+        const d = deltas.get(e.tenant_id) ?? { amount: 0, held: 0 };
+        d.amount += e.amount_nano;
+        d.held += e.held_nano;
+        deltas.set(e.tenant_id, d);
+      }
+      for (let i = 0; i < kept.length; i += 500) {
         await tx
           .insertInto('ledger_entry')
-          .values(batch.slice(i, i + 500).map((e) => ({ ...e, node })))
+          .values(kept.slice(i, i + 500).map((e) => ({ ...e, node })))
           .execute();
       }
       for (const [tenantId, delta] of deltas) {
@@ -603,7 +713,15 @@ export class Ledger {
           .where('tenant_id', '=', tenantId)
           .execute();
       }
+      return closed.size === 0 ? [] : batch.filter((e) => isClose(e) && closed.has(e.hold_id!));
     });
+    for (const entry of dropped) {
+      this.#applyToMemory({ ...entry, amount_nano: -entry.amount_nano, held_nano: -entry.held_nano });
+      this.#o.onError?.(
+        new Error(`hold ${entry.hold_id} was already closed by another process; this ${entry.kind} was dropped`),
+        'ledger write',
+      );
+    }
   }
 
   async #ensureAccount(tenantId: string): Promise<void> {
@@ -680,7 +798,9 @@ export class Ledger {
   async #recover(): Promise<{ settled: number; released: number }> {
     const now = this.#now();
     const olderThan = this.#o.shared ? now - (this.#o.staleHoldMs ?? 3_600_000) : Number.MAX_SAFE_INTEGER;
-    const closes = await staleHoldCloses(this.#db, olderThan, now);
+    // Shared: a process that is still beating keeps its holds, even past staleHoldMs (a very long stream).
+    const live = this.#o.shared ? await liveNodes(this.#db, now - (this.#o.nodeTimeoutMs ?? 120_000)) : [];
+    const closes = await staleHoldCloses(this.#db, olderThan, now, live);
     for (const entry of closes) this.#applyRecovered(entry);
     const lost = await lostCharges(
       this.#db,
@@ -701,13 +821,20 @@ export class Ledger {
   }
 
   #applyRecovered(entry: NewEntry): void {
-    const a = this.#accounts.get(entry.tenant_id);
-    if (a) {
-      a.balance += entry.amount_nano;
-      a.held += entry.held_nano;
-      if (entry.kind === 'settle') a.monthSpend -= entry.amount_nano;
-    }
+    this.#applyToMemory(entry);
     this.#queue.push(entry);
+  }
+
+  /** An entry's effect on this process's view of its account (balance, held, month's spend). */
+  #applyToMemory(entry: NewEntry): void {
+    const a = this.#accounts.get(entry.tenant_id);
+    if (!a) return;
+    a.balance += entry.amount_nano;
+    a.held += entry.held_nano;
+    if (entry.kind === 'settle') {
+      this.#rollMonth(a);
+      a.monthSpend -= entry.amount_nano;
+    }
   }
 
   /** Entries written by other processes (the CLI), and plan or account changes made there. */

@@ -9,6 +9,8 @@ export interface Plan {
   monthlyCapNano: number | null;
   /** Model ids the plan gives access to; null: every model. */
   models: string[] | null;
+  /** Users may choose it themselves (`POST /v1/account/plan`); otherwise only an admin assigns it. */
+  public: boolean;
 }
 
 export function planFromRow(p: {
@@ -16,12 +18,14 @@ export function planFromRow(p: {
   name: string;
   monthly_cap_nano: number | null;
   models: string | null;
+  public?: number | boolean | null;
 }): Plan {
   return {
     id: p.id,
     name: p.name,
     monthlyCapNano: p.monthly_cap_nano == null ? null : toSafeInt(p.monthly_cap_nano),
     models: p.models ? (JSON.parse(p.models) as string[]) : null,
+    public: Number(p.public ?? 0) === 1 || p.public === true,
   };
 }
 

@@ -20,8 +20,14 @@ const RECOVERY_WINDOW_MS = 15 * 60_000;
  * Holds opened before `olderThan` and never closed: settled at the cost their request's usage record shows
  * (at most the amount held), released when it has no record with a cost.
  */
-export async function staleHoldCloses(db: Kysely<Database>, olderThan: number, at: number): Promise<NewEntry[]> {
-  const open = await db
+export async function staleHoldCloses(
+  db: Kysely<Database>,
+  olderThan: number,
+  at: number,
+  /** Processes known alive (a fresh heartbeat, sweep.ts): their holds are left open, however old. */
+  liveNodes: readonly string[] = [],
+): Promise<NewEntry[]> {
+  let query = db
     .selectFrom('ledger_entry as h')
     .select(['h.tenant_id', 'h.hold_id', 'h.held_nano', 'h.key_id'])
     .where('h.kind', '=', 'hold')
@@ -30,7 +36,9 @@ export async function staleHoldCloses(db: Kysely<Database>, olderThan: number, a
     // survives restarts; only one whose execution row was never written (it cannot be: same transaction) is left.
     .where(({ not, exists, selectFrom }) =>
       not(exists(selectFrom('execution as e').select('e.id').whereRef('e.id', '=', 'h.hold_id'))),
-    )
+    );
+  if (liveNodes.length > 0) query = query.where('h.node', 'not in', liveNodes);
+  const open = await query
     .where(({ not, exists, selectFrom }) =>
       not(
         exists(

@@ -17,7 +17,8 @@ import type { Ledger } from './ledger.ts';
  * session already has a deposit changes nothing, whatever its event id (a replay, a duplicate delivery, a
  * second event type for the same payment). A refund event carries the charge's cumulative amount refunded; the
  * refund entries bring the payment's refunded share up to it, so a replayed refund event changes nothing.
- * Events are handled one at a time in a process. The secret key and the webhook secret are never logged,
+ * Every verified event is also kept by id (`stripe_event`, unique): a replayed event id answers `duplicate`
+ * before anything else is looked at. Events are handled one at a time in a process. The secret key and the webhook secret are never logged,
  * printed or returned.
  */
 
@@ -107,6 +108,8 @@ export class StripeDeposits {
     tenantId: string,
     amountNano: number,
     idempotencyKey: string,
+    /** Where Stripe sends the payer back (the console's own pages); default billing.stripe's URLs. */
+    returnTo?: { successUrl: string; cancelUrl: string },
   ): Promise<{ url: string; sessionId: string }> {
     await this.#ledger.openAccount(tenantId);
     const metadata = { modro_tenant: tenantId, modro_amount_nano: String(amountNano) };
@@ -128,8 +131,8 @@ export class StripeDeposits {
           ],
           metadata,
           payment_intent_data: { metadata },
-          success_url: this.#s.successUrl,
-          cancel_url: this.#s.cancelUrl,
+          success_url: returnTo?.successUrl ?? this.#s.successUrl,
+          cancel_url: returnTo?.cancelUrl ?? this.#s.cancelUrl,
         },
         { idempotencyKey },
       );
@@ -179,18 +182,40 @@ export class StripeDeposits {
           : 'Stripe webhook refused: the Stripe-Signature header does not verify with the webhook secret',
       );
     }
+    return this.#acrossProcesses(async () => {
+      // Idempotent on the event id first (a replay changes nothing, whatever it is), then on the payment.
+      const seen = await this.#db
+        .selectFrom('stripe_event')
+        .select('outcome')
+        .where('id', '=', event.id)
+        .executeTakeFirst();
+      if (seen) return { received: true, outcome: 'duplicate' } satisfies WebhookOutcome;
+      const outcome = await this.#apply(event);
+      await this.#db
+        .insertInto('stripe_event')
+        .values({
+          id: event.id,
+          type: event.type,
+          created_at: event.created * 1000,
+          received_at: Date.now(),
+          outcome: outcome.outcome,
+        })
+        .onConflict((oc) => oc.column('id').doNothing())
+        .execute();
+      return outcome;
+    });
+  }
+
+  /** What one verified event does; a refusal throws (and the event is not recorded, so Stripe's retry is heard). */
+  #apply(event: Stripe.Event): Promise<WebhookOutcome> {
     switch (event.type) {
       case 'checkout.session.completed':
-      case 'checkout.session.async_payment_succeeded': {
-        const session = event.data.object;
-        return this.#acrossProcesses(() => this.#completed(event.id, session));
-      }
-      case 'charge.refunded': {
-        const charge = event.data.object;
-        return this.#acrossProcesses(() => this.#refunded(event.id, charge));
-      }
+      case 'checkout.session.async_payment_succeeded':
+        return this.#completed(event.id, event.data.object);
+      case 'charge.refunded':
+        return this.#refunded(event.id, event.data.object);
       default:
-        return { received: true, outcome: 'ignored' };
+        return Promise.resolve({ received: true, outcome: 'ignored' });
     }
   }
 

@@ -16,7 +16,8 @@ import { providersFromEnv } from '../config/env-providers.ts';
 import { ConfigError, loadConfig } from '../config/load.ts';
 import type { Config } from '../config/schema.ts';
 import { GatewayError } from '../core/errors.ts';
-import { openStore, storeConfigFrom } from '../store/db.ts';
+import { dataDirOf, openStore, storeConfigFrom } from '../store/db.ts';
+import { loadWebhookKeyring, SigningSecrets } from '../webhooks/signing-secrets.ts';
 import { configPathOf, noticeReplicas, type Out } from './shared.ts';
 
 /**
@@ -35,7 +36,7 @@ export const CHANNELS_HELP = `Channel commands (same --config as start; master k
   channels drain-key <id> <credential>    No new requests; requests and streams under way finish
   channels activate-key <id> <credential> | revoke-key <id> <credential>
   channels generate-master-key            Prints a new random master key (base64 of 32 bytes)
-  channels rotate-master-key              Re-encrypts every credential under the current master key
+  channels rotate-master-key              Re-encrypts every credential (and webhook signing secret) under the current master key
                                           (MODRO_MASTER_KEY, or the first line of MODRO_MASTER_KEY_FILE); the
                                           old key must be in MODRO_MASTER_KEY_PREVIOUS (or later lines of the file)
 `;
@@ -168,6 +169,10 @@ export async function runChannelCommand(
         out.write(
           `re-encrypted ${done.resealed} credential(s) under master key ${keyring.current.id}; ${done.alreadyCurrent} already were\n`,
         );
+        // Tenants' webhook signing secrets are sealed under the same key (src/webhooks/signing-secrets.ts).
+        const hooks = await loadWebhookKeyring(env, dataDirOf(config.storage));
+        const secrets = new SigningSecrets({ db: store.db, keyring: hooks.keyring, rotationOverlapMs: 0 });
+        out.write(`re-encrypted ${await secrets.reseal()} webhook signing secret(s)\n`);
         return 0;
       }
       default:

@@ -22,7 +22,7 @@ export const LEDGER_HELP = `Money commands (same --config as start; amounts in d
                                 A payment received: the deposit fee (billing.depositFeeBps) is taken from it
   ledger refund <tenant> --usd AMOUNT --reason TEXT [--payment-id ID] [--by NAME]
   plans list [--json]
-  plans set <id> [--name NAME] [--cap-usd USD | --cap-usd ""] [--models a,b | --models ""]
+  plans set <id> [--name NAME] [--cap-usd USD | --cap-usd ""] [--models a,b | --models ""] [--public yes|no]
   plans assign <tenant> <plan-id | none>
 `;
 
@@ -129,7 +129,20 @@ export async function runLedgerCommand(
       if (values.models !== undefined) {
         models = values.models === '' ? null : values.models.split(',').map((m) => m.trim());
       }
-      const plan = await ledger.savePlan({ id, name: values.name ?? existing?.name ?? id, monthlyCapNano, models });
+      let isPublic = existing?.public ?? false;
+      if (values.public !== undefined) {
+        if (values.public !== 'yes' && values.public !== 'no') {
+          throw new GatewayError('invalid_request', '--public: yes or no');
+        }
+        isPublic = values.public === 'yes';
+      }
+      const plan = await ledger.savePlan({
+        id,
+        name: values.name ?? existing?.name ?? id,
+        monthlyCapNano,
+        models,
+        public: isPublic,
+      });
       out.write(`plan ${plan.id} saved\n`);
       return 0;
     }
@@ -169,6 +182,7 @@ function parse(argv: string[]) {
       name: { type: 'string' },
       'cap-usd': { type: 'string' },
       models: { type: 'string' },
+      public: { type: 'string' },
     },
   });
 }

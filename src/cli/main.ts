@@ -151,6 +151,7 @@ async function main(): Promise<number> {
       '  Every successful response carries X-Client-Dashboard-Url, a signed link to the caller’s own dashboard.',
       `  Admin: ${url}/admin (user ${config.tenancy.admin.username}${runtime.tenancy.adminPasswordFile ? `; password generated into ${runtime.tenancy.adminPasswordFile}` : ''})`,
       '  Manage tenants and keys: ./modro tenants create acme && ./modro keys create --tenant acme',
+      `  Self-service accounts: ${url}/console/signup${config.mail ? '' : ' (no mail server configured: verification and reset links are written to the log)'}`,
       '',
     ].join('\n'),
   );

@@ -14,6 +14,7 @@ import {
   revokeLinks,
   rotateKey,
   setKeyLimits,
+  setSuspended,
   updateTenantSettings,
 } from '../tenancy/admin-operations.ts';
 import { AdminUsers } from '../tenancy/admin-users.ts';
@@ -36,6 +37,8 @@ export const TENANCY_HELP = `Tenancy commands (same --config as start):
                    [--allowed a,b,... | --allowed ""] [--name NAME]     ("" resets a tier to the preset)
                    [--groups g1,g2 | --groups ""]   Channel groups (docs/channels.md); "" leaves every group
   tenants revoke-links <id>     Every dashboard link issued so far stops working
+  tenants suspend <id> --reason TEXT   Its keys get 403 on every /v1 route (docs/billing.md)
+  tenants unsuspend <id>
   tenants link <id>             Print a signed dashboard link (base: server.publicUrl or --base URL)
   keys create --tenant <id> [--name NAME] [--expires-days N] [LIMITS] [--json]   The key is printed once
   keys set <key-id> [LIMITS] [--clear]   Changes the given limits ("" removes one; --clear removes all)
@@ -123,6 +126,7 @@ function parse(argv: string[]) {
       'grace-hours': { type: 'string' },
       'password-stdin': { type: 'boolean' },
       base: { type: 'string' },
+      reason: { type: 'string' },
     },
   });
 }
@@ -175,6 +179,19 @@ async function dispatch(c: Context): Promise<number> {
         ...(values.groups !== undefined ? { groups: linesToList(values.groups) ?? [] } : {}),
       });
       out.write(values.json ? `${JSON.stringify(tenant)}\n` : formatTenants([tenant]));
+      return 0;
+    }
+    case 'tenants suspend':
+    case 'tenants unsuspend': {
+      const suspend = c.action === 'suspend';
+      const tenant = await setSuspended(ops, need('a tenant id'), { suspended: suspend, reason: values.reason });
+      out.write(
+        suspend
+          ? `Suspended ${tenant.id}: its keys are refused.
+`
+          : `Lifted the suspension of ${tenant.id}.
+`,
+      );
       return 0;
     }
     case 'tenants revoke-links': {

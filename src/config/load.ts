@@ -93,6 +93,7 @@ function resolveSecrets(config: Config, env: NodeJS.ProcessEnv): void {
     stripe.secretKey = resolveSecret(stripe.secretKey, 'billing.stripe.secretKey', env);
     stripe.webhookSecret = resolveSecret(stripe.webhookSecret, 'billing.stripe.webhookSecret', env);
   }
+  if (config.mail?.password) config.mail.password = resolveSecret(config.mail.password, 'mail.password', env);
   if (config.tenancy.secret) config.tenancy.secret = resolveSecret(config.tenancy.secret, 'tenancy.secret', env);
   if (config.tenancy.admin.password) {
     config.tenancy.admin.password = resolveSecret(config.tenancy.admin.password, 'tenancy.admin.password', env);

@@ -395,6 +395,17 @@ export const configSchema = z.strictObject({
       /** Shared billing: a hold open this long at a gateway's start belonged to a process that died; it is closed. */
       staleHoldMs: positiveInt.default(3_600_000),
       /**
+       * The periodic stale-hold sweep (docs/billing.md): every process writes a heartbeat this often, and
+       * closes the holds of processes whose heartbeat stopped. 0: no sweep (holds are closed at start only).
+       */
+      sweepIntervalMs: z.number().int().min(0).default(30_000),
+      /**
+       * A process whose heartbeat is older than this is dead: its holds (older than this too) are settled at
+       * their recorded cost or released. Keep it well above sweepIntervalMs and any database outage a process
+       * should survive.
+       */
+      nodeTimeoutMs: positiveInt.default(120_000),
+      /**
        * Deposits through Stripe Checkout (docs/billing.md): the admin API creates a Checkout session, Stripe's
        * signed `checkout.session.completed` webhook at `POST /webhooks/stripe` credits the account. Unset: off.
        */
@@ -416,6 +427,39 @@ export const configSchema = z.strictObject({
           toleranceSeconds: positiveInt.default(300),
         })
         .optional(),
+    })
+    .prefault({}),
+  /**
+   * Outgoing mail (docs/accounts.md): verification and reset links of self-service accounts, sent through this
+   * SMTP server with nodemailer. Unset: the gateway writes each link to its log instead (one line; the link is
+   * the only secret in it, single use and short-lived), so the embedded default works without a mail server.
+   */
+  mail: z
+    .strictObject({
+      host: z.string().min(1),
+      port: z.int().min(1).max(65_535).default(587),
+      /** true: TLS from the first byte (port 465); false: upgraded with STARTTLS (required unless allowPlaintext). */
+      secure: z.boolean().default(false),
+      /** true: send in plain text when the server offers no STARTTLS (a relay on localhost); false: refuse. */
+      allowPlaintext: z.boolean().default(false),
+      user: z.string().min(1).optional(),
+      /** `env:`/`file:`; never logged. */
+      password: z.string().min(1).optional(),
+      /** The From address, e.g. `Modro <no-reply@example.com>`. */
+      from: z.string().min(3),
+    })
+    .optional(),
+  /** Self-service accounts at /console (docs/accounts.md): sign-up with email and password, each one a billed tenant. */
+  accounts: z
+    .strictObject({
+      /** false: /console/signup is closed (existing accounts still sign in). */
+      signup: z.boolean().default(true),
+      /** How long an email verification link stays valid. */
+      verifyTtlMs: positiveInt.default(24 * 3_600_000),
+      /** How long a password reset link stays valid. */
+      resetTtlMs: positiveInt.default(3_600_000),
+      /** Console sessions end after this long. */
+      sessionTtlMs: positiveInt.default(12 * 3_600_000),
     })
     .prefault({}),
   /** Asynchronous executions (docs/executions.md): the durable queue and its workers. */
@@ -487,6 +531,54 @@ export const configSchema = z.strictObject({
       purposes: z.record(z.string().regex(/^[a-z][a-z0-9_-]{0,63}$/), filePurposeSchema).default({}),
       /** How often expired files are deleted (ms). */
       sweepIntervalMs: positiveInt.default(3_600_000),
+    })
+    .prefault({}),
+  /**
+   * Webhook delivery of executions (docs/executions.md): signed per Standard Webhooks, retried for over a day,
+   * never to private, loopback or link-local addresses unless allowed here.
+   */
+  webhooks: z
+    .strictObject({
+      /** Deliver from this process (the gateway; `./modro worker` delivers either way). */
+      deliver: z.boolean().default(true),
+      /** Allow every address, private, loopback and link-local included (a trusted private network only). */
+      allowPrivateNetworks: z.boolean().default(false),
+      /** Otherwise refused ranges allowed anyway (CIDR), e.g. `10.20.0.0/16` for an internal receiver. */
+      allowedNetworks: z
+        .array(z.string())
+        .default([])
+        .superRefine((list, ctx) => {
+          for (const problem of cidrProblems(list)) ctx.addIssue({ code: 'custom', message: problem });
+        }),
+      /** Wait after each failed attempt, in order (ms); after the last, the delivery is failed. */
+      retryScheduleMs: z
+        .array(positiveInt)
+        .min(1)
+        .default([
+          5_000, 30_000, 120_000, 600_000, 1_800_000, 3_600_000, 10_800_000, 21_600_000, 21_600_000, 28_800_000,
+        ]),
+      /** Each wait is lengthened by a random share up to this (0.25: up to 25% longer), never shortened. */
+      jitter: z.number().min(0).max(1).default(0.25),
+      /** One attempt (connect, send, status line) may take this long. */
+      timeoutMs: positiveInt.default(10_000),
+      /** At most this much of a receiver's answer is read; the rest is dropped. */
+      maxResponseBytes: positiveInt.default(64 * 1024),
+      /** A claimed delivery whose deliverer is gone is due again after this long (must exceed timeoutMs). */
+      leaseMs: positiveInt.default(60_000),
+      /** Due deliveries are looked for this often (an enqueue in this process also wakes the deliverer). */
+      pollMs: positiveInt.default(1_000),
+      /** Attempts in flight at once per process. */
+      concurrency: positiveInt.default(8),
+      /** Attempts in flight at once to one host (host:port) per process, so a slow receiver holds few slots. */
+      perHostConcurrency: positiveInt.default(4),
+      /** After a rotation, the previous secret keeps signing beside the new one this long. */
+      rotationOverlapMs: z.int().min(0).default(86_400_000),
+      /** Finished deliveries and their attempts are deleted this many days after they were created. */
+      retentionDays: positiveInt.default(30),
+    })
+    .refine((w) => w.leaseMs > w.timeoutMs, {
+      message: 'webhooks.leaseMs must exceed webhooks.timeoutMs (a claim must outlive its attempt)',
+      path: ['leaseMs'],
     })
     .prefault({}),
   health: z

@@ -1,3 +1,4 @@
+import type { AccountService } from '../accounts/service.ts';
 import type { Ledger } from '../billing/ledger.ts';
 import type { StripeDeposits } from '../billing/stripe.ts';
 import type { Catalog } from '../catalog/catalog.ts';
@@ -10,6 +11,7 @@ import type { Router } from '../router/router.ts';
 import type { Store } from '../store/db.ts';
 import type { AdminOps } from '../tenancy/admin-operations.ts';
 import type { Tenancy } from '../tenancy/tenancy.ts';
+import type { Webhooks } from '../webhooks/webhooks.ts';
 
 /**
  * What the dashboards use of the running gateway, and nothing more. The server's Runtime satisfies it as
@@ -21,7 +23,10 @@ export interface DashboardDeps {
     routing: Pick<Config['routing'], 'defaultPreset'>;
     limits: Pick<Config['limits'], 'maxJsonDepth'>;
     billing: Pick<Config['billing'], 'depositFeeBps'>;
+    accounts: Pick<Config['accounts'], 'signup' | 'sessionTtlMs'>;
   };
+  /** Self-service accounts (/console, docs/accounts.md). */
+  accounts: AccountService;
   /** Balances, plans and manual entries (docs/billing.md). */
   ledger: Pick<Ledger, 'manual' | 'account' | 'openAccount' | 'savePlan' | 'assignPlan' | 'plans'>;
   /** Deposits through Stripe Checkout; undefined unless `billing.stripe` is set. */
@@ -37,6 +42,8 @@ export interface DashboardDeps {
   channels: ChannelService;
   /** Model discovery: a refresh on demand (`POST /admin/api/catalog/refresh`). */
   discovery: Pick<ModelDiscovery, 'refresh'>;
+  /** The tenant's webhook deliveries and signing secret (the client's Webhooks page). */
+  webhooks: Pick<Webhooks, 'outbox' | 'secrets' | 'deliverer'>;
 }
 
 /** What the management operations (shared with the CLI) need, taken from the dashboards' deps. */

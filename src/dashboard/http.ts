@@ -7,9 +7,13 @@ import type { FastifyReply, FastifyRequest } from 'fastify';
 export const CLIENT_COOKIE = 'modro_client';
 export const ADMIN_COOKIE = 'modro_admin';
 
+/** The pages' Content-Security-Policy, with the origins their forms may post to (and be redirected to). */
+export function contentSecurityPolicy(formAction = "'self'"): string {
+  return `default-src 'none'; style-src 'self'; img-src 'self' data:; form-action ${formAction}; frame-ancestors 'none'; base-uri 'none'`;
+}
+
 export const SECURITY_HEADERS: Readonly<Record<string, string>> = {
-  'content-security-policy':
-    "default-src 'none'; style-src 'self'; img-src 'self' data:; form-action 'self'; frame-ancestors 'none'; base-uri 'none'",
+  'content-security-policy': contentSecurityPolicy(),
   'x-content-type-options': 'nosniff',
   'x-frame-options': 'DENY',
   // Dashboard links carry a token in their query string: never hand it to another site. (Not no-referrer:

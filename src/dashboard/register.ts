@@ -3,6 +3,7 @@ import type { FastifyInstance } from 'fastify';
 import { GatewayError } from '../core/errors.ts';
 import { toClientError } from '../http/client-errors.ts';
 import { registerJsonBodyParser } from '../http/json-body.ts';
+import { registerAdminAccounts } from './admin/account-routes.ts';
 import { registerAdminApiAnalytics } from './admin/api/analytics-routes.ts';
 import { registerAdminApiChannels } from './admin/api/channel-routes.ts';
 import { registerAdminApiKeys } from './admin/api/key-routes.ts';
@@ -20,6 +21,8 @@ import { registerAdminTenantList } from './admin/tenant-list-routes.ts';
 import { registerClientOverview } from './client/overview-routes.ts';
 import { registerClientSession } from './client/session-routes.ts';
 import { registerClientSettings } from './client/settings-routes.ts';
+import { registerClientWebhooks } from './client/webhooks-routes.ts';
+import { registerConsole } from './console/register.ts';
 import type { DashboardDeps } from './deps.ts';
 import { parseForm, SECURITY_HEADERS } from './http.ts';
 import { messagePage } from './layout.ts';
@@ -52,7 +55,10 @@ export function registerDashboard(app: FastifyInstance, deps: DashboardDeps): vo
     scope.removeContentTypeParser('application/json');
     registerJsonBodyParser(scope, { maxDepth: deps.config.limits.maxJsonDepth, bodyLimit: 1024 * 1024 });
     scope.addHook('onSend', async (_req, reply, payload) => {
-      for (const [name, value] of Object.entries(SECURITY_HEADERS)) reply.header(name, value);
+      for (const [name, value] of Object.entries(SECURITY_HEADERS)) {
+        // A page may set a narrower or wider policy of its own (the console's deposit form posts to Stripe).
+        if (!reply.hasHeader(name)) reply.header(name, value);
+      }
       return payload;
     });
     scope.setErrorHandler((err, req, reply) => {
@@ -68,12 +74,15 @@ export function registerDashboard(app: FastifyInstance, deps: DashboardDeps): vo
     registerClientSession(scope, deps);
     registerClientOverview(scope, deps);
     registerClientSettings(scope, deps);
+    registerConsole(scope, deps);
+    registerClientWebhooks(scope, deps);
 
     const loginThrottle = new LoginThrottle();
     registerAdminLogin(scope, deps, loginThrottle);
     registerAdminOverview(scope, deps);
     registerAdminTenantList(scope, deps);
     registerAdminTenantDetail(scope, deps);
+    registerAdminAccounts(scope, deps);
     registerAdminKeys(scope, deps);
     registerAdminChannels(scope, deps);
 

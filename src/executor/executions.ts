@@ -30,6 +30,8 @@ export interface ExecutionsDeps {
   logger: Logger;
   /** Webhook delivery (src/webhooks/): a message enqueued in the transaction of each terminal state change. */
   webhooks?: WebhookEnqueue | undefined;
+  /** Checks a submission's `webhook_url` against webhook delivery's address rules (throws GatewayError). */
+  checkWebhookUrl?: ((url: string) => void) | undefined;
   /** The tenants' file store (src/files/), for runners that read or produce files. */
   files?: ExecutionFiles | undefined;
   /** PostgreSQL: the channel submissions notify (pg-wake.ts). */
@@ -77,6 +79,7 @@ export function createExecutions(deps: ExecutionsDeps): Executions {
     pipeline: deps.pipeline,
     ledger: deps.ledger,
     webhooks: deps.webhooks,
+    checkWebhookUrl: deps.checkWebhookUrl,
     settings: { deadlineMs: config.deadlineMs, deadlineMsByKind: config.deadlineMsByKind },
     notifyChannel: deps.notifyChannel,
     logger: deps.logger,

@@ -37,6 +37,8 @@ export interface ExecutionServiceDeps {
   pipeline: Pipeline;
   ledger?: Ledger | undefined;
   webhooks?: WebhookEnqueue | undefined;
+  /** Refuses a `webhook_url` delivery would never send to (src/webhooks/: private addresses); throws GatewayError. */
+  checkWebhookUrl?: ((url: string) => void) | undefined;
   settings: ExecutionSettings;
   /** A row was committed: wake the in-process worker. */
   onSubmitted?: () => void;
@@ -82,6 +84,7 @@ export class ExecutionService {
     let resolved: { model: ExecutionModel; runner: ExecutionRunner };
     try {
       parsed = parseSubmission(body);
+      if (parsed.webhookUrl !== null) this.#d.checkWebhookUrl?.(parsed.webhookUrl);
       resolved = this.#d.registry.resolve(parsed.model);
     } catch (err) {
       return { ok: false, error: asGatewayError(err), headers: {} };

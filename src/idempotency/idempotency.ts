@@ -12,7 +12,7 @@ import {
 import type { Database } from '../store/schema.ts';
 
 /**
- * Idempotency keys with Stripe's semantics (docs/idempotency.md, decision 0032), for any POST that creates
+ * Idempotency keys with Stripe's semantics (docs/idempotency.md, decision 0035), for any POST that creates
  * something or costs money: `POST /v1/files`, non-streaming chat, and `POST /v1/executions`.
  *
  *   const started = await idempotency.begin(tenantId, key, fingerprint('POST', '/v1/x', bodyBytes));

@@ -8,12 +8,37 @@ import { GatewayError } from '../core/errors.ts';
  * (compiled once per settings reload: a BlockList, a set of catalog ids). docs/limits.md describes them.
  */
 
-/** What an endpoint needs. `read-only` grants the endpoints that answer without generating (models, count_tokens). */
-export const SCOPES = ['chat', 'messages', 'embeddings', 'executions', 'models', 'files', 'read-only'] as const;
+/**
+ * What an endpoint needs. `read-only` grants the endpoints that answer without generating or changing
+ * anything (models, count_tokens, the webhook delivery log); `webhooks` (and `executions`) grant the webhook API,
+ * secret included.
+ */
+export const SCOPES = [
+  'chat',
+  'messages',
+  'embeddings',
+  'executions',
+  'models',
+  'webhooks',
+  'files',
+  'read-only',
+] as const;
 export type Scope = (typeof SCOPES)[number];
 
 /** The endpoints admission knows, and the scopes that grant each. */
-export type Endpoint = 'chat' | 'messages' | 'embeddings' | 'executions' | 'count_tokens' | 'models' | 'files';
+export type Endpoint =
+  | 'chat'
+  | 'messages'
+  | 'embeddings'
+  | 'executions'
+  | 'count_tokens'
+  | 'models'
+  /** Reading the webhook delivery log. */
+  | 'webhook_deliveries'
+  /** Redelivering, reading or rotating the webhook signing secret. */
+  | 'webhooks_manage'
+  /** Every /v1/files route. */
+  | 'files';
 const GRANTED_BY: Readonly<Record<Endpoint, readonly Scope[]>> = {
   chat: ['chat'],
   messages: ['messages'],
@@ -21,7 +46,11 @@ const GRANTED_BY: Readonly<Record<Endpoint, readonly Scope[]>> = {
   executions: ['executions'],
   count_tokens: ['messages', 'read-only'],
   models: ['models', 'read-only'],
-  files: ['files'],
+  // Webhooks announce executions: a key that may submit them may also verify and inspect their webhooks.
+  webhook_deliveries: ['webhooks', 'executions', 'read-only'],
+  webhooks_manage: ['webhooks', 'executions'],
+  // Executions read input files and produce output files: a key that may submit them may handle those.
+  files: ['files', 'executions'],
 };
 
 export const QUOTA_PERIODS = ['total', 'monthly', 'daily'] as const;

@@ -19,6 +19,13 @@ export interface LimitTicket {
   headers(): Record<string, string>;
   /** The request ended: its real tokens (prompt plus completion) replace its estimate; its cost is spent. */
   settle(tokens: number, costNano: number): void;
+  /**
+   * Reserves the most the routed request can cost against the key's quota (after routing, before the first
+   * upstream byte), released into the real cost by `settle`: requests in flight together cannot overshoot
+   * the quota. Undefined when reserved (or the key has no quota); the refusal otherwise. Absent: this
+   * limiter checks the quota at admission only.
+   */
+  reserve?(amountNano: number): GatewayError | undefined | Promise<GatewayError | undefined>;
 }
 
 export type Taken =
@@ -60,6 +67,8 @@ interface QuotaState {
   periodStart: number;
   /** Settled spend this period, nano-dollars. */
   spent: number;
+  /** Reserved by requests in flight (their most possible cost), nano-dollars. */
+  reserved: number;
   loading: Promise<void> | undefined;
 }
 
@@ -112,7 +121,7 @@ export class MemoryLimiter implements KeyLimiter {
       return state.loading;
     }
     const since = periodStart(quota.period, now);
-    state = { period: quota.period, periodStart: since, spent: 0, loading: undefined };
+    state = { period: quota.period, periodStart: since, spent: 0, reserved: 0, loading: undefined };
     const loading = this.#o.spentSince(keyId, since).then(
       (stored) => {
         // Spend settled while the query ran (requests in flight) is added to what was stored.
@@ -215,6 +224,7 @@ export class MemoryLimiter implements KeyLimiter {
     entry: { window: SlidingWindow; bucket: number; estimate: number } | undefined,
   ): LimitTicket {
     let settled = false;
+    let reservation: { state: QuotaState; amount: number } | undefined;
     return {
       headers: () => this.#headers(keyId, limits, this.#now()),
       settle: (tokens, costNano) => {
@@ -222,10 +232,25 @@ export class MemoryLimiter implements KeyLimiter {
         settled = true;
         // The window the estimate went into (a swept key gets a new one, whose numbers start again).
         entry?.window.correct(entry.bucket, tokens - entry.estimate);
+        if (reservation) reservation.state.reserved -= reservation.amount;
         if (costNano > 0) {
           const state = this.#quotas.get(keyId);
           if (state) state.spent += costNano;
         }
+      },
+      reserve: (amountNano) => {
+        const quota = limits.quota;
+        const state = this.#quotas.get(keyId);
+        if (!quota || !state || settled || reservation) return undefined;
+        // Checked and reserved in one synchronous step: concurrent requests cannot both take the last share.
+        // A request may start while any of the quota is left (as before reservations: the last one may go
+        // past it by what it costs beyond that share); it reserves its most possible cost, capped at that.
+        const left = quota.nanoUsd - state.spent - state.reserved;
+        if (left <= 0) return quotaReservationRefusal(quota);
+        const amount = Math.min(left, Math.max(0, Math.round(amountNano)));
+        state.reserved += amount;
+        reservation = { state, amount };
+        return undefined;
       },
     };
   }
@@ -269,6 +294,16 @@ export function quotaRefusal(quota: KeyQuota, headers: Record<string, string>): 
     error: new GatewayError('quota_exceeded', `This key has used its quota of $${usd}${period}`),
     headers,
   };
+}
+
+/** A 402 quota_exceeded refusal of a reservation: the quota is spent or reserved by requests in flight. */
+export function quotaReservationRefusal(quota: KeyQuota): GatewayError {
+  const usd = (quota.nanoUsd / NANO_PER_USD).toFixed(2);
+  const period = quota.period === 'total' ? '' : ` this ${quota.period === 'daily' ? 'day' : 'month'}`;
+  return new GatewayError(
+    'quota_exceeded',
+    `This key has used its quota of $${usd}${period} (counting what requests in flight may still cost)`,
+  );
 }
 
 /** Start of the period that holds `now` (UTC calendar days and months). */

@@ -9,11 +9,12 @@ import {
   type MemoryLimiter,
   periodStart,
   quotaRefusal,
+  quotaReservationRefusal,
   rateRefusal,
   type Taken,
   WINDOW_MS,
 } from './limiter.ts';
-import { SEED_SCRIPT, SETTLE_SCRIPT, TAKE_SCRIPT } from './redis-scripts.ts';
+import { RESERVE_SCRIPT, SEED_SCRIPT, SETTLE_SCRIPT, TAKE_SCRIPT } from './redis-scripts.ts';
 
 /**
  * Per-key rate and quota counters shared by every replica through Redis (docs/limits.md, docs/deploy.md).
@@ -46,7 +47,7 @@ export interface RedisLimiterOptions {
   now?: () => number;
 }
 
-type Keys = [string, string, string, string, string];
+type Keys = [string, string, string, string, string, string];
 type ScriptReply = [number, number, number, number, number, number, string | number, number];
 
 class Script {
@@ -70,6 +71,9 @@ class Script {
 const take = new Script(TAKE_SCRIPT);
 const settle = new Script(SETTLE_SCRIPT);
 const seed = new Script(SEED_SCRIPT);
+const reserve = new Script(RESERVE_SCRIPT);
+/** A reservation outlives its request at most this long (a replica that died with it in flight). */
+const RESERVATION_TTL_MS = 15 * 60_000;
 
 export class RedisLimiter implements KeyLimiter {
   readonly #o: RedisLimiterOptions;
@@ -119,7 +123,7 @@ export class RedisLimiter implements KeyLimiter {
   #keys(keyId: string, quota: KeyQuota | undefined, now: number): Keys {
     const base = `${this.#o.keyPrefix}{${keyId}}`;
     const q = quota ? `${base}:q:${quota.period}:${periodStart(quota.period, now)}` : `${base}:q:none`;
-    return [`${base}:r`, `${base}:rz`, `${base}:t`, `${base}:tz`, q];
+    return [`${base}:r`, `${base}:rz`, `${base}:t`, `${base}:tz`, q, `${q}:res`];
   }
 
   async admit(keyId: string, limits: CompiledLimits, promptTokens: number): Promise<Taken> {
@@ -135,7 +139,7 @@ export class RedisLimiter implements KeyLimiter {
     ];
     let reply: ScriptReply;
     try {
-      reply = (await take.run(this.#o.redis, keys, args)) as ScriptReply;
+      reply = (await take.run(this.#o.redis, keys.slice(0, 5), args)) as ScriptReply;
     } catch (err) {
       if (isRedisError(err)) return this.#degraded(err, keys, limits, keyId, promptTokens);
       throw err;
@@ -146,7 +150,7 @@ export class RedisLimiter implements KeyLimiter {
       const stored = await this.#o.spentSince(keyId, periodStart(limits.quota.period, now));
       try {
         await seed.run(this.#o.redis, [keys[4]], [stored, quotaTtlSeconds(limits.quota, now)]);
-        reply = (await take.run(this.#o.redis, keys, args)) as ScriptReply;
+        reply = (await take.run(this.#o.redis, keys.slice(0, 5), args)) as ScriptReply;
       } catch (err) {
         if (isRedisError(err)) return this.#degraded(err, keys, limits, keyId, promptTokens);
         throw err;
@@ -242,6 +246,8 @@ export class RedisLimiter implements KeyLimiter {
     headers: Record<string, string>,
   ): LimitTicket {
     let settled = false;
+    let member = '';
+    const requestId = `${Date.now().toString(36)}${Math.random().toString(36).slice(2, 10)}`;
     return {
       headers: () => headers,
       settle: (tokens, costNano) => {
@@ -249,10 +255,14 @@ export class RedisLimiter implements KeyLimiter {
         settled = true;
         const delta = limits.tpm !== undefined ? Math.round(tokens - estimate) : 0;
         const cost = limits.quota ? Math.round(costNano) : 0; // INCRBY takes integers
-        if (delta === 0 && cost <= 0) return;
+        if (delta === 0 && cost <= 0 && member === '') return;
         // Off the request path: the answer is sent; a failure here is Redis being down (logged once).
         settle
-          .run(this.#o.redis, [keys[2], keys[4]], [limits.tpm !== undefined ? bucket : '0', delta, Math.max(0, cost)])
+          .run(
+            this.#o.redis,
+            [keys[2], keys[4], keys[5]],
+            [limits.tpm !== undefined ? bucket : '0', delta, Math.max(0, cost), member],
+          )
           .then(
             () => this.markUp(),
             (err: unknown) => {
@@ -265,6 +275,33 @@ export class RedisLimiter implements KeyLimiter {
               }
             },
           );
+      },
+      // The quota reservation (docs/limits.md): one script, atomic across replicas.
+      reserve: async (amountNano) => {
+        const quota = limits.quota;
+        if (!quota || settled || member !== '') return undefined;
+        const amount = Math.max(0, Math.round(amountNano));
+        let reply: [number, number];
+        try {
+          reply = (await reserve.run(
+            this.#o.redis,
+            [keys[4], keys[5]],
+            [quota.nanoUsd, amount, requestId, RESERVATION_TTL_MS],
+          )) as [number, number];
+        } catch (err) {
+          if (!isRedisError(err)) throw err;
+          this.markDown(err);
+          this.#o.onDegraded();
+          if (this.#o.failMode === 'open') return undefined;
+          return new GatewayError(
+            'provider_unavailable',
+            'The quota of this key cannot be checked right now (the shared counters are unreachable). Retry in 1 s.',
+            { retryAfter: 1 },
+          );
+        }
+        if (reply[0] === 0) return quotaReservationRefusal(quota);
+        if (reply[0] === 1) member = `${requestId}:${reply[1]}`;
+        return undefined;
       },
     };
   }

@@ -109,9 +109,10 @@ return answer(0, 0, field)
 `;
 
 /**
- * A request ended. KEYS: tokens hash, quota counter. ARGV: bucket (0: none), token correction, cost
- * nano-USD. The correction applies while its bucket is in the window; the cost only to a counter that
- * exists (a missing one is seeded from the database, where this cost is recorded too).
+ * A request ended. KEYS: tokens hash, quota counter, quota reservations. ARGV: bucket (0: none), token
+ * correction, cost nano-USD, reservation member ('': none). The correction applies while its bucket is in the
+ * window; the cost only to a counter that exists (a missing one is seeded from the database, where this cost
+ * is recorded too); the request's reservation is removed.
  */
 export const SETTLE_SCRIPT = `
 local b, delta, cost = ARGV[1], tonumber(ARGV[2]), tonumber(ARGV[3])
@@ -120,7 +121,35 @@ if b ~= '0' and delta ~= 0 and redis.call('HEXISTS', KEYS[1], b) == 1 then
   redis.call('HINCRBY', KEYS[1], 's', delta)
 end
 if cost > 0 and redis.call('EXISTS', KEYS[2]) == 1 then redis.call('INCRBY', KEYS[2], cost) end
+if ARGV[4] and ARGV[4] ~= '' then redis.call('ZREM', KEYS[3], ARGV[4]) end
 return 1
+`;
+
+/**
+ * A routed request reserves the most it can cost against the key's quota (docs/limits.md, "Reservations").
+ * KEYS: quota counter, reservations (sorted set: member '<request id>:<amount>', score = when it expires).
+ * ARGV: quota nano-USD, the request's bound, request id, time to live ms. Expired reservations (of a replica
+ * that died with requests in flight) are dropped first. Returns { status, amount }: 1 reserved `amount` (the
+ * bound capped at what is left), 0 nothing is left, -1 the counter is missing (let through: admission just
+ * checked it).
+ */
+export const RESERVE_SCRIPT = `
+local t = redis.call('TIME')
+local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
+local v = redis.call('GET', KEYS[1])
+if not v then return { -1, 0 } end
+redis.call('ZREMRANGEBYSCORE', KEYS[2], '-inf', now)
+local reserved = 0
+for _, m in ipairs(redis.call('ZRANGE', KEYS[2], 0, -1)) do
+  reserved = reserved + (tonumber(string.match(m, ':(%d+)$')) or 0)
+end
+local left = tonumber(ARGV[1]) - tonumber(v) - reserved
+if left <= 0 then return { 0, 0 } end
+local amount = math.min(tonumber(ARGV[2]), left)
+local ttl = tonumber(ARGV[4])
+redis.call('ZADD', KEYS[2], now + ttl, ARGV[3] .. ':' .. string.format('%d', amount))
+redis.call('PEXPIRE', KEYS[2], ttl)
+return { 1, amount }
 `;
 
 /** KEYS: quota counter. ARGV: spend from the database, seconds to live. Sets it unless another replica did. */

@@ -224,6 +224,58 @@ export class Metrics {
     );
   }
 
+  /**
+   * Webhook delivery (src/webhooks/): this process's attempts by outcome (delivered, retrying: failed and
+   * scheduled again, failed: failed for good), and, read from the outbox at scrape time (one indexed query,
+   * whichever process delivers), deliveries waiting and how late the oldest due one is.
+   */
+  watchWebhooks(
+    outcomes: () => Record<'delivered' | 'retrying' | 'failed', number>,
+    queue: () => Promise<{ pending: number; oldestDueMs: number }>,
+  ): void {
+    // One outbox read serves both gauges of a scrape.
+    let reading: Promise<{ pending: number; oldestDueMs: number }> | undefined;
+    const read = () => {
+      reading ??= queue().finally(() => {
+        setImmediate(() => {
+          reading = undefined;
+        });
+      });
+      return reading;
+    };
+    const registers = [this.registry];
+    const seen = { delivered: 0, retrying: 0, failed: 0 };
+    new Counter({
+      name: 'modro_webhook_attempts_total',
+      help: 'Webhook delivery attempts by outcome (delivered; retrying: failed, another attempt scheduled; failed: given up)',
+      labelNames: ['outcome'],
+      registers,
+      collect() {
+        const now = outcomes();
+        for (const outcome of ['delivered', 'retrying', 'failed'] as const) {
+          if (now[outcome] > seen[outcome]) this.inc({ outcome }, now[outcome] - seen[outcome]);
+          seen[outcome] = now[outcome];
+        }
+      },
+    });
+    new Gauge({
+      name: 'modro_webhook_queue_depth',
+      help: 'Webhook deliveries neither delivered nor failed yet',
+      registers,
+      async collect() {
+        this.set((await read()).pending);
+      },
+    });
+    new Gauge({
+      name: 'modro_webhook_oldest_due_seconds',
+      help: 'How long the oldest due webhook delivery has been waiting for its attempt (0: none due)',
+      registers,
+      async collect() {
+        this.set((await read()).oldestDueMs / 1000);
+      },
+    });
+  }
+
   /** Stops the event-loop delay sampler (its timer would otherwise keep running after the runtime closes). */
   close(): void {
     this.loopDelay.disable();

@@ -134,9 +134,17 @@ function keepToRequiredKinds(
   return { ok: true, caller: { ...caller, policy: { ...caller.policy, providers: allowed } }, ticket: undefined };
 }
 
-/** The request's input tokens as admission estimates them (no tokenizer): corrected when the request ends. */
+/**
+ * The tokens admission reserves against tpm (no tokenizer): the prompt's estimate plus the output the request
+ * asks for at most (`max_tokens` × `n`, when given, as OpenAI reserves it), so requests in flight together
+ * cannot all pass a nearly spent budget. Corrected to the metered prompt + completion when the request ends.
+ */
 function inputTokenEstimate(request: CallerContext['request']): number {
-  if ('messages' in request) return promptTokenEstimate(request as ChatRequest);
+  if ('messages' in request) {
+    const chat = request as ChatRequest;
+    const output = chat.maxTokens !== undefined ? chat.maxTokens * Math.max(1, chat.n ?? 1) : 0;
+    return promptTokenEstimate(chat) + output;
+  }
   // Not a chat request nor an embeddings one (an execution of a media kind): no tokens to estimate.
   if (!('input' in request)) return 0;
   const input = (request as EmbeddingRequest).input;

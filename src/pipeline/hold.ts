@@ -59,29 +59,44 @@ export function planAccess(
   return { ok: true, caller: { ...caller, policy: { ...caller.policy, keyModels: narrowed } } };
 }
 
-/** Holds the most the routed request can cost on the account of a billed caller. */
+/**
+ * Holds the most the routed request can cost: on the account of a billed caller (the ledger's hold, which also
+ * checks the key's quota when this process knows the key's spend), and against the key's quota through the
+ * limiter's reservation otherwise (an unbilled key, or the shared counters of `redis:`; docs/limits.md).
+ */
 export function holdFor(
   ledger: Ledger | undefined,
   limiter: KeyLimiter,
   ctx: CallerContext,
   decision: RouteDecision,
 ): Held | Promise<Held> {
-  if (!billedCaller(ledger, ctx.caller)) return { ok: true, ctx };
-  const amountNano = mostItCanCost(ctx.request as ChatRequest | EmbeddingRequest, decision);
-  // Free models (every candidate priced at zero): nothing to hold, whatever the balance (docs/billing.md).
-  if (amountNano === 0) return { ok: true, ctx };
   const { caller } = ctx;
+  const billed = billedCaller(ledger, caller);
   const quota = caller.limits?.quota;
-  const spent = caller.keyId !== null && quota ? limiter.spent?.(caller.keyId) : undefined;
-  const held = ledger!.reserve({
-    tenantId: caller.tenantId,
-    keyId: caller.keyId,
-    requestId: ctx.requestId,
-    amountNano,
-    keyQuota: quota && spent !== undefined ? { nanoUsd: quota.nanoUsd, spentNano: spent } : undefined,
-  });
-  const done = (result: HoldResult): Held => (result.ok ? { ok: true, ctx: { ...ctx, hold: result.hold } } : result);
-  return held instanceof Promise ? held.then(done) : done(held);
+  const spent = billed && caller.keyId !== null && quota ? limiter.spent?.(caller.keyId) : undefined;
+  const reserve = quota && !(billed && spent !== undefined) ? ctx.ticket?.reserve : undefined;
+  if (!billed && !reserve) return { ok: true, ctx };
+  const amountNano = mostItCanCost(ctx.request as ChatRequest | EmbeddingRequest, decision);
+  // Free models (every candidate priced at zero): nothing to hold or reserve, whatever the balance (docs/billing.md).
+  if (amountNano === 0) return { ok: true, ctx };
+  const hold = (): Held | Promise<Held> => {
+    if (!billed) return { ok: true, ctx };
+    const held = ledger!.reserve({
+      tenantId: caller.tenantId,
+      keyId: caller.keyId,
+      requestId: ctx.requestId,
+      amountNano,
+      keyQuota: quota && spent !== undefined ? { nanoUsd: quota.nanoUsd, spentNano: spent } : undefined,
+    });
+    const done = (result: HoldResult): Held => (result.ok ? { ok: true, ctx: { ...ctx, hold: result.hold } } : result);
+    return held instanceof Promise ? held.then(done) : done(held);
+  };
+  if (!reserve) return hold();
+  // The key's reservation first; if the balance then refuses, the record stage settles the ticket, which
+  // gives the reservation back.
+  const refused = reserve(amountNano);
+  const next = (error: GatewayError | undefined): Held | Promise<Held> => (error ? { ok: false, error } : hold());
+  return refused instanceof Promise ? refused.then(next) : next(refused);
 }
 
 /**

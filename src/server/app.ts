@@ -12,6 +12,7 @@ import { openAIResponsesCodec } from '../protocols/openai-responses/codec.ts';
 import { BodyBudget } from './body-budget.ts';
 import { answerClientError } from './client-error.ts';
 import { beginRequest } from './request-start.ts';
+import { registerAccountPlans } from './routes/account-plans.ts';
 import { refuse, registerChatRoute, registerCountTokensRoute } from './routes/chat.ts';
 import { registerEmbeddingsRoute } from './routes/embeddings.ts';
 import { registerExecutionRoutes } from './routes/executions.ts';
@@ -20,6 +21,7 @@ import { registerModels } from './routes/models.ts';
 import { registerOps } from './routes/ops.ts';
 import { registerResponsesRoutes } from './routes/responses.ts';
 import { registerStripeWebhook } from './routes/stripe-webhook.ts';
+import { registerWebhookRoutes } from './routes/webhooks.ts';
 import type { Runtime } from './runtime.ts';
 import type { SSEWriter } from './sse.ts';
 
@@ -112,6 +114,8 @@ export function buildApp(runtime: Runtime) {
     registerExecutionRoutes(app, { pipeline, budget, service: runtime.executions.service, idempotency });
   }
   registerModels(app, pipeline, budget, Date.now());
+  registerAccountPlans(app, { pipeline, budget, ledger: runtime.ledger });
+  registerWebhookRoutes(app, { pipeline, budget, webhooks: runtime.webhooks, logger: runtime.logger });
   registerFilesRoutes(app, { pipeline, budget, files: runtime.files, idempotency, logger: runtime.logger });
   registerOps(app, runtime);
   registerStripeWebhook(app, runtime);

@@ -2,6 +2,8 @@ import { randomBytes } from 'node:crypto';
 import { resolve } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { pino } from 'pino';
+import { createMailer } from '../accounts/mailer.ts';
+import { AccountService } from '../accounts/service.ts';
 import { Ledger } from '../billing/ledger.ts';
 import { priceDataFetchedAt } from '../billing/prices.ts';
 import { StripeDeposits } from '../billing/stripe.ts';
@@ -43,6 +45,8 @@ import { syncSqliteWal } from '../store/sqlite-wal-sync.ts';
 import { UsageWriter } from '../store/usage-writer.ts';
 import { createTenancy, type Tenancy } from '../tenancy/tenancy.ts';
 import { TokenCounter } from '../tokens/token-counter.ts';
+import type { Lookup } from '../webhooks/address-policy.ts';
+import { createWebhooks, type Webhooks } from '../webhooks/webhooks.ts';
 import { buildApp } from './app.ts';
 import { createSharedLimits } from './shared-limits.ts';
 
@@ -57,6 +61,8 @@ export interface RuntimeOptions {
   logDestination?: pino.DestinationStream;
   /** Provider kind → adapter (tests put a faulty adapter here); default: the registry's. */
   adapterFor?: (provider: ProviderSpec) => ProviderAdapter;
+  /** How webhook hosts are resolved (tests); default: the system resolver. */
+  webhookLookup?: Lookup;
   /**
    * `worker`: a `modro worker` process beside gateways on the same database: it runs executions and serves
    * nothing, and leaves the holds of other processes alone at start. Default `gateway`.
@@ -86,12 +92,16 @@ export interface Runtime {
   files: FileStore;
   /** Idempotency keys (docs/idempotency.md), for routes that create or spend. */
   idempotency: Idempotency;
+  /** Signed webhook delivery (src/webhooks/): the outbox executions enqueue into, the tenant API's data. */
+  webhooks: Webhooks;
   /** Asynchronous executions: the API's service, the queue and this process's worker (docs/executions.md). */
   executions: Executions;
   auth: Authenticator;
   tenancy: Tenancy;
   /** Channels: providers managed at runtime (src/channels/, docs/channels.md). */
   channels: ChannelService;
+  /** Self-service accounts of /console (src/accounts/, docs/accounts.md). */
+  accounts: AccountService;
   /** Applies a newly read configuration file (config/reload.ts); throws and changes nothing when it cannot. */
   applyConfig(next: Config): ConfigChanges;
   /** The live catalog's price refresh. */
@@ -102,6 +112,8 @@ export interface Runtime {
   generatedApiKey: string | undefined;
   app: ReturnType<typeof buildApp>;
   draining: boolean;
+  /** With `redis:` set: whether Redis answers now and the failMode (for /readyz); undefined without Redis. */
+  redisStatus(): { up: boolean; failMode: 'open' | 'closed' } | undefined;
   refreshGauges(): void;
   /** Starts listening; returns the base URL (http://host:port). */
   listen(): Promise<string>;
@@ -277,6 +289,12 @@ export async function createRuntime(options: RuntimeOptions): Promise<Runtime> {
     staleHoldMs: config.billing.staleHoldMs,
     flushIntervalMs: config.billing.flushIntervalMs,
     pollMs: config.billing.pollMs,
+    dialect: store.dialect,
+    // SQLite serves one process per database: its earlier runs' holds are closed at start, nothing else can die.
+    sweepIntervalMs: store.dialect === 'postgres' ? config.billing.sweepIntervalMs : 0,
+    nodeTimeoutMs: config.billing.nodeTimeoutMs,
+    onSwept: (closed) =>
+      logger.warn(closed, 'holds left open by a stopped gateway process were closed (stale-hold sweep)'),
     onError: (err, during) => logger.error({ err, during }, 'ledger problem (entries are kept and retried)'),
   });
   // After the journal's records are imported: a hold left open by a killed run settles at its recorded cost.
@@ -325,6 +343,21 @@ export async function createRuntime(options: RuntimeOptions): Promise<Runtime> {
       'idempotency.lockTimeoutMs is below routing.maxTotalMs: a slow request could be run twice under one key',
     );
   }
+  const webhooks = await createWebhooks({
+    db: store.db,
+    dialect: store.dialect,
+    config: config.webhooks,
+    env,
+    dataDir,
+    logger,
+    ...(options.webhookLookup ? { lookup: options.webhookLookup } : {}),
+  });
+  // Delivers from now on; a `modro worker` process whatever `webhooks.deliver` says.
+  webhooks.start({ evenIfOff: role === 'worker' });
+  metrics.watchWebhooks(
+    () => webhooks.deliverer.outcomes,
+    () => webhooks.outbox.stats(),
+  );
   const calibration = config.routing.calibration;
   const recalibrate = async () => {
     // Only a learned chooser is calibrated, on its own scores (the rules chooser is the fallback when the
@@ -409,6 +442,16 @@ export async function createRuntime(options: RuntimeOptions): Promise<Runtime> {
     health,
     inFlight,
   });
+  const accounts = new AccountService({
+    db: store.db,
+    tenancy,
+    catalog,
+    ledger,
+    mailer: createMailer(config.mail, logger),
+    logger,
+    settings: config.accounts,
+    baseUrl: () => tenancy.links.baseUrl,
+  });
   const pipeline = new Pipeline({
     config,
     catalog,
@@ -438,6 +481,11 @@ export async function createRuntime(options: RuntimeOptions): Promise<Runtime> {
     router,
     ledger,
     logger,
+    // Terminal states enqueue their webhook in their own transaction; a URL delivery would refuse is a 400.
+    webhooks: webhooks.outbox,
+    checkWebhookUrl: (url) => {
+      webhooks.validateUrl(url);
+    },
     runners: mediaRunners({ catalog, pool: upstreams }).map((runner) => ({
       runner,
       resolve: (slug: string) => mediaCandidates(catalog, slug).find((model) => runner.kinds.includes(model.kind)),
@@ -477,16 +525,19 @@ export async function createRuntime(options: RuntimeOptions): Promise<Runtime> {
     responses,
     files,
     idempotency,
+    webhooks,
     executions,
     auth,
     tenancy,
     channels,
+    accounts,
     applyConfig,
     prices,
     discovery,
     generatedApiKey,
     app: undefined as unknown as ReturnType<typeof buildApp>,
     draining: false,
+    redisStatus: () => shared.redis(),
     refreshGauges() {
       metrics.usageQueue.set(usage.counters.queued);
     },
@@ -548,6 +599,8 @@ export async function createRuntime(options: RuntimeOptions): Promise<Runtime> {
       await responses?.close();
       await files.close();
       await idempotency.close();
+      await accounts.close();
+      await webhooks.close();
       await tenancy.close();
       await shared.close();
       await store.close();

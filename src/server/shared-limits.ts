@@ -17,6 +17,8 @@ export interface SharedLimits {
   limiter: KeyLimiter;
   /** Wraps the database poll with the Redis channel (undefined: the poll alone). */
   wrapFeed: ((poll: SettingsChangeFeed) => SettingsChangeFeed) | undefined;
+  /** With `redis:` set: whether it answers now, and the failMode (readiness, docs/deploy.md); else undefined. */
+  redis(): { up: boolean; failMode: 'open' | 'closed' } | undefined;
   /** Channel-change notices between replicas (undefined without Redis: the revision poll alone). */
   channelNotices: Notices | undefined;
   /** "This provider key was rejected upstream" between replicas (undefined without Redis: each finds out itself). */
@@ -54,6 +56,7 @@ export async function createSharedLimits(options: {
     return {
       limiter: memory,
       wrapFeed: undefined,
+      redis: () => undefined,
       channelNotices: undefined,
       keyVerdicts: undefined,
       catalogRefresh: undefined,
@@ -166,6 +169,7 @@ export async function createSharedLimits(options: {
   };
   return {
     limiter,
+    redis: () => ({ up: limiter.up, failMode: settings.failMode }),
     channelNotices,
     keyVerdicts,
     catalogRefresh: notices('catalog-refresh', false),

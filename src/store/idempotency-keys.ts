@@ -3,7 +3,7 @@ import type { Database } from './schema.ts';
 import { yieldToEventLoop } from './yield.ts';
 
 /**
- * Rows of idempotency keys (src/idempotency/, decision 0032). Every statement touches one row by its primary
+ * Rows of idempotency keys (src/idempotency/, decision 0035). Every statement touches one row by its primary
  * key (tenant, key), so each is a point read or write; the primary key is what makes a key taken once across
  * processes.
  */

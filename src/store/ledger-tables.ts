@@ -9,6 +9,8 @@ export interface PlanTable {
   monthly_cap_nano: number | null;
   /** JSON list of the model ids the plan gives access to; null: every model. */
   models: string | null;
+  /** 1: users may choose it themselves (migration 0009); 0: assigned by an admin only. */
+  public: Generated<number>;
   created_at: number;
 }
 
@@ -43,4 +45,21 @@ export interface LedgerEntryTable {
   reason: string | null;
   /** The process that wrote the entry (a gateway applies other writers' entries to its memory). */
   node: string;
+}
+
+/** Stripe webhook events handled, by event id (migration 0009): a replayed event changes nothing. */
+export interface StripeEventTable {
+  id: string;
+  type: string;
+  /** The event's own creation time (ms). */
+  created_at: number;
+  received_at: number;
+  /** What it did: deposit, refund, duplicate or ignored. */
+  outcome: string;
+}
+
+/** A gateway process's heartbeat (migration 0009): holds of a process whose heartbeat stopped are swept. */
+export interface LedgerNodeTable {
+  node: string;
+  seen_at: number;
 }

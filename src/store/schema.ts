@@ -1,9 +1,11 @@
 import type { Generated } from 'kysely';
+import type { AccountLoginTable, AccountTokenTable } from './account-tables.ts';
 import type { ChannelCredentialTable, ChannelRevisionTable, ChannelTable } from './channel-tables.ts';
 import type { ExecutionTable } from './execution-tables.ts';
 import type { LatencyBucketColumn } from './latency-buckets.ts';
-import type { AccountTable, LedgerEntryTable, PlanTable } from './ledger-tables.ts';
+import type { AccountTable, LedgerEntryTable, LedgerNodeTable, PlanTable, StripeEventTable } from './ledger-tables.ts';
 import type { AdminUserTable, ApiKeyTable, SessionTable, TenancySettingsTable, TenantTable } from './tenancy-tables.ts';
+import type { WebhookAttemptTable, WebhookDeliveryTable, WebhookSecretTable } from './webhook-tables.ts';
 
 /**
  * The type of every table, as Kysely sees it. Add a table here in the same change as its migration.
@@ -28,7 +30,14 @@ export interface Database {
   plan: PlanTable;
   account: AccountTable;
   ledger_entry: LedgerEntryTable;
+  stripe_event: StripeEventTable;
+  ledger_node: LedgerNodeTable;
   execution: ExecutionTable;
+  account_login: AccountLoginTable;
+  account_token: AccountTokenTable;
+  webhook_delivery: WebhookDeliveryTable;
+  webhook_attempt: WebhookAttemptTable;
+  webhook_secret: WebhookSecretTable;
   stored_file: StoredFileTable;
   idempotency_key: IdempotencyKeyTable;
 }
@@ -145,7 +154,7 @@ export interface StoredResponseTable {
   expires_at: number;
 }
 
-/** A tenant's file (migration 0010_files; src/store/files.ts); its bytes are on disk under a path of its id. */
+/** A tenant's file (migration 0013_files; src/store/files.ts); its bytes are on disk under a path of its id. */
 export interface StoredFileTable {
   /** `file_` + a random UUID. */
   id: string;
@@ -161,7 +170,7 @@ export interface StoredFileTable {
   expires_at: number | null;
 }
 
-/** An idempotency key of a tenant (migration 0011_idempotency_keys; src/store/idempotency-keys.ts). */
+/** An idempotency key of a tenant (migration 0014_idempotency_keys; src/store/idempotency-keys.ts). */
 export interface IdempotencyKeyTable {
   tenant_id: string;
   key: string;

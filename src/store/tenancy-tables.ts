@@ -21,6 +21,9 @@ export interface TenantTable {
   key_hmac: string | null;
   /** Dashboard links issued (and sessions opened) before this instant are refused. */
   links_valid_after: number;
+  /** Set while the tenant is suspended by an admin (migration 0009): its keys are refused. */
+  suspended_at?: number | null;
+  suspended_reason?: string | null;
   created_at: number;
   updated_at: number;
 }
@@ -60,7 +63,8 @@ export interface AdminUserTable {
 export interface SessionTable {
   /** SHA-256 of the cookie value, hex: a database leak does not hand out live sessions. */
   id: string;
-  kind: 'client' | 'admin';
+  /** `console`: a self-service account signed in with its password (docs/accounts.md). */
+  kind: 'client' | 'admin' | 'console';
   tenant_id: string | null;
   admin_user_id: string | null;
   /** Per-session CSRF token, echoed in forms. */

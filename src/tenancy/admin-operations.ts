@@ -68,6 +68,25 @@ export async function updateTenantSettings(
   return refreshed(ops, await ops.repo.updateTenant(id, patch));
 }
 
+/** Suspends a tenant (a reason of 1 to 500 characters is required) or lifts its suspension. */
+export async function setSuspended(
+  ops: AdminOps,
+  id: string,
+  input: { suspended: boolean; reason?: unknown },
+): Promise<Tenant> {
+  let suspension: { reason: string } | null = null;
+  if (input.suspended) {
+    const reason = typeof input.reason === 'string' ? input.reason.trim() : '';
+    if (reason === '' || reason.length > 500) {
+      throw new GatewayError('invalid_request', 'A reason (1 to 500 characters) is required to suspend', {
+        param: 'reason',
+      });
+    }
+    suspension = { reason };
+  }
+  return refreshed(ops, await ops.repo.setSuspended(id, suspension));
+}
+
 export async function createKey(
   ops: AdminOps,
   input: { tenantId: unknown; name?: unknown; expiresInDays?: unknown; expiresAt?: unknown; limits?: unknown },

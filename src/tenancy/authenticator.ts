@@ -76,6 +76,7 @@ export class TenancyAuthenticator implements Authenticator {
     const hash = sha256Hex(token);
     const configKeyId = this.#configKeys.get(hash);
     if (configKeyId !== undefined) {
+      this.#refuseSuspended(DEFAULT_TENANT_ID);
       return { tenantId: DEFAULT_TENANT_ID, keyId: configKeyId, policy: this.#policyOf(DEFAULT_TENANT_ID) };
     }
     if (looksLikeManagedKey(token)) {
@@ -111,6 +112,7 @@ export class TenancyAuthenticator implements Authenticator {
     if (entry.graceUntil !== null && now >= entry.graceUntil) {
       throw new GatewayError('authentication_failed', 'This API key was rotated and its grace period has ended');
     }
+    this.#refuseSuspended(entry.tenantId);
     this.#o.lastUsed.mark(entry.id, now);
     const caller: Caller = {
       tenantId: entry.tenantId,
@@ -137,6 +139,16 @@ export class TenancyAuthenticator implements Authenticator {
     return !this.#pending.has(caller);
   }
 
+  /** A suspended tenant's keys are refused on every route (docs/billing.md); one Map read. */
+  #refuseSuspended(tenantId: string): void {
+    if (this.#o.directory.tenant(tenantId)?.tenant.suspendedAt != null) {
+      throw new GatewayError(
+        'permission_denied',
+        'This account is suspended: its API keys are refused until an operator lifts the suspension',
+      );
+    }
+  }
+
   #policyOf(tenantId: string): RoutingPolicy {
     return this.#o.directory.tenant(tenantId)?.policy ?? this.#o.fallbackPolicy;
   }
@@ -157,6 +169,7 @@ export class TenancyAuthenticator implements Authenticator {
     const hmac = byokHmac(this.#o.byokKey, provider.kind, token);
     const tenantId = byokTenantId(hmac);
     const entry = this.#o.directory.tenant(tenantId);
+    if (entry) this.#refuseSuspended(tenantId);
     const base = entry?.policy ?? this.#o.fallbackPolicy;
     const policy =
       base.providers?.length === 1 && base.providers[0] === provider.id ? base : { ...base, providers: [provider.id] };

@@ -77,6 +77,10 @@ export class DashboardLinks {
   }
 
   /** The public origin links point at (server.publicUrl, else the address the server listens on). */
+  get baseUrl(): string {
+    return this.#baseUrl;
+  }
+
   setBaseUrl(url: string): void {
     this.#baseUrl = url.replace(/\/+$/, '');
     this.#cache.clear();

@@ -276,6 +276,28 @@ export class TenancyRepository {
     return (await this.getTenant(id))!;
   }
 
+  /**
+   * Suspends a tenant (its keys are refused on every /v1 route) or lifts the suspension (`null`); bumps the
+   * settings version, so every replica applies it through its change feed. Throws not_found for an unknown tenant.
+   */
+  async setSuspended(id: string, suspension: { reason: string } | null): Promise<Tenant> {
+    const at = this.#now();
+    const changed = await this.#write(async (trx) => {
+      const result = await trx
+        .updateTable('tenant')
+        .set({
+          suspended_at: suspension ? at : null,
+          suspended_reason: suspension ? suspension.reason : null,
+          updated_at: at,
+        })
+        .where('id', '=', id)
+        .executeTakeFirst();
+      return Number(result.numUpdatedRows) > 0;
+    });
+    if (!changed) throw new GatewayError('not_found', `No tenant '${id}'`);
+    return (await this.getTenant(id))!;
+  }
+
   /** Every dashboard link issued so far, and every open client session of the tenant, stop working. */
   async revokeDashboardLinks(id: string): Promise<number> {
     const at = this.#now();

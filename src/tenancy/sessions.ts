@@ -9,7 +9,7 @@ import { sha256Hex } from './auth.ts';
  * session has its own CSRF token for forms. A session is of one kind: a client session names one tenant
  * and is never accepted by admin pages, and the other way round.
  */
-export type SessionKind = 'client' | 'admin';
+export type SessionKind = 'client' | 'admin' | 'console';
 
 export interface Session {
   kind: SessionKind;

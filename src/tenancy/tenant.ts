@@ -18,6 +18,9 @@ export interface Tenant {
   /** Set for bring-your-own-key tenants. */
   byokProvider: string | null;
   linksValidAfter: number;
+  /** Set while an admin has suspended the tenant (docs/billing.md): its keys get 403 on every /v1 route. */
+  suspendedAt?: number | null;
+  suspendedReason?: string | null;
   createdAt: number;
   updatedAt: number;
 }
@@ -66,6 +69,8 @@ export function tenantFromRow(row: Selectable<TenantTable>): Tenant {
     groups: parseJsonArray(row.groups ?? null) ?? [],
     byokProvider: row.byok_provider,
     linksValidAfter: Number(row.links_valid_after),
+    suspendedAt: row.suspended_at == null ? null : Number(row.suspended_at),
+    suspendedReason: row.suspended_reason ?? null,
     createdAt: Number(row.created_at),
     updatedAt: Number(row.updated_at),
   };

@@ -157,8 +157,13 @@ forEachDatabase('ledger', (suite) => {
     assert.equal(set.code, 0, set.err);
     const listed = await cli(runLedgerCommand, config, 'plans', 'list', '--json');
     assert.deepEqual(JSON.parse(listed.out), [
-      { id: 'pro', name: 'Pro', monthlyCapNano: 50_000_000_000, models: ['up/a', 'up/b'] },
+      { id: 'pro', name: 'Pro', monthlyCapNano: 50_000_000_000, models: ['up/a', 'up/b'], public: false },
     ]);
+    assert.equal((await cli(runLedgerCommand, config, 'plans', 'set', 'pro', '--public', 'yes')).code, 0);
+    const publicPlan = JSON.parse((await cli(runLedgerCommand, config, 'plans', 'list', '--json')).out);
+    assert.equal(publicPlan[0].public, true, 'made public, the rest kept');
+    assert.equal(publicPlan[0].monthlyCapNano, 50_000_000_000);
+    assert.notEqual((await cli(runLedgerCommand, config, 'plans', 'set', 'pro', '--public', 'maybe')).code, 0);
     assert.equal((await cli(runLedgerCommand, config, 'plans', 'set', 'pro', '--cap-usd', '')).code, 0);
     const uncapped = JSON.parse((await cli(runLedgerCommand, config, 'plans', 'list', '--json')).out);
     assert.equal(uncapped[0].monthlyCapNano, null, 'cap removed, name and models kept');

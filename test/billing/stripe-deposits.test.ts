@@ -286,6 +286,54 @@ for (const kind of ['sqlite', 'postgres'] as const) {
       assert.equal((await verify()).ok, true);
     });
 
+    test('an event id is handled once: a replay of it is a duplicate whatever it carries, and is stored with its type and time', async () => {
+      const id = await tenant();
+      const eventId = `evt_replay_${id}`;
+      const first = await deliver(event('checkout.session.completed', completedSession(id, 1500), eventId));
+      assert.equal(first.body.outcome, 'deposit');
+      await unchanged(id, async () => {
+        // The same event id, freshly signed, for a session the ledger has never seen: the id alone stops it.
+        const replay = await deliver(
+          event('checkout.session.completed', completedSession(id, 2000, {}, `cs_test_${id}_other`), eventId),
+        );
+        assert.equal(replay.status, 200);
+        assert.equal(replay.body.outcome, 'duplicate');
+        // An ignored event type is kept too, and its replay is a duplicate.
+        const ignoredId = `evt_ignored_${id}`;
+        assert.equal((await deliver(event('customer.created', { id: 'cus_1' }, ignoredId))).body.outcome, 'ignored');
+        assert.equal((await deliver(event('customer.created', { id: 'cus_1' }, ignoredId))).body.outcome, 'duplicate');
+      });
+      const rows = await gw.runtime.store.db
+        .selectFrom('stripe_event')
+        .selectAll()
+        .where('id', 'in', [eventId, `evt_ignored_${id}`])
+        .orderBy('id')
+        .execute();
+      assert.deepEqual(
+        rows.map((r) => [r.id, r.type, r.outcome]),
+        [
+          [`evt_ignored_${id}`, 'customer.created', 'ignored'],
+          [eventId, 'checkout.session.completed', 'deposit'],
+        ],
+      );
+      for (const r of rows) {
+        assert.ok(Math.abs(Number(r.created_at) - Date.now()) < 120_000, 'the event time is kept (ms)');
+        assert.ok(Number(r.received_at) >= Number(r.created_at) - 1_000);
+      }
+      // A refused delivery (unknown session) is not stored, so Stripe's retry is heard once fixed.
+      const refusedId = `evt_refused_${id}`;
+      const refused = await deliver(
+        event('checkout.session.completed', completedSession(id, 1500, { metadata: {} }, 'cs_unknown'), refusedId),
+      );
+      assert.equal(refused.status, 404);
+      const stored = await gw.runtime.store.db
+        .selectFrom('stripe_event')
+        .select('id')
+        .where('id', '=', refusedId)
+        .executeTakeFirst();
+      assert.equal(stored, undefined);
+    });
+
     test('the signature is checked on the raw bytes: forged, tampered, missing or too old is a 400 and no change', async () => {
       const id = await tenant();
       const payload = event('checkout.session.completed', completedSession(id, 5000));

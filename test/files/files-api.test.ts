@@ -163,9 +163,11 @@ for (const kind of ['sqlite', 'postgres'] as const) {
         assert.equal(e.code, 'permission_denied');
         assert.equal((await errorOf(await get(gw, refused, '/v1/files'))).status, 403);
       }
-      const ok = await upload(gw, filesOnly, parts);
-      assert.equal(ok.status, 200);
-      await ok.text();
+      for (const allowed of [filesOnly, await key({ scopes: ['executions'] })]) {
+        const ok = await upload(gw, allowed, parts);
+        assert.equal(ok.status, 200);
+        await ok.text();
+      }
     });
 
     test('multipart mistakes get clear errors: no file, two files, no purpose, unknown and server-only purposes', async () => {

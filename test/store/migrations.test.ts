@@ -13,6 +13,8 @@ forEachDatabase('store migrations', (suite) => {
       .sort();
     assert.deepEqual(tables, [
       'account',
+      'account_login',
+      'account_token',
       'admin_user',
       'api_key',
       'channel',
@@ -22,14 +24,19 @@ forEachDatabase('store migrations', (suite) => {
       'execution',
       'idempotency_key',
       'ledger_entry',
+      'ledger_node',
       'plan',
       'stored_file',
       'stored_response',
+      'stripe_event',
       'tenancy_settings',
       'tenant',
       'usage_dim',
       'usage_hourly',
       'usage_record',
+      'webhook_attempt',
+      'webhook_delivery',
+      'webhook_secret',
     ]);
     const applied = await sql<{ name: string }>`select name from kysely_migration order by name`.execute(store.db);
     assert.deepEqual(

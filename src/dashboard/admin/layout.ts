@@ -3,7 +3,7 @@ import { type PageInput, page } from '../layout.ts';
 
 /** The frame of every signed-in admin page: "Admin" under the brand, the admin navigation, sign-out. */
 export function adminLayout(
-  active: 'overview' | 'tenants' | 'keys' | 'channels',
+  active: 'overview' | 'tenants' | 'accounts' | 'keys' | 'channels',
   csrf: string,
   input: Omit<PageInput, 'scope' | 'nav' | 'signOut'>,
 ): SafeHtml {
@@ -13,6 +13,7 @@ export function adminLayout(
     nav: [
       { href: '/admin', label: 'Analytics', active: active === 'overview' },
       { href: '/admin/tenants', label: 'Tenants', active: active === 'tenants' },
+      { href: '/admin/accounts', label: 'Accounts', active: active === 'accounts' },
       { href: '/admin/keys', label: 'API keys', active: active === 'keys' },
       { href: '/admin/channels', label: 'Channels', active: active === 'channels' },
     ],

@@ -9,7 +9,7 @@ export const LOGIN_WINDOW_MS = 15 * 60_000;
 /** Keys held per map (addresses, accounts). */
 const CAPACITY = 10_000;
 /** The one key of every username that fails the username rules (no such account can exist). */
-const INVALID_USERNAME = '\u0000invalid';
+export const INVALID_ACCOUNT = '\u0000invalid';
 
 /**
  * Slows password guessing on the admin login (the page and the JSON API share one instance). An attempt is
@@ -28,8 +28,12 @@ export class LoginThrottle {
   readonly #addresses = new FixedWindows(CAPACITY, LOGIN_WINDOW_MS);
   readonly #accounts = new FixedWindows(CAPACITY, LOGIN_WINDOW_MS);
 
-  constructor(now: () => number = () => Date.now()) {
+  readonly #accountKey: (account: string) => string;
+
+  /** `accountKey`: an account's name → its key, one shared key for names that cannot exist (default: admin usernames). */
+  constructor(now: () => number = () => Date.now(), accountKey: (account: string) => string = adminAccountKey) {
     this.#now = now;
+    this.#accountKey = accountKey;
   }
 
   /** Counts one attempt, synchronously, or refuses it (then nothing is counted). */
@@ -37,7 +41,7 @@ export class LoginThrottle {
     const now = this.#now();
     const keys: Array<[FixedWindows, string]> = [
       [this.#addresses, addressKey(address)],
-      [this.#accounts, accountKey(username)],
+      [this.#accounts, this.#accountKey(username)],
     ];
     let waitUntil = 0;
     for (const [windows, key] of keys) {
@@ -52,7 +56,7 @@ export class LoginThrottle {
 
   succeeded(address: string, username: string): void {
     this.#addresses.delete(addressKey(address));
-    this.#accounts.delete(accountKey(username));
+    this.#accounts.delete(this.#accountKey(username));
   }
 
   /** Keys held, addresses and accounts together. */
@@ -76,8 +80,8 @@ export function addressKey(address: string): string {
     .join(':')}::/64`;
 }
 
-function accountKey(username: string): string {
-  return USERNAME.test(username) ? username : INVALID_USERNAME;
+function adminAccountKey(username: string): string {
+  return USERNAME.test(username) ? username : INVALID_ACCOUNT;
 }
 
 /**

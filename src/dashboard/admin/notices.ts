@@ -11,6 +11,12 @@ const NOTICES: Record<string, string> = {
   saved: 'Saved. The tenant’s next request uses the new policy.',
   revoked: 'Key revoked. Requests with it are refused from now on.',
   'links-revoked': 'All dashboard links of this tenant were revoked.',
+  credited: 'Credit recorded in the ledger.',
+  debited: 'Debit recorded in the ledger.',
+  'plan-saved': 'Plan saved. Accounts on it use the change from their next request.',
+  'plan-assigned': 'Plan assigned. The account’s next request uses it.',
+  suspended: 'Account suspended: its API keys are refused from now on, on every gateway process.',
+  unsuspended: 'Suspension lifted: the account’s API keys work again.',
 };
 
 export function noticeFrom(req: FastifyRequest): Notice | undefined {

@@ -89,6 +89,8 @@ export interface TenantDetailInput extends Frame {
   models: CatalogModel[];
   current: Record<Tier, CatalogModel | undefined>;
   defaultPreset: string;
+  /** The tenant has a billed account (its page: /admin/accounts/<id>). */
+  billed?: boolean;
 }
 
 export function tenantDetailPage(input: TenantDetailInput): SafeHtml {
@@ -98,7 +100,7 @@ export function tenantDetailPage(input: TenantDetailInput): SafeHtml {
   return adminLayout('tenants', input.csrf, {
     title: tenant.name,
     body: html`
-<div class="page-head"><div><h1>${tenant.name}</h1><p class="mono">${tenant.id}${tenant.byokProvider ? ` · own ${tenant.byokProvider} key` : ''}</p></div></div>
+<div class="page-head"><div><h1>${tenant.name}</h1><p class="mono">${tenant.id}${tenant.byokProvider ? ` · own ${tenant.byokProvider} key` : ''}${input.billed ? html` · <a href="/admin/accounts/${encodeURIComponent(tenant.id)}">billed account</a>` : ''}</p></div>${tenant.suspendedAt != null ? html`<div><span class="badge bad">suspended</span></div>` : ''}</div>
 ${noticeBox(input.notice)}
 <div class="grid kpis">
   ${kpi('Requests (30 days)', compact(t.requests), t.requests > 0 ? `${percent(t.errors, t.requests)} failed` : 'none yet')}

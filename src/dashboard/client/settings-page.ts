@@ -32,7 +32,8 @@ function price(m: CatalogModel): string {
   return `$${m.price.input}/$${m.price.output} per Mtok`;
 }
 
-export function clientSettingsPage(input: SettingsPageInput): SafeHtml {
+/** The preset and per-tier model form (shared by the client dashboard and the console). */
+export function settingsForm(input: SettingsPageInput, action: string, cancelHref: string): SafeHtml {
   const { tenant } = input;
   const chosen = tenant.preset;
   const presetCard = (value: Preset | 'default', title: string, desc: string) => html`<label class="preset">
@@ -40,12 +41,7 @@ export function clientSettingsPage(input: SettingsPageInput): SafeHtml {
     <span class="title">${title}<span class="check"></span></span>
     <span class="desc">${desc}</span>
   </label>`;
-  return clientLayout('settings', tenant, input.csrf, {
-    title: 'Routing settings',
-    body: html`
-<div class="page-head"><div><h1>Routing settings</h1><p>Changes apply to your next API request.</p></div></div>
-${noticeBox(input.notice)}
-<form class="stack" method="post" action="/client/settings">
+  return html`<form class="stack" method="post" action="${action}">
   <input type="hidden" name="_csrf" value="${input.csrf}">
   <section class="card">
     <div class="card-head"><h2>Preset</h2><span class="hint">how each tier picks its model</span></div>
@@ -73,8 +69,18 @@ ${noticeBox(input.notice)}
       )}
     </div>
   </section>
-  <div class="actions"><button class="button" type="submit">Save settings</button><a class="button secondary" href="/client">Cancel</a></div>
-</form>
+  <div class="actions"><button class="button" type="submit">Save settings</button><a class="button secondary" href="${cancelHref}">Cancel</a></div>
+</form>`;
+}
+
+export function clientSettingsPage(input: SettingsPageInput): SafeHtml {
+  const { tenant } = input;
+  return clientLayout('settings', tenant, input.csrf, {
+    title: 'Routing settings',
+    body: html`
+<div class="page-head"><div><h1>Routing settings</h1><p>Changes apply to your next API request.</p></div></div>
+${noticeBox(input.notice)}
+${settingsForm(input, '/client/settings', '/client')}
 <section class="card danger-zone">
   <h2>Dashboard links</h2>
   <p>Every API response carries a fresh link to this dashboard. If a link leaked, revoke all links issued so far: this signs you out too, and the link in your next API response works again.</p>

@@ -1,7 +1,8 @@
-import type { FastifyInstance, FastifyReply } from 'fastify';
+import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { GatewayError } from '../../core/errors.ts';
 import { TIERS } from '../../core/tiers.ts';
 import { modelsTenantMayUse, validateSettings } from '../../tenancy/policy.ts';
+import type { Tenant } from '../../tenancy/tenant.ts';
 import type { DashboardDeps } from '../deps.ts';
 import { formField } from '../http.ts';
 import type { Notice } from '../layout.ts';
@@ -43,18 +44,29 @@ export function registerClientSettings(app: FastifyInstance, deps: DashboardDeps
   app.post('/client/settings', async (req, reply) => {
     const ctx = await clientForForm(deps, req, reply);
     if (!ctx) return;
-    const { policy } = tenantRouting(deps, ctx.tenant);
-    try {
-      const patch = validateSettings(deps.catalog, policy, {
-        preset: formField(req, 'preset') ?? '',
-        tierModels: Object.fromEntries(TIERS.map((tier) => [tier, formField(req, tier) ?? ''])),
-      });
-      await deps.tenancy.repo.updateTenant(ctx.tenant.id, patch);
-      await deps.tenancy.directory.afterWrite();
-    } catch (err) {
-      if (!(err instanceof GatewayError) || err.code !== 'invalid_request') throw err;
-      return render(ctx, reply, 400, { tone: 'bad', text: err.message });
-    }
+    const refused = await saveSettingsForm(deps, ctx.tenant, req);
+    if (refused) return render(ctx, reply, 400, refused);
     return redirect(reply, '/client/settings?saved=1');
   });
+}
+
+/** The settings form's preset and tier models, validated and saved for the tenant; a refusal is returned as a notice. */
+export async function saveSettingsForm(
+  deps: DashboardDeps,
+  tenant: Tenant,
+  req: FastifyRequest,
+): Promise<Notice | undefined> {
+  const { policy } = tenantRouting(deps, tenant);
+  try {
+    const patch = validateSettings(deps.catalog, policy, {
+      preset: formField(req, 'preset') ?? '',
+      tierModels: Object.fromEntries(TIERS.map((tier) => [tier, formField(req, tier) ?? ''])),
+    });
+    await deps.tenancy.repo.updateTenant(tenant.id, patch);
+    await deps.tenancy.directory.afterWrite();
+    return undefined;
+  } catch (err) {
+    if (!(err instanceof GatewayError) || err.code !== 'invalid_request') throw err;
+    return { tone: 'bad', text: err.message };
+  }
 }

@@ -6,7 +6,18 @@ export function registerOps(app: FastifyInstance, runtime: Runtime): void {
   app.get('/healthz', async () => ({ status: 'ok' }));
   app.get('/readyz', async (_req, reply) => {
     if (runtime.draining) return reply.code(503).send({ status: 'draining' });
-    return { status: 'ready', providers: runtime.catalog.providers.size, models: runtime.catalog.models.length };
+    const redis = runtime.redisStatus();
+    // failMode closed: without Redis, limited keys are refused, so a load balancer should send traffic elsewhere.
+    // failMode open: this replica still serves (limits counted locally, modro_limits_degraded_total counts them).
+    if (redis && !redis.up && redis.failMode === 'closed') {
+      return reply.code(503).send({ status: 'redis unreachable', redis: 'down', failMode: 'closed' });
+    }
+    return {
+      status: 'ready',
+      providers: runtime.catalog.providers.size,
+      models: runtime.catalog.models.length,
+      ...(redis ? { redis: redis.up ? 'up' : 'degraded' } : {}),
+    };
   });
   app.get('/metrics', async (_req, reply) => {
     runtime.refreshGauges();

@@ -9,8 +9,11 @@ import * as m0006 from './0006-channels.ts';
 import * as m0007 from './0007-groups.ts';
 import * as m0008 from './0008-key-previous-hash-index.ts';
 import * as m0009 from './0009-executions.ts';
-import * as m0010 from './0010-files.ts';
-import * as m0011 from './0011-idempotency-keys.ts';
+import * as m0010 from './0010-money-admin.ts';
+import * as m0011 from './0011-accounts.ts';
+import * as m0012 from './0012-webhooks.ts';
+import * as m0013 from './0013-files.ts';
+import * as m0014 from './0014-idempotency-keys.ts';
 import type { SqlDialect } from './column-types.ts';
 
 /**
@@ -35,8 +38,11 @@ const MIGRATIONS: Readonly<Record<string, MigrationModule>> = {
   '0007_groups': m0007,
   '0008_key_previous_hash_index': m0008,
   '0009_executions': m0009,
-  '0010_files': m0010,
-  '0011_idempotency_keys': m0011,
+  '0010_money_admin': m0010,
+  '0011_accounts': m0011,
+  '0012_webhooks': m0012,
+  '0013_files': m0013,
+  '0014_idempotency_keys': m0014,
 };
 
 export class StaticMigrationProvider implements MigrationProvider {

@@ -130,7 +130,17 @@ export function registerAdminApiLedger(app: FastifyInstance, deps: DashboardDeps
     }
     const name = input['name'] ?? idOf(req);
     if (typeof name !== 'string') throw new GatewayError('invalid_request', 'name: text', { param: 'name' });
-    return ledger.savePlan({ id: idOf(req), name, monthlyCapNano, models: (models as string[] | null) ?? null });
+    const isPublic = input['public'] ?? false;
+    if (typeof isPublic !== 'boolean') {
+      throw new GatewayError('invalid_request', 'public: true (users may choose it) or false', { param: 'public' });
+    }
+    return ledger.savePlan({
+      id: idOf(req),
+      name,
+      monthlyCapNano,
+      models: (models as string[] | null) ?? null,
+      public: isPublic,
+    });
   });
 
   app.get('/admin/api/ledger/verify', async (req, reply) => {

@@ -1,6 +1,6 @@
 import type { FastifyInstance, FastifyRequest } from 'fastify';
 import { GatewayError } from '../../../core/errors.ts';
-import { createTenant, revokeLinks, updateTenantSettings } from '../../../tenancy/admin-operations.ts';
+import { createTenant, revokeLinks, setSuspended, updateTenantSettings } from '../../../tenancy/admin-operations.ts';
 import { adminOps, type DashboardDeps } from '../../deps.ts';
 import { adminForApi, jsonObject } from './request.ts';
 
@@ -48,6 +48,17 @@ export function registerAdminApiTenants(app: FastifyInstance, deps: DashboardDep
       allowedModels: input['allowedModels'],
       groups: input['groups'],
     });
+  });
+
+  // Suspension (docs/billing.md): the tenant's keys get 403 on every /v1 route, on every replica.
+  app.post('/admin/api/tenants/:id/suspend', async (req, reply) => {
+    if (!(await adminForApi(deps, req, reply, true))) return;
+    return setSuspended(ops, idOf(req), { suspended: true, reason: jsonObject(req)['reason'] });
+  });
+
+  app.post('/admin/api/tenants/:id/unsuspend', async (req, reply) => {
+    if (!(await adminForApi(deps, req, reply, true))) return;
+    return setSuspended(ops, idOf(req), { suspended: false });
   });
 
   app.post('/admin/api/tenants/:id/revoke-links', async (req, reply) => {

@@ -2,7 +2,7 @@ import type { Kysely } from 'kysely';
 import type { SqlDialect } from './column-types.ts';
 
 /**
- * Idempotency keys (docs/idempotency.md, decision 0032): one row per tenant and key, taken by the first
+ * Idempotency keys (docs/idempotency.md, decision 0035): one row per tenant and key, taken by the first
  * request (the primary key makes two takers impossible, across processes), then holding its final response.
  */
 // biome-ignore lint/suspicious/noExplicitAny: migrations are frozen in time and must not follow today's Database type.
