@@ -173,6 +173,21 @@ const tenancySchema = z.strictObject({
     .prefault({}),
 });
 
+/** One purpose of files (files.purposes): what may be uploaded under it and how long it is kept. */
+const filePurposeSchema = z.strictObject({
+  /** Allowed content types: image/png, image/* (a whole family) or any type. */
+  types: z
+    .array(z.string().regex(/^([a-z0-9.+-]+|\*)\/([a-z0-9.+-]+|\*)$/))
+    .min(1)
+    .optional(),
+  /** Largest file (bytes). */
+  maxBytes: positiveInt.optional(),
+  /** Files of this purpose are deleted this many days after they were stored; absent or 0: kept until deleted. */
+  retentionDays: z.number().min(0).optional(),
+  /** Whether clients may upload it (false: only the server writes it, e.g. execution outputs). */
+  upload: z.boolean().optional(),
+});
+
 export const configSchema = z.strictObject({
   server: z
     .strictObject({
@@ -491,6 +506,31 @@ export const configSchema = z.strictObject({
       store: z.boolean().default(false),
       /** A stored response expires (404 from then on) and is pruned this many days after it was answered. */
       retentionDays: positiveInt.default(30),
+    })
+    .prefault({}),
+  /** Idempotency keys (docs/idempotency.md): Stripe's semantics on POST /v1/files, chat and executions. */
+  idempotency: z
+    .strictObject({
+      /** A key and its stored answer are kept this long after the first request (ms; default 24 hours). */
+      ttlMs: positiveInt.default(86_400_000),
+      /**
+       * A request still running after this long is presumed dead (its process crashed) and a retry with its key
+       * runs anew (ms; default 10 minutes). Keep it above the longest request (routing.maxTotalMs).
+       */
+      lockTimeoutMs: positiveInt.default(600_000),
+    })
+    .prefault({}),
+  /** Tenants' files (docs/files.md): `POST /v1/files` and the files executions read and write. */
+  files: z
+    .strictObject({
+      /** Folder of the bytes; default `files` in the data folder. */
+      root: z.string().min(1).optional(),
+      /** Most bytes one tenant may store in all (uploads and outputs); absent: no limit. */
+      maxTenantBytes: positiveInt.optional(),
+      /** Purposes, merged over the built-in ones (execution_input, execution_output, vision, user_data). */
+      purposes: z.record(z.string().regex(/^[a-z][a-z0-9_-]{0,63}$/), filePurposeSchema).default({}),
+      /** How often expired files are deleted (ms). */
+      sweepIntervalMs: positiveInt.default(3_600_000),
     })
     .prefault({}),
   /**

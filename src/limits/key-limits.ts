@@ -13,7 +13,16 @@ import { GatewayError } from '../core/errors.ts';
  * anything (models, count_tokens, the webhook delivery log); `webhooks` (and `executions`) grant the webhook API,
  * secret included.
  */
-export const SCOPES = ['chat', 'messages', 'embeddings', 'executions', 'models', 'webhooks', 'read-only'] as const;
+export const SCOPES = [
+  'chat',
+  'messages',
+  'embeddings',
+  'executions',
+  'models',
+  'webhooks',
+  'files',
+  'read-only',
+] as const;
 export type Scope = (typeof SCOPES)[number];
 
 /** The endpoints admission knows, and the scopes that grant each. */
@@ -27,7 +36,9 @@ export type Endpoint =
   /** Reading the webhook delivery log. */
   | 'webhook_deliveries'
   /** Redelivering, reading or rotating the webhook signing secret. */
-  | 'webhooks_manage';
+  | 'webhooks_manage'
+  /** Every /v1/files route. */
+  | 'files';
 const GRANTED_BY: Readonly<Record<Endpoint, readonly Scope[]>> = {
   chat: ['chat'],
   messages: ['messages'],
@@ -38,6 +49,8 @@ const GRANTED_BY: Readonly<Record<Endpoint, readonly Scope[]>> = {
   // Webhooks announce executions: a key that may submit them may also verify and inspect their webhooks.
   webhook_deliveries: ['webhooks', 'executions', 'read-only'],
   webhooks_manage: ['webhooks', 'executions'],
+  // Executions read input files and produce output files: a key that may submit them may handle those.
+  files: ['files', 'executions'],
 };
 
 export const QUOTA_PERIODS = ['total', 'monthly', 'daily'] as const;

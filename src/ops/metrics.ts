@@ -18,6 +18,8 @@ export class Metrics {
   readonly inFlight: Gauge;
   readonly usageQueue: Gauge;
   readonly usageJournalFailures: Counter;
+  /** Requests with an Idempotency-Key, by outcome (new, replay, in_progress, mismatch). */
+  readonly idempotency: Counter<'outcome'>;
   /** Event-loop delay since the previous scrape (libuv timer lateness, 10 ms resolution); see close(). */
   private readonly loopDelay: ELDHistogram = monitorEventLoopDelay({ resolution: 10 });
 
@@ -82,6 +84,12 @@ export class Metrics {
     this.usageJournalFailures = new Counter({
       name: 'modro_usage_journal_failures_total',
       help: 'Usage records whose journal append failed (kept in memory until written; a crash before then loses them)',
+      registers,
+    });
+    this.idempotency = new Counter({
+      name: 'modro_idempotency_requests_total',
+      help: 'Requests with an Idempotency-Key: new (ran), replay (stored answer), in_progress or mismatch (409)',
+      labelNames: ['outcome'],
       registers,
     });
     this.loopDelay.enable();

@@ -23,6 +23,20 @@ export function sendHandled(reply: FastifyReply, codec: ProtocolCodec, ctx: Requ
   }
 }
 
+/** A finished answer or error, encoded but not sent (an idempotent request stores it first). */
+export function encodeAnswer(
+  codec: ProtocolCodec,
+  ctx: RequestContext,
+  handled: Exclude<Handled, { kind: 'stream' }>,
+): { status: number; headers: Record<string, string>; body: string | Buffer } {
+  if (handled.kind === 'error') {
+    const encoded = codec.encodeError(handled.error, ctx.requestId);
+    return { status: encoded.status, headers: { ...handled.headers, ...encoded.headers }, body: encoded.body };
+  }
+  const encoded = codec.encodeCompletion(handled, ctx.requestId, ctx.request);
+  return { status: 200, headers: { ...handled.headers, ...encoded.headers }, body: encoded.body };
+}
+
 export function sendError(
   reply: FastifyReply,
   codec: ErrorCodec,

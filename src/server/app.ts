@@ -16,6 +16,7 @@ import { registerAccountPlans } from './routes/account-plans.ts';
 import { refuse, registerChatRoute, registerCountTokensRoute } from './routes/chat.ts';
 import { registerEmbeddingsRoute } from './routes/embeddings.ts';
 import { registerExecutionRoutes } from './routes/executions.ts';
+import { registerFilesRoutes } from './routes/files.ts';
 import { registerModels } from './routes/models.ts';
 import { registerOps } from './routes/ops.ts';
 import { registerResponsesRoutes } from './routes/responses.ts';
@@ -60,7 +61,7 @@ export function buildApp(runtime: Runtime) {
    * envelope of the endpoint's protocol, and, for API calls, after its usage record is journaled.
    */
   const sendBeforeRoute = async (req: FastifyRequest, reply: FastifyReply, error: GatewayError) => {
-    if (req.method === 'POST' && req.url.startsWith('/v1/')) {
+    if (req.method === 'POST' && req.url.startsWith('/v1/') && !req.url.startsWith('/v1/files')) {
       const codec = codecOfUrl(req.url);
       return refuse(runtime.pipeline, codec, req, reply, beginRequest(reply, codec.protocol), error);
     }
@@ -103,16 +104,19 @@ export function buildApp(runtime: Runtime) {
     return reply.code(404).send(openAIErrorBody(error));
   });
 
-  const { pipeline } = runtime;
-  registerChatRoute(app, { path: '/v1/chat/completions', codec: openAIChatCodec, pipeline, budget });
-  registerChatRoute(app, { path: '/v1/messages', codec: anthropicMessagesCodec, pipeline, budget });
-  registerResponsesRoutes(app, { pipeline, budget, store: runtime.responses, logger: runtime.logger });
+  const { pipeline, idempotency } = runtime;
+  registerChatRoute(app, { path: '/v1/chat/completions', codec: openAIChatCodec, pipeline, budget, idempotency });
+  registerChatRoute(app, { path: '/v1/messages', codec: anthropicMessagesCodec, pipeline, budget, idempotency });
+  registerResponsesRoutes(app, { pipeline, budget, store: runtime.responses, logger: runtime.logger, idempotency });
   registerCountTokensRoute(app, { path: '/v1/messages/count_tokens', codec: anthropicMessagesCodec, pipeline, budget });
   registerEmbeddingsRoute(app, { path: '/v1/embeddings', codec: openAIEmbeddingsCodec, pipeline, budget });
-  if (runtime.executions) registerExecutionRoutes(app, { pipeline, budget, service: runtime.executions.service });
+  if (runtime.executions) {
+    registerExecutionRoutes(app, { pipeline, budget, service: runtime.executions.service, idempotency });
+  }
   registerModels(app, pipeline, budget, Date.now());
   registerAccountPlans(app, { pipeline, budget, ledger: runtime.ledger });
   registerWebhookRoutes(app, { pipeline, budget, webhooks: runtime.webhooks, logger: runtime.logger });
+  registerFilesRoutes(app, { pipeline, budget, files: runtime.files, idempotency, logger: runtime.logger });
   registerOps(app, runtime);
   registerStripeWebhook(app, runtime);
   registerDashboard(app, runtime);

@@ -19,6 +19,9 @@ import type { Config } from '../config/schema.ts';
 import { GatewayError } from '../core/errors.ts';
 import { createExecutions, type Executions, type ExecutionsDeps } from '../executor/executions.ts';
 import { listenForWork, wakeChannel } from '../executor/pg-wake.ts';
+import { FileStore } from '../files/file-store.ts';
+import { purposesFrom } from '../files/purposes.ts';
+import { Idempotency } from '../idempotency/idempotency.ts';
 import { FreeModelLimiter } from '../limits/free-limits.ts';
 import { storedSpendSince } from '../limits/stored-spend.ts';
 import { createLogger, type Logger } from '../ops/logger.ts';
@@ -85,6 +88,10 @@ export interface Runtime {
   stripe: StripeDeposits | undefined;
   /** Stored responses of the Responses API; undefined unless `responses.store` is on. */
   responses: ResponseStore | undefined;
+  /** Tenants' files (docs/files.md): `/v1/files` and the execution worker's inputs and outputs. */
+  files: FileStore;
+  /** Idempotency keys (docs/idempotency.md), for routes that create or spend. */
+  idempotency: Idempotency;
   /** Signed webhook delivery (src/webhooks/): the outbox executions enqueue into, the tenant API's data. */
   webhooks: Webhooks;
   /** Asynchronous executions: the API's service, the queue and this process's worker (docs/executions.md). */
@@ -311,6 +318,31 @@ export async function createRuntime(options: RuntimeOptions): Promise<Runtime> {
       })
     : undefined;
   responses?.start();
+  const files = new FileStore({
+    db: store.db,
+    root: config.files.root ? resolve(config.files.root) : resolve(dataDir, 'files'),
+    purposes: purposesFrom(config.files.purposes),
+    maxTenantBytes: config.files.maxTenantBytes,
+    sweepIntervalMs: config.files.sweepIntervalMs,
+    // An upload cannot take longer than a request may (server.requestTimeoutMs): older temp files are leftovers.
+    staleMs: 2 * config.server.requestTimeoutMs + 60_000,
+    onError: (err, during) => logger.error({ err, during }, 'file store problem'),
+  });
+  await files.start();
+  const idempotency = new Idempotency({
+    db: store.db,
+    ttlMs: config.idempotency.ttlMs,
+    lockTimeoutMs: config.idempotency.lockTimeoutMs,
+    onOutcome: (outcome) => metrics.idempotency.inc({ outcome }),
+    // Never the stored body: which step failed, and why.
+    onError: (err, during) => logger.error({ err, during }, 'idempotency key problem'),
+  });
+  idempotency.start();
+  if (config.idempotency.lockTimeoutMs < config.routing.maxTotalMs) {
+    logger.warn(
+      'idempotency.lockTimeoutMs is below routing.maxTotalMs: a slow request could be run twice under one key',
+    );
+  }
   const webhooks = await createWebhooks({
     db: store.db,
     dialect: store.dialect,
@@ -458,6 +490,7 @@ export async function createRuntime(options: RuntimeOptions): Promise<Runtime> {
       runner,
       resolve: (slug: string) => mediaCandidates(catalog, slug).find((model) => runner.kinds.includes(model.kind)),
     })),
+    files,
     ...options.executions,
   });
   const runsExecutions = role === 'worker' || config.executions.enabled;
@@ -490,6 +523,8 @@ export async function createRuntime(options: RuntimeOptions): Promise<Runtime> {
     ledger,
     stripe,
     responses,
+    files,
+    idempotency,
     webhooks,
     executions,
     auth,
@@ -562,6 +597,8 @@ export async function createRuntime(options: RuntimeOptions): Promise<Runtime> {
       await usage.close();
       await ledger.close().catch((err: unknown) => logger.error({ err }, 'ledger entries could not be written'));
       await responses?.close();
+      await files.close();
+      await idempotency.close();
       await accounts.close();
       await webhooks.close();
       await tenancy.close();

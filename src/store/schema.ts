@@ -38,6 +38,8 @@ export interface Database {
   webhook_delivery: WebhookDeliveryTable;
   webhook_attempt: WebhookAttemptTable;
   webhook_secret: WebhookSecretTable;
+  stored_file: StoredFileTable;
+  idempotency_key: IdempotencyKeyTable;
 }
 
 /**
@@ -148,6 +150,39 @@ export interface StoredResponseTable {
   messages: string;
   /** JSON: the Response object as it was answered. */
   response: string;
+  created_at: number;
+  expires_at: number;
+}
+
+/** A tenant's file (migration 0013_files; src/store/files.ts); its bytes are on disk under a path of its id. */
+export interface StoredFileTable {
+  /** `file_` + a random UUID. */
+  id: string;
+  tenant_id: string;
+  purpose: string;
+  filename: string | null;
+  content_type: string;
+  bytes: number;
+  /** Hex SHA-256 of the bytes. */
+  sha256: string;
+  created_at: number;
+  /** ms epoch; null: kept until deleted. */
+  expires_at: number | null;
+}
+
+/** An idempotency key of a tenant (migration 0014_idempotency_keys; src/store/idempotency-keys.ts). */
+export interface IdempotencyKeyTable {
+  tenant_id: string;
+  key: string;
+  /** Hex SHA-256 of method, path and body. */
+  fingerprint: string;
+  owner: string;
+  /** null while the first request runs. */
+  status: number | null;
+  /** JSON object of the response headers kept. */
+  headers: string | null;
+  body: string | null;
+  locked_until: number | null;
   created_at: number;
   expires_at: number;
 }

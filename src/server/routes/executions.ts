@@ -1,10 +1,14 @@
-import type { FastifyInstance, FastifyReply } from 'fastify';
+import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
+import { GatewayError } from '../../core/errors.ts';
 import type { Answer, ExecutionService } from '../../executor/service.ts';
+import { fingerprint, type Idempotency, keyOf } from '../../idempotency/idempotency.ts';
+import type { RequestStart } from '../../pipeline/context.ts';
 import type { Pipeline } from '../../pipeline/pipeline.ts';
 import { openAIChatCodec } from '../../protocols/openai-chat/codec.ts';
 import { sendError } from '../answer.ts';
 import { authenticateFirst, callerOf } from '../authenticate-first.ts';
 import type { BodyBudget } from '../body-budget.ts';
+import { conflictHeaders, keptHeaders, sendReplay } from '../idempotent.ts';
 import { beginRequest } from '../request-start.ts';
 import { sendRaw } from '../respond.ts';
 import { refuse } from './chat.ts';
@@ -19,15 +23,23 @@ export interface ExecutionRouteOptions {
   pipeline: Pipeline;
   budget: BodyBudget;
   service: ExecutionService;
+  /** `Idempotency-Key` on submissions (docs/idempotency.md): a retried POST gets the same execution. */
+  idempotency?: Idempotency | undefined;
 }
 
-export function registerExecutionRoutes(app: FastifyInstance, { pipeline, budget, service }: ExecutionRouteOptions) {
+export function registerExecutionRoutes(
+  app: FastifyInstance,
+  { pipeline, budget, service, idempotency }: ExecutionRouteOptions,
+) {
   const codec = openAIChatCodec;
   const onRequest = authenticateFirst(pipeline, budget, (req, reply, error) =>
     refuse(pipeline, codec, req, reply, beginRequest(reply, codec.protocol), error),
   );
   app.post('/v1/executions', { onRequest }, async (req, reply) => {
     const start = beginRequest(reply, codec.protocol);
+    const key = idempotency ? keyOf(req.headers) : undefined;
+    if (key instanceof GatewayError) return refuse(pipeline, codec, req, reply, start, key);
+    if (key !== undefined && idempotency) return submitOnce(idempotency, key, req, reply, start);
     const answer = await service.submit(start, callerOf(req), req.body);
     if (!answer.ok) {
       reply.headers(answer.headers);
@@ -35,6 +47,50 @@ export function registerExecutionRoutes(app: FastifyInstance, { pipeline, budget
     }
     return send(reply, answer, start.requestId);
   });
+
+  /**
+   * A submission with an Idempotency-Key: the first one's 202 (the same execution id) for every retry of it. A
+   * submission refused as invalid releases the key (nothing was created, as Stripe); other refusals are kept.
+   */
+  const submitOnce = async (
+    once: Idempotency,
+    key: string,
+    req: FastifyRequest,
+    reply: FastifyReply,
+    start: RequestStart,
+  ) => {
+    const caller = callerOf(req);
+    const begun = await once.begin(
+      caller.tenantId,
+      key,
+      fingerprint('POST', '/v1/executions', JSON.stringify(req.body)),
+    );
+    if (begun.kind === 'replay') return sendReplay(reply, begun.response);
+    if (begun.kind === 'conflict') {
+      reply.headers(conflictHeaders(begun.reason));
+      return refuse(pipeline, codec, req, reply, start, begun.error);
+    }
+    let answer: Answer;
+    try {
+      answer = await service.submit(start, caller, req.body);
+    } catch (err) {
+      await begun.release();
+      throw err;
+    }
+    if (!answer.ok) {
+      if (answer.error.code === 'invalid_request') await begun.release();
+      const recorded = await pipeline.refuse(start, answer.error, { caller, model: modelOf(req.body) });
+      const encoded = codec.encodeError(answer.error, start.requestId);
+      const headers = { ...answer.headers, ...recorded, ...encoded.headers };
+      const body = String(encoded.body);
+      await begun.finish({ status: encoded.status, headers: keptHeaders(headers), body });
+      return sendRaw(reply, encoded.status, headers, body);
+    }
+    const headers = { ...answer.headers, 'x-request-id': start.requestId, 'content-type': 'application/json' };
+    const body = JSON.stringify(answer.body);
+    await begun.finish({ status: answer.status, headers: keptHeaders(headers), body });
+    return sendRaw(reply, answer.status, headers, body);
+  };
   app.get('/v1/executions', { onRequest }, async (req, reply) => {
     const start = beginRequest(reply, codec.protocol);
     const query = (req.query ?? {}) as Record<string, unknown>;
@@ -48,6 +104,10 @@ export function registerExecutionRoutes(app: FastifyInstance, { pipeline, budget
     const start = beginRequest(reply, codec.protocol);
     return send(reply, await service.cancel(start, callerOf(req), req.params.id), start.requestId);
   });
+}
+
+function modelOf(body: unknown): unknown {
+  return body !== null && typeof body === 'object' ? (body as Record<string, unknown>)['model'] : undefined;
 }
 
 function send(reply: FastifyReply, answer: Answer, requestId: string) {

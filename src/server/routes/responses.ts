@@ -1,15 +1,16 @@
 import type { FastifyInstance } from 'fastify';
 import { toClientError } from '../../http/client-errors.ts';
+import type { Idempotency } from '../../idempotency/idempotency.ts';
 import type { Logger } from '../../ops/logger.ts';
 import type { Pipeline } from '../../pipeline/pipeline.ts';
 import { openAIResponsesCodec } from '../../protocols/openai-responses/codec.ts';
 import { prepareResponsesCall, responseNotFound } from '../../responses/prepare.ts';
 import type { ResponseStore } from '../../responses/response-store.ts';
-import { sendError, sendHandled } from '../answer.ts';
+import { sendError } from '../answer.ts';
 import { authenticateFirst, callerOf } from '../authenticate-first.ts';
 import type { BodyBudget } from '../body-budget.ts';
 import { beginRequest } from '../request-start.ts';
-import { refuse } from './chat.ts';
+import { handleOnce, refuse } from './chat.ts';
 
 /**
  * OpenAI's Responses API: `POST /v1/responses` as the chat routes (authenticate, decode, `pipeline.handle`,
@@ -23,11 +24,13 @@ export interface ResponsesRouteOptions {
   /** Undefined: storage is off (`responses.store: false`). */
   store: ResponseStore | undefined;
   logger: Logger;
+  /** Idempotency-Key on non-streaming requests (docs/idempotency.md). */
+  idempotency?: Idempotency | undefined;
 }
 
 export function registerResponsesRoutes(
   app: FastifyInstance,
-  { pipeline, budget, store, logger }: ResponsesRouteOptions,
+  { pipeline, budget, store, logger, idempotency }: ResponsesRouteOptions,
 ) {
   const codec = openAIResponsesCodec;
   const onRequest = authenticateFirst(pipeline, budget, (req, reply, error) =>
@@ -45,7 +48,7 @@ export function registerResponsesRoutes(
       return refuse(pipeline, codec, req, reply, start, error);
     }
     const ctx = { ...start, caller, request: prepared.request };
-    return sendHandled(reply, prepared.codec, ctx, await pipeline.handle(ctx));
+    return handleOnce({ pipeline, codec: prepared.codec, idempotency, path: '/v1/responses' }, ctx, req, reply);
   });
 
   const onLookup = authenticateFirst(pipeline, budget, (_req, reply, error) => sendError(reply, codec, error, {}, ''));

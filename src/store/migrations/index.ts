@@ -12,6 +12,8 @@ import * as m0009 from './0009-executions.ts';
 import * as m0010 from './0010-money-admin.ts';
 import * as m0011 from './0011-accounts.ts';
 import * as m0012 from './0012-webhooks.ts';
+import * as m0013 from './0013-files.ts';
+import * as m0014 from './0014-idempotency-keys.ts';
 import type { SqlDialect } from './column-types.ts';
 
 /**
@@ -39,6 +41,8 @@ const MIGRATIONS: Readonly<Record<string, MigrationModule>> = {
   '0010_money_admin': m0010,
   '0011_accounts': m0011,
   '0012_webhooks': m0012,
+  '0013_files': m0013,
+  '0014_idempotency_keys': m0014,
 };
 
 export class StaticMigrationProvider implements MigrationProvider {
