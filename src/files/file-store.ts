@@ -7,7 +7,7 @@ import { Transform } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import type { Kysely } from 'kysely';
 import { GatewayError } from '../core/errors.ts';
-import type { ExecutionFiles, FileMeta } from '../executions/contracts.ts';
+import type { ExecutionFiles, FileMeta } from '../core/execution-contracts.ts';
 import {
   deleteFile,
   existingFileIds,

@@ -1,4 +1,4 @@
-import type { FileMeta } from '../executions/contracts.ts';
+import type { FileMeta } from '../core/execution-contracts.ts';
 
 /**
  * A file as OpenAI's API shows it (the `OpenAIFile` schema: what the official SDK's `files.*` return), plus

@@ -68,7 +68,7 @@ export interface CallerContext extends RequestStart {
   ticket?: LimitTicket | undefined;
   hold?: Hold | undefined;
   /**
-   * The run of an asynchronous execution (src/executor/): admitted, counted against the key's rates and held
+   * The run of an asynchronous execution (src/executions/): admitted, counted against the key's rates and held
    * at submission, so the pipeline neither counts nor holds again; the execution settles its own hold.
    */
   execution?: { id: string } | undefined;

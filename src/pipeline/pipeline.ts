@@ -302,7 +302,7 @@ export class Pipeline {
   }
 
   /**
-   * The admission of an asynchronous execution's submission (src/executor/): the plan's model access, the
+   * The admission of an asynchronous execution's submission (src/executions/): the plan's model access, the
    * key's scopes (`executions`), address and model lists, and its quota and rates, counted now, once. The run
    * later goes through `handle` with `ctx.execution` set and is neither counted nor held again.
    */
@@ -367,7 +367,7 @@ export class Pipeline {
       return { ok: false, error: toGatewayError(err), attempts: 0, ctx: admittedCtx };
     }
     // count_tokens costs nothing; everything else holds the most it can cost before its first upstream byte.
-    // An execution's run is covered by the hold placed at its submission (src/executor/).
+    // An execution's run is covered by the hold placed at its submission (src/executions/).
     if (endpoint === 'count_tokens' || ctx.execution) return { ok: true, decision, ctx: admittedCtx };
     // A billed account's request that only free models can serve needs no balance, under its own rates.
     if (deps.freeLimits && billedCaller(deps.ledger, admittedCtx.caller) && allFree(decision.candidates)) {

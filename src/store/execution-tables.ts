@@ -1,4 +1,4 @@
-/** The execution queue (migration 0009_executions; src/executor/, docs/executions.md). Times in ms, money in nano-dollars. */
+/** The execution queue (migration 0009_executions; src/executions/, docs/executions.md). Times in ms, money in nano-dollars. */
 
 export type ExecutionStatus = 'PENDING' | 'PROCESSING' | 'COMPLETED' | 'FAILED' | 'CANCELLED';
 

@@ -1,6 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import { type Kysely, type Selectable, sql } from 'kysely';
-import type { WebhookEnqueue, WebhookMessage } from '../executions/contracts.ts';
+import type { WebhookEnqueue, WebhookMessage } from '../core/execution-contracts.ts';
 import type { SqlDialect } from '../store/migrations/column-types.ts';
 import type { Database } from '../store/schema.ts';
 import type { WebhookAttemptTable, WebhookDeliveryTable } from '../store/webhook-tables.ts';

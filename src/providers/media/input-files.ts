@@ -1,5 +1,5 @@
 import { GatewayError } from '../../core/errors.ts';
-import type { FileMeta } from '../../executions/contracts.ts';
+import type { FileMeta } from '../../core/execution-contracts.ts';
 import type { MediaCall } from './media-adapter.ts';
 
 /**

@@ -1,5 +1,5 @@
 import type { MediaMeter } from '../../billing/media-cost.ts';
-import type { RunContext } from '../../executions/contracts.ts';
+import type { RunContext } from '../../core/execution-contracts.ts';
 import type { UpstreamPool } from '../http.ts';
 import type { UpstreamTarget } from '../types.ts';
 import type { MediaInput, MediaKind } from './media-input.ts';

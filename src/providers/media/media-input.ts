@@ -1,7 +1,7 @@
 import { z } from 'zod';
 import { GatewayError } from '../../core/errors.ts';
+import type { ExecutionKind } from '../../core/execution-contracts.ts';
 import { validationError } from '../../core/validation.ts';
-import type { ExecutionKind } from '../../executions/contracts.ts';
 
 /**
  * The inputs of media executions, one schema per kind, validated once when the execution is submitted (and again,

@@ -7,7 +7,7 @@ import type {
   ExecutionUsage,
   RunContext,
   RunResult,
-} from '../../executions/contracts.ts';
+} from '../../core/execution-contracts.ts';
 import { demoMedia } from '../demo/media.ts';
 import type { UpstreamPool } from '../http.ts';
 import { descriptorOf } from '../kinds/index.ts';

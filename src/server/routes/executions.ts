@@ -1,6 +1,6 @@
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { GatewayError } from '../../core/errors.ts';
-import type { Answer, ExecutionService } from '../../executor/service.ts';
+import type { Answer, ExecutionService } from '../../executions/service.ts';
 import { fingerprint, type Idempotency, keyOf } from '../../idempotency/idempotency.ts';
 import type { RequestStart } from '../../pipeline/context.ts';
 import type { Pipeline } from '../../pipeline/pipeline.ts';
@@ -16,7 +16,7 @@ import { refuse } from './chat.ts';
 /**
  * The execution API (docs/executions.md): `POST /v1/executions` → 202, `GET /v1/executions[/{id}]`,
  * `POST /v1/executions/{id}/cancel`. Authenticated on the headers like every /v1 route; the logic is in
- * src/executor/service.ts; errors in OpenAI's envelope. A refused submission is recorded like a refused chat
+ * src/executions/service.ts; errors in OpenAI's envelope. A refused submission is recorded like a refused chat
  * request.
  */
 export interface ExecutionRouteOptions {

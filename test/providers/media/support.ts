@@ -2,7 +2,7 @@ import { randomUUID } from 'node:crypto';
 import type { Catalog } from '../../../src/catalog/catalog.ts';
 import { buildCatalog } from '../../../src/catalog/catalog.ts';
 import { parseConfig } from '../../../src/config/load.ts';
-import type { ExecutionFiles, ExecutionModel, FileMeta, RunContext } from '../../../src/executions/contracts.ts';
+import type { ExecutionFiles, ExecutionModel, FileMeta, RunContext } from '../../../src/core/execution-contracts.ts';
 import type { MediaSettings } from '../../../src/providers/media/media-adapter.ts';
 import { mediaRunners } from '../../../src/providers/media/runner.ts';
 import { testUpstreams } from '../../helpers/call-context.ts';

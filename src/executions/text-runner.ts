@@ -1,8 +1,8 @@
 import { isChatModel } from '../billing/catalog-types.ts';
 import { type Catalog, resolveModelRef } from '../catalog/catalog.ts';
 import { GatewayError } from '../core/errors.ts';
+import type { ExecutionModel, ExecutionRunner, RunContext, RunResult } from '../core/execution-contracts.ts';
 import type { ChatRequest } from '../core/ir.ts';
-import type { ExecutionModel, ExecutionRunner, RunContext, RunResult } from '../executions/contracts.ts';
 import type { Caller, RequestContext } from '../pipeline/context.ts';
 import { mostItCanCost } from '../pipeline/hold.ts';
 import type { Pipeline } from '../pipeline/pipeline.ts';

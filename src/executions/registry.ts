@@ -1,5 +1,5 @@
 import { GatewayError } from '../core/errors.ts';
-import type { ExecutionKind, ExecutionModel, ExecutionRunner } from '../executions/contracts.ts';
+import type { ExecutionKind, ExecutionModel, ExecutionRunner } from '../core/execution-contracts.ts';
 
 /**
  * The runners by kind, and which models each can run: the text runner (text-runner.ts) resolves tiers and

@@ -5,7 +5,7 @@
  * (src/webhooks/). Each part depends on these interfaces, not on another part's classes.
  */
 
-import type { GatewayError } from '../core/errors.ts';
+import type { GatewayError } from './errors.ts';
 
 /** What an execution runs: the kind of the model its slug names. */
 export type ExecutionKind = 'text' | 'image' | 'speech' | 'transcription' | 'video';

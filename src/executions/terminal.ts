@@ -1,5 +1,5 @@
 import type { Ledger } from '../billing/ledger.ts';
-import type { WebhookEnqueue } from '../executions/contracts.ts';
+import type { WebhookEnqueue } from '../core/execution-contracts.ts';
 import type { ExecutionStatus } from '../store/execution-tables.ts';
 import { type ExecutionQueue, type ExecutionRow, VIEW_COLUMNS } from './queue.ts';
 import { executionView } from './view.ts';

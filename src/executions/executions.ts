@@ -2,7 +2,7 @@ import type { Kysely } from 'kysely';
 import type { Ledger } from '../billing/ledger.ts';
 import type { Catalog } from '../catalog/catalog.ts';
 import type { Config } from '../config/schema.ts';
-import type { ExecutionFiles, ExecutionRunner, WebhookEnqueue } from '../executions/contracts.ts';
+import type { ExecutionFiles, ExecutionRunner, WebhookEnqueue } from '../core/execution-contracts.ts';
 import type { Logger } from '../ops/logger.ts';
 import type { Pipeline } from '../pipeline/pipeline.ts';
 import type { Router } from '../router/router.ts';

@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { Transaction } from 'kysely';
-import type { WebhookEnqueue, WebhookMessage } from '../../src/executions/contracts.ts';
+import type { WebhookEnqueue, WebhookMessage } from '../../src/core/execution-contracts.ts';
 import type { Database } from '../../src/store/schema.ts';
 import { mockProvider, type TestGateway } from '../helpers/gateway.ts';
 import { type MockOpenAI, startMockOpenAI } from '../mocks/openai-compatible.ts';

@@ -1,6 +1,6 @@
 import { randomBytes } from 'node:crypto';
 import { GatewayError, toGatewayError } from '../core/errors.ts';
-import type { ExecutionFiles, ExecutionKind, RunResult } from '../executions/contracts.ts';
+import type { ExecutionFiles, ExecutionKind, RunResult } from '../core/execution-contracts.ts';
 import type { Logger } from '../ops/logger.ts';
 import { callerFromSnapshot } from './caller-snapshot.ts';
 import type { ClaimedRow } from './queue.ts';

@@ -9,7 +9,7 @@ import type {
   FileMeta,
   RunContext,
   RunResult,
-} from '../../src/executions/contracts.ts';
+} from '../../src/core/execution-contracts.ts';
 import type { TestGateway } from '../helpers/gateway.ts';
 import { adminClient, createKey, startTenancyGateway } from '../tenancy/helpers.ts';
 

@@ -1,12 +1,12 @@
 import assert from 'node:assert/strict';
 import { it } from 'node:test';
-import { newExecutionId } from '../../src/executor/ids.ts';
-import { ExecutionQueue, type ExecutionRow } from '../../src/executor/queue.ts';
-import { endExecution } from '../../src/executor/terminal.ts';
+import { newExecutionId } from '../../src/executions/ids.ts';
+import { ExecutionQueue, type ExecutionRow } from '../../src/executions/queue.ts';
+import { endExecution } from '../../src/executions/terminal.ts';
 import { forEachDatabase } from '../helpers/databases.ts';
 
 /**
- * The durable queue's statements on both databases (src/executor/queue.ts, decision 0030): a row is claimed
+ * The durable queue's statements on both databases (src/executions/queue.ts, decision 0030): a row is claimed
  * by one worker only, even with many claiming at once; an expired lease puts a row back; a terminal state is
  * written once, only by the lease owner (or a cancel while it is open).
  */

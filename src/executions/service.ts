@@ -1,7 +1,7 @@
 import type { Ledger, PreparedHold } from '../billing/ledger.ts';
 import { GatewayError } from '../core/errors.ts';
+import type { ExecutionKind, ExecutionModel, ExecutionRunner, WebhookEnqueue } from '../core/execution-contracts.ts';
 import { clipped } from '../core/validation.ts';
-import type { ExecutionKind, ExecutionModel, ExecutionRunner, WebhookEnqueue } from '../executions/contracts.ts';
 import type { Logger } from '../ops/logger.ts';
 import { keyAccess } from '../pipeline/admit.ts';
 import type { Caller, RequestStart } from '../pipeline/context.ts';
