@@ -492,6 +492,23 @@ for (const kind of ['sqlite', 'postgres'] as const)
       await signedIn(target, PASSWORD, '10.7.0.3');
     });
 
+    test('the console shows the webhook signing secret and rotates it; a forged form is refused', async () => {
+      const email = address('hooks');
+      await verifiedAccount(email);
+      const c = await signedIn(email, PASSWORD, '10.8.2.1');
+      const page = await c.get('/console/webhooks');
+      assert.equal(page.status, 200);
+      const before = /id="webhook-secret">(whsec_[^<]+)</.exec(page.html)?.[1];
+      assert.ok(before, 'the secret is on the page');
+      assert.match(page.html, /No webhooks yet/);
+      const rotated = await c.post('/console/webhooks/rotate', {});
+      assert.ok(rotated.status === 302 || rotated.status === 303, `redirect, got ${rotated.status}`);
+      const after = /id="webhook-secret">(whsec_[^<]+)</.exec((await c.get('/console/webhooks')).html)?.[1];
+      assert.ok(after && after !== before, 'a new secret');
+      const forged = await c.post('/console/webhooks/rotate', {}, { csrf: 'forged' });
+      assert.equal(forged.status, 403);
+    });
+
     test('the billing page lists the public plans; the account switches to one, never to a private one', async () => {
       await gw.runtime.ledger!.savePlan({
         id: 'starter',

@@ -1,27 +1,54 @@
-import type { FastifyInstance, FastifyReply } from 'fastify';
+import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
+import type { Tenant } from '../../tenancy/tenant.ts';
 import type { DashboardDeps } from '../deps.ts';
+import type { SafeHtml } from '../html.ts';
 import { formField } from '../http.ts';
 import type { Notice } from '../layout.ts';
 import { redirect, sendHtml } from '../respond.ts';
-import { type ClientContext, clientForForm, clientForPage } from './session.ts';
-import { clientWebhooksPage } from './webhooks-page.ts';
+import { clientForForm, clientForPage } from './session.ts';
+import { clientWebhooksPage, type WebhooksPageInput } from './webhooks-page.ts';
+
+/** A signed-in tenant as the webhooks pages need it, from the client dashboard's session or the console's. */
+export interface WebhooksSession<C> {
+  base: string;
+  forPage(deps: DashboardDeps, req: FastifyRequest, reply: FastifyReply): Promise<C | undefined>;
+  forForm(deps: DashboardDeps, req: FastifyRequest, reply: FastifyReply): Promise<C | undefined>;
+  tenant(ctx: C): Tenant;
+  csrf(ctx: C): string;
+  page(ctx: C, input: WebhooksPageInput): SafeHtml;
+}
 
 /** `/client/webhooks`: the tenant's signing secret and webhook deliveries (the page of the /v1/webhooks API). */
 export function registerClientWebhooks(app: FastifyInstance, deps: DashboardDeps): void {
+  registerWebhooksPages(app, deps, {
+    base: '/client/webhooks',
+    forPage: clientForPage,
+    forForm: clientForForm,
+    tenant: (ctx) => ctx.tenant,
+    csrf: (ctx) => ctx.session.csrf,
+    page: (_ctx, input) => clientWebhooksPage(input),
+  });
+}
+
+/** The webhooks page and its two forms (rotate the secret, redeliver), under `session.base`. */
+export function registerWebhooksPages<C>(app: FastifyInstance, deps: DashboardDeps, session: WebhooksSession<C>): void {
   const { outbox, secrets, deliverer } = deps.webhooks;
-  const render = async (ctx: ClientContext, reply: FastifyReply, status: number, notice?: Notice) => {
-    const [secret, list] = await Promise.all([secrets.get(ctx.tenant.id), outbox.list(ctx.tenant.id, { limit: 50 })]);
+  const { base } = session;
+  const render = async (ctx: C, reply: FastifyReply, status: number, notice?: Notice) => {
+    const tenant = session.tenant(ctx);
+    const [secret, list] = await Promise.all([secrets.get(tenant.id), outbox.list(tenant.id, { limit: 50 })]);
     const attempts = await outbox.attemptsOf(
-      ctx.tenant.id,
+      tenant.id,
       list.rows.map((r) => r.id),
     );
     reply.header('cache-control', 'no-store');
     return sendHtml(
       reply,
       status,
-      clientWebhooksPage({
-        tenant: ctx.tenant,
-        csrf: ctx.session.csrf,
+      session.page(ctx, {
+        tenant,
+        csrf: session.csrf(ctx),
+        base,
         secret,
         deliveries: list.rows.map((row) => ({ row, attempts: attempts.get(row.id) ?? [] })),
         ...(notice ? { notice } : {}),
@@ -29,8 +56,8 @@ export function registerClientWebhooks(app: FastifyInstance, deps: DashboardDeps
     );
   };
 
-  app.get('/client/webhooks', async (req, reply) => {
-    const ctx = await clientForPage(deps, req, reply);
+  app.get(base, async (req, reply) => {
+    const ctx = await session.forPage(deps, req, reply);
     if (!ctx) return;
     const done = (req.query as Record<string, unknown>)['done'];
     const notice: Notice | undefined =
@@ -42,19 +69,19 @@ export function registerClientWebhooks(app: FastifyInstance, deps: DashboardDeps
     return render(ctx, reply, 200, notice);
   });
 
-  app.post('/client/webhooks/rotate', async (req, reply) => {
-    const ctx = await clientForForm(deps, req, reply);
+  app.post(`${base}/rotate`, async (req, reply) => {
+    const ctx = await session.forForm(deps, req, reply);
     if (!ctx) return;
-    await secrets.rotate(ctx.tenant.id);
-    return redirect(reply, '/client/webhooks?done=rotated');
+    await secrets.rotate(session.tenant(ctx).id);
+    return redirect(reply, `${base}?done=rotated`);
   });
 
-  app.post('/client/webhooks/redeliver', async (req, reply) => {
-    const ctx = await clientForForm(deps, req, reply);
+  app.post(`${base}/redeliver`, async (req, reply) => {
+    const ctx = await session.forForm(deps, req, reply);
     if (!ctx) return;
-    const row = await outbox.redeliver(ctx.tenant.id, formField(req, 'id') ?? '');
+    const row = await outbox.redeliver(session.tenant(ctx).id, formField(req, 'id') ?? '');
     if (!row) return render(ctx, reply, 404, { tone: 'bad', text: 'No such delivery.' });
     deliverer.wake();
-    return redirect(reply, '/client/webhooks?done=redelivered');
+    return redirect(reply, `${base}?done=redelivered`);
   });
 }

@@ -3,7 +3,7 @@ import { type PageInput, page } from '../layout.ts';
 import type { ConsoleContext } from './session.ts';
 
 /** The frame of every signed-in console page: the account's address under the brand, navigation, sign-out. */
-export type ConsolePage = 'overview' | 'keys' | 'billing' | 'models' | 'settings' | 'account';
+export type ConsolePage = 'overview' | 'keys' | 'billing' | 'models' | 'settings' | 'webhooks' | 'account';
 
 const NAV: Array<[ConsolePage, string, string]> = [
   ['overview', '/console', 'Overview'],
@@ -11,6 +11,7 @@ const NAV: Array<[ConsolePage, string, string]> = [
   ['billing', '/console/billing', 'Billing'],
   ['models', '/console/models', 'Models'],
   ['settings', '/console/settings', 'Routing'],
+  ['webhooks', '/console/webhooks', 'Webhooks'],
   ['account', '/console/account', 'Account'],
 ];
 

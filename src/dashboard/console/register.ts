@@ -9,6 +9,7 @@ import { registerConsoleKeys } from './keys.ts';
 import { registerConsoleModels } from './models.ts';
 import { registerConsoleOverview } from './overview.ts';
 import { registerConsoleSettings } from './settings.ts';
+import { registerConsoleWebhooks } from './webhooks.ts';
 
 /**
  * Attempts counted per client address and per account or recipient (the admin login's throttle): sign-ins, and
@@ -34,5 +35,6 @@ export function registerConsole(app: FastifyInstance, deps: DashboardDeps): void
   registerConsoleBilling(app, deps);
   registerConsoleModels(app, deps);
   registerConsoleSettings(app, deps);
+  registerConsoleWebhooks(app, deps);
   registerConsoleAccount(app, deps, throttles);
 }
