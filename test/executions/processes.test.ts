@@ -239,7 +239,16 @@ for (const kind of ['sqlite', 'postgres'] as const) {
         await untilAllEnded(db, ids.length, 30_000);
         assert.equal(await second.stop('SIGTERM'), 0, second.output());
         const rows = await checkEnded(db, ids);
-        assert.equal(rows.filter((r) => r.status === 'COMPLETED').length, ids.length, 'all completed');
+        // Every execution answered 202 is among them; a submission the kill cut after its commit (no answer) may be
+        // too, and then it ends once like the others.
+        assert.ok(
+          rows.length >= ids.length && rows.length <= ids.length + cut,
+          `${rows.length} executions for ${ids.length} answered and ${cut} cut`,
+        );
+        assert.ok(
+          rows.every((r) => r.status === 'COMPLETED'),
+          'all completed',
+        );
         assert.ok(
           rows.some((r) => Number(r.attempts) > 1),
           'runs cut by the kill ran again',

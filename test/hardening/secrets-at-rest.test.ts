@@ -91,8 +91,11 @@ forEachDatabase('secrets at rest', (suite) => {
     assert.deepEqual(leakedSecrets(text, secrets), [], `${suite.kind}: a secret is stored in plain text`);
     if (config.kind === 'sqlite') {
       const folder = dirname(config.path);
-      for (const name of readdirSync(folder)) {
-        const bytes = readFileSync(join(folder, name)).toString('latin1');
+      // Every file under the data folder, in subfolders too (the file store keeps its objects in one).
+      for (const entry of readdirSync(folder, { recursive: true, withFileTypes: true })) {
+        if (!entry.isFile()) continue;
+        const name = join(entry.parentPath, entry.name);
+        const bytes = readFileSync(name).toString('latin1');
         assert.deepEqual(leakedSecrets(bytes, secrets), [], `a secret is in ${name}`);
       }
     }
