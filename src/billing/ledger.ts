@@ -696,10 +696,10 @@ export class Ledger {
         d.held += e.held_nano;
         deltas.set(e.tenant_id, d);
       }
-      for (let i = 0; i < kept.length; i += 500) {
+      for (const chunk of fixedSizeChunks(kept)) {
         await tx
           .insertInto('ledger_entry')
-          .values(kept.slice(i, i + 500).map((e) => ({ ...e, node })))
+          .values(chunk.map((e) => ({ ...e, node })))
           .execute();
       }
       for (const [tenantId, delta] of deltas) {
@@ -880,4 +880,21 @@ export class Ledger {
 
 function balanceMessage(need: number, left: number): string {
   return `Insufficient balance: this request needs a hold of $${formatUsd(need)} and $${formatUsd(Math.max(0, left))} is available`;
+}
+
+/**
+ * A batch split into chunks of a few fixed sizes (128, 16, 4, 1 rows), so the multi-row INSERTs have a handful of
+ * SQL shapes that the SQLite statement cache keeps, instead of one shape per batch size: each new shape is a
+ * prepared statement whose native memory node:sqlite frees only when its wrapper is garbage-collected.
+ */
+export function fixedSizeChunks<T>(rows: readonly T[]): T[][] {
+  const chunks: T[][] = [];
+  let i = 0;
+  for (const size of [128, 16, 4, 1]) {
+    while (rows.length - i >= size) {
+      chunks.push(rows.slice(i, i + size));
+      i += size;
+    }
+  }
+  return chunks;
 }

@@ -35,3 +35,17 @@ test('months are UTC calendar months', () => {
   assert.equal(monthStart(Date.UTC(2026, 11, 31, 23, 59, 59)), Date.UTC(2026, 11, 1));
   assert.equal(monthStart(Date.UTC(2027, 0, 1)), Date.UTC(2027, 0, 1));
 });
+
+test('ledger writes split a batch into chunks of 128, 16, 4 and 1 rows: every row once, in order, few SQL shapes', async () => {
+  const { fixedSizeChunks } = await import('../../src/billing/ledger.ts');
+  for (const n of [0, 1, 3, 4, 17, 127, 128, 129, 500, 1000]) {
+    const rows = Array.from({ length: n }, (_, i) => i);
+    const chunks = fixedSizeChunks(rows);
+    assert.deepEqual(chunks.flat(), rows, `${n} rows`);
+    assert.ok(
+      chunks.every((c) => [128, 16, 4, 1].includes(c.length)),
+      `${n}: sizes ${chunks.map((c) => c.length)}`,
+    );
+    assert.ok(chunks.length <= Math.floor(n / 128) + 7 + 3 + 3, `${n}: ${chunks.length} statements`);
+  }
+});
