@@ -87,7 +87,7 @@ export async function migrateToLatest(db: Kysely<any>, dialect: SqlDialect, sche
   // Kysely's existence check reads the catalog of every schema; a schema or table dropped by someone else at
   // that moment (other gateways' or tests' schemas in a shared database) fails it with 3F000 or 42P01. Nothing
   // of ours changed, so trying again is safe.
-  for (let retry = 0; retry < 3 && error !== undefined && isConcurrentDrop(error); retry++) {
+  for (let retry = 0; retry < 3 && error !== undefined && isConcurrentDrop(error, results); retry++) {
     ({ error, results } = await migrator.migrateToLatest());
   }
   if (error !== undefined) {
@@ -97,10 +97,14 @@ export async function migrateToLatest(db: Kysely<any>, dialect: SqlDialect, sche
   return (results ?? []).filter((r) => r.status === 'Success').map((r) => r.migrationName);
 }
 
-/** invalid_schema_name or undefined_table: another client dropped a schema or table while the catalog was read. */
-function isConcurrentDrop(err: unknown): boolean {
+/**
+ * invalid_schema_name or undefined_table: another client dropped a schema or table while the catalog was read;
+ * undefined_column (a column of another schema's table, seen once when a test dropped its schema during the
+ * read) only while no migration of ours has run yet, since one of ours failing so would be a real error.
+ */
+function isConcurrentDrop(err: unknown, results: readonly unknown[] | undefined): boolean {
   const code = (err as { code?: string }).code;
-  return code === '3F000' || code === '42P01';
+  return code === '3F000' || code === '42P01' || (code === '42703' && (results === undefined || results.length === 0));
 }
 
 function errorMessage(err: unknown): string {
