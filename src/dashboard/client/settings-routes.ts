@@ -6,21 +6,40 @@ import type { Tenant } from '../../tenancy/tenant.ts';
 import type { DashboardDeps } from '../deps.ts';
 import { formField } from '../http.ts';
 import type { Notice } from '../layout.ts';
+import type { PageSession } from '../page-session.ts';
 import { redirect, sendHtml } from '../respond.ts';
 import { firstModelPerTier, tenantRouting } from '../tenant-routing.ts';
 import { type ClientContext, clientForForm, clientForPage } from './session.ts';
-import { clientSettingsPage } from './settings-page.ts';
+import { clientSettingsPage, type SettingsPageInput } from './settings-page.ts';
 
 /** `/client/settings`: the tenant's preset and per-tier models, applied to its very next request. */
 export function registerClientSettings(app: FastifyInstance, deps: DashboardDeps): void {
-  const render = (ctx: ClientContext, reply: FastifyReply, status: number, notice?: Notice) => {
-    const { policy, preset } = tenantRouting(deps, ctx.tenant);
+  registerSettingsPages(app, deps, {
+    base: '/client/settings',
+    forPage: clientForPage,
+    forForm: clientForForm,
+    tenant: (ctx: ClientContext) => ctx.tenant,
+    csrf: (ctx) => ctx.session.csrf,
+    page: (_ctx, input) => clientSettingsPage(input),
+  });
+}
+
+/** The settings page and its form under `session.base` (the client dashboard's and the console's). */
+export function registerSettingsPages<C>(
+  app: FastifyInstance,
+  deps: DashboardDeps,
+  session: PageSession<C, SettingsPageInput>,
+): void {
+  const { base } = session;
+  const render = (ctx: C, reply: FastifyReply, status: number, notice?: Notice) => {
+    const tenant = session.tenant(ctx);
+    const { policy, preset } = tenantRouting(deps, tenant);
     return sendHtml(
       reply,
       status,
-      clientSettingsPage({
-        tenant: ctx.tenant,
-        csrf: ctx.session.csrf,
+      session.page(ctx, {
+        tenant,
+        csrf: session.csrf(ctx),
         defaultPreset: deps.config.routing.defaultPreset,
         current: firstModelPerTier(deps, preset, policy),
         models: modelsTenantMayUse(deps.catalog, policy),
@@ -29,8 +48,8 @@ export function registerClientSettings(app: FastifyInstance, deps: DashboardDeps
     );
   };
 
-  app.get('/client/settings', async (req, reply) => {
-    const ctx = await clientForPage(deps, req, reply);
+  app.get(base, async (req, reply) => {
+    const ctx = await session.forPage(deps, req, reply);
     if (!ctx) return;
     const saved = (req.query as Record<string, unknown>)['saved'] === '1';
     return render(
@@ -41,12 +60,12 @@ export function registerClientSettings(app: FastifyInstance, deps: DashboardDeps
     );
   });
 
-  app.post('/client/settings', async (req, reply) => {
-    const ctx = await clientForForm(deps, req, reply);
+  app.post(base, async (req, reply) => {
+    const ctx = await session.forForm(deps, req, reply);
     if (!ctx) return;
-    const refused = await saveSettingsForm(deps, ctx.tenant, req);
+    const refused = await saveSettingsForm(deps, session.tenant(ctx), req);
     if (refused) return render(ctx, reply, 400, refused);
-    return redirect(reply, '/client/settings?saved=1');
+    return redirect(reply, `${base}?saved=1`);
   });
 }
 

@@ -1,22 +1,13 @@
-import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
-import type { Tenant } from '../../tenancy/tenant.ts';
+import type { FastifyInstance, FastifyReply } from 'fastify';
 import type { DashboardDeps } from '../deps.ts';
-import type { SafeHtml } from '../html.ts';
 import { formField } from '../http.ts';
 import type { Notice } from '../layout.ts';
+import type { PageSession } from '../page-session.ts';
 import { redirect, sendHtml } from '../respond.ts';
 import { clientForForm, clientForPage } from './session.ts';
 import { clientWebhooksPage, type WebhooksPageInput } from './webhooks-page.ts';
 
-/** A signed-in tenant as the webhooks pages need it, from the client dashboard's session or the console's. */
-export interface WebhooksSession<C> {
-  base: string;
-  forPage(deps: DashboardDeps, req: FastifyRequest, reply: FastifyReply): Promise<C | undefined>;
-  forForm(deps: DashboardDeps, req: FastifyRequest, reply: FastifyReply): Promise<C | undefined>;
-  tenant(ctx: C): Tenant;
-  csrf(ctx: C): string;
-  page(ctx: C, input: WebhooksPageInput): SafeHtml;
-}
+export type WebhooksSession<C> = PageSession<C, WebhooksPageInput>;
 
 /** `/client/webhooks`: the tenant's signing secret and webhook deliveries (the page of the /v1/webhooks API). */
 export function registerClientWebhooks(app: FastifyInstance, deps: DashboardDeps): void {
