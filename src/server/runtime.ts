@@ -163,7 +163,11 @@ export async function createRuntime(options: RuntimeOptions): Promise<Runtime> {
     tokens,
   });
 
-  const store = await openStore(storeConfigFrom(config.storage));
+  const store = await openStore(storeConfigFrom(config.storage), {
+    backgroundCheckpoints: {
+      onError: (err) => logger.error({ err }, 'SQLite checkpoints run in the request thread again'),
+    },
+  });
   const dataDir = dataDirOf(config.storage);
 
   // Channels: read before tenancy starts (it looks at the catalog's providers), then on every change. A
