@@ -165,6 +165,7 @@ export async function createRuntime(options: RuntimeOptions): Promise<Runtime> {
 
   const store = await openStore(storeConfigFrom(config.storage), {
     backgroundCheckpoints: {
+      onCheckpoint: (c) => metrics.sqliteCheckpoints.inc({ mode: c.mode === 'PASSIVE' ? 'passive' : 'restart' }),
       onError: (err) => logger.error({ err }, 'SQLite checkpoints run in the request thread again'),
     },
   });
