@@ -38,7 +38,7 @@ const request = (text: string, extra: Partial<ChatRequest> = {}): ChatRequest =>
   }) as ChatRequest;
 const learned = createLearnedTierChooser();
 // Prompt length's balanced thresholds are eval-router's (v6's shares of the training mix); here only its AUC.
-const choosers = {
+const choosers: Record<string, { score: (r: ChatRequest) => number; tier?: (r: ChatRequest) => Tier }> = {
   [learned.name]: {
     score: (r: ChatRequest) => learned.score(r),
     tier: (r: ChatRequest) => learned.choose(r, 'balanced').tier,
@@ -66,11 +66,12 @@ for (const [name, c] of Object.entries(choosers)) {
     7,
   );
   let line = `  ${name.padEnd(14)} AUC hard vs easy ${f(m.auc)}`;
-  if ('tier' in c) {
+  const tierOf = c.tier;
+  if (tierOf) {
     const share = (level: number, extra: Partial<ChatRequest>) => {
       const t: Record<Tier, number> = { utility: 0, fast: 0, deep: 0 };
       const group = rows.filter((r) => r.level === level);
-      for (const r of group) t[c.tier(request(r.prompt, extra))]++;
+      for (const r of group) t[tierOf(request(r.prompt, extra))]++;
       return [t.utility, t.fast, t.deep].map((n) => ((100 * n) / group.length).toFixed(0)).join('/');
     };
     line += `  balanced u/f/d %: easy ${share(0, {})}, hard ${share(1, {})}, hard with reasoning_effort high ${share(1, { reasoning: { effort: 'high' } })}`;
