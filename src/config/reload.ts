@@ -63,8 +63,10 @@ export class ConfigReloader {
   readonly #o: ConfigReloaderOptions;
   #watcher: FSWatcher | undefined;
   #debounce: NodeJS.Timeout | undefined;
-  #running: Promise<boolean> | undefined;
-  #again = false;
+  /** The pass under way or last finished (passes run one at a time). */
+  #tail: Promise<unknown> = Promise.resolve();
+  /** A pass queued behind the one under way and not started yet: later callers share it. */
+  #queued: Promise<boolean> | undefined;
   #closed = false;
   readonly #onSignal = () => {
     this.#o.logger.info('SIGHUP: reloading the configuration');
@@ -108,26 +110,23 @@ export class ConfigReloader {
     this.#watcher?.close();
   }
 
-  /** Reads, validates and applies the file; true when it was applied. Calls during a run coalesce into one more. */
+  /**
+   * Reads, validates and applies the file; true when it was applied. Passes run one at a time, and each call
+   * gets the result of a pass that starts after it (so that reads the file as the caller left it): a call
+   * while one runs queues one more, shared by every call until it starts. Not the running pass's result: the
+   * file watch's debounced reload landing during a caller's pass would otherwise be folded into it, and its
+   * "nothing to apply" (the caller's pass applied it all) would tell the caller that its change was not applied.
+   */
   reload(): Promise<boolean> {
     if (this.#closed) return Promise.resolve(false);
-    if (this.#running) {
-      this.#again = true;
-      return this.#running;
-    }
-    this.#running = (async () => {
-      let applied = false;
-      try {
-        do {
-          this.#again = false;
-          applied = await this.#once();
-        } while (this.#again && !this.#closed);
-      } finally {
-        this.#running = undefined;
-      }
-      return applied;
-    })();
-    return this.#running;
+    if (this.#queued) return this.#queued;
+    const pass = this.#tail.then(() => {
+      this.#queued = undefined;
+      return this.#closed ? false : this.#once();
+    });
+    this.#queued = pass;
+    this.#tail = pass.catch(() => undefined);
+    return pass;
   }
 
   async #once(): Promise<boolean> {

@@ -1,5 +1,6 @@
 import assert from 'node:assert/strict';
-import { writeFileSync } from 'node:fs';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { parseConfig } from '../../src/config/load.ts';
@@ -28,6 +29,46 @@ describe('configChanges', () => {
       reloadable: [],
       restartNeeded: [],
     });
+  });
+});
+
+describe('ConfigReloader.reload', () => {
+  it('a reload landing during a pass (the file watch, on a loaded machine) does not turn the caller’s true into false', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'modro-reload-'));
+    try {
+      const path = join(dir, 'modro.yaml');
+      let running = parseConfig({}, {});
+      const messages: string[] = [];
+      const log = (_fields: unknown, msg: string) => void messages.push(msg);
+      let landed: Promise<boolean> | undefined;
+      const reloader: ConfigReloader = new ConfigReloader({
+        path,
+        env: {},
+        signal: false,
+        logger: { info: log, warn: log, error: log },
+        apply: (next) => {
+          // What the watch's debounced reload does when the caller's pass takes longer than the debounce.
+          landed ??= reloader.reload();
+          const changes = configChanges(running, next);
+          running = next;
+          return changes;
+        },
+      });
+      writeFileSync(path, JSON.stringify({ routing: { maxAttempts: 2 } }));
+      assert.equal(await reloader.reload(), true, messages.join('; '));
+      assert.equal(running.routing.maxAttempts, 2);
+      // The pass that started after it read the same file: nothing left to apply.
+      assert.equal(await landed, false);
+      assert.deepEqual(messages, ['configuration reloaded', 'configuration reloaded: nothing to apply']);
+      // Calls made before a pass starts share it.
+      writeFileSync(path, JSON.stringify({ routing: { maxAttempts: 3 } }));
+      const [a, b] = await Promise.all([reloader.reload(), reloader.reload()]);
+      assert.deepEqual([a, b, running.routing.maxAttempts], [true, true, 3]);
+      reloader.close();
+      assert.equal(await reloader.reload(), false);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 });
 
