@@ -5,7 +5,8 @@ const MAIN = new URL('../../src/cli/main.ts', import.meta.url).pathname;
 /**
  * `modro …` (src/cli/main.ts) as its own process, as an operator runs it beside a gateway: exit code and
  * everything it printed. (In the test's own process the CLI's synchronous SQLite calls would wait on the
- * gateway's open transactions, which cannot move while the thread waits.)
+ * gateway's open transactions, which cannot move while the thread waits.) The deadline is generous: a process
+ * start takes seconds on a loaded machine.
  */
 export function runCli(
   args: string[],
@@ -16,7 +17,7 @@ export function runCli(
     const child = execFile(
       process.execPath,
       [MAIN, ...args],
-      { env: { PATH: process.env['PATH'] ?? '', ...env }, timeout: 30_000 },
+      { env: { PATH: process.env['PATH'] ?? '', ...env }, timeout: 120_000 },
       (err, stdout, stderr) => {
         const code = err ? (typeof err.code === 'number' ? err.code : 1) : 0;
         resolve({ code, stdout, output: stdout + stderr });

@@ -4,8 +4,8 @@ import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { setTimeout as sleep } from 'node:timers/promises';
 import OpenAI from 'openai';
-import { runTenancyCommand } from '../../src/cli/tenancy-commands.ts';
 import type { ConfigInput } from '../../src/config/schema.ts';
+import { runCli } from '../channels/cli.ts';
 import { mockProvider, type TestGateway } from '../helpers/gateway.ts';
 import { type MockOpenAI, startMockOpenAI } from '../mocks/openai-compatible.ts';
 import {
@@ -386,23 +386,18 @@ describe('per-key limits', () => {
       configPath,
       `storage:\n  kind: sqlite\n  path: ${join(gw.dataDir, 'modro.db')}\nproviders:\n  - id: up\n    kind: openai\n    baseUrl: ${mock.url}\n    keys: [sk-x]\n    models:\n      - { name: gpt-4o-mini, qualityRank: 70 }\n`,
     );
-    const cli = async (args: string[]) => {
-      let stdout = '';
-      let stderr = '';
-      const code = await runTenancyCommand(
-        [...args, '--config', configPath],
-        {},
-        { write: (t) => (stdout += t) },
-        { write: (t) => (stderr += t) },
-      );
-      return { code, stdout, stderr };
-    };
-    const bad = await cli(['keys', 'create', '--tenant', 'acme', '--ips', '10.0.0.0/99']);
+    // Its own process, as an operator runs it beside a running gateway: in this process its synchronous SQLite
+    // calls would wait (busy_timeout) on the gateway's open transactions, which cannot move while the thread waits.
+    const cli = (args: string[]) => runCli([...args, '--config', configPath], {});
+    // Independent of each other: two processes at once, not one after the other.
+    const [bad, badModel] = await Promise.all([
+      cli(['keys', 'create', '--tenant', 'acme', '--ips', '10.0.0.0/99']),
+      cli(['keys', 'create', '--tenant', 'acme', '--models', 'nope/nope']),
+    ]);
     assert.equal(bad.code, 1);
-    assert.match(bad.stderr, /prefix length/);
-    const badModel = await cli(['keys', 'create', '--tenant', 'acme', '--models', 'nope/nope']);
+    assert.match(bad.output, /prefix length/);
     assert.equal(badModel.code, 1);
-    assert.match(badModel.stderr, /Unknown models/);
+    assert.match(badModel.output, /Unknown models/);
     const created = await cli([
       'keys',
       'create',
@@ -418,7 +413,7 @@ describe('per-key limits', () => {
       'chat,models',
       '--json',
     ]);
-    assert.equal(created.code, 0, created.stderr);
+    assert.equal(created.code, 0, created.output);
     const record = JSON.parse(created.stdout) as { id: string; key: string; limits: Record<string, unknown> };
     assert.deepEqual(record.limits, {
       rpm: 2,
@@ -426,7 +421,7 @@ describe('per-key limits', () => {
       scopes: ['chat', 'models'],
     });
     const set = await cli(['keys', 'set', record.id, '--rpm', '', '--tpm', '5000', '--json']);
-    assert.equal(set.code, 0, set.stderr);
+    assert.equal(set.code, 0, set.output);
     assert.deepEqual((JSON.parse(set.stdout) as { limits: unknown }).limits, {
       tpm: 5000,
       quota: { nanoUsd: 12_500_000_000, period: 'monthly' },
@@ -436,7 +431,7 @@ describe('per-key limits', () => {
     const line = list.stdout.split('\n').find((l) => l.startsWith(record.id));
     assert.match(line ?? '', /5000 tpm · \$12\.50 monthly · chat\+models/);
     const rotated = await cli(['keys', 'rotate', record.id, '--grace-hours', '2', '--json']);
-    assert.equal(rotated.code, 0, rotated.stderr);
+    assert.equal(rotated.code, 0, rotated.output);
     const after = JSON.parse(rotated.stdout) as { key: string; previousValidUntil: number };
     assert.notEqual(after.key, record.key);
     assert.ok(Math.abs(after.previousValidUntil - (Date.now() + 2 * 3_600_000)) < 60_000);
