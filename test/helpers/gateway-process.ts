@@ -46,7 +46,8 @@ export async function spawnGateway(
     out += d;
   });
   const exited = new Promise<number | null>((resolve) => child.on('exit', (code) => resolve(code)));
-  const deadline = Date.now() + 30_000;
+  // Generous: on a loaded machine (load average 17 on 2 cores) a start took 21 s to print its banner.
+  const deadline = Date.now() + 90_000;
   while (!/listening on (http:\/\/\S+)/.test(out)) {
     if (child.exitCode !== null || Date.now() > deadline) {
       child.kill('SIGKILL');
