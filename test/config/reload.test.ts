@@ -4,7 +4,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { parseConfig } from '../../src/config/load.ts';
-import { ConfigReloader, configChanges } from '../../src/config/reload.ts';
+import { ConfigReloader, type ConfigReloaderOptions, configChanges } from '../../src/config/reload.ts';
 import type { ConfigInput } from '../../src/config/schema.ts';
 import { mockProvider, startGateway, TEST_API_KEY, type TestGateway } from '../helpers/gateway.ts';
 import { type MockOpenAI, startMockOpenAI } from '../mocks/openai-compatible.ts';
@@ -45,7 +45,7 @@ describe('ConfigReloader.reload', () => {
         path,
         env: {},
         signal: false,
-        logger: { info: log, warn: log, error: log },
+        logger: { info: log, warn: log, error: log } as unknown as ConfigReloaderOptions['logger'],
         apply: (next) => {
           // What the watch's debounced reload does when the caller's pass takes longer than the debounce.
           landed ??= reloader.reload();

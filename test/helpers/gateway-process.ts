@@ -5,6 +5,8 @@ import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { ConfigInput } from '../../src/config/schema.ts';
 
+const MAIN = new URL('../../src/cli/main.ts', import.meta.url).pathname;
+
 /**
  * A gateway in its own process, started the way users start it from the sources (`node src/cli/main.ts start
  * --config …`), with a SQLite file in a temp folder. For tests that must measure the gateway's own event loop
@@ -34,8 +36,12 @@ export async function spawnGateway(
       server: { port: 0, ...config.server },
     }),
   );
-  const child = spawn(process.execPath, ['src/cli/main.ts', 'start', '--config', configPath], {
-    cwd: new URL('../..', import.meta.url).pathname,
+  // In its data folder: on PostgreSQL a gateway's data folder (usage journal, secrets, files) is ./data, and two
+  // gateways started from the repository shared one, which docs/deploy.md forbids: a gateway of another test (or
+  // another schema) imported the journal a kill -9 left, into its own database. A restart on the same dataDir
+  // finds its journal again, as a restarted replica does.
+  const child = spawn(process.execPath, [MAIN, 'start', '--config', configPath], {
+    cwd: dataDir,
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   let out = '';
