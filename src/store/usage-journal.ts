@@ -26,9 +26,8 @@ import { importJournalFile, type JournalImportResult } from './usage-journal-imp
  * loss or an operating-system crash costs at most the records of that window.
  *
  * The request path never waits on a synchronous call: appends are asynchronous and grouped (group commit):
- * the lines appended during one turn of the event loop go out together in one write, started once the turn is
- * over (setImmediate); while a write is in flight, the lines that arrive wait and go out together in the next
- * single write; and each caller's promise resolves when its own bytes are written. A write that fails resolves its callers'
+ * while one write is in flight, the lines that arrive wait and go out together in the next single write, and
+ * each caller's promise resolves when its own bytes are written. A write that fails resolves its callers'
  * promises with `false` (the records are still in the writer's memory queue); the failure is reported once per
  * burst of failures.
  *
@@ -198,12 +197,8 @@ export class UsageJournal {
       this.#pending.push({ segment, line, resolve });
     });
     if (!this.#writing) {
-      // The first write starts once this turn of the event loop is over (its I/O callbacks and their
-      // microtasks), so that the records of every request that ended in this turn share it: one trip through
-      // the thread pool per turn instead of one per request.
       this.#writing = true;
-      this.#writeStartedAt = Date.now();
-      setImmediate(this.#startWriting);
+      void this.#writeLoop();
     }
     return { segment, written };
   }
@@ -323,10 +318,6 @@ export class UsageJournal {
     segment.closed ??= this.#closeFile(segment);
     if (segment.unwritten === 0 && segment.offloaded === 0) segment.deleted ??= this.#delete(segment);
   }
-
-  readonly #startWriting = (): void => {
-    void this.#writeLoop();
-  };
 
   async #writeLoop(): Promise<void> {
     while (this.#pending.length > 0) {
