@@ -133,10 +133,21 @@ describe('Idempotency-Key through the gateway [sqlite]', () => {
   test('20 concurrent duplicates: one upstream call, one answer, 19 clear 409s', async () => {
     const idempotencyKey = fresh();
     const calls = mock.requests.length;
-    mock.faults.push({ kind: 'delay', ms: 400 });
-    const results = await Promise.all(
-      Array.from({ length: 20 }, () => chat(gw, key, ASK, { 'idempotency-key': idempotencyKey })),
+    // The upstream answers once the duplicates have been answered (a 400 ms delay was over before all 20 arrived on
+    // a loaded machine: 9 got the replay). A duplicate that reached the upstream would be answered at once.
+    let open = () => {};
+    mock.faults.push({ kind: 'gate', open: new Promise<void>((resolve) => (open = resolve)) });
+    let answered = 0;
+    const calls20 = Array.from({ length: 20 }, () =>
+      chat(gw, key, ASK, { 'idempotency-key': idempotencyKey }).then((res) => {
+        answered++;
+        return res;
+      }),
     );
+    const deadline = Date.now() + 60_000;
+    while (answered < 19 && Date.now() < deadline) await sleep(20);
+    open();
+    const results = await Promise.all(calls20);
     const statuses = results.map((r) => r.status).sort();
     assert.equal(statuses.filter((s) => s === 200).length, 1, String(statuses));
     const conflicts = results.filter((r) => r.status === 409);

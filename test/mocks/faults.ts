@@ -8,6 +8,8 @@ export type Fault =
   | { kind: 'status'; status: number; body?: unknown; headers?: Record<string, string> }
   /** Wait before sending headers (slow first byte), then answer normally. */
   | { kind: 'delay'; ms: number }
+  /** Wait until the test opens the gate (`open` settles), then answer normally (the OpenAI-compatible mock). */
+  | { kind: 'gate'; open: Promise<unknown> }
   /** Accept the request and never answer. */
   | { kind: 'hang' }
   /** Destroy the socket without answering. */

@@ -150,6 +150,7 @@ export async function startMockOpenAI(initial: MockOpenAIOptions = {}): Promise<
     if (fault?.kind === 'delay') {
       if (!(await pause(fault.ms, stopped.signal))) return;
     }
+    if (fault?.kind === 'gate') await fault.open;
 
     const isChat =
       req.method === 'POST' && (url.pathname === '/v1/chat/completions' || azure?.[2] === 'chat/completions');
