@@ -1,5 +1,6 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
+import { setTimeout as sleep } from 'node:timers/promises';
 import pg from 'pg';
 import type { ChatRequest } from '../../src/core/ir.ts';
 import { promptTokenEstimate, promptTokenUpperBound } from '../../src/tokens/tokens.ts';
@@ -27,6 +28,38 @@ const IR = {
   messages: [{ role: 'user', content: [{ type: 'text', text: 'hello there' }] }],
 } as unknown as ChatRequest;
 
+/**
+ * `n` requests at once whose upstream calls are held until all but `served` of them have been answered (refused),
+ * then let through. A fixed upstream delay (400 ms) stood for this and raced on a loaded machine: the first calls
+ * settled at their real cost before the last requests arrived, and those got the room back (15 served of a quota
+ * that covers 5). A request that should have been refused and reached the upstream is held too, and counted.
+ */
+async function heldBurst(
+  mock: MockOpenAI,
+  n: number,
+  served: number,
+  send: (i: number) => Promise<Response>,
+): Promise<{ results: Array<{ status: number; text: string }>; upstream: number }> {
+  let open = () => {};
+  const gate = new Promise<void>((resolve) => (open = resolve));
+  mock.faults.clear();
+  mock.faults.push(...Array.from({ length: n }, () => ({ kind: 'gate' as const, open: gate })));
+  const before = mock.requests.length;
+  let answered = 0;
+  const pending = Array.from({ length: n }, async (_, i) => {
+    const res = await send(i);
+    const result = { status: res.status, text: await res.text() };
+    answered++;
+    return result;
+  });
+  const deadline = Date.now() + 60_000;
+  while (answered < n - served && Date.now() < deadline) await sleep(20);
+  open();
+  const results = await Promise.all(pending);
+  mock.faults.clear();
+  return { results, upstream: mock.requests.length - before };
+}
+
 describe('reservations: concurrent requests against a nearly spent quota or tpm', () => {
   let mock: MockOpenAI;
   let gw: TestGateway;
@@ -49,19 +82,8 @@ describe('reservations: concurrent requests against a nearly spent quota or tpm'
     return (await createKey(admin, id, { limits })).key;
   }
 
-  async function burst(key: string, n: number) {
-    mock.faults.clear();
-    mock.faults.push(...Array.from({ length: n }, () => ({ kind: 'delay' as const, ms: 400 })));
-    const before = mock.requests.length;
-    const results = await Promise.all(
-      Array.from({ length: n }, async () => {
-        const res = await chat(gw, key, ASK);
-        return { status: res.status, text: await res.text() };
-      }),
-    );
-    mock.faults.clear();
-    return { results, upstream: mock.requests.length - before };
-  }
+  /** `n` requests at once, the upstream held until all but the 5 that fit were refused. */
+  const burst = (key: string, n: number) => heldBurst(mock, n, 5, () => chat(gw, key, ASK));
 
   test('50 concurrent requests against a key quota that covers 5: 5 served, the rest 402 before any upstream byte', async (t) => {
     // The reservation of one ASK: its prompt counted high (a token a byte) plus max_tokens, at the price.
@@ -128,20 +150,12 @@ describe('reservations with Redis: two replicas share the quota reservations', (
         const { key } = await createKey(admin, 'shared', {
           limits: { quota: { usd: (5 * reservation) / 1e9, period: 'total' } },
         });
-        mock.faults.push(...Array.from({ length: 50 }, () => ({ kind: 'delay' as const, ms: 600 })));
-        const before = mock.requests.length;
-        const results = await Promise.all(
-          Array.from({ length: 50 }, async (_, i) => {
-            const res = await chat(i % 2 === 0 ? a : b, key, ASK);
-            return { status: res.status, text: await res.text() };
-          }),
-        );
-        mock.faults.clear();
+        const { results, upstream } = await heldBurst(mock, 50, 5, (i) => chat(i % 2 === 0 ? a : b, key, ASK));
         const served = results.filter((r) => r.status === 200).length;
         const refused = results.filter((r) => r.status === 402).length;
         assert.equal(served + refused, 50, results.map((r) => `${r.status} ${r.text.slice(0, 80)}`).join('\n'));
         assert.equal(served, 5);
-        assert.equal(mock.requests.length - before, 5, 'refused requests reached no upstream');
+        assert.equal(upstream, 5, 'refused requests reached no upstream');
         // The reservations were settled into the real cost: the quota has room again.
         let again = 0;
         for (let i = 0; i < 50 && again !== 200; i++) {
@@ -161,14 +175,9 @@ describe('reservations with Redis: two replicas share the quota reservations', (
         ).key;
         // Replica B learns of the account through its ledger poll (billing.pollMs).
         await new Promise((r) => setTimeout(r, 1_200));
-        mock.faults.push(...Array.from({ length: 30 }, () => ({ kind: 'delay' as const, ms: 600 })));
-        const billedResults = await Promise.all(
-          Array.from({ length: 30 }, async (_, i) => {
-            const res = await chat(i % 2 === 0 ? a : b, billedKey, ASK);
-            return { status: res.status, text: await res.text() };
-          }),
+        const { results: billedResults } = await heldBurst(mock, 30, 5, (i) =>
+          chat(i % 2 === 0 ? a : b, billedKey, ASK),
         );
-        mock.faults.clear();
         const billedServed = billedResults.filter((r) => r.status === 200).length;
         assert.equal(billedServed, 5, billedResults.map((r) => `${r.status} ${r.text.slice(0, 100)}`).join('\n'));
         assert.ok(billedResults.every((r) => r.status === 200 || r.status === 402));
