@@ -73,11 +73,11 @@ export async function callWithFailover<T extends object>(
       const abort = new AbortController();
       const onClientAbort = () => abort.abort(ctx.signal.reason);
       ctx.signal.addEventListener('abort', onClientAbort, { once: true });
-      const timeout = setTimeout(
-        () =>
-          abort.abort(new GatewayError('timeout', `No answer within the routing deadline (${routing.maxTotalMs} ms)`)),
-        remaining,
-      );
+      let timedOut = false;
+      const timeout = setTimeout(() => {
+        timedOut = true;
+        abort.abort(new GatewayError('timeout', `No answer within the routing deadline (${routing.maxTotalMs} ms)`));
+      }, remaining);
       try {
         const result = await attempt(target, deps.adapterFor(provider), abort.signal);
         // Callers' own keys are theirs: only operator keys have circuits (and the map stays bounded).
@@ -115,6 +115,13 @@ export async function callWithFailover<T extends object>(
           },
           'upstream attempt failed, failing over',
         );
+        // The routing deadline ended this attempt: no other. (Not left to the `remaining` check above: a timer
+        // set for a fractional delay fires up to 1 ms early, and the attempt started in that last millisecond
+        // reached the next provider on a loaded machine before its own 1 ms timer aborted it.)
+        if (timedOut) {
+          deadlinePassed = true;
+          break candidates;
+        }
         // Another key of the same provider can help only when the key itself was the problem.
         if (!(error.keyRejected || error.code === 'rate_limited')) continue candidates;
       } finally {
