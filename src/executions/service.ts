@@ -172,6 +172,7 @@ export class ExecutionService {
       served_by: null,
       error_code: null,
       error_message: null,
+      upstream_job: null,
     };
     let written: boolean;
     try {

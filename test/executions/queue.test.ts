@@ -40,6 +40,7 @@ function row(tenant: string, now: number, extra: Partial<ExecutionRow> = {}): Ex
     served_by: null,
     error_code: null,
     error_message: null,
+    upstream_job: null,
     ...extra,
   };
 }

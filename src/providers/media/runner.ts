@@ -14,7 +14,7 @@ import { descriptorOf } from '../kinds/index.ts';
 import type { ProviderSpec } from '../types.ts';
 import { bedrockImages } from './bedrock-images.ts';
 import { geminiImage } from './gemini-image.ts';
-import { JobMemory, type MediaAdapter, type MediaSettings } from './media-adapter.ts';
+import { type JobHandle, JobMemory, type MediaAdapter, type MediaSettings } from './media-adapter.ts';
 import { cancelledError, outputFilename } from './media-http.ts';
 import { type MediaInput, type MediaKind, parseMediaInput } from './media-input.ts';
 import { HELD_TRANSCRIPTION_SECONDS, openAISpeech, openAITranscription } from './openai-audio.ts';
@@ -166,15 +166,29 @@ export function mediaRunners(deps: MediaRunnerDeps): ExecutionRunner[] {
       if (keys.length === 0) {
         throw new GatewayError('provider_unavailable', `Provider ${r.provider.id} has no key for executions`);
       }
-      // Each attempt moves to the provider's next key, as failover does between a rejected key and the next.
-      const key = keys[(Math.max(1, ctx.attempt) - 1) % keys.length]!;
+      // Each attempt moves to the provider's next key, as failover does between a rejected key and the next;
+      // except to resume the upstream job an earlier run started (a crash, a failed poll): the key that created it.
+      let key = keys[(Math.max(1, ctx.attempt) - 1) % keys.length]!;
+      const store = ctx.upstreamJob ?? jobs.storeFor(ctx.executionId);
+      const saved = await store.load();
+      const sameKey =
+        saved && saved.provider === r.provider.id && saved.model === r.model.id
+          ? keys.find((k) => k.id === saved.key)
+          : undefined;
+      if (sameKey) key = sameKey;
+      else if (saved) await store.clear(); // another model or provider now, or its key is gone: cannot be polled
+      const job: JobHandle = {
+        resume: sameKey ? saved!.id : undefined,
+        save: (id) => store.save({ provider: r.provider.id, model: r.model.id, key: key.id, id, createdAt: Date.now() }),
+        clear: () => store.clear(),
+      };
       const outcome = await r.adapter.run(r.media, {
         target: { provider: r.provider, model: r.model, key },
         kind: r.kind,
         ctx,
         pool: deps.pool,
         settings,
-        jobs,
+        job,
       });
       if (ctx.signal.aborted) throw cancelledError(ctx.signal);
       const ids: string[] = [];
@@ -187,6 +201,9 @@ export function mediaRunners(deps: MediaRunnerDeps): ExecutionRunner[] {
         });
         ids.push(meta.id);
       }
+      // In memory only: the durable record stays until the execution's terminal state, so a crash before it
+      // downloads the finished job again rather than paying for a new one.
+      if (!ctx.upstreamJob) await store.clear();
       return {
         output: {
           ...(ids.length > 0 ? { files: ids } : {}),
