@@ -241,9 +241,13 @@ export async function recordJob(call: MediaCall, id: string, abandon: () => void
     await call.job.save(id);
   } catch (err) {
     abandon();
-    throw new GatewayError('internal_error', 'Internal error: the upstream job could not be recorded; it was cancelled', {
-      cause: err,
-    });
+    throw new GatewayError(
+      'internal_error',
+      'Internal error: the upstream job could not be recorded; it was cancelled',
+      {
+        cause: err,
+      },
+    );
   }
 }
 

@@ -179,7 +179,8 @@ export function mediaRunners(deps: MediaRunnerDeps): ExecutionRunner[] {
       else if (saved) await store.clear(); // another model or provider now, or its key is gone: cannot be polled
       const job: JobHandle = {
         resume: sameKey ? saved!.id : undefined,
-        save: (id) => store.save({ provider: r.provider.id, model: r.model.id, key: key.id, id, createdAt: Date.now() }),
+        save: (id) =>
+          store.save({ provider: r.provider.id, model: r.model.id, key: key.id, id, createdAt: Date.now() }),
         clear: () => store.clear(),
       };
       const outcome = await r.adapter.run(r.media, {

@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
-import type { UpstreamJob, UpstreamJobStore } from '../../../src/core/execution-contracts.ts';
 import type { GatewayError } from '../../../src/core/errors.ts';
+import type { UpstreamJob, UpstreamJobStore } from '../../../src/core/execution-contracts.ts';
 import { closeCallContexts } from '../../helpers/call-context.ts';
 import { MOCK_MEDIA_KEY, type MockOpenAIMedia, startMockOpenAIMedia } from '../../mocks/openai-media.ts';
 import { MOCK_REPLICATE_TOKEN, type MockReplicate, startMockReplicate } from '../../mocks/replicate.ts';
@@ -39,7 +39,12 @@ describe('resuming a recorded upstream job after a restart', () => {
   let openai: MockOpenAIMedia;
   let rep: MockReplicate;
   // The second key is not the mock's: a run on it would be refused (401), so success proves the first key polled.
-  const openaiProvider = () => ({ id: 'openai', kind: 'openai', baseUrl: openai.baseUrl, keys: [MOCK_MEDIA_KEY, 'sk-x'] });
+  const openaiProvider = () => ({
+    id: 'openai',
+    kind: 'openai',
+    baseUrl: openai.baseUrl,
+    keys: [MOCK_MEDIA_KEY, 'sk-x'],
+  });
   const videoCreates = () => openai.requests.filter((r) => r.method === 'POST' && r.path === '/v1/videos').length;
   before(async () => {
     openai = await startMockOpenAIMedia();
@@ -141,10 +146,14 @@ describe('resuming a recorded upstream job after a restart', () => {
     store.failSave = true;
     const runner = mediaRunnerFor([openaiProvider()]).runner;
     await assert.rejects(
-      runner.run(model('openai/sora-2', 'video'), { prompt: 'unrecorded' }, {
-        ...runContext(new MemoryFiles()),
-        upstreamJob: store,
-      }),
+      runner.run(
+        model('openai/sora-2', 'video'),
+        { prompt: 'unrecorded' },
+        {
+          ...runContext(new MemoryFiles()),
+          upstreamJob: store,
+        },
+      ),
       (err: GatewayError) => err.code === 'internal_error' && err.retryable,
     );
     const video = [...openai.videos.values()].at(-1)!;
