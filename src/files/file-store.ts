@@ -269,25 +269,33 @@ export class FileStore implements ExecutionFiles {
     };
   }
 
-  /** Makes a staged upload a file of its tenant (the quota checked again, now that its size is known). */
+  /**
+   * Makes a staged upload a file of its tenant (the quota checked again, now that its size is known). `inCommit`
+   * runs in the transaction that inserts the file's row (the Idempotency-Key's answer: the two commit together).
+   */
   async commit(
     staged: StagedFile,
     fields: { purpose: string; contentType: string; expiresAfterMs?: number | undefined },
+    inCommit?: (trx: Kysely<Database>, meta: FileMeta) => Promise<void>,
   ): Promise<FileMeta> {
     const rules = this.purposes[fields.purpose];
     const now = this.#now();
     const retention = fields.expiresAfterMs ?? rules?.retentionMs;
-    return this.#place(staged.tempPath, {
-      id: `file_${randomUUID()}`,
-      tenantId: staged.tenantId,
-      purpose: fields.purpose,
-      filename: staged.filename,
-      contentType: fields.contentType,
-      bytes: staged.bytes,
-      sha256: staged.sha256,
-      createdAt: now,
-      expiresAt: retention === undefined ? null : now + retention,
-    });
+    return this.#place(
+      staged.tempPath,
+      {
+        id: `file_${randomUUID()}`,
+        tenantId: staged.tenantId,
+        purpose: fields.purpose,
+        filename: staged.filename,
+        contentType: fields.contentType,
+        bytes: staged.bytes,
+        sha256: staged.sha256,
+        createdAt: now,
+        expiresAt: retention === undefined ? null : now + retention,
+      },
+      inCommit,
+    );
   }
 
   /** Deletes a staged upload's temp file. */
@@ -431,7 +439,11 @@ export class FileStore implements ExecutionFiles {
     return { expired, temp, orphans: orphaned };
   }
 
-  async #place(tempPath: string, row: FileRow): Promise<FileMeta> {
+  async #place(
+    tempPath: string,
+    row: FileRow,
+    inCommit?: (trx: Kysely<Database>, meta: FileMeta) => Promise<void>,
+  ): Promise<FileMeta> {
     const remaining = await this.#quotaRemaining(row.tenantId);
     if (row.bytes > remaining) {
       await unlink(tempPath).catch(() => {});
@@ -446,7 +458,12 @@ export class FileStore implements ExecutionFiles {
       throw err;
     }
     try {
-      await insertFile(this.#db, row);
+      if (inCommit) {
+        await this.#db.transaction().execute(async (trx) => {
+          await insertFile(trx, row);
+          await inCommit(trx, metaOf(row));
+        });
+      } else await insertFile(this.#db, row);
     } catch (err) {
       await unlink(path).catch(() => {});
       throw err;
