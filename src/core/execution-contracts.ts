@@ -31,6 +31,8 @@ export interface ExecutionFiles {
   ): Promise<FileMeta>;
   /** Reads a tenant's file for a provider call; undefined when it does not exist or is another tenant's. */
   read(tenantId: string, id: string): Promise<{ meta: FileMeta; bytes: Uint8Array } | undefined>;
+  /** The first `bytes` bytes of a tenant's file (a header), without reading the rest; undefined as `read`. */
+  peek?(tenantId: string, id: string, bytes: number): Promise<{ meta: FileMeta; head: Uint8Array } | undefined>;
 }
 
 /** A model the execution API can run, as the runner registry describes it. */

@@ -1,6 +1,6 @@
 import { createHash, randomUUID } from 'node:crypto';
 import { createReadStream, createWriteStream, type ReadStream } from 'node:fs';
-import { mkdir, readdir, readFile, rename, rm, stat, unlink, writeFile } from 'node:fs/promises';
+import { mkdir, open, readdir, readFile, rename, rm, stat, unlink, writeFile } from 'node:fs/promises';
 import { hostname } from 'node:os';
 import { join } from 'node:path';
 import { Transform } from 'node:stream';
@@ -338,6 +338,21 @@ export class FileStore implements ExecutionFiles {
     if (!meta) return undefined;
     const bytes = await readFile(this.#objectPath(meta.id)).catch(missingAsUndefined);
     return bytes ? { meta, bytes } : undefined;
+  }
+
+  /** ExecutionFiles: a tenant's file's first `bytes` bytes (a header) without reading the rest. */
+  async peek(tenantId: string, id: string, bytes: number): Promise<{ meta: FileMeta; head: Uint8Array } | undefined> {
+    const meta = await this.get(tenantId, id);
+    if (!meta) return undefined;
+    const handle = await open(this.#objectPath(meta.id), 'r').catch(missingAsUndefined);
+    if (!handle) return undefined;
+    try {
+      const head = Buffer.alloc(Math.min(bytes, meta.bytes));
+      const { bytesRead } = await handle.read(head, 0, head.byteLength, 0);
+      return { meta, head: head.subarray(0, bytesRead) };
+    } finally {
+      await handle.close();
+    }
   }
 
   /** A tenant's file's metadata; undefined when unknown, expired or another tenant's. */

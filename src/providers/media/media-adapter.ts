@@ -14,8 +14,14 @@ export interface MediaAdapter {
   /** What this provider's API cannot take from a valid input (throws invalid_request naming the field). */
   check?(input: MediaInput, target: Pick<UpstreamTarget, 'model'>): void;
   /** The most this input can consume (the hold); default: the kind's own worst case (runner.ts). */
-  worstMeter?(input: MediaInput, target: Pick<UpstreamTarget, 'model'>): MediaMeter;
+  worstMeter?(input: MediaInput, target: Pick<UpstreamTarget, 'model'>, facts?: WorstFacts): MediaMeter;
   run(input: MediaInput, call: MediaCall): Promise<MediaOutcome>;
+}
+
+/** What the runner learned of the input's files at submission, to bound the hold closer than the kind's worst. */
+export interface WorstFacts {
+  /** Transcription: the most seconds the audio file can last (audio-duration.ts), already capped. */
+  audioSeconds?: number | undefined;
 }
 
 /** Settings shared by the media runners (mediaRunners' deps, with defaults). */
