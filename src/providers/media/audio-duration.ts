@@ -29,10 +29,9 @@ export function wavSeconds(head: Uint8Array, totalBytes: number): number | undef
     if (id === 'fmt ' && at + 16 <= b.byteLength) byteRate = b.readUInt32LE(at + 16);
     if (id === 'data') {
       if (!byteRate) return undefined;
-      // A streamed WAV leaves the size 0 or 0xFFFFFFFF; the file's own size then bounds the data.
-      const fromFile = totalBytes - (at + 8);
-      const dataBytes = size === 0 || size === 0xffffffff ? fromFile : Math.min(size, fromFile);
-      return Math.ceil(Math.max(0, dataBytes) / byteRate);
+      // Everything after the chunk's header, not the size it declares: a streamed WAV declares 0 or 0xFFFFFFFF,
+      // and a header declaring less than the file holds must not shrink the hold.
+      return Math.ceil(Math.max(0, totalBytes - (at + 8)) / byteRate);
     }
     at += 8 + size + (size % 2);
   }

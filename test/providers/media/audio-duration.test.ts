@@ -26,7 +26,7 @@ function wavWithList(seconds: number): Uint8Array {
 }
 
 describe('audio duration at submission', () => {
-  it('a WAV says its duration (also after other chunks, or streamed without a size); others are bounded by size', () => {
+  it('a WAV says its duration (after other chunks too; from the bytes it holds, whatever its data chunk claims); others are bounded by size', () => {
     assert.equal(wavSeconds(toneWav(10, 300), toneWav(10, 300).byteLength), 10);
     assert.equal(wavSeconds(toneWav(2.5, 300), toneWav(2.5, 300).byteLength), 3, 'rounded up');
     const listed = wavWithList(7);
@@ -34,6 +34,9 @@ describe('audio duration at submission', () => {
     const streamed = Buffer.from(toneWav(4, 300));
     streamed.writeUInt32LE(0xffffffff, 40);
     assert.equal(wavSeconds(streamed, streamed.byteLength), 4);
+    const understated = Buffer.from(toneWav(6, 300));
+    understated.writeUInt32LE(16_000, 40); // claims 1 s of its 6
+    assert.equal(wavSeconds(understated, understated.byteLength), 6, 'the file’s size, not the claim');
     const mp3 = Buffer.concat([Buffer.from('ID3\x04', 'latin1'), Buffer.alloc(74_996)]);
     assert.equal(audioSecondsBound(mp3, 75_000), Math.ceil((75_000 * 8) / MIN_AUDIO_BITS_PER_SECOND));
     assert.equal(audioSecondsBound(mp3, 75_000), 100);
