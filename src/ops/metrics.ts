@@ -20,6 +20,7 @@ export class Metrics {
   readonly usageJournalFailures: Counter;
   /** Requests with an Idempotency-Key, by outcome (new, replay, in_progress, mismatch). */
   readonly idempotency: Counter<'outcome'>;
+  readonly sqliteCheckpoints: Counter<'mode'>;
   /** Event-loop delay since the previous scrape (libuv timer lateness, 10 ms resolution); see close(). */
   private readonly loopDelay: ELDHistogram = monitorEventLoopDelay({ resolution: 10 });
 
@@ -86,6 +87,12 @@ export class Metrics {
       help: 'Usage records whose journal append failed (kept in memory until written; a crash before then loses them)',
       registers,
     });
+    this.sqliteCheckpoints = new Counter({
+      name: 'modro_sqlite_checkpoints_total',
+      help: 'SQLite WAL checkpoints of the background worker that moved frames, by mode (passive; restart: the WAL bound)',
+      labelNames: ['mode'],
+      registers,
+    });
     this.idempotency = new Counter({
       name: 'modro_idempotency_requests_total',
       help: 'Requests with an Idempotency-Key: new (ran), replay (stored answer), in_progress or mismatch (409)',
@@ -134,7 +141,7 @@ export class Metrics {
     if (queued) {
       new Gauge({
         name: 'modro_executions_queued',
-        help: 'Executions waiting in the queue (PENDING, all processes; read from the database at scrape time)',
+        help: 'Executions waiting in the queue (PENDING, all processes; read from the database at scrape time, counted up to 100000)',
         registers,
         async collect() {
           this.set(await queued());
