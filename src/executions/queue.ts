@@ -118,6 +118,7 @@ const INSERT_COLUMNS = [
   'served_by',
   'error_code',
   'error_message',
+  'upstream_job',
 ] as const satisfies readonly (keyof ExecutionRow)[];
 /** A column added to the table must be added above too (this fails to compile otherwise). */
 const EVERY_COLUMN: [Exclude<keyof ExecutionRow, (typeof INSERT_COLUMNS)[number]>] extends [never] ? true : never =
