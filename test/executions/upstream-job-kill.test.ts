@@ -103,8 +103,9 @@ for (const kind of ['sqlite', 'postgres'] as const) {
           rows.every((r) => r.status === 'COMPLETED'),
           JSON.stringify(rows.map((r) => [r.status, r.error_message])),
         );
+        // At least 2: under load a lease may also expire after the restart; that run resumes the same job too.
         assert.ok(
-          rows.every((r) => Number(r.attempts) === 2),
+          rows.every((r) => Number(r.attempts) >= 2),
           'each ran again after the kill',
         );
         assert.equal(creates(), 3, 'exactly one creation upstream per execution');

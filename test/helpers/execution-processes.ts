@@ -100,7 +100,12 @@ export async function checkEnded(db: Kysely<Database>, ids: string[], options: {
       const last = runs.find((r) => r.request_id === `${row.id}-${row.attempts}`);
       assert.ok(last, `${row.id}: the record of its completing run`);
       assert.equal(Number(last.cost_nano_usd), Number(row.cost_nano));
-      assert.equal(runs.filter((r) => Number(r.status) === 200).length, 1, `${row.id}: one successful run recorded`);
+      const succeeded = runs.filter((r) => Number(r.status) === 200);
+      assert.equal(
+        succeeded.length,
+        1,
+        `${row.id}: one successful run recorded (${succeeded.map((r) => r.request_id)})`,
+      );
     }
   }
   const verified = await verifyLedger(db);
