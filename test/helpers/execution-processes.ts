@@ -100,12 +100,11 @@ export async function checkEnded(db: Kysely<Database>, ids: string[], options: {
       const last = runs.find((r) => r.request_id === `${row.id}-${row.attempts}`);
       assert.ok(last, `${row.id}: the record of its completing run`);
       assert.equal(Number(last.cost_nano_usd), Number(row.cost_nano));
-      const succeeded = runs.filter((r) => Number(r.status) === 200);
-      assert.equal(
-        succeeded.length,
-        1,
-        `${row.id}: one successful run recorded (${succeeded.map((r) => r.request_id)})`,
-      );
+      // No run is recorded twice. An earlier run may also be recorded as served: the kill can land after its usage
+      // record and before its terminal commit (docs/executions.md: "A run interrupted mid-call may have been served
+      // by the provider"); then the next run served it again.
+      const ids = runs.map((r) => r.request_id);
+      assert.equal(new Set(ids).size, ids.length, `${row.id}: a run recorded twice (${ids})`);
     }
   }
   const verified = await verifyLedger(db);
