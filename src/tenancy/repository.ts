@@ -158,11 +158,25 @@ export class TenancyRepository {
     return row ? tenantFromRow(row) : undefined;
   }
 
-  /** Newest first. `kind` separates operator-made tenants from bring-your-own-key ones. */
-  async listTenants(options: { limit?: number; kind?: 'managed' | 'byok' } = {}): Promise<Tenant[]> {
+  /**
+   * Newest first. `kind` separates operator-made tenants from bring-your-own-key ones. `after`: the page
+   * following the tenant with this creation time and id (keyset paging: `tenantCursor` of a page's last one).
+   */
+  async listTenants(
+    options: { limit?: number; kind?: 'managed' | 'byok'; after?: { createdAt: number; id: string } } = {},
+  ): Promise<Tenant[]> {
     let query = this.db.selectFrom('tenant').selectAll();
     if (options.kind === 'managed') query = query.where('byok_provider', 'is', null);
     if (options.kind === 'byok') query = query.where('byok_provider', 'is not', null);
+    const after = options.after;
+    if (after) {
+      query = query.where((eb) =>
+        eb.or([
+          eb('created_at', '<', after.createdAt),
+          eb.and([eb('created_at', '=', after.createdAt), eb('id', '>', after.id)]),
+        ]),
+      );
+    }
     const rows = await query
       .orderBy('created_at', 'desc')
       .orderBy('id')

@@ -6,7 +6,7 @@ import { TenancyRepository } from '../../src/tenancy/repository.ts';
 import type { Tenant } from '../../src/tenancy/tenant.ts';
 import { forEachDatabase } from '../helpers/databases.ts';
 import { seededKey, seededTenantOf, seedManagedKeys } from '../helpers/seed-keys.ts';
-import { chat, startTenancyGateway } from './helpers.ts';
+import { adminClient, chat, startTenancyGateway } from './helpers.ts';
 
 /**
  * Tenants follow active keys (decision 0039): 40 tenants in the database, a cache of 5. A tenant is read with
@@ -149,6 +149,27 @@ describe('hot tenants through the gateway (tenancy.cache.tenants = 3)', () => {
       const other = await chat(gw, seededKey(1));
       assert.equal(other.status, 200);
       await other.arrayBuffer();
+
+      // Lists come from the database, page by page (keyset on creation time and id; the seeded tenants tie on time).
+      const admin = await adminClient(gw);
+      const seen: string[] = [];
+      let after: string | null = null;
+      for (let page = 0; page < 10; page++) {
+        const query: string = after ? `&after=${encodeURIComponent(after)}` : '';
+        const body: { data: { id: string }[]; next: string | null } = await admin.json(
+          'GET',
+          `/admin/api/tenants?limit=4${query}`,
+        );
+        seen.push(...body.data.map((t) => t.id));
+        after = body.next;
+        if (!after) break;
+      }
+      // 10 seeded and the default tenant, each once.
+      assert.equal(seen.length, 11);
+      assert.equal(new Set(seen).size, 11);
+      const bad = await admin.request('GET', '/admin/api/tenants?limit=0');
+      assert.equal(bad.status, 400);
+      await bad.arrayBuffer();
     } finally {
       await gw.close();
     }
