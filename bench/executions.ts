@@ -49,6 +49,8 @@ const { values: args } = parseArgs({
     'duration-ms': { type: 'string' },
     queued: { type: 'string' },
     e2e: { type: 'string' },
+    /** A copy of everything the gateway prints (for diagnosis, with MODRO_NODE_FLAGS adding --trace-gc). */
+    'gateway-output': { type: 'string' },
   },
 });
 const quick = args.quick === true;
@@ -87,7 +89,7 @@ async function main(): Promise<number> {
   let mock: Child | undefined;
   let gateway: GatewayChild | undefined;
   const start = async (configPath: string) =>
-    spawnGateway(join(root, 'dist/cli/main.js'), configPath, dir, launcherNodeFlags());
+    spawnGateway(join(root, 'dist/cli/main.js'), configPath, dir, launcherNodeFlags(), args['gateway-output']);
   try {
     mock = await spawnIpcChild(join(here, 'mock-upstream.ts'));
     const configPath = writeGatewayConfig(dir, mock.origin, MOCK_API_KEY);

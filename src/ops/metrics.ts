@@ -20,6 +20,7 @@ export class Metrics {
   readonly usageJournalFailures: Counter;
   /** Requests with an Idempotency-Key, by outcome (new, replay, in_progress, mismatch). */
   readonly idempotency: Counter<'outcome'>;
+  readonly sqliteCheckpoints: Counter<'mode'>;
   /** Event-loop delay since the previous scrape (libuv timer lateness, 10 ms resolution); see close(). */
   private readonly loopDelay: ELDHistogram = monitorEventLoopDelay({ resolution: 10 });
 
@@ -84,6 +85,12 @@ export class Metrics {
     this.usageJournalFailures = new Counter({
       name: 'modro_usage_journal_failures_total',
       help: 'Usage records whose journal append failed (kept in memory until written; a crash before then loses them)',
+      registers,
+    });
+    this.sqliteCheckpoints = new Counter({
+      name: 'modro_sqlite_checkpoints_total',
+      help: 'SQLite WAL checkpoints of the background worker that moved frames, by mode (passive; restart: the WAL bound)',
+      labelNames: ['mode'],
       registers,
     });
     this.idempotency = new Counter({

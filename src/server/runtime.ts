@@ -163,7 +163,12 @@ export async function createRuntime(options: RuntimeOptions): Promise<Runtime> {
     tokens,
   });
 
-  const store = await openStore(storeConfigFrom(config.storage));
+  const store = await openStore(storeConfigFrom(config.storage), {
+    backgroundCheckpoints: {
+      onCheckpoint: (c) => metrics.sqliteCheckpoints.inc({ mode: c.mode === 'PASSIVE' ? 'passive' : 'restart' }),
+      onError: (err) => logger.error({ err }, 'SQLite checkpoints run in the request thread again'),
+    },
+  });
   const dataDir = dataDirOf(config.storage);
 
   // Channels: read before tenancy starts (it looks at the catalog's providers), then on every change. A

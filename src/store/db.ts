@@ -4,6 +4,7 @@ import { Kysely, PostgresDialect, sql } from 'kysely';
 import type { SqlDialect } from './migrations/column-types.ts';
 import { migrateToLatest } from './migrations/index.ts';
 import type { Database } from './schema.ts';
+import { type CheckpointerOptions, SqliteCheckpointer } from './sqlite-checkpointer.ts';
 import { createSqliteDialect } from './sqlite-dialect.ts';
 
 export type { SqlDialect } from './migrations/column-types.ts';
@@ -45,10 +46,18 @@ export interface Store {
  * Open one Store per SQLite file per process: node:sqlite is synchronous, so a second connection waiting for
  * the first one's write lock would block the very event loop the first needs to commit.
  */
-export async function openStore(config: StoreConfig): Promise<Store> {
+export async function openStore(config: StoreConfig, options: OpenOptions = {}): Promise<Store> {
   const { db, dialect, schema } = config.kind === 'sqlite' ? openSqlite(config.path) : await openPostgres(config);
+  let checkpointer: SqliteCheckpointer | undefined;
   try {
     await migrateToLatest(db, dialect, schema);
+    if (options.backgroundCheckpoints && config.kind === 'sqlite' && config.path !== ':memory:') {
+      checkpointer = await SqliteCheckpointer.start(
+        config.path,
+        db,
+        options.backgroundCheckpoints === true ? {} : options.backgroundCheckpoints,
+      );
+    }
   } catch (err) {
     await db.destroy();
     throw err;
@@ -58,10 +67,21 @@ export async function openStore(config: StoreConfig): Promise<Store> {
     db,
     dialect,
     close: () => {
-      closing ??= db.destroy();
+      closing ??= (async () => {
+        await checkpointer?.stop();
+        await db.destroy();
+      })();
       return closing;
     },
   };
+}
+
+export interface OpenOptions {
+  /**
+   * SQLite: WAL checkpoints in a worker thread instead of inside the event loop's commits (the gateway's own
+   * store; a short-lived CLI store does not need it). Ignored for PostgreSQL.
+   */
+  backgroundCheckpoints?: boolean | CheckpointerOptions;
 }
 
 function openSqlite(path: string): { db: Kysely<Database>; dialect: SqlDialect; schema?: string } {
