@@ -136,10 +136,15 @@ export class TenancyAuthenticator implements Authenticator {
       this.#pending.delete(caller);
       this.#provision(caller.tenantId, pending);
     }
-    const tenant = this.#o.directory.cachedTenant(caller.tenantId);
-    // Evicted since its request authenticated (a cache much smaller than the tenants in use): a link signed
-    // now, not cached, is valid whatever the tenant's linksValidAfter (that instant is in the past).
-    if (!tenant && !pending) return { [DASHBOARD_HEADER]: this.#o.links.issue(caller.tenantId) };
+    // Also marks the tenant as recently used, so the tenants in use are the ones the cache keeps.
+    const tenant = this.#o.directory.tenant(caller.tenantId);
+    if (tenant instanceof Promise) {
+      // Evicted while its key stayed hot (more tenants in use than tenancy.cache.tenants): read back in the
+      // background; meanwhile a link signed now, not cached, is valid whatever the tenant's linksValidAfter
+      // (that instant is in the past).
+      tenant.catch(() => {});
+      return { [DASHBOARD_HEADER]: this.#o.links.issue(caller.tenantId) };
+    }
     return { [DASHBOARD_HEADER]: this.#o.links.urlFor(caller.tenantId, tenant?.tenant.linksValidAfter ?? 0) };
   }
 
