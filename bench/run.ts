@@ -6,7 +6,7 @@
  *
  * Options: --quick (one short round), --rounds N, --duration-ms N, --levels 1,16,64,256,
  * --stream-levels 1,16, --profile-levels 1,16 (Responses and embeddings profiles; --no-profiles: chat only;
- * --no-executions: without the executions profile, bench/executions.ts, which runs last), --json FILE (raw measurements), --gateway-node-args "--cpu-prof --cpu-prof-dir=DIR"
+ * --no-executions: without the executions profile, bench/executions.ts, which runs last), --json FILE (raw measurements), --gateway-node-args="--cpu-prof --cpu-prof-dir=DIR" (with `=`)
  * (extra Node flags for the gateway process, for profiling; its figures are then for orientation only),
  * --gateway-output FILE (a copy of everything the gateway prints), --unlimited-key (call the gateway with the
  * configured key, which has no limits, instead of a managed key with every per-key limit set high), --billed

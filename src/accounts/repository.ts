@@ -61,6 +61,20 @@ export class AccountRepository {
     return result !== undefined;
   }
 
+  /**
+   * Deletes the tenant a sign-up made for itself when it lost the race for its address: made a moment ago under
+   * a random id, it has no keys, settings or usage. Only when no account names it.
+   */
+  async discardUnusedTenant(tenantId: string): Promise<void> {
+    await this.#db
+      .deleteFrom('tenant')
+      .where('id', '=', tenantId)
+      .where((eb) =>
+        eb.not(eb.exists(eb.selectFrom('account_login').select('tenant_id').where('tenant_id', '=', tenantId))),
+      )
+      .execute();
+  }
+
   async setVerified(tenantId: string): Promise<void> {
     const now = this.#now();
     await this.#db

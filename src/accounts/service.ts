@@ -81,7 +81,8 @@ export class AccountService {
     const tenantId = `acct_${randomBytes(8).toString('hex')}`;
     await createTenant(this.#ops(), { id: tenantId, name: email });
     if (!(await this.repo.insert({ tenantId, email, passwordHash }))) {
-      // Another sign-up took the address a moment ago: the tenant made for this one stays unused.
+      // Another sign-up took the address a moment ago: the tenant made for this one is deleted again.
+      await this.repo.discardUnusedTenant(tenantId);
       const winner = await this.repo.byEmail(email);
       if (winner) await this.#takenNotice(winner);
       return;

@@ -1,7 +1,8 @@
 import { randomBytes } from 'node:crypto';
-import { type Kysely, sql } from 'kysely';
+import { CompiledQuery, type Kysely, sql } from 'kysely';
 import { GatewayError } from '../core/errors.ts';
 import type { SqlDialect } from '../store/migrations/column-types.ts';
+import { multiRowInsertSql, placeholderStyle } from '../store/raw-insert.ts';
 import type { Database } from '../store/schema.ts';
 import { toSafeInt } from '../store/usage.ts';
 import { depositFee, MAX_MANUAL_NANO, monthStart } from './amounts.ts';
@@ -696,11 +697,16 @@ export class Ledger {
         d.held += e.held_nano;
         deltas.set(e.tenant_id, d);
       }
+      const style = placeholderStyle(this.#db);
       for (const chunk of fixedSizeChunks(kept)) {
-        await tx
-          .insertInto('ledger_entry')
-          .values(chunk.map((e) => ({ ...e, node })))
-          .execute();
+        const params: unknown[] = [];
+        for (const e of chunk) {
+          for (const column of ENTRY_COLUMNS) params.push(e[column] ?? null);
+          params.push(node);
+        }
+        await tx.executeQuery(
+          CompiledQuery.raw(multiRowInsertSql('ledger_entry', INSERT_COLUMNS, chunk.length, style, ''), params),
+        );
       }
       for (const [tenantId, delta] of deltas) {
         if (delta.amount === 0 && delta.held === 0) continue;
@@ -881,6 +887,26 @@ export class Ledger {
 function balanceMessage(need: number, left: number): string {
   return `Insufficient balance: this request needs a hold of $${formatUsd(need)} and $${formatUsd(Math.max(0, left))} is available`;
 }
+
+/**
+ * The columns of a batched write, in parameter order (the writer's `node` last). The batch insert runs every
+ * flush (50 ms under load) with up to 128 rows a statement: plain cached SQL like the usage rows'
+ * (store/raw-insert.ts), not the query builder, which rebuilt and recompiled every row's values each time.
+ */
+const ENTRY_COLUMNS = [
+  'tenant_id',
+  'at',
+  'kind',
+  'amount_nano',
+  'held_nano',
+  'hold_id',
+  'key_id',
+  'request_id',
+  'payment_id',
+  'admin',
+  'reason',
+] as const satisfies readonly (keyof NewEntry)[];
+const INSERT_COLUMNS = [...ENTRY_COLUMNS, 'node'];
 
 /**
  * A batch split into chunks of a few fixed sizes (128, 16, 4, 1 rows), so the multi-row INSERTs have a handful of

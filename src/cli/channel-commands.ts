@@ -1,5 +1,5 @@
 import { readFileSync } from 'node:fs';
-import { parseArgs } from 'node:util';
+import type { ParseArgsOptionsConfig } from 'node:util';
 import { generateMasterKey, loadKeyring, MasterKeyError } from '../channels/master-key.ts';
 import {
   addCredential,
@@ -18,7 +18,7 @@ import type { Config } from '../config/schema.ts';
 import { GatewayError } from '../core/errors.ts';
 import { dataDirOf, openStore, storeConfigFrom } from '../store/db.ts';
 import { loadWebhookKeyring, SigningSecrets } from '../webhooks/signing-secrets.ts';
-import { configPathOf, noticeReplicas, type Out } from './shared.ts';
+import { configPathOf, noticeReplicas, type Out, parseCommand } from './shared.ts';
 
 /**
  * `modro channels ...`: channels from the shell, straight against the configured database. Every write bumps
@@ -48,19 +48,11 @@ export async function runChannelCommand(
   err: Out = process.stderr,
   stdin: () => string = () => readFileSync(0, 'utf8'),
 ): Promise<number> {
-  let parsed: ReturnType<typeof parse>;
-  try {
-    parsed = parse(argv);
-  } catch (e) {
-    err.write(`${(e as Error).message}\n\n${CHANNELS_HELP}`);
-    return 2;
-  }
+  const parsed = parseCommand(argv, OPTIONS, CHANNELS_HELP, out, err);
+  if (typeof parsed === 'number') return parsed;
   const { values, positionals } = parsed;
-  const [, action, target, second] = positionals;
-  if (values.help || !action) {
-    out.write(CHANNELS_HELP);
-    return values.help ? 0 : 2;
-  }
+  const [, action, target, second] = positionals as Array<string | undefined>;
+  if (!action) return 2;
   if (action === 'generate-master-key') {
     out.write(`${generateMasterKey()}\n`);
     return 0;
@@ -214,24 +206,15 @@ function describeChannel(c: ChannelView): string {
   return `${lines.join('\n')}\n`;
 }
 
-function parse(argv: string[]) {
-  return parseArgs({
-    args: argv,
-    allowPositionals: true,
-    options: {
-      config: { type: 'string', short: 'c' },
-      help: { type: 'boolean', short: 'h' },
-      json: { type: 'boolean' },
-      kind: { type: 'string' },
-      'base-url': { type: 'string' },
-      'models-json': { type: 'string' },
-      priority: { type: 'string' },
-      weight: { type: 'string' },
-      groups: { type: 'string' },
-      disabled: { type: 'boolean' },
-      'key-stdin': { type: 'boolean' },
-      label: { type: 'string' },
-      'rotate-by': { type: 'string' },
-    },
-  });
-}
+const OPTIONS = {
+  kind: { type: 'string' },
+  'base-url': { type: 'string' },
+  'models-json': { type: 'string' },
+  priority: { type: 'string' },
+  weight: { type: 'string' },
+  groups: { type: 'string' },
+  disabled: { type: 'boolean' },
+  'key-stdin': { type: 'boolean' },
+  label: { type: 'string' },
+  'rotate-by': { type: 'string' },
+} as const satisfies ParseArgsOptionsConfig;

@@ -1,12 +1,12 @@
 import { userInfo } from 'node:os';
-import { parseArgs } from 'node:util';
+import type { ParseArgsOptionsConfig } from 'node:util';
 import { parseAmount } from '../billing/amounts.ts';
 import { formatUsd } from '../billing/cost.ts';
 import { Ledger } from '../billing/ledger.ts';
 import { verifyLedger } from '../billing/verify.ts';
 import { GatewayError } from '../core/errors.ts';
 import { openStore, storeConfigFrom } from '../store/db.ts';
-import { configPathOf, loadCommandConfig, type Out } from './shared.ts';
+import { configPathOf, loadCommandConfig, type Out, parseCommand } from './shared.ts';
 
 /**
  * `modro ledger|plans ...`: money from the shell, straight against the configured database (docs/billing.md).
@@ -32,19 +32,11 @@ export async function runLedgerCommand(
   out: Out = process.stdout,
   err: Out = process.stderr,
 ): Promise<number> {
-  let parsed: ReturnType<typeof parse>;
-  try {
-    parsed = parse(argv);
-  } catch (e) {
-    err.write(`${(e as Error).message}\n\n${LEDGER_HELP}`);
-    return 2;
-  }
+  const parsed = parseCommand(argv, OPTIONS, LEDGER_HELP, out, err);
+  if (typeof parsed === 'number') return parsed;
   const { values, positionals } = parsed;
-  const [group, action, target, second] = positionals;
-  if (values.help || !action) {
-    out.write(LEDGER_HELP);
-    return values.help ? 0 : 2;
-  }
+  const [group, action, target, second] = positionals as Array<string | undefined>;
+  if (!action) return 2;
   const config = loadCommandConfig(configPathOf(values, env), env, err);
   if (!config) return 2;
   const store = await openStore(storeConfigFrom(config.storage));
@@ -167,22 +159,13 @@ export async function runLedgerCommand(
   }
 }
 
-function parse(argv: string[]) {
-  return parseArgs({
-    args: argv,
-    allowPositionals: true,
-    options: {
-      config: { type: 'string', short: 'c' },
-      help: { type: 'boolean', short: 'h' },
-      json: { type: 'boolean' },
-      usd: { type: 'string' },
-      reason: { type: 'string' },
-      by: { type: 'string' },
-      'payment-id': { type: 'string' },
-      name: { type: 'string' },
-      'cap-usd': { type: 'string' },
-      models: { type: 'string' },
-      public: { type: 'string' },
-    },
-  });
-}
+const OPTIONS = {
+  usd: { type: 'string' },
+  reason: { type: 'string' },
+  by: { type: 'string' },
+  'payment-id': { type: 'string' },
+  name: { type: 'string' },
+  'cap-usd': { type: 'string' },
+  models: { type: 'string' },
+  public: { type: 'string' },
+} as const satisfies ParseArgsOptionsConfig;

@@ -1,10 +1,49 @@
 import { existsSync } from 'node:fs';
+import { type ParseArgsOptionsConfig, parseArgs } from 'node:util';
 import { ConfigError, loadConfig } from '../config/load.ts';
 import type { Config } from '../config/schema.ts';
 
 /** Where a command writes (process.stdout/stderr, or a collector in tests). */
 export interface Out {
   write(text: string): void;
+}
+
+/** The options every management command takes. */
+const COMMON_OPTIONS = {
+  config: { type: 'string', short: 'c' },
+  help: { type: 'boolean', short: 'h' },
+  json: { type: 'boolean' },
+} as const satisfies ParseArgsOptionsConfig;
+
+/** A command's parsed arguments: its own options and the common ones, and the positionals (`group action …`). */
+export function parseCommandArgs<O extends ParseArgsOptionsConfig>(argv: string[], options: O) {
+  return parseArgs({ args: argv, allowPositionals: true, options: { ...COMMON_OPTIONS, ...options } });
+}
+
+/**
+ * Parses a command line, or answers its exit code after printing: a bad option (the message and the help, 2),
+ * `--help` (the help, 0), no action (the help, 2).
+ */
+export function parseCommand<O extends ParseArgsOptionsConfig>(
+  argv: string[],
+  options: O,
+  help: string,
+  out: Out,
+  err: Out,
+): ReturnType<typeof parseCommandArgs<O>> | number {
+  let parsed: ReturnType<typeof parseCommandArgs<O>>;
+  try {
+    parsed = parseCommandArgs(argv, options);
+  } catch (e) {
+    err.write(`${(e as Error).message}\n\n${help}`);
+    return 2;
+  }
+  const { help: asked } = parsed.values as { help?: boolean };
+  if (asked || !parsed.positionals[1]) {
+    out.write(help);
+    return asked ? 0 : 2;
+  }
+  return parsed;
 }
 
 /** The configuration file a command reads: --config, MODRO_CONFIG, else ./modro.yaml when it exists. */

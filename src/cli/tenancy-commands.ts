@@ -1,5 +1,5 @@
 import { readFileSync } from 'node:fs';
-import { parseArgs } from 'node:util';
+import type { ParseArgsOptionsConfig } from 'node:util';
 import { buildCatalog } from '../catalog/catalog.ts';
 import type { Config } from '../config/schema.ts';
 import { GatewayError } from '../core/errors.ts';
@@ -23,7 +23,14 @@ import { generatePassword } from '../tenancy/passwords.ts';
 import { TenancyRepository } from '../tenancy/repository.ts';
 import { loadServerSecret } from '../tenancy/secret.ts';
 import type { ApiKeyRecord, Tenant } from '../tenancy/tenant.ts';
-import { configPathOf, loadCommandConfig, noticeReplicas, type Out } from './shared.ts';
+import {
+  configPathOf,
+  loadCommandConfig,
+  noticeReplicas,
+  type Out,
+  parseCommand,
+  type parseCommandArgs,
+} from './shared.ts';
 
 /**
  * `modro keys|tenants|admin ...`: management from the shell, straight against the configured database.
@@ -57,19 +64,11 @@ export async function runTenancyCommand(
   out: Out = process.stdout,
   err: Out = process.stderr,
 ): Promise<number> {
-  let parsed: ReturnType<typeof parse>;
-  try {
-    parsed = parse(argv);
-  } catch (e) {
-    err.write(`${(e as Error).message}\n\n${TENANCY_HELP}`);
-    return 2;
-  }
+  const parsed = parseCommand(argv, OPTIONS, TENANCY_HELP, out, err);
+  if (typeof parsed === 'number') return parsed;
   const { values, positionals } = parsed;
-  const [group, action, target] = positionals;
-  if (values.help || !action) {
-    out.write(TENANCY_HELP);
-    return values.help ? 0 : 2;
-  }
+  const [group, action, target] = positionals as Array<string | undefined>;
+  if (!action) return 2;
   const config = loadCommandConfig(configPathOf(values, env), env, err);
   if (!config) return 2;
   const store = await openStore(storeConfigFrom(config.storage));
@@ -98,44 +97,35 @@ function noticeSettings(redis: NonNullable<Config['redis']>, version: number, er
   return noticeReplicas(redis, 'settings', String(version), err);
 }
 
-function parse(argv: string[]) {
-  return parseArgs({
-    args: argv,
-    allowPositionals: true,
-    options: {
-      config: { type: 'string', short: 'c' },
-      help: { type: 'boolean', short: 'h' },
-      json: { type: 'boolean' },
-      name: { type: 'string' },
-      preset: { type: 'string' },
-      utility: { type: 'string' },
-      fast: { type: 'string' },
-      deep: { type: 'string' },
-      allowed: { type: 'string' },
-      groups: { type: 'string' },
-      tenant: { type: 'string' },
-      'expires-days': { type: 'string' },
-      rpm: { type: 'string' },
-      tpm: { type: 'string' },
-      'quota-usd': { type: 'string' },
-      'quota-period': { type: 'string' },
-      ips: { type: 'string' },
-      models: { type: 'string' },
-      scopes: { type: 'string' },
-      clear: { type: 'boolean' },
-      'grace-hours': { type: 'string' },
-      'password-stdin': { type: 'boolean' },
-      base: { type: 'string' },
-      reason: { type: 'string' },
-    },
-  });
-}
+const OPTIONS = {
+  name: { type: 'string' },
+  preset: { type: 'string' },
+  utility: { type: 'string' },
+  fast: { type: 'string' },
+  deep: { type: 'string' },
+  allowed: { type: 'string' },
+  groups: { type: 'string' },
+  tenant: { type: 'string' },
+  'expires-days': { type: 'string' },
+  rpm: { type: 'string' },
+  tpm: { type: 'string' },
+  'quota-usd': { type: 'string' },
+  'quota-period': { type: 'string' },
+  ips: { type: 'string' },
+  models: { type: 'string' },
+  scopes: { type: 'string' },
+  clear: { type: 'boolean' },
+  'grace-hours': { type: 'string' },
+  'password-stdin': { type: 'boolean' },
+  base: { type: 'string' },
+  reason: { type: 'string' },
+} as const satisfies ParseArgsOptionsConfig;
 
 interface Context {
   group: string | undefined;
   action: string;
   target: string | undefined;
-  values: ReturnType<typeof parse>['values'];
+  values: ReturnType<typeof parseCommandArgs<typeof OPTIONS>>['values'];
   config: Config;
   store: Store;
   ops: AdminOps;
@@ -288,7 +278,7 @@ async function dispatch(c: Context): Promise<number> {
  * validated by the operation (src/limits/key-limits.ts), like the admin API's.
  */
 function limitsFromFlags(
-  values: ReturnType<typeof parse>['values'],
+  values: ReturnType<typeof parseCommandArgs<typeof OPTIONS>>['values'],
   base: Record<string, unknown>,
 ): Record<string, unknown> {
   const out = { ...base };

@@ -12,6 +12,7 @@ import type { Store } from '../store/db.ts';
 import type { AdminOps } from '../tenancy/admin-operations.ts';
 import type { Tenancy } from '../tenancy/tenancy.ts';
 import type { Webhooks } from '../webhooks/webhooks.ts';
+import type { LoginThrottleOptions, SharedAttemptCounts } from './admin/login-throttle.ts';
 
 /**
  * What the dashboards use of the running gateway, and nothing more. The server's Runtime satisfies it as
@@ -42,11 +43,36 @@ export interface DashboardDeps {
     auth: Pick<Tenancy['auth'], 'provisioned'>;
   };
   logger: Pick<Logger, 'error'>;
+  /** With `redis:`: sign-in and mail attempt counts shared by every replica (else each node counts its own). */
+  attemptCounts?: SharedAttemptCounts | undefined;
   channels: ChannelService;
   /** Model discovery: a refresh on demand (`POST /admin/api/catalog/refresh`). */
   discovery: Pick<ModelDiscovery, 'refresh'>;
   /** The tenant's webhook deliveries and signing secret (the client's Webhooks page). */
   webhooks: Pick<Webhooks, 'outbox' | 'secrets' | 'deliverer'>;
+}
+
+/**
+ * The shared counts of one throttle (`scope` keeps the admin login, console logins and console mails apart),
+ * or undefined without Redis. While Redis cannot be reached each node's own counts decide, logged at most once
+ * a minute.
+ */
+export function sharedAttempts(deps: DashboardDeps, scope: string): LoginThrottleOptions['shared'] {
+  const counts = deps.attemptCounts;
+  if (!counts) return undefined;
+  let loggedAt = Number.NEGATIVE_INFINITY;
+  return {
+    counts,
+    scope,
+    onError: (err) => {
+      if (Date.now() - loggedAt < 60_000) return;
+      loggedAt = Date.now();
+      deps.logger.error(
+        { reason: err instanceof Error ? err.message : String(err), scope },
+        'Redis unreachable: sign-in attempts are counted by this replica only until it is back',
+      );
+    },
+  };
 }
 
 /** What the management operations (shared with the CLI) need, taken from the dashboards' deps. */

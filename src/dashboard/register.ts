@@ -23,7 +23,7 @@ import { registerClientSession } from './client/session-routes.ts';
 import { registerClientSettings } from './client/settings-routes.ts';
 import { registerClientWebhooks } from './client/webhooks-routes.ts';
 import { registerConsole } from './console/register.ts';
-import type { DashboardDeps } from './deps.ts';
+import { type DashboardDeps, sharedAttempts } from './deps.ts';
 import { parseForm, SECURITY_HEADERS } from './http.ts';
 import { messagePage } from './layout.ts';
 import { sendHtml } from './respond.ts';
@@ -77,7 +77,7 @@ export function registerDashboard(app: FastifyInstance, deps: DashboardDeps): vo
     registerConsole(scope, deps);
     registerClientWebhooks(scope, deps);
 
-    const loginThrottle = new LoginThrottle();
+    const loginThrottle = new LoginThrottle({ shared: sharedAttempts(deps, 'admin-login') });
     registerAdminLogin(scope, deps, loginThrottle);
     registerAdminOverview(scope, deps);
     registerAdminTenantList(scope, deps);

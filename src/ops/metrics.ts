@@ -141,7 +141,7 @@ export class Metrics {
     if (queued) {
       new Gauge({
         name: 'modro_executions_queued',
-        help: 'Executions waiting in the queue (PENDING, all processes; read from the database at scrape time)',
+        help: 'Executions waiting in the queue (PENDING, all processes; read from the database at scrape time, counted up to 100000)',
         registers,
         async collect() {
           this.set(await queued());

@@ -17,6 +17,7 @@ import { providersFromEnv } from '../config/env-providers.ts';
 import { type ConfigChanges, configChanges, ROUTING_RESTART_KEYS } from '../config/reload.ts';
 import type { Config } from '../config/schema.ts';
 import { GatewayError } from '../core/errors.ts';
+import type { SharedAttemptCounts } from '../dashboard/admin/login-throttle.ts';
 import { createExecutions, type Executions, type ExecutionsDeps } from '../executions/executions.ts';
 import { listenForWork, wakeChannel } from '../executions/pg-wake.ts';
 import { FileStore } from '../files/file-store.ts';
@@ -114,6 +115,8 @@ export interface Runtime {
   draining: boolean;
   /** With `redis:` set: whether Redis answers now and the failMode (for /readyz); undefined without Redis. */
   redisStatus(): { up: boolean; failMode: 'open' | 'closed' } | undefined;
+  /** With `redis:` set: the dashboards' sign-in and mail attempt counts, shared by every replica. */
+  attemptCounts: SharedAttemptCounts | undefined;
   refreshGauges(): void;
   /** Starts listening; returns the base URL (http://host:port). */
   listen(): Promise<string>;
@@ -543,6 +546,7 @@ export async function createRuntime(options: RuntimeOptions): Promise<Runtime> {
     app: undefined as unknown as ReturnType<typeof buildApp>,
     draining: false,
     redisStatus: () => shared.redis(),
+    attemptCounts: shared.attemptCounts,
     refreshGauges() {
       metrics.usageQueue.set(usage.counters.queued);
     },

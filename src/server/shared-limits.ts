@@ -1,5 +1,7 @@
+import { createHash } from 'node:crypto';
 import { Counter, Gauge } from 'prom-client';
 import type { Config } from '../config/schema.ts';
+import type { SharedAttemptCounts } from '../dashboard/admin/login-throttle.ts';
 import { type KeyLimiter, MemoryLimiter } from '../limits/limiter.ts';
 import { RedisLimiter } from '../limits/redis-limiter.ts';
 import type { Logger } from '../ops/logger.ts';
@@ -25,8 +27,33 @@ export interface SharedLimits {
   keyVerdicts: KeyVerdicts | undefined;
   /** "List the providers' models now" between replicas (an on-demand discovery refresh reaches them all). */
   catalogRefresh: Notices | undefined;
+  /** Sign-in and mail attempt counts of the dashboards, shared by every replica (undefined: each counts its own). */
+  attemptCounts: SharedAttemptCounts | undefined;
   close(): Promise<void>;
 }
+
+/**
+ * Fixed windows in Redis for the sign-in throttles (login-throttle.ts): refuse if any key holds `limit`
+ * attempts (answering the longest remaining window), else count one under each key, the first starting its
+ * window. One script, so parallel attempts on several replicas cannot all pass.
+ */
+const ATTEMPT_SCRIPT = `
+local limit = tonumber(ARGV[1])
+local wait = 0
+for _, key in ipairs(KEYS) do
+  local n = tonumber(redis.call('GET', key) or '0')
+  if n >= limit then
+    local ttl = redis.call('PTTL', key)
+    if ttl < 0 then ttl = tonumber(ARGV[2]) end
+    if ttl > wait then wait = ttl end
+  end
+end
+if wait > 0 then return wait end
+for _, key in ipairs(KEYS) do
+  if redis.call('INCR', key) == 1 then redis.call('PEXPIRE', key, ARGV[2]) end
+end
+return 0
+`;
 
 /**
  * A notice over Redis pub/sub that only says "do it now" (reload the channel tables, list the providers): the
@@ -60,6 +87,7 @@ export async function createSharedLimits(options: {
       channelNotices: undefined,
       keyVerdicts: undefined,
       catalogRefresh: undefined,
+      attemptCounts: undefined,
       close: async () => memory.close(),
     };
 
@@ -167,8 +195,25 @@ export async function createSharedLimits(options: {
       redis.publish(verdictsChannel, JSON.stringify({ provider, keyId })).catch(noticeFailed);
     },
   };
+  const attemptSha = createHash('sha1').update(ATTEMPT_SCRIPT).digest('hex');
+  const attemptPrefix = `${settings.keyPrefix}attempts:`;
+  const attemptCounts: SharedAttemptCounts = {
+    async reserve(keys, limit, windowMs) {
+      const full = keys.map((k) => attemptPrefix + k);
+      try {
+        return Number(await redis.evalsha(attemptSha, full.length, ...full, limit, windowMs));
+      } catch (err) {
+        if (!(err instanceof Error) || !err.message.startsWith('NOSCRIPT')) throw err;
+        return Number(await redis.eval(ATTEMPT_SCRIPT, full.length, ...full, limit, windowMs));
+      }
+    },
+    async clear(keys) {
+      await redis.del(...keys.map((k) => attemptPrefix + k));
+    },
+  };
   return {
     limiter,
+    attemptCounts,
     redis: () => ({ up: limiter.up, failMode: settings.failMode }),
     channelNotices,
     keyVerdicts,

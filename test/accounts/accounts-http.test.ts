@@ -200,6 +200,37 @@ for (const kind of ['sqlite', 'postgres'] as const)
       assert.equal(wrong.status, 401);
     });
 
+    test('a sign-up that loses the race for its address deletes the tenant it made; one account, one tenant', async () => {
+      const email = address('race');
+      assert.equal((await signup(email)).status, 200);
+      // The loser read "no such address" just before the winner's insert: its own insert then finds it taken.
+      const repo = gw.runtime.accounts.repo;
+      const byEmail = repo.byEmail.bind(repo);
+      let raced = false;
+      repo.byEmail = async (e: string) => {
+        if (raced) return byEmail(e);
+        raced = true;
+        return undefined;
+      };
+      try {
+        assert.equal((await signup(email)).status, 200);
+      } finally {
+        repo.byEmail = byEmail;
+      }
+      assert.ok(raced);
+      const accounts = await gw.runtime.store.db
+        .selectFrom('account_login')
+        .select('tenant_id')
+        .where('email', '=', email)
+        .execute();
+      assert.equal(accounts.length, 1);
+      const tenants = await gw.runtime.store.db.selectFrom('tenant').select('id').where('name', '=', email).execute();
+      assert.deepEqual(
+        tenants.map((t) => t.id),
+        [accounts[0]!.tenant_id],
+      );
+    });
+
     test('weak passwords and bad addresses are refused with a clear message, and nothing is created', async () => {
       const email = address('weak');
       const cases: Array<[string, RegExp]> = [

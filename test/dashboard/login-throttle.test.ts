@@ -109,40 +109,40 @@ describe('admin login throttle over HTTP', () => {
   });
 });
 
-describe('LoginThrottle', () => {
-  test('a window counts attempts from its first one; a success starts both counts over', () => {
+describe('LoginThrottle', async () => {
+  test('a window counts attempts from its first one; a success starts both counts over', async () => {
     let now = 1_000_000;
-    const throttle = new LoginThrottle(() => now);
-    for (let i = 0; i < LOGIN_LIMIT; i++) assert.equal(throttle.reserve('10.0.0.1', 'root').allowed, true);
+    const throttle = new LoginThrottle({ now: () => now });
+    for (let i = 0; i < LOGIN_LIMIT; i++) assert.equal((await throttle.reserve('10.0.0.1', 'root')).allowed, true);
     now += 60_000;
-    const refused = throttle.reserve('10.0.0.1', 'root');
+    const refused = await throttle.reserve('10.0.0.1', 'root');
     assert.deepEqual(refused, { allowed: false, retryAfterSeconds: (LOGIN_WINDOW_MS - 60_000) / 1000 });
     now += LOGIN_WINDOW_MS - 60_000;
-    assert.equal(throttle.reserve('10.0.0.1', 'root').allowed, true, 'the window has ended');
+    assert.equal((await throttle.reserve('10.0.0.1', 'root')).allowed, true, 'the window has ended');
     throttle.succeeded('10.0.0.1', 'root');
     assert.equal(throttle.size, 0);
   });
 
-  test('memory stays bounded and rotating addresses and usernames never resets a count', () => {
+  test('memory stays bounded and rotating addresses and usernames never resets a count', async () => {
     let now = 0;
-    const throttle = new LoginThrottle(() => now);
-    for (let i = 0; i < LOGIN_LIMIT; i++) throttle.reserve(`10.1.0.${i}`, 'root');
+    const throttle = new LoginThrottle({ now: () => now });
+    for (let i = 0; i < LOGIN_LIMIT; i++) await throttle.reserve(`10.1.0.${i}`, 'root');
     let allowed = 0;
     for (let i = 0; i < 30_000; i++) {
       now += 1;
-      if (throttle.reserve(`10.2.${i >> 8}.${i & 255}`, `user${i}`).allowed) allowed++;
+      if ((await throttle.reserve(`10.2.${i >> 8}.${i & 255}`, `user${i}`)).allowed) allowed++;
     }
     assert.ok(throttle.size <= 20_000, `${throttle.size} keys held`);
     assert.ok(allowed < 30_000, 'a full map refuses new keys instead of evicting');
-    const root = throttle.reserve('10.3.0.1', 'root');
+    const root = await throttle.reserve('10.3.0.1', 'root');
     assert.equal(root.allowed, false, 'root is still locked');
     // Names that cannot be usernames share one key, however many there are.
     const fresh = new LoginThrottle();
-    for (let i = 0; i < 100; i++) fresh.reserve('10.4.0.1', `${'x'.repeat(100)}${i}`);
+    for (let i = 0; i < 100; i++) await fresh.reserve('10.4.0.1', `${'x'.repeat(100)}${i}`);
     assert.equal(fresh.size, 2);
   });
 
-  test('IPv6 addresses count by /64; IPv4-mapped addresses count as IPv4', () => {
+  test('IPv6 addresses count by /64; IPv4-mapped addresses count as IPv4', async () => {
     assert.equal(addressKey('2001:db8::1'), '2001:db8:0:0::/64');
     assert.equal(addressKey('2001:DB8:0:0:ffff::2'), '2001:db8:0:0::/64');
     assert.equal(addressKey('2001:db8:0:1::1'), '2001:db8:0:1::/64');
@@ -150,8 +150,8 @@ describe('LoginThrottle', () => {
     assert.equal(addressKey('::ffff:127.0.0.1'), '127.0.0.1');
     assert.equal(addressKey('127.0.0.1'), '127.0.0.1');
     const throttle = new LoginThrottle();
-    for (let i = 1; i <= LOGIN_LIMIT; i++) throttle.reserve(`2001:db8::${i.toString(16)}`, `user${i}`);
-    assert.equal(throttle.reserve('2001:db8::ffff', 'another').allowed, false);
-    assert.equal(throttle.reserve('2001:db8:0:1::1', 'another').allowed, true);
+    for (let i = 1; i <= LOGIN_LIMIT; i++) await throttle.reserve(`2001:db8::${i.toString(16)}`, `user${i}`);
+    assert.equal((await throttle.reserve('2001:db8::ffff', 'another')).allowed, false);
+    assert.equal((await throttle.reserve('2001:db8:0:1::1', 'another')).allowed, true);
   });
 });

@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { it } from 'node:test';
 import { newExecutionId } from '../../src/executions/ids.ts';
-import { ExecutionQueue, type ExecutionRow } from '../../src/executions/queue.ts';
+import { ExecutionQueue, type ExecutionRow, QUEUED_GAUGE_CAP } from '../../src/executions/queue.ts';
 import { endExecution } from '../../src/executions/terminal.ts';
 import { forEachDatabase } from '../helpers/databases.ts';
 
@@ -127,5 +127,37 @@ forEachDatabase('execution queue', (suite) => {
       left.map((r) => r.id),
       [recent.id, open.id, running.id],
     );
+  });
+});
+
+forEachDatabase('execution queue: insert and depth', (suite) => {
+  it('inserts any number of rows in fixed-size chunks, every column kept; the depth gauge counts PENDING up to its cap', async () => {
+    const { store } = await suite.fresh();
+    const queue = new ExecutionQueue(store.db, store.dialect);
+    const now = Date.now();
+    // 37 = 16 + 16 + 4 + 1: every chunk size but 8 and 2, in one transaction.
+    const rows = Array.from({ length: 37 }, (_, i) =>
+      row(`t${i % 3}`, now + i, { metadata: JSON.stringify({ i: String(i) }), webhook_url: `https://e.test/${i}` }),
+    );
+    await store.db.transaction().execute((trx) => queue.insert(trx, rows));
+    const stored = await store.db.selectFrom('execution').selectAll().orderBy('id').execute();
+    assert.deepEqual(
+      stored.map((r) => ({ ...r })),
+      [...rows].sort((a, b) => (a.id < b.id ? -1 : 1)).map((r) => ({ ...r })),
+    );
+    assert.equal(await queue.queued(), 37);
+    await queue.claim('w', now + 100, now + 10_000, { tenants: [], providers: [] });
+    assert.equal(await queue.queued(), 36, 'a claimed row no longer waits');
+  });
+
+  it('the depth gauge stops counting at its cap (QUEUED_GAUGE_CAP, here 20)', async () => {
+    const { store } = await suite.fresh();
+    const queue = new ExecutionQueue(store.db, store.dialect);
+    const now = Date.now();
+    const rows = Array.from({ length: 25 }, (_, i) => row('t', now + i));
+    await store.db.transaction().execute((trx) => queue.insert(trx, rows));
+    assert.equal(await queue.queued(20), 20);
+    assert.equal(await queue.queued(), 25);
+    assert.ok(QUEUED_GAUGE_CAP >= 100_000);
   });
 });

@@ -17,7 +17,7 @@ export async function attemptLogin(
   username: string,
   password: string,
 ): Promise<LoginOutcome> {
-  const slot = throttle.reserve(address, username);
+  const slot = await throttle.reserve(address, username);
   if (!slot.allowed) return { kind: 'throttled', retryAfterSeconds: slot.retryAfterSeconds };
   const user = await admins.authenticate(username, password);
   if (!user) return { kind: 'wrong' };

@@ -1,3 +1,4 @@
+import { createHash } from 'node:crypto';
 import { isIPv6 } from 'node:net';
 import { USERNAME } from '../../tenancy/admin-users.ts';
 
@@ -12,16 +13,40 @@ const CAPACITY = 10_000;
 export const INVALID_ACCOUNT = '\u0000invalid';
 
 /**
+ * Attempt counts every replica shares (Redis, src/server/shared-limits.ts): with several gateways behind a load
+ * balancer a guesser would otherwise get LOGIN_LIMIT attempts per replica.
+ */
+export interface SharedAttemptCounts {
+  /**
+   * Counts one attempt under every key unless one of them already holds `limit` attempts in its window
+   * (then nothing is counted): 0 when counted, else the milliseconds until the fullest window ends.
+   * Rejects when the counts cannot be reached (the caller falls back to its own).
+   */
+  reserve(keys: readonly string[], limit: number, windowMs: number): Promise<number>;
+  /** Starts the keys' counts over (a successful sign-in). */
+  clear(keys: readonly string[]): Promise<void>;
+}
+
+export interface LoginThrottleOptions {
+  now?: () => number;
+  /** An account's name → its key, one shared key for names that cannot exist (default: admin usernames). */
+  accountKey?: (account: string) => string;
+  /** Counts shared by every replica; this node's own stay the fallback while they cannot be reached. */
+  shared?: { counts: SharedAttemptCounts; scope: string; onError?: (err: unknown) => void } | undefined;
+}
+
+/**
  * Slows password guessing on the admin login (the page and the JSON API share one instance). An attempt is
  * counted the moment it arrives, before the password hash runs, so parallel attempts cannot all be
  * evaluated before the first one fails. Counted per address (an IPv6 address by its /64, which one host
  * usually holds whole) and per account (username): LOGIN_LIMIT attempts within a fixed window of LOGIN_WINDOW_MS
  * that starts with the first one, then refusals until the window ends. A successful login starts both counts
- * over.
+ * over. With `shared` counts (Redis) the same windows are kept there too, so the limit holds across replicas;
+ * while Redis cannot be reached each node's own counts decide.
  *
  * Memory is bounded: each map holds at most CAPACITY live keys, usernames that cannot exist share one key,
  * and when a map is full an attempt that needs a new key is refused instead of evicting one, so rotating
- * addresses or usernames can make the login wait but never resets a count. In memory, per node.
+ * addresses or usernames can make the login wait but never resets a count.
  */
 export class LoginThrottle {
   readonly #now: () => number;
@@ -29,15 +54,40 @@ export class LoginThrottle {
   readonly #accounts = new FixedWindows(CAPACITY, LOGIN_WINDOW_MS);
 
   readonly #accountKey: (account: string) => string;
+  readonly #shared: LoginThrottleOptions['shared'];
 
-  /** `accountKey`: an account's name → its key, one shared key for names that cannot exist (default: admin usernames). */
-  constructor(now: () => number = () => Date.now(), accountKey: (account: string) => string = adminAccountKey) {
-    this.#now = now;
-    this.#accountKey = accountKey;
+  constructor(options: LoginThrottleOptions = {}) {
+    this.#now = options.now ?? (() => Date.now());
+    this.#accountKey = options.accountKey ?? adminAccountKey;
+    this.#shared = options.shared;
   }
 
-  /** Counts one attempt, synchronously, or refuses it (then nothing is counted). */
-  reserve(address: string, username: string): LoginSlot {
+  /**
+   * Counts one attempt or refuses it (then nothing is counted). This node's count is taken synchronously,
+   * before any await, so parallel attempts here cannot all pass; the shared count is atomic in Redis.
+   */
+  async reserve(address: string, username: string): Promise<LoginSlot> {
+    const local = this.#reserveHere(address, username);
+    const shared = this.#shared;
+    if (!local.allowed || !shared) return local;
+    let waitMs: number;
+    try {
+      waitMs = await shared.counts.reserve(this.#sharedKeys(address, username), LOGIN_LIMIT, LOGIN_WINDOW_MS);
+    } catch (err) {
+      shared.onError?.(err);
+      return local;
+    }
+    return waitMs > 0 ? { allowed: false, retryAfterSeconds: Math.max(1, Math.ceil(waitMs / 1000)) } : local;
+  }
+
+  #sharedKeys(address: string, username: string): string[] {
+    // The account part is hashed: Redis holds no email address or username.
+    const account = createHash('sha256').update(this.#accountKey(username)).digest('base64url').slice(0, 22);
+    const scope = this.#shared?.scope ?? '';
+    return [`${scope}:addr:${addressKey(address)}`, `${scope}:acct:${account}`];
+  }
+
+  #reserveHere(address: string, username: string): LoginSlot {
     const now = this.#now();
     const keys: Array<[FixedWindows, string]> = [
       [this.#addresses, addressKey(address)],
@@ -57,6 +107,8 @@ export class LoginThrottle {
   succeeded(address: string, username: string): void {
     this.#addresses.delete(addressKey(address));
     this.#accounts.delete(this.#accountKey(username));
+    const shared = this.#shared;
+    shared?.counts.clear(this.#sharedKeys(address, username)).catch((err: unknown) => shared.onError?.(err));
   }
 
   /** Keys held, addresses and accounts together. */

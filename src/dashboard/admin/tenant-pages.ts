@@ -23,13 +23,22 @@ export function keyStatus(key: ApiKeyRecord, now = Date.now()): SafeHtml {
   return html`<span class="badge good">active</span>`;
 }
 
-export function keysTable(keys: ApiKeyRecord[], csrf: string, showTenant: boolean): SafeHtml {
+/**
+ * The keys table of the admin pages and of the console: `/admin/keys` or `/console/keys` for the rotate and revoke
+ * forms; the admin sees each key's id (and its tenant on the all-keys page).
+ */
+export function keysTable(
+  keys: ApiKeyRecord[],
+  csrf: string,
+  options: { showTenant: boolean; showId: boolean; actionBase: '/admin/keys' | '/console/keys' },
+): SafeHtml {
   if (keys.length === 0) return html`<p class="empty-row">No keys yet.</p>`;
+  const { showTenant, showId, actionBase } = options;
   return html`<div class="table-wrap"><table>
   <thead><tr><th>Key</th>${showTenant ? html`<th>Tenant</th>` : ''}<th>Status</th><th>Limits</th><th>Created</th><th>Expires</th><th>Last used</th><th></th></tr></thead>
   <tbody>${keys.map(
-    (k) => html`<tr>
-    <td><div class="name">${k.name}</div><div class="sub mono">${k.prefix}… · ${k.id}</div></td>
+    (k) => html`<tr data-key="${k.id}">
+    <td><div class="name">${k.name}</div><div class="sub mono">${k.prefix}…${showId ? html` · ${k.id}` : ''}</div></td>
     ${showTenant ? html`<td><a href="/admin/tenants/${encodeURIComponent(k.tenantId)}">${k.tenantId}</a></td>` : ''}
     <td>${keyStatus(k)}</td>
     <td class="sub">${limitsSummary(k.limits)}</td>
@@ -38,8 +47,8 @@ export function keysTable(keys: ApiKeyRecord[], csrf: string, showTenant: boolea
     <td class="mono">${k.lastUsedAt === null ? '—' : dateTime(k.lastUsedAt)}</td>
     <td class="num">${
       k.revokedAt === null
-        ? html`<div class="actions key-actions"><form method="post" action="/admin/keys/${encodeURIComponent(k.id)}/rotate">${csrfField(csrf)}<button class="button secondary small" type="submit" title="A new secret; the current one keeps working for 24 hours">Rotate</button></form>
-        <form method="post" action="/admin/keys/${encodeURIComponent(k.id)}/revoke">${csrfField(csrf)}<button class="button danger small" type="submit">Revoke</button></form></div>`
+        ? html`<div class="actions key-actions"><form method="post" action="${actionBase}/${encodeURIComponent(k.id)}/rotate">${csrfField(csrf)}<button class="button secondary small" type="submit" title="A new secret; the current one keeps working for 24 hours">Rotate</button></form>
+        <form method="post" action="${actionBase}/${encodeURIComponent(k.id)}/revoke">${csrfField(csrf)}<button class="button danger small" type="submit">Revoke</button></form></div>`
         : ''
     }</td></tr>`,
   )}</tbody></table></div>`;
@@ -148,7 +157,7 @@ ${
     </div>
     ${keyLimitFields()}
   </form>
-  ${keysTable(input.keys, input.csrf, false)}
+  ${keysTable(input.keys, input.csrf, { showTenant: false, showId: true, actionBase: '/admin/keys' })}
 </section>`
 }
 <section class="card danger-zone">
@@ -183,7 +192,7 @@ ${noticeBox(input.notice)}
     ${keyLimitFields()}
   </form>
 </section>
-<section class="card"><div class="card-head"><h2>All keys</h2></div>${keysTable(input.keys, input.csrf, true)}</section>`,
+<section class="card"><div class="card-head"><h2>All keys</h2></div>${keysTable(input.keys, input.csrf, { showTenant: true, showId: true, actionBase: '/admin/keys' })}</section>`,
   });
 }
 

@@ -64,7 +64,7 @@ export function registerConsoleAccount(app: FastifyInstance, deps: DashboardDeps
   app.post('/console/account/email', async (req, reply) => {
     const ctx = await consoleForForm(deps, req, reply);
     if (!ctx) return;
-    const slot = throttles.mails.reserve(req.ip, formField(req, 'email') ?? '');
+    const slot = await throttles.mails.reserve(req.ip, formField(req, 'email') ?? '');
     if (!slot.allowed) return throttled(reply, slot.retryAfterSeconds);
     return attempt(
       ctx,
@@ -77,7 +77,7 @@ export function registerConsoleAccount(app: FastifyInstance, deps: DashboardDeps
   app.post('/console/account/resend', async (req, reply) => {
     const ctx = await consoleForForm(deps, req, reply);
     if (!ctx) return;
-    const slot = throttles.mails.reserve(req.ip, ctx.account.email);
+    const slot = await throttles.mails.reserve(req.ip, ctx.account.email);
     if (!slot.allowed) return throttled(reply, slot.retryAfterSeconds);
     return attempt(ctx, reply, () => accounts.resendVerification(ctx.tenant.id), 'resent');
   });

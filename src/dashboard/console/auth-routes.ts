@@ -60,7 +60,7 @@ export function registerConsoleAuth(app: FastifyInstance, deps: DashboardDeps, t
     try {
       // A refused address or password sends no mail and does not count on the mail budget.
       validSignup(input);
-      const slot = mails.reserve(req.ip, email);
+      const slot = await mails.reserve(req.ip, email);
       if (!slot.allowed) return throttled(reply, slot.retryAfterSeconds);
       await accounts.signup(input);
     } catch (err) {
@@ -87,7 +87,7 @@ export function registerConsoleAuth(app: FastifyInstance, deps: DashboardDeps, t
     if (!preFormOk(deps, req)) return refuseForm(reply);
     const email = formField(req, 'email') ?? '';
     // Counted before the hash runs: parallel guesses cannot all be evaluated before the first one fails.
-    const slot = logins.reserve(req.ip, email);
+    const slot = await logins.reserve(req.ip, email);
     if (!slot.allowed) return throttled(reply, slot.retryAfterSeconds);
     const outcome = await accounts.signIn(email, formField(req, 'password'));
     if (!outcome.ok) {
@@ -134,7 +134,7 @@ export function registerConsoleAuth(app: FastifyInstance, deps: DashboardDeps, t
   app.post('/console/forgot', async (req, reply) => {
     if (!preFormOk(deps, req)) return refuseForm(reply);
     const email = formField(req, 'email') ?? '';
-    const slot = mails.reserve(req.ip, email);
+    const slot = await mails.reserve(req.ip, email);
     if (!slot.allowed) return throttled(reply, slot.retryAfterSeconds);
     try {
       await accounts.requestReset(email);

@@ -1,10 +1,9 @@
 import type { FastifyInstance, FastifyReply } from 'fastify';
 import { GatewayError } from '../../core/errors.ts';
-import { limitsSummary } from '../../limits/key-limits.ts';
 import { createKey, revokeKey, rotateKey } from '../../tenancy/admin-operations.ts';
 import type { ApiKeyRecord } from '../../tenancy/tenant.ts';
 import { keyLimitFields, keyLimitsFromForm } from '../admin/key-limits-form.ts';
-import { keyStatus } from '../admin/tenant-pages.ts';
+import { keysTable } from '../admin/tenant-pages.ts';
 import { adminOps, type DashboardDeps } from '../deps.ts';
 import { dateTime } from '../format.ts';
 import { html, type SafeHtml } from '../html.ts';
@@ -113,27 +112,7 @@ ${noticeBox(notice)}
 </section>
 <section class="card" id="keys">
   <div class="card-head"><h2>Your keys</h2><span class="hint">${keys.length} in all</span></div>
-  ${
-    keys.length === 0
-      ? html`<p class="empty-row">No keys yet.</p>`
-      : html`<div class="table-wrap"><table>
-  <thead><tr><th>Key</th><th>Status</th><th>Limits</th><th>Created</th><th>Expires</th><th>Last used</th><th></th></tr></thead>
-  <tbody>${keys.map(
-    (k) => html`<tr data-key="${k.id}">
-    <td><div class="name">${k.name}</div><div class="sub mono">${k.prefix}…</div></td>
-    <td>${keyStatus(k)}</td>
-    <td class="sub">${limitsSummary(k.limits)}</td>
-    <td class="mono">${dateTime(k.createdAt)}</td>
-    <td class="mono">${k.expiresAt === null ? 'never' : dateTime(k.expiresAt)}</td>
-    <td class="mono">${k.lastUsedAt === null ? '—' : dateTime(k.lastUsedAt)}</td>
-    <td class="num">${
-      k.revokedAt === null
-        ? html`<div class="actions key-actions"><form method="post" action="/console/keys/${encodeURIComponent(k.id)}/rotate">${csrfField(csrf)}<button class="button secondary small" type="submit" title="A new secret; the current one keeps working for 24 hours">Rotate</button></form>
-        <form method="post" action="/console/keys/${encodeURIComponent(k.id)}/revoke">${csrfField(csrf)}<button class="button danger small" type="submit">Revoke</button></form></div>`
-        : ''
-    }</td></tr>`,
-  )}</tbody></table></div>`
-  }
+  ${keysTable(keys, csrf, { showTenant: false, showId: false, actionBase: '/console/keys' })}
 </section>`,
   });
 }

@@ -1,7 +1,7 @@
 import type { FastifyInstance } from 'fastify';
 import { normalizeEmail } from '../../accounts/email-address.ts';
 import { INVALID_ACCOUNT, LoginThrottle } from '../admin/login-throttle.ts';
-import type { DashboardDeps } from '../deps.ts';
+import { type DashboardDeps, sharedAttempts } from '../deps.ts';
 import { registerConsoleAccount } from './account.ts';
 import { registerConsoleAuth } from './auth-routes.ts';
 import { registerConsoleBilling } from './billing.ts';
@@ -26,8 +26,8 @@ const emailKey = (email: string) => normalizeEmail(email) ?? INVALID_ACCOUNT;
 /** `/console`: self-service accounts (docs/accounts.md). */
 export function registerConsole(app: FastifyInstance, deps: DashboardDeps): void {
   const throttles: ConsoleThrottles = {
-    logins: new LoginThrottle(undefined, emailKey),
-    mails: new LoginThrottle(undefined, emailKey),
+    logins: new LoginThrottle({ accountKey: emailKey, shared: sharedAttempts(deps, 'console-login') }),
+    mails: new LoginThrottle({ accountKey: emailKey, shared: sharedAttempts(deps, 'console-mail') }),
   };
   registerConsoleAuth(app, deps, throttles);
   registerConsoleOverview(app, deps);

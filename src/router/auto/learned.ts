@@ -3,6 +3,7 @@ import type { Preset } from '../../core/tiers.ts';
 import { loadRouterModel, modelFromAsset, type RouterAsset, type RouterVersion, SHIPPED_ASSETS } from './asset.ts';
 import type { PromptContext } from './features.ts';
 import { createScorer } from './model.ts';
+import { withRequestPrior } from './request-prior.ts';
 import { emptyContext, readPrompt } from './request-prompt.ts';
 import { type PresetThresholds, type TierThresholds, tierForScore } from './thresholds.ts';
 import type { TierChooser, TierDecision } from './tier-decision.ts';
@@ -25,7 +26,7 @@ export interface LearnedTierChooserOptions {
 export interface LearnedTierChooser extends TierChooser {
   /** The thresholds in force for each preset. */
   readonly thresholds: Readonly<PresetThresholds>;
-  /** Score in [0, 1] without choosing a tier (calibration, diagnostics). */
+  /** Score in [0, 1] without choosing a tier (calibration, diagnostics); the request's prior included. */
   score(request: ChatRequest): number;
 }
 
@@ -54,7 +55,9 @@ export function createLearnedTierChooser(options: LearnedTierChooserOptions = {}
 
 /**
  * A learned chooser named `name` around a text scorer (which owns its buffers): reads the request's routed
- * text and context into one reused context object, scores it, and applies the preset's thresholds.
+ * text and context into one reused context object, scores it, moves the score by the request's prior
+ * (request-prior.ts: `reasoning_effort`, a thinking budget, a small `max_tokens`), and applies the preset's
+ * thresholds.
  */
 export function tierChooserFromScorer(
   name: string,
@@ -64,7 +67,8 @@ export function tierChooserFromScorer(
   const thresholds = Object.freeze({ ...presetThresholds });
   for (const [preset, t] of Object.entries(thresholds)) checkThresholds(preset, t);
   const context = emptyContext();
-  const score = (request: ChatRequest): number => scoreText(readPrompt(request, context), context);
+  const score = (request: ChatRequest): number =>
+    withRequestPrior(scoreText(readPrompt(request, context), context), request);
   return {
     name,
     thresholds,
