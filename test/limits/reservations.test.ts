@@ -13,8 +13,11 @@ import { type AdminClient, adminClient, chat, createKey, startTenancyGateway } f
  * Requests in flight together cannot overshoot a key's quota or tpm on one node (docs/limits.md,
  * "Reservations"): the quota reserves the most each routed request can cost, tpm the prompt estimate plus
  * `max_tokens`, both corrected when the request ends. The mock upstream answers slowly so that all the
- * concurrent requests are admitted before any ends (without reservations every one of them would pass).
+ * concurrent requests are admitted before any ends (without reservations every one of them would pass). Slowly
+ * enough for a loaded machine: a request served and settled (at its real cost, below its reservation) before
+ * the last ones are admitted would rightly make room for more, and the count of 5 would not hold.
  */
+const UPSTREAM_DELAY_MS = 3_000;
 
 const NANO_PER_TOKEN = 1_000_000; // $1000 per million tokens, in and out
 const MODELS = [
@@ -51,7 +54,7 @@ describe('reservations: concurrent requests against a nearly spent quota or tpm'
 
   async function burst(key: string, n: number) {
     mock.faults.clear();
-    mock.faults.push(...Array.from({ length: n }, () => ({ kind: 'delay' as const, ms: 400 })));
+    mock.faults.push(...Array.from({ length: n }, () => ({ kind: 'delay' as const, ms: UPSTREAM_DELAY_MS })));
     const before = mock.requests.length;
     const results = await Promise.all(
       Array.from({ length: n }, async () => {
@@ -128,7 +131,7 @@ describe('reservations with Redis: two replicas share the quota reservations', (
         const { key } = await createKey(admin, 'shared', {
           limits: { quota: { usd: (5 * reservation) / 1e9, period: 'total' } },
         });
-        mock.faults.push(...Array.from({ length: 50 }, () => ({ kind: 'delay' as const, ms: 600 })));
+        mock.faults.push(...Array.from({ length: 50 }, () => ({ kind: 'delay' as const, ms: UPSTREAM_DELAY_MS })));
         const before = mock.requests.length;
         const results = await Promise.all(
           Array.from({ length: 50 }, async (_, i) => {
@@ -161,7 +164,7 @@ describe('reservations with Redis: two replicas share the quota reservations', (
         ).key;
         // Replica B learns of the account through its ledger poll (billing.pollMs).
         await new Promise((r) => setTimeout(r, 1_200));
-        mock.faults.push(...Array.from({ length: 30 }, () => ({ kind: 'delay' as const, ms: 600 })));
+        mock.faults.push(...Array.from({ length: 30 }, () => ({ kind: 'delay' as const, ms: UPSTREAM_DELAY_MS })));
         const billedResults = await Promise.all(
           Array.from({ length: 30 }, async (_, i) => {
             const res = await chat(i % 2 === 0 ? a : b, billedKey, ASK);
