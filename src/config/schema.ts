@@ -165,9 +165,11 @@ const tenancySchema = z.strictObject({
       pollMs: positiveInt.default(1_000),
       /** Most managed keys each node keeps in memory (hot keys, least recently used evicted; ~1.4 KB each). */
       keys: positiveInt.default(10_000),
-      /** Most unknown keys each node remembers, so made-up keys cannot hammer the database. */
+      /** Most tenants each node keeps in memory (hot tenants, loaded with their first key; the default tenant on top). */
+      tenants: positiveInt.default(10_000),
+      /** Most unknown keys (and, apart, unknown tenants) each node remembers, so made-up keys cannot hammer the database. */
       unknownKeys: positiveInt.default(10_000),
-      /** How long an unknown key is remembered (ms; any settings change forgets them all). */
+      /** How long an unknown key or tenant is remembered (ms; any settings change forgets them all). */
       unknownTtlMs: positiveInt.default(5_000),
     })
     .prefault({}),

@@ -31,6 +31,8 @@ export interface ExecutionFiles {
   ): Promise<FileMeta>;
   /** Reads a tenant's file for a provider call; undefined when it does not exist or is another tenant's. */
   read(tenantId: string, id: string): Promise<{ meta: FileMeta; bytes: Uint8Array } | undefined>;
+  /** The first `bytes` bytes of a tenant's file (a header), without reading the rest; undefined as `read`. */
+  peek?(tenantId: string, id: string, bytes: number): Promise<{ meta: FileMeta; head: Uint8Array } | undefined>;
 }
 
 /** A model the execution API can run, as the runner registry describes it. */
@@ -52,11 +54,44 @@ export interface ExecutionUsage {
 export interface RunContext {
   executionId: string;
   tenantId: string;
-  /** Aborted on cancel, on the execution's deadline and on shutdown. */
+  /**
+   * Aborted on cancel, on the execution's deadline and on shutdown; on shutdown its reason is `'shutdown'` and the
+   * execution runs again later (a runner may leave its upstream job running for that run).
+   */
   signal: AbortSignal;
   files: ExecutionFiles;
   /** 1 for the first run of this execution, then 2, 3… across retries and restarts. */
   attempt: number;
+  /**
+   * The durable record of this execution's long-running upstream job (decision 0038), bound to the run's lease.
+   * Absent (unit tests, no store): runners keep the job in memory only.
+   */
+  upstreamJob?: UpstreamJobStore | undefined;
+}
+
+/**
+ * A long-running job a provider accepted for an execution (an OpenAI video, a Replicate prediction): enough to poll
+ * it again from any process. Never a URL or a secret: `key` is the provider key's id.
+ */
+export interface UpstreamJob {
+  provider: string;
+  /** The catalog model id it runs. */
+  model: string;
+  /** The provider key's id (the job is polled with the key that created it). */
+  key: string;
+  /** The provider's job id. */
+  id: string;
+  createdAt: number;
+}
+
+/** Where a run records its upstream job: on the execution's row, conditional on the run still holding it. */
+export interface UpstreamJobStore {
+  /** The job recorded by an earlier run of this execution (a crash, a retry), if any. */
+  load(): Promise<UpstreamJob | undefined>;
+  /** Records the job (committed when it resolves); throws when the run no longer holds the execution. */
+  save(job: UpstreamJob): Promise<void>;
+  /** Forgets the job (it failed, is gone or was abandoned): the next run creates a new one. Best effort. */
+  clear(): Promise<void>;
 }
 
 /** A successful run. Media outputs are stored by the runner through `ctx.files` and named here by id only. */

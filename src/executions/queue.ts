@@ -37,6 +37,7 @@ export type ClaimedRow = Pick<
   | 'estimated_nano'
   | 'error_code'
   | 'error_message'
+  | 'upstream_job'
 >;
 
 const CLAIMED: ReadonlyArray<keyof ClaimedRow> = [
@@ -59,6 +60,7 @@ const CLAIMED: ReadonlyArray<keyof ClaimedRow> = [
   'estimated_nano',
   'error_code',
   'error_message',
+  'upstream_job',
 ];
 
 /** What the API shows of a row (everything but the input and the caller). */
@@ -116,6 +118,7 @@ const INSERT_COLUMNS = [
   'served_by',
   'error_code',
   'error_message',
+  'upstream_job',
 ] as const satisfies readonly (keyof ExecutionRow)[];
 /** A column added to the table must be added above too (this fails to compile otherwise). */
 const EVERY_COLUMN: [Exclude<keyof ExecutionRow, (typeof INSERT_COLUMNS)[number]>] extends [never] ? true : never =
@@ -266,6 +269,21 @@ export class ExecutionQueue {
         run_after: runAfter,
         ...(error ? { error_code: error.code, error_message: error.message } : {}),
       })
+      .where('id', '=', id)
+      .where('status', '=', 'PROCESSING')
+      .where('lease_owner', '=', owner)
+      .executeTakeFirst();
+    return Number(result.numUpdatedRows) === 1;
+  }
+
+  /**
+   * Records (a JSON UpstreamJob) or forgets (null) the upstream job of the run holding the row under `owner`
+   * (decision 0038); false when the row is no longer that run's.
+   */
+  async setUpstreamJob(owner: string, id: string, job: string | null): Promise<boolean> {
+    const result = await this.db
+      .updateTable('execution')
+      .set({ upstream_job: job })
       .where('id', '=', id)
       .where('status', '=', 'PROCESSING')
       .where('lease_owner', '=', owner)

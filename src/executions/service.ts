@@ -1,3 +1,4 @@
+import type { Transaction } from 'kysely';
 import type { Ledger, PreparedHold } from '../billing/ledger.ts';
 import { GatewayError } from '../core/errors.ts';
 import type { ExecutionKind, ExecutionModel, ExecutionRunner, WebhookEnqueue } from '../core/execution-contracts.ts';
@@ -9,6 +10,7 @@ import { billedCaller } from '../pipeline/hold.ts';
 import type { AnswerHeaders } from '../pipeline/outcome.ts';
 import type { Pipeline } from '../pipeline/pipeline.ts';
 import type { ExecutionStatus } from '../store/execution-tables.ts';
+import type { Database } from '../store/schema.ts';
 import { callerSnapshot } from './caller-snapshot.ts';
 import { isExecutionId, newExecutionId } from './ids.ts';
 import { notifyQueued } from './pg-wake.ts';
@@ -54,10 +56,13 @@ export interface ExecutionServiceDeps {
 export type Answer =
   | { ok: true; status: number; body: Record<string, unknown>; headers: AnswerHeaders }
   | { ok: false; error: GatewayError; headers: AnswerHeaders };
+export type Accepted = Extract<Answer, { ok: true }>;
 
 interface Queued {
   row: ExecutionRow;
   hold: PreparedHold | undefined;
+  /** Written in the same transaction as the row (the Idempotency-Key's answer). */
+  inCommit: ((trx: Transaction<Database>) => Promise<void>) | undefined;
   resolve(written: boolean): void;
   reject(err: unknown): void;
 }
@@ -79,7 +84,16 @@ export class ExecutionService {
     this.#now = deps.now ?? Date.now;
   }
 
-  async submit(start: RequestStart, caller: Caller, body: unknown): Promise<Answer> {
+  /**
+   * `inCommit` runs in the transaction that inserts the execution, with the 202 it will answer (the route stores it
+   * as the Idempotency-Key's answer there, so the execution and its key's answer commit together).
+   */
+  async submit(
+    start: RequestStart,
+    caller: Caller,
+    body: unknown,
+    options: { inCommit?: ((trx: Transaction<Database>, answer: Accepted) => Promise<void>) | undefined } = {},
+  ): Promise<Answer> {
     let parsed: ReturnType<typeof parseSubmission>;
     let resolved: { model: ExecutionModel; runner: ExecutionRunner };
     try {
@@ -172,10 +186,13 @@ export class ExecutionService {
       served_by: null,
       error_code: null,
       error_message: null,
+      upstream_job: null,
     };
+    const accepted: Accepted = { ok: true, status: 202, body: executionView(row), headers: admitted.headers };
+    const inCommit = options.inCommit;
     let written: boolean;
     try {
-      written = await this.#write(row, hold);
+      written = await this.#write(row, hold, inCommit && ((trx) => inCommit(trx, accepted)));
     } catch (err) {
       this.#d.logger?.error({ err, executionId: id }, 'an execution could not be stored');
       return {
@@ -186,7 +203,7 @@ export class ExecutionService {
     }
     if (!written) return { ok: false, error: hold!.refusal(), headers: admitted.headers };
     this.#d.onSubmitted?.();
-    return { ok: true, status: 202, body: executionView(row), headers: admitted.headers };
+    return accepted;
   }
 
   async get(start: RequestStart, caller: Caller, id: string): Promise<Answer> {
@@ -263,9 +280,13 @@ export class ExecutionService {
   }
 
   /** Group commit: the row (and its hold's entry) joins the batch written at the next turn of the event loop. */
-  #write(row: ExecutionRow, hold: PreparedHold | undefined): Promise<boolean> {
+  #write(
+    row: ExecutionRow,
+    hold: PreparedHold | undefined,
+    inCommit: ((trx: Transaction<Database>) => Promise<void>) | undefined,
+  ): Promise<boolean> {
     return new Promise<boolean>((resolve, reject) => {
-      this.#batch.push({ row, hold, resolve, reject });
+      this.#batch.push({ row, hold, inCommit, resolve, reject });
       if (this.#scheduled) return;
       this.#scheduled = true;
       setImmediate(() => {
@@ -286,7 +307,9 @@ export class ExecutionService {
         for (const item of batch) {
           const ok = item.hold ? await item.hold.write(trx) : true;
           out.push(ok);
-          if (ok) rows.push(item.row);
+          if (!ok) continue;
+          rows.push(item.row);
+          if (item.inCommit) await item.inCommit(trx);
         }
         await this.#d.queue.insert(trx, rows);
         if (rows.length > 0 && this.#d.notifyChannel) await notifyQueued(trx, this.#d.notifyChannel);

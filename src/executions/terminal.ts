@@ -59,11 +59,26 @@ export async function endExecution(
         url: row.webhook_url,
         messageId: `msg_${id}`,
         type: EVENT[values.status],
-        data: executionView(view),
+        data: webhookData(EVENT[values.status], executionView(view), now),
       });
     }
     return true;
   });
   apply?.();
   return ended;
+}
+
+/**
+ * Largest webhook body (256 KiB, docs/executions.md): a larger one (a long text output) goes without `output`, with
+ * `output_omitted: true`; the receiver reads the output with `GET /v1/executions/{id}`. Everything else of the
+ * execution is small and bounded (metadata, error message), so it always fits.
+ */
+export const WEBHOOK_MAX_BODY_BYTES = 256 * 1024;
+
+/** The execution as its webhook carries it: whole when the body fits in WEBHOOK_MAX_BODY_BYTES, else without output. */
+export function webhookData(type: string, view: Record<string, unknown>, now: number): Record<string, unknown> {
+  // Measured as the outbox encodes the body (src/webhooks/outbox.ts).
+  const body = JSON.stringify({ type, timestamp: new Date(now).toISOString(), data: view });
+  if (view['output'] === null || Buffer.byteLength(body) <= WEBHOOK_MAX_BODY_BYTES) return view;
+  return { ...view, output: null, output_omitted: true };
 }

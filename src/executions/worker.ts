@@ -1,6 +1,12 @@
 import { randomBytes } from 'node:crypto';
 import { GatewayError, toGatewayError } from '../core/errors.ts';
-import type { ExecutionFiles, ExecutionKind, RunResult } from '../core/execution-contracts.ts';
+import type {
+  ExecutionFiles,
+  ExecutionKind,
+  RunResult,
+  UpstreamJob,
+  UpstreamJobStore,
+} from '../core/execution-contracts.ts';
 import type { Logger } from '../ops/logger.ts';
 import { callerFromSnapshot } from './caller-snapshot.ts';
 import type { ClaimedRow } from './queue.ts';
@@ -227,6 +233,7 @@ export class ExecutionWorker {
         files: this.#d.files ?? NO_FILES,
         attempt,
         caller: callerFromSnapshot(row.caller),
+        upstreamJob: this.#jobStore(row, lease),
       };
       result = await runner.run(
         { id: row.resolved_model, kind: row.kind as ExecutionKind },
@@ -270,6 +277,30 @@ export class ExecutionWorker {
     if (ended) this.counters.completed++;
   }
 
+  /** The run's record of its upstream job on the row (decision 0038), written only while the lease is this run's. */
+  #jobStore(row: ClaimedRow, lease: string): UpstreamJobStore {
+    let current = parseJob(row.upstream_job);
+    const queue = this.#d.queue;
+    return {
+      load: async () => current,
+      save: async (job) => {
+        if (!(await queue.setUpstreamJob(lease, row.id, JSON.stringify(job)))) {
+          throw new GatewayError('internal_error', 'Internal error: the execution is no longer this run’s');
+        }
+        current = job;
+      },
+      clear: async () => {
+        if (current === undefined) return;
+        current = undefined;
+        try {
+          await queue.setUpstreamJob(lease, row.id, null);
+        } catch (err) {
+          this.#d.logger.warn({ err, executionId: row.id }, 'the upstream job of an execution could not be forgotten');
+        }
+      },
+    };
+  }
+
   #fail(row: ClaimedRow, lease: string, error: GatewayError): Promise<boolean> {
     return this.#end(row, lease, { status: 'FAILED', error_code: error.code, error_message: error.message });
   }
@@ -293,6 +324,18 @@ export class ExecutionWorker {
     } catch (err) {
       this.#d.logger.error({ err }, 'execution leases could not be renewed');
     }
+  }
+}
+
+function parseJob(text: string | null): UpstreamJob | undefined {
+  if (!text) return undefined;
+  try {
+    const job = JSON.parse(text) as Partial<UpstreamJob>;
+    return typeof job.id === 'string' && typeof job.provider === 'string' && typeof job.model === 'string'
+      ? (job as UpstreamJob)
+      : undefined;
+  } catch {
+    return undefined;
   }
 }
 

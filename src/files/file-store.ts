@@ -1,6 +1,6 @@
 import { createHash, randomUUID } from 'node:crypto';
 import { createReadStream, createWriteStream, type ReadStream } from 'node:fs';
-import { mkdir, readdir, readFile, rename, rm, stat, unlink, writeFile } from 'node:fs/promises';
+import { mkdir, open, readdir, readFile, rename, rm, stat, unlink, writeFile } from 'node:fs/promises';
 import { hostname } from 'node:os';
 import { join } from 'node:path';
 import { Transform } from 'node:stream';
@@ -269,25 +269,33 @@ export class FileStore implements ExecutionFiles {
     };
   }
 
-  /** Makes a staged upload a file of its tenant (the quota checked again, now that its size is known). */
+  /**
+   * Makes a staged upload a file of its tenant (the quota checked again, now that its size is known). `inCommit`
+   * runs in the transaction that inserts the file's row (the Idempotency-Key's answer: the two commit together).
+   */
   async commit(
     staged: StagedFile,
     fields: { purpose: string; contentType: string; expiresAfterMs?: number | undefined },
+    inCommit?: (trx: Kysely<Database>, meta: FileMeta) => Promise<void>,
   ): Promise<FileMeta> {
     const rules = this.purposes[fields.purpose];
     const now = this.#now();
     const retention = fields.expiresAfterMs ?? rules?.retentionMs;
-    return this.#place(staged.tempPath, {
-      id: `file_${randomUUID()}`,
-      tenantId: staged.tenantId,
-      purpose: fields.purpose,
-      filename: staged.filename,
-      contentType: fields.contentType,
-      bytes: staged.bytes,
-      sha256: staged.sha256,
-      createdAt: now,
-      expiresAt: retention === undefined ? null : now + retention,
-    });
+    return this.#place(
+      staged.tempPath,
+      {
+        id: `file_${randomUUID()}`,
+        tenantId: staged.tenantId,
+        purpose: fields.purpose,
+        filename: staged.filename,
+        contentType: fields.contentType,
+        bytes: staged.bytes,
+        sha256: staged.sha256,
+        createdAt: now,
+        expiresAt: retention === undefined ? null : now + retention,
+      },
+      inCommit,
+    );
   }
 
   /** Deletes a staged upload's temp file. */
@@ -330,6 +338,21 @@ export class FileStore implements ExecutionFiles {
     if (!meta) return undefined;
     const bytes = await readFile(this.#objectPath(meta.id)).catch(missingAsUndefined);
     return bytes ? { meta, bytes } : undefined;
+  }
+
+  /** ExecutionFiles: a tenant's file's first `bytes` bytes (a header) without reading the rest. */
+  async peek(tenantId: string, id: string, bytes: number): Promise<{ meta: FileMeta; head: Uint8Array } | undefined> {
+    const meta = await this.get(tenantId, id);
+    if (!meta) return undefined;
+    const handle = await open(this.#objectPath(meta.id), 'r').catch(missingAsUndefined);
+    if (!handle) return undefined;
+    try {
+      const head = Buffer.alloc(Math.min(bytes, meta.bytes));
+      const { bytesRead } = await handle.read(head, 0, head.byteLength, 0);
+      return { meta, head: head.subarray(0, bytesRead) };
+    } finally {
+      await handle.close();
+    }
   }
 
   /** A tenant's file's metadata; undefined when unknown, expired or another tenant's. */
@@ -431,7 +454,11 @@ export class FileStore implements ExecutionFiles {
     return { expired, temp, orphans: orphaned };
   }
 
-  async #place(tempPath: string, row: FileRow): Promise<FileMeta> {
+  async #place(
+    tempPath: string,
+    row: FileRow,
+    inCommit?: (trx: Kysely<Database>, meta: FileMeta) => Promise<void>,
+  ): Promise<FileMeta> {
     const remaining = await this.#quotaRemaining(row.tenantId);
     if (row.bytes > remaining) {
       await unlink(tempPath).catch(() => {});
@@ -446,7 +473,12 @@ export class FileStore implements ExecutionFiles {
       throw err;
     }
     try {
-      await insertFile(this.#db, row);
+      if (inCommit) {
+        await this.#db.transaction().execute(async (trx) => {
+          await insertFile(trx, row);
+          await inCommit(trx, metaOf(row));
+        });
+      } else await insertFile(this.#db, row);
     } catch (err) {
       await unlink(path).catch(() => {});
       throw err;

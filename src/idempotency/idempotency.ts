@@ -41,6 +41,14 @@ export type Begun =
       finish(response: StoredResponse): Promise<void>;
       /** Gives the key up without a response (the request could not run); never throws. */
       release(): Promise<void>;
+      /**
+       * Stores the response in `trx`, the transaction that creates what it names (an execution, a file), so the
+       * two commit together and a crash cannot leave the thing created while its key still runs (a retry after the
+       * lock timeout would create it again). Then `finish` with this same response object writes nothing more;
+       * if the transaction rolls back, `finish` or `release` with another response handles the key as usual.
+       * Throws what the statement throws (the transaction must fail with it).
+       */
+      finishIn(trx: Kysely<Database>, response: StoredResponse): Promise<void>;
     }
   | { kind: 'replay'; response: StoredResponse }
   | { kind: 'conflict'; reason: 'in_progress' | 'mismatch'; error: GatewayError };
@@ -208,6 +216,7 @@ export class Idempotency {
 
   #held(tenantId: string, key: string, owner: string): Extract<Begun, { kind: 'new' }> {
     let done = false;
+    let staged: StoredResponse | undefined;
     const release = async () => {
       if (done) return;
       done = true;
@@ -218,8 +227,26 @@ export class Idempotency {
     return {
       kind: 'new',
       release,
+      finishIn: async (trx, response) => {
+        staged = response;
+        const held = await completeIdempotencyKey(trx, {
+          tenantId,
+          key,
+          owner,
+          status: response.status,
+          headers: JSON.stringify(response.headers),
+          body: response.body,
+        });
+        // Taken over (this request outlived the lock timeout): the key is the other request's now.
+        if (!held)
+          this.#onError(new Error('the idempotency key was taken over before its answer was stored'), 'finish');
+      },
       finish: async (response) => {
         if (done) return;
+        if (response === staged) {
+          done = true;
+          return;
+        }
         if (!isStored(response.status)) return release();
         done = true;
         await completeIdempotencyKey(this.#db, {

@@ -190,20 +190,33 @@ export class Metrics {
   }
 
   /**
-   * The managed-key cache of tenancy's directory: entries held (keys, unknown keys) and, as counters, lookups
-   * that went to the database and evictions. Read at scrape time.
+   * The caches of tenancy's directory: entries held (keys, unknown keys, tenants, unknown tenants) and, as
+   * counters, lookups that went to the database and evictions. Read at scrape time.
    */
-  watchKeyCache(stats: () => { keys: number; unknown: number; lookups: number; evictions: number }): void {
+  watchKeyCache(
+    stats: () => {
+      keys: number;
+      unknown: number;
+      lookups: number;
+      evictions: number;
+      tenants: number;
+      unknownTenants: number;
+      tenantLookups: number;
+      tenantEvictions: number;
+    },
+  ): void {
     const registers = [this.registry];
     new Gauge({
       name: 'modro_key_cache_entries',
-      help: 'Managed keys held in memory (kind=keys, bounded by tenancy.cache.keys) and unknown keys remembered (kind=unknown)',
+      help: 'Managed keys held in memory (kind=keys, bounded by tenancy.cache.keys), unknown keys remembered (kind=unknown), tenants held (kind=tenants, bounded by tenancy.cache.tenants) and unknown tenants remembered (kind=unknown_tenants)',
       labelNames: ['kind'],
       registers,
       collect() {
         const now = stats();
         this.set({ kind: 'keys' }, now.keys);
         this.set({ kind: 'unknown' }, now.unknown);
+        this.set({ kind: 'tenants' }, now.tenants);
+        this.set({ kind: 'unknown_tenants' }, now.unknownTenants);
       },
     });
     const counter = (name: string, help: string, read: (s: ReturnType<typeof stats>) => number) => {
@@ -228,6 +241,16 @@ export class Metrics {
       'modro_key_cache_evictions_total',
       'Managed keys evicted from memory to stay within tenancy.cache.keys',
       (s) => s.evictions,
+    );
+    counter(
+      'modro_tenant_cache_lookups_total',
+      'Tenant lookups that went to the database (a cold key of a tenant not in memory, a cold bring-your-own-key tenant)',
+      (s) => s.tenantLookups,
+    );
+    counter(
+      'modro_tenant_cache_evictions_total',
+      'Tenants evicted from memory to stay within tenancy.cache.tenants',
+      (s) => s.tenantEvictions,
     );
   }
 

@@ -1,8 +1,10 @@
 import type { FastifyReply } from 'fastify';
+import type { Kysely } from 'kysely';
 import { openAIErrorBody } from '../core/errors.ts';
 import { toClientError } from '../http/client-errors.ts';
 import { type Idempotency, REPLAYED_HEADER, type StoredResponse } from '../idempotency/idempotency.ts';
 import type { Logger } from '../ops/logger.ts';
+import type { Database } from '../store/schema.ts';
 import { sendRaw } from './respond.ts';
 
 /**
@@ -37,7 +39,10 @@ export function sendReplay(reply: FastifyReply, response: StoredResponse) {
 /**
  * Runs a JSON route's work once per tenant and key (docs/idempotency.md) and sends its answer: without a key,
  * `run` and send; with one, a replay, a 409 (thrown: the route's error handler answers it, with the headers
- * set here), or `run`, whose answer (or error, as OpenAI's envelope) is stored before it is sent.
+ * set here), or `run`, whose answer (or error, as OpenAI's envelope) is stored before it is sent. `run` gets
+ * `inCommit` with a key: called in the transaction that creates what the answer names, with that answer (the
+ * object `run` then returns), it stores the answer in the same commit, so no crash leaves the thing created and
+ * its key unanswered.
  *
  *   return answerOnce(reply, { idempotency, tenantId, key, fingerprint: fingerprint('POST', path, JSON.stringify(body)) },
  *     async () => ({ status: 202, headers: { 'content-type': 'application/json' }, body: JSON.stringify(created) }));
@@ -51,7 +56,7 @@ export async function answerOnce(
     fingerprint: () => string;
     logger?: Pick<Logger, 'error'>;
   },
-  run: () => Promise<StoredResponse>,
+  run: (inCommit?: (trx: Kysely<Database>, response: StoredResponse) => Promise<void>) => Promise<StoredResponse>,
 ) {
   if (once.key === undefined) {
     const response = await run();
@@ -65,7 +70,7 @@ export async function answerOnce(
   }
   let response: StoredResponse;
   try {
-    response = await run();
+    response = await run((trx, stored) => begun.finishIn(trx, stored));
   } catch (err) {
     const error = toClientError(err);
     if (error.code === 'internal_error') once.logger?.error({ err }, 'an idempotent request failed');

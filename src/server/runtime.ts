@@ -494,7 +494,7 @@ export async function createRuntime(options: RuntimeOptions): Promise<Runtime> {
     checkWebhookUrl: (url) => {
       webhooks.validateUrl(url);
     },
-    runners: mediaRunners({ catalog, pool: upstreams }).map((runner) => ({
+    runners: mediaRunners({ catalog, pool: upstreams, files }).map((runner) => ({
       runner,
       resolve: (slug: string) => mediaCandidates(catalog, slug).find((model) => runner.kinds.includes(model.kind)),
     })),

@@ -42,4 +42,9 @@ export interface ExecutionTable {
   served_by: string | null;
   error_code: string | null;
   error_message: string | null;
+  /**
+   * The long-running upstream job of the current run (migration 0015, decision 0038), JSON UpstreamJob
+   * (src/core/execution-contracts.ts), written before its first poll; null when there is none.
+   */
+  upstream_job: string | null;
 }

@@ -10,7 +10,7 @@ import { bearerToken, sha256Hex } from './auth.ts';
 import { detectProviderHint, PROVIDER_HEADER, providerForHint } from './byok-detect.ts';
 import { byokHmac, byokTenantId } from './byok-identity.ts';
 import { DASHBOARD_HEADER, type DashboardLinks } from './dashboard-links.ts';
-import type { KeyEntry, TenantDirectory } from './directory.ts';
+import type { KeyEntry, TenantDirectory, TenantEntry } from './directory.ts';
 import type { LastUsed } from './last-used.ts';
 import { looksLikeManagedKey } from './managed-keys.ts';
 import type { TenancyRepository } from './repository.ts';
@@ -30,7 +30,7 @@ export interface TenancyAuthenticatorOptions {
   configKeys: ReadonlyArray<{ id?: string | undefined; key: string }>;
   managedKeys: boolean;
   byok: boolean;
-  /** Policy for callers whose tenant the directory does not hold yet (a first BYOK call). */
+  /** Policy for callers whose tenant the database does not hold yet (a first BYOK call). */
   fallbackPolicy: RoutingPolicy;
   now?: () => number;
 }
@@ -41,14 +41,15 @@ interface PendingByok {
 }
 
 /**
- * Who is calling, from memory for configured keys, bring-your-own keys and hot managed keys (one SHA-256 or
- * HMAC and two Map reads per request):
+ * Who is calling, from memory for configured keys, hot bring-your-own-key tenants and hot managed keys (one
+ * SHA-256 or HMAC and two Map reads per request):
  *
  * 1. a gateway key from the configuration → the default tenant;
  * 2. a managed key (`mdro_…`) → its tenant, unless revoked or expired; a key not in the directory's bounded
  *    cache is looked up once by hash (a promise; directory.ts), an unknown one is then remembered briefly;
  * 3. with bring-your-own-key on, a provider key (byok-detect.ts) → the tenant named by its HMAC, routed only
- *    to that provider with the caller's own key; the tenant row is written after the first success;
+ *    to that provider with the caller's own key; a tenant not in memory is looked up once by id (a promise),
+ *    an unknown one is remembered briefly; the tenant row is written after the first success;
  * 4. anything else → authentication_failed.
  */
 export class TenancyAuthenticator implements Authenticator {
@@ -76,8 +77,10 @@ export class TenancyAuthenticator implements Authenticator {
     const hash = sha256Hex(token);
     const configKeyId = this.#configKeys.get(hash);
     if (configKeyId !== undefined) {
-      this.#refuseSuspended(DEFAULT_TENANT_ID);
-      return { tenantId: DEFAULT_TENANT_ID, keyId: configKeyId, policy: this.#policyOf(DEFAULT_TENANT_ID) };
+      // Pinned in the directory: always in memory.
+      const tenant = this.#o.directory.cachedTenant(DEFAULT_TENANT_ID);
+      this.#refuseSuspended(tenant);
+      return { tenantId: DEFAULT_TENANT_ID, keyId: configKeyId, policy: tenant?.policy ?? this.#o.fallbackPolicy };
     }
     if (looksLikeManagedKey(token)) {
       if (!this.#o.managedKeys) throw new GatewayError('authentication_failed', 'Invalid API key');
@@ -85,13 +88,7 @@ export class TenancyAuthenticator implements Authenticator {
       if (found instanceof Promise) {
         return found.then(
           (entry) => this.#managedCaller(entry),
-          (err: unknown) => {
-            // The hash only, never the key; the client gets a retryable error without details.
-            this.#o.logger.error({ err, keyHash: hash.slice(0, 16) }, 'looking up a managed key failed');
-            throw new GatewayError('provider_unavailable', 'The gateway could not check this API key; retry shortly', {
-              retryAfter: 1,
-            });
-          },
+          (err: unknown) => this.#lookupFailed(err, { keyHash: hash.slice(0, 16) }, 'looking up a managed key failed'),
         );
       }
       return this.#managedCaller(found);
@@ -103,6 +100,14 @@ export class TenancyAuthenticator implements Authenticator {
     throw new GatewayError('authentication_failed', 'Invalid API key');
   }
 
+  /** A lookup the database failed: logged (a hash or id, never the key); the client gets a retryable error. */
+  #lookupFailed(err: unknown, fields: Record<string, string>, message: string): never {
+    this.#o.logger.error({ err, ...fields }, message);
+    throw new GatewayError('provider_unavailable', 'The gateway could not check this API key; retry shortly', {
+      retryAfter: 1,
+    });
+  }
+
   #managedCaller(entry: KeyEntry | undefined): Caller {
     if (!entry) throw new GatewayError('authentication_failed', 'Invalid API key');
     const now = this.#now();
@@ -112,12 +117,12 @@ export class TenancyAuthenticator implements Authenticator {
     if (entry.graceUntil !== null && now >= entry.graceUntil) {
       throw new GatewayError('authentication_failed', 'This API key was rotated and its grace period has ended');
     }
-    this.#refuseSuspended(entry.tenantId);
+    this.#refuseSuspended(entry.tenant);
     this.#o.lastUsed.mark(entry.id, now);
     const caller: Caller = {
       tenantId: entry.tenantId,
       keyId: entry.id,
-      policy: entry.policy ?? this.#policyOf(entry.tenantId),
+      policy: entry.policy ?? entry.tenant?.policy ?? this.#o.fallbackPolicy,
     };
     if (entry.limits) caller.limits = entry.limits;
     return caller;
@@ -131,17 +136,25 @@ export class TenancyAuthenticator implements Authenticator {
       this.#pending.delete(caller);
       this.#provision(caller.tenantId, pending);
     }
-    const validAfter = this.#o.directory.tenant(caller.tenantId)?.tenant.linksValidAfter ?? 0;
-    return { [DASHBOARD_HEADER]: this.#o.links.urlFor(caller.tenantId, validAfter) };
+    // Also marks the tenant as recently used, so the tenants in use are the ones the cache keeps.
+    const tenant = this.#o.directory.tenant(caller.tenantId);
+    if (tenant instanceof Promise) {
+      // Evicted while its key stayed hot (more tenants in use than tenancy.cache.tenants): read back in the
+      // background; meanwhile a link signed now, not cached, is valid whatever the tenant's linksValidAfter
+      // (that instant is in the past).
+      tenant.catch(() => {});
+      return { [DASHBOARD_HEADER]: this.#o.links.issue(caller.tenantId) };
+    }
+    return { [DASHBOARD_HEADER]: this.#o.links.urlFor(caller.tenantId, tenant?.tenant.linksValidAfter ?? 0) };
   }
 
   verified(caller: Caller): boolean {
     return !this.#pending.has(caller);
   }
 
-  /** A suspended tenant's keys are refused on every route (docs/billing.md); one Map read. */
-  #refuseSuspended(tenantId: string): void {
-    if (this.#o.directory.tenant(tenantId)?.tenant.suspendedAt != null) {
+  /** A suspended tenant's keys are refused on every route (docs/billing.md). */
+  #refuseSuspended(tenant: TenantEntry | undefined): void {
+    if (tenant?.tenant.suspendedAt != null) {
       throw new GatewayError(
         'permission_denied',
         'This account is suspended: its API keys are refused until an operator lifts the suspension',
@@ -149,11 +162,7 @@ export class TenancyAuthenticator implements Authenticator {
     }
   }
 
-  #policyOf(tenantId: string): RoutingPolicy {
-    return this.#o.directory.tenant(tenantId)?.policy ?? this.#o.fallbackPolicy;
-  }
-
-  #byokCaller(token: string, headers: Headers): Caller | undefined {
+  #byokCaller(token: string, headers: Headers): Caller | Promise<Caller> | undefined {
     const header = headers[PROVIDER_HEADER];
     const hint = detectProviderHint(token, Array.isArray(header) ? header[0] : header);
     if (!hint) return undefined;
@@ -168,19 +177,37 @@ export class TenancyAuthenticator implements Authenticator {
     }
     const hmac = byokHmac(this.#o.byokKey, provider.kind, token);
     const tenantId = byokTenantId(hmac);
-    const entry = this.#o.directory.tenant(tenantId);
-    if (entry) this.#refuseSuspended(tenantId);
+    const found = this.#o.directory.tenant(tenantId);
+    if (found instanceof Promise) {
+      return found.then(
+        (entry) => this.#byokCallerOf(tenantId, token, provider.id, provider.kind, hmac, entry),
+        (err: unknown) =>
+          this.#lookupFailed(err, { tenant: tenantId }, 'looking up a bring-your-own-key tenant failed'),
+      );
+    }
+    return this.#byokCallerOf(tenantId, token, provider.id, provider.kind, hmac, found);
+  }
+
+  #byokCallerOf(
+    tenantId: string,
+    token: string,
+    providerId: string,
+    providerKind: string,
+    hmac: string,
+    entry: TenantEntry | undefined,
+  ): Caller {
+    this.#refuseSuspended(entry);
     const base = entry?.policy ?? this.#o.fallbackPolicy;
     const policy =
-      base.providers?.length === 1 && base.providers[0] === provider.id ? base : { ...base, providers: [provider.id] };
+      base.providers?.length === 1 && base.providers[0] === providerId ? base : { ...base, providers: [providerId] };
     const caller: Caller = {
       tenantId,
       keyId: null,
       policy,
       // A constant key id: health and metrics labels must not grow with every caller's key.
-      ownKey: { provider: provider.id, key: providerKey('byok', token) },
+      ownKey: { provider: providerId, key: providerKey('byok', token) },
     };
-    if (!entry) this.#pending.set(caller, { hmac, providerKind: provider.kind });
+    if (!entry) this.#pending.set(caller, { hmac, providerKind });
     return caller;
   }
 

@@ -95,8 +95,8 @@ export class RedisChangeFeed implements SettingsChangeFeed {
       onChange(Number.isSafeInteger(version) ? version : undefined);
     });
     // ioredis re-subscribes after a reconnect; notices sent meanwhile were lost: reload once to catch up.
-    // Not at the first connection: the directory was just loaded (a reload re-reads the tenants and every
-    // cached key, up to tenancy.cache.keys of them).
+    // Not at the first connection: the directory was just loaded (a reload re-reads every cached tenant and
+    // key, up to tenancy.cache.tenants and tenancy.cache.keys of them).
     let subscribed = false;
     this.#subscriber.on('ready', () => {
       if (subscribed && !this.#closed) onChange();

@@ -5,32 +5,44 @@ import type { ActiveKeyRow, TenancyRepository } from './repository.ts';
 import type { Tenant } from './tenant.ts';
 
 /**
- * The request path's view of tenancy: every tenant with its routing policy in memory, and the managed keys
- * in use (hot keys) in a bounded cache, filled on first use.
+ * The request path's view of tenancy: the tenants and managed keys in use (hot), each in a bounded cache
+ * filled on first use (decisions 0028 and 0039). Only the default tenant (configured gateway keys) is
+ * loaded at start and always kept; nothing at start or in a reload is proportional to the tables' sizes.
  *
- * Keys: a key seen for the first time is read by one indexed query (TenancyRepository.findActiveKey);
- * concurrent first requests of the same key share that query. Up to `keys` entries are kept, least recently
- * used evicted first; an evicted key is simply looked up again. Keys the database does not know (or knows
- * revoked) are remembered as unknown for `unknownTtlMs`, up to `unknownKeys` of them, so a client retrying a
- * bad key, or a flood of made-up keys, costs at most one query per key per TTL. Startup reads no keys.
+ * Keys: a key seen for the first time is read by one indexed query (TenancyRepository.findActiveKey), and its
+ * tenant by a second one (getTenant, primary key) when that tenant is not in memory; concurrent first
+ * requests of the same key (or tenant) share one query. Up to `keys` keys and `tenants` tenants are kept,
+ * least recently used evicted first; an evicted entry is simply looked up again. A key entry holds its
+ * tenant's entry, so a key in memory answers without a tenant lookup even if the tenant was evicted. Keys
+ * and tenants the database does not know (or knows revoked) are remembered as unknown for `unknownTtlMs`, up
+ * to `unknownKeys` of each, so a client retrying a bad key or an unknown bring-your-own-key tenant, or a
+ * flood of made-up keys, costs at most one query per key per TTL.
  *
  * Invalidation: each settings write bumps a version row in the same transaction. The node that wrote
  * reloads at once (`afterWrite`), other nodes notice through the change feed (Redis pub/sub, the version poll
- * underneath) and reload. A reload re-reads the tenants and the rows of the cached keys only (by key id, in
- * chunks on the primary key, bounded by the cache size), forgets every unknown key, and swaps the result in
- * at once, so a revocation, rotation or limit edit applies as fast as before. A lookup that overlapped a
- * reload is answered but not cached (it may have read the row before the write).
+ * underneath) and reload. A reload re-reads only what is cached: the tenants in memory (and those of the keys
+ * in memory) and the cached keys' rows, by id, in chunks on the primary keys, bounded by the cache sizes;
+ * it forgets every unknown key and tenant, and swaps the result in at once, so a revocation, rotation, limit
+ * edit or tenant settings change applies as fast as before. A lookup that overlapped a reload is answered
+ * but not cached (it may have read the row before the write).
  */
 export interface KeyCacheOptions {
   /** Most managed keys kept in memory (about 1.4 KB each with limits). */
   keys: number;
-  /** Most unknown keys remembered. */
+  /** Most tenants kept in memory (with their routing policy; the pinned ones come on top). */
+  tenants: number;
+  /** Most unknown keys remembered (and, separately, as many unknown tenants). */
   unknownKeys: number;
-  /** How long an unknown key is remembered (ms); a reload forgets them all at once anyway. */
+  /** How long an unknown key or tenant is remembered (ms); a reload forgets them all at once anyway. */
   unknownTtlMs: number;
 }
 
-export const DEFAULT_KEY_CACHE: KeyCacheOptions = { keys: 10_000, unknownKeys: 10_000, unknownTtlMs: 5_000 };
+export const DEFAULT_KEY_CACHE: KeyCacheOptions = {
+  keys: 10_000,
+  tenants: 10_000,
+  unknownKeys: 10_000,
+  unknownTtlMs: 5_000,
+};
 
 export interface KeyCacheStats {
   /** Managed keys in memory (a rotated key's two secrets count as two). */
@@ -41,6 +53,11 @@ export interface KeyCacheStats {
   lookups: number;
   /** Keys evicted to stay within the bound. */
   evictions: number;
+  /** Tenants in memory, unknown tenants remembered, tenant lookups and evictions, likewise. */
+  tenants: number;
+  unknownTenants: number;
+  tenantLookups: number;
+  tenantEvictions: number;
 }
 
 export interface TenantEntry {
@@ -52,6 +69,8 @@ export interface TenantEntry {
 export interface KeyEntry {
   id: string;
   tenantId: string;
+  /** The key's tenant as of the lookup or the last reload; undefined if the database has no such tenant. */
+  tenant: TenantEntry | undefined;
   expiresAt: number | null;
   /** The key's limits, compiled; null: not limited. */
   limits: CompiledLimits | null;
@@ -61,28 +80,39 @@ export interface KeyEntry {
   graceUntil: number | null;
 }
 
-interface Snapshot {
-  version: number;
-  tenants: Map<string, TenantEntry>;
-}
-
 export interface DirectoryOptions {
   repo: TenancyRepository;
   feed: SettingsChangeFeed;
   policyOf(tenant: Tenant): RoutingPolicy;
   /** Stored key limits → what the request path checks (default: keys are not limited). */
   compileLimits?(limits: KeyLimits | null): CompiledLimits | null;
-  /** Bounds of the key cache (default DEFAULT_KEY_CACHE; tenancy.cache in the configuration). */
+  /** Bounds of the caches (default DEFAULT_KEY_CACHE; tenancy.cache in the configuration). */
   keyCache?: Partial<KeyCacheOptions>;
+  /** Tenants loaded at start and never evicted (the default tenant, which configured gateway keys use). */
+  pinnedTenants?: readonly string[];
   now?: () => number;
   onError(err: unknown): void;
+}
+
+/** A Map in insertion order used as a least-recently-used list: a hit moves the entry last. */
+function touch<K, V>(map: Map<K, V>, key: K, value: V): void {
+  map.delete(key);
+  map.set(key, value);
 }
 
 export class TenantDirectory {
   readonly #options: DirectoryOptions;
   readonly #limits: KeyCacheOptions;
   readonly #now: () => number;
-  #snapshot: Snapshot = { version: -1, tenants: new Map() };
+  readonly #pinnedIds: ReadonlySet<string>;
+  #version = -1;
+  /** Pinned tenants, by id (never evicted; undefined until loaded, or if the database lacks them). */
+  #pinned = new Map<string, TenantEntry>();
+  /** Hot tenants by id, least recently used first. */
+  readonly #tenants = new Map<string, TenantEntry>();
+  /** Unknown tenants by id → until when they are remembered. */
+  readonly #unknownTenants = new Map<string, number>();
+  readonly #pendingTenants = new Map<string, Promise<TenantEntry | undefined>>();
   /** Hot keys by hash, least recently used first (a Map keeps insertion order). */
   readonly #keys = new Map<string, KeyEntry>();
   /** Unknown keys by hash → until when they are remembered (inserted in expiry order). */
@@ -96,37 +126,76 @@ export class TenantDirectory {
   #reloads = 0;
   #lookups = 0;
   #evictions = 0;
+  #tenantLookups = 0;
+  #tenantEvictions = 0;
 
   constructor(options: DirectoryOptions) {
     this.#options = options;
     this.#limits = { ...DEFAULT_KEY_CACHE, ...options.keyCache };
     this.#now = options.now ?? Date.now;
+    this.#pinnedIds = new Set(options.pinnedTenants ?? []);
   }
 
-  /** Loads the tenants (no keys), then follows the feed. */
+  /** Loads the settings version and the pinned tenants (no other tenant, no key), then follows the feed. */
   async start(): Promise<void> {
     await this.reload();
     this.#options.feed.subscribe((version) => {
-      if (version !== undefined && version === this.#snapshot.version) return;
+      if (version !== undefined && version === this.#version) return;
       this.reload().catch(this.#options.onError);
     });
   }
 
   get version(): number {
-    return this.#snapshot.version;
+    return this.#version;
   }
 
-  /** How many times the snapshot was loaded (tests watch it to know a reload happened). */
+  /** How many times the caches were reloaded (tests watch it to know a reload happened). */
   get reloads(): number {
     return this.#reloads;
   }
 
   get keyCacheStats(): KeyCacheStats {
-    return { keys: this.#keys.size, unknown: this.#unknown.size, lookups: this.#lookups, evictions: this.#evictions };
+    return {
+      keys: this.#keys.size,
+      unknown: this.#unknown.size,
+      lookups: this.#lookups,
+      evictions: this.#evictions,
+      tenants: this.#tenants.size + this.#pinned.size,
+      unknownTenants: this.#unknownTenants.size,
+      tenantLookups: this.#tenantLookups,
+      tenantEvictions: this.#tenantEvictions,
+    };
   }
 
-  tenant(id: string): TenantEntry | undefined {
-    return this.#snapshot.tenants.get(id);
+  /** The tenant if it is in memory now (no lookup, no change of recency). */
+  cachedTenant(id: string): TenantEntry | undefined {
+    return this.#pinned.get(id) ?? this.#tenants.get(id);
+  }
+
+  /**
+   * The tenant with this id (undefined: the database has none). From memory when hot, pinned or remembered as
+   * unknown (a plain value); otherwise a promise of one lookup by primary key, shared meanwhile.
+   */
+  tenant(id: string): TenantEntry | undefined | Promise<TenantEntry | undefined> {
+    const pinned = this.#pinned.get(id);
+    if (pinned) return pinned;
+    const hot = this.#tenants.get(id);
+    if (hot) {
+      touch(this.#tenants, id, hot);
+      return hot;
+    }
+    const unknownUntil = this.#unknownTenants.get(id);
+    if (unknownUntil !== undefined) {
+      if (this.#now() < unknownUntil) return undefined;
+      this.#unknownTenants.delete(id);
+    }
+    const pending = this.#pendingTenants.get(id);
+    if (pending) return pending;
+    const lookup: Promise<TenantEntry | undefined> = this.#lookupTenant(id).finally(() => {
+      if (this.#pendingTenants.get(id) === lookup) this.#pendingTenants.delete(id);
+    });
+    this.#pendingTenants.set(id, lookup);
+    return lookup;
   }
 
   /** The key if it is in memory now (no lookup). */
@@ -143,8 +212,7 @@ export class TenantDirectory {
     const hot = this.#keys.get(hash);
     if (hot) {
       // Most recently used goes last.
-      this.#keys.delete(hash);
-      this.#keys.set(hash, hot);
+      touch(this.#keys, hash, hot);
       return hot;
     }
     const unknownUntil = this.#unknown.get(hash);
@@ -162,18 +230,14 @@ export class TenantDirectory {
     return lookup;
   }
 
-  tenants(): IterableIterator<TenantEntry> {
-    return this.#snapshot.tenants.values();
-  }
-
   /** After a write on this node: reload now, then tell the other nodes. */
   async afterWrite(): Promise<void> {
     await this.reload();
-    await this.#options.feed.publish(this.#snapshot.version);
+    await this.#options.feed.publish(this.#version);
   }
 
   /**
-   * Reloads the snapshot. Calls during a running reload share one follow-up reload that starts after it,
+   * Reloads the caches. Calls during a running reload share one follow-up reload that starts after it,
    * so a write committed mid-reload is never missed and reloads never pile up.
    */
   reload(): Promise<void> {
@@ -196,22 +260,65 @@ export class TenantDirectory {
     this.#options.feed.close();
   }
 
-  async #lookup(hash: string): Promise<KeyEntry | undefined> {
+  /** Whether a lookup that started at `generation` may keep what it read (no reload started or ran meanwhile). */
+  #fresh(generation: number): boolean {
+    return generation === this.#generation && !this.#running;
+  }
+
+  async #lookupTenant(id: string): Promise<TenantEntry | undefined> {
     const generation = this.#generation;
-    this.#lookups++;
-    const row = await this.#options.repo.findActiveKey(hash);
-    const entry = row ? this.#entryOf(row, hash, this.#snapshot.tenants) : undefined;
-    // A reload started (or was running) meanwhile: the row may predate the write it applies. Answer, don't keep.
-    if (generation === this.#generation && !this.#running) {
-      if (entry) this.#remember(hash, entry);
-      else this.#rememberUnknown(hash);
+    this.#tenantLookups++;
+    const tenant = await this.#options.repo.getTenant(id);
+    const entry = tenant ? this.#tenantEntry(tenant) : undefined;
+    if (this.#fresh(generation)) {
+      if (entry) this.#rememberTenant(entry);
+      else this.#rememberUnknownTenant(id);
     }
     return entry;
   }
 
+  async #lookup(hash: string): Promise<KeyEntry | undefined> {
+    const generation = this.#generation;
+    this.#lookups++;
+    const row = await this.#options.repo.findActiveKey(hash);
+    if (!row) {
+      if (this.#fresh(generation)) this.#rememberUnknown(hash);
+      return undefined;
+    }
+    // The key's tenant: from memory, or one more query by primary key (shared with concurrent lookups).
+    const tenant = this.cachedTenant(row.tenantId) ?? (await this.tenant(row.tenantId));
+    const entry = this.#entryOf(row, hash, tenant);
+    // A reload started (or was running) meanwhile: the rows may predate the write it applies. Answer, don't keep.
+    if (this.#fresh(generation)) {
+      if (entry) {
+        this.#remember(hash, entry);
+        if (tenant && !this.#pinned.has(tenant.tenant.id)) this.#rememberTenant(tenant);
+      } else this.#rememberUnknown(hash);
+    }
+    return entry;
+  }
+
+  #tenantEntry(tenant: Tenant): TenantEntry {
+    return { tenant, policy: Object.freeze(this.#options.policyOf(tenant)) };
+  }
+
+  #rememberTenant(entry: TenantEntry): void {
+    touch(this.#tenants, entry.tenant.id, entry);
+    while (this.#tenants.size > this.#limits.tenants) {
+      this.#tenants.delete(this.#tenants.keys().next().value!);
+      this.#tenantEvictions++;
+    }
+  }
+
+  #rememberUnknownTenant(id: string): void {
+    touch(this.#unknownTenants, id, this.#now() + this.#limits.unknownTtlMs);
+    while (this.#unknownTenants.size > this.#limits.unknownKeys) {
+      this.#unknownTenants.delete(this.#unknownTenants.keys().next().value!);
+    }
+  }
+
   #remember(hash: string, entry: KeyEntry): void {
-    this.#keys.delete(hash);
-    this.#keys.set(hash, entry);
+    touch(this.#keys, hash, entry);
     while (this.#keys.size > this.#limits.keys) {
       const oldest = this.#keys.keys().next().value!;
       this.#keys.delete(oldest);
@@ -220,24 +327,24 @@ export class TenantDirectory {
   }
 
   #rememberUnknown(hash: string): void {
-    this.#unknown.delete(hash);
-    this.#unknown.set(hash, this.#now() + this.#limits.unknownTtlMs);
+    touch(this.#unknown, hash, this.#now() + this.#limits.unknownTtlMs);
     while (this.#unknown.size > this.#limits.unknownKeys) {
       this.#unknown.delete(this.#unknown.keys().next().value!);
     }
   }
 
   /** The cache entry for `hash` from its key row (which matched on `hash` or on `previousHash`). */
-  #entryOf(key: ActiveKeyRow, hash: string, tenants: Map<string, TenantEntry>): KeyEntry | undefined {
+  #entryOf(key: ActiveKeyRow, hash: string, tenant: TenantEntry | undefined): KeyEntry | undefined {
     const current = key.hash === hash;
     if (!current && (key.previousHash !== hash || key.previousValidUntil === null)) return undefined;
     const limits = this.#options.compileLimits?.(key.limits) ?? null;
-    const tenantPolicy = tenants.get(key.tenantId)?.policy;
+    const tenantPolicy = tenant?.policy;
     const policy =
       limits?.models && tenantPolicy ? Object.freeze({ ...tenantPolicy, keyModels: limits.models }) : undefined;
     return {
       id: key.id,
       tenantId: key.tenantId,
+      tenant,
       expiresAt: key.expiresAt,
       limits,
       policy,
@@ -247,28 +354,49 @@ export class TenantDirectory {
 
   async #load(): Promise<void> {
     this.#generation++;
-    // Requests from now on must not join a lookup that may have read the row before the write.
+    // Requests from now on must not join a lookup that may have read the rows before the write.
     this.#pending.clear();
+    this.#pendingTenants.clear();
     this.#unknown.clear();
-    const cached = [...this.#keys];
-    const rows = await this.#options.repo.loadTenantsAndKeys([...new Set(cached.map(([, entry]) => entry.id))]);
+    this.#unknownTenants.clear();
+    const cachedKeys = [...this.#keys];
+    const cachedTenants = [...this.#tenants.keys()];
+    // The pinned tenants, the hot ones and those of the hot keys (an evicted tenant's keys may still be hot).
+    const tenantIds = new Set([...this.#pinnedIds, ...cachedTenants]);
+    for (const [, entry] of cachedKeys) tenantIds.add(entry.tenantId);
+    const rows = await this.#options.repo.loadTenantsAndKeys(
+      [...tenantIds],
+      [...new Set(cachedKeys.map(([, entry]) => entry.id))],
+    );
     const tenants = new Map<string, TenantEntry>();
-    for (const tenant of rows.tenants) {
-      tenants.set(tenant.id, { tenant, policy: Object.freeze(this.#options.policyOf(tenant)) });
+    for (const tenant of rows.tenants) tenants.set(tenant.id, this.#tenantEntry(tenant));
+    const pinned = new Map<string, TenantEntry>();
+    for (const id of this.#pinnedIds) {
+      const entry = tenants.get(id);
+      if (entry) pinned.set(id, entry);
+    }
+    // Replaced in place: positions (recency) are kept; a tenant gone from the rows is dropped.
+    for (const id of cachedTenants) {
+      if (!this.#tenants.has(id)) continue;
+      const entry = tenants.get(id);
+      if (entry && !pinned.has(id)) this.#tenants.set(id, entry);
+      else this.#tenants.delete(id);
     }
     const byId = new Map<string, ActiveKeyRow>();
     for (const row of rows.keys) byId.set(row.id, row);
-    // Replaced in place: positions (recency) are kept; a key gone from the rows (revoked), or whose cached
-    // secret is neither its current one nor its previous one in grace (rotated again), is dropped.
-    for (const [hash, old] of cached) {
+    // Likewise for keys; a key gone from the rows (revoked), or whose cached secret is neither its current one
+    // nor its previous one in grace (rotated again), is dropped.
+    for (const [hash, old] of cachedKeys) {
       if (!this.#keys.has(hash)) continue;
       const row = byId.get(old.id);
-      const entry = row ? this.#entryOf(row, hash, tenants) : undefined;
+      const entry = row ? this.#entryOf(row, hash, tenants.get(row.tenantId)) : undefined;
       if (entry) this.#keys.set(hash, entry);
       else this.#keys.delete(hash);
     }
-    this.#snapshot = { version: rows.version, tenants };
+    this.#pinned = pinned;
+    this.#version = rows.version;
     this.#unknown.clear();
+    this.#unknownTenants.clear();
     this.#reloads++;
   }
 }

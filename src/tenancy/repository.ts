@@ -8,8 +8,8 @@ import { type ApiKeyRecord, type KeyLimits, keyFromRow, type Tenant, tenantFromR
 /**
  * Tenancy storage: tenants, managed keys and the settings version. Every write that changes what the
  * request path sees (a tenant's policy, a key, link revocation) bumps `tenancy_settings.version` in the same
- * transaction, which is how every node's cache learns it must reload (directory.ts). Only findActiveKey runs
- * on the request path, for the first request of a key not in memory.
+ * transaction, which is how every node's cache learns it must reload (directory.ts). Only findActiveKey and
+ * getTenant run on the request path, for the first request of a key or tenant not in memory.
  */
 
 export interface ActiveKeyRow {
@@ -83,7 +83,8 @@ export class TenancyRepository {
 
   /**
    * The version, every tenant and every unrevoked key, in one transaction. For tests and tools only: the
-   * gateway never reads the whole key table (it uses loadTenantsAndKeys and findActiveKey, decision 0028).
+   * gateway never reads the whole tenant or key table (it uses loadTenantsAndKeys, findActiveKey and
+   * getTenant, decisions 0028 and 0039).
    */
   async loadSnapshot(): Promise<TenancySnapshotRows> {
     return this.db.transaction().execute(async (trx) => {
@@ -115,24 +116,31 @@ export class TenancyRepository {
   }
 
   /**
-   * What a node holds in memory at start and after every change: the settings version and the tenants, plus
-   * the current rows of the keys it already caches, by key id (`keyIds`: the hot keys, bounded by
-   * tenancy.cache.keys; by id, since a rotation moves a cached secret's hash to `previous_hash`), read in
-   * chunks on the primary key. Never every key.
+   * What a node re-reads at start and after every change: the settings version, the tenants it holds in
+   * memory (`tenantIds`: the pinned default tenant and the hot ones, bounded by tenancy.cache.tenants) and the
+   * current rows of the keys it already caches, by key id (`keyIds`: the hot keys, bounded by
+   * tenancy.cache.keys; by id, since a rotation moves a cached secret's hash to `previous_hash`), each read in
+   * chunks on the primary key. Never every tenant or every key: the cost depends on the caches' sizes only.
    *
    * Not one transaction: the version is read first, so every row read after it is at least that new; a write
    * committed meanwhile bumped the version past it, and the feed reloads again. Between chunks the event loop
    * gets a turn (on SQLite each query blocks it), so requests interleave with a reload.
    */
-  async loadTenantsAndKeys(keyIds: readonly string[]): Promise<TenancySnapshotRows> {
+  async loadTenantsAndKeys(tenantIds: readonly string[], keyIds: readonly string[]): Promise<TenancySnapshotRows> {
     const version = await this.settingsVersion();
-    const tenants = await this.db.selectFrom('tenant').selectAll().execute();
+    const tenants: Tenant[] = [];
+    for (let i = 0; i < tenantIds.length; i += KEY_CHUNK) {
+      if (i > 0) await yieldToEventLoop();
+      const chunk = tenantIds.slice(i, i + KEY_CHUNK);
+      const rows = await this.db.selectFrom('tenant').selectAll().where('id', 'in', chunk).execute();
+      tenants.push(...rows.map(tenantFromRow));
+    }
     const keys: ActiveKeyRow[] = [];
     for (let i = 0; i < keyIds.length; i += KEY_CHUNK) {
-      if (i > 0) await yieldToEventLoop();
+      await yieldToEventLoop();
       keys.push(...(await activeKeys(this.db, 'id', keyIds.slice(i, i + KEY_CHUNK))));
     }
-    return { version, tenants: tenants.map(tenantFromRow), keys };
+    return { version, tenants, keys };
   }
 
   /**
@@ -150,11 +158,25 @@ export class TenancyRepository {
     return row ? tenantFromRow(row) : undefined;
   }
 
-  /** Newest first. `kind` separates operator-made tenants from bring-your-own-key ones. */
-  async listTenants(options: { limit?: number; kind?: 'managed' | 'byok' } = {}): Promise<Tenant[]> {
+  /**
+   * Newest first. `kind` separates operator-made tenants from bring-your-own-key ones. `after`: the page
+   * following the tenant with this creation time and id (keyset paging: `tenantCursor` of a page's last one).
+   */
+  async listTenants(
+    options: { limit?: number; kind?: 'managed' | 'byok'; after?: { createdAt: number; id: string } } = {},
+  ): Promise<Tenant[]> {
     let query = this.db.selectFrom('tenant').selectAll();
     if (options.kind === 'managed') query = query.where('byok_provider', 'is', null);
     if (options.kind === 'byok') query = query.where('byok_provider', 'is not', null);
+    const after = options.after;
+    if (after) {
+      query = query.where((eb) =>
+        eb.or([
+          eb('created_at', '<', after.createdAt),
+          eb.and([eb('created_at', '=', after.createdAt), eb('id', '>', after.id)]),
+        ]),
+      );
+    }
     const rows = await query
       .orderBy('created_at', 'desc')
       .orderBy('id')
@@ -207,8 +229,13 @@ export class TenancyRepository {
     return (await this.getTenant(input.id))!;
   }
 
-  /** Creates the tenant if missing; returns whether it did (concurrent creators are fine). */
+  /**
+   * Creates the tenant if missing; returns whether it did (concurrent creators are fine). Reads first: at every
+   * start the tenant exists, and a read costs no write, no row lock and no WAL flush.
+   */
   async ensureTenant(id: string, name: string): Promise<boolean> {
+    const found = await this.db.selectFrom('tenant').select('id').where('id', '=', id).executeTakeFirst();
+    if (found) return false;
     const now = this.#now();
     return this.#write(
       async (trx) => {

@@ -17,7 +17,7 @@ import { SessionStore } from './sessions.ts';
 import { DEFAULT_TENANT_ID } from './tenant.ts';
 
 /**
- * Tenancy, assembled: storage, the in-memory directory (tenants, hot keys) and its invalidation, the authenticator, signed
+ * Tenancy, assembled: storage, the in-memory directory (hot tenants and keys) and its invalidation, the authenticator, signed
  * links, sessions and admin users. The runtime builds one at start and closes it at shutdown.
  */
 export interface Tenancy {
@@ -82,9 +82,11 @@ export async function createTenancy(options: TenancyOptions): Promise<Tenancy> {
     compileLimits: (limits) => compileLimits(catalog, limits),
     keyCache: {
       keys: settings.cache.keys,
+      tenants: settings.cache.tenants,
       unknownKeys: settings.cache.unknownKeys,
       unknownTtlMs: settings.cache.unknownTtlMs,
     },
+    pinnedTenants: [DEFAULT_TENANT_ID],
     onError,
   });
   await repo.ensureTenant(DEFAULT_TENANT_ID, 'Default');

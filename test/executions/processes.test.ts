@@ -5,16 +5,10 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { Kysely, PostgresDialect } from 'kysely';
-import pg from 'pg';
-import { verifyLedger } from '../../src/billing/verify.ts';
-import { runLedgerCommand } from '../../src/cli/ledger-commands.ts';
-import { runTenancyCommand } from '../../src/cli/tenancy-commands.ts';
 import type { ConfigInput } from '../../src/config/schema.ts';
-import type { Database } from '../../src/store/schema.ts';
-import { createSqliteDialect } from '../../src/store/sqlite-dialect.ts';
 import { isCI } from '../helpers/ci.ts';
 import { POSTGRES_TEST_URL } from '../helpers/databases.ts';
+import { checkEnded, dropSchema, openDb, pgProblem, seed, untilAllEnded } from '../helpers/execution-processes.ts';
 import { mockProvider } from '../helpers/gateway.ts';
 import { type GatewayProcess, removeDataDir, spawnGateway } from '../helpers/gateway-process.ts';
 import { type MockOpenAI, startMockOpenAI } from '../mocks/openai-compatible.ts';
@@ -29,67 +23,7 @@ const MODELS = [
   { name: 'gpt-4o-mini', qualityRank: 70, tiers: ['fast' as const], price: { input: 1000, output: 1000 } },
 ];
 
-async function pgProblem(): Promise<string | undefined> {
-  const client = new pg.Client({ connectionString: POSTGRES_TEST_URL, connectionTimeoutMillis: 2_000 });
-  client.on('error', () => {});
-  try {
-    await client.connect();
-    await client.end();
-    return undefined;
-  } catch (err) {
-    return (err as Error).message;
-  }
-}
 const unreachable = await pgProblem();
-
-function capture() {
-  let text = '';
-  const write = (t: string) => {
-    text += t;
-  };
-  return { out: { write }, text: () => text };
-}
-
-async function cli(run: typeof runTenancyCommand, args: string[]): Promise<string> {
-  const c = capture();
-  const code = await run(args, {}, c.out, c.out);
-  assert.equal(code, 0, c.text());
-  return c.text();
-}
-
-/** A billed tenant with a key and $1000, made through the CLI on the configuration's database. */
-async function seed(cliConfig: string): Promise<string> {
-  await cli(runTenancyCommand, ['tenants', 'create', 'acme', '--config', cliConfig]);
-  const made = await cli(runTenancyCommand, ['keys', 'create', '--tenant', 'acme', '--json', '--config', cliConfig]);
-  await cli(runLedgerCommand, [
-    'ledger',
-    'deposit',
-    'acme',
-    '--usd',
-    '1000',
-    '--reason',
-    'seed',
-    '--config',
-    cliConfig,
-  ]);
-  return (JSON.parse(made) as { key: string }).key;
-}
-
-type Storage = { kind: 'sqlite'; path: string } | { kind: 'postgres'; url: string; schema: string };
-
-function openDb(storage: Storage): Kysely<Database> {
-  if (storage.kind === 'sqlite') return new Kysely<Database>({ dialect: createSqliteDialect(storage.path) });
-  const pool = new pg.Pool({ connectionString: storage.url, options: `-c search_path=${storage.schema}` });
-  pool.on('error', () => {});
-  return new Kysely<Database>({ dialect: new PostgresDialect({ pool }) });
-}
-
-async function dropSchema(schema: string): Promise<void> {
-  const client = new pg.Client({ connectionString: POSTGRES_TEST_URL });
-  await client.connect();
-  await client.query(`drop schema if exists "${schema}" cascade`);
-  await client.end();
-}
 
 async function submit(url: string, key: string, i: number): Promise<string> {
   const res = await fetch(`${url}/v1/executions`, {
@@ -103,66 +37,6 @@ async function submit(url: string, key: string, i: number): Promise<string> {
   const body = (await res.json()) as { id: string };
   assert.equal(res.status, 202, JSON.stringify(body));
   return body.id;
-}
-
-/**
- * Every execution has ended; checks exactly-once settlement and records, and returns the rows. `killedAt`: when a
- * gateway was killed, whose interrupted runs may have been served and recorded (docs/executions.md).
- */
-async function checkEnded(db: Kysely<Database>, ids: string[], killedAt?: number) {
-  const rows = await db.selectFrom('execution').selectAll().execute();
-  const byId = new Map(rows.map((r) => [r.id, r]));
-  for (const id of ids) assert.ok(byId.has(id), `accepted execution ${id} survived`);
-  const entries = await db.selectFrom('ledger_entry').select(['kind', 'hold_id', 'amount_nano', 'held_nano']).execute();
-  const records = await db.selectFrom('usage_record').select(['request_id', 'cost_nano_usd', 'status', 'at']).execute();
-  for (const row of rows) {
-    assert.ok(['COMPLETED', 'FAILED'].includes(row.status), `${row.id} is ${row.status}`);
-    const closes = entries.filter((e) => e.hold_id === row.id && (e.kind === 'settle' || e.kind === 'release'));
-    assert.equal(closes.length, 1, `${row.id}: one settle or release, got ${closes.length}`);
-    const runs = records.filter((r) => r.request_id.startsWith(`${row.id}-`));
-    assert.ok(runs.length <= Number(row.attempts), `${row.id}: ${runs.length} records for ${row.attempts} attempts`);
-    if (row.status === 'COMPLETED') {
-      assert.equal(closes[0]!.kind, 'settle');
-      assert.equal(-Number(closes[0]!.amount_nano), Number(row.cost_nano));
-      const last = runs.find((r) => r.request_id === `${row.id}-${row.attempts}`);
-      assert.ok(last, `${row.id}: the record of its completing run`);
-      assert.equal(Number(last.cost_nano_usd), Number(row.cost_nano));
-      assert.equal(Number(last.status), 200, `${row.id}: its completing run succeeded`);
-      // The completing run is its one successful run, but for one the kill interrupted after the provider had
-      // answered and its record was journaled, before the execution's end was committed: docs/executions.md, "A run
-      // interrupted mid-call may have been served by the provider; its usage record exists only if the gateway
-      // recorded it before dying". That run started before the kill; any other successful run is a run too many.
-      const described = `${row.attempts} attempts; runs: ${runs.map((r) => `${r.request_id} ${r.status} at ${r.at}`).join(', ')}; killed at ${killedAt ?? 'never'}`;
-      const others = runs.filter((r) => Number(r.status) === 200 && r !== last);
-      const interrupted = others.filter((r) => killedAt !== undefined && Number(r.at) < killedAt);
-      assert.ok(
-        others.length === interrupted.length && others.length <= 1,
-        `${row.id}: one successful run recorded (${described})`,
-      );
-    }
-  }
-  const verified = await verifyLedger(db);
-  assert.deepEqual(verified.problems, []);
-  assert.equal(verified.openHolds, 0);
-  return rows;
-}
-
-async function untilAllEnded(db: Kysely<Database>, total: number, ms: number): Promise<void> {
-  const deadline = Date.now() + ms;
-  for (;;) {
-    const open = await db
-      .selectFrom('execution')
-      .select((eb) => eb.fn.countAll<number>().as('n'))
-      .where('status', 'in', ['PENDING', 'PROCESSING'])
-      .executeTakeFirstOrThrow();
-    const all = await db
-      .selectFrom('execution')
-      .select((eb) => eb.fn.countAll<number>().as('n'))
-      .executeTakeFirstOrThrow();
-    if (Number(open.n) === 0 && Number(all.n) >= total) return;
-    if (Date.now() > deadline) assert.fail(`${open.n} executions still open`);
-    await sleep(100);
-  }
 }
 
 for (const kind of ['sqlite', 'postgres'] as const) {
@@ -254,7 +128,7 @@ for (const kind of ['sqlite', 'postgres'] as const) {
         gateways.push(second);
         await untilAllEnded(db, ids.length, 30_000);
         assert.equal(await second.stop('SIGTERM'), 0, second.output());
-        const rows = await checkEnded(db, ids, killedAt).catch((err: unknown) => {
+        const rows = await checkEnded(db, ids, { killedAt }).catch((err: unknown) => {
           t.diagnostic(`killed at ${killedAt}; first gateway: ${first.output().slice(-3000)}`);
           t.diagnostic(`second gateway: ${second.output().slice(-3000)}`);
           throw err;

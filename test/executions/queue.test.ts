@@ -40,6 +40,7 @@ function row(tenant: string, now: number, extra: Partial<ExecutionRow> = {}): Ex
     served_by: null,
     error_code: null,
     error_message: null,
+    upstream_job: null,
     ...extra,
   };
 }
@@ -96,6 +97,24 @@ forEachDatabase('execution queue', (suite) => {
     assert.equal(view?.status, 'COMPLETED');
     assert.equal(Number(view?.cost_nano), 7);
     assert.equal(await queue.view('other', r.id), undefined, "another tenant's id is not found");
+  });
+
+  it('an upstream job is recorded only by the lease holder, survives a reap and is read by the next claim', async () => {
+    const { store } = await suite.fresh();
+    const queue = new ExecutionQueue(store.db, store.dialect);
+    const now = Date.now();
+    const r = row('t', now);
+    await store.db.transaction().execute((trx) => queue.insert(trx, [r]));
+    const first = await queue.claim('dead', now, now + 1_000, { tenants: [], providers: [] });
+    assert.equal(first?.upstream_job, null);
+    const job = JSON.stringify({ provider: 'p', model: 'p/m', key: 'p#1', id: 'job_1', createdAt: now });
+    assert.equal(await queue.setUpstreamJob('other', r.id, job), false, 'not the lease holder');
+    assert.equal(await queue.setUpstreamJob('dead', r.id, job), true);
+    assert.equal(await queue.reap(now + 2_000), 1);
+    assert.equal(await queue.setUpstreamJob('dead', r.id, null), false, 'a reaped run cannot forget it');
+    const second = await queue.claim('alive', now + 2_000, now + 5_000, { tenants: [], providers: [] });
+    assert.equal(second?.upstream_job, job, 'the next run finds the job to resume');
+    assert.equal(await queue.setUpstreamJob('alive', r.id, null), true);
   });
 
   it('a cancel ends an open execution of its tenant only; the worker then cannot end it', async () => {

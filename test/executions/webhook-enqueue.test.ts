@@ -91,6 +91,33 @@ describe('executions → WebhookEnqueue', () => {
     );
   });
 
+  test('an output too large for a webhook (over 256 KiB) is left out, flagged; GET has it whole', async () => {
+    const big = 'lorem ipsum '.repeat(25_000); // 300,000 bytes
+    mock.options.reply = big;
+    try {
+      const { id } = await submit({ webhook_url: 'https://example.com/hook' });
+      assert.equal((await ended(id)).status, 'COMPLETED');
+      const [message] = messages.filter((m) => m.data['id'] === id);
+      assert.ok(message);
+      assert.equal(message.data['output'], null);
+      assert.equal(message.data['output_omitted'], true);
+      assert.equal(message.data['status'], 'COMPLETED');
+      assert.ok(message.data['usage'], 'the rest of the execution is there');
+      const body = JSON.stringify({ type: message.type, timestamp: new Date().toISOString(), data: message.data });
+      assert.ok(Buffer.byteLength(body) <= 256 * 1024, `${Buffer.byteLength(body)} bytes`);
+      const whole = await gw.client.get<{ output: { text: string } }>(`/executions/${id}`);
+      assert.equal(whole.output.text, big);
+    } finally {
+      delete mock.options.reply;
+    }
+    // Under the cap the output is carried, with no flag.
+    const { id: small } = await submit({ webhook_url: 'https://example.com/hook' });
+    await ended(small);
+    const [carried] = messages.filter((m) => m.data['id'] === small);
+    assert.equal((carried!.data['output'] as { text: string }).text, 'Echo: hi');
+    assert.equal(carried!.data['output_omitted'], undefined);
+  });
+
   test('an enqueue that fails rolls the state change back; the execution runs again and ends once', async () => {
     failNext = 1;
     const { id } = await submit({ webhook_url: 'https://example.com/hook' });

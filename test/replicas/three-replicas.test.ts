@@ -254,6 +254,37 @@ if (missing.length > 0) {
       for (const r of replicas) assert.equal((await call(r.url, rotated.key, '/v1/models')).status, 200);
     });
 
+    it("a tenant's suspension, and its lifting, made on one replica hold on all three within 1 s", async (t) => {
+      // Tenants are cached on first use like keys (decision 0039): each replica has acme in memory first.
+      const { key } = await keyWith(null);
+      /** Until every replica answers `status` for the key; the time each took from `started`. */
+      const seen = (status: number, started: number) =>
+        Promise.all(
+          replicas.map(async (r) => {
+            while ((await call(r.url, key, '/v1/models')).status !== status) {
+              if (Date.now() - started > 5_000) return Number.POSITIVE_INFINITY;
+              await sleep(10);
+            }
+            return Date.now() - started;
+          }),
+        );
+      let started = Date.now();
+      await admin.json('POST', '/admin/api/tenants/acme/suspend', { reason: 'test' });
+      const suspended = await seen(403, started);
+      started = Date.now();
+      await admin.json('POST', '/admin/api/tenants/acme/unsuspend', {});
+      const lifted = await seen(200, started);
+      t.diagnostic(`suspension seen after ${suspended.join(', ')} ms; lifted after ${lifted.join(', ')} ms`);
+      assert.ok(
+        suspended.every((ms) => ms < 1_000),
+        `suspension: ${suspended.join(', ')} ms`,
+      );
+      assert.ok(
+        lifted.every((ms) => ms < 1_000),
+        `lifting: ${lifted.join(', ')} ms`,
+      );
+    });
+
     it('SIGKILL of one replica mid-load: the others go on serving, no usage record is lost', async (t) => {
       // The victim writes its usage records to the database only every 10 minutes: when it is killed, every
       // record of what it served is in its journal alone (appended before each answer’s last byte).

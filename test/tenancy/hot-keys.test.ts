@@ -16,16 +16,24 @@ import { type AdminClient, adminClient, chat, startTenancyGateway } from './help
  */
 class CountingRepository extends TenancyRepository {
   finds = 0;
+  tenantFinds = 0;
   loadedKeys: number[] = [];
+  loadedTenants: number[] = [];
 
   override async findActiveKey(hash: string): Promise<ActiveKeyRow | undefined> {
     this.finds++;
     return super.findActiveKey(hash);
   }
 
-  override async loadTenantsAndKeys(keyIds: readonly string[]) {
+  override async getTenant(id: string) {
+    this.tenantFinds++;
+    return super.getTenant(id);
+  }
+
+  override async loadTenantsAndKeys(tenantIds: readonly string[], keyIds: readonly string[]) {
+    this.loadedTenants.push(tenantIds.length);
     this.loadedKeys.push(keyIds.length);
-    return super.loadTenantsAndKeys(keyIds);
+    return super.loadTenantsAndKeys(tenantIds, keyIds);
   }
 }
 
@@ -52,9 +60,10 @@ forEachDatabase('hot keys', (suite) => {
     });
     await directory.start();
     try {
-      assert.deepEqual(repo.loadedKeys, [0], 'startup reads tenants, no key');
+      assert.deepEqual(repo.loadedKeys, [0], 'startup reads no key');
+      assert.deepEqual(repo.loadedTenants, [0], 'and no tenant (none pinned here)');
       assert.equal(directory.keyCacheStats.keys, 0);
-      assert.ok(directory.tenant(seededTenantOf(7, TENANTS)), 'tenants are loaded');
+      assert.equal(directory.cachedTenant(seededTenantOf(7, TENANTS)), undefined, 'tenants come with their keys');
 
       // Every key authenticates, far beyond the cache size; the cache never holds more than its bound.
       let largest = 0;
@@ -65,6 +74,8 @@ forEachDatabase('hot keys', (suite) => {
         largest = Math.max(largest, directory.keyCacheStats.keys);
       }
       assert.equal(repo.finds, KEYS, 'one query per cold key');
+      assert.equal(repo.tenantFinds, TENANTS, 'and one per tenant, with its first key');
+      assert.equal(directory.keyCacheStats.tenants, TENANTS);
       assert.equal(largest, CACHE);
       assert.equal(directory.keyCacheStats.evictions, KEYS - CACHE);
 

@@ -118,9 +118,10 @@ forEachDatabase('tenancy storage', (suite) => {
     await writer.createTenant({ id: 'acme', preset: 'balanced' });
     await directory.start();
     try {
-      assert.equal(directory.tenant('acme')?.policy.preset, 'balanced');
+      assert.equal(directory.cachedTenant('acme'), undefined, 'tenants are loaded on first use');
+      assert.equal((await directory.tenant('acme'))?.policy.preset, 'balanced');
       await writer.updateTenant('acme', { preset: 'cheapest' });
-      await waitFor(() => directory.tenant('acme')?.policy.preset === 'cheapest');
+      await waitFor(() => directory.cachedTenant('acme')?.policy.preset === 'cheapest');
       const { key } = await writer.createKey({ tenantId: 'acme' });
       assert.equal((await directory.key(sha256Hex(key)))?.tenantId, 'acme');
       assert.deepEqual(errors, []);
@@ -143,7 +144,7 @@ forEachDatabase('tenancy storage', (suite) => {
     await repo.createTenant({ id: 'one' });
     await Promise.all([directory.reload(), directory.reload(), directory.reload(), directory.reload()]);
     assert.ok(directory.reloads - before <= 2, `coalesced (${directory.reloads - before} reloads)`);
-    assert.ok(directory.tenant('one'));
+    assert.ok(await directory.tenant('one'));
   });
 
   it('sessions: kind-scoped, expiring, stored as a hash; admin users authenticate by scrypt', async () => {

@@ -1,5 +1,5 @@
 import type { MediaMeter } from '../../billing/media-cost.ts';
-import type { RunContext } from '../../core/execution-contracts.ts';
+import type { RunContext, UpstreamJob, UpstreamJobStore } from '../../core/execution-contracts.ts';
 import type { UpstreamPool } from '../http.ts';
 import type { UpstreamTarget } from '../types.ts';
 import type { MediaInput, MediaKind } from './media-input.ts';
@@ -14,8 +14,14 @@ export interface MediaAdapter {
   /** What this provider's API cannot take from a valid input (throws invalid_request naming the field). */
   check?(input: MediaInput, target: Pick<UpstreamTarget, 'model'>): void;
   /** The most this input can consume (the hold); default: the kind's own worst case (runner.ts). */
-  worstMeter?(input: MediaInput, target: Pick<UpstreamTarget, 'model'>): MediaMeter;
+  worstMeter?(input: MediaInput, target: Pick<UpstreamTarget, 'model'>, facts?: WorstFacts): MediaMeter;
   run(input: MediaInput, call: MediaCall): Promise<MediaOutcome>;
+}
+
+/** What the runner learned of the input's files at submission, to bound the hold closer than the kind's worst. */
+export interface WorstFacts {
+  /** Transcription: the most seconds the audio file can last (audio-duration.ts), already capped. */
+  audioSeconds?: number | undefined;
 }
 
 /** Settings shared by the media runners (mediaRunners' deps, with defaults). */
@@ -36,30 +42,45 @@ export interface MediaCall {
   ctx: RunContext;
   pool: UpstreamPool;
   settings: MediaSettings;
-  /** Upstream jobs of executions still running in this process (long-running APIs), to resume on a retry. */
-  jobs: JobMemory;
+  /** This execution's long-running upstream job (decision 0038): the one to resume, and where to record a new one. */
+  job: JobHandle;
 }
 
 /**
- * The upstream job id of each execution with a long-running job in flight in this process (a Sora video, a
- * Replicate prediction), kept while the job may still finish: a retried attempt after a transient polling failure
- * polls the same job instead of starting (and paying for) a new one. In memory only, bounded; a restart forgets.
+ * A long-running adapter's view of its execution's upstream job. `resume` is the id of a job an earlier run of this
+ * execution started with this provider, model and key (`target.key` is then the key that created it): poll it
+ * rather than create another. `save` records a new job before its first poll (on the execution's row when the
+ * worker gives a store; it throws when that fails, and the adapter then abandons the job); `clear` forgets a job
+ * that failed, is gone or was abandoned.
+ */
+export interface JobHandle {
+  readonly resume: string | undefined;
+  save(id: string): Promise<void>;
+  clear(): Promise<void>;
+}
+
+/**
+ * The runner's fallback store of upstream jobs when the run has no durable one (ctx.upstreamJob absent: unit tests,
+ * callers without a database): in memory, per execution, bounded; a restart forgets.
  */
 export class JobMemory {
-  readonly #jobs = new Map<string, string>();
+  readonly #jobs = new Map<string, UpstreamJob>();
   readonly #max: number;
   constructor(max = 10_000) {
     this.#max = max;
   }
-  get(executionId: string, model: string): string | undefined {
-    return this.#jobs.get(`${executionId}\n${model}`);
-  }
-  set(executionId: string, model: string, jobId: string): void {
-    if (this.#jobs.size >= this.#max) this.#jobs.delete(this.#jobs.keys().next().value!);
-    this.#jobs.set(`${executionId}\n${model}`, jobId);
-  }
-  delete(executionId: string, model: string): void {
-    this.#jobs.delete(`${executionId}\n${model}`);
+  /** The store of one execution's job, as the worker's durable one behaves. */
+  storeFor(executionId: string): UpstreamJobStore {
+    return {
+      load: async () => this.#jobs.get(executionId),
+      save: async (job) => {
+        if (this.#jobs.size >= this.#max) this.#jobs.delete(this.#jobs.keys().next().value!);
+        this.#jobs.set(executionId, job);
+      },
+      clear: async () => {
+        this.#jobs.delete(executionId);
+      },
+    };
   }
   get size(): number {
     return this.#jobs.size;

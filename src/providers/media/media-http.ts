@@ -230,3 +230,31 @@ export function outputFilename(executionId: string, index: number, contentType: 
   };
   return `${executionId}-${index + 1}.${ext[contentType] ?? 'bin'}`;
 }
+
+/**
+ * Records a job the provider just accepted before its first poll (decision 0038). If it cannot be recorded the job
+ * is abandoned (`abandon`: cancel it upstream, best effort) and the run fails retryably: a job nobody can find again
+ * would be paid for and never delivered.
+ */
+export async function recordJob(call: MediaCall, id: string, abandon: () => void): Promise<void> {
+  try {
+    await call.job.save(id);
+  } catch (err) {
+    abandon();
+    throw new GatewayError(
+      'internal_error',
+      'Internal error: the upstream job could not be recorded; it was cancelled',
+      {
+        cause: err,
+      },
+    );
+  }
+}
+
+/**
+ * Whether an aborted run leaves its upstream job running for the next run: on shutdown (the execution goes back to
+ * the queue) when the job is recorded durably. A cancel or the deadline abandons it.
+ */
+export function keptForNextRun(call: MediaCall): boolean {
+  return call.ctx.upstreamJob !== undefined && call.ctx.signal.reason === 'shutdown';
+}

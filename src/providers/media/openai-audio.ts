@@ -31,8 +31,9 @@ const SPEECH_TYPES: Record<string, string> = {
 /** OpenAI's limit on one transcribed file. */
 export const MAX_TRANSCRIPTION_BYTES = 25 * 1024 * 1024;
 /**
- * The most audio a transcription is held at, in seconds: the input file is not read at submission, and 25 MB
- * of compressed speech can run past an hour.
+ * The most audio a transcription is held at, in seconds: the cap of the duration read from the file at submission
+ * (runner.ts, audio-duration.ts), and the hold when it cannot be read (25 MB of compressed speech can run past an
+ * hour).
  */
 export const HELD_TRANSCRIPTION_SECONDS = 3_600;
 
@@ -62,8 +63,8 @@ export const openAITranscription: MediaAdapter = {
   check(media, { model }) {
     if (media.kind !== 'transcription') throw unsupported('file', `${model.id} transcribes audio only`);
   },
-  worstMeter(_media, { model }) {
-    const seconds = HELD_TRANSCRIPTION_SECONDS;
+  worstMeter(_media, { model }, facts) {
+    const seconds = facts?.audioSeconds ?? HELD_TRANSCRIPTION_SECONDS;
     // Token-metered transcribers: about 10 audio tokens a second in, a few text tokens a second out.
     return model.upstreamName.startsWith('whisper')
       ? { seconds }

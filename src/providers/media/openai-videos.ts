@@ -5,7 +5,7 @@ import { upstreamFetchWhole } from '../http.ts';
 import { endpoint, familyMember } from '../openai-compatible/openai-endpoint.ts';
 import { IMAGE_TYPES, readInputFile, uploadName } from './input-files.ts';
 import type { MediaAdapter, MediaCall, MediaOutcome } from './media-adapter.ts';
-import { mediaRequest, multipartBody, pause, sniffContentType } from './media-http.ts';
+import { keptForNextRun, mediaRequest, multipartBody, pause, recordJob, sniffContentType } from './media-http.ts';
 import type { MediaInput, VideoInput } from './media-input.ts';
 import { unsupported } from './media-input.ts';
 import { malformed, openAIBytes, openAIJSON } from './openai-media-call.ts';
@@ -14,8 +14,9 @@ import { malformed, openAIBytes, openAIJSON } from './openai-media-call.ts';
  * OpenAI's videos API (Sora), a long-running job: `POST /v1/videos` (multipart: `model`, `prompt`, `seconds`,
  * `size`, the first frame as `input_reference`) → a `video` object `queued`; `GET /v1/videos/{id}` is polled until
  * `completed` or `failed`; `GET /v1/videos/{id}/content` is the MP4. A cancelled or timed-out execution stops
- * polling at once and deletes the job (`DELETE /v1/videos/{id}`, best effort); a retry after a failed poll resumes
- * the same job (JobMemory). Priced per second of video.
+ * polling at once and deletes the job (`DELETE /v1/videos/{id}`, best effort). The job is recorded on the execution
+ * before its first poll (decision 0038): a retry after a failed poll, or a restart after a crash, resumes the same
+ * job. Priced per second of video.
  * @see https://platform.openai.com/docs/api-reference/videos
  */
 
@@ -41,8 +42,6 @@ export const openAIVideos: MediaAdapter = {
   },
   async run(media: MediaInput, call: MediaCall): Promise<MediaOutcome> {
     const input = media.input as VideoInput;
-    const { executionId } = call.ctx;
-    const modelId = call.target.model.id;
     let video = await resumed(call);
     if (!video) {
       const reference = input.image
@@ -69,7 +68,7 @@ export const openAIVideos: MediaAdapter = {
     }
     const id = video.id;
     if (typeof id !== 'string' || !/^[\w-]{1,128}$/.test(id)) throw malformed(call, 'a video job without an id');
-    call.jobs.set(executionId, modelId, id);
+    if (id !== call.job.resume) await recordJob(call, id, () => deleteJob(call, id));
     try {
       while (video.status === 'queued' || video.status === 'in_progress') {
         await pause(call.settings.pollIntervalMs, call.ctx.signal);
@@ -77,19 +76,18 @@ export const openAIVideos: MediaAdapter = {
       }
     } catch (err) {
       // Cancelled or out of time: the job is abandoned. Anything else (a failed poll) leaves it to a retry.
-      if (call.ctx.signal.aborted) {
-        call.jobs.delete(executionId, modelId);
+      if (call.ctx.signal.aborted && !keptForNextRun(call)) {
+        await call.job.clear();
         deleteJob(call, id);
       }
       throw err;
     }
     if (video.status !== 'completed') {
-      call.jobs.delete(executionId, modelId);
+      await call.job.clear();
       throw jobFailed(call, video);
     }
     // Kept until the video is downloaded: a retry after a failed download downloads the same video.
     const content = await openAIBytes(call, `videos/${id}/content`);
-    call.jobs.delete(executionId, modelId);
     if (content.bytes.byteLength === 0) throw malformed(call, 'an empty video');
     const seconds = Number(video.seconds ?? input.duration ?? DEFAULT_SECONDS);
     const size = typeof video.size === 'string' ? video.size : input.size;
@@ -105,14 +103,14 @@ export const openAIVideos: MediaAdapter = {
 
 /** The job an earlier attempt of this execution started here, as it is now; undefined when there is none. */
 async function resumed(call: MediaCall): Promise<Partial<Video> | undefined> {
-  const id = call.jobs.get(call.ctx.executionId, call.target.model.id);
+  const id = call.job.resume;
   if (!id) return undefined;
   try {
     return await openAIJSON<Video>(call, `videos/${id}`, undefined);
   } catch (err) {
     // Gone (expired, or another account's key): start afresh.
     if (err instanceof GatewayError && err.code === 'not_found') {
-      call.jobs.delete(call.ctx.executionId, call.target.model.id);
+      await call.job.clear();
       return undefined;
     }
     throw err;

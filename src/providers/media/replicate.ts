@@ -5,7 +5,7 @@ import { descriptorOf } from '../kinds/index.ts';
 import { IMAGE_TYPES, readInputFile } from './input-files.ts';
 import { mapReplicateError, predictionFailed } from './map-replicate-error.ts';
 import type { MediaAdapter, MediaCall, MediaOutcome, ProducedFile } from './media-adapter.ts';
-import { fetchOutput, mediaRequest, pause } from './media-http.ts';
+import { fetchOutput, keptForNextRun, mediaRequest, pause, recordJob } from './media-http.ts';
 import type { ImageInput, MediaInput, VideoInput } from './media-input.ts';
 import { unsupported } from './media-input.ts';
 import { malformed } from './openai-media-call.ts';
@@ -16,7 +16,8 @@ import { malformed } from './openai-media-call.ts';
  * the creation call; otherwise `GET /v1/predictions/{id}` is polled until `succeeded`, `failed` or `canceled`.
  * Outputs are URLs (or `data:` URLs), fetched here under the output cap and never passed on; a cancelled or
  * timed-out execution stops polling and cancels the prediction (`POST /v1/predictions/{id}/cancel`, best effort);
- * a retry after a failed poll or download resumes the same prediction (JobMemory).
+ * the prediction is recorded on the execution before its first poll (decision 0038), so a retry after a failed poll
+ * or download, or a restart after a crash, resumes the same prediction.
  * Input: `prompt`; `size` as `aspect_ratio` when it is near a standard one, else `custom` with `width` and `height`;
  * `n` as `num_outputs`; an input image as a data URL (`image_prompt` for FLUX 1.1 Pro, else `image`); video
  * `duration`. Metered as images made and Replicate's run time (`metrics.predict_time`): a model is priced per
@@ -64,8 +65,6 @@ export const replicate: MediaAdapter = {
     return { images, seconds: model.mediaPrice?.perSecond !== undefined ? HELD_RUN_SECONDS : 0 };
   },
   async run(media: MediaInput, call: MediaCall): Promise<MediaOutcome> {
-    const { executionId } = call.ctx;
-    const modelId = call.target.model.id;
     const base = baseUrl(call);
     const mapError = errorTableMapper(mapReplicateError, call.target.provider.id, call.target.key.secret);
     let prediction = await resumed(call, base, mapError);
@@ -87,7 +86,9 @@ export const replicate: MediaAdapter = {
     }
     const id = prediction.id;
     if (typeof id !== 'string' || !/^[\w-]{1,128}$/.test(id)) throw malformed(call, 'a prediction without an id');
-    call.jobs.set(executionId, modelId, id);
+    if (id !== call.job.resume) {
+      await recordJob(call, id, () => cancelPrediction(call, `${base}/predictions/${id}/cancel`));
+    }
     try {
       while (!DONE.has(String(prediction.status))) {
         await pause(call.settings.pollIntervalMs, call.ctx.signal);
@@ -95,14 +96,14 @@ export const replicate: MediaAdapter = {
       }
     } catch (err) {
       // Cancelled or out of time: the prediction is abandoned. Anything else (a failed poll) leaves it to a retry.
-      if (call.ctx.signal.aborted) {
-        call.jobs.delete(executionId, modelId);
+      if (call.ctx.signal.aborted && !keptForNextRun(call)) {
+        await call.job.clear();
         cancelPrediction(call, `${base}/predictions/${id}/cancel`);
       }
       throw err;
     }
     if (prediction.status !== 'succeeded') {
-      call.jobs.delete(executionId, modelId);
+      await call.job.clear();
       throw predictionFailed(call.target.provider.id, prediction.error ?? prediction.status, call.target.key.secret);
     }
     const urls = outputUrls(prediction.output);
@@ -110,7 +111,6 @@ export const replicate: MediaAdapter = {
     const files: ProducedFile[] = [];
     // Kept until the outputs are downloaded: a retry after a failed download fetches the same outputs.
     for (const output of urls) files.push(await fetchOutput(call, output, auth(call), base));
-    call.jobs.delete(executionId, modelId);
     const metrics: Record<string, unknown> = prediction.metrics ?? {};
     const predictTime = typeof metrics['predict_time'] === 'number' ? metrics['predict_time'] : 0;
     return {
@@ -127,13 +127,13 @@ async function resumed(
   base: string,
   mapError: UpstreamErrorMapper,
 ): Promise<Partial<Prediction> | undefined> {
-  const id = call.jobs.get(call.ctx.executionId, call.target.model.id);
+  const id = call.job.resume;
   if (!id) return undefined;
   try {
     return await get(call, `${base}/predictions/${id}`, mapError);
   } catch (err) {
     if (err instanceof GatewayError && err.code === 'not_found') {
-      call.jobs.delete(call.ctx.executionId, call.target.model.id);
+      await call.job.clear();
       return undefined;
     }
     throw err;

@@ -2,6 +2,7 @@ import { type CatalogModel, mediaModeOf } from '../../billing/catalog-types.ts';
 import { type MediaMeter, mediaCostNanoUsd } from '../../billing/media-cost.ts';
 import { GatewayError } from '../../core/errors.ts';
 import type {
+  ExecutionFiles,
   ExecutionModel,
   ExecutionRunner,
   ExecutionUsage,
@@ -12,9 +13,10 @@ import { demoMedia } from '../demo/media.ts';
 import type { UpstreamPool } from '../http.ts';
 import { descriptorOf } from '../kinds/index.ts';
 import type { ProviderSpec } from '../types.ts';
+import { audioSecondsBound } from './audio-duration.ts';
 import { bedrockImages } from './bedrock-images.ts';
 import { geminiImage } from './gemini-image.ts';
-import { JobMemory, type MediaAdapter, type MediaSettings } from './media-adapter.ts';
+import { type JobHandle, JobMemory, type MediaAdapter, type MediaSettings, type WorstFacts } from './media-adapter.ts';
 import { cancelledError, outputFilename } from './media-http.ts';
 import { type MediaInput, type MediaKind, parseMediaInput } from './media-input.ts';
 import { HELD_TRANSCRIPTION_SECONDS, openAISpeech, openAITranscription } from './openai-audio.ts';
@@ -58,6 +60,11 @@ export interface MediaRunnerDeps {
   catalog: MediaCatalog | (() => MediaCatalog);
   /** The runtime's upstream connection pools. */
   pool: UpstreamPool;
+  /**
+   * The tenants' files: a transcription's hold is sized from its audio file's header and size at submission
+   * (`peek`); without it, or when the file says nothing, it is held at HELD_TRANSCRIPTION_SECONDS.
+   */
+  files?: ExecutionFiles | undefined;
   settings?: Partial<MediaSettings>;
 }
 
@@ -74,6 +81,8 @@ export const OUTPUT_PURPOSE = 'execution_output';
 const MEDIA_KINDS: readonly MediaKind[] = ['image', 'speech', 'transcription', 'video'];
 /** Video length held when the input names none and the provider has no default of its own. */
 const HELD_VIDEO_SECONDS = 12;
+/** Bytes of an audio file read at submission for its header (a WAV's fmt and data chunks come first). */
+const AUDIO_HEAD_BYTES = 4_096;
 
 /** The media adapter of a provider wire for a kind, or undefined when that wire has none for it. */
 function adapterFor(wire: string, kind: MediaKind): MediaAdapter | undefined {
@@ -95,14 +104,14 @@ function adapterFor(wire: string, kind: MediaKind): MediaAdapter | undefined {
   }
 }
 
-function defaultWorst(media: MediaInput): MediaMeter {
+function defaultWorst(media: MediaInput, facts: WorstFacts | undefined): MediaMeter {
   switch (media.kind) {
     case 'image':
       return { images: media.input.n ?? 1, size: media.input.size, quality: media.input.quality };
     case 'speech':
       return { characters: media.input.input.length };
     case 'transcription':
-      return { seconds: HELD_TRANSCRIPTION_SECONDS };
+      return { seconds: facts?.audioSeconds ?? HELD_TRANSCRIPTION_SECONDS };
     case 'video':
       return { seconds: media.input.duration ?? HELD_VIDEO_SECONDS, size: media.input.size };
   }
@@ -117,7 +126,16 @@ interface Resolved {
 }
 
 /** Builds the media runner over the runtime's catalog; register it in the execution worker's registry. */
-export function mediaRunners(deps: MediaRunnerDeps): ExecutionRunner[] {
+/** An execution runner with the async hold the execution service prefers (it reads the input's files). */
+export interface MediaExecutionRunner extends ExecutionRunner {
+  plan(
+    model: ExecutionModel,
+    input: unknown,
+    caller: { tenantId: string },
+  ): Promise<{ estimateNanoUsd: number; provider: string | null }>;
+}
+
+export function mediaRunners(deps: MediaRunnerDeps): MediaExecutionRunner[] {
   const catalog = typeof deps.catalog === 'function' ? deps.catalog : () => deps.catalog as MediaCatalog;
   const settings: MediaSettings = { ...DEFAULT_MEDIA_SETTINGS, ...deps.settings };
   const jobs = new JobMemory();
@@ -150,15 +168,31 @@ export function mediaRunners(deps: MediaRunnerDeps): ExecutionRunner[] {
     return { model, provider, kind, adapter, media };
   };
 
-  const runner: ExecutionRunner = {
+  /** Seconds a transcription's audio file can last, read at submission (capped); undefined: hold the default. */
+  const audioSeconds = async (media: MediaInput, tenantId: string): Promise<number | undefined> => {
+    if (media.kind !== 'transcription' || !deps.files?.peek) return undefined;
+    // Unreadable now (a disk error): the run will say so; the hold is the default.
+    const peeked = await deps.files.peek(tenantId, media.input.file, AUDIO_HEAD_BYTES).catch(() => undefined);
+    const bound = peeked && audioSecondsBound(peeked.head, peeked.meta.bytes);
+    return bound === undefined ? undefined : Math.min(HELD_TRANSCRIPTION_SECONDS, Math.max(1, bound));
+  };
+
+  const runner: MediaExecutionRunner = {
     kinds: MEDIA_KINDS,
     validate(model, input) {
       resolve(model, input);
     },
     estimateNanoUsd(model, input) {
       const r = resolve(model, input);
-      const meter = r.adapter.worstMeter?.(r.media, { model: r.model }) ?? defaultWorst(r.media);
+      const meter = r.adapter.worstMeter?.(r.media, { model: r.model }) ?? defaultWorst(r.media, undefined);
       return mediaCostNanoUsd(meter, r.model);
+    },
+    /** The hold at submission (the execution service prefers it to estimateNanoUsd): what the files tell, read. */
+    async plan(model, input, caller) {
+      const r = resolve(model, input);
+      const facts: WorstFacts = { audioSeconds: await audioSeconds(r.media, caller.tenantId) };
+      const meter = r.adapter.worstMeter?.(r.media, { model: r.model }, facts) ?? defaultWorst(r.media, facts);
+      return { estimateNanoUsd: mediaCostNanoUsd(meter, r.model), provider: null };
     },
     async run(execModel, input, ctx: RunContext): Promise<RunResult> {
       const r = resolve(execModel, input);
@@ -166,15 +200,30 @@ export function mediaRunners(deps: MediaRunnerDeps): ExecutionRunner[] {
       if (keys.length === 0) {
         throw new GatewayError('provider_unavailable', `Provider ${r.provider.id} has no key for executions`);
       }
-      // Each attempt moves to the provider's next key, as failover does between a rejected key and the next.
-      const key = keys[(Math.max(1, ctx.attempt) - 1) % keys.length]!;
+      // Each attempt moves to the provider's next key, as failover does between a rejected key and the next;
+      // except to resume the upstream job an earlier run started (a crash, a failed poll): the key that created it.
+      let key = keys[(Math.max(1, ctx.attempt) - 1) % keys.length]!;
+      const store = ctx.upstreamJob ?? jobs.storeFor(ctx.executionId);
+      const saved = await store.load();
+      const sameKey =
+        saved && saved.provider === r.provider.id && saved.model === r.model.id
+          ? keys.find((k) => k.id === saved.key)
+          : undefined;
+      if (sameKey) key = sameKey;
+      else if (saved) await store.clear(); // another model or provider now, or its key is gone: cannot be polled
+      const job: JobHandle = {
+        resume: sameKey ? saved!.id : undefined,
+        save: (id) =>
+          store.save({ provider: r.provider.id, model: r.model.id, key: key.id, id, createdAt: Date.now() }),
+        clear: () => store.clear(),
+      };
       const outcome = await r.adapter.run(r.media, {
         target: { provider: r.provider, model: r.model, key },
         kind: r.kind,
         ctx,
         pool: deps.pool,
         settings,
-        jobs,
+        job,
       });
       if (ctx.signal.aborted) throw cancelledError(ctx.signal);
       const ids: string[] = [];
@@ -187,6 +236,9 @@ export function mediaRunners(deps: MediaRunnerDeps): ExecutionRunner[] {
         });
         ids.push(meta.id);
       }
+      // In memory only: the durable record stays until the execution's terminal state, so a crash before it
+      // downloads the finished job again rather than paying for a new one.
+      if (!ctx.upstreamJob) await store.clear();
       return {
         output: {
           ...(ids.length > 0 ? { files: ids } : {}),

@@ -1,10 +1,12 @@
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
+import type { Transaction } from 'kysely';
 import { GatewayError } from '../../core/errors.ts';
-import type { Answer, ExecutionService } from '../../executions/service.ts';
-import { fingerprint, type Idempotency, keyOf } from '../../idempotency/idempotency.ts';
+import type { Accepted, Answer, ExecutionService } from '../../executions/service.ts';
+import { fingerprint, type Idempotency, keyOf, type StoredResponse } from '../../idempotency/idempotency.ts';
 import type { RequestStart } from '../../pipeline/context.ts';
 import type { Pipeline } from '../../pipeline/pipeline.ts';
 import { openAIChatCodec } from '../../protocols/openai-chat/codec.ts';
+import type { Database } from '../../store/schema.ts';
 import { sendError } from '../answer.ts';
 import { authenticateFirst, callerOf } from '../authenticate-first.ts';
 import type { BodyBudget } from '../body-budget.ts';
@@ -71,8 +73,15 @@ export function registerExecutionRoutes(
       return refuse(pipeline, codec, req, reply, start, begun.error);
     }
     let answer: Answer;
+    // The 202 is stored as the key's answer in the execution's own transaction: no crash can leave the execution
+    // created while its key still runs (a retry after the lock timeout would create a second one).
+    let stored: StoredResponse | undefined;
+    const inCommit = (trx: Transaction<Database>, accepted: Accepted) => {
+      stored = accepted202(accepted, start.requestId).stored;
+      return begun.finishIn(trx, stored);
+    };
     try {
-      answer = await service.submit(start, caller, req.body);
+      answer = await service.submit(start, caller, req.body, { inCommit });
     } catch (err) {
       await begun.release();
       throw err;
@@ -86,10 +95,9 @@ export function registerExecutionRoutes(
       await begun.finish({ status: encoded.status, headers: keptHeaders(headers), body });
       return sendRaw(reply, encoded.status, headers, body);
     }
-    const headers = { ...answer.headers, 'x-request-id': start.requestId, 'content-type': 'application/json' };
-    const body = JSON.stringify(answer.body);
-    await begun.finish({ status: answer.status, headers: keptHeaders(headers), body });
-    return sendRaw(reply, answer.status, headers, body);
+    const sent = accepted202(answer, start.requestId);
+    await begun.finish(stored ?? sent.stored);
+    return sendRaw(reply, answer.status, sent.headers, sent.stored.body);
   };
   app.get('/v1/executions', { onRequest }, async (req, reply) => {
     const start = beginRequest(reply, codec.protocol);
@@ -104,6 +112,13 @@ export function registerExecutionRoutes(
     const start = beginRequest(reply, codec.protocol);
     return send(reply, await service.cancel(start, callerOf(req), req.params.id), start.requestId);
   });
+}
+
+/** The 202 of a submission: the headers sent, and what its Idempotency-Key stores. */
+function accepted202(answer: Accepted, requestId: string): { headers: Record<string, string>; stored: StoredResponse } {
+  const headers = { ...answer.headers, 'x-request-id': requestId, 'content-type': 'application/json' };
+  const body = JSON.stringify(answer.body);
+  return { headers, stored: { status: answer.status, headers: keptHeaders(headers), body } };
 }
 
 function modelOf(body: unknown): unknown {

@@ -1,6 +1,8 @@
 import multipart from '@fastify/multipart';
 import type { FastifyInstance, FastifyRequest, onRequestHookHandler } from 'fastify';
+import type { Kysely } from 'kysely';
 import { GatewayError, openAIErrorBody } from '../../core/errors.ts';
+import type { FileMeta } from '../../core/execution-contracts.ts';
 import { clipped } from '../../core/validation.ts';
 import { type FileStore, fileNotFound, type StagedFile } from '../../files/file-store.ts';
 import { toOpenAIFile } from '../../files/openai-file.ts';
@@ -9,6 +11,7 @@ import { fingerprint, type Idempotency, keyOf, type StoredResponse } from '../..
 import type { Logger } from '../../ops/logger.ts';
 import { keyAccess } from '../../pipeline/admit.ts';
 import type { Pipeline } from '../../pipeline/pipeline.ts';
+import type { Database } from '../../store/schema.ts';
 import { authenticateFirst, callerOf } from '../authenticate-first.ts';
 import type { BodyBudget } from '../body-budget.ts';
 import { answerOnce } from '../idempotent.ts';
@@ -107,7 +110,7 @@ export function registerFilesRoutes(app: FastifyInstance, options: FilesRouteOpt
                 ]),
               ),
           },
-          () => commit(files, upload, contentType),
+          (inCommit) => commit(files, upload, contentType, inCommit),
         );
       } finally {
         await files.discard(upload.staged);
@@ -252,13 +255,29 @@ function expiresAfter(anchor: string | undefined, seconds: string | undefined): 
   return s * 1000;
 }
 
-async function commit(files: FileStore, upload: Upload, contentType: string): Promise<StoredResponse> {
-  const meta = await files.commit(upload.staged, {
-    purpose: upload.purpose,
-    contentType,
-    expiresAfterMs: upload.expiresAfterMs,
+async function commit(
+  files: FileStore,
+  upload: Upload,
+  contentType: string,
+  inCommit?: (trx: Kysely<Database>, response: StoredResponse) => Promise<void>,
+): Promise<StoredResponse> {
+  const answer = (meta: FileMeta): StoredResponse => ({
+    status: 200,
+    headers: JSON_TYPE,
+    body: JSON.stringify(toOpenAIFile(meta)),
   });
-  return { status: 200, headers: JSON_TYPE, body: JSON.stringify(toOpenAIFile(meta)) };
+  // With an Idempotency-Key, its answer commits with the file's row (answerOnce).
+  let stored: StoredResponse | undefined;
+  const meta = await files.commit(
+    upload.staged,
+    { purpose: upload.purpose, contentType, expiresAfterMs: upload.expiresAfterMs },
+    inCommit &&
+      ((trx, m) => {
+        stored = answer(m);
+        return inCommit(trx, stored);
+      }),
+  );
+  return stored ?? answer(meta);
 }
 
 /** `attachment` with the name quoted safely: ASCII fallback plus RFC 8187's UTF-8 form. */

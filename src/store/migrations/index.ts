@@ -14,6 +14,7 @@ import * as m0011 from './0011-accounts.ts';
 import * as m0012 from './0012-webhooks.ts';
 import * as m0013 from './0013-files.ts';
 import * as m0014 from './0014-idempotency-keys.ts';
+import * as m0015 from './0015-execution-upstream-job.ts';
 import type { SqlDialect } from './column-types.ts';
 
 /**
@@ -43,6 +44,7 @@ const MIGRATIONS: Readonly<Record<string, MigrationModule>> = {
   '0012_webhooks': m0012,
   '0013_files': m0013,
   '0014_idempotency_keys': m0014,
+  '0015_execution_upstream_job': m0015,
 };
 
 export class StaticMigrationProvider implements MigrationProvider {

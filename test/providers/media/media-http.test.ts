@@ -6,7 +6,7 @@ import { mediaRate } from '../../../src/billing/media-cost.ts';
 import type { GatewayError } from '../../../src/core/errors.ts';
 import { isPrivateAddress } from '../../../src/providers/bedrock/bedrock-images.ts';
 import { solidPng, toneWav } from '../../../src/providers/demo/media.ts';
-import { JobMemory, type MediaCall } from '../../../src/providers/media/media-adapter.ts';
+import type { MediaCall } from '../../../src/providers/media/media-adapter.ts';
 import { decodeBase64, fetchOutput, pause, sniffContentType } from '../../../src/providers/media/media-http.ts';
 import { closeCallContexts, testUpstreams } from '../../helpers/call-context.ts';
 import { tinyMp4 } from '../../mocks/media-server.ts';
@@ -40,7 +40,7 @@ function call(
       pollIntervalMs: 10,
       replicateWaitSeconds: 1,
     },
-    jobs: new JobMemory(),
+    job: { resume: undefined, save: async () => {}, clear: async () => {} },
   };
 }
 

@@ -38,6 +38,11 @@ export class MemoryFiles implements ExecutionFiles {
     return file && file.meta.tenantId === tenantId ? file : undefined;
   }
 
+  async peek(tenantId: string, id: string, bytes: number): Promise<{ meta: FileMeta; head: Uint8Array } | undefined> {
+    const file = await this.read(tenantId, id);
+    return file && { meta: file.meta, head: file.bytes.subarray(0, bytes) };
+  }
+
   /** A client's upload. */
   async upload(tenantId: string, bytes: Uint8Array, contentType: string, filename?: string): Promise<string> {
     return (await this.put(tenantId, { bytes, contentType, purpose: 'input', ...(filename ? { filename } : {}) })).id;
@@ -67,9 +72,15 @@ export function runContext(
 export function mediaRunnerFor(
   providers: unknown[],
   settings: Partial<MediaSettings> = {},
+  files?: ExecutionFiles,
 ): { catalog: Catalog; runner: ReturnType<typeof mediaRunners>[0] } {
   const catalog = buildCatalog(parseConfig({ providers, demo: { enabled: false } }, {}), {});
-  const [runner] = mediaRunners({ catalog, pool: testUpstreams, settings: { pollIntervalMs: 10, ...settings } });
+  const [runner] = mediaRunners({
+    catalog,
+    pool: testUpstreams,
+    settings: { pollIntervalMs: 10, ...settings },
+    files,
+  });
   return { catalog, runner: runner! };
 }
 

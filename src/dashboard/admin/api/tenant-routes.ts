@@ -4,16 +4,42 @@ import { createTenant, revokeLinks, setSuspended, updateTenantSettings } from '.
 import { adminOps, type DashboardDeps } from '../../deps.ts';
 import { adminForApi, jsonObject } from './request.ts';
 
+const MAX_PAGE = 500;
+
+/** `<createdAt>.<id>`, as `next` gives it. */
+function parseCursor(value: unknown): { createdAt: number; id: string } {
+  const text = typeof value === 'string' ? value : '';
+  const dot = text.indexOf('.');
+  const createdAt = Number(text.slice(0, dot));
+  if (dot < 1 || !Number.isSafeInteger(createdAt)) {
+    throw new GatewayError('invalid_request', 'after must be the `next` cursor of a previous page');
+  }
+  return { createdAt, id: text.slice(dot + 1) };
+}
+
 /** `/admin/api/tenants`: list, create, read (with its keys), change a policy, issue and revoke dashboard links. */
 export function registerAdminApiTenants(app: FastifyInstance, deps: DashboardDeps): void {
   const ops = adminOps(deps);
   const { repo } = deps.tenancy;
   const idOf = (req: FastifyRequest) => (req.params as { id: string }).id;
 
+  // Pages of `limit` (default and most 500), newest first; `next` is the cursor of the following page (null: last).
   app.get('/admin/api/tenants', async (req, reply) => {
     if (!(await adminForApi(deps, req, reply, false))) return;
-    const kind = (req.query as Record<string, unknown>)['kind'];
-    return { data: await repo.listTenants(kind === 'managed' || kind === 'byok' ? { kind } : {}) };
+    const query = req.query as Record<string, unknown>;
+    const kind = query['kind'];
+    const limit = query['limit'] === undefined ? MAX_PAGE : Number(query['limit']);
+    if (!Number.isInteger(limit) || limit < 1 || limit > MAX_PAGE) {
+      throw new GatewayError('invalid_request', `limit must be an integer from 1 to ${MAX_PAGE}`);
+    }
+    const after = query['after'] === undefined ? undefined : parseCursor(query['after']);
+    const data = await repo.listTenants({
+      limit,
+      ...(kind === 'managed' || kind === 'byok' ? { kind } : {}),
+      ...(after ? { after } : {}),
+    });
+    const last = data.length === limit ? data.at(-1) : undefined;
+    return { data, next: last ? `${last.createdAt}.${last.id}` : null };
   });
 
   app.post('/admin/api/tenants', async (req, reply) => {
