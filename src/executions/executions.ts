@@ -36,6 +36,8 @@ export interface ExecutionsDeps {
   files?: ExecutionFiles | undefined;
   /** PostgreSQL: the channel submissions notify (pg-wake.ts). */
   notifyChannel?: string | undefined;
+  /** SQLite: moves the store's checkpoints off the event loop (Store.offloadCheckpoints), asked at each submission. */
+  offloadCheckpoints?: (() => Promise<void>) | undefined;
   /** More runners (media), each with the resolver of the slugs it runs. */
   runners?: ReadonlyArray<{ runner: ExecutionRunner; resolve: ModelResolver }> | undefined;
 }
@@ -83,7 +85,11 @@ export function createExecutions(deps: ExecutionsDeps): Executions {
     settings: { deadlineMs: config.deadlineMs, deadlineMsByKind: config.deadlineMsByKind },
     notifyChannel: deps.notifyChannel,
     logger: deps.logger,
-    onSubmitted: () => worker.wake(),
+    onSubmitted: () => {
+      // Submissions churn the WAL (each row carries its input): SQLite's checkpoints move off the event loop.
+      void deps.offloadCheckpoints?.();
+      worker.wake();
+    },
     onCancelled: (id) => worker.abortLocal(id),
   });
   return { queue, registry, service, worker };

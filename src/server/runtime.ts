@@ -482,6 +482,7 @@ export async function createRuntime(options: RuntimeOptions): Promise<Runtime> {
   const executions = createExecutions({
     db: store.db,
     dialect: store.dialect,
+    offloadCheckpoints: store.offloadCheckpoints,
     notifyChannel: wake,
     config: config.executions,
     pipeline,

@@ -37,6 +37,12 @@ export function dataDirOf(storage: { kind: 'sqlite'; path: string } | { kind: 'p
 export interface Store {
   readonly db: Kysely<Database>;
   readonly dialect: SqlDialect;
+  /**
+   * With `backgroundCheckpoints` on SQLite: starts the checkpoint worker thread once (later calls wait for the
+   * same start); it costs about 12 MB of memory, so it is started by the heavy writers (executions), not at open.
+   * Never rejects (a failed start is reported to `onError` and checkpoints stay in the commits).
+   */
+  offloadCheckpoints?: () => Promise<void>;
   /** Closes the database; every later query fails. */
   close(): Promise<void>;
 }
@@ -48,27 +54,34 @@ export interface Store {
  */
 export async function openStore(config: StoreConfig, options: OpenOptions = {}): Promise<Store> {
   const { db, dialect, schema } = config.kind === 'sqlite' ? openSqlite(config.path) : await openPostgres(config);
-  let checkpointer: SqliteCheckpointer | undefined;
   try {
     await migrateToLatest(db, dialect, schema);
-    if (options.backgroundCheckpoints && config.kind === 'sqlite' && config.path !== ':memory:') {
-      checkpointer = await SqliteCheckpointer.start(
-        config.path,
-        db,
-        options.backgroundCheckpoints === true ? {} : options.backgroundCheckpoints,
-      );
-    }
   } catch (err) {
     await db.destroy();
     throw err;
   }
+  const background = options.backgroundCheckpoints;
+  let starting: Promise<SqliteCheckpointer | undefined> | undefined;
   let closing: Promise<void> | undefined;
+  const offload =
+    background && config.kind === 'sqlite' && config.path !== ':memory:'
+      ? (): Promise<void> => {
+          starting ??= SqliteCheckpointer.start(config.path, db, background === true ? {} : background).catch(
+            (err: unknown) => {
+              if (background !== true) background.onError?.(err instanceof Error ? err : new Error(String(err)));
+              return undefined;
+            },
+          );
+          return starting.then(() => undefined);
+        }
+      : undefined;
   return {
     db,
     dialect,
+    ...(offload ? { offloadCheckpoints: offload } : {}),
     close: () => {
       closing ??= (async () => {
-        await checkpointer?.stop();
+        await (await starting)?.stop();
         await db.destroy();
       })();
       return closing;
@@ -78,8 +91,9 @@ export async function openStore(config: StoreConfig, options: OpenOptions = {}):
 
 export interface OpenOptions {
   /**
-   * SQLite: WAL checkpoints in a worker thread instead of inside the event loop's commits (the gateway's own
-   * store; a short-lived CLI store does not need it). Ignored for PostgreSQL.
+   * SQLite: the store can move its WAL checkpoints out of the event loop's commits into a worker thread
+   * (`Store.offloadCheckpoints`, decision 0041); the gateway asks for it when it first stores an execution.
+   * Ignored for PostgreSQL and `:memory:`.
    */
   backgroundCheckpoints?: boolean | CheckpointerOptions;
 }

@@ -1,6 +1,7 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
 import { setTimeout as sleep } from 'node:timers/promises';
+import { sql } from 'kysely';
 import OpenAI from 'openai';
 import { verifyLedger } from '../../src/billing/verify.ts';
 import { mockProvider, type TestGateway } from '../helpers/gateway.ts';
@@ -290,6 +291,11 @@ describe('executions API', () => {
     assert.ok(value('modro_execution_retries_total') >= 2);
     assert.equal(value('modro_executions_running'), 0);
     assert.equal(value('modro_executions_queued'), 0);
+  });
+
+  test('storing executions moved SQLite checkpoints off the event loop (decision 0041)', async () => {
+    const own = await sql<{ wal_autocheckpoint: number }>`PRAGMA wal_autocheckpoint`.execute(gw.runtime.store.db);
+    assert.equal(own.rows[0]?.wal_autocheckpoint, 0, 'the worker thread checkpoints, not the commits');
   });
 
   test('a completed execution cannot be cancelled (400, its status named)', async () => {

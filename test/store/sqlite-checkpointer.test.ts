@@ -21,8 +21,13 @@ describe('SQLite checkpoints off the event loop', () => {
       { backgroundCheckpoints: { intervalMs: 20, restartPages: 400, onCheckpoint: (c) => seen.push(c) } },
     );
     try {
-      const own = await sql<{ wal_autocheckpoint: number }>`PRAGMA wal_autocheckpoint`.execute(store.db);
-      assert.equal(own.rows[0]?.wal_autocheckpoint, 0, 'the event loop connection no longer checkpoints');
+      const own = async () =>
+        (await sql<{ wal_autocheckpoint: number }>`PRAGMA wal_autocheckpoint`.execute(store.db)).rows[0]
+          ?.wal_autocheckpoint;
+      assert.equal(await own(), 1000, 'no worker until asked (it costs memory)');
+      assert.ok(store.offloadCheckpoints);
+      await Promise.all([store.offloadCheckpoints(), store.offloadCheckpoints()]);
+      assert.equal(await own(), 0, 'the event loop connection no longer checkpoints');
       await sql`create table t (id integer primary key, body text)`.execute(store.db);
       const body = 'x'.repeat(3000);
       // About 3,000 pages of writes in many small commits, with turns of the loop for the worker's timer.
