@@ -41,6 +41,10 @@ const passive = db.prepare('PRAGMA wal_checkpoint(PASSIVE)');
 const restart = db.prepare('PRAGMA wal_checkpoint(RESTART)');
 let timer: NodeJS.Timeout | undefined;
 let stopped = false;
+/** The WAL's state after the last pass: `checkpointed` counts the frames copied since the WAL started over. */
+let last = { log: -1, checkpointed: -1 };
+/** The WAL size at the last complete RESTART (no new one until the WAL has changed). */
+let restartedAtLog = -1;
 
 function post(message: CheckpointMessage): void {
   parentPort?.postMessage(message);
@@ -50,7 +54,9 @@ function run(mode: 'PASSIVE' | 'RESTART'): CheckpointRow {
   const started = performance.now();
   const row = (mode === 'PASSIVE' ? passive : restart).get() as unknown as CheckpointRow;
   // Only passes that moved frames are reported: an idle gateway's passes cost nothing and say nothing.
-  if (row.checkpointed > 0 || mode === 'RESTART') {
+  const moved = row.checkpointed > 0 && (row.checkpointed !== last.checkpointed || row.log !== last.log);
+  last = { log: row.log, checkpointed: row.checkpointed };
+  if (moved || mode === 'RESTART') {
     post({ kind: 'checkpoint', mode, log: row.log, checkpointed: row.checkpointed, ms: performance.now() - started });
   }
   return row;
@@ -60,7 +66,11 @@ function tick(): void {
   if (stopped) return;
   try {
     const row = run('PASSIVE');
-    if (row.log >= data.restartPages) run('RESTART');
+    // Once a RESTART has copied everything, the next writer starts the WAL over; until it writes, `log` stays.
+    if (row.log >= data.restartPages && row.log !== restartedAtLog) {
+      const restarted = run('RESTART');
+      if (restarted.busy === 0) restartedAtLog = restarted.log;
+    }
   } catch (err) {
     post({ kind: 'error', message: err instanceof Error ? err.message : String(err) });
   }

@@ -51,6 +51,11 @@ describe('SQLite checkpoints off the event loop', () => {
       assert.ok(walBytes < 8 * 1024 * 1024, `WAL ${walBytes} bytes`);
       const count = await sql<{ n: number }>`select count(*) as n from t`.execute(store.db);
       assert.equal(count.rows[0]?.n, 3000);
+      // Idle: passes that move nothing are not reported (the metric counts checkpoints, not timer ticks).
+      await sleep(100);
+      const before = seen.length;
+      await sleep(300);
+      assert.equal(seen.length, before, 'no report while nothing is written');
     } finally {
       await store.close();
     }
