@@ -1,16 +1,12 @@
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
-import { mkdtempSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { mkdtempSync } from 'node:fs';
 import { join } from 'node:path';
-import { after, before, describe, test } from 'node:test';
+import { after, before, test } from 'node:test';
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { ConfigInput } from '../../src/config/schema.ts';
-import { isCI } from '../helpers/ci.ts';
-import { POSTGRES_TEST_URL } from '../helpers/databases.ts';
-import { checkEnded, dropSchema, openDb, pgProblem, seed, untilAllEnded } from '../helpers/execution-processes.ts';
+import { checkEnded, openDb, processSuite, submitExecution, untilAllEnded } from '../helpers/execution-processes.ts';
 import { mockProvider } from '../helpers/gateway.ts';
-import { type GatewayProcess, removeDataDir, spawnGateway } from '../helpers/gateway-process.ts';
 import { type MockOpenAI, startMockOpenAI } from '../mocks/openai-compatible.ts';
 
 /**
@@ -23,50 +19,24 @@ const MODELS = [
   { name: 'gpt-4o-mini', qualityRank: 70, tiers: ['fast' as const], price: { input: 1000, output: 1000 } },
 ];
 
-const unreachable = await pgProblem();
-
-async function submit(url: string, key: string, i: number): Promise<string> {
-  const res = await fetch(`${url}/v1/executions`, {
-    method: 'POST',
-    headers: { authorization: `Bearer ${key}`, 'content-type': 'application/json' },
-    body: JSON.stringify({
-      model: 'fast',
-      input: { max_tokens: 16, messages: [{ role: 'user', content: `execution number ${i}` }] },
-    }),
+const submit = (url: string, key: string, i: number) =>
+  submitExecution(url, key, {
+    model: 'fast',
+    input: { max_tokens: 16, messages: [{ role: 'user', content: `execution number ${i}` }] },
   });
-  const body = (await res.json()) as { id: string };
-  assert.equal(res.status, 202, JSON.stringify(body));
-  return body.id;
-}
 
 for (const kind of ['sqlite', 'postgres'] as const) {
-  describe(`kill -9 with executions queued, claimed and mid-call [${kind}]`, () => {
-    if (kind === 'postgres' && unreachable && !isCI()) {
-      test('PostgreSQL', { skip: `PostgreSQL unreachable (${unreachable})` }, () => {});
-      return;
-    }
-    const schema = `t_exec_kill_${process.pid}_${Math.random().toString(36).slice(2, 8)}`;
+  processSuite(`kill -9 with executions queued, claimed and mid-call [${kind}]`, kind, (suite) => {
     let mock: MockOpenAI;
-    let dir: string;
-    const gateways: GatewayProcess[] = [];
     before(async () => {
       // A slow upstream: each run takes 400 ms, so the kill finds runs mid-call.
       mock = await startMockOpenAI();
       mock.faults.sticky = { kind: 'delay', ms: 400 };
-      dir = mkdtempSync(join(tmpdir(), 'modro-exec-kill-'));
     });
-    after(async () => {
-      for (const gw of gateways) if (gw.exitCode() === null) await gw.stop('SIGKILL');
-      await mock.close();
-      removeDataDir(dir);
-      if (kind === 'postgres') await dropSchema(schema);
-    });
+    after(() => mock.close());
 
     test('after a restart every execution ends once, each hold closes once, no run is recorded twice', async (t) => {
-      const storage =
-        kind === 'sqlite'
-          ? { kind: 'sqlite' as const, path: join(dir, 'modro.db') }
-          : { kind: 'postgres' as const, url: POSTGRES_TEST_URL, schema };
+      const storage = suite.storage();
       const config: ConfigInput = {
         storage,
         logging: { level: 'warn' },
@@ -74,11 +44,8 @@ for (const kind of ['sqlite', 'postgres'] as const) {
         providers: [mockProvider('up', mock.url, MODELS)],
         executions: { concurrency: 4, leaseMs: 1_000, pollMs: 100, backoffMs: 50 },
       };
-      const cliConfig = join(dir, 'cli.yaml');
-      writeFileSync(cliConfig, JSON.stringify(config));
-      const key = await seed(cliConfig);
-      const first = await spawnGateway(config, dir);
-      gateways.push(first);
+      const key = await suite.seedTenant(config);
+      const first = await suite.spawn(config);
       // At once, not one after the other: on a loaded machine 24 submissions in a row took longer than the worker
       // needed to run them (4 at a time, 400 ms each), and the kill found nothing queued.
       const ids = await Promise.all(Array.from({ length: 24 }, (_, i) => submit(first.url, key, i)));
@@ -124,8 +91,7 @@ for (const kind of ['sqlite', 'postgres'] as const) {
         assert.ok(count('PROCESSING') > 0, 'the kill found runs mid-call');
         assert.ok(count('PENDING') > 0, 'the kill found executions queued');
 
-        const second = await spawnGateway(config, dir);
-        gateways.push(second);
+        const second = await suite.spawn(config);
         await untilAllEnded(db, ids.length, 30_000);
         assert.equal(await second.stop('SIGTERM'), 0, second.output());
         const rows = await checkEnded(db, ids, { killedAt }).catch((err: unknown) => {
@@ -154,29 +120,16 @@ for (const kind of ['sqlite', 'postgres'] as const) {
   });
 }
 
-describe('two gateways claiming from one PostgreSQL queue', () => {
-  if (unreachable && !isCI()) {
-    test('PostgreSQL', { skip: `PostgreSQL unreachable (${unreachable})` }, () => {});
-    return;
-  }
-  const schema = `t_exec_two_${process.pid}_${Math.random().toString(36).slice(2, 8)}`;
+processSuite('two gateways claiming from one PostgreSQL queue', 'postgres', (suite) => {
   let mock: MockOpenAI;
-  let dir: string;
-  const gateways: GatewayProcess[] = [];
   before(async () => {
     mock = await startMockOpenAI();
     mock.faults.sticky = { kind: 'delay', ms: 100 };
-    dir = mkdtempSync(join(tmpdir(), 'modro-exec-two-'));
   });
-  after(async () => {
-    for (const gw of gateways) if (gw.exitCode() === null) await gw.stop('SIGKILL');
-    await mock.close();
-    removeDataDir(dir);
-    await dropSchema(schema);
-  });
+  after(() => mock.close());
 
   test('each execution runs once, ends once and settles once', async (t) => {
-    const storage = { kind: 'postgres' as const, url: POSTGRES_TEST_URL, schema };
+    const storage = suite.storage();
     const config: ConfigInput = {
       storage,
       logging: { level: 'warn' },
@@ -185,13 +138,9 @@ describe('two gateways claiming from one PostgreSQL queue', () => {
       providers: [mockProvider('up', mock.url, MODELS)],
       executions: { concurrency: 6, pollMs: 50 },
     };
-    const cliConfig = join(dir, 'cli.yaml');
-    writeFileSync(cliConfig, JSON.stringify(config));
-    const key = await seed(cliConfig);
-    const a = await spawnGateway(config, mkdtempSync(join(dir, 'a-')));
-    gateways.push(a);
-    const b = await spawnGateway(config, mkdtempSync(join(dir, 'b-')));
-    gateways.push(b);
+    const key = await suite.seedTenant(config);
+    const a = await suite.spawn(config, mkdtempSync(join(suite.dir(), 'a-')));
+    const b = await suite.spawn(config, mkdtempSync(join(suite.dir(), 'b-')));
     const total = 60;
     // Every submission goes to A: only its worker is woken at once, B's finds work by polling.
     const ids = await Promise.all(Array.from({ length: total }, (_, i) => submit(i % 3 === 0 ? b.url : a.url, key, i)));
@@ -229,24 +178,19 @@ describe('two gateways claiming from one PostgreSQL queue', () => {
   });
 });
 
-describe('modro worker: a separate process runs what a gateway queues (SQLite)', () => {
+processSuite('modro worker: a separate process runs what a gateway queues (SQLite)', 'sqlite', (suite) => {
   let mock: MockOpenAI;
-  let dir: string;
-  const gateways: GatewayProcess[] = [];
   let worker: ReturnType<typeof spawn> | undefined;
   before(async () => {
     mock = await startMockOpenAI();
-    dir = mkdtempSync(join(tmpdir(), 'modro-exec-worker-'));
   });
   after(async () => {
-    for (const gw of gateways) if (gw.exitCode() === null) await gw.stop('SIGKILL');
     if (worker && worker.exitCode === null) worker.kill('SIGKILL');
     await mock.close();
-    removeDataDir(dir);
   });
 
   test('the gateway runs nothing itself (executions.enabled: false); the worker completes every execution', async () => {
-    const storage = { kind: 'sqlite' as const, path: join(dir, 'modro.db') };
+    const storage = suite.storage();
     const config: ConfigInput = {
       storage,
       logging: { level: 'warn' },
@@ -254,11 +198,9 @@ describe('modro worker: a separate process runs what a gateway queues (SQLite)',
       providers: [mockProvider('up', mock.url, MODELS)],
       executions: { enabled: false, pollMs: 100 },
     };
-    const configPath = join(dir, 'cli.yaml');
-    writeFileSync(configPath, JSON.stringify(config));
-    const key = await seed(configPath);
-    const gw = await spawnGateway(config, dir);
-    gateways.push(gw);
+    const key = await suite.seedTenant(config);
+    const configPath = join(suite.dir(), 'cli.yaml');
+    const gw = await suite.spawn(config);
     const ids: string[] = [];
     for (let i = 0; i < 10; i++) ids.push(await submit(gw.url, key, i));
     await sleep(300);
@@ -296,61 +238,52 @@ describe('modro worker: a separate process runs what a gateway queues (SQLite)',
   });
 });
 
-describe('PostgreSQL: a submission wakes the workers of other processes (NOTIFY), not their next poll', () => {
-  if (unreachable && !isCI()) {
-    test('PostgreSQL', { skip: `PostgreSQL unreachable (${unreachable})` }, () => {});
-    return;
-  }
-  const schema = `t_exec_wake_${process.pid}_${Math.random().toString(36).slice(2, 8)}`;
-  let mock: MockOpenAI;
-  let dir: string;
-  const gateways: GatewayProcess[] = [];
-  before(async () => {
-    mock = await startMockOpenAI();
-    dir = mkdtempSync(join(tmpdir(), 'modro-exec-wake-'));
-  });
-  after(async () => {
-    for (const gw of gateways) if (gw.exitCode() === null) await gw.stop('SIGKILL');
-    await mock.close();
-    removeDataDir(dir);
-    await dropSchema(schema);
-  });
+processSuite(
+  'PostgreSQL: a submission wakes the workers of other processes (NOTIFY), not their next poll',
+  'postgres',
+  (suite) => {
+    let mock: MockOpenAI;
+    before(async () => {
+      mock = await startMockOpenAI();
+    });
+    after(() => mock.close());
 
-  test('gateway A only accepts, gateway B runs; B polls once a minute yet each ends within a second', async (t) => {
-    const storage = { kind: 'postgres' as const, url: POSTGRES_TEST_URL, schema };
-    const base: ConfigInput = {
-      storage,
-      logging: { level: 'warn' },
-      demo: { enabled: false },
-      billing: { shared: true },
-      providers: [mockProvider('up', mock.url, MODELS)],
-    };
-    const cliConfig = join(dir, 'cli.yaml');
-    writeFileSync(cliConfig, JSON.stringify(base));
-    const key = await seed(cliConfig);
-    const a = await spawnGateway({ ...base, executions: { enabled: false } }, mkdtempSync(join(dir, 'a-')));
-    gateways.push(a);
-    const b = await spawnGateway({ ...base, executions: { pollMs: 60_000 } }, mkdtempSync(join(dir, 'b-')));
-    gateways.push(b);
-    // B's first poll (at its start) is behind it: from now on only a wake-up makes it look.
-    await sleep(500);
-    const db = openDb(storage);
-    try {
-      for (let i = 0; i < 3; i++) {
-        const id = await submit(a.url, key, i);
-        const started = Date.now();
-        for (;;) {
-          const row = await db.selectFrom('execution').select('status').where('id', '=', id).executeTakeFirstOrThrow();
-          if (row.status === 'COMPLETED') break;
-          assert.ok(Date.now() - started < 3_000, `execution ${i} still ${row.status} after 3 s`);
-          await sleep(20);
+    test('gateway A only accepts, gateway B runs; B polls once a minute yet each ends within a second', async (t) => {
+      const storage = suite.storage();
+      const base: ConfigInput = {
+        storage,
+        logging: { level: 'warn' },
+        demo: { enabled: false },
+        billing: { shared: true },
+        providers: [mockProvider('up', mock.url, MODELS)],
+      };
+      const key = await suite.seedTenant(base);
+      const a = await suite.spawn({ ...base, executions: { enabled: false } }, mkdtempSync(join(suite.dir(), 'a-')));
+      const b = await suite.spawn({ ...base, executions: { pollMs: 60_000 } }, mkdtempSync(join(suite.dir(), 'b-')));
+      // B's first poll (at its start) is behind it: from now on only a wake-up makes it look.
+      await sleep(500);
+      const db = openDb(storage);
+      try {
+        for (let i = 0; i < 3; i++) {
+          const id = await submit(a.url, key, i);
+          const started = Date.now();
+          for (;;) {
+            const row = await db
+              .selectFrom('execution')
+              .select('status')
+              .where('id', '=', id)
+              .executeTakeFirstOrThrow();
+            if (row.status === 'COMPLETED') break;
+            assert.ok(Date.now() - started < 3_000, `execution ${i} still ${row.status} after 3 s`);
+            await sleep(20);
+          }
+          t.diagnostic(`execution ${i} completed ${Date.now() - started} ms after its 202`);
         }
-        t.diagnostic(`execution ${i} completed ${Date.now() - started} ms after its 202`);
+        assert.equal(await a.stop('SIGTERM'), 0, a.output());
+        assert.equal(await b.stop('SIGTERM'), 0, b.output());
+      } finally {
+        await db.destroy();
       }
-      assert.equal(await a.stop('SIGTERM'), 0, a.output());
-      assert.equal(await b.stop('SIGTERM'), 0, b.output());
-    } finally {
-      await db.destroy();
-    }
-  });
-});
+    });
+  },
+);

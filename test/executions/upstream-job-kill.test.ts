@@ -1,14 +1,8 @@
 import assert from 'node:assert/strict';
-import { mkdtempSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
-import { after, before, describe, test } from 'node:test';
+import { after, before, test } from 'node:test';
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { ConfigInput } from '../../src/config/schema.ts';
-import { isCI } from '../helpers/ci.ts';
-import { POSTGRES_TEST_URL } from '../helpers/databases.ts';
-import { checkEnded, dropSchema, openDb, pgProblem, seed, untilAllEnded } from '../helpers/execution-processes.ts';
-import { type GatewayProcess, removeDataDir, spawnGateway } from '../helpers/gateway-process.ts';
+import { checkEnded, openDb, processSuite, submitExecution, untilAllEnded } from '../helpers/execution-processes.ts';
 import { MOCK_MEDIA_KEY, type MockOpenAIMedia, startMockOpenAIMedia } from '../mocks/openai-media.ts';
 
 /**
@@ -17,45 +11,19 @@ import { MOCK_MEDIA_KEY, type MockOpenAIMedia, startMockOpenAIMedia } from '../m
  * gateway polls those jobs to the end instead of creating new ones. The provider saw exactly one creation per
  * execution, and every execution completed and settled once.
  */
-const unreachable = await pgProblem();
-
-async function submitVideo(url: string, key: string, i: number): Promise<string> {
-  const res = await fetch(`${url}/v1/executions`, {
-    method: 'POST',
-    headers: { authorization: `Bearer ${key}`, 'content-type': 'application/json' },
-    body: JSON.stringify({ model: 'openai/sora-2', input: { prompt: `video number ${i}`, duration: 4 } }),
-  });
-  const body = (await res.json()) as { id: string };
-  assert.equal(res.status, 202, JSON.stringify(body));
-  return body.id;
-}
+const submitVideo = (url: string, key: string, i: number) =>
+  submitExecution(url, key, { model: 'openai/sora-2', input: { prompt: `video number ${i}`, duration: 4 } });
 
 for (const kind of ['sqlite', 'postgres'] as const) {
-  describe(`kill -9 while video executions wait on their upstream jobs [${kind}]`, () => {
-    if (kind === 'postgres' && unreachable && !isCI()) {
-      test('PostgreSQL', { skip: `PostgreSQL unreachable (${unreachable})` }, () => {});
-      return;
-    }
-    const schema = `t_exec_job_${process.pid}_${Math.random().toString(36).slice(2, 8)}`;
+  processSuite(`kill -9 while video executions wait on their upstream jobs [${kind}]`, kind, (suite) => {
     let mock: MockOpenAIMedia;
-    let dir: string;
-    const gateways: GatewayProcess[] = [];
     before(async () => {
       mock = await startMockOpenAIMedia();
-      dir = mkdtempSync(join(tmpdir(), 'modro-exec-job-'));
     });
-    after(async () => {
-      for (const gw of gateways) if (gw.exitCode() === null) await gw.stop('SIGKILL');
-      await mock.close();
-      removeDataDir(dir);
-      if (kind === 'postgres') await dropSchema(schema);
-    });
+    after(() => mock.close());
 
     test('the restarted gateway resumes each recorded job: one creation upstream per execution', async (t) => {
-      const storage =
-        kind === 'sqlite'
-          ? { kind: 'sqlite' as const, path: join(dir, 'modro.db') }
-          : { kind: 'postgres' as const, url: POSTGRES_TEST_URL, schema };
+      const storage = suite.storage();
       const config: ConfigInput = {
         storage,
         logging: { level: 'warn' },
@@ -63,13 +31,10 @@ for (const kind of ['sqlite', 'postgres'] as const) {
         providers: [{ id: 'openai', kind: 'openai', baseUrl: mock.baseUrl, keys: [MOCK_MEDIA_KEY] }],
         executions: { concurrency: 4, leaseMs: 1_000, pollMs: 100, backoffMs: 50 },
       };
-      const cliConfig = join(dir, 'cli.yaml');
-      writeFileSync(cliConfig, JSON.stringify(config));
-      const key = await seed(cliConfig);
+      const key = await suite.seedTenant(config);
       // Jobs that never finish while the first gateway lives.
       mock.pollsToComplete = 1_000_000;
-      const first = await spawnGateway(config, dir);
-      gateways.push(first);
+      const first = await suite.spawn(config);
       const ids: string[] = [];
       for (let i = 0; i < 3; i++) ids.push(await submitVideo(first.url, key, i));
       const db = openDb(storage);
@@ -93,8 +58,7 @@ for (const kind of ['sqlite', 'postgres'] as const) {
 
         // The jobs finish while no gateway runs; the next one must find them.
         mock.pollsToComplete = 0;
-        const second = await spawnGateway(config, dir);
-        gateways.push(second);
+        const second = await suite.spawn(config);
         await untilAllEnded(db, ids.length, 30_000);
         assert.equal(await second.stop('SIGTERM'), 0, second.output());
         const rows = await checkEnded(db, ids, { records: false });

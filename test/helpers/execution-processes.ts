@@ -1,13 +1,20 @@
 import assert from 'node:assert/strict';
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { after, before, describe, test } from 'node:test';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { Kysely, PostgresDialect } from 'kysely';
 import pg from 'pg';
 import { verifyLedger } from '../../src/billing/verify.ts';
 import { runLedgerCommand } from '../../src/cli/ledger-commands.ts';
 import { runTenancyCommand } from '../../src/cli/tenancy-commands.ts';
+import type { ConfigInput } from '../../src/config/schema.ts';
 import type { Database } from '../../src/store/schema.ts';
 import { createSqliteDialect } from '../../src/store/sqlite-dialect.ts';
+import { isCI } from './ci.ts';
 import { POSTGRES_TEST_URL } from './databases.ts';
+import { type GatewayProcess, removeDataDir, spawnGateway } from './gateway-process.ts';
 
 /**
  * The harness of the executions' tests across real gateway processes (test/executions/processes.test.ts,
@@ -144,4 +151,71 @@ export async function untilAllEnded(db: Kysely<Database>, total: number, ms: num
     if (Date.now() > deadline) assert.fail(`${open.n} executions still open`);
     await sleep(100);
   }
+}
+
+const unreachable = await pgProblem();
+
+/** One suite's setting: a temp folder, its database, the gateways it started (all cleaned up after it). */
+export interface ProcessSuite {
+  /** The suite's temp folder: the database file (SQLite), the CLI's configuration, gateways' data folders. */
+  dir(): string;
+  /** SQLite: `modro.db` in dir(); PostgreSQL: a schema of the suite's own. */
+  storage(): Storage;
+  /** Starts a gateway process in `dataDir` (default dir()); every one still running is killed after the suite. */
+  spawn(config: ConfigInput, dataDir?: string): Promise<GatewayProcess>;
+  /** Writes `config` as the CLI's configuration in dir() and seeds a billed tenant through it (seed()): its key. */
+  seedTenant(config: ConfigInput): Promise<string>;
+}
+
+/**
+ * A `describe` of tests across real gateway processes on `kind`: skipped when PostgreSQL is unreachable (failed
+ * in CI), with a fresh folder and schema, and the gateways, the folder and the schema removed after it.
+ */
+export function processSuite(title: string, kind: 'sqlite' | 'postgres', body: (suite: ProcessSuite) => void): void {
+  describe(title, () => {
+    if (kind === 'postgres' && unreachable && !isCI()) {
+      test('PostgreSQL', { skip: `PostgreSQL unreachable (${unreachable})` }, () => {});
+      return;
+    }
+    const schema = `t_proc_${process.pid}_${Math.random().toString(36).slice(2, 8)}`;
+    const gateways: GatewayProcess[] = [];
+    let dir = '';
+    before(() => {
+      dir = mkdtempSync(join(tmpdir(), 'modro-proc-suite-'));
+    });
+    after(async () => {
+      for (const gw of gateways) if (gw.exitCode() === null) await gw.stop('SIGKILL');
+      removeDataDir(dir);
+      if (kind === 'postgres') await dropSchema(schema);
+    });
+    body({
+      dir: () => dir,
+      storage: () =>
+        kind === 'sqlite'
+          ? { kind: 'sqlite', path: join(dir, 'modro.db') }
+          : { kind: 'postgres', url: POSTGRES_TEST_URL, schema },
+      spawn: async (config, dataDir = dir) => {
+        const gw = await spawnGateway(config, dataDir);
+        gateways.push(gw);
+        return gw;
+      },
+      seedTenant: (config) => {
+        const path = join(dir, 'cli.yaml');
+        writeFileSync(path, JSON.stringify(config));
+        return seed(path);
+      },
+    });
+  });
+}
+
+/** `POST /v1/executions` with `body`; asserts the 202 and answers the execution's id. */
+export async function submitExecution(url: string, key: string, body: unknown): Promise<string> {
+  const res = await fetch(`${url}/v1/executions`, {
+    method: 'POST',
+    headers: { authorization: `Bearer ${key}`, 'content-type': 'application/json' },
+    body: JSON.stringify(body),
+  });
+  const answer = (await res.json()) as { id: string };
+  assert.equal(res.status, 202, JSON.stringify(answer));
+  return answer.id;
 }
