@@ -62,6 +62,7 @@ export async function openStore(config: StoreConfig, options: OpenOptions = {}):
   }
   const background = options.backgroundCheckpoints;
   let starting: Promise<SqliteCheckpointer | undefined> | undefined;
+  let ready: Promise<void> | undefined;
   let closing: Promise<void> | undefined;
   const offload =
     background && config.kind === 'sqlite' && config.path !== ':memory:'
@@ -72,7 +73,8 @@ export async function openStore(config: StoreConfig, options: OpenOptions = {}):
               return undefined;
             },
           );
-          return starting.then(() => undefined);
+          ready ??= starting.then(() => undefined);
+          return ready;
         }
       : undefined;
   return {

@@ -63,8 +63,9 @@ export class LoginThrottle {
   }
 
   /**
-   * Counts one attempt or refuses it (then nothing is counted). This node's count is taken synchronously,
-   * before any await, so parallel attempts here cannot all pass; the shared count is atomic in Redis.
+   * Counts one attempt or refuses it. This node's count is taken synchronously, before any await, so parallel
+   * attempts here cannot all pass; then the shared count (atomic in Redis) decides, and a refusal there leaves
+   * this node's count one higher (it only matters while Redis is away, and errs on the side of refusing).
    */
   async reserve(address: string, username: string): Promise<LoginSlot> {
     const local = this.#reserveHere(address, username);
