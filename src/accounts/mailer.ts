@@ -1,4 +1,4 @@
-import nodemailer, { type Transporter } from 'nodemailer';
+import type { Transporter } from 'nodemailer';
 import type { Config } from '../config/schema.ts';
 import type { Logger } from '../ops/logger.ts';
 
@@ -26,29 +26,44 @@ export function createMailer(config: Config['mail'], logger: Logger): Mailer {
 }
 
 export class SmtpMailer implements Mailer {
-  readonly #transport: Transporter;
+  readonly #config: NonNullable<Config['mail']>;
   readonly #from: string;
+  /** nodemailer is loaded with the first message (~5 MB of heap that a gateway that never mails should not carry). */
+  #transport: Promise<Transporter> | undefined;
+  #closed = false;
 
   constructor(config: NonNullable<Config['mail']>) {
+    this.#config = config;
     this.#from = config.from;
-    this.#transport = nodemailer.createTransport({
-      host: config.host,
-      port: config.port,
-      secure: config.secure,
-      requireTLS: !config.secure && !config.allowPlaintext,
-      connectionTimeout: 10_000,
-      greetingTimeout: 10_000,
-      socketTimeout: 20_000,
-      ...(config.user ? { auth: { user: config.user, pass: config.password ?? '' } } : {}),
+  }
+
+  #open(): Promise<Transporter> {
+    this.#transport ??= import('nodemailer').then(({ default: nodemailer }) => {
+      const config = this.#config;
+      const transport = nodemailer.createTransport({
+        host: config.host,
+        port: config.port,
+        secure: config.secure,
+        requireTLS: !config.secure && !config.allowPlaintext,
+        connectionTimeout: 10_000,
+        greetingTimeout: 10_000,
+        socketTimeout: 20_000,
+        ...(config.user ? { auth: { user: config.user, pass: config.password ?? '' } } : {}),
+      });
+      if (this.#closed) transport.close();
+      return transport;
     });
+    return this.#transport;
   }
 
   async send(mail: Mail): Promise<void> {
-    await this.#transport.sendMail({ from: this.#from, to: mail.to, subject: mail.subject, text: mail.text });
+    const transport = await this.#open();
+    await transport.sendMail({ from: this.#from, to: mail.to, subject: mail.subject, text: mail.text });
   }
 
   close(): void {
-    this.#transport.close();
+    this.#closed = true;
+    void this.#transport?.then((transport) => transport.close());
   }
 }
 

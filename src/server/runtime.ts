@@ -6,7 +6,7 @@ import { createMailer } from '../accounts/mailer.ts';
 import { AccountService } from '../accounts/service.ts';
 import { Ledger } from '../billing/ledger.ts';
 import { priceDataFetchedAt } from '../billing/prices.ts';
-import { StripeDeposits } from '../billing/stripe.ts';
+import type { StripeDeposits } from '../billing/stripe.ts';
 import { buildCatalog, type Catalog, type ChannelProvider } from '../catalog/catalog.ts';
 import { ModelDiscovery } from '../catalog/discovery.ts';
 import { PriceRefresher } from '../catalog/price-refresh.ts';
@@ -309,8 +309,10 @@ export async function createRuntime(options: RuntimeOptions): Promise<Runtime> {
   const role = options.role ?? 'gateway';
   const recovered = await ledger.start({ recover: role === 'gateway' });
   if (recovered.settled + recovered.released > 0) logger.info(recovered, 'holds left open by an earlier run closed');
+  // Loaded only where Stripe is configured: the SDK costs ~6 MB of heap (~25 MB resident) that no other
+  // deployment should carry (docs/decisions/0015, "what start loads").
   const stripe = config.billing.stripe
-    ? new StripeDeposits(config.billing.stripe, {
+    ? new (await import('../billing/stripe.ts')).StripeDeposits(config.billing.stripe, {
         ledger,
         db: store.db,
         dialect: store.dialect,
