@@ -142,6 +142,7 @@ describe('stale-hold sweep: two gateway processes on one PostgreSQL', () => {
 
     // 2. A request on A that never gets an answer; A is killed with its hold open.
     mock.faults.push({ kind: 'hang' });
+    const upstreamCalls = mock.requests.length;
     const hanging = call(a).catch(() => undefined);
     let openHold: string | undefined;
     for (let i = 0; i < 100 && !openHold; i++) {
@@ -153,6 +154,14 @@ describe('stale-hold sweep: two gateway processes on one PostgreSQL', () => {
       openHold = rows.rows[0]?.hold_id;
     }
     assert.ok(openHold, 'the hanging request holds (shared billing writes the hold at once)');
+    // A writes the hold before it calls the upstream: killed in between (a starved process can be, however briefly),
+    // the request never reaches the mock, the 'hang' stays queued, and B's call below takes it and times out (a 504
+    // seen once on a loaded machine). Kill A only once the mock has taken the hanging request (the fault with it).
+    await until(
+      async () => mock.requests.length,
+      (n) => n > upstreamCalls,
+    );
+    assert.equal(mock.requests.length, upstreamCalls + 1, 'the hanging request reached the upstream');
     // A's last heartbeat: read once it is dead (the sweep deletes the row once it has closed A's holds; read before
     // the kill too, in case the sweep was first).
     const nodeOfA = longEntries[0]!.node;

@@ -11,7 +11,7 @@ import { POSTGRES_TEST_URL } from '../helpers/databases.ts';
 import { mockProvider, TEST_API_KEY, type TestGateway } from '../helpers/gateway.ts';
 import { type GatewayProcess, removeDataDir, spawnGateway } from '../helpers/gateway-process.ts';
 import { type MockOpenAI, startMockOpenAI } from '../mocks/openai-compatible.ts';
-import { type AdminClient, adminClient, chat, createKey, startTenancyGateway } from '../tenancy/helpers.ts';
+import { type AdminClient, adminClient, chat, createKey, startTenancyGateway, waitFor } from '../tenancy/helpers.ts';
 
 /**
  * Idempotency-Key through the gateway (docs/idempotency.md): the official `openai` SDK as the client, a mock
@@ -54,7 +54,6 @@ describe('Idempotency-Key through the gateway [sqlite]', () => {
       providers: [mockProvider('up', mock.url, MODELS)],
       billing: { flushIntervalMs: 20 },
       files: { root },
-      idempotency: { ttlMs: 1_500 },
     });
     admin = await adminClient(gw);
     await admin.json('POST', '/admin/api/tenants', { id: 'billed' });
@@ -76,6 +75,12 @@ describe('Idempotency-Key through the gateway [sqlite]', () => {
       .select('request_id')
       .where('request_id', '=', requestId)
       .execute();
+  };
+
+  /** `modro_idempotency_requests_total` of one outcome, from /metrics. */
+  const outcomes = async (outcome: string) => {
+    const text = await (await fetch(`${gw.url}/metrics`)).text();
+    return Number(new RegExp(`modro_idempotency_requests_total\\{outcome="${outcome}"\\} (\\d+)`).exec(text)?.[1] ?? 0);
   };
 
   test('a retry with the same key gets the same answer, metered and charged once', async () => {
@@ -173,10 +178,18 @@ describe('Idempotency-Key through the gateway [sqlite]', () => {
     const retrying = new IdempotentOpenAI({ baseURL: gw.baseURL, apiKey: key, maxRetries: 3 });
     const idempotencyKey = fresh();
     const calls = mock.requests.length;
-    mock.faults.push({ kind: 'delay', ms: 700 });
+    // Ordered by conditions, not sleeps: the first request is upstream (its key taken) before the SDK sends, and the
+    // SDK has had its 409 "in progress" before the upstream answers. (A 150 ms head start could be too short on a
+    // loaded machine, and the SDK's request would then have taken the key first.)
+    let open = () => {};
+    mock.faults.push({ kind: 'gate', open: new Promise<void>((resolve) => (open = resolve)) });
     const first = chat(gw, key, ASK, { 'idempotency-key': idempotencyKey });
-    await sleep(150);
-    const retried = await retrying.chat.completions.create(ASK, { idempotencyKey }).withResponse();
+    await waitFor(() => mock.requests.length > calls, 'the first request upstream');
+    const inProgressBefore = await outcomes('in_progress');
+    const retriedCall = retrying.chat.completions.create(ASK, { idempotencyKey }).withResponse();
+    await waitFor(async () => (await outcomes('in_progress')) > inProgressBefore, "the SDK's 409 in progress");
+    open();
+    const retried = await retriedCall;
     const original = await first;
     assert.equal(original.status, 200);
     assert.equal(retried.response.headers.get('idempotent-replayed'), 'true');
@@ -186,12 +199,9 @@ describe('Idempotency-Key through the gateway [sqlite]', () => {
     const conflict = await chat(gw, key, { ...ASK, max_tokens: 3 }, { 'idempotency-key': idempotencyKey });
     assert.equal(conflict.headers.get('x-should-retry'), 'false');
     await conflict.text();
-    const before = await (await fetch(`${gw.url}/metrics`)).text();
+    const before = await outcomes('mismatch');
     await assert.rejects(retrying.chat.completions.create({ ...ASK, max_tokens: 3 }, { idempotencyKey }), APIError);
-    const after = await (await fetch(`${gw.url}/metrics`)).text();
-    const mismatches = (text: string) =>
-      Number(/modro_idempotency_requests_total\{outcome="mismatch"\} (\d+)/.exec(text)?.[1] ?? 0);
-    assert.equal(mismatches(after) - mismatches(before), 1, 'sent once, not retried');
+    assert.equal((await outcomes('mismatch')) - before, 1, 'sent once, not retried');
   });
 
   test('an upstream 5xx is not stored: the retry with the same key runs again', async () => {
@@ -315,16 +325,6 @@ describe('Idempotency-Key through the gateway [sqlite]', () => {
     assert.match(e.message, /1 to 255 characters/);
   });
 
-  test('keys expire after idempotency.ttlMs: the same key then runs again', async () => {
-    const idempotencyKey = fresh();
-    const calls = mock.requests.length;
-    await client.chat.completions.create(ASK, { idempotencyKey });
-    await sleep(1_600);
-    const res = await client.chat.completions.create(ASK, { idempotencyKey }).withResponse();
-    assert.equal(res.response.headers.get('idempotent-replayed'), null);
-    assert.equal(mock.requests.length - calls, 2);
-  });
-
   test('POST /v1/files: the same upload under one key is one file; another file under it is a conflict', async () => {
     const idempotencyKey = fresh();
     const make = async () =>
@@ -347,6 +347,48 @@ describe('Idempotency-Key through the gateway [sqlite]', () => {
       { 'idempotency-key': idempotencyKey },
     );
     assert.equal((await errorOf(other)).code, 'idempotency_conflict');
+  });
+});
+
+/**
+ * Expiry on its own gateway with a short `idempotency.ttlMs`: the suite above keeps the default (a day), so that
+ * none of its keys expires between two requests of one test however slow the machine (with 1.5 s for the whole
+ * suite, the SDK-retries test once saw its mismatched request accepted: the key had expired under load).
+ */
+describe('Idempotency-Key expiry [sqlite]', () => {
+  const TTL_MS = 1_500;
+  let mock: MockOpenAI;
+  let gw: TestGateway;
+  let client: IdempotentOpenAI;
+
+  before(async () => {
+    mock = await startMockOpenAI();
+    gw = await startTenancyGateway({
+      demo: { enabled: false },
+      providers: [mockProvider('up', mock.url, MODELS)],
+      idempotency: { ttlMs: TTL_MS },
+    });
+    const admin = await adminClient(gw);
+    await admin.json('POST', '/admin/api/tenants', { id: 'expiring' });
+    client = new IdempotentOpenAI({
+      baseURL: gw.baseURL,
+      apiKey: (await createKey(admin, 'expiring')).key,
+      maxRetries: 0,
+    });
+  });
+  after(async () => {
+    await gw?.close();
+    await mock?.close();
+  });
+
+  test('keys expire after idempotency.ttlMs: the same key then runs again', async () => {
+    const idempotencyKey = `expiring-${process.pid}`;
+    const calls = mock.requests.length;
+    await client.chat.completions.create(ASK, { idempotencyKey });
+    await sleep(TTL_MS + 100);
+    const res = await client.chat.completions.create(ASK, { idempotencyKey }).withResponse();
+    assert.equal(res.response.headers.get('idempotent-replayed'), null);
+    assert.equal(mock.requests.length - calls, 2);
   });
 });
 
