@@ -9,9 +9,9 @@ import type { Tenant } from './tenant.ts';
  * filled on first use (decisions 0028 and 0039). Only the default tenant (configured gateway keys) is
  * loaded at start and always kept; nothing at start or in a reload is proportional to the tables' sizes.
  *
- * Keys: a key seen for the first time is read by one indexed query (TenancyRepository.findActiveKey), and its
- * tenant by a second one (getTenant, primary key) when that tenant is not in memory; concurrent first
- * requests of the same key (or tenant) share one query. Up to `keys` keys and `tenants` tenants are kept,
+ * Keys: a key seen for the first time is read by one indexed query (TenancyRepository.findActiveKey) that
+ * brings its tenant's row along (a join on the primary key, decision 0044), used when that tenant is not in
+ * memory; concurrent first requests of the same key (or tenant) share one query. Up to `keys` keys and `tenants` tenants are kept,
  * least recently used evicted first; an evicted entry is simply looked up again. A key entry holds its
  * tenant's entry, so a key in memory answers without a tenant lookup even if the tenant was evicted. Keys
  * and tenants the database does not know (or knows revoked) are remembered as unknown for `unknownTtlMs`, up
@@ -280,20 +280,26 @@ export class TenantDirectory {
   async #lookup(hash: string): Promise<KeyEntry | undefined> {
     const generation = this.#generation;
     this.#lookups++;
+    // The key's row with its tenant's: one query (decision 0044).
     const row = await this.#options.repo.findActiveKey(hash);
     if (!row) {
       if (this.#fresh(generation)) this.#rememberUnknown(hash);
       return undefined;
     }
-    // The key's tenant: from memory, or one more query by primary key (shared with concurrent lookups).
-    const tenant = this.cachedTenant(row.tenantId) ?? (await this.tenant(row.tenantId));
+    // The tenant in memory if it is there (the entry other keys share, kept current by reloads); else the row
+    // read with the key, which counts as a tenant lookup.
+    const cached = this.cachedTenant(row.tenantId);
+    if (!cached) this.#tenantLookups++;
+    const tenant = cached ?? (row.tenant ? this.#tenantEntry(row.tenant) : undefined);
     const entry = this.#entryOf(row, hash, tenant);
     // A reload started (or was running) meanwhile: the rows may predate the write it applies. Answer, don't keep.
     if (this.#fresh(generation)) {
-      if (entry) {
-        this.#remember(hash, entry);
-        if (tenant && !this.#pinned.has(tenant.tenant.id)) this.#rememberTenant(tenant);
-      } else this.#rememberUnknown(hash);
+      if (entry) this.#remember(hash, entry);
+      else this.#rememberUnknown(hash);
+      if (tenant) {
+        if (!this.#pinned.has(tenant.tenant.id)) this.#rememberTenant(tenant);
+        this.#unknownTenants.delete(tenant.tenant.id);
+      } else this.#rememberUnknownTenant(row.tenantId);
     }
     return entry;
   }

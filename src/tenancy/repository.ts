@@ -1,15 +1,17 @@
-import { type Kysely, sql, type Transaction } from 'kysely';
+import { type Kysely, type Selectable, sql, type Transaction } from 'kysely';
 import { GatewayError } from '../core/errors.ts';
 import type { Preset, Tier } from '../core/tiers.ts';
 import type { Database } from '../store/schema.ts';
+import type { ApiKeyTable, TenantTable } from '../store/tenancy-tables.ts';
 import { generateManagedKey, type NewManagedKey } from './managed-keys.ts';
 import { type ApiKeyRecord, type KeyLimits, keyFromRow, type Tenant, tenantFromRow } from './tenant.ts';
 
 /**
  * Tenancy storage: tenants, managed keys and the settings version. Every write that changes what the
  * request path sees (a tenant's policy, a key, link revocation) bumps `tenancy_settings.version` in the same
- * transaction, which is how every node's cache learns it must reload (directory.ts). Only findActiveKey and
- * getTenant run on the request path, for the first request of a key or tenant not in memory.
+ * transaction, which is how every node's cache learns it must reload (directory.ts). Only findActiveKey (a key
+ * with its tenant, one query) and getTenant (a bring-your-own-key tenant) run on the request path, for the first
+ * request of a key or tenant not in memory.
  */
 
 export interface ActiveKeyRow {
@@ -21,6 +23,11 @@ export interface ActiveKeyRow {
   /** A rotated key's replaced secret, and until when it still works. */
   previousHash: string | null;
   previousValidUntil: number | null;
+}
+
+/** A cold key's row with its tenant's, read together (decision 0044); `tenant` undefined: no such tenant row. */
+export interface ActiveKeyWithTenant extends ActiveKeyRow {
+  tenant: Tenant | undefined;
 }
 
 const KEY_COLUMNS = [
@@ -144,13 +151,35 @@ export class TenancyRepository {
   }
 
   /**
-   * The unrevoked key whose secret or rotated-away secret hashes to `hash`: one query on two unique/indexed
-   * columns (api_key.hash, api_key.previous_hash). On SQLite the query runs synchronously on the event loop
-   * (node:sqlite); it is a pair of index probes, tens of microseconds (bench/many-keys.ts).
+   * The unrevoked key whose secret or rotated-away secret hashes to `hash`, with its tenant's row: one query,
+   * one round trip (decision 0044), on two unique/indexed columns (api_key.hash, api_key.previous_hash) joined
+   * to the tenant by primary key. On SQLite the query runs synchronously on the event loop (node:sqlite); it is
+   * a few index probes, tens of microseconds (bench/many-keys.ts).
    */
-  async findActiveKey(hash: string): Promise<ActiveKeyRow | undefined> {
-    const [row] = await activeKeys(this.db, 'either', [hash]);
-    return row;
+  async findActiveKey(hash: string): Promise<ActiveKeyWithTenant | undefined> {
+    const row = await this.db
+      .selectFrom('api_key as k')
+      .leftJoin('tenant as t', 't.id', 'k.tenant_id')
+      .select([
+        'k.id as key_id',
+        'k.tenant_id',
+        'k.hash',
+        'k.expires_at',
+        'k.limits',
+        'k.previous_hash',
+        'k.previous_valid_until',
+      ])
+      .selectAll('t')
+      .where('k.revoked_at', 'is', null)
+      .where((eb) => eb.or([eb('k.hash', '=', hash), eb('k.previous_hash', '=', hash)]))
+      .executeTakeFirst();
+    if (!row) return undefined;
+    const { key_id, tenant_id, hash: keyHash, expires_at, limits, previous_hash, previous_valid_until, ...t } = row;
+    return {
+      ...activeKeyOf({ id: key_id, tenant_id, hash: keyHash, expires_at, limits, previous_hash, previous_valid_until }),
+      // The tenant's columns are null together when the join found no row (its id is its primary key).
+      tenant: t.id === null ? undefined : tenantFromRow(t as Selectable<TenantTable>),
+    };
   }
 
   async getTenant(id: string): Promise<Tenant | undefined> {
@@ -521,7 +550,16 @@ async function activeKeys(
         : eb('id', 'in', values),
     )
     .execute();
-  return rows.map((k) => ({
+  return rows.map(activeKeyOf);
+}
+
+function activeKeyOf(
+  k: Pick<
+    Selectable<ApiKeyTable>,
+    'id' | 'tenant_id' | 'hash' | 'expires_at' | 'limits' | 'previous_hash' | 'previous_valid_until'
+  >,
+): ActiveKeyRow {
+  return {
     id: k.id,
     tenantId: k.tenant_id,
     hash: k.hash,
@@ -529,7 +567,7 @@ async function activeKeys(
     limits: k.limits ? (JSON.parse(k.limits) as KeyLimits) : null,
     previousHash: k.previous_hash,
     previousValidUntil: k.previous_valid_until === null ? null : Number(k.previous_valid_until),
-  }));
+  };
 }
 
 export async function bumpVersion(trx: Kysely<Database>): Promise<void> {

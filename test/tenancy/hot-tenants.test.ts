@@ -58,12 +58,15 @@ forEachDatabase('hot tenants', (suite) => {
       assert.ok(directory.cachedTenant('default'), 'the pinned tenant is in memory');
       assert.equal(directory.cachedTenant(seededTenantOf(0, TENANTS)), undefined);
 
-      // First use: a key's lookup reads its tenant once; the tenant's second key finds it in memory.
+      // First use: a key's lookup reads its tenant with it, in the same query (decision 0044: no separate tenant
+      // query); the tenant's second key finds it in memory.
       const first = await directory.key(sha256Hex(seededKey(0)));
       assert.equal(first?.tenant?.tenant.id, seededTenantOf(0, TENANTS));
-      assert.equal(repo.tenantFinds, 1);
-      await directory.key(sha256Hex(seededKey(TENANTS)));
-      assert.equal(repo.tenantFinds, 1, 'the second key of a cached tenant reads no tenant');
+      assert.equal(directory.keyCacheStats.tenantLookups, 1);
+      assert.equal(repo.tenantFinds, 0, 'no query of its own');
+      const second = await directory.key(sha256Hex(seededKey(TENANTS)));
+      assert.equal(second?.tenant, first?.tenant, 'the entry in memory, shared');
+      assert.equal(directory.keyCacheStats.tenantLookups, 1, 'the second key of a cached tenant reads no tenant');
 
       // Every tenant through a cache of 5: one query each, never more than 5 (+ the pinned one) in memory.
       let largest = 0;
@@ -72,7 +75,8 @@ forEachDatabase('hot tenants', (suite) => {
         assert.equal(entry?.tenant?.tenant.id, seededTenantOf(i, TENANTS));
         largest = Math.max(largest, directory.keyCacheStats.tenants);
       }
-      assert.equal(repo.tenantFinds, TENANTS);
+      assert.equal(directory.keyCacheStats.tenantLookups, TENANTS);
+      assert.equal(repo.tenantFinds, 0);
       assert.equal(largest, CACHE + 1);
       assert.equal(directory.keyCacheStats.tenantEvictions, TENANTS - CACHE);
       assert.equal(directory.cachedTenant(seededTenantOf(0, TENANTS)), undefined, 'tenant 0 was evicted');
