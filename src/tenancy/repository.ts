@@ -25,6 +25,25 @@ export interface ActiveKeyRow {
   previousValidUntil: number | null;
 }
 
+/** A tenant's place in the lists' order (newest first, then by id), for keyset paging. */
+export interface TenantCursor {
+  createdAt: number;
+  id: string;
+}
+
+/** `<created_at>.<id>`: the cursor of a tenant in links and the admin API's `next`. */
+export function tenantCursor(tenant: { createdAt: number; id: string }): string {
+  return `${tenant.createdAt}.${tenant.id}`;
+}
+
+/** A cursor from `tenantCursor`, or undefined when the text is not one. */
+export function parseTenantCursor(text: string): TenantCursor | undefined {
+  const dot = text.indexOf('.');
+  const createdAt = Number(text.slice(0, dot));
+  if (dot < 1 || !Number.isSafeInteger(createdAt)) return undefined;
+  return { createdAt, id: text.slice(dot + 1) };
+}
+
 /** A cold key's row with its tenant's, read together (decision 0044); `tenant` undefined: no such tenant row. */
 export interface ActiveKeyWithTenant extends ActiveKeyRow {
   tenant: Tenant | undefined;
@@ -188,16 +207,35 @@ export class TenancyRepository {
   }
 
   /**
-   * Newest first. `kind` separates operator-made tenants from bring-your-own-key ones. `after`: the page
-   * following the tenant with this creation time and id (keyset paging: `tenantCursor` of a page's last one).
+   * Newest first (then by id). `kind` separates operator-made tenants from bring-your-own-key ones; `q` keeps
+   * those whose id or name contains it (case-insensitive; a scan of the table, fine for an admin's search).
+   * Keyset paging on (created_at, id), `tenantCursor` of a row: `after` gives the page following that tenant,
+   * `before` the page preceding it (still in display order).
    */
   async listTenants(
-    options: { limit?: number; kind?: 'managed' | 'byok'; after?: { createdAt: number; id: string } } = {},
+    options: {
+      limit?: number;
+      kind?: 'managed' | 'byok';
+      q?: string | undefined;
+      after?: TenantCursor | undefined;
+      before?: TenantCursor | undefined;
+    } = {},
   ): Promise<Tenant[]> {
     let query = this.db.selectFrom('tenant').selectAll();
     if (options.kind === 'managed') query = query.where('byok_provider', 'is', null);
     if (options.kind === 'byok') query = query.where('byok_provider', 'is not', null);
-    const after = options.after;
+    const q = options.q?.trim().toLowerCase();
+    if (q) {
+      // LIKE with the search text's wildcards escaped: "a_b" finds "a_b", not "axb".
+      const pattern = `%${q.replace(/[\\%_]/g, (c) => `\\${c}`)}%`;
+      query = query.where((eb) =>
+        eb.or([
+          eb(sql`lower(${sql.ref('id')})`, 'like', sql`${pattern} escape '\\'`),
+          eb(sql`lower(${sql.ref('name')})`, 'like', sql`${pattern} escape '\\'`),
+        ]),
+      );
+    }
+    const { after, before } = options;
     if (after) {
       query = query.where((eb) =>
         eb.or([
@@ -205,12 +243,22 @@ export class TenancyRepository {
           eb.and([eb('created_at', '=', after.createdAt), eb('id', '>', after.id)]),
         ]),
       );
+    } else if (before) {
+      query = query.where((eb) =>
+        eb.or([
+          eb('created_at', '>', before.createdAt),
+          eb.and([eb('created_at', '=', before.createdAt), eb('id', '<', before.id)]),
+        ]),
+      );
     }
+    // The page before a cursor is read backwards from it (the nearest rows first), then put back in order.
+    const backwards = !after && before !== undefined;
     const rows = await query
-      .orderBy('created_at', 'desc')
-      .orderBy('id')
+      .orderBy('created_at', backwards ? 'asc' : 'desc')
+      .orderBy('id', backwards ? 'desc' : 'asc')
       .limit(options.limit ?? 500)
       .execute();
+    if (backwards) rows.reverse();
     return rows.map(tenantFromRow);
   }
 

@@ -54,7 +54,20 @@ export function keysTable(
   )}</tbody></table></div>`;
 }
 
-export function tenantsPage(input: Frame & { tenants: Tenant[]; defaultPreset: string }): SafeHtml {
+/** One page of `/admin/tenants`: the search, its tenants, and the cursors of the neighbouring pages. */
+export interface TenantListPage {
+  q: string;
+  tenants: Tenant[];
+  /** `before` for the previous page (undefined: this is the first). */
+  previous?: string | undefined;
+  /** `after` for the next page (undefined: this is the last). */
+  next?: string | undefined;
+}
+
+export function tenantsPage(input: Frame & { page: TenantListPage; defaultPreset: string }): SafeHtml {
+  const { q, tenants, previous, next } = input.page;
+  const link = (name: 'before' | 'after', cursor: string) =>
+    `/admin/tenants?${new URLSearchParams(q ? { q, [name]: cursor } : { [name]: cursor })}`;
   return adminLayout('tenants', input.csrf, {
     title: 'Tenants',
     body: html`
@@ -71,11 +84,20 @@ ${noticeBox(input.notice)}
   </form>
 </section>
 <section class="card">
-  <div class="card-head"><h2>All tenants</h2><span class="hint">${input.tenants.length} shown, newest first</span></div>
-  <div class="table-wrap"><table>
+  <form class="row" method="get" action="/admin/tenants" role="search">
+    <div class="field"><label for="q">Search</label><input id="q" name="q" type="search" value="${q}" maxlength="100" placeholder="tenant id or name"></div>
+    <button class="button secondary" type="submit">Search</button>
+  </form>
+</section>
+<section class="card">
+  <div class="card-head"><h2>${q ? `Tenants matching “${q}”` : 'All tenants'}</h2><span class="hint">${tenants.length} shown, newest first</span></div>
+  ${
+    tenants.length === 0
+      ? html`<p class="empty-row">No tenant${q ? ' matches' : ' here'}.</p>`
+      : html`<div class="table-wrap"><table class="tenants">
     <thead><tr><th>Tenant</th><th>Kind</th><th>Preset</th><th>Tier models</th><th>Created</th></tr></thead>
-    <tbody>${input.tenants.map(
-      (t) => html`<tr>
+    <tbody>${tenants.map(
+      (t) => html`<tr data-tenant="${t.id}">
       <td><div class="name"><a href="/admin/tenants/${encodeURIComponent(t.id)}">${t.name}</a></div><div class="sub mono">${t.id}</div></td>
       <td>${t.byokProvider ? html`<span class="badge accent">own ${t.byokProvider} key</span>` : html`<span class="badge">managed</span>`}</td>
       <td>${t.preset ?? html`<span class="muted">default</span>`}</td>
@@ -86,7 +108,12 @@ ${noticeBox(input.notice)}
       }</td>
       <td class="mono">${dateTime(t.createdAt)}</td></tr>`,
     )}</tbody>
-  </table></div>
+  </table></div>`
+  }
+  <div class="actions pager">
+    ${previous ? html`<a class="button secondary small" rel="prev" href="${link('before', previous)}">Previous</a>` : ''}
+    ${next ? html`<a class="button secondary small" rel="next" href="${link('after', next)}">Next</a>` : ''}
+  </div>
 </section>`,
   });
 }

@@ -1,20 +1,17 @@
 import type { FastifyInstance, FastifyRequest } from 'fastify';
 import { GatewayError } from '../../../core/errors.ts';
 import { createTenant, revokeLinks, setSuspended, updateTenantSettings } from '../../../tenancy/admin-operations.ts';
+import { parseTenantCursor, type TenantCursor, tenantCursor } from '../../../tenancy/repository.ts';
 import { adminOps, type DashboardDeps } from '../../deps.ts';
 import { adminForApi, jsonObject } from './request.ts';
 
 const MAX_PAGE = 500;
 
 /** `<createdAt>.<id>`, as `next` gives it. */
-function parseCursor(value: unknown): { createdAt: number; id: string } {
-  const text = typeof value === 'string' ? value : '';
-  const dot = text.indexOf('.');
-  const createdAt = Number(text.slice(0, dot));
-  if (dot < 1 || !Number.isSafeInteger(createdAt)) {
-    throw new GatewayError('invalid_request', 'after must be the `next` cursor of a previous page');
-  }
-  return { createdAt, id: text.slice(dot + 1) };
+function parseCursor(value: unknown): TenantCursor {
+  const cursor = parseTenantCursor(typeof value === 'string' ? value : '');
+  if (!cursor) throw new GatewayError('invalid_request', 'after must be the `next` cursor of a previous page');
+  return cursor;
 }
 
 /** `/admin/api/tenants`: list, create, read (with its keys), change a policy, issue and revoke dashboard links. */
@@ -39,7 +36,7 @@ export function registerAdminApiTenants(app: FastifyInstance, deps: DashboardDep
       ...(after ? { after } : {}),
     });
     const last = data.length === limit ? data.at(-1) : undefined;
-    return { data, next: last ? `${last.createdAt}.${last.id}` : null };
+    return { data, next: last ? tenantCursor(last) : null };
   });
 
   app.post('/admin/api/tenants', async (req, reply) => {
