@@ -255,6 +255,49 @@ export class Metrics {
   }
 
   /**
+   * The ledger's accounts in memory (decision 0043): billed accounts and tenants known to have none, loaded
+   * on first use and dropped when idle; cold loads and evictions since start.
+   */
+  watchLedgerCache(stats: () => { accounts: number; unbilled: number; loads: number; evictions: number }): void {
+    const registers = [this.registry];
+    new Gauge({
+      name: 'modro_ledger_accounts',
+      help: 'Billed accounts held in memory by the ledger (kind=accounts) and tenants remembered as not billed (kind=unbilled); both follow use, not the account table',
+      labelNames: ['kind'],
+      registers,
+      collect() {
+        const now = stats();
+        this.set({ kind: 'accounts' }, now.accounts);
+        this.set({ kind: 'unbilled' }, now.unbilled);
+      },
+    });
+    for (const [name, help, read] of [
+      [
+        'modro_ledger_account_loads_total',
+        'Cold loads of the ledger: one query for an account (or a tenant without one) not in memory',
+        (s: ReturnType<typeof stats>) => s.loads,
+      ],
+      [
+        'modro_ledger_account_evictions_total',
+        'Accounts and unbilled tenants the ledger dropped after billing.accountIdleMs without use',
+        (s: ReturnType<typeof stats>) => s.evictions,
+      ],
+    ] as const) {
+      let seen = 0;
+      new Counter({
+        name,
+        help,
+        registers,
+        collect() {
+          const value = read(stats());
+          if (value > seen) this.inc(value - seen);
+          seen = value;
+        },
+      });
+    }
+  }
+
+  /**
    * Webhook delivery (src/webhooks/): this process's attempts by outcome (delivered, retrying: failed and
    * scheduled again, failed: failed for good), and, read from the outbox at scrape time (one indexed query,
    * whichever process delivers), deliveries waiting and how late the oldest due one is.

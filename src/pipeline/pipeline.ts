@@ -83,9 +83,20 @@ export class Pipeline {
     this.#recorder = new Recorder(deps.usage, deps.metrics, deps.logger);
   }
 
-  /** Who is calling, from the request headers alone (throws GatewayError authentication_failed). */
+  /**
+   * Who is calling, from the request headers alone (throws GatewayError authentication_failed). The caller's
+   * billing state is in memory when this resolves: its account (or the knowledge that it has none) is loaded
+   * on the tenant's first request, with one query (decision 0043); a warm one answers synchronously.
+   */
   authenticate(headers: Readonly<Record<string, string | string[] | undefined>>): Caller | Promise<Caller> {
-    return this.#deps.auth.authenticate(headers);
+    const found = this.#deps.auth.authenticate(headers);
+    const ledger = this.#deps.ledger;
+    if (!ledger) return found;
+    const withAccount = (caller: Caller): Caller | Promise<Caller> => {
+      const cold = caller.ownKey === undefined ? ledger.use(caller.tenantId) : undefined;
+      return cold ? cold.then(() => caller) : caller;
+    };
+    return found instanceof Promise ? found.then(withAccount) : withAccount(found);
   }
 
   /** False for a caller no provider has verified yet (a new bring-your-own key): its body is budgeted. */

@@ -301,6 +301,7 @@ export async function createRuntime(options: RuntimeOptions): Promise<Runtime> {
     // SQLite serves one process per database: its earlier runs' holds are closed at start, nothing else can die.
     sweepIntervalMs: store.dialect === 'postgres' ? config.billing.sweepIntervalMs : 0,
     nodeTimeoutMs: config.billing.nodeTimeoutMs,
+    accountIdleMs: config.billing.accountIdleMs,
     onSwept: (closed) =>
       logger.warn(closed, 'holds left open by a stopped gateway process were closed (stale-hold sweep)'),
     onError: (err, during) => logger.error({ err, during }, 'ledger problem (entries are kept and retried)'),
@@ -440,6 +441,7 @@ export async function createRuntime(options: RuntimeOptions): Promise<Runtime> {
   });
   tenancyRef = tenancy;
   metrics.watchKeyCache(() => tenancy.directory.keyCacheStats);
+  metrics.watchLedgerCache(() => ledger.cacheStats);
   const auth = tenancy.auth;
   const channels = createChannelService({
     config,
