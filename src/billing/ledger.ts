@@ -960,9 +960,10 @@ export class Ledger {
   /**
    * Drops the accounts unused for `accountIdleMs` with no hold of this process open on them and no entry
    * waiting to be written, and the tenants without an account unused as long. Returns how many were dropped.
+   * `at`: the time to judge idleness at (default now; a test drops everything with a far future).
    */
-  evictIdle(): number {
-    const before = this.#now() - this.#idleMs();
+  evictIdle(at: number = this.#now()): number {
+    const before = at - this.#idleMs();
     let dropped = 0;
     for (const [tenantId, a] of this.#accounts) {
       if (a.lastUsed > before || a.holds > 0 || this.#pending.has(tenantId)) continue;
