@@ -26,29 +26,41 @@ export async function staleHoldCloses(
   /** Processes known alive (a fresh heartbeat, sweep.ts): their holds are left open, however old. */
   liveNodes: readonly string[] = [],
 ): Promise<NewEntry[]> {
-  let query = db
-    .selectFrom('ledger_entry as h')
-    .select(['h.tenant_id', 'h.hold_id', 'h.held_nano', 'h.key_id'])
-    .where('h.kind', '=', 'hold')
-    .where('h.at', '<', olderThan)
-    // An execution's hold is closed with its terminal state by the execution queue (docs/executions.md), which
-    // survives restarts; only one whose execution row was never written (it cannot be: same transaction) is left.
-    .where(({ not, exists, selectFrom }) =>
-      not(exists(selectFrom('execution as e').select('e.id').whereRef('e.id', '=', 'h.hold_id'))),
-    );
-  if (liveNodes.length > 0) query = query.where('h.node', 'not in', liveNodes);
-  const open = await query
-    .where(({ not, exists, selectFrom }) =>
-      not(
-        exists(
-          selectFrom('ledger_entry as c')
-            .select('c.id')
-            .whereRef('c.hold_id', '=', 'h.hold_id')
-            .where('c.kind', 'in', ['settle', 'release']),
+  // Only accounts holding something (`held_nano`, moved in the transaction of every hold and close, is the sum
+  // of their open holds): the accounts' table is read, not every hold the ledger ever had (ADR 0043). Read
+  // first, on its own, so the holds' query reads the entries of those accounts only (by the tenant index).
+  const holding = (await db.selectFrom('account').select('tenant_id').where('held_nano', '>', 0).execute()).map(
+    (r) => r.tenant_id,
+  );
+  const open: Array<{ tenant_id: string; hold_id: string | null; held_nano: number; key_id: string | null }> = [];
+  for (let i = 0; i < holding.length; i += 500) {
+    const tenants = holding.slice(i, i + 500);
+    let query = db
+      .selectFrom('ledger_entry as h')
+      .select(['h.tenant_id', 'h.hold_id', 'h.held_nano', 'h.key_id'])
+      .where('h.kind', '=', 'hold')
+      .where('h.at', '<', olderThan)
+      .where('h.tenant_id', 'in', tenants)
+      // An execution's hold is closed with its terminal state by the execution queue (docs/executions.md), which
+      // survives restarts; only one whose execution row was never written (it cannot be: same transaction) is left.
+      .where(({ not, exists, selectFrom }) =>
+        not(exists(selectFrom('execution as e').select('e.id').whereRef('e.id', '=', 'h.hold_id'))),
+      );
+    if (liveNodes.length > 0) query = query.where('h.node', 'not in', liveNodes);
+    const found = await query
+      .where(({ not, exists, selectFrom }) =>
+        not(
+          exists(
+            selectFrom('ledger_entry as c')
+              .select('c.id')
+              .whereRef('c.hold_id', '=', 'h.hold_id')
+              .where('c.kind', 'in', ['settle', 'release']),
+          ),
         ),
-      ),
-    )
-    .execute();
+      )
+      .execute();
+    open.push(...found);
+  }
   const entries: NewEntry[] = [];
   for (const row of open) {
     const holdId = row.hold_id!;
@@ -87,7 +99,8 @@ export async function lostCharges(
   onShort: (requestId: string, charged: number, cost: number) => void,
 ): Promise<NewEntry[]> {
   const entries: NewEntry[] = [];
-  const last = await db.selectFrom('ledger_entry').select(sql<number | null>`max(at)`.as('at')).executeTakeFirst();
+  // The newest entry by id (the primary key), not max(at), which would read the whole ledger.
+  const last = await db.selectFrom('ledger_entry').select('at').orderBy('id', 'desc').limit(1).executeTakeFirst();
   // A lost request's entries died within the last flush interval of the run, so its record is no older than
   // the ledger's last entry less the window (the window is kept for requests that ran long).
   const since = last?.at == null ? 0 : toSafeInt(last.at) - RECOVERY_WINDOW_MS;
