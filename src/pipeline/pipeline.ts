@@ -99,6 +99,11 @@ export class Pipeline {
     return found instanceof Promise ? found.then(withAccount) : withAccount(found);
   }
 
+  /** The caller's account (or the knowledge that it has none) in the ledger's memory; synchronous when warm. */
+  #accountInMemory(caller: Caller): Promise<void> | undefined {
+    return caller.ownKey === undefined ? this.#deps.ledger?.use(caller.tenantId) : undefined;
+  }
+
   /** False for a caller no provider has verified yet (a new bring-your-own key): its body is budgeted. */
   verified(caller: Caller): boolean {
     return this.#deps.auth.verified?.(caller) !== false;
@@ -333,6 +338,7 @@ export class Pipeline {
         headers: {},
       };
     }
+    await this.#accountInMemory(ctx.caller);
     const inPlan = planAccess(deps.ledger, deps.catalog, ctx.caller, ctx.request.model);
     if (!inPlan.ok) return { ok: false, error: inPlan.error, headers: this.#limitHeaders(ctx.caller) };
     const admitted = await admit({ ...ctx, caller: inPlan.caller }, deps, 'executions');
@@ -362,6 +368,8 @@ export class Pipeline {
     route: (ctx: C) => RouteDecision | Promise<RouteDecision>,
   ): Promise<({ ok: true; decision: RouteDecision } | ({ ok: false } & Failure)) & { ctx: C }> {
     const deps = this.#deps;
+    // Loaded at authentication; again here (a no-op when warm) in case it left memory while the body arrived.
+    await this.#accountInMemory(ctx.caller);
     const inPlan = planAccess(deps.ledger, deps.catalog, ctx.caller, ctx.request.model);
     if (!inPlan.ok) return { ok: false, error: inPlan.error, attempts: 0, ctx };
     if (inPlan.caller !== ctx.caller) ctx = { ...ctx, caller: inPlan.caller };
