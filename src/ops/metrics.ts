@@ -136,6 +136,7 @@ export class Metrics {
   watchExecutions(
     stats: () => { running: number; completed: number; failed: number; retried: number; reclaimed: number },
     queued?: () => Promise<number>,
+    upstreamCancels?: () => { cancelled: number; failed: number },
   ): void {
     const registers = [this.registry];
     if (queued) {
@@ -181,6 +182,23 @@ export class Metrics {
           seen[key] = value;
         },
       });
+    if (upstreamCancels) {
+      const cancels = { cancelled: 0, failed: 0 };
+      new Counter({
+        name: 'modro_execution_upstream_cancels_total',
+        help: 'Upstream jobs of executions that ended without a run to stop them, cancelled by this process (outcome=cancelled) or not (outcome=failed: refused, unreachable, no longer configured)',
+        labelNames: ['outcome'],
+        registers,
+        collect() {
+          const now = upstreamCancels();
+          for (const outcome of ['cancelled', 'failed'] as const) {
+            // Both series exist from the first scrape (at 0), so an alert on `failed` needs no `absent()`.
+            this.inc({ outcome }, Math.max(0, now[outcome] - cancels[outcome]));
+            cancels[outcome] = Math.max(cancels[outcome], now[outcome]);
+          }
+        },
+      });
+    }
     counter('modro_execution_retries_total', 'Runs that failed with a retryable code and were queued again', 'retried');
     counter(
       'modro_execution_leases_expired_total',
