@@ -56,7 +56,8 @@ export interface RunContext {
   tenantId: string;
   /**
    * Aborted on cancel, on the execution's deadline and on shutdown; on shutdown its reason is `'shutdown'` and the
-   * execution runs again later (a runner may leave its upstream job running for that run).
+   * execution runs again later. A runner leaves an upstream job recorded in `upstreamJob` running on any abort: the
+   * next run resumes it, or the execution's terminal write cancels it through `abandon` (decision 0042).
    */
   signal: AbortSignal;
   files: ExecutionFiles;
