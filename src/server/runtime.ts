@@ -521,6 +521,7 @@ export async function createRuntime(options: RuntimeOptions): Promise<Runtime> {
   metrics.watchExecutions(
     () => ({ running: executions.worker.running, ...executions.worker.counters }),
     () => executions.queue.queued(),
+    () => executions.abandoner.counters,
   );
 
   const runtime: Runtime = {
@@ -604,6 +605,8 @@ export async function createRuntime(options: RuntimeOptions): Promise<Runtime> {
       await executions.service.drain();
       await listener?.close();
       await executions.worker.stop(config.server.shutdownGraceMs);
+      // Upstream cancels of jobs left by ended executions (each bounded by its own 10 s deadline).
+      await executions.abandoner.drain();
       await prices.close();
       await discovery.close();
       await channelSource.close();
