@@ -236,6 +236,35 @@ forEachDatabase('ledger accounts on first use', (suite) => {
     }
   });
 
+  it('a cold load the database fails is not remembered: the next use tries again', async () => {
+    const { store } = await suite.fresh();
+    await seed(store, 1, 'down');
+    let failures = 1;
+    const flaky: KyselyPlugin = {
+      transformQuery: (args) => args.node,
+      async transformResult(args) {
+        if (failures > 0 && 'rows' in args.result && args.result.rows.some((r) => 'top' in r)) {
+          failures--;
+          throw new Error('connection lost');
+        }
+        return args.result;
+      },
+    };
+    const ledger = new Ledger({ db: store.db.withPlugin(flaky), dialect: store.dialect });
+    await ledger.start({ recover: false });
+    try {
+      await assert.rejects(async () => ledger.use('down0'), /connection lost/);
+      assert.deepEqual(
+        { accounts: ledger.cacheStats.accounts, unbilled: ledger.cacheStats.unbilled },
+        { accounts: 0, unbilled: 0 },
+      );
+      await ledger.use('down0');
+      assert.equal(ledger.account('down0')?.balanceNano, (await sums(store, 'down0')).balance);
+    } finally {
+      await ledger.close();
+    }
+  });
+
   it('cold loads racing the poll of another process’s entries count each entry once', async (t) => {
     if (suite.kind !== 'postgres') return t.skip('another process writing while this one loads: PostgreSQL');
     const db = await suite.fresh();
