@@ -11,12 +11,16 @@
  *   3. End to end on an idle queue: --e2e (default 200) executions submitted at c=4, each from its submission
  *      to its completion against the mock (the row's created_at → completed_at, in ms).
  *
- *   node bench/executions.ts [--quick] [--levels 1,16] [--duration-ms 5000] [--queued 10000] [--e2e 200]
+ *   node bench/executions.ts [--quick] [--levels 1,16] [--duration-ms 5000] [--queued 10000] [--e2e 200] [--pin]
+ *
+ * `--pin` (needs `taskset`, 2+ cores): the gateway (all its threads) on core 0, this process (the load) and the
+ * mock on the others, so the gateway's tail is not the load generator's share of the same cores.
  *
  * `npm run bench` runs it at the end (--quick there when the bench is quick); `npm run bench:executions` alone.
  */
+import { spawnSync } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { cpus, tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { DatabaseSync } from 'node:sqlite';
 import { setTimeout as sleep } from 'node:timers/promises';
@@ -51,6 +55,7 @@ const { values: args } = parseArgs({
     e2e: { type: 'string' },
     /** A copy of everything the gateway prints (for diagnosis, with MODRO_NODE_FLAGS adding --trace-gc). */
     'gateway-output': { type: 'string' },
+    pin: { type: 'boolean', default: false },
   },
 });
 const quick = args.quick === true;
@@ -63,6 +68,16 @@ for (const n of [...LEVELS, DURATION_MS, QUEUED, E2E]) {
 }
 
 const log = (line = '') => process.stdout.write(`${line}\n`);
+const PIN = args.pin === true;
+if (PIN && (cpus().length < 2 || spawnSync('which', ['taskset']).status !== 0)) {
+  process.stderr.write('bench/executions.ts --pin needs taskset and at least 2 cores\n');
+  process.exit(2);
+}
+const pin = (pid: number, cores: string) => {
+  if (spawnSync('taskset', ['-a', '-pc', cores, String(pid)], { stdio: 'ignore' }).status !== 0) {
+    throw new Error(`taskset could not pin ${pid} to ${cores}`);
+  }
+};
 const SMALL = JSON.stringify({
   model: 'fast',
   input: { max_tokens: 16, messages: [{ role: 'user', content: 'Summarise this in one line.' }] },
@@ -88,14 +103,30 @@ function count(db: DatabaseSync, where: string): number {
 async function main(): Promise<number> {
   let mock: Child | undefined;
   let gateway: GatewayChild | undefined;
-  const start = async (configPath: string) =>
-    spawnGateway(join(root, 'dist/cli/main.js'), configPath, dir, launcherNodeFlags(), args['gateway-output']);
+  const others = `1-${cpus().length - 1}`;
+  const start = async (configPath: string) => {
+    const child = await spawnGateway(
+      join(root, 'dist/cli/main.js'),
+      configPath,
+      dir,
+      launcherNodeFlags(),
+      args['gateway-output'],
+    );
+    if (PIN) pin(child.pid, '0');
+    return child;
+  };
   try {
     mock = await spawnIpcChild(join(here, 'mock-upstream.ts'));
+    if (PIN) {
+      pin(process.pid, others);
+      pin(mock.pid, others);
+    }
     const configPath = writeGatewayConfig(dir, mock.origin, MOCK_API_KEY);
     buildIfStale();
     const authorization = `Bearer ${BENCH_GATEWAY_KEY}`;
-    log(`Executions profile (SQLite, gateway from dist/ as ./modro start runs it; ${quick ? 'quick' : 'full'})`);
+    log(
+      `Executions profile (SQLite, gateway from dist/ as ./modro start runs it; ${quick ? 'quick' : 'full'}${PIN ? `; gateway pinned to core 0, load and mock to ${others}` : ''})`,
+    );
 
     // 1. Submissions, worker off.
     setExecutions(configPath, { enabled: false });

@@ -17,9 +17,17 @@ import { alreadyClosed, heartbeat, liveNodes, lockAccounts, markStopped, sweepSt
  * (table `ledger_entry`) as the truth (decision 0025, docs/billing.md). `hold` checks every limit and reserves
  * the amount in one synchronous step, so requests arriving together can never overdraw; holds and their
  * settlements reach the database in batches (no database round trip on the request path); manual entries
- * (credits, debits, deposits) are written before they answer. At start the balances are summed from the
- * ledger and the holds an earlier run left open are closed (settled at the recorded cost of their request,
- * else released).
+ * (credits, debits, deposits) are written before they answer. At start the holds an earlier run left open are
+ * closed (settled at the recorded cost of their request, else released).
+ *
+ * Accounts are in memory while in use (decision 0043): `use(tenant)` answers at once for an account in memory
+ * (or a tenant known to have none) and otherwise loads it with one query (its plan, cached balance and amount
+ * held, the month's spend, and the ledger's highest entry id at that instant); an account unused for
+ * `accountIdleMs` with nothing of this process open on it is dropped. The poll applies the other processes'
+ * entries to the accounts in memory only, each entry only above the id its account's load counted up to, so
+ * an entry is counted once. This process's own entries are applied when made; one it writes for an account
+ * not in memory (an execution's close, a sweep) is written under `#foreign`, a node name the poll treats as
+ * another process's.
  */
 
 export type { LedgerKind } from '../store/ledger-tables.ts';
@@ -74,6 +82,24 @@ interface AccountState {
   held: number;
   monthStart: number;
   monthSpend: number;
+  /** When a request, page or entry last used it (`now()`), for the idle eviction. */
+  lastUsed: number;
+  /** This process's holds on it that are still open in memory only (a loaded account is kept while any is). */
+  holds: number;
+  /** The highest entry id its load counted: the poll applies only entries above it. */
+  upTo: number;
+}
+
+/** What the ledger keeps in memory (tests, `modro_ledger_accounts`). */
+export interface LedgerCacheStats {
+  /** Billed accounts in memory. */
+  accounts: number;
+  /** Tenants known to have no account (not billed), remembered so their requests cost no query. */
+  unbilled: number;
+  /** Cold loads: one query each for an account (or a tenant without one) not in memory. */
+  loads: number;
+  /** Accounts and unbilled tenants dropped after `accountIdleMs` without use. */
+  evictions: number;
 }
 
 export interface LedgerOptions {
@@ -98,6 +124,11 @@ export interface LedgerOptions {
   nodeTimeoutMs?: number;
   /** A sweep round closed holds of stopped processes (settled and released counts). */
   onSwept?: (closed: { settled: number; released: number }) => void;
+  /**
+   * An account (or a tenant known to have none) unused for this long, with no hold of this process open and
+   * no entry waiting to be written, is dropped from memory; its next use loads it again. Default 10 minutes.
+   */
+  accountIdleMs?: number;
   now?: () => number;
   onError?: (err: unknown, during: string) => void;
 }
@@ -107,7 +138,17 @@ export class Ledger {
   readonly #db: Kysely<Database>;
   readonly #now: () => number;
   readonly #o: LedgerOptions;
+  /** The billed accounts in use (loaded on first use, dropped when idle): never every account. */
   readonly #accounts = new Map<string, AccountState>();
+  /** Tenants in use known to have no account: tenant → when last used. */
+  readonly #unbilled = new Map<string, number>();
+  /** Cold loads in flight, shared by concurrent callers. */
+  readonly #loading = new Map<string, Promise<void>>();
+  /** Entries queued or being written, per tenant: an account with any is not dropped. */
+  readonly #pending = new Map<string, number>();
+  #loads = 0;
+  #evictions = 0;
+  #evictor: NodeJS.Timeout | undefined;
   readonly #plans = new Map<string, Plan>();
   readonly #heldByKey = new Map<string, number>();
   /** Execution holds this process opened and has not seen closed (their key, for the key-quota check). */
@@ -133,7 +174,7 @@ export class Ledger {
    * left open (a gateway at start; never the CLI, which runs beside a live gateway).
    */
   async start({ recover }: { recover: boolean }): Promise<{ settled: number; released: number }> {
-    await this.#load();
+    await this.#loadPlans();
     const closed = recover ? await this.#recover() : { settled: 0, released: 0 };
     const pollMs = this.#o.pollMs;
     if (pollMs) {
@@ -149,6 +190,9 @@ export class Ledger {
       }, pollMs);
       this.#poller.unref();
     }
+    const idleMs = this.#idleMs();
+    this.#evictor = setInterval(() => this.evictIdle(), Math.max(1_000, Math.min(60_000, Math.floor(idleMs / 2))));
+    this.#evictor.unref();
     const sweepMs = this.#o.sweepIntervalMs;
     if (sweepMs) {
       await heartbeat(this.#db, this.node, this.#now());
@@ -173,20 +217,11 @@ export class Ledger {
         node: this.node,
         now,
         nodeTimeoutMs: this.#o.nodeTimeoutMs ?? 120_000,
+        writer: (tenantId) => this.#writerFor(tenantId),
       });
-      // An account this process has not polled yet: poll first (it reads the account and the others' entries,
-      // skipping these, which are this process's own), so that applying them below lands on a known account.
-      if (entries.some((e) => !this.#accounts.has(e.tenant_id))) {
-        while (this.#polling) await new Promise((resolve) => setTimeout(resolve, 5));
-        this.#polling = true;
-        try {
-          await this.#poll();
-        } finally {
-          this.#polling = false;
-        }
-      }
-      // Written under this process's node: the poll skips them, so they are applied here.
-      for (const entry of entries) this.#applyToMemory(entry);
+      // Those written under this process's node (accounts in memory) are applied here, the poll skips them;
+      // those of accounts not in memory were written under #foreign, for a later load or the poll to count.
+      for (const entry of entries) if (entry.node === this.node) this.#applyToMemory(entry);
       if (entries.length > 0) {
         const settled = entries.filter((e) => e.kind === 'settle').length;
         this.#o.onSwept?.({ settled, released: entries.length - settled });
@@ -205,13 +240,52 @@ export class Ledger {
       await this.#sweeping?.catch(() => {});
     }
     if (this.#poller) clearInterval(this.#poller);
+    if (this.#evictor) clearInterval(this.#evictor);
     if (this.#timer) clearTimeout(this.#timer);
     this.#timer = undefined;
     await this.flush();
     if (this.#sweeper) await markStopped(this.#db, this.node).catch(() => {});
   }
 
-  /** A tenant with an account is billed (bring-your-own-key callers never are: the pipeline skips them). */
+  /**
+   * Brings the tenant's billing state into memory: nothing to wait for when its account is in memory or it is
+   * known to have none (the warm path, synchronous), else a promise of the one query that loads it. Called
+   * for every caller at authentication (`Pipeline.authenticate`), so `billed`, `planOf` and `hold` answer
+   * from memory afterwards.
+   */
+  use(tenantId: string): Promise<void> | undefined {
+    const a = this.#accounts.get(tenantId);
+    if (a) {
+      a.lastUsed = this.#now();
+      return undefined;
+    }
+    if (this.#unbilled.has(tenantId)) {
+      this.#unbilled.set(tenantId, this.#now());
+      return undefined;
+    }
+    return this.#loadAccount(tenantId);
+  }
+
+  /** The account as this process sees it, loaded first if it is not in memory (pages, the admin API, the CLI). */
+  async view(tenantId: string): Promise<AccountView | undefined> {
+    await this.use(tenantId);
+    return this.account(tenantId);
+  }
+
+  /** What is in memory (tests, metrics). */
+  get cacheStats(): LedgerCacheStats {
+    return {
+      accounts: this.#accounts.size,
+      unbilled: this.#unbilled.size,
+      loads: this.#loads,
+      evictions: this.#evictions,
+    };
+  }
+
+  /**
+   * A tenant with an account is billed (bring-your-own-key callers never are: the pipeline skips them).
+   * Answers from memory: `use` must have been awaited for this tenant (authentication does it).
+   */
   billed(tenantId: string): boolean {
     return this.#accounts.has(tenantId);
   }
@@ -270,6 +344,10 @@ export class Ledger {
    * reserved by a conditional update of the account row so that processes sharing PostgreSQL never overdraw.
    */
   reserve(req: HoldRequest): HoldResult | Promise<HoldResult> {
+    // Not in memory (dropped between authentication and the hold, or a caller that did not `use` it): loaded
+    // first; a tenant without an account is then refused as before.
+    const cold = this.#accounts.has(req.tenantId) ? undefined : this.use(req.tenantId);
+    if (cold) return cold.then(() => this.reserve(req));
     return this.#o.shared ? this.#holdShared(req) : this.hold(req);
   }
 
@@ -361,7 +439,10 @@ export class Ledger {
         return true;
       },
       committed: () => {
-        if (written) this.#durable.set(req.requestId, { keyId: req.keyId, amountNano: need });
+        if (!written) return;
+        this.#durable.set(req.requestId, { keyId: req.keyId, amountNano: need });
+        // In the database now, closed by `closeDurableHold`: no longer a reason to keep the account in memory.
+        a.holds--;
       },
       forget: () => hold.forget(),
       refusal: () => new GatewayError('quota_exceeded', balanceMessage(need, Math.max(0, a.balance - a.held))),
@@ -382,6 +463,10 @@ export class Ledger {
     const held = close.heldNano;
     const charge = close.costNano === null ? 0 : Math.min(Math.max(0, Math.round(close.costNano)), held);
     const kind = close.costNano === null ? 'release' : 'settle';
+    // In memory now: written under this node and applied below (touched, so it stays until then). Not in
+    // memory: written under #foreign, so that a load or the poll counts it, and nothing is applied here.
+    const writer = this.#writerFor(close.tenantId);
+    const a = writer === this.node ? this.#accounts.get(close.tenantId) : undefined;
     await db
       .insertInto('ledger_entry')
       .values({
@@ -391,7 +476,7 @@ export class Ledger {
         hold_id: close.holdId,
         key_id: close.keyId,
         request_id: close.holdId,
-        node: this.node,
+        node: writer,
       })
       .execute();
     await db
@@ -402,8 +487,10 @@ export class Ledger {
     return {
       charged: charge,
       apply: () => {
-        const a = this.#accounts.get(close.tenantId);
-        if (!a) return;
+        if (!a || this.#accounts.get(close.tenantId) !== a) {
+          this.#forgetDurable(close.holdId);
+          return;
+        }
         a.held -= held;
         a.balance -= charge;
         this.#rollMonth(a);
@@ -458,6 +545,8 @@ export class Ledger {
   #reserveLocally(a: AccountState, req: HoldRequest): Hold & { forget(): void } {
     const need = req.amountNano;
     a.held += need;
+    a.holds++;
+    a.lastUsed = this.#now();
     if (req.keyId !== null) this.#heldByKey.set(req.keyId, (this.#heldByKey.get(req.keyId) ?? 0) + need);
     this.#open++;
     let closed = false;
@@ -465,6 +554,7 @@ export class Ledger {
       closed = true;
       this.#open--;
       a.held -= need;
+      a.holds--;
       if (req.keyId !== null) {
         const left = (this.#heldByKey.get(req.keyId) ?? 0) - need;
         if (left > 0) this.#heldByKey.set(req.keyId, left);
@@ -533,7 +623,8 @@ export class Ledger {
     }
     const takesMoney = input.kind === 'debit' || input.kind === 'refund';
     if (!takesMoney) await this.#ensureAccount(tenantId);
-    else if (!this.#accounts.has(tenantId)) {
+    else await this.use(tenantId);
+    if (!this.#accounts.has(tenantId)) {
       throw new GatewayError('not_found', `Tenant '${tenantId}' has no billed account`);
     }
     // From here on synchronous: what is available cannot change between the check and the entries.
@@ -618,6 +709,7 @@ export class Ledger {
    * Only billed accounts choose; a downgrade's cap counts the month's spend so far.
    */
   async choosePlan(tenantId: string, planId: string): Promise<AccountView> {
+    await this.use(tenantId);
     if (!this.#accounts.has(tenantId)) {
       throw new GatewayError('invalid_request', 'This account is not billed, so it has no plan to choose');
     }
@@ -655,6 +747,7 @@ export class Ledger {
 
   #enqueue(entry: NewEntry): void {
     this.#queue.push(entry);
+    this.#pending.set(entry.tenant_id, (this.#pending.get(entry.tenant_id) ?? 0) + 1);
     if (!this.#timer) {
       this.#timer = setTimeout(() => {
         this.#timer = undefined;
@@ -721,6 +814,11 @@ export class Ledger {
       }
       return closed.size === 0 ? [] : batch.filter((e) => isClose(e) && closed.has(e.hold_id!));
     });
+    for (const entry of batch) {
+      const left = (this.#pending.get(entry.tenant_id) ?? 0) - 1;
+      if (left > 0) this.#pending.set(entry.tenant_id, left);
+      else this.#pending.delete(entry.tenant_id);
+    }
     for (const entry of dropped) {
       this.#applyToMemory({ ...entry, amount_nano: -entry.amount_nano, held_nano: -entry.held_nano });
       this.#o.onError?.(
@@ -731,7 +829,10 @@ export class Ledger {
   }
 
   async #ensureAccount(tenantId: string): Promise<void> {
-    if (this.#accounts.has(tenantId)) return;
+    if (this.#accounts.has(tenantId)) {
+      this.use(tenantId);
+      return;
+    }
     const tenant = await this.#db
       .selectFrom('tenant')
       .select(['id', 'byok_provider'])
@@ -746,9 +847,11 @@ export class Ledger {
       .values({ tenant_id: tenantId, plan_id: null, balance_nano: 0, held_nano: 0, created_at: this.#now() })
       .onConflict((oc) => oc.column('tenant_id').doNothing())
       .execute();
-    if (!this.#accounts.has(tenantId)) {
-      this.#accounts.set(tenantId, { planId: null, balance: 0, held: 0, monthStart: 0, monthSpend: 0 });
-    }
+    // The account may have existed (opened by another process, with entries): loaded, not assumed empty. A
+    // load that began before the insert may have found none: it ends first.
+    await this.#loading.get(tenantId);
+    this.#unbilled.delete(tenantId);
+    await this.use(tenantId);
   }
 
   #rollMonth(a: AccountState): void {
@@ -759,47 +862,128 @@ export class Ledger {
     }
   }
 
-  async #load(): Promise<void> {
+  #idleMs(): number {
+    return this.#o.accountIdleMs ?? 600_000;
+  }
+
+  /**
+   * The node name an entry for this tenant is written under outside the batched writer: this process's own
+   * when the account is in memory (the caller applies it to memory; touched so it stays until then), else
+   * `#foreign`, which the poll and a later load count like another process's entry.
+   */
+  #writerFor(tenantId: string): string {
+    const a = this.#accounts.get(tenantId);
+    if (!a) return this.#foreign;
+    a.lastUsed = this.#now();
+    return this.node;
+  }
+
+  get #foreign(): string {
+    return `${this.node}~`;
+  }
+
+  /** Plans (a small table) and the poll's starting point; no account is read at start. */
+  async #loadPlans(): Promise<void> {
     const db = this.#db;
-    const month = monthStart(this.#now());
-    const [plans, accounts, sums, spend, last] = await Promise.all([
+    const [plans, last] = await Promise.all([
       db.selectFrom('plan').selectAll().execute(),
-      db.selectFrom('account').select(['tenant_id', 'plan_id']).execute(),
-      db
-        .selectFrom('ledger_entry')
-        .select(['tenant_id', sql<number>`sum(amount_nano)`.as('balance'), sql<number>`sum(held_nano)`.as('held')])
-        .groupBy('tenant_id')
-        .execute(),
-      db
-        .selectFrom('ledger_entry')
-        .select(['tenant_id', sql<number>`sum(-amount_nano)`.as('spent')])
-        .where('kind', '=', 'settle')
-        .where('at', '>=', month)
-        .groupBy('tenant_id')
-        .execute(),
       db.selectFrom('ledger_entry').select(sql<number | null>`max(id)`.as('id')).executeTakeFirst(),
     ]);
     this.#plans.clear();
     for (const p of plans) this.#plans.set(p.id, planFromRow(p));
-    for (const row of accounts) {
-      this.#accounts.set(row.tenant_id, { planId: row.plan_id, balance: 0, held: 0, monthStart: month, monthSpend: 0 });
-    }
-    for (const row of sums) {
-      const a = this.#accounts.get(row.tenant_id);
-      if (!a) continue;
-      a.balance = toSafeInt(row.balance ?? 0);
-      a.held = toSafeInt(row.held ?? 0);
-    }
-    for (const row of spend) {
-      const a = this.#accounts.get(row.tenant_id);
-      if (a) a.monthSpend = toSafeInt(row.spent ?? 0);
-    }
     this.#lastSeenId = last?.id == null ? 0 : toSafeInt(last.id);
+  }
+
+  /** One cold load, shared by the concurrent callers of the same tenant. */
+  #loadAccount(tenantId: string): Promise<void> {
+    const running = this.#loading.get(tenantId);
+    if (running) return running;
+    const load = this.#fetchAccount(tenantId).finally(() => this.#loading.delete(tenantId));
+    this.#loading.set(tenantId, load);
+    return load;
+  }
+
+  /**
+   * Reads one account in one statement: its plan, cached balance and amount held (moved in the same
+   * transaction as its entries, so they are exactly the entries committed), the month's settlements, and the
+   * ledger's highest entry id `top`, all in one snapshot. The poll applies to it only entries above `top`. If
+   * the poll went past `top` while the query ran, the others' entries it passed for this tenant (skipped: the
+   * account was not in memory yet) are read and added before the account goes in.
+   */
+  async #fetchAccount(tenantId: string): Promise<void> {
+    this.#loads++;
+    const month = monthStart(this.#now());
+    const rows = await sql<{
+      plan_id: string | null;
+      balance_nano: unknown;
+      held_nano: unknown;
+      spent: unknown;
+      top: unknown;
+    }>`
+      select a.plan_id, a.balance_nano, a.held_nano,
+        (select coalesce(sum(-e.amount_nano), 0) from ledger_entry e
+          where e.tenant_id = a.tenant_id and e.kind = 'settle' and e.at >= ${month}) as spent,
+        (select coalesce(max(e.id), 0) from ledger_entry e) as top
+      from account a where a.tenant_id = ${tenantId}`.execute(this.#db);
+    const row = rows.rows[0];
+    if (!row) {
+      this.#unbilled.set(tenantId, this.#now());
+      return;
+    }
+    const a: AccountState = {
+      planId: row.plan_id,
+      balance: toSafeInt(row.balance_nano),
+      held: toSafeInt(row.held_nano),
+      monthStart: month,
+      monthSpend: toSafeInt(row.spent),
+      lastUsed: this.#now(),
+      holds: 0,
+      upTo: toSafeInt(row.top),
+    };
+    while (this.#lastSeenId > a.upTo) {
+      const to = this.#lastSeenId;
+      const passed = await this.#db
+        .selectFrom('ledger_entry')
+        .select(['amount_nano', 'held_nano', 'kind', 'at'])
+        .where('tenant_id', '=', tenantId)
+        .where('id', '>', a.upTo)
+        .where('id', '<=', to)
+        .where('node', '<>', this.node)
+        .execute();
+      for (const e of passed) this.#applyEntry(a, toSafeInt(e.amount_nano), toSafeInt(e.held_nano), e.kind, e.at);
+      a.upTo = to;
+    }
+    this.#unbilled.delete(tenantId);
+    this.#accounts.set(tenantId, a);
+  }
+
+  /**
+   * Drops the accounts unused for `accountIdleMs` with no hold of this process open on them and no entry
+   * waiting to be written, and the tenants without an account unused as long. Returns how many were dropped.
+   * `at`: the time to judge idleness at (default now; a test drops everything with a far future).
+   */
+  evictIdle(at: number = this.#now()): number {
+    const before = at - this.#idleMs();
+    let dropped = 0;
+    for (const [tenantId, a] of this.#accounts) {
+      if (a.lastUsed > before || a.holds > 0 || this.#pending.has(tenantId)) continue;
+      this.#accounts.delete(tenantId);
+      dropped++;
+    }
+    for (const [tenantId, lastUsed] of this.#unbilled) {
+      if (lastUsed > before) continue;
+      this.#unbilled.delete(tenantId);
+      dropped++;
+    }
+    this.#evictions += dropped;
+    return dropped;
   }
 
   /**
    * What an earlier, killed run left (recovery.ts): its open holds closed, and the requests it served and
-   * recorded whose ledger entries died with it charged. Applied to memory and written before serving.
+   * recorded whose ledger entries died with it charged. Applied to memory and written before serving. The
+   * open holds are read directly, not through the accounts; the closes are written before the accounts of the
+   * lost charges are loaded (a load then counts them, as this process's entries).
    */
   async #recover(): Promise<{ settled: number; released: number }> {
     const now = this.#now();
@@ -808,9 +992,11 @@ export class Ledger {
     const live = this.#o.shared ? await liveNodes(this.#db, now - (this.#o.nodeTimeoutMs ?? 120_000)) : [];
     const closes = await staleHoldCloses(this.#db, olderThan, now, live);
     for (const entry of closes) this.#applyRecovered(entry);
+    await this.flush();
     const lost = await lostCharges(
       this.#db,
-      (tenantId) => {
+      async (tenantId) => {
+        await this.use(tenantId);
         const a = this.#accounts.get(tenantId);
         return a ? a.balance - a.held : undefined;
       },
@@ -829,31 +1015,44 @@ export class Ledger {
   #applyRecovered(entry: NewEntry): void {
     this.#applyToMemory(entry);
     this.#queue.push(entry);
+    this.#pending.set(entry.tenant_id, (this.#pending.get(entry.tenant_id) ?? 0) + 1);
   }
 
   /** An entry's effect on this process's view of its account (balance, held, month's spend). */
   #applyToMemory(entry: NewEntry): void {
     const a = this.#accounts.get(entry.tenant_id);
-    if (!a) return;
-    a.balance += entry.amount_nano;
-    a.held += entry.held_nano;
-    if (entry.kind === 'settle') {
+    if (a) this.#applyEntry(a, entry.amount_nano, entry.held_nano, entry.kind, entry.at);
+  }
+
+  #applyEntry(a: AccountState, amount: number, held: number, kind: string, at: unknown): void {
+    a.balance += amount;
+    a.held += held;
+    if (kind === 'settle') {
       this.#rollMonth(a);
-      a.monthSpend -= entry.amount_nano;
+      if (toSafeInt(at) >= a.monthStart) a.monthSpend -= amount;
     }
   }
 
-  /** Entries written by other processes (the CLI), and plan or account changes made there. */
+  /**
+   * Entries written by other processes (the CLI, other gateways), applied to the accounts in memory (the
+   * others are counted when loaded); plan changes and newly opened accounts of the tenants in memory, read by
+   * primary key in chunks: the cost follows the accounts in use, not the table.
+   */
   async #poll(): Promise<void> {
     const db = this.#db;
-    // Accounts before entries: an account is written before its first entry, so every entry read has one.
-    const [plans, accounts] = await Promise.all([
-      db.selectFrom('plan').selectAll().execute(),
-      db.selectFrom('account').select(['tenant_id', 'plan_id']).execute(),
-    ]);
+    const plans = await db.selectFrom('plan').selectAll().execute();
+    // Accounts before entries: an account is written before its first entry.
+    const ids = [...this.#accounts.keys(), ...this.#unbilled.keys()];
+    const accounts: Array<{ tenant_id: string; plan_id: string | null }> = [];
+    for (let i = 0; i < ids.length; i += POLL_CHUNK) {
+      const chunk = ids.slice(i, i + POLL_CHUNK);
+      accounts.push(
+        ...(await db.selectFrom('account').select(['tenant_id', 'plan_id']).where('tenant_id', 'in', chunk).execute()),
+      );
+    }
     const rows = await db
       .selectFrom('ledger_entry')
-      .select(['id', 'tenant_id', 'amount_nano', 'held_nano', 'node', 'kind', 'hold_id'])
+      .select(['id', 'tenant_id', 'amount_nano', 'held_nano', 'node', 'kind', 'hold_id', 'at'])
       .where('id', '>', this.#lastSeenId)
       .orderBy('id')
       .limit(10_000)
@@ -862,14 +1061,8 @@ export class Ledger {
     for (const row of accounts) {
       const a = this.#accounts.get(row.tenant_id);
       if (a) a.planId = row.plan_id;
-      else
-        this.#accounts.set(row.tenant_id, {
-          planId: row.plan_id,
-          balance: 0,
-          held: 0,
-          monthStart: monthStart(this.#now()),
-          monthSpend: 0,
-        });
+      // Opened since (by the CLI or another process): billed from its next use, which loads it.
+      else this.#unbilled.delete(row.tenant_id);
     }
     for (const row of rows) {
       this.#lastSeenId = Math.max(this.#lastSeenId, toSafeInt(row.id));
@@ -877,12 +1070,15 @@ export class Ledger {
       // An execution's hold this process opened and another closed (docs/executions.md): no longer open here.
       if (row.hold_id !== null && (row.kind === 'settle' || row.kind === 'release')) this.#forgetDurable(row.hold_id);
       const a = this.#accounts.get(row.tenant_id);
-      if (!a) continue;
-      a.balance += toSafeInt(row.amount_nano);
-      a.held += toSafeInt(row.held_nano);
+      // Not in memory (counted when loaded), or counted by its load already.
+      if (!a || toSafeInt(row.id) <= a.upTo) continue;
+      this.#applyEntry(a, toSafeInt(row.amount_nano), toSafeInt(row.held_nano), row.kind, row.at);
     }
   }
 }
+
+/** Tenants per `in (…)` of the poll's account read (well under SQLite's and PostgreSQL's parameter limits). */
+const POLL_CHUNK = 500;
 
 function balanceMessage(need: number, left: number): string {
   return `Insufficient balance: this request needs a hold of $${formatUsd(need)} and $${formatUsd(Math.max(0, left))} is available`;

@@ -1,5 +1,4 @@
 import { type Kysely, sql } from 'kysely';
-import { findDimId } from '../store/interning.ts';
 import type { Database } from '../store/schema.ts';
 import { toSafeInt } from '../store/usage.ts';
 import { blankEntry, type NewEntry } from './entries.ts';
@@ -27,29 +26,41 @@ export async function staleHoldCloses(
   /** Processes known alive (a fresh heartbeat, sweep.ts): their holds are left open, however old. */
   liveNodes: readonly string[] = [],
 ): Promise<NewEntry[]> {
-  let query = db
-    .selectFrom('ledger_entry as h')
-    .select(['h.tenant_id', 'h.hold_id', 'h.held_nano', 'h.key_id'])
-    .where('h.kind', '=', 'hold')
-    .where('h.at', '<', olderThan)
-    // An execution's hold is closed with its terminal state by the execution queue (docs/executions.md), which
-    // survives restarts; only one whose execution row was never written (it cannot be: same transaction) is left.
-    .where(({ not, exists, selectFrom }) =>
-      not(exists(selectFrom('execution as e').select('e.id').whereRef('e.id', '=', 'h.hold_id'))),
-    );
-  if (liveNodes.length > 0) query = query.where('h.node', 'not in', liveNodes);
-  const open = await query
-    .where(({ not, exists, selectFrom }) =>
-      not(
-        exists(
-          selectFrom('ledger_entry as c')
-            .select('c.id')
-            .whereRef('c.hold_id', '=', 'h.hold_id')
-            .where('c.kind', 'in', ['settle', 'release']),
+  // Only accounts holding something (`held_nano`, moved in the transaction of every hold and close, is the sum
+  // of their open holds): the accounts' table is read, not every hold the ledger ever had (ADR 0043). Read
+  // first, on its own, so the holds' query reads the entries of those accounts only (by the tenant index).
+  const holding = (await db.selectFrom('account').select('tenant_id').where('held_nano', '>', 0).execute()).map(
+    (r) => r.tenant_id,
+  );
+  const open: Array<{ tenant_id: string; hold_id: string | null; held_nano: number; key_id: string | null }> = [];
+  for (let i = 0; i < holding.length; i += 500) {
+    const tenants = holding.slice(i, i + 500);
+    let query = db
+      .selectFrom('ledger_entry as h')
+      .select(['h.tenant_id', 'h.hold_id', 'h.held_nano', 'h.key_id'])
+      .where('h.kind', '=', 'hold')
+      .where('h.at', '<', olderThan)
+      .where('h.tenant_id', 'in', tenants)
+      // An execution's hold is closed with its terminal state by the execution queue (docs/executions.md), which
+      // survives restarts; only one whose execution row was never written (it cannot be: same transaction) is left.
+      .where(({ not, exists, selectFrom }) =>
+        not(exists(selectFrom('execution as e').select('e.id').whereRef('e.id', '=', 'h.hold_id'))),
+      );
+    if (liveNodes.length > 0) query = query.where('h.node', 'not in', liveNodes);
+    const found = await query
+      .where(({ not, exists, selectFrom }) =>
+        not(
+          exists(
+            selectFrom('ledger_entry as c')
+              .select('c.id')
+              .whereRef('c.hold_id', '=', 'h.hold_id')
+              .where('c.kind', 'in', ['settle', 'release']),
+          ),
         ),
-      ),
-    )
-    .execute();
+      )
+      .execute();
+    open.push(...found);
+  }
   const entries: NewEntry[] = [];
   for (const row of open) {
     const holdId = row.hold_id!;
@@ -76,42 +87,55 @@ export async function staleHoldCloses(
 
 /**
  * Requests a killed process served and recorded but whose hold and settlement never reached the ledger:
- * a hold and its settlement each, at most what the account has available (`available`; undefined: not
- * billed). Looks at each account's records from shortly before its last entry.
+ * a hold and its settlement each, at most what the account has available (`available`, which may load the
+ * account; undefined: not billed). Reads the billed tenants' charged records since shortly before the
+ * ledger's last entry (one query, whatever the number of accounts), then, per tenant found, keeps those from
+ * shortly before that account's own last entry.
  */
 export async function lostCharges(
   db: Kysely<Database>,
-  available: (tenantId: string) => number | undefined,
+  available: (tenantId: string) => number | undefined | Promise<number | undefined>,
   at: number,
   onShort: (requestId: string, charged: number, cost: number) => void,
 ): Promise<NewEntry[]> {
   const entries: NewEntry[] = [];
-  const accounts = await db.selectFrom('account').select(['tenant_id', 'created_at']).execute();
-  for (const account of accounts) {
-    const tenantId = account.tenant_id;
-    let left = available(tenantId);
-    const dim = await findDimId(db, tenantId);
-    if (left === undefined || dim === undefined) continue;
-    const last = await db
+  // The newest entry by id (the primary key), not max(at), which would read the whole ledger.
+  const last = await db.selectFrom('ledger_entry').select('at').orderBy('id', 'desc').limit(1).executeTakeFirst();
+  // A lost request's entries died within the last flush interval of the run, so its record is no older than
+  // the ledger's last entry less the window (the window is kept for requests that ran long).
+  const since = last?.at == null ? 0 : toSafeInt(last.at) - RECOVERY_WINDOW_MS;
+  const found = await db
+    .selectFrom('usage_record as u')
+    .innerJoin('usage_dim as d', 'd.id', 'u.tenant_id')
+    .innerJoin('account as a', 'a.tenant_id', 'd.value')
+    .select(['a.tenant_id', 'a.created_at', 'u.request_id', 'u.cost_nano_usd', 'u.at'])
+    .where('u.at', '>=', since)
+    .where('u.cost_nano_usd', '>', 0)
+    // Runs of executions (request id `exec_…-N`) are charged by their execution's settlement, not per record.
+    .where(sql<boolean>`substr(u.request_id, 1, 5) <> 'exec_'`)
+    .where(({ not, exists, selectFrom }) =>
+      not(exists(selectFrom('ledger_entry as l').select('l.id').whereRef('l.hold_id', '=', 'u.request_id'))),
+    )
+    .orderBy('u.id')
+    .execute();
+  const byTenant = new Map<string, typeof found>();
+  for (const row of found) {
+    const list = byTenant.get(row.tenant_id);
+    if (list) list.push(row);
+    else byTenant.set(row.tenant_id, [row]);
+  }
+  for (const [tenantId, records] of byTenant) {
+    let left = await available(tenantId);
+    if (left === undefined) continue;
+    const lastOwn = await db
       .selectFrom('ledger_entry')
       .select(sql<number | null>`max(at)`.as('at'))
       .where('tenant_id', '=', tenantId)
       .executeTakeFirst();
-    const createdAt = toSafeInt(account.created_at);
-    const since = Math.max(createdAt, (last?.at == null ? createdAt : toSafeInt(last.at)) - RECOVERY_WINDOW_MS);
-    const records = await db
-      .selectFrom('usage_record as u')
-      .select(['u.request_id', 'u.cost_nano_usd'])
-      .where('u.tenant_id', '=', dim)
-      .where('u.at', '>=', since)
-      .where('u.cost_nano_usd', '>', 0)
-      // Runs of executions (request id `exec_…-N`) are charged by their execution's settlement, not per record.
-      .where(sql<boolean>`substr(u.request_id, 1, 5) <> 'exec_'`)
-      .where(({ not, exists, selectFrom }) =>
-        not(exists(selectFrom('ledger_entry as l').select('l.id').whereRef('l.hold_id', '=', 'u.request_id'))),
-      )
-      .execute();
+    const createdAt = toSafeInt(records[0]!.created_at);
+    const from = Math.max(createdAt, (lastOwn?.at == null ? createdAt : toSafeInt(lastOwn.at)) - RECOVERY_WINDOW_MS);
     for (const record of records) {
+      if (toSafeInt(record.at) < from) continue;
       const cost = toSafeInt(record.cost_nano_usd);
       const charge = Math.max(0, Math.min(cost, left));
       if (charge < cost) onShort(record.request_id, charge, cost);

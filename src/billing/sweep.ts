@@ -55,8 +55,14 @@ export async function markStopped(db: Kysely<Database>, node: string): Promise<v
 export async function sweepStaleHolds(
   db: Kysely<Database>,
   dialect: SqlDialect,
-  options: { node: string; now: number; nodeTimeoutMs: number },
-): Promise<NewEntry[]> {
+  options: {
+    node: string;
+    now: number;
+    nodeTimeoutMs: number;
+    /** The node name each tenant's entries are written under (default `node`; the ledger's, decision 0043). */
+    writer?: (tenantId: string) => string;
+  },
+): Promise<Array<NewEntry & { node: string }>> {
   const { node, now } = options;
   const cutoff = now - options.nodeTimeoutMs;
   // Cheap when nothing died (the usual case): one read of the small heartbeat table.
@@ -81,7 +87,7 @@ export async function sweepStaleHolds(
             dead,
             candidates.map((h) => h.hold_id!),
           );
-    const entries: NewEntry[] = [];
+    const entries: Array<NewEntry & { node: string }> = [];
     for (const row of open) {
       const holdId = row.hold_id!;
       const held = toSafeInt(row.held_nano);
@@ -99,13 +105,11 @@ export async function sweepStaleHolds(
         key_id: row.key_id,
         request_id: holdId,
         reason: `swept: the process that held it (${row.node}) stopped beating`,
+        node: options.writer?.(row.tenant_id) ?? node,
       });
     }
     if (entries.length > 0) {
-      await tx
-        .insertInto('ledger_entry')
-        .values(entries.map((e) => ({ ...e, node })))
-        .execute();
+      await tx.insertInto('ledger_entry').values(entries).execute();
       const deltas = new Map<string, { amount: number; held: number }>();
       for (const e of entries) {
         const d = deltas.get(e.tenant_id) ?? { amount: 0, held: 0 };

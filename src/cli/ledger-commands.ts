@@ -60,7 +60,7 @@ export async function runLedgerCommand(
       return result.ok ? 0 : 1;
     }
     if (group === 'ledger' && action === 'balance') {
-      const account = ledger.account(needTarget('tenant'));
+      const account = await ledger.view(needTarget('tenant'));
       if (!account) throw new GatewayError('not_found', `Tenant '${target}' has no billed account`);
       if (values.json) json(account);
       else {

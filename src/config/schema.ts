@@ -408,6 +408,11 @@ export const configSchema = z.strictObject({
        */
       nodeTimeoutMs: positiveInt.default(120_000),
       /**
+       * Accounts are loaded into memory on first use (decision 0043); one unused this long, with no hold of the
+       * process open on it, is dropped (its next request loads it again with one query).
+       */
+      accountIdleMs: z.number().int().min(60_000).default(600_000),
+      /**
        * Deposits through Stripe Checkout (docs/billing.md): the admin API creates a Checkout session, Stripe's
        * signed `checkout.session.completed` webhook at `POST /webhooks/stripe` credits the account. Unset: off.
        */

@@ -56,7 +56,8 @@ export interface RunContext {
   tenantId: string;
   /**
    * Aborted on cancel, on the execution's deadline and on shutdown; on shutdown its reason is `'shutdown'` and the
-   * execution runs again later (a runner may leave its upstream job running for that run).
+   * execution runs again later. A runner leaves an upstream job recorded in `upstreamJob` running on any abort: the
+   * next run resumes it, or the execution's terminal write cancels it through `abandon` (decision 0042).
    */
   signal: AbortSignal;
   files: ExecutionFiles;
@@ -115,6 +116,14 @@ export interface ExecutionRunner {
   /** The most this input can cost, in nano-dollars: the amount held on the balance at submission. */
   estimateNanoUsd(model: ExecutionModel, input: unknown): number;
   run(model: ExecutionModel, input: unknown, ctx: RunContext): Promise<RunResult>;
+  /**
+   * Stops an upstream job an execution recorded (decision 0038) when the execution ended without a run to stop it
+   * (cancelled while queued, out of time or attempts before its next run, failed after a run that left it):
+   * the provider's cancel or delete, with the key the job names (decision 0042). Resolves once the provider
+   * accepted it (or the job is already gone); throws a GatewayError when it refused or could not be reached.
+   * Runners without upstream jobs leave it out.
+   */
+  abandon?(job: UpstreamJob, ctx: { executionId: string; tenantId: string }): Promise<void>;
 }
 
 /** One webhook message to deliver (Standard Webhooks); enqueued in the same transaction as the state change. */

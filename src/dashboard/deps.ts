@@ -31,7 +31,7 @@ export interface DashboardDeps {
   /** Balances, plans and manual entries (docs/billing.md). */
   ledger: Pick<
     Ledger,
-    'manual' | 'account' | 'openAccount' | 'savePlan' | 'assignPlan' | 'plans' | 'planOf' | 'choosePlan'
+    'manual' | 'account' | 'view' | 'openAccount' | 'savePlan' | 'assignPlan' | 'plans' | 'planOf' | 'choosePlan'
   >;
   /** Deposits through Stripe Checkout; undefined unless `billing.stripe` is set. */
   stripe: Pick<StripeDeposits, 'checkout' | 'amountOf'> | undefined;

@@ -8,6 +8,7 @@ import type { Pipeline } from '../pipeline/pipeline.ts';
 import type { Router } from '../router/router.ts';
 import type { SqlDialect } from '../store/migrations/column-types.ts';
 import type { Database } from '../store/schema.ts';
+import { UpstreamJobAbandoner } from './abandon.ts';
 import { ExecutionQueue } from './queue.ts';
 import { type ModelResolver, RunnerRegistry } from './registry.ts';
 import { ExecutionService } from './service.ts';
@@ -47,6 +48,8 @@ export interface Executions {
   registry: RunnerRegistry;
   service: ExecutionService;
   worker: ExecutionWorker;
+  /** Cancels upstream the jobs of executions that ended without a run to stop them (decision 0042). */
+  abandoner: UpstreamJobAbandoner;
 }
 
 export function createExecutions(deps: ExecutionsDeps): Executions {
@@ -56,9 +59,11 @@ export function createExecutions(deps: ExecutionsDeps): Executions {
   const text = new TextRunner({ pipeline: deps.pipeline, catalog: deps.catalog, router: deps.router });
   registry.add(text, text.resolve);
   for (const extra of deps.runners ?? []) registry.add(extra.runner, extra.resolve);
+  const abandoner = new UpstreamJobAbandoner(registry, deps.logger);
   const worker = new ExecutionWorker({
     queue,
     registry,
+    abandoner,
     ledger: deps.ledger,
     webhooks: deps.webhooks,
     files: deps.files,
@@ -78,6 +83,7 @@ export function createExecutions(deps: ExecutionsDeps): Executions {
   const service = new ExecutionService({
     queue,
     registry,
+    abandoner,
     pipeline: deps.pipeline,
     ledger: deps.ledger,
     webhooks: deps.webhooks,
@@ -92,5 +98,5 @@ export function createExecutions(deps: ExecutionsDeps): Executions {
     },
     onCancelled: (id) => worker.abortLocal(id),
   });
-  return { queue, registry, service, worker };
+  return { queue, registry, service, worker, abandoner };
 }

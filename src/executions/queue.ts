@@ -306,7 +306,9 @@ export class ExecutionQueue {
         'output' | 'usage' | 'cost_nano' | 'served_by' | 'error_code' | 'error_message' | 'completed_at'
       >
     > & { status: ExecutionStatus },
-  ): Promise<Pick<ExecutionRow, 'tenant_id' | 'key_id' | 'held_nano' | 'webhook_url'> | undefined> {
+  ): Promise<
+    Pick<ExecutionRow, 'tenant_id' | 'key_id' | 'held_nano' | 'webhook_url' | 'kind' | 'upstream_job'> | undefined
+  > {
     let update = trx
       .updateTable('execution')
       .set({ ...values, lease_owner: null, lease_until: null })
@@ -315,7 +317,17 @@ export class ExecutionQueue {
       'owner' in who
         ? update.where('status', '=', 'PROCESSING').where('lease_owner', '=', who.owner)
         : update.where('status', 'in', ['PENDING', 'PROCESSING']).where('tenant_id', '=', who.tenantId);
-    return update.returning(['tenant_id', 'key_id', 'held_nano', 'webhook_url']).executeTakeFirst();
+    return update
+      .returning(['tenant_id', 'key_id', 'held_nano', 'webhook_url', 'kind', 'upstream_job'])
+      .executeTakeFirst();
+  }
+
+  /**
+   * Takes the upstream job off a row that `trx` has just ended (decision 0042): the terminal write is made once,
+   * so only the transaction that made it clears the job, and only its writer cancels it upstream.
+   */
+  async dropUpstreamJob(trx: Transaction<Database>, id: string): Promise<void> {
+    await trx.updateTable('execution').set({ upstream_job: null }).where('id', '=', id).executeTakeFirst();
   }
 
   /**

@@ -11,6 +11,7 @@ import type { AnswerHeaders } from '../pipeline/outcome.ts';
 import type { Pipeline } from '../pipeline/pipeline.ts';
 import type { ExecutionStatus } from '../store/execution-tables.ts';
 import type { Database } from '../store/schema.ts';
+import type { UpstreamJobAbandoner } from './abandon.ts';
 import { callerSnapshot } from './caller-snapshot.ts';
 import { isExecutionId, newExecutionId } from './ids.ts';
 import { notifyQueued } from './pg-wake.ts';
@@ -39,6 +40,8 @@ export interface ExecutionServiceDeps {
   pipeline: Pipeline;
   ledger?: Ledger | undefined;
   webhooks?: WebhookEnqueue | undefined;
+  /** Cancels upstream the job a cancelled execution left on its row (decision 0042). */
+  abandoner?: Pick<UpstreamJobAbandoner, 'abandon'> | undefined;
   /** Refuses a `webhook_url` delivery would never send to (src/webhooks/: private addresses); throws GatewayError. */
   checkWebhookUrl?: ((url: string) => void) | undefined;
   settings: ExecutionSettings;

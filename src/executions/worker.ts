@@ -1,13 +1,8 @@
 import { randomBytes } from 'node:crypto';
 import { GatewayError, toGatewayError } from '../core/errors.ts';
-import type {
-  ExecutionFiles,
-  ExecutionKind,
-  RunResult,
-  UpstreamJob,
-  UpstreamJobStore,
-} from '../core/execution-contracts.ts';
+import type { ExecutionFiles, ExecutionKind, RunResult, UpstreamJobStore } from '../core/execution-contracts.ts';
 import type { Logger } from '../ops/logger.ts';
+import { parseJob } from './abandon.ts';
 import { callerFromSnapshot } from './caller-snapshot.ts';
 import type { ClaimedRow } from './queue.ts';
 import type { RunnerRegistry } from './registry.ts';
@@ -324,18 +319,6 @@ export class ExecutionWorker {
     } catch (err) {
       this.#d.logger.error({ err }, 'execution leases could not be renewed');
     }
-  }
-}
-
-function parseJob(text: string | null): UpstreamJob | undefined {
-  if (!text) return undefined;
-  try {
-    const job = JSON.parse(text) as Partial<UpstreamJob>;
-    return typeof job.id === 'string' && typeof job.provider === 'string' && typeof job.model === 'string'
-      ? (job as UpstreamJob)
-      : undefined;
-  } catch {
-    return undefined;
   }
 }
 

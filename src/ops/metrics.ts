@@ -2,6 +2,13 @@ import { type ELDHistogram, monitorEventLoopDelay } from 'node:perf_hooks';
 import { Counter, Gauge, Histogram, Registry } from 'prom-client';
 
 /**
+ * Period of the event-loop delay sampler. Each sample wakes an idle process: at 10 ms (100 wake-ups a second) an
+ * idle gateway spent ~8-10 ms of CPU a second on it and its sibling timers; a stall is caught whatever the
+ * period (the next sample is late by the stall), so a coarser period loses no stall, only samples.
+ */
+export const LOOP_DELAY_SAMPLE_MS = 20;
+
+/**
  * Prometheus metrics, one registry per gateway instance (tests run several in one process).
  * Label sets are small and bounded: tier, provider, model, code, status class.
  */
@@ -21,8 +28,12 @@ export class Metrics {
   /** Requests with an Idempotency-Key, by outcome (new, replay, in_progress, mismatch). */
   readonly idempotency: Counter<'outcome'>;
   readonly sqliteCheckpoints: Counter<'mode'>;
-  /** Event-loop delay since the previous scrape (libuv timer lateness, 10 ms resolution); see close(). */
-  private readonly loopDelay: ELDHistogram = monitorEventLoopDelay({ resolution: 10 });
+  /**
+   * Event-loop delay since the previous scrape, sampled by a libuv timer every LOOP_DELAY_SAMPLE_MS; see close().
+   * Node records the whole interval between two samples (the period plus the lateness), so the period is taken
+   * off when the gauge is read: an idle loop reads ~0, not the period.
+   */
+  private readonly loopDelay: ELDHistogram = monitorEventLoopDelay({ resolution: LOOP_DELAY_SAMPLE_MS });
 
   constructor() {
     const registers = [this.registry];
@@ -117,10 +128,10 @@ export class Metrics {
       labelNames: ['quantile'],
       registers,
       collect() {
-        const ns = (q: number) => (loopDelay.count > 0 ? loopDelay.percentile(q) : 0);
-        this.set({ quantile: '0.5' }, ns(50) / 1e9);
-        this.set({ quantile: '0.99' }, ns(99) / 1e9);
-        this.set({ quantile: 'max' }, (loopDelay.count > 0 ? loopDelay.max : 0) / 1e9);
+        const late = (ns: number) => (loopDelay.count > 0 ? Math.max(0, ns / 1e9 - LOOP_DELAY_SAMPLE_MS / 1e3) : 0);
+        this.set({ quantile: '0.5' }, late(loopDelay.percentile(50)));
+        this.set({ quantile: '0.99' }, late(loopDelay.percentile(99)));
+        this.set({ quantile: 'max' }, late(loopDelay.max));
         loopDelay.reset();
       },
     });
@@ -136,6 +147,7 @@ export class Metrics {
   watchExecutions(
     stats: () => { running: number; completed: number; failed: number; retried: number; reclaimed: number },
     queued?: () => Promise<number>,
+    upstreamCancels?: () => { cancelled: number; failed: number },
   ): void {
     const registers = [this.registry];
     if (queued) {
@@ -181,6 +193,23 @@ export class Metrics {
           seen[key] = value;
         },
       });
+    if (upstreamCancels) {
+      const cancels = { cancelled: 0, failed: 0 };
+      new Counter({
+        name: 'modro_execution_upstream_cancels_total',
+        help: 'Upstream jobs of executions that ended without a run to stop them, cancelled by this process (outcome=cancelled) or not (outcome=failed: refused, unreachable, no longer configured)',
+        labelNames: ['outcome'],
+        registers,
+        collect() {
+          const now = upstreamCancels();
+          for (const outcome of ['cancelled', 'failed'] as const) {
+            // Both series exist from the first scrape (at 0), so an alert on `failed` needs no `absent()`.
+            this.inc({ outcome }, Math.max(0, now[outcome] - cancels[outcome]));
+            cancels[outcome] = Math.max(cancels[outcome], now[outcome]);
+          }
+        },
+      });
+    }
     counter('modro_execution_retries_total', 'Runs that failed with a retryable code and were queued again', 'retried');
     counter(
       'modro_execution_leases_expired_total',
@@ -252,6 +281,49 @@ export class Metrics {
       'Tenants evicted from memory to stay within tenancy.cache.tenants',
       (s) => s.tenantEvictions,
     );
+  }
+
+  /**
+   * The ledger's accounts in memory (decision 0043): billed accounts and tenants known to have none, loaded
+   * on first use and dropped when idle; cold loads and evictions since start.
+   */
+  watchLedgerCache(stats: () => { accounts: number; unbilled: number; loads: number; evictions: number }): void {
+    const registers = [this.registry];
+    new Gauge({
+      name: 'modro_ledger_accounts',
+      help: 'Billed accounts held in memory by the ledger (kind=accounts) and tenants remembered as not billed (kind=unbilled); both follow use, not the account table',
+      labelNames: ['kind'],
+      registers,
+      collect() {
+        const now = stats();
+        this.set({ kind: 'accounts' }, now.accounts);
+        this.set({ kind: 'unbilled' }, now.unbilled);
+      },
+    });
+    for (const [name, help, read] of [
+      [
+        'modro_ledger_account_loads_total',
+        'Cold loads of the ledger: one query for an account (or a tenant without one) not in memory',
+        (s: ReturnType<typeof stats>) => s.loads,
+      ],
+      [
+        'modro_ledger_account_evictions_total',
+        'Accounts and unbilled tenants the ledger dropped after billing.accountIdleMs without use',
+        (s: ReturnType<typeof stats>) => s.evictions,
+      ],
+    ] as const) {
+      let seen = 0;
+      new Counter({
+        name,
+        help,
+        registers,
+        collect() {
+          const value = read(stats());
+          if (value > seen) this.inc(value - seen);
+          seen = value;
+        },
+      });
+    }
   }
 
   /**

@@ -83,9 +83,37 @@ export class Pipeline {
     this.#recorder = new Recorder(deps.usage, deps.metrics, deps.logger);
   }
 
-  /** Who is calling, from the request headers alone (throws GatewayError authentication_failed). */
+  /**
+   * Who is calling, from the request headers alone (throws GatewayError authentication_failed). The caller's
+   * billing state is in memory when this resolves: its account (or the knowledge that it has none) is loaded
+   * on the tenant's first request, with one query (decision 0043); a warm one answers synchronously.
+   */
   authenticate(headers: Readonly<Record<string, string | string[] | undefined>>): Caller | Promise<Caller> {
-    return this.#deps.auth.authenticate(headers);
+    const found = this.#deps.auth.authenticate(headers);
+    if (!this.#deps.ledger) return found;
+    const withAccount = (caller: Caller): Caller | Promise<Caller> => {
+      const cold = this.#accountInMemory(caller);
+      return cold ? cold.then(() => caller) : caller;
+    };
+    return found instanceof Promise ? found.then(withAccount) : withAccount(found);
+  }
+
+  /**
+   * The caller's account (or the knowledge that it has none) in the ledger's memory: nothing to wait for when
+   * warm. A load the database failed is logged and becomes a retryable 503, as a cold key's lookup does.
+   */
+  #accountInMemory(caller: Caller): Promise<void> | undefined {
+    if (caller.ownKey !== undefined) return undefined;
+    return this.#deps.ledger?.use(caller.tenantId)?.catch((err: unknown) => {
+      this.#deps.logger.error({ err, tenantId: caller.tenantId }, 'a billed account could not be loaded');
+      throw new GatewayError(
+        'provider_unavailable',
+        "The gateway could not read this account's balance; retry shortly",
+        {
+          retryAfter: 1,
+        },
+      );
+    });
   }
 
   /** False for a caller no provider has verified yet (a new bring-your-own key): its body is budgeted. */
@@ -322,6 +350,11 @@ export class Pipeline {
         headers: {},
       };
     }
+    try {
+      await this.#accountInMemory(ctx.caller);
+    } catch (err) {
+      return { ok: false, error: toGatewayError(err), headers: {} };
+    }
     const inPlan = planAccess(deps.ledger, deps.catalog, ctx.caller, ctx.request.model);
     if (!inPlan.ok) return { ok: false, error: inPlan.error, headers: this.#limitHeaders(ctx.caller) };
     const admitted = await admit({ ...ctx, caller: inPlan.caller }, deps, 'executions');
@@ -351,6 +384,12 @@ export class Pipeline {
     route: (ctx: C) => RouteDecision | Promise<RouteDecision>,
   ): Promise<({ ok: true; decision: RouteDecision } | ({ ok: false } & Failure)) & { ctx: C }> {
     const deps = this.#deps;
+    // Loaded at authentication; again here (a no-op when warm) in case it left memory while the body arrived.
+    try {
+      await this.#accountInMemory(ctx.caller);
+    } catch (err) {
+      return { ok: false, error: toGatewayError(err), attempts: 0, ctx };
+    }
     const inPlan = planAccess(deps.ledger, deps.catalog, ctx.caller, ctx.request.model);
     if (!inPlan.ok) return { ok: false, error: inPlan.error, attempts: 0, ctx };
     if (inPlan.caller !== ctx.caller) ctx = { ...ctx, caller: inPlan.caller };

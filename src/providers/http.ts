@@ -282,7 +282,7 @@ export async function readBody(body: UpstreamResponse['body'], label: string, li
 }
 
 /** An error body as JSON when it is JSON, else undefined (the error is then mapped on its status alone). */
-function errorBodyJSON(bytes: Uint8Array): unknown {
+export function errorBodyJSON(bytes: Uint8Array): unknown {
   try {
     return JSON.parse(Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength).toString('utf8'));
   } catch {

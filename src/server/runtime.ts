@@ -301,6 +301,7 @@ export async function createRuntime(options: RuntimeOptions): Promise<Runtime> {
     // SQLite serves one process per database: its earlier runs' holds are closed at start, nothing else can die.
     sweepIntervalMs: store.dialect === 'postgres' ? config.billing.sweepIntervalMs : 0,
     nodeTimeoutMs: config.billing.nodeTimeoutMs,
+    accountIdleMs: config.billing.accountIdleMs,
     onSwept: (closed) =>
       logger.warn(closed, 'holds left open by a stopped gateway process were closed (stale-hold sweep)'),
     onError: (err, during) => logger.error({ err, during }, 'ledger problem (entries are kept and retried)'),
@@ -440,6 +441,7 @@ export async function createRuntime(options: RuntimeOptions): Promise<Runtime> {
   });
   tenancyRef = tenancy;
   metrics.watchKeyCache(() => tenancy.directory.keyCacheStats);
+  metrics.watchLedgerCache(() => ledger.cacheStats);
   const auth = tenancy.auth;
   const channels = createChannelService({
     config,
@@ -519,6 +521,7 @@ export async function createRuntime(options: RuntimeOptions): Promise<Runtime> {
   metrics.watchExecutions(
     () => ({ running: executions.worker.running, ...executions.worker.counters }),
     () => executions.queue.queued(),
+    () => executions.abandoner.counters,
   );
 
   const runtime: Runtime = {
@@ -602,6 +605,8 @@ export async function createRuntime(options: RuntimeOptions): Promise<Runtime> {
       await executions.service.drain();
       await listener?.close();
       await executions.worker.stop(config.server.shutdownGraceMs);
+      // Upstream cancels of jobs left by ended executions (each bounded by its own 10 s deadline).
+      await executions.abandoner.drain();
       await prices.close();
       await discovery.close();
       await channelSource.close();

@@ -114,7 +114,8 @@ forEachDatabase('execution holds', (suite) => {
         await sleep(5);
         assert.deepEqual(await restarted.start({ recover: true }), { settled: 0, released: 0 });
         await restarted.close();
-        // Another process settles it in its own transaction.
+        // Another process settles it in its own transaction (with the account in its memory: ADR 0043).
+        await b.use('acme');
         let apply: (() => void) | undefined;
         await store.db.transaction().execute(async (trx) => {
           const closed = await b.closeDurableHold(trx, {

@@ -228,6 +228,7 @@ forEachDatabase('ledger', (suite) => {
   it('holds: exact under a burst, settled at most what was held, written in batches, verified', async () => {
     const ledger = new Ledger({ db: store.db, flushIntervalMs: 10 });
     await ledger.start({ recover: false });
+    await ledger.use('acme');
     // $20 available: 1000 holds of $0.03 at once, exactly 666 fit.
     const results = Array.from({ length: 1000 }, (_, i) =>
       ledger.hold({ tenantId: 'acme', keyId: null, requestId: `req_burst_${i}`, amountNano: 30_000_000 }),
@@ -246,7 +247,7 @@ forEachDatabase('ledger', (suite) => {
     });
     assert.equal(charged, 222 * 12_345_678 + 222 * 30_000_000);
     await ledger.close();
-    const account = ledger.account('acme')!;
+    const account = (await ledger.view('acme'))!;
     assert.equal(account.balanceNano, 20_000_000_000 - charged);
     assert.equal(account.heldNano, 0);
     const verified = await verifyLedger(store.db);
@@ -254,14 +255,14 @@ forEachDatabase('ledger', (suite) => {
     assert.equal(verified.openHolds, 0);
     const reloaded = new Ledger({ db: store.db });
     await reloaded.start({ recover: false });
-    assert.deepEqual(reloaded.account('acme'), account, 'balances summed from the ledger match memory');
+    assert.deepEqual(await reloaded.view('acme'), account, 'balances summed from the ledger match memory');
     await reloaded.close();
   });
 
   it("a killed gateway's open holds are closed at the next start: settled at the recorded cost, else released", async () => {
     const killed = new Ledger({ db: store.db, flushIntervalMs: 10 });
     await killed.start({ recover: false });
-    const before = killed.account('acme')!.balanceNano;
+    const before = (await killed.view('acme'))!.balanceNano;
     const a = killed.hold({ tenantId: 'acme', keyId: null, requestId: 'req_killed_a', amountNano: 50_000_000 });
     const b = killed.hold({ tenantId: 'acme', keyId: null, requestId: 'req_killed_b', amountNano: 50_000_000 });
     assert.ok(a.ok && b.ok);
@@ -278,7 +279,7 @@ forEachDatabase('ledger', (suite) => {
     const restarted = new Ledger({ db: store.db });
     const closed = await restarted.start({ recover: true });
     assert.deepEqual(closed, { settled: 2, released: 1 });
-    assert.equal(restarted.account('acme')!.balanceNano, before - 12_300_000 - 7_000_000);
+    assert.equal((await restarted.view('acme'))!.balanceNano, before - 12_300_000 - 7_000_000);
     const c = (await entries('acme')).filter((e) => e.hold === 'req_lost_c');
     assert.deepEqual(c, [
       { kind: 'hold', amount: 0, held: 7_000_000, hold: 'req_lost_c' },
@@ -287,7 +288,7 @@ forEachDatabase('ledger', (suite) => {
     const again = new Ledger({ db: store.db });
     assert.deepEqual(await again.start({ recover: true }), { settled: 0, released: 0 }, 'charged once');
     await again.close();
-    assert.equal(restarted.account('acme')!.heldNano, 0);
+    assert.equal((await restarted.view('acme'))!.heldNano, 0);
     await restarted.close();
     const verified = await verifyLedger(store.db);
     assert.deepEqual(verified.problems, []);

@@ -120,6 +120,7 @@ forEachDatabase('stale-hold sweep', (suite) => {
 
       // A falls silent (killed, or cut off) for longer than the node timeout: B closes both.
       await writeUsageBatch(store.db, [usageRecord('req_sweep_1', 12_000_000)]);
+      await b.use('acme'); // B serves acme too: its account is in B's memory (ADR 0043)
       now += 2 * T;
       assert.equal(await b.sweep(), 2);
       const closes = await store.db

@@ -42,7 +42,7 @@ export function registerAdminAccounts(app: FastifyInstance, deps: DashboardDeps)
     const q = (query(req, 'q') ?? '').slice(0, 100);
     const page = Math.min(10_000, Math.max(1, Number.parseInt(query(req, 'page') ?? '1', 10) || 1));
     const found = await searchAccounts(deps.store.db, { q, limit: PAGE, offset: (page - 1) * PAGE });
-    const items = found.rows.map((row) => ({ ...row, view: ledger.account(row.tenantId) }));
+    const items = await Promise.all(found.rows.map(async (row) => ({ ...row, view: await ledger.view(row.tenantId) })));
     const plans = ledger.plans().sort((a, b) => a.id.localeCompare(b.id));
     return sendHtml(
       reply,
@@ -105,7 +105,7 @@ export function registerAdminAccounts(app: FastifyInstance, deps: DashboardDeps)
   ) {
     const id = idOf(req);
     const tenant = await deps.tenancy.repo.getTenant(id);
-    const view = ledger.account(id);
+    const view = await ledger.view(id);
     if (!tenant || !view) {
       return sendHtml(reply, 404, messagePage('Not found', `No billed account '${id}'.`, 'error'));
     }
@@ -140,7 +140,7 @@ export function registerAdminAccounts(app: FastifyInstance, deps: DashboardDeps)
     const ctx = await adminForPage(deps, req, reply);
     if (!ctx) return;
     const id = idOf(req);
-    if (!ledger.account(id)) throw new GatewayError('not_found', `No billed account '${id}'`);
+    if (!(await ledger.view(id))) throw new GatewayError('not_found', `No billed account '${id}'`);
     const rows = await statement(deps.store.db, id, { limit: CSV_MAX });
     const header = 'id,time_utc,kind,amount_nano,amount_usd,held_nano,request_id,payment_id,admin,reason';
     const lines = rows.map((e) =>
@@ -178,7 +178,7 @@ export function registerAdminAccounts(app: FastifyInstance, deps: DashboardDeps)
       }
       const amount = parseDollarsInput(form.amount);
       if (!amount.ok) throw new GatewayError('invalid_request', amount.message, { param: 'amount' });
-      if (!ledger.account(id)) throw new GatewayError('not_found', `No billed account '${id}'`);
+      if (!(await ledger.view(id))) throw new GatewayError('not_found', `No billed account '${id}'`);
       await ledger.manual({
         tenantId: id,
         kind: form.kind,
@@ -198,7 +198,7 @@ export function registerAdminAccounts(app: FastifyInstance, deps: DashboardDeps)
     if (!ctx) return;
     const id = idOf(req);
     try {
-      if (!ledger.account(id)) throw new GatewayError('not_found', `No billed account '${id}'`);
+      if (!(await ledger.view(id))) throw new GatewayError('not_found', `No billed account '${id}'`);
       const planId = formField(req, 'planId') ?? '';
       await ledger.assignPlan(id, planId === '' ? null : planId);
     } catch (err) {
@@ -214,7 +214,7 @@ export function registerAdminAccounts(app: FastifyInstance, deps: DashboardDeps)
       if (!ctx) return;
       const id = idOf(req);
       try {
-        if (!ledger.account(id)) throw new GatewayError('not_found', `No billed account '${id}'`);
+        if (!(await ledger.view(id))) throw new GatewayError('not_found', `No billed account '${id}'`);
         await setSuspended(ops, id, { suspended: action === 'suspend', reason: formField(req, 'reason') });
       } catch (err) {
         const { status, notice } = refusal(err);

@@ -47,7 +47,7 @@ export function registerAdminTenantDetail(app: FastifyInstance, deps: DashboardD
         models: modelsTenantMayUse(deps.catalog, { ...policy, allowedModels: undefined }),
         current: firstModelPerTier(deps, preset, policy),
         defaultPreset: deps.config.routing.defaultPreset,
-        billed: deps.ledger.account(id) !== undefined,
+        billed: (await deps.ledger.view(id)) !== undefined,
         notice,
       }),
     );

@@ -47,7 +47,7 @@ export function registerConsoleBilling(app: FastifyInstance, deps: DashboardDeps
   const render = async (ctx: ConsoleContext, reply: FastifyReply, status: number, notice?: Notice) => {
     const rows = await statement(deps, ctx.tenant.id, 'desc', STATEMENT_ROWS);
     reply.header('content-security-policy', BILLING_CSP);
-    return sendHtml(reply, status, billingPage(deps, ctx, deps.ledger.account(ctx.tenant.id), rows, notice));
+    return sendHtml(reply, status, billingPage(deps, ctx, await deps.ledger.view(ctx.tenant.id), rows, notice));
   };
 
   app.get('/console/billing', async (req, reply) => {

@@ -21,7 +21,7 @@ export function registerConsoleModels(app: FastifyInstance, deps: DashboardDeps)
     const ctx = await consoleForPage(deps, req, reply);
     if (!ctx) return;
     const { policy, preset } = tenantRouting(deps, ctx.tenant);
-    const plan = planOf(deps, deps.ledger.account(ctx.tenant.id));
+    const plan = planOf(deps, await deps.ledger.view(ctx.tenant.id));
     const inPlan = (m: CatalogModel | undefined) => !m || !plan?.models || plan.models.includes(m.id);
     const models = modelsTenantMayUse(deps.catalog, policy).filter(inPlan);
     const byPreset = PRESETS.map((p) => ({ preset: p, first: firstModelPerTier(deps, p, policy) }));

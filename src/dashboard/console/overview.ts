@@ -27,7 +27,7 @@ export function registerConsoleOverview(app: FastifyInstance, deps: DashboardDep
       loadUsage(deps.store.db, range, ctx.tenant.id),
       queryRecentRequests(deps.store.db, { tenantId: ctx.tenant.id, limit: 10 }),
     ]);
-    const account = deps.ledger.account(ctx.tenant.id);
+    const account = await deps.ledger.view(ctx.tenant.id);
     return sendHtml(reply, 200, overviewPage(ctx, view, recent, account, planOf(deps, account)));
   });
 }

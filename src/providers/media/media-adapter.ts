@@ -16,6 +16,13 @@ export interface MediaAdapter {
   /** The most this input can consume (the hold); default: the kind's own worst case (runner.ts). */
   worstMeter?(input: MediaInput, target: Pick<UpstreamTarget, 'model'>, facts?: WorstFacts): MediaMeter;
   run(input: MediaInput, call: MediaCall): Promise<MediaOutcome>;
+  /**
+   * Long-running adapters: cancels or deletes the upstream job `id` with `call.target.key` (the key that created
+   * it), under its own short deadline. Resolves when the provider accepted it or the job is already gone (404);
+   * throws a GatewayError otherwise. Used by a run that abandons its job and by the runner's `abandon` (an
+   * execution that ended without a run, decision 0042), so both stop a job the same way.
+   */
+  cancelJob?(call: MediaCall, id: string): Promise<void>;
 }
 
 /** What the runner learned of the input's files at submission, to bound the hold closer than the kind's worst. */
@@ -51,7 +58,8 @@ export interface MediaCall {
  * execution started with this provider, model and key (`target.key` is then the key that created it): poll it
  * rather than create another. `save` records a new job before its first poll (on the execution's row when the
  * worker gives a store; it throws when that fails, and the adapter then abandons the job); `clear` forgets a job
- * that failed, is gone or was abandoned.
+ * that failed, is gone or was abandoned. A run aborted while its job is recorded on the row leaves it there
+ * (keptForNextRun): the next run resumes it, or the execution's terminal write takes it and cancels it once.
  */
 export interface JobHandle {
   readonly resume: string | undefined;

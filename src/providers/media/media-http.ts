@@ -2,7 +2,15 @@ import { isIP } from 'node:net';
 import { setTimeout as sleepFor } from 'node:timers/promises';
 import { GatewayError } from '../../core/errors.ts';
 import { guardedLookup, isPrivateAddress } from '../bedrock/bedrock-images.ts';
-import { overLimit, readBody, type UpstreamRequest, upstreamFetch } from '../http.ts';
+import {
+  errorBodyJSON,
+  overLimit,
+  readBody,
+  type UpstreamErrorMapper,
+  type UpstreamRequest,
+  upstreamFetch,
+  upstreamFetchWhole,
+} from '../http.ts';
 import { Agent } from '../undici-core.ts';
 import type { MediaCall, ProducedFile } from './media-adapter.ts';
 
@@ -252,9 +260,35 @@ export async function recordJob(call: MediaCall, id: string, abandon: () => void
 }
 
 /**
- * Whether an aborted run leaves its upstream job running for the next run: on shutdown (the execution goes back to
- * the queue) when the job is recorded durably. A cancel or the deadline abandons it.
+ * Whether an aborted run leaves its upstream job to the execution's row rather than cancelling it itself: always
+ * when the job is recorded durably (decision 0042). On shutdown the next run resumes it; on a cancel or the
+ * deadline the terminal write takes it off the row and cancels it, once, whichever process writes it — and a
+ * run aborted because its lease went to another worker must not cancel the job that worker is resuming. Without
+ * a durable record (unit tests, in memory) the aborted run cancels its job itself.
  */
 export function keptForNextRun(call: MediaCall): boolean {
-  return call.ctx.upstreamJob !== undefined && call.ctx.signal.reason === 'shutdown';
+  return call.ctx.upstreamJob !== undefined;
+}
+
+/** Fires `cancel` without waiting for it (a run's own abandon): its outcome only matters to the provider. */
+export function cancelInBackground(cancel: Promise<void>): void {
+  cancel.catch(() => {});
+}
+
+/** How long a job's cancel or delete may take. */
+export const CANCEL_JOB_MS = 10_000;
+
+/**
+ * A job's cancel or delete (`req` from mediaRequest), under its own CANCEL_JOB_MS deadline rather than the run's
+ * signal (aborted when a run abandons its job). A 2xx, or a 404 (the job is already gone), resolves; any other
+ * answer is mapped by the provider's table and thrown; a network failure or the deadline throws as any call does.
+ */
+export async function cancelUpstreamJob(req: UpstreamRequest, mapError: UpstreamErrorMapper): Promise<void> {
+  const res = await upstreamFetchWhole({
+    ...req,
+    signal: AbortSignal.timeout(CANCEL_JOB_MS),
+    timeouts: { ...req.timeouts, firstByteMs: CANCEL_JOB_MS, totalMs: CANCEL_JOB_MS },
+  });
+  if ((res.status >= 200 && res.status < 300) || res.status === 404) return;
+  throw mapError(res.status, res.headers, errorBodyJSON(res.bytes));
 }

@@ -16,7 +16,7 @@ import { mediaRequest } from './media-http.ts';
  * (openai-compatible/openai-endpoint.ts, map-openai-error.ts): JSON or multipart in, JSON or bytes out.
  */
 
-function errorMapper(call: MediaCall): UpstreamErrorMapper {
+export function errorMapper(call: MediaCall): UpstreamErrorMapper {
   return errorTableMapper(mapOpenAIError, call.target.provider.id, call.target.key.secret);
 }
 

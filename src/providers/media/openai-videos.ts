@@ -1,14 +1,22 @@
 import type { Video } from 'openai/resources/videos';
 import { GatewayError } from '../../core/errors.ts';
 import { safeUpstreamMessage } from '../../core/redact.ts';
-import { upstreamFetchWhole } from '../http.ts';
 import { endpoint, familyMember } from '../openai-compatible/openai-endpoint.ts';
 import { IMAGE_TYPES, readInputFile, uploadName } from './input-files.ts';
 import type { MediaAdapter, MediaCall, MediaOutcome } from './media-adapter.ts';
-import { keptForNextRun, mediaRequest, multipartBody, pause, recordJob, sniffContentType } from './media-http.ts';
+import {
+  cancelInBackground,
+  cancelUpstreamJob,
+  keptForNextRun,
+  mediaRequest,
+  multipartBody,
+  pause,
+  recordJob,
+  sniffContentType,
+} from './media-http.ts';
 import type { MediaInput, VideoInput } from './media-input.ts';
 import { unsupported } from './media-input.ts';
-import { malformed, openAIBytes, openAIJSON } from './openai-media-call.ts';
+import { errorMapper, malformed, openAIBytes, openAIJSON } from './openai-media-call.ts';
 
 /**
  * OpenAI's videos API (Sora), a long-running job: `POST /v1/videos` (multipart: `model`, `prompt`, `seconds`,
@@ -40,6 +48,7 @@ export const openAIVideos: MediaAdapter = {
     const input = media.input as VideoInput;
     return { seconds: input.duration ?? DEFAULT_SECONDS, size: input.size };
   },
+  cancelJob: (call, id) => deleteJob(call, id),
   async run(media: MediaInput, call: MediaCall): Promise<MediaOutcome> {
     const input = media.input as VideoInput;
     let video = await resumed(call);
@@ -68,17 +77,18 @@ export const openAIVideos: MediaAdapter = {
     }
     const id = video.id;
     if (typeof id !== 'string' || !/^[\w-]{1,128}$/.test(id)) throw malformed(call, 'a video job without an id');
-    if (id !== call.job.resume) await recordJob(call, id, () => deleteJob(call, id));
+    if (id !== call.job.resume) await recordJob(call, id, () => cancelInBackground(deleteJob(call, id)));
     try {
       while (video.status === 'queued' || video.status === 'in_progress') {
         await pause(call.settings.pollIntervalMs, call.ctx.signal);
         video = await openAIJSON<Video>(call, `videos/${id}`, undefined);
       }
     } catch (err) {
-      // Cancelled or out of time: the job is abandoned. Anything else (a failed poll) leaves it to a retry.
+      // Cancelled or out of time: the job is abandoned (by the execution's end when it is on the row). Anything
+      // else (a failed poll) leaves it to a retry.
       if (call.ctx.signal.aborted && !keptForNextRun(call)) {
         await call.job.clear();
-        deleteJob(call, id);
+        cancelInBackground(deleteJob(call, id));
       }
       throw err;
     }
@@ -130,15 +140,13 @@ function jobFailed(call: MediaCall, video: Partial<Video>): GatewayError {
   return new GatewayError('provider_unavailable', `Upstream ${label} video job failed${said ? `: ${said}` : ''}`);
 }
 
-/** Deletes an abandoned job so it stops running (and costing); its own short deadline, never awaited. */
-function deleteJob(call: MediaCall, id: string): void {
+/**
+ * Deletes an abandoned job so it stops running (and costing): `DELETE /v1/videos/{id}` with the key that created it,
+ * under its own short deadline; a job already gone (404) counts as deleted.
+ * @see https://platform.openai.com/docs/api-reference/videos/delete
+ */
+function deleteJob(call: MediaCall, id: string): Promise<void> {
   const { url, headers } = endpoint(call.target, familyMember(call.target), `videos/${id}`);
   delete headers['content-type'];
-  const req = mediaRequest(call, { url, headers, method: 'GET' });
-  upstreamFetchWhole({
-    ...req,
-    method: 'DELETE',
-    signal: AbortSignal.timeout(10_000),
-    timeouts: { ...req.timeouts, firstByteMs: 10_000, totalMs: 10_000 },
-  }).catch(() => {});
+  return cancelUpstreamJob(mediaRequest(call, { url, headers, method: 'DELETE' }), errorMapper(call));
 }

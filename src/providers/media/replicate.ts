@@ -1,11 +1,19 @@
 import type { Prediction } from 'replicate';
 import { GatewayError } from '../../core/errors.ts';
-import { errorTableMapper, type UpstreamErrorMapper, upstreamFetchWhole, upstreamJSON } from '../http.ts';
+import { errorTableMapper, type UpstreamErrorMapper, upstreamJSON } from '../http.ts';
 import { descriptorOf } from '../kinds/index.ts';
 import { IMAGE_TYPES, readInputFile } from './input-files.ts';
 import { mapReplicateError, predictionFailed } from './map-replicate-error.ts';
 import type { MediaAdapter, MediaCall, MediaOutcome, ProducedFile } from './media-adapter.ts';
-import { fetchOutput, keptForNextRun, mediaRequest, pause, recordJob } from './media-http.ts';
+import {
+  cancelInBackground,
+  cancelUpstreamJob,
+  fetchOutput,
+  keptForNextRun,
+  mediaRequest,
+  pause,
+  recordJob,
+} from './media-http.ts';
 import type { ImageInput, MediaInput, VideoInput } from './media-input.ts';
 import { unsupported } from './media-input.ts';
 import { malformed } from './openai-media-call.ts';
@@ -64,6 +72,7 @@ export const replicate: MediaAdapter = {
     const images = media.kind === 'image' ? ((media.input as ImageInput).n ?? 1) : 0;
     return { images, seconds: model.mediaPrice?.perSecond !== undefined ? HELD_RUN_SECONDS : 0 };
   },
+  cancelJob: (call, id) => cancelPrediction(call, id),
   async run(media: MediaInput, call: MediaCall): Promise<MediaOutcome> {
     const base = baseUrl(call);
     const mapError = errorTableMapper(mapReplicateError, call.target.provider.id, call.target.key.secret);
@@ -87,7 +96,7 @@ export const replicate: MediaAdapter = {
     const id = prediction.id;
     if (typeof id !== 'string' || !/^[\w-]{1,128}$/.test(id)) throw malformed(call, 'a prediction without an id');
     if (id !== call.job.resume) {
-      await recordJob(call, id, () => cancelPrediction(call, `${base}/predictions/${id}/cancel`));
+      await recordJob(call, id, () => cancelInBackground(cancelPrediction(call, id)));
     }
     try {
       while (!DONE.has(String(prediction.status))) {
@@ -95,10 +104,11 @@ export const replicate: MediaAdapter = {
         prediction = await get(call, `${base}/predictions/${id}`, mapError);
       }
     } catch (err) {
-      // Cancelled or out of time: the prediction is abandoned. Anything else (a failed poll) leaves it to a retry.
+      // Cancelled or out of time: the prediction is abandoned (by the execution's end when it is on the row).
+      // Anything else (a failed poll) leaves it to a retry.
       if (call.ctx.signal.aborted && !keptForNextRun(call)) {
         await call.job.clear();
-        cancelPrediction(call, `${base}/predictions/${id}/cancel`);
+        cancelInBackground(cancelPrediction(call, id));
       }
       throw err;
     }
@@ -180,12 +190,13 @@ async function replicateInput(media: MediaInput, call: MediaCall): Promise<Recor
   return input;
 }
 
-/** Cancels an abandoned prediction so it stops running (and costing); its own short deadline, never awaited. */
-function cancelPrediction(call: MediaCall, url: string): void {
+/**
+ * Cancels an abandoned prediction so it stops running (and costing): `POST /v1/predictions/{id}/cancel` with the
+ * token that created it, under its own short deadline; a prediction already gone (404) counts as cancelled.
+ * @see https://replicate.com/docs/reference/http#predictions.cancel
+ */
+function cancelPrediction(call: MediaCall, id: string): Promise<void> {
+  const url = `${baseUrl(call)}/predictions/${encodeURIComponent(id)}/cancel`;
   const req = mediaRequest(call, { url, headers: { ...auth(call), accept: 'application/json' }, body: '' });
-  upstreamFetchWhole({
-    ...req,
-    signal: AbortSignal.timeout(10_000),
-    timeouts: { ...req.timeouts, firstByteMs: 10_000, totalMs: 10_000 },
-  }).catch(() => {});
+  return cancelUpstreamJob(req, errorTableMapper(mapReplicateError, call.target.provider.id, call.target.key.secret));
 }

@@ -16,7 +16,14 @@ import type { ProviderSpec } from '../types.ts';
 import { audioSecondsBound } from './audio-duration.ts';
 import { bedrockImages } from './bedrock-images.ts';
 import { geminiImage } from './gemini-image.ts';
-import { type JobHandle, JobMemory, type MediaAdapter, type MediaSettings, type WorstFacts } from './media-adapter.ts';
+import {
+  type JobHandle,
+  JobMemory,
+  type MediaAdapter,
+  type MediaCall,
+  type MediaSettings,
+  type WorstFacts,
+} from './media-adapter.ts';
 import { cancelledError, outputFilename } from './media-http.ts';
 import { type MediaInput, type MediaKind, parseMediaInput } from './media-input.ts';
 import { HELD_TRANSCRIPTION_SECONDS, openAISpeech, openAITranscription } from './openai-audio.ts';
@@ -79,6 +86,11 @@ export const DEFAULT_MEDIA_SETTINGS: MediaSettings = {
 export const OUTPUT_PURPOSE = 'execution_output';
 
 const MEDIA_KINDS: readonly MediaKind[] = ['image', 'speech', 'transcription', 'video'];
+/** The files of a job's cancel, which reads none. */
+const NO_FILES: ExecutionFiles = {
+  put: () => Promise.reject(new GatewayError('internal_error', 'Internal error: a job cancel stores no file')),
+  read: async () => undefined,
+};
 /** Video length held when the input names none and the provider has no default of its own. */
 const HELD_VIDEO_SECONDS = 12;
 /** Bytes of an audio file read at submission for its header (a WAV's fmt and data chunks come first). */
@@ -193,6 +205,45 @@ export function mediaRunners(deps: MediaRunnerDeps): MediaExecutionRunner[] {
       const facts: WorstFacts = { audioSeconds: await audioSeconds(r.media, caller.tenantId) };
       const meter = r.adapter.worstMeter?.(r.media, { model: r.model }, facts) ?? defaultWorst(r.media, facts);
       return { estimateNanoUsd: mediaCostNanoUsd(meter, r.model), provider: null };
+    },
+    /**
+     * Cancels a job an ended execution left on its row (decision 0042) through its adapter's `cancelJob`, the code a
+     * run abandoning its job uses, with the provider, model and key (by id) the job names in the current catalog.
+     */
+    async abandon(job, ctx) {
+      const current = catalog();
+      const model = current.byId.get(job.model);
+      const provider = current.providers.get(job.provider);
+      const key = provider?.keys.find((k) => k.id === job.key);
+      const kind = model && mediaModeOf(model);
+      if (!model || !provider || !key || !kind) {
+        throw new GatewayError(
+          'not_found',
+          `The provider, model or key of upstream job ${job.id} (${job.provider}, ${job.model}, key ${job.key}) is no longer configured`,
+        );
+      }
+      const adapter = adapterFor(descriptorOf(provider.kind).wire, kind);
+      if (!adapter?.cancelJob) {
+        throw new GatewayError(
+          'internal_error',
+          `Internal error: jobs of ${job.provider} ${kind} models cannot be cancelled`,
+        );
+      }
+      const call: MediaCall = {
+        target: { provider, model, key },
+        kind,
+        ctx: {
+          executionId: ctx.executionId,
+          tenantId: ctx.tenantId,
+          signal: new AbortController().signal,
+          files: NO_FILES,
+          attempt: 0,
+        },
+        pool: deps.pool,
+        settings,
+        job: { resume: job.id, save: async () => {}, clear: async () => {} },
+      };
+      await adapter.cancelJob(call, job.id);
     },
     async run(execModel, input, ctx: RunContext): Promise<RunResult> {
       const r = resolve(execModel, input);

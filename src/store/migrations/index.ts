@@ -88,8 +88,9 @@ export async function migrateToLatest(db: Kysely<any>, dialect: SqlDialect, sche
   let { error, results } = await migrator.migrateToLatest();
   // Kysely's existence check reads the catalog of every schema; a schema or table dropped by someone else at
   // that moment (other gateways' or tests' schemas in a shared database) fails it with 3F000 or 42P01. Nothing
-  // of ours changed, so trying again is safe.
-  for (let retry = 0; retry < 3 && error !== undefined && isConcurrentDrop(error, results); retry++) {
+  // of ours changed, so trying again is safe, after a pause that grows (a drop of several schemas takes a while).
+  for (let retry = 0; retry < 6 && error !== undefined && isConcurrentDrop(error, results); retry++) {
+    await new Promise((resolve) => setTimeout(resolve, 25 * 2 ** retry));
     ({ error, results } = await migrator.migrateToLatest());
   }
   if (error !== undefined) {

@@ -17,7 +17,7 @@ export function registerAdminApiLedger(app: FastifyInstance, deps: DashboardDeps
   app.get('/admin/api/tenants/:id/account', async (req, reply) => {
     if (!(await adminForApi(deps, req, reply, false))) return;
     const id = idOf(req);
-    const account = ledger.account(id);
+    const account = await ledger.view(id);
     if (!account) throw new GatewayError('not_found', `Tenant '${id}' has no billed account`);
     const entries = await deps.store.db
       .selectFrom('ledger_entry')
