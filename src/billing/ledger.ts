@@ -155,6 +155,12 @@ export class Ledger {
   readonly #durable = new Map<string, { keyId: string | null; amountNano: number }>();
   #queue: NewEntry[] = [];
   #lastSeenId = 0;
+  /**
+   * Ids below `#lastSeenId` the poll has not seen, with when it noticed them: on PostgreSQL a transaction can take
+   * its ids before another's and commit after it, so the poll, which reads ids above the last it saw, re-reads
+   * these each round until they appear or `GAP_WAIT_MS` passes (a rolled-back insert leaves an id never filled).
+   */
+  readonly #gaps = new Map<number, number>();
   #flushing: Promise<void> | undefined;
   #timer: NodeJS.Timeout | undefined;
   #poller: NodeJS.Timeout | undefined;
@@ -1050,9 +1056,19 @@ export class Ledger {
         ...(await db.selectFrom('account').select(['tenant_id', 'plan_id']).where('tenant_id', 'in', chunk).execute()),
       );
     }
+    const columns = ['id', 'tenant_id', 'amount_nano', 'held_nano', 'node', 'kind', 'hold_id', 'at'] as const;
+    // Entries that committed after the poll had read past their ids (they were gaps), then the new ones.
+    const late: Array<PolledEntry> = [];
+    const now = this.#now();
+    for (const [id, noticed] of this.#gaps) if (now - noticed > GAP_WAIT_MS) this.#gaps.delete(id);
+    const gaps = [...this.#gaps.keys()];
+    for (let i = 0; i < gaps.length; i += POLL_CHUNK) {
+      const chunk = gaps.slice(i, i + POLL_CHUNK);
+      late.push(...(await db.selectFrom('ledger_entry').select(columns).where('id', 'in', chunk).execute()));
+    }
     const rows = await db
       .selectFrom('ledger_entry')
-      .select(['id', 'tenant_id', 'amount_nano', 'held_nano', 'node', 'kind', 'hold_id', 'at'])
+      .select(columns)
       .where('id', '>', this.#lastSeenId)
       .orderBy('id')
       .limit(10_000)
@@ -1064,18 +1080,49 @@ export class Ledger {
       // Opened since (by the CLI or another process): billed from its next use, which loads it.
       else this.#unbilled.delete(row.tenant_id);
     }
+    for (const row of late) {
+      // Each id once: a gap leaves the set when its entry is applied.
+      if (this.#gaps.delete(toSafeInt(row.id))) this.#polled(row);
+    }
     for (const row of rows) {
-      this.#lastSeenId = Math.max(this.#lastSeenId, toSafeInt(row.id));
-      if (row.node === this.node) continue;
-      // An execution's hold this process opened and another closed (docs/executions.md): no longer open here.
-      if (row.hold_id !== null && (row.kind === 'settle' || row.kind === 'release')) this.#forgetDurable(row.hold_id);
-      const a = this.#accounts.get(row.tenant_id);
-      // Not in memory (counted when loaded), or counted by its load already.
-      if (!a || toSafeInt(row.id) <= a.upTo) continue;
-      this.#applyEntry(a, toSafeInt(row.amount_nano), toSafeInt(row.held_nano), row.kind, row.at);
+      const id = toSafeInt(row.id);
+      // Ids skipped on the way are entries not committed yet (or never: a rolled-back insert); bounded.
+      for (let gap = this.#lastSeenId + 1; gap < id && this.#gaps.size < MAX_GAPS; gap++) this.#gaps.set(gap, now);
+      this.#lastSeenId = Math.max(this.#lastSeenId, id);
+      this.#polled(row);
     }
   }
+
+  /** One entry the poll read, applied once to the account in memory if another process wrote it. */
+  #polled(row: PolledEntry): void {
+    if (row.node === this.node) return;
+    // An execution's hold this process opened and another closed (docs/executions.md): no longer open here.
+    if (row.hold_id !== null && (row.kind === 'settle' || row.kind === 'release')) this.#forgetDurable(row.hold_id);
+    const a = this.#accounts.get(row.tenant_id);
+    // Not in memory (counted when loaded), or counted by its load already.
+    if (!a || toSafeInt(row.id) <= a.upTo) return;
+    this.#applyEntry(a, toSafeInt(row.amount_nano), toSafeInt(row.held_nano), row.kind, row.at);
+  }
 }
+
+interface PolledEntry {
+  id: unknown;
+  tenant_id: string;
+  amount_nano: unknown;
+  held_nano: unknown;
+  node: string;
+  kind: string;
+  hold_id: string | null;
+  at: unknown;
+}
+
+/**
+ * How long the poll waits for an id it passed to appear (a transaction that took it is still running). A
+ * ledger write is one short transaction; an id still missing after this is a rolled-back insert.
+ */
+const GAP_WAIT_MS = 60_000;
+/** At most this many missing ids are waited for (a larger jump is a sequence moved by hand, not writers). */
+const MAX_GAPS = 10_000;
 
 /** Tenants per `in (…)` of the poll's account read (well under SQLite's and PostgreSQL's parameter limits). */
 const POLL_CHUNK = 500;
