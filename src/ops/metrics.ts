@@ -168,7 +168,7 @@ export class Metrics {
         this.set(stats().running);
       },
     });
-    const seen = { completed: 0, failed: 0, retried: 0, reclaimed: 0 };
+    const seen = { completed: 0, failed: 0 };
     new Counter({
       name: 'modro_executions_ended_total',
       help: 'Executions this process ended, by status (cancels are counted by the process that answered them)',
@@ -183,16 +183,7 @@ export class Metrics {
       },
     });
     const counter = (name: string, help: string, key: 'retried' | 'reclaimed') =>
-      new Counter({
-        name,
-        help,
-        registers,
-        collect() {
-          const value = stats()[key];
-          if (value > seen[key]) this.inc(value - seen[key]);
-          seen[key] = value;
-        },
-      });
+      countedSince(registers, name, help, () => stats()[key]);
     if (upstreamCancels) {
       const cancels = { cancelled: 0, failed: 0 };
       new Counter({
@@ -248,19 +239,8 @@ export class Metrics {
         this.set({ kind: 'unknown_tenants' }, now.unknownTenants);
       },
     });
-    const counter = (name: string, help: string, read: (s: ReturnType<typeof stats>) => number) => {
-      let seen = 0;
-      new Counter({
-        name,
-        help,
-        registers,
-        collect() {
-          const value = read(stats());
-          if (value > seen) this.inc(value - seen);
-          seen = value;
-        },
-      });
-    };
+    const counter = (name: string, help: string, read: (s: ReturnType<typeof stats>) => number) =>
+      countedSince(registers, name, help, () => read(stats()));
     counter(
       'modro_key_cache_lookups_total',
       'Managed-key lookups that went to the database (cold or unknown keys)',
@@ -312,17 +292,7 @@ export class Metrics {
         (s: ReturnType<typeof stats>) => s.evictions,
       ],
     ] as const) {
-      let seen = 0;
-      new Counter({
-        name,
-        help,
-        registers,
-        collect() {
-          const value = read(stats());
-          if (value > seen) this.inc(value - seen);
-          seen = value;
-        },
-      });
+      countedSince(registers, name, help, () => read(stats()));
     }
   }
 
@@ -392,3 +362,18 @@ export class Metrics {
 
 /** The states of a provider key's circuit breaker (pipeline/health.ts), as `modro_circuit_state` reports them. */
 export const CIRCUIT_STATES = ['closed', 'open', 'half-open', 'rejected'] as const;
+
+/** A counter that reports a count kept elsewhere since start (read at each scrape; it only goes up). */
+function countedSince(registers: Registry[], name: string, help: string, read: () => number): void {
+  let seen = 0;
+  new Counter({
+    name,
+    help,
+    registers,
+    collect() {
+      const value = read();
+      if (value > seen) this.inc(value - seen);
+      seen = value;
+    },
+  });
+}
