@@ -499,6 +499,11 @@ export const configSchema = z.strictObject({
       /** First retry after this; doubled each time up to maxBackoffMs. */
       backoffMs: positiveInt.default(2_000),
       maxBackoffMs: positiveInt.default(60_000),
+      /**
+       * Waits before the further tries of cancelling upstream the job of an execution that ended without a run
+       * (decision 0042), after a retryable failure; in memory: a gateway stopped meanwhile gives up.
+       */
+      cancelRetryMs: z.array(positiveInt).max(10).default([1_000, 10_000, 60_000]),
       /** Ended executions (inputs, outputs) are deleted this many days after they ended; 0 keeps them. */
       retentionDays: z.int().min(0).default(30),
     })

@@ -23,12 +23,23 @@ export interface AbandonCounters {
 export class UpstreamJobAbandoner {
   readonly #registry: RunnerRegistry;
   readonly #logger: Logger;
+  /**
+   * Waits before each further try of a cancel that failed for a retryable reason (5xx, 429, unreachable,
+   * timeout): `executions.cancelRetryMs`, three more tries over about a minute by default. In memory: a gateway
+   * stopped meanwhile gives up (logged, counted as failed).
+   */
+  readonly #retryMs: readonly number[];
   readonly #pending = new Set<Promise<void>>();
+  /** Tries waiting for their turn (their timer), each with what gives up on it at shutdown. */
+  readonly #waiting = new Map<NodeJS.Timeout, () => void>();
+  /** While `drain` runs, a try that fails gives up instead of waiting for another. */
+  #draining = false;
   readonly counters: AbandonCounters = { cancelled: 0, failed: 0 };
 
-  constructor(registry: RunnerRegistry, logger: Logger) {
+  constructor(registry: RunnerRegistry, logger: Logger, retryMs: readonly number[]) {
     this.#registry = registry;
     this.#logger = logger;
+    this.#retryMs = retryMs;
   }
 
   /** Starts the cancel of `job` (the row's JSON) of the ended execution `row`; never throws, never waits. */
@@ -51,43 +62,79 @@ export class UpstreamJobAbandoner {
       return;
     }
     const started = Date.now();
-    const attempt = runner
-      .abandon(job, { executionId: row.id, tenantId: row.tenantId })
-      .then(
-        () => {
-          this.counters.cancelled++;
-          this.#logger.info(
-            { ...facts, ms: Date.now() - started },
-            'the upstream job of an ended execution was cancelled',
-          );
-        },
-        (err: unknown) => {
-          this.counters.failed++;
-          const error = toGatewayError(err);
-          this.#logger.warn(
-            {
-              ...facts,
-              ms: Date.now() - started,
-              code: error.code,
-              status: error.upstreamStatus,
-              reason: error.message,
-            },
-            'the upstream job of an ended execution could not be cancelled; it may run on and be billed by the provider',
-          );
-        },
-      )
-      .finally(() => this.#pending.delete(attempt));
-    this.#pending.add(attempt);
+    const attempt = (tries: number): void => {
+      const tried = runner.abandon!(job, { executionId: row.id, tenantId: row.tenantId })
+        .then(
+          () => {
+            this.counters.cancelled++;
+            this.#logger.info(
+              { ...facts, tries, ms: Date.now() - started },
+              'the upstream job of an ended execution was cancelled',
+            );
+          },
+          (err: unknown) => {
+            const error = toGatewayError(err);
+            const why = { code: error.code, status: error.upstreamStatus, reason: error.message };
+            const wait = error.retryable && !this.#draining ? this.#retryMs[tries - 1] : undefined;
+            if (wait !== undefined) {
+              this.#logger.info(
+                { ...facts, ...why, tries, retryInMs: wait },
+                'the upstream job of an ended execution could not be cancelled yet; trying again',
+              );
+              const timer = setTimeout(() => {
+                this.#waiting.delete(timer);
+                attempt(tries + 1);
+              }, wait);
+              timer.unref();
+              this.#waiting.set(timer, () =>
+                this.#giveUp({ ...facts, ...why, tries, ms: Date.now() - started }, 'the gateway is stopping'),
+              );
+              return;
+            }
+            const stopping = error.retryable && this.#draining ? 'the gateway is stopping' : undefined;
+            this.#giveUp({ ...facts, ...why, tries, ms: Date.now() - started }, stopping);
+          },
+        )
+        .finally(() => this.#pending.delete(tried));
+      this.#pending.add(tried);
+    };
+    attempt(1);
   }
 
-  /** Cancels under way (each bounded by its own deadline). */
+  #giveUp(facts: Record<string, unknown>, stopping: string | undefined): void {
+    this.counters.failed++;
+    this.#logger.warn(
+      stopping ? { ...facts, stopping } : facts,
+      'the upstream job of an ended execution could not be cancelled; it may run on and be billed by the provider',
+    );
+  }
+
+  /** Cancels under way or waiting for another try. */
   get pending(): number {
-    return this.#pending.size;
+    return this.#pending.size + this.#waiting.size;
   }
 
-  /** Waits for the cancels under way (shutdown, tests). */
+  /** Waits until every cancel has ended, its retries included (tests). */
+  async settled(): Promise<void> {
+    while (this.pending > 0) {
+      if (this.#pending.size > 0) await Promise.all([...this.#pending]);
+      else await new Promise((resolve) => setTimeout(resolve, 10));
+    }
+  }
+
+  /** Shutdown: the tries waiting for their turn give up (logged, counted as failed); those under way end. */
   async drain(): Promise<void> {
-    while (this.#pending.size > 0) await Promise.all([...this.#pending]);
+    this.#draining = true;
+    try {
+      for (const [timer, giveUp] of this.#waiting) {
+        clearTimeout(timer);
+        giveUp();
+      }
+      this.#waiting.clear();
+      while (this.#pending.size > 0) await Promise.all([...this.#pending]);
+    } finally {
+      this.#draining = false;
+    }
   }
 }
 

@@ -59,7 +59,7 @@ export function createExecutions(deps: ExecutionsDeps): Executions {
   const text = new TextRunner({ pipeline: deps.pipeline, catalog: deps.catalog, router: deps.router });
   registry.add(text, text.resolve);
   for (const extra of deps.runners ?? []) registry.add(extra.runner, extra.resolve);
-  const abandoner = new UpstreamJobAbandoner(registry, deps.logger);
+  const abandoner = new UpstreamJobAbandoner(registry, deps.logger, config.cancelRetryMs);
   const worker = new ExecutionWorker({
     queue,
     registry,

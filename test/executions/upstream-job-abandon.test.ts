@@ -34,7 +34,7 @@ function gatewayConfig(mock: MockOpenAIMedia, extra: Partial<ConfigInput> = {}):
   return {
     demo: { enabled: false },
     providers: [{ id: 'openai', kind: 'openai', baseUrl: mock.baseUrl, keys: [MOCK_MEDIA_KEY] }],
-    executions: { pollMs: 50, leaseMs: 3_000, backoffMs: 60_000, maxBackoffMs: 60_000 },
+    executions: { pollMs: 50, leaseMs: 3_000, backoffMs: 60_000, maxBackoffMs: 60_000, cancelRetryMs: [50, 50, 50] },
     ...extra,
   };
 }
@@ -164,9 +164,10 @@ describe('upstream jobs of executions cancelled while PENDING (decision 0042)', 
     assert.equal(gw.runtime.ledger.account('acme')!.heldNano, 0);
   });
 
-  test('a provider that answers 500 to the delete: still CANCELLED and released; logged and counted as failed', async () => {
+  test('a provider that answers 500 to the delete once: still CANCELLED and released; the cancel is tried again and succeeds', async () => {
     const { id, job } = await pendingWithJob(gw, mock, key);
     const failedBefore = await cancelsMetric(gw, 'failed');
+    const cancelledBefore = await cancelsMetric(gw, 'cancelled');
     mock.faultAt.push({
       method: 'DELETE',
       path: new RegExp(`^/v1/videos/${job}$`),
@@ -178,20 +179,23 @@ describe('upstream jobs of executions cancelled while PENDING (decision 0042)', 
     const cancelled = await call(gw, key, 'POST', `/v1/executions/${id}/cancel`);
     assert.equal(cancelled.status, 200);
     assert.equal(cancelled.body['status'], 'CANCELLED');
-    await gw.runtime.executions.abandoner.drain();
-    assert.equal(deletesOf(mock, job), 1, 'tried once, best effort');
-    assert.equal(mock.videos.get(job)?.deleted, false);
+    await gw.runtime.executions.abandoner.settled();
+    assert.equal(deletesOf(mock, job), 2, 'the 500, then a second try');
+    assert.equal(mock.videos.get(job)?.deleted, true);
     const row = await rowOf(gw, id);
     assert.deepEqual(
       { status: row.status, upstream_job: row.upstream_job },
       { status: 'CANCELLED', upstream_job: null },
     );
     assert.deepEqual(await holdCloses(gw, id), ['hold', 'release']);
-    const line = logLines(gw, 'could not be cancelled').find((l) => l['jobId'] === job);
-    assert.ok(line, 'the failure is logged');
-    assert.equal(line['level'], 'warn', 'as a warning');
-    assert.equal(line['status'], 500);
-    assert.equal(await cancelsMetric(gw, 'failed'), failedBefore + 1);
+    const retry = logLines(gw, 'could not be cancelled yet').find((l) => l['jobId'] === job);
+    assert.ok(retry, 'the failed try is logged');
+    assert.equal(retry['status'], 500);
+    assert.equal(retry['retryInMs'], 50);
+    const done = logLines(gw, 'was cancelled').find((l) => l['jobId'] === job);
+    assert.equal(done?.['tries'], 2);
+    assert.equal(await cancelsMetric(gw, 'cancelled'), cancelledBefore + 1);
+    assert.equal(await cancelsMetric(gw, 'failed'), failedBefore, 'not counted as failed');
   });
 
   test('a cancel while the job is polled: the run stops and the job is deleted once (by the cancel, not twice)', async () => {
@@ -222,7 +226,7 @@ describe('upstream jobs of executions cancelled while PENDING (decision 0042)', 
     assert.deepEqual(await holdCloses(gw, id), ['hold', 'release']);
   });
 
-  test('a provider that cannot be reached: still CANCELLED and released; logged and counted as failed', async () => {
+  test('a provider that cannot be reached: still CANCELLED and released; tried four times, then logged and counted as failed', async () => {
     const { id, job } = await pendingWithJob(gw, mock, key);
     const failedBefore = await cancelsMetric(gw, 'failed');
     const before = mock.requests.length;
@@ -230,7 +234,7 @@ describe('upstream jobs of executions cancelled while PENDING (decision 0042)', 
     const cancelled = await call(gw, key, 'POST', `/v1/executions/${id}/cancel`);
     assert.equal(cancelled.status, 200);
     assert.equal(cancelled.body['status'], 'CANCELLED');
-    await gw.runtime.executions.abandoner.drain();
+    await gw.runtime.executions.abandoner.settled();
     assert.equal(mock.requests.length, before, 'nothing reached the provider');
     const row = await rowOf(gw, id);
     assert.deepEqual(
@@ -238,9 +242,10 @@ describe('upstream jobs of executions cancelled while PENDING (decision 0042)', 
       { status: 'CANCELLED', upstream_job: null },
     );
     assert.deepEqual(await holdCloses(gw, id), ['hold', 'release']);
-    const line = logLines(gw, 'could not be cancelled').find((l) => l['jobId'] === job);
+    const line = logLines(gw, 'could not be cancelled; it may run on').find((l) => l['jobId'] === job);
     assert.ok(line, 'the failure is logged');
     assert.equal(line['code'], 'provider_unavailable');
+    assert.equal(line['tries'], 4, 'given up after the three further tries of cancelRetryMs');
     assert.equal(await cancelsMetric(gw, 'failed'), failedBefore + 1);
     assert.ok(!gw.logs.join('').includes(MOCK_MEDIA_KEY), 'no provider secret in the logs');
     await gw.runtime.ledger.flush();
