@@ -18,7 +18,9 @@ import { join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import pg from 'pg';
+import { blankEntry } from '../src/billing/entries.ts';
 import { openStore, type StoreConfig } from '../src/store/db.ts';
+import type { LedgerKind } from '../src/store/ledger-tables.ts';
 import { median } from './lib/stats.ts';
 
 const { values: args } = parseArgs({
@@ -97,42 +99,25 @@ async function seed(config: StoreConfig): Promise<void> {
             })),
           )
           .execute();
-        const base = {
-          at: now,
-          amount_nano: 0,
-          held_nano: 0,
-          hold_id: null,
-          key_id: null,
-          request_id: null,
-          payment_id: null,
-          admin: null,
-          reason: null,
-          node: 'seed',
-        };
+        const entry = (id: string, kind: LedgerKind) => ({ ...blankEntry(id, now, kind), node: 'seed' });
         await tx
           .insertInto('ledger_entry')
           .values(
             chunk.flatMap((id) => [
               {
-                ...base,
-                tenant_id: id,
-                kind: 'deposit' as const,
+                ...entry(id, 'deposit'),
                 amount_nano: 10 * USD,
                 admin: 'seed',
                 reason: 'seed',
               },
               {
-                ...base,
-                tenant_id: id,
-                kind: 'hold' as const,
+                ...entry(id, 'hold'),
                 held_nano: 5_000,
                 hold_id: `r_${id}`,
                 request_id: `r_${id}`,
               },
               {
-                ...base,
-                tenant_id: id,
-                kind: 'settle' as const,
+                ...entry(id, 'settle'),
                 amount_nano: -1_000,
                 held_nano: -5_000,
                 hold_id: `r_${id}`,

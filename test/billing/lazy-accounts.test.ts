@@ -2,9 +2,11 @@ import assert from 'node:assert/strict';
 import { it } from 'node:test';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { type KyselyPlugin, type RawNode, sql } from 'kysely';
+import { blankEntry } from '../../src/billing/entries.ts';
 import { Ledger } from '../../src/billing/ledger.ts';
 import { verifyLedger } from '../../src/billing/verify.ts';
 import type { Store } from '../../src/store/db.ts';
+import type { LedgerKind } from '../../src/store/ledger-tables.ts';
 import { forEachDatabase } from '../helpers/databases.ts';
 
 /**
@@ -27,27 +29,19 @@ async function seed(store: Store, n: number, prefix = 'lz'): Promise<void> {
         .insertInto('tenant')
         .values(ids.map((id) => ({ id, name: id, links_valid_after: 0, created_at: 0, updated_at: 0 })))
         .execute();
-      const base = {
-        at: now,
-        amount_nano: 0,
-        held_nano: 0,
-        hold_id: null,
-        key_id: null,
-        request_id: null,
-        payment_id: null,
+      const entry = (id: string, kind: LedgerKind) => ({
+        ...blankEntry(id, now, kind),
         admin: 'seed',
         reason: 'seed',
         node: 'seed',
-      };
+      });
       const entries = ids.flatMap((id, i) => {
         const n = from + i;
         return [
-          { ...base, tenant_id: id, kind: 'adjustment' as const, amount_nano: 10 * USD + n },
-          { ...base, tenant_id: id, kind: 'hold' as const, held_nano: 10_000, hold_id: `r_${id}`, admin: null },
+          { ...entry(id, 'adjustment'), amount_nano: 10 * USD + n },
+          { ...entry(id, 'hold'), held_nano: 10_000, hold_id: `r_${id}`, admin: null },
           {
-            ...base,
-            tenant_id: id,
-            kind: 'settle' as const,
+            ...entry(id, 'settle'),
             amount_nano: -(1_000 + n),
             held_nano: -10_000,
             hold_id: `r_${id}`,

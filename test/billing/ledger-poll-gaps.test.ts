@@ -2,6 +2,7 @@ import assert from 'node:assert/strict';
 import { it } from 'node:test';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { sql } from 'kysely';
+import { blankEntry } from '../../src/billing/entries.ts';
 import { Ledger } from '../../src/billing/ledger.ts';
 import { forEachDatabase } from '../helpers/databases.ts';
 
@@ -44,15 +45,8 @@ forEachDatabase('ledger poll: entries committed out of id order', (suite) => {
     const slow = await db.reopen();
     const fast = await db.reopen();
     const entry = (tenantId: string, node: string, amount: number, reason: string) => ({
-      tenant_id: tenantId,
-      at: Date.now(),
-      kind: 'adjustment' as const,
+      ...blankEntry(tenantId, Date.now(), 'adjustment'),
       amount_nano: amount,
-      held_nano: 0,
-      hold_id: null,
-      key_id: null,
-      request_id: null,
-      payment_id: null,
       admin: 'test',
       reason,
       node,
