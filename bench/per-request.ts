@@ -7,7 +7,10 @@
  * (`strace -c -f` attached for the round; it slows the process, so CPU figures of those rounds are not comparable).
  * Peak RSS per round with --rss. For diagnosis, not a verdict: `npm run bench` is the measurement.
  *
- *   node bench/per-request.ts [--concurrency 1] [--rounds 3] [--strace] [--rss] [--billed]
+ * With --plain, a third target: the same gateway process called with the configuration's own key (no limits, not
+ * billed), which shows what the limited (or billed) key's stages cost beside it.
+ *
+ *   node bench/per-request.ts [--concurrency 1] [--rounds 3] [--strace] [--rss] [--billed] [--plain]
  *     [--gateway-node-args="--cpu-prof --cpu-prof-dir=/tmp/prof"]
  */
 import { type ChildProcess, spawn, spawnSync } from 'node:child_process';
@@ -26,7 +29,12 @@ import {
   spawnIpcChild,
   stopChild,
 } from './lib/children.ts';
-import { billBenchTenant, createLimitedBenchKey, writeGatewayConfig } from './lib/gateway-config.ts';
+import {
+  BENCH_GATEWAY_KEY,
+  billBenchTenant,
+  createLimitedBenchKey,
+  writeGatewayConfig,
+} from './lib/gateway-config.ts';
 import { openPool, runLoad } from './lib/load.ts';
 import { cpuResolutionMs, cpuSeconds, memory, resetPeak } from './lib/proc.ts';
 import { NON_STREAMING_BODY } from './lib/request-bodies.ts';
@@ -39,6 +47,7 @@ const { values: args } = parseArgs({
     strace: { type: 'boolean', default: false },
     rss: { type: 'boolean', default: false },
     billed: { type: 'boolean', default: false },
+    plain: { type: 'boolean', default: false },
     'gateway-node-args': { type: 'string', default: '' },
   },
 });
@@ -101,6 +110,9 @@ async function main(): Promise<void> {
     { name: 'floor', origin: floor.origin, authorization: `Bearer ${MOCK_API_KEY}`, pid: floor.pid },
     { name: 'gateway', origin: gateway.origin, authorization: `Bearer ${key}`, pid: gateway.pid },
   ];
+  if (args.plain) {
+    targets.push({ name: 'plain', origin: gateway.origin, authorization: `Bearer ${BENCH_GATEWAY_KEY}`, pid: gateway.pid });
+  }
   const body = NON_STREAMING_BODY;
   log(`c=${concurrency}, ${rounds} round(s) of 2 s per target${args.billed ? ', billed account' : ''}`);
   for (const t of targets) {
