@@ -28,7 +28,7 @@ function record(): UsageRecord {
     at: Date.now(),
     tenantId: `tenant_${i % 50}`,
     keyId: `key_${i % 200}`,
-    protocol: 'openai',
+    protocol: 'openai-chat',
     requestedModel: 'fast',
     tier: 'fast',
     preset: 'balanced',
