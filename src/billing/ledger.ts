@@ -8,6 +8,7 @@ import { toSafeInt } from '../store/usage.ts';
 import { depositFee, MAX_MANUAL_NANO, monthStart } from './amounts.ts';
 import { formatUsd } from './cost.ts';
 import { blankEntry, type NewEntry } from './entries.ts';
+import { addMonthSpend } from './month-spend.ts';
 import { type Plan, planFromRow, validatePlan } from './plans.ts';
 import { lostCharges, staleHoldCloses } from './recovery.ts';
 import { alreadyClosed, heartbeat, liveNodes, lockAccounts, markStopped, sweepStaleHolds } from './sweep.ts';
@@ -21,13 +22,13 @@ import { alreadyClosed, heartbeat, liveNodes, lockAccounts, markStopped, sweepSt
  * closed (settled at the recorded cost of their request, else released).
  *
  * Accounts are in memory while in use (decision 0043): `use(tenant)` answers at once for an account in memory
- * (or a tenant known to have none) and otherwise loads it with one query (its plan, cached balance and amount
- * held, the month's spend, and which of the other processes' entries the poll may still read it counted); an
- * account unused for `accountIdleMs` with nothing of this process open on it is dropped. The poll applies the
- * other processes' entries to the accounts in memory only, skipping those their load counted, so an entry is
- * counted once, even one committed out of id order (`#fetchAccount`). This process's own entries are applied
- * when made; one it writes for an account not in memory (an execution's close, a sweep) is written under
- * `#foreign`, a node name the poll treats as another process's.
+ * (or a tenant known to have none) and otherwise loads it with one query (its plan, cached balance, amount
+ * held and month's spend (`ledger_month`, decision 0046), and which of the other processes' entries the poll
+ * may still read it counted); an account unused for `accountIdleMs` with nothing of this process open on it
+ * is dropped. The poll applies the other processes' entries to the accounts in memory only, skipping those
+ * their load counted, so an entry is counted once, even one committed out of id order (`#fetchAccount`). This
+ * process's own entries are applied when made; one it writes for an account not in memory (an execution's
+ * close, a sweep) is written under `#foreign`, a node name the poll treats as another process's.
  */
 
 export type { LedgerKind } from '../store/ledger-tables.ts';
@@ -480,23 +481,23 @@ export class Ledger {
     // memory: written under #foreign, so that a load or the poll counts it, and nothing is applied here.
     const writer = this.#writerFor(close.tenantId);
     const a = writer === this.node ? this.#accounts.get(close.tenantId) : undefined;
-    await db
-      .insertInto('ledger_entry')
-      .values({
-        ...blankEntry(close.tenantId, this.#now(), kind),
-        amount_nano: -charge,
-        held_nano: -held,
-        hold_id: close.holdId,
-        key_id: close.keyId,
-        request_id: close.holdId,
-        node: writer,
-      })
-      .execute();
+    const entry = {
+      ...blankEntry(close.tenantId, this.#now(), kind),
+      amount_nano: -charge,
+      held_nano: -held,
+      hold_id: close.holdId,
+      key_id: close.keyId,
+      request_id: close.holdId,
+      node: writer,
+    };
+    await db.insertInto('ledger_entry').values(entry).execute();
     await db
       .updateTable('account')
       .set({ balance_nano: sql<number>`balance_nano - ${charge}`, held_nano: sql<number>`held_nano - ${held}` })
       .where('tenant_id', '=', close.tenantId)
       .execute();
+    // The month's spend, after the account row (locked by the update on PostgreSQL), like every writer.
+    await addMonthSpend(db, [entry]);
     return {
       charged: charge,
       apply: () => {
@@ -506,8 +507,8 @@ export class Ledger {
         }
         a.held -= held;
         a.balance -= charge;
-        this.#rollMonth(a);
-        a.monthSpend += charge;
+        // In the month of the entry's `at` (a commit just after midnight of the 1st counts in the month before).
+        if (kind === 'settle') this.#applyEntry(a, 0, 0, kind, entry.at, charge);
         this.#forgetDurable(close.holdId);
       },
     };
@@ -576,11 +577,11 @@ export class Ledger {
     };
     const close = (kind: 'settle' | 'release', charge: number) => {
       undo();
-      a.balance -= charge;
-      this.#rollMonth(a);
-      a.monthSpend += charge;
+      const at = this.#now();
+      // The month's spend as the entry will count in `ledger_month`: in the month of its `at`.
+      this.#applyEntry(a, -charge, 0, kind, at);
       this.#enqueue({
-        ...blankEntry(req.tenantId, this.#now(), kind),
+        ...blankEntry(req.tenantId, at, kind),
         amount_nano: -charge,
         held_nano: -need,
         hold_id: req.requestId,
@@ -825,6 +826,8 @@ export class Ledger {
           .where('tenant_id', '=', tenantId)
           .execute();
       }
+      // The months' spend of the settlements kept, each in its entry's month (decision 0046).
+      await addMonthSpend(tx, kept);
       return closed.size === 0 ? [] : batch.filter((e) => isClose(e) && closed.has(e.hold_id!));
     });
     for (const entry of batch) {
@@ -941,9 +944,9 @@ export class Ledger {
   }
 
   /**
-   * Reads one account in one statement (one snapshot): its plan, cached balance and amount held (moved in the
-   * same transaction as its entries, so they are exactly the entries committed in that snapshot), the month's
-   * settlements, and `seen`, the ids of other processes' entries of this tenant the snapshot holds among those
+   * Reads one account in one statement (one snapshot): its plan, cached balance and amount held, and the month's
+   * cached spend (its `ledger_month` row, decision 0046; all three moved in the same transaction as its entries,
+   * so they are exactly the entries committed in that snapshot, and none costs in proportion to the entries), and `seen`, the ids of other processes' entries of this tenant the snapshot holds among those
    * the poll may still read. Every entry is then counted once, by the load or by the poll, never by both and
    * never by neither, however the commits interleave with the ids (PostgreSQL: a writer takes its id and can
    * commit after one that took a higher id):
@@ -990,8 +993,8 @@ export class Ledger {
         seen: string | null;
       }>`
         select a.plan_id, a.balance_nano, a.held_nano,
-          (select coalesce(sum(-e.amount_nano), 0) from ledger_entry e
-            where e.tenant_id = a.tenant_id and e.kind = 'settle' and e.at >= ${month}) as spent,
+          coalesce((select m.spent_nano from ledger_month m
+            where m.tenant_id = a.tenant_id and m.month_start = ${month}), 0) as spent,
           ${seenIds} as seen
         from account a where a.tenant_id = ${tenantId}`.execute(this.#db);
       const row = rows.rows[0];
@@ -1093,12 +1096,13 @@ export class Ledger {
     if (a) this.#applyEntry(a, entry.amount_nano, entry.held_nano, entry.kind, entry.at);
   }
 
-  #applyEntry(a: AccountState, amount: number, held: number, kind: string, at: unknown): void {
+  /** `charge`: what a settlement charged, when not `-amount` (an execution's close applies the balance itself). */
+  #applyEntry(a: AccountState, amount: number, held: number, kind: string, at: unknown, charge = -amount): void {
     a.balance += amount;
     a.held += held;
     if (kind === 'settle') {
       this.#rollMonth(a);
-      if (toSafeInt(at) >= a.monthStart) a.monthSpend -= amount;
+      if (toSafeInt(at) >= a.monthStart) a.monthSpend += charge;
     }
   }
 

@@ -3,6 +3,7 @@ import type { SqlDialect } from '../store/migrations/column-types.ts';
 import type { Database } from '../store/schema.ts';
 import { toSafeInt } from '../store/usage.ts';
 import { blankEntry, type NewEntry } from './entries.ts';
+import { addMonthSpend } from './month-spend.ts';
 
 /**
  * The periodic stale-hold sweep (docs/billing.md, "Stale holds"). Every gateway process writes a heartbeat
@@ -127,6 +128,8 @@ export async function sweepStaleHolds(
           .where('tenant_id', '=', tenantId)
           .execute();
       }
+      // The months' spend of its settlements, after the account rows (decision 0046).
+      await addMonthSpend(tx, entries);
     }
     // The dead processes are done with once all their holds are closed (else the next round goes on). A process
     // that was only slow writes its row again at its next beat.

@@ -1,13 +1,15 @@
 import type { Kysely } from 'kysely';
 import type { Database } from '../store/schema.ts';
 import { toSafeInt } from '../store/usage.ts';
+import { monthStart } from './amounts.ts';
 import { formatUsd } from './cost.ts';
 
 /**
  * `modro ledger verify` (docs/billing.md): proves the ledger is the truth of every balance. Entries of each
  * account sum to its cached balance and amount held; no balance is negative at any point of its history; every hold is
  * settled or released exactly once (or still open: in flight), with its own amount, and a settlement charges
- * at most what was held; no entry belongs to a tenant without an account.
+ * at most what was held; no entry belongs to a tenant without an account; each cached month's spend
+ * (`ledger_month`, decision 0046) equals the charges of the tenant's settlements dated in that month.
  */
 export interface Verification {
   ok: boolean;
@@ -15,6 +17,8 @@ export interface Verification {
   entries: number;
   /** Holds neither settled nor released yet: requests in flight (or a stopped gateway's, closed at its start). */
   openHolds: number;
+  /** Cached month's spends checked (`ledger_month` rows). */
+  months: number;
   problems: string[];
 }
 
@@ -29,12 +33,14 @@ export async function verifyLedger(db: Kysely<Database>): Promise<Verification> 
   const runningHeld = new Map<string, number>();
   const holds = new Map<string, { tenant: string; held: number; closes: number; closedHeld: number; charge: number }>();
   const closesWithoutHold: string[] = [];
+  /** Charges of settlements per tenant and month (`tenant \0 month start`), as `ledger_month` caches them. */
+  const spent = new Map<string, number>();
   let entries = 0;
   let lastId = 0;
   for (;;) {
     const rows = await db
       .selectFrom('ledger_entry')
-      .select(['id', 'tenant_id', 'kind', 'amount_nano', 'held_nano', 'hold_id'])
+      .select(['id', 'tenant_id', 'kind', 'amount_nano', 'held_nano', 'hold_id', 'at'])
       .where('id', '>', lastId)
       .orderBy('id')
       .limit(PAGE)
@@ -63,6 +69,10 @@ export async function verifyLedger(db: Kysely<Database>): Promise<Verification> 
           else holds.set(row.hold_id, { tenant: row.tenant_id, held: heldChange, closes: 0, closedHeld: 0, charge: 0 });
         }
       } else if (row.kind === 'settle' || row.kind === 'release') {
+        if (row.kind === 'settle') {
+          const key = `${row.tenant_id}\u0000${monthStart(toSafeInt(row.at))}`;
+          spent.set(key, (spent.get(key) ?? 0) - amount);
+        }
         const hold = row.hold_id === null ? undefined : holds.get(row.hold_id);
         if (!hold) {
           closesWithoutHold.push(String(lastId));
@@ -105,5 +115,18 @@ export async function verifyLedger(db: Kysely<Database>): Promise<Verification> 
       );
     }
   }
-  return { ok: problems.length === 0, accounts: accounts.length, entries, openHolds, problems };
+  const months = await db.selectFrom('ledger_month').select(['tenant_id', 'month_start', 'spent_nano']).execute();
+  const cachedSpent = new Map(
+    months.map((m) => [`${m.tenant_id}\u0000${toSafeInt(m.month_start)}`, toSafeInt(m.spent_nano)]),
+  );
+  for (const key of new Set([...spent.keys(), ...cachedSpent.keys()])) {
+    const sum = spent.get(key) ?? 0;
+    const cachedSum = cachedSpent.get(key) ?? 0;
+    if (sum === cachedSum) continue;
+    const [tenant, month] = key.split('\u0000') as [string, string];
+    problems.push(
+      `account '${tenant}': settlements of ${new Date(Number(month)).toISOString().slice(0, 7)} sum to $${formatUsd(sum)}, cached month's spend is $${formatUsd(cachedSum)}`,
+    );
+  }
+  return { ok: problems.length === 0, accounts: accounts.length, entries, openHolds, months: months.length, problems };
 }

@@ -13,8 +13,8 @@ import { configPathOf, loadCommandConfig, type Out, parseCommand } from './share
  * A running gateway on the same database picks the entries and plan changes up within billing.pollMs.
  */
 export const LEDGER_HELP = `Money commands (same --config as start; amounts in dollars, up to 9 decimals):
-  ledger verify [--json]        Entries sum to every balance, holds closed once or in flight, nothing negative;
-                                exits 1 when a check fails
+  ledger verify [--json]        Entries sum to every balance and month's spend, holds closed once or in flight,
+                                nothing negative; exits 1 when a check fails
   ledger balance <tenant> [--json]
   ledger open <tenant>          Bill a tenant (an account with a zero balance)
   ledger credit|debit <tenant> --usd AMOUNT --reason TEXT [--by NAME]
@@ -53,7 +53,7 @@ export async function runLedgerCommand(
       if (values.json) json(result);
       else {
         out.write(
-          `${result.ok ? 'ok' : 'FAILED'}: ${result.accounts} accounts, ${result.entries} entries, ${result.openHolds} holds in flight\n`,
+          `${result.ok ? 'ok' : 'FAILED'}: ${result.accounts} accounts, ${result.entries} entries, ${result.openHolds} holds in flight, ${result.months} months of spend\n`,
         );
         for (const problem of result.problems) out.write(`  ${problem}\n`);
       }

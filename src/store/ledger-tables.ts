@@ -47,6 +47,18 @@ export interface LedgerEntryTable {
   node: string;
 }
 
+/**
+ * A tenant's spend in one UTC calendar month (migration 0017, decision 0046): the sum of its `settle` entries'
+ * charges (`-amount_nano`) whose `at` falls in the month, moved in the transaction of those entries. A month
+ * without a row: nothing settled.
+ */
+export interface LedgerMonthTable {
+  tenant_id: string;
+  /** The month's first millisecond, UTC (`monthStart` of the entries' `at`). */
+  month_start: number;
+  spent_nano: number;
+}
+
 /** Stripe webhook events handled, by event id (migration 0009): a replayed event changes nothing. */
 export interface StripeEventTable {
   id: string;

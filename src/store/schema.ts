@@ -3,7 +3,14 @@ import type { AccountLoginTable, AccountTokenTable } from './account-tables.ts';
 import type { ChannelCredentialTable, ChannelRevisionTable, ChannelTable } from './channel-tables.ts';
 import type { ExecutionTable } from './execution-tables.ts';
 import type { LatencyBucketColumn } from './latency-buckets.ts';
-import type { AccountTable, LedgerEntryTable, LedgerNodeTable, PlanTable, StripeEventTable } from './ledger-tables.ts';
+import type {
+  AccountTable,
+  LedgerEntryTable,
+  LedgerMonthTable,
+  LedgerNodeTable,
+  PlanTable,
+  StripeEventTable,
+} from './ledger-tables.ts';
 import type { AdminUserTable, ApiKeyTable, SessionTable, TenancySettingsTable, TenantTable } from './tenancy-tables.ts';
 import type { WebhookAttemptTable, WebhookDeliveryTable, WebhookSecretTable } from './webhook-tables.ts';
 
@@ -30,6 +37,7 @@ export interface Database {
   plan: PlanTable;
   account: AccountTable;
   ledger_entry: LedgerEntryTable;
+  ledger_month: LedgerMonthTable;
   stripe_event: StripeEventTable;
   ledger_node: LedgerNodeTable;
   execution: ExecutionTable;

@@ -2,6 +2,7 @@ import assert from 'node:assert/strict';
 import { it } from 'node:test';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { type KyselyPlugin, type RawNode, sql } from 'kysely';
+import { monthStart } from '../../src/billing/amounts.ts';
 import { blankEntry } from '../../src/billing/entries.ts';
 import { Ledger } from '../../src/billing/ledger.ts';
 import { verifyLedger } from '../../src/billing/verify.ts';
@@ -61,6 +62,11 @@ async function seed(store: Store, n: number, prefix = 'lz'): Promise<void> {
             created_at: 0,
           })),
         )
+        .execute();
+      // The month's spend as the writers cache it (ADR 0046).
+      await tx
+        .insertInto('ledger_month')
+        .values(ids.map((id, i) => ({ tenant_id: id, month_start: monthStart(now), spent_nano: 1_000 + from + i })))
         .execute();
     });
   }
