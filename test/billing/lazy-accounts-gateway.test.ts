@@ -104,6 +104,10 @@ describe('ledger accounts on first use through the gateway [sqlite]', () => {
     // Another connection takes the account table away: the gateway's load of it fails.
     const other = new DatabaseSync(join(gw.dataDir, 'modro.db'));
     other.exec('PRAGMA busy_timeout = 5000');
+    // `other` is synchronous in this process: were the gateway's usage writer inside its batch transaction
+    // (which yields to the event loop between chunks), `other` would wait for a lock that cannot be released
+    // while it blocks the loop ("database is locked" after busy_timeout). So the writer is drained first.
+    await gw.runtime.usage.flush();
     other.exec('ALTER TABLE account RENAME TO account_away');
     let restored = false;
     try {
@@ -124,6 +128,7 @@ describe('ledger accounts on first use through the gateway [sqlite]', () => {
       assert.equal(ledger.account('unreadable'), undefined, 'a failed load is not remembered');
       assert.equal(mock.requests.length, upstreamBefore, 'refused before any upstream byte');
 
+      await gw.runtime.usage.flush();
       other.exec('ALTER TABLE account_away RENAME TO account');
       restored = true;
       const ok = await chat(gw, key, ASK);
@@ -134,7 +139,10 @@ describe('ledger accounts on first use through the gateway [sqlite]', () => {
       assert.equal(ledger.account('unreadable')?.balanceNano, balance - cost, 'loaded and charged once');
       assert.deepEqual((await verifyLedger(gw.runtime.store.db)).problems, []);
     } finally {
-      if (!restored) other.exec('ALTER TABLE account_away RENAME TO account');
+      if (!restored) {
+        await gw.runtime.usage.flush();
+        other.exec('ALTER TABLE account_away RENAME TO account');
+      }
       other.close();
     }
   });

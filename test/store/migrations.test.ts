@@ -24,6 +24,7 @@ forEachDatabase('store migrations', (suite) => {
       'execution',
       'idempotency_key',
       'ledger_entry',
+      'ledger_month',
       'ledger_node',
       'plan',
       'stored_file',
