@@ -133,7 +133,7 @@ function jobFailed(call: MediaCall, video: Partial<Video>): GatewayError {
   const code = typeof error['code'] === 'string' ? error['code'] : '';
   const said = safeUpstreamMessage(error['message'], call.target.key.secret);
   const label = call.target.provider.id;
-  if (/moderation|content_policy|safety/i.test(`${code} ${said ?? ''}`)) {
+  if (/moderation|content_policy|content_?filter|safety/i.test(`${code} ${said ?? ''}`)) {
     return new GatewayError('content_filtered', `Upstream ${label} refused the content${said ? `: ${said}` : ''}`);
   }
   if (video.status !== 'failed') return malformed(call, `a video job in status ${String(video.status).slice(0, 32)}`);
