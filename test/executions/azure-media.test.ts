@@ -137,6 +137,20 @@ describe('media executions on Azure OpenAI', () => {
     assert.equal(create.headers['api-key'], MOCK_AZURE_KEY);
   });
 
+  test('a Sora size Azure does not serve is refused at submission, before a hold or an upstream call', async () => {
+    const upstreamBefore = mock.requests.length;
+    const refused = await call('POST', '/v1/executions', {
+      model: 'azure/sora-2',
+      input: { prompt: 'rain on a window', size: '1792x1024' },
+    });
+    assert.equal(refused.status, 400, JSON.stringify(refused.body));
+    const error = refused.body['error'] as { code: string; param?: string; message: string };
+    assert.equal(error.code, 'invalid_request');
+    assert.equal(error.param, 'input.size');
+    assert.match(error.message, /720x1280, 1280x720$/);
+    assert.equal(mock.requests.length, upstreamBefore, 'nothing sent upstream');
+  });
+
   test('Azure’s content filter fails the execution content_filtered (not retryable); its 429 rate_limited (retryable)', async () => {
     mock.faults.push(AZURE_CONTENT_FILTER);
     const filtered = await execute({ model: 'azure/gpt-image-1', input: { prompt: 'something refused' } });

@@ -30,18 +30,25 @@ import { errorMapper, malformed, openAIBytes, openAIJSON } from './openai-media-
 
 const SECONDS = [4, 8, 12];
 const SIZES = ['720x1280', '1280x720', '1024x1792', '1792x1024'];
+/**
+ * Azure serves Sora 2 in portrait and landscape 720p only; a larger size would be its 400 at run time, after the
+ * hold, so it is refused at submission instead.
+ * @see https://learn.microsoft.com/azure/ai-foundry/openai/concepts/video-generation
+ */
+const AZURE_SIZES = ['720x1280', '1280x720'];
 const DEFAULT_SECONDS = 4;
 const MAX_REFERENCE_BYTES = 20 * 1024 * 1024;
 
 export const openAIVideos: MediaAdapter = {
-  check(media, { model }) {
+  check(media, { model, provider }) {
     if (media.kind !== 'video') throw unsupported('prompt', `${model.id} makes videos only`);
     const input = media.input;
     if (input.duration !== undefined && !SECONDS.includes(input.duration)) {
       throw unsupported('duration', `'input.duration': ${model.id} makes videos of ${SECONDS.join(', ')} seconds`);
     }
-    if (input.size && !SIZES.includes(input.size)) {
-      throw unsupported('size', `'input.size': ${model.id} makes ${SIZES.join(', ')}`);
+    const sizes = provider.kind === 'azure' ? AZURE_SIZES : SIZES;
+    if (input.size && !sizes.includes(input.size)) {
+      throw unsupported('size', `'input.size': ${model.id} makes ${sizes.join(', ')}`);
     }
   },
   worstMeter(media) {
