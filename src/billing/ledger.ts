@@ -22,12 +22,12 @@ import { alreadyClosed, heartbeat, liveNodes, lockAccounts, markStopped, sweepSt
  *
  * Accounts are in memory while in use (decision 0043): `use(tenant)` answers at once for an account in memory
  * (or a tenant known to have none) and otherwise loads it with one query (its plan, cached balance and amount
- * held, the month's spend, and the ledger's highest entry id at that instant); an account unused for
- * `accountIdleMs` with nothing of this process open on it is dropped. The poll applies the other processes'
- * entries to the accounts in memory only, each entry only above the id its account's load counted up to, so
- * an entry is counted once. This process's own entries are applied when made; one it writes for an account
- * not in memory (an execution's close, a sweep) is written under `#foreign`, a node name the poll treats as
- * another process's.
+ * held, the month's spend, and which of the other processes' entries the poll may still read it counted); an
+ * account unused for `accountIdleMs` with nothing of this process open on it is dropped. The poll applies the
+ * other processes' entries to the accounts in memory only, skipping those their load counted, so an entry is
+ * counted once, even one committed out of id order (`#fetchAccount`). This process's own entries are applied
+ * when made; one it writes for an account not in memory (an execution's close, a sweep) is written under
+ * `#foreign`, a node name the poll treats as another process's.
  */
 
 export type { LedgerKind } from '../store/ledger-tables.ts';
@@ -86,8 +86,11 @@ interface AccountState {
   lastUsed: number;
   /** This process's holds on it that are still open in memory only (a loaded account is kept while any is). */
   holds: number;
-  /** The highest entry id its load counted: the poll applies only entries above it. */
-  upTo: number;
+  /**
+   * Ids of other processes' entries its load counted that the poll may still read (above the poll's cursor, or
+   * ids it waited for, when the load began): the poll skips each once. Undefined when none is left.
+   */
+  seen: Set<number> | undefined;
 }
 
 /** What the ledger keeps in memory (tests, `modro_ledger_accounts`). */
@@ -161,6 +164,10 @@ export class Ledger {
    * these each round until they appear or `GAP_WAIT_MS` passes (a rolled-back insert leaves an id never filled).
    */
   readonly #gaps = new Map<number, number>();
+  /** Tenants being loaded: the other processes' entries the poll read for them meanwhile, for the load to add. */
+  readonly #passing = new Map<string, PolledEntry[]>();
+  /** Accounts in memory whose `seen` is not empty, tidied by each poll. */
+  readonly #unsettled = new Set<AccountState>();
   #flushing: Promise<void> | undefined;
   #timer: NodeJS.Timeout | undefined;
   #poller: NodeJS.Timeout | undefined;
@@ -888,16 +895,40 @@ export class Ledger {
     return `${this.node}~`;
   }
 
-  /** Plans (a small table) and the poll's starting point; no account is read at start. */
+  /**
+   * Plans (a small table) and the poll's starting point; no account is read at start. On PostgreSQL an entry can
+   * still be in flight with an id below the newest committed one (its writer took the id first and commits
+   * later): the ids missing among the newest MAX_GAPS, read in the same snapshot, are waited for like the poll's
+   * own gaps (a rolled-back insert's id stops being waited for after GAP_WAIT_MS). SQLite has one writer at a
+   * time, which takes ids in commit order: an entry in flight has an id above every committed one, so the newest
+   * id is enough. Without a poll (the CLI) only the newest id matters.
+   */
   async #loadPlans(): Promise<void> {
     const db = this.#db;
-    const [plans, last] = await Promise.all([
-      db.selectFrom('plan').selectAll().execute(),
-      db.selectFrom('ledger_entry').select(sql<number | null>`max(id)`.as('id')).executeTakeFirst(),
-    ]);
+    const waits = this.#postgres && Boolean(this.#o.pollMs);
+    const newest = waits
+      ? sql<{ id: unknown }>`
+          select id from ledger_entry
+          where id > (select coalesce(max(id), 0) from ledger_entry) - ${MAX_GAPS} order by id`.execute(db)
+      : sql<{ id: unknown }>`select max(id) as id from ledger_entry`.execute(db);
+    const [plans, last] = await Promise.all([db.selectFrom('plan').selectAll().execute(), newest]);
     this.#plans.clear();
     for (const p of plans) this.#plans.set(p.id, planFromRow(p));
-    this.#lastSeenId = last?.id == null ? 0 : toSafeInt(last.id);
+    const ids = last.rows.filter((r) => r.id != null).map((r) => toSafeInt(r.id));
+    const top = ids.at(-1) ?? 0;
+    this.#lastSeenId = top;
+    if (!waits) return;
+    const now = this.#now();
+    let next = Math.max(1, top - MAX_GAPS + 1);
+    for (const id of ids) {
+      for (; next < id; next++) this.#gaps.set(next, now);
+      next = id + 1;
+    }
+  }
+
+  /** PostgreSQL (several writers, ids taken before commit) rather than SQLite; the CLI passes no dialect. */
+  get #postgres(): boolean {
+    return placeholderStyle(this.#db) === 'numbered';
   }
 
   /** One cold load, shared by the concurrent callers of the same tenant. */
@@ -910,57 +941,88 @@ export class Ledger {
   }
 
   /**
-   * Reads one account in one statement: its plan, cached balance and amount held (moved in the same
-   * transaction as its entries, so they are exactly the entries committed), the month's settlements, and the
-   * ledger's highest entry id `top`, all in one snapshot. The poll applies to it only entries above `top`. If
-   * the poll went past `top` while the query ran, the others' entries it passed for this tenant (skipped: the
-   * account was not in memory yet) are read and added before the account goes in.
+   * Reads one account in one statement (one snapshot): its plan, cached balance and amount held (moved in the
+   * same transaction as its entries, so they are exactly the entries committed in that snapshot), the month's
+   * settlements, and `seen`, the ids of other processes' entries of this tenant the snapshot holds among those
+   * the poll may still read. Every entry is then counted once, by the load or by the poll, never by both and
+   * never by neither, however the commits interleave with the ids (PostgreSQL: a writer takes its id and can
+   * commit after one that took a higher id):
+   * - When the load begins, the poll has read every id up to its cursor except its gaps (the ids it waits for):
+   *   so an id at or below the cursor that is not a gap was committed before the load's snapshot (or is a
+   *   rolled-back id, or one the poll gave up on, which no one counts). The poll will never read it again: it
+   *   reads ids above its cursor and its gaps only, and a gap is only ever added above its cursor.
+   * - Every other id (above the cursor then, or a gap then) is one the poll reads at most once from then on. Its
+   *   entry is either in the snapshot, and in `seen` (the load reads exactly those ids of the tenant), so the
+   *   poll skips it; or not in the snapshot (committed after it, or above its newest id), so the poll applies it.
+   * - While the query runs the account is not in memory: what the poll reads for the tenant meanwhile is kept
+   *   (`#passing`) and added here, again less what is in `seen`.
+   * So no id window is re-read after the load, and an entry in flight during it (below the snapshot's newest id,
+   * committed after it) is applied when the poll reads it. `seen` stays small: the tenant's entries since the
+   * poll's last round, and those among the ids it waits for.
    */
   async #fetchAccount(tenantId: string): Promise<void> {
     this.#loads++;
     const month = monthStart(this.#now());
-    const rows = await sql<{
-      plan_id: string | null;
-      balance_nano: unknown;
-      held_nano: unknown;
-      spent: unknown;
-      top: unknown;
-    }>`
-      select a.plan_id, a.balance_nano, a.held_nano,
-        (select coalesce(sum(-e.amount_nano), 0) from ledger_entry e
-          where e.tenant_id = a.tenant_id and e.kind = 'settle' and e.at >= ${month}) as spent,
-        (select coalesce(max(e.id), 0) from ledger_entry e) as top
-      from account a where a.tenant_id = ${tenantId}`.execute(this.#db);
-    const row = rows.rows[0];
-    if (!row) {
-      this.#unbilled.set(tenantId, this.#now());
-      return;
+    // Without a poll nothing is read after the load: nothing to tell apart.
+    const polled = Boolean(this.#o.pollMs);
+    const cursor = this.#lastSeenId;
+    const waited = [...this.#gaps.keys()];
+    const passing: PolledEntry[] = [];
+    this.#passing.set(tenantId, passing);
+    try {
+      const pg = this.#postgres;
+      const others =
+        waited.length === 0
+          ? sql`e.id > ${cursor}`
+          : pg
+            ? sql`(e.id > ${cursor} or e.id = any(${waited}::bigint[]))`
+            : sql`(e.id > ${cursor} or e.id in (select value from json_each(${JSON.stringify(waited)})))`;
+      const ids = pg ? sql`string_agg(cast(e.id as text), ',')` : sql`group_concat(e.id, ',')`;
+      const seenIds = polled
+        ? sql`(select ${ids} from ledger_entry e
+            where e.tenant_id = a.tenant_id and e.node <> ${this.node} and ${others})`
+        : sql`null`;
+      const rows = await sql<{
+        plan_id: string | null;
+        balance_nano: unknown;
+        held_nano: unknown;
+        spent: unknown;
+        seen: string | null;
+      }>`
+        select a.plan_id, a.balance_nano, a.held_nano,
+          (select coalesce(sum(-e.amount_nano), 0) from ledger_entry e
+            where e.tenant_id = a.tenant_id and e.kind = 'settle' and e.at >= ${month}) as spent,
+          ${seenIds} as seen
+        from account a where a.tenant_id = ${tenantId}`.execute(this.#db);
+      const row = rows.rows[0];
+      if (!row) {
+        this.#unbilled.set(tenantId, this.#now());
+        return;
+      }
+      const seen = new Set<number>(row.seen ? row.seen.split(',').map((id) => toSafeInt(id)) : []);
+      const a: AccountState = {
+        planId: row.plan_id,
+        balance: toSafeInt(row.balance_nano),
+        held: toSafeInt(row.held_nano),
+        monthStart: month,
+        monthSpend: toSafeInt(row.spent),
+        lastUsed: this.#now(),
+        holds: 0,
+        seen: undefined,
+      };
+      for (const e of passing) {
+        if (seen.delete(toSafeInt(e.id))) continue;
+        this.#applyEntry(a, toSafeInt(e.amount_nano), toSafeInt(e.held_nano), e.kind, e.at);
+      }
+      if (seen.size > 0) {
+        a.seen = seen;
+        this.#unsettled.add(a);
+      }
+      this.#unbilled.delete(tenantId);
+      this.#accounts.set(tenantId, a);
+    } finally {
+      this.#passing.delete(tenantId);
     }
-    const a: AccountState = {
-      planId: row.plan_id,
-      balance: toSafeInt(row.balance_nano),
-      held: toSafeInt(row.held_nano),
-      monthStart: month,
-      monthSpend: toSafeInt(row.spent),
-      lastUsed: this.#now(),
-      holds: 0,
-      upTo: toSafeInt(row.top),
-    };
-    while (this.#lastSeenId > a.upTo) {
-      const to = this.#lastSeenId;
-      const passed = await this.#db
-        .selectFrom('ledger_entry')
-        .select(['amount_nano', 'held_nano', 'kind', 'at'])
-        .where('tenant_id', '=', tenantId)
-        .where('id', '>', a.upTo)
-        .where('id', '<=', to)
-        .where('node', '<>', this.node)
-        .execute();
-      for (const e of passed) this.#applyEntry(a, toSafeInt(e.amount_nano), toSafeInt(e.held_nano), e.kind, e.at);
-      a.upTo = to;
-    }
-    this.#unbilled.delete(tenantId);
-    this.#accounts.set(tenantId, a);
   }
 
   /**
@@ -974,6 +1036,7 @@ export class Ledger {
     for (const [tenantId, a] of this.#accounts) {
       if (a.lastUsed > before || a.holds > 0 || this.#pending.has(tenantId)) continue;
       this.#accounts.delete(tenantId);
+      this.#unsettled.delete(a);
       dropped++;
     }
     for (const [tenantId, lastUsed] of this.#unbilled) {
@@ -1091,6 +1154,15 @@ export class Ledger {
       this.#lastSeenId = Math.max(this.#lastSeenId, id);
       this.#polled(row);
     }
+    // An id at or below the cursor that is not waited for is never read again: no need to remember skipping it.
+    for (const a of this.#unsettled) {
+      const seen = a.seen;
+      if (seen) for (const id of seen) if (id <= this.#lastSeenId && !this.#gaps.has(id)) seen.delete(id);
+      if (!seen || seen.size === 0) {
+        a.seen = undefined;
+        this.#unsettled.delete(a);
+      }
+    }
   }
 
   /** One entry the poll read, applied once to the account in memory if another process wrote it. */
@@ -1099,8 +1171,13 @@ export class Ledger {
     // An execution's hold this process opened and another closed (docs/executions.md): no longer open here.
     if (row.hold_id !== null && (row.kind === 'settle' || row.kind === 'release')) this.#forgetDurable(row.hold_id);
     const a = this.#accounts.get(row.tenant_id);
-    // Not in memory (counted when loaded), or counted by its load already.
-    if (!a || toSafeInt(row.id) <= a.upTo) return;
+    if (!a) {
+      // Being loaded: the load adds it unless its snapshot counted it. Otherwise counted when next loaded.
+      this.#passing.get(row.tenant_id)?.push(row);
+      return;
+    }
+    // Counted by its load already (`#fetchAccount`): skipped, once.
+    if (a.seen?.delete(toSafeInt(row.id))) return;
     this.#applyEntry(a, toSafeInt(row.amount_nano), toSafeInt(row.held_nano), row.kind, row.at);
   }
 }

@@ -1,13 +1,12 @@
 import { type FSWatcher, watch } from 'node:fs';
 import { readFile } from 'node:fs/promises';
-import { basename, dirname } from 'node:path';
 import type { Logger } from '../ops/logger.ts';
 import { ConfigError, parseConfigText } from './load.ts';
 import type { Config } from './schema.ts';
 
 /**
  * Hot reload of the configuration file (docs/configuration.md, "Reloading"): on SIGHUP and when the file
- * changes (fs.watch on its folder, debounced: editors write a file in several steps, or replace it), the file
+ * changes (fs.watch on the file, re-armed when it is replaced; debounced: editors write a file in several steps, or replace it), the file
  * is read and validated again. A file that does not validate changes nothing and is logged in one line; a
  * valid one goes to `apply`, which swaps what may change at runtime and names what needs a restart.
  */
@@ -55,6 +54,8 @@ export interface ConfigReloaderOptions {
   /** Applies a validated configuration; throws to keep the running one. */
   apply(next: Config): ConfigChanges;
   debounceMs?: number;
+  /** How often a missing file is looked for again (default 1,000 ms). */
+  rewatchMs?: number;
   /** Listen for SIGHUP (default true). */
   signal?: boolean;
 }
@@ -63,6 +64,9 @@ export class ConfigReloader {
   readonly #o: ConfigReloaderOptions;
   #watcher: FSWatcher | undefined;
   #debounce: NodeJS.Timeout | undefined;
+  #rewatch: NodeJS.Timeout | undefined;
+  /** The file was not there when last watched: its reappearance is a change. */
+  #missing = false;
   /** The pass under way or last finished (passes run one at a time). */
   #tail: Promise<unknown> = Promise.resolve();
   /** A pass queued behind the one under way and not started yet: later callers share it. */
@@ -79,34 +83,61 @@ export class ConfigReloader {
 
   start(): void {
     if (this.#o.signal !== false) process.on('SIGHUP', this.#onSignal);
-    const name = basename(this.#o.path);
+    this.#watch();
+  }
+
+  /**
+   * Watches the file itself, not its folder: a folder watch wakes the gateway for every write to any file in
+   * it, and the data folder may be the configuration's (the usage journal and SQLite's WAL then cost a wake-up
+   * and an inotify read each). An editor that saves by writing a new file and renaming it over the old one
+   * ends this watch ('rename': the watched file is gone): it reloads and watches the new file, or, while no
+   * file is there, looks again every `rewatchMs`.
+   */
+  #watch(): void {
+    if (this.#closed) return;
     try {
-      // The folder, not the file: an editor that saves by writing a new file and renaming it over the old one
-      // would leave a watch on the file looking at a file that no longer exists.
-      this.#watcher = watch(dirname(this.#o.path), { persistent: false }, (_event, file) => {
-        if (file !== null && file !== name) return;
-        clearTimeout(this.#debounce);
-        this.#debounce = setTimeout(() => void this.reload(), this.#o.debounceMs ?? 250);
-        this.#debounce.unref();
+      this.#watcher = watch(this.#o.path, { persistent: false }, (event) => {
+        this.#scheduleReload();
+        if (event === 'rename') {
+          this.#watcher?.close();
+          this.#watcher = undefined;
+          this.#watch();
+        }
       });
       this.#watcher.on('error', (err) =>
-        this.#o.logger.warn(
-          { code: (err as NodeJS.ErrnoException).code },
-          'configuration file watch stopped; SIGHUP still reloads',
-        ),
+        this.#unwatched(err, 'configuration file watch stopped; SIGHUP still reloads'),
       );
+      if (this.#missing) {
+        this.#missing = false;
+        this.#scheduleReload();
+      }
     } catch (err) {
-      this.#o.logger.warn(
-        { code: (err as NodeJS.ErrnoException).code },
-        'configuration file cannot be watched; SIGHUP still reloads',
-      );
+      if ((err as NodeJS.ErrnoException).code === 'ENOENT') {
+        // Between an editor's delete and its new file, or deleted for good: look again shortly.
+        this.#missing = true;
+        this.#rewatch = setTimeout(() => this.#watch(), this.#o.rewatchMs ?? 1_000);
+        this.#rewatch.unref();
+        return;
+      }
+      this.#unwatched(err, 'configuration file cannot be watched; SIGHUP still reloads');
     }
+  }
+
+  #unwatched(err: unknown, message: string): void {
+    this.#o.logger.warn({ code: (err as NodeJS.ErrnoException).code }, message);
+  }
+
+  #scheduleReload(): void {
+    clearTimeout(this.#debounce);
+    this.#debounce = setTimeout(() => void this.reload(), this.#o.debounceMs ?? 250);
+    this.#debounce.unref();
   }
 
   close(): void {
     this.#closed = true;
     process.off('SIGHUP', this.#onSignal);
     clearTimeout(this.#debounce);
+    clearTimeout(this.#rewatch);
     this.#watcher?.close();
   }
 

@@ -1,4 +1,6 @@
 import assert from 'node:assert/strict';
+import { join } from 'node:path';
+import { DatabaseSync } from 'node:sqlite';
 import { after, before, describe, test } from 'node:test';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { Ledger } from '../../src/billing/ledger.ts';
@@ -84,6 +86,57 @@ describe('ledger accounts on first use through the gateway [sqlite]', () => {
     // Warm: the next request loads nothing.
     assert.equal((await chat(gw, key, ASK)).status, 200);
     assert.equal(ledger.cacheStats.loads, loadsBefore + 1);
+  });
+
+  test('a cold account whose load the database fails is a retryable 503, not a 500; the next request loads it', async () => {
+    await admin.json('POST', '/admin/api/tenants', { id: 'unreadable' });
+    const { key } = await createKey(admin, 'unreadable');
+    await cli.manual({ tenantId: 'unreadable', kind: 'credit', amountNano: 5_000_000_000, admin: 'cli', reason: 't' });
+    const ledger = gw.runtime.ledger;
+    // Warm the key and its tenant, then let the account leave memory as an idle one does.
+    assert.equal((await chat(gw, key, ASK)).status, 200);
+    await ledger.flush();
+    ledger.evictIdle(Date.now() + 24 * 3_600_000);
+    assert.equal(ledger.account('unreadable'), undefined, 'the account left memory');
+    const balance = (await ledger.view('unreadable'))!.balanceNano;
+    ledger.evictIdle(Date.now() + 24 * 3_600_000);
+
+    // Another connection takes the account table away: the gateway's load of it fails.
+    const other = new DatabaseSync(join(gw.dataDir, 'modro.db'));
+    other.exec('PRAGMA busy_timeout = 5000');
+    other.exec('ALTER TABLE account RENAME TO account_away');
+    let restored = false;
+    try {
+      const logsBefore = gw.logs.length;
+      const upstreamBefore = mock.requests.length;
+      const res = await chat(gw, key, ASK);
+      const text = await res.text();
+      assert.equal(res.status, 503, text);
+      assert.equal(res.headers.get('retry-after'), '1');
+      const body = JSON.parse(text) as { error: { code: string; message: string; retryable?: boolean } };
+      assert.equal(body.error.code, 'provider_unavailable');
+      assert.match(body.error.message, /could not read this account's balance/);
+      assert.doesNotMatch(text, /account_away|no such table|at .*\.(ts|js):\d+/, 'no database detail or stack');
+      assert.ok(
+        gw.logs.slice(logsBefore).some((l) => l.includes('a billed account could not be loaded')),
+        'the failure is logged',
+      );
+      assert.equal(ledger.account('unreadable'), undefined, 'a failed load is not remembered');
+      assert.equal(mock.requests.length, upstreamBefore, 'refused before any upstream byte');
+
+      other.exec('ALTER TABLE account_away RENAME TO account');
+      restored = true;
+      const ok = await chat(gw, key, ASK);
+      const okBody = (await ok.json()) as { usage: { prompt_tokens: number; completion_tokens: number } };
+      assert.equal(ok.status, 200, JSON.stringify(okBody));
+      await ledger.flush();
+      const cost = (okBody.usage.prompt_tokens + okBody.usage.completion_tokens) * NANO_PER_TOKEN;
+      assert.equal(ledger.account('unreadable')?.balanceNano, balance - cost, 'loaded and charged once');
+      assert.deepEqual((await verifyLedger(gw.runtime.store.db)).problems, []);
+    } finally {
+      if (!restored) other.exec('ALTER TABLE account_away RENAME TO account');
+      other.close();
+    }
   });
 
   test('a tenant served unbilled is billed from its first request after another process opens its account', async () => {

@@ -197,7 +197,7 @@ forEachDatabase('ledger accounts on first use', (suite) => {
     const slowLoads: KyselyPlugin = {
       transformQuery(args) {
         const node = args.node as unknown as RawNode;
-        if (node.kind === 'RawNode' && node.sqlFragments.join('').includes(' as top')) held.add(args.queryId);
+        if (node.kind === 'RawNode' && node.sqlFragments.join('').includes(' as seen')) held.add(args.queryId);
         return args.node;
       },
       async transformResult(args) {
@@ -237,7 +237,7 @@ forEachDatabase('ledger accounts on first use', (suite) => {
     const flaky: KyselyPlugin = {
       transformQuery: (args) => args.node,
       async transformResult(args) {
-        if (failures > 0 && 'rows' in args.result && args.result.rows.some((r) => 'top' in r)) {
+        if (failures > 0 && 'rows' in args.result && args.result.rows.some((r) => 'seen' in r)) {
           failures--;
           throw new Error('connection lost');
         }

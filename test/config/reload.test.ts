@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, renameSync, rmSync, unlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
@@ -67,6 +67,56 @@ describe('ConfigReloader.reload', () => {
       reloader.close();
       assert.equal(await reloader.reload(), false);
     } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+});
+
+describe('ConfigReloader file watch', () => {
+  it('follows editor saves (rename over, delete and recreate) and does not reload for other files in the folder', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'modro-watch-'));
+    const path = join(dir, 'modro.yaml');
+    let passes = 0;
+    let running = parseConfig({}, {});
+    const log = () => {};
+    writeFileSync(path, JSON.stringify({ routing: { maxAttempts: 1 } }));
+    const reloader = new ConfigReloader({
+      path,
+      env: {},
+      signal: false,
+      debounceMs: 20,
+      rewatchMs: 50,
+      logger: { info: log, warn: log, error: log } as unknown as ConfigReloaderOptions['logger'],
+      apply: (next) => {
+        passes++;
+        const changes = configChanges(running, next);
+        running = next;
+        return changes;
+      },
+    });
+    const attempts = () => running.routing.maxAttempts;
+    try {
+      reloader.start();
+      // Data files beside the configuration (a journal, a database's WAL) must not reload it (nor, watching the file alone, wake the process).
+      for (let i = 0; i < 20; i++) writeFileSync(join(dir, 'usage-journal.jsonl'), `line ${i}\n`, { flag: 'a' });
+      await new Promise((resolve) => setTimeout(resolve, 200));
+      assert.equal(passes, 0, 'writes to other files in the folder ran a reload');
+      // An editor's atomic save: a new file renamed over the old one.
+      writeFileSync(`${path}.tmp`, JSON.stringify({ routing: { maxAttempts: 2 } }));
+      renameSync(`${path}.tmp`, path);
+      await waitFor(() => attempts() === 2, 'reloaded after a rename over the file', 5_000);
+      // The watch now follows the new file: an in-place write to it is seen too.
+      writeFileSync(path, JSON.stringify({ routing: { maxAttempts: 3 } }));
+      await waitFor(() => attempts() === 3, 'reloaded after an in-place write to the renamed file', 5_000);
+      // Deleted, then written again a little later.
+      unlinkSync(path);
+      await new Promise((resolve) => setTimeout(resolve, 120));
+      writeFileSync(path, JSON.stringify({ routing: { maxAttempts: 4 } }));
+      await waitFor(() => attempts() === 4, 'reloaded after the file came back', 5_000);
+      writeFileSync(path, JSON.stringify({ routing: { maxAttempts: 5 } }));
+      await waitFor(() => attempts() === 5, 'reloaded after an in-place write to the recreated file', 5_000);
+    } finally {
+      reloader.close();
       rmSync(dir, { recursive: true, force: true });
     }
   });

@@ -1,0 +1,250 @@
+import assert from 'node:assert/strict';
+import { it } from 'node:test';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { type Kysely, type KyselyPlugin, type RawNode, sql } from 'kysely';
+import { blankEntry } from '../../src/billing/entries.ts';
+import { Ledger } from '../../src/billing/ledger.ts';
+import { verifyLedger } from '../../src/billing/verify.ts';
+import type { Store } from '../../src/store/db.ts';
+import type { Database } from '../../src/store/schema.ts';
+import { forEachDatabase } from '../helpers/databases.ts';
+
+/**
+ * Entries still in flight (their id taken, their transaction not committed) when this process reads the ledger
+ * (ADR 0043, "Consequences"). On PostgreSQL two writers can commit out of id order, so an entry can have an id
+ * below what a load or a start saw as the ledger's newest and still commit afterwards:
+ * - while an account is loaded: the load's snapshot misses it, and the poll used to skip it (its id was below the
+ *   load's `top`), so the account in memory lacked another process's deposit or charge until loaded again;
+ * - while its answer is on its way (the poll re-reads the entry before the account is in memory);
+ * - while a process starts: its id was below the poll's starting id, so the poll never read it.
+ * Each test holds the entry's transaction open in a second connection, commits it, and checks that the account in
+ * memory equals the ledger's sums (what `ledger verify` checks against the cached balances). SQLite has one writer
+ * at a time and takes ids in commit order: an entry in flight always has an id above every committed one.
+ */
+
+const USD = 1_000_000_000;
+
+async function until(what: string, check: () => boolean, ms = 3_000): Promise<void> {
+  const deadline = Date.now() + ms;
+  while (!check()) {
+    if (Date.now() > deadline) throw new Error(`timed out waiting: ${what}`);
+    await sleep(5);
+  }
+}
+
+async function billed(store: Store, ids: string[]): Promise<void> {
+  for (const id of ids) {
+    await store.db
+      .insertInto('tenant')
+      .values({ id, name: id, links_valid_after: 0, created_at: 0, updated_at: 0 })
+      .execute();
+    await store.db
+      .insertInto('account')
+      .values({ tenant_id: id, plan_id: null, balance_nano: 0, held_nano: 0, created_at: 0 })
+      .execute();
+  }
+}
+
+/** The balance and amount held as the ledger's entries sum them. */
+async function sums(store: Store, tenantId: string): Promise<{ balance: number; held: number }> {
+  const row = await store.db
+    .selectFrom('ledger_entry')
+    .select([sql<string>`coalesce(sum(amount_nano), 0)`.as('b'), sql<string>`coalesce(sum(held_nano), 0)`.as('h')])
+    .where('tenant_id', '=', tenantId)
+    .executeTakeFirstOrThrow();
+  return { balance: Number(row.b), held: Number(row.h) };
+}
+
+/** Memory equals the entries' sums, and `ledger verify` finds the cached balances equal to them. */
+async function agrees(store: Store, ledger: Ledger, tenantId: string): Promise<void> {
+  const expected = await sums(store, tenantId);
+  const view = ledger.account(tenantId);
+  assert.equal(view?.balanceNano, expected.balance, `${tenantId}: balance in memory equals the ledger's sum`);
+  assert.equal(view?.heldNano, expected.held, `${tenantId}: amount held in memory equals the ledger's sum`);
+  assert.deepEqual((await verifyLedger(store.db)).problems, []);
+}
+
+/** A credit written by another process in its own transaction, which waits for `commit()` before committing. */
+async function openCredit(db: Kysely<Database>, tenantId: string, amount: number) {
+  let commit: () => void = () => {};
+  const gate = new Promise<void>((resolve) => {
+    commit = resolve;
+  });
+  let taken: (id: number) => void = () => {};
+  const idTaken = new Promise<number>((resolve) => {
+    taken = resolve;
+  });
+  const done = db.transaction().execute(async (trx) => {
+    const row = await trx
+      .insertInto('ledger_entry')
+      .values({
+        ...blankEntry(tenantId, Date.now(), 'adjustment'),
+        amount_nano: amount,
+        admin: 'test',
+        reason: 'in flight',
+        node: 'writer-slow',
+      })
+      .returning('id')
+      .executeTakeFirstOrThrow();
+    await sql`update account set balance_nano = balance_nano + ${amount} where tenant_id = ${tenantId}`.execute(trx);
+    taken(Number(row.id));
+    await gate;
+  });
+  const id = await idTaken;
+  return {
+    id,
+    commit: async () => {
+      commit();
+      await done;
+    },
+    abandon: () => commit(),
+  };
+}
+
+/** A credit committed at once, in another account: it takes a higher id than the one in flight. */
+async function committedCredit(db: Kysely<Database>, tenantId: string, amount: number): Promise<number> {
+  return db.transaction().execute(async (trx) => {
+    const row = await trx
+      .insertInto('ledger_entry')
+      .values({
+        ...blankEntry(tenantId, Date.now(), 'adjustment'),
+        amount_nano: amount,
+        admin: 'test',
+        reason: 'committed first',
+        node: 'writer-fast',
+      })
+      .returning('id')
+      .executeTakeFirstOrThrow();
+    await sql`update account set balance_nano = balance_nano + ${amount} where tenant_id = ${tenantId}`.execute(trx);
+    return Number(row.id);
+  });
+}
+
+forEachDatabase('ledger: entries in flight while accounts load or the process starts', (suite) => {
+  it('an entry committed after a load’s snapshot, with an id below the ledger’s newest then, reaches memory once', async (t) => {
+    if (suite.kind !== 'postgres') return t.skip('two writers committing out of id order: PostgreSQL');
+    const db = await suite.fresh();
+    const { store } = db;
+    await billed(store, ['fl_load', 'fl_other']);
+    const reader = new Ledger({ db: store.db, dialect: 'postgres', pollMs: 5, accountIdleMs: 60_000 });
+    await reader.start({ recover: false });
+    const slow = await db.reopen();
+    const fast = await db.reopen();
+    let abandon = () => {};
+    try {
+      await reader.use('fl_other');
+      const inFlight = await openCredit(slow.db, 'fl_load', 3 * USD);
+      abandon = inFlight.abandon;
+      const fastId = await committedCredit(fast.db, 'fl_other', 2 * USD);
+      assert.ok(fastId > inFlight.id, `ids ${inFlight.id} then ${fastId}`);
+      // The poll reads past both ids (the one in flight is a gap it waits for).
+      await until('the poll applies the committed entry', () => reader.account('fl_other')?.balanceNano === 2 * USD);
+      // The account is loaded now: its snapshot sees the newer id, not the one in flight.
+      await reader.use('fl_load');
+      assert.equal(reader.account('fl_load')?.balanceNano, 0);
+      await inFlight.commit();
+      await until(
+        'the poll applies the entry that was in flight',
+        () => reader.account('fl_load')?.balanceNano === 3 * USD,
+      );
+      await sleep(50); // several more polls: once only
+      await agrees(store, reader, 'fl_load');
+      await agrees(store, reader, 'fl_other');
+    } finally {
+      abandon();
+      await reader.close();
+    }
+  });
+
+  it('an entry the poll reads while a load’s answer is on its way is added to the account once', async (t) => {
+    if (suite.kind !== 'postgres') return t.skip('two writers committing out of id order: PostgreSQL');
+    const db = await suite.fresh();
+    const { store } = db;
+    await billed(store, ['fw_load', 'fw_other']);
+    // The reader's load query answers only when the test says.
+    let open!: () => void;
+    const gate = new Promise<void>((resolve) => {
+      open = resolve;
+    });
+    const held = new Set<unknown>();
+    let gated = false;
+    const slowLoads: KyselyPlugin = {
+      transformQuery(args) {
+        const node = args.node as unknown as RawNode;
+        if (gated && node.kind === 'RawNode' && node.sqlFragments.join('').includes('from account a')) {
+          held.add(args.queryId);
+        }
+        return args.node;
+      },
+      async transformResult(args) {
+        if (held.delete(args.queryId)) await gate;
+        return args.result;
+      },
+    };
+    const reader = new Ledger({
+      db: store.db.withPlugin(slowLoads),
+      dialect: 'postgres',
+      pollMs: 5,
+      accountIdleMs: 60_000,
+    });
+    await reader.start({ recover: false });
+    const slow = await db.reopen();
+    const fast = await db.reopen();
+    let abandon = () => {};
+    try {
+      await reader.use('fw_other');
+      const inFlight = await openCredit(slow.db, 'fw_load', 3 * USD);
+      abandon = inFlight.abandon;
+      const fastId = await committedCredit(fast.db, 'fw_other', 2 * USD);
+      assert.ok(fastId > inFlight.id);
+      await until('the poll applies the committed entry', () => reader.account('fw_other')?.balanceNano === 2 * USD);
+      gated = true;
+      const loading = reader.use('fw_load');
+      assert.ok(loading instanceof Promise);
+      await sleep(30); // the load's snapshot is taken (without the entry in flight); its answer waits at the gate
+      await inFlight.commit();
+      await sleep(60); // the poll re-reads the waited-for id: the account is not in memory yet
+      open();
+      await loading;
+      await until('the entry that was in flight is counted', () => reader.account('fw_load')?.balanceNano === 3 * USD);
+      await sleep(50);
+      await agrees(store, reader, 'fw_load');
+    } finally {
+      abandon();
+      open();
+      await reader.close();
+    }
+  });
+
+  it('an entry in flight while a process starts, below the poll’s starting id, reaches memory once', async (t) => {
+    if (suite.kind !== 'postgres') return t.skip('two writers committing out of id order: PostgreSQL');
+    const db = await suite.fresh();
+    const { store } = db;
+    await billed(store, ['fs_load', 'fs_other']);
+    const slow = await db.reopen();
+    const fast = await db.reopen();
+    const inFlight = await openCredit(slow.db, 'fs_load', 3 * USD);
+    const fastId = await committedCredit(fast.db, 'fs_other', 2 * USD);
+    assert.ok(fastId > inFlight.id);
+    // Starts while the entry is in flight: the ledger's newest id is above it.
+    const reader = new Ledger({ db: store.db, dialect: 'postgres', pollMs: 5, accountIdleMs: 60_000 });
+    try {
+      await reader.start({ recover: false });
+      await reader.use('fs_load');
+      await reader.use('fs_other');
+      assert.equal(reader.account('fs_load')?.balanceNano, 0);
+      assert.equal(reader.account('fs_other')?.balanceNano, 2 * USD);
+      await inFlight.commit();
+      await until(
+        'the poll applies the entry that was in flight',
+        () => reader.account('fs_load')?.balanceNano === 3 * USD,
+      );
+      await sleep(50);
+      await agrees(store, reader, 'fs_load');
+      await agrees(store, reader, 'fs_other');
+    } finally {
+      inFlight.abandon();
+      await reader.close();
+    }
+  });
+});
