@@ -29,12 +29,7 @@ import {
   spawnIpcChild,
   stopChild,
 } from './lib/children.ts';
-import {
-  BENCH_GATEWAY_KEY,
-  billBenchTenant,
-  createLimitedBenchKey,
-  writeGatewayConfig,
-} from './lib/gateway-config.ts';
+import { BENCH_GATEWAY_KEY, billBenchTenant, createLimitedBenchKey, writeGatewayConfig } from './lib/gateway-config.ts';
 import { openPool, runLoad } from './lib/load.ts';
 import { cpuResolutionMs, cpuSeconds, memory, resetPeak } from './lib/proc.ts';
 import { NON_STREAMING_BODY } from './lib/request-bodies.ts';
@@ -111,7 +106,12 @@ async function main(): Promise<void> {
     { name: 'gateway', origin: gateway.origin, authorization: `Bearer ${key}`, pid: gateway.pid },
   ];
   if (args.plain) {
-    targets.push({ name: 'plain', origin: gateway.origin, authorization: `Bearer ${BENCH_GATEWAY_KEY}`, pid: gateway.pid });
+    targets.push({
+      name: 'plain',
+      origin: gateway.origin,
+      authorization: `Bearer ${BENCH_GATEWAY_KEY}`,
+      pid: gateway.pid,
+    });
   }
   const body = NON_STREAMING_BODY;
   log(`c=${concurrency}, ${rounds} round(s) of 2 s per target${args.billed ? ', billed account' : ''}`);

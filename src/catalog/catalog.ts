@@ -177,15 +177,26 @@ function modelsOf(
     const media = !isChatModel(merged) && merged.mode !== 'embedding';
     // A media model: per-unit prices from the configuration, the descriptor or the library (audio hours, image
     // and audio tokens); its text tokens, when it meters them, at the token price.
+    // The library knows a media model by its model name; an Azure deployment name is not one, so a media model's
+    // catalog name (`name: gpt-image-1, upstreamName: <deployment>`) is looked up when its upstream name is unknown.
+    const libraryNames = media && merged.upstreamName !== name ? [merged.upstreamName, name] : [merged.upstreamName];
+    const fromLibrary = <T>(look: (provider: string, upstreamName: string) => T | undefined): T | undefined => {
+      if (!kind.priceProvider) return undefined;
+      for (const n of libraryNames) {
+        const found = look(kind.priceProvider, n);
+        if (found) return found;
+      }
+      return undefined;
+    };
     const mediaPrice = media
       ? ((merged.mediaPrice as MediaPrice | undefined) ??
         knownByName.get(name)?.mediaPrice ??
-        (kind.priceProvider ? libraryMediaPrice(kind.priceProvider, merged.upstreamName) : undefined))
+        fromLibrary((p, n) => libraryMediaPrice(p, n)))
       : undefined;
     const price =
       priceFrom(merged.price) ??
       priceFrom(knownByName.get(name)?.price) ??
-      (kind.priceProvider ? libraryPrice(kind.priceProvider, merged.upstreamName) : undefined) ??
+      fromLibrary((p, n) => libraryPrice(p, n)) ??
       (kind.local || mediaPrice ? { input: 0, cachedInput: 0, cacheWrite: 0, output: 0 } : undefined);
     if (!price) {
       if (discoveredOnly.has(name)) unpriced++;

@@ -501,7 +501,7 @@ export const configSchema = z.strictObject({
       maxBackoffMs: positiveInt.default(60_000),
       /**
        * Waits before the further tries of cancelling upstream the job of an execution that ended without a run
-       * (decision 0042), after a retryable failure; in memory: a gateway stopped meanwhile gives up.
+       * (decision 0042), after a retryable failure; the owed cancel is a row (decision 0045), so a restart carries on.
        */
       cancelRetryMs: z.array(positiveInt).max(10).default([1_000, 10_000, 60_000]),
       /** Ended executions (inputs, outputs) are deleted this many days after they ended; 0 keeps them. */

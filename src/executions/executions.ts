@@ -48,7 +48,10 @@ export interface Executions {
   registry: RunnerRegistry;
   service: ExecutionService;
   worker: ExecutionWorker;
-  /** Cancels upstream the jobs of executions that ended without a run to stop them (decision 0042). */
+  /**
+   * Cancels upstream the jobs of executions that ended FAILED or CANCELLED (decisions 0042, 0045); started with the
+   * worker, it also carries out the cancels other processes owe.
+   */
   abandoner: UpstreamJobAbandoner;
 }
 
@@ -59,7 +62,17 @@ export function createExecutions(deps: ExecutionsDeps): Executions {
   const text = new TextRunner({ pipeline: deps.pipeline, catalog: deps.catalog, router: deps.router });
   registry.add(text, text.resolve);
   for (const extra of deps.runners ?? []) registry.add(extra.runner, extra.resolve);
-  const abandoner = new UpstreamJobAbandoner(registry, deps.logger, config.cancelRetryMs);
+  const abandoner = new UpstreamJobAbandoner({
+    db: deps.db,
+    dialect: deps.dialect,
+    registry,
+    logger: deps.logger,
+    settings: {
+      retryMs: config.cancelRetryMs,
+      pollMs: config.pollMs,
+      retentionMs: config.retentionDays * 86_400_000,
+    },
+  });
   const worker = new ExecutionWorker({
     queue,
     registry,

@@ -40,8 +40,8 @@ export interface ExecutionServiceDeps {
   pipeline: Pipeline;
   ledger?: Ledger | undefined;
   webhooks?: WebhookEnqueue | undefined;
-  /** Cancels upstream the job a cancelled execution left on its row (decision 0042). */
-  abandoner?: Pick<UpstreamJobAbandoner, 'abandon'> | undefined;
+  /** Owes and makes the upstream cancel of the job a cancelled execution left on its row (decisions 0042, 0045). */
+  abandoner?: Pick<UpstreamJobAbandoner, 'owe' | 'abandon'> | undefined;
   /** Refuses a `webhook_url` delivery would never send to (src/webhooks/: private addresses); throws GatewayError. */
   checkWebhookUrl?: ((url: string) => void) | undefined;
   settings: ExecutionSettings;

@@ -9,16 +9,17 @@ import { executionView } from './view.ts';
  * The one way an execution ends (COMPLETED, FAILED, CANCELLED): in one transaction, the conditional update of
  * its row (so the terminal state is written once), the close of its balance hold (settled at the run's cost on
  * COMPLETED, released otherwise), when it has a webhook URL, the webhook message and, on FAILED or CANCELLED, the
- * upstream job still recorded on the row taken off it. Either all of it happens or none. After the commit, the job
- * taken is cancelled upstream in the background (abandon.ts, decision 0042): its outcome changes nothing here.
+ * upstream job still recorded on the row taken off it and its cancel owed (a row of `upstream_cancel`). Either all
+ * of it happens or none. After the commit, the owed cancel is tried in the background (abandon.ts, decisions 0042
+ * and 0045): its outcome changes nothing here.
  * Returns false when the row was no longer this writer's to end (cancelled, reclaimed, already ended).
  */
 export interface TerminalDeps {
   queue: ExecutionQueue;
   ledger?: Ledger | undefined;
   webhooks?: WebhookEnqueue | undefined;
-  /** Cancels upstream the job an ended execution left on its row; absent, such a job is only cleared. */
-  abandoner?: Pick<UpstreamJobAbandoner, 'abandon'> | undefined;
+  /** Owes and makes the cancel of the job an ended execution left on its row; absent, such a job is only cleared. */
+  abandoner?: Pick<UpstreamJobAbandoner, 'owe' | 'abandon'> | undefined;
 }
 
 export type TerminalValues = Partial<
@@ -39,14 +40,17 @@ export async function endExecution(
   now = Date.now(),
 ): Promise<boolean> {
   let apply: (() => void) | undefined;
-  let left: { tenantId: string; kind: string; job: string } | undefined;
+  let owed = false;
   const ended = await deps.queue.db.transaction().execute(async (trx) => {
     const row = await deps.queue.finish(trx, id, who, { ...values, completed_at: now });
     if (!row) return false;
     // A COMPLETED run's job has ended upstream (its output is stored): it stays on the row as the run left it.
     if (row.upstream_job !== null && values.status !== 'COMPLETED') {
       await deps.queue.dropUpstreamJob(trx, id);
-      left = { tenantId: row.tenant_id, kind: row.kind, job: row.upstream_job };
+      if (deps.abandoner) {
+        await deps.abandoner.owe(trx, { id, tenantId: row.tenant_id, kind: row.kind, job: row.upstream_job }, now);
+        owed = true;
+      }
     }
     const held = Number(row.held_nano);
     if (held > 0 && deps.ledger) {
@@ -76,7 +80,7 @@ export async function endExecution(
     return true;
   });
   apply?.();
-  if (left) deps.abandoner?.abandon({ id, ...left });
+  if (owed) deps.abandoner?.abandon(id);
   return ended;
 }
 

@@ -188,7 +188,7 @@ export class Metrics {
       const cancels = { cancelled: 0, failed: 0 };
       new Counter({
         name: 'modro_execution_upstream_cancels_total',
-        help: 'Upstream jobs of executions that ended without a run to stop them, cancelled by this process (outcome=cancelled) or not (outcome=failed: refused, unreachable, no longer configured)',
+        help: 'Upstream jobs of executions that ended FAILED or CANCELLED, cancelled by this process (outcome=cancelled) or given up by it (outcome=failed: refused, unreachable after its retries, no longer configured)',
         labelNames: ['outcome'],
         registers,
         collect() {

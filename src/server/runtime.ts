@@ -507,7 +507,11 @@ export async function createRuntime(options: RuntimeOptions): Promise<Runtime> {
     ...options.executions,
   });
   const runsExecutions = role === 'worker' || config.executions.enabled;
-  if (runsExecutions) executions.worker.start();
+  if (runsExecutions) {
+    executions.worker.start();
+    // Owed upstream cancels (decision 0045): retries that are due and those a stopped or killed process left.
+    executions.abandoner.start();
+  }
   // PostgreSQL: other processes' submissions wake this worker at once (their NOTIFY), not at its next poll.
   const listener =
     runsExecutions && storage.kind === 'postgres' && wake
@@ -605,7 +609,7 @@ export async function createRuntime(options: RuntimeOptions): Promise<Runtime> {
       await executions.service.drain();
       await listener?.close();
       await executions.worker.stop(config.server.shutdownGraceMs);
-      // Upstream cancels of jobs left by ended executions (each bounded by its own 10 s deadline).
+      // Upstream cancels under way (each bounded by its own 10 s deadline); those still owed stay in the database.
       await executions.abandoner.drain();
       await prices.close();
       await discovery.close();

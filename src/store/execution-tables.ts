@@ -48,3 +48,31 @@ export interface ExecutionTable {
    */
   upstream_job: string | null;
 }
+
+/**
+ * An owed upstream cancel (migration 0016, decision 0045): the job an execution ended FAILED or CANCELLED with,
+ * written in its terminal transaction and carried out by the workers of any process.
+ */
+export interface UpstreamCancelTable {
+  /** One per execution: its terminal state is written once. */
+  execution_id: string;
+  tenant_id: string;
+  /** The execution's kind: the runner that cancels the job. */
+  kind: string;
+  /** JSON UpstreamJob as it was on the execution's row (the provider key's id, never its secret). */
+  job: string;
+  /** pending (owed), cancelled (the provider took it, or the job was gone), failed (given up). */
+  state: 'pending' | 'cancelled' | 'failed';
+  /** Tries started, an interrupted one (its process died) included. */
+  tries: number;
+  /** When it is due; while claimed, when the claim expires. */
+  next_at: number;
+  /** The claim of the process trying it; null when none holds it. */
+  lease_token: string | null;
+  /** The last failed try: the gateway's error code, the provider's HTTP status, the message. */
+  last_code: string | null;
+  last_status: number | null;
+  last_error: string | null;
+  created_at: number;
+  updated_at: number;
+}

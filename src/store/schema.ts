@@ -1,7 +1,7 @@
 import type { Generated } from 'kysely';
 import type { AccountLoginTable, AccountTokenTable } from './account-tables.ts';
 import type { ChannelCredentialTable, ChannelRevisionTable, ChannelTable } from './channel-tables.ts';
-import type { ExecutionTable } from './execution-tables.ts';
+import type { ExecutionTable, UpstreamCancelTable } from './execution-tables.ts';
 import type { LatencyBucketColumn } from './latency-buckets.ts';
 import type {
   AccountTable,
@@ -41,6 +41,7 @@ export interface Database {
   stripe_event: StripeEventTable;
   ledger_node: LedgerNodeTable;
   execution: ExecutionTable;
+  upstream_cancel: UpstreamCancelTable;
   account_login: AccountLoginTable;
   account_token: AccountTokenTable;
   webhook_delivery: WebhookDeliveryTable;

@@ -6,15 +6,15 @@ import { verifyLedger } from '../../src/billing/verify.ts';
 import type { ConfigInput } from '../../src/config/schema.ts';
 import type { Database } from '../../src/store/schema.ts';
 import { openDb, processSuite, submitExecution } from '../helpers/execution-processes.ts';
+import { deletesOf, jobIdOf, POLL_FAILS, video, waitFor } from '../helpers/upstream-jobs.ts';
 import { MOCK_MEDIA_KEY, type MockOpenAIMedia, startMockOpenAIMedia } from '../mocks/openai-media.ts';
 
 /**
- * Decision 0042 across gateway processes sharing one PostgreSQL database: the upstream job an ended execution left
- * on its row is cancelled by exactly one of them — the one whose terminal write won — whether two workers race to
- * claim executions that ran out of time while queued (after `kill -9` of the gateway that started their jobs), or
- * two gateways are asked to cancel the same PENDING executions at the same moment.
+ * Decisions 0042 and 0045 across gateway processes sharing one PostgreSQL database: the upstream job an ended
+ * execution left on its row is cancelled by exactly one of them — its owed cancel is claimed once — whether two
+ * workers race to claim executions that ran out of time while queued (after `kill -9` of the gateway that started
+ * their jobs), or two gateways are asked to cancel the same PENDING executions at the same moment.
  */
-const video = (i: number) => ({ model: 'openai/sora-2', input: { prompt: `shared video ${i}`, duration: 4 } });
 const CANCELLED_LOG = 'the upstream job of an ended execution was cancelled';
 
 async function rows(db: Kysely<Database>, ids: string[]) {
@@ -24,16 +24,6 @@ async function rows(db: Kysely<Database>, ids: string[]) {
     .where('id', 'in', ids)
     .orderBy('id')
     .execute();
-}
-
-async function waitFor<T>(what: string, read: () => Promise<T>, done: (v: T) => boolean, ms = 30_000): Promise<T> {
-  const deadline = Date.now() + ms;
-  for (;;) {
-    const value = await read();
-    if (done(value)) return value;
-    assert.ok(Date.now() < deadline, `${what}: ${JSON.stringify(value)}`);
-    await sleep(50);
-  }
 }
 
 /** One release per execution, nothing else closes its hold, and the ledger is whole with no hold open. */
@@ -64,8 +54,6 @@ processSuite('upstream jobs of ended executions, two gateways on one database [p
   });
   after(() => mock.close());
 
-  const deletes = (job: string) => mock.requests.filter((r) => r.method === 'DELETE' && r.path === `/v1/videos/${job}`);
-
   test('exactly one cancel upstream per job: workers racing past the deadline, then cancels racing through both', async (t) => {
     const storage = suite.storage();
     const deadlineMs = 4_000;
@@ -90,7 +78,7 @@ processSuite('upstream jobs of ended executions, two gateways on one database [p
         (rs) => rs.length === 3 && rs.every((r) => r.status === 'PROCESSING' && r.upstream_job !== null),
       );
       await first.stop('SIGKILL');
-      const lateJobs = (await rows(db, late)).map((r) => (JSON.parse(r.upstream_job!) as { id: string }).id);
+      const lateJobs = (await rows(db, late)).map((r) => jobIdOf(r.upstream_job));
 
       // 2. Two gateways start after the executions' deadline (set at submission) and race for them. Their own
       // deadline is long: the executions submitted to them below wait a minute between runs.
@@ -110,26 +98,20 @@ processSuite('upstream jobs of ended executions, two gateways on one database [p
       }
       await waitFor(
         'the deletes',
-        async () => lateJobs.map((j) => deletes(j).length),
+        async () => lateJobs.map((j) => deletesOf(mock, j)),
         (n) => n.every((x) => x >= 1),
       );
 
       // 3. Two more executions, PENDING between runs with their jobs recorded (their first poll fails); each is
       // cancelled through both gateways at once.
-      for (let i = 0; i < 2; i++) {
-        mock.faultAt.push({
-          method: 'GET',
-          path: /^\/v1\/videos\/video_\d+$/,
-          answer: { status: 503, body: { error: { message: 'overloaded', type: 'server_error', code: null } } },
-        });
-      }
+      for (let i = 0; i < 2; i++) mock.faultAt.push(POLL_FAILS);
       const queued = [await submitExecution(b.url, key, video(10)), await submitExecution(c.url, key, video(11))];
       const pending = await waitFor(
         'PENDING again with their jobs recorded',
         () => rows(db, queued),
         (rs) => rs.every((r) => r.status === 'PENDING' && Number(r.attempts) === 1 && r.upstream_job !== null),
       );
-      const queuedJobs = pending.map((r) => (JSON.parse(r.upstream_job!) as { id: string }).id);
+      const queuedJobs = pending.map((r) => jobIdOf(r.upstream_job));
       const answers = await Promise.all(
         queued.flatMap((id) =>
           [b.url, c.url].map(async (url) => {
@@ -147,7 +129,7 @@ processSuite('upstream jobs of ended executions, two gateways on one database [p
       );
       await waitFor(
         'the deletes',
-        async () => queuedJobs.map((j) => deletes(j).length),
+        async () => queuedJobs.map((j) => deletesOf(mock, j)),
         (n) => n.every((x) => x >= 1),
       );
 
@@ -155,7 +137,7 @@ processSuite('upstream jobs of ended executions, two gateways on one database [p
       await sleep(500);
       const jobs = [...lateJobs, ...queuedJobs];
       assert.deepEqual(
-        jobs.map((j) => deletes(j).length),
+        jobs.map((j) => deletesOf(mock, j)),
         jobs.map(() => 1),
         'one DELETE per job',
       );
@@ -173,6 +155,16 @@ processSuite('upstream jobs of ended executions, two gateways on one database [p
       assert.ok(!`${b.output()}${c.output()}`.includes(MOCK_MEDIA_KEY), 'no provider secret in the logs');
       const all = await rows(db, [...late, ...queued]);
       assert.ok(all.every((r) => r.upstream_job === null));
+      // Each owed cancel was claimed once (decision 0045): one try, recorded as cancelled.
+      const owed = await db
+        .selectFrom('upstream_cancel')
+        .select(['state', 'tries'])
+        .where('execution_id', 'in', [...late, ...queued])
+        .execute();
+      assert.deepEqual(
+        owed.map((r) => [r.state, Number(r.tries)]),
+        jobs.map(() => ['cancelled', 1]),
+      );
       assert.deepEqual(
         (await rows(db, queued)).map((r) => r.status),
         ['CANCELLED', 'CANCELLED'],

@@ -5,23 +5,19 @@ import { after, before, describe, test } from 'node:test';
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { ConfigInput } from '../../src/config/schema.ts';
 import type { TestGateway } from '../helpers/gateway.ts';
+import { deletesOf, jobIdOf, POLL_FAILS, waitFor as until, video } from '../helpers/upstream-jobs.ts';
 import { MOCK_MEDIA_KEY, type MockOpenAIMedia, startMockOpenAIMedia } from '../mocks/openai-media.ts';
 import { type AdminClient, adminClient, createKey, startTenancyGateway } from '../tenancy/helpers.ts';
 
 /**
- * Decision 0042: an execution that ends without a run to stop its recorded upstream job (cancelled while PENDING
- * between runs, out of time while queued) has that job cancelled upstream once, through the provider adapter's own
- * delete, with the key the job names; the row's job is cleared in the terminal transaction. A provider that refuses
- * or cannot be reached changes nothing of the terminal state or the hold's release: a log line and
- * `modro_execution_upstream_cancels_total{outcome="failed"}`. OpenAI videos against the SDK-checked mock.
+ * Decisions 0042 and 0045: an execution that ends without a run to stop its recorded upstream job (cancelled while
+ * PENDING between runs, out of time while queued) has that job cancelled upstream once, through the provider
+ * adapter's own delete, with the key the job names; the row's job is cleared and the cancel owed (a row of
+ * `upstream_cancel`) in the terminal transaction. A provider that refuses or cannot be reached changes nothing of
+ * the terminal state or the hold's release: a log line and `modro_execution_upstream_cancels_total{outcome="failed"}`.
+ * OpenAI videos against the SDK-checked mock.
  */
-const VIDEO = { model: 'openai/sora-2', input: { prompt: 'a slow sunrise', duration: 4 } };
-/** A poll that fails retryably: the run goes back to PENDING for a minute, its job still recorded on the row. */
-const POLL_FAILS = {
-  method: 'GET',
-  path: /^\/v1\/videos\/video_\d+$/,
-  answer: { status: 503, body: { error: { message: 'The server is overloaded.', type: 'server_error', code: null } } },
-};
+const VIDEO = video('sunrise');
 
 interface Row {
   status: string;
@@ -63,16 +59,6 @@ async function rowOf(gw: TestGateway, id: string): Promise<Row> {
     .executeTakeFirstOrThrow();
 }
 
-async function until<T>(what: string, read: () => Promise<T>, done: (v: T) => boolean, ms = 20_000): Promise<T> {
-  const deadline = Date.now() + ms;
-  for (;;) {
-    const value = await read();
-    if (done(value)) return value;
-    assert.ok(Date.now() < deadline, `${what}: ${JSON.stringify(value)}`);
-    await sleep(20);
-  }
-}
-
 /** Submits a video whose first poll fails: resolves when it is PENDING again with its job recorded. */
 async function pendingWithJob(
   gw: TestGateway,
@@ -88,13 +74,10 @@ async function pendingWithJob(
     () => rowOf(gw, id),
     (r) => r.status === 'PENDING' && Number(r.attempts) === 1 && r.upstream_job !== null,
   );
-  const job = (JSON.parse(row.upstream_job!) as { id: string }).id;
+  const job = jobIdOf(row.upstream_job);
   assert.equal(mock.videos.get(job)?.status, 'queued', 'the job runs upstream');
   return { id, job };
 }
-
-const deletesOf = (mock: MockOpenAIMedia, job: string) =>
-  mock.requests.filter((r) => r.method === 'DELETE' && r.path === `/v1/videos/${job}`).length;
 
 async function holdCloses(gw: TestGateway, id: string): Promise<string[]> {
   const entries = await gw.runtime.store.db
@@ -143,7 +126,7 @@ describe('upstream jobs of executions cancelled while PENDING (decision 0042)', 
     assert.equal(cancelled.body['status'], 'CANCELLED');
     // A second cancel answers the cancelled execution and stops nothing more.
     assert.equal((await call(gw, key, 'POST', `/v1/executions/${id}/cancel`)).body['status'], 'CANCELLED');
-    await gw.runtime.executions.abandoner.drain();
+    await gw.runtime.executions.abandoner.settled();
     assert.equal(deletesOf(mock, job), 1, 'one DELETE of that job');
     assert.equal(mock.videos.get(job)?.deleted, true);
     const row = await rowOf(gw, id);
@@ -198,6 +181,35 @@ describe('upstream jobs of executions cancelled while PENDING (decision 0042)', 
     assert.equal(await cancelsMetric(gw, 'failed'), failedBefore, 'not counted as failed');
   });
 
+  test('a refusal that is not retryable (403): not tried again; given up, recorded on the owed cancel, logged once', async () => {
+    const { id, job } = await pendingWithJob(gw, mock, key);
+    const failedBefore = await cancelsMetric(gw, 'failed');
+    mock.faultAt.push({
+      method: 'DELETE',
+      path: new RegExp(`^/v1/videos/${job}$`),
+      answer: { status: 403, body: { error: { message: 'Forbidden.', type: 'invalid_request_error', code: null } } },
+    });
+    assert.equal((await call(gw, key, 'POST', `/v1/executions/${id}/cancel`)).body['status'], 'CANCELLED');
+    await gw.runtime.executions.abandoner.settled();
+    await sleep(200); // the workers' sweeps find nothing more to try
+    assert.equal(deletesOf(mock, job), 1, 'one try');
+    assert.equal(mock.videos.get(job)?.deleted, false);
+    const owed = await gw.runtime.store.db
+      .selectFrom('upstream_cancel')
+      .select(['state', 'tries', 'last_status', 'last_code'])
+      .where('execution_id', '=', id)
+      .executeTakeFirstOrThrow();
+    assert.deepEqual(
+      { state: owed.state, tries: Number(owed.tries), status: Number(owed.last_status) },
+      { state: 'failed', tries: 1, status: 403 },
+    );
+    const given = logLines(gw, 'could not be cancelled; it may run on').filter((l) => l['jobId'] === job);
+    assert.equal(given.length, 1, 'logged once');
+    assert.equal(given[0]!['status'], 403);
+    assert.equal(await cancelsMetric(gw, 'failed'), failedBefore + 1);
+    assert.deepEqual(await holdCloses(gw, id), ['hold', 'release']);
+  });
+
   test('a cancel while the job is polled: the run stops and the job is deleted once (by the cancel, not twice)', async () => {
     const submitted = await call(gw, key, 'POST', '/v1/executions', VIDEO);
     const id = submitted.body['id'] as string;
@@ -206,14 +218,14 @@ describe('upstream jobs of executions cancelled while PENDING (decision 0042)', 
       () => rowOf(gw, id),
       (r) => r.status === 'PROCESSING' && r.upstream_job !== null,
     );
-    const job = (JSON.parse(row.upstream_job!) as { id: string }).id;
+    const job = jobIdOf(row.upstream_job);
     await until(
       'a poll',
       async () => mock.videos.get(job)?.polls ?? 0,
       (n) => n >= 1,
     );
     assert.equal((await call(gw, key, 'POST', `/v1/executions/${id}/cancel`)).body['status'], 'CANCELLED');
-    await gw.runtime.executions.abandoner.drain();
+    await gw.runtime.executions.abandoner.settled();
     await until(
       'the run stopped',
       async () => gw.runtime.executions.worker.running,
@@ -281,7 +293,7 @@ describe('upstream jobs of executions whose deadline passed while queued (decisi
         () => rowOf(first, id),
         (r) => r.upstream_job !== null,
       );
-      job = (JSON.parse(row.upstream_job!) as { id: string }).id;
+      job = jobIdOf(row.upstream_job);
     } finally {
       // Shutdown puts the run back in the queue with its job recorded (decision 0038).
       await first.runtime.shutdown();
@@ -309,7 +321,7 @@ describe('upstream jobs of executions whose deadline passed while queued (decisi
           },
           { status: 'FAILED', error_code: 'timeout', upstream_job: null, attempts: 2 },
         );
-        await second.runtime.executions.abandoner.drain();
+        await second.runtime.executions.abandoner.settled();
         assert.equal(deletesOf(mock, job), 1, 'one DELETE of that job');
         assert.equal(mock.videos.get(job)?.deleted, true);
         assert.equal(mock.videos.get(job)?.polls, 0, 'never polled: the execution was out of time when claimed');
@@ -325,7 +337,7 @@ describe('upstream jobs of executions whose deadline passed while queued (decisi
           () => rowOf(second, liveId),
           (r) => r.upstream_job !== null,
         );
-        const liveJob = (JSON.parse(polled.upstream_job!) as { id: string }).id;
+        const liveJob = jobIdOf(polled.upstream_job);
         const end = await until(
           'ended at its deadline',
           () => rowOf(second, liveId),
@@ -335,7 +347,7 @@ describe('upstream jobs of executions whose deadline passed while queued (decisi
           { status: end.status, error_code: end.error_code, upstream_job: end.upstream_job },
           { status: 'FAILED', error_code: 'timeout', upstream_job: null },
         );
-        await second.runtime.executions.abandoner.drain();
+        await second.runtime.executions.abandoner.settled();
         await sleep(300);
         assert.equal(deletesOf(mock, liveJob), 1, 'one DELETE of that job');
         assert.deepEqual(await holdCloses(second, liveId), ['hold', 'release']);

@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import { BedrockRuntimeClient, InvokeModelCommand, ValidationException } from '@aws-sdk/client-bedrock-runtime';
 import { GoogleGenAI } from '@google/genai';
-import OpenAI, { AuthenticationError, BadRequestError, toFile } from 'openai';
+import OpenAI, { AuthenticationError, AzureOpenAI, BadRequestError, NotFoundError, toFile } from 'openai';
 import Replicate from 'replicate';
 import { toneWav } from '../../src/providers/demo/media.ts';
 import { validateSchema } from '../helpers/openai-schema.ts';
@@ -15,7 +15,9 @@ import {
   startMockGeminiImage,
 } from './gemini-image.ts';
 import {
+  AZURE_DEPLOYMENTS,
   GPT_IMAGE_TOKENS,
+  MOCK_AZURE_KEY,
   MOCK_MEDIA_KEY,
   type MockOpenAIMedia,
   RECORDED_IMAGE,
@@ -128,6 +130,124 @@ describe('OpenAI media mock through the openai SDK', () => {
       assert.ok(validateSchema('VideoResource', body).ok, validateSchema('VideoResource', body).errors);
     const content = Buffer.from(await (await client.videos.downloadContent(created.id)).arrayBuffer());
     assert.equal(content.subarray(4, 8).toString('latin1'), 'ftyp');
+    await client.videos.delete(created.id);
+    await assert.rejects(client.videos.retrieve(created.id), /not found/);
+  });
+});
+
+describe('Azure OpenAI media mock through the openai SDK’s AzureOpenAI client', () => {
+  let mock: MockOpenAIMedia;
+  const azure = (apiVersion = '2025-04-01-preview', apiKey = MOCK_AZURE_KEY) =>
+    new AzureOpenAI({ endpoint: mock.azureEndpoint, apiKey, apiVersion, maxRetries: 0 });
+  before(async () => {
+    mock = await startMockOpenAIMedia();
+  });
+  after(() => mock.close());
+
+  it('images.generate on a deployment: its path, the api-key header and api-version; gpt-image-1 tokens, dall-e-3 with filter results', async () => {
+    const gpt = await azure().images.generate({ model: 'art-gpt-image', prompt: 'a red fox', size: '1024x1024' });
+    const sent = mock.requests.at(-1)!;
+    assert.equal(sent.path, '/openai/deployments/art-gpt-image/images/generations?api-version=2025-04-01-preview');
+    assert.equal(sent.headers['api-key'], MOCK_AZURE_KEY);
+    assert.equal(sent.headers['authorization'], undefined);
+    assert.ok(isPng(Buffer.from(gpt.data![0]!.b64_json!, 'base64')));
+    assert.equal(gpt.usage?.output_tokens, GPT_IMAGE_TOKENS['high']!['1024x1024']);
+    const dalle = await azure('2024-10-21').images.generate({
+      model: 'art-dalle3',
+      prompt: 'an otter',
+      response_format: 'b64_json',
+    });
+    const entry = dalle.data![0] as unknown as Record<string, unknown>;
+    assert.equal(typeof entry['revised_prompt'], 'string');
+    assert.deepEqual((entry['content_filter_results'] as Record<string, unknown>)['violence'], {
+      filtered: false,
+      severity: 'safe',
+    });
+  });
+
+  it('refuses what Azure refuses: a wrong key (401), no api-version or one without the call (404), gpt-image-1 before 2025-04-01-preview, an unknown deployment', async () => {
+    await assert.rejects(
+      azure(undefined, 'wrong-key').images.generate({ model: 'art-gpt-image', prompt: 'x' }),
+      (err: unknown) => err instanceof AuthenticationError && /Access denied/.test(err.message),
+    );
+    // Speech is preview-only: the GA 2024-10-21 does not serve it.
+    await assert.rejects(
+      azure('2024-10-21').audio.speech.create({ model: 'voice-tts', input: 'hi', voice: 'alloy' }),
+      (err: unknown) => err instanceof NotFoundError && /Resource not found/.test(err.message),
+    );
+    const noVersion = await fetch(`${mock.azureEndpoint}/openai/deployments/art-dalle3/images/generations`, {
+      method: 'POST',
+      headers: { 'api-key': MOCK_AZURE_KEY, 'content-type': 'application/json' },
+      body: JSON.stringify({ prompt: 'x', response_format: 'b64_json' }),
+    });
+    assert.equal(noVersion.status, 404);
+    await assert.rejects(
+      azure('2024-10-21').images.generate({ model: 'art-gpt-image', prompt: 'x' }),
+      (err: unknown) => err instanceof BadRequestError && err.code === 'OperationNotSupported',
+    );
+    await assert.rejects(
+      azure().images.generate({ model: 'nobody', prompt: 'x' }),
+      (err: unknown) => err instanceof NotFoundError && err.code === 'DeploymentNotFound',
+    );
+    // A Bearer header is not Azure's key.
+    const bearer = await fetch(
+      `${mock.azureEndpoint}/openai/deployments/art-dalle3/images/generations?api-version=2024-10-21`,
+      {
+        method: 'POST',
+        headers: { authorization: `Bearer ${MOCK_AZURE_KEY}`, 'content-type': 'application/json' },
+        body: JSON.stringify({ prompt: 'x', response_format: 'b64_json' }),
+      },
+    );
+    assert.equal(bearer.status, 401);
+  });
+
+  it('audio.speech.create and audio.transcriptions.create (multipart) on their deployments', async () => {
+    const speech = await azure().audio.speech.create({
+      model: 'voice-tts',
+      input: 'hello',
+      voice: 'alloy',
+      response_format: 'wav',
+    });
+    assert.equal(
+      Buffer.from(await speech.arrayBuffer())
+        .subarray(0, 4)
+        .toString('latin1'),
+      'RIFF',
+    );
+    assert.equal(
+      mock.requests.at(-1)!.path,
+      '/openai/deployments/voice-tts/audio/speech?api-version=2025-04-01-preview',
+    );
+    const file = await toFile(Buffer.from(toneWav(0.5, 300)), 'a.wav', { type: 'audio/wav' });
+    const verbose = await azure('2024-10-21').audio.transcriptions.create({
+      model: 'ears-whisper',
+      file,
+      response_format: 'verbose_json',
+    });
+    assert.equal(verbose.text, RECORDED_TRANSCRIPTION['text']);
+    const sent = mock.requests.at(-1)!;
+    assert.equal(sent.path, '/openai/deployments/ears-whisper/audio/transcriptions?api-version=2024-10-21');
+    assert.equal((sent.form!['file'] as { filename: string }).filename, 'a.wav');
+    const tokens = await azure().audio.transcriptions.create({ model: 'ears-4o', file });
+    assert.equal(tokens.usage?.type, 'tokens');
+    assert.equal(AZURE_DEPLOYMENTS['ears-4o'], 'gpt-4o-transcribe');
+  });
+
+  it('Sora 2 on the v1 API: create with the deployment as model, retrieve until completed, download, delete', async () => {
+    const client = new OpenAI({
+      baseURL: `${mock.azureEndpoint}/openai/v1`,
+      apiKey: 'unused',
+      defaultHeaders: { 'api-key': MOCK_AZURE_KEY, authorization: null },
+      defaultQuery: { 'api-version': 'preview' },
+      maxRetries: 0,
+    });
+    const created = await client.videos.create({ model: 'film-sora', prompt: 'waves', seconds: '4', size: '1280x720' });
+    assert.equal(created.model, 'sora-2');
+    let video = created;
+    while (video.status !== 'completed') video = await client.videos.retrieve(created.id);
+    const content = Buffer.from(await (await client.videos.downloadContent(created.id)).arrayBuffer());
+    assert.equal(content.subarray(4, 8).toString('latin1'), 'ftyp');
+    assert.match(mock.requests.at(-1)!.path, /^\/openai\/v1\/videos\/video_\d+\/content\?api-version=preview$/);
     await client.videos.delete(created.id);
     await assert.rejects(client.videos.retrieve(created.id), /not found/);
   });

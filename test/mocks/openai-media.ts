@@ -19,12 +19,34 @@ import { type Answer, type MediaRequest, type MediaServer, startMediaServer, tin
  * Every call needs `Authorization: Bearer MOCK_MEDIA_KEY` (else OpenAI's 401). `faults` answers the next
  * requests with what is queued (an error status and body, a delay); `faultAt` answers the first request to a
  * given method and path.
+ *
+ * The same server is an Azure OpenAI resource (`azureEndpoint`, checked by the SDK's `AzureOpenAI`), whose
+ * deployments (AZURE_DEPLOYMENTS) each run one model whatever the body names; every call needs `api-key:
+ * MOCK_AZURE_KEY` (a Bearer header alone is Azure's 401):
+ * - `POST /openai/deployments/{deployment}/{images/generations | images/edits | audio/speech |
+ *   audio/transcriptions}?api-version=…`, each from the api-version Azure's specs add it in (speech and edits
+ *   preview only; gpt-image-1 from 2025-04-01-preview); a missing or older api-version is Azure's 404 `Resource not
+ *   found`, an unknown deployment `DeploymentNotFound`. Image answers carry Azure's content filter results.
+ * - Sora 2 on the v1 API: `/openai/v1/videos[/{id}[/content]]?api-version=preview`, the deployment as `model`.
+ * @see https://github.com/Azure/azure-rest-api-specs/blob/main/specification/cognitiveservices/data-plane/AzureOpenAI/inference/stable/2024-10-21/inference.json
+ * @see https://learn.microsoft.com/azure/ai-foundry/openai/how-to/dall-e
  * @see https://platform.openai.com/docs/api-reference/images
  * @see https://platform.openai.com/docs/api-reference/audio
  * @see https://platform.openai.com/docs/api-reference/videos
  */
 
 export const MOCK_MEDIA_KEY = 'sk-mock-media-0123456789';
+/** The Azure resource's key (`api-key` header), 32 hex characters as Azure's are. */
+export const MOCK_AZURE_KEY = '5f0c1d2e3a4b4c6d8e9f0a1b2c3d4e5f';
+/** The mock Azure resource's deployments: name → the model it runs. */
+export const AZURE_DEPLOYMENTS: Record<string, string> = {
+  'art-gpt-image': 'gpt-image-1',
+  'art-dalle3': 'dall-e-3',
+  'voice-tts': 'tts-1',
+  'ears-whisper': 'whisper-1',
+  'ears-4o': 'gpt-4o-transcribe',
+  'film-sora': 'sora-2',
+};
 
 const fixtures = join(import.meta.dirname, '../fixtures/wire/openai');
 const recorded = (path: string) => JSON.parse(readFileSync(join(fixtures, path), 'utf8')) as Record<string, unknown>;
@@ -57,6 +79,8 @@ export interface MockVideo {
 export interface MockOpenAIMedia extends MediaServer {
   /** Base URL with `/v1`, as providers' baseUrl and the SDK's baseURL take it. */
   baseUrl: string;
+  /** The Azure resource's endpoint (`https://{resource}.openai.azure.com`): an azure provider's baseUrl. */
+  azureEndpoint: string;
   faults: Answer[];
   /** Answers the first later request whose method and path match, once (a fault at a given step). */
   faultAt: Array<{ method: string; path: RegExp; answer: Answer }>;
@@ -175,15 +199,69 @@ export async function startMockOpenAIMedia(): Promise<MockOpenAIMedia> {
     };
   };
 
+  /** A queued fault for this request, if any (`faults` first, then `faultAt` by method and path). */
+  const faultFor = (method: string, path: string): Answer | undefined => {
+    const fault = state.faults.shift();
+    if (fault) return fault;
+    const at = state.faultAt.findIndex((f) => f.method === method && f.path.test(path));
+    return at >= 0 ? state.faultAt.splice(at, 1)[0]!.answer : undefined;
+  };
+
   const server = await startMediaServer(async (req) => {
+    const path = req.path.split('?')[0]!;
+    if (path.startsWith('/openai/')) return azure(req, new URL(req.path, 'http://azure.mock'));
     if (req.headers['authorization'] !== `Bearer ${MOCK_MEDIA_KEY}`) {
       return openAIError(401, 'Incorrect API key provided: sk-***.', 'invalid_request_error', 'invalid_api_key');
     }
-    const fault = state.faults.shift();
-    if (fault) return fault;
-    const path = req.path.split('?')[0]!;
-    const at = state.faultAt.findIndex((f) => f.method === req.method && f.path.test(path));
-    if (at >= 0) return state.faultAt.splice(at, 1)[0]!.answer;
+    return faultFor(req.method, path) ?? openAI(req, path);
+  });
+
+  /** Azure OpenAI's routes onto the same calls (see the file's comment): key, api-version and deployment checked. */
+  const azure = async (req: MediaRequest, url: URL): Promise<Answer> => {
+    if (req.headers['api-key'] !== MOCK_AZURE_KEY) return azureError(401, '401', AZURE_ACCESS_DENIED);
+    const version = url.searchParams.get('api-version') ?? '';
+    const path = url.pathname;
+    const deployed =
+      /^\/openai\/deployments\/([^/]+)\/(images\/generations|images\/edits|audio\/speech|audio\/transcriptions)$/.exec(
+        path,
+      );
+    if (deployed) {
+      const call = deployed[2]!;
+      if (req.method !== 'POST' || !serves(version, AZURE_OPERATIONS[call]!)) return AZURE_NOT_FOUND;
+      const model = AZURE_DEPLOYMENTS[decodeURIComponent(deployed[1]!)];
+      if (!model) return azureError(404, 'DeploymentNotFound', AZURE_NO_DEPLOYMENT);
+      const since = AZURE_MODEL_SINCE[model];
+      if (since && !serves(version, { preview: since })) {
+        const operation = call.startsWith('images') ? 'imagesGenerate' : 'audioTranscription';
+        return azureError(
+          400,
+          'OperationNotSupported',
+          `The ${operation} operation does not work with the specified model, ${model}. Please choose different model and try again. You can learn more about which models can be used with each operation here: https://go.microsoft.com/fwlink/?linkid=2197993.`,
+        );
+      }
+      const fault = faultFor(req.method, path);
+      if (fault) return fault;
+      // The deployment decides the model, whatever the body names.
+      runsModel(req, model);
+      const answer = await openAI(req, `/v1/${call}`);
+      return call.startsWith('images') ? withFilterResults(answer) : answer;
+    }
+    const v1 = /^\/openai\/v1\/(videos(?:\/[^?]*)?)$/.exec(path);
+    if (v1) {
+      if (version !== 'preview' && version !== 'v1') return AZURE_NOT_FOUND;
+      if (req.method === 'POST' && v1[1] === 'videos') {
+        // The v1 API names the deployment as the body's model.
+        const model = AZURE_DEPLOYMENTS[String(req.form?.['model'] ?? req.json?.['model'] ?? '')];
+        if (!model) return azureError(404, 'DeploymentNotFound', AZURE_NO_DEPLOYMENT);
+        runsModel(req, model);
+      }
+      return faultFor(req.method, path) ?? openAI(req, `/v1/${v1[1]}`);
+    }
+    return AZURE_NOT_FOUND;
+  };
+
+  /** OpenAI's calls by method and path (`/v1/…`), auth already checked. */
+  async function openAI(req: MediaRequest, path: string): Promise<Answer> {
     if (req.method === 'POST' && path === '/v1/images/generations') return images(req, false);
     if (req.method === 'POST' && path === '/v1/images/edits') return images(req, true);
     if (req.method === 'POST' && path === '/v1/audio/speech') {
@@ -298,6 +376,84 @@ export async function startMockOpenAIMedia(): Promise<MockOpenAIMedia> {
       return { status: 200, bytes: tinyMp4(video.id), headers: { 'content-type': 'video/mp4' } };
     }
     return openAIError(404, `Invalid URL (${req.method} ${path})`, 'invalid_request_error', null);
-  });
-  return Object.assign(state, server, { baseUrl: `${server.url}/v1` });
+  }
+  return Object.assign(state, server, { baseUrl: `${server.url}/v1`, azureEndpoint: server.url });
 }
+
+/** Azure's error envelope: `{error: {code, message}}`, the code a string (`"401"`, `"DeploymentNotFound"`). */
+function azureError(status: number, code: string, message: string, extra: Record<string, unknown> = {}): Answer {
+  return { status, body: { error: { code, message, ...extra } } };
+}
+
+const AZURE_ACCESS_DENIED =
+  'Access denied due to invalid subscription key or wrong API endpoint. Make sure to provide a valid key for an active subscription and use a correct regional API endpoint for your resource.';
+const AZURE_NO_DEPLOYMENT =
+  'The API deployment for this resource does not exist. If you created the deployment within the last 5 minutes, please wait a moment and try again.';
+/** What Azure answers a path it does not serve, or a call without (or with an unknown) api-version. */
+const AZURE_NOT_FOUND = azureError(404, '404', 'Resource not found');
+
+/** The api-versions (dates) from which Azure serves each deployment call, GA and preview (inference.json specs). */
+interface Since {
+  ga?: string;
+  preview: string;
+}
+const AZURE_OPERATIONS: Record<string, Since> = {
+  'images/generations': { ga: '2024-02-01', preview: '2023-12-01' },
+  'images/edits': { preview: '2025-04-01' },
+  'audio/speech': { preview: '2024-02-15' },
+  'audio/transcriptions': { ga: '2024-02-01', preview: '2023-09-01' },
+};
+/** Models a deployment call serves only from a later preview api-version than the call itself. */
+const AZURE_MODEL_SINCE: Record<string, string> = { 'gpt-image-1': '2025-04-01', 'gpt-4o-transcribe': '2025-03-01' };
+
+function serves(version: string, since: Since): boolean {
+  const m = /^(\d{4}-\d{2}-\d{2})(-preview)?$/.exec(version);
+  if (!m) return false;
+  return m[2] ? m[1]! >= since.preview : since.ga !== undefined && m[1]! >= since.ga;
+}
+
+/** The request as the deployment's model sees it (the mock's OpenAI handlers read the body's model). */
+function runsModel(req: MediaRequest, model: string): void {
+  if (req.json) req.json['model'] = model;
+  if (req.form) req.form['model'] = model;
+}
+
+const SAFE = { filtered: false, severity: 'safe' };
+/** Azure's image answers carry each image's content filter results (2024-10-21 image_generation example). */
+function withFilterResults(answer: Answer): Answer {
+  const body = answer.body as { data?: Array<Record<string, unknown>> } | undefined;
+  if (answer.status !== 200 || !Array.isArray(body?.data)) return answer;
+  const results = { sexual: SAFE, violence: SAFE, hate: SAFE, self_harm: SAFE };
+  for (const entry of body.data) {
+    entry['content_filter_results'] = results;
+    entry['prompt_filter_results'] = { ...results, profanity: { detected: false, filtered: false } };
+  }
+  return answer;
+}
+
+/** Azure's answer to a prompt its content filter refused (how-to/dall-e.md, API call rejection). */
+export const AZURE_CONTENT_FILTER: Answer = azureError(
+  400,
+  'contentFilter',
+  'Your task failed as a result of our safety system.',
+  {
+    inner_error: {
+      code: 'ResponsibleAIPolicyViolation',
+      content_filter_results: {
+        sexual: SAFE,
+        violence: { filtered: true, severity: 'high' },
+        hate: SAFE,
+        self_harm: SAFE,
+      },
+    },
+  },
+);
+/** Azure's rate limit: 429 with `retry-after` seconds. */
+export const AZURE_RATE_LIMITED: Answer = {
+  ...azureError(
+    429,
+    '429',
+    'Requests to the Images_Generations Operation under Azure OpenAI API version 2025-04-01-preview have exceeded call rate limit of your current OpenAI S0 pricing tier. Please retry after 7 seconds.',
+  ),
+  headers: { 'retry-after': '7' },
+};

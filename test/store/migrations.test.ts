@@ -32,6 +32,7 @@ forEachDatabase('store migrations', (suite) => {
       'stripe_event',
       'tenancy_settings',
       'tenant',
+      'upstream_cancel',
       'usage_dim',
       'usage_hourly',
       'usage_record',

@@ -12,7 +12,7 @@ import type { MediaInput, MediaKind } from './media-input.ts';
  */
 export interface MediaAdapter {
   /** What this provider's API cannot take from a valid input (throws invalid_request naming the field). */
-  check?(input: MediaInput, target: Pick<UpstreamTarget, 'model'>): void;
+  check?(input: MediaInput, target: Pick<UpstreamTarget, 'model' | 'provider'>): void;
   /** The most this input can consume (the hold); default: the kind's own worst case (runner.ts). */
   worstMeter?(input: MediaInput, target: Pick<UpstreamTarget, 'model'>, facts?: WorstFacts): MediaMeter;
   run(input: MediaInput, call: MediaCall): Promise<MediaOutcome>;

@@ -6,7 +6,7 @@ import type { MediaAdapter, MediaCall, MediaOutcome } from './media-adapter.ts';
 import { multipartBody, sniffContentType } from './media-http.ts';
 import type { MediaInput, SpeechInput, TranscriptionInput } from './media-input.ts';
 import { unsupported } from './media-input.ts';
-import { malformed, openAIBytes, openAIJSON } from './openai-media-call.ts';
+import { malformed, openAIBytes, openAIJSON, openAIModelName } from './openai-media-call.ts';
 
 /**
  * OpenAI audio.
@@ -66,13 +66,13 @@ export const openAITranscription: MediaAdapter = {
   worstMeter(_media, { model }, facts) {
     const seconds = facts?.audioSeconds ?? HELD_TRANSCRIPTION_SECONDS;
     // Token-metered transcribers: about 10 audio tokens a second in, a few text tokens a second out.
-    return model.upstreamName.startsWith('whisper')
+    return openAIModelName(model).startsWith('whisper')
       ? { seconds }
       : { seconds: 0, audioInputTokens: seconds * 10, outputTokens: seconds * 5 };
   },
   async run(media: MediaInput, call: MediaCall): Promise<MediaOutcome> {
     const input = media.input as TranscriptionInput;
-    const whisper = call.target.model.upstreamName.startsWith('whisper');
+    const whisper = openAIModelName(call.target.model).startsWith('whisper');
     const file = await readInputFile(call, input.file, 'file', {
       types: AUDIO_TYPES,
       maxBytes: MAX_TRANSCRIPTION_BYTES,

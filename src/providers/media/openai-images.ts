@@ -5,7 +5,7 @@ import type { MediaAdapter, MediaCall, MediaOutcome } from './media-adapter.ts';
 import { decodeBase64, multipartBody, sniffContentType } from './media-http.ts';
 import type { ImageInput, MediaInput } from './media-input.ts';
 import { unsupported } from './media-input.ts';
-import { malformed, openAIJSON } from './openai-media-call.ts';
+import { malformed, openAIJSON, openAIModelName } from './openai-media-call.ts';
 
 /**
  * OpenAI Images: `POST /v1/images/generations` (JSON), or `POST /v1/images/edits` (multipart, the input image as
@@ -36,9 +36,10 @@ const MAX_INPUT_IMAGE_TOKENS = 10_000;
 const MAX_EDIT_IMAGE_BYTES = 50 * 1024 * 1024;
 
 type Family = 'gpt-image' | 'dall-e-3' | 'dall-e-2';
-function familyOf(upstreamName: string): Family {
-  if (upstreamName.startsWith('dall-e-3')) return 'dall-e-3';
-  if (upstreamName.startsWith('dall-e-2')) return 'dall-e-2';
+function familyOf(model: { name: string; upstreamName: string }): Family {
+  const name = openAIModelName(model);
+  if (name.startsWith('dall-e-3')) return 'dall-e-3';
+  if (name.startsWith('dall-e-2')) return 'dall-e-2';
   return 'gpt-image';
 }
 
@@ -51,7 +52,7 @@ export const openAIImages: MediaAdapter = {
   check(media, { model }) {
     if (media.kind !== 'image') throw unsupported('prompt', `${model.id} makes images only`);
     const input = media.input;
-    const family = familyOf(model.upstreamName);
+    const family = familyOf(model);
     const sizes = family === 'gpt-image' ? GPT_IMAGE_SIZES : family === 'dall-e-3' ? DALLE3_SIZES : DALLE2_SIZES;
     if (input.size && !sizes.includes(input.size)) {
       throw unsupported('size', `'input.size': ${model.id} makes ${sizes.join(', ')}`);
@@ -74,7 +75,7 @@ export const openAIImages: MediaAdapter = {
   worstMeter(media, { model }) {
     const input = media.input as ImageInput;
     const n = input.n ?? 1;
-    if (familyOf(model.upstreamName) !== 'gpt-image') return { images: n, size: input.size, quality: input.quality };
+    if (familyOf(model) !== 'gpt-image') return { images: n, size: input.size, quality: input.quality };
     return {
       images: n,
       textInputTokens: input.prompt.length,
@@ -86,7 +87,7 @@ export const openAIImages: MediaAdapter = {
   async run(media: MediaInput, call: MediaCall): Promise<MediaOutcome> {
     const input = media.input as ImageInput;
     const model = call.target.model;
-    const family = familyOf(model.upstreamName);
+    const family = familyOf(model);
     const fields: Record<string, string | undefined> = {
       model: model.upstreamName,
       prompt: input.prompt,

@@ -77,6 +77,18 @@ export async function openAIBytes(
   return { bytes: res.bytes, contentType: Array.isArray(type) ? type[0] : type };
 }
 
+/** How OpenAI's media model names begin. */
+const OPENAI_MEDIA_MODEL = /^(gpt-image|dall-e|tts|whisper|gpt-4o|sora)/;
+
+/**
+ * The OpenAI model a family member's media model runs, which decides its parameters: the upstream name, unless that
+ * is a deployment name naming no OpenAI model (Azure's `upstreamName`), then the catalog name (an Azure media model
+ * is configured `name: dall-e-3, upstreamName: <deployment>`, docs/providers/media.md).
+ */
+export function openAIModelName(model: { name: string; upstreamName: string }): string {
+  return OPENAI_MEDIA_MODEL.test(model.upstreamName) ? model.upstreamName : model.name;
+}
+
 /** An answer that lacks what it must carry: the provider misbehaved (retryable). */
 export function malformed(call: MediaCall, what: string): GatewayError {
   return new GatewayError('provider_unavailable', `Upstream ${call.target.provider.id} returned ${what}`);

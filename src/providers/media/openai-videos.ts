@@ -30,18 +30,25 @@ import { errorMapper, malformed, openAIBytes, openAIJSON } from './openai-media-
 
 const SECONDS = [4, 8, 12];
 const SIZES = ['720x1280', '1280x720', '1024x1792', '1792x1024'];
+/**
+ * Azure serves Sora 2 in portrait and landscape 720p only; a larger size would be its 400 at run time, after the
+ * hold, so it is refused at submission instead.
+ * @see https://learn.microsoft.com/azure/ai-foundry/openai/concepts/video-generation
+ */
+const AZURE_SIZES = ['720x1280', '1280x720'];
 const DEFAULT_SECONDS = 4;
 const MAX_REFERENCE_BYTES = 20 * 1024 * 1024;
 
 export const openAIVideos: MediaAdapter = {
-  check(media, { model }) {
+  check(media, { model, provider }) {
     if (media.kind !== 'video') throw unsupported('prompt', `${model.id} makes videos only`);
     const input = media.input;
     if (input.duration !== undefined && !SECONDS.includes(input.duration)) {
       throw unsupported('duration', `'input.duration': ${model.id} makes videos of ${SECONDS.join(', ')} seconds`);
     }
-    if (input.size && !SIZES.includes(input.size)) {
-      throw unsupported('size', `'input.size': ${model.id} makes ${SIZES.join(', ')}`);
+    const sizes = provider.kind === 'azure' ? AZURE_SIZES : SIZES;
+    if (input.size && !sizes.includes(input.size)) {
+      throw unsupported('size', `'input.size': ${model.id} makes ${sizes.join(', ')}`);
     }
   },
   worstMeter(media) {
@@ -133,7 +140,7 @@ function jobFailed(call: MediaCall, video: Partial<Video>): GatewayError {
   const code = typeof error['code'] === 'string' ? error['code'] : '';
   const said = safeUpstreamMessage(error['message'], call.target.key.secret);
   const label = call.target.provider.id;
-  if (/moderation|content_policy|safety/i.test(`${code} ${said ?? ''}`)) {
+  if (/moderation|content_policy|content_?filter|safety/i.test(`${code} ${said ?? ''}`)) {
     return new GatewayError('content_filtered', `Upstream ${label} refused the content${said ? `: ${said}` : ''}`);
   }
   if (video.status !== 'failed') return malformed(call, `a video job in status ${String(video.status).slice(0, 32)}`);

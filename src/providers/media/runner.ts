@@ -176,7 +176,7 @@ export function mediaRunners(deps: MediaRunnerDeps): MediaExecutionRunner[] {
       });
     }
     const media = parseMediaInput(kind, input);
-    adapter.check?.(media, { model });
+    adapter.check?.(media, { model, provider });
     return { model, provider, kind, adapter, media };
   };
 

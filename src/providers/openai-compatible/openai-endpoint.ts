@@ -41,13 +41,41 @@ export function endpoint(
   else if (target.key.secret !== '') headers['authorization'] = `Bearer ${target.key.secret}`;
   const extra = target.provider.options['headers'];
   if (extra) Object.assign(headers, JSON.parse(extra) as Record<string, string>);
-  if (quirks.url === 'azure-deployment') {
-    const apiVersion = target.provider.options['apiVersion'] ?? '2024-10-21';
-    const deployment = encodeURIComponent(target.model.upstreamName);
-    return {
-      url: `${base}/openai/deployments/${deployment}/${call}?api-version=${encodeURIComponent(apiVersion)}`,
-      headers,
-    };
-  }
+  if (quirks.url === 'azure-deployment')
+    return { url: azureUrl(base, target.provider.options, target.model, call), headers };
   return { url: `${base}/${call}`, headers };
+}
+
+/** Azure's api-version of chat, embeddings and responses: the latest GA one (options.apiVersion overrides). */
+export const AZURE_API_VERSION = '2024-10-21';
+/**
+ * Azure's api-version of the deployment media calls (options.mediaApiVersion overrides): the first that serves all
+ * four (images generations and edits, gpt-image-1, audio speech and transcriptions); the GA 2024-10-21 has neither
+ * speech nor edits nor gpt-image-1.
+ * @see https://learn.microsoft.com/azure/ai-foundry/openai/how-to/dall-e
+ */
+export const AZURE_MEDIA_API_VERSION = '2025-04-01-preview';
+/** Azure's api-version of the v1 videos API (Sora 2; options.videoApiVersion overrides). */
+export const AZURE_VIDEO_API_VERSION = 'preview';
+
+/**
+ * An Azure OpenAI URL: a deployment's call (`/openai/deployments/{upstreamName}/{call}?api-version=`), except
+ * videos, which Azure serves only on its v1 API (`/openai/v1/videos…`, the deployment named as the body's `model`).
+ * @see https://learn.microsoft.com/azure/ai-foundry/openai/concepts/video-generation
+ */
+function azureUrl(
+  base: string,
+  options: Record<string, string>,
+  model: UpstreamTarget['model'],
+  call: OpenAICall,
+): string {
+  const version = (v: string) => `api-version=${encodeURIComponent(v)}`;
+  if (call.startsWith('videos')) {
+    return `${base}/openai/v1/${call}?${version(options['videoApiVersion'] ?? AZURE_VIDEO_API_VERSION)}`;
+  }
+  const media = call.startsWith('images/') || call.startsWith('audio/');
+  const apiVersion = media
+    ? (options['mediaApiVersion'] ?? AZURE_MEDIA_API_VERSION)
+    : (options['apiVersion'] ?? AZURE_API_VERSION);
+  return `${base}/openai/deployments/${encodeURIComponent(model.upstreamName)}/${call}?${version(apiVersion)}`;
 }

@@ -15,6 +15,7 @@ import * as m0012 from './0012-webhooks.ts';
 import * as m0013 from './0013-files.ts';
 import * as m0014 from './0014-idempotency-keys.ts';
 import * as m0015 from './0015-execution-upstream-job.ts';
+import * as m0016 from './0016-upstream-cancels.ts';
 import * as m0017 from './0017-ledger-month.ts';
 import type { SqlDialect } from './column-types.ts';
 
@@ -46,6 +47,7 @@ const MIGRATIONS: Readonly<Record<string, MigrationModule>> = {
   '0013_files': m0013,
   '0014_idempotency_keys': m0014,
   '0015_execution_upstream_job': m0015,
+  '0016_upstream_cancels': m0016,
   '0017_ledger_month': m0017,
 };
 

@@ -2,10 +2,12 @@ import { randomUUID } from 'node:crypto';
 import type { Catalog } from '../../../src/catalog/catalog.ts';
 import { buildCatalog } from '../../../src/catalog/catalog.ts';
 import { parseConfig } from '../../../src/config/load.ts';
+import type { ConfigInput } from '../../../src/config/schema.ts';
 import type { ExecutionFiles, ExecutionModel, FileMeta, RunContext } from '../../../src/core/execution-contracts.ts';
 import type { MediaSettings } from '../../../src/providers/media/media-adapter.ts';
 import { mediaRunners } from '../../../src/providers/media/runner.ts';
 import { testUpstreams } from '../../helpers/call-context.ts';
+import { MOCK_AZURE_KEY, type MockOpenAIMedia } from '../../mocks/openai-media.ts';
 
 /**
  * What the media runners' tests share: an in-memory file store scoped by tenant (the ExecutionFiles seam), a
@@ -100,4 +102,31 @@ export async function until(condition: () => boolean, ms = 5_000): Promise<void>
     if (Date.now() > deadline) throw new Error('condition not met in time');
     await new Promise((r) => setTimeout(r, 1));
   }
+}
+
+/** An Azure provider whose media models run on the mock resource's deployments. */
+export function azureMediaProvider(
+  mock: MockOpenAIMedia,
+  options: Record<string, string> = {},
+): NonNullable<ConfigInput['providers']>[number] {
+  return {
+    id: 'azure',
+    kind: 'azure',
+    baseUrl: mock.azureEndpoint,
+    keys: [MOCK_AZURE_KEY],
+    options,
+    models: [
+      { name: 'gpt-image-1', upstreamName: 'art-gpt-image', mode: 'image' },
+      {
+        name: 'dall-e-3',
+        upstreamName: 'art-dalle3',
+        mode: 'image',
+        mediaPrice: { perImage: { '1024x1024/hd': 0.08, '1024x1024': 0.04, hd: 0.12, '*': 0.08 } },
+      },
+      { name: 'tts-1', upstreamName: 'voice-tts', mode: 'speech', mediaPrice: { perMillionCharacters: 15 } },
+      { name: 'whisper-1', upstreamName: 'ears-whisper', mode: 'transcription' },
+      { name: 'gpt-4o-transcribe', upstreamName: 'ears-4o', mode: 'transcription' },
+      { name: 'sora-2', upstreamName: 'film-sora', mode: 'video', mediaPrice: { perSecond: 0.1 } },
+    ],
+  };
 }
