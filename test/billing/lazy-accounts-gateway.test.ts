@@ -1,8 +1,9 @@
 import assert from 'node:assert/strict';
+import { execFile } from 'node:child_process';
 import { join } from 'node:path';
-import { DatabaseSync } from 'node:sqlite';
 import { after, before, describe, test } from 'node:test';
 import { setTimeout as sleep } from 'node:timers/promises';
+import { promisify } from 'node:util';
 import { Ledger } from '../../src/billing/ledger.ts';
 import { verifyLedger } from '../../src/billing/verify.ts';
 import { mockProvider, type TestGateway } from '../helpers/gateway.ts';
@@ -21,6 +22,17 @@ const MODELS = [
   { name: 'gpt-4o-mini', qualityRank: 70, tiers: ['fast' as const], price: { input: 1000, output: 1000 } },
 ];
 const ASK = { model: 'fast', max_tokens: 20, messages: [{ role: 'user', content: 'hello there' }] };
+
+const execFileAsync = promisify(execFile);
+
+/** `ALTER TABLE from RENAME TO to` by another process, waiting (busy timeout) for the gateway's write lock. */
+async function renameTable(dbPath: string, from: string, to: string): Promise<void> {
+  const script = `const { DatabaseSync } = require('node:sqlite');
+const db = new DatabaseSync(process.argv[1], { timeout: 10000 });
+db.exec('ALTER TABLE ${from} RENAME TO ${to}');
+db.close();`;
+  await execFileAsync(process.execPath, ['-e', script, dbPath]);
+}
 
 describe('ledger accounts on first use through the gateway [sqlite]', () => {
   let mock: MockOpenAI;
@@ -101,14 +113,11 @@ describe('ledger accounts on first use through the gateway [sqlite]', () => {
     const balance = (await ledger.view('unreadable'))!.balanceNano;
     ledger.evictIdle(Date.now() + 24 * 3_600_000);
 
-    // Another connection takes the account table away: the gateway's load of it fails.
-    const other = new DatabaseSync(join(gw.dataDir, 'modro.db'));
-    other.exec('PRAGMA busy_timeout = 5000');
-    // `other` is synchronous in this process: were the gateway's usage writer inside its batch transaction
-    // (which yields to the event loop between chunks), `other` would wait for a lock that cannot be released
-    // while it blocks the loop ("database is locked" after busy_timeout). So the writer is drained first.
-    await gw.runtime.usage.flush();
-    other.exec('ALTER TABLE account RENAME TO account_away');
+    // Another process takes the account table away: the gateway's load of it fails. Not a connection of this
+    // process: a synchronous statement here would block the event loop while the gateway's own batch
+    // transactions (which await between statements) hold SQLite's write lock, and wait for them in vain.
+    const db = join(gw.dataDir, 'modro.db');
+    await renameTable(db, 'account', 'account_away');
     let restored = false;
     try {
       const logsBefore = gw.logs.length;
@@ -128,8 +137,7 @@ describe('ledger accounts on first use through the gateway [sqlite]', () => {
       assert.equal(ledger.account('unreadable'), undefined, 'a failed load is not remembered');
       assert.equal(mock.requests.length, upstreamBefore, 'refused before any upstream byte');
 
-      await gw.runtime.usage.flush();
-      other.exec('ALTER TABLE account_away RENAME TO account');
+      await renameTable(db, 'account_away', 'account');
       restored = true;
       const ok = await chat(gw, key, ASK);
       const okBody = (await ok.json()) as { usage: { prompt_tokens: number; completion_tokens: number } };
@@ -139,11 +147,7 @@ describe('ledger accounts on first use through the gateway [sqlite]', () => {
       assert.equal(ledger.account('unreadable')?.balanceNano, balance - cost, 'loaded and charged once');
       assert.deepEqual((await verifyLedger(gw.runtime.store.db)).problems, []);
     } finally {
-      if (!restored) {
-        await gw.runtime.usage.flush();
-        other.exec('ALTER TABLE account_away RENAME TO account');
-      }
-      other.close();
+      if (!restored) await renameTable(db, 'account_away', 'account');
     }
   });
 
