@@ -2,6 +2,7 @@ import { randomUUID } from 'node:crypto';
 import type { Kysely, Selectable, Transaction } from 'kysely';
 import { type GatewayError, toGatewayError } from '../core/errors.ts';
 import type { UpstreamJob } from '../core/execution-contracts.ts';
+import { WakeableSleep } from '../core/wakeable-sleep.ts';
 import type { Logger } from '../ops/logger.ts';
 import type { UpstreamCancelTable } from '../store/execution-tables.ts';
 import type { SqlDialect } from '../store/migrations/column-types.ts';
@@ -82,7 +83,7 @@ export class UpstreamJobAbandoner {
   readonly #timers = new Set<NodeJS.Timeout>();
   #stopped = false;
   #loop: Promise<void> | undefined;
-  #wake: (() => void) | undefined;
+  readonly #pause = new WakeableSleep();
   #lastPrune = 0;
   readonly counters: AbandonCounters = { cancelled: 0, failed: 0 };
 
@@ -137,14 +138,7 @@ export class UpstreamJobAbandoner {
         this.#d.logger.error({ err }, 'owed upstream cancels could not be claimed (retrying)');
       }
       if (this.#stopped) break;
-      await new Promise<void>((resolve) => {
-        const timer = setTimeout(resolve, this.#d.settings.pollMs);
-        this.#wake = () => {
-          clearTimeout(timer);
-          resolve();
-        };
-      });
-      this.#wake = undefined;
+      await this.#pause.sleep(this.#d.settings.pollMs);
     }
   }
 
@@ -355,7 +349,7 @@ export class UpstreamJobAbandoner {
     this.#stopped = true;
     for (const timer of this.#timers) clearTimeout(timer);
     this.#timers.clear();
-    this.#wake?.();
+    this.#pause.wake();
     await this.#loop;
     this.#loop = undefined;
     while (this.#pending.size > 0) await Promise.all([...this.#pending]);

@@ -1,6 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import { GatewayError, toGatewayError } from '../core/errors.ts';
 import type { ExecutionFiles, ExecutionKind, RunResult, UpstreamJobStore } from '../core/execution-contracts.ts';
+import { WakeableSleep } from '../core/wakeable-sleep.ts';
 import type { Logger } from '../ops/logger.ts';
 import { parseJob } from './abandon.ts';
 import { callerFromSnapshot } from './caller-snapshot.ts';
@@ -66,7 +67,7 @@ export class ExecutionWorker {
   readonly #byProvider = new Map<string, number>();
   #stopped = true;
   #loop: Promise<void> | undefined;
-  #wake: (() => void) | undefined;
+  readonly #pause = new WakeableSleep();
   #woken = false;
   #renewTimer: NodeJS.Timeout | undefined;
   #lastReap = 0;
@@ -94,7 +95,7 @@ export class ExecutionWorker {
   /** A submission or a finished run: look for work now instead of at the next poll. */
   wake(): void {
     this.#woken = true;
-    this.#wake?.();
+    this.#pause.wake();
   }
 
   /** Stops the run of an execution this worker holds (it was cancelled); its row was already ended. */
@@ -130,14 +131,7 @@ export class ExecutionWorker {
       }
       if (this.#stopped) break;
       if (this.#woken) continue;
-      await new Promise<void>((resolve) => {
-        const timer = setTimeout(resolve, this.#d.settings.pollMs);
-        this.#wake = () => {
-          clearTimeout(timer);
-          resolve();
-        };
-      });
-      this.#wake = undefined;
+      await this.#pause.sleep(this.#d.settings.pollMs);
     }
   }
 

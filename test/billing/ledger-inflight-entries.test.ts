@@ -8,6 +8,7 @@ import { verifyLedger } from '../../src/billing/verify.ts';
 import type { Store } from '../../src/store/db.ts';
 import type { Database } from '../../src/store/schema.ts';
 import { forEachDatabase } from '../helpers/databases.ts';
+import { waitFor } from '../tenancy/helpers.ts';
 
 /**
  * Entries still in flight (their id taken, their transaction not committed) when this process reads the ledger
@@ -23,14 +24,6 @@ import { forEachDatabase } from '../helpers/databases.ts';
  */
 
 const USD = 1_000_000_000;
-
-async function until(what: string, check: () => boolean, ms = 3_000): Promise<void> {
-  const deadline = Date.now() + ms;
-  while (!check()) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting: ${what}`);
-    await sleep(5);
-  }
-}
 
 async function billed(store: Store, ids: string[]): Promise<void> {
   for (const id of ids) {
@@ -138,14 +131,14 @@ forEachDatabase('ledger: entries in flight while accounts load or the process st
       const fastId = await committedCredit(fast.db, 'fl_other', 2 * USD);
       assert.ok(fastId > inFlight.id, `ids ${inFlight.id} then ${fastId}`);
       // The poll reads past both ids (the one in flight is a gap it waits for).
-      await until('the poll applies the committed entry', () => reader.account('fl_other')?.balanceNano === 2 * USD);
+      await waitFor(() => reader.account('fl_other')?.balanceNano === 2 * USD, 'the poll applies the committed entry');
       // The account is loaded now: its snapshot sees the newer id, not the one in flight.
       await reader.use('fl_load');
       assert.equal(reader.account('fl_load')?.balanceNano, 0);
       await inFlight.commit();
-      await until(
-        'the poll applies the entry that was in flight',
+      await waitFor(
         () => reader.account('fl_load')?.balanceNano === 3 * USD,
+        'the poll applies the entry that was in flight',
       );
       await sleep(50); // several more polls: once only
       await agrees(store, reader, 'fl_load');
@@ -197,7 +190,7 @@ forEachDatabase('ledger: entries in flight while accounts load or the process st
       abandon = inFlight.abandon;
       const fastId = await committedCredit(fast.db, 'fw_other', 2 * USD);
       assert.ok(fastId > inFlight.id);
-      await until('the poll applies the committed entry', () => reader.account('fw_other')?.balanceNano === 2 * USD);
+      await waitFor(() => reader.account('fw_other')?.balanceNano === 2 * USD, 'the poll applies the committed entry');
       gated = true;
       const loading = reader.use('fw_load');
       assert.ok(loading instanceof Promise);
@@ -206,7 +199,10 @@ forEachDatabase('ledger: entries in flight while accounts load or the process st
       await sleep(60); // the poll re-reads the waited-for id: the account is not in memory yet
       open();
       await loading;
-      await until('the entry that was in flight is counted', () => reader.account('fw_load')?.balanceNano === 3 * USD);
+      await waitFor(
+        () => reader.account('fw_load')?.balanceNano === 3 * USD,
+        'the entry that was in flight is counted',
+      );
       await sleep(50);
       await agrees(store, reader, 'fw_load');
     } finally {
@@ -235,9 +231,9 @@ forEachDatabase('ledger: entries in flight while accounts load or the process st
       assert.equal(reader.account('fs_load')?.balanceNano, 0);
       assert.equal(reader.account('fs_other')?.balanceNano, 2 * USD);
       await inFlight.commit();
-      await until(
-        'the poll applies the entry that was in flight',
+      await waitFor(
         () => reader.account('fs_load')?.balanceNano === 3 * USD,
+        'the poll applies the entry that was in flight',
       );
       await sleep(50);
       await agrees(store, reader, 'fs_load');

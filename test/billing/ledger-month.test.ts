@@ -1,6 +1,5 @@
 import assert from 'node:assert/strict';
 import { it } from 'node:test';
-import { setTimeout as sleep } from 'node:timers/promises';
 import { type KyselyPlugin, type RawNode, sql } from 'kysely';
 import { monthStart } from '../../src/billing/amounts.ts';
 import { blankEntry } from '../../src/billing/entries.ts';
@@ -8,8 +7,10 @@ import { Ledger } from '../../src/billing/ledger.ts';
 import { verifyLedger } from '../../src/billing/verify.ts';
 import type { Store } from '../../src/store/db.ts';
 import { backfillLedgerMonths } from '../../src/store/migrations/0017-ledger-month.ts';
-import { type UsageRecord, writeUsageBatch } from '../../src/store/usage.ts';
+import { writeUsageBatch } from '../../src/store/usage.ts';
 import { forEachDatabase } from '../helpers/databases.ts';
+import { chargedRecord } from '../store/support.ts';
+import { waitFor } from '../tenancy/helpers.ts';
 
 /**
  * The month's spend as a cached figure (ADR 0046, table `ledger_month`): every writer of settlements (the
@@ -54,41 +55,6 @@ async function summedMonths(store: Store, tenantId: string): Promise<Array<[numb
     sums.set(month, (sums.get(month) ?? 0) - Number(r.amount_nano));
   }
   return [...sums.entries()].filter(([, spent]) => spent !== 0).sort((x, y) => x[0] - y[0]);
-}
-
-function usageRecord(requestId: string, tenantId: string, costNanoUsd: number): UsageRecord {
-  return {
-    requestId,
-    at: Date.now(),
-    tenantId,
-    keyId: null,
-    protocol: 'openai-chat',
-    requestedModel: 'fast',
-    tier: 'fast',
-    preset: null,
-    routerScore: null,
-    chooser: null,
-    modelId: 'up/m',
-    providerId: 'up',
-    providerKeyId: null,
-    attempts: 1,
-    stream: false,
-    inputTokens: 10,
-    cachedInputTokens: 0,
-    cacheWriteTokens: 0,
-    outputTokens: 10,
-    reasoningTokens: 0,
-    costNanoUsd,
-    latencyMs: 5,
-    ttfbMs: 2,
-    status: 200,
-    errorCode: null,
-  };
-}
-
-async function until(what: string, check: () => boolean): Promise<void> {
-  for (let i = 0; i < 200 && !check(); i++) await sleep(10);
-  assert.ok(check(), what);
 }
 
 forEachDatabase('ledger: the month’s spend cached', (suite) => {
@@ -154,7 +120,7 @@ forEachDatabase('ledger: the month’s spend cached', (suite) => {
         const h4 = await a.reserve({ tenantId: 'acme', keyId: null, requestId: 'req_m4', amountNano: 50_000_000 });
         assert.ok(h4.ok);
         await a.flush();
-        await writeUsageBatch(store.db, [usageRecord('req_m4', 'acme', 12_000_000)]);
+        await writeUsageBatch(store.db, [chargedRecord('req_m4', 'acme', 12_000_000)]);
         now += 2 * T;
         assert.equal(await b.sweep(), 1);
         const expected: Array<[number, number]> = [[monthStart(now), 15_657_000]];
@@ -165,7 +131,7 @@ forEachDatabase('ledger: the month’s spend cached', (suite) => {
         assert.deepEqual(verified.problems, []);
         assert.equal(verified.months, 1);
         // A's memory (its own settles, the poll for B's) and a cold load agree with it.
-        await until('A sees B’s settlements', () => a.account('acme')?.monthSpendNano === 15_657_000);
+        await waitFor(() => a.account('acme')?.monthSpendNano === 15_657_000, 'A sees B’s settlements');
         const cold = new Ledger({ db: store.db, dialect: store.dialect, now: () => now });
         await cold.start({ recover: false });
         assert.equal((await cold.view('acme'))?.monthSpendNano, 15_657_000);

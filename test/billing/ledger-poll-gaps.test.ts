@@ -5,6 +5,7 @@ import { sql } from 'kysely';
 import { blankEntry } from '../../src/billing/entries.ts';
 import { Ledger } from '../../src/billing/ledger.ts';
 import { forEachDatabase } from '../helpers/databases.ts';
+import { waitFor } from '../tenancy/helpers.ts';
 
 /**
  * The poll of other processes' ledger entries (billing.shared on PostgreSQL) reads ids above the last it saw.
@@ -15,14 +16,6 @@ import { forEachDatabase } from '../helpers/databases.ts';
  */
 
 const USD = 1_000_000_000;
-
-async function until(what: string, check: () => boolean, ms = 5_000): Promise<void> {
-  const deadline = Date.now() + ms;
-  while (!check()) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting: ${what}`);
-    await sleep(5);
-  }
-}
 
 forEachDatabase('ledger poll: entries committed out of id order', (suite) => {
   it('an entry whose transaction commits after a later id was polled is applied once', async (t) => {
@@ -89,12 +82,12 @@ forEachDatabase('ledger poll: entries committed out of id order', (suite) => {
       });
       assert.ok(Number(fastRow.id) > slowId, `ids ${slowId} then ${fastRow.id}`);
       // The reader's poll reads past both ids: only the committed one is there.
-      await until('the poll applies the fast entry', () => reader.account('gap2')?.balanceNano === 2 * USD);
+      await waitFor(() => reader.account('gap2')?.balanceNano === 2 * USD, 'the poll applies the fast entry');
       await sleep(30); // several more polls while the slow entry's id is still missing
       assert.equal(reader.account('gap1')?.balanceNano, 0);
       release();
       await slowWrite;
-      await until('the poll applies the late entry', () => reader.account('gap1')?.balanceNano === 3 * USD);
+      await waitFor(() => reader.account('gap1')?.balanceNano === 3 * USD, 'the poll applies the late entry');
       await sleep(50); // and only once
       const sum = await store.db
         .selectFrom('ledger_entry')

@@ -7,8 +7,9 @@ import { verifyLedger } from '../../src/billing/verify.ts';
 import { runLedgerCommand } from '../../src/cli/ledger-commands.ts';
 import { runTenancyCommand } from '../../src/cli/tenancy-commands.ts';
 import type { Store, StoreConfig } from '../../src/store/db.ts';
-import { type UsageRecord, writeUsageBatch } from '../../src/store/usage.ts';
+import { writeUsageBatch } from '../../src/store/usage.ts';
 import { type DatabaseSuite, forEachDatabase } from '../helpers/databases.ts';
+import { chargedRecord } from '../store/support.ts';
 
 /**
  * The ledger against the database (SQLite and PostgreSQL): the CLI's manual entries and checks, holds written
@@ -50,36 +51,6 @@ async function cli(run: typeof runLedgerCommand, config: string, ...argv: string
     },
   );
   return { code, out, err };
-}
-
-function usageRecord(requestId: string, tenantId: string, costNanoUsd: number): UsageRecord {
-  return {
-    requestId,
-    at: Date.now(),
-    tenantId,
-    keyId: null,
-    protocol: 'openai-chat',
-    requestedModel: 'fast',
-    tier: 'fast',
-    preset: null,
-    routerScore: null,
-    chooser: null,
-    modelId: 'up/m',
-    providerId: 'up',
-    providerKeyId: null,
-    attempts: 1,
-    stream: false,
-    inputTokens: 10,
-    cachedInputTokens: 0,
-    cacheWriteTokens: 0,
-    outputTokens: 10,
-    reasoningTokens: 0,
-    costNanoUsd,
-    latencyMs: 5,
-    ttfbMs: 2,
-    status: 200,
-    errorCode: null,
-  };
 }
 
 forEachDatabase('ledger', (suite) => {
@@ -273,8 +244,8 @@ forEachDatabase('ledger', (suite) => {
     // The usage journal kept request a's record (served, $0.0123); b never got one. Request c was served and
     // recorded too, but its hold and settlement were still queued when the process died.
     await writeUsageBatch(store.db, [
-      usageRecord('req_killed_a', 'acme', 12_300_000),
-      usageRecord('req_lost_c', 'acme', 7_000_000),
+      chargedRecord('req_killed_a', 'acme', 12_300_000),
+      chargedRecord('req_lost_c', 'acme', 7_000_000),
     ]);
     const restarted = new Ledger({ db: store.db });
     const closed = await restarted.start({ recover: true });

@@ -5,8 +5,9 @@ import { Ledger } from '../../src/billing/ledger.ts';
 import { heartbeat } from '../../src/billing/sweep.ts';
 import { verifyLedger } from '../../src/billing/verify.ts';
 import type { Store } from '../../src/store/db.ts';
-import { type UsageRecord, writeUsageBatch } from '../../src/store/usage.ts';
+import { writeUsageBatch } from '../../src/store/usage.ts';
 import { forEachDatabase } from '../helpers/databases.ts';
+import { chargedRecord } from '../store/support.ts';
 
 /**
  * The stale-hold sweep's rule on the store (src/billing/sweep.ts, docs/billing.md "Stale holds"), with two
@@ -16,36 +17,6 @@ import { forEachDatabase } from '../helpers/databases.ts';
  * dropped, so the hold is closed once and `ledger verify` passes.
  */
 const T = 1_000;
-
-function usageRecord(requestId: string, costNanoUsd: number): UsageRecord {
-  return {
-    requestId,
-    at: Date.now(),
-    tenantId: 'acme',
-    keyId: null,
-    protocol: 'openai-chat',
-    requestedModel: 'fast',
-    tier: 'fast',
-    preset: null,
-    routerScore: null,
-    chooser: null,
-    modelId: 'up/m',
-    providerId: 'up',
-    providerKeyId: null,
-    attempts: 1,
-    stream: false,
-    inputTokens: 10,
-    cachedInputTokens: 0,
-    cacheWriteTokens: 0,
-    outputTokens: 10,
-    reasoningTokens: 0,
-    costNanoUsd,
-    latencyMs: 5,
-    ttfbMs: 2,
-    status: 200,
-    errorCode: null,
-  };
-}
 
 forEachDatabase('stale-hold sweep', (suite) => {
   it('a beating process keeps its holds; a silent one’s are settled at the recorded cost or released', async () => {
@@ -119,7 +90,7 @@ forEachDatabase('stale-hold sweep', (suite) => {
       assert.equal((await verifyLedger(store.db)).openHolds, 3, 'a live process keeps its old holds');
 
       // A falls silent (killed, or cut off) for longer than the node timeout: B closes both.
-      await writeUsageBatch(store.db, [usageRecord('req_sweep_1', 12_000_000)]);
+      await writeUsageBatch(store.db, [chargedRecord('req_sweep_1', 'acme', 12_000_000)]);
       await b.use('acme'); // B serves acme too: its account is in B's memory (ADR 0043)
       now += 2 * T;
       assert.equal(await b.sweep(), 2);

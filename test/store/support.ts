@@ -43,6 +43,32 @@ export function makeRecord(overrides: Partial<UsageRecord> = {}): UsageRecord {
   };
 }
 
+/**
+ * The usage record of a billed request that completed now (the billing tests' recovery and sweep cases): no key,
+ * the `fast` tier on `up/m`, 10 + 10 tokens, charged `costNanoUsd`.
+ */
+export function chargedRecord(requestId: string, tenantId: string, costNanoUsd: number): UsageRecord {
+  return makeRecord({
+    requestId,
+    at: Date.now(),
+    tenantId,
+    keyId: null,
+    requestedModel: 'fast',
+    preset: null,
+    routerScore: null,
+    chooser: null,
+    modelId: 'up/m',
+    providerId: 'up',
+    providerKeyId: null,
+    inputTokens: 10,
+    cachedInputTokens: 0,
+    outputTokens: 10,
+    costNanoUsd,
+    latencyMs: 5,
+    ttfbMs: 2,
+  });
+}
+
 /** Deterministic pseudo-random numbers (mulberry32), so a failing case can be replayed. */
 export function seeded(seed: number): () => number {
   let a = seed >>> 0;
