@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { it } from 'node:test';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { type KyselyPlugin, type RawNode, sql } from 'kysely';
+import type { KyselyPlugin, RawNode } from 'kysely';
 import { monthStart } from '../../src/billing/amounts.ts';
 import { blankEntry } from '../../src/billing/entries.ts';
 import { Ledger } from '../../src/billing/ledger.ts';
@@ -9,6 +9,7 @@ import { verifyLedger } from '../../src/billing/verify.ts';
 import type { Store } from '../../src/store/db.ts';
 import type { LedgerKind } from '../../src/store/ledger-tables.ts';
 import { forEachDatabase } from '../helpers/databases.ts';
+import { entrySums } from './fixtures.ts';
 
 /**
  * The ledger's accounts follow use (ADR 0043): a start reads no account; a cold account is loaded by its
@@ -72,16 +73,6 @@ async function seed(store: Store, n: number, prefix = 'lz'): Promise<void> {
   }
 }
 
-/** The balance and amount held as the ledger's entries sum them (what `ledger verify` checks). */
-async function sums(store: Store, tenantId: string): Promise<{ balance: number; held: number }> {
-  const row = await store.db
-    .selectFrom('ledger_entry')
-    .select([sql<string>`coalesce(sum(amount_nano), 0)`.as('b'), sql<string>`coalesce(sum(held_nano), 0)`.as('h')])
-    .where('tenant_id', '=', tenantId)
-    .executeTakeFirstOrThrow();
-  return { balance: Number(row.b), held: Number(row.h) };
-}
-
 forEachDatabase('ledger accounts on first use', (suite) => {
   it(`a start with ${ACCOUNTS} accounts holds none; a cold account loads with its first use and answers its sum`, async () => {
     const { store } = await suite.fresh();
@@ -96,7 +87,7 @@ forEachDatabase('ledger accounts on first use', (suite) => {
       await cold;
       assert.equal(ledger.use('lz4321'), undefined, 'a warm one answers synchronously');
       assert.deepEqual(ledger.cacheStats, { accounts: 1, unbilled: 0, loads: 1, evictions: 0 });
-      const expected = await sums(store, 'lz4321');
+      const expected = await entrySums(store, 'lz4321');
       const view = ledger.account('lz4321')!;
       assert.equal(view.balanceNano, expected.balance);
       assert.equal(view.balanceNano, 10 * USD + 4321 - (1_000 + 4321));
@@ -108,7 +99,7 @@ forEachDatabase('ledger accounts on first use', (suite) => {
       assert.ok(!(held instanceof Promise) && held.ok);
       assert.equal(held.hold.settle(123_456), 123_456);
       await ledger.flush();
-      assert.equal(ledger.account('lz4321')!.balanceNano, (await sums(store, 'lz4321')).balance);
+      assert.equal(ledger.account('lz4321')!.balanceNano, (await entrySums(store, 'lz4321')).balance);
 
       // A cold account reached by the hold itself (not through `use`) is loaded first, then held.
       const late = ledger.reserve({ tenantId: 'lz17', keyId: null, requestId: 'req_lz_2', amountNano: 11 * USD });
@@ -152,7 +143,7 @@ forEachDatabase('ledger accounts on first use', (suite) => {
       assert.equal(ledger.evictIdle(), 2);
       assert.deepEqual(ledger.cacheStats, { accounts: 0, unbilled: 0, loads: 4, evictions: 4 });
       const back = await ledger.view('lz1');
-      assert.equal(back?.balanceNano, (await sums(store, 'lz1')).balance);
+      assert.equal(back?.balanceNano, (await entrySums(store, 'lz1')).balance);
       assert.equal(back?.balanceNano, 10 * USD + 1 - 1_001 - 250_000_000);
       assert.equal(back?.monthSpendNano, 1_001 + 250_000_000);
     } finally {
@@ -225,7 +216,7 @@ forEachDatabase('ledger accounts on first use', (suite) => {
       await sleep(60); // the poll reads both and skips them: gap0 is not in memory yet
       open();
       await loading;
-      const expected = await sums(store, 'gap0');
+      const expected = await entrySums(store, 'gap0');
       assert.equal(reader.account('gap0')!.balanceNano, expected.balance, 'the passed credit was added');
       await writer.manual({ tenantId: 'gap0', kind: 'credit', amountNano: 11, admin: 't', reason: 'after the load' });
       await sleep(60);
@@ -259,7 +250,7 @@ forEachDatabase('ledger accounts on first use', (suite) => {
         { accounts: 0, unbilled: 0 },
       );
       await ledger.use('down0');
-      assert.equal(ledger.account('down0')?.balanceNano, (await sums(store, 'down0')).balance);
+      assert.equal(ledger.account('down0')?.balanceNano, (await entrySums(store, 'down0')).balance);
     } finally {
       await ledger.close();
     }
@@ -310,7 +301,7 @@ forEachDatabase('ledger accounts on first use', (suite) => {
       const verified = await verifyLedger(db.store.db);
       assert.deepEqual(verified.problems, []);
       for (const id of tenants) {
-        const expected = await sums(db.store, id);
+        const expected = await entrySums(db.store, id);
         const view = reader.account(id)!;
         assert.equal(view.balanceNano, expected.balance, `${id}: memory equals the ledger's sum`);
         assert.equal(view.heldNano, expected.held, `${id}: held equals the ledger's sum`);

@@ -9,6 +9,7 @@ import type { Store } from '../../src/store/db.ts';
 import type { Database } from '../../src/store/schema.ts';
 import { forEachDatabase } from '../helpers/databases.ts';
 import { waitFor } from '../tenancy/helpers.ts';
+import { entrySums, openAccounts } from './fixtures.ts';
 
 /**
  * Entries still in flight (their id taken, their transaction not committed) when this process reads the ledger
@@ -25,32 +26,9 @@ import { waitFor } from '../tenancy/helpers.ts';
 
 const USD = 1_000_000_000;
 
-async function billed(store: Store, ids: string[]): Promise<void> {
-  for (const id of ids) {
-    await store.db
-      .insertInto('tenant')
-      .values({ id, name: id, links_valid_after: 0, created_at: 0, updated_at: 0 })
-      .execute();
-    await store.db
-      .insertInto('account')
-      .values({ tenant_id: id, plan_id: null, balance_nano: 0, held_nano: 0, created_at: 0 })
-      .execute();
-  }
-}
-
-/** The balance and amount held as the ledger's entries sum them. */
-async function sums(store: Store, tenantId: string): Promise<{ balance: number; held: number }> {
-  const row = await store.db
-    .selectFrom('ledger_entry')
-    .select([sql<string>`coalesce(sum(amount_nano), 0)`.as('b'), sql<string>`coalesce(sum(held_nano), 0)`.as('h')])
-    .where('tenant_id', '=', tenantId)
-    .executeTakeFirstOrThrow();
-  return { balance: Number(row.b), held: Number(row.h) };
-}
-
 /** Memory equals the entries' sums, and `ledger verify` finds the cached balances equal to them. */
 async function agrees(store: Store, ledger: Ledger, tenantId: string): Promise<void> {
-  const expected = await sums(store, tenantId);
+  const expected = await entrySums(store, tenantId);
   const view = ledger.account(tenantId);
   assert.equal(view?.balanceNano, expected.balance, `${tenantId}: balance in memory equals the ledger's sum`);
   assert.equal(view?.heldNano, expected.held, `${tenantId}: amount held in memory equals the ledger's sum`);
@@ -118,7 +96,7 @@ forEachDatabase('ledger: entries in flight while accounts load or the process st
     if (suite.kind !== 'postgres') return t.skip('two writers committing out of id order: PostgreSQL');
     const db = await suite.fresh();
     const { store } = db;
-    await billed(store, ['fl_load', 'fl_other']);
+    await openAccounts(store, ['fl_load', 'fl_other']);
     const reader = new Ledger({ db: store.db, dialect: 'postgres', pollMs: 5, accountIdleMs: 60_000 });
     await reader.start({ recover: false });
     const slow = await db.reopen();
@@ -153,7 +131,7 @@ forEachDatabase('ledger: entries in flight while accounts load or the process st
     if (suite.kind !== 'postgres') return t.skip('two writers committing out of id order: PostgreSQL');
     const db = await suite.fresh();
     const { store } = db;
-    await billed(store, ['fw_load', 'fw_other']);
+    await openAccounts(store, ['fw_load', 'fw_other']);
     // The reader's load query answers only when the test says.
     let open!: () => void;
     const gate = new Promise<void>((resolve) => {
@@ -216,7 +194,7 @@ forEachDatabase('ledger: entries in flight while accounts load or the process st
     if (suite.kind !== 'postgres') return t.skip('two writers committing out of id order: PostgreSQL');
     const db = await suite.fresh();
     const { store } = db;
-    await billed(store, ['fs_load', 'fs_other']);
+    await openAccounts(store, ['fs_load', 'fs_other']);
     const slow = await db.reopen();
     const fast = await db.reopen();
     const inFlight = await openCredit(slow.db, 'fs_load', 3 * USD);

@@ -6,6 +6,7 @@ import { blankEntry } from '../../src/billing/entries.ts';
 import { Ledger } from '../../src/billing/ledger.ts';
 import { forEachDatabase } from '../helpers/databases.ts';
 import { waitFor } from '../tenancy/helpers.ts';
+import { openAccounts } from './fixtures.ts';
 
 /**
  * The poll of other processes' ledger entries (billing.shared on PostgreSQL) reads ids above the last it saw.
@@ -23,16 +24,7 @@ forEachDatabase('ledger poll: entries committed out of id order', (suite) => {
     const db = await suite.fresh();
     const { store } = db;
     // Two accounts: writers of one account queue on its row, so out-of-order commits are of different accounts.
-    for (const id of ['gap1', 'gap2']) {
-      await store.db
-        .insertInto('tenant')
-        .values({ id, name: id, links_valid_after: 0, created_at: 0, updated_at: 0 })
-        .execute();
-      await store.db
-        .insertInto('account')
-        .values({ tenant_id: id, plan_id: null, balance_nano: 0, held_nano: 0, created_at: 0 })
-        .execute();
-    }
+    await openAccounts(store, ['gap1', 'gap2']);
     const reader = new Ledger({ db: store.db, dialect: 'postgres', pollMs: 5, accountIdleMs: 60_000 });
     await reader.start({ recover: false });
     const slow = await db.reopen();
