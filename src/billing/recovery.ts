@@ -2,6 +2,7 @@ import { type Kysely, sql } from 'kysely';
 import type { Database } from '../store/schema.ts';
 import { toSafeInt } from '../store/usage.ts';
 import { blankEntry, type NewEntry } from './entries.ts';
+import { openHolds } from './sweep.ts';
 
 /**
  * What a killed gateway leaves in the ledger, and the entries that repair it at the next start (decision 0025).
@@ -35,30 +36,12 @@ export async function staleHoldCloses(
   const open: Array<{ tenant_id: string; hold_id: string | null; held_nano: number; key_id: string | null }> = [];
   for (let i = 0; i < holding.length; i += 500) {
     const tenants = holding.slice(i, i + 500);
-    let query = db
-      .selectFrom('ledger_entry as h')
+    let query = openHolds(db)
       .select(['h.tenant_id', 'h.hold_id', 'h.held_nano', 'h.key_id'])
-      .where('h.kind', '=', 'hold')
       .where('h.at', '<', olderThan)
-      .where('h.tenant_id', 'in', tenants)
-      // An execution's hold is closed with its terminal state by the execution queue (docs/executions.md), which
-      // survives restarts; only one whose execution row was never written (it cannot be: same transaction) is left.
-      .where(({ not, exists, selectFrom }) =>
-        not(exists(selectFrom('execution as e').select('e.id').whereRef('e.id', '=', 'h.hold_id'))),
-      );
+      .where('h.tenant_id', 'in', tenants);
     if (liveNodes.length > 0) query = query.where('h.node', 'not in', liveNodes);
-    const found = await query
-      .where(({ not, exists, selectFrom }) =>
-        not(
-          exists(
-            selectFrom('ledger_entry as c')
-              .select('c.id')
-              .whereRef('c.hold_id', '=', 'h.hold_id')
-              .where('c.kind', 'in', ['settle', 'release']),
-          ),
-        ),
-      )
-      .execute();
+    const found = await query.execute();
     open.push(...found);
   }
   const entries: NewEntry[] = [];

@@ -149,23 +149,14 @@ export async function lockAccounts(tx: Transaction<Database>, tenants: readonly 
 }
 
 /**
- * Holds still open written by one of the `dead` processes (the partial index on node). Every one of them is
- * older than the process's last heartbeat plus an interval, so none can belong to a live request; their age is
- * not checked again (a hold opened after the last heartbeat must not keep its process's row, and so itself,
- * from ever being swept).
+ * The ledger's holds (`h`) that are still open: no settle or release of the same hold id. An execution's hold is
+ * left out: it belongs to the execution queue, which outlives processes and closes it with the execution's
+ * terminal state (docs/executions.md), so neither a sweep nor a start's recovery closes it.
  */
-async function openStaleHolds(
-  db: Kysely<Database> | Transaction<Database>,
-  dead: readonly string[],
-  only: readonly string[] | undefined,
-) {
-  let query = db
+export function openHolds(db: Kysely<Database> | Transaction<Database>) {
+  return db
     .selectFrom('ledger_entry as h')
-    .select(['h.tenant_id', 'h.hold_id', 'h.held_nano', 'h.key_id', 'h.node'])
     .where('h.kind', '=', 'hold')
-    .where('h.node', 'in', dead)
-    // An execution's hold belongs to the execution queue, which outlives processes and closes it with the
-    // execution's terminal state (docs/executions.md): never swept.
     .where(({ not, exists, selectFrom }) =>
       not(exists(selectFrom('execution as e').select('e.id').whereRef('e.id', '=', 'h.hold_id'))),
     )
@@ -179,6 +170,22 @@ async function openStaleHolds(
         ),
       ),
     );
+}
+
+/**
+ * Holds still open written by one of the `dead` processes (the partial index on node). Every one of them is
+ * older than the process's last heartbeat plus an interval, so none can belong to a live request; their age is
+ * not checked again (a hold opened after the last heartbeat must not keep its process's row, and so itself,
+ * from ever being swept).
+ */
+async function openStaleHolds(
+  db: Kysely<Database> | Transaction<Database>,
+  dead: readonly string[],
+  only: readonly string[] | undefined,
+) {
+  let query = openHolds(db)
+    .select(['h.tenant_id', 'h.hold_id', 'h.held_nano', 'h.key_id', 'h.node'])
+    .where('h.node', 'in', dead);
   if (only) query = query.where('h.hold_id', 'in', only);
   return query.orderBy('h.id').limit(SWEEP_BATCH).execute();
 }
