@@ -48,21 +48,29 @@ describe('abandoning the upstream job of an ended execution', () => {
     await closeCallContexts();
   });
 
-  it('video: an aborted run on a durable record leaves its job running and recorded; abandon deletes it once', async () => {
+  /**
+   * A Sora run that records its job on a row (`store`) and is then aborted (a cancel, a shutdown), as a run whose
+   * row the terminal write or another worker takes over; `polled` waits for its first poll before the abort.
+   */
+  const abortedVideoRun = async (prompt: string, reason: string, polled = false) => {
     openai.pollsToComplete = 1_000_000;
     const store = new RowStore();
     const { runner } = mediaRunnerFor([openaiProvider()]);
     const controller = new AbortController();
     const run = runner.run(
       model('openai/sora-2', 'video'),
-      { prompt: 'left to the row' },
+      { prompt },
       { ...runContext(new MemoryFiles(), { signal: controller.signal }), upstreamJob: store },
     );
-    await until(() => store.job !== undefined && (openai.videos.get(store.job.id)?.polls ?? 0) >= 1);
-    // As when a cancel ended the row, or the run's lease went to another worker that resumes the job.
-    controller.abort('cancel');
+    await until(() => store.job !== undefined && (!polled || (openai.videos.get(store.job.id)?.polls ?? 0) >= 1));
+    controller.abort(reason);
     await assert.rejects(run);
-    const job = store.job!;
+    return { runner, store, job: store.job! };
+  };
+
+  it('video: an aborted run on a durable record leaves its job running and recorded; abandon deletes it once', async () => {
+    // As when a cancel ended the row, or the run's lease went to another worker that resumes the job.
+    const { runner, store, job } = await abortedVideoRun('left to the row', 'cancel', true);
     await new Promise((r) => setTimeout(r, 100));
     assert.equal(openai.videos.get(job.id)?.deleted, false, 'the aborted run did not delete it');
     assert.deepEqual(store.job, job, 'still recorded, for the terminal write to take');
@@ -77,19 +85,7 @@ describe('abandoning the upstream job of an ended execution', () => {
   });
 
   it('video: the key is the one the job names: another key of the provider is refused and nothing is deleted', async () => {
-    openai.pollsToComplete = 1_000_000;
-    const store = new RowStore();
-    const { runner } = mediaRunnerFor([openaiProvider()]);
-    const controller = new AbortController();
-    const run = runner.run(
-      model('openai/sora-2', 'video'),
-      { prompt: 'named key' },
-      { ...runContext(new MemoryFiles(), { signal: controller.signal }), upstreamJob: store },
-    );
-    await until(() => store.job !== undefined);
-    controller.abort('shutdown');
-    await assert.rejects(run);
-    const job = store.job!;
+    const { runner, job } = await abortedVideoRun('named key', 'shutdown');
     await assert.rejects(
       runner.abandon!({ ...job, key: 'openai#2' }, ctx),
       (err: GatewayError) => err instanceof GatewayError && err.upstreamStatus === 401 && !err.message.includes('sk-x'),
@@ -100,19 +96,7 @@ describe('abandoning the upstream job of an ended execution', () => {
   });
 
   it('video: a provider error (500) rejects with a mapped GatewayError that names no secret', async () => {
-    openai.pollsToComplete = 1_000_000;
-    const store = new RowStore();
-    const { runner } = mediaRunnerFor([openaiProvider()]);
-    const controller = new AbortController();
-    const run = runner.run(
-      model('openai/sora-2', 'video'),
-      { prompt: 'refused delete' },
-      { ...runContext(new MemoryFiles(), { signal: controller.signal }), upstreamJob: store },
-    );
-    await until(() => store.job !== undefined);
-    controller.abort('shutdown');
-    await assert.rejects(run);
-    const job = store.job!;
+    const { runner, job } = await abortedVideoRun('refused delete', 'shutdown');
     openai.faultAt.push({
       method: 'DELETE',
       path: /^\/v1\/videos\//,
