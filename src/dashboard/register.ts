@@ -11,6 +11,7 @@ import { registerAdminApiLedger } from './admin/api/ledger-routes.ts';
 import { registerAdminApiPresets } from './admin/api/preset-routes.ts';
 import { registerAdminApiSession } from './admin/api/session-routes.ts';
 import { registerAdminApiTenants } from './admin/api/tenant-routes.ts';
+import { registerAdminApiUpstreamCancels } from './admin/api/upstream-cancel-routes.ts';
 import { registerAdminChannels } from './admin/channel-routes.ts';
 import { registerAdminKeys } from './admin/key-routes.ts';
 import { registerAdminLogin } from './admin/login-routes.ts';
@@ -93,5 +94,6 @@ export function registerDashboard(app: FastifyInstance, deps: DashboardDeps): vo
     registerAdminApiPresets(scope, deps);
     registerAdminApiAnalytics(scope, deps);
     registerAdminApiChannels(scope, deps);
+    registerAdminApiUpstreamCancels(scope, deps);
   });
 }

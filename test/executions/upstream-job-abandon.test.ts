@@ -208,6 +208,41 @@ describe('upstream jobs of executions cancelled while PENDING (decision 0042)', 
     assert.equal(given[0]!['status'], 403);
     assert.equal(await cancelsMetric(gw, 'failed'), failedBefore + 1);
     assert.deepEqual(await holdCloses(gw, id), ['hold', 'release']);
+
+    // The operator sees it: the admin API lists the cancels given up, with the job and key ids, never a secret.
+    const admin = await adminClient(gw);
+    const listed = await admin.json<{ data: Array<Record<string, unknown>>; next: string | null }>(
+      'GET',
+      '/admin/api/upstream-cancels?state=failed',
+    );
+    const row = listed.data.find((r) => r['execution_id'] === id);
+    assert.ok(row, JSON.stringify(listed));
+    assert.deepEqual(
+      {
+        state: row['state'],
+        tries: row['tries'],
+        status: row['last_status'],
+        job: row['job_id'],
+        provider: row['provider'],
+        tenant: row['tenant_id'],
+      },
+      { state: 'failed', tries: 1, status: 403, job, provider: 'openai', tenant: 'acme' },
+    );
+    assert.match(String(row['provider_key']), /^openai#\d+$/);
+    assert.doesNotMatch(JSON.stringify(listed), new RegExp(MOCK_MEDIA_KEY));
+    const pending = await admin.json<{ data: Array<Record<string, unknown>> }>(
+      'GET',
+      '/admin/api/upstream-cancels?state=pending',
+    );
+    assert.ok(!pending.data.some((r) => r['execution_id'] === id), 'not listed as pending');
+    const page = await admin.json<{ data: unknown[]; next: string | null }>(
+      'GET',
+      '/admin/api/upstream-cancels?limit=1',
+    );
+    assert.equal(page.data.length, 1);
+    assert.ok(page.next, 'a cursor to the next page');
+    assert.equal((await admin.request('GET', '/admin/api/upstream-cancels?state=lost')).status, 400);
+    assert.equal((await fetch(`${gw.url}/admin/api/upstream-cancels`)).status, 401, 'admins only');
   });
 
   test('a cancel while the job is polled: the run stops and the job is deleted once (by the cancel, not twice)', async () => {
