@@ -91,6 +91,19 @@ async function committedCredit(db: Kysely<Database>, tenantId: string, amount: n
   });
 }
 
+/**
+ * Two other processes' credits committed out of id order: 3 USD to `inFlight` takes its id first and waits for
+ * `commit()`, 2 USD to `committed` takes a higher id and commits at once.
+ */
+async function creditsOutOfOrder(reopen: () => Promise<Store>, inFlight: string, committed: string) {
+  const slow = await reopen();
+  const fast = await reopen();
+  const open = await openCredit(slow.db, inFlight, 3 * USD);
+  const fastId = await committedCredit(fast.db, committed, 2 * USD);
+  assert.ok(fastId > open.id, `ids ${open.id} then ${fastId}`);
+  return open;
+}
+
 forEachDatabase('ledger: entries in flight while accounts load or the process starts', (suite) => {
   it('an entry committed after a load’s snapshot, with an id below the ledger’s newest then, reaches memory once', async (t) => {
     if (suite.kind !== 'postgres') return t.skip('two writers committing out of id order: PostgreSQL');
@@ -99,15 +112,11 @@ forEachDatabase('ledger: entries in flight while accounts load or the process st
     await openAccounts(store, ['fl_load', 'fl_other']);
     const reader = new Ledger({ db: store.db, dialect: 'postgres', pollMs: 5, accountIdleMs: 60_000 });
     await reader.start({ recover: false });
-    const slow = await db.reopen();
-    const fast = await db.reopen();
     let abandon = () => {};
     try {
       await reader.use('fl_other');
-      const inFlight = await openCredit(slow.db, 'fl_load', 3 * USD);
+      const inFlight = await creditsOutOfOrder(db.reopen, 'fl_load', 'fl_other');
       abandon = inFlight.abandon;
-      const fastId = await committedCredit(fast.db, 'fl_other', 2 * USD);
-      assert.ok(fastId > inFlight.id, `ids ${inFlight.id} then ${fastId}`);
       // The poll reads past both ids (the one in flight is a gap it waits for).
       await waitFor(() => reader.account('fl_other')?.balanceNano === 2 * USD, 'the poll applies the committed entry');
       // The account is loaded now: its snapshot sees the newer id, not the one in flight.
@@ -159,15 +168,11 @@ forEachDatabase('ledger: entries in flight while accounts load or the process st
       accountIdleMs: 60_000,
     });
     await reader.start({ recover: false });
-    const slow = await db.reopen();
-    const fast = await db.reopen();
     let abandon = () => {};
     try {
       await reader.use('fw_other');
-      const inFlight = await openCredit(slow.db, 'fw_load', 3 * USD);
+      const inFlight = await creditsOutOfOrder(db.reopen, 'fw_load', 'fw_other');
       abandon = inFlight.abandon;
-      const fastId = await committedCredit(fast.db, 'fw_other', 2 * USD);
-      assert.ok(fastId > inFlight.id);
       await waitFor(() => reader.account('fw_other')?.balanceNano === 2 * USD, 'the poll applies the committed entry');
       gated = true;
       const loading = reader.use('fw_load');
@@ -195,11 +200,7 @@ forEachDatabase('ledger: entries in flight while accounts load or the process st
     const db = await suite.fresh();
     const { store } = db;
     await openAccounts(store, ['fs_load', 'fs_other']);
-    const slow = await db.reopen();
-    const fast = await db.reopen();
-    const inFlight = await openCredit(slow.db, 'fs_load', 3 * USD);
-    const fastId = await committedCredit(fast.db, 'fs_other', 2 * USD);
-    assert.ok(fastId > inFlight.id);
+    const inFlight = await creditsOutOfOrder(db.reopen, 'fs_load', 'fs_other');
     // Starts while the entry is in flight: the ledger's newest id is above it.
     const reader = new Ledger({ db: store.db, dialect: 'postgres', pollMs: 5, accountIdleMs: 60_000 });
     try {

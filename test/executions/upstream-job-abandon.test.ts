@@ -104,6 +104,16 @@ const logLines = (gw: TestGateway, msg: string) =>
     .filter((l) => l.includes(msg))
     .map((l) => JSON.parse(l) as Record<string, unknown>);
 
+/** Cancels execution `id` through the API: CANCELLED at once, its job taken off the row, its hold released once. */
+async function cancelAndCheckRow(gw: TestGateway, key: string, id: string): Promise<void> {
+  const cancelled = await call(gw, key, 'POST', `/v1/executions/${id}/cancel`);
+  assert.equal(cancelled.status, 200);
+  assert.equal(cancelled.body['status'], 'CANCELLED');
+  const row = await rowOf(gw, id);
+  assert.deepEqual({ status: row.status, upstream_job: row.upstream_job }, { status: 'CANCELLED', upstream_job: null });
+  assert.deepEqual(await holdCloses(gw, id), ['hold', 'release']);
+}
+
 describe('upstream jobs of executions cancelled while PENDING (decision 0042)', () => {
   let mock: MockOpenAIMedia;
   let gw: TestGateway;
@@ -121,20 +131,12 @@ describe('upstream jobs of executions cancelled while PENDING (decision 0042)', 
 
   test('a cancel while PENDING deletes the recorded job upstream exactly once; CANCELLED, the hold released once', async () => {
     const { id, job } = await pendingWithJob(gw, mock, key);
-    const cancelled = await call(gw, key, 'POST', `/v1/executions/${id}/cancel`);
-    assert.equal(cancelled.status, 200);
-    assert.equal(cancelled.body['status'], 'CANCELLED');
+    await cancelAndCheckRow(gw, key, id);
     // A second cancel answers the cancelled execution and stops nothing more.
     assert.equal((await call(gw, key, 'POST', `/v1/executions/${id}/cancel`)).body['status'], 'CANCELLED');
     await gw.runtime.executions.abandoner.settled();
     assert.equal(deletesOf(mock, job), 1, 'one DELETE of that job');
     assert.equal(mock.videos.get(job)?.deleted, true);
-    const row = await rowOf(gw, id);
-    assert.deepEqual(
-      { status: row.status, upstream_job: row.upstream_job },
-      { status: 'CANCELLED', upstream_job: null },
-    );
-    assert.deepEqual(await holdCloses(gw, id), ['hold', 'release']);
     const [line] = logLines(gw, 'the upstream job of an ended execution was cancelled');
     assert.ok(line, 'the cancel is logged');
     assert.deepEqual(
@@ -159,18 +161,10 @@ describe('upstream jobs of executions cancelled while PENDING (decision 0042)', 
         body: { error: { message: 'The server had an error.', type: 'server_error', code: null } },
       },
     });
-    const cancelled = await call(gw, key, 'POST', `/v1/executions/${id}/cancel`);
-    assert.equal(cancelled.status, 200);
-    assert.equal(cancelled.body['status'], 'CANCELLED');
+    await cancelAndCheckRow(gw, key, id);
     await gw.runtime.executions.abandoner.settled();
     assert.equal(deletesOf(mock, job), 2, 'the 500, then a second try');
     assert.equal(mock.videos.get(job)?.deleted, true);
-    const row = await rowOf(gw, id);
-    assert.deepEqual(
-      { status: row.status, upstream_job: row.upstream_job },
-      { status: 'CANCELLED', upstream_job: null },
-    );
-    assert.deepEqual(await holdCloses(gw, id), ['hold', 'release']);
     const retry = logLines(gw, 'could not be cancelled yet').find((l) => l['jobId'] === job);
     assert.ok(retry, 'the failed try is logged');
     assert.equal(retry['status'], 500);
